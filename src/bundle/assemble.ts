@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { hexOf } from '../store/digest.js';
+import type { Store } from '../store/store.js';
+import { LocalError, errnoCode, localWriteError } from '../util/errors.js';
+import { exists, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { sbomJson } from '../sbom/cyclonedx.js';
+import { type BundleIndex, serializeIndex } from './index.js';
+import { BLOBS_DIR, INDEX, SBOM, SUMS, blobPath } from './layout.js';
+import { type SumEntry, formatSums } from './sums.js';
+
+export interface AssembleResult {
+  dir: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Writes the bundle folder from the index and the store. Everything is first laid out in a temp sibling
+ * of `out`, then renamed into place, so `out` is never half-written: it is either the old bundle or the new.
+ * Blobs are hard links into the store when it shares a filesystem (a rebuild costs no copy), else copies.
+ */
+export async function assembleBundle(index: BundleIndex, store: Store, out: string): Promise<AssembleResult> {
+  await checkOutput(out);
+  const stage = tempSibling(out);
+  try {
+    await mkdir(join(stage, BLOBS_DIR), { recursive: true });
+    const sums: SumEntry[] = [];
+    let bytes = 0;
+    const seen = new Set<string>();
+    for (const a of index.artifacts) {
+      const hex = hexOf(a.digest);
+      if (seen.has(hex)) continue;
+      seen.add(hex);
+      await placeBlob(store.path(a.digest), join(stage, blobPath(hex)));
+      sums.push({ path: blobPath(hex), hex });
+      bytes += a.size;
+    }
+    for (const [name, text] of [
+      [INDEX, serializeIndex(index)],
+      [SBOM, sbomJson(index)],
+    ] as const) {
+      await writeFileAtomic(join(stage, name), text);
+      sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
+      bytes += Buffer.byteLength(text);
+    }
+    // Written last: it is the root that lists every other file.
+    await writeFileAtomic(join(stage, SUMS), formatSums(sums));
+    await swapInto(stage, out);
+    return { dir: out, files: sums.length + 1, bytes };
+  } catch (err) {
+    await rm(stage, { recursive: true, force: true });
+    throw localWriteError(err, out);
+  }
+}
+
+async function placeBlob(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
+    await copyFile(from, to, constants.COPYFILE_FICLONE);
+  }
+}
+
+/** Refuses to replace a folder that holds something other than a bundle: that would lose someone's data. */
+async function checkOutput(out: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(out);
+  } catch {
+    return;
+  }
+  const isOurs = st.isDirectory() && ((await exists(join(out, INDEX))) || (await exists(join(out, SUMS))));
+  if (isOurs) return;
+  if (st.isDirectory() && (await readdir(out)).length === 0) return;
+  throw new LocalError({
+    code: 'OUTPUT_EXISTS',
+    message: `${out} exists and is not a vault-bundle bundle; refusing to replace it`,
+    subject: out,
+    hint: 'choose another --out, or move that folder away',
+  });
+}
+
+/** Replaces `out` by `stage` with renames only: a crash leaves either the old or the new bundle. */
+async function swapInto(stage: string, out: string): Promise<void> {
+  if (!(await exists(out))) {
+    await mkdir(dirname(out), { recursive: true });
+    await rename(stage, out);
+    return;
+  }
+  const old = join(dirname(out), `.${basename(out)}.old-${process.pid}-${Date.now()}`);
+  await rename(out, old);
+  try {
+    await rename(stage, out);
+  } catch (err) {
+    await rename(old, out);
+    throw err;
+  }
+  await rm(old, { recursive: true, force: true });
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { type Lock, lockedSchema } from '../lock/lock.js';
+import type { Manifest, Target } from '../manifest/schema.js';
+import type { Digest } from '../store/digest.js';
+import type { Locked } from '../sources/source.js';
+import { TOOL } from '../version.js';
+import { INDEX_SCHEMA } from './layout.js';
+
+/** bundle.json: what the bundle holds and where it came from. The lock's artifacts, verbatim. */
+export interface BundleIndex {
+  schema: typeof INDEX_SCHEMA;
+  name: string;
+  version: string;
+  description?: string;
+  created: string;
+  tool: { name: string; version: string };
+  manifest: { path: string; inputsDigest: Digest };
+  target: Target;
+  artifacts: Locked[];
+}
+
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+export const bundleIndexSchema = z.looseObject({
+  schema: z.literal(INDEX_SCHEMA),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  description: z.string().optional(),
+  created: z.iso.datetime(),
+  tool: z.looseObject({ name: z.string(), version: z.string() }),
+  manifest: z.looseObject({ path: z.string(), inputsDigest: digest }),
+  target: z.looseObject({ os: z.string(), arch: z.string(), python: z.string().optional() }),
+  artifacts: z.array(lockedSchema),
+});
+
+/** `created`: SOURCE_DATE_EPOCH when set (reproducible-builds.org), else the time the lock was made. */
+export function bundleCreated(lock: Lock, env: NodeJS.ProcessEnv = process.env): string {
+  const sde = env.SOURCE_DATE_EPOCH;
+  if (sde !== undefined && /^\d+$/.test(sde)) return new Date(Number(sde) * 1000).toISOString();
+  return lock.created;
+}
+
+export function makeIndex(manifest: Manifest, lock: Lock, created: string): BundleIndex {
+  return {
+    schema: INDEX_SCHEMA,
+    name: manifest.name,
+    version: manifest.version,
+    ...(manifest.description ? { description: manifest.description } : {}),
+    created,
+    tool: { ...TOOL },
+    manifest: lock.manifest,
+    target: lock.target,
+    artifacts: lock.artifacts,
+  };
+}
+
+export function serializeIndex(index: BundleIndex): string {
+  return `${JSON.stringify(index, null, 2)}\n`;
+}

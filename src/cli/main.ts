@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+import { writeFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { buildCommand } from '../commands/build.js';
+import { inspectCommand } from '../commands/inspect.js';
+import { lockCommand } from '../commands/lock.js';
+import { makeBuildCtx } from '../context.js';
+import { verifyBundle } from '../bundle/verify.js';
+import { manifestJsonSchema } from '../manifest/schema.js';
+import type { LoadedManifest } from '../manifest/load.js';
+import { VaultError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { limits } from '../util/limits.js';
+import { TOOL } from '../version.js';
+import { formatBytes } from './format.js';
+import { type OutputMode, makeRenderer } from './render.js';
+
+interface GlobalOpts {
+  json?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+  cacheDir?: string;
+  concurrency: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+/** Runs the CLI on argv; returns the exit code instead of exiting, so tests can call it in-process. */
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  let exitCode = 0;
+  let mode: OutputMode = process.stderr.isTTY ? 'tty' : 'plain';
+  let debug = false;
+  const program = new Command('vault-bundle')
+    .description('Build, verify and inspect offline bundles for air-gapped GPU boxes.')
+    .version(TOOL.version)
+    .option('--json', 'machine-readable output: JSON lines on stdout')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('--debug', 'show stack traces of internal errors')
+    .option('--cache-dir <dir>', 'shared blob cache (default: $VAULT_BUNDLE_CACHE or $XDG_CACHE_HOME/vault-bundle)')
+    .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(limits.concurrency))
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program.hook('preAction', () => {
+    const g = program.opts<GlobalOpts>();
+    debug = Boolean(g.debug);
+    mode = g.json ? 'json' : g.quiet ? 'quiet' : mode;
+  });
+
+  const g = () => program.opts<GlobalOpts>();
+  const emit = (human: string, data: unknown) => {
+    if (mode === 'json') process.stdout.write(`${JSON.stringify({ type: 'result', ...(data as object) })}\n`);
+    else if (mode !== 'quiet') process.stdout.write(`${human}\n`);
+  };
+  const ctxFor = (report: ReturnType<typeof makeRenderer>['report']) => (m: LoadedManifest) =>
+    makeBuildCtx({
+      cacheDir: g().cacheDir ? resolve(g().cacheDir!) : undefined,
+      report,
+      signal: controller.signal,
+      manifestPath: relative(process.cwd(), m.path) || m.path,
+      baseDir: m.dir,
+    });
+
+  program
+    .command('lock')
+    .description('resolve every artifact of a manifest and write <manifest>.lock.json')
+    .argument('<manifest>', 'manifest YAML file')
+    .option('-o, --out <file>', 'where to write the lock (default: next to the manifest)')
+    .action(async (manifest: string, o: { out?: string }) => {
+      const r = makeRenderer(mode);
+      try {
+        const { path, lock } = await lockCommand({ manifest, out: o.out }, ctxFor(r.report));
+        r.finish();
+        emit(`locked ${lock.artifacts.length} artifacts in ${relative(process.cwd(), path)}`, {
+          lock: path,
+          artifacts: lock.artifacts.length,
+        });
+      } finally {
+        r.finish();
+      }
+    });
+
+  program
+    .command('build')
+    .description('lock (if needed), fetch and write a content-addressed bundle with SBOM and SHA256SUMS')
+    .argument('<manifest>', 'manifest YAML file')
+    .option('-o, --out <dir>', 'bundle folder (default: bundles/<name>)')
+    .option('--tar <file>', 'also write the bundle as one reproducible tar file')
+    .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
+    .option('--frozen', 'use the lock as it is; never resolve anything (fails if it is missing or stale)')
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean }) => {
+      const r = makeRenderer(mode);
+      try {
+        const res = await buildCommand(
+          { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency },
+          ctxFor(r.report),
+        );
+        r.finish();
+        const rel = (p: string) => relative(process.cwd(), p) || p;
+        emit(
+          `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
+            `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}`,
+          { dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes },
+        );
+      } finally {
+        r.finish();
+      }
+    });
+
+  program
+    .command('verify')
+    .description('re-hash every file of a bundle (folder or tar) and check it against SHA256SUMS and bundle.json')
+    .argument('<bundle>', 'bundle folder or tar file')
+    .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
+    .action(async (bundle: string, o: { threads?: number }) => {
+      const rep = await verifyBundle(bundle, { threads: o.threads });
+      if (mode === 'json') {
+        process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
+      } else {
+        for (const p of rep.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
+        const secs = rep.durationMs / 1000;
+        const what = `${rep.name ?? '?'} ${rep.version ?? ''}`.trim();
+        if (rep.ok) {
+          emit(`OK ${what}: ${rep.files} files, ${formatBytes(rep.bytes)} verified in ${secs.toFixed(2)} s (${formatBytes(rep.bytes / Math.max(secs, 0.001))}/s)`, rep);
+        } else if (mode !== 'quiet') {
+          process.stdout.write(`FAILED ${what}: ${rep.problems.length} problem(s) in ${relative(process.cwd(), rep.bundle) || rep.bundle}\n`);
+        }
+      }
+      if (!rep.ok) exitCode = 4;
+    });
+
+  program
+    .command('inspect')
+    .description('show what a bundle holds: artifacts by kind with versions and sizes, totals, metadata')
+    .argument('<bundle>', 'bundle folder or tar file')
+    .action(async (bundle: string) => {
+      const r = await inspectCommand(bundle);
+      const lines = [
+        `${r.name} ${r.version}${r.description ? ` — ${r.description}` : ''}`,
+        `created ${r.created} by ${r.tool.name} ${r.tool.version}; target ${r.target.os} ${r.target.arch}${r.target.python ? ` python ${r.target.python}` : ''}`,
+        `${r.totals.artifacts} artifacts, ${formatBytes(r.totals.bytes)}`,
+      ];
+      for (const [kind, k] of Object.entries(r.byKind)) {
+        lines.push('', `${kind}: ${k.count} (${formatBytes(k.bytes)})`);
+        const w = Math.max(...k.artifacts.map((a) => a.name.length));
+        const v = Math.max(...k.artifacts.map((a) => a.version.length));
+        for (const a of k.artifacts) lines.push(`  ${a.name.padEnd(w)}  ${a.version.padEnd(v)}  ${formatBytes(a.size).padStart(10)}`);
+      }
+      emit(lines.join('\n'), r);
+    });
+
+  program
+    .command('schema')
+    .description('print (or write) the JSON Schema of manifests, for editor completion')
+    .option('-o, --out <file>', 'write it to this file')
+    .action(async (o: { out?: string }) => {
+      const text = `${JSON.stringify(manifestJsonSchema(), null, 2)}\n`;
+      if (o.out) await writeFileAtomic(o.out, text);
+      else process.stdout.write(text);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    exitCode = reportError(err, mode, debug);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  return exitCode;
+}
+
+function reportError(err: unknown, mode: OutputMode, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return 64;
+  }
+  if (err instanceof VaultError) {
+    if (mode === 'json') {
+      process.stdout.write(
+        `${JSON.stringify({ type: 'error', code: err.code, message: err.message, hint: err.hint, subject: err.subject })}\n`,
+      );
+    }
+    process.stderr.write(`error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug && err.cause) process.stderr.write(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`internal error (please report): ${err instanceof Error ? err.message : String(err)}\n`);
+  if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  else process.stderr.write('run again with --debug for details\n');
+  return 70;
+}
+
+

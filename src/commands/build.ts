@@ -1,0 +1,58 @@
+import { resolve } from 'node:path';
+import { assembleBundle } from '../bundle/assemble.js';
+import { bundleCreated, makeIndex } from '../bundle/index.js';
+import { writeDeterministicTar } from '../bundle/tar.js';
+import { fetchAll } from '../fetch/download.js';
+import type { Lock } from '../lock/lock.js';
+import { type LoadedManifest, loadManifest } from '../manifest/load.js';
+import { sourceFor } from '../sources/registry.js';
+import type { BuildCtx } from '../sources/source.js';
+import { InterruptedError } from '../util/errors.js';
+import { lockForBuild } from './lock.js';
+
+export interface BuildOptions {
+  manifest: string;
+  lock?: string;
+  out?: string;
+  tar?: string;
+  frozen: boolean;
+  concurrency: number;
+  now?: Date;
+}
+
+export interface BuildResult {
+  dir: string;
+  tar?: string;
+  lockPath: string;
+  lockResolved: boolean;
+  lock: Lock;
+  files: number;
+  bytes: number;
+}
+
+export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
+  const m = await loadManifest(o.manifest);
+  const ctx = ctxFor(m);
+  ctx.report({ type: 'phase', phase: 'lock' });
+  const { lock, path: lockPath, resolved } = await lockForBuild(
+    m,
+    { lockPath: o.lock, frozen: o.frozen, now: o.now },
+    ctx,
+  );
+  ctx.report({ type: 'phase', phase: 'fetch', detail: `${lock.artifacts.length} artifacts` });
+  await fetchAll(lock.artifacts, ctx, { concurrency: o.concurrency, sourceFor });
+  if (ctx.signal.aborted) throw new InterruptedError();
+  ctx.report({ type: 'phase', phase: 'assemble' });
+  const created = bundleCreated(lock);
+  const index = makeIndex(m.manifest, lock, created);
+  const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
+  const r = await assembleBundle(index, ctx.store, out);
+  let tarPath: string | undefined;
+  if (o.tar) {
+    if (ctx.signal.aborted) throw new InterruptedError();
+    ctx.report({ type: 'phase', phase: 'tar' });
+    tarPath = resolve(o.tar);
+    await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
+  }
+  return { dir: r.dir, ...(tarPath ? { tar: tarPath } : {}), lockPath, lockResolved: resolved, lock, files: r.files, bytes: r.bytes };
+}

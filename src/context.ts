@@ -1,0 +1,37 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { HttpClient } from './fetch/http.js';
+import type { BuildCtx } from './sources/source.js';
+import { Store } from './store/store.js';
+import type { Reporter } from './util/events.js';
+import { type Limits, limits as defaults } from './util/limits.js';
+
+/** The shared cache of blobs: --cache-dir, else $VAULT_BUNDLE_CACHE, else the XDG cache folder. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VAULT_BUNDLE_CACHE) return resolve(env.VAULT_BUNDLE_CACHE);
+  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(xdg, 'vault-bundle');
+}
+
+export interface CtxOptions {
+  cacheDir?: string;
+  report: Reporter;
+  signal: AbortSignal;
+  limits?: Partial<Limits>;
+  manifestPath: string;
+  baseDir: string;
+}
+
+/** The one place where I/O objects are made; tests build their own. */
+export function makeBuildCtx(o: CtxOptions): BuildCtx {
+  const l: Limits = { ...defaults, ...o.limits };
+  return {
+    http: new HttpClient(l),
+    store: new Store(o.cacheDir ?? defaultCacheDir()),
+    report: o.report,
+    signal: o.signal,
+    limits: l,
+    baseDir: o.baseDir,
+    manifestPath: o.manifestPath,
+  };
+}

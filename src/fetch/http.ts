@@ -1,0 +1,201 @@
+import { Agent, EnvHttpProxyAgent, type Dispatcher, interceptors, request } from 'undici';
+import { UpstreamError } from '../util/errors.js';
+import type { Limits } from '../util/limits.js';
+
+export interface GetOptions {
+  /** Ask for bytes from this offset on (HTTP Range); the answer says where the body really starts. */
+  offset?: number;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+  /** Refuse a body longer than this (Content-Length, or counted while streaming). */
+  maxLength: number;
+  /** Who asked, for error messages (an artifact id). */
+  subject: string;
+}
+
+export interface GetResult {
+  status: number;
+  /** Byte offset the body starts at: the asked offset for a 206, 0 when the server ignored Range. */
+  startedAt: number;
+  /** Length of the whole file when the server said it. */
+  totalSize: number | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** Error codes of undici and node that mean "try again": the connection broke, nothing was wrong with us. */
+const TRANSIENT = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** HTTP GET with range, size ceiling, timeouts and proxy settings from the environment. */
+export class HttpClient {
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly limits: Limits) {
+    const opts = {
+      connect: { timeout: limits.connectTimeoutMs },
+      headersTimeout: limits.headersTimeoutMs,
+      bodyTimeout: limits.bodyTimeoutMs,
+    };
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl and apt read them; Node 20's own fetch ignores them.
+    const hasProxy = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'].some((k) => process.env[k]);
+    const base: Dispatcher = hasProxy ? new EnvHttpProxyAgent(opts) : new Agent(opts);
+    this.dispatcher = base.compose(interceptors.redirect({ maxRedirections: limits.maxRedirections }));
+  }
+
+  async get(url: string, o: GetOptions): Promise<GetResult> {
+    const offset = o.offset ?? 0;
+    const headers: Record<string, string> = { 'user-agent': 'vault-bundle', ...o.headers };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal: o.signal });
+    } catch (err) {
+      throw networkError(err, url, o.subject);
+    }
+    const status = res.statusCode;
+    if (status === 416 && offset > 0) {
+      res.body.resume();
+      // What we hold is already the whole file (or more): restart so the store re-checks it from 0.
+      return this.get(url, { ...o, offset: 0 });
+    }
+    if (status !== 200 && status !== 206) {
+      res.body.resume();
+      throw new UpstreamError({
+        code: status === 404 || status === 410 ? 'NOT_FOUND' : 'HTTP_STATUS',
+        message: `${o.subject}: GET ${redact(url)} answered HTTP ${status}`,
+        subject: o.subject,
+        hint:
+          status === 404 || status === 410
+            ? 'the file is gone from that address: check the URL in the manifest'
+            : status === 401 || status === 403
+              ? 'the server refused access: check credentials or the URL'
+              : 'the server failed; it was retried. Try again later or use another mirror',
+        cause: { status },
+      });
+    }
+    let startedAt = 0;
+    let totalSize: number | undefined;
+    const len = Number(res.headers['content-length'] ?? NaN);
+    if (status === 206) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
+      startedAt = m ? Number(m[1]) : 0;
+      if (m && m[3] !== '*') totalSize = Number(m[3]);
+      if (!m || startedAt !== offset) {
+        res.body.resume();
+        return this.get(url, { ...o, offset: 0 });
+      }
+    } else if (Number.isFinite(len)) {
+      totalSize = len;
+    }
+    if (Number.isFinite(len) && startedAt + len > o.maxLength) {
+      res.body.destroy();
+      throw tooLarge(url, o, startedAt + len);
+    }
+    const body = capped(res.body, o.maxLength - startedAt, () => tooLarge(url, o, undefined));
+    return { status, startedAt, totalSize, headers: res.headers, body: mapErrors(body, url, o.subject) };
+  }
+
+  /** Fetches a small document whole (an index, metadata). */
+  async getBytes(url: string, o: GetOptions): Promise<Buffer> {
+    const r = await this.get(url, { ...o, offset: 0 });
+    const parts: Uint8Array[] = [];
+    for await (const c of r.body) parts.push(c);
+    return Buffer.concat(parts);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+async function* capped(
+  body: AsyncIterable<Uint8Array>,
+  max: number,
+  fail: () => Error,
+): AsyncIterable<Uint8Array> {
+  let n = 0;
+  for await (const c of body) {
+    n += c.byteLength;
+    if (n > max) throw fail();
+    yield c;
+  }
+}
+
+async function* mapErrors(body: AsyncIterable<Uint8Array>, url: string, subject: string): AsyncIterable<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw networkError(err, url, subject);
+  }
+}
+
+function tooLarge(url: string, o: GetOptions, size: number | undefined): UpstreamError {
+  return new UpstreamError({
+    code: 'TOO_LARGE',
+    message: `${o.subject}: ${redact(url)} is larger than the ${o.maxLength} bytes allowed${size ? ` (${size})` : ''}`,
+    subject: o.subject,
+    hint: 'the file is not the one that was locked; check the URL and run "vault-bundle lock" again',
+  });
+}
+
+export function isTransient(err: unknown): boolean {
+  if (err instanceof UpstreamError) {
+    if (err.code === 'NETWORK' || err.code === 'TIMEOUT') return true;
+    if (err.code === 'HTTP_STATUS') {
+      const status = (err.cause as { status?: number } | undefined)?.status ?? 0;
+      return status >= 500 || status === 408 || status === 429;
+    }
+  }
+  return false;
+}
+
+function networkError(err: unknown, url: string, subject: string): Error {
+  if (err instanceof UpstreamError) return err;
+  if (err instanceof Error && err.name === 'AbortError') return err;
+  const code = findCode(err);
+  const timeout = code !== undefined && /TIMEOUT|ETIMEDOUT/.test(code);
+  if (code !== undefined && !TRANSIENT.has(code) && code !== 'ENOTFOUND') return err as Error;
+  return new UpstreamError({
+    code: timeout ? 'TIMEOUT' : 'NETWORK',
+    message: `${subject}: ${timeout ? 'timed out' : 'connection failed'} fetching ${redact(url)} (${code ?? String(err)})`,
+    subject,
+    hint: 'check the network or proxy settings (HTTPS_PROXY, NO_PROXY); a rerun resumes where this stopped',
+    cause: err,
+  });
+}
+
+function findCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    if (typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'string') {
+      return (e as { code: string }).code;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** URLs may carry credentials (user:token@host, ?token=); never print them. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
+    for (const k of [...u.searchParams.keys()]) if (/token|key|sig|auth/i.test(k)) u.searchParams.set(k, '***');
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { type Digest, digestOf } from '../store/digest.js';
+import { ManifestError, errnoCode } from '../util/errors.js';
+import { limits } from '../util/limits.js';
+import { type Manifest, manifestSchema } from './schema.js';
+
+export interface LoadedManifest {
+  path: string;
+  dir: string;
+  manifest: Manifest;
+  /**
+   * Digest of what resolution depends on (target and source sections, canonical JSON). Name, version and
+   * comments are left out on purpose: bumping the bundle version must not force a re-lock.
+   */
+  inputsDigest: Digest;
+}
+
+export async function loadManifest(path: string): Promise<LoadedManifest> {
+  const abs = resolve(path);
+  let text: string;
+  try {
+    const buf = await readFile(abs);
+    if (buf.byteLength > limits.maxManifestBytes) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
+    text = buf.toString('utf8');
+  } catch (err) {
+    throw new ManifestError({
+      code: 'MANIFEST_READ',
+      message: `cannot read manifest ${path}: ${errnoCode(err) === 'ENOENT' ? 'no such file' : String(err)}`,
+      subject: path,
+      hint: 'give the path of a manifest YAML file, e.g. manifests/quickstart.yaml',
+    });
+  }
+  const manifest = parseManifest(text, path);
+  return { path: abs, dir: dirname(abs), manifest, inputsDigest: inputsDigestOf(manifest) };
+}
+
+/** Parses and validates manifest text; errors name `file:line` and the field. */
+export function parseManifest(text: string, file: string): Manifest {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
+    throw new ManifestError({
+      code: 'MANIFEST_YAML',
+      message: `${file}:${line}: invalid YAML: ${e.message.split('\n')[0]}`,
+      subject: `${file}:${line}`,
+      hint: 'fix the YAML syntax at that line (indentation, quotes, a duplicate key)',
+    });
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${file}: a manifest is a YAML mapping (name, version, target, ...)`,
+      subject: file,
+      hint: 'see manifests/quickstart.yaml for an example',
+    });
+  }
+  const r = manifestSchema.safeParse(data);
+  if (!r.success) throw issueError(r.error.issues, doc, lc, file);
+  return r.data as Manifest;
+}
+
+function issueError(issues: z.core.$ZodIssue[], doc: Document, lc: LineCounter, file: string): ManifestError {
+  const lines = issues.slice(0, 5).map((issue) => {
+    let path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    let node = doc.getIn(path, true) as Node | undefined;
+    let what = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0] ?? '';
+      const parent = doc.getIn(path, true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+        node = (pair?.key as Node | undefined) ?? node;
+      }
+      path = [...path, key];
+      what = `unknown field${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ` "${key}"`}`;
+    } else if (issue.code === 'invalid_type' && node === undefined) {
+      what = `missing required field (expected ${issue.expected})`;
+      // Point at the closest existing parent.
+      for (let k = path.length - 1; k >= 0 && node === undefined; k--) {
+        const n = doc.getIn(path.slice(0, k), true);
+        if (isMap(n) || isSeq(n)) node = n as Node;
+      }
+    }
+    const line = node?.range ? lc.linePos(node.range[0]).line : undefined;
+    const field = fieldName(path);
+    return { at: `${file}${line ? `:${line}` : ''}`, field, what };
+  });
+  const first = lines[0]!;
+  const message = lines.map((l) => `${l.at}: ${l.field || '(top level)'}: ${l.what}`).join('\n');
+  return new ManifestError({
+    code: 'MANIFEST_FIELD',
+    message,
+    subject: `${first.at}: ${first.field}`,
+    hint: 'fix the field named above; manifests/manifest.schema.json lists every field (editors complete from it)',
+  });
+}
+
+export function fieldName(path: readonly (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+export function inputsDigestOf(m: Manifest): Digest {
+  const { name: _n, version: _v, description: _d, $schema: _s, ...inputs } = m;
+  return digestOf(createHash('sha256').update(JSON.stringify(canonical(inputs))).digest('hex'));
+}

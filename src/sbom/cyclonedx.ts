@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import * as CDX from '@cyclonedx/cyclonedx-library';
+import type { BundleIndex } from '../bundle/index.js';
+import { blobPath } from '../bundle/layout.js';
+import { hexOf } from '../store/digest.js';
+import type { Locked, SourceKind } from '../sources/source.js';
+
+const { Models: M, Enums: E } = CDX;
+const SPEC = CDX.Spec.Spec1dot6;
+
+const componentType: Record<SourceKind, CDX.Enums.ComponentType> = {
+  apt: E.ComponentType.Library,
+  pip: E.ComponentType.Library,
+  hf: E.ComponentType.MachineLearningModel,
+  file: E.ComponentType.File,
+};
+
+/**
+ * CycloneDX 1.6 JSON generated from the bundle index alone (so the SBOM cannot disagree with the lock).
+ * Deterministic: the serial number derives from the content, the timestamp is the bundle's `created`.
+ */
+export function sbomJson(index: BundleIndex): string {
+  const bom = new M.Bom();
+  bom.serialNumber = `urn:uuid:${uuidFrom(index)}`;
+  bom.metadata.timestamp = new Date(index.created);
+  bom.metadata.tools.components.add(
+    new M.Component(E.ComponentType.Application, index.tool.name, { version: index.tool.version }),
+  );
+  const root = new M.Component(E.ComponentType.Application, index.name, {
+    version: index.version,
+    bomRef: `bundle:${index.name}@${index.version}`,
+    description: index.description,
+  });
+  bom.metadata.component = root;
+  const refs = new Map<string, CDX.Models.Component>();
+  for (const a of index.artifacts) {
+    const c = component(a);
+    refs.set(a.id, c);
+    bom.components.add(c);
+    root.dependencies.add(c.bomRef);
+  }
+  // Dependency edges a source recorded (apt Depends, pip Requires-Dist): meta.dependsOn = "id id id".
+  for (const a of index.artifacts) {
+    const deps = a.meta?.dependsOn?.split(' ').filter(Boolean) ?? [];
+    const c = refs.get(a.id)!;
+    for (const d of deps) {
+      const target = refs.get(d);
+      if (target) c.dependencies.add(target.bomRef);
+    }
+  }
+  const serializer = new CDX.Serialize.JsonSerializer(new CDX.Serialize.JSON.Normalize.Factory(SPEC));
+  return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;
+}
+
+function component(a: Locked): CDX.Models.Component {
+  const c = new M.Component(componentType[a.kind], a.name, {
+    version: a.version,
+    purl: a.purl as unknown as CDX.Models.Component['purl'],
+    bomRef: a.id,
+  });
+  c.hashes.set(E.HashAlgorithm['SHA-256'], hexOf(a.digest));
+  if (/^https?:/.test(a.url)) {
+    c.externalReferences.add(new M.ExternalReference(a.url, E.ExternalReferenceType.Distribution));
+  }
+  const lic = a.meta?.license;
+  if (lic) c.licenses.add(license(lic));
+  c.properties.add(new M.Property('vault-bundle:kind', a.kind));
+  c.properties.add(new M.Property('vault-bundle:blob', blobPath(hexOf(a.digest))));
+  c.properties.add(new M.Property('vault-bundle:size', String(a.size)));
+  c.properties.add(new M.Property('vault-bundle:provenance', a.provenance.kind));
+  if (a.provenance.kind === 'signed-index') {
+    c.properties.add(new M.Property('vault-bundle:signed-index', a.provenance.index));
+    c.properties.add(new M.Property('vault-bundle:signer', a.provenance.signer));
+  } else if (a.provenance.kind === 'index-hash') {
+    c.properties.add(new M.Property('vault-bundle:index', a.provenance.index));
+  }
+  return c;
+}
+
+function license(text: string): CDX.Models.License {
+  if (CDX.SPDX.isSupportedSpdxId(text)) return new M.SpdxLicense(text);
+  if (/\s(AND|OR|WITH)\s/.test(text)) return new M.LicenseExpression(text);
+  return new M.NamedLicense(text);
+}
+
+/** A name-based UUID (RFC 4122 §4.3 layout, sha256 instead of sha1) of what the bundle is. */
+function uuidFrom(index: BundleIndex): string {
+  const h = createHash('sha256')
+    .update(`${index.name}\0${index.version}\0${index.created}\0`)
+    .update(index.artifacts.map((a) => `${a.id}=${a.digest}`).join('\n'))
+    .digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/** Validates SBOM JSON against the CycloneDX 1.6 schema; returns null when valid, else the errors. */
+export async function validateSbom(json: string): Promise<unknown> {
+  return new CDX.Validation.JsonStrictValidator(SPEC.version).validate(json);
+}

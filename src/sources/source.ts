@@ -1,0 +1,63 @@
+import type { z } from 'zod';
+import type { HttpClient } from '../fetch/http.js';
+import type { Digest } from '../store/digest.js';
+import type { OpenAt, Store } from '../store/store.js';
+import type { Reporter } from '../util/events.js';
+import type { Limits } from '../util/limits.js';
+
+export type SourceKind = 'file' | 'apt' | 'pip' | 'hf';
+
+/** How we came to trust an artifact's digest. */
+export type Provenance =
+  /** A sha256 written by the release engineer in the manifest. */
+  | { kind: 'manifest-pin'; manifest: string }
+  /** A hash from an index signed with OpenPGP (apt InRelease → Packages → .deb). */
+  | { kind: 'signed-index'; index: string; indexDigest: Digest; signer: string }
+  /** A hash published by an index over TLS (PEP 691 hashes, HF LFS oid). */
+  | { kind: 'index-hash'; index: string };
+
+/** One pinned artifact: the unit that the lock, the store, the bundle and the SBOM all handle. */
+export interface Locked {
+  kind: SourceKind;
+  /** Stable and human: `file:nvidia-keyring`, `apt:jq@1.6-2.1:amd64`. Unique within a lock. */
+  id: string;
+  name: string;
+  version: string;
+  digest: Digest;
+  size: number;
+  /** Where build fetched it (a URL or file:// path); never used on the box. */
+  url: string;
+  /** Package URL for the SBOM. */
+  purl: string;
+  provenance: Provenance;
+  /** Kind-specific extras (install destination, wheel tags, apt Depends, HF git oid). */
+  meta?: Record<string, string>;
+}
+
+/** What a source needs while resolving and fetching on the connected host. */
+export interface BuildCtx {
+  http: HttpClient;
+  store: Store;
+  report: Reporter;
+  signal: AbortSignal;
+  limits: Limits;
+  /** Folder of the manifest: relative paths in it are relative to here. */
+  baseDir: string;
+  /** Manifest file, for errors and provenance. */
+  manifestPath: string;
+}
+
+/**
+ * A Source turns the manifest section of its kind into locked artifacts (checking the upstream trust chain
+ * on the way) and yields their bytes. It never decides whether bytes are good: the Store does.
+ */
+export interface Source<Spec = unknown> {
+  readonly kind: SourceKind;
+  /** Manifest key holding this source's entries (`files`, `apt`, `pip`, `hf`). */
+  readonly section: string;
+  /** Validates the section; its JSON Schema is generated from this. */
+  readonly schema: z.ZodType<Spec>;
+  resolve(spec: Spec, ctx: BuildCtx): Promise<Locked[]>;
+  /** Bytes of a locked artifact from `offset` on. */
+  open(item: Locked, ctx: BuildCtx): OpenAt;
+}

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IntegrityError, localWriteError } from '../util/errors.js';
+import { type Digest, digestOf, hexOf } from './digest.js';
+
+export interface Blob {
+  digest: Digest;
+  size: number;
+}
+
+export interface Expectation extends Blob {
+  /** Who the bytes are for (an artifact id); named in errors. */
+  subject: string;
+}
+
+/**
+ * Yields the bytes of an artifact starting at `offset` (0 for a fresh start, more to resume a partial file).
+ * A source that cannot seek may yield from 0 and say so by returning `startedAt: 0`.
+ */
+export type OpenAt = (
+  offset: number,
+) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
+
+/**
+ * A content-addressed blob folder in OCI image-layout naming (`blobs/sha256/<hex>`). Bytes are hashed and
+ * counted while they stream in and land only if they match; an interrupted put leaves a partial file that the
+ * next put of the same digest resumes. Concurrent puts of one digest share one write.
+ */
+export class Store {
+  readonly root: string;
+  private readonly inflight = new Map<string, Promise<Blob>>();
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  path(d: Digest): string {
+    return join(this.root, 'blobs', 'sha256', hexOf(d));
+  }
+
+  private partialPath(d: Digest): string {
+    return join(this.root, 'partial', `${hexOf(d)}.part`);
+  }
+
+  /** True when the blob is present with the expected size (the bytes were checked when they landed). */
+  async has(d: Digest, size?: number): Promise<boolean> {
+    try {
+      const st = await stat(this.path(d));
+      return st.isFile() && (size === undefined || st.size === size);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Bytes already downloaded towards `d`, for progress and resume. */
+  async partialSize(d: Digest): Promise<number> {
+    try {
+      return (await stat(this.partialPath(d))).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Stores the bytes that `openAt` yields, which must hash to `expect.digest` and count `expect.size`. */
+  put(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
+    const key = expect.digest;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.doPut(expect, openAt, onBytes).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  /** Re-hashes a stored blob; a mismatch removes it (so the next build fetches it again) and throws. */
+  async verify(d: Digest): Promise<void> {
+    const p = this.path(d);
+    const found = await hashFile(p);
+    if (found.digest !== d) {
+      await rm(p, { force: true });
+      throw new IntegrityError({
+        code: 'DIGEST_MISMATCH',
+        message: `cached blob ${p} is corrupt: expected ${d}, found ${found.digest}; it was removed`,
+        subject: p,
+        expected: d,
+        found: found.digest,
+        hint: 'run the build again to fetch it anew',
+      });
+    }
+  }
+
+  private async doPut(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
+    if (await this.has(expect.digest, expect.size)) return { digest: expect.digest, size: expect.size };
+    const final = this.path(expect.digest);
+    const partial = this.partialPath(expect.digest);
+    try {
+      await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+      await mkdir(join(this.root, 'partial'), { recursive: true });
+    } catch (err) {
+      throw localWriteError(err, this.root);
+    }
+
+    // Resume: hash what an earlier attempt left, then ask the source for the rest.
+    const hash = createHash('sha256');
+    let have = 0;
+    try {
+      have = (await stat(partial)).size;
+    } catch {
+      have = 0;
+    }
+    if (have > expect.size) {
+      await rm(partial, { force: true });
+      have = 0;
+    }
+    if (have > 0) {
+      for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    }
+
+    const { startedAt, body } = await openAt(have);
+    let skip = 0;
+    if (startedAt === 0 && have > 0) skip = have; // the source restarted; drop what we already hold
+    else if (startedAt !== have) throw new Error(`source resumed at ${startedAt}, asked for ${have}`);
+
+    const fh = await open(partial, have > 0 ? 'a' : 'w').catch((err: unknown) => {
+      throw localWriteError(err, partial);
+    });
+    let size = have;
+    try {
+      for await (const raw of body) {
+        let chunk = raw;
+        if (skip > 0) {
+          if (chunk.byteLength <= skip) {
+            skip -= chunk.byteLength;
+            continue;
+          }
+          chunk = chunk.subarray(skip);
+          skip = 0;
+        }
+        size += chunk.byteLength;
+        if (size > expect.size) {
+          throw new IntegrityError({
+            code: 'SIZE_MISMATCH',
+            message: `${expect.subject}: received more than the locked ${expect.size} bytes`,
+            subject: expect.subject,
+            expected: String(expect.size),
+            found: `> ${expect.size}`,
+            hint: 'the upstream file changed since it was locked; check it, then run "vault-bundle lock" again',
+          });
+        }
+        hash.update(chunk);
+        try {
+          await fh.write(chunk);
+        } catch (err) {
+          throw localWriteError(err, partial);
+        }
+        onBytes?.(chunk.byteLength);
+      }
+      await fh.sync();
+    } catch (err) {
+      await fh.close();
+      // Wrong bytes must not be resumed from; anything else (network, Ctrl-C) keeps the partial file.
+      if (err instanceof IntegrityError) await rm(partial, { force: true });
+      throw err;
+    }
+    await fh.close();
+
+    const found = digestOf(hash.digest('hex'));
+    if (size !== expect.size || found !== expect.digest) {
+      await rm(partial, { force: true });
+      const sizeWrong = size !== expect.size;
+      throw new IntegrityError({
+        code: sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
+        message: sizeWrong
+          ? `${expect.subject}: expected ${expect.size} bytes, received ${size}`
+          : `${expect.subject}: expected ${expect.digest}, found ${found}`,
+        subject: expect.subject,
+        expected: sizeWrong ? String(expect.size) : expect.digest,
+        found: sizeWrong ? String(size) : found,
+        hint: 'the bytes differ from the pinned hash: if the upstream file changed on purpose, update the pin and run "vault-bundle lock" again',
+      });
+    }
+    try {
+      await chmod(partial, 0o444); // blobs are immutable; bundles may hard-link them
+      await rename(partial, final);
+    } catch (err) {
+      throw localWriteError(err, final);
+    }
+    return { digest: expect.digest, size };
+  }
+
+  /** Stores a buffer whose digest is computed here (generated files such as a repository index). */
+  async putBuffer(data: Uint8Array, subject: string): Promise<Blob> {
+    const digest = digestOf(createHash('sha256').update(data).digest('hex'));
+    return this.put({ digest, size: data.byteLength, subject }, async () => ({
+      startedAt: 0,
+      body: [data],
+    }));
+  }
+}
+
+export async function hashFile(path: string): Promise<Blob> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).byteLength;
+  }
+  return { digest: digestOf(hash.digest('hex')), size };
+}
+

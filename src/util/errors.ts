@@ -1,0 +1,133 @@
+/**
+ * Every failure a user can act on is a VaultError with a stable `code`, the thing it is about (`subject`:
+ * a file:line, a manifest field, an artifact id) and a `hint` saying what to do. The CLI maps the class to
+ * an exit code; anything that is not a VaultError is a bug (exit 70).
+ */
+export class VaultError<C extends string = string> extends Error {
+  readonly code: C;
+  readonly hint: string | undefined;
+  readonly subject: string | undefined;
+  /** Exit code of the CLI when this error ends a command. */
+  readonly exitCode: number = 1;
+
+  constructor(o: { code: C; message: string; hint?: string; subject?: string; cause?: unknown }) {
+    super(o.message, o.cause === undefined ? undefined : { cause: o.cause });
+    this.code = o.code;
+    this.hint = o.hint;
+    this.subject = o.subject;
+    this.name = new.target.name;
+  }
+}
+
+export type ManifestCode =
+  | 'MANIFEST_READ'
+  | 'MANIFEST_YAML'
+  | 'MANIFEST_FIELD'
+  | 'LOCK_READ'
+  | 'LOCK_STALE'
+  | 'LOCK_MISSING'
+  | 'UNPINNED'
+  | 'SOURCE_UNAVAILABLE';
+/** The manifest or lock is wrong: the release engineer edits a file. */
+export class ManifestError extends VaultError<ManifestCode> {
+  override readonly exitCode = 2;
+}
+
+export type UpstreamCode =
+  | 'HTTP_STATUS'
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'SIGNATURE_INVALID'
+  | 'INDEX_EXPIRED'
+  | 'NOT_FOUND_IN_INDEX'
+  | 'CLOSURE_MISSING';
+/** Something outside us (a server, a mirror, a local path) did not give what the lock needs. */
+export class UpstreamError extends VaultError<UpstreamCode> {
+  override readonly exitCode = 3;
+}
+
+export type IntegrityCode =
+  | 'DIGEST_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'MISSING_FILE'
+  | 'UNLISTED_FILE'
+  | 'MISSING_BLOB'
+  | 'BAD_INDEX'
+  | 'BAD_SUMS'
+  | 'VERIFY_FAILED';
+/** Bytes are not what they should be. `expected`/`found` carry the two values when there are two. */
+export class IntegrityError extends VaultError<IntegrityCode> {
+  override readonly exitCode = 4;
+  readonly expected: string | undefined;
+  readonly found: string | undefined;
+  constructor(o: {
+    code: IntegrityCode;
+    message: string;
+    hint?: string;
+    subject?: string;
+    cause?: unknown;
+    expected?: string;
+    found?: string;
+  }) {
+    super(o);
+    this.expected = o.expected;
+    this.found = o.found;
+  }
+}
+
+export type InstallCode = 'NO_SPACE' | 'OUTPUT_EXISTS' | 'WRITE_FAILED' | 'TOOL_FAILED';
+/** Writing on this machine failed: disk, permissions, an external tool. */
+export class LocalError extends VaultError<InstallCode> {
+  override readonly exitCode = 5;
+}
+
+export type UsageCode = 'BAD_FLAG' | 'NOT_A_BUNDLE' | 'INTERRUPTED';
+export class UsageError extends VaultError<UsageCode> {
+  override readonly exitCode = 64;
+}
+
+/** Ctrl-C: a distinct class so callers clean up and the CLI exits 130 like a shell would. */
+export class InterruptedError extends VaultError<'INTERRUPTED'> {
+  override readonly exitCode = 130;
+  constructor() {
+    super({
+      code: 'INTERRUPTED',
+      message: 'interrupted',
+      hint: 'nothing half-written was left behind; run the same command again to resume from the cache',
+    });
+  }
+}
+
+/** Node's errno errors carry `code`; this narrows an unknown to one. */
+export function errnoCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+/**
+ * Turns an fs failure while writing `path` into a LocalError the user can act on; disk full gets its own code
+ * because the remedy differs.
+ */
+export function localWriteError(err: unknown, path: string): VaultError {
+  if (err instanceof VaultError) return err;
+  const code = errnoCode(err);
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new LocalError({
+      code: 'NO_SPACE',
+      message: `no space left on the device while writing ${path}`,
+      subject: path,
+      hint: 'free some space (or choose another --out / --cache-dir) and run again; finished downloads are kept in the cache',
+      cause: err,
+    });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new LocalError({
+    code: 'WRITE_FAILED',
+    message: `cannot write ${path}: ${msg}`,
+    subject: path,
+    hint: code === 'EACCES' || code === 'EPERM' ? 'check the permissions of that folder' : undefined,
+    cause: err,
+  });
+}
