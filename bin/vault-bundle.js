@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when present (npm run build), else the TypeScript sources through tsx.
+// In a checkout (src/ present) the TypeScript sources run through tsx, so an edit is never shadowed by a
+// stale build; an installed package without src/ runs the compiled dist/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const dist = fileURLToPath(new URL('../dist/src/cli/run.js', import.meta.url));
-if (existsSync(dist)) {
-  await import(pathToFileURL(dist).href);
-} else {
+const src = fileURLToPath(new URL('../src/cli/run.ts', import.meta.url));
+if (existsSync(src)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../src/cli/run.ts', import.meta.url).href);
+  await import(pathToFileURL(src).href);
+} else {
+  await import(new URL('../dist/src/cli/run.js', import.meta.url).href);
 }

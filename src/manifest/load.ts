@@ -80,6 +80,8 @@ function issueError(issues: z.core.$ZodIssue[], doc: Document, lc: LineCounter, 
       }
       path = [...path, key];
       what = `unknown field${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ` "${key}"`}`;
+    } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'string') {
+      what = `expected text; YAML read ${JSON.stringify(doc.getIn(path))} as a ${typeof doc.getIn(path)}: put it in quotes`;
     } else if (issue.code === 'invalid_type' && node === undefined) {
       what = `missing required field (expected ${issue.expected})`;
       // Point at the closest existing parent.

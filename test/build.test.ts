@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { readFile, readdir, writeFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateSbom } from '../src/sbom/cyclonedx.js';
+import { verifyBundle } from '../src/bundle/verify.js';
+import { readLock } from '../src/lock/lock.js';
+import { fileManifest, sha256 } from './helpers/fixtures.js';
+import { buildIn } from './helpers/build.js';
+import { tempDir } from './helpers/tmp.js';
+
+describe('build', () => {
+  it('writes blobs, bundle.json, a valid CycloneDX SBOM and SHA256SUMS that sha256sum accepts', async () => {
+    const dir = await tempDir();
+    const { manifest, files } = await fileManifest(dir);
+    const r = await buildIn(dir, manifest);
+    const out = r.dir;
+    for (const f of files) {
+      expect(await readFile(join(out, 'blobs/sha256', f.sha256))).toEqual(f.data);
+    }
+    const sums = await readFile(join(out, 'SHA256SUMS'), 'utf8');
+    const paths = sums.trim().split('\n').map((l) => l.slice(66));
+    expect(paths).toEqual([...paths].sort());
+    expect(paths).toContain('bundle.json');
+    expect(paths).toContain('sbom.cdx.json');
+    expect(paths).not.toContain('SHA256SUMS');
+    // The real coreutils accepts it, strictly.
+    const check = execFileSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: out, encoding: 'utf8' });
+    expect(check.trim().split('\n')).toHaveLength(files.length + 2);
+
+    const index = JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8'));
+    expect(index).toMatchObject({ schema: 'vault-bundle/v1', name: 'test', version: '1.0.0', tool: { name: 'vault-bundle' } });
+    expect(index.artifacts.map((a: { id: string }) => a.id)).toEqual(['file:f0', 'file:f1', 'file:f2']);
+    expect(index.manifest.inputsDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+    const sbom = await readFile(join(out, 'sbom.cdx.json'), 'utf8');
+    expect(await validateSbom(sbom)).toBeNull();
+    const bom = JSON.parse(sbom);
+    expect(bom.specVersion).toBe('1.6');
+    expect(bom.metadata.component).toMatchObject({ name: 'test', version: '1.0.0' });
+    expect(new Date(bom.metadata.timestamp).toISOString()).toBe(index.created);
+    const c = bom.components.find((x: { name: string }) => x.name === 'f1');
+    expect(c.hashes).toEqual([{ alg: 'SHA-256', content: files[1]!.sha256 }]);
+    expect(c.purl).toBe(`pkg:generic/f1@${files[1]!.sha256.slice(0, 12)}?checksum=sha256%3A${files[1]!.sha256}`);
+  });
+
+  it('writes the lock next to the manifest with what every artifact needs', async () => {
+    const dir = await tempDir();
+    const { manifest, files } = await fileManifest(dir);
+    const r = await buildIn(dir, manifest);
+    expect(r.lockResolved).toBe(true);
+    expect(r.lockPath).toBe(join(dir, 'm.lock.json'));
+    const lock = await readLock(r.lockPath);
+    const a = lock.artifacts[0]!;
+    expect(a).toMatchObject({
+      kind: 'file',
+      name: 'f0',
+      size: files[0]!.data.length,
+      digest: `sha256:${files[0]!.sha256}`,
+      provenance: { kind: 'manifest-pin' },
+    });
+    expect(a.url).toMatch(/^file:\/\//);
+    expect(a.purl).toMatch(/^pkg:generic\/f0@/);
+  });
+
+  it('is reproducible: the same lock gives byte-identical folders and tars', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    await buildIn(dir, manifest, { out: join(dir, 'a'), tar: join(dir, 'a.tar') });
+    // A second build from another cache: nothing may depend on the cache or the time of the build.
+    await buildIn(dir, manifest, { out: join(dir, 'b'), tar: join(dir, 'b.tar'), cacheDir: join(dir, 'cache2') });
+    expect(sha256(await readFile(join(dir, 'a.tar')))).toBe(sha256(await readFile(join(dir, 'b.tar'))));
+    for (const f of ['SHA256SUMS', 'bundle.json', 'sbom.cdx.json']) {
+      expect(await readFile(join(dir, 'a', f), 'utf8')).toBe(await readFile(join(dir, 'b', f), 'utf8'));
+    }
+    const list = execFileSync('tar', ['-tvf', join(dir, 'a.tar')], { encoding: 'utf8' });
+    expect(list).toMatch(/0\/0 .* test-1\.0\.0\/SHA256SUMS/);
+  });
+
+  it('SOURCE_DATE_EPOCH sets the creation time', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    process.env.SOURCE_DATE_EPOCH = '1700000000';
+    try {
+      const r = await buildIn(dir, manifest);
+      const index = JSON.parse(await readFile(join(r.dir, 'bundle.json'), 'utf8'));
+      expect(index.created).toBe('2023-11-14T22:13:20.000Z');
+    } finally {
+      delete process.env.SOURCE_DATE_EPOCH;
+    }
+  });
+
+  it('refuses a stale lock, and --frozen never resolves', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    await expect(buildIn(dir, manifest, { frozen: true })).rejects.toMatchObject({ code: 'LOCK_MISSING' });
+    await buildIn(dir, manifest);
+    await buildIn(dir, manifest, { frozen: true });
+    // Edit a source: the lock no longer matches.
+    const text = await readFile(manifest, 'utf8');
+    await writeFile(manifest, text.replace('name: f0', 'name: g0'));
+    const err = await buildIn(dir, manifest).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'LOCK_STALE', hint: expect.stringContaining('vault-bundle lock') });
+    // Bumping only the bundle version keeps the lock valid.
+    await writeFile(manifest, text.replace('version: 1.0.0', 'version: 1.0.1'));
+    await expect(buildIn(dir, manifest, { frozen: true })).resolves.toBeTruthy();
+  });
+
+  it('a warm rebuild fetches nothing and replaces the bundle in one rename', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    await buildIn(dir, manifest);
+    const again = await buildIn(dir, manifest);
+    expect(again.events.filter((e) => e.type === 'download:start')).toHaveLength(0);
+    expect(again.events.filter((e) => e.type === 'download:done' && e.cached)).toHaveLength(3);
+    expect((await verifyBundle(again.dir)).ok).toBe(true);
+    // No temp or old folders left beside it.
+    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('refuses to overwrite a folder that is not a bundle', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const out = join(dir, 'precious');
+    await mkdir(out);
+    await writeFile(join(out, 'thesis.txt'), 'do not lose me');
+    await expect(buildIn(dir, manifest, { out })).rejects.toMatchObject({ code: 'OUTPUT_EXISTS' });
+    expect(await readFile(join(out, 'thesis.txt'), 'utf8')).toBe('do not lose me');
+  });
+
+  it('a pinned hash that does not match names the artifact and leaves no bundle', async () => {
+    const dir = await tempDir();
+    const { manifest, files } = await fileManifest(dir);
+    await writeFile(files[1]!.path, 'changed on disk');
+    const err = await buildIn(dir, manifest).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DIGEST_MISMATCH', subject: 'file:f1' });
+    expect(String((err as Error).message)).toContain('file:f1');
+    await expect(stat(join(dir, 'out'))).rejects.toThrow();
+    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a same-size file with other bytes is a digest mismatch with expected and found', async () => {
+    const dir = await tempDir();
+    const { manifest, files } = await fileManifest(dir, { sizes: [64] });
+    await writeFile(files[0]!.path, Buffer.alloc(64, 1));
+    const err = await buildIn(dir, manifest).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      expected: `sha256:${files[0]!.sha256}`,
+      found: `sha256:${sha256(Buffer.alloc(64, 1))}`,
+    });
+  });
+});

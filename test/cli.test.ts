@@ -1,0 +1,154 @@
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { fileManifest, sha256 } from './helpers/fixtures.js';
+import { tempDir } from './helpers/tmp.js';
+
+function noStack(s: string): void {
+  expect(s).not.toMatch(/\n\s+at .+:\d+:\d+/);
+}
+
+describe('cli', () => {
+  it('builds, verifies and inspects, with --json for machines', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const cache = ['--cache-dir', join(dir, 'cache')];
+    const b = await runCli([...cache, 'build', manifest, '--out', join(dir, 'out')]);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/^built .*out: 3 artifacts, 6 files/m);
+    const v = await runCli(['verify', join(dir, 'out')]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/^OK test 1\.0\.0: 5 files/m);
+    const vj = await runCli(['--json', 'verify', join(dir, 'out')]);
+    const last = JSON.parse(vj.stdout.trim().split('\n').at(-1)!);
+    expect(last).toMatchObject({ type: 'result', ok: true, files: 5, problems: [] });
+    const i = await runCli(['inspect', join(dir, 'out')]);
+    expect(i.stdout).toMatch(/^file: 3 /m);
+    expect(i.stdout).toContain('f2');
+    const ij = await runCli(['--json', 'inspect', join(dir, 'out')]);
+    expect(JSON.parse(ij.stdout)).toMatchObject({ name: 'test', totals: { artifacts: 3 }, byKind: { file: { count: 3 } } });
+  });
+
+  it('--json build emits an event stream and a result', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const b = await runCli(['--json', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o')]);
+    const events = b.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['phase', 'download:start', 'download:done', 'result']));
+    expect(events.at(-1)!.type).toBe('result');
+  });
+
+  it('a corrupted bundle fails verify with exit 4, naming the file', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o')]);
+    await writeFile(join(dir, 'o', 'extra.txt'), 'x');
+    const v = await runCli(['verify', join(dir, 'o')]);
+    expect(v.code).toBe(4);
+    expect(v.stderr).toContain('UNLISTED_FILE: extra.txt');
+    expect(v.stdout).toMatch(/^FAILED test 1\.0\.0: 1 problem/m);
+  });
+
+  it('bad input: one clear message, a hint, no stack trace, the documented exit code', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'bad.yaml'), 'name: x\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: a\n    url: https://example.invalid/a\n');
+    const r = await runCli(['build', join(dir, 'bad.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: .*bad\.yaml:5: files\[0\]\.sha256: missing required field/m);
+    expect(r.stderr).toMatch(/^hint: /m);
+    noStack(r.stderr);
+
+    const missing = await runCli(['build', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('nope.yaml: no such file');
+
+    const notBundle = await runCli(['verify', join(dir, 'nothing-here')]);
+    expect(notBundle.code).toBe(64);
+    noStack(notBundle.stderr);
+
+    const usage = await runCli(['build']);
+    expect(usage.code).toBe(64);
+    expect(usage.stderr).toContain("missing required argument 'manifest'");
+  });
+
+  it('--help lists the commands', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['lock', 'build', 'verify', 'inspect', 'schema']) expect(r.stdout).toContain(c);
+  });
+
+  it('lock writes <manifest>.lock.json or --out', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const r = await runCli(['lock', manifest]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, 'm.lock.json'), 'utf8')).artifacts).toHaveLength(3);
+    const r2 = await runCli(['lock', manifest, '--out', join(dir, 'other.json')]);
+    expect(r2.code).toBe(0);
+    await expect(stat(join(dir, 'other.json'))).resolves.toBeTruthy();
+  });
+
+  it('Ctrl-C mid-download leaves no bundle and no temp files; the rerun resumes with a Range request', async () => {
+    const dir = await tempDir();
+    const data = randomBytes(4 << 20);
+    const ranges: (string | undefined)[] = [];
+    let slow = true;
+    const server: Server = createServer((req, res) => {
+      ranges.push(req.headers.range);
+      const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+      const start = m ? Number(m[1]) : 0;
+      const end = m && m[2] ? Number(m[2]) + 1 : data.length;
+      res.writeHead(m ? 206 : 200, {
+        'content-length': end - start,
+        ...(m ? { 'content-range': `bytes ${start}-${end - 1}/${data.length}` } : {}),
+      });
+      if (!slow) return res.end(data.subarray(start, end));
+      // Trickle: 256 KiB every 100 ms, so the interrupt lands mid-file.
+      let at = start;
+      const t = setInterval(() => {
+        if (at >= end || res.destroyed) return clearInterval(t), res.end();
+        res.write(data.subarray(at, Math.min(end, at + (256 << 10))));
+        at += 256 << 10;
+      }, 100);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const manifest = join(dir, 'm.yaml');
+      await writeFile(
+        manifest,
+        `name: net\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    url: http://127.0.0.1:${port}/big.bin\n    sha256: ${sha256(data)}\n`,
+      );
+      const cache = join(dir, 'cache');
+      const out = join(dir, 'bundles', 'net');
+      await mkdir(join(dir, 'bundles'));
+      const r = await runCli(['--cache-dir', cache, 'build', manifest, '--out', out], {
+        signalWhen: { pattern: /fetching file:big/, signal: 'SIGINT', delayMs: 700 },
+      });
+      expect(r.code).toBe(130);
+      expect(r.stderr).toMatch(/^error: interrupted/m);
+      expect(r.stderr).toMatch(/resume/);
+      noStack(r.stderr);
+      expect(await readdir(join(dir, 'bundles'))).toEqual([]);
+      const partial = await readdir(join(cache, 'partial'));
+      expect(partial).toEqual([`${sha256(data)}.part`]);
+      const have = (await stat(join(cache, 'partial', partial[0]!))).size;
+      expect(have).toBeGreaterThan(0);
+      expect(have).toBeLessThan(data.length);
+
+      slow = false;
+      const again = await runCli(['--cache-dir', cache, 'build', manifest, '--out', out]);
+      expect(again.code).toBe(0);
+      expect(again.stderr).toMatch(/resuming at/);
+      expect(ranges.at(-1)).toMatch(/^bytes=[1-9]\d*-$/);
+      expect(await readFile(join(out, 'blobs/sha256', sha256(data)))).toEqual(data);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

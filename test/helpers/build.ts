@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+import { buildCommand, type BuildResult } from '../../src/commands/build.js';
+import { makeBuildCtx } from '../../src/context.js';
+import type { LoadedManifest } from '../../src/manifest/load.js';
+import type { VaultEvent } from '../../src/util/events.js';
+
+/** Builds a manifest through the library with its own cache; returns the result and the events. */
+export async function buildIn(
+  dir: string,
+  manifest: string,
+  o: { out?: string; tar?: string; frozen?: boolean; cacheDir?: string } = {},
+): Promise<BuildResult & { events: VaultEvent[] }> {
+  const events: VaultEvent[] = [];
+  const ctxFor = (m: LoadedManifest) =>
+    makeBuildCtx({
+      cacheDir: o.cacheDir ?? join(dir, 'cache'),
+      report: (e) => events.push(e),
+      signal: new AbortController().signal,
+      manifestPath: m.path,
+      baseDir: m.dir,
+    });
+  const r = await buildCommand(
+    { manifest, out: o.out ?? join(dir, 'out'), tar: o.tar, frozen: Boolean(o.frozen), concurrency: 4 },
+    ctxFor,
+  );
+  return { ...r, events };
+}

@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/vault-bundle.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI as a user would (a child process), optionally sending a signal once `when` matches. */
+export function runCli(
+  args: string[],
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; signalWhen?: { pattern: RegExp; signal: NodeJS.Signals; delayMs?: number } } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: o.cwd ?? REPO,
+      env: { ...process.env, ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    const check = () => {
+      if (o.signalWhen && !sent && o.signalWhen.pattern.test(stdout + stderr)) {
+        sent = true;
+        const sig = o.signalWhen.signal;
+        setTimeout(() => child.kill(sig), o.signalWhen.delayMs ?? 0);
+      }
+    };
+    child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), check()));
+    child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), check()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}

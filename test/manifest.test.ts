@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { inputsDigestOf, loadManifest, parseManifest } from '../src/manifest/load.js';
+import { manifestJsonSchema } from '../src/manifest/schema.js';
+import { ManifestError } from '../src/util/errors.js';
+import { REPO } from './helpers/cli.js';
+
+const good = `name: demo
+version: 1.2.3
+target:
+  os: ubuntu-24.04
+  arch: amd64
+files:
+  - name: k
+    path: k.gpg
+    sha256: ${'a'.repeat(64)}
+`;
+
+function fails(text: string): ManifestError {
+  try {
+    parseManifest(text, 'm.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ManifestError);
+    return err as ManifestError;
+  }
+  throw new Error('expected a ManifestError');
+}
+
+describe('manifest', () => {
+  it('parses a valid manifest', () => {
+    const m = parseManifest(good, 'm.yaml');
+    expect(m.name).toBe('demo');
+    expect((m.files as unknown[]).length).toBe(1);
+  });
+
+  it('names file, line and field of an unknown field', () => {
+    const e = fails(good.replace('    path: k.gpg', '    path: k.gpg\n    sha265: abc'));
+    expect(e.code).toBe('MANIFEST_FIELD');
+    expect(e.message).toContain('m.yaml:9');
+    expect(e.message).toContain('files[0].sha265');
+    expect(e.message).toContain('unknown field "sha265"');
+  });
+
+  it('names an unknown top-level section', () => {
+    const e = fails(`${good}extras: 1\n`);
+    expect(e.message).toMatch(/m\.yaml:10: extras: unknown field "extras"/);
+  });
+
+  it('refuses an unpinned file (no sha256) and names it', () => {
+    const e = fails(good.replace(`    sha256: ${'a'.repeat(64)}\n`, ''));
+    expect(e.message).toContain('files[0].sha256');
+    expect(e.message).toMatch(/missing required field/);
+    expect(e.message).toContain('m.yaml:7');
+  });
+
+  it('explains a malformed hash', () => {
+    const e = fails(good.replace('a'.repeat(64), 'xyz'));
+    expect(e.message).toMatch(/m\.yaml:9: files\[0\]\.sha256: .*64 hex digits/);
+  });
+
+  it('reports YAML syntax errors with the line', () => {
+    const e = fails('name: a\nversion: [1\n');
+    expect(e.code).toBe('MANIFEST_YAML');
+    expect(e.message).toMatch(/^m\.yaml:\d+: invalid YAML/);
+  });
+
+  it('refuses duplicate keys', () => {
+    expect(fails(`name: a\n${good}`).code).toBe('MANIFEST_YAML');
+  });
+
+  it('checks semver and target values', () => {
+    expect(fails(good.replace('1.2.3', 'v1.2.3')).message).toContain('version: a semantic version');
+    expect(fails(good.replace('1.2.3', '1.2')).message).toMatch(/m\.yaml:2: version: expected text; YAML read 1\.2 as a number: put it in quotes/);
+    expect(fails(good.replace('amd64', 'x86_64')).message).toContain('target.arch');
+  });
+
+  it('says which file is missing', async () => {
+    await expect(loadManifest('/nonexistent/m.yaml')).rejects.toMatchObject({
+      code: 'MANIFEST_READ',
+      message: expect.stringContaining('/nonexistent/m.yaml: no such file'),
+    });
+  });
+
+  it('inputs digest ignores name, version and comments but not sources', () => {
+    const a = parseManifest(good, 'm.yaml');
+    const b = parseManifest(`# comment\n${good.replace('1.2.3', '2.0.0').replace('name: demo', 'name: other')}`, 'm.yaml');
+    const c = parseManifest(good.replace('k.gpg', 'other.gpg'), 'm.yaml');
+    expect(inputsDigestOf(a)).toBe(inputsDigestOf(b));
+    expect(inputsDigestOf(a)).not.toBe(inputsDigestOf(c));
+  });
+
+  it('the committed JSON Schema is the one generated from the types', async () => {
+    const committed = JSON.parse(await readFile(`${REPO}/manifests/manifest.schema.json`, 'utf8')) as unknown;
+    expect(committed).toEqual(manifestJsonSchema());
+    const props = (manifestJsonSchema() as { properties: Record<string, unknown> }).properties;
+    expect(Object.keys(props)).toEqual(expect.arrayContaining(['name', 'version', 'target', 'files']));
+  });
+
+  it('every committed manifest validates', async () => {
+    for (const f of ['quickstart.yaml']) await expect(loadManifest(`${REPO}/manifests/${f}`)).resolves.toBeTruthy();
+  });
+});

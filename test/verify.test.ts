@@ -1,0 +1,137 @@
+import { chmod, readFile, rm, writeFile, appendFile, symlink, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { verifyBundle } from '../src/bundle/verify.js';
+import { fileManifest } from './helpers/fixtures.js';
+import { buildIn } from './helpers/build.js';
+import { tempDir } from './helpers/tmp.js';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+
+let pristine: string;
+let hexes: string[];
+
+beforeAll(async () => {
+  // One bundle built once; each test tampers with its own copy.
+  const dir = await mkdtemp(join(tmpdir(), 'vb-verify-'));
+  const { manifest, files } = await fileManifest(dir, { sizes: [100, 5000, 300_000] });
+  hexes = files.map((f) => f.sha256);
+  pristine = (await buildIn(dir, manifest, { tar: join(dir, 'b.tar') })).dir;
+  return () => rm(dir, { recursive: true, force: true });
+});
+
+async function copy(): Promise<string> {
+  const d = join(await tempDir(), 'bundle');
+  await cp(pristine, d, { recursive: true });
+  // Copies of store blobs are read-only; tests need to write.
+  for (const h of hexes) await chmod(join(d, 'blobs/sha256', h), 0o644);
+  return d;
+}
+
+async function flipByte(path: string, at: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  const b = Buffer.alloc(1);
+  await fh.read(b, 0, 1, at);
+  b[0] = b[0]! ^ 0xff;
+  await fh.write(b, 0, 1, at);
+  await fh.close();
+}
+
+describe('verify', () => {
+  it('passes an untouched bundle, folder and tar, hashing every listed file', async () => {
+    const r = await verifyBundle(pristine);
+    expect(r).toMatchObject({ ok: true, name: 'test', version: '1.0.0', files: 5, problems: [] });
+    expect(r.bytes).toBeGreaterThan(305_000);
+    expect(r.steps.map((s) => s.name)).toEqual(['open', 'read-sums', 'compare-listing', 'read-index', 'index-vs-blobs', 'hash']);
+    const t = await verifyBundle(join(pristine, '..', 'b.tar'));
+    expect(t).toMatchObject({ ok: true, files: 5, bytes: r.bytes });
+  });
+
+  it('names a flipped byte in a blob', async () => {
+    const d = await copy();
+    await flipByte(join(d, 'blobs/sha256', hexes[2]!), 123_456);
+    const r = await verifyBundle(d);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ code: 'DIGEST_MISMATCH', path: `blobs/sha256/${hexes[2]}`, expected: hexes[2] }),
+    ]);
+  });
+
+  it('names a removed file, both as missing and as a missing blob', async () => {
+    const d = await copy();
+    await rm(join(d, 'blobs/sha256', hexes[0]!));
+    const r = await verifyBundle(d);
+    expect(r.problems.map((p) => p.code).sort()).toEqual(['MISSING_BLOB', 'MISSING_FILE']);
+    expect(r.problems.every((p) => p.path === `blobs/sha256/${hexes[0]}`)).toBe(true);
+  });
+
+  it('names an added file, an added blob and a symlink', async () => {
+    const d = await copy();
+    await writeFile(join(d, 'README.txt'), 'extra');
+    await writeFile(join(d, 'blobs/sha256', 'f'.repeat(64)), 'x');
+    await symlink('/etc/passwd', join(d, 'link'));
+    const r = await verifyBundle(d);
+    const byPath = Object.fromEntries(r.problems.map((p) => [p.path, p.code]));
+    expect(byPath['README.txt']).toBe('UNLISTED_FILE');
+    expect(byPath[`blobs/sha256/${'f'.repeat(64)}`]).toBeDefined();
+    expect(byPath.link).toBe('NOT_A_FILE');
+  });
+
+  it('detects an edited SHA256SUMS', async () => {
+    const d = await copy();
+    const sums = await readFile(join(d, 'SHA256SUMS'), 'utf8');
+    // Re-point a line at other content: the file no longer matches, and the index disagrees with it.
+    await writeFile(join(d, 'SHA256SUMS'), sums.replace(`${hexes[1]}  blobs`, `${'0'.repeat(64)}  blobs`));
+    const r = await verifyBundle(d);
+    expect(r.problems.map((p) => p.code).sort()).toEqual(['DIGEST_MISMATCH', 'DIGEST_MISMATCH']);
+    // A line that is not a checksum line at all is named by its line number.
+    await writeFile(join(d, 'SHA256SUMS'), `${sums}garbage\n`);
+    await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'BAD_SUMS', message: expect.stringContaining('SHA256SUMS:6') });
+    // Dropping a line makes that file unlisted.
+    await writeFile(join(d, 'SHA256SUMS'), sums.split('\n').filter((l) => !l.endsWith('sbom.cdx.json')).join('\n'));
+    expect((await verifyBundle(d)).problems).toEqual([expect.objectContaining({ code: 'UNLISTED_FILE', path: 'sbom.cdx.json' })]);
+  });
+
+  it('detects an edited bundle.json', async () => {
+    const d = await copy();
+    await appendFile(join(d, 'bundle.json'), ' ');
+    const r = await verifyBundle(d);
+    expect(r.problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', path: 'bundle.json' })]);
+  });
+
+  it('checks bundle.json against the blobs even when SHA256SUMS was rewritten to match', async () => {
+    const d = await copy();
+    const idx = JSON.parse(await readFile(join(d, 'bundle.json'), 'utf8'));
+    idx.artifacts[0].size += 1;
+    const text = `${JSON.stringify(idx, null, 2)}\n`;
+    await writeFile(join(d, 'bundle.json'), text);
+    const { createHash } = await import('node:crypto');
+    const sums = await readFile(join(d, 'SHA256SUMS'), 'utf8');
+    const line = sums.split('\n').find((l) => l.endsWith('  bundle.json'))!;
+    await writeFile(join(d, 'SHA256SUMS'), sums.replace(line, `${createHash('sha256').update(text).digest('hex')}  bundle.json`));
+    const r = await verifyBundle(d);
+    expect(r.problems).toEqual([expect.objectContaining({ code: 'SIZE_MISMATCH', path: `blobs/sha256/${hexes[0]}` })]);
+  });
+
+  it('verifies a tar without extracting it and names a corrupt member', async () => {
+    const dir = await tempDir();
+    const tarCopy = join(dir, 'b.tar');
+    await cp(join(pristine, '..', 'b.tar'), tarCopy);
+    const buf = await readFile(tarCopy);
+    // Flip a byte inside the largest blob's data (find it by its content in the tar).
+    const blob = await readFile(join(pristine, 'blobs/sha256', hexes[2]!));
+    const at = buf.indexOf(blob.subarray(0, 64));
+    expect(at).toBeGreaterThan(0);
+    await flipByte(tarCopy, at + 1000);
+    const r = await verifyBundle(tarCopy);
+    expect(r.problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', path: `blobs/sha256/${hexes[2]}` })]);
+  });
+
+  it('says clearly when the path is not a bundle', async () => {
+    const d = await tempDir();
+    await expect(verifyBundle(join(d, 'nope'))).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
+    await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'BAD_SUMS', message: expect.stringContaining('not a vault-bundle bundle') });
+    await writeFile(join(d, 'x.tar'), 'not a tar at all'.repeat(100));
+    await expect(verifyBundle(join(d, 'x.tar'))).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
+  });
+});
