@@ -4,6 +4,7 @@ import { HttpClient } from './fetch/http.js';
 import type { BuildCtx } from './sources/source.js';
 import { Store } from './store/store.js';
 import type { Reporter } from './util/events.js';
+import type { Target } from './manifest/schema.js';
 import { type Limits, limits as defaults } from './util/limits.js';
 
 /** The shared cache of blobs: --cache-dir, else $VAULT_BUNDLE_CACHE, else the XDG cache folder. */
@@ -20,6 +21,8 @@ export interface CtxOptions {
   limits?: Partial<Limits>;
   manifestPath: string;
   baseDir: string;
+  target: Target;
+  now?: Date;
 }
 
 /** The one place where I/O objects are made; tests build their own. */
@@ -33,5 +36,7 @@ export function makeBuildCtx(o: CtxOptions): BuildCtx {
     limits: l,
     baseDir: o.baseDir,
     manifestPath: o.manifestPath,
+    target: o.target,
+    now: o.now ?? new Date(),
   };
 }

@@ -105,11 +105,18 @@ describe('cli', () => {
         'content-length': end - start,
         ...(m ? { 'content-range': `bytes ${start}-${end - 1}/${data.length}` } : {}),
       });
-      if (!slow) return res.end(data.subarray(start, end));
+      if (!slow) {
+        res.end(data.subarray(start, end));
+        return;
+      }
       // Trickle: 256 KiB every 100 ms, so the interrupt lands mid-file.
       let at = start;
       const t = setInterval(() => {
-        if (at >= end || res.destroyed) return clearInterval(t), res.end();
+        if (at >= end || res.destroyed) {
+          clearInterval(t);
+          res.end();
+          return;
+        }
         res.write(data.subarray(at, Math.min(end, at + (256 << 10))));
         at += 256 << 10;
       }, 100);

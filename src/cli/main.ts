@@ -5,6 +5,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { buildCommand } from '../commands/build.js';
 import { inspectCommand } from '../commands/inspect.js';
 import { lockCommand } from '../commands/lock.js';
+import { installCommand } from '../commands/install.js';
+import { whyCommand } from '../commands/why.js';
+import { execFile } from '../util/exec.js';
 import { makeBuildCtx } from '../context.js';
 import { verifyBundle } from '../bundle/verify.js';
 import { manifestJsonSchema } from '../manifest/schema.js';
@@ -76,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       signal: controller.signal,
       manifestPath: relative(process.cwd(), m.path) || m.path,
       baseDir: m.dir,
+      target: m.manifest.target,
     });
 
   program
@@ -164,6 +168,50 @@ export async function main(argv: string[]): Promise<number> {
         for (const a of k.artifacts) lines.push(`  ${a.name.padEnd(w)}  ${a.version.padEnd(v)}  ${formatBytes(a.size).padStart(10)}`);
       }
       emit(lines.join('\n'), r);
+    });
+
+  program
+    .command('install')
+    .description('verify a bundle, then install it on this box: files, apt packages, wheels, models (no network)')
+    .argument('<bundle>', 'bundle folder')
+    .option('-n, --dry-run', 'show what would be installed; change nothing')
+    .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
+    .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
+    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string }) => {
+      const r = makeRenderer(mode);
+      try {
+        const res = await installCommand({
+          bundle,
+          dryRun: Boolean(o.dryRun),
+          stateDir: o.stateDir,
+          only: o.only?.split(','),
+          exec: execFile,
+          report: r.report,
+          signal: controller.signal,
+        });
+        r.finish();
+        const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`];
+        for (const rep of res.reports) {
+          lines.push(
+            `  ${rep.kind}: ${rep.changed.length} ${res.dryRun ? 'to install' : 'installed'}, ${rep.unchanged.length} already in place (${(rep.ms / 1000).toFixed(1)} s)`,
+          );
+          for (const c of rep.changed) lines.push(`    + ${c}`);
+        }
+        if (res.reports.every((x) => x.changed.length === 0)) lines.push('  nothing to do: everything is already installed');
+        emit(lines.join('\n'), res);
+      } finally {
+        r.finish();
+      }
+    });
+
+  program
+    .command('why')
+    .description('show the chain of dependents that pulled a package into a lock or bundle')
+    .argument('<from>', 'manifest (its lock is read), lock file or bundle folder')
+    .argument('<package>', 'package name')
+    .action(async (from: string, pkg: string) => {
+      const r = await whyCommand(from, pkg);
+      emit(r.chain.map((c) => c.join('\n  ')).join('\n\n'), r);
     });
 
   program

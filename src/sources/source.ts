@@ -4,6 +4,7 @@ import type { Digest } from '../store/digest.js';
 import type { OpenAt, Store } from '../store/store.js';
 import type { Reporter } from '../util/events.js';
 import type { Limits } from '../util/limits.js';
+import type { Target } from '../manifest/schema.js';
 
 export type SourceKind = 'file' | 'apt' | 'pip' | 'hf';
 
@@ -45,6 +46,10 @@ export interface BuildCtx {
   baseDir: string;
   /** Manifest file, for errors and provenance. */
   manifestPath: string;
+  /** The box the bundle is for. */
+  target: Target;
+  /** Clock for signature and expiry checks (tests pin it). */
+  now: Date;
 }
 
 /**
@@ -60,4 +65,38 @@ export interface Source<Spec = unknown> {
   resolve(spec: Spec, ctx: BuildCtx): Promise<Locked[]>;
   /** Bytes of a locked artifact from `offset` on. */
   open(item: Locked, ctx: BuildCtx): OpenAt;
+  /** Installs the verified artifacts of this kind on the box (its own view of the bundle, its own tool). */
+  install(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport>;
+}
+
+/** What a source needs on the box. No network: installers use the bundle and local tools only. */
+export interface BoxCtx {
+  /** The verified bundle folder. */
+  bundleDir: string;
+  /** Path of an artifact's bytes inside the bundle. */
+  blobPath(item: Locked): string;
+  /** Scratch space that lives as long as the install (repository views, apt lists). */
+  workDir: string;
+  /** Where vault-bundle keeps its own state on the box (journal, installed bundles). */
+  stateDir: string;
+  dryRun: boolean;
+  exec: Exec;
+  report: Reporter;
+  signal: AbortSignal;
+}
+
+export type Exec = (
+  cmd: string,
+  args: readonly string[],
+  o?: { env?: NodeJS.ProcessEnv; cwd?: string },
+) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+export interface InstallReport {
+  kind: SourceKind;
+  /** What was (or, with --dry-run, would be) installed or changed; empty when nothing needed doing. */
+  changed: string[];
+  /** What was already in place. */
+  unchanged: string[];
+  /** Tool output worth keeping in the journal (apt's plan, pip's summary). */
+  detail?: string;
 }

@@ -18,6 +18,7 @@ export async function buildIn(
       signal: new AbortController().signal,
       manifestPath: m.path,
       baseDir: m.dir,
+      target: m.manifest.target,
     });
   const r = await buildCommand(
     { manifest, out: o.out ?? join(dir, 'out'), tar: o.tar, frozen: Boolean(o.frozen), concurrency: 4 },

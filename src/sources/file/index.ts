@@ -1,12 +1,12 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PackageURL } from 'packageurl-js';
 import { z } from 'zod';
 import { digestOf } from '../../store/digest.js';
+import { localSize, openUrl } from '../../fetch/open.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
+import { installFiles } from './install.js';
 
 const name = z
   .string()
@@ -97,27 +97,14 @@ export const fileSource: Source<FileSpec[]> = {
   },
 
   open(item, ctx) {
-    if (item.url.startsWith('file:')) {
-      const path = fileURLToPath(item.url);
-      return async (offset) => {
-        await sizeOfLocal(path, item.id); // a clear error if it vanished since lock
-        return { startedAt: offset, body: createReadStream(path, { start: offset, highWaterMark: 1 << 20 }) };
-      };
-    }
-    return async (offset) => {
-      const r = await ctx.http.get(item.url, {
-        offset,
-        signal: ctx.signal,
-        maxLength: item.size,
-        subject: item.id,
-      });
-      return { startedAt: r.startedAt, body: r.body };
-    };
+    return openUrl(item.url, item.size, item.id, ctx);
   },
+
+  install: installFiles,
 };
 
 async function sizeOf(url: string, subject: string, ctx: BuildCtx): Promise<number> {
-  if (url.startsWith('file:')) return sizeOfLocal(fileURLToPath(url), `file:${subject}`);
+  if (url.startsWith('file:')) return localSize(fileURLToPath(url), `file:${subject}`);
   // A one-byte range request tells the size without downloading the file.
   const r = await ctx.http.get(url, {
     headers: { range: 'bytes=0-0' },
@@ -139,18 +126,3 @@ async function sizeOf(url: string, subject: string, ctx: BuildCtx): Promise<numb
   return total;
 }
 
-async function sizeOfLocal(path: string, subject: string): Promise<number> {
-  if (!isAbsolute(path)) throw new Error(`internal: relative path ${path}`);
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new Error('not a regular file');
-    return st.size;
-  } catch (err) {
-    throw new UpstreamError({
-      code: 'NOT_FOUND',
-      message: `${subject}: cannot read ${path} (${err instanceof Error ? err.message : String(err)})`,
-      subject,
-      hint: 'check the "path" in the manifest; relative paths are relative to the manifest file',
-    });
-  }
-}

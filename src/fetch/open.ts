@@ -1,0 +1,49 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { BuildCtx } from '../sources/source.js';
+import type { OpenAt } from '../store/store.js';
+import { UpstreamError } from '../util/errors.js';
+
+/** Opener for an artifact at an http(s) or file: URL, resuming at an offset (HTTP Range or a file seek). */
+export function openUrl(url: string, size: number, subject: string, ctx: BuildCtx): OpenAt {
+  if (url.startsWith('file:')) {
+    const path = fileURLToPath(url);
+    return async (offset) => {
+      await localSize(path, subject);
+      return { startedAt: offset, body: createReadStream(path, { start: offset, highWaterMark: 1 << 20 }) };
+    };
+  }
+  return async (offset) => {
+    const r = await ctx.http.get(url, { offset, signal: ctx.signal, maxLength: size, subject });
+    return { startedAt: r.startedAt, body: r.body };
+  };
+}
+
+/** A small document (an index, a Release file) at an http(s) or file: URL. */
+export async function fetchSmall(url: string, maxLength: number, subject: string, ctx: BuildCtx): Promise<Buffer> {
+  if (url.startsWith('file:')) {
+    const path = fileURLToPath(url);
+    const size = await localSize(path, subject);
+    if (size > maxLength) {
+      throw new UpstreamError({ code: 'TOO_LARGE', message: `${subject}: ${path} is larger than ${maxLength} bytes`, subject });
+    }
+    return readFile(path);
+  }
+  return ctx.http.getBytes(url, { signal: ctx.signal, maxLength, subject });
+}
+
+export async function localSize(path: string, subject: string): Promise<number> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    return st.size;
+  } catch (err) {
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: `${subject}: cannot read ${path} (${err instanceof Error ? err.message : String(err)})`,
+      subject,
+      hint: 'check the path in the manifest; relative paths are relative to the manifest file',
+    });
+  }
+}

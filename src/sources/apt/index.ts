@@ -1,0 +1,131 @@
+import { createReadStream } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { PackageURL } from 'packageurl-js';
+import { openUrl } from '../../fetch/open.js';
+import { digestOf } from '../../store/digest.js';
+import { ManifestError, UpstreamError } from '../../util/errors.js';
+import type { Locked, Source } from '../source.js';
+import { PACKAGE_FIELDS, parseStanzas, parseStatus, toPackageRecord } from './deb822.js';
+import { fetchIndexes, readIndex } from './indexes.js';
+import { installApt } from './install.js';
+import { expandSources } from './repos.js';
+import { ClosureError, resolveClosure } from './resolve.js';
+import { type AptSpec, aptSchema } from './schema.js';
+import type { InstalledRecord, PackageRecord } from './types.js';
+
+/** Locked.meta keys that carry the control fields the box's local repository index needs. */
+export const CONTROL_META: Record<string, keyof PackageRecord> = {
+  'Multi-Arch': 'multiArch',
+  Priority: 'priority',
+  Section: 'section',
+  Source: 'source',
+  'Pre-Depends': 'preDepends',
+  Depends: 'depends',
+  Recommends: 'recommends',
+  Provides: 'provides',
+  Conflicts: 'conflicts',
+  Breaks: 'breaks',
+  Homepage: 'homepage',
+};
+
+export const aptSource: Source<AptSpec> = {
+  kind: 'apt',
+  section: 'apt',
+  schema: aptSchema,
+
+  async resolve(spec, ctx) {
+    const repos = await expandSources(spec, ctx.baseDir);
+    const architectures = spec.architectures ?? [ctx.target.arch];
+    const indexes = await fetchIndexes(repos, architectures, ctx);
+    const universe: PackageRecord[] = [];
+    for (const ix of indexes) {
+      for await (const stanza of parseStanzas(readIndex(ix), PACKAGE_FIELDS)) {
+        const rec = toPackageRecord(stanza, ix.ref);
+        if (rec) universe.push(rec);
+      }
+    }
+    const installed = spec['target-status'] ? await readStatus(resolvePath(ctx.baseDir, spec['target-status'])) : [];
+    let result;
+    try {
+      result = resolveClosure(universe, installed, {
+        packages: spec.packages,
+        exclude: spec.exclude,
+        recommends: spec.recommends,
+        architectures,
+      });
+    } catch (err) {
+      if (err instanceof ClosureError) {
+        throw new UpstreamError({
+          code: err.code === 'UNSATISFIABLE' ? 'CLOSURE_MISSING' : 'NOT_FOUND_IN_INDEX',
+          message: `apt: ${err.message}`,
+          subject: `apt:${err.package}`,
+          hint:
+            err.code === 'UNSATISFIABLE'
+              ? 'add the repository (or component) that provides it, or list the package under "exclude" if the box already has it'
+              : 'check the package name and version, and that its repository and component are in apt.sources',
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const idOf = (p: PackageRecord) => `apt:${p.package}@${p.version}:${p.architecture}`;
+    const byKey = new Map(result.packages.map((p) => [`${p.package}:${p.architecture}`, p]));
+    const dependents = new Map<string, string[]>();
+    for (const [key, w] of result.why) {
+      if (w.field === 'request') continue;
+      const parent = byKey.get(w.by);
+      const child = byKey.get(key);
+      if (parent && child) dependents.set(idOf(parent), [...(dependents.get(idOf(parent)) ?? []), idOf(child)]);
+    }
+    return result.packages.map((p): Locked => {
+      const w = result.why.get(`${p.package}:${p.architecture}`);
+      const meta: Record<string, string> = { filename: p.filename };
+      for (const [field, key] of Object.entries(CONTROL_META)) {
+        const v = p[key];
+        if (typeof v === 'string' && v) meta[field] = v;
+      }
+      if (p.essential) meta.Essential = 'yes';
+      if (p.installedSize !== undefined) meta['Installed-Size'] = String(p.installedSize);
+      if (w) meta.pulledBy = w.field === 'request' ? '(requested)' : `${byKey.get(w.by) ? idOf(byKey.get(w.by)!) : w.by} ${w.field}`;
+      const deps = dependents.get(idOf(p));
+      if (deps) meta.dependsOn = deps.sort().join(' ');
+      const o = p.origin;
+      return {
+        kind: 'apt',
+        id: idOf(p),
+        name: p.package,
+        version: p.version,
+        digest: digestOf(p.sha256),
+        size: p.size,
+        url: `${o.uri}/${p.filename}`,
+        purl: new PackageURL('deb', o.vendor, p.package, p.version, { arch: p.architecture, distro: o.distro }).toString(),
+        provenance: {
+          kind: 'signed-index',
+          index: `${o.uri} ${o.suite} ${o.indexPath}`,
+          indexDigest: o.releaseDigest,
+          signer: o.signer,
+        },
+        meta,
+      };
+    });
+  },
+
+  open(item, ctx) {
+    return openUrl(item.url, item.size, item.id, ctx);
+  },
+
+  install: installApt,
+};
+
+async function readStatus(path: string): Promise<InstalledRecord[]> {
+  try {
+    return await parseStatus(createReadStream(path));
+  } catch (err) {
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `apt.target-status: cannot read ${path} (${(err as Error).message})`,
+      subject: 'apt.target-status',
+      hint: "copy the box's /var/lib/dpkg/status next to the manifest and point target-status at it",
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hexOf } from '../../store/digest.js';
+import { LocalError } from '../../util/errors.js';
+import type { BoxCtx, InstallReport, Locked } from '../source.js';
+import { BLOBS_DIR } from '../../bundle/layout.js';
+
+const CONTROL_ORDER = [
+  'Multi-Arch',
+  'Essential',
+  'Priority',
+  'Section',
+  'Source',
+  'Installed-Size',
+  'Pre-Depends',
+  'Depends',
+  'Recommends',
+  'Provides',
+  'Conflicts',
+  'Breaks',
+];
+
+/**
+ * A flat repository's Packages index generated from the locked records (not from the .debs), so what apt
+ * sees is exactly what was locked and verified. Filename points into the bundle's blobs.
+ */
+export function packagesIndex(items: readonly Locked[]): string {
+  return items
+    .map((a) => {
+      const arch = a.id.slice(a.id.lastIndexOf(':') + 1);
+      const lines = [`Package: ${a.name}`, `Version: ${a.version}`, `Architecture: ${arch}`];
+      for (const f of CONTROL_ORDER) if (a.meta?.[f]) lines.push(`${f}: ${a.meta[f]}`);
+      lines.push(`Filename: ${BLOBS_DIR}/${hexOf(a.digest)}`, `Size: ${a.size}`, `SHA256: ${hexOf(a.digest)}`);
+      return `${lines.join('\n')}\n`;
+    })
+    .join('\n');
+}
+
+/** apt options that make the bundle the only source and keep every apt state file in the work folder. */
+export function isolatedAptOptions(work: string): string[] {
+  const o = {
+    'Dir::Etc::SourceList': join(work, 'sources.list'),
+    'Dir::Etc::SourceParts': join(work, 'sources.list.d'),
+    'Dir::State::Lists': join(work, 'lists'),
+    'Dir::Cache': join(work, 'cache'),
+    'Dir::Cache::pkgcache': '',
+    'Dir::Cache::srcpkgcache': '',
+    'Acquire::Languages': 'none',
+    'APT::Get::List-Cleanup': 'false',
+    'Acquire::http::Proxy': 'DIRECT',
+  };
+  return Object.entries(o).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
+}
+
+export async function installApt(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport> {
+  const report: InstallReport = { kind: 'apt', changed: [], unchanged: [] };
+  if (items.length === 0) return report;
+  const work = join(ctx.workDir, 'apt');
+  const repo = join(work, 'repo');
+  await mkdir(join(work, 'sources.list.d'), { recursive: true });
+  await mkdir(join(work, 'lists', 'partial'), { recursive: true });
+  await mkdir(join(work, 'cache', 'archives', 'partial'), { recursive: true });
+  await mkdir(repo, { recursive: true });
+  await symlink(join(ctx.bundleDir, 'blobs'), join(repo, 'blobs'));
+  await writeFile(join(repo, 'Packages'), packagesIndex(items));
+  // The bundle was verified a moment ago (every .deb against SHA256SUMS), so trusting this one local source is
+  // sound; signed bundles replace this with signed-by.
+  await writeFile(join(work, 'sources.list'), `deb [trusted=yes] file:${repo} ./\n`);
+  const opts = isolatedAptOptions(work);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' };
+  const apt = async (args: string[]) => {
+    const r = await ctx.exec('apt-get', [...opts, ...args], { env });
+    if (r.code !== 0) {
+      throw new LocalError({
+        code: 'TOOL_FAILED',
+        message: `apt-get ${args.filter((a) => !a.startsWith('-')).join(' ')} failed (exit ${r.code}):\n${tail(r.stderr || r.stdout)}`,
+        subject: 'apt',
+        hint: 'read apt\'s message above; the bundle may lack a package the box needs (rebuild with the box\'s dpkg status as target-status)',
+      });
+    }
+    return r.stdout;
+  };
+  await apt(['update', '-q']);
+  const roots = items
+    .filter((a) => a.meta?.pulledBy === '(requested)')
+    .map((a) => `${a.name}:${a.id.slice(a.id.lastIndexOf(':') + 1)}=${a.version}`);
+  const targets = roots.length > 0 ? roots : items.map((a) => `${a.name}=${a.version}`);
+  const plan = await apt(['install', '-s', '-y', ...targets]);
+  const inst = [...plan.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`);
+  report.changed.push(...inst);
+  const changedNames = new Set(inst.map((s) => s.split('=')[0]!.split(':')[0]));
+  report.unchanged.push(...items.filter((a) => !changedNames.has(a.name)).map((a) => `${a.name}=${a.version}`));
+  report.detail = plan;
+  if (ctx.dryRun || inst.length === 0) return report;
+  const out = await apt([
+    'install',
+    '-y',
+    '-q',
+    '-o',
+    'Dpkg::Options::=--force-confdef',
+    '-o',
+    'Dpkg::Options::=--force-confold',
+    ...targets,
+  ]);
+  report.detail = out;
+  return report;
+}
+
+function tail(s: string, lines = 15): string {
+  return s.trim().split('\n').slice(-lines).join('\n');
+}

@@ -1,0 +1,33 @@
+import { chmod, copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { hashFile } from '../../store/store.js';
+import { localWriteError } from '../../util/errors.js';
+import { tempSibling } from '../../util/fs.js';
+import type { BoxCtx, InstallReport, Locked } from '../source.js';
+
+/** Copies each file that has an install destination into place (atomically), unless it is already there. */
+export async function installFiles(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport> {
+  const report: InstallReport = { kind: 'file', changed: [], unchanged: [] };
+  for (const item of items) {
+    const dest = item.meta?.dest;
+    if (!dest) continue;
+    const have = await hashFile(dest).catch(() => undefined);
+    if (have?.digest === item.digest) {
+      report.unchanged.push(dest);
+      continue;
+    }
+    report.changed.push(dest);
+    if (ctx.dryRun) continue;
+    const tmp = tempSibling(dest);
+    try {
+      await mkdir(dirname(dest), { recursive: true });
+      await copyFile(ctx.blobPath(item), tmp);
+      await chmod(tmp, parseInt(item.meta?.mode ?? '0644', 8));
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw localWriteError(err, dest);
+    }
+  }
+  return report;
+}

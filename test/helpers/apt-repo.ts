@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join, normalize } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+export interface FakePackage {
+  name: string;
+  version: string;
+  arch?: string;
+  depends?: string;
+  recommends?: string;
+  provides?: string;
+  /** Bytes of a file the package installs, to make the .deb differ. */
+  payload?: string;
+}
+
+export interface SigningKey {
+  home: string;
+  fingerprint: string;
+  /** Binary keyring file with the public key (what apt's signed-by takes). */
+  keyring: string;
+}
+
+/** A throwaway OpenPGP key made by the real gpg (ed25519, no passphrase) in its own GNUPGHOME. */
+export async function makeKey(dir: string, name = 'Test Repo'): Promise<SigningKey> {
+  const home = join(dir, `gnupg-${name.replace(/\W/g, '')}`);
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const env = { ...process.env, GNUPGHOME: home };
+  execFileSync('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', `${name} <repo@test.invalid>`, 'ed25519', 'sign', '1y'], {
+    env,
+    stdio: 'ignore',
+  });
+  const colons = execFileSync('gpg', ['--batch', '--with-colons', '--list-keys'], { env, encoding: 'utf8' });
+  const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1]!;
+  const keyring = join(dir, `${name.replace(/\W/g, '')}.gpg`);
+  execFileSync('gpg', ['--batch', '--yes', '--output', keyring, '--export', fingerprint], { env });
+  return { home, fingerprint, keyring };
+}
+
+export interface RepoOptions {
+  suite?: string;
+  component?: string;
+  packages: FakePackage[];
+  key: SigningKey;
+  validUntil?: Date;
+  date?: Date;
+  origin?: string;
+}
+
+/** Builds a signed Debian repository (pool/, dists/<suite>/InRelease, Packages, Packages.gz) under `root`. */
+export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Record<string, string> }> {
+  const suite = o.suite ?? 'stable';
+  const comp = o.component ?? 'main';
+  const debs: Record<string, string> = {};
+  const stanzas: string[] = [];
+  for (const p of o.packages) {
+    const arch = p.arch ?? 'amd64';
+    const src = join(root, '.build', `${p.name}_${p.version}`);
+    await mkdir(join(src, 'DEBIAN'), { recursive: true });
+    await mkdir(join(src, 'usr/share/doc', p.name), { recursive: true });
+    await writeFile(join(src, 'usr/share/doc', p.name, 'README'), p.payload ?? `${p.name} ${p.version}\n`);
+    const control = [
+      `Package: ${p.name}`,
+      `Version: ${p.version}`,
+      `Architecture: ${arch}`,
+      'Maintainer: Test <test@test.invalid>',
+      ...(p.depends ? [`Depends: ${p.depends}`] : []),
+      ...(p.recommends ? [`Recommends: ${p.recommends}`] : []),
+      ...(p.provides ? [`Provides: ${p.provides}`] : []),
+      'Priority: optional',
+      'Section: misc',
+      `Description: test package ${p.name}`,
+    ];
+    await writeFile(join(src, 'DEBIAN/control'), `${control.join('\n')}\n`);
+    const rel = `pool/${comp}/${p.name}_${p.version.replace(/^\d+:/, '')}_${arch}.deb`;
+    await mkdir(join(root, `pool/${comp}`), { recursive: true });
+    execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', src, join(root, rel)], { stdio: 'ignore' });
+    const data = await readFile(join(root, rel));
+    debs[p.name] = rel;
+    const i = control.findIndex((l) => l.startsWith('Description'));
+    stanzas.push(
+      [...control.slice(0, i), `Filename: ${rel}`, `Size: ${data.length}`, `SHA256: ${sha(data)}`, control[i]].join('\n'),
+    );
+  }
+  const packages = `${stanzas.join('\n\n')}\n`;
+  const dir = join(root, 'dists', suite, comp, 'binary-amd64');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'Packages'), packages);
+  await writeFile(join(dir, 'Packages.gz'), gzipSync(packages));
+  await writeRelease(root, o);
+  return { debs };
+}
+
+/** (Re)writes and signs dists/<suite>/InRelease from the index files present. */
+export async function writeRelease(root: string, o: Omit<RepoOptions, 'packages'>): Promise<void> {
+  const suite = o.suite ?? 'stable';
+  const comp = o.component ?? 'main';
+  const base = join(root, 'dists', suite);
+  const files = [`${comp}/binary-amd64/Packages`, `${comp}/binary-amd64/Packages.gz`];
+  const lines = [];
+  for (const f of files) {
+    const data = await readFile(join(base, f));
+    lines.push(` ${sha(data)} ${String(data.length).padStart(8)} ${f}`);
+  }
+  const fmt = (d: Date) => d.toUTCString().replace('GMT', 'UTC');
+  const release = [
+    `Origin: ${o.origin ?? 'Test'}`,
+    'Label: Test',
+    `Suite: ${suite}`,
+    `Codename: ${suite}`,
+    `Date: ${fmt(o.date ?? new Date())}`,
+    ...(o.validUntil ? [`Valid-Until: ${fmt(o.validUntil)}`] : []),
+    'Architectures: amd64',
+    `Components: ${comp}`,
+    'SHA256:',
+    ...lines,
+  ].join('\n');
+  await writeFile(join(base, 'Release'), `${release}\n`);
+  execFileSync(
+    'gpg',
+    ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', o.key.fingerprint, '--clearsign', '--output', join(base, 'InRelease'), join(base, 'Release')],
+    { env: { ...process.env, GNUPGHOME: o.key.home }, stdio: 'ignore' },
+  );
+}
+
+/** Serves a folder over HTTP on 127.0.0.1 (GET with Range); `requests` records the paths asked for. */
+export async function serveDir(root: string): Promise<{ url: string; server: Server; requests: string[]; close: () => Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    requests.push(path);
+    const file = join(root, normalize(path));
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const start = m ? Number(m[1]) : 0;
+    const end = m && m[2] ? Math.min(Number(m[2]), st.size - 1) : st.size - 1;
+    res.writeHead(m ? 206 : 200, {
+      'content-length': Math.max(0, end - start + 1),
+      ...(m ? { 'content-range': `bytes ${start}-${end}/${st.size}` } : {}),
+    });
+    if (end < start) {
+      res.end();
+      return;
+    }
+    createReadStream(file, { start, end }).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    requests,
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+function sha(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
