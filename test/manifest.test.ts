@@ -97,6 +97,6 @@ describe('manifest', () => {
   });
 
   it('every committed manifest validates', async () => {
-    for (const f of ['quickstart.yaml']) await expect(loadManifest(`${REPO}/manifests/${f}`)).resolves.toBeTruthy();
+    for (const f of ['quickstart.yaml', 'nvidia-debian12.yaml', 'demo-box.yaml']) await expect(loadManifest(`${REPO}/manifests/${f}`)).resolves.toBeTruthy();
   });
 });

@@ -96,7 +96,9 @@ function indexPaths(
     (release.fields.Architectures ?? '').split(/\s+/).includes('all');
   const releaseComponents = (release.fields.Components ?? '').split(/\s+/).filter(Boolean);
   for (const component of components) {
-    if (component && releaseComponents.length > 0 && !releaseComponents.includes(component)) {
+    // debian-security names its components "updates/main"; the files still live under main/.
+    const known = releaseComponents.some((c) => c === component || c.endsWith(`/${component}`));
+    if (component && releaseComponents.length > 0 && !known) {
       throw new UpstreamError({
         code: 'NOT_FOUND_IN_INDEX',
         message: `${subject}: the Release has no component "${component}" (it has: ${releaseComponents.join(' ')})`,
