@@ -40,7 +40,7 @@ const STATUS_FIELDS: ReadonlySet<string> = new Set([
  * case-insensitively, keys returned lower-case). Continuation lines are joined with "\n".
  */
 export async function* parseStanzas(
-  chunks: AsyncIterable<Buffer | Uint8Array | string>,
+  chunks: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
   fields: ReadonlySet<string>,
 ): AsyncGenerator<Record<string, string>> {
   const decoder = new StringDecoder('utf8');
@@ -117,7 +117,7 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Pa
 }
 
 /** Installed packages of a dpkg status file (Status "install ok installed" or "hold ok installed"). */
-export async function parseStatus(chunks: AsyncIterable<Buffer | Uint8Array | string>): Promise<InstalledRecord[]> {
+export async function parseStatus(chunks: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>): Promise<InstalledRecord[]> {
   const out: InstalledRecord[] = [];
   for await (const f of parseStanzas(chunks, STATUS_FIELDS)) {
     if (!/^(install|hold) ok installed$/.test(f.status ?? '')) continue;
