@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = fileURLToPath(new URL('../../bin/vault-bundle.js', import.meta.url));
+/** The packed CLI that ships to the box; test/global-setup.ts builds it before the tests. */
+export const BIN = fileURLToPath(new URL('../../dist/vault-bundle.cjs', import.meta.url));
 
 export interface CliResult {
   code: number | null;
