@@ -49,7 +49,9 @@ export class HttpClient {
     };
     // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl and apt read them; Node 20's own fetch ignores them.
     const hasProxy = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'].some((k) => process.env[k]);
-    const base: Dispatcher = hasProxy ? new EnvHttpProxyAgent(opts) : new Agent(opts);
+    // proxyTunnel false: http:// goes to the proxy as an absolute-form GET (what curl and apt send; squid refuses
+    // CONNECT to port 80 by default); https:// still tunnels.
+    const base: Dispatcher = hasProxy ? new EnvHttpProxyAgent({ ...opts, proxyTunnel: false }) : new Agent(opts);
     this.dispatcher = base.compose(interceptors.redirect({ maxRedirections: limits.maxRedirections }));
   }
 
@@ -92,8 +94,15 @@ export class HttpClient {
       startedAt = m ? Number(m[1]) : 0;
       if (m && m[3] !== '*') totalSize = Number(m[3]);
       if (!m || startedAt !== offset) {
-        res.body.resume();
-        return this.get(url, { ...o, offset: 0 });
+        res.body.destroy();
+        if (offset > 0) return this.get(url, { ...o, offset: 0 }); // restart once from the beginning
+        throw new UpstreamError({
+          code: 'HTTP_STATUS',
+          message: `${o.subject}: GET ${redact(url)} answered 206 with an unusable Content-Range "${String(res.headers['content-range'] ?? '')}"`,
+          subject: o.subject,
+          hint: 'the server (or a proxy) mangles range requests; try another mirror or proxy',
+          cause: { status },
+        });
       }
     } else if (Number.isFinite(len)) {
       totalSize = len;

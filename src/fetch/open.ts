@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { BuildCtx } from '../sources/source.js';
 import type { OpenAt } from '../store/store.js';
-import { UpstreamError } from '../util/errors.js';
+import { IntegrityError, UpstreamError } from '../util/errors.js';
 
 /** Opener for an artifact at an http(s) or file: URL, resuming at an offset (HTTP Range or a file seek). */
 export function openUrl(url: string, size: number, subject: string, ctx: BuildCtx): OpenAt {
@@ -15,9 +15,38 @@ export function openUrl(url: string, size: number, subject: string, ctx: BuildCt
     };
   }
   return async (offset) => {
-    const r = await ctx.http.get(url, { offset, signal: ctx.signal, maxLength: size, subject });
-    return { startedAt: r.startedAt, body: r.body };
+    const r = await ctx.http.get(url, { offset, signal: ctx.signal, maxLength: size, subject }).catch((err: unknown) => {
+      throw lockedSizeError(err, size, subject);
+    });
+    return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject) };
   };
+}
+
+/**
+ * More bytes than the lock says is an integrity failure of that artifact (exit 4), not an upstream one: it
+ * must also drop the partial file, which the store does for IntegrityErrors only.
+ */
+function lockedSizeError(err: unknown, size: number, subject: string): unknown {
+  if (err instanceof UpstreamError && err.code === 'TOO_LARGE') {
+    return new IntegrityError({
+      code: 'SIZE_MISMATCH',
+      message: `${subject}: the server sends more than the locked ${size} bytes`,
+      subject,
+      expected: String(size),
+      found: `> ${size}`,
+      hint: 'the upstream file changed since it was locked; check it, then run "vault-bundle lock" again',
+      cause: err,
+    });
+  }
+  return err;
+}
+
+async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string): AsyncIterable<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw lockedSizeError(err, size, subject);
+  }
 }
 
 /** A small document (an index, a Release file) at an http(s) or file: URL. */
