@@ -1,4 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
 import type { IndexRef, InstalledRecord, PackageRecord } from './types.js';
 
 /** Packages fields that resolution, locking, the box's index and the SBOM use (lower-case). */
@@ -35,61 +34,81 @@ const STATUS_FIELDS: ReadonlySet<string> = new Set([
   'pre-depends',
 ]);
 
+type Chunks = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
+
 /**
- * Streams deb822 stanzas (Packages, dpkg status) from chunks cut anywhere, keeping only `fields` (matched
- * case-insensitively, keys returned lower-case). Continuation lines are joined with "\n".
+ * Streams deb822 stanzas (Packages, dpkg status) from chunks cut anywhere, calling `onStanza` with only the
+ * `fields` asked for (matched case-insensitively, keys lower-case). Continuation lines are joined with "\n".
+ * Bytes are read as latin1 (one byte, one char: fast, and a chunk may end mid-character); the few values
+ * kept that hold UTF-8 are decoded afterwards.
  */
-export async function* parseStanzas(
-  chunks: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
-  fields: ReadonlySet<string>,
-): AsyncGenerator<Record<string, string>> {
-  const decoder = new StringDecoder('utf8');
+export async function readStanzas(chunks: Chunks, fields: ReadonlySet<string>, onStanza: (s: Record<string, string>) => void): Promise<void> {
   let pending = '';
+  const keys = new Map<string, string | null>();
   for await (const chunk of chunks) {
-    pending += typeof chunk === 'string' ? chunk : decoder.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    pending += typeof chunk === 'string' ? chunk : (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)).toString('latin1');
     let start = 0;
     for (;;) {
       const end = pending.indexOf('\n\n', start);
       if (end < 0) break;
-      const s = parseStanza(pending, start, end, fields);
-      if (s) yield s;
+      const st = parseStanza(pending, start, end, fields, keys);
+      if (st) onStanza(st);
       start = end + 2;
     }
     pending = pending.slice(start);
   }
-  pending += decoder.end();
-  const s = parseStanza(pending, 0, pending.length, fields);
-  if (s) yield s;
+  const st = parseStanza(pending, 0, pending.length, fields, keys);
+  if (st) onStanza(st);
 }
 
-function parseStanza(text: string, from: number, to: number, fields: ReadonlySet<string>): Record<string, string> | undefined {
+/** The same stanzas as an async iterator (convenient where speed does not matter). */
+export async function* parseStanzas(chunks: Chunks, fields: ReadonlySet<string>): AsyncGenerator<Record<string, string>> {
+  const all: Record<string, string>[] = [];
+  await readStanzas(chunks, fields, (s) => all.push(s));
+  yield* all;
+}
+
+const NON_ASCII = /[\u0080-\u00ff]/;
+
+function parseStanza(
+  text: string,
+  from: number,
+  to: number,
+  fields: ReadonlySet<string>,
+  keys: Map<string, string | null>,
+): Record<string, string> | undefined {
   let out: Record<string, string> | undefined;
   let key: string | undefined;
   let i = from;
   while (i < to) {
     let nl = text.indexOf('\n', i);
     if (nl < 0 || nl > to) nl = to;
-    let line = text.slice(i, nl);
-    i = nl + 1;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line === '' || line.startsWith('#')) continue;
-    const c = line.charCodeAt(0);
+    const c = text.charCodeAt(i);
     if (c === 0x20 || c === 0x09) {
-      if (key && out) out[key] += `\n${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) {
+      // Continuation: only copied for a kept field (Descriptions are long and never kept).
+      if (key && out) out[key] += `\n${text.slice(i, nl).trim()}`;
+    } else if (c !== 0x23 && c !== 0x0d && i < nl) {
+      const colon = text.indexOf(':', i);
       key = undefined;
-      continue;
+      if (colon > i && colon < nl) {
+        const raw = text.slice(i, colon);
+        let k = keys.get(raw);
+        if (k === undefined) {
+          const lower = raw.toLowerCase();
+          k = fields.has(lower) ? lower : null;
+          keys.set(raw, k);
+        }
+        if (k !== null) {
+          out ??= {};
+          out[k] = text.slice(colon + 1, nl).trim();
+          key = k;
+        }
+      }
     }
-    const k = line.slice(0, colon).toLowerCase();
-    if (fields.has(k)) {
-      out ??= {};
-      out[k] = line.slice(colon + 1).trim();
-      key = k;
-    } else key = undefined;
+    i = nl + 1;
   }
+  // Names, versions, relations and paths are ASCII by Policy; only a Homepage may carry UTF-8.
+  if (out?.homepage && NON_ASCII.test(out.homepage)) out.homepage = Buffer.from(out.homepage, 'latin1').toString('utf8');
   return out;
 }
 
@@ -117,11 +136,11 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Pa
 }
 
 /** Installed packages of a dpkg status file (Status "install ok installed" or "hold ok installed"). */
-export async function parseStatus(chunks: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>): Promise<InstalledRecord[]> {
+export async function parseStatus(chunks: Chunks): Promise<InstalledRecord[]> {
   const out: InstalledRecord[] = [];
-  for await (const f of parseStanzas(chunks, STATUS_FIELDS)) {
-    if (!/^(install|hold) ok installed$/.test(f.status ?? '')) continue;
-    if (!f.package || !f.version) continue;
+  await readStanzas(chunks, STATUS_FIELDS, (f) => {
+    if (!/^(install|hold) ok installed$/.test(f.status ?? '')) return;
+    if (!f.package || !f.version) return;
     const rec: InstalledRecord = { package: f.package, version: f.version, architecture: f.architecture ?? 'all' };
     const ma = f['multi-arch'];
     if (ma === 'same' || ma === 'foreign' || ma === 'allowed' || ma === 'no') rec.multiArch = ma;
@@ -129,6 +148,6 @@ export async function parseStatus(chunks: AsyncIterable<Buffer | Uint8Array | st
     if (f.depends) rec.depends = f.depends;
     if (f['pre-depends']) rec.preDepends = f['pre-depends'];
     out.push(rec);
-  }
+  });
   return out;
 }

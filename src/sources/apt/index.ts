@@ -5,7 +5,7 @@ import { openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
 import type { Locked, Source } from '../source.js';
-import { PACKAGE_FIELDS, parseStanzas, parseStatus, toPackageRecord } from './deb822.js';
+import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { installApt } from './install.js';
 import { expandSources } from './repos.js';
@@ -39,10 +39,10 @@ export const aptSource: Source<AptSpec> = {
     const indexes = await fetchIndexes(repos, architectures, ctx);
     const universe: PackageRecord[] = [];
     for (const ix of indexes) {
-      for await (const stanza of parseStanzas(readIndex(ix), PACKAGE_FIELDS)) {
+      await readStanzas(readIndex(ix), PACKAGE_FIELDS, (stanza) => {
         const rec = toPackageRecord(stanza, ix.ref);
         if (rec) universe.push(rec);
-      }
+      });
     }
     const installed = spec['target-status'] ? await readStatus(resolvePath(ctx.baseDir, spec['target-status'])) : [];
     let result;

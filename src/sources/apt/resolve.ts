@@ -128,18 +128,18 @@ export function resolveClosure(universe: readonly PackageRecord[], installed: re
   };
 
   // Conflicts and Breaks are two-way: the new package's against what is marked, and what is marked against it.
-  const hits = (rels: string | undefined, p: { package: string; version: string; provides?: string }) =>
-    parseRelations(rels).some((g) =>
-      g.some(
-        (r) =>
-          (r.name === p.package && versionOK(p.version, r)) ||
-          parseRelations(p.provides).some((pg) => pg.some((x) => x.name === r.name && !r.op)),
-      ),
-    );
+  // `against` indexes the marked packages' Conflicts/Breaks by the name they target.
+  const against = new Map<string, { rel: Relation; from: string }[]>();
+  const relationsOf = (p: { conflicts?: string; breaks?: string }) => [...parseRelations(p.conflicts), ...parseRelations(p.breaks)].flat();
+  const providedNames = (p: { provides?: string }) => parseRelations(p.provides).flat().map((x) => x.name);
   const conflicts = (p: PackageRecord): boolean => {
-    for (const q of marked.values()) {
-      if (q.package === p.package) continue;
-      if (hits(p.conflicts, q) || hits(p.breaks, q) || hits(q.conflicts, p) || hits(q.breaks, p)) return true;
+    for (const r of against.get(p.package) ?? []) if (r.from !== p.package && versionOK(p.version, r.rel)) return true;
+    for (const n of providedNames(p)) for (const r of against.get(n) ?? []) if (r.from !== p.package && !r.rel.op) return true;
+    for (const r of relationsOf(p)) {
+      if (r.name === p.package) continue;
+      const q = marked.get(keyOf(r.name, native));
+      if (q && versionOK(q.version, r)) return true;
+      if (!r.op && markedProvides.has(r.name) && !providedNames(p).includes(r.name)) return true;
     }
     return false;
   };
@@ -170,6 +170,7 @@ export function resolveClosure(universe: readonly PackageRecord[], installed: re
 
   const mark = (p: PackageRecord, by: string, field: Field | 'request') => {
     marked.set(keyOf(p.package, p.architecture), p);
+    for (const rel of relationsOf(p)) against.set(rel.name, [...(against.get(rel.name) ?? []), { rel, from: p.package }]);
     for (const g of parseRelations(p.provides)) for (const x of g) markedProvides.set(x.name, [...(markedProvides.get(x.name) ?? []), x.version]);
     if (!why.has(keyOf(p.package, p.architecture))) why.set(keyOf(p.package, p.architecture), { by, field });
   };
