@@ -44,22 +44,25 @@ export function resolveClosure(universe: readonly PackageRecord[], installed: re
     list.push(r);
     if (!firstSeen.has(r.package)) firstSeen.set(r.package, firstSeen.size);
   }
-  const candidates = new Map<string, PackageRecord>();
-  for (const [k, list] of versions) {
-    let best = list[0]!;
-    for (const r of list) {
-      const d = r.origin.pin - best.origin.pin || compareVersions(r.version, best.version);
+  const installedBy = new Map(installed.map((i) => [i.package, i]));
+  // The candidate of a package: highest pin, then highest version; computed on demand (a closure touches about
+  // a thousand of the 60,000 packages). apt_preferences(5): a version below the installed one is never a
+  // candidate unless pinned to 1000 or more; the installed version stays, and nothing of it is bundled.
+  const chosen = new Map<string, PackageRecord | null>();
+  const candidateOf = (k: string): PackageRecord | undefined => {
+    const hit = chosen.get(k);
+    if (hit !== undefined) return hit ?? undefined;
+    const list = versions.get(k);
+    let best = list?.[0];
+    for (const r of list ?? []) {
+      const d = r.origin.pin - best!.origin.pin || compareVersions(r.version, best!.version);
       if (d > 0) best = r;
     }
-    candidates.set(k, best);
-  }
-  const installedBy = new Map(installed.map((i) => [i.package, i]));
-  // apt_preferences(5): a version below the installed one is never a candidate unless pinned to 1000 or more;
-  // the installed version stays (it satisfies what it can, and nothing of it is bundled).
-  for (const [k, c] of candidates) {
-    const inst = installedBy.get(c.package);
-    if (inst && c.origin.pin < 1000 && compareVersions(c.version, inst.version) < 0) candidates.delete(k);
-  }
+    const inst = best && installedBy.get(best.package);
+    if (best && inst && best.origin.pin < 1000 && compareVersions(best.version, inst.version) < 0) best = undefined;
+    chosen.set(k, best ?? null);
+    return best;
+  };
   const excluded = new Set(req.exclude);
 
   // Requested versions (`name=version`) replace the candidate, as apt-get does.
@@ -79,25 +82,26 @@ export function resolveClosure(universe: readonly PackageRecord[], installed: re
           : `no package ${name} for ${m[2] ?? native} in the configured sources`,
       );
     }
-    let chosen = candidates.get(k);
+    let root = candidateOf(k);
     if (m[3]) {
       const v = list.find((r) => r.version === m[3]);
       if (!v) {
         throw new ClosureError('VERSION_NOT_FOUND', name, `${name}=${m[3]} is not in the sources (available: ${[...new Set(list.map((r) => r.version))].join(', ')})`);
       }
-      candidates.set(k, (chosen = v));
+      chosen.set(k, (root = v));
     }
-    if (chosen) roots.push(chosen); // else the box already has a newer version: nothing to do
+    if (root) roots.push(root); // else the box already has a newer version: nothing to do
   }
 
   // Virtual packages: only candidate versions provide (apt's VersionVector::FromDependency with CANDIDATE).
   const providers = new Map<string, { rec: PackageRecord; version?: string }[]>();
-  for (const c of candidates.values()) {
-    for (const g of parseRelations(c.provides)) {
+  for (const r of universe) {
+    if (!r.provides || !archOK.has(r.architecture)) continue;
+    for (const g of parseRelations(r.provides)) {
       for (const p of g) {
         let l = providers.get(p.name);
         if (!l) providers.set(p.name, (l = []));
-        l.push({ rec: c, ...(p.version ? { version: p.version } : {}) });
+        l.push({ rec: r, ...(p.version ? { version: p.version } : {}) });
       }
     }
   }
@@ -160,9 +164,10 @@ export function resolveClosure(universe: readonly PackageRecord[], installed: re
 
   const targetsFor = (rel: Relation): PackageRecord[] => {
     const out: PackageRecord[] = [];
-    const c = candidates.get(keyOf(rel.name, native));
+    const c = candidateOf(keyOf(rel.name, native));
     if (c && versionOK(c.version, rel)) out.push(c);
     for (const p of providers.get(rel.name) ?? []) {
+      if (candidateOf(keyOf(p.rec.package, p.rec.architecture)) !== p.rec) continue;
       if (providedOK(p.version, rel) && !out.includes(p.rec)) out.push(p.rec);
     }
     return out.sort(compareProviders(rel.name));

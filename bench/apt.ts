@@ -1,0 +1,92 @@
+/**
+ * The apt benchmark (issue: apt source). Side by side, in one run, against the mirror this machine's apt
+ * configuration names:
+ *   - lock + fetch of manifests/nvidia-debian12.yaml (about 560 debs, 2.7 GB) with an empty cache, vs the real
+ *     `apt-get install --download-only` of the same request with an isolated, empty apt (target >= 1.5x);
+ *   - lock alone with the indexes cached (target <= 2 s);
+ *   - peak RSS of lock, which parses the largest Packages index (50 MB) (target <= 300 MB).
+ * Writes bench/results/<date>-apt-<host>.json. VAULT_BENCH_APT_FETCH=0 skips the 2×2.7 GB download part.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { aptIso } from '../test/helpers/apt-iso.js';
+import { packScript } from '../src/runtime/pack.js';
+import { measure } from './measure.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(REPO, 'dist', 'vault-bundle.cjs');
+const MANIFEST = join(REPO, 'manifests', 'nvidia-debian12.yaml');
+const PACKAGES = ['nvidia-driver', 'nvidia-cuda-toolkit'];
+const COMPONENTS = ['main', 'contrib', 'non-free', 'non-free-firmware'];
+const work = join(tmpdir(), 'vault-bench-apt');
+const log = (s: string) => process.stdout.write(`[bench:apt] ${s}\n`);
+
+async function main(): Promise<void> {
+  await packScript(CLI);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const iso = await aptIso('bench', COMPONENTS);
+  if (!iso) throw new Error('no Debian mirror configured in /etc/apt, or it cannot be reached');
+  const rows: { metric: string; value: number; unit: string; target?: string; pass?: boolean }[] = [];
+
+  // Lock alone, indexes cached: the first run fills the cache, the best of the next three counts.
+  const cache = join(work, 'cache-lock');
+  const lockOnce = () => measure(process.execPath, [CLI, '-q', '--cache-dir', cache, 'lock', MANIFEST, '--out', join(work, 'n.lock.json')]);
+  const first = await lockOnce();
+  if (first.code !== 0) throw new Error(`lock failed: ${first.stderr}`);
+  const locks = [await lockOnce(), await lockOnce(), await lockOnce()];
+  const lockMs = Math.min(...locks.map((m) => m.wallMs));
+  const lockRss = Math.max(first.maxRssKiB ?? 0, ...locks.map((m) => m.maxRssKiB ?? 0)) / 1024;
+  rows.push({ metric: 'lock (indexes cached), best of 3', value: lockMs / 1000, unit: 's', target: '<= 2', pass: lockMs <= 2000 });
+  rows.push({ metric: 'lock peak RSS', value: lockRss, unit: 'MiB', target: '<= 300', pass: lockRss <= 300 });
+  log(`lock ${lockMs} ms, peak RSS ${lockRss.toFixed(0)} MiB`);
+
+  if (process.env.VAULT_BENCH_APT_FETCH !== '0') {
+    const aptRun = async () => {
+      const archives = join(work, 'apt-archives');
+      rmSync(archives, { recursive: true, force: true });
+      mkdirSync(join(archives, 'partial'), { recursive: true });
+      const m = await measure('apt-get', ['install', '--download-only', '-y', '-q', '-o', `Dir::Cache::archives=${archives}`, ...PACKAGES], {
+        env: { ...process.env, APT_CONFIG: iso.config },
+      });
+      if (m.code !== 0) throw new Error(`apt-get failed: ${m.stderr}`);
+      rmSync(archives, { recursive: true, force: true });
+      return m.wallMs;
+    };
+    const oursRun = async () => {
+      const c = join(work, 'cache-fetch');
+      rmSync(c, { recursive: true, force: true });
+      const m = await measure(process.execPath, [CLI, '-q', '--cache-dir', c, 'build', MANIFEST, '--lock', join(work, 'fresh.lock.json'), '--out', join(work, 'out')]);
+      rmSync(join(work, 'fresh.lock.json'), { force: true });
+      if (m.code !== 0) throw new Error(`build failed: ${m.stderr}`);
+      rmSync(c, { recursive: true, force: true });
+      rmSync(join(work, 'out'), { recursive: true, force: true });
+      return m.wallMs;
+    };
+    // Interleaved, so neither side alone profits from a mirror cache warmed by the other.
+    const apt1 = await aptRun();
+    log(`apt-get --download-only ${apt1} ms`);
+    const ours1 = await oursRun();
+    log(`vault-bundle lock+fetch+assemble ${ours1} ms`);
+    const apt2 = await aptRun();
+    log(`apt-get --download-only ${apt2} ms`);
+    const aptMs = Math.min(apt1, apt2);
+    rows.push({ metric: 'apt-get --download-only (best of 2)', value: aptMs / 1000, unit: 's' });
+    rows.push({ metric: 'vault-bundle lock + fetch (empty cache)', value: ours1 / 1000, unit: 's' });
+    rows.push({ metric: 'speedup vs apt-get', value: aptMs / ours1, unit: 'x', target: '>= 1.5', pass: aptMs / ours1 >= 1.5 });
+  }
+
+  const w = Math.max(...rows.map((r) => r.metric.length));
+  for (const r of rows) {
+    log(`${r.metric.padEnd(w)}  ${r.value.toFixed(2).padStart(8)} ${r.unit.padEnd(3)} ${r.target ? `target ${r.target}: ${r.pass ? 'PASS' : 'MISS'}` : ''}`);
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const out = join(REPO, 'bench', 'results', `${date}-apt-${process.env.VAULT_BENCH_HOST ?? hostname()}.json`);
+  writeFileSync(out, `${JSON.stringify({ schema: 'vault-bundle-bench/apt/v1', date: new Date().toISOString(), rows }, null, 2)}\n`);
+  log(`wrote ${out}`);
+  rmSync(work, { recursive: true, force: true });
+}
+
+await main();
