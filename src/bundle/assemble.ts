@@ -21,7 +21,12 @@ export interface AssembleResult {
  * of `out`, then renamed into place, so `out` is never half-written: it is either the old bundle or the new.
  * Blobs are hard links into the store when it shares a filesystem (a rebuild costs no copy), else copies.
  */
-export async function assembleBundle(index: BundleIndex, store: Store, out: string): Promise<AssembleResult> {
+export async function assembleBundle(
+  index: BundleIndex,
+  store: Store,
+  out: string,
+  views: Record<string, string> = {},
+): Promise<AssembleResult> {
   await checkOutput(out);
   const stage = tempSibling(out);
   try {
@@ -37,10 +42,8 @@ export async function assembleBundle(index: BundleIndex, store: Store, out: stri
       sums.push({ path: blobPath(hex), hex });
       bytes += a.size;
     }
-    for (const [name, text] of [
-      [INDEX, serializeIndex(index)],
-      [SBOM, sbomJson(index)],
-    ] as const) {
+    for (const [name, text] of [[INDEX, serializeIndex(index)], [SBOM, sbomJson(index)], ...Object.entries(views)] as const) {
+      await mkdir(dirname(join(stage, name)), { recursive: true });
       await writeFileAtomic(join(stage, name), text);
       sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
       bytes += Buffer.byteLength(text);

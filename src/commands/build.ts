@@ -5,7 +5,7 @@ import { writeDeterministicTar } from '../bundle/tar.js';
 import { fetchAll } from '../fetch/download.js';
 import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
-import { sourceFor } from '../sources/registry.js';
+import { sourceFor, sources } from '../sources/registry.js';
 import type { BuildCtx } from '../sources/source.js';
 import { InterruptedError } from '../util/errors.js';
 import { lockForBuild } from './lock.js';
@@ -46,7 +46,12 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const created = bundleCreated(lock);
   const index = makeIndex(m.manifest, lock, created);
   const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
-  const r = await assembleBundle(index, ctx.store, out);
+  const views: Record<string, string> = {};
+  for (const s of sources) {
+    const items = lock.artifacts.filter((a) => a.kind === s.kind);
+    if (items.length && s.views) Object.assign(views, s.views(items));
+  }
+  const r = await assembleBundle(index, ctx.store, out, views);
   let tarPath: string | undefined;
   if (o.tar) {
     if (ctx.signal.aborted) throw new InterruptedError();

@@ -65,6 +65,8 @@ export interface Source<Spec = unknown> {
   resolve(spec: Spec, ctx: BuildCtx): Promise<Locked[]>;
   /** Bytes of a locked artifact from `offset` on. */
   open(item: Locked, ctx: BuildCtx): OpenAt;
+  /** Extra files this kind writes into the bundle (paths relative to its root), e.g. pip's requirements.lock. */
+  views?(items: readonly Locked[]): Record<string, string>;
   /** Installs the verified artifacts of this kind on the box (its own view of the bundle, its own tool). */
   install(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport>;
 }
