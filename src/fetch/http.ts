@@ -1,4 +1,4 @@
-import { Agent, EnvHttpProxyAgent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, EnvHttpProxyAgent, type Dispatcher, fetch as undiciFetch, interceptors, request } from 'undici';
 import { UpstreamError } from '../util/errors.js';
 import type { Limits } from '../util/limits.js';
 
@@ -115,6 +115,20 @@ export class HttpClient {
     return { status, startedAt, totalSize, headers: res.headers, body: mapErrors(body, url, o.subject) };
   }
 
+  /**
+   * A WHATWG fetch over the same dispatcher (proxy settings, timeouts), for libraries that take a `fetch`
+   * option (@huggingface/hub). `headers` are added to every request (a token that must not reach the library).
+   */
+  fetchFor(headers: Record<string, string> = {}): typeof fetch {
+    const f = (input: unknown, init?: Record<string, unknown>) =>
+      undiciFetch(input as string, {
+        ...(init ?? {}),
+        headers: { 'user-agent': 'vault-bundle', ...headersOf(init?.headers), ...headers },
+        dispatcher: this.dispatcher,
+      } as Parameters<typeof undiciFetch>[1]);
+    return f as unknown as typeof fetch;
+  }
+
   /** Fetches a small document whole (an index, metadata). */
   async getBytes(url: string, o: GetOptions): Promise<Buffer> {
     const r = await this.get(url, { ...o, offset: 0 });
@@ -207,4 +221,11 @@ export function redact(url: string): string {
   } catch {
     return url;
   }
+}
+
+function headersOf(h: unknown): Record<string, string> {
+  if (!h) return {};
+  if (h instanceof Headers) return Object.fromEntries(h.entries());
+  if (Array.isArray(h)) return Object.fromEntries(h as [string, string][]);
+  return h as Record<string, string>;
 }

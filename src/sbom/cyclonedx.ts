@@ -33,9 +33,32 @@ export function sbomJson(index: BundleIndex): string {
   });
   bom.metadata.component = root;
   const refs = new Map<string, CDX.Models.Component>();
+  const models = new Map<string, CDX.Models.Component>();
   for (const a of index.artifacts) {
     const c = component(a);
     refs.set(a.id, c);
+    if (a.kind === 'hf' && a.meta?.repo && a.meta.commit) {
+      // A model is one machine-learning-model component (its purl names repo@commit); its files are sub-components.
+      const key = `hf:${a.meta.repo}@${a.meta.commit}`;
+      let model = models.get(key);
+      if (!model) {
+        const [ns, name] = a.meta.repo.split('/') as [string, string];
+        model = new M.Component(E.ComponentType.MachineLearningModel, name, {
+          group: ns,
+          version: a.meta.commit,
+          purl: a.purl as unknown as CDX.Models.Component['purl'],
+          bomRef: key,
+        });
+        if (a.meta.license) model.licenses.add(license(a.meta.license));
+        model.properties.add(new M.Property('vault-bundle:kind', 'hf'));
+        model.properties.add(new M.Property('vault-bundle:revision', a.meta.revision ?? ''));
+        models.set(key, model);
+        bom.components.add(model);
+        root.dependencies.add(model.bomRef);
+      }
+      model.components.add(c);
+      continue;
+    }
     bom.components.add(c);
     root.dependencies.add(c.bomRef);
   }
@@ -53,11 +76,13 @@ export function sbomJson(index: BundleIndex): string {
 }
 
 function component(a: Locked): CDX.Models.Component {
-  const c = new M.Component(componentType[a.kind], a.name, {
+  const isModelFile = a.kind === 'hf' && a.meta?.path !== undefined;
+  const c = new M.Component(isModelFile ? E.ComponentType.File : componentType[a.kind], isModelFile ? a.meta!.path! : a.name, {
     version: a.version,
-    purl: a.purl as unknown as CDX.Models.Component['purl'],
+    ...(isModelFile ? {} : { purl: a.purl as unknown as CDX.Models.Component['purl'] }),
     bomRef: a.id,
   });
+  if (isModelFile) c.properties.add(new M.Property('vault-bundle:git-oid', a.meta!.gitOid ?? ''));
   c.hashes.set(E.HashAlgorithm['SHA-256'], hexOf(a.digest));
   if (/^https?:/.test(a.url)) {
     c.externalReferences.add(new M.ExternalReference(a.url, E.ExternalReferenceType.Distribution));
@@ -78,7 +103,9 @@ function component(a: Locked): CDX.Models.Component {
 }
 
 function license(text: string): CDX.Models.License {
-  if (CDX.SPDX.isSupportedSpdxId(text)) return new M.SpdxLicense(text);
+  // Model cards write ids in lower case ("mit", "apache-2.0"); SPDX ids match case-insensitively.
+  const id = CDX.SPDX.fixupSpdxId(text);
+  if (id) return new M.SpdxLicense(id);
   if (/\s(AND|OR|WITH)\s/.test(text)) return new M.LicenseExpression(text);
   return new M.NamedLicense(text);
 }

@@ -1,0 +1,114 @@
+import { lstat, readFile, readlink, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installCommand } from '../src/commands/install.js';
+import { readLock } from '../src/lock/lock.js';
+import { validateSbom } from '../src/sbom/cyclonedx.js';
+import { writeTinyModel, tinyModel } from '../src/sources/hf/tiny-model.js';
+import { safeRepoPath } from '../src/sources/hf/paths.js';
+import { execFile } from '../src/util/exec.js';
+import { buildIn } from './helpers/build.js';
+import { startHub, type HubServer } from './helpers/hub-server.js';
+import { tempDir } from './helpers/tmp.js';
+
+// The Hub cannot be reached from here: a Hub-compatible server on 127.0.0.1 serves tiny generated models.
+let hub: HubServer;
+const TOKEN = 'hf_testtoken';
+
+beforeAll(async () => {
+  const gpt2: Record<string, Uint8Array | string> = tinyModel({ arch: 'gpt2', seed: 1 }).files;
+  hub = await startHub({
+    token: TOKEN,
+    repos: [
+      { id: 'tiny/gpt2', files: { ...gpt2, 'README.md': '---\nlicense: mit\n---\n# tiny gpt2\n' } },
+      { id: 'tiny/gated', files: { 'config.json': '{}', 'model.safetensors': gpt2['model.safetensors']! }, gated: true },
+    ],
+  });
+});
+afterAll(() => hub?.close());
+
+async function manifest(dir: string, hf: string): Promise<string> {
+  const m = join(dir, 'm.yaml');
+  await writeFile(m, `name: hf-test\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64, python: "3.12"}\nhf:\n  endpoint: ${hub.url}\n${hf}`);
+  return m;
+}
+
+describe('hf source', () => {
+  it('locks a repo at its commit with sha256 (LFS) and git sha1 (others), builds, and the SBOM has one model component', async () => {
+    const dir = await tempDir();
+    const r = await buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      revision: main\n'));
+    const view = hub.repo('tiny/gpt2');
+    const lock = await readLock(r.lockPath);
+    expect(lock.artifacts.map((a) => a.meta!.path).sort()).toEqual([...view.files.keys()].sort());
+    for (const a of lock.artifacts) {
+      const f = view.files.get(a.meta!.path!)!;
+      expect(a.digest).toBe(`sha256:${f.sha256}`);
+      expect(a.size).toBe(f.size);
+      expect(a.version).toBe(view.commit);
+      expect(a.meta).toMatchObject({ repo: 'tiny/gpt2', commit: view.commit, etag: f.etag, license: 'mit' });
+      expect(a.purl).toBe(`pkg:huggingface/tiny/gpt2@${view.commit}`);
+      expect(await readFile(join(r.dir, 'blobs/sha256', f.sha256))).toEqual(f.data.length === f.size ? f.data : expect.anything());
+    }
+    const sbom = JSON.parse(await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8'));
+    expect(await validateSbom(JSON.stringify(sbom))).toBeNull();
+    const model = sbom.components.find((c: { type: string }) => c.type === 'machine-learning-model');
+    expect(model).toMatchObject({ name: 'gpt2', group: 'tiny', version: view.commit, licenses: [{ license: { id: 'MIT' } }] });
+    expect(model.components.map((c: { name: string }) => c.name).sort()).toEqual([...view.files.keys()].sort());
+    // The token never lands in the lock or the bundle.
+    expect(JSON.stringify(lock)).not.toContain(TOKEN);
+  });
+
+  it('installs the standard cache tree under HF_HOME, idempotently', async () => {
+    const dir = await tempDir();
+    const home = join(dir, 'models');
+    const r = await buildIn(dir, await manifest(dir, `  home: ${home}\n  models:\n    - repo: tiny/gpt2\n      include: ["*.json", "*.safetensors", "merges.txt"]\n`));
+    const view = hub.repo('tiny/gpt2');
+    const run = () => installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const first = await run();
+    const repo = join(home, 'hub', 'models--tiny--gpt2');
+    expect(await readFile(join(repo, 'refs', 'main'), 'utf8')).toBe(view.commit);
+    const snap = join(repo, 'snapshots', view.commit);
+    const cfg = view.files.get('config.json')!;
+    expect(await readlink(join(snap, 'config.json'))).toBe(`../../blobs/${cfg.etag}`);
+    expect((await lstat(join(snap, 'config.json'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(snap, 'model.safetensors'))).toEqual(view.files.get('model.safetensors')!.data);
+    expect((await readdir(join(repo, 'blobs'))).sort()).toEqual(first.reports[0]!.changed.map((c) => view.files.get(c.split('/').slice(2).join('/'))!.etag).sort());
+    const again = await run();
+    expect(again.reports[0]!.changed).toEqual([]);
+  });
+
+  it('takes a plain local folder, with a commit derived from its content', async () => {
+    const dir = await tempDir();
+    await writeTinyModel(join(dir, 'local-opt'), { arch: 'opt', seed: 2 });
+    const r = await buildIn(dir, await manifest(dir, '  models:\n    - repo: local/tiny-opt\n      local: local-opt\n'));
+    const lock = await readLock(r.lockPath);
+    expect(lock.artifacts.length).toBeGreaterThan(3);
+    expect(lock.artifacts[0]!.version).toMatch(/^[0-9a-f]{40}$/);
+    expect(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.meta!.etag).toBe(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.digest.slice(7));
+  });
+
+  it('refuses a missing repo, revision or file, a gated repo without a token, a bad blob and hostile names', async () => {
+    const dir = await tempDir();
+    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/nope\n'))).rejects.toMatchObject({ code: 'NOT_FOUND', subject: 'hf:tiny/nope' });
+    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      revision: nosuchbranch\n'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      include: ["*.gguf"]\n'))).rejects.toMatchObject({ code: 'MANIFEST_FIELD' });
+    const gated = await buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gated\n')).catch((e: unknown) => e);
+    expect(gated).toMatchObject({ hint: expect.stringContaining('HF_TOKEN') });
+    process.env.HF_TOKEN = TOKEN;
+    try {
+      await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gated\n'))).resolves.toBeTruthy();
+    } finally {
+      delete process.env.HF_TOKEN;
+    }
+    hub.fault('tiny/gpt2', 'model.safetensors', { corrupt: true });
+    try {
+      const d2 = await tempDir();
+      await expect(buildIn(d2, await manifest(d2, '  models:\n    - repo: tiny/gpt2\n'))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    } finally {
+      hub.fault('tiny/gpt2', 'model.safetensors', null);
+    }
+    expect(safeRepoPath('a/../b')).toBe(false);
+    expect(safeRepoPath('/etc/passwd')).toBe(false);
+    expect(safeRepoPath('sub/file.json')).toBe(true);
+  });
+});
