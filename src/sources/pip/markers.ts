@@ -3,7 +3,7 @@
  * "Dependency specifiers" spec on packaging.python.org), as found in a wheel's METADATA `Requires-Dist`.
  * The grammar is pypa/packaging's (`_tokenizer.py`, `_parser.py`), which is what pip parses with.
  */
-import { InvalidVersion, normalizeName, parseSpecifierSet, satisfies, tryParseSpecifier, tryParseVersion, type Specifier } from './pep440.js';
+import { normalizeName, parseSpecifierSet, satisfies, tryParseSpecifier, tryParseVersion, type Specifier } from './pep440.js';
 
 export class InvalidMarker extends Error {
   override name = 'InvalidMarker';
@@ -162,14 +162,8 @@ function compare(lhs: string, op: MarkerOp, rhs: string): boolean {
   if (op === 'in') return rhs.includes(lhs);
   if (op === 'not in') return !rhs.includes(lhs);
   if (op === '===') return lhs.toLowerCase() === rhs.toLowerCase(); // arbitrary equality is a string match
-  let spec: Specifier | undefined;
-  let version;
-  try {
-    spec = tryParseSpecifier(op + rhs);
-    version = spec && tryParseVersion(lhs);
-  } catch (e) {
-    if (!(e instanceof InvalidVersion)) throw e; // too-large numbers: fall back to strings
-  }
+  const spec = tryParseSpecifier(op + rhs);
+  const version = spec && tryParseVersion(lhs);
   if (spec && version) return satisfies(version, [spec], { prereleases: true });
   switch (op) {
     case '==':

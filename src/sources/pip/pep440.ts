@@ -1,9 +1,9 @@
 /**
  * PEP 440 versions and version specifiers (https://peps.python.org/pep-0440/, kept up to date as the
- * "Version specifiers" spec on packaging.python.org). Where the PEP leaves room (which pre-releases a
- * specifier admits, what `>V` does with `V+local`), this follows pypa/packaging 26 (`packaging.version`,
- * `packaging.specifiers`), the implementation pip uses, and test/pip-core.test.ts checks it against the
- * real library.
+ * "Version specifiers" spec on packaging.python.org). Where the PEP leaves room (which specifiers opt in to
+ * pre-releases, the corners of the exclusive `<V` / `>V` rules), this follows pypa/packaging 26
+ * (`packaging.version`, `packaging.specifiers`), the library pip vendors; test/pip-core.test.ts checks it
+ * against the real library.
  *
  * Numbers are JavaScript numbers: a version with a component above 2^53 - 1 is refused rather than
  * compared wrongly (Python's ints are unbounded; no such version is known on PyPI).
@@ -43,7 +43,8 @@ function num(digits: string, whole: string): number {
   return n;
 }
 
-export function tryParseVersion(s: string): Version | undefined {
+/** Undefined for a string that is not a version; throws InvalidVersion only for an over-large number. */
+function parse(s: string): Version | undefined {
   const m = VERSION_RE.exec(s);
   if (!m) return undefined;
   const [, epoch, release, preL, preN, postN1, postL, postN2, devL, devN, local] = m;
@@ -57,8 +58,17 @@ export function tryParseVersion(s: string): Version | undefined {
   return v;
 }
 
+export function tryParseVersion(s: string): Version | undefined {
+  try {
+    return parse(s);
+  } catch (e) {
+    if (e instanceof InvalidVersion) return undefined;
+    throw e;
+  }
+}
+
 export function parseVersion(s: string): Version {
-  const v = tryParseVersion(s);
+  const v = parse(s);
   if (!v) throw new InvalidVersion(`Invalid version: ${JSON.stringify(s)}`);
   return v;
 }
@@ -222,7 +232,8 @@ export function formatSpecifierSet(set: readonly Specifier[]): string {
 
 /**
  * Whether a specifier set opts in to pre-releases by naming one: any clause other than `!=` whose operand
- * is a pre-release or dev release (packaging 26 `Specifier.prereleases`; before 26 `<` and `>` did not count).
+ * is a pre-release or dev release (packaging 26 `Specifier.prereleases`; packaging 21-24, as vendored in
+ * pip up to at least 24.2, did not count `<` and `>`).
  */
 export function mentionsPrerelease(set: readonly Specifier[]): boolean {
   return set.some((s) => s.op !== '!=' && !s.wildcard && s.parsed !== undefined && isPrerelease(s.parsed));

@@ -68,9 +68,9 @@ export interface TagTarget {
   /** uname machine: x86_64, aarch64, i686, ppc64le, s390x, armv7l, riscv64, loongarch64, ... */
   arch: string;
   /**
-   * Whether the native linux_<arch> tag comes before the manylinux/musllinux ones: true in packaging >= 26.3
-   * (pypa/packaging#160, and what the Ubuntu 24.04 box's python-tags.json shows), false for older packaging,
-   * including the copy vendored in pip <= 25, which lists it after them.
+   * Whether the native linux_<arch> tag comes before the manylinux/musllinux ones: true (the default) as in
+   * packaging >= 26.3 (pypa/packaging#160) and in the Ubuntu 24.04 box's python-tags.json; false for older
+   * packaging, e.g. the 21.3 vendored in the box's own pip 24.0, which lists it after them.
    */
   nativeLinuxFirst?: boolean;
 }
