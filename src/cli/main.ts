@@ -1,16 +1,6 @@
 #!/usr/bin/env node
-import { writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { buildCommand } from '../commands/build.js';
-import { inspectCommand } from '../commands/inspect.js';
-import { lockCommand } from '../commands/lock.js';
-import { installCommand } from '../commands/install.js';
-import { whyCommand } from '../commands/why.js';
-import { execFile } from '../util/exec.js';
-import { makeBuildCtx } from '../context.js';
-import { verifyBundle } from '../bundle/verify.js';
-import { manifestJsonSchema } from '../manifest/schema.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { VaultError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -72,8 +62,11 @@ export async function main(argv: string[]): Promise<number> {
     if (mode === 'json') process.stdout.write(`${JSON.stringify({ type: 'result', ...(data as object) })}\n`);
     else if (mode !== 'quiet') process.stdout.write(`${human}\n`);
   };
-  const ctxFor = (report: ReturnType<typeof makeRenderer>['report']) => (m: LoadedManifest) =>
-    makeBuildCtx({
+  // Commands load their modules when they run: verify on the box never pays for apt, pip, HF or the SBOM
+  // library, and start-up stays short (esbuild keeps dynamic imports lazy in the packed script too).
+  const ctxFor = async (report: ReturnType<typeof makeRenderer>['report']) => {
+    const { makeBuildCtx } = await import('../context.js');
+    return (m: LoadedManifest) => makeBuildCtx({
       cacheDir: g().cacheDir ? resolve(g().cacheDir!) : undefined,
       report,
       signal: controller.signal,
@@ -81,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       baseDir: m.dir,
       target: m.manifest.target,
     });
+  };
 
   program
     .command('lock')
@@ -90,7 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (manifest: string, o: { out?: string }) => {
       const r = makeRenderer(mode);
       try {
-        const { path, lock } = await lockCommand({ manifest, out: o.out }, ctxFor(r.report));
+        const { lockCommand } = await import('../commands/lock.js');
+        const { path, lock } = await lockCommand({ manifest, out: o.out }, await ctxFor(r.report));
         r.finish();
         emit(`locked ${lock.artifacts.length} artifacts in ${relative(process.cwd(), path)}`, {
           lock: path,
@@ -112,9 +107,10 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean }) => {
       const r = makeRenderer(mode);
       try {
+        const { buildCommand } = await import('../commands/build.js');
         const res = await buildCommand(
           { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency },
-          ctxFor(r.report),
+          await ctxFor(r.report),
         );
         r.finish();
         const rel = (p: string) => relative(process.cwd(), p) || p;
@@ -134,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<bundle>', 'bundle folder or tar file')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
     .action(async (bundle: string, o: { threads?: number }) => {
+      const { verifyBundle } = await import('../bundle/verify.js');
       const rep = await verifyBundle(bundle, { threads: o.threads });
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
@@ -155,6 +152,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('show what a bundle holds: artifacts by kind with versions and sizes, totals, metadata')
     .argument('<bundle>', 'bundle folder or tar file')
     .action(async (bundle: string) => {
+      const { inspectCommand } = await import('../commands/inspect.js');
       const r = await inspectCommand(bundle);
       const lines = [
         `${r.name} ${r.version}${r.description ? ` — ${r.description}` : ''}`,
@@ -180,6 +178,8 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string }) => {
       const r = makeRenderer(mode);
       try {
+        const { installCommand } = await import('../commands/install.js');
+        const { execFile } = await import('../util/exec.js');
         const res = await installCommand({
           bundle,
           dryRun: Boolean(o.dryRun),
@@ -210,6 +210,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<from>', 'manifest (its lock is read), lock file or bundle folder')
     .argument('<package>', 'package name')
     .action(async (from: string, pkg: string) => {
+      const { whyCommand } = await import('../commands/why.js');
       const r = await whyCommand(from, pkg);
       emit(r.chain.map((c) => c.join('\n  ')).join('\n\n'), r);
     });
@@ -219,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('print (or write) the JSON Schema of manifests, for editor completion')
     .option('-o, --out <file>', 'write it to this file')
     .action(async (o: { out?: string }) => {
+      const { manifestJsonSchema } = await import('../manifest/schema.js');
       const text = `${JSON.stringify(manifestJsonSchema(), null, 2)}\n`;
       if (o.out) await writeFileAtomic(o.out, text);
       else process.stdout.write(text);
