@@ -75,6 +75,11 @@ describe('hf source', () => {
     expect((await readdir(join(repo, 'blobs'))).sort()).toEqual(first.reports[0]!.changed.map((c) => view.files.get(c.split('/').slice(2).join('/'))!.etag).sort());
     const again = await run();
     expect(again.reports[0]!.changed).toEqual([]);
+    // --flat: real files, byte-identical, no symlinks.
+    const flat = join(dir, 'flat');
+    await installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], flat, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    expect((await lstat(join(flat, 'tiny/gpt2/config.json'))).isFile()).toBe(true);
+    expect(await readFile(join(flat, 'tiny/gpt2/model.safetensors'))).toEqual(view.files.get('model.safetensors')!.data);
   });
 
   it('takes a plain local folder, with a commit derived from its content', async () => {

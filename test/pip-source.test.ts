@@ -61,6 +61,19 @@ describe('pip source', () => {
     expect(await names((await buildIn(dir, m)).lockPath)).toEqual(['vb-alpha==1.0.0', 'vb-beta==2.1.0', 'vb-old==1.0']);
   });
 
+  it('refuses a yanked release unless it is pinned', async () => {
+    const y = await startPypi({ dirs: [wheels], yanked: ['vb_beta-2.1.0-py3-none-any.whl'] });
+    try {
+      const dir = await tempDir();
+      // Unpinned: the yanked 2.1.0 is passed over for 1.0.0 (3.0.0rc1 is a pre-release).
+      expect(await names((await buildIn(dir, await manifest(dir, `  index-url: ${y.url}\n  packages: ["vb-beta"]\n`))).lockPath)).toEqual(['vb-beta==1.0.0']);
+      const d2 = await tempDir();
+      expect(await names((await buildIn(d2, await manifest(d2, `  index-url: ${y.url}\n  packages: ["vb-beta==2.1.0"]\n`))).lockPath)).toEqual(['vb-beta==2.1.0']);
+    } finally {
+      await y.close();
+    }
+  });
+
   it('reads the PEP 503 HTML page and wheels without PEP 658 metadata', async () => {
     const html = await startPypi({ dirs: [wheels], htmlOnly: true, metadata: false });
     try {

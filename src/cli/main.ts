@@ -175,7 +175,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('-n, --dry-run', 'show what would be installed; change nothing')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
-    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string }) => {
+    .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
+    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { installCommand } = await import('../commands/install.js');
@@ -185,6 +186,7 @@ export async function main(argv: string[]): Promise<number> {
           dryRun: Boolean(o.dryRun),
           stateDir: o.stateDir,
           only: o.only?.split(','),
+          ...(o.flat ? { flat: o.flat } : {}),
           exec: execFile,
           report: r.report,
           signal: controller.signal,

@@ -16,6 +16,8 @@ export interface InstallOptions {
   dryRun: boolean;
   stateDir?: string;
   only?: string[];
+  /** Also write every model's files as real files under this folder (tools that do not follow symlinks). */
+  flat?: string;
   exec: Exec;
   report: Reporter;
   signal: AbortSignal;
@@ -61,6 +63,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       workDir,
       stateDir,
       dryRun: o.dryRun,
+      options: o.flat ? { flat: resolve(o.flat) } : {},
       exec: o.exec,
       report: o.report,
       signal: o.signal,

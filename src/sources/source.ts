@@ -82,6 +82,8 @@ export interface BoxCtx {
   /** Where vault-bundle keeps its own state on the box (journal, installed bundles). */
   stateDir: string;
   dryRun: boolean;
+  /** Per-kind install options from the command line (hf: `flat`, a folder for real files). */
+  options: { flat?: string };
   exec: Exec;
   report: Reporter;
   signal: AbortSignal;

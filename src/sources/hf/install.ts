@@ -46,6 +46,7 @@ export async function installModels(items: readonly Locked[], ctx: BoxCtx): Prom
       throw localWriteError(err, link);
     }
   }
+  if (ctx.options.flat) await writeFlat(items, ctx, ctx.options.flat, report);
   if (!ctx.dryRun) {
     for (const [key, commit] of refsOf(items)) {
       const [type, repoId, revision] = key.split('\0') as [string, string, string];
@@ -72,4 +73,24 @@ function refsOf(items: readonly Locked[]): Map<string, string> {
     out.set(`${m.type}\0${m.repo}\0${rev}`, m.commit!);
   }
   return out;
+}
+
+/** `--flat <dir>`: real files at <dir>/<org>/<name>/<path>, for tools that do not follow the cache's symlinks. */
+async function writeFlat(items: readonly Locked[], ctx: BoxCtx, dir: string, report: InstallReport): Promise<void> {
+  for (const item of items) {
+    const m = item.meta!;
+    if (!safeRepoPath(m.path!) || !safeRepoPath(m.repo!)) throw new Error(`refusing unsafe model file name ${JSON.stringify(m.path)}`);
+    const dest = join(dir, m.repo!, m.path!);
+    if ((await stat(dest).catch(() => undefined))?.size === item.size) continue;
+    report.changed.push(`flat ${dest}`);
+    if (ctx.dryRun) continue;
+    try {
+      await mkdir(dirname(dest), { recursive: true });
+      const tmp = tempSibling(dest);
+      await copyFile(ctx.blobPath(item), tmp);
+      await rename(tmp, dest);
+    } catch (err) {
+      throw localWriteError(err, dest);
+    }
+  }
 }
