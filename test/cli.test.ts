@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -16,7 +17,7 @@ describe('cli', () => {
     const dir = await tempDir();
     const { manifest } = await fileManifest(dir);
     const cache = ['--cache-dir', join(dir, 'cache')];
-    const b = await runCli([...cache, 'build', manifest, '--out', join(dir, 'out')]);
+    const b = await runCli([...cache, 'build', manifest, '--out', join(dir, 'out'), '--runtime', 'none']);
     expect(b.code).toBe(0);
     expect(b.stdout).toMatch(/^built .*out: 3 artifacts, 6 files/m);
     const v = await runCli(['verify', join(dir, 'out')]);
@@ -35,7 +36,7 @@ describe('cli', () => {
   it('--json build emits an event stream and a result', async () => {
     const dir = await tempDir();
     const { manifest } = await fileManifest(dir);
-    const b = await runCli(['--json', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o')]);
+    const b = await runCli(['--json', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o'), '--runtime', 'none']);
     const events = b.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['phase', 'download:start', 'download:done', 'result']));
     expect(events.at(-1)!.type).toBe('result');
@@ -44,7 +45,7 @@ describe('cli', () => {
   it('a corrupted bundle fails verify with exit 4, naming the file', async () => {
     const dir = await tempDir();
     const { manifest } = await fileManifest(dir);
-    await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o')]);
+    await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o'), '--runtime', 'none']);
     await writeFile(join(dir, 'o', 'extra.txt'), 'x');
     const v = await runCli(['verify', join(dir, 'o')]);
     expect(v.code).toBe(4);
@@ -72,6 +73,38 @@ describe('cli', () => {
     const usage = await runCli(['build']);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain("missing required argument 'manifest'");
+  });
+
+  it('a bundle carries its runtime: ./verify needs only sh and coreutils, refuses a damaged runtime, and needs no network', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const out = join(dir, 'b');
+    const b = await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', out]);
+    expect(b.code).toBe(0);
+    const idx = JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8'));
+    expect(idx.runtime.map((r: { path: string }) => r.path)).toEqual(['runtime/node', 'runtime/vault-bundle.cjs']);
+    const sbom = JSON.parse(await readFile(join(out, 'sbom.cdx.json'), 'utf8'));
+    expect(sbom.components.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['node', 'vault-bundle']));
+    // A PATH with no node at all: the bundle runs its own.
+    const env = { PATH: '/usr/bin:/bin' };
+    const ok = spawnSync('sh', [join(out, 'verify')], { env, encoding: 'utf8' });
+    expect(ok.stdout).toMatch(/^OK test 1\.0\.0: \d+ files/m);
+    expect(ok.status).toBe(0);
+    const inspect = spawnSync(join(out, 'vault-bundle'), ['inspect', out], { env, encoding: 'utf8' });
+    expect(inspect.stdout).toContain('test 1.0.0');
+    const readme = await readFile(join(out, 'README-FIELD.txt'), 'utf8');
+    expect(readme).toContain('./verify');
+    // No network: verify in a namespace without interfaces (root only, as on the box).
+    if (process.getuid?.() === 0) {
+      const netless = spawnSync('unshare', ['-n', 'sh', join(out, 'verify')], { env, encoding: 'utf8' });
+      expect(netless.status).toBe(0);
+    }
+    // A damaged runtime is refused before anything in it runs.
+    await chmod(join(out, 'runtime/vault-bundle.cjs'), 0o644);
+    await appendFile(join(out, 'runtime/vault-bundle.cjs'), '\nprocess.exit(0)\n');
+    const bad = spawnSync('sh', [join(out, 'verify')], { env, encoding: 'utf8' });
+    expect(bad.status).toBe(4);
+    expect(bad.stderr).toContain('carried runtime does not match SHA256SUMS');
   });
 
   it('--help lists the commands', async () => {
@@ -152,7 +185,8 @@ describe('cli', () => {
       expect(again.code).toBe(0);
       expect(again.stderr).toMatch(/resuming at/);
       expect(ranges.at(-1)).toMatch(/^bytes=[1-9]\d*-$/);
-      expect(await readFile(join(out, 'blobs/sha256', sha256(data)))).toEqual(data);
+      // Compare digests: a deep toEqual of two 4 MiB buffers takes vitest half a minute.
+      expect(sha256(await readFile(join(out, 'blobs/sha256', sha256(data))))).toBe(sha256(data));
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

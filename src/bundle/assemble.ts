@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { LocalError, errnoCode, localWriteError } from '../util/errors.js';
 import { exists, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
+import type { RuntimeFile } from '../runtime/carry.js';
 import { type BundleIndex, serializeIndex } from './index.js';
 import { BLOBS_DIR, INDEX, SBOM, SUMS, blobPath } from './layout.js';
 import { type SumEntry, formatSums } from './sums.js';
@@ -25,8 +26,9 @@ export async function assembleBundle(
   index: BundleIndex,
   store: Store,
   out: string,
-  views: Record<string, string> = {},
+  extra: { views?: Record<string, string>; runtime?: RuntimeFile[]; scripts?: Record<string, string> } = {},
 ): Promise<AssembleResult> {
+  const views = extra.views ?? {};
   await checkOutput(out);
   const stage = tempSibling(out);
   try {
@@ -45,6 +47,18 @@ export async function assembleBundle(
     for (const [name, text] of [[INDEX, serializeIndex(index)], [SBOM, sbomJson(index)], ...Object.entries(views)] as const) {
       await mkdir(dirname(join(stage, name)), { recursive: true });
       await writeFileAtomic(join(stage, name), text);
+      sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
+      bytes += Buffer.byteLength(text);
+    }
+    // The carried runtime (node and the packed tool), linked from the store, and its sh entry points.
+    for (const rf of index.runtime ?? []) {
+      await mkdir(dirname(join(stage, rf.path)), { recursive: true });
+      await placeBlob(store.path(rf.digest), join(stage, rf.path));
+      sums.push({ path: rf.path, hex: hexOf(rf.digest) });
+      bytes += rf.size;
+    }
+    for (const [name, text] of Object.entries(extra.scripts ?? {})) {
+      await writeFileAtomic(join(stage, name), text, name.endsWith('.txt') ? 0o644 : 0o755);
       sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
       bytes += Buffer.byteLength(text);
     }

@@ -5,6 +5,7 @@ import type { Digest } from '../store/digest.js';
 import type { Locked } from '../sources/source.js';
 import { TOOL } from '../version.js';
 import { INDEX_SCHEMA } from './layout.js';
+import type { RuntimeFile } from '../runtime/carry.js';
 
 /** bundle.json: what the bundle holds and where it came from. The lock's artifacts, verbatim. */
 export interface BundleIndex {
@@ -17,6 +18,8 @@ export interface BundleIndex {
   manifest: { path: string; inputsDigest: Digest };
   target: Target;
   artifacts: Locked[];
+  /** The carried runtime (node and the packed tool), when the bundle has one. */
+  runtime?: RuntimeFile[];
 }
 
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
@@ -40,7 +43,7 @@ export function bundleCreated(lock: Lock, env: NodeJS.ProcessEnv = process.env):
   return lock.created;
 }
 
-export function makeIndex(manifest: Manifest, lock: Lock, created: string): BundleIndex {
+export function makeIndex(manifest: Manifest, lock: Lock, created: string, runtime: RuntimeFile[] = []): BundleIndex {
   return {
     schema: INDEX_SCHEMA,
     name: manifest.name,
@@ -51,6 +54,7 @@ export function makeIndex(manifest: Manifest, lock: Lock, created: string): Bund
     manifest: lock.manifest,
     target: lock.target,
     artifacts: lock.artifacts,
+    ...(runtime.length ? { runtime } : {}),
   };
 }
 

@@ -104,12 +104,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--tar <file>', 'also write the bundle as one reproducible tar file')
     .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
     .option('--frozen', 'use the lock as it is; never resolve anything (fails if it is missing or stale)')
-    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean }) => {
+    .option('--runtime <mode>', 'host: carry this machine\'s node and the packed tool (./verify on a box without Node.js); none', 'host')
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string }) => {
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
         const res = await buildCommand(
-          { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency },
+          { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency, runtime: o.runtime },
           await ctxFor(r.report),
         );
         r.finish();

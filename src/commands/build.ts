@@ -9,6 +9,7 @@ import { sourceFor, sources } from '../sources/registry.js';
 import type { BuildCtx } from '../sources/source.js';
 import { InterruptedError } from '../util/errors.js';
 import { lockForBuild } from './lock.js';
+import { VERIFY_SH, WRAPPER_SH, fieldReadme, prepareRuntime } from '../runtime/carry.js';
 
 export interface BuildOptions {
   manifest: string;
@@ -17,6 +18,8 @@ export interface BuildOptions {
   tar?: string;
   frozen: boolean;
   concurrency: number;
+  /** `host`: carry this machine's node and the packed tool (./verify works on a box without Node.js); `none`. */
+  runtime?: string;
   now?: Date;
 }
 
@@ -44,14 +47,18 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   if (ctx.signal.aborted) throw new InterruptedError();
   ctx.report({ type: 'phase', phase: 'assemble' });
   const created = bundleCreated(lock);
-  const index = makeIndex(m.manifest, lock, created);
+  const runtime = await prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx.store);
+  const index = makeIndex(m.manifest, lock, created, runtime);
   const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
   const views: Record<string, string> = {};
   for (const s of sources) {
     const items = lock.artifacts.filter((a) => a.kind === s.kind);
     if (items.length && s.views) Object.assign(views, s.views(items));
   }
-  const r = await assembleBundle(index, ctx.store, out, views);
+  const scripts: Record<string, string> = runtime.length
+    ? { verify: VERIFY_SH, 'vault-bundle': WRAPPER_SH, 'README-FIELD.txt': fieldReadme(m.manifest.name, m.manifest.version) }
+    : {};
+  const r = await assembleBundle(index, ctx.store, out, { views, runtime, scripts });
   let tarPath: string | undefined;
   if (o.tar) {
     if (ctx.signal.aborted) throw new InterruptedError();

@@ -16,12 +16,13 @@ export async function packScript(outfile: string): Promise<void> {
     outfile,
     define: { 'import.meta.url': '__importMetaUrl' },
     banner: { js: 'var __importMetaUrl=require("url").pathToFileURL(__filename).href;' },
-    external: ['libxmljs2', 'xmlbuilder2'],
+    // esbuild packs in a checkout only; the packed script carries itself instead.
+    external: ['libxmljs2', 'xmlbuilder2', 'esbuild'],
     logLevel: 'error',
     legalComments: 'none',
   });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await packScript(process.argv[2] ?? 'dist/vault-bundle.cjs');
+  void packScript(process.argv[2] ?? 'dist/vault-bundle.cjs');
 }

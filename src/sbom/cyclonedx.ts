@@ -62,6 +62,18 @@ export function sbomJson(index: BundleIndex): string {
     bom.components.add(c);
     root.dependencies.add(c.bomRef);
   }
+  // The carried runtime is software that runs on the box too.
+  for (const rf of index.runtime ?? []) {
+    const c = new M.Component(E.ComponentType.Application, rf.name, {
+      version: rf.version,
+      purl: rf.purl as unknown as CDX.Models.Component['purl'],
+      bomRef: `runtime:${rf.path}`,
+    });
+    c.hashes.set(E.HashAlgorithm['SHA-256'], hexOf(rf.digest));
+    c.properties.add(new M.Property('vault-bundle:path', rf.path));
+    bom.components.add(c);
+    root.dependencies.add(c.bomRef);
+  }
   // Dependency edges a source recorded (apt Depends, pip Requires-Dist): meta.dependsOn = "id id id".
   for (const a of index.artifacts) {
     const deps = a.meta?.dependsOn?.split(' ').filter(Boolean) ?? [];
