@@ -16,7 +16,8 @@ import {
 } from '../src/sources/pip/pep440.js';
 import { bestWheel, parseWheelFilename, targetTags } from '../src/sources/pip/tags.js';
 
-const BOX_TAGS = '/work/shared/design/samples/ubuntu-24.04-h200-box/python-tags.json';
+// Recorded on the real Ubuntu 24.04 H200 box (shared/design/samples/ubuntu-24.04-h200-box/python-tags.json).
+const BOX_TAGS = new URL('./fixtures/ubuntu-24.04-h200.python-tags.json', import.meta.url);
 
 describe('PEP 440 versions', () => {
   // The PEP's "Normalization" section, example by example.
