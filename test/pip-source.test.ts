@@ -52,6 +52,9 @@ describe('pip source', () => {
     expect(req).toMatch(new RegExp(`^vb-alpha==1\\.0\\.0 \\\\\\n    --hash=sha256:${alpha.digest.slice(7)}$`, 'm'));
     const sbom = readFileSync(join(r.dir, 'sbom.cdx.json'), 'utf8');
     expect(await validateSbom(sbom)).toBeNull();
+    // License from the core metadata (the fixture projects declare MIT; Debian's pip wheel has the classifier).
+    const comps = JSON.parse(sbom).components as { name: string; licenses?: { license: { id?: string; name?: string } }[] }[];
+    expect(comps.find((c) => c.name === 'pip')?.licenses?.[0]?.license.id).toBe('MIT');
     expect(execFileSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: r.dir, encoding: 'utf8' })).toContain('pip/requirements.lock: OK');
   });
 

@@ -15,7 +15,7 @@ import { type Chosen, PipResolveError, resolveWheels, type Want } from './resolv
 import { type PipSpec, pipSchema } from './schema.js';
 import { type IndexFile, listProject } from './simple.js';
 import { targetTags } from './tags.js';
-import { parseMetadata, wheelMetadata } from './wheel-file.js';
+import { wheelMetadata } from './wheel-file.js';
 
 const PYPI = 'https://pypi.org/simple';
 
@@ -131,8 +131,7 @@ async function lockedOf(f: IndexFile, ctx: BuildCtx, c?: Chosen): Promise<Locked
     }
   }
   const meta: Record<string, string> = { filename: f.filename };
-  const lic = c ? await licenseOf(f, ctx).catch(() => undefined) : undefined;
-  if (lic) meta.license = lic;
+  if (c?.license) meta.license = c.license;
   return {
     kind: 'pip',
     id: `pip:${name}@${version}`,
@@ -145,15 +144,6 @@ async function lockedOf(f: IndexFile, ctx: BuildCtx, c?: Chosen): Promise<Locked
     provenance: f.url.startsWith('file:') ? { kind: 'manifest-pin', manifest: ctx.manifestPath } : { kind: 'index-hash', index: f.index },
     meta,
   };
-}
-
-async function licenseOf(f: IndexFile, _ctx: BuildCtx): Promise<string | undefined> {
-  if (!f.url.startsWith('file:')) return undefined;
-  const m = parseMetadata(await wheelMetadata(fileURLToPath(f.url)));
-  const expr = m.get('license-expression')?.[0];
-  if (expr) return expr;
-  const cls = (m.get('classifier') ?? []).find((c) => c.startsWith('License :: OSI Approved :: '));
-  return cls ? cls.replace('License :: OSI Approved :: ', '').replace(/ License$/, '') : undefined;
 }
 
 async function probeSize(url: string, ctx: BuildCtx, subject: string): Promise<number> {

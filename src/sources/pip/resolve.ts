@@ -24,6 +24,8 @@ export interface Chosen {
   dependsOn: Set<string>;
   pinnedHashes: string[];
   chain: string[];
+  /** License-Expression, else the OSI classifier, from the core metadata. */
+  license?: string;
 }
 
 export class PipResolveError extends Error {
@@ -75,8 +77,11 @@ export async function resolveWheels(roots: Want[], deps: PipResolveDeps): Promis
       continue;
     }
     const pick = await choose(name, want, deps);
-    const meta = parseMetadataRequires(await deps.metadata(pick.file));
+    const text = await deps.metadata(pick.file);
+    const meta = parseMetadataRequires(text);
+    const license = licenseOf(text);
     const c: Chosen = {
+      ...(license ? { license } : {}),
       name,
       version: pick.version,
       file: pick.file,
@@ -161,6 +166,15 @@ function requiresPythonOK(f: IndexFile, python: string): boolean {
   } catch {
     return true;
   }
+}
+
+/** PEP 639 License-Expression, else a "License :: OSI Approved :: X" classifier. */
+function licenseOf(text: string): string | undefined {
+  const head = text.split(/\r?\n\r?\n/)[0] ?? '';
+  const expr = /^License-Expression:\s*(.+)$/im.exec(head)?.[1]?.trim();
+  if (expr) return expr;
+  const cls = /^Classifier:\s*License :: OSI Approved :: (.+)$/im.exec(head)?.[1]?.trim();
+  return cls?.replace(/ License$/, '');
 }
 
 function parseMetadataRequires(text: string): string[] {
