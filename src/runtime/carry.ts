@@ -1,5 +1,6 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/fs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Digest } from '../store/digest.js';
@@ -49,8 +50,22 @@ export async function prepareRuntime(mode: string, targetArch: string, store: St
   ];
 }
 
+/** Digests of runtime files by path, size and mtime: the 100 MB node binary is hashed once, not every build. */
+async function digestOf(store: Store, file: string): Promise<{ digest: Digest; size: number }> {
+  const st = await stat(file);
+  const memo = join(store.root, 'runtime-digests.json');
+  const key = `${file}\0${st.size}\0${st.mtimeMs}`;
+  const known = JSON.parse(await readFile(memo, 'utf8').catch(() => '{}')) as Record<string, { digest: Digest; size: number }>;
+  const hit = known[key];
+  if (hit && (await store.has(hit.digest, hit.size))) return hit;
+  const h = await hashFile(file);
+  await writeFileAtomic(memo, JSON.stringify({ ...known, [key]: h })).catch(() => undefined);
+  return h;
+}
+
 async function put(store: Store, file: string, mode: number): Promise<{ digest: Digest; size: number }> {
-  const { digest, size } = await hashFile(file);
+  const { digest, size } = await digestOf(store, file);
+  if (await store.has(digest, size)) return { digest, size };
   await store.put({ digest, size, subject: file }, async () => ({ startedAt: 0, body: createReadStream(file, { highWaterMark: 1 << 20 }) }));
   await chmod(store.path(digest), mode); // the bundle hard-links it: node must stay executable
   return { digest, size };
