@@ -1,5 +1,5 @@
 import { execFile as execFileCb } from 'node:child_process';
-import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -106,6 +106,8 @@ export async function aptIso(name?: string, components = ISO_COMPONENTS, status 
 export async function aptIsoWithStatus(base: AptIso, name: string, status: string): Promise<AptIso> {
   const root = join(tmpdir(), `vault-bundle-aptiso-status-${name}`);
   await skeleton(root, status);
+  const from = join(base.root, 'etc/apt/sources.list.d');
+  for (const f of await readdir(from)) await copyFile(join(from, f), join(root, 'etc/apt/sources.list.d', f));
   const config = join(root, 'apt.conf');
   await writeFile(config, aptConf(root, { lists: base.listsDir }));
   return { config, listsDir: base.listsDir, root, sources: base.sources };
