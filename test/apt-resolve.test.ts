@@ -251,19 +251,19 @@ describe('deb822: streaming stanzas', () => {
     expect((got[1] as StatusRecord).hold).toBe(true);
     expect((got[0] as StatusRecord).hold).toBeUndefined();
   });
-  it.skipIf(!ISO)('parses the largest real Packages file (about 50 MB) in under 2 s', async () => {
+  // Speed is measured in bench/apt.ts, not here.
+  it.skipIf(!ISO)('parses every stanza of the largest real Packages file (about 50 MB)', async () => {
     const files = await aptPackagesFiles(ISO!);
     const sizes = await Promise.all(files.map(async (f) => (await stat(f.file)).size));
     const biggest = files[sizes.indexOf(Math.max(...sizes))]!.file;
-    const t = performance.now();
     let n = 0;
     await readStanzas(createReadStream(biggest), PACKAGE_FIELDS, (s) => {
       if (toPackageRecord(s, { pin: 500 } as IndexRef)) n++;
     });
-    const ms = performance.now() - t;
-    console.log(`parsed ${biggest.split('/').pop()} (${(Math.max(...sizes) / 1e6).toFixed(1)} MB, ${n} stanzas) in ${ms.toFixed(0)} ms`);
+    // Every stanza of a Packages file starts with "Package:"; each must become a record.
+    const stanzas = ((await readFile(biggest, 'latin1')).match(/^Package: /gm) ?? []).length;
+    expect(n).toBe(stanzas);
     expect(n).toBeGreaterThan(1000);
-    expect(ms).toBeLessThan(2000);
   });
 });
 
