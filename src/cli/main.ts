@@ -23,6 +23,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a fraction such as 0.1 (10 %)');
+  return n;
+}
+
 /** Runs the CLI on argv; returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
@@ -202,6 +208,54 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (res.reports.every((x) => x.changed.length === 0)) lines.push('  nothing to do: everything is already installed');
         emit(lines.join('\n'), res);
+      } finally {
+        r.finish();
+      }
+    });
+
+  program
+    .command('smoke')
+    .description('smoke-test this box with no network: GPUs, torch, bandwidth, NCCL, bundled models, inference; writes results.json, junit.xml, thermal.csv/svg')
+    .option('--bundle <dir>', "bundle folder: its models are loaded and run, its NVIDIA driver branch is expected")
+    .option('-o, --out <dir>', 'results folder', 'smoke-results')
+    .option('--only <checks>', 'comma-separated check ids or areas (gpu, nccl, models, inference, gpu.matmul, …); what they need runs too')
+    .option('--save-baseline <file>', "save this run's metrics as a baseline (only when nothing failed)")
+    .option('--baseline <file>', 'compare with a saved baseline (same GPU, driver, CUDA, torch, vLLM); a regression fails')
+    .addOption(new Option('--tolerance <fraction>', 'allowed regression against --baseline').argParser(fraction).default(0.1))
+    .option('--netns', 'run inside a new network namespace with no interfaces (unshare -n; root)')
+    .addOption(new Option('--expect-gpus <n>', 'number of GPUs this box must have').argParser(positiveInt))
+    .option('--expect-model <name>', "GPU model every GPU must be (part of nvidia-smi's name, e.g. H200)")
+    .option('--python <path>', 'python for the probes (default: /opt/vault-ai/venv/bin/python when it imports torch, else python3)')
+    .action(async (o: { bundle?: string; out: string; only?: string; saveBaseline?: string; baseline?: string; tolerance: number; netns?: boolean; expectGpus?: number; expectModel?: string; python?: string }) => {
+      if (o.netns) {
+        const { reexecInNetns } = await import('../checks/netns.js');
+        const code = await reexecInNetns({ warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+        if (code !== undefined) {
+          exitCode = code;
+          return;
+        }
+      }
+      const r = makeRenderer(mode);
+      try {
+        const { smokeCommand } = await import('../commands/smoke.js');
+        const res = await smokeCommand({
+          bundle: o.bundle,
+          out: o.out,
+          only: o.only?.split(',').map((s) => s.trim()).filter(Boolean),
+          options: {
+            expect: { ...(o.expectGpus !== undefined ? { count: o.expectGpus } : {}), ...(o.expectModel ? { model: o.expectModel } : {}) },
+            ...(o.python ? { python: o.python } : {}),
+          },
+          saveBaseline: o.saveBaseline,
+          baseline: o.baseline,
+          tolerance: o.tolerance,
+          report: r.report,
+          signal: controller.signal,
+        });
+        r.finish();
+        const where = relative(process.cwd(), res.outDir) || res.outDir;
+        emit(`${res.summary.trimEnd()}\nresults in ${where}${res.savedBaseline ? `; baseline saved to ${relative(process.cwd(), res.savedBaseline)}` : ''}`, { ...res.report, outDir: res.outDir, files: res.files });
+        exitCode = res.exitCode;
       } finally {
         r.finish();
       }
