@@ -31,6 +31,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHub } from '../test/helpers/hub-server.js';
 import { packScript } from '../src/runtime/pack.js';
+import { type Metric, formatTable, tryExec } from './report.js';
 import { type Measured, measure, rssMethod } from './measure.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -197,32 +198,12 @@ const peakRss = (key: string): number | undefined => {
   return v.length ? Math.max(...v) : undefined;
 };
 
-interface Metric {
-  metric: string;
-  value: number | undefined;
-  unit: string;
-  display: string;
-  target?: string;
-  pass?: boolean;
-  note?: string;
-}
 
 function printTable(metrics: Metric[]): void {
-  const rows = metrics.map((x) => [x.metric, x.display, x.target ?? '', x.pass === undefined ? (x.display === 'ERROR' ? 'ERROR' : '') : x.pass ? 'PASS' : 'MISS', x.note ?? '']);
-  const head = ['metric', 'value', 'target', 'status', 'note'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
-  process.stdout.write(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}\n${rows.map(line).join('\n')}\n\n`);
+  process.stdout.write(formatTable(metrics));
   for (const s of series.values()) for (const e of s.errors) process.stdout.write(`ERROR in ${s.label}: ${e}\n`);
 }
 
-function tryExec(cmd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(cmd, args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every file of a folder (following no links) with its size; links are resolved to what they point at. */
 function snapshotFiles(dir: string, rel = '', out = new Map<string, number>()): Map<string, number> {
@@ -236,6 +217,8 @@ function snapshotFiles(dir: string, rel = '', out = new Map<string, number>()): 
 }
 
 // ---------------------------------------------------------------------------------------------------------
+
+const tryExecIn = (cmd: string, args: string[]) => tryExec(cmd, args, REPO);
 
 async function main(): Promise<number> {
   const started = new Date();
@@ -411,7 +394,7 @@ async function main(): Promise<number> {
     const dir = join(REPO, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${started.toLocaleDateString('sv-SE')}-hf-${HOST}.json`);
-    const dirty = tryExec('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
+    const dirty = tryExecIn('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
     const libVersion = (JSON.parse(readFileSync(join(REPO, 'node_modules', '@huggingface', 'hub', 'package.json'), 'utf8')) as { version: string }).version;
     const result = {
       schema: 'vault-bundle-bench/hf/v1',
@@ -420,7 +403,7 @@ async function main(): Promise<number> {
       host: HOST,
       loadavg1: { start: loadStart, end: loadEnd },
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memGiB: Math.round(totalmem() / GiB), node: process.version, rssMethod: rssMethod() },
-      git: { commit: tryExec('git', ['rev-parse', 'HEAD']), srcDirty: dirty === undefined ? undefined : dirty.length > 0 },
+      git: { commit: tryExecIn('git', ['rev-parse', 'HEAD']), srcDirty: dirty === undefined ? undefined : dirty.length > 0 },
       params: { repeats: REPEATS, latencyMs: LATENCY_MS, mbPerSecPerResponse: MBPS, huggingfaceHub: libVersion },
       dataset: { repo: REPO_ID, commit: view.commit, files: view.files.size, bytes: repoBytes, shards: SHARDS, shardBytes: SHARD_BYTES },
       proxy: { requests: proxy.requests, bytes: proxy.bytes },

@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { startPypi } from '../test/helpers/pypi-server.js';
 import { type FixtureProject, fixtureWheels } from '../test/helpers/wheels.js';
 import { packScript } from '../src/runtime/pack.js';
+import { type Metric, formatTable, tryExec } from './report.js';
 import { type Measured, measure, rssMethod } from './measure.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -194,36 +195,18 @@ const peakRss = (key: string): number | undefined => {
   return v.length ? Math.max(...v) : undefined;
 };
 
-interface Metric {
-  metric: string;
-  value: number | undefined;
-  unit: string;
-  display: string;
-  target?: string;
-  pass?: boolean;
-  note?: string;
-}
 
 function printTable(metrics: Metric[]): void {
-  const rows = metrics.map((x) => [x.metric, x.display, x.target ?? '', x.pass === undefined ? (x.display === 'ERROR' ? 'ERROR' : '') : x.pass ? 'PASS' : 'MISS', x.note ?? '']);
-  const head = ['metric', 'value', 'target', 'status', 'note'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
-  process.stdout.write(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}\n${rows.map(line).join('\n')}\n\n`);
+  process.stdout.write(formatTable(metrics));
   for (const s of series.values()) for (const e of s.errors) process.stdout.write(`ERROR in ${s.label}: ${e}\n`);
 }
 
-function tryExec(cmd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(cmd, args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
 
 const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
 // ---------------------------------------------------------------------------------------------------------
+
+const tryExecIn = (cmd: string, args: string[]) => tryExec(cmd, args, REPO);
 
 async function main(): Promise<number> {
   const started = new Date();
@@ -356,7 +339,7 @@ async function main(): Promise<number> {
     };
     wall('lock', 'lock, second+ run', { target: TARGETS.lockCachedS, note: `${want.size} projects` });
     wall('lock-first', 'lock, first run');
-    const pipMs = wall('pip-download', 'pip download', { note: `pip ${tryExec(PYTHON, ['-m', 'pip', '--version'])?.split(' ')[1] ?? '?'}, ${(closureBytes / MiB).toFixed(0)} MiB` });
+    const pipMs = wall('pip-download', 'pip download', { note: `pip ${tryExecIn(PYTHON, ['-m', 'pip', '--version'])?.split(' ')[1] ?? '?'}, ${(closureBytes / MiB).toFixed(0)} MiB` });
     const ourMs = wall('build', 'vault-bundle build, empty cache', { note: 'lock + fetch + assemble (carries node)' });
     const ratio = ourMs !== undefined && pipMs !== undefined ? pipMs / ourMs : undefined;
     m.push({
@@ -388,7 +371,7 @@ async function main(): Promise<number> {
     const dir = join(REPO, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${started.toLocaleDateString('sv-SE')}-pip-${HOST}.json`);
-    const dirty = tryExec('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
+    const dirty = tryExecIn('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
     const result = {
       schema: 'vault-bundle-bench/pip/v1',
       started: started.toISOString(),
@@ -400,11 +383,11 @@ async function main(): Promise<number> {
         cores: availableParallelism(),
         memGiB: Math.round(totalmem() / 1024 ** 3),
         node: process.version,
-        python: tryExec(PYTHON, ['--version']),
-        pip: tryExec(PYTHON, ['-m', 'pip', '--version']),
+        python: tryExecIn(PYTHON, ['--version']),
+        pip: tryExecIn(PYTHON, ['-m', 'pip', '--version']),
         rssMethod: rssMethod(),
       },
-      git: { commit: tryExec('git', ['rev-parse', 'HEAD']), srcDirty: dirty === undefined ? undefined : dirty.length > 0 },
+      git: { commit: tryExecIn('git', ['rev-parse', 'HEAD']), srcDirty: dirty === undefined ? undefined : dirty.length > 0 },
       params: { repeats: REPEATS, requirement: TOP, targetPython: '3.11' },
       dataset: {
         wheels: wheelFiles.length,

@@ -16,6 +16,7 @@ import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DataSet, ensureDataSet } from './data.js';
+import { type Metric, formatTable, tryExec } from './report.js';
 import { type Measured, measure, rssMethod } from './measure.js';
 import { packScript } from '../src/runtime/pack.js';
 
@@ -155,23 +156,9 @@ function sweepStaleRuns(): void {
   }
 }
 
-function tryExec(cmd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(cmd, args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-}
 
-interface Metric {
-  metric: string;
-  value: number | undefined;
-  unit: string;
-  display: string;
-  target?: string;
-  pass?: boolean;
-  note?: string;
-}
+
+const tryExecIn = (cmd: string, args: string[]) => tryExec(cmd, args, REPO);
 
 async function main(): Promise<number> {
   await packScript(CLI);
@@ -378,17 +365,7 @@ function computeMetrics(bundleBytes: number): Metric[] {
 }
 
 function printTable(metrics: Metric[]): void {
-  const rows = metrics.map((x) => [
-    x.metric,
-    x.display,
-    x.target ?? '',
-    x.pass === undefined ? (x.display === 'ERROR' ? 'ERROR' : '') : x.pass ? 'PASS' : 'MISS',
-    x.note ?? '',
-  ]);
-  const head = ['metric', 'value', 'target', 'status', 'note'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
-  process.stdout.write(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}\n${rows.map(line).join('\n')}\n\n`);
+  process.stdout.write(formatTable(metrics));
   for (const s of series.values()) for (const e of s.errors) process.stdout.write(`ERROR in ${s.label}: ${e}\n`);
 }
 
@@ -404,8 +381,8 @@ function writeResults(
   const dir = join(REPO, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${date}-spine-${host}${GIB === 2 ? '' : `-${GIB}gib`}.json`);
-  const commit = tryExec('git', ['rev-parse', 'HEAD']);
-  const dirty = tryExec('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
+  const commit = tryExecIn('git', ['rev-parse', 'HEAD']);
+  const dirty = tryExecIn('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
   const result = {
     schema: 'vault-bundle-bench/spine/v1',
     started: started.toISOString(),
@@ -418,8 +395,8 @@ function writeResults(
       cores: availableParallelism(),
       memGiB: Math.round(totalmem() / GiB),
       node: process.version,
-      openssl: tryExec('openssl', ['version']),
-      sha256sum: tryExec('sha256sum', ['--version'])?.split('\n')[0],
+      openssl: tryExecIn('openssl', ['version']),
+      sha256sum: tryExecIn('sha256sum', ['--version'])?.split('\n')[0],
       rssMethod: rssMethod(),
     },
     git: { commit, srcDirty: dirty === undefined ? undefined : dirty.length > 0 },
