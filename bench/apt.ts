@@ -7,6 +7,7 @@
  *   - peak RSS of lock, which parses the largest Packages index (50 MB) (target <= 300 MB).
  * Writes bench/results/<date>-apt-<host>.json. VAULT_BENCH_APT_FETCH=0 skips the 2×2.7 GB download part.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
   const lockMs = Math.min(...locks.map((m) => m.wallMs));
   const lockRss = Math.max(first.maxRssKiB ?? 0, ...locks.map((m) => m.maxRssKiB ?? 0)) / 1024;
   rows.push({ metric: 'lock (indexes cached), best of 3', value: lockMs / 1000, unit: 's', target: '<= 2', pass: lockMs <= 2000 });
-  rows.push({ metric: 'lock peak RSS', value: lockRss, unit: 'MiB', target: '<= 300', pass: lockRss <= 300 });
+  // The target is 300 MB (decimal): 286 MiB.
+  rows.push({ metric: 'lock peak RSS', value: lockRss, unit: 'MiB', target: '<= 286 (300 MB)', pass: lockRss * 1.048576 <= 300 });
   log(`lock ${lockMs} ms, peak RSS ${lockRss.toFixed(0)} MiB`);
 
   if (process.env.VAULT_BENCH_APT_FETCH !== '0') {
@@ -65,17 +67,23 @@ async function main(): Promise<void> {
       rmSync(join(work, 'out'), { recursive: true, force: true });
       return m.wallMs;
     };
-    // Interleaved, so neither side alone profits from a mirror cache warmed by the other.
-    const apt1 = await aptRun();
-    log(`apt-get --download-only ${apt1} ms`);
-    const ours1 = await oursRun();
-    log(`vault-bundle lock+fetch+assemble ${ours1} ms`);
-    const apt2 = await aptRun();
-    log(`apt-get --download-only ${apt2} ms`);
-    const aptMs = Math.min(apt1, apt2);
+    // Interleaved, so neither side alone profits from a mirror cache warmed by the other; each run starts after
+    // a `sync`, so it does not pay for writing back the bytes the previous run left dirty in the page cache.
+    const apt: number[] = [];
+    const ours: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      execFileSync('sync');
+      apt.push(await aptRun());
+      log(`apt-get --download-only ${apt.at(-1)} ms`);
+      execFileSync('sync');
+      ours.push(await oursRun());
+      log(`vault-bundle lock+fetch+assemble ${ours.at(-1)} ms`);
+    }
+    const aptMs = Math.min(...apt);
+    const oursMs = Math.min(...ours);
     rows.push({ metric: 'apt-get --download-only (best of 2)', value: aptMs / 1000, unit: 's' });
-    rows.push({ metric: 'vault-bundle lock + fetch (empty cache)', value: ours1 / 1000, unit: 's' });
-    rows.push({ metric: 'speedup vs apt-get', value: aptMs / ours1, unit: 'x', target: '>= 1.5', pass: aptMs / ours1 >= 1.5 });
+    rows.push({ metric: 'vault-bundle lock + fetch (empty cache, best of 2)', value: oursMs / 1000, unit: 's' });
+    rows.push({ metric: 'speedup vs apt-get', value: aptMs / oursMs, unit: 'x', target: '>= 1.5', pass: aptMs / oursMs >= 1.5 });
   }
 
   const w = Math.max(...rows.map((r) => r.metric.length));

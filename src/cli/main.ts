@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setMaxListeners } from 'node:events';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
@@ -32,6 +33,8 @@ function fraction(v: string): number {
 /** Runs the CLI on argv; returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
+  // Every request in flight listens on this one signal; --concurrency 16 is not a leak.
+  setMaxListeners(0, controller.signal);
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;

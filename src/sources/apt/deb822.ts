@@ -128,7 +128,9 @@ class StanzaReader {
 
   /** The text [i, j) as a string, UTF-8 decoded unless the field is ASCII by Policy. */
   private value(t: string, i: number, j: number, ascii: boolean): string {
-    const v = t.slice(i, j);
+    // A slice of 13 chars or more is a view that keeps the whole 1 MiB chunk alive; copy it (a cons string
+    // flattened by slice) so parsed records do not pin the decompressed index in memory.
+    const v = (j - i > 12 ? ` ${t.slice(i, j)}`.slice(1) : t.slice(i, j));
     return ascii || !NON_ASCII.test(v) ? v : Buffer.from(v, 'latin1').toString('utf8');
   }
 
@@ -235,14 +237,14 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Ap
   const rec = {
     package: name,
     version,
-    architecture,
+    architecture: intern(architecture),
     multiArch: ma === undefined ? undefined : multiArchOf(ma),
     essential: yes(f.essential) || undefined,
     important: yes(f.important) || yes(f.protected) || undefined,
-    priority: f.priority || undefined,
-    section: f.section || undefined,
-    source: f.source || undefined,
-    homepage: f.homepage || undefined,
+    priority: f.priority ? intern(f.priority) : undefined,
+    section: f.section ? intern(f.section) : undefined,
+    source: f.source ? intern(f.source) : undefined,
+    homepage: f.homepage ? intern(f.homepage) : undefined,
     preDepends: f['pre-depends'] || undefined,
     depends: f.depends || undefined,
     recommends: f.recommends || undefined,
@@ -259,6 +261,19 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Ap
     origin,
   };
   return rec as AptPackageRecord;
+}
+
+/**
+ * One string per distinct value of the fields that repeat across a Packages index (a source's binaries share
+ * their Source and Homepage; there are a handful of priorities and sections): 60,000 records then hold
+ * references instead of copies. The table lives as long as the module: its values are few and small.
+ */
+const interned = new Map<string, string>();
+function intern(v: string): string {
+  const known = interned.get(v);
+  if (known !== undefined) return known;
+  interned.set(v, v);
+  return v;
 }
 
 function multiArchOf(v: string): PackageRecord['multiArch'] {
