@@ -5,6 +5,7 @@ import type { BuildCtx } from './sources/source.js';
 import { Store } from './store/store.js';
 import type { Reporter } from './util/events.js';
 import type { Target } from './manifest/schema.js';
+import type { BoxProbe } from './probe/schema.js';
 import { type Limits, limits as defaults } from './util/limits.js';
 
 /** The shared cache of blobs: --cache-dir, else $VAULT_BUNDLE_CACHE, else the XDG cache folder. */
@@ -23,6 +24,8 @@ export interface CtxOptions {
   baseDir: string;
   target: Target;
   now?: Date;
+  /** The probed box the bundle is for (`--target`). */
+  box?: BoxProbe;
 }
 
 /** The one place where I/O objects are made; tests build their own. */
@@ -38,5 +41,6 @@ export function makeBuildCtx(o: CtxOptions): BuildCtx {
     manifestPath: o.manifestPath,
     target: o.target,
     now: o.now ?? new Date(),
+    ...(o.box ? { box: o.box } : {}),
   };
 }

@@ -6,6 +6,7 @@ import type { Locked } from '../sources/source.js';
 import { TOOL } from '../version.js';
 import { INDEX_SCHEMA } from './layout.js';
 import type { RuntimeFile } from '../runtime/carry.js';
+import type { ProbeRef } from '../probe/load.js';
 
 /** bundle.json: what the bundle holds and where it came from. The lock's artifacts, verbatim. */
 export interface BundleIndex {
@@ -16,7 +17,8 @@ export interface BundleIndex {
   created: string;
   tool: { name: string; version: string };
   manifest: { path: string; inputsDigest: Digest };
-  target: Target;
+  /** `probe`: the box it was built for (`build --target`), so the field tech sees which box that was. */
+  target: Target & { probe?: ProbeRef };
   artifacts: Locked[];
   /** The carried runtime (node and the packed tool), when the bundle has one. */
   runtime?: RuntimeFile[];
@@ -32,7 +34,12 @@ export const bundleIndexSchema = z.looseObject({
   created: z.iso.datetime(),
   tool: z.looseObject({ name: z.string(), version: z.string() }),
   manifest: z.looseObject({ path: z.string(), inputsDigest: digest }),
-  target: z.looseObject({ os: z.string(), arch: z.string(), python: z.string().optional() }),
+  target: z.looseObject({
+    os: z.string(),
+    arch: z.string(),
+    python: z.string().optional(),
+    probe: z.looseObject({ digest, inputsDigest: digest, hostname: z.string(), created: z.string() }).optional(),
+  }),
   artifacts: z.array(lockedSchema),
 });
 

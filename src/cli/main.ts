@@ -90,11 +90,12 @@ export async function main(argv: string[]): Promise<number> {
     .description('resolve every artifact of a manifest and write <manifest>.lock.json')
     .argument('<manifest>', 'manifest YAML file')
     .option('-o, --out <file>', 'where to write the lock (default: next to the manifest)')
-    .action(async (manifest: string, o: { out?: string }) => {
+    .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): lock only what that box lacks')
+    .action(async (manifest: string, o: { out?: string; target?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { lockCommand } = await import('../commands/lock.js');
-        const { path, lock } = await lockCommand({ manifest, out: o.out }, await ctxFor(r.report));
+        const { path, lock } = await lockCommand({ manifest, out: o.out, ...(o.target ? { target: o.target } : {}) }, await ctxFor(r.report));
         r.finish();
         emit(`locked ${lock.artifacts.length} artifacts in ${relative(process.cwd(), path)}`, {
           lock: path,
@@ -114,12 +115,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
     .option('--frozen', 'use the lock as it is; never resolve anything (fails if it is missing or stale)')
     .option('--runtime <mode>', 'host: carry this machine\'s node and the packed tool (./verify on a box without Node.js); none', 'host')
-    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string }) => {
+    .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): bundle only what that box lacks')
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
         const res = await buildCommand(
-          { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency, runtime: o.runtime },
+          { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency, runtime: o.runtime, ...(o.target ? { target: o.target } : {}) },
           await ctxFor(r.report),
         );
         r.finish();
@@ -273,6 +275,20 @@ export async function main(argv: string[]): Promise<number> {
       const { whyCommand } = await import('../commands/why.js');
       const r = await whyCommand(from, pkg);
       emit(r.chain.map((c) => c.join('\n  ')).join('\n\n'), r);
+    });
+
+  program
+    .command('probe')
+    .description('read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file for build --target')
+    .option('-o, --out <file>', 'where to write the probe', 'box.json')
+    .option('--venv <dir>', 'the virtual environment pip installs into', '/opt/vault-ai/venv')
+    .option('--hf-home <dir>', 'HF_HOME of the models (default: $HF_HOME, else /opt/vault-ai/models)')
+    .option('--state-dir <dir>', 'where vault-bundle install keeps its journal (default: /var/lib/vault-bundle, then ~/.local/state/vault-bundle)')
+    .action(async (o: { out: string; venv: string; hfHome?: string; stateDir?: string }) => {
+      const { probeCommand } = await import('../commands/probe.js');
+      const { execFile } = await import('../util/exec.js');
+      const res = await probeCommand({ out: o.out, venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
+      emit(`${res.summary}\nwrote ${relative(process.cwd(), res.path) || res.path} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`, { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent });
     });
 
   program

@@ -8,7 +8,7 @@ import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import { sourceFor, sources } from '../sources/registry.js';
 import type { BuildCtx } from '../sources/source.js';
 import { InterruptedError } from '../util/errors.js';
-import { lockForBuild } from './lock.js';
+import { lockForBuild, targetProbe } from './lock.js';
 import { VERIFY_SH, WRAPPER_SH, fieldReadme, prepareRuntime } from '../runtime/carry.js';
 
 export interface BuildOptions {
@@ -20,6 +20,8 @@ export interface BuildOptions {
   concurrency: number;
   /** `host`: carry this machine's node and the packed tool (./verify works on a box without Node.js); `none`. */
   runtime?: string;
+  /** A probe file of the box (`vault-bundle probe`): bundle only what that box lacks. */
+  target?: string;
   now?: Date;
 }
 
@@ -35,11 +37,12 @@ export interface BuildResult {
 
 export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
   const m = await loadManifest(o.manifest);
+  const probe = o.target ? await targetProbe(o.target, m) : undefined;
   const ctx = ctxFor(m);
   ctx.report({ type: 'phase', phase: 'lock' });
   const { lock, path: lockPath, resolved } = await lockForBuild(
     m,
-    { lockPath: o.lock, frozen: o.frozen, now: o.now },
+    { lockPath: o.lock, frozen: o.frozen, now: o.now, ...(probe ? { probe } : {}) },
     ctx,
   );
   ctx.report({ type: 'phase', phase: 'fetch', detail: `${lock.artifacts.length} artifacts` });

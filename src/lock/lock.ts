@@ -6,6 +6,7 @@ import { ManifestError, errnoCode } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { TOOL } from '../version.js';
 import type { Target } from '../manifest/schema.js';
+import type { ProbeRef } from '../probe/load.js';
 
 export const LOCK_VERSION = 1;
 
@@ -15,7 +16,8 @@ export interface Lock {
   /** When the lock was resolved; a bundle built from it is dated so unless SOURCE_DATE_EPOCH says otherwise. */
   created: string;
   manifest: { path: string; inputsDigest: Digest };
-  target: Target;
+  /** The manifest's target; `probe` when it was resolved for one box (`--target <probe>`). */
+  target: Target & { probe?: ProbeRef };
   artifacts: Locked[];
 }
 
@@ -45,13 +47,34 @@ const lockSchema = z.strictObject({
   tool: z.strictObject({ name: z.string(), version: z.string() }),
   created: z.iso.datetime(),
   manifest: z.strictObject({ path: z.string(), inputsDigest: digest }),
-  target: z.strictObject({ os: z.string(), arch: z.enum(['amd64', 'arm64']), python: z.string().optional() }),
+  target: z.strictObject({
+    os: z.string(),
+    arch: z.enum(['amd64', 'arm64']),
+    python: z.string().optional(),
+    probe: z.strictObject({ digest, inputsDigest: digest, hostname: z.string(), created: z.string() }).optional(),
+  }),
   artifacts: z.array(lockedSchema),
 });
 
 export function newLock(o: Omit<Lock, 'lockVersion' | 'tool'>): Lock {
   const artifacts = [...o.artifacts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { lockVersion: LOCK_VERSION, tool: { ...TOOL }, ...o, artifacts };
+}
+
+/** The lock made for the box of `probe` (none: for any box). A lock is an input of one box, like of one manifest. */
+export function withProbe(lock: Lock, probe: ProbeRef | undefined): Lock {
+  if (!probe) return lock;
+  return { ...lock, target: { ...lock.target, probe: { digest: probe.digest, inputsDigest: probe.inputsDigest, hostname: probe.hostname, created: probe.created } } };
+}
+
+/** Why a lock does not fit the box a build is for (undefined: it fits); the box's facts are what count, not the file's date. */
+export function probeStale(lock: Lock, probe: ProbeRef | undefined): string | undefined {
+  const had = lock.target.probe;
+  if (!had && !probe) return undefined;
+  if (!had) return `it was resolved for an empty box, and --target gives the probe of ${probe!.hostname}`;
+  if (!probe) return `it was resolved for the box ${had.hostname} (probe of ${had.created}) and this build has no --target`;
+  if (had.inputsDigest !== probe.inputsDigest) return `it was resolved for the probe of ${had.hostname} of ${had.created}, and --target gives another box (${probe.hostname}, ${probe.created})`;
+  return undefined;
 }
 
 /** Stable JSON: fixed key order from construction, two-space indent, trailing newline. */

@@ -5,6 +5,7 @@ import type { OpenAt, Store } from '../store/store.js';
 import type { Reporter } from '../util/events.js';
 import type { Limits } from '../util/limits.js';
 import type { Target } from '../manifest/schema.js';
+import type { BoxProbe } from '../probe/schema.js';
 
 export type SourceKind = 'file' | 'apt' | 'pip' | 'hf';
 
@@ -50,6 +51,11 @@ export interface BuildCtx {
   target: Target;
   /** Clock for signature and expiry checks (tests pin it). */
   now: Date;
+  /**
+   * The box as `vault-bundle probe` read it (`--target <probe>`): sources leave out what it already has (apt
+   * resolves against its dpkg status, pip skips installed distributions, hf skips cached snapshots).
+   */
+  box?: BoxProbe;
 }
 
 /**

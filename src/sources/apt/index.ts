@@ -4,7 +4,8 @@ import { PackageURL } from 'packageurl-js';
 import { openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
-import type { Locked, Source } from '../source.js';
+import { probeDpkgStatus } from '../../probe/load.js';
+import type { BuildCtx, Locked, Source } from '../source.js';
 import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { installApt } from './install.js';
@@ -44,7 +45,7 @@ export const aptSource: Source<AptSpec> = {
         if (rec) universe.push(rec);
       });
     }
-    const installed = spec['target-status'] ? await readStatus(resolvePath(ctx.baseDir, spec['target-status'])) : [];
+    const installed = await targetStatus(spec, ctx);
     let result;
     try {
       result = resolveClosure(universe, installed, {
@@ -116,6 +117,24 @@ export const aptSource: Source<AptSpec> = {
 
   install: installApt,
 };
+
+/** What the box has installed: the probe's dpkg status (`--target`) wins over target-status; with neither, an empty box. */
+async function targetStatus(spec: AptSpec, ctx: BuildCtx): Promise<InstalledRecord[]> {
+  if (!ctx.box) return spec['target-status'] ? readStatus(resolvePath(ctx.baseDir, spec['target-status'])) : [];
+  const status = probeDpkgStatus(ctx.box);
+  if (status === undefined) {
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `apt: the probe of ${ctx.box.hostname} has no dpkg status (${ctx.box.dpkg.present ? '' : ctx.box.dpkg.reason})`,
+      subject: 'apt',
+      hint: 'run "vault-bundle probe" again on the box where /var/lib/dpkg/status can be read',
+    });
+  }
+  if (spec['target-status']) {
+    ctx.report({ type: 'warn', message: `apt: the probe of ${ctx.box.hostname} is the target's dpkg status; target-status ${spec['target-status']} is not read`, subject: 'apt.target-status' });
+  }
+  return parseStatus([status]);
+}
 
 async function readStatus(path: string): Promise<InstalledRecord[]> {
   try {

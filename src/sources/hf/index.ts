@@ -19,6 +19,39 @@ const PUBLIC_HUB = 'https://huggingface.co';
 /** Non-LFS files (configs, tokenizers) are fetched while locking, to learn their sha256; they are small. */
 const MAX_SMALL_FILE = 32 << 20;
 
+/**
+ * With a probed box (`--target`): leaves out each repo@commit that the box's HF cache (the same HF_HOME)
+ * already has, every locked file in its snapshot and the ref install would write (refs/main, or the tag or
+ * branch) already naming that commit, so loading by repo id there finds it as the bundle would leave it.
+ */
+function leaveOutCached(items: Locked[], spec: HfSpec, ctx: BuildCtx): Locked[] {
+  const hf = ctx.box?.hf;
+  if (!ctx.box || !hf?.present) return items;
+  if (hf.home !== spec.home) {
+    ctx.report({ type: 'warn', message: `hf: the probe read the models in ${hf.home}, the manifest installs into ${spec.home}; every model is bundled`, subject: 'hf.home' });
+    return items;
+  }
+  const keyOf = (type: string, repo: string, commit: string) => `${type}\0${repo}\0${commit}`;
+  const box = new Map<string, { files: Set<string>; refs: Record<string, string> }>();
+  for (const r of hf.repos) for (const s of r.snapshots) box.set(keyOf(r.type, r.repo, s.commit), { files: new Set(s.files), refs: r.refs });
+  const groups = new Map<string, Locked[]>();
+  for (const i of items) {
+    const k = keyOf(i.meta!.type!, i.meta!.repo!, i.meta!.commit!);
+    groups.set(k, [...(groups.get(k) ?? []), i]);
+  }
+  const cached = new Set<string>();
+  for (const [k, group] of groups) {
+    const have = box.get(k);
+    const m = group[0]!.meta!;
+    const ref = /^[0-9a-f]{40}$/.test(m.revision ?? '') ? 'main' : (m.revision ?? 'main');
+    if (have && have.refs[ref] === m.commit && group.every((i) => have.files.has(i.meta!.path!))) cached.add(k);
+  }
+  if (cached.size === 0) return items;
+  const names = [...cached].map((k) => k.split('\0').slice(1).join('@'));
+  ctx.report({ type: 'info', message: `hf: ${hf.home} on ${ctx.box.hostname} already has ${names.join(', ')}; left out` });
+  return items.filter((i) => !cached.has(keyOf(i.meta!.type!, i.meta!.repo!, i.meta!.commit!)));
+}
+
 export const hfSource: Source<HfSpec> = {
   kind: 'hf',
   section: 'hf',
@@ -29,7 +62,7 @@ export const hfSource: Source<HfSpec> = {
     const parts = await Promise.all(
       spec.models.map((m) => ('local' in m ? resolveLocal(m, spec, ctx) : resolveHub(m, spec, endpoint, ctx))),
     );
-    return parts.flat();
+    return leaveOutCached(parts.flat(), spec, ctx);
   },
 
   open(item, ctx) {

@@ -8,6 +8,7 @@ import { digestOf, hexOf } from '../../store/digest.js';
 import { hashFile } from '../../store/store.js';
 import { IntegrityError, ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
+import { boxPython, leaveOutInstalled } from './box.js';
 import { installPip, requirementsLock } from './install.js';
 import { targetEnv } from './markers.js';
 import { normalizeName } from './pep440.js';
@@ -30,10 +31,12 @@ export const pipSource: Source<PipSpec> = {
       throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${ctx.manifestPath}: pip needs the target's Python`, subject: 'pip.python', hint: 'set target.python (e.g. "3.12") or pip.python' });
     }
     const machine = ctx.target.arch === 'arm64' ? 'aarch64' : 'x86_64';
-    const all = targetTags({ python, implementation: spec.implementation, ...(spec.abi ? { abi: spec.abi } : {}), glibc: spec.glibc, arch: machine });
+    // A probed box (--target) gives its interpreter's own tags and full version.
+    const box = boxPython(ctx, python);
+    const all = box?.tags ?? targetTags({ python, implementation: spec.implementation, ...(spec.abi ? { abi: spec.abi } : {}), glibc: spec.glibc, arch: machine });
     // Explicit platforms narrow the target's tags (pure-Python `any` wheels always fit).
     const tags = spec.platforms ? all.filter((t) => t.endsWith('-any') || spec.platforms!.includes(t.split('-')[2]!)) : all;
-    const env = targetEnv({ python, platform: 'linux', machine });
+    const env = targetEnv({ python, platform: 'linux', machine, ...box?.env });
     const indexes = spec['no-index'] ? [] : [spec['index-url'] ?? PYPI, ...spec['extra-index-urls']];
     const wheelhouse = await findLinks(spec['find-links'].map((d) => resolvePath(ctx.baseDir, d)));
     const roots = await rootsOf(spec, ctx);
@@ -78,7 +81,7 @@ export const pipSource: Source<PipSpec> = {
       throw err;
     }
     const ids = new Map(chosen.map((c) => [c.name, `pip:${c.name}@${c.version}`]));
-    return Promise.all(
+    const locked = await Promise.all(
       chosen.map(async (c) => {
         const item = await lockedOf(c.file, ctx, c);
         if (c.pinnedHashes.length && !c.pinnedHashes.includes(hexOf(item.digest))) {
@@ -96,6 +99,7 @@ export const pipSource: Source<PipSpec> = {
         return { ...item, meta };
       }),
     );
+    return leaveOutInstalled(locked, spec, ctx);
   },
 
   open(item, ctx) {
