@@ -94,6 +94,15 @@ describe('cli', () => {
     expect(inspect.stdout).toContain('test 1.0.0');
     const readme = await readFile(join(out, 'README-FIELD.txt'), 'utf8');
     expect(readme).toContain('./verify');
+    // A stick that drops exec bits (FAT32 mounted with showexec): node runs from a checked copy in $TMPDIR.
+    await chmod(join(out, 'runtime/node'), 0o644);
+    const scratch = join(dir, 'scratch');
+    await mkdir(scratch);
+    const noexec = spawnSync('sh', [join(out, 'verify')], { env: { ...env, TMPDIR: scratch }, encoding: 'utf8' });
+    expect(noexec.stdout).toMatch(/^OK test 1\.0\.0/m);
+    expect(noexec.status).toBe(0);
+    expect(await readdir(scratch)).toEqual([]);
+    await chmod(join(out, 'runtime/node'), 0o755);
     // No network: verify in a namespace without interfaces (root only, as on the box).
     if (process.getuid?.() === 0) {
       const netless = spawnSync('unshare', ['-n', 'sh', join(out, 'verify')], { env, encoding: 'utf8' });

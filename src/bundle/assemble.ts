@@ -26,7 +26,13 @@ export async function assembleBundle(
   index: BundleIndex,
   store: Store,
   out: string,
-  extra: { views?: Record<string, string>; runtime?: RuntimeFile[]; scripts?: Record<string, string> } = {},
+  extra: {
+    views?: Record<string, string>;
+    runtime?: RuntimeFile[];
+    scripts?: Record<string, string>;
+    /** Blobs left out (a delta: they are in its base). */
+    skipBlobs?: ReadonlySet<string>;
+  } = {},
 ): Promise<AssembleResult> {
   const views = extra.views ?? {};
   await checkOutput(out);
@@ -38,7 +44,7 @@ export async function assembleBundle(
     const seen = new Set<string>();
     for (const a of index.artifacts) {
       const hex = hexOf(a.digest);
-      if (seen.has(hex)) continue;
+      if (seen.has(hex) || extra.skipBlobs?.has(a.digest)) continue;
       seen.add(hex);
       await placeBlob(store.path(a.digest), join(stage, blobPath(hex)));
       sums.push({ path: blobPath(hex), hex });
@@ -72,7 +78,7 @@ export async function assembleBundle(
   }
 }
 
-async function placeBlob(from: string, to: string): Promise<void> {
+export async function placeBlob(from: string, to: string): Promise<void> {
   try {
     await link(from, to);
   } catch (err) {
@@ -83,7 +89,7 @@ async function placeBlob(from: string, to: string): Promise<void> {
 }
 
 /** Refuses to replace a folder that holds something other than a bundle: that would lose someone's data. */
-async function checkOutput(out: string): Promise<void> {
+export async function checkOutput(out: string): Promise<void> {
   let st;
   try {
     st = await stat(out);
@@ -102,7 +108,7 @@ async function checkOutput(out: string): Promise<void> {
 }
 
 /** Replaces `out` by `stage` with renames only: a crash leaves either the old or the new bundle. */
-async function swapInto(stage: string, out: string): Promise<void> {
+export async function swapInto(stage: string, out: string): Promise<void> {
   if (!(await exists(out))) {
     await mkdir(dirname(out), { recursive: true });
     await rename(stage, out);

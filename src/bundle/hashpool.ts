@@ -1,12 +1,25 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-export interface HashJob {
-  /** File to read. */
+/** A byte range of one file. */
+export interface Segment {
   file: string;
-  /** Byte range in it (a member of a tar, or the whole file). */
   offset: number;
   length: number;
+}
+
+/**
+ * The bytes of one bundle file: usually one segment (a whole file, or a member of a tar); a member of a
+ * split tar that crosses a part boundary has one segment per part it touches.
+ */
+export interface HashJob {
+  segments: readonly Segment[];
+  /** Total bytes: the sum of the segments' lengths. */
+  length: number;
+}
+
+export function wholeFile(file: string, length: number): HashJob {
+  return { segments: [{ file, offset: 0, length }], length };
 }
 
 export interface HashResult {
@@ -23,24 +36,29 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const buf = Buffer.allocUnsafe(workerData.chunk);
-parentPort.on('message', ({ id, file, offset, length }) => {
-  let fd;
-  try {
-    fd = openSync(file, 'r');
-    const h = createHash('sha256');
-    let pos = offset, left = length, read = 0;
-    while (left > 0) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, left), pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n; left -= n; read += n;
+parentPort.on('message', ({ id, segments }) => {
+  const h = createHash('sha256');
+  let read = 0;
+  for (const { file, offset, length } of segments) {
+    let fd;
+    try {
+      fd = openSync(file, 'r');
+      let pos = offset, left = length;
+      while (left > 0) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, left), pos);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        pos += n; left -= n; read += n;
+      }
+      if (left > 0) break;
+    } catch (e) {
+      parentPort.postMessage({ id, hex: '', read, error: String(e && e.message || e) });
+      return;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
-    parentPort.postMessage({ id, hex: h.digest('hex'), read });
-  } catch (e) {
-    parentPort.postMessage({ id, hex: '', read: 0, error: String(e && e.message || e) });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+  parentPort.postMessage({ id, hex: h.digest('hex'), read });
 });
 `;
 
@@ -68,7 +86,7 @@ export async function hashAll(
             if (next >= order.length) return resolve();
             const id = order[next++]!;
             const j = jobs[id]!;
-            w.postMessage({ id, file: j.file, offset: j.offset, length: j.length });
+            w.postMessage({ id, segments: j.segments });
           };
           w.on('message', (m: HashResult & { id: number }) => {
             results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };

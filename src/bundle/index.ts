@@ -22,6 +22,18 @@ export interface BundleIndex {
   artifacts: Locked[];
   /** The carried runtime (node and the packed tool), when the bundle has one. */
   runtime?: RuntimeFile[];
+  /** A delta bundle: the bundle it was built over, and the blobs it leaves to it. */
+  base?: BaseRef;
+}
+
+/** The base of a delta bundle: which bundle (its bundle.json's sha256) and which blobs come from it. */
+export interface BaseRef {
+  name: string;
+  version: string;
+  /** sha256 of the base's bundle.json, so a different bundle of the same name and version is refused. */
+  index: Digest;
+  /** Blobs the artifacts need that this bundle does not hold: they are in the base. */
+  blobs: Digest[];
 }
 
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
@@ -41,6 +53,9 @@ export const bundleIndexSchema = z.looseObject({
     probe: z.looseObject({ digest, inputsDigest: digest, hostname: z.string(), created: z.string() }).optional(),
   }),
   artifacts: z.array(lockedSchema),
+  base: z
+    .looseObject({ name: z.string(), version: z.string(), index: digest, blobs: z.array(digest) })
+    .optional(),
 });
 
 /** `created`: SOURCE_DATE_EPOCH when set (reproducible-builds.org), else the time the lock was made. */
@@ -50,7 +65,13 @@ export function bundleCreated(lock: Lock, env: NodeJS.ProcessEnv = process.env):
   return lock.created;
 }
 
-export function makeIndex(manifest: Manifest, lock: Lock, created: string, runtime: RuntimeFile[] = []): BundleIndex {
+export function makeIndex(
+  manifest: Manifest,
+  lock: Lock,
+  created: string,
+  runtime: RuntimeFile[] = [],
+  base?: BaseRef,
+): BundleIndex {
   return {
     schema: INDEX_SCHEMA,
     name: manifest.name,
@@ -62,6 +83,7 @@ export function makeIndex(manifest: Manifest, lock: Lock, created: string, runti
     target: lock.target,
     artifacts: lock.artifacts,
     ...(runtime.length ? { runtime } : {}),
+    ...(base ? { base } : {}),
   };
 }
 

@@ -5,10 +5,17 @@ export const INDEX = 'bundle.json';
 export const SBOM = 'sbom.cdx.json';
 export const BLOBS_DIR = 'blobs/sha256';
 export const INDEX_SCHEMA = 'vault-bundle/v1';
+/** A split bundle's list of parts (order, size, sha256), beside them. */
+export const PARTS = 'parts.json';
+export const PARTS_SCHEMA = 'vault-bundle-parts/v1';
+/** The n-th part (from 1) of a split bundle's blob tar. */
+export function partName(n: number): string {
+  return `blobs.tar.${String(n).padStart(4, '0')}`;
+}
 
 export function blobPath(hex: string): string {
   return `${BLOBS_DIR}/${hex}`;
 }
 
 /** Files a bundle may hold that SHA256SUMS does not list (itself and its signature). */
-export const UNLISTED_ALLOWED: ReadonlySet<string> = new Set([SUMS, SUMS_SIG]);
+export const UNLISTED_ALLOWED: ReadonlySet<string> = new Set([SUMS, SUMS_SIG, PARTS]);

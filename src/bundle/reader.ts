@@ -1,22 +1,28 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../util/errors.js';
-import { walk } from '../util/fs.js';
-import type { HashJob } from './hashpool.js';
+import { exists, walk } from '../util/fs.js';
+import { type HashJob, type Segment, wholeFile } from './hashpool.js';
+import { PARTS } from './layout.js';
+import { type PartsManifest, readPartsManifest } from './parts.js';
 
 export interface BundleEntry {
   path: string;
   kind: 'file' | 'dir' | 'symlink' | 'other';
   size: number;
-  /** Where the bytes are: a file, and a range in it. */
+  /** Where the bytes are: ranges of one file, or of several parts of a split tar. */
   job: HashJob;
 }
 
-/** A bundle as a list of entries, whether it is a folder or a tar file; reading never extracts. */
+/** A bundle as a list of entries, whether it is a folder, a tar file or a folder of tar parts; reading never extracts. */
 export interface BundleReader {
   readonly location: string;
+  /** dir: a folder of whole files; tar: one tar file; split: a folder of small files plus the blobs in parts. */
+  readonly form: 'dir' | 'tar' | 'split';
   readonly entries: Map<string, BundleEntry>;
+  /** The parts of a split bundle (parts.json), when it is one. */
+  readonly parts?: SplitParts;
   read(path: string, maxBytes: number): Promise<Buffer>;
 }
 
@@ -32,25 +38,104 @@ export async function openBundle(location: string): Promise<BundleReader> {
       hint: 'give the folder written by "vault-bundle build" (e.g. bundles/quickstart) or its .tar',
     });
   }
-  return st.isDirectory() ? openDir(location) : openTar(location);
+  if (!st.isDirectory()) return openTar(location);
+  return (await exists(join(location, PARTS))) ? openSplit(location) : openDir(location);
+}
+
+/** The bytes of a job, read into memory (small files only: indexes, checksum lists). */
+function readJob(job: HashJob): Buffer {
+  const buf = Buffer.alloc(job.length);
+  let at = 0;
+  for (const seg of job.segments) {
+    const fd = openSync(seg.file, 'r');
+    try {
+      at += readSync(fd, buf, at, seg.length, seg.offset);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return buf;
+}
+
+function makeReader(location: string, form: BundleReader['form'], entries: Map<string, BundleEntry>, parts?: SplitParts): BundleReader {
+  return {
+    location,
+    form,
+    entries,
+    ...(parts ? { parts } : {}),
+    async read(path, maxBytes) {
+      const e = entries.get(path);
+      if (!e || e.kind !== 'file' || e.size > maxBytes) throw new Error(`${path}: missing or larger than ${maxBytes} bytes`);
+      return readJob(e.job);
+    },
+  };
+}
+
+async function listDir(root: string, skip: (path: string) => boolean = () => false): Promise<Map<string, BundleEntry>> {
+  const entries = new Map<string, BundleEntry>();
+  for (const e of await walk(root)) {
+    if (skip(e.path)) continue;
+    const file = join(root, e.path);
+    const size = e.kind === 'file' ? (await stat(file)).size : 0;
+    entries.set(e.path, { path: e.path, kind: e.kind, size, job: wholeFile(file, size) });
+  }
+  return entries;
 }
 
 async function openDir(root: string): Promise<BundleReader> {
-  const entries = new Map<string, BundleEntry>();
-  for (const e of await walk(root)) {
-    const file = join(root, e.path);
-    const size = e.kind === 'file' ? (await stat(file)).size : 0;
-    entries.set(e.path, { path: e.path, kind: e.kind, size, job: { file, offset: 0, length: size } });
+  return makeReader(root, 'dir', await listDir(root));
+}
+
+/** Files read as one: the parts of a split tar, or a single tar. */
+class Concat {
+  private readonly starts: number[] = [];
+  readonly size: number;
+  constructor(readonly files: readonly { file: string; size: number }[]) {
+    let at = 0;
+    for (const f of files) {
+      this.starts.push(at);
+      at += f.size;
+    }
+    this.size = at;
   }
-  return {
-    location: root,
-    entries,
-    async read(path, maxBytes) {
-      const e = entries.get(path);
-      if (!e || e.size > maxBytes) throw new Error(`${path}: missing or larger than ${maxBytes} bytes`);
-      return readFile(join(root, path));
-    },
-  };
+
+  /** The segments that hold [pos, pos + length). */
+  segments(pos: number, length: number): Segment[] {
+    const out: Segment[] = [];
+    let i = this.indexAt(pos);
+    let left = length;
+    while (left > 0 && i < this.files.length) {
+      const off = pos - this.starts[i]!;
+      const n = Math.min(left, this.files[i]!.size - off);
+      if (n > 0) out.push({ file: this.files[i]!.file, offset: off, length: n });
+      left -= n;
+      pos += n;
+      i++;
+    }
+    return out;
+  }
+
+  /** Indexes of the files that [pos, pos + length) touches. */
+  filesOf(pos: number, length: number): number[] {
+    const first = this.indexAt(pos);
+    const last = this.indexAt(Math.max(pos, pos + length - 1));
+    return Array.from({ length: last - first + 1 }, (_, k) => first + k);
+  }
+
+  read(buf: Buffer, length: number, pos: number): number {
+    return readJob({ segments: this.segments(pos, length), length }).copy(buf, 0);
+  }
+
+  private indexAt(pos: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
 }
 
 /**
@@ -59,72 +144,113 @@ async function openDir(root: string): Promise<BundleReader> {
  * taken as the bundle root.
  */
 export async function openTar(file: string): Promise<BundleReader> {
+  const size = (await stat(file)).size;
+  return makeReader(file, 'tar', listTar(new Concat([{ file, size }]), file, true));
+}
+
+function listTar(src: Concat, name: string, nestedRoot: boolean): Map<string, BundleEntry> {
   const raw: BundleEntry[] = [];
-  const fd = openSync(file, 'r');
-  try {
-    const header = Buffer.alloc(512);
-    let off = 0;
-    let pax: Record<string, string> = {};
-    let longName: string | undefined;
-    for (;;) {
-      const n = readSync(fd, header, 0, 512, off);
-      if (n < 512) throw notTar(file, `truncated header at byte ${off}`);
-      if (header.every((b) => b === 0)) break;
-      if (!checksumOk(header)) throw notTar(file, `bad header checksum at byte ${off}`);
-      const type = String.fromCharCode(header[156]!) || '0';
-      let size = parseNumber(header.subarray(124, 136));
-      const dataAt = off + 512;
-      const next = dataAt + Math.ceil(size / 512) * 512;
-      if (type === 'x' || type === 'L') {
-        const data = Buffer.alloc(size);
-        readSync(fd, data, 0, size, dataAt);
-        if (type === 'x') pax = parsePax(data);
-        else longName = data.toString('utf8').replace(/\0+$/, '');
-        off = next;
-        continue;
-      }
-      if (type === 'g') {
-        off = next;
-        continue;
-      }
-      const prefix = cstr(header.subarray(345, 500));
-      let path = pax.path ?? longName ?? (prefix ? `${prefix}/${cstr(header.subarray(0, 100))}` : cstr(header.subarray(0, 100)));
-      if (pax.size !== undefined) size = Number(pax.size);
-      path = path.replace(/\/+$/, '');
-      const kind = type === '0' || type === '\0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : 'other';
-      raw.push({ path, kind, size: kind === 'file' ? size : 0, job: { file, offset: dataAt, length: kind === 'file' ? size : 0 } });
-      pax = {};
-      longName = undefined;
-      off = dataAt + Math.ceil(size / 512) * 512;
+  const header = Buffer.alloc(512);
+  let off = 0;
+  let pax: Record<string, string> = {};
+  let longName: string | undefined;
+  for (;;) {
+    if (off + 512 > src.size) throw notTar(name, `truncated header at byte ${off}`);
+    src.read(header, 512, off);
+    if (header.every((b) => b === 0)) break;
+    if (!checksumOk(header)) throw notTar(name, `bad header checksum at byte ${off}`);
+    const type = String.fromCharCode(header[156]!) || '0';
+    let size = parseNumber(header.subarray(124, 136));
+    const dataAt = off + 512;
+    const next = dataAt + Math.ceil(size / 512) * 512;
+    if (type === 'x' || type === 'L') {
+      const data = Buffer.alloc(size);
+      src.read(data, size, dataAt);
+      if (type === 'x') pax = parsePax(data);
+      else longName = data.toString('utf8').replace(/\0+$/, '');
+      off = next;
+      continue;
     }
-  } finally {
-    closeSync(fd);
+    if (type === 'g') {
+      off = next;
+      continue;
+    }
+    const prefix = cstr(header.subarray(345, 500));
+    let path = pax.path ?? longName ?? (prefix ? `${prefix}/${cstr(header.subarray(0, 100))}` : cstr(header.subarray(0, 100)));
+    if (pax.size !== undefined) size = Number(pax.size);
+    path = path.replace(/\/+$/, '');
+    const kind = type === '0' || type === '\0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : 'other';
+    const length = kind === 'file' ? size : 0;
+    raw.push({ path, kind, size: length, job: { segments: src.segments(dataAt, length), length } });
+    pax = {};
+    longName = undefined;
+    off = dataAt + Math.ceil(size / 512) * 512;
   }
   // Bundles written with --tar sit under one top-level folder (name-version/): that folder is the root.
   const top = raw[0]?.path.split('/')[0] ?? '';
-  const nested = top !== '' && raw.every((e) => e.path === top || e.path.startsWith(`${top}/`));
+  const nested = nestedRoot && top !== '' && raw.every((e) => e.path === top || e.path.startsWith(`${top}/`));
   const entries = new Map<string, BundleEntry>();
   for (const e of raw) {
     if (nested && e.path === top) continue;
     const p = nested ? e.path.slice(top.length + 1) : e.path;
     entries.set(p, { ...e, path: p });
   }
-  return {
-    location: file,
-    entries,
-    async read(path, maxBytes) {
-      const e = entries.get(path);
-      if (!e || e.size > maxBytes) throw new Error(`${path}: missing or larger than ${maxBytes} bytes`);
-      const buf = Buffer.alloc(e.size);
-      const fd2 = openSync(file, 'r');
-      try {
-        readSync(fd2, buf, 0, e.size, e.job.offset);
-      } finally {
-        closeSync(fd2);
-      }
-      return buf;
+  return entries;
+}
+
+/** parts.json as read, and which parts are missing or of the wrong size (nothing in them can be read). */
+export interface SplitParts {
+  manifest: PartsManifest;
+  /** Absolute paths of the parts, in order. */
+  files: string[];
+  /** Parts that are absent or have another size than parts.json says. */
+  broken: { index: number; file: string; why: string }[];
+  /** Indexes of the parts that hold [pos, pos + length) of the whole tar, for naming a damaged part. */
+  partsOf(job: HashJob): number[];
+}
+
+/**
+ * A split bundle: the small files lie in the folder as they are, the blobs are in one tar cut into parts
+ * (FAT32 holds no file of 4 GiB). The tar is read across the parts in place, never reassembled.
+ */
+async function openSplit(root: string): Promise<BundleReader> {
+  const manifest = await readPartsManifest(root);
+  const partNames = new Set(manifest.parts.map((p) => p.file));
+  const entries = await listDir(root, (p) => p === PARTS || partNames.has(p));
+  const files = manifest.parts.map((p) => join(root, p.file));
+  const broken: SplitParts['broken'] = [];
+  for (const [index, p] of manifest.parts.entries()) {
+    const st = await stat(files[index]!).catch(() => undefined);
+    if (!st) broken.push({ index, file: p.file, why: 'missing' });
+    else if (st.size !== p.size) broken.push({ index, file: p.file, why: `${st.size} bytes, parts.json says ${p.size}` });
+  }
+  const concat = new Concat(manifest.parts.map((p, i) => ({ file: files[i]!, size: p.size })));
+  const starts = new Map<string, number>();
+  manifest.parts.reduce((at, p, i) => (starts.set(files[i]!, at), at + p.size), 0);
+  const parts: SplitParts = {
+    manifest,
+    files,
+    broken,
+    partsOf: (job) => {
+      const first = job.segments[0];
+      if (!first) return [];
+      return concat.filesOf(starts.get(first.file)! + first.offset, job.length);
     },
   };
+  if (broken.length === 0) {
+    for (const [p, e] of listTar(concat, `${root}/${manifest.parts[0]?.file ?? 'parts'}`, false)) {
+      if (entries.has(p)) {
+        throw new UsageError({
+          code: 'NOT_A_BUNDLE',
+          message: `${root}: ${p} is both in the folder and in the parts`,
+          subject: `${root}/${p}`,
+          hint: 'the split bundle was changed after build; copy it again',
+        });
+      }
+      entries.set(p, e);
+    }
+  }
+  return makeReader(root, 'split', entries, parts);
 }
 
 function cstr(b: Buffer): string {

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
+import type { Locked } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
 import { IntegrityError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
-import { hashAll } from './hashpool.js';
-import { type BundleIndex, bundleIndexSchema } from './index.js';
-import { BLOBS_DIR, INDEX, UNLISTED_ALLOWED, SUMS, blobPath } from './layout.js';
-import { type BundleReader, openBundle } from './reader.js';
+import { type HashJob, hashAll, wholeFile } from './hashpool.js';
+import { type BaseRef, type BundleIndex, bundleIndexSchema } from './index.js';
+import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, blobPath } from './layout.js';
+import { type BundleReader, type SplitParts, openBundle } from './reader.js';
 import { parseSums } from './sums.js';
 
 export type ProblemCode =
@@ -17,7 +19,11 @@ export type ProblemCode =
   | 'UNREFERENCED_BLOB'
   | 'BAD_INDEX'
   | 'BAD_SUMS'
-  | 'NOT_A_FILE';
+  | 'NOT_A_FILE'
+  | 'PART_MISSING'
+  | 'PART_DAMAGED'
+  | 'BASE_REQUIRED'
+  | 'BASE_MISMATCH';
 
 export interface Problem {
   code: ProblemCode;
@@ -38,6 +44,10 @@ export interface VerifyReport {
   /** Each step with its time, in the order run (the cacache verify habit). */
   steps: { name: string; ms: number }[];
   problems: Problem[];
+  /** A split bundle: its parts. */
+  parts?: { count: number; bytes: number };
+  /** A delta bundle: its base, and whether the blobs it leaves to the base were checked there. */
+  base?: { name: string; version: string; blobs: number; bytes: number; checkedIn?: string };
 }
 
 /**
@@ -47,7 +57,7 @@ export interface VerifyReport {
  */
 export async function verifyBundle(
   location: string,
-  o: { report?: Reporter; threads?: number } = {},
+  o: { report?: Reporter; threads?: number; base?: string } = {},
 ): Promise<VerifyReport> {
   const t0 = performance.now();
   const steps: VerifyReport['steps'] = [];
@@ -62,6 +72,19 @@ export async function verifyBundle(
   };
 
   const reader = await step('open', () => openBundle(location));
+  const split = reader.parts;
+  const partsInfo = split ? { parts: { count: split.files.length, bytes: split.manifest.whole.size } } : {};
+  if (split && split.broken.length > 0) {
+    // Nothing past a missing or cut part can be read: name the parts before anything else.
+    for (const b of split.broken) {
+      problems.push({
+        code: 'PART_MISSING',
+        path: b.file,
+        message: `${b.file} (part ${b.index + 1} of ${split.files.length}): ${b.why}; copy it again from the build host`,
+      });
+    }
+    return { bundle: reader.location, ok: false, files: 0, bytes: 0, durationMs: Math.round(performance.now() - t0), steps, problems, ...partsInfo };
+  }
   const sums = await step('read-sums', () => readSums(reader));
   let index: BundleIndex | undefined;
 
@@ -95,6 +118,8 @@ export async function verifyBundle(
     }
   });
 
+  const fromBase = new Set(index?.base?.blobs ?? []);
+  const needBase: Locked[] = [];
   await step('index-vs-blobs', () => {
     if (!index) return;
     const referenced = new Set<string>();
@@ -102,6 +127,10 @@ export async function verifyBundle(
       const p = blobPath(hexOf(a.digest));
       referenced.add(p);
       const e = reader.entries.get(p);
+      if (!e && fromBase.has(a.digest)) {
+        if (!needBase.some((b) => b.digest === a.digest)) needBase.push(a);
+        continue;
+      }
       if (!e) {
         problems.push({ code: 'MISSING_BLOB', path: p, message: `${a.id}: its blob ${p} is missing` });
         continue;
@@ -133,40 +162,114 @@ export async function verifyBundle(
     }
   });
 
-  const toHash = [...sums.entries()].filter(([p]) => reader.entries.get(p)?.kind === 'file');
+  const toHash: { path: string; job: HashJob; expected: string }[] = [...sums.entries()]
+    .filter(([p]) => reader.entries.get(p)?.kind === 'file')
+    .map(([path, expected]) => ({ path, job: reader.entries.get(path)!.job, expected }));
+  const own = toHash.length;
+  let baseInfo: VerifyReport['base'];
+  if (index?.base) {
+    const b = index.base;
+    baseInfo = { name: b.name, version: b.version, blobs: needBase.length, bytes: needBase.reduce((n, a) => n + a.size, 0) };
+    await step('base', async () => {
+      if (needBase.length === 0) return;
+      const baseBlobs = o.base ? await openBase(o.base, b, problems) : undefined;
+      if (!baseBlobs) {
+        if (!o.base) {
+          for (const a of needBase) {
+            const p = blobPath(hexOf(a.digest));
+            problems.push({
+              code: 'BASE_REQUIRED',
+              path: p,
+              message: `${a.id}: a delta over ${b.name} ${b.version}; its blob ${p} is in that base bundle (give --base <it>)`,
+            });
+          }
+        }
+        return;
+      }
+      baseInfo!.checkedIn = baseBlobs.location;
+      for (const a of needBase) {
+        const p = blobPath(hexOf(a.digest));
+        const e = baseBlobs.entries.get(p);
+        if (e?.kind !== 'file') {
+          problems.push({ code: 'MISSING_BLOB', path: p, message: `${a.id}: its blob ${p} is in neither this delta nor its base ${baseBlobs.location}` });
+        } else toHash.push({ path: `base:${p}`, job: e.job, expected: hexOf(a.digest) });
+      }
+    });
+  }
   let bytes = 0;
+  const bad: HashJob[] = [];
   await step('hash', async () => {
-    const jobs = toHash.map(([p]) => reader.entries.get(p)!.job);
-    const results = await hashAll(jobs, { threads: o.threads });
+    const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads });
     results.forEach((r, i) => {
-      const [path, expected] = toHash[i]!;
+      const { path, expected, job } = toHash[i]!;
       bytes += r.read;
       const ok = !r.error && r.hex === expected;
       o.report?.({ type: 'verify:file', path, ok });
+      if (!ok) bad.push(job);
       if (r.error) problems.push({ code: 'MISSING_FILE', path, message: `${path}: cannot be read (${r.error})` });
       else if (!ok) {
         problems.push({
           code: 'DIGEST_MISMATCH',
           path,
-          message: `${path}: content does not match ${SUMS}`,
+          message: `${path}: content does not match ${path.startsWith('base:') ? 'the delta\'s bundle.json' : SUMS}`,
           expected,
           found: r.hex,
         });
       }
     });
   });
+  if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, o.threads));
 
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     bundle: reader.location,
     ok: problems.length === 0,
     ...(index ? { name: index.name, version: index.version } : {}),
-    files: toHash.length,
+    files: own,
     bytes,
     durationMs: Math.round(performance.now() - t0),
     steps,
     problems,
+    ...partsInfo,
+    ...(baseInfo ? { base: baseInfo } : {}),
   };
+}
+
+/** A file that failed inside a split bundle: hash the parts it lies in, to say which part to copy again. */
+async function nameDamagedParts(split: SplitParts, bad: HashJob[], problems: Problem[], threads?: number): Promise<void> {
+  const suspects = [...new Set(bad.flatMap((j) => split.partsOf(j)))].sort((a, b) => a - b);
+  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), { threads });
+  results.forEach((r, k) => {
+    const i = suspects[k]!;
+    const p = split.manifest.parts[i]!;
+    if (r.hex !== p.sha256) {
+      problems.push({
+        code: 'PART_DAMAGED',
+        path: p.file,
+        message: `${p.file} (part ${i + 1} of ${split.files.length}) is damaged: its sha256 is not the one in ${PARTS}; copy that part again`,
+        expected: p.sha256,
+        found: r.hex,
+      });
+    }
+  });
+}
+
+/** The base of a delta: opened, and checked to be the very bundle the delta was built over. */
+async function openBase(location: string, b: BaseRef, problems: Problem[]): Promise<BundleReader | undefined> {
+  const base = await openBundle(location);
+  const raw = base.entries.get(INDEX)?.kind === 'file' ? await base.read(INDEX, limits.maxIndexBytes) : undefined;
+  const found = raw ? `sha256:${createHash('sha256').update(raw).digest('hex')}` : 'no bundle.json';
+  if (found !== b.index) {
+    problems.push({
+      code: 'BASE_MISMATCH',
+      path: INDEX,
+      message: `${location} is not the base this delta was built over (${b.name} ${b.version})`,
+      expected: b.index,
+      found,
+    });
+    return undefined;
+  }
+  return base;
 }
 
 async function readSums(reader: BundleReader): Promise<Map<string, string>> {

@@ -7,7 +7,7 @@ import { VaultError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
-import { formatBytes } from './format.js';
+import { formatBytes, parseBytes } from './format.js';
 import { type OutputMode, makeRenderer } from './render.js';
 
 interface GlobalOpts {
@@ -21,6 +21,12 @@ interface GlobalOpts {
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+function byteSize(v: string): number {
+  const n = parseBytes(v);
+  if (n === undefined || n < 1024 * 1024) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 1GiB or 700MB');
   return n;
 }
 
@@ -114,22 +120,38 @@ export async function main(argv: string[]): Promise<number> {
     .option('--tar <file>', 'also write the bundle as one reproducible tar file')
     .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
     .option('--frozen', 'use the lock as it is; never resolve anything (fails if it is missing or stale)')
-    .option('--runtime <mode>', 'host: carry this machine\'s node and the packed tool (./verify on a box without Node.js); none', 'host')
+    .option('--runtime <mode>', 'carry node and the packed tool (./verify on a box without Node.js): auto (host if it fits the target, else registry), host, registry[@version] (the official node-linux-<arch> from the npm registry), none', 'auto')
     .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): bundle only what that box lacks')
-    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string }) => {
+    .addOption(new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json').choices(['dir', 'tar', 'fat32']).default('dir'))
+    .addOption(new Option('--part-size <size>', 'largest part for --media fat32 (e.g. 1GiB; default just under 4 GiB)').argParser(byteSize))
+    .option('--base <bundle>', 'build a delta: write only the blobs this older bundle (or its bundle.json) lacks')
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
         const res = await buildCommand(
-          { manifest, out: o.out, tar: o.tar, lock: o.lock, frozen: Boolean(o.frozen), concurrency: g().concurrency, runtime: o.runtime, ...(o.target ? { target: o.target } : {}) },
+          {
+            manifest,
+            out: o.out,
+            tar: o.tar,
+            lock: o.lock,
+            frozen: Boolean(o.frozen),
+            concurrency: g().concurrency,
+            runtime: o.runtime, ...(o.target ? { target: o.target } : {}),
+            media: o.media,
+            ...(o.partSize ? { partSize: o.partSize } : {}),
+            ...(o.base ? { base: o.base } : {}),
+          },
           await ctxFor(r.report),
         );
         r.finish();
         const rel = (p: string) => relative(process.cwd(), p) || p;
         emit(
           `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
-            `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}`,
-          { dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes },
+            `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}` +
+            `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
+            `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}`,
+          { dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes, parts: res.parts, base: res.base },
         );
       } finally {
         r.finish();
@@ -139,11 +161,12 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('verify')
     .description('re-hash every file of a bundle (folder or tar) and check it against SHA256SUMS and bundle.json')
-    .argument('<bundle>', 'bundle folder or tar file')
+    .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
-    .action(async (bundle: string, o: { threads?: number }) => {
+    .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')
+    .action(async (bundle: string, o: { threads?: number; base?: string }) => {
       const { verifyBundle } = await import('../bundle/verify.js');
-      const rep = await verifyBundle(bundle, { threads: o.threads });
+      const rep = await verifyBundle(bundle, { threads: o.threads, ...(o.base ? { base: o.base } : {}) });
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
       } else {
@@ -151,7 +174,14 @@ export async function main(argv: string[]): Promise<number> {
         const secs = rep.durationMs / 1000;
         const what = `${rep.name ?? '?'} ${rep.version ?? ''}`.trim();
         if (rep.ok) {
-          emit(`OK ${what}: ${rep.files} files, ${formatBytes(rep.bytes)} verified in ${secs.toFixed(2)} s (${formatBytes(rep.bytes / Math.max(secs, 0.001))}/s)`, rep);
+          const from = [
+            rep.parts ? `read from ${rep.parts.count} part(s)` : '',
+            rep.base?.checkedIn ? `${rep.base.blobs} blobs checked in the base ${rep.base.name} ${rep.base.version}` : '',
+          ].filter(Boolean);
+          emit(
+            `OK ${what}: ${rep.files} files, ${formatBytes(rep.bytes)} verified in ${secs.toFixed(2)} s (${formatBytes(rep.bytes / Math.max(secs, 0.001))}/s)${from.length ? `; ${from.join('; ')}` : ''}`,
+            rep,
+          );
         } else if (mode !== 'quiet') {
           process.stdout.write(`FAILED ${what}: ${rep.problems.length} problem(s) in ${relative(process.cwd(), rep.bundle) || rep.bundle}\n`);
         }
@@ -183,12 +213,13 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('install')
     .description('verify a bundle, then install it on this box: files, apt packages, wheels, models (no network)')
-    .argument('<bundle>', 'bundle folder')
+    .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder (read in place, never extracted whole)')
     .option('-n, --dry-run', 'show what would be installed; change nothing')
+    .option('--base <bundle>', 'for a delta bundle: the base bundle (default: where the journal says it was installed from)')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
-    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string }) => {
+    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { installCommand } = await import('../commands/install.js');
@@ -199,12 +230,13 @@ export async function main(argv: string[]): Promise<number> {
           stateDir: o.stateDir,
           only: o.only?.split(','),
           ...(o.flat ? { flat: o.flat } : {}),
+          ...(o.base ? { base: o.base } : {}),
           exec: execFile,
           report: r.report,
           signal: controller.signal,
         });
         r.finish();
-        const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`];
+        const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`, `  verified (${(res.verifyMs / 1000).toFixed(1)} s)`];
         for (const rep of res.reports) {
           lines.push(
             `  ${rep.kind}: ${rep.changed.length} ${res.dryRun ? 'to install' : 'installed'}, ${rep.unchanged.length} already in place (${(rep.ms / 1000).toFixed(1)} s)`,

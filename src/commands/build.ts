@@ -1,13 +1,23 @@
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assembleBundle } from '../bundle/assemble.js';
-import { bundleCreated, makeIndex } from '../bundle/index.js';
+import { type BundleIndex, bundleCreated, bundleIndexSchema, makeIndex } from '../bundle/index.js';
+import { INDEX } from '../bundle/layout.js';
+import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
+import { openBundle } from '../bundle/reader.js';
+import { formatBytes } from '../cli/format.js';
+import { tempSibling } from '../util/fs.js';
+import { limits } from '../util/limits.js';
+import { checkSpace } from '../util/space.js';
+import type { Locked } from '../sources/source.js';
 import { writeDeterministicTar } from '../bundle/tar.js';
 import { fetchAll } from '../fetch/download.js';
 import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import { sourceFor, sources } from '../sources/registry.js';
 import type { BuildCtx } from '../sources/source.js';
-import { InterruptedError } from '../util/errors.js';
+import { InterruptedError, UsageError, VaultError } from '../util/errors.js';
 import { lockForBuild, targetProbe } from './lock.js';
 import { VERIFY_SH, WRAPPER_SH, fieldReadme, prepareRuntime } from '../runtime/carry.js';
 
@@ -22,6 +32,11 @@ export interface BuildOptions {
   runtime?: string;
   /** A probe file of the box (`vault-bundle probe`): bundle only what that box lacks. */
   target?: string;
+  /** dir (default), tar (also `<out>.tar` unless --tar names it), fat32 (blobs in parts of `partSize`). */
+  media?: Media;
+  partSize?: number;
+  /** An older bundle (folder, tar, split folder, or its bundle.json): write only the blobs it lacks. */
+  base?: string;
   now?: Date;
 }
 
@@ -33,6 +48,10 @@ export interface BuildResult {
   lock: Lock;
   files: number;
   bytes: number;
+  /** fat32 media: how many parts. */
+  parts?: number;
+  /** A delta: its base and how many blobs come from it. */
+  base?: { name: string; version: string; blobs: number };
 }
 
 export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
@@ -45,14 +64,20 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
     { lockPath: o.lock, frozen: o.frozen, now: o.now, ...(probe ? { probe } : {}) },
     ctx,
   );
-  ctx.report({ type: 'phase', phase: 'fetch', detail: `${lock.artifacts.length} artifacts` });
-  await fetchAll(lock.artifacts, ctx, { concurrency: o.concurrency, sourceFor });
+  const base = o.base ? await readBase(o.base, m.manifest.name) : undefined;
+  const fromBase = new Set(base ? lock.artifacts.filter((a) => base.digests.has(a.digest)).map((a) => a.digest) : []);
+  const toFetch = lock.artifacts.filter((a) => !fromBase.has(a.digest));
+  const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
+  const media = o.media ?? 'dir';
+  await checkBuildSpace(toFetch, ctx, out, media, Boolean(o.tar));
+  ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
+  await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
   if (ctx.signal.aborted) throw new InterruptedError();
   ctx.report({ type: 'phase', phase: 'assemble' });
   const created = bundleCreated(lock);
-  const runtime = await prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx.store);
-  const index = makeIndex(m.manifest, lock, created, runtime);
-  const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
+  const runtime = await prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
+  const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
+  const index = makeIndex(m.manifest, lock, created, runtime, baseRef);
   const views: Record<string, string> = {};
   for (const s of sources) {
     const items = lock.artifacts.filter((a) => a.kind === s.kind);
@@ -61,13 +86,116 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const scripts: Record<string, string> = runtime.length
     ? { verify: VERIFY_SH, 'vault-bundle': WRAPPER_SH, 'README-FIELD.txt': fieldReadme(m.manifest.name, m.manifest.version) }
     : {};
-  const r = await assembleBundle(index, ctx.store, out, { views, runtime, scripts });
+  const extra = { views, runtime, scripts, skipBlobs: fromBase };
+  if (media === 'fat32') {
+    // Assembled beside the output (hard links into the store: no copy), then split into parts.
+    const whole = tempSibling(out);
+    try {
+      const r = await assembleBundle(index, ctx.store, whole, extra);
+      if (ctx.signal.aborted) throw new InterruptedError();
+      ctx.report({ type: 'phase', phase: 'split', detail: `parts of ${formatBytes(o.partSize ?? FAT32_PART_SIZE)}` });
+      const split = await writeSplitBundle(whole, out, {
+        name: m.manifest.name,
+        version: m.manifest.version,
+        partSize: o.partSize ?? FAT32_PART_SIZE,
+        mtime: new Date(created),
+      });
+      return done(r, { parts: split.parts });
+    } finally {
+      await rm(whole, { recursive: true, force: true });
+    }
+  }
+  const r = await assembleBundle(index, ctx.store, out, extra);
   let tarPath: string | undefined;
-  if (o.tar) {
+  const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
+  if (tarTo) {
     if (ctx.signal.aborted) throw new InterruptedError();
     ctx.report({ type: 'phase', phase: 'tar' });
-    tarPath = resolve(o.tar);
+    tarPath = resolve(tarTo);
     await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
   }
-  return { dir: r.dir, ...(tarPath ? { tar: tarPath } : {}), lockPath, lockResolved: resolved, lock, files: r.files, bytes: r.bytes };
+  return done(r, tarPath ? { tar: tarPath } : {});
+
+  function done(r: { dir?: string; files: number; bytes: number }, more: Partial<BuildResult>): BuildResult {
+    return {
+      dir: out,
+      lockPath,
+      lockResolved: resolved,
+      lock,
+      files: r.files,
+      bytes: r.bytes,
+      ...(baseRef ? { base: { name: baseRef.name, version: baseRef.version, blobs: baseRef.blobs.length } } : {}),
+      ...more,
+    };
+  }
+}
+
+/**
+ * Room for what is not in the cache yet, and for the output: a folder is hard links into the cache (no room)
+ * when they share a filesystem, but a tar or parts are written in full.
+ */
+async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx, out: string, media: Media, tar: boolean): Promise<void> {
+  let missing = 0;
+  for (const a of toFetch) if (!(await ctx.store.has(a.digest, a.size))) missing += a.size;
+  const total = toFetch.reduce((n, a) => n + a.size, 0);
+  await checkSpace([
+    { path: ctx.store.root, bytes: missing, what: 'downloads into the cache' },
+    { path: out, bytes: media === 'dir' && !tar ? 0 : total, what: media === 'fat32' ? 'the parts' : 'the tar' },
+  ]);
+}
+
+/**
+ * The base of a delta build: a bundle in any form (read through its index), or its bundle.json alone (the
+ * release engineer may keep only that). Only the same bundle name can be a base.
+ */
+async function readBase(location: string, name: string): Promise<{ name: string; version: string; indexDigest: `sha256:${string}`; digests: Set<string> }> {
+  let raw: Buffer;
+  try {
+    raw = location.endsWith('.json') ? await readFile(location) : await (await openBundle(location)).read(INDEX, limits.maxIndexBytes);
+  } catch (err) {
+    if (err instanceof VaultError) throw err;
+    throw new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `--base ${location}: no readable ${INDEX} (${(err as Error).message})`,
+      subject: location,
+      hint: 'give the previous bundle (folder, tar or split folder) or its bundle.json',
+    });
+  }
+  let parsed: ReturnType<typeof bundleIndexSchema.safeParse>;
+  try {
+    parsed = bundleIndexSchema.safeParse(JSON.parse(raw.toString('utf8')));
+  } catch {
+    parsed = { success: false } as ReturnType<typeof bundleIndexSchema.safeParse>;
+  }
+  if (!parsed.success) {
+    throw new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `--base ${location}: its ${INDEX} is not a bundle index this version understands`,
+      subject: location,
+      hint: 'give the previous bundle (folder, tar or split folder) or its bundle.json',
+    });
+  }
+  const idx = parsed.data as BundleIndex;
+  if (idx.name !== name) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: `--base ${location} is bundle "${idx.name}", this manifest builds "${name}"`,
+      subject: location,
+      hint: 'a delta is built over an older version of the same bundle',
+    });
+  }
+  if (idx.base) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: `--base ${location} is itself a delta (over ${idx.base.name} ${idx.base.version})`,
+      subject: location,
+      hint: 'build deltas over a full bundle',
+    });
+  }
+  return {
+    name: idx.name,
+    version: idx.version,
+    indexDigest: `sha256:${createHash('sha256').update(raw).digest('hex')}`,
+    digests: new Set(idx.artifacts.map((a) => a.digest)),
+  };
 }

@@ -7,6 +7,8 @@ import type { Digest } from '../store/digest.js';
 import { type Store, hashFile } from '../store/store.js';
 import { ManifestError } from '../util/errors.js';
 import { TOOL } from '../version.js';
+import type { BuildCtx } from '../sources/source.js';
+import { fetchRegistryNode, nodePackage } from './registry.js';
 
 /** One file of the carried runtime, as bundle.json and the SBOM record it. */
 export interface RuntimeFile {
@@ -24,42 +26,81 @@ export const RUNTIME_SCRIPT = 'runtime/vault-bundle.cjs';
 const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
 
 /**
- * What the box needs to run vault-bundle with no Node.js installed: this host's node binary (when its
- * architecture is the target's) and the tool packed into one script. Both go through the store, so a rebuild
- * links them instead of copying 100 MB.
+ * What the box needs to run vault-bundle with no Node.js installed: a node binary for the target and the tool
+ * packed into one script. `host`: this machine's node (its architecture must be the target's); `registry` or
+ * `registry@<version>`: the official binary from the npm registry's node-linux-<arch> package (default: this
+ * node's version), checked against the registry's integrity; `auto` (the default): host when it fits, else
+ * registry. Everything goes through the store, so a rebuild links instead of copying 100 MB.
  */
-export async function prepareRuntime(mode: string, targetArch: string, store: Store): Promise<RuntimeFile[]> {
+export async function prepareRuntime(mode: string, targetArch: string, ctx: BuildCtx): Promise<RuntimeFile[]> {
+  const { store } = ctx;
   if (mode === 'none') return [];
-  if (mode !== 'host') {
-    throw new ManifestError({ code: 'MANIFEST_FIELD', message: `--runtime ${mode}: expected "host" or "none"`, subject: '--runtime', hint: 'use --runtime host (this machine\'s node) or --runtime none' });
+  const hostFits = ARCH[process.arch] === targetArch && process.platform === 'linux';
+  const m = /^(auto|host|registry)(?:@(\d+\.\d+\.\d+))?$/.exec(mode);
+  if (!m || (m[2] && m[1] !== 'registry')) {
+    throw new ManifestError({ code: 'MANIFEST_FIELD', message: `--runtime ${mode}: expected auto, host, registry[@<version>] or none`, subject: '--runtime', hint: 'e.g. --runtime registry@20.20.2 for another architecture\'s official node' });
   }
-  if (ARCH[process.arch] !== targetArch || process.platform !== 'linux') {
+  const kind = m[1] === 'auto' ? (hostFits ? 'host' : 'registry') : m[1]!;
+  if (kind === 'host' && !hostFits) {
     throw new ManifestError({
       code: 'MANIFEST_FIELD',
       message: `this host's node is ${process.platform}/${process.arch}, the target is linux/${targetArch}`,
       subject: '--runtime',
-      hint: 'build on a host of the target\'s architecture, or use --runtime none and bring node separately',
+      hint: 'use --runtime registry (the official node for the target from the npm registry), or --runtime none',
     });
   }
-  const node = await put(store, process.execPath, 0o555);
+  const v = m[2] ?? process.version.replace(/^v/, '');
+  let node: { digest: Digest; size: number };
+  let purl: string;
+  if (kind === 'host') {
+    node = await put(store, process.execPath, 0o555);
+    purl = `pkg:generic/node@${v}?download_url=${encodeURIComponent(`https://nodejs.org/dist/v${v}/`)}`;
+  } else {
+    const pkg = nodePackage(targetArch) ?? `node-linux-${targetArch}`;
+    node = await fromRegistry(targetArch, v, ctx);
+    purl = `pkg:npm/${pkg}@${v}`;
+  }
   const script = await packedScript(store);
-  const v = process.version.replace(/^v/, '');
   return [
-    { path: RUNTIME_NODE, name: 'node', version: v, ...node, purl: `pkg:generic/node@${v}?download_url=${encodeURIComponent(`https://nodejs.org/dist/v${v}/`)}` },
+    { path: RUNTIME_NODE, name: 'node', version: v, ...node, purl },
     { path: RUNTIME_SCRIPT, name: TOOL.name, version: TOOL.version, ...script, purl: `pkg:npm/${TOOL.name}@${TOOL.version}` },
   ];
+}
+
+/** The registry's node for the target, fetched once: later builds find it through the memo and the store. */
+async function fromRegistry(targetArch: string, version: string, ctx: BuildCtx): Promise<{ digest: Digest; size: number }> {
+  const key = `registry:${nodePackage(targetArch)}@${version}`;
+  const known = await readMemo(ctx.store);
+  const hit = known[key];
+  if (hit && (await ctx.store.has(hit.digest, hit.size))) return hit;
+  ctx.report({ type: 'phase', phase: 'runtime', detail: `node ${version} for linux/${targetArch} from the npm registry` });
+  const got = await fetchRegistryNode(targetArch, version, ctx);
+  try {
+    const h = await put(ctx.store, got.file, 0o555);
+    await writeMemo(ctx.store, { ...(await readMemo(ctx.store)), [key]: h });
+    return h;
+  } finally {
+    await got.done();
+  }
+}
+
+const memoPath = (store: Store) => join(store.root, 'runtime-digests.json');
+async function readMemo(store: Store): Promise<Record<string, { digest: Digest; size: number }>> {
+  return JSON.parse(await readFile(memoPath(store), 'utf8').catch(() => '{}')) as Record<string, { digest: Digest; size: number }>;
+}
+async function writeMemo(store: Store, memo: Record<string, { digest: Digest; size: number }>): Promise<void> {
+  await writeFileAtomic(memoPath(store), JSON.stringify(memo)).catch(() => undefined);
 }
 
 /** Digests of runtime files by path, size and mtime: the 100 MB node binary is hashed once, not every build. */
 async function digestOf(store: Store, file: string): Promise<{ digest: Digest; size: number }> {
   const st = await stat(file);
-  const memo = join(store.root, 'runtime-digests.json');
   const key = `${file}\0${st.size}\0${st.mtimeMs}`;
-  const known = JSON.parse(await readFile(memo, 'utf8').catch(() => '{}')) as Record<string, { digest: Digest; size: number }>;
+  const known = await readMemo(store);
   const hit = known[key];
   if (hit && (await store.has(hit.digest, hit.size))) return hit;
   const h = await hashFile(file);
-  await writeFileAtomic(memo, JSON.stringify({ ...known, [key]: h })).catch(() => undefined);
+  await writeMemo(store, { ...(await readMemo(store)), [key]: h });
   return h;
 }
 
@@ -87,41 +128,57 @@ async function packedScript(store: Store): Promise<{ digest: Digest; size: numbe
 }
 
 /** `./verify`: checks the runtime with coreutils alone, then runs the bundle's own verify. POSIX sh. */
-export const VERIFY_SH = `#!/bin/sh
-# First thing to run on the box, from the bundle folder or anywhere: ./verify
-# Checks the carried runtime with sha256sum before running anything, then verifies the whole bundle.
-set -eu
+/**
+ * The runtime check both entry points share. A FAT32 stick is often mounted without exec bits (udisks'
+ * showexec) or noexec: then node runs from a copy in $TMPDIR, checked against SHA256SUMS again after the copy.
+ */
+const RUN_CHECKED = (who: string, args: string) => `set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-cd "$here"
-if ! grep -E '  (runtime/[^/]+|verify|vault-bundle)$' SHA256SUMS | sha256sum --strict --quiet -c -; then
-  echo "verify: the carried runtime does not match SHA256SUMS; copy the bundle again" >&2
+if ! (cd "$here" && grep -E '  (runtime/[^/]+|verify|vault-bundle)$' SHA256SUMS | sha256sum --strict --quiet -c -); then
+  echo "${who}: the carried runtime does not match SHA256SUMS; copy the bundle again" >&2
   exit 4
 fi
-exec "$here/runtime/node" "$here/runtime/vault-bundle.cjs" verify "$here" "$@"
+node="$here/runtime/node"
+tmp=""
+if ! "$node" --version >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  cp "$node" "$tmp/node" && chmod 755 "$tmp/node"
+  if ! (cd "$here" && grep -E '  runtime/node$' SHA256SUMS | sed "s#  runtime/node\\$#  $tmp/node#" | sha256sum --strict --quiet -c -); then
+    rm -rf "$tmp"
+    echo "${who}: the copied runtime does not match SHA256SUMS" >&2
+    exit 4
+  fi
+  node="$tmp/node"
+fi
+set +e
+"$node" "$here/runtime/vault-bundle.cjs" ${args}
+rc=$?
+[ -z "$tmp" ] || rm -rf "$tmp"
+exit $rc
 `;
+
+export const VERIFY_SH = `#!/bin/sh
+# First thing to run on the box, from the bundle folder or anywhere: ./verify (or: sh verify)
+# Checks the carried runtime with sha256sum before running anything, then verifies the whole bundle.
+${RUN_CHECKED('verify', 'verify "$here" "$@"')}`;
 
 /** `./vault-bundle <command>`: the same runtime check, then any command (install ., smoke, inspect .). */
 export const WRAPPER_SH = `#!/bin/sh
 # Runs the carried vault-bundle: ./vault-bundle install .   ./vault-bundle smoke --bundle .
-set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-if ! (cd "$here" && grep -E '  (runtime/[^/]+|verify|vault-bundle)$' SHA256SUMS | sha256sum --strict --quiet -c -); then
-  echo "vault-bundle: the carried runtime does not match SHA256SUMS; copy the bundle again" >&2
-  exit 4
-fi
-exec "$here/runtime/node" "$here/runtime/vault-bundle.cjs" "$@"
-`;
+${RUN_CHECKED('vault-bundle', '"$@"')}`;
 
 export function fieldReadme(name: string, version: string): string {
   return `${name} ${version} — field instructions
 
 This folder is a vault-bundle bundle. The box needs only sh and coreutils: Node.js travels in runtime/.
 
-1. Check it:      ./verify
+1. Check it:      ./verify        (or "sh verify" when the stick does not keep exec bits, as FAT32 often does)
    Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install;
-   copy the bundle again from the release medium.
+   copy the bundle again from the release medium (a split bundle names the part to copy again).
+   A delta bundle also needs its base: ./verify --base /path/to/the/base/bundle
 2. Install it:    sudo ./vault-bundle install .      (add --dry-run first to see the plan)
-   It verifies again, then installs files, apt packages, Python wheels and models, with no network.
+   It verifies again, checks free space, then installs files, apt packages, Python wheels and models,
+   with no network, reading a split bundle's parts in place (no reassembly).
    A second run says "nothing to do". The journal is /var/lib/vault-bundle/journal.jsonl.
 3. Prove the box: sudo ./vault-bundle smoke --bundle .   (when this version has smoke checks)
 

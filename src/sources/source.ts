@@ -5,6 +5,7 @@ import type { OpenAt, Store } from '../store/store.js';
 import type { Reporter } from '../util/events.js';
 import type { Limits } from '../util/limits.js';
 import type { Target } from '../manifest/schema.js';
+import type { SpaceNeed } from '../util/space.js';
 import type { BoxProbe } from '../probe/schema.js';
 
 export type SourceKind = 'file' | 'apt' | 'pip' | 'hf';
@@ -75,6 +76,8 @@ export interface Source<Spec = unknown> {
   views?(items: readonly Locked[]): Record<string, string>;
   /** Installs the verified artifacts of this kind on the box (its own view of the bundle, its own tool). */
   install(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport>;
+  /** What install will write where (checked against free space first); nothing for what is already in place. */
+  space?(items: readonly Locked[], ctx: BoxCtx): Promise<SpaceNeed[]>;
 }
 
 /** What a source needs on the box. No network: installers use the bundle and local tools only. */

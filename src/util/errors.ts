@@ -56,6 +56,10 @@ export type IntegrityCode =
   | 'MISSING_BLOB'
   | 'BAD_INDEX'
   | 'BAD_SUMS'
+  | 'BAD_PARTS'
+  | 'PART_DAMAGED'
+  | 'BASE_REQUIRED'
+  | 'BASE_MISMATCH'
   | 'VERIFY_FAILED';
 /** Bytes are not what they should be. `expected`/`found` carry the two values when there are two. */
 export class IntegrityError extends VaultError<IntegrityCode> {

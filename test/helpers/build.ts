@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { buildCommand, type BuildResult } from '../../src/commands/build.js';
+import { type BuildOptions, buildCommand, type BuildResult } from '../../src/commands/build.js';
 import { makeBuildCtx } from '../../src/context.js';
 import type { LoadedManifest } from '../../src/manifest/load.js';
 import type { VaultEvent } from '../../src/util/events.js';
@@ -8,7 +8,7 @@ import type { VaultEvent } from '../../src/util/events.js';
 export async function buildIn(
   dir: string,
   manifest: string,
-  o: { out?: string; tar?: string; frozen?: boolean; cacheDir?: string } = {},
+  o: { out?: string; tar?: string; frozen?: boolean; cacheDir?: string } & Pick<BuildOptions, 'media' | 'partSize' | 'base'> = {},
 ): Promise<BuildResult & { events: VaultEvent[] }> {
   const events: VaultEvent[] = [];
   const ctxFor = (m: LoadedManifest) =>
@@ -21,7 +21,16 @@ export async function buildIn(
       target: m.manifest.target,
     });
   const r = await buildCommand(
-    { manifest, out: o.out ?? join(dir, 'out'), tar: o.tar, frozen: Boolean(o.frozen), concurrency: 4 },
+    {
+      manifest,
+      out: o.out ?? join(dir, 'out'),
+      tar: o.tar,
+      frozen: Boolean(o.frozen),
+      concurrency: 4,
+      media: o.media,
+      partSize: o.partSize,
+      base: o.base,
+    },
     ctxFor,
   );
   return { ...r, events };

@@ -8,7 +8,7 @@ import { probeDpkgStatus } from '../../probe/load.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
 import { fetchIndexes, readIndex } from './indexes.js';
-import { installApt } from './install.js';
+import { aptSpace, installApt } from './install.js';
 import { expandSources } from './repos.js';
 import { ClosureError, resolveClosure } from './resolve.js';
 import { type AptSpec, aptSchema } from './schema.js';
@@ -116,6 +116,7 @@ export const aptSource: Source<AptSpec> = {
   },
 
   install: installApt,
+  space: aptSpace,
 };
 
 /** What the box has installed: the probe's dpkg status (`--target`) wins over target-status; with neither, an empty box. */

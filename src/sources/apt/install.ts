@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { hexOf } from '../../store/digest.js';
 import { LocalError } from '../../util/errors.js';
 import type { BoxCtx, InstallReport, Locked } from '../source.js';
+import type { SpaceNeed } from '../../util/space.js';
 import { BLOBS_DIR } from '../../bundle/layout.js';
 
 const CONTROL_ORDER = [
@@ -61,7 +62,9 @@ export async function installApt(items: readonly Locked[], ctx: BoxCtx): Promise
   await mkdir(join(work, 'lists', 'partial'), { recursive: true });
   await mkdir(join(work, 'cache', 'archives', 'partial'), { recursive: true });
   await mkdir(repo, { recursive: true });
-  await symlink(join(ctx.bundleDir, 'blobs'), join(repo, 'blobs'));
+  // Each .deb where install found it: the bundle folder, a delta's base, or extracted from a tar or parts.
+  await mkdir(join(repo, BLOBS_DIR), { recursive: true });
+  for (const a of items) await symlink(ctx.blobPath(a), join(repo, BLOBS_DIR, hexOf(a.digest))).catch(ignoreExisting);
   await writeFile(join(repo, 'Packages'), packagesIndex(items));
   // The bundle was verified a moment ago (every .deb against SHA256SUMS), so trusting this one local source is
   // sound; signed bundles replace this with signed-by.
@@ -108,4 +111,26 @@ export async function installApt(items: readonly Locked[], ctx: BoxCtx): Promise
 
 function tail(s: string, lines = 15): string {
   return s.trim().split('\n').slice(-lines).join('\n');
+}
+
+/** apt unpacks into /: the Installed-Size of every bundled package the box does not have at that version. */
+export async function aptSpace(items: readonly Locked[], ctx: BoxCtx): Promise<SpaceNeed[]> {
+  const q = await ctx.exec('dpkg-query', ['-W', '-f', '${Package}:${Architecture} ${Version} ${db:Status-Abbrev}\\n']).catch(() => undefined);
+  const have = new Set(
+    (q?.code === 0 ? q.stdout : '')
+      .split('\n')
+      .filter((l) => /\sii\s*$/.test(l))
+      .map((l) => l.split(/\s+/).slice(0, 2).join(' ')),
+  );
+  let bytes = 0;
+  for (const a of items) {
+    const arch = a.id.slice(a.id.lastIndexOf(':') + 1);
+    if (have.has(`${a.name}:${arch} ${a.version}`)) continue;
+    bytes += Number(a.meta?.['Installed-Size'] ?? 0) * 1024 || a.size * 3;
+  }
+  return [{ path: '/usr', bytes, what: 'apt packages (installed size)' }];
+}
+
+function ignoreExisting(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
 }

@@ -6,7 +6,7 @@ import { digestOf } from '../../store/digest.js';
 import { localSize, openUrl } from '../../fetch/open.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
-import { installFiles } from './install.js';
+import { fileSpace, installFiles } from './install.js';
 
 const name = z
   .string()
@@ -101,6 +101,7 @@ export const fileSource: Source<FileSpec[]> = {
   },
 
   install: installFiles,
+  space: fileSpace,
 };
 
 async function sizeOf(url: string, subject: string, ctx: BuildCtx): Promise<number> {

@@ -4,6 +4,7 @@ import { hashFile } from '../../store/store.js';
 import { localWriteError } from '../../util/errors.js';
 import { tempSibling } from '../../util/fs.js';
 import type { BoxCtx, InstallReport, Locked } from '../source.js';
+import type { SpaceNeed } from '../../util/space.js';
 
 /** Copies each file that has an install destination into place (atomically), unless it is already there. */
 export async function installFiles(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport> {
@@ -30,4 +31,8 @@ export async function installFiles(items: readonly Locked[], ctx: BoxCtx): Promi
     }
   }
   return report;
+}
+
+export async function fileSpace(items: readonly Locked[], _ctx: BoxCtx): Promise<SpaceNeed[]> {
+  return items.filter((i) => i.meta?.dest).map((i) => ({ path: i.meta!.dest!, bytes: i.size, what: `file ${i.name}` }));
 }

