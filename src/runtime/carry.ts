@@ -180,9 +180,10 @@ This folder is a vault-bundle bundle. The box needs only sh and coreutils: Node.
    It verifies again, checks free space, then installs files, apt packages, Python wheels and models,
    with no network, reading a split bundle's parts in place (no reassembly).
    A second run says "nothing to do". The journal is /var/lib/vault-bundle/journal.jsonl.
-3. Prove the box: sudo ./vault-bundle smoke --bundle .   (when this version has smoke checks)
+3. Prove the box: sudo ./vault-bundle smoke --bundle . --out ../smoke-results
 
-Bring back: the output of the three steps and /var/lib/vault-bundle/journal.jsonl (and the smoke
-results folder when there is one).
+Bring back: the output of the three steps, /var/lib/vault-bundle/journal.jsonl, the smoke results folder,
+and a probe of the box for the next, smaller bundle (write it outside this folder):
+                  ./vault-bundle probe --out ../box.json
 `;
 }
