@@ -24,6 +24,8 @@ export interface BundleIndex {
   runtime?: RuntimeFile[];
   /** A delta bundle: the bundle it was built over, and the blobs it leaves to it. */
   base?: BaseRef;
+  /** After this time (ISO 8601, UTC) verify and install refuse the bundle unless --allow-expired (build --expires). */
+  expires?: string;
 }
 
 /** The base of a delta bundle: which bundle (its bundle.json's sha256) and which blobs come from it. */
@@ -56,6 +58,7 @@ export const bundleIndexSchema = z.looseObject({
   base: z
     .looseObject({ name: z.string(), version: z.string(), index: digest, blobs: z.array(digest) })
     .optional(),
+  expires: z.iso.datetime().optional(),
 });
 
 /** `created`: SOURCE_DATE_EPOCH when set (reproducible-builds.org), else the time the lock was made. */

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Locked } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
-import { IntegrityError, VaultError } from '../util/errors.js';
+import { IntegrityError, UsageError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
 import { type HashJob, hashAll, wholeFile } from './hashpool.js';
 import { type BaseRef, type BundleIndex, bundleIndexSchema } from './index.js';
-import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, blobPath } from './layout.js';
+import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath } from './layout.js';
 import { type BundleReader, type SplitParts, openBundle } from './reader.js';
 import { parseSums } from './sums.js';
+import { type SignatureStatus, checkDetached, readVerifyKeys } from './signature.js';
 
 export type ProblemCode =
   | 'MISSING_FILE'
@@ -23,7 +24,10 @@ export type ProblemCode =
   | 'PART_MISSING'
   | 'PART_DAMAGED'
   | 'BASE_REQUIRED'
-  | 'BASE_MISMATCH';
+  | 'BASE_MISMATCH'
+  | 'SIGNATURE_INVALID'
+  | 'UNSIGNED'
+  | 'EXPIRED';
 
 export interface Problem {
   code: ProblemCode;
@@ -48,6 +52,11 @@ export interface VerifyReport {
   parts?: { count: number; bytes: number };
   /** A delta bundle: its base, and whether the blobs it leaves to the base were checked there. */
   base?: { name: string; version: string; blobs: number; bytes: number; checkedIn?: string };
+  /** SHA256SUMS.asc: checked against --key (valid, invalid), absent (unsigned), or present but no key given (unchecked). */
+  signature: SignatureStatus;
+  /** bundle.json's expiry, and whether it has passed (a failure unless --allow-expired). */
+  expires?: string;
+  expired?: boolean;
 }
 
 /**
@@ -57,9 +66,30 @@ export interface VerifyReport {
  */
 export async function verifyBundle(
   location: string,
-  o: { report?: Reporter; threads?: number; base?: string } = {},
+  o: {
+    report?: Reporter;
+    threads?: number;
+    base?: string;
+    /** Public key file: SHA256SUMS.asc must verify against it (when present; always with requireSignature). */
+    key?: string;
+    requireSignature?: boolean;
+    allowExpired?: boolean;
+    /** Clock for the signature and expiry checks (tests pin it). */
+    now?: Date;
+  } = {},
 ): Promise<VerifyReport> {
   const t0 = performance.now();
+  const now = o.now ?? new Date();
+  if (o.requireSignature && !o.key) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: '--require-signature needs --key <public key file>: a signature proves nothing without the key it must be by',
+      subject: '--require-signature',
+      hint: 'add --key with the release public key (brought to the box separately from the bundle)',
+    });
+  }
+  // A key that cannot be read fails before any hashing.
+  const keys = o.key ? await readVerifyKeys(o.key) : undefined;
   const steps: VerifyReport['steps'] = [];
   const problems: Problem[] = [];
   const step = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
@@ -72,6 +102,7 @@ export async function verifyBundle(
   };
 
   const reader = await step('open', () => openBundle(location));
+  let signature: SignatureStatus = { status: reader.entries.get(SUMS_SIG)?.kind === 'file' ? 'unchecked' : 'unsigned' };
   const split = reader.parts;
   const partsInfo = split ? { parts: { count: split.files.length, bytes: split.manifest.whole.size } } : {};
   if (split && split.broken.length > 0) {
@@ -83,9 +114,32 @@ export async function verifyBundle(
         message: `${b.file} (part ${b.index + 1} of ${split.files.length}): ${b.why}; copy it again from the build host`,
       });
     }
-    return { bundle: reader.location, ok: false, files: 0, bytes: 0, durationMs: Math.round(performance.now() - t0), steps, problems, ...partsInfo };
+    return { bundle: reader.location, ok: false, files: 0, bytes: 0, durationMs: Math.round(performance.now() - t0), steps, problems, ...partsInfo, signature };
   }
   const sums = await step('read-sums', () => readSums(reader));
+  if (keys) {
+    await step('signature', async () => {
+      const expected = keys.map((k) => k.getFingerprint().toUpperCase());
+      if (signature.status === 'unsigned') {
+        signature = { status: 'unsigned', expected };
+        if (o.requireSignature) {
+          problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed and a signature is required`, expected: expected.join(', ') });
+        }
+        return;
+      }
+      const data = await reader.read(SUMS, limits.maxIndexBytes);
+      signature = await checkDetached(data, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);
+      if (signature.status === 'invalid') {
+        problems.push({
+          code: 'SIGNATURE_INVALID',
+          path: SUMS_SIG,
+          message: signature.reason ?? `${SUMS_SIG}: does not verify`,
+          expected: expected.join(', '),
+          ...(signature.signer ? { found: signature.signer } : {}),
+        });
+      }
+    });
+  }
   let index: BundleIndex | undefined;
 
   await step('compare-listing', () => {
@@ -118,6 +172,21 @@ export async function verifyBundle(
     }
   });
 
+  // Freeze protection: a bundle past its expiry is refused (TUF's freeze attack: replaying an old, valid bundle).
+  let expired: boolean | undefined;
+  if (index?.expires) {
+    expired = Date.parse(index.expires) <= now.getTime();
+    if (expired && !o.allowExpired) {
+      const days = Math.floor((now.getTime() - Date.parse(index.expires)) / 86_400_000);
+      problems.push({
+        code: 'EXPIRED',
+        path: INDEX,
+        message: `${INDEX}: ${index.name} ${index.version} expired on ${index.expires}${days > 0 ? ` (${days} day(s) ago)` : ''}; get a current bundle, or accept it knowingly with --allow-expired`,
+        expected: `before ${index.expires}`,
+        found: now.toISOString(),
+      });
+    }
+  }
   const fromBase = new Set(index?.base?.blobs ?? []);
   const needBase: Locked[] = [];
   await step('index-vs-blobs', () => {
@@ -232,6 +301,8 @@ export async function verifyBundle(
     problems,
     ...partsInfo,
     ...(baseInfo ? { base: baseInfo } : {}),
+    signature,
+    ...(index?.expires ? { expires: index.expires, expired: Boolean(expired) } : {}),
   };
 }
 

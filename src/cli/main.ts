@@ -125,7 +125,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json').choices(['dir', 'tar', 'fat32']).default('dir'))
     .addOption(new Option('--part-size <size>', 'largest part for --media fat32 (e.g. 1GiB; default just under 4 GiB)').argParser(byteSize))
     .option('--base <bundle>', 'build a delta: write only the blobs this older bundle (or its bundle.json) lacks')
-    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string }) => {
+    .option('--sign-key <file>', 'sign the bundle with this OpenPGP secret key (as "vault-bundle sign" does)')
+    .option('--passphrase-file <file>', 'first line: the passphrase of a protected --sign-key')
+    .option('--expires <when>', 'the bundle expires then: an ISO date (2027-06-30) or a duration from its created time (90d, 12w)')
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string; signKey?: string; passphraseFile?: string; expires?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
@@ -141,6 +144,9 @@ export async function main(argv: string[]): Promise<number> {
             media: o.media,
             ...(o.partSize ? { partSize: o.partSize } : {}),
             ...(o.base ? { base: o.base } : {}),
+            ...(o.signKey ? { signKey: o.signKey } : {}),
+            ...(o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}),
+            ...(o.expires ? { expires: o.expires } : {}),
           },
           await ctxFor(r.report),
         );
@@ -150,8 +156,9 @@ export async function main(argv: string[]): Promise<number> {
           `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
             `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}` +
             `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
-            `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}`,
-          { dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes, parts: res.parts, base: res.base },
+            `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}` +
+            `${res.signer ? `; signed by ${res.signer}` : ''}${res.expires ? `; expires ${res.expires}` : ''}`,
+          { dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes, parts: res.parts, base: res.base, signer: res.signer, expires: res.expires },
         );
       } finally {
         r.finish();
@@ -164,9 +171,18 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
     .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')
-    .action(async (bundle: string, o: { threads?: number; base?: string }) => {
+    .option('--key <file>', 'release public key: SHA256SUMS.asc must verify against it')
+    .option('--require-signature', 'fail an unsigned bundle (needs --key)')
+    .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
+    .action(async (bundle: string, o: { threads?: number; base?: string; key?: string; requireSignature?: boolean; allowExpired?: boolean }) => {
       const { verifyBundle } = await import('../bundle/verify.js');
-      const rep = await verifyBundle(bundle, { threads: o.threads, ...(o.base ? { base: o.base } : {}) });
+      const rep = await verifyBundle(bundle, {
+        threads: o.threads,
+        ...(o.base ? { base: o.base } : {}),
+        ...(o.key ? { key: o.key } : {}),
+        ...(o.requireSignature ? { requireSignature: true } : {}),
+        ...(o.allowExpired ? { allowExpired: true } : {}),
+      });
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
       } else {
@@ -177,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
           const from = [
             rep.parts ? `read from ${rep.parts.count} part(s)` : '',
             rep.base?.checkedIn ? `${rep.base.blobs} blobs checked in the base ${rep.base.name} ${rep.base.version}` : '',
+            signatureNote(rep.signature, Boolean(o.key)),
+            rep.expires ? `${rep.expired ? 'EXPIRED on' : 'expires'} ${rep.expires}` : '',
           ].filter(Boolean);
           emit(
             `OK ${what}: ${rep.files} files, ${formatBytes(rep.bytes)} verified in ${secs.toFixed(2)} s (${formatBytes(rep.bytes / Math.max(secs, 0.001))}/s)${from.length ? `; ${from.join('; ')}` : ''}`,
@@ -187,6 +205,29 @@ export async function main(argv: string[]): Promise<number> {
         }
       }
       if (!rep.ok) exitCode = 4;
+    });
+
+  program
+    .command('sign')
+    .description('sign a bundle folder or split folder: SHA256SUMS.asc (gpg --verify SHA256SUMS.asc SHA256SUMS) and its apt repository\'s InRelease')
+    .argument('<bundle>', 'bundle folder or split (fat32) folder (a tar: sign the folder, then build --media tar)')
+    .requiredOption('--key <file>', 'OpenPGP secret key file (gpg --export-secret-keys [--armor])')
+    .option('--passphrase-file <file>', 'first line: the passphrase of a protected key')
+    .action(async (bundle: string, o: { key: string; passphraseFile?: string }) => {
+      const r = makeRenderer(mode);
+      try {
+        const { signCommand } = await import('../commands/sign.js');
+        const res = await signCommand({ bundle, key: o.key, ...(o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}), report: r.report });
+        r.finish();
+        const rel = relative(process.cwd(), res.bundle) || res.bundle;
+        emit(
+          `signed ${rel} by ${res.signer}: ${res.written.join(', ')}${res.aptPackages ? ` (apt repository of ${res.aptPackages} packages)` : ''}\n` +
+            `check anywhere with: gpg --verify SHA256SUMS.asc SHA256SUMS && sha256sum --strict -c SHA256SUMS`,
+          res,
+        );
+      } finally {
+        r.finish();
+      }
     });
 
   program
@@ -219,7 +260,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
-    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string }) => {
+    .option('--key <file>', 'release public key: the signature must verify, and apt checks the bundle\'s signed repository with it (signed-by)')
+    .option('--require-signature', 'refuse an unsigned bundle (needs --key)')
+    .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
+    .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
+    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean }) => {
       const r = makeRenderer(mode);
       try {
         const { installCommand } = await import('../commands/install.js');
@@ -231,12 +276,17 @@ export async function main(argv: string[]): Promise<number> {
           only: o.only?.split(','),
           ...(o.flat ? { flat: o.flat } : {}),
           ...(o.base ? { base: o.base } : {}),
+          ...(o.key ? { key: o.key } : {}),
+          ...(o.requireSignature ? { requireSignature: true } : {}),
+          ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
+          ...(o.allowExpired ? { allowExpired: true } : {}),
           exec: execFile,
           report: r.report,
           signal: controller.signal,
         });
         r.finish();
-        const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`, `  verified (${(res.verifyMs / 1000).toFixed(1)} s)`];
+        const sig = signatureNote(res.signature, Boolean(o.key));
+        const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`, `  verified (${(res.verifyMs / 1000).toFixed(1)} s)${sig ? `; ${sig}` : ''}`];
         for (const rep of res.reports) {
           lines.push(
             `  ${rep.kind}: ${rep.changed.length} ${res.dryRun ? 'to install' : 'installed'}, ${rep.unchanged.length} already in place (${(rep.ms / 1000).toFixed(1)} s)`,
@@ -343,6 +393,15 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
   }
   return exitCode;
+}
+
+/** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key. */
+function signatureNote(s: { status: string; signer?: string } | undefined, keyGiven: boolean): string {
+  if (!s) return '';
+  if (s.status === 'valid') return `signature by ${s.signer ?? '?'} valid`;
+  if (s.status === 'unchecked') return 'signed, signature not checked (give --key)';
+  if (s.status === 'unsigned' && keyGiven) return 'NOT SIGNED (add --require-signature to refuse unsigned bundles)';
+  return '';
 }
 
 function reportError(err: unknown, mode: OutputMode, debug: boolean): number {

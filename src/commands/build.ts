@@ -8,6 +8,8 @@ import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.j
 import { openBundle } from '../bundle/reader.js';
 import { formatBytes } from '../cli/format.js';
 import { tempSibling } from '../util/fs.js';
+import { readSigningKey } from '../bundle/signature.js';
+import { readPassphrase, signBundle } from './sign.js';
 import { limits } from '../util/limits.js';
 import { checkSpace } from '../util/space.js';
 import type { Locked } from '../sources/source.js';
@@ -38,6 +40,12 @@ export interface BuildOptions {
   /** An older bundle (folder, tar, split folder, or its bundle.json): write only the blobs it lacks. */
   base?: string;
   now?: Date;
+  /** Secret key file: sign the bundle as `vault-bundle sign` would (SHA256SUMS.asc, the apt repository's InRelease). */
+  signKey?: string;
+  /** First line: the passphrase of a protected signing key. */
+  passphraseFile?: string;
+  /** When the bundle expires: an ISO 8601 date or time, or a duration from its `created` time (90d, 12w, 36h). */
+  expires?: string;
 }
 
 export interface BuildResult {
@@ -52,10 +60,15 @@ export interface BuildResult {
   parts?: number;
   /** A delta: its base and how many blobs come from it. */
   base?: { name: string; version: string; blobs: number };
+  /** build --sign-key: the signer's fingerprint. */
+  signer?: string;
+  expires?: string;
 }
 
 export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
   const m = await loadManifest(o.manifest);
+  // A signing key that cannot be used fails before anything is fetched.
+  const signKey = o.signKey ? await readSigningKey(o.signKey, o.passphraseFile ? await readPassphrase(o.passphraseFile) : undefined) : undefined;
   const probe = o.target ? await targetProbe(o.target, m) : undefined;
   const ctx = ctxFor(m);
   ctx.report({ type: 'phase', phase: 'lock' });
@@ -77,7 +90,8 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const created = bundleCreated(lock);
   const runtime = await prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
-  const index = makeIndex(m.manifest, lock, created, runtime, baseRef);
+  const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
+  const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, baseRef), ...(expires ? { expires } : {}) };
   const views: Record<string, string> = {};
   for (const s of sources) {
     const items = lock.artifacts.filter((a) => a.kind === s.kind);
@@ -100,12 +114,15 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
         partSize: o.partSize ?? FAT32_PART_SIZE,
         mtime: new Date(created),
       });
-      return done(r, { parts: split.parts });
+      const signed = signKey ? await sign() : undefined;
+      return done({ files: r.files + (signed?.added ?? 0), bytes: r.bytes }, { parts: split.parts, ...(signed ? { signer: signed.signer } : {}) });
     } finally {
       await rm(whole, { recursive: true, force: true });
     }
   }
   const r = await assembleBundle(index, ctx.store, out, extra);
+  // Signed before the tar is written from the folder, so the tar carries the signature.
+  const signed = signKey ? await sign() : undefined;
   let tarPath: string | undefined;
   const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
   if (tarTo) {
@@ -114,7 +131,17 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
     tarPath = resolve(tarTo);
     await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
   }
-  return done(r, tarPath ? { tar: tarPath } : {});
+  return done(
+    { files: r.files + (signed?.added ?? 0), bytes: r.bytes },
+    { ...(tarPath ? { tar: tarPath } : {}), ...(signed ? { signer: signed.signer } : {}) },
+  );
+
+  /** The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify). */
+  async function sign(): Promise<{ signer: string; added: number }> {
+    if (ctx.signal.aborted) throw new InterruptedError();
+    const s = await signBundle(out, signKey!, { now: o.now ?? new Date(), verify: false, report: ctx.report });
+    return { signer: s.signer, added: s.written.length - 1 };
+  }
 
   function done(r: { dir?: string; files: number; bytes: number }, more: Partial<BuildResult>): BuildResult {
     return {
@@ -125,6 +152,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
       files: r.files,
       bytes: r.bytes,
       ...(baseRef ? { base: { name: baseRef.name, version: baseRef.version, blobs: baseRef.blobs.length } } : {}),
+      ...(expires ? { expires } : {}),
       ...more,
     };
   }
@@ -198,4 +226,37 @@ async function readBase(location: string, name: string): Promise<{ name: string;
     indexDigest: `sha256:${createHash('sha256').update(raw).digest('hex')}`,
     digests: new Set(idx.artifacts.map((a) => a.digest)),
   };
+}
+
+/**
+ * `--expires`: an ISO 8601 date or time, or a duration (days, weeks, hours) counted from the bundle's `created`
+ * time, so the same lock gives the same bundle.json. An expiry that is already past is refused.
+ */
+export function expiryOf(value: string, created: string, now: Date): string {
+  const v = value.trim();
+  const rel = /^(\d+)([hdw])$/.exec(v);
+  const hours = { h: 1, d: 24, w: 24 * 7 } as const;
+  let t = NaN;
+  if (rel) t = Date.parse(created) + Number(rel[1]) * hours[rel[2] as keyof typeof hours] * 3_600_000;
+  else if (/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(v)) {
+    // A date alone, or a time without a zone, is UTC.
+    t = Date.parse(/[T ]/.test(v) && !/(?:Z|[+-]\d{2}:?\d{2})$/.test(v) ? `${v}Z` : v);
+  }
+  if (!Number.isFinite(t)) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: `--expires ${value}: expected an ISO 8601 date or time (2027-06-30, 2027-06-30T12:00:00Z) or a duration such as 90d, 12w or 36h`,
+      subject: '--expires',
+    });
+  }
+  const iso = new Date(t).toISOString();
+  if (t <= now.getTime()) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: `--expires ${value} is ${iso}, which has already passed${rel ? ` (counted from the bundle's created time ${created})` : ''}`,
+      subject: '--expires',
+      hint: rel ? 'the lock is older than that: give a later date, or lock again (or set SOURCE_DATE_EPOCH) for a newer created time' : 'give a date in the future',
+    });
+  }
+  return iso;
 }

@@ -5,13 +5,14 @@ import { extractJob, inPlace } from '../bundle/extract.js';
 import type { BaseRef, BundleIndex } from '../bundle/index.js';
 import { BLOBS_DIR, INDEX, blobPath } from '../bundle/layout.js';
 import { type BundleEntry, type BundleReader, openBundle } from '../bundle/reader.js';
-import { verifyBundle, verifyError } from '../bundle/verify.js';
+import { type SignatureStatus, binaryKeyring, readVerifyKeys } from '../bundle/signature.js';
+import { type VerifyReport, verifyBundle, verifyError } from '../bundle/verify.js';
 import { sources } from '../sources/registry.js';
 import type { BoxCtx, Exec, InstallReport, Locked } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
 import { IntegrityError, InterruptedError, UsageError, localWriteError } from '../util/errors.js';
-import { withTempDir } from '../util/fs.js';
+import { withTempDir, writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { type SpaceCheck, type SpaceNeed, checkSpace } from '../util/space.js';
 
@@ -24,6 +25,16 @@ export interface InstallOptions {
   flat?: string;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
+  /** Release public key: SHA256SUMS.asc must verify against it, and apt checks the bundle's signed InRelease with it. */
+  key?: string;
+  /** Refuse an unsigned bundle (needs key). */
+  requireSignature?: boolean;
+  /** Install even when this box has a newer version of the same bundle installed (a deliberate rollback). */
+  allowDowngrade?: boolean;
+  /** Install a bundle past its `expires` date. */
+  allowExpired?: boolean;
+  /** Clock for the signature and expiry checks (tests pin it). */
+  now?: Date;
   exec: Exec;
   report: Reporter;
   signal: AbortSignal;
@@ -40,6 +51,8 @@ export interface InstallResult {
   space?: SpaceCheck[];
   /** Time spent verifying (and, for a delta, checking its base) before installing. */
   verifyMs: number;
+  /** What verify found about the bundle's signature (valid only with --key). */
+  signature: SignatureStatus;
 }
 
 export function defaultStateDir(): string {
@@ -50,6 +63,7 @@ interface JournalEntry {
   time: string;
   bundle: { name: string; version: string; path: string };
   dryRun: boolean;
+  signer?: string;
 }
 
 /**
@@ -81,9 +95,16 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       hint: `give the base bundle with --base <folder, tar or split folder of ${index.base.name} ${index.base.version}>`,
     });
   }
+  if (!o.allowDowngrade) await refuseDowngrade(journal, index);
   o.report({ type: 'phase', phase: 'verify' });
-  const v = await verifyBundle(location, basePath ? { base: basePath } : {});
-  if (!v.ok) throw verifyError(v);
+  const v = await verifyBundle(location, {
+    ...(basePath ? { base: basePath } : {}),
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.requireSignature ? { requireSignature: true } : {}),
+    ...(o.allowExpired ? { allowExpired: true } : {}),
+    ...(o.now ? { now: o.now } : {}),
+  });
+  if (!v.ok) throw trustError(v) ?? verifyError(v);
   const base = basePath ? await openBundle(basePath) : undefined;
   const reports: InstallResult['reports'] = [];
   let space: SpaceCheck[] | undefined;
@@ -118,6 +139,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       stateDir,
       dryRun: o.dryRun,
       options: o.flat ? { flat: resolve(o.flat) } : {},
+      ...(o.key && v.signature.status === 'valid' ? { signedBy: await writeKeyring(o.key, join(workDir, 'signed-by.gpg')) } : {}),
       exec: o.exec,
       report: o.report,
       signal: o.signal,
@@ -151,6 +173,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     bundle: { name: index.name, version: index.version, path: location },
     ...(index.base ? { base: { name: index.base.name, version: index.base.version, path: basePath } } : {}),
     dryRun: o.dryRun,
+    ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
     results: reports.map(({ detail: _d, ...r }) => r),
   };
   try {
@@ -159,7 +182,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
   } catch (err) {
     throw localWriteError(err, journal);
   }
-  return { bundle: location, name: index.name, version: index.version, dryRun: o.dryRun, reports, journal, verifyMs: v.durationMs, ...(space ? { space } : {}) };
+  return { bundle: location, name: index.name, version: index.version, dryRun: o.dryRun, reports, journal, verifyMs: v.durationMs, signature: v.signature, ...(space ? { space } : {}) };
 }
 
 function ignoreExisting(err: unknown): void {
@@ -183,4 +206,99 @@ async function baseFromJournal(journal: string, base: BaseRef): Promise<string |
     .reverse();
   for (const e of entries) if (await stat(e.bundle.path).then(() => true, () => false)) return e.bundle.path;
   return undefined;
+}
+
+/** A failed signature or expiry gets its own code (SIGNATURE_INVALID, UNSIGNED, EXPIRED): the remedy differs from a damaged copy. */
+function trustError(v: VerifyReport): IntegrityError | undefined {
+  const p = v.problems.find((x) => x.code === 'SIGNATURE_INVALID' || x.code === 'UNSIGNED' || x.code === 'EXPIRED');
+  if (!p) return undefined;
+  const code = p.code as 'SIGNATURE_INVALID' | 'UNSIGNED' | 'EXPIRED';
+  const hint = {
+    SIGNATURE_INVALID: 'do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again',
+    UNSIGNED: 'get the signed bundle from the release engineer (vault-bundle sign <bundle> --key <secret key>)',
+    EXPIRED: 'ask the release engineer for a current bundle; to install this one knowingly, add --allow-expired',
+  }[code];
+  return new IntegrityError({
+    code,
+    message: `${v.bundle}: ${p.message}`,
+    subject: p.path,
+    hint,
+    ...(p.expected ? { expected: p.expected } : {}),
+    ...(p.found ? { found: p.found } : {}),
+  });
+}
+
+/** The public key as a binary keyring in the work folder: what apt's signed-by reads in every version. */
+async function writeKeyring(keyFile: string, to: string): Promise<string> {
+  await writeFileAtomic(to, binaryKeyring(await readVerifyKeys(keyFile)));
+  return to;
+}
+
+/**
+ * Rollback protection: the highest version of this bundle name that this box installed (real installs in the
+ * journal) must not be newer than the one offered. The same version again is fine (install is idempotent).
+ */
+async function refuseDowngrade(journal: string, index: BundleIndex): Promise<void> {
+  const installed = (await readJournal(journal))
+    .filter((e) => !e.dryRun && e.bundle.name === index.name && parseSemver(e.bundle.version))
+    .map((e) => e.bundle.version)
+    .sort(compareSemver)
+    .at(-1);
+  if (installed && parseSemver(index.version) && compareSemver(index.version, installed) < 0) {
+    throw new IntegrityError({
+      code: 'DOWNGRADE',
+      message: `${index.name} ${index.version} is older than ${index.name} ${installed}, which this box has installed (journal ${journal})`,
+      subject: index.name,
+      expected: `>= ${installed}`,
+      found: index.version,
+      hint: 'install the current bundle; to roll back on purpose, add --allow-downgrade',
+    });
+  }
+}
+
+async function readJournal(journal: string): Promise<JournalEntry[]> {
+  const text = await readFile(journal, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as JournalEntry];
+      } catch {
+        return [];
+      }
+    });
+}
+
+interface Semver {
+  core: [number, number, number];
+  pre: string[];
+}
+
+/** SemVer 2.0.0 §2, §9, §10: MAJOR.MINOR.PATCH, optional -pre-release, optional +build (ignored for precedence). */
+export function parseSemver(v: string): Semver | undefined {
+  const m = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$/.exec(v);
+  if (!m) return undefined;
+  return { core: [Number(m[1]), Number(m[2]), Number(m[3])], pre: m[4] ? m[4].split('.') : [] };
+}
+
+/** SemVer 2.0.0 §11 precedence: negative when a < b. Versions that do not parse compare as equal. */
+export function compareSemver(a: string, b: string): number {
+  const x = parseSemver(a);
+  const y = parseSemver(b);
+  if (!x || !y) return 0;
+  for (let i = 0; i < 3; i++) if (x.core[i] !== y.core[i]) return x.core[i]! - y.core[i]!;
+  // A pre-release has lower precedence than the release itself.
+  if (x.pre.length === 0 || y.pre.length === 0) return y.pre.length - x.pre.length;
+  for (let i = 0; i < Math.min(x.pre.length, y.pre.length); i++) {
+    const p = x.pre[i]!;
+    const q = y.pre[i]!;
+    if (p === q) continue;
+    const pn = /^\d+$/.test(p);
+    const qn = /^\d+$/.test(q);
+    if (pn && qn) return Number(p) - Number(q);
+    if (pn !== qn) return pn ? -1 : 1; // numeric identifiers sort before alphanumeric ones
+    return p < q ? -1 : 1;
+  }
+  return x.pre.length - y.pre.length;
 }

@@ -176,6 +176,7 @@ This folder is a vault-bundle bundle. The box needs only sh and coreutils: Node.
    Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install;
    copy the bundle again from the release medium (a split bundle names the part to copy again).
    A delta bundle also needs its base: ./verify --base /path/to/the/base/bundle
+   A signed bundle: ./verify --key reviewer.asc --require-signature  (the release public key, brought separately)
 2. Install it:    sudo ./vault-bundle install .      (add --dry-run first to see the plan)
    It verifies again, checks free space, then installs files, apt packages, Python wheels and models,
    with no network, reading a split bundle's parts in place (no reassembly).

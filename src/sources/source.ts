@@ -93,6 +93,11 @@ export interface BoxCtx {
   dryRun: boolean;
   /** Per-kind install options from the command line (hf: `flat`, a folder for real files). */
   options: { flat?: string };
+  /**
+   * A binary keyring with the key the bundle's signature was just checked against (install --key): apt then
+   * uses the bundle's signed Packages/InRelease with signed-by instead of trusted=yes.
+   */
+  signedBy?: string;
   exec: Exec;
   report: Reporter;
   signal: AbortSignal;

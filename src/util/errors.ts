@@ -60,7 +60,15 @@ export type IntegrityCode =
   | 'PART_DAMAGED'
   | 'BASE_REQUIRED'
   | 'BASE_MISMATCH'
-  | 'VERIFY_FAILED';
+  | 'VERIFY_FAILED'
+  /** SHA256SUMS.asc does not verify against the given key (re-signed, or SHA256SUMS changed after signing). */
+  | 'SIGNATURE_INVALID'
+  /** A signature is required (--require-signature) and the bundle has none. */
+  | 'UNSIGNED'
+  /** The bundle is past the `expires` date in its bundle.json (a freeze: stale bundles are refused). */
+  | 'EXPIRED'
+  /** The box has a newer version of this bundle installed (a rollback). */
+  | 'DOWNGRADE';
 /** Bytes are not what they should be. `expected`/`found` carry the two values when there are two. */
 export class IntegrityError extends VaultError<IntegrityCode> {
   override readonly exitCode = 4;
@@ -87,7 +95,7 @@ export class LocalError extends VaultError<InstallCode> {
   override readonly exitCode = 5;
 }
 
-export type UsageCode = 'BAD_FLAG' | 'NOT_A_BUNDLE' | 'INTERRUPTED';
+export type UsageCode = 'BAD_FLAG' | 'NOT_A_BUNDLE' | 'INTERRUPTED' | 'BAD_KEY';
 export class UsageError extends VaultError<UsageCode> {
   override readonly exitCode = 64;
 }

@@ -1,10 +1,12 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { hexOf } from '../../store/digest.js';
 import { LocalError } from '../../util/errors.js';
 import type { BoxCtx, InstallReport, Locked } from '../source.js';
 import type { SpaceNeed } from '../../util/space.js';
 import { BLOBS_DIR } from '../../bundle/layout.js';
+import { exists } from '../../util/fs.js';
 
 const CONTROL_ORDER = [
   'Multi-Arch',
@@ -37,6 +39,34 @@ export function packagesIndex(items: readonly Locked[]): string {
     .join('\n');
 }
 
+/** A signed bundle's flat apt repository index: written by `sign` (the box has no secret key), checked by apt. */
+export const APT_PACKAGES = 'apt/Packages';
+export const APT_RELEASE = 'apt/Release';
+export const APT_INRELEASE = 'apt/InRelease';
+
+/**
+ * The Release of the bundle's flat repository (Debian RepositoryFormat, "Flat Repository Format": the Release
+ * sits beside Packages and lists it by SHA256; no Suite or Components). Date is the bundle's `created`, so the
+ * same bundle gives the same Release whenever it is signed.
+ */
+export function releaseFile(packages: string, o: { name: string; version: string; created: string; items: readonly Locked[] }): string {
+  const archs = [...new Set(o.items.map((a) => a.id.slice(a.id.lastIndexOf(':') + 1)))].sort();
+  // RepositoryFormat: Date in RFC 2822 form, time zone UTC.
+  const date = new Date(o.created).toUTCString().replace(/GMT$/, 'UTC');
+  const sha = createHash('sha256').update(packages).digest('hex');
+  return [
+    'Origin: vault-bundle',
+    `Label: ${o.name}`,
+    `Version: ${o.version}`,
+    `Date: ${date}`,
+    `Architectures: ${archs.join(' ')}`,
+    `Description: ${o.name} ${o.version}, signed with the bundle`,
+    'SHA256:',
+    ` ${sha} ${Buffer.byteLength(packages)} Packages`,
+    '',
+  ].join('\n');
+}
+
 /** apt options that make the bundle the only source and keep every apt state file in the work folder. */
 export function isolatedAptOptions(work: string): string[] {
   const o = {
@@ -65,10 +95,21 @@ export async function installApt(items: readonly Locked[], ctx: BoxCtx): Promise
   // Each .deb where install found it: the bundle folder, a delta's base, or extracted from a tar or parts.
   await mkdir(join(repo, BLOBS_DIR), { recursive: true });
   for (const a of items) await symlink(ctx.blobPath(a), join(repo, BLOBS_DIR, hexOf(a.digest))).catch(ignoreExisting);
-  await writeFile(join(repo, 'Packages'), packagesIndex(items));
-  // The bundle was verified a moment ago (every .deb against SHA256SUMS), so trusting this one local source is
-  // sound; signed bundles replace this with signed-by.
-  await writeFile(join(work, 'sources.list'), `deb [trusted=yes] file:${repo} ./\n`);
+  // A signed bundle whose signature install checked (install --key): apt gets the bundle's own Packages and
+  // InRelease and checks them with that key (signed-by), as it would any signed repository. Otherwise the
+  // bundle was verified a moment ago (every .deb against SHA256SUMS), so trusting this one local source is sound.
+  const signed = ctx.signedBy !== undefined && (await exists(join(ctx.bundleDir, APT_INRELEASE)));
+  if (ctx.signedBy !== undefined && !signed) {
+    ctx.report({ type: 'warn', message: `the bundle has no ${APT_INRELEASE}: apt trusts its verified .debs (trusted=yes) instead of signed-by`, subject: 'apt' });
+  }
+  if (signed) {
+    await copyFile(join(ctx.bundleDir, APT_PACKAGES), join(repo, 'Packages'));
+    await copyFile(join(ctx.bundleDir, APT_INRELEASE), join(repo, 'InRelease'));
+    await writeFile(join(work, 'sources.list'), `deb [signed-by=${ctx.signedBy}] file:${repo} ./\n`);
+  } else {
+    await writeFile(join(repo, 'Packages'), packagesIndex(items));
+    await writeFile(join(work, 'sources.list'), `deb [trusted=yes] file:${repo} ./\n`);
+  }
   const opts = isolatedAptOptions(work);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' };
   const apt = async (args: string[]) => {
