@@ -86,6 +86,8 @@ describe('build --media fat32', () => {
     const a = await verifyBundle(whole);
     const b = await verifyBundle(split);
     expect(b).toMatchObject({ ok: true, files: a.files, bytes: a.bytes, parts: { count: expect.any(Number) } });
+    const shown = await runCli(['inspect', split]);
+    expect(shown.stdout).toMatch(/split for FAT32: \d+ part\(s\)/);
   });
 
   it('names a missing part before reading anything', async () => {
@@ -163,6 +165,7 @@ describe('delta bundles (build --base)', () => {
     const cli = await runCli(['verify', v2]);
     expect(cli.code).toBe(4);
     expect(cli.stderr).toContain('give --base');
+    expect((await runCli(['inspect', v2])).stdout).toContain('a delta over media 1.0.0: 2 blob(s) come from that base bundle');
   });
 
   it('installs over its base: from --base, or from where the journal says the base was installed from', async () => {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -62,44 +64,100 @@ parentPort.on('message', ({ id, segments }) => {
 });
 `;
 
+/** Below this many bytes in all, hashing on the main thread beats starting worker threads (~50 ms each). */
+export const POOL_MIN_BYTES = 64 * 1024 * 1024;
+
 /**
- * Hashes many byte ranges on every core. Jobs are handed out largest first, so one huge file does not end
- * up last on a single worker.
+ * Worker threads that hash byte ranges, started ahead of use: verify starts them as soon as the listing shows
+ * enough bytes, so their start-up overlaps reading SHA256SUMS and bundle.json.
  */
+export class HashPool {
+  private readonly workers: Worker[];
+  constructor(threads: number, chunkBytes = 1 << 22) {
+    this.workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER, { eval: true, workerData: { chunk: chunkBytes } }));
+  }
+
+  /** Jobs are handed out largest first, so one huge file does not end up last on a single worker. */
+  async hash(jobs: readonly HashJob[], onDone?: (job: HashJob, r: HashResult) => void): Promise<HashResult[]> {
+    const results: HashResult[] = new Array<HashResult>(jobs.length);
+    const order = jobs.map((_, i) => i).sort((a, b) => jobs[b]!.length - jobs[a]!.length);
+    let next = 0;
+    await Promise.all(
+      this.workers.slice(0, Math.max(1, Math.min(this.workers.length, jobs.length))).map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const feed = () => {
+              if (next >= order.length) {
+                w.off('message', onMessage);
+                w.off('error', reject);
+                return resolve();
+              }
+              const id = order[next++]!;
+              w.postMessage({ id, segments: jobs[id]!.segments });
+            };
+            const onMessage = (m: HashResult & { id: number }) => {
+              results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };
+              onDone?.(jobs[m.id]!, results[m.id]!);
+              feed();
+            };
+            w.on('message', onMessage);
+            w.on('error', reject);
+            feed();
+          }),
+      ),
+    );
+    return results;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** The same hashing on the calling thread: for a few megabytes, cheaper than any worker start-up. */
+export function hashHere(jobs: readonly HashJob[], chunkBytes = 1 << 20): HashResult[] {
+  const buf = Buffer.allocUnsafe(chunkBytes);
+  return jobs.map((job) => {
+    const h = createHash('sha256');
+    let read = 0;
+    for (const { file, offset, length } of job.segments) {
+      let fd: number | undefined;
+      try {
+        fd = openSync(file, 'r');
+        let pos = offset;
+        let left = length;
+        while (left > 0) {
+          const n = readSync(fd, buf, 0, Math.min(buf.length, left), pos);
+          if (n === 0) break;
+          h.update(buf.subarray(0, n));
+          pos += n;
+          left -= n;
+          read += n;
+        }
+        if (left > 0) break;
+      } catch (e) {
+        return { hex: '', read, error: String((e as Error).message ?? e) };
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+    return { hex: h.digest('hex'), read };
+  });
+}
+
+/** Hashes many byte ranges: on every core when they add up to much, else right here. */
 export async function hashAll(
   jobs: readonly HashJob[],
-  o: { threads?: number; chunkBytes?: number; onDone?: (job: HashJob, r: HashResult) => void } = {},
+  o: { threads?: number; chunkBytes?: number; pool?: HashPool } = {},
 ): Promise<HashResult[]> {
-  const results: HashResult[] = new Array<HashResult>(jobs.length);
-  if (jobs.length === 0) return results;
-  const order = jobs.map((_, i) => i).sort((a, b) => jobs[b]!.length - jobs[a]!.length);
-  const threads = Math.max(1, Math.min(o.threads ?? availableParallelism(), jobs.length));
-  let next = 0;
-  const workers: Worker[] = [];
+  if (jobs.length === 0) return [];
+  if (o.pool) return o.pool.hash(jobs);
+  const total = jobs.reduce((n, j) => n + j.length, 0);
+  if (total < POOL_MIN_BYTES) return hashHere(jobs);
+  const pool = new HashPool(Math.min(o.threads ?? availableParallelism(), jobs.length), o.chunkBytes);
   try {
-    await Promise.all(
-      Array.from({ length: threads }, () => {
-        const w = new Worker(WORKER, { eval: true, workerData: { chunk: o.chunkBytes ?? 1 << 22 } });
-        workers.push(w);
-        return new Promise<void>((resolve, reject) => {
-          const feed = () => {
-            if (next >= order.length) return resolve();
-            const id = order[next++]!;
-            const j = jobs[id]!;
-            w.postMessage({ id, segments: j.segments });
-          };
-          w.on('message', (m: HashResult & { id: number }) => {
-            results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };
-            o.onDone?.(jobs[m.id]!, results[m.id]!);
-            feed();
-          });
-          w.on('error', reject);
-          feed();
-        });
-      }),
-    );
+    return await pool.hash(jobs);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
-  return results;
 }

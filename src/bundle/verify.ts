@@ -4,7 +4,8 @@ import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
 import { IntegrityError, UsageError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
-import { type HashJob, hashAll, wholeFile } from './hashpool.js';
+import { availableParallelism } from 'node:os';
+import { type HashJob, HashPool, POOL_MIN_BYTES, hashAll, wholeFile } from './hashpool.js';
 import { type BaseRef, type BundleIndex, bundleIndexSchema } from './index.js';
 import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath } from './layout.js';
 import { type BundleReader, type SplitParts, openBundle } from './reader.js';
@@ -102,214 +103,230 @@ export async function verifyBundle(
   };
 
   const reader = await step('open', () => openBundle(location));
-  let signature: SignatureStatus = { status: reader.entries.get(SUMS_SIG)?.kind === 'file' ? 'unchecked' : 'unsigned' };
-  const split = reader.parts;
-  const partsInfo = split ? { parts: { count: split.files.length, bytes: split.manifest.whole.size } } : {};
-  if (split && split.broken.length > 0) {
-    // Nothing past a missing or cut part can be read: name the parts before anything else.
-    for (const b of split.broken) {
-      problems.push({
-        code: 'PART_MISSING',
-        path: b.file,
-        message: `${b.file} (part ${b.index + 1} of ${split.files.length}): ${b.why}; copy it again from the build host`,
-      });
-    }
-    return { bundle: reader.location, ok: false, files: 0, bytes: 0, durationMs: Math.round(performance.now() - t0), steps, problems, ...partsInfo, signature };
+  // A big bundle's hashing threads start now, booting while the checksum list and index are read.
+  let listed = 0;
+  for (const e of reader.entries.values()) listed += e.size;
+  const threads = o.threads ?? availableParallelism();
+  const pool = listed >= POOL_MIN_BYTES && threads > 1 ? new HashPool(threads) : undefined;
+  try {
+    return await verifyOpened();
+  } finally {
+    await pool?.close();
   }
-  const sums = await step('read-sums', () => readSums(reader));
-  if (keys) {
-    await step('signature', async () => {
-      const expected = keys.map((k) => k.getFingerprint().toUpperCase());
-      if (signature.status === 'unsigned') {
-        signature = { status: 'unsigned', expected };
-        if (o.requireSignature) {
-          problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed and a signature is required`, expected: expected.join(', ') });
-        }
-        return;
-      }
-      const data = await reader.read(SUMS, limits.maxIndexBytes);
-      signature = await checkDetached(data, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);
-      if (signature.status === 'invalid') {
+
+  async function verifyOpened(): Promise<VerifyReport> {
+    let signature: SignatureStatus = { status: reader.entries.get(SUMS_SIG)?.kind === 'file' ? 'unchecked' : 'unsigned' };
+    const split = reader.parts;
+    const partsInfo = split ? { parts: { count: split.files.length, bytes: split.manifest.whole.size } } : {};
+    if (split && split.broken.length > 0) {
+      // Nothing past a missing or cut part can be read: name the parts before anything else.
+      for (const b of split.broken) {
         problems.push({
-          code: 'SIGNATURE_INVALID',
-          path: SUMS_SIG,
-          message: signature.reason ?? `${SUMS_SIG}: does not verify`,
-          expected: expected.join(', '),
-          ...(signature.signer ? { found: signature.signer } : {}),
+          code: 'PART_MISSING',
+          path: b.file,
+          message: `${b.file} (part ${b.index + 1} of ${split.files.length}): ${b.why}; copy it again from the build host`,
         });
       }
-    });
-  }
-  let index: BundleIndex | undefined;
-
-  await step('compare-listing', () => {
-    for (const [path, e] of reader.entries) {
-      if (e.kind === 'dir') continue;
-      if (e.kind !== 'file') {
-        problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
-      } else if (!sums.has(path) && !UNLISTED_ALLOWED.has(path)) {
-        problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: not listed in ${SUMS} (added after build?)` });
-      }
+      // bundle.json lies loose beside the parts: name the bundle even though its blobs cannot be read.
+      const idx = bundleIndexSchema.safeParse(await reader.read(INDEX, limits.maxIndexBytes).then((b) => JSON.parse(b.toString('utf8')) as unknown, () => undefined));
+      const named = idx.success ? { name: idx.data.name, version: idx.data.version } : {};
+      return { bundle: reader.location, ok: false, ...named, files: 0, bytes: 0, durationMs: Math.round(performance.now() - t0), steps, problems, ...partsInfo, signature };
     }
-    for (const path of sums.keys()) {
-      if (!reader.entries.has(path)) {
-        problems.push({ code: 'MISSING_FILE', path, message: `${path}: listed in ${SUMS} but missing` });
-      }
-    }
-  });
-
-  await step('read-index', async () => {
-    if (!reader.entries.has(INDEX)) return; // already reported as missing, or the bundle is not ours
-    try {
-      const raw: unknown = JSON.parse((await reader.read(INDEX, limits.maxIndexBytes)).toString('utf8'));
-      const r = bundleIndexSchema.safeParse(raw);
-      if (!r.success) {
-        const i = r.error.issues[0]!;
-        problems.push({ code: 'BAD_INDEX', path: INDEX, message: `${INDEX}: ${i.path.join('.')}: ${i.message}` });
-      } else index = r.data as BundleIndex;
-    } catch (err) {
-      problems.push({ code: 'BAD_INDEX', path: INDEX, message: `${INDEX}: not valid JSON (${(err as Error).message})` });
-    }
-  });
-
-  // Freeze protection: a bundle past its expiry is refused (TUF's freeze attack: replaying an old, valid bundle).
-  let expired: boolean | undefined;
-  if (index?.expires) {
-    expired = Date.parse(index.expires) <= now.getTime();
-    if (expired && !o.allowExpired) {
-      const days = Math.floor((now.getTime() - Date.parse(index.expires)) / 86_400_000);
-      problems.push({
-        code: 'EXPIRED',
-        path: INDEX,
-        message: `${INDEX}: ${index.name} ${index.version} expired on ${index.expires}${days > 0 ? ` (${days} day(s) ago)` : ''}; get a current bundle, or accept it knowingly with --allow-expired`,
-        expected: `before ${index.expires}`,
-        found: now.toISOString(),
-      });
-    }
-  }
-  const fromBase = new Set(index?.base?.blobs ?? []);
-  const needBase: Locked[] = [];
-  await step('index-vs-blobs', () => {
-    if (!index) return;
-    const referenced = new Set<string>();
-    for (const a of index.artifacts) {
-      const p = blobPath(hexOf(a.digest));
-      referenced.add(p);
-      const e = reader.entries.get(p);
-      if (!e && fromBase.has(a.digest)) {
-        if (!needBase.some((b) => b.digest === a.digest)) needBase.push(a);
-        continue;
-      }
-      if (!e) {
-        problems.push({ code: 'MISSING_BLOB', path: p, message: `${a.id}: its blob ${p} is missing` });
-        continue;
-      }
-      if (e.size !== a.size) {
-        problems.push({
-          code: 'SIZE_MISMATCH',
-          path: p,
-          message: `${a.id}: ${p} has ${e.size} bytes, bundle.json says ${a.size}`,
-          expected: String(a.size),
-          found: String(e.size),
-        });
-      }
-      const listed = sums.get(p);
-      if (listed !== undefined && listed !== hexOf(a.digest)) {
-        problems.push({
-          code: 'DIGEST_MISMATCH',
-          path: p,
-          message: `${a.id}: ${SUMS} and bundle.json disagree about ${p}`,
-          expected: hexOf(a.digest),
-          found: listed,
-        });
-      }
-    }
-    for (const [path, e] of reader.entries) {
-      if (e.kind === 'file' && path.startsWith(`${BLOBS_DIR}/`) && !referenced.has(path)) {
-        problems.push({ code: 'UNREFERENCED_BLOB', path, message: `${path}: a blob that no artifact in bundle.json names` });
-      }
-    }
-  });
-
-  const toHash: { path: string; job: HashJob; expected: string }[] = [...sums.entries()]
-    .filter(([p]) => reader.entries.get(p)?.kind === 'file')
-    .map(([path, expected]) => ({ path, job: reader.entries.get(path)!.job, expected }));
-  const own = toHash.length;
-  let baseInfo: VerifyReport['base'];
-  if (index?.base) {
-    const b = index.base;
-    baseInfo = { name: b.name, version: b.version, blobs: needBase.length, bytes: needBase.reduce((n, a) => n + a.size, 0) };
-    await step('base', async () => {
-      if (needBase.length === 0) return;
-      const baseBlobs = o.base ? await openBase(o.base, b, problems) : undefined;
-      if (!baseBlobs) {
-        if (!o.base) {
-          for (const a of needBase) {
-            const p = blobPath(hexOf(a.digest));
-            problems.push({
-              code: 'BASE_REQUIRED',
-              path: p,
-              message: `${a.id}: a delta over ${b.name} ${b.version}; its blob ${p} is in that base bundle (give --base <it>)`,
-            });
+    const sums = await step('read-sums', () => readSums(reader));
+    if (keys) {
+      await step('signature', async () => {
+        const expected = keys.map((k) => k.getFingerprint().toUpperCase());
+        if (signature.status === 'unsigned') {
+          signature = { status: 'unsigned', expected };
+          if (o.requireSignature) {
+            problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed and a signature is required`, expected: expected.join(', ') });
           }
+          return;
         }
-        return;
+        const data = await reader.read(SUMS, limits.maxIndexBytes);
+        signature = await checkDetached(data, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);
+        if (signature.status === 'invalid') {
+          problems.push({
+            code: 'SIGNATURE_INVALID',
+            path: SUMS_SIG,
+            message: signature.reason ?? `${SUMS_SIG}: does not verify`,
+            expected: expected.join(', '),
+            ...(signature.signer ? { found: signature.signer } : {}),
+          });
+        }
+      });
+    }
+    let index: BundleIndex | undefined;
+
+    await step('compare-listing', () => {
+      for (const [path, e] of reader.entries) {
+        if (e.kind === 'dir') continue;
+        if (e.kind !== 'file') {
+          problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
+        } else if (!sums.has(path) && !UNLISTED_ALLOWED.has(path)) {
+          problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: not listed in ${SUMS} (added after build?)` });
+        }
       }
-      baseInfo!.checkedIn = baseBlobs.location;
-      for (const a of needBase) {
-        const p = blobPath(hexOf(a.digest));
-        const e = baseBlobs.entries.get(p);
-        if (e?.kind !== 'file') {
-          problems.push({ code: 'MISSING_BLOB', path: p, message: `${a.id}: its blob ${p} is in neither this delta nor its base ${baseBlobs.location}` });
-        } else toHash.push({ path: `base:${p}`, job: e.job, expected: hexOf(a.digest) });
+      for (const path of sums.keys()) {
+        if (!reader.entries.has(path)) {
+          problems.push({ code: 'MISSING_FILE', path, message: `${path}: listed in ${SUMS} but missing` });
+        }
       }
     });
-  }
-  let bytes = 0;
-  const bad: HashJob[] = [];
-  await step('hash', async () => {
-    const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads });
-    results.forEach((r, i) => {
-      const { path, expected, job } = toHash[i]!;
-      bytes += r.read;
-      const ok = !r.error && r.hex === expected;
-      o.report?.({ type: 'verify:file', path, ok });
-      if (!ok) bad.push(job);
-      if (r.error) problems.push({ code: 'MISSING_FILE', path, message: `${path}: cannot be read (${r.error})` });
-      else if (!ok) {
+
+    await step('read-index', async () => {
+      if (!reader.entries.has(INDEX)) return; // already reported as missing, or the bundle is not ours
+      try {
+        const raw: unknown = JSON.parse((await reader.read(INDEX, limits.maxIndexBytes)).toString('utf8'));
+        const r = bundleIndexSchema.safeParse(raw);
+        if (!r.success) {
+          const i = r.error.issues[0]!;
+          problems.push({ code: 'BAD_INDEX', path: INDEX, message: `${INDEX}: ${i.path.join('.')}: ${i.message}` });
+        } else index = r.data as BundleIndex;
+      } catch (err) {
+        problems.push({ code: 'BAD_INDEX', path: INDEX, message: `${INDEX}: not valid JSON (${(err as Error).message})` });
+      }
+    });
+
+    // Freeze protection: a bundle past its expiry is refused (TUF's freeze attack: replaying an old, valid bundle).
+    let expired: boolean | undefined;
+    if (index?.expires) {
+      expired = Date.parse(index.expires) <= now.getTime();
+      if (expired && !o.allowExpired) {
+        const days = Math.floor((now.getTime() - Date.parse(index.expires)) / 86_400_000);
         problems.push({
-          code: 'DIGEST_MISMATCH',
-          path,
-          message: `${path}: content does not match ${path.startsWith('base:') ? 'the delta\'s bundle.json' : SUMS}`,
-          expected,
-          found: r.hex,
+          code: 'EXPIRED',
+          path: INDEX,
+          message: `${INDEX}: ${index.name} ${index.version} expired on ${index.expires}${days > 0 ? ` (${days} day(s) ago)` : ''}; get a current bundle, or accept it knowingly with --allow-expired`,
+          expected: `before ${index.expires}`,
+          found: now.toISOString(),
         });
       }
+    }
+    const fromBase = new Set(index?.base?.blobs ?? []);
+    const needBase: Locked[] = [];
+    await step('index-vs-blobs', () => {
+      if (!index) return;
+      const referenced = new Set<string>();
+      for (const a of index.artifacts) {
+        const p = blobPath(hexOf(a.digest));
+        referenced.add(p);
+        const e = reader.entries.get(p);
+        if (!e && fromBase.has(a.digest)) {
+          if (!needBase.some((b) => b.digest === a.digest)) needBase.push(a);
+          continue;
+        }
+        if (!e) {
+          problems.push({ code: 'MISSING_BLOB', path: p, message: `${a.id}: its blob ${p} is missing` });
+          continue;
+        }
+        if (e.size !== a.size) {
+          problems.push({
+            code: 'SIZE_MISMATCH',
+            path: p,
+            message: `${a.id}: ${p} has ${e.size} bytes, bundle.json says ${a.size}`,
+            expected: String(a.size),
+            found: String(e.size),
+          });
+        }
+        const listed = sums.get(p);
+        if (listed !== undefined && listed !== hexOf(a.digest)) {
+          problems.push({
+            code: 'DIGEST_MISMATCH',
+            path: p,
+            message: `${a.id}: ${SUMS} and bundle.json disagree about ${p}`,
+            expected: hexOf(a.digest),
+            found: listed,
+          });
+        }
+      }
+      for (const [path, e] of reader.entries) {
+        if (e.kind === 'file' && path.startsWith(`${BLOBS_DIR}/`) && !referenced.has(path)) {
+          problems.push({ code: 'UNREFERENCED_BLOB', path, message: `${path}: a blob that no artifact in bundle.json names` });
+        }
+      }
     });
-  });
-  if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, o.threads));
 
-  problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return {
-    bundle: reader.location,
-    ok: problems.length === 0,
-    ...(index ? { name: index.name, version: index.version } : {}),
-    files: own,
-    bytes,
-    durationMs: Math.round(performance.now() - t0),
-    steps,
-    problems,
-    ...partsInfo,
-    ...(baseInfo ? { base: baseInfo } : {}),
-    signature,
-    ...(index?.expires ? { expires: index.expires, expired: Boolean(expired) } : {}),
-  };
+    const toHash: { path: string; job: HashJob; expected: string }[] = [...sums.entries()]
+      .filter(([p]) => reader.entries.get(p)?.kind === 'file')
+      .map(([path, expected]) => ({ path, job: reader.entries.get(path)!.job, expected }));
+    const own = toHash.length;
+    let baseInfo: VerifyReport['base'];
+    if (index?.base) {
+      const b = index.base;
+      baseInfo = { name: b.name, version: b.version, blobs: needBase.length, bytes: needBase.reduce((n, a) => n + a.size, 0) };
+      await step('base', async () => {
+        if (needBase.length === 0) return;
+        const baseBlobs = o.base ? await openBase(o.base, b, problems) : undefined;
+        if (!baseBlobs) {
+          if (!o.base) {
+            for (const a of needBase) {
+              const p = blobPath(hexOf(a.digest));
+              problems.push({
+                code: 'BASE_REQUIRED',
+                path: p,
+                message: `${a.id}: a delta over ${b.name} ${b.version}; its blob ${p} is in that base bundle (give --base <it>)`,
+              });
+            }
+          }
+          return;
+        }
+        baseInfo!.checkedIn = baseBlobs.location;
+        for (const a of needBase) {
+          const p = blobPath(hexOf(a.digest));
+          const e = baseBlobs.entries.get(p);
+          if (e?.kind !== 'file') {
+            problems.push({ code: 'MISSING_BLOB', path: p, message: `${a.id}: its blob ${p} is in neither this delta nor its base ${baseBlobs.location}` });
+          } else toHash.push({ path: `base:${p}`, job: e.job, expected: hexOf(a.digest) });
+        }
+      });
+    }
+    let bytes = 0;
+    const bad: HashJob[] = [];
+    await step('hash', async () => {
+      const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads, ...(pool ? { pool } : {}) });
+      results.forEach((r, i) => {
+        const { path, expected, job } = toHash[i]!;
+        bytes += r.read;
+        const ok = !r.error && r.hex === expected;
+        o.report?.({ type: 'verify:file', path, ok });
+        if (!ok) bad.push(job);
+        if (r.error) problems.push({ code: 'MISSING_FILE', path, message: `${path}: cannot be read (${r.error})` });
+        else if (!ok) {
+          problems.push({
+            code: 'DIGEST_MISMATCH',
+            path,
+            message: `${path}: content does not match ${path.startsWith('base:') ? 'the delta\'s bundle.json' : SUMS}`,
+            expected,
+            found: r.hex,
+          });
+        }
+      });
+    });
+    if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, o.threads, pool));
+
+    problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return {
+      bundle: reader.location,
+      ok: problems.length === 0,
+      ...(index ? { name: index.name, version: index.version } : {}),
+      files: own,
+      bytes,
+      durationMs: Math.round(performance.now() - t0),
+      steps,
+      problems,
+      ...partsInfo,
+      ...(baseInfo ? { base: baseInfo } : {}),
+      signature,
+      ...(index?.expires ? { expires: index.expires, expired: Boolean(expired) } : {}),
+    };
+  }
 }
 
 /** A file that failed inside a split bundle: hash the parts it lies in, to say which part to copy again. */
-async function nameDamagedParts(split: SplitParts, bad: HashJob[], problems: Problem[], threads?: number): Promise<void> {
+async function nameDamagedParts(split: SplitParts, bad: HashJob[], problems: Problem[], threads?: number, pool?: HashPool): Promise<void> {
   const suspects = [...new Set(bad.flatMap((j) => split.partsOf(j)))].sort((a, b) => a - b);
-  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), { threads });
+  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), { threads, ...(pool ? { pool } : {}) });
   results.forEach((r, k) => {
     const i = suspects[k]!;
     const p = split.manifest.parts[i]!;

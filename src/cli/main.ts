@@ -24,6 +24,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
+/** A path as the user reads it: relative to here when that is short (no climbing out twice), else absolute. */
+function shown(p: string): string {
+  const r = relative(process.cwd(), p);
+  return !r ? p : r.startsWith('../..') ? resolve(p) : r;
+}
+
 function byteSize(v: string): number {
   const n = parseBytes(v);
   if (n === undefined || n < 1024 * 1024) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 1GiB or 700MB');
@@ -85,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
       cacheDir: g().cacheDir ? resolve(g().cacheDir!) : undefined,
       report,
       signal: controller.signal,
-      manifestPath: relative(process.cwd(), m.path) || m.path,
+      manifestPath: shown(m.path),
       baseDir: m.dir,
       target: m.manifest.target,
     });
@@ -103,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
         const { lockCommand } = await import('../commands/lock.js');
         const { path, lock } = await lockCommand({ manifest, out: o.out, ...(o.target ? { target: o.target } : {}) }, await ctxFor(r.report));
         r.finish();
-        emit(`locked ${lock.artifacts.length} artifacts in ${relative(process.cwd(), path)}`, {
+        emit(`locked ${lock.artifacts.length} artifacts in ${shown(path)}`, {
           lock: path,
           artifacts: lock.artifacts.length,
         });
@@ -151,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
           await ctxFor(r.report),
         );
         r.finish();
-        const rel = (p: string) => relative(process.cwd(), p) || p;
+        const rel = shown;
         emit(
           `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
             `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}` +
@@ -201,7 +207,7 @@ export async function main(argv: string[]): Promise<number> {
             rep,
           );
         } else if (mode !== 'quiet') {
-          process.stdout.write(`FAILED ${what}: ${rep.problems.length} problem(s) in ${relative(process.cwd(), rep.bundle) || rep.bundle}\n`);
+          process.stdout.write(`FAILED ${what}: ${rep.problems.length} problem(s) in ${shown(rep.bundle)}\n`);
         }
       }
       if (!rep.ok) exitCode = 4;
@@ -219,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
         const { signCommand } = await import('../commands/sign.js');
         const res = await signCommand({ bundle, key: o.key, ...(o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}), report: r.report });
         r.finish();
-        const rel = relative(process.cwd(), res.bundle) || res.bundle;
+        const rel = shown(res.bundle);
         emit(
           `signed ${rel} by ${res.signer}: ${res.written.join(', ')}${res.aptPackages ? ` (apt repository of ${res.aptPackages} packages)` : ''}\n` +
             `check anywhere with: gpg --verify SHA256SUMS.asc SHA256SUMS && sha256sum --strict -c SHA256SUMS`,
@@ -242,6 +248,10 @@ export async function main(argv: string[]): Promise<number> {
         `created ${r.created} by ${r.tool.name} ${r.tool.version}; target ${r.target.os} ${r.target.arch}${r.target.python ? ` python ${r.target.python}` : ''}`,
         `${r.totals.artifacts} artifacts, ${formatBytes(r.totals.bytes)}`,
       ];
+      const probe = r.target.probe;
+      if (probe) lines.push(`built for the box ${probe.hostname} (probe of ${probe.created}, ${probe.digest.slice(0, 19)}…): only what it lacked`);
+      if (r.parts) lines.push(`split for FAT32: ${r.parts.count} part(s), ${formatBytes(r.parts.bytes)}`);
+      if (r.base) lines.push(`a delta over ${r.base.name} ${r.base.version}: ${r.base.blobs} blob(s) come from that base bundle`);
       for (const [kind, k] of Object.entries(r.byKind)) {
         lines.push('', `${kind}: ${k.count} (${formatBytes(k.bytes)})`);
         const w = Math.max(...k.artifacts.map((a) => a.name.length));
@@ -340,8 +350,8 @@ export async function main(argv: string[]): Promise<number> {
           signal: controller.signal,
         });
         r.finish();
-        const where = relative(process.cwd(), res.outDir) || res.outDir;
-        emit(`${res.summary.trimEnd()}\nresults in ${where}${res.savedBaseline ? `; baseline saved to ${relative(process.cwd(), res.savedBaseline)}` : ''}`, { ...res.report, outDir: res.outDir, files: res.files });
+        const where = shown(res.outDir);
+        emit(`${res.summary.trimEnd()}\nresults in ${where}${res.savedBaseline ? `; baseline saved to ${shown(res.savedBaseline)}` : ''}`, { ...res.report, outDir: res.outDir, files: res.files });
         exitCode = res.exitCode;
       } finally {
         r.finish();
@@ -370,7 +380,7 @@ export async function main(argv: string[]): Promise<number> {
       const { probeCommand } = await import('../commands/probe.js');
       const { execFile } = await import('../util/exec.js');
       const res = await probeCommand({ out: o.out, venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
-      emit(`${res.summary}\nwrote ${relative(process.cwd(), res.path) || res.path} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`, { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent });
+      emit(`${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`, { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent });
     });
 
   program

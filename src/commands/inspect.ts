@@ -14,6 +14,11 @@ export interface InspectResult {
   tool: { name: string; version: string };
   target: BundleIndex['target'];
   totals: { artifacts: number; bytes: number };
+  /** How the bundle is stored: a folder, a tar, or a split folder (with its parts). */
+  form: 'dir' | 'tar' | 'split';
+  parts?: { count: number; bytes: number };
+  /** A delta: its base and the blobs left to it. */
+  base?: { name: string; version: string; blobs: number };
   byKind: Partial<Record<SourceKind, { count: number; bytes: number; artifacts: { id: string; name: string; version: string; size: number; digest: string }[] }>>;
 }
 
@@ -55,6 +60,9 @@ export async function inspectCommand(location: string): Promise<InspectResult> {
     tool: idx.tool,
     target: idx.target,
     totals: { artifacts: idx.artifacts.length, bytes },
+    form: reader.form,
+    ...(reader.parts ? { parts: { count: reader.parts.files.length, bytes: reader.parts.manifest.whole.size } } : {}),
+    ...(idx.base ? { base: { name: idx.base.name, version: idx.base.version, blobs: idx.base.blobs.length } } : {}),
     byKind,
   };
 }

@@ -2,15 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Target } from '../manifest/schema.js';
 import { type Digest, digestOf } from '../store/digest.js';
-import { VaultError, errnoCode } from '../util/errors.js';
+import { ProbeError, errnoCode } from '../util/errors.js';
 import { decodeStatus } from './dpkg.js';
 import { type BoxProbe, PROBE_SCHEMA, probeSchema } from './schema.js';
 
-export type ProbeCode = 'PROBE_READ' | 'PROBE_FIELD' | 'PROBE_MISMATCH';
-/** The probe file given with --target is wrong, or is for another kind of box than the manifest: exit 2, like a manifest. */
-export class ProbeError extends VaultError<ProbeCode> {
-  override readonly exitCode = 2;
-}
 
 /** What a lock and bundle.json record of the box they were made for. */
 export interface ProbeRef {

@@ -33,6 +33,12 @@ export class ManifestError extends VaultError<ManifestCode> {
   override readonly exitCode = 2;
 }
 
+export type ProbeCode = 'PROBE_READ' | 'PROBE_FIELD' | 'PROBE_MISMATCH';
+/** The probe file given with --target is wrong, or is for another kind of box than the manifest: exit 2, like a manifest. */
+export class ProbeError extends VaultError<ProbeCode> {
+  override readonly exitCode = 2;
+}
+
 export type UpstreamCode =
   | 'HTTP_STATUS'
   | 'NETWORK'
