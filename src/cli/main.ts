@@ -252,6 +252,7 @@ export async function main(argv: string[]): Promise<number> {
       if (probe) lines.push(`built for the box ${probe.hostname} (probe of ${probe.created}, ${probe.digest.slice(0, 19)}…): only what it lacked`);
       if (r.parts) lines.push(`split for FAT32: ${r.parts.count} part(s), ${formatBytes(r.parts.bytes)}`);
       if (r.base) lines.push(`a delta over ${r.base.name} ${r.base.version}: ${r.base.blobs} blob(s) come from that base bundle`);
+      lines.push(`${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${Date.parse(r.expires) < Date.now() ? ' (EXPIRED)' : ''}` : ''}`);
       for (const [kind, k] of Object.entries(r.byKind)) {
         lines.push('', `${kind}: ${k.count} (${formatBytes(k.bytes)})`);
         const w = Math.max(...k.artifacts.map((a) => a.name.length));

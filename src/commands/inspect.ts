@@ -1,5 +1,5 @@
 import { type BundleIndex, bundleIndexSchema } from '../bundle/index.js';
-import { INDEX } from '../bundle/layout.js';
+import { INDEX, SUMS_SIG } from '../bundle/layout.js';
 import { openBundle } from '../bundle/reader.js';
 import type { SourceKind } from '../sources/source.js';
 import { UsageError } from '../util/errors.js';
@@ -19,6 +19,9 @@ export interface InspectResult {
   parts?: { count: number; bytes: number };
   /** A delta: its base and the blobs left to it. */
   base?: { name: string; version: string; blobs: number };
+  /** SHA256SUMS.asc is present (checked by verify --key, not here). */
+  signed: boolean;
+  expires?: string;
   byKind: Partial<Record<SourceKind, { count: number; bytes: number; artifacts: { id: string; name: string; version: string; size: number; digest: string }[] }>>;
 }
 
@@ -61,6 +64,8 @@ export async function inspectCommand(location: string): Promise<InspectResult> {
     target: idx.target,
     totals: { artifacts: idx.artifacts.length, bytes },
     form: reader.form,
+    signed: reader.entries.get(SUMS_SIG)?.kind === 'file',
+    ...(idx.expires ? { expires: idx.expires } : {}),
     ...(reader.parts ? { parts: { count: reader.parts.files.length, bytes: reader.parts.manifest.whole.size } } : {}),
     ...(idx.base ? { base: { name: idx.base.name, version: idx.base.version, blobs: idx.base.blobs.length } } : {}),
     byKind,
