@@ -395,6 +395,65 @@ export async function main(argv: string[]): Promise<number> {
       else process.stdout.write(text);
     });
 
+  // The security reviewer's views: sbom, diff, report.
+  program
+    .command('sbom')
+    .description('print the bill of materials of a bundle: CycloneDX as shipped, SPDX 2.3 JSON, or a license summary')
+    .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
+    .addOption(new Option('--format <format>', 'cyclonedx: sbom.cdx.json as shipped; spdx: SPDX 2.3 JSON; licenses: counts by license, unknowns listed').choices(['cyclonedx', 'spdx', 'licenses']).default('cyclonedx'))
+    .option('-o, --out <file>', 'write it to this file instead of stdout')
+    .action(async (bundle: string, o: { format: 'cyclonedx' | 'spdx' | 'licenses'; out?: string }) => {
+      const { sbomCommand } = await import('../commands/sbom.js');
+      const r = await sbomCommand({ bundle, format: o.format });
+      const text = r.text.endsWith('\n') ? r.text : `${r.text}\n`;
+      const head = { bundle: r.bundle, name: r.name, version: r.version, format: r.format };
+      if (o.out) {
+        await writeFileAtomic(o.out, text);
+        emit(`wrote ${o.format} of ${r.name} ${r.version} to ${o.out}`, { ...head, out: resolve(o.out), ...(r.licenses ? { licenses: r.licenses } : {}) });
+      } else if (mode === 'json') {
+        emit('', { ...head, ...(r.licenses ? { licenses: r.licenses } : { document: JSON.parse(r.text) as unknown }) });
+      } else {
+        process.stdout.write(text);
+      }
+    });
+
+  program
+    .command('diff')
+    .description('what changed between two bundles: components added, removed, upgraded, downgraded by purl; same version with other bytes; size')
+    .argument('<old>', 'the older bundle (folder, tar or split folder)')
+    .argument('<new>', 'the newer bundle')
+    .option('--changelog', 'print a Markdown section for release notes instead')
+    .action(async (oldB: string, newB: string, o: { changelog?: boolean }) => {
+      const { diffCommand } = await import('../commands/diff.js');
+      const r = await diffCommand({ old: oldB, new: newB, changelog: Boolean(o.changelog) });
+      const { text, changelog, ...data } = r;
+      if (mode === 'json') emit('', { ...data, ...(changelog ? { changelog } : {}) });
+      else if (changelog) process.stdout.write(changelog);
+      else emit(text, data);
+    });
+
+  program
+    .command('report')
+    .description('one self-contained HTML page about a bundle: metadata, signature, components with search, licenses, audit, changes since a base')
+    .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
+    .option('-o, --out <file>', 'write the page to this file (default: stdout, as in "report <bundle> > report.html")')
+    .option('--base <bundle>', 'an older bundle: add what changed since')
+    .option('--audit <file>', 'audit findings to show (vault-bundle audit --json: a JSON array of {id, severity, package, version, summary})')
+    .option('--key <file>', 'release public key to check SHA256SUMS.asc with')
+    .action(async (bundle: string, o: { out?: string; base?: string; audit?: string; key?: string }) => {
+      const { reportCommand } = await import('../commands/report.js');
+      const r = await reportCommand({ bundle, ...(o.base ? { base: o.base } : {}), ...(o.audit ? { audit: o.audit } : {}), ...(o.key ? { key: o.key } : {}) });
+      const { html, ...data } = r;
+      if (o.out) {
+        await writeFileAtomic(o.out, html);
+        emit(`wrote ${o.out}: ${r.name} ${r.version}, ${r.components} components; ${r.signature.text}`, { ...data, out: resolve(o.out) });
+      } else if (mode === 'json') {
+        emit('', { ...data, html });
+      } else {
+        process.stdout.write(html);
+      }
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -1,0 +1,250 @@
+import type { BundleIndex } from '../bundle/index.js';
+import { compareVersions as debCompare } from '../sources/apt/version.js';
+import { compareVersions as pep440Compare } from '../sources/pip/pep440.js';
+import type { Digest } from '../store/digest.js';
+import { type Component, componentsOf } from './components.js';
+
+/**
+ * What changed between two bundles, component by component. Components are matched by identity (the purl
+ * without version, keeping the qualifiers that name another package, such as a .deb's arch); versions are
+ * ordered the way each ecosystem orders them (apt: dpkg, pip: PEP 440), models have commits (no order: a new
+ * commit is "changed") and files have their sha256. The same version with other bytes is a warning: upstream
+ * re-published something under an existing version, or a mirror serves something else.
+ */
+export interface DiffSide {
+  bundle: string;
+  name: string;
+  version: string;
+  created: string;
+  target: BundleIndex['target'];
+  artifacts: number;
+  components: number;
+  bytes: number;
+  /** sha256 of its bundle.json. */
+  index: string;
+}
+
+export interface DiffEntry {
+  kind: Component['kind'];
+  name: string;
+  identity: string;
+  from?: string;
+  to?: string;
+  fromDigest?: Digest;
+  toDigest?: Digest;
+  fromSize?: number;
+  toSize?: number;
+  /** New size minus old size (bytes). */
+  sizeDelta: number;
+  /** Models: which files changed under the same commit. */
+  note?: string;
+}
+
+export interface HashWarning {
+  kind: Component['kind'];
+  name: string;
+  identity: string;
+  version: string;
+  from: Digest;
+  to: Digest;
+  /** Models: the files whose bytes differ. */
+  files?: string[];
+}
+
+export interface BundleDiff {
+  old: DiffSide;
+  new: DiffSide;
+  added: DiffEntry[];
+  removed: DiffEntry[];
+  upgraded: DiffEntry[];
+  downgraded: DiffEntry[];
+  /** Models with another commit, files with other bytes: no version order to call it up or down. */
+  changed: DiffEntry[];
+  warnings: HashWarning[];
+  unchanged: number;
+  /** Total artifact bytes, new minus old. */
+  sizeDelta: number;
+}
+
+export interface SideInput {
+  location: string;
+  index: BundleIndex;
+  indexSha256: string;
+}
+
+function side(s: SideInput, comps: readonly Component[]): DiffSide {
+  return {
+    bundle: s.location,
+    name: s.index.name,
+    version: s.index.version,
+    created: s.index.created,
+    target: s.index.target,
+    artifacts: s.index.artifacts.length,
+    components: comps.length,
+    bytes: s.index.artifacts.reduce((n, a) => n + a.size, 0),
+    index: s.indexSha256,
+  };
+}
+
+/** How `to` relates to `from`: 1 newer, -1 older, 0 equal, undefined: no order (models, files). */
+export function versionOrder(kind: Component['kind'], from: string, to: string): number | undefined {
+  if (from === to) return 0;
+  const [a, b] = [to, from];
+  switch (kind) {
+    case 'apt':
+      return Math.sign(debCompare(a, b));
+    case 'pip':
+      try {
+        return Math.sign(pep440Compare(a, b));
+      } catch {
+        return undefined;
+      }
+    case 'runtime': {
+      const pa = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(a);
+      const pb = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(b);
+      if (!pa || !pb) return undefined;
+      for (let i = 1; i <= 3; i++) if (Number(pa[i]) !== Number(pb[i])) return Math.sign(Number(pa[i]) - Number(pb[i]));
+      return 0;
+    }
+    case 'hf':
+    case 'file':
+      return undefined;
+  }
+}
+
+function groupBy(comps: readonly Component[]): Map<string, Component[]> {
+  const m = new Map<string, Component[]>();
+  for (const c of comps) m.set(c.identity, [...(m.get(c.identity) ?? []), c]);
+  return m;
+}
+
+export function diffBundles(oldB: SideInput, newB: SideInput): BundleDiff {
+  const oc = componentsOf(oldB.index);
+  const nc = componentsOf(newB.index);
+  const d: BundleDiff = {
+    old: side(oldB, oc),
+    new: side(newB, nc),
+    added: [],
+    removed: [],
+    upgraded: [],
+    downgraded: [],
+    changed: [],
+    warnings: [],
+    unchanged: 0,
+    sizeDelta: 0,
+  };
+  d.sizeDelta = d.new.bytes - d.old.bytes;
+  const olds = groupBy(oc);
+  const news = groupBy(nc);
+  for (const id of new Set([...olds.keys(), ...news.keys()])) {
+    let o = [...(olds.get(id) ?? [])];
+    let n = [...(news.get(id) ?? [])];
+    // Several versions of one identity (rare): pair equal versions first, then what is left one to one.
+    for (const x of [...o]) {
+      const y = n.find((c) => c.version === x.version);
+      if (!y) continue;
+      compare(d, x, y);
+      o = o.filter((c) => c !== x);
+      n = n.filter((c) => c !== y);
+    }
+    if (o.length === 1 && n.length === 1) {
+      compare(d, o[0]!, n[0]!);
+      continue;
+    }
+    for (const x of o) d.removed.push(entry(x, undefined));
+    for (const y of n) d.added.push(entry(undefined, y));
+  }
+  for (const list of [d.added, d.removed, d.upgraded, d.downgraded, d.changed]) list.sort(byKindName);
+  d.warnings.sort(byKindName);
+  return d;
+}
+
+function compare(d: BundleDiff, o: Component, n: Component): void {
+  const order = versionOrder(n.kind, o.version, n.version);
+  if (order === 0) {
+    if (o.digest === n.digest) {
+      d.unchanged++;
+      return;
+    }
+    const w: HashWarning = { kind: n.kind, name: n.name, identity: n.identity, version: n.version, from: o.digest, to: n.digest };
+    if (o.files && n.files) {
+      const differ = Object.keys(n.files).filter((p) => o.files![p] !== undefined && o.files![p] !== n.files![p]);
+      if (differ.length === 0) {
+        // The same commit with other files selected (include patterns changed): not a content alarm.
+        d.changed.push({ ...entry(o, n), note: filesNote(o.files, n.files) });
+        return;
+      }
+      w.files = differ.sort();
+    }
+    d.warnings.push(w);
+    return;
+  }
+  const e = entry(o, n);
+  if (order === undefined) {
+    if (o.files && n.files) e.note = filesNote(o.files, n.files);
+    d.changed.push(e);
+  } else (order > 0 ? d.upgraded : d.downgraded).push(e);
+}
+
+function filesNote(o: Record<string, Digest>, n: Record<string, Digest>): string {
+  const added = Object.keys(n).filter((p) => !(p in o)).length;
+  const removed = Object.keys(o).filter((p) => !(p in n)).length;
+  const changed = Object.keys(n).filter((p) => p in o && o[p] !== n[p]).length;
+  return `files: ${changed} changed, ${added} added, ${removed} removed`;
+}
+
+function entry(o: Component | undefined, n: Component | undefined): DiffEntry {
+  const c = (n ?? o)!;
+  return {
+    kind: c.kind,
+    name: c.name,
+    identity: c.identity,
+    ...(o ? { from: o.version, fromDigest: o.digest, fromSize: o.size } : {}),
+    ...(n ? { to: n.version, toDigest: n.digest, toSize: n.size } : {}),
+    sizeDelta: (n?.size ?? 0) - (o?.size ?? 0),
+  };
+}
+
+function byKindName(a: { kind: string; name: string }, b: { kind: string; name: string }): number {
+  const x = `${a.kind}\0${a.name}`;
+  const y = `${b.kind}\0${b.name}`;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export type Bump = 'major' | 'minor' | 'patch' | 'none';
+
+/**
+ * The semantic-version bump the changes suggest (the seed's GAP-8): major when the target box changes or
+ * something is removed; minor when something is added, downgraded, a model or file changes, or an upgrade
+ * crosses an upstream major.minor; patch for upgrades within one upstream major.minor (Debian revisions,
+ * security updates) and rebuilds; none when nothing changed.
+ */
+export function suggestedBump(d: BundleDiff): Bump {
+  const t0 = d.old.target;
+  const t1 = d.new.target;
+  if (t0.os !== t1.os || t0.arch !== t1.arch || t0.python !== t1.python || d.removed.length > 0) return 'major';
+  if (d.added.length || d.downgraded.length || d.changed.length) return 'minor';
+  if (d.upgraded.some((e) => upstreamMinor(e.kind, e.from!) !== upstreamMinor(e.kind, e.to!))) return 'minor';
+  if (d.upgraded.length || d.warnings.length) return 'patch';
+  return 'none';
+}
+
+function upstreamMinor(kind: Component['kind'], v: string): string {
+  // apt: drop the epoch and the Debian revision; everything: the first two numeric parts.
+  const up = kind === 'apt' ? v.replace(/^\d+:/, '').replace(/-[^-]*$/, '') : v;
+  return /^(\d+)(?:\.(\d+))?/.exec(up)?.slice(1, 3).join('.') ?? up;
+}
+
+/** The bump from one bundle version (semver) to the next. */
+export function actualBump(from: string, to: string): Bump | 'downgrade' | undefined {
+  const a = /^(\d+)\.(\d+)\.(\d+)/.exec(from);
+  const b = /^(\d+)\.(\d+)\.(\d+)/.exec(to);
+  if (!a || !b) return undefined;
+  for (const [i, bump] of [[1, 'major'], [2, 'minor'], [3, 'patch']] as const) {
+    const x = Number(a[i]);
+    const y = Number(b[i]);
+    if (y > x) return bump;
+    if (y < x) return 'downgrade';
+  }
+  return 'none';
+}

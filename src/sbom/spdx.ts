@@ -1,0 +1,221 @@
+import type { BundleIndex } from '../bundle/index.js';
+import { hexOf } from '../store/digest.js';
+import type { Locked, SourceKind } from '../sources/source.js';
+import { normalizeLicense } from './licenses.js';
+
+/**
+ * SPDX 2.3 JSON (spdx.github.io/spdx-spec/v2.3) generated from bundle.json alone, like the CycloneDX SBOM, so
+ * both views agree with the lock: one package per artifact (a model is one package that CONTAINS a package
+ * per file, as CycloneDX nests them), SHA256 checksums, purls as PACKAGE-MANAGER external refs, licenses as
+ * metadata declares them (licenseConcluded is NOASSERTION: nothing was analysed), and the dependency edges
+ * the sources recorded (apt Depends, pip Requires-Dist) as DEPENDS_ON. Deterministic for one bundle.json.
+ */
+export interface SpdxChecksum {
+  algorithm: 'SHA256';
+  checksumValue: string;
+}
+
+export interface SpdxPackage {
+  SPDXID: string;
+  name: string;
+  versionInfo?: string;
+  packageFileName?: string;
+  downloadLocation: string;
+  filesAnalyzed: false;
+  checksums?: SpdxChecksum[];
+  licenseConcluded: string;
+  licenseDeclared: string;
+  copyrightText: 'NOASSERTION';
+  supplier?: string;
+  homepage?: string;
+  primaryPackagePurpose?: 'APPLICATION' | 'LIBRARY' | 'ARCHIVE' | 'FILE' | 'INSTALL' | 'OTHER';
+  externalRefs?: { referenceCategory: 'PACKAGE-MANAGER'; referenceType: 'purl'; referenceLocator: string }[];
+  comment?: string;
+}
+
+export interface SpdxRelationship {
+  spdxElementId: string;
+  relationshipType: 'DESCRIBES' | 'CONTAINS' | 'DEPENDS_ON';
+  relatedSpdxElement: string;
+}
+
+export interface SpdxDocument {
+  spdxVersion: 'SPDX-2.3';
+  dataLicense: 'CC0-1.0';
+  SPDXID: 'SPDXRef-DOCUMENT';
+  name: string;
+  documentNamespace: string;
+  creationInfo: { created: string; creators: string[]; comment?: string };
+  packages: SpdxPackage[];
+  relationships: SpdxRelationship[];
+  hasExtractedLicensingInfos?: { licenseId: string; extractedText: string; name: string; comment: string }[];
+}
+
+const NOASSERTION = 'NOASSERTION';
+
+const purpose: Record<SourceKind, NonNullable<SpdxPackage['primaryPackagePurpose']>> = {
+  apt: 'INSTALL',
+  pip: 'LIBRARY',
+  hf: 'OTHER',
+  file: 'FILE',
+};
+
+/** SPDX 2.3 wants `YYYY-MM-DDThh:mm:ssZ`: no fraction. */
+export function spdxTime(iso: string): string {
+  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The SPDX document of a bundle. `indexSha256` (of bundle.json as shipped) makes the namespace unique for
+ * this exact bundle: two builds that differ in any artifact get two namespaces.
+ */
+export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocument {
+  const ids = new Set<string>(['SPDXRef-DOCUMENT']);
+  const spdxId = (hint: string): string => {
+    const base = `SPDXRef-${hint.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}`;
+    let id = base;
+    for (let n = 2; ids.has(id); n++) id = `${base}-${n}`;
+    ids.add(id);
+    return id;
+  };
+  const extracted = new Map<string, string>();
+  const licenseOf = (text: string | undefined): string => {
+    if (!text?.trim()) return NOASSERTION;
+    const n = normalizeLicense(text);
+    for (const r of n.refs) if (!extracted.has(r.id)) extracted.set(r.id, r.text);
+    if (!n.listed && n.refs.length === 0 && /^LicenseRef-/.test(n.spdx) && !extracted.has(n.spdx)) extracted.set(n.spdx, n.raw);
+    return n.spdx;
+  };
+
+  const packages: SpdxPackage[] = [];
+  const relationships: SpdxRelationship[] = [];
+  const root: SpdxPackage = {
+    SPDXID: spdxId(`Bundle-${index.name}`),
+    name: index.name,
+    versionInfo: index.version,
+    downloadLocation: NOASSERTION,
+    filesAnalyzed: false,
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: NOASSERTION,
+    copyrightText: NOASSERTION,
+    primaryPackagePurpose: 'ARCHIVE',
+    comment: `vault-bundle bundle for ${index.target.os} ${index.target.arch}${index.description ? `: ${index.description}` : ''}`,
+  };
+  packages.push(root);
+  relationships.push({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: root.SPDXID });
+
+  const byArtifact = new Map<string, string>();
+  const models = new Map<string, string>();
+  for (const a of index.artifacts) {
+    const model = a.kind === 'hf' && a.meta?.repo && a.meta.commit && a.meta.path !== undefined ? a.meta : undefined;
+    if (model) {
+      const key = `${model.repo}@${model.commit}`;
+      let modelId = models.get(key);
+      if (!modelId) {
+        modelId = spdxId(`hf-${model.repo}-${model.commit!.slice(0, 12)}`);
+        models.set(key, modelId);
+        packages.push({
+          SPDXID: modelId,
+          name: model.repo!,
+          versionInfo: model.commit!,
+          downloadLocation: NOASSERTION,
+          filesAnalyzed: false,
+          licenseConcluded: NOASSERTION,
+          licenseDeclared: licenseOf(model.license),
+          copyrightText: NOASSERTION,
+          primaryPackagePurpose: 'OTHER',
+          externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
+          comment: `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
+        });
+        relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: modelId });
+      }
+      const id = spdxId(`hf-file-${model.repo}-${model.path}`);
+      byArtifact.set(a.id, id);
+      // A file of the model: no purl of its own (the model has it).
+      const { externalRefs: _purl, ...file } = artifactPackage(a, id, licenseOf(model.license));
+      packages.push({ ...file, name: model.path!, packageFileName: model.path!.split('/').at(-1)!, primaryPackagePurpose: 'FILE' });
+      relationships.push({ spdxElementId: modelId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+      continue;
+    }
+    const id = spdxId(`${a.kind}-${a.name}-${a.version}`);
+    byArtifact.set(a.id, id);
+    packages.push(artifactPackage(a, id, licenseOf(a.meta?.license)));
+    relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+  }
+  for (const rf of index.runtime ?? []) {
+    const id = spdxId(`runtime-${rf.name}-${rf.version}`);
+    packages.push({
+      SPDXID: id,
+      name: rf.name,
+      versionInfo: rf.version,
+      packageFileName: rf.path,
+      downloadLocation: NOASSERTION,
+      filesAnalyzed: false,
+      checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(rf.digest) }],
+      licenseConcluded: NOASSERTION,
+      licenseDeclared: NOASSERTION,
+      copyrightText: NOASSERTION,
+      primaryPackagePurpose: 'APPLICATION',
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: rf.purl }],
+      comment: 'carried runtime: runs vault-bundle on the box',
+    });
+    relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+  }
+  // The edges the sources recorded, the same ones the CycloneDX SBOM has: meta.dependsOn = "id id id".
+  for (const a of index.artifacts) {
+    const from = byArtifact.get(a.id);
+    for (const dep of a.meta?.dependsOn?.split(' ').filter(Boolean) ?? []) {
+      const to = byArtifact.get(dep);
+      if (from && to) relationships.push({ spdxElementId: from, relationshipType: 'DEPENDS_ON', relatedSpdxElement: to });
+    }
+  }
+  const doc: SpdxDocument = {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: `${index.name}-${index.version}`,
+    documentNamespace: `urn:vault-bundle:spdx:${encodeURIComponent(index.name)}:${encodeURIComponent(index.version)}:sha256-${indexSha256}`,
+    creationInfo: {
+      created: spdxTime(index.created),
+      creators: [`Tool: ${index.tool.name}-${index.tool.version}`],
+      comment: 'Generated from bundle.json; licenses as upstream metadata declares them.',
+    },
+    packages,
+    relationships,
+  };
+  if (extracted.size) {
+    doc.hasExtractedLicensingInfos = [...extracted].map(([licenseId, text]) => ({
+      licenseId,
+      extractedText: text,
+      name: text,
+      comment: 'a license name from upstream metadata that is not on the SPDX license list',
+    }));
+  }
+  return doc;
+}
+
+function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackage {
+  // The distributor of a .deb is the vendor its purl names (debian, ubuntu, nvidia).
+  const vendor = a.kind === 'apt' ? /^pkg:deb\/([^/]+)\//.exec(a.purl)?.[1] : undefined;
+  const homepage = a.meta?.Homepage;
+  return {
+    SPDXID,
+    name: a.name,
+    versionInfo: a.version,
+    ...(a.meta?.filename ? { packageFileName: a.meta.filename.split('/').at(-1)! } : {}),
+    downloadLocation: /^https?:/.test(a.url) ? a.url : NOASSERTION,
+    filesAnalyzed: false,
+    checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(a.digest) }],
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: license,
+    copyrightText: NOASSERTION,
+    ...(vendor ? { supplier: `Organization: ${decodeURIComponent(vendor)}` } : {}),
+    ...(homepage && /^https?:\/\/\S+$/.test(homepage) ? { homepage } : {}),
+    primaryPackagePurpose: purpose[a.kind],
+    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
+  };
+}
+
+export function spdxJson(index: BundleIndex, indexSha256: string): string {
+  return `${JSON.stringify(spdxDocument(index, indexSha256), null, 2)}\n`;
+}

@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import type { BundleIndex } from '../src/bundle/index.js';
+import { componentsOf } from '../src/report/components.js';
+import { sbomJson } from '../src/sbom/cyclonedx.js';
+import { licenseSummary, normalizeLicense } from '../src/sbom/licenses.js';
+import { type SpdxDocument, spdxDocument } from '../src/sbom/spdx.js';
+import type { Locked } from '../src/sources/source.js';
+import type { Digest } from '../src/store/digest.js';
+import { buildIn } from './helpers/build.js';
+import { runCli } from './helpers/cli.js';
+import { sha256 } from './helpers/fixtures.js';
+import { tempDir } from './helpers/tmp.js';
+
+const SCHEMA = new URL('./fixtures/spdx/spdx-2.3.schema.json', import.meta.url);
+const digest = (s: string): Digest => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+
+function art(kind: Locked['kind'], name: string, version: string, o: Partial<Locked> = {}): Locked {
+  const purl =
+    kind === 'apt'
+      ? `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=amd64&distro=bookworm`
+      : kind === 'pip'
+        ? `pkg:pypi/${name}@${version}?file_name=${name}-${version}-py3-none-any.whl`
+        : `pkg:generic/${name}@${version}`;
+  return {
+    kind,
+    id: `${kind}:${name}@${version}`,
+    name,
+    version,
+    digest: digest(`${name}@${version}`),
+    size: 1000,
+    url: `https://example.org/${name}`,
+    purl,
+    provenance: { kind: 'index-hash', index: 'https://example.org/simple' },
+    ...o,
+  };
+}
+
+function hfFile(repo: string, commit: string, path: string, license?: string): Locked {
+  const [ns, name] = repo.split('/') as [string, string];
+  return {
+    kind: 'hf',
+    id: `hf:${repo}@${commit}/${path}`,
+    name: `${repo}/${path}`,
+    version: commit,
+    digest: digest(`${repo}${commit}${path}`),
+    size: 500,
+    url: `https://huggingface.co/${repo}/resolve/${commit}/${path}`,
+    purl: `pkg:huggingface/${ns}/${name}@${commit}`,
+    provenance: { kind: 'index-hash', index: 'https://huggingface.co' },
+    meta: { repo, commit, revision: 'main', path, gitOid: '0'.repeat(40), type: 'model', ...(license ? { license } : {}) },
+  };
+}
+
+/** A bundle index with every kind: apt with Depends edges, pip with licenses, a model of two files, a file, the runtime. */
+function mixedIndex(): BundleIndex {
+  const jq = art('apt', 'jq', '1.6-2.1', { meta: { dependsOn: 'apt:libjq1@1.6-2.1 apt:libonig5@6.9.8-1', Homepage: 'https://github.com/jqlang/jq' } });
+  const libjq = art('apt', 'libjq1', '1.6-2.1', { meta: { dependsOn: 'apt:libonig5@6.9.8-1' } });
+  const onig = art('apt', 'libonig5', '6.9.8-1');
+  const req = art('pip', 'requests', '2.32.3', { meta: { license: 'Apache-2.0', dependsOn: 'pip:idna@3.7' } });
+  const idna = art('pip', 'idna', '3.7', { meta: { license: 'BSD' } });
+  const dual = art('pip', 'dual', '1.0', { meta: { license: 'MIT OR Apache-2.0' } });
+  const keyring = art('file', 'keyring', '1.0', { url: 'file:///tmp/keyring.gpg', provenance: { kind: 'manifest-pin', manifest: 'm.yaml' }, meta: { license: 'gpl-2.0-or-later' } });
+  return {
+    schema: 'vault-bundle/v1',
+    name: 'mixed',
+    version: '1.2.3',
+    description: 'every kind',
+    created: '2026-11-30T12:34:56.789Z',
+    tool: { name: 'vault-bundle', version: '0.1.0' },
+    manifest: { path: 'm.yaml', inputsDigest: digest('m') },
+    target: { os: 'ubuntu-24.04', arch: 'amd64', python: '3.12' },
+    artifacts: [jq, libjq, onig, req, idna, dual, keyring, hfFile('org/tiny', 'c0ffee'.repeat(6) + 'abcd', 'config.json', 'openrail'), hfFile('org/tiny', 'c0ffee'.repeat(6) + 'abcd', 'model.safetensors', 'openrail')],
+    runtime: [
+      { path: 'runtime/node', name: 'node', version: '20.18.1', digest: digest('node'), size: 100, purl: 'pkg:generic/node@20.18.1' },
+      { path: 'runtime/vault-bundle.cjs', name: 'vault-bundle', version: '0.1.0', digest: digest('cjs'), size: 10, purl: 'pkg:npm/vault-bundle@0.1.0' },
+    ],
+  };
+}
+
+async function validateSpdx(doc: unknown): Promise<string[]> {
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  const validate = ajv.compile(JSON.parse(await readFile(SCHEMA, 'utf8')) as object);
+  if (validate(doc)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
+}
+
+/** What a schema cannot say: unique ids, relationships between existing elements, defined LicenseRefs. */
+function integrity(doc: SpdxDocument): string[] {
+  const problems: string[] = [];
+  const ids = doc.packages.map((p) => p.SPDXID);
+  if (new Set(ids).size !== ids.length) problems.push('duplicate SPDXID');
+  const known = new Set([...ids, doc.SPDXID]);
+  for (const r of doc.relationships) {
+    if (!known.has(r.spdxElementId) || !known.has(r.relatedSpdxElement)) problems.push(`relationship to nowhere: ${JSON.stringify(r)}`);
+  }
+  const refs = new Set((doc.hasExtractedLicensingInfos ?? []).map((l) => l.licenseId));
+  for (const p of doc.packages) {
+    for (const expr of [p.licenseDeclared, p.licenseConcluded]) {
+      for (const ref of expr.match(/LicenseRef-[A-Za-z0-9.-]+/g) ?? []) if (!refs.has(ref)) problems.push(`${p.SPDXID}: ${ref} not defined`);
+    }
+  }
+  return problems;
+}
+
+describe('license normalization', () => {
+  it('turns metadata into SPDX expressions; names off the list become LicenseRef-', () => {
+    expect(normalizeLicense('mit')).toMatchObject({ spdx: 'MIT', listed: true, refs: [] });
+    expect(normalizeLicense('apache-2.0')).toMatchObject({ spdx: 'Apache-2.0', listed: true });
+    expect(normalizeLicense('MIT OR Apache-2.0')).toMatchObject({ spdx: 'MIT OR Apache-2.0', listed: true });
+    expect(normalizeLicense('(mit OR apache-2.0) AND BSD-3-Clause')).toMatchObject({ spdx: '(MIT OR Apache-2.0) AND BSD-3-Clause', listed: true });
+    expect(normalizeLicense('GPL-2.0-only WITH Classpath-exception-2.0')).toMatchObject({ spdx: 'GPL-2.0-only WITH Classpath-exception-2.0', listed: true });
+    expect(normalizeLicense('Apache Software')).toEqual({ raw: 'Apache Software', spdx: 'LicenseRef-Apache-Software', listed: false, refs: [{ id: 'LicenseRef-Apache-Software', text: 'Apache Software' }] });
+    expect(normalizeLicense('MIT OR llama2')).toMatchObject({ spdx: 'MIT OR LicenseRef-llama2', listed: false, refs: [{ id: 'LicenseRef-llama2', text: 'llama2' }] });
+    // Not an expression (operands without operators): the whole text is one name.
+    expect(normalizeLicense('BSD License v2')).toMatchObject({ spdx: 'LicenseRef-BSD-License-v2', listed: false });
+    expect(normalizeLicense('<script>')).toMatchObject({ spdx: 'LicenseRef-script', listed: false });
+  });
+
+  it('summarizes by license, most common first, and lists the components with none', () => {
+    const s = licenseSummary(componentsOf(mixedIndex()));
+    expect(s.total).toBe(10); // 3 apt, 3 pip, 1 file, 1 model (2 files), 2 runtime
+    expect(s.known).toBe(5);
+    expect(s.byLicense.map((l) => [l.license, l.count, l.listed])).toEqual([
+      ['Apache-2.0', 1, true],
+      ['GPL-2.0-or-later', 1, true],
+      ['LicenseRef-BSD', 1, false],
+      ['LicenseRef-openrail', 1, false],
+      ['MIT OR Apache-2.0', 1, true],
+    ]);
+    expect(s.byLicense.find((l) => l.license === 'LicenseRef-openrail')).toMatchObject({ kinds: { hf: 1 }, raw: ['openrail'] });
+    expect(s.unknown.map((u) => `${u.kind}:${u.name}`)).toEqual(['apt:jq', 'apt:libjq1', 'apt:libonig5', 'runtime:node', 'runtime:vault-bundle']);
+  });
+});
+
+describe('SPDX 2.3', () => {
+  it('is valid against the SPDX 2.3 fixture schema, with checksums, purls, licenses and the CycloneDX dependency edges', async () => {
+    const index = mixedIndex();
+    const doc = spdxDocument(index, 'ab'.repeat(32));
+    expect(await validateSpdx(doc)).toEqual([]);
+    expect(integrity(doc)).toEqual([]);
+    expect(doc).toMatchObject({ spdxVersion: 'SPDX-2.3', dataLicense: 'CC0-1.0', SPDXID: 'SPDXRef-DOCUMENT', name: 'mixed-1.2.3' });
+    expect(doc.creationInfo.created).toBe('2026-11-30T12:34:56Z');
+    expect(doc.creationInfo.creators).toEqual(['Tool: vault-bundle-0.1.0']);
+    expect(doc.documentNamespace).toContain(`sha256-${'ab'.repeat(32)}`);
+    expect(spdxDocument(index, 'cd'.repeat(32)).documentNamespace).not.toBe(doc.documentNamespace);
+
+    const byName = (n: string) => doc.packages.find((p) => p.name === n)!;
+    const jq = byName('jq');
+    expect(jq).toMatchObject({
+      versionInfo: '1.6-2.1',
+      downloadLocation: 'https://example.org/jq',
+      checksums: [{ algorithm: 'SHA256', checksumValue: digest('jq@1.6-2.1').slice(7) }],
+      licenseDeclared: 'NOASSERTION',
+      licenseConcluded: 'NOASSERTION',
+      supplier: 'Organization: debian',
+      homepage: 'https://github.com/jqlang/jq',
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: index.artifacts[0]!.purl }],
+    });
+    expect(byName('requests').licenseDeclared).toBe('Apache-2.0');
+    expect(byName('dual').licenseDeclared).toBe('MIT OR Apache-2.0');
+    expect(byName('idna').licenseDeclared).toBe('LicenseRef-BSD');
+    expect(byName('keyring')).toMatchObject({ licenseDeclared: 'GPL-2.0-or-later', downloadLocation: 'NOASSERTION' });
+    expect(doc.hasExtractedLicensingInfos?.map((l) => [l.licenseId, l.extractedText])).toEqual([
+      ['LicenseRef-BSD', 'BSD'],
+      ['LicenseRef-openrail', 'openrail'],
+    ]);
+
+    // The document DESCRIBES the bundle, which CONTAINS each top-level package; the model CONTAINS its files.
+    const root = doc.relationships.find((r) => r.relationshipType === 'DESCRIBES')!;
+    expect(root.spdxElementId).toBe('SPDXRef-DOCUMENT');
+    const contained = doc.relationships.filter((r) => r.spdxElementId === root.relatedSpdxElement && r.relationshipType === 'CONTAINS');
+    expect(contained).toHaveLength(3 + 3 + 1 + 1 + 2);
+    const model = byName('org/tiny');
+    expect(model).toMatchObject({ versionInfo: 'c0ffee'.repeat(6) + 'abcd', licenseDeclared: 'LicenseRef-openrail' });
+    expect(doc.relationships.filter((r) => r.spdxElementId === model.SPDXID).map((r) => doc.packages.find((p) => p.SPDXID === r.relatedSpdxElement)!.name).sort()).toEqual(['config.json', 'model.safetensors']);
+
+    // DEPENDS_ON: exactly the edges the CycloneDX SBOM of the same index has.
+    const nameOf = new Map(doc.packages.map((p) => [p.SPDXID, `${p.name}@${p.versionInfo}`]));
+    const spdxEdges = doc.relationships.filter((r) => r.relationshipType === 'DEPENDS_ON').map((r) => `${nameOf.get(r.spdxElementId)} -> ${nameOf.get(r.relatedSpdxElement)}`);
+    const byId = new Map(index.artifacts.map((a) => [a.id, `${a.name}@${a.version}`]));
+    const cdx = JSON.parse(sbomJson(index)) as { dependencies: { ref: string; dependsOn?: string[] }[] };
+    const cdxEdges = cdx.dependencies.filter((d) => byId.has(d.ref)).flatMap((d) => (d.dependsOn ?? []).map((t) => `${byId.get(d.ref)} -> ${byId.get(t)}`));
+    expect(spdxEdges.sort()).toEqual(cdxEdges.sort());
+    expect(spdxEdges).toHaveLength(4);
+  });
+
+  it('the fixture schema rejects what SPDX 2.3 forbids', async () => {
+    const doc = spdxDocument(mixedIndex(), 'ab'.repeat(32));
+    const broken = structuredClone(doc) as unknown as { creationInfo: { created: string }; packages: Record<string, unknown>[] };
+    broken.creationInfo.created = '2026-11-30T12:34:56.789Z';
+    broken.packages[1]!.SPDXID = 'SPDXRef-has space';
+    broken.packages[1]!.checksums = [{ algorithm: 'SHA-256', checksumValue: 'AB' }];
+    delete broken.packages[2]!.downloadLocation;
+    const errs = await validateSpdx(broken);
+    expect(errs.join('\n')).toMatch(/creationInfo\/created/);
+    expect(errs.join('\n')).toMatch(/packages\/1\/SPDXID/);
+    expect(errs.join('\n')).toMatch(/packages\/1\/checksums\/0\/algorithm/);
+    expect(errs.join('\n')).toMatch(/packages\/2 must have required property 'downloadLocation'/);
+  });
+});
+
+/** A manifest of three pinned files, two of them with a license. */
+async function licensedFiles(dir: string): Promise<string> {
+  const lines = ['name: views', 'version: 1.0.0', 'target: { os: ubuntu-24.04, arch: amd64 }', 'files:'];
+  for (const [i, lic] of ['MIT', 'apache-2.0', undefined].entries()) {
+    const data = `file ${i}\n`.repeat(100 + i);
+    await writeFile(join(dir, `f${i}.txt`), data);
+    lines.push(`  - name: f${i}`, `    path: f${i}.txt`, `    sha256: ${sha256(data)}`, ...(lic ? [`    license: ${lic}`] : []));
+  }
+  await writeFile(join(dir, 'm.yaml'), `${lines.join('\n')}\n`);
+  return join(dir, 'm.yaml');
+}
+
+describe('vault-bundle sbom', () => {
+  it('prints the CycloneDX SBOM byte for byte as shipped, from a folder and from a tar', async () => {
+    const dir = await tempDir();
+    await buildIn(dir, await licensedFiles(dir), { tar: join(dir, 'views.tar') });
+    const shipped = await readFile(join(dir, 'out', 'sbom.cdx.json'), 'utf8');
+    const r = await runCli(['sbom', join(dir, 'out')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(shipped);
+    const t = await runCli(['sbom', join(dir, 'views.tar')]);
+    expect(t.stdout).toBe(shipped);
+    const o = await runCli(['sbom', join(dir, 'views.tar'), '-o', join(dir, 'copy.cdx.json')]);
+    expect(o.code).toBe(0);
+    expect(await readFile(join(dir, 'copy.cdx.json'), 'utf8')).toBe(shipped);
+    const j = await runCli(['--json', 'sbom', join(dir, 'out')]);
+    expect(JSON.parse(j.stdout)).toMatchObject({ type: 'result', format: 'cyclonedx', name: 'views', document: { bomFormat: 'CycloneDX', specVersion: '1.6' } });
+  });
+
+  it('--format spdx writes SPDX 2.3 JSON of the bundle; --format licenses a summary', async () => {
+    const dir = await tempDir();
+    await buildIn(dir, await licensedFiles(dir));
+    const s = await runCli(['sbom', join(dir, 'out'), '--format', 'spdx']);
+    expect(s.code).toBe(0);
+    const doc = JSON.parse(s.stdout) as SpdxDocument;
+    expect(await validateSpdx(doc)).toEqual([]);
+    expect(integrity(doc)).toEqual([]);
+    const indexBytes = await readFile(join(dir, 'out', 'bundle.json'));
+    expect(doc.documentNamespace).toContain(createHash('sha256').update(indexBytes).digest('hex'));
+    expect(doc.packages.map((p) => [p.name, p.licenseDeclared])).toEqual([
+      ['views', 'NOASSERTION'],
+      ['f0', 'MIT'],
+      ['f1', 'Apache-2.0'],
+      ['f2', 'NOASSERTION'],
+    ]);
+
+    const l = await runCli(['sbom', join(dir, 'out'), '--format', 'licenses']);
+    expect(l.code).toBe(0);
+    expect(l.stdout).toMatch(/^views 1\.0\.0: licenses of 3 components .*: 2 named, 1 unknown$/m);
+    expect(l.stdout).toMatch(/^ {2}MIT +1 {2}file 1$/m);
+    expect(l.stdout).toMatch(/^ {2}file \(1\): f2 /m);
+    const lj = await runCli(['--json', 'sbom', join(dir, 'out'), '--format', 'licenses']);
+    expect(JSON.parse(lj.stdout)).toMatchObject({ type: 'result', format: 'licenses', licenses: { total: 3, known: 2, unknown: [{ kind: 'file', name: 'f2' }] } });
+  });
+
+  it('a path that is not a bundle: exit 64 NOT_A_BUNDLE', async () => {
+    const dir = await tempDir();
+    const r = await runCli(['--json', 'sbom', join(dir, 'nothing')]);
+    expect(r.code).toBe(64);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ type: 'error', code: 'NOT_A_BUNDLE' });
+    const e = await runCli(['sbom', dir]);
+    expect(e.code).toBe(64);
+    expect(e.stderr).toMatch(/no bundle\.json/);
+  });
+});
