@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lstat, readFile, readlink, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { sha256 } from './helpers/fixtures.js';
 // The Hub cannot be reached from here: a Hub-compatible server on 127.0.0.1 serves tiny generated models.
 let hub: HubServer;
 const TOKEN = 'hf_testtoken';
+const BIG = randomBytes(9 * 1024 * 1024 + 321);
 
 beforeAll(async () => {
   const gpt2: Record<string, Uint8Array | string> = tinyModel({ arch: 'gpt2', seed: 1 }).files;
@@ -23,6 +25,17 @@ beforeAll(async () => {
     repos: [
       { id: 'tiny/gpt2', files: { ...gpt2, 'README.md': '---\nlicense: mit\n---\n# tiny gpt2\n' } },
       { id: 'tiny/gated', files: { 'config.json': '{}', 'model.safetensors': gpt2['model.safetensors']! }, gated: true },
+      // Several non-LFS files (fetched while locking, each checked by its git sha1) and one LFS file of several MiB.
+      {
+        id: 'tiny/big',
+        files: {
+          'config.json': '{"model_type":"gpt2"}\n',
+          'generation_config.json': '{"max_length":32}\n',
+          'tokenizer_config.json': '{"model_max_length":1024}\n',
+          'special_tokens_map.json': '{"eos_token":"<|endoftext|>"}\n',
+          'model.safetensors': BIG,
+        },
+      },
     ],
   });
 });
@@ -91,6 +104,37 @@ describe('hf source', () => {
     expect(lock.artifacts.length).toBeGreaterThan(3);
     expect(lock.artifacts[0]!.version).toMatch(/^[0-9a-f]{40}$/);
     expect(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.meta!.etag).toBe(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.digest.slice(7));
+  });
+
+  it('checks the git sha1 of every non-LFS file while locking; a large LFS file cut mid-body resumes after what it received', async () => {
+    const dir = await tempDir();
+    const view = hub.repo('tiny/big');
+    const small = [...view.files.values()].filter((f) => !f.lfs).map((f) => f.path);
+    expect(small.length).toBe(4);
+    hub.fault('tiny/big', 'model.safetensors', { truncateAt: 5 * 1024 * 1024 + 17, times: 1 });
+    const from = hub.requests.length;
+    const r = await buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/big\n'));
+    const lock = await readLock(r.lockPath);
+    expect(lock.artifacts.map((a) => a.meta!.path).sort()).toEqual([...view.files.keys()].sort());
+    for (const a of lock.artifacts) expect(a.digest).toBe(`sha256:${view.files.get(a.meta!.path!)!.sha256}`);
+    expect(sha256(await readFile(join(r.dir, 'blobs/sha256', view.files.get('model.safetensors')!.sha256)))).toBe(sha256(BIG));
+    const gets = hub.requests.slice(from).filter((q) => q.path.endsWith('/model.safetensors') && q.method === 'GET');
+    expect(gets).toHaveLength(2);
+    expect(gets[0]!.range).toBeUndefined();
+    // Resumed from what was received (an O_DIRECT writer rounds down to a 4 KiB sector), not from 0.
+    const at = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(at).toBeGreaterThan(4 * 1024 * 1024);
+    expect(at).toBeLessThanOrEqual(5 * 1024 * 1024 + 17);
+    expect(r.events.filter((e) => e.type === 'download:retry')).toHaveLength(1);
+
+    // A non-LFS file whose bytes do not match its git sha1 fails the lock, naming that file.
+    hub.fault('tiny/big', 'generation_config.json', { corrupt: true });
+    try {
+      const d2 = await tempDir();
+      await expect(buildIn(d2, await manifest(d2, '  models:\n    - repo: tiny/big\n'))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', subject: 'hf:tiny/big/generation_config.json' });
+    } finally {
+      hub.fault('tiny/big', 'generation_config.json', null);
+    }
   });
 
   it('refuses a missing repo, revision or file, a gated repo without a token, a bad blob and hostile names', async () => {

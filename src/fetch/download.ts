@@ -17,7 +17,12 @@ export async function fetchAll(items: readonly Locked[], ctx: BuildCtx, o: Fetch
   const limit = pLimit(Math.max(1, o.concurrency));
   const unique = new Map<string, Locked>();
   for (const it of items) if (!unique.has(it.digest)) unique.set(it.digest, it);
-  const jobs = [...unique.values()].map((item) => limit(() => fetchOne(item, ctx, o.sourceFor(item))));
+  // Largest first: a big file started last would run alone at the end, at one connection's speed, while the
+  // small ones fill the gaps; results keep the lock's order.
+  const all = [...unique.values()];
+  const order = all.map((_, i) => i).sort((a, b) => all[b]!.size - all[a]!.size || a - b);
+  const jobs: Promise<Blob>[] = new Array(all.length);
+  for (const i of order) jobs[i] = limit(() => fetchOne(all[i]!, ctx, o.sourceFor(all[i]!)));
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -111,8 +111,8 @@ export class HttpClient {
       res.body.destroy();
       throw tooLarge(url, o, startedAt + len);
     }
-    const body = capped(res.body, o.maxLength - startedAt, () => tooLarge(url, o, undefined));
-    return { status, startedAt, totalSize, headers: res.headers, body: mapErrors(body, url, o.subject) };
+    const body = capped(res.body, o.maxLength - startedAt, url, o);
+    return { status, startedAt, totalSize, headers: res.headers, body };
   }
 
   /**
@@ -142,24 +142,17 @@ export class HttpClient {
   }
 }
 
-async function* capped(
-  body: AsyncIterable<Uint8Array>,
-  max: number,
-  fail: () => Error,
-): AsyncIterable<Uint8Array> {
+/** The body, refused past `max` bytes, with network errors mapped; one generator (one promise per chunk). */
+async function* capped(body: AsyncIterable<Uint8Array>, max: number, url: string, o: GetOptions): AsyncIterable<Uint8Array> {
   let n = 0;
-  for await (const c of body) {
-    n += c.byteLength;
-    if (n > max) throw fail();
-    yield c;
-  }
-}
-
-async function* mapErrors(body: AsyncIterable<Uint8Array>, url: string, subject: string): AsyncIterable<Uint8Array> {
   try {
-    yield* body;
+    for await (const c of body) {
+      n += c.byteLength;
+      if (n > max) throw tooLarge(url, o, undefined);
+      yield c;
+    }
   } catch (err) {
-    throw networkError(err, url, subject);
+    throw networkError(err, url, o.subject);
   }
 }
 

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, localWriteError } from '../util/errors.js';
 import { type Digest, digestOf, hexOf } from './digest.js';
-
-const WRITE_BATCH = 1 << 20;
+import { BlobWriter } from './writer.js';
 
 export interface Blob {
   digest: Digest;
@@ -116,7 +115,17 @@ export class Store {
       have = 0;
     }
     if (have > 0) {
-      for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      // O_DIRECT writes start on a sector boundary: give back the last partial sector (at most 4 KiB).
+      const at = BlobWriter.resumeOffset(have, expect.size - have);
+      if (at !== have) {
+        await truncate(partial, at).catch((err: unknown) => {
+          throw localWriteError(err, partial);
+        });
+        have = at;
+      }
+    }
+    if (have > 0) {
+      for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20, end: have - 1 })) hash.update(chunk as Buffer);
     }
 
     const { startedAt, body } = await openAt(have);
@@ -124,24 +133,8 @@ export class Store {
     if (startedAt === 0 && have > 0) skip = have; // the source restarted; drop what we already hold
     else if (startedAt !== have) throw new Error(`source resumed at ${startedAt}, asked for ${have}`);
 
-    const fh = await open(partial, have > 0 ? 'a' : 'w').catch((err: unknown) => {
-      throw localWriteError(err, partial);
-    });
+    const out = await BlobWriter.open(partial, have, expect.size - have);
     let size = have;
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    // What was received is on disk before an error propagates, so a resumed download starts after it.
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      const batch = pending;
-      pending = [];
-      pendingBytes = 0;
-      try {
-        await fh.writev(batch);
-      } catch (err) {
-        throw localWriteError(err, partial);
-      }
-    };
     try {
       for await (const raw of body) {
         let chunk = raw;
@@ -165,23 +158,19 @@ export class Store {
           });
         }
         hash.update(chunk);
-        // Network chunks are 16-64 KiB: one write per MiB instead of one per chunk keeps 8 parallel downloads
-        // from spending the main thread on write calls.
-        pending.push(chunk);
-        pendingBytes += chunk.byteLength;
-        if (pendingBytes >= WRITE_BATCH) await flush();
+        // Copied into the writer's buffer, so the network chunk is garbage at once; it writes 1 MiB at a time.
+        const wait = out.write(chunk);
+        if (wait) await wait;
         onBytes?.(chunk.byteLength);
       }
-      await flush();
-      await fh.sync();
+      await out.finish();
     } catch (err) {
-      if (!(err instanceof IntegrityError)) await flush().catch(() => undefined);
-      await fh.close();
-      // Wrong bytes must not be resumed from; anything else (network, Ctrl-C) keeps the partial file.
+      // What was received is on disk before an error propagates, so a resumed download starts after it;
+      // wrong bytes must not be resumed from: the partial file goes.
+      await out.abort(!(err instanceof IntegrityError));
       if (err instanceof IntegrityError) await rm(partial, { force: true });
       throw err;
     }
-    await fh.close();
 
     const found = digestOf(hash.digest('hex'));
     if (size !== expect.size || found !== expect.digest) {

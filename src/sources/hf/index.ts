@@ -6,6 +6,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { datasetInfo, listFiles, modelInfo } from '@huggingface/hub';
 import { PackageURL } from 'packageurl-js';
+import pLimit from 'p-limit';
 import { openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { IntegrityError, ManifestError, UpstreamError } from '../../util/errors.js';
@@ -138,32 +139,41 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
   const base = `${endpoint}/${m.type === 'dataset' ? 'datasets/' : ''}${m.repo}/resolve/${commit}`;
   const files = entries.filter((e) => selected(e.path, m.include, m.exclude));
   if (files.length === 0) throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: no files at ${commit} match include/exclude`, subject, hint: 'check the include and exclude globs' });
-  const out: Locked[] = [];
+  for (const e of files) refuseHostile(e.path, subject);
   let license = m.license;
-  for (const e of files) {
-    refuseHostile(e.path, subject);
-    const url = `${base}/${e.path.split('/').map(encodeURIComponent).join('/')}`;
-    let sha256 = e.lfs?.oid;
-    let size = e.lfs?.size ?? e.size;
-    if (!sha256) {
-      // Not in LFS: the Hub gives only the git blob sha1. Fetch it now, check that sha1, and lock its sha256.
-      const id = `hf:${m.repo}/${e.path}`;
-      const data = await ctx.http.getBytes(url, { signal: ctx.signal, maxLength: MAX_SMALL_FILE, subject: id, headers: tokenHeader() }).catch((err: unknown) => {
-        throw gatedHint(err);
-      });
-      const found = gitBlobSha1(data);
-      if (found !== e.oid) {
-        throw new IntegrityError({ code: 'DIGEST_MISMATCH', message: `${id}: git blob sha1 ${found}, the Hub lists ${e.oid}`, subject: id, expected: e.oid, found });
-      }
-      sha256 = createHash('sha256').update(data).digest('hex');
-      size = data.length;
-      await ctx.store.putBuffer(data, id);
-      if (e.path === 'README.md' && !license) license = cardLicense(data.toString('utf8'));
-    }
-    const l = lockedFile(m.repo, m.type, commit, m.revision, e.path, sha256, size, e.oid, Boolean(e.lfs), url, { kind: 'index-hash', index: `${endpoint} ${m.repo}@${commit}` });
-    l.meta!.home = spec.home;
-    out.push(l);
-  }
+  // Each non-LFS file is one more request (and one more round trip) while locking: fetch them in parallel.
+  const limit = pLimit(Math.max(1, ctx.limits.concurrency));
+  const settled = await Promise.allSettled(
+    files.map((e) =>
+      limit(async (): Promise<Locked> => {
+        const url = `${base}/${e.path.split('/').map(encodeURIComponent).join('/')}`;
+        let sha256 = e.lfs?.oid;
+        let size = e.lfs?.size ?? e.size;
+        if (!sha256) {
+          // Not in LFS: the Hub gives only the git blob sha1. Fetch it now, check that sha1, and lock its sha256.
+          const id = `hf:${m.repo}/${e.path}`;
+          const data = await ctx.http.getBytes(url, { signal: ctx.signal, maxLength: MAX_SMALL_FILE, subject: id, headers: tokenHeader() }).catch((err: unknown) => {
+            throw gatedHint(err);
+          });
+          const found = gitBlobSha1(data);
+          if (found !== e.oid) {
+            throw new IntegrityError({ code: 'DIGEST_MISMATCH', message: `${id}: git blob sha1 ${found}, the Hub lists ${e.oid}`, subject: id, expected: e.oid, found });
+          }
+          sha256 = createHash('sha256').update(data).digest('hex');
+          size = data.length;
+          await ctx.store.putBuffer(data, id);
+          if (e.path === 'README.md' && !m.license) license = cardLicense(data.toString('utf8'));
+        }
+        const l = lockedFile(m.repo, m.type, commit, m.revision, e.path, sha256, size, e.oid, Boolean(e.lfs), url, { kind: 'index-hash', index: `${endpoint} ${m.repo}@${commit}` });
+        l.meta!.home = spec.home;
+        return l;
+      }),
+    ),
+  );
+  // Every request has ended (no write still running); the first failure in file order is the one reported.
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const out = settled.map((r) => (r as PromiseFulfilledResult<Locked>).value);
   if (license) for (const o of out) o.meta!.license = license;
   return out;
 }
