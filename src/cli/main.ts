@@ -371,6 +371,25 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('audit')
+    .description("match a bundle's debs (Debian, Ubuntu) and wheels (PyPI) against OSV vulnerability records, offline; exit 1 at or above --fail-on")
+    .argument('<bundle>', 'bundle folder, tar file, split (fat32) folder, or its bundle.json')
+    .requiredOption('--osv <path>', 'OSV records: a folder of .json files, an ecosystem all.zip of the OSV export, or one record file (repeat for several)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (unknown counts as medium)').choices(['any', 'low', 'medium', 'high', 'critical', 'never']).default('high'))
+    .action(async (bundle: string, o: { osv: string[]; failOn: 'any' | 'low' | 'medium' | 'high' | 'critical' | 'never' }) => {
+      const r = makeRenderer(mode);
+      try {
+        const { auditCommand, auditText } = await import('../commands/audit.js');
+        const res = await auditCommand({ bundle, osv: o.osv, failOn: o.failOn, report: r.report });
+        r.finish();
+        emit(auditText(res), res);
+        if (res.failing > 0) exitCode = 1;
+      } finally {
+        r.finish();
+      }
+    });
+
+  program
     .command('probe')
     .description('read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file for build --target')
     .option('-o, --out <file>', 'where to write the probe', 'box.json')

@@ -101,7 +101,13 @@ export class LocalError extends VaultError<InstallCode> {
   override readonly exitCode = 5;
 }
 
-export type UsageCode = 'BAD_FLAG' | 'NOT_A_BUNDLE' | 'INTERRUPTED' | 'BAD_KEY';
+export type UsageCode =
+  | 'BAD_FLAG'
+  | 'NOT_A_BUNDLE'
+  | 'INTERRUPTED'
+  | 'BAD_KEY'
+  /** audit --osv: a path that is not OSV data, or a file in it that is not JSON or not an OSV record (named). */
+  | 'BAD_OSV';
 export class UsageError extends VaultError<UsageCode> {
   override readonly exitCode = 64;
 }

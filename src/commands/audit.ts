@@ -1,0 +1,126 @@
+import { readFile, stat } from 'node:fs/promises';
+import { type AuditFinding, type AuditResult, type FindingSeverity, SEVERITY_ORDER, auditIndex, severityRank } from '../audit/audit.js';
+import { type BundleIndex, bundleIndexSchema } from '../bundle/index.js';
+import { INDEX } from '../bundle/layout.js';
+import { openBundle } from '../bundle/reader.js';
+import { UsageError } from '../util/errors.js';
+import type { Reporter } from '../util/events.js';
+import { limits } from '../util/limits.js';
+
+/** --fail-on: the least severity that fails the audit; `any` fails on every finding, `never` on none. */
+export const FAIL_ON = ['any', ...SEVERITY_ORDER.slice(1), 'never'] as const;
+export type FailOn = (typeof FAIL_ON)[number];
+
+export interface AuditOptions {
+  /** A bundle folder, tar or split folder, or a bundle.json. */
+  bundle: string;
+  /** OSV data: folders of .json records, ecosystem all.zip files, single record files. */
+  osv: readonly string[];
+  failOn: FailOn;
+  report?: Reporter;
+}
+
+export interface AuditCommandResult extends AuditResult {
+  bundle: string;
+  name: string;
+  version: string;
+  target: BundleIndex['target'];
+  osv: string[];
+  failOn: FailOn;
+  /** Findings at or above --fail-on: the command exits 1 when there are any. */
+  failing: number;
+}
+
+/** Whether a finding fails an audit run with this --fail-on. */
+export function fails(f: Pick<AuditFinding, 'severity'>, failOn: FailOn): boolean {
+  if (failOn === 'never') return false;
+  if (failOn === 'any') return true;
+  return severityRank(f.severity) >= severityRank(failOn as FindingSeverity);
+}
+
+async function readIndex(location: string): Promise<{ bundle: string; index: BundleIndex }> {
+  const notIndex = () =>
+    new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `${location}: ${INDEX} is not a bundle index this version understands`,
+      subject: location,
+      hint: 'run "vault-bundle verify" on it; it may be damaged or written by a newer version',
+    });
+  const parse = (bytes: Buffer): BundleIndex => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw notIndex();
+    }
+    const parsed = bundleIndexSchema.safeParse(raw);
+    if (!parsed.success) throw notIndex();
+    return parsed.data as BundleIndex;
+  };
+  const st = await stat(location).catch(() => undefined);
+  if (st?.isFile() && location.endsWith('.json')) {
+    if (st.size > limits.maxIndexBytes) throw notIndex();
+    return { bundle: location, index: parse(await readFile(location)) };
+  }
+  const reader = await openBundle(location);
+  if (!reader.entries.has(INDEX)) {
+    throw new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `${location}: no ${INDEX}; not a vault-bundle bundle`,
+      subject: location,
+      hint: 'give the folder, tar or split folder written by "vault-bundle build", or its bundle.json',
+    });
+  }
+  return { bundle: reader.location, index: parse(await reader.read(INDEX, limits.maxIndexBytes)) };
+}
+
+/** Audits a bundle's debs and wheels against OSV records, offline. */
+export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult> {
+  const { bundle, index } = await readIndex(o.bundle);
+  const res = await auditIndex(index, { osv: o.osv, ...(o.report ? { report: o.report } : {}) });
+  for (const rf of index.runtime ?? []) {
+    res.summary.unchecked.push({ artifact: `runtime:${rf.path}`, why: 'the carried runtime (Node.js, the packed tool): no OSV ecosystem' });
+  }
+  return {
+    bundle,
+    name: index.name,
+    version: index.version,
+    target: index.target,
+    osv: [...o.osv],
+    failOn: o.failOn,
+    failing: res.findings.filter((f) => fails(f, o.failOn)).length,
+    ...res,
+  };
+}
+
+/** The findings as lines for a terminal: most severe first, then what was not checked. */
+export function auditText(r: AuditCommandResult): string {
+  const lines: string[] = [];
+  const s = r.summary;
+  const checkedTotal = Object.values(s.checked).reduce((a, b) => a + b, 0);
+  const eco = Object.entries(s.checked).map(([e, n]) => `${n} ${e}`).join(', ');
+  lines.push(
+    `audited ${r.name} ${r.version}: ${checkedTotal} package(s) (${eco || 'none'}) against ${s.records} OSV record(s)${s.withdrawn ? ` (${s.withdrawn} withdrawn, skipped)` : ''}`,
+  );
+  if (r.findings.length) {
+    const w = {
+      sev: Math.max(...r.findings.map((f) => f.severity.length)),
+      id: Math.max(...r.findings.map((f) => f.id.length)),
+      pkg: Math.max(...r.findings.map((f) => `${f.package} ${f.version}`.length)),
+    };
+    lines.push('');
+    for (const f of r.findings) {
+      const cve = f.aliases.find((a) => a.startsWith('CVE-'));
+      lines.push(
+        `${f.severity.toUpperCase().padEnd(w.sev)}  ${f.id.padEnd(w.id)}  ${`${f.package} ${f.version}`.padEnd(w.pkg)}  ` +
+          `${f.fixed ? `fixed in ${f.fixed}` : 'no fix'}${f.score !== undefined ? `  CVSS ${f.score}` : ''}${cve && cve !== f.id ? `  ${cve}` : ''}` +
+          `${f.summary ? `  ${f.summary.length > 100 ? `${f.summary.slice(0, 99)}…` : f.summary}` : ''}`,
+      );
+    }
+  }
+  const counts = (Object.entries(s.bySeverity) as [string, number][]).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+  lines.push('', `${r.findings.length} finding(s)${counts.length ? ` (${counts.join(', ')})` : ''}; ${r.failing} at or above --fail-on ${r.failOn}`);
+  for (const e of s.uncovered) lines.push(`warning: the OSV data has no ${e} record: its ${s.checked[e]} package(s) were not really checked`);
+  if (s.unchecked.length) lines.push(`not checked: ${s.unchecked.length} artifact(s) outside OSV's ecosystems (models, files, other apt repositories; --json lists them)`);
+  return lines.join('\n');
+}
