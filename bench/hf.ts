@@ -21,7 +21,6 @@
  * VAULT_BENCH_KEEP=1 (keep the run folder), VAULT_BENCH_STRICT=1 (exit 1 on a MISS).
  * Everything lives in memory or in one run folder under $TMPDIR, removed at the end.
  */
-import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';

@@ -10,7 +10,6 @@
  * MISS), VAULT_BENCH_RSS=proc (poll /proc instead of GNU time), VAULT_BENCH_WAIT_S (wait up to this long for a
  * quiet box before measuring).
  */
-import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';

@@ -8,7 +8,6 @@ import { buildCommand } from '../src/commands/build.js';
 import { installCommand } from '../src/commands/install.js';
 import { lockCommand } from '../src/commands/lock.js';
 import { makeBuildCtx } from '../src/context.js';
-import { readLock } from '../src/lock/lock.js';
 import type { LoadedManifest } from '../src/manifest/load.js';
 import { collectProbe } from '../src/probe/collect.js';
 import { loadProbe, probeDpkgStatus } from '../src/probe/load.js';

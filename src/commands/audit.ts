@@ -1,11 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import { type AuditFinding, type AuditResult, type FindingSeverity, SEVERITY_ORDER, auditIndex, severityRank } from '../audit/audit.js';
-import { type BundleIndex, bundleIndexSchema } from '../bundle/index.js';
-import { INDEX } from '../bundle/layout.js';
-import { openBundle } from '../bundle/reader.js';
-import { UsageError } from '../util/errors.js';
+import type { BundleIndex } from '../bundle/index.js';
+import { loadIndex } from '../bundle/load.js';
 import type { Reporter } from '../util/events.js';
-import { limits } from '../util/limits.js';
 
 /** --fail-on: the least severity that fails the audit; `any` fails on every finding, `never` on none. */
 export const FAIL_ON = ['any', ...SEVERITY_ORDER.slice(1), 'never'] as const;
@@ -38,45 +34,9 @@ export function fails(f: Pick<AuditFinding, 'severity'>, failOn: FailOn): boolea
   return severityRank(f.severity) >= severityRank(failOn as FindingSeverity);
 }
 
-async function readIndex(location: string): Promise<{ bundle: string; index: BundleIndex }> {
-  const notIndex = () =>
-    new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `${location}: ${INDEX} is not a bundle index this version understands`,
-      subject: location,
-      hint: 'run "vault-bundle verify" on it; it may be damaged or written by a newer version',
-    });
-  const parse = (bytes: Buffer): BundleIndex => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      throw notIndex();
-    }
-    const parsed = bundleIndexSchema.safeParse(raw);
-    if (!parsed.success) throw notIndex();
-    return parsed.data as BundleIndex;
-  };
-  const st = await stat(location).catch(() => undefined);
-  if (st?.isFile() && location.endsWith('.json')) {
-    if (st.size > limits.maxIndexBytes) throw notIndex();
-    return { bundle: location, index: parse(await readFile(location)) };
-  }
-  const reader = await openBundle(location);
-  if (!reader.entries.has(INDEX)) {
-    throw new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `${location}: no ${INDEX}; not a vault-bundle bundle`,
-      subject: location,
-      hint: 'give the folder, tar or split folder written by "vault-bundle build", or its bundle.json',
-    });
-  }
-  return { bundle: reader.location, index: parse(await reader.read(INDEX, limits.maxIndexBytes)) };
-}
-
 /** Audits a bundle's debs and wheels against OSV records, offline. */
 export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult> {
-  const { bundle, index } = await readIndex(o.bundle);
+  const { location: bundle, index } = await loadIndex(o.bundle);
   const res = await auditIndex(index, { osv: o.osv, ...(o.report ? { report: o.report } : {}) });
   for (const rf of index.runtime ?? []) {
     res.summary.unchecked.push({ artifact: `runtime:${rf.path}`, why: 'the carried runtime (Node.js, the packed tool): no OSV ecosystem' });

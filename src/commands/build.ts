@@ -1,16 +1,13 @@
-import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assembleBundle } from '../bundle/assemble.js';
-import { type BundleIndex, bundleCreated, bundleIndexSchema, makeIndex } from '../bundle/index.js';
-import { INDEX } from '../bundle/layout.js';
+import { type BundleIndex, bundleCreated, makeIndex } from '../bundle/index.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
-import { openBundle } from '../bundle/reader.js';
+import { loadIndex } from '../bundle/load.js';
 import { formatBytes } from '../cli/format.js';
 import { tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';
-import { limits } from '../util/limits.js';
 import { checkSpace } from '../util/space.js';
 import type { Locked } from '../sources/source.js';
 import { writeDeterministicTar } from '../bundle/tar.js';
@@ -19,7 +16,7 @@ import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import { sourceFor, sources } from '../sources/registry.js';
 import type { BuildCtx } from '../sources/source.js';
-import { InterruptedError, UsageError, VaultError } from '../util/errors.js';
+import { InterruptedError, UsageError } from '../util/errors.js';
 import { lockForBuild, targetProbe } from './lock.js';
 import { VERIFY_SH, WRAPPER_SH, fieldReadme, prepareRuntime } from '../runtime/carry.js';
 
@@ -177,33 +174,7 @@ async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx, out: s
  * release engineer may keep only that). Only the same bundle name can be a base.
  */
 async function readBase(location: string, name: string): Promise<{ name: string; version: string; indexDigest: `sha256:${string}`; digests: Set<string> }> {
-  let raw: Buffer;
-  try {
-    raw = location.endsWith('.json') ? await readFile(location) : await (await openBundle(location)).read(INDEX, limits.maxIndexBytes);
-  } catch (err) {
-    if (err instanceof VaultError) throw err;
-    throw new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `--base ${location}: no readable ${INDEX} (${(err as Error).message})`,
-      subject: location,
-      hint: 'give the previous bundle (folder, tar or split folder) or its bundle.json',
-    });
-  }
-  let parsed: ReturnType<typeof bundleIndexSchema.safeParse>;
-  try {
-    parsed = bundleIndexSchema.safeParse(JSON.parse(raw.toString('utf8')));
-  } catch {
-    parsed = { success: false } as ReturnType<typeof bundleIndexSchema.safeParse>;
-  }
-  if (!parsed.success) {
-    throw new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `--base ${location}: its ${INDEX} is not a bundle index this version understands`,
-      subject: location,
-      hint: 'give the previous bundle (folder, tar or split folder) or its bundle.json',
-    });
-  }
-  const idx = parsed.data as BundleIndex;
+  const { index: idx, sha256 } = await loadIndex(location);
   if (idx.name !== name) {
     throw new UsageError({
       code: 'BAD_FLAG',
@@ -223,7 +194,7 @@ async function readBase(location: string, name: string): Promise<{ name: string;
   return {
     name: idx.name,
     version: idx.version,
-    indexDigest: `sha256:${createHash('sha256').update(raw).digest('hex')}`,
+    indexDigest: `sha256:${sha256}`,
     digests: new Set(idx.artifacts.map((a) => a.digest)),
   };
 }

@@ -1,6 +1,6 @@
 import { changelogMarkdown, diffText } from '../report/changelog.js';
 import { type BundleDiff, diffBundles } from '../report/diff.js';
-import { loadBundle } from '../report/load.js';
+import { loadBundle } from '../bundle/load.js';
 
 export interface DiffResult extends BundleDiff {
   /** Human text of the changes. */

@@ -1,9 +1,7 @@
-import { type BundleIndex, bundleIndexSchema } from '../bundle/index.js';
-import { INDEX, SUMS_SIG } from '../bundle/layout.js';
-import { openBundle } from '../bundle/reader.js';
+import type { BundleIndex } from '../bundle/index.js';
+import { SUMS_SIG } from '../bundle/layout.js';
+import { loadBundle } from '../bundle/load.js';
 import type { SourceKind } from '../sources/source.js';
-import { UsageError } from '../util/errors.js';
-import { limits } from '../util/limits.js';
 
 export interface InspectResult {
   bundle: string;
@@ -26,25 +24,7 @@ export interface InspectResult {
 }
 
 export async function inspectCommand(location: string): Promise<InspectResult> {
-  const reader = await openBundle(location);
-  if (!reader.entries.has(INDEX)) {
-    throw new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `${location}: no ${INDEX}; not a vault-bundle bundle`,
-      subject: location,
-      hint: 'give the folder or tar written by "vault-bundle build"',
-    });
-  }
-  const parsed = bundleIndexSchema.safeParse(JSON.parse((await reader.read(INDEX, limits.maxIndexBytes)).toString('utf8')));
-  if (!parsed.success) {
-    throw new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `${location}: ${INDEX} is not a bundle index this version understands`,
-      subject: `${location}/${INDEX}`,
-      hint: 'run "vault-bundle verify" on it; it may be damaged or written by a newer version',
-    });
-  }
-  const idx = parsed.data as BundleIndex;
+  const { reader, index: idx } = await loadBundle(location);
   const byKind: InspectResult['byKind'] = {};
   let bytes = 0;
   for (const a of idx.artifacts) {

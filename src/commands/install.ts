@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { extractJob, inPlace } from '../bundle/extract.js';
 import type { BaseRef, BundleIndex } from '../bundle/index.js';
-import { BLOBS_DIR, INDEX, blobPath } from '../bundle/layout.js';
+import { BLOBS_DIR, blobPath } from '../bundle/layout.js';
+import { loadBundle } from '../bundle/load.js';
 import { type BundleEntry, type BundleReader, openBundle } from '../bundle/reader.js';
 import { type SignatureStatus, binaryKeyring, readVerifyKeys } from '../bundle/signature.js';
 import { type VerifyReport, verifyBundle, verifyError } from '../bundle/verify.js';
@@ -11,9 +12,8 @@ import { sources } from '../sources/registry.js';
 import type { BoxCtx, Exec, InstallReport, Locked } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
-import { IntegrityError, InterruptedError, UsageError, localWriteError } from '../util/errors.js';
+import { IntegrityError, InterruptedError, localWriteError } from '../util/errors.js';
 import { withTempDir, writeFileAtomic } from '../util/fs.js';
-import { limits } from '../util/limits.js';
 import { type SpaceCheck, type SpaceNeed, checkSpace } from '../util/space.js';
 
 export interface InstallOptions {
@@ -76,16 +76,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
   const location = resolve(o.bundle);
   const stateDir = o.stateDir ?? defaultStateDir();
   const journal = join(stateDir, 'journal.jsonl');
-  const reader = await openBundle(location);
-  if (!reader.entries.has(INDEX)) {
-    throw new UsageError({
-      code: 'NOT_A_BUNDLE',
-      message: `${o.bundle}: no ${INDEX}; not a vault-bundle bundle`,
-      subject: o.bundle,
-      hint: 'give the folder, tar or split folder written by "vault-bundle build"',
-    });
-  }
-  const index = JSON.parse((await reader.read(INDEX, limits.maxIndexBytes)).toString('utf8')) as BundleIndex;
+  const { reader, index } = await loadBundle(location);
   const basePath = index.base ? (o.base ?? (await baseFromJournal(journal, index.base))) : undefined;
   if (index.base && !basePath) {
     throw new IntegrityError({
@@ -191,19 +182,7 @@ function ignoreExisting(err: unknown): void {
 
 /** Where this box last installed the base from (a real install, and the bundle is still there). */
 async function baseFromJournal(journal: string, base: BaseRef): Promise<string | undefined> {
-  const text = await readFile(journal, 'utf8').catch(() => '');
-  const entries = text
-    .split('\n')
-    .filter(Boolean)
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as JournalEntry];
-      } catch {
-        return [];
-      }
-    })
-    .filter((e) => !e.dryRun && e.bundle.name === base.name && e.bundle.version === base.version)
-    .reverse();
+  const entries = (await readJournal(journal)).filter((e) => !e.dryRun && e.bundle.name === base.name && e.bundle.version === base.version).reverse();
   for (const e of entries) if (await stat(e.bundle.path).then(() => true, () => false)) return e.bundle.path;
   return undefined;
 }

@@ -2,7 +2,7 @@ import { readAudit } from '../report/audit.js';
 import { componentsOf } from '../report/components.js';
 import { diffBundles } from '../report/diff.js';
 import { renderReport } from '../report/html.js';
-import { loadBundle } from '../report/load.js';
+import { loadBundle } from '../bundle/load.js';
 import { type CheckSignature, type SignatureStatus, signatureStatus } from '../report/signature.js';
 import { licenseSummary } from '../sbom/licenses.js';
 

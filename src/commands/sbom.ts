@@ -1,5 +1,6 @@
 import { formatBytes } from '../cli/format.js';
-import { loadBundle, readShippedSbom } from '../report/load.js';
+import { loadBundle } from '../bundle/load.js';
+import { readShippedSbom } from '../report/load.js';
 import { componentsOf } from '../report/components.js';
 import { type LicenseSummary, licenseSummary } from '../sbom/licenses.js';
 import { spdxJson } from '../sbom/spdx.js';

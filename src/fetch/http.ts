@@ -41,7 +41,7 @@ const TRANSIENT = new Set([
 export class HttpClient {
   private readonly dispatcher: Dispatcher;
 
-  constructor(private readonly limits: Limits) {
+  constructor(limits: Limits) {
     const opts = {
       connect: { timeout: limits.connectTimeoutMs },
       headersTimeout: limits.headersTimeoutMs,

@@ -1,7 +1,7 @@
 import { SUMS, SUMS_SIG } from '../bundle/layout.js';
 import { UsageError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
-import type { LoadedBundle } from './load.js';
+import type { LoadedBundle } from '../bundle/load.js';
 
 /** What the report says about the bundle's OpenPGP signature of SHA256SUMS. */
 export interface SignatureStatus {
