@@ -165,7 +165,7 @@ export async function auditIndex(index: Pick<BundleIndex, 'artifacts' | 'target'
   let records = 0;
   let withdrawn = 0;
   for (const path of o.osv) {
-    for await (const { record } of readOsv(path, o.report)) {
+    for await (const { record } of readOsv(path)) {
       records++;
       if (record.withdrawn) {
         withdrawn++;

@@ -1,9 +1,8 @@
 import { open, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { readZipMember } from '../sources/pip/wheel-file.js';
+import { ZipFile } from '../util/zip.js';
 import { UsageError } from '../util/errors.js';
-import type { Reporter } from '../util/events.js';
 import { walk } from '../util/fs.js';
 
 /**
@@ -54,8 +53,6 @@ export interface OsvEntry {
   record: OsvRecord;
 }
 
-/** Above this many members a zip is read slowly (see readZip); the user is told to unzip it instead. */
-const SLOW_ZIP_MEMBERS = 5_000;
 /** The largest record file read (the biggest real OSV records, long version lists, are a few MB). */
 const MAX_RECORD_BYTES = 32 * 1024 ** 2;
 
@@ -94,7 +91,7 @@ export function parseOsvText(text: string, origin: string): OsvRecord[] {
  * members) or a single .json file. A file that is not JSON or not an OSV record stops the audit with
  * BAD_OSV naming it: a damaged export must not pass for a clean one.
  */
-export async function* readOsv(path: string, report: Reporter = () => {}): AsyncGenerator<OsvEntry> {
+export async function* readOsv(path: string): AsyncGenerator<OsvEntry> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw badOsv(path, 'no such file or folder');
   if (st.isDirectory()) {
@@ -117,50 +114,35 @@ export async function* readOsv(path: string, report: Reporter = () => {}): Async
     await fh.close();
   }
   if (head.readUInt32LE(0) === 0x04034b50 || (st.size >= 22 && path.toLowerCase().endsWith('.zip'))) {
-    yield* readZip(path, report);
+    yield* readZip(path);
     return;
   }
   if (st.size > MAX_RECORD_BYTES) throw badOsv(path, `larger than ${MAX_RECORD_BYTES} bytes`);
   for (const record of parseOsvText(await readFile(path, 'utf8'), path)) yield { origin: path, record };
 }
 
-/**
- * The .json members of a zip, through the zip reader the pip source uses for wheels (readZipMember). That
- * reader finds one member per call by walking the central directory from its start, so reading every member
- * costs time quadratic in their number (20,000 members: about a minute), and it reads no zip64 archive (more
- * than 65,535 members or 4 GiB). Large exports are better unzipped into a folder first.
- */
-async function* readZip(file: string, report: Reporter): AsyncGenerator<OsvEntry> {
-  const names: string[] = [];
+/** The .json members of a zip (an OSV export's all.zip), read from its central directory in one pass. */
+async function* readZip(file: string): AsyncGenerator<OsvEntry> {
+  let zip: ZipFile;
   try {
-    await readZipMember(file, (name) => {
-      if (name.toLowerCase().endsWith('.json') && !name.endsWith('/')) names.push(name);
-      return false;
-    });
+    zip = await ZipFile.open(file);
   } catch (err) {
-    throw badOsv(
-      file,
-      `cannot read it as a zip (${(err as Error).message}); a zip64 archive (over 65,535 members or 4 GiB) is not read: unzip it and give the folder`,
-      err,
-    );
+    throw badOsv(file, `cannot read it as a zip (${(err as Error).message})`, err);
   }
-  if (names.length === 0) throw badOsv(file, 'the zip holds no .json member');
-  if (names.length > SLOW_ZIP_MEMBERS) {
-    report({
-      type: 'warn',
-      message: `${basename(file)} has ${names.length} records; reading them from the zip is slow (minutes for tens of thousands): "unzip -q ${basename(file)} -d <folder>" and give the folder to read it in seconds`,
-      subject: file,
-    });
-  }
-  for (const name of names) {
-    const origin = `${file}:${name}`;
-    let member;
-    try {
-      member = await readZipMember(file, (n) => n === name, MAX_RECORD_BYTES);
-    } catch (err) {
-      throw badOsv(origin, `cannot be read from the zip (${(err as Error).message})`, err);
+  try {
+    const members = zip.entries.filter((e) => e.name.toLowerCase().endsWith('.json') && !e.name.endsWith('/'));
+    if (members.length === 0) throw badOsv(file, 'the zip holds no .json member');
+    for (const e of members) {
+      const origin = `${file}:${e.name}`;
+      let data: Buffer;
+      try {
+        data = await zip.read(e, MAX_RECORD_BYTES);
+      } catch (err) {
+        throw badOsv(origin, `cannot be read from the zip (${(err as Error).message})`, err);
+      }
+      for (const record of parseOsvText(data.toString('utf8'), origin)) yield { origin, record };
     }
-    if (!member) throw badOsv(origin, 'missing from the zip');
-    for (const record of parseOsvText(member.data.toString('utf8'), origin)) yield { origin, record };
+  } finally {
+    await zip.close();
   }
 }
