@@ -102,6 +102,11 @@ export async function installApt(items: readonly Locked[], ctx: BoxCtx): Promise
   if (ctx.signedBy !== undefined && !signed) {
     ctx.report({ type: 'warn', message: `the bundle has no ${APT_INRELEASE}: apt trusts its verified .debs (trusted=yes) instead of signed-by`, subject: 'apt' });
   }
+  ctx.report({
+    type: 'phase',
+    phase: 'apt source',
+    detail: signed ? "the bundle's signed InRelease, checked by apt with the release key (signed-by)" : 'the verified bundle (trusted=yes)',
+  });
   if (signed) {
     await copyFile(join(ctx.bundleDir, APT_PACKAGES), join(repo, 'Packages'));
     await copyFile(join(ctx.bundleDir, APT_INRELEASE), join(repo, 'InRelease'));
