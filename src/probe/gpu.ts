@@ -29,12 +29,16 @@ function firstLine(s: string): string {
   return s.trim().split('\n').find((l) => l.trim())?.trim() ?? '';
 }
 
+const NVSMI_TIMEOUT_MS = 30_000;
+
 export async function gpuFact(exec: Exec): Promise<BoxProbe['gpus']> {
-  const q = await exec('nvidia-smi', GPU_QUERY);
+  // A wedged driver can hang nvidia-smi for minutes; the probe reports that instead of waiting.
+  const q = await exec('nvidia-smi', GPU_QUERY, { timeoutMs: NVSMI_TIMEOUT_MS });
+  if (q.code === 124) return absentFact(`nvidia-smi did not answer within ${NVSMI_TIMEOUT_MS / 1000} s (a hung driver?)`);
   if (q.code === 127) return absentFact('nvidia-smi not found (no NVIDIA driver installed)');
   if (q.code !== 0) return absentFact(`nvidia-smi failed (exit ${q.code}): ${firstLine(q.stdout) || firstLine(q.stderr)}`);
   const devices = parseGpuQuery(q.stdout);
-  const banner = await exec('nvidia-smi', []);
+  const banner = await exec('nvidia-smi', [], { timeoutMs: NVSMI_TIMEOUT_MS });
   const cudaDriver = banner.code === 0 ? parseCudaBanner(banner.stdout) : undefined;
   return { present: true, devices, ...(cudaDriver ? { cudaDriver } : {}) };
 }

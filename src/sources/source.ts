@@ -106,7 +106,8 @@ export interface BoxCtx {
 export type Exec = (
   cmd: string,
   args: readonly string[],
-  o?: { env?: NodeJS.ProcessEnv; cwd?: string },
+  /** timeoutMs: kill the program after that long (exit code 124, as timeout(1) gives). */
+  o?: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number },
 ) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 export interface InstallReport {

@@ -1,14 +1,31 @@
 import { spawn } from 'node:child_process';
 import type { Exec } from '../sources/source.js';
 
-/** Runs a program (no shell), collecting its output; a missing program gives exit code 127 like a shell. */
+/**
+ * Runs a program (no shell), collecting its output; a missing program gives exit code 127 like a shell, and
+ * one that outlives `timeoutMs` is killed and gives 124 like timeout(1) (a hung nvidia-smi must not hang us).
+ */
 export const execFile: Exec = (cmd, args, o = {}) =>
   new Promise((resolve) => {
     const child = spawn(cmd, [...args], { env: o.env ?? process.env, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer = o.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, o.timeoutMs)
+      : undefined;
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => resolve({ code: 127, stdout, stderr: `${stderr}${err.message}\n` }));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: 127, stdout, stderr: `${stderr}${err.message}\n` });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) resolve({ code: 124, stdout, stderr: `${stderr}${cmd}: killed after ${o.timeoutMs} ms\n` });
+      else resolve({ code: code ?? 1, stdout, stderr });
+    });
   });
