@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, lstat, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { execFile } from '../src/util/exec.js';
 import { walk } from '../src/util/fs.js';
 import { checkSpace } from '../src/util/space.js';
 import { buildIn } from './helpers/build.js';
+import { flipByte } from './helpers/fixtures.js';
 import { runCli } from './helpers/cli.js';
 
 let dir: string;
@@ -47,15 +48,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => rm(dir, { recursive: true, force: true }));
-
-async function flipByte(path: string, at: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  const b = Buffer.alloc(1);
-  await fh.read(b, 0, 1, at);
-  b[0] = b[0]! ^ 0xff;
-  await fh.write(b, 0, 1, at);
-  await fh.close();
-}
 
 async function copyOf(src: string): Promise<string> {
   const d = await mkdtemp(join(dir, 'copy-'));

@@ -1,8 +1,8 @@
-import { chmod, readFile, rm, writeFile, appendFile, symlink, open } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile, appendFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../src/bundle/verify.js';
-import { fileManifest } from './helpers/fixtures.js';
+import { fileManifest, flipByte } from './helpers/fixtures.js';
 import { buildIn } from './helpers/build.js';
 import { tempDir } from './helpers/tmp.js';
 import { cp, mkdtemp } from 'node:fs/promises';
@@ -26,15 +26,6 @@ async function copy(): Promise<string> {
   // Copies of store blobs are read-only; tests need to write.
   for (const h of hexes) await chmod(join(d, 'blobs/sha256', h), 0o644);
   return d;
-}
-
-async function flipByte(path: string, at: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  const b = Buffer.alloc(1);
-  await fh.read(b, 0, 1, at);
-  b[0] = b[0]! ^ 0xff;
-  await fh.write(b, 0, 1, at);
-  await fh.close();
 }
 
 describe('verify', () => {

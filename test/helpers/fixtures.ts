@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface FixtureFile {
@@ -40,4 +40,14 @@ export async function fileManifest(
 
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Flips every bit of one byte of a file in place: the smallest damage that verify must notice. */
+export async function flipByte(path: string, at: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  const b = Buffer.alloc(1);
+  await fh.read(b, 0, 1, at);
+  b[0] = b[0]! ^ 0xff;
+  await fh.write(b, 0, 1, at);
+  await fh.close();
 }
