@@ -147,6 +147,14 @@ describe('matching rules', () => {
     const last = r([{ introduced: '1.0' }, { last_affected: '1.4' }]);
     expect(['1.0rc1', '1.0', '1.4', '1.4.post1', '1.5'].map((v) => Boolean(affects(last, v, pep440Order)))).toEqual([false, true, true, false, false]); // 1.4.post1 is past 1.4
     expect(affects(last, '1.4', pep440Order)).toEqual({ by: 'range' }); // no fix named
+    // A limit of "*" is the schema's infinity, not an unreadable version.
+    expect(affects(r([{ introduced: '0' }, { limit: '*' }], 'SEMVER'), '1.0.0', pep440Order)).toEqual({ by: 'range' });
+    expect(affects(r([{ introduced: '0' }, { limit: '*' }]), '9.9', pep440Order)).toEqual({ by: 'range' });
+    // PEP 440: a wheel's local label (PyTorch's +cu124) is ignored against a record that names none.
+    const torch = { versions: ['2.5.1'], ...r([{ introduced: '2.0' }, { last_affected: '2.5.1' }]) };
+    expect(affects(torch, '2.5.1+cu124', pep440Order)).toEqual({ by: 'range' });
+    expect(affects({ versions: ['2.5.1'] } as Parameters<typeof affects>[0], '2.5.1+cu124', pep440Order)).toEqual({ by: 'versions' });
+    expect(affects(r([{ introduced: '0' }, { fixed: '2.5.1' }]), '2.5.1+cu124', pep440Order)).toBeUndefined();
     const limited = r([{ introduced: '0' }, { limit: '2.0' }]);
     expect(['1.9', '2.0', '2.1'].map((v) => Boolean(affects(limited, v, pep440Order)))).toEqual([true, false, false]);
     // PEP 440: 70.0 is 70.0.0, a pre-release sorts before its release.

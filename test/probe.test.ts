@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -238,6 +240,13 @@ describe('probe: bad files', () => {
     const edited = JSON.parse(serializeProbe(p)) as { dpkg: { sha256: string } };
     edited.dpkg.sha256 = '0'.repeat(64);
     expect(await fails(await write('edited.json', JSON.stringify(edited)))).toMatchObject({ code: 'PROBE_FIELD', message: expect.stringContaining('edited.json: dpkg.status does not match dpkg.sha256') });
+    // A hostile box: a status that inflates past 64 MiB (its sha256 made to match) is refused, not inflated.
+    const bomb = JSON.parse(serializeProbe(p)) as { dpkg: { status: string; sha256: string } };
+    const huge = Buffer.alloc(65 * 1024 * 1024, 0x41);
+    bomb.dpkg.status = gzipSync(huge).toString('base64');
+    bomb.dpkg.sha256 = createHash('sha256').update(huge).digest('hex');
+    expect(await fails(await write('bomb.json', JSON.stringify(bomb)))).toMatchObject({ code: 'PROBE_FIELD', message: expect.stringContaining('bomb.json: dpkg.status: not gzip+base64') });
+    expect(await fails(await write('big.json', ' '.repeat(17 * 1024 * 1024)))).toMatchObject({ code: 'PROBE_READ', message: expect.stringContaining('a probe file is well under 16 MiB') });
   });
 });
 

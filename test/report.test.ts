@@ -1,6 +1,6 @@
 import { execFile as execFileCb, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inflateSync } from 'node:zlib';
@@ -150,6 +150,11 @@ describe('report page', () => {
     expect(bad.signature.text).toMatch(/^signature INVALID: .*changed after it was signed/);
     const nokey = await runCli(['report', b, '--key', join(dir, 'missing.asc')]);
     expect(nokey.code).toBe(64);
+    // A signature with no SHA256SUMS beside it covers nothing: invalid, not an internal error.
+    await rm(join(b, 'SHA256SUMS'));
+    const orphan = await runCli(['report', b, '--key', join(dir, 'release.asc'), '-o', join(dir, 'r2.html')]);
+    expect(orphan.code).toBe(0);
+    expect(orphan.stdout).toContain('signature INVALID: SHA256SUMS is missing');
   });
 
   it('audit findings: a JSON array, an object with findings, or JSON lines; anything else is a usage error', async () => {

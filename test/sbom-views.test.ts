@@ -188,6 +188,29 @@ describe('SPDX 2.3', () => {
     expect(spdxEdges).toHaveLength(4);
   });
 
+  it('defines every LicenseRef it uses, once per text, and never passes an unknown WITH exception', async () => {
+    const index = mixedIndex();
+    index.artifacts = [
+      art('pip', 'a', '1', { meta: { license: 'MIT OR LicenseRef-Foo' } }),
+      art('pip', 'b', '1', { meta: { license: 'GPL-2.0-only WITH Bogus-exception' } }),
+      art('pip', 'c', '1', { meta: { license: 'Apache Software' } }),
+      art('pip', 'd', '1', { meta: { license: 'Apache-Software' } }),
+      art('pip', 'e', '1', { meta: { license: 'Apache Software' } }),
+    ];
+    const doc = spdxDocument(index, 'ab'.repeat(32));
+    expect(await validateSpdx(doc)).toEqual([]);
+    const lic = (n: string) => doc.packages.find((p) => p.name === n)!.licenseDeclared;
+    expect(lic('a')).toBe('MIT OR LicenseRef-Foo');
+    expect(lic('b')).toBe('GPL-2.0-only WITH LicenseRef-exception-Bogus-exception');
+    expect([lic('c'), lic('d'), lic('e')]).toEqual(['LicenseRef-Apache-Software', 'LicenseRef-Apache-Software-2', 'LicenseRef-Apache-Software']);
+    const defined = new Map(doc.hasExtractedLicensingInfos?.map((l) => [l.licenseId, l.extractedText]));
+    expect(defined.get('LicenseRef-Foo')).toBe('LicenseRef-Foo');
+    expect(defined.get('LicenseRef-Apache-Software')).toBe('Apache Software');
+    expect(defined.get('LicenseRef-Apache-Software-2')).toBe('Apache-Software');
+    const used = doc.packages.flatMap((p) => p.licenseDeclared.match(/LicenseRef-[A-Za-z0-9.-]+/g) ?? []);
+    expect(used.every((id) => defined.has(id))).toBe(true);
+  });
+
   it('the fixture schema rejects what SPDX 2.3 forbids', async () => {
     const doc = spdxDocument(mixedIndex(), 'ab'.repeat(32));
     const broken = structuredClone(doc) as unknown as { creationInfo: { created: string }; packages: Record<string, unknown>[] };

@@ -12,6 +12,11 @@ export interface VersionOrder {
   valid(v: string): boolean;
   /** Whether two spellings name the same version (PEP 440: 1.0 and 1.0.0). */
   same(a: string, b: string): boolean;
+  /**
+   * PEP 440: the public part of a local version (`2.5.1+cu124` → `2.5.1`); a local label is ignored when
+   * compared with a version that has none, so a PyTorch wheel matches the advisory for its release.
+   */
+  publicOf?(v: string): string;
 }
 
 const DPKG_VERSION = /^(?:\d+:)?[0-9][A-Za-z0-9.+~:-]*$/;
@@ -28,6 +33,7 @@ export const pep440Order: VersionOrder = {
   compare: pep440Compare,
   valid: (v) => tryParseVersion(v) !== undefined,
   same: (a, b) => a === b || (tryParseVersion(a) !== undefined && tryParseVersion(b) !== undefined && pep440Compare(a, b) === 0),
+  publicOf: (v) => v.split('+')[0]!,
 };
 
 const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
@@ -201,7 +207,11 @@ export interface AffectedMatch {
  * introduced "0" first; introduced opens, fixed closes at, last_affected closes after; at or past every
  * `limit` is unaffected). A range whose versions cannot be read in the ecosystem's order is not evaluated.
  */
-export function affects(entry: OsvAffected, version: string, order: VersionOrder): AffectedMatch | undefined {
+export function affects(entry: OsvAffected, localVersion: string, order: VersionOrder): AffectedMatch | undefined {
+  const recordHasLocal = [...(entry.versions ?? []), ...(entry.ranges ?? []).flatMap((r) => r.events.flatMap((e) => Object.values(e)))].some(
+    (v) => typeof v === 'string' && v.includes('+'),
+  );
+  const version = order.publicOf && !recordHasLocal ? order.publicOf(localVersion) : localVersion;
   const skipped: string[] = [];
   let fixed: string | undefined;
   let inRange = false;
@@ -238,10 +248,12 @@ function evaluate(events: readonly OsvEvent[], version: string, order: VersionOr
       if (v !== undefined) list.push({ kind, v });
     }
   }
-  // introduced "0" is before every version; anything else must be a version of the ecosystem.
-  if (list.some((e) => !(e.kind === 'introduced' && e.v === '0') && !order.valid(e.v))) return { affected: false };
+  // introduced "0" is before every version, a limit of "*" after every one (the schema's infinity);
+  // anything else must be a version of the ecosystem.
+  const infinite = (e: Ev) => e.kind === 'limit' && e.v.includes('*');
+  if (list.some((e) => !(e.kind === 'introduced' && e.v === '0') && !infinite(e) && !order.valid(e.v))) return { affected: false };
   const cmp = (a: string, b: string) => (a === b ? 0 : a === '0' ? -1 : b === '0' ? 1 : order.compare(a, b));
-  const limits = list.filter((e) => e.kind === 'limit');
+  const limits = list.filter((e) => e.kind === 'limit' && !infinite(e));
   if (limits.length && !limits.some((l) => cmp(version, l.v) < 0)) return { affected: false };
   const sorted = list.filter((e) => e.kind !== 'limit').sort((a, b) => cmp(a.v, b.v));
   let affected = false;

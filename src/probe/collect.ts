@@ -1,3 +1,4 @@
+import { ProbeError } from '../util/errors.js';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { homedir, hostname, machine, release, version } from 'node:os';
@@ -64,8 +65,19 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     hf,
     bundles,
   };
-  // What we write is what `build --target` will read.
-  return probeSchema.parse(probe);
+  // What we write is what `build --target` will read: a fact this box gives in a shape we did not expect is
+  // named, not a crash.
+  const r = probeSchema.safeParse(probe);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new ProbeError({
+      code: 'PROBE_FIELD',
+      message: `this box gave an unexpected ${i.path.join('.')}: ${i.message}`,
+      subject: i.path.join('.'),
+      hint: 'report it with the output of "vault-bundle --debug probe"; meanwhile the manifest\'s target-status and target settings work without a probe',
+    });
+  }
+  return r.data;
 }
 
 const DEBIAN_ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', arm64: 'arm64', i686: 'i386', ppc64le: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };

@@ -55,6 +55,9 @@ export function encodeStatus(text: string): { encoding: 'gzip+base64'; status: s
   };
 }
 
+/** A real box's reduced status is a few MB; a probe from a hostile box must not inflate into gigabytes. */
+export const MAX_STATUS_BYTES = 64 * 1024 * 1024;
+
 export function decodeStatus(encoded: string): string {
-  return gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8');
+  return gunzipSync(Buffer.from(encoded, 'base64'), { maxOutputLength: MAX_STATUS_BYTES }).toString('utf8');
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Target } from '../manifest/schema.js';
 import { type Digest, digestOf } from '../store/digest.js';
 import { ProbeError, errnoCode } from '../util/errors.js';
@@ -56,8 +56,18 @@ export function probeInputsDigest(p: BoxProbe): Digest {
 export async function loadProbe(path: string): Promise<LoadedProbe> {
   let bytes: Buffer;
   try {
+    const size = (await stat(path)).size;
+    if (size > MAX_PROBE_BYTES) {
+      throw new ProbeError({
+        code: 'PROBE_READ',
+        message: `${path}: ${size} bytes; a probe file is well under ${MAX_PROBE_BYTES / 1024 ** 2} MiB`,
+        subject: path,
+        hint: 'give the box.json written by "vault-bundle probe"',
+      });
+    }
     bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof ProbeError) throw err;
     throw new ProbeError({
       code: 'PROBE_READ',
       message: `cannot read probe file ${path}: ${errnoCode(err) === 'ENOENT' ? 'no such file' : (err as Error).message}`,
@@ -102,6 +112,7 @@ export async function loadProbe(path: string): Promise<LoadedProbe> {
     if (sha(text) !== digestOf(probe.dpkg.sha256)) {
       throw new ProbeError({ code: 'PROBE_FIELD', message: `${path}: dpkg.status does not match dpkg.sha256`, subject: `${path}: dpkg.status`, hint: 'the file was changed after the probe; copy it again from the box' });
     }
+    decoded.set(probe, text);
   }
   return { path, probe, ref: { digest: sha(bytes), inputsDigest: probeInputsDigest(probe), hostname: probe.hostname, created: probe.created } };
 }
@@ -135,5 +146,10 @@ export function checkProbeTarget(l: LoadedProbe, target: Target, manifestPath: s
 
 /** The box's reduced dpkg status as text (loadProbe has checked its digest). */
 export function probeDpkgStatus(p: BoxProbe): string | undefined {
-  return p.dpkg.present ? decodeStatus(p.dpkg.status) : undefined;
+  return p.dpkg.present ? (decoded.get(p) ?? decodeStatus(p.dpkg.status)) : undefined;
 }
+
+/** The status text loadProbe already inflated and checked, so resolution does not inflate it again. */
+const decoded = new WeakMap<BoxProbe, string>();
+/** A real probe is under 100 KB (the H200 box's: 77 KB). */
+const MAX_PROBE_BYTES = 16 * 1024 * 1024;

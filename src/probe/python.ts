@@ -40,7 +40,8 @@ if "dists" in sys.argv[1:]:
         seen = {}
         for d in metadata.distributions():
             name = d.metadata["Name"]
-            if name and name not in seen:
+            # A broken .dist-info (no Name or Version) is not an installed distribution pip would count.
+            if name and d.version and name not in seen:
                 seen[name] = d.version
         out["distributions"] = [{"name": n, "version": v} for n, v in sorted(seen.items(), key=lambda x: x[0].lower())]
     except Exception as e:

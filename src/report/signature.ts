@@ -21,6 +21,7 @@ export const checkSignature: CheckSignature = async (b, keyFile) => {
   // Loaded only when a key is given: openpgp is large.
   const { checkDetached, readVerifyKeys } = await import('../bundle/signature.js');
   const keys = await readVerifyKeys(keyFile);
+  if (b.reader.entries.get(SUMS)?.kind !== 'file') return { ok: false, message: `${SUMS} is missing: there is nothing the signature could cover` };
   const sums = await b.reader.read(SUMS, limits.maxIndexBytes);
   const sig = await b.reader.read(SUMS_SIG, limits.maxIndexBytes);
   const s = await checkDetached(sums, sig, keys, new Date());

@@ -19,6 +19,20 @@ export interface NormalizedLicense {
 
 const OPERATORS = new Set(['AND', 'OR', 'WITH']);
 
+/** SPDX license exception ids (https://spdx.org/licenses/exceptions-index.html) seen in packaging metadata. */
+const EXCEPTIONS = new Map(
+  [
+    '389-exception', 'Autoconf-exception-2.0', 'Autoconf-exception-3.0', 'Bison-exception-2.2', 'Bootloader-exception',
+    'Classpath-exception-2.0', 'CLISP-exception-2.0', 'eCos-exception-2.0', 'Fawkes-Runtime-exception', 'FLTK-exception',
+    'Font-exception-2.0', 'freertos-exception-2.0', 'GCC-exception-2.0', 'GCC-exception-3.1', 'gnu-javamail-exception',
+    'GPL-3.0-linking-exception', 'GPL-3.0-linking-source-exception', 'GPL-CC-1.0', 'i2p-gpl-java-exception',
+    'LGPL-3.0-linking-exception', 'Libtool-exception', 'Linux-syscall-note', 'LLVM-exception', 'LZMA-exception',
+    'mif-exception', 'OCaml-LGPL-linking-exception', 'OpenJDK-assembly-exception-1.0', 'openvpn-openssl-exception',
+    'PS-or-PDF-font-exception-20170817', 'Qt-GPL-exception-1.0', 'Qt-LGPL-exception-1.1', 'Qwt-exception-1.0',
+    'Swift-exception', 'u-boot-exception-2.0', 'Universal-FOSS-exception-1.0', 'WxWindows-exception-3.1',
+  ].map((id) => [id.toLowerCase(), id]),
+);
+
 /** `LicenseRef-` plus letters, digits, `.` and `-` only (SPDX 2.3 §10.1). */
 export function licenseRef(text: string): string {
   const idstring = text
@@ -33,7 +47,8 @@ export function normalizeLicense(raw: string): NormalizedLicense {
   const text = raw.trim();
   const whole = fixupSpdxId(text);
   if (whole) return { raw, spdx: whole, listed: true, refs: [] };
-  if (/^LicenseRef-[A-Za-z0-9.-]+$/.test(text)) return { raw, spdx: text, listed: false, refs: [] };
+  // A LicenseRef the metadata already wrote still needs its text in the document that uses it.
+  if (/^LicenseRef-[A-Za-z0-9.-]+$/.test(text)) return { raw, spdx: text, listed: false, refs: [{ id: text, text }] };
   const tokens = text.match(/\(|\)|[^\s()]+/g) ?? [];
   const isExpression = tokens.some((t) => OPERATORS.has(t)) && balanced(tokens) && wellFormed(tokens);
   if (!isExpression) {
@@ -45,9 +60,22 @@ export function normalizeLicense(raw: string): NormalizedLicense {
   let listed = true;
   const out = tokens.map((t, i) => {
     if (t === '(' || t === ')' || OPERATORS.has(t)) return t;
-    // After WITH comes an exception id (its own SPDX list): kept when it is id-shaped.
-    if (tokens[i - 1] === 'WITH' && /^[A-Za-z0-9.+-]+$/.test(t)) return t;
-    const id = fixupSpdxId(t) ?? (/^LicenseRef-[A-Za-z0-9.-]+$/.test(t) ? t : undefined);
+    // After WITH comes an exception id from SPDX's exception list; SPDX 2.3 has no LicenseRef for an unknown
+    // one, so that becomes part of a LicenseRef of its own.
+    if (tokens[i - 1] === 'WITH') {
+      const known = EXCEPTIONS.get(t.toLowerCase());
+      if (known) return known;
+      listed = false;
+      const ref = licenseRef(`exception ${t}`);
+      if (!refs.some((r) => r.id === ref)) refs.push({ id: ref, text: `exception: ${t}` });
+      return ref;
+    }
+    if (/^LicenseRef-[A-Za-z0-9.-]+$/.test(t)) {
+      listed = false;
+      if (!refs.some((r) => r.id === t)) refs.push({ id: t, text: t });
+      return t;
+    }
+    const id = fixupSpdxId(t);
     if (id) return id;
     listed = false;
     const ref = licenseRef(t);

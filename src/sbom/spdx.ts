@@ -78,13 +78,25 @@ export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocum
     ids.add(id);
     return id;
   };
+  // Every LicenseRef used is defined once; two texts that make the same id ("Apache Software" and
+  // "Apache-Software") get distinct ids, each with its own text.
   const extracted = new Map<string, string>();
+  const idOfText = new Map<string, string>();
   const licenseOf = (text: string | undefined): string => {
     if (!text?.trim()) return NOASSERTION;
     const n = normalizeLicense(text);
-    for (const r of n.refs) if (!extracted.has(r.id)) extracted.set(r.id, r.text);
-    if (!n.listed && n.refs.length === 0 && /^LicenseRef-/.test(n.spdx) && !extracted.has(n.spdx)) extracted.set(n.spdx, n.raw);
-    return n.spdx;
+    const rename = new Map<string, string>();
+    for (const r of n.refs) {
+      let id = idOfText.get(r.text);
+      if (!id) {
+        id = r.id;
+        for (let k = 2; extracted.has(id); k++) id = `${r.id}-${k}`;
+        extracted.set(id, r.text);
+        idOfText.set(r.text, id);
+      }
+      if (id !== r.id) rename.set(r.id, id);
+    }
+    return rename.size ? n.spdx.replace(/LicenseRef-[A-Za-z0-9.-]+/g, (ref) => rename.get(ref) ?? ref) : n.spdx;
   };
 
   const packages: SpdxPackage[] = [];
