@@ -1,5 +1,5 @@
-import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { appendJournal, defaultStateDir, journalPath, readJournal } from '../state/journal.js';
+import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { extractJob, inPlace } from '../bundle/extract.js';
 import type { BaseRef, BundleIndex } from '../bundle/index.js';
@@ -12,7 +12,7 @@ import { sources } from '../sources/registry.js';
 import type { BoxCtx, Exec, InstallReport, Locked } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
-import { IntegrityError, InterruptedError, localWriteError } from '../util/errors.js';
+import { IntegrityError, InterruptedError } from '../util/errors.js';
 import { withTempDir, writeFileAtomic } from '../util/fs.js';
 import { type SpaceCheck, type SpaceNeed, checkSpace } from '../util/space.js';
 
@@ -55,17 +55,6 @@ export interface InstallResult {
   signature: SignatureStatus;
 }
 
-export function defaultStateDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/vault-bundle' : join(homedir(), '.local', 'state', 'vault-bundle');
-}
-
-interface JournalEntry {
-  time: string;
-  bundle: { name: string; version: string; path: string };
-  dryRun: boolean;
-  signer?: string;
-}
-
 /**
  * Verifies the bundle (a folder, a tar or a split folder; a delta with its base) and refuses one that fails,
  * checks free space, then installs its artifacts kind by kind in the registry's order (file, apt, pip, hf).
@@ -75,7 +64,7 @@ interface JournalEntry {
 export async function installCommand(o: InstallOptions): Promise<InstallResult> {
   const location = resolve(o.bundle);
   const stateDir = o.stateDir ?? defaultStateDir();
-  const journal = join(stateDir, 'journal.jsonl');
+  const journal = journalPath(stateDir);
   const { reader, index } = await loadBundle(location);
   const basePath = index.base ? (o.base ?? (await baseFromJournal(journal, index.base))) : undefined;
   if (index.base && !basePath) {
@@ -162,17 +151,12 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
   const entry = {
     time: new Date().toISOString(),
     bundle: { name: index.name, version: index.version, path: location },
-    ...(index.base ? { base: { name: index.base.name, version: index.base.version, path: basePath } } : {}),
+    ...(index.base ? { base: { name: index.base.name, version: index.base.version, ...(basePath ? { path: basePath } : {}) } } : {}),
     dryRun: o.dryRun,
     ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
     results: reports.map(({ detail: _d, ...r }) => r),
   };
-  try {
-    await mkdir(stateDir, { recursive: true });
-    await appendFile(journal, `${JSON.stringify(entry)}\n`);
-  } catch (err) {
-    throw localWriteError(err, journal);
-  }
+  await appendJournal(stateDir, entry);
   return { bundle: location, name: index.name, version: index.version, dryRun: o.dryRun, reports, journal, verifyMs: v.durationMs, signature: v.signature, ...(space ? { space } : {}) };
 }
 
@@ -233,20 +217,6 @@ async function refuseDowngrade(journal: string, index: BundleIndex): Promise<voi
       hint: 'install the current bundle; to roll back on purpose, add --allow-downgrade',
     });
   }
-}
-
-async function readJournal(journal: string): Promise<JournalEntry[]> {
-  const text = await readFile(journal, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as JournalEntry];
-      } catch {
-        return [];
-      }
-    });
 }
 
 interface Semver {

@@ -1,9 +1,10 @@
-import { ProbeError } from '../util/errors.js';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { homedir, hostname, machine, release, version } from 'node:os';
+import { hostname, machine, release, version } from 'node:os';
 import { join } from 'node:path';
 import type { Exec } from '../sources/source.js';
+import { defaultStateDir, journalPath, readJournal } from '../state/journal.js';
+import { ProbeError } from '../util/errors.js';
 import { walk } from '../util/fs.js';
 import { TOOL } from '../version.js';
 import { encodeStatus, reduceStatus } from './dpkg.js';
@@ -181,32 +182,21 @@ async function hfFact(home: string): Promise<BoxProbe['hf']> {
   return { present: true, home, repos };
 }
 
-/** Where `vault-bundle install` keeps its journal: /var/lib/vault-bundle as root, else ~/.local/state (commands/install.ts). */
+/** Where `vault-bundle install` keeps its journal; a non-root probe also looks at root's. */
 function defaultStateDirs(): string[] {
-  const user = join(homedir(), '.local', 'state', 'vault-bundle');
-  return process.getuid?.() === 0 ? ['/var/lib/vault-bundle'] : ['/var/lib/vault-bundle', user];
+  return [...new Set(['/var/lib/vault-bundle', defaultStateDir()])];
 }
 
 async function bundlesFact(dirs: string[]): Promise<BoxProbe['bundles']> {
   for (const dir of dirs) {
-    const journal = join(dir, 'journal.jsonl');
-    let text: string;
-    try {
-      text = await readFile(journal, 'utf8');
-    } catch {
-      continue;
-    }
+    const journal = journalPath(dir);
+    if (!(await stat(journal).then((st) => st.isFile(), () => false))) continue;
+    // The last real install of each name@version.
     const last = new Map<string, { name: string; version: string; installedAt: string; path?: string }>();
-    for (const line of text.split('\n')) {
-      let e: { time?: unknown; dryRun?: unknown; bundle?: { name?: unknown; version?: unknown; path?: unknown } };
-      try {
-        e = JSON.parse(line) as typeof e;
-      } catch {
-        continue; // a torn last line, or an empty one
-      }
+    for (const e of await readJournal(journal)) {
+      if (e.dryRun) continue;
       const b = e.bundle;
-      if (e.dryRun !== false || typeof b?.name !== 'string' || typeof b.version !== 'string' || typeof e.time !== 'string') continue;
-      last.set(`${b.name}@${b.version}`, { name: b.name, version: b.version, installedAt: e.time, ...(typeof b.path === 'string' ? { path: b.path } : {}) });
+      last.set(`${b.name}@${b.version}`, { name: b.name, version: b.version, installedAt: e.time, path: b.path });
     }
     return { present: true, journal, installed: [...last.values()] };
   }
