@@ -9,7 +9,7 @@ import { verifyBundle } from '../src/bundle/verify.js';
 import { installCommand } from '../src/commands/install.js';
 import { execFile } from '../src/util/exec.js';
 import { walk } from '../src/util/fs.js';
-import { checkSpace } from '../src/util/space.js';
+import { checkSpace, sameFilesystem } from '../src/util/space.js';
 import { buildIn } from './helpers/build.js';
 import { flipByte } from './helpers/fixtures.js';
 import { runCli } from './helpers/cli.js';
@@ -184,6 +184,11 @@ describe('delta bundles (build --base)', () => {
 });
 
 describe('free space', () => {
+  it('tells whether two paths (not yet made) share a filesystem, which decides whether a bundle folder costs room', async () => {
+    expect(await sameFilesystem(join(dir, 'cache/blobs'), join(dir, 'out/new'))).toBe(true);
+    expect(await sameFilesystem(join(dir, 'x'), '/proc/self')).toBe(false);
+  });
+
   it('adds up needs per filesystem and names the one that is short, with what needs it', async () => {
     const ok = await checkSpace([{ path: join(dir, 'a'), bytes: 1000, what: 'a' }, { path: join(dir, 'b/c'), bytes: 1000, what: 'b' }]);
     expect(ok).toHaveLength(1);

@@ -246,6 +246,16 @@ describe('sign and verify --key', () => {
 });
 
 describe('signed apt repository', () => {
+  it('a sign cut off after writing the apt files completes when run again', async () => {
+    const dir = await tempDir();
+    const a = (await build(dir, aptM, { out: join(dir, 'cut') })).dir;
+    await mkdir(join(a, 'apt'));
+    await writeFile(join(a, 'apt/Packages'), 'half-written\n'); // what an interrupted sign leaves: unlisted
+    const s = await signCommand({ bundle: a, key: keys.sec });
+    expect(s.written).toContain('apt/Packages');
+    expect((await verifyBundle(a, { key: keys.pub, requireSignature: true })).ok).toBe(true);
+  });
+
   it('build --sign-key gives the same files as build + sign, folder and split folder', async () => {
     const dir = await tempDir();
     const now = new Date();

@@ -1,10 +1,11 @@
-import { chmod, readFile, rm, writeFile, appendFile, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile, appendFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { fileManifest, flipByte } from './helpers/fixtures.js';
 import { buildIn } from './helpers/build.js';
 import { tempDir } from './helpers/tmp.js';
+import { runCli } from './helpers/cli.js';
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
@@ -124,5 +125,46 @@ describe('verify', () => {
     await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'BAD_SUMS', message: expect.stringContaining('not a vault-bundle bundle') });
     await writeFile(join(d, 'x.tar'), 'not a tar at all'.repeat(100));
     await expect(verifyBundle(join(d, 'x.tar'))).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
+  });
+});
+
+describe('verify: hostile input', () => {
+  /** A one-member ustar file whose size field says `size` (written as given), with a valid checksum. */
+  function tarWithSize(size: string): Buffer {
+    const h = Buffer.alloc(512);
+    h.write('x/bundle.json', 0);
+    h.write('0000644\0', 100);
+    h.write(`${size}\0`, 124);
+    h.write('00000000000\0', 136);
+    h.write('0', 156);
+    h.write('ustar\u000000', 257);
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    return Buffer.concat([h, Buffer.alloc(1024)]);
+  }
+
+  it('a tar member with a negative or oversized size is refused at once, not looped over', async () => {
+    const dir = await tempDir();
+    for (const size of ['-0000001000', '-1000000000', '77777777777']) {
+      const file = join(dir, `t${size}.tar`);
+      await writeFile(file, tarWithSize(size));
+      await expect(verifyBundle(file)).rejects.toMatchObject({ code: 'NOT_A_BUNDLE', message: expect.stringMatching(/bad member size/) });
+    }
+  });
+
+  it('a directory where SHA256SUMS lists a file is named, and an unreadable bundle.json is an integrity error', async () => {
+    const d = await copy();
+    await rm(join(d, 'sbom.cdx.json'));
+    await mkdir(join(d, 'sbom.cdx.json'));
+    const r = await verifyBundle(d);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toContainEqual(expect.objectContaining({ code: 'NOT_A_FILE', path: 'sbom.cdx.json' }));
+    await rm(join(d, 'bundle.json'));
+    await mkdir(join(d, 'bundle.json'));
+    const cli = await runCli(['inspect', d]);
+    expect(cli.code).toBe(4);
+    expect(cli.stderr).toMatch(/bundle\.json is a dir, not a file/);
   });
 });

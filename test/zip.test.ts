@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ZipFile, readZipMember } from '../src/util/zip.js';
@@ -32,6 +32,23 @@ with zipfile.ZipFile(${JSON.stringify(file)}, 'w', zipfile.ZIP_DEFLATED) as z:
       expect(last.name).toBe('r/69999.json');
       expect(JSON.parse((await zip.read(last, 1 << 20)).toString('utf8'))).toEqual({ id: 'TEST-69999', modified: '2024-01-01T00:00:00Z' });
       await expect(zip.read(last, 10)).rejects.toThrow(/larger than 10 bytes/);
+    } finally {
+      await zip.close();
+    }
+  });
+
+  it('refuses a member whose recorded size does not fit the archive (a crafted zip must not abort the process)', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'w.zip');
+    execFileSync('/usr/bin/python3', ['-c', `import zipfile\nwith zipfile.ZipFile(${JSON.stringify(file)}, 'w') as z: z.writestr('a.txt', 'hello')`]);
+    // Patch the central directory's compressed size of the only member to 0xF0000000.
+    const bytes = readFileSync(file);
+    const cd = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    bytes.writeUInt32LE(0xf0000000, cd + 20);
+    writeFileSync(file, bytes);
+    const zip = await ZipFile.open(file);
+    try {
+      await expect(zip.read(zip.entries[0]!, 1 << 30)).rejects.toThrow(/compressed size does not fit/);
     } finally {
       await zip.close();
     }

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../util/errors.js';
+import { IntegrityError, UsageError } from '../util/errors.js';
 import { exists, walk } from '../util/fs.js';
 import { type HashJob, type Segment, wholeFile } from './hashpool.js';
 import { PARTS } from './layout.js';
@@ -65,8 +65,16 @@ function makeReader(location: string, form: BundleReader['form'], entries: Map<s
     ...(parts ? { parts } : {}),
     async read(path, maxBytes) {
       const e = entries.get(path);
-      if (!e || e.kind !== 'file' || e.size > maxBytes) throw new Error(`${path}: missing or larger than ${maxBytes} bytes`);
-      return readJob(e.job);
+      const why = !e ? 'missing' : e.kind !== 'file' ? `a ${e.kind}, not a file` : e.size > maxBytes ? `larger than ${maxBytes} bytes` : undefined;
+      if (why) {
+        throw new IntegrityError({
+          code: 'MISSING_FILE',
+          message: `${location}: ${path} is ${why}`,
+          subject: `${location}/${path}`,
+          hint: 'run "vault-bundle verify" on it; copy the bundle again from the build host',
+        });
+      }
+      return readJob(e!.job);
     },
   };
 }
@@ -162,6 +170,9 @@ function listTar(src: Concat, name: string, nestedRoot: boolean): Map<string, Bu
     const type = String.fromCharCode(header[156]!) || '0';
     let size = parseNumber(header.subarray(124, 136));
     const dataAt = off + 512;
+    // A crafted size (negative, not a number, past the end) would loop forever or read nowhere.
+    const sane = (n: number) => Number.isSafeInteger(n) && n >= 0 && dataAt + n <= src.size;
+    if (!sane(size)) throw notTar(name, `bad member size at byte ${off}`);
     const next = dataAt + Math.ceil(size / 512) * 512;
     if (type === 'x' || type === 'L') {
       const data = Buffer.alloc(size);
@@ -177,7 +188,10 @@ function listTar(src: Concat, name: string, nestedRoot: boolean): Map<string, Bu
     }
     const prefix = cstr(header.subarray(345, 500));
     let path = pax.path ?? longName ?? (prefix ? `${prefix}/${cstr(header.subarray(0, 100))}` : cstr(header.subarray(0, 100)));
-    if (pax.size !== undefined) size = Number(pax.size);
+    if (pax.size !== undefined) {
+      size = Number(pax.size);
+      if (!sane(size)) throw notTar(name, `bad pax size at byte ${off}`);
+    }
     path = path.replace(/\/+$/, '');
     const kind = type === '0' || type === '\0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : 'other';
     const length = kind === 'file' ? size : 0;

@@ -168,14 +168,15 @@ export async function verifyBundle(
         }
       }
       for (const path of sums.keys()) {
-        if (!reader.entries.has(path)) {
-          problems.push({ code: 'MISSING_FILE', path, message: `${path}: listed in ${SUMS} but missing` });
-        }
+        const kind = reader.entries.get(path)?.kind;
+        if (kind === undefined) problems.push({ code: 'MISSING_FILE', path, message: `${path}: listed in ${SUMS} but missing` });
+        // A directory (or link) where a listed file should be is neither missing nor hashable: name it.
+        else if (kind !== 'file') problems.push({ code: 'NOT_A_FILE', path, message: `${path}: listed in ${SUMS} as a file, but it is a ${kind}` });
       }
     });
 
     await step('read-index', async () => {
-      if (!reader.entries.has(INDEX)) return; // already reported as missing, or the bundle is not ours
+      if (reader.entries.get(INDEX)?.kind !== 'file') return; // already reported as missing or not a file
       try {
         const raw: unknown = JSON.parse((await reader.read(INDEX, limits.maxIndexBytes)).toString('utf8'));
         const r = bundleIndexSchema.safeParse(raw);

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { assembleBundle } from '../bundle/assemble.js';
+import { assembleBundle, checkOutput, swapInto } from '../bundle/assemble.js';
 import { type BundleIndex, bundleCreated, makeIndex } from '../bundle/index.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
 import { loadIndex } from '../bundle/load.js';
@@ -8,7 +8,7 @@ import { formatBytes } from '../cli/format.js';
 import { tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';
-import { checkSpace } from '../util/space.js';
+import { checkSpace, sameFilesystem } from '../util/space.js';
 import type { Locked } from '../sources/source.js';
 import { writeDeterministicTar } from '../bundle/tar.js';
 import { fetchAll } from '../fetch/download.js';
@@ -16,7 +16,7 @@ import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import { sourceFor, sources } from '../sources/registry.js';
 import type { BuildCtx } from '../sources/source.js';
-import { InterruptedError, UsageError } from '../util/errors.js';
+import { InterruptedError, UsageError, localWriteError } from '../util/errors.js';
 import { lockForBuild, targetProbe } from './lock.js';
 import { VERIFY_SH, WRAPPER_SH, fieldReadme, prepareRuntime } from '../runtime/carry.js';
 
@@ -79,7 +79,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const toFetch = lock.artifacts.filter((a) => !fromBase.has(a.digest));
   const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
   const media = o.media ?? 'dir';
-  await checkBuildSpace(toFetch, ctx, out, media, Boolean(o.tar));
+  await checkBuildSpace(toFetch, ctx, out, media, o.tar ? resolve(o.tar) : media === 'tar' ? `${out}.tar` : undefined);
   ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
   await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
   if (ctx.signal.aborted) throw new InterruptedError();
@@ -98,45 +98,55 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
     ? { verify: VERIFY_SH, 'vault-bundle': WRAPPER_SH, 'README-FIELD.txt': fieldReadme(m.manifest.name, m.manifest.version) }
     : {};
   const extra = { views, runtime, scripts, skipBlobs: fromBase };
-  if (media === 'fat32') {
-    // Assembled beside the output (hard links into the store: no copy), then split into parts.
-    const whole = tempSibling(out);
-    try {
-      const r = await assembleBundle(index, ctx.store, whole, extra);
+  // Everything, the signature included, is made beside `out` and renamed in at the end: `out` is always the
+  // old bundle or the whole new one, never an unsigned or half-signed one.
+  await checkOutput(out);
+  const stage = tempSibling(out);
+  const whole = tempSibling(out);
+  try {
+    let r: { files: number; bytes: number };
+    let parts: number | undefined;
+    if (media === 'fat32') {
+      r = await assembleBundle(index, ctx.store, whole, extra);
       if (ctx.signal.aborted) throw new InterruptedError();
       ctx.report({ type: 'phase', phase: 'split', detail: `parts of ${formatBytes(o.partSize ?? FAT32_PART_SIZE)}` });
-      const split = await writeSplitBundle(whole, out, {
-        name: m.manifest.name,
-        version: m.manifest.version,
-        partSize: o.partSize ?? FAT32_PART_SIZE,
-        mtime: new Date(created),
-      });
-      const signed = signKey ? await sign() : undefined;
-      return done({ files: r.files + (signed?.added ?? 0), bytes: r.bytes }, { parts: split.parts, ...(signed ? { signer: signed.signer } : {}) });
-    } finally {
-      await rm(whole, { recursive: true, force: true });
+      parts = (
+        await writeSplitBundle(whole, stage, {
+          name: m.manifest.name,
+          version: m.manifest.version,
+          partSize: o.partSize ?? FAT32_PART_SIZE,
+          mtime: new Date(created),
+        })
+      ).parts;
+    } else {
+      r = await assembleBundle(index, ctx.store, stage, extra);
     }
-  }
-  const r = await assembleBundle(index, ctx.store, out, extra);
-  // Signed before the tar is written from the folder, so the tar carries the signature.
-  const signed = signKey ? await sign() : undefined;
-  let tarPath: string | undefined;
-  const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
-  if (tarTo) {
+    const signed = signKey ? await sign(stage) : undefined;
     if (ctx.signal.aborted) throw new InterruptedError();
-    ctx.report({ type: 'phase', phase: 'tar' });
-    tarPath = resolve(tarTo);
-    await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
+    await swapInto(stage, out).catch((err: unknown) => {
+      throw localWriteError(err, out);
+    });
+    let tarPath: string | undefined;
+    const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
+    if (tarTo) {
+      if (ctx.signal.aborted) throw new InterruptedError();
+      ctx.report({ type: 'phase', phase: 'tar' });
+      tarPath = resolve(tarTo);
+      await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
+    }
+    return done(
+      { files: r.files + (signed?.added ?? 0), bytes: r.bytes },
+      { ...(parts !== undefined ? { parts } : {}), ...(tarPath ? { tar: tarPath } : {}), ...(signed ? { signer: signed.signer } : {}) },
+    );
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    await rm(whole, { recursive: true, force: true });
   }
-  return done(
-    { files: r.files + (signed?.added ?? 0), bytes: r.bytes },
-    { ...(tarPath ? { tar: tarPath } : {}), ...(signed ? { signer: signed.signer } : {}) },
-  );
 
   /** The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify). */
-  async function sign(): Promise<{ signer: string; added: number }> {
+  async function sign(dir: string): Promise<{ signer: string; added: number }> {
     if (ctx.signal.aborted) throw new InterruptedError();
-    const s = await signBundle(out, signKey!, { now: o.now ?? new Date(), verify: false, report: ctx.report });
+    const s = await signBundle(dir, signKey!, { now: o.now ?? new Date(), verify: false, report: ctx.report });
     return { signer: s.signer, added: s.written.length - 1 };
   }
 
@@ -157,15 +167,19 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
 
 /**
  * Room for what is not in the cache yet, and for the output: a folder is hard links into the cache (no room)
- * when they share a filesystem, but a tar or parts are written in full.
+ * when they share a filesystem, else a copy; a tar or parts are written in full (fat32 also assembles the
+ * folder beside them first).
  */
-async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx, out: string, media: Media, tar: boolean): Promise<void> {
+async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx, out: string, media: Media, tar: string | undefined): Promise<void> {
   let missing = 0;
   for (const a of toFetch) if (!(await ctx.store.has(a.digest, a.size))) missing += a.size;
   const total = toFetch.reduce((n, a) => n + a.size, 0);
+  const folder = (await sameFilesystem(ctx.store.root, out)) ? 0 : total;
   await checkSpace([
     { path: ctx.store.root, bytes: missing, what: 'downloads into the cache' },
-    { path: out, bytes: media === 'dir' && !tar ? 0 : total, what: media === 'fat32' ? 'the parts' : 'the tar' },
+    { path: out, bytes: folder, what: 'the bundle folder (copies: the cache is on another filesystem)' },
+    ...(media === 'fat32' ? [{ path: out, bytes: total, what: 'the parts' }] : []),
+    ...(tar ? [{ path: tar, bytes: total, what: 'the tar' }] : []),
   ]);
 }
 

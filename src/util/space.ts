@@ -30,6 +30,12 @@ async function existingAncestor(path: string): Promise<string> {
   }
 }
 
+/** Whether two paths (which need not exist yet) are on one filesystem: hard links work between them. */
+export async function sameFilesystem(a: string, b: string): Promise<boolean> {
+  const [da, db] = await Promise.all([existingAncestor(a), existingAncestor(b)].map(async (p) => (await stat(await p)).dev));
+  return da === db;
+}
+
 /**
  * Adds up what will be written per filesystem (by device), plus headroom (5%, at least 64 MiB), and compares
  * it with the space free to this user there. Throws NO_SPACE naming every filesystem that is short, with the

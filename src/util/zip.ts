@@ -25,13 +25,14 @@ const MAX32 = 0xffffffff;
 export class ZipFile {
   private constructor(
     private readonly fh: FileHandle,
+    private readonly size: number,
     readonly entries: ZipEntry[],
   ) {}
 
   static async open(file: string): Promise<ZipFile> {
     const fh = await open(file, 'r');
     try {
-      return new ZipFile(fh, await centralDirectory(fh));
+      return new ZipFile(fh, (await fh.stat()).size, await centralDirectory(fh));
     } catch (err) {
       await fh.close();
       throw err;
@@ -45,6 +46,8 @@ export class ZipFile {
     await this.fh.read(lh, 0, 30, e.localHeader);
     if (lh.readUInt32LE(0) !== LOCAL) throw new Error(`${e.name}: bad zip local header`);
     const dataAt = e.localHeader + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+    // Sizes come from the archive: bound them before allocating (a crafted 4 GB one would abort the process).
+    if (e.compressedSize > maxBytes || dataAt + e.compressedSize > this.size) throw new Error(`${e.name}: its compressed size does not fit the archive or the limit`);
     const comp = Buffer.alloc(e.compressedSize);
     await this.fh.read(comp, 0, e.compressedSize, dataAt);
     if (e.method === 0) return comp;
