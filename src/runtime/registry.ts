@@ -8,7 +8,7 @@ import ssri from 'ssri';
 import * as tar from 'tar';
 import type { BuildCtx } from '../sources/source.js';
 import { execFile } from '../util/exec.js';
-import { IntegrityError, UpstreamError } from '../util/errors.js';
+import { IntegrityError, UpstreamError, VaultError, localWriteError } from '../util/errors.js';
 
 /** npm's package of the official Node.js binary for a target architecture. */
 export function nodePackage(targetArch: string): string | undefined {
@@ -50,9 +50,13 @@ export async function fetchRegistryNode(
     throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry has no Node.js package for linux/${targetArch}`, subject, hint: 'targets are amd64 or arm64' });
   }
   const registry = await registryUrl();
-  const doc = JSON.parse(
-    (await ctx.http.getBytes(`${registry}${pkg}`, { signal: ctx.signal, maxLength: 64 << 20, subject, headers: { accept: 'application/vnd.npm.install-v1+json' } })).toString('utf8'),
-  ) as { versions?: Record<string, { dist?: { tarball?: string; integrity?: string } }> };
+  const body = await ctx.http.getBytes(`${registry}${pkg}`, { signal: ctx.signal, maxLength: 64 << 20, subject, headers: { accept: 'application/vnd.npm.install-v1+json' } });
+  let doc: { versions?: Record<string, { dist?: { tarball?: string; integrity?: string } }> };
+  try {
+    doc = JSON.parse(body.toString('utf8')) as typeof doc;
+  } catch {
+    throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry's answer is not JSON`, subject, hint: 'check the npm registry setting (npm config get registry), or use --runtime host' });
+  }
   const dist = doc.versions?.[version]?.dist;
   if (!dist?.tarball || !dist.integrity) {
     const near = Object.keys(doc.versions ?? {}).filter((v) => v.split('.')[0] === version.split('.')[0]).slice(-5);
@@ -64,7 +68,12 @@ export async function fetchRegistryNode(
     });
   }
   const sri = ssri.parse(dist.integrity);
-  const algo = sri.pickAlgorithm();
+  let algo: string;
+  try {
+    algo = sri.pickAlgorithm();
+  } catch {
+    throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry gives no usable integrity (${dist.integrity})`, subject, hint: 'use --runtime host, or another version' });
+  }
   const dir = await mkdtemp(join(tmpdir(), 'vault-node-'));
   const done = () => rm(dir, { recursive: true, force: true });
   try {
@@ -99,6 +108,6 @@ export async function fetchRegistryNode(
     return { file: join(dir, 'package', 'bin', 'node'), tarball: dist.tarball, integrity: dist.integrity, done };
   } catch (err) {
     await done();
-    throw err;
+    throw err instanceof VaultError ? err : localWriteError(err, dir);
   }
 }
