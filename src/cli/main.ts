@@ -173,7 +173,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('verify')
-    .description('re-hash every file of a bundle (folder or tar) and check it against SHA256SUMS and bundle.json')
+    .description('re-hash every file of a bundle (folder, tar or split folder) and check it against SHA256SUMS and bundle.json')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
     .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')

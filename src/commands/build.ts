@@ -81,11 +81,18 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const media = o.media ?? 'dir';
   await checkBuildSpace(toFetch, ctx, out, media, o.tar ? resolve(o.tar) : media === 'tar' ? `${out}.tar` : undefined);
   ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
-  await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
+  // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
+  const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
+  try {
+    await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
+  } catch (err) {
+    await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
+    throw err;
+  }
   if (ctx.signal.aborted) throw new InterruptedError();
   ctx.report({ type: 'phase', phase: 'assemble' });
   const created = bundleCreated(lock);
-  const runtime = await prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
+  const runtime = await runtimeReady;
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
   const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
   const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, baseRef), ...(expires ? { expires } : {}) };
