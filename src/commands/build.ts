@@ -83,6 +83,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
   // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
   const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
+  runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
   try {
     await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
   } catch (err) {
