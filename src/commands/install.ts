@@ -103,13 +103,14 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       const entry = r.entries.get(p)!;
       where.set(a.digest, { entry, ...(isFolder(r) ? { inPlace: inPlace(entry.job, fileSize) } : {}) });
     }
-    // The bundle's small files (pip's requirements.lock, views) in a folder: the bundle itself when it is one.
+    // The bundle's small files (pip's requirements.lock, the signed apt index) in a folder: the bundle itself
+    // when they all lie there as files (a folder; a split folder as build writes it), else extracted.
+    const small = [...reader.entries.values()].filter((e) => e.kind === 'file' && !e.path.startsWith(`${BLOBS_DIR}/`) && !e.path.startsWith('runtime/'));
+    const loose = (e: BundleEntry) => e.job.segments.length === 1 && e.job.segments[0]!.file === join(location, e.path) && e.job.segments[0]!.offset === 0;
     let bundleDir = location;
-    if (reader.form === 'tar') {
+    if (reader.form === 'tar' || !small.every(loose)) {
       bundleDir = join(workDir, 'bundle');
-      for (const e of reader.entries.values()) {
-        if (e.kind === 'file' && !e.path.startsWith(`${BLOBS_DIR}/`) && !e.path.startsWith('runtime/')) await extractJob(e.job, join(bundleDir, e.path));
-      }
+      for (const e of small) await extractJob(e.job, join(bundleDir, e.path));
     }
     const staged = join(workDir, 'blobs');
     const ctx: BoxCtx = {
