@@ -13,12 +13,12 @@ import { parseOsvText } from '../src/audit/osv.js';
 import { readAudit } from '../src/report/audit.js';
 import type { BundleIndex } from '../src/bundle/index.js';
 import { auditCommand, fails } from '../src/commands/audit.js';
-import { readSystemSources } from '../src/sources/apt/sourcelist.js';
 import type { Locked } from '../src/sources/source.js';
 import { UsageError } from '../src/util/errors.js';
 import { makeKey, serveDir, writeRelease } from './helpers/apt-repo.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
+import { debianMirror } from './helpers/apt-iso.js';
 import { tempDir } from './helpers/tmp.js';
 
 // Real OSV records (test/fixtures/osv/README.md says where each comes from).
@@ -329,21 +329,6 @@ describe('setuptools 66.1.1 from /usr/share/python-wheels against real PyPI reco
 });
 
 /** The Debian mirror this machine's apt uses (never written into the repo), or why it cannot be used. */
-async function debianMirror(): Promise<{ uri: string } | { skip: string }> {
-  const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
-  if (!(await exists(keyring))) return { skip: `no ${keyring} (debian-archive-keyring)` };
-  const sources = await readSystemSources().catch(() => []);
-  const debian = sources.find((s) => s.suites.includes('bookworm') && !/security/.test(s.uri));
-  if (!debian) return { skip: 'no bookworm source in /etc/apt (this test reads the Debian mirror from there)' };
-  try {
-    const res = await fetch(`${debian.uri}/dists/bookworm/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) return { skip: `the mirror ${debian.uri} answers ${res.status}` };
-  } catch (err) {
-    return { skip: `the mirror ${debian.uri} cannot be reached (${(err as Error).message})` };
-  }
-  return { uri: debian.uri };
-}
-
 // jq 1.6-2.1+deb12u1: the bookworm version before the LTS team's 1.6-2.1+deb12u2 (July 2026) fixed
 // CVE-2026-54679 and others. It is no longer in any Packages index but still in the mirror's pool; the
 // sha256 sums are pinned here (they were read from those files when this test was written).

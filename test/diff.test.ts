@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,12 +7,12 @@ import type { BundleIndex } from '../src/bundle/index.js';
 import { changelogMarkdown, diffText } from '../src/report/changelog.js';
 import { identityOf } from '../src/report/components.js';
 import { type BundleDiff, diffBundles, suggestedBump, versionOrder } from '../src/report/diff.js';
-import { readSystemSources } from '../src/sources/apt/sourcelist.js';
 import type { Locked } from '../src/sources/source.js';
 import type { Digest } from '../src/store/digest.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
 import { fileManifest } from './helpers/fixtures.js';
+import { debianMirror } from './helpers/apt-iso.js';
 import { tempDir } from './helpers/tmp.js';
 
 const digest = (s: string): Digest => `sha256:${createHash('sha256').update(s).digest('hex')}`;
@@ -227,24 +227,9 @@ describe('vault-bundle diff', () => {
 });
 
 /** The Debian mirror this machine's apt names, if it answers for trixie; else why not. */
-async function debianMirror(): Promise<{ uri: string } | { skip: string }> {
-  const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
-  if (!(await access(keyring).then(() => true, () => false))) return { skip: `no ${keyring} (debian-archive-keyring)` };
-  const sources = await readSystemSources().catch(() => []);
-  const debian = sources.find((s) => s.suites.includes('bookworm') && !/security/.test(s.uri));
-  if (!debian) return { skip: 'no bookworm source in /etc/apt (this test reads the Debian mirror from there)' };
-  try {
-    const res = await fetch(`${debian.uri}/dists/trixie/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) return { skip: `the mirror ${debian.uri} answers ${res.status} for trixie` };
-  } catch (err) {
-    return { skip: `the mirror ${debian.uri} cannot be reached (${(err as Error).message})` };
-  }
-  return { uri: debian.uri };
-}
-
 describe('diff of real bundles: jq from Debian 12 and from Debian 13', () => {
   it('shows the upgrades, the renamed libraries and the new target', async (ctx) => {
-    const mirror = await debianMirror();
+    const mirror = await debianMirror('trixie');
     if ('skip' in mirror) {
       ctx.skip(mirror.skip);
       return;

@@ -223,3 +223,22 @@ export async function miniAptPlan(
     await rm(root, { recursive: true, force: true });
   }
 }
+
+/**
+ * The Debian mirror this machine's apt configuration names (never a host written in the repo), if it serves
+ * `suite` now; else why not, for the test to skip with.
+ */
+export async function debianMirror(suite = 'bookworm'): Promise<{ uri: string } | { skip: string }> {
+  const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
+  if (!(await exists(keyring))) return { skip: `no ${keyring} (debian-archive-keyring)` };
+  const sources = await readSystemSources().catch(() => []);
+  const debian = sources.find((s) => s.suites.includes('bookworm') && !/security/.test(s.uri));
+  if (!debian) return { skip: 'no bookworm source in /etc/apt (the tests read the Debian mirror from there)' };
+  try {
+    const res = await fetch(`${debian.uri}/dists/${suite}/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) return { skip: `the mirror ${debian.uri} answers ${res.status} for ${suite}` };
+  } catch (err) {
+    return { skip: `the mirror ${debian.uri} cannot be reached (${(err as Error).message})` };
+  }
+  return { uri: debian.uri };
+}
