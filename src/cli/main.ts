@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--debug', 'show stack traces of internal errors')
     .option('--cache-dir <dir>', 'shared blob cache (default: $VAULT_BUNDLE_CACHE or $XDG_CACHE_HOME/vault-bundle)')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(limits.concurrency))
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for the options)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
