@@ -132,7 +132,8 @@ export async function verifyBundle(
       const named = idx.success ? { name: idx.data.name, version: idx.data.version } : {};
       return { bundle: reader.location, ok: false, ...named, files: 0, bytes: 0, durationMs: Math.round(performance.now() - t0), steps, problems, ...partsInfo, signature };
     }
-    const sums = await step('read-sums', () => readSums(reader));
+    // One read of SHA256SUMS: the bytes the signature is checked over are the bytes whose list is trusted.
+    const { sums, sumsBytes } = await step('read-sums', () => readSums(reader));
     if (keys) {
       await step('signature', async () => {
         const expected = keys.map((k) => k.getFingerprint().toUpperCase());
@@ -143,8 +144,7 @@ export async function verifyBundle(
           }
           return;
         }
-        const data = await reader.read(SUMS, limits.maxIndexBytes);
-        signature = await checkDetached(data, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);
+        signature = await checkDetached(sumsBytes, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);
         if (signature.status === 'invalid') {
           problems.push({
             code: 'SIGNATURE_INVALID',
@@ -361,7 +361,7 @@ async function openBase(location: string, b: BaseRef, problems: Problem[]): Prom
   return base;
 }
 
-async function readSums(reader: BundleReader): Promise<Map<string, string>> {
+async function readSums(reader: BundleReader): Promise<{ sums: Map<string, string>; sumsBytes: Buffer }> {
   if (!reader.entries.has(SUMS)) {
     throw new IntegrityError({
       code: 'BAD_SUMS',
@@ -370,7 +370,8 @@ async function readSums(reader: BundleReader): Promise<Map<string, string>> {
       hint: 'give the folder written by "vault-bundle build"; without its checksum list nothing in it can be trusted',
     });
   }
-  return parseSums((await reader.read(SUMS, limits.maxIndexBytes)).toString('utf8'));
+  const sumsBytes = await reader.read(SUMS, limits.maxIndexBytes);
+  return { sums: parseSums(sumsBytes.toString('utf8')), sumsBytes };
 }
 
 /** One error summarising a failed report, for callers (install) that must refuse the bundle. */
