@@ -59,6 +59,17 @@ describe('nccl.allreduce', () => {
     const f = await ncclAllreduce.run(await ctx(bad, { state: { models: [], nvsmi } }));
     expect(f).toMatchObject({ status: 'fail', reason: '12 wrong elements at 2 GiB; busbw 200 GB/s < 278 at 2 GiB' });
   });
+
+  it('the real launch on the H200 (torchrun, NCCL 2.28.9, NCCL banner before the JSON) parses; a world smaller than the GPUs is an error of the launch, not a bandwidth', async () => {
+    const log = await fixture('h200-probes/allreduce-world1.log');
+    const stdout = /\n# stdout\n([\s\S]*?)\n# stderr\n/.exec(log)![1]!;
+    const exec: CheckExec = async (cmd) => (cmd === 'python3' ? ok(stdout) : { code: 127, stdout: '', stderr: '' });
+    const two = parseNvidiaSmiXml(await twoGpuXml());
+    expect(await ncclAllreduce.run(await ctx(exec, { state: { models: [], nvsmi: two } }))).toMatchObject({ status: 'fail', reason: 'torchrun all_reduce had 1 rank(s), expected one per GPU (2)', metrics: { gpus: 2, world: 1 } });
+    const asTwo: CheckExec = async (cmd) => (cmd === 'python3' ? ok(stdout.replace('"world": 1', '"world": 2')) : { code: 127, stdout: '', stderr: '' });
+    const r = await ncclAllreduce.run(await ctx(asTwo, { state: { models: [], nvsmi: two } }));
+    expect(r).toMatchObject({ status: 'fail', reason: 'busbw 0 GB/s < 278 at 2 GiB', metrics: { busbw_1GiB_gbps: 0, busbw_2GiB_gbps: 0 } });
+  });
 });
 
 describe('inference.vllm', () => {

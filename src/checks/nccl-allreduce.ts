@@ -42,6 +42,9 @@ export const ncclAllreduce: Check = {
     });
     const problem = probeProblem(r, 'torchrun all_reduce');
     if (problem) return problem;
+    // A launch that put fewer processes on the GPUs than there are GPUs would report a smaller world's bandwidth.
+    const world = num(r.json!.world);
+    if (world !== n) return fail(`torchrun all_reduce had ${world ?? 'an unknown number of'} rank(s), expected one per GPU (${n})`, { metrics: { gpus: n, world: world ?? 0 } });
     const rows = arr(r.json!.sizes);
     const metrics: Record<string, number> = {};
     const thresholds: Record<string, string | number> = { gpus: n };
