@@ -24,7 +24,7 @@ export interface AuditFinding {
   severity: FindingSeverity;
   /** Where the severity comes from: a CVSS vector, or the rating of the database or the distribution. */
   severitySource: string;
-  /** CVSS base score, when the record has a vector (the highest of several; v4 approximated, see cvss.ts). */
+  /** CVSS score, when the record has a vector (the newest CVSS version's; the highest among several of it). */
   score?: number;
   vector?: string;
   /** The bundled package (binary package for apt) and its version. */
@@ -93,12 +93,12 @@ function word(v: string | undefined): Severity | undefined {
 
 function bestCvss(entries: readonly { type: string; score: string }[] | undefined): CvssScore | undefined {
   let best: CvssScore | undefined;
-  const rank = (c: CvssScore) => (c.version === '4.0' ? 1 : c.version === '2.0' ? 0 : 2);
+  const rank = (c: CvssScore) => (c.version === '4.0' ? 2 : c.version === '2.0' ? 0 : 1);
   for (const e of entries ?? []) {
     if (!/^CVSS_V[234]$/i.test(e.type)) continue;
     const c = cvssScore(e.score);
     if (!c) continue;
-    // Prefer v3 vectors, then v4 (approximated), then v2; among equals the highest score.
+    // The newest version a record carries (v4, then v3.x, then v2), as GHSA and NVD show it; among equals the highest score.
     if (!best || rank(c) > rank(best) || (rank(c) === rank(best) && c.score > best.score)) best = c;
   }
   return best;
@@ -126,7 +126,7 @@ export function severityOf(record: OsvRecord, entry: OsvAffected): { severity: F
     const s = word(str(v));
     if (s) return { severity: s, source, ...(cvss ? { cvss } : {}) };
   }
-  if (cvss) return { severity: cvss.severity, source: `CVSS ${cvss.version}${cvss.approximate ? ' (approximated by the v3.1 formula, rated a point higher)' : ''}`, cvss };
+  if (cvss) return { severity: cvss.severity, source: `CVSS ${cvss.version}`, cvss };
   return { severity: 'unknown', source: 'none' };
 }
 
@@ -210,7 +210,7 @@ export async function auditIndex(index: Pick<BundleIndex, 'artifacts' | 'target'
       }
     }
   }
-  const list = [...findings.values()].sort(
+  const list = mergeAliases([...findings.values()]).sort(
     (a, b) => severityRank(b.severity) - severityRank(a.severity) || (b.score ?? -1) - (a.score ?? -1) || cmp(a.package, b.package) || cmp(a.id, b.id) || cmp(a.artifact, b.artifact),
   );
   const checked: Record<string, number> = {};
@@ -221,6 +221,43 @@ export async function auditIndex(index: Pick<BundleIndex, 'artifacts' | 'target'
   const bySeverity: Record<FindingSeverity, number> = { critical: 0, high: 0, medium: 0, low: 0, none: 0, unknown: 0 };
   for (const f of list) bySeverity[f.severity]++;
   return { findings: list, summary: { records, withdrawn, ecosystems, checked, unchecked, uncovered, bySeverity } };
+}
+
+/**
+ * One finding per vulnerability of an artifact. Databases publish the same vulnerability under several ids
+ * that name each other or a common CVE (GHSA and PYSEC, DSA and DEBIAN-CVE): those findings are one, read at
+ * its most severe, with every other id among its aliases.
+ */
+function mergeAliases(findings: readonly AuditFinding[]): AuditFinding[] {
+  const out: AuditFinding[] = [];
+  const byArtifact = new Map<string, AuditFinding[]>();
+  for (const f of findings) byArtifact.set(f.artifact, [...(byArtifact.get(f.artifact) ?? []), f]);
+  for (const group of byArtifact.values()) {
+    // Union-find over the ids each finding is known by.
+    const parent = new Map<string, string>();
+    const find = (x: string): string => {
+      let r = x;
+      for (let p = parent.get(r); p !== undefined && p !== r; p = parent.get(r)) r = p;
+      parent.set(x, r);
+      return r;
+    };
+    for (const f of group) for (const n of f.aliases) parent.set(find(n), find(f.id));
+    const merged = new Map<string, AuditFinding[]>();
+    for (const f of group) {
+      const root = find(f.id);
+      merged.set(root, [...(merged.get(root) ?? []), f]);
+    }
+    for (const same of merged.values()) {
+      const kept = same.reduce((a, b) => {
+        const d = severityRank(b.severity) - severityRank(a.severity) || (b.score ?? -1) - (a.score ?? -1) || cmp(a.id, b.id);
+        return d > 0 ? b : a;
+      });
+      const names = new Set(same.flatMap((f) => [f.id, ...f.aliases]));
+      names.delete(kept.id);
+      out.push(same.length === 1 ? kept : { ...kept, aliases: [...names].sort() });
+    }
+  }
+  return out;
 }
 
 function cmp(a: string, b: string): number {

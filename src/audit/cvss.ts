@@ -1,16 +1,13 @@
+import { Cvss4P0 } from 'ae-cvss-calculator';
+
 /**
  * CVSS base scores from vector strings, as OSV records carry them in `severity[]`:
  * - v3.0 and v3.1: the base-score formula of FIRST's specification (v3.1 §7.1 and Appendix A, "Roundup");
  *   v3.0 differs only in its rounding (plain ceiling to one decimal).
  * - v2: the base equation of the v2 guide (§3.2.1).
- * - v4: FIRST scores v4 from a table of about 270 macro-vectors, which is not carried here. A v4 vector is
- *   approximated instead by the v3.1 formula over the matching metrics: the higher of the vulnerable and
- *   subsequent system impacts, scope "changed" when a subsequent system is hit, Attack Requirements ignored
- *   (as if none), UI:P and UI:A read as UI:R. That lands within about a point of FIRST's score either way
- *   (AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N: 9.8 for 9.3; AV:L/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/
- *   VA:H/SC:N/SI:N/SA:N: 6.2 for 6.9), so the severity is read conservatively, one point higher: a v4
- *   vector within a point under a band's edge counts in the band above. The score is marked `approximate`;
- *   a record's v3 vector is always preferred to its v4 one.
+ * - v4: FIRST scores v4 from a table of 270 macro-vectors and a distance within them; that is
+ *   ae-cvss-calculator's Cvss4P0, which rounds as FIRST's reference calculator does (half up, after 1e-6).
+ *   It reads a missing metric as "X" and scores 0, so the base metrics are checked here first.
  */
 
 export type Severity = 'none' | 'low' | 'medium' | 'high' | 'critical';
@@ -20,8 +17,6 @@ export interface CvssScore {
   score: number;
   severity: Severity;
   vector: string;
-  /** v4 only: scored by the v3.1 formula (see above), not FIRST's v4 table. */
-  approximate?: boolean;
 }
 
 /** Qualitative rating of a base score (v3.1 §5, v4 likewise; v2 scores use the same bands). */
@@ -95,11 +90,8 @@ function score2(m: Map<string, string>): number | undefined {
   return Math.round((0.6 * impact + 0.4 * exploitability - 1.5) * f * 10) / 10;
 }
 
-const RANK: Record<string, number> = { N: 0, L: 1, H: 2 };
-function higher(a: string | undefined, b: string | undefined): string | undefined {
-  if (a === undefined || b === undefined) return a ?? b;
-  return (RANK[a] ?? -1) >= (RANK[b] ?? -1) ? a : b;
-}
+/** v4 base metrics and their values (v4.0 specification §2). */
+const V4_BASE: Record<string, string> = { AV: 'NALP', AC: 'LH', AT: 'NP', PR: 'NLH', UI: 'NPA', VC: 'HLN', VI: 'HLN', VA: 'HLN', SC: 'HLN', SI: 'HLN', SA: 'HLN' };
 
 /** Parses and scores one CVSS vector string; undefined for anything that is not a complete base vector. */
 export function cvssScore(vector: string): CvssScore | undefined {
@@ -117,23 +109,14 @@ export function cvssScore(vector: string): CvssScore | undefined {
   }
   if (head === 'CVSS:4.0') {
     const m = metrics(parts.slice(1));
-    const sub = ['SC', 'SI', 'SA'].some((k) => m.get(k) === 'L' || m.get(k) === 'H');
-    const ui = m.get('UI');
-    const s = score3(
-      {
-        AV: m.get('AV') ?? '',
-        AC: m.get('AC') ?? '',
-        PR: m.get('PR') ?? '',
-        UI: ui === 'N' ? 'N' : ui === 'P' || ui === 'A' ? 'R' : '',
-        S: sub ? 'C' : 'U',
-        C: higher(m.get('VC'), m.get('SC')) ?? '',
-        I: higher(m.get('VI'), m.get('SI')) ?? '',
-        A: higher(m.get('VA'), m.get('SA')) ?? '',
-      },
-      roundup31,
-    );
-    if (s === undefined) return undefined;
-    return { version: '4.0', score: s, severity: s === 0 ? 'none' : severityOfScore(Math.min(10, s + 1)), vector: v, approximate: true };
+    if (!Object.entries(V4_BASE).every(([k, allowed]) => (m.get(k) ?? '').length === 1 && allowed.includes(m.get(k)!))) return undefined;
+    let score: number;
+    try {
+      score = new Cvss4P0(v).calculateScores().overall;
+    } catch {
+      return undefined; // a metric the calculator does not know (a typo'd or future one)
+    }
+    return { version: '4.0', score, severity: severityOfScore(score), vector: v };
   }
   // v2 vectors carry no prefix ("AV:N/AC:L/Au:N/C:P/I:P/A:P"); some writers add "(AV:...)" or "CVSS:2.0/".
   const bare = v.replace(/^\(|\)$/g, '').replace(/^CVSS:2\.0\//, '');
