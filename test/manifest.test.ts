@@ -41,6 +41,20 @@ describe('manifest', () => {
     expect(e.message).toContain('unknown field "sha265"');
   });
 
+  it('reads a union as the alternative meant, suggests the field meant, and says how to write a list', () => {
+    const head = 'name: x\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\n';
+    const repo = fails(`${head}apt:\n  sources:\n    - uri: http://example.invalid/debian\n      suites: bookworm\n      sigend-by: k.gpg\n  packages: [jq]\npip:\n  find_links: [w]\n  packages: [setuptools]\n`);
+    expect(repo.message.split('\n')).toEqual([
+      'm.yaml:7: apt.sources[0].suites: expected a list; YAML read "bookworm": write [bookworm]',
+      'm.yaml:6: apt.sources[0].signed-by: missing required field (expected text or a list)',
+      'm.yaml:8: apt.sources[0].sigend-by: unknown field "sigend-by" (did you mean "signed-by"?)',
+      'm.yaml:11: pip.find_links: unknown field "find_links" (did you mean "find-links"?)',
+    ]);
+    expect(fails(`${head}apt:\n  sources: sytem\n  packages: [jq]\n`).message).toBe('m.yaml:5: apt.sources: expected "system" or a list; YAML read "sytem"');
+    expect(fails(`${head}apt:\n  sources: [{system: true, suite: [bookworm]}]\n  packages: [jq]\n`).message).toBe('m.yaml:5: apt.sources[0].suite: unknown field "suite" (did you mean "suites"?)');
+    expect(fails(`${head}apt:\n  sources: system\n  packages: [jq]\nzzz: 1\n`).message).toBe('m.yaml:7: zzz: unknown field "zzz"'); // nothing close
+  });
+
   it('names an unknown top-level section', () => {
     const e = fails(`${good}extras: 1\n`);
     expect(e.message).toMatch(/m\.yaml:10: extras: unknown field "extras"/);

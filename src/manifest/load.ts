@@ -6,7 +6,8 @@ import type { z } from 'zod';
 import { type Digest, digestOf } from '../store/digest.js';
 import { ManifestError, errnoCode } from '../util/errors.js';
 import { limits } from '../util/limits.js';
-import { type Manifest, manifestSchema } from './schema.js';
+import { closest } from '../util/suggest.js';
+import { type Manifest, manifestJsonSchema, manifestSchema } from './schema.js';
 
 export interface LoadedManifest {
   path: string;
@@ -66,24 +67,79 @@ export function parseManifest(text: string, file: string): Manifest {
   return r.data as Manifest;
 }
 
-function issueError(issues: z.core.$ZodIssue[], doc: Document, lc: LineCounter, file: string): ManifestError {
-  const lines = issues.slice(0, 5).map((issue) => {
-    let path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+type Issue = z.core.$ZodIssue;
+type Path = (string | number)[];
+
+const isRootMiss = (branch: readonly Issue[]) =>
+  branch.length === 1 && branch[0]!.path.length === 0 && (branch[0]!.code === 'invalid_type' || branch[0]!.code === 'invalid_value');
+
+function describeExpected(i: Issue): string {
+  if (i.code === 'invalid_value') return i.values.map((v) => JSON.stringify(v)).join(' or ');
+  if (i.code === 'invalid_type') return ({ array: 'a list', string: 'text', object: 'a mapping', number: 'a number', boolean: 'true or false' } as Record<string, string>)[i.expected] ?? i.expected;
+  return i.message;
+}
+
+/**
+ * zod reports a union that matched no alternative as one "Invalid input" holding every alternative's issues.
+ * Read it as the alternative the writer most likely meant: the one that got furthest (its keys known, its
+ * kind of value right); when the value was of the wrong kind for all of them, say what would do.
+ */
+function flattenIssues(issues: readonly Issue[], prefix: Path = []): { issue: Issue; path: Path }[] {
+  const out: { issue: Issue; path: Path }[] = [];
+  for (const issue of issues) {
+    const path: Path = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    if (issue.code !== 'invalid_union' || issue.errors.length === 0) {
+      out.push({ issue, path });
+    } else if (issue.errors.every(isRootMiss)) {
+      const expected = issue.errors.map((b) => describeExpected(b[0]!)).join(' or ');
+      out.push({ issue: { ...issue, message: `expected ${expected}` }, path });
+    } else {
+      const score = (b: readonly Issue[]) =>
+        (isRootMiss(b) ? 1000 : 0) + 10 * b.reduce((n, i) => n + (i.code === 'unrecognized_keys' ? i.keys.length : 0), 0) + b.length;
+      const best = issue.errors.reduce((a, b) => (score(b) < score(a) ? b : a));
+      out.push(...flattenIssues(best, path));
+    }
+  }
+  return out;
+}
+
+/** The field names the JSON Schema allows at `path` (through lists and alternatives), for "did you mean". */
+function knownKeys(path: readonly (string | number)[]): Set<string> {
+  type S = { properties?: Record<string, S>; items?: S; anyOf?: S[]; oneOf?: S[]; allOf?: S[] };
+  const expand = (s: S): S[] => [s, ...[...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])].flatMap(expand)];
+  let at: S[] = expand(manifestJsonSchema() as S);
+  for (const seg of path) {
+    at = at.flatMap((s) => (typeof seg === 'number' ? (s.items ? [s.items] : []) : s.properties?.[seg] ? [s.properties[seg]!] : [])).flatMap(expand);
+  }
+  return new Set(at.flatMap((s) => Object.keys(s.properties ?? {})));
+}
+
+function issueError(issues: readonly Issue[], doc: Document, lc: LineCounter, file: string): ManifestError {
+  const lines = flattenIssues(issues).slice(0, 5).map(({ issue, path: at }) => {
+    let path = at;
     let node = doc.getIn(path, true) as Node | undefined;
     let what = issue.message;
-    if (issue.code === 'unrecognized_keys') {
+    if (issue.code === 'invalid_union' && node !== undefined) {
+      what = `${what}; YAML read ${JSON.stringify(doc.getIn(path))}`;
+    } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'array' && !isSeq(node)) {
+      const v = doc.getIn(path);
+      what = `expected a list; YAML read ${JSON.stringify(v)}: write [${typeof v === 'string' ? v : JSON.stringify(v)}]`;
+    } else if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0] ?? '';
       const parent = doc.getIn(path, true);
       if (isMap(parent)) {
         const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
         node = (pair?.key as Node | undefined) ?? node;
       }
+      const meant = issue.keys.map((k) => closest(k, knownKeys(path)));
       path = [...path, key];
       what = `unknown field${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ` "${key}"`}`;
+      const hints = issue.keys.flatMap((k, i) => (meant[i] ? [issue.keys.length > 1 ? `"${meant[i]}" for "${k}"` : `"${meant[i]}"`] : []));
+      if (hints.length) what += ` (did you mean ${hints.join(', ')}?)`;
     } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'string') {
       what = `expected text; YAML read ${JSON.stringify(doc.getIn(path))} as a ${typeof doc.getIn(path)}: put it in quotes`;
-    } else if (issue.code === 'invalid_type' && node === undefined) {
-      what = `missing required field (expected ${issue.expected})`;
+    } else if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && node === undefined) {
+      what = `missing required field (${issue.code === 'invalid_union' ? issue.message : `expected ${describeExpected(issue)}`})`;
       // Point at the closest existing parent.
       for (let k = path.length - 1; k >= 0 && node === undefined; k--) {
         const n = doc.getIn(path.slice(0, k), true);
