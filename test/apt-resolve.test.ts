@@ -583,6 +583,12 @@ const CASES: Case[] = [
     request: ['top'],
     want: { error: /^mid 1 Depends gone \(>= 2\), which no package in the sources satisfies \(needed by: mid ← top\)$/, code: 'UNSATISFIABLE' },
   },
+  {
+    name: 'a pin whose exact dependency is an older version than the candidate says which pin to add',
+    universe: [P('jq', '1', { depends: 'libjq (= 1)' }), P('jq', '2', { depends: 'libjq (= 2)' }), P('libjq', '1'), P('libjq', '2')],
+    request: ['jq=1'],
+    want: { error: /^jq 1 Depends libjq \(= 1\): the sources have libjq 1, but apt's candidate is 2 \(needed by: jq\)$/, code: 'UNSATISFIABLE' },
+  },
 ];
 
 const fmt = (p: PackageRecord, archs: string[]) => `${p.package}${p.architecture !== 'all' && p.architecture !== archs[0] ? `:${p.architecture}` : ''}=${p.version}`;
@@ -656,6 +662,9 @@ describe('resolveClosure on hand-made universes', () => {
     expect(() => resolveClosure(u, [], request({ request: ['zz'] }))).toThrow(expect.objectContaining({ code: 'NOT_FOUND', package: 'zz' }));
     expect(() => resolveClosure(u, [], request({ request: ['a=9'] }))).toThrow(/a=9 is not in the sources \(available: 1, 2\)/);
     expect(() => resolveClosure(u, [], request({ request: ['a=9'] }))).toThrow(expect.objectContaining({ code: 'VERSION_NOT_FOUND' }));
+    const pinned = [P('jq', '1', { depends: 'libjq (= 1)' }), P('libjq', '1'), P('libjq', '2')];
+    expect(() => resolveClosure(pinned, [], request({ request: ['jq=1'] }))).toThrow(expect.objectContaining({ hint: 'pin it too: add "libjq=1" to apt.packages' }));
+    expect(resolveClosure(pinned, [], request({ request: ['jq=1', 'libjq=1'] })).packages.map((p) => `${p.package}=${p.version}`).sort()).toEqual(['jq=1', 'libjq=1']);
   });
   it('treats excluded packages as installed: not bundled, and what they need is not pulled in', () => {
     const u = [P('a', '1', { depends: 'big (>= 2), virt' }), P('big', '1', { depends: 'huge' }), P('huge', '1'), P('b', '1', { depends: 'a' })];

@@ -53,6 +53,7 @@ describe('manifest', () => {
     expect(fails(`${head}apt:\n  sources: sytem\n  packages: [jq]\n`).message).toBe('m.yaml:5: apt.sources: expected "system" or a list; YAML read "sytem"');
     expect(fails(`${head}apt:\n  sources: [{system: true, suite: [bookworm]}]\n  packages: [jq]\n`).message).toBe('m.yaml:5: apt.sources[0].suite: unknown field "suite" (did you mean "suites"?)');
     expect(fails(`${head}apt:\n  sources: system\n  packages: [jq]\nzzz: 1\n`).message).toBe('m.yaml:7: zzz: unknown field "zzz"'); // nothing close
+    expect(fails(`${head}apt:\n  sources: system\n  packages:\n    - jq=1\n    - curl\n    - jq=2\n`).message).toBe('m.yaml:9: apt.packages[2]: jq is listed twice ("jq=1" and "jq=2"): keep one');
   });
 
   it('names an unknown top-level section', () => {

@@ -61,9 +61,10 @@ export const aptSource: Source<AptSpec> = {
           message: `apt: ${err.message}`,
           subject: `apt:${err.package}`,
           hint:
-            err.code === 'UNSATISFIABLE'
+            err.hint ??
+            (err.code === 'UNSATISFIABLE'
               ? 'add the repository (or component) that provides it, or list the package under "exclude" if the box already has it'
-              : 'check the package name and version, and that its repository and component are in apt.sources',
+              : 'check the package name and version, and that its repository and component are in apt.sources'),
           cause: err,
         });
       }

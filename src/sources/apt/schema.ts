@@ -36,6 +36,16 @@ export const aptSchema = z
     packages: z
       .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+:~-]+)?$/, 'name, name:arch or name=version'))
       .min(1)
+      .superRefine((pkgs, ctx) => {
+        // apt-get would take the last of two pins silently; a manifest that pins twice means one of them.
+        const seen = new Map<string, string>();
+        pkgs.forEach((p, i) => {
+          const name = p.split('=')[0]!;
+          const prev = seen.get(name);
+          if (prev !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: `${name} is listed twice ("${prev}" and "${p}"): keep one` });
+          else seen.set(name, p);
+        });
+      })
       .describe('Packages to install on the box, as apt-get install takes them.'),
     exclude: z.array(z.string().min(1)).default([]).describe('Packages never bundled (assumed present on the box).'),
     recommends: z.boolean().default(true).describe('Follow Recommends, as apt does by default.'),

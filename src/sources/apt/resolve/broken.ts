@@ -2,7 +2,7 @@ import { formatRelation } from '../relations.js';
 import type { ResolveContext } from './context.js';
 import { groupsOf } from './deps.js';
 import { ClosureError } from './errors.js';
-import { type Dep, fieldName, isCritical, isNegative, MODE_INSTALL, type Pkg, T_BREAKS, T_PREDEPENDS, type Ver } from './model.js';
+import { type Dep, fieldName, isCritical, isNegative, MODE_INSTALL, type Pkg, satisfiesVer, T_BREAKS, T_PREDEPENDS, type Ver } from './model.js';
 import { CANDIDATE } from './providers.js';
 
 /**
@@ -98,6 +98,20 @@ function brokenError(ctx: ResolveContext, p: Pkg): ClosureError {
   const field = group[0] ? (group[0].type === T_PREDEPENDS ? 'Pre-Depends' : isNegative(group[0]) ? (group[0].type === T_BREAKS ? 'Breaks' : 'Conflicts') : 'Depends') : 'Depends';
   const satisfiable = group.some((d) => providers.fromDependency(d, CANDIDATE).length > 0);
   const names = chain.map((x) => x.group.name);
+  // The usual cause when a pinned package's exact dependency fails: the sources hold the matching version,
+  // but apt's candidate is another (a newer point release); apt-get would refuse the same request.
+  const older = satisfiable || !group[0] || isNegative(group[0]) ? undefined : group.flatMap((d) => (d.target.cand ? d.target.versions.filter((x) => x !== d.target.cand && satisfiesVer(d, x.str)).map((x) => ({ d, x })) : []))[0];
+  if (older) {
+    const pin = `${older.d.target.group.name}=${older.x.str}`;
+    return new ClosureError(
+      'UNSATISFIABLE',
+      at.group.name,
+      `${at.group.name} ${atVer?.str ?? ''} ${field} ${text}: the sources have ${older.d.target.group.name} ${older.x.str}, but apt's candidate is ${older.d.target.cand!.str} (needed by: ${names.join(' ← ')})`,
+      text,
+      names,
+      `pin it too: add "${pin}" to apt.packages`,
+    );
+  }
   return new ClosureError(
     'UNSATISFIABLE',
     at.group.name,

@@ -7,6 +7,8 @@ export class ClosureError extends Error {
     message: string,
     readonly missing?: string,
     readonly neededBy: string[] = [],
+    /** What to do, when the resolver knows better than the generic advice. */
+    readonly hint?: string,
   ) {
     super(message);
     this.name = 'ClosureError';
