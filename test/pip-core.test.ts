@@ -14,6 +14,8 @@ import {
   satisfies,
   tryParseVersion,
 } from '../src/sources/pip/pep440.js';
+import { type PipResolveDeps, resolveWheels, type Want } from '../src/sources/pip/resolve.js';
+import type { IndexFile } from '../src/sources/pip/simple.js';
 import { bestWheel, parseWheelFilename, targetTags } from '../src/sources/pip/tags.js';
 
 // Recorded on the real Ubuntu 24.04 H200 box (shared/design/samples/ubuntu-24.04-h200-box/python-tags.json).
@@ -561,5 +563,26 @@ describe('cross-checked against pypa/packaging', () => {
 
   it('lists the same supported tags in the same order for CPython 3.12 on glibc 2.39 x86_64', () => {
     expect(targetTags({ python: '3.12', glibc: '2.39', arch: 'x86_64' })).toEqual(py.tags);
+  });
+});
+
+describe('resolveWheels conflicts', () => {
+  const file = (filename: string): IndexFile => ({ filename, url: `http://x/${filename}`, yanked: false, metadata: false, index: 'x' });
+  const files: Record<string, IndexFile[]> = {
+    app: [file('app-1.0-py3-none-any.whl')],
+    lib: [file('lib-1.0-py3-none-any.whl'), file('lib-2.0-py3-none-any.whl')],
+  };
+  const deps: PipResolveDeps = {
+    list: async (p) => files[p] ?? [],
+    metadata: async (f) => (f.filename.startsWith('app') ? 'Metadata-Version: 2.1\nName: app\nVersion: 1.0\nRequires-Dist: lib<2\n' : 'Metadata-Version: 2.1\nName: lib\nVersion: 2.0\n'),
+    env: targetEnv({ python: '3.12' }),
+    tags: ['py3-none-any'],
+    python: '3.12',
+  };
+  const want = (name: string, specifier = ''): Want => ({ name, extras: [], specifier, hashes: [], chain: [] });
+
+  it('names both requirers; a top-level requirement is the manifest, not a blank', async () => {
+    await expect(resolveWheels([want('lib'), want('app')], deps)).rejects.toThrow('lib: app==1.0 needs lib<2, but 2.0 was chosen for the manifest (pip.packages)');
+    await expect(resolveWheels([want('lib', '==2.0'), want('lib', '<2')], deps)).rejects.toThrow('lib: the manifest (pip.packages) needs lib<2, but 2.0 was chosen for the manifest (pip.packages)');
   });
 });

@@ -66,7 +66,7 @@ export async function resolveWheels(roots: Want[], deps: PipResolveDeps): Promis
         throw new PipResolveError(
           'CONFLICT',
           name,
-          `${name}: ${want.chain.join(' ← ')} needs ${name}${want.specifier}, but ${have.version} was chosen for ${have.chain.join(' ← ')}`,
+          `${name}: ${requirers(want.chain)} needs ${name}${want.specifier}, but ${have.version} was chosen for ${requirers(have.chain)}`,
         );
       }
       const newExtras = want.extras.filter((e) => !have.extras.has(e));
@@ -102,6 +102,11 @@ export async function resolveWheels(roots: Want[], deps: PipResolveDeps): Promis
     }
   }
   return [...chosen.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** Who asked for a project: the chain of requirers, or the manifest itself for a top-level requirement. */
+function requirers(chain: readonly string[]): string {
+  return chain.length ? chain.join(' ← ') : 'the manifest (pip.packages)';
 }
 
 function requirementsOf(c: Chosen, env: MarkerEnv, extras: string[], onlyExtras: boolean): Want[] {
