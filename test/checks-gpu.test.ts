@@ -21,12 +21,8 @@ async function ctx(exec: CheckExec, o: Partial<CheckCtx> = {}): Promise<CheckCtx
   return { exec, env: { PATH: '/nonexistent' }, options: {}, state: { models: [] }, workDir: dir, outDir: dir, rawDir: join(dir, 'raw'), signal: new AbortController().signal, log: () => {}, report: () => {}, ...o };
 }
 
-/** Two H200s: the recorded XML with its <gpu> repeated under a second bus id. */
-async function twoGpuXml(): Promise<string> {
-  const xml = await fixture('h200-nvidia-smi-q.xml');
-  const gpu = /<gpu id="[^"]+">[\s\S]*<\/gpu>/.exec(xml)![0];
-  return xml.replace(gpu, `${gpu}\n${gpu.replace('00000000:00:06.0', '00000000:00:07.0')}`).replace('<attached_gpus>1</attached_gpus>', '<attached_gpus>2</attached_gpus>');
-}
+/** Two H200s: `nvidia-smi -q -x` recorded on the 2-GPU box (bench/results/2026-12-01-h200x2-smoke). */
+const twoGpuXml = () => fixture('h200x2-nvidia-smi-q.xml');
 
 describe('nccl.allreduce', () => {
   it('skips with one GPU ("needs 2 GPUs")', async () => {
@@ -58,6 +54,18 @@ describe('nccl.allreduce', () => {
     const bad: CheckExec = async (cmd) => (cmd === 'python3' ? ok(JSON.stringify(wrong)) : { code: 127, stdout: '', stderr: '' });
     const f = await ncclAllreduce.run(await ctx(bad, { state: { models: [], nvsmi } }));
     expect(f).toMatchObject({ status: 'fail', reason: '12 wrong elements at 2 GiB; busbw 200 GB/s < 278 at 2 GiB' });
+  });
+
+  it('the real 2-GPU run on two H200s (NVLink, NCCL 2.28.9): passes at 337 GB/s busbw, every element right', async () => {
+    const nvsmi = parseNvidiaSmiXml(await fixture('h200x2-nvidia-smi-q.xml'));
+    expect(nvsmi.gpus.map((g) => g.name)).toEqual(['NVIDIA H200', 'NVIDIA H200']);
+    const log = await fixture('h200x2-probes/allreduce.log');
+    const stdout = /\n# stdout\n([\s\S]*?)\n# stderr\n/.exec(log)![1]!;
+    const calls: (readonly string[])[] = [];
+    const exec: CheckExec = async (cmd, args) => (calls.push(args), cmd === 'python3' ? ok(stdout) : { code: 127, stdout: '', stderr: '' });
+    const r = await ncclAllreduce.run(await ctx(exec, { state: { models: [], nvsmi } }));
+    expect(r).toMatchObject({ status: 'pass', reason: '2 GPUs, busbw 337.3 GB/s, all sums right', metrics: { busbw_1GiB_gbps: 326.7, busbw_2GiB_gbps: 337.3 }, thresholds: { gpus: 2, min_busbw_gbps: 278 } });
+    expect(calls[0]).toContain('--nproc-per-node=2');
   });
 
   it('the real launch on the H200 (torchrun, NCCL 2.28.9, NCCL banner before the JSON) parses; a world smaller than the GPUs is an error of the launch, not a bandwidth', async () => {
