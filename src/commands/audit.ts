@@ -25,6 +25,8 @@ export interface AuditCommandResult extends AuditResult {
   failOn: FailOn;
   /** Findings at or above --fail-on: the command exits 1 when there are any. */
   failing: number;
+  /** Why the index read is not vouched for (a bundle.json alone, no SHA256SUMS beside it). */
+  unverified?: string;
 }
 
 /** Whether a finding fails an audit run with this --fail-on. */
@@ -36,7 +38,7 @@ export function fails(f: Pick<AuditFinding, 'severity'>, failOn: FailOn): boolea
 
 /** Audits a bundle's debs and wheels against OSV records, offline. */
 export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult> {
-  const { location: bundle, index } = await loadIndex(o.bundle);
+  const { location: bundle, index, unverified } = await loadIndex(o.bundle);
   const res = await auditIndex(index, { osv: o.osv, ...(o.report ? { report: o.report } : {}) });
   for (const rf of index.runtime ?? []) {
     res.summary.unchecked.push({ artifact: `runtime:${rf.path}`, why: 'the carried runtime (Node.js, the packed tool): no OSV ecosystem' });
@@ -49,6 +51,7 @@ export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult>
     osv: [...o.osv],
     failOn: o.failOn,
     failing: res.findings.filter((f) => fails(f, o.failOn)).length,
+    ...(unverified ? { unverified } : {}),
     ...res,
   };
 }
@@ -57,6 +60,7 @@ export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult>
 export function auditText(r: AuditCommandResult): string {
   const lines: string[] = [];
   const s = r.summary;
+  if (r.unverified) lines.push(`warning: ${r.unverified}`);
   const checkedTotal = Object.values(s.checked).reduce((a, b) => a + b, 0);
   const eco = Object.entries(s.checked).map(([e, n]) => `${n} ${e}`).join(', ');
   lines.push(
