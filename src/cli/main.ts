@@ -253,11 +253,15 @@ export async function main(argv: string[]): Promise<number> {
       if (r.parts) lines.push(`split for FAT32: ${r.parts.count} part(s), ${formatBytes(r.parts.bytes)}`);
       if (r.base) lines.push(`a delta over ${r.base.name} ${r.base.version}: ${r.base.blobs} blob(s) come from that base bundle`);
       lines.push(`${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${Date.parse(r.expires) < Date.now() ? ' (EXPIRED)' : ''}` : ''}`);
+      const { installText } = await import('../sbom/install.js');
+      for (const x of r.specialModes) lines.push(`ATTENTION: ${x.name} installs to ${installText(x.install)}`);
       for (const [kind, k] of Object.entries(r.byKind)) {
         lines.push('', `${kind}: ${k.count} (${formatBytes(k.bytes)})`);
         const w = Math.max(...k.artifacts.map((a) => a.name.length));
         const v = Math.max(...k.artifacts.map((a) => a.version.length));
-        for (const a of k.artifacts) lines.push(`  ${a.name.padEnd(w)}  ${a.version.padEnd(v)}  ${formatBytes(a.size).padStart(10)}`);
+        for (const a of k.artifacts) {
+          lines.push(`  ${a.name.padEnd(w)}  ${a.version.padEnd(v)}  ${formatBytes(a.size).padStart(10)}${a.install ? `  → ${installText(a.install)}` : ''}`);
+        }
       }
       emit(lines.join('\n'), r);
     });

@@ -3,6 +3,7 @@ import { PackageURL } from 'packageurl-js';
 import type { BundleIndex } from '../bundle/index.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import type { Digest } from '../store/digest.js';
+import { type InstallTarget, installOf } from '../sbom/install.js';
 
 /**
  * What a reviewer reads as one thing: an apt package, a wheel, a file, a model (all files of repo@commit
@@ -24,6 +25,8 @@ export interface Component {
   /** A model's files (path → digest). */
   files?: Record<string, Digest>;
   url?: string;
+  /** A file's destination and mode on the box. */
+  install?: InstallTarget;
 }
 
 /** Qualifiers that make another package rather than another version (a .deb for another architecture). */
@@ -71,6 +74,7 @@ export function componentsOf(index: BundleIndex): Component[] {
       m.c.files![a.meta.path] = a.digest;
       continue;
     }
+    const install = installOf(a);
     out.push({
       key: a.id,
       kind: a.kind,
@@ -82,6 +86,7 @@ export function componentsOf(index: BundleIndex): Component[] {
       digest: a.digest,
       ...(a.meta?.license ? { license: a.meta.license } : {}),
       ...(/^https?:/.test(a.url) ? { url: a.url } : {}),
+      ...(install ? { install } : {}),
     });
   }
   for (const { c } of models.values()) {

@@ -4,6 +4,7 @@ import type { BundleIndex } from '../bundle/index.js';
 import { blobPath } from '../bundle/layout.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
+import { installOf } from './install.js';
 
 const { Models: M, Enums: E } = CDX;
 const SPEC = CDX.Spec.Spec1dot6;
@@ -105,6 +106,12 @@ function component(a: Locked): CDX.Models.Component {
   c.properties.add(new M.Property('vault-bundle:blob', blobPath(hexOf(a.digest))));
   c.properties.add(new M.Property('vault-bundle:size', String(a.size)));
   c.properties.add(new M.Property('vault-bundle:provenance', a.provenance.kind));
+  const inst = installOf(a);
+  if (inst) {
+    c.properties.add(new M.Property('vault-bundle:install-dest', inst.dest));
+    c.properties.add(new M.Property('vault-bundle:install-mode', inst.mode));
+    if (inst.flags.length) c.properties.add(new M.Property('vault-bundle:install-mode-flags', inst.flags.join(',')));
+  }
   if (a.provenance.kind === 'signed-index') {
     c.properties.add(new M.Property('vault-bundle:signed-index', a.provenance.index));
     c.properties.add(new M.Property('vault-bundle:signer', a.provenance.signer));

@@ -1,6 +1,7 @@
 import type { BundleIndex } from '../bundle/index.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
+import { installOf, installText } from './install.js';
 import { normalizeLicense } from './licenses.js';
 
 /**
@@ -210,6 +211,8 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
   // The distributor of a .deb is the vendor its purl names (debian, ubuntu, nvidia).
   const vendor = a.kind === 'apt' ? /^pkg:deb\/([^/]+)\//.exec(a.purl)?.[1] : undefined;
   const homepage = a.meta?.Homepage;
+  // SPDX 2.3 has no field for where a package is installed: the package comment says it.
+  const inst = installOf(a);
   return {
     SPDXID,
     name: a.name,
@@ -225,6 +228,7 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
     ...(homepage && /^https?:\/\/\S+$/.test(homepage) ? { homepage } : {}),
     primaryPackagePurpose: purpose[a.kind],
     externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
+    ...(inst ? { comment: `installed on the box at ${installText(inst)}` } : {}),
   };
 }
 
