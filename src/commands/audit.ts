@@ -36,13 +36,10 @@ export function fails(f: Pick<AuditFinding, 'severity'>, failOn: FailOn): boolea
   return severityRank(f.severity) >= severityRank(failOn as FindingSeverity);
 }
 
-/** Audits a bundle's debs and wheels against OSV records, offline. */
+/** Audits a bundle's debs, wheels and the npm packages of its runtime against OSV records, offline. */
 export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult> {
   const { location: bundle, index, unverified } = await loadIndex(o.bundle);
   const res = await auditIndex(index, { osv: o.osv, ...(o.report ? { report: o.report } : {}) });
-  for (const rf of index.runtime ?? []) {
-    res.summary.unchecked.push({ artifact: `runtime:${rf.path}`, why: 'the carried runtime (Node.js, the packed tool): no OSV ecosystem' });
-  }
   return {
     bundle,
     name: index.name,

@@ -2,6 +2,7 @@ import type { BundleIndex } from '../bundle/index.js';
 import { compareVersions as debCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare } from '../sources/pip/pep440.js';
 import type { Digest } from '../store/digest.js';
+import { semverCompare } from '../audit/match.js';
 import { type InstallTarget, installText } from '../sbom/install.js';
 import { type Component, componentsOf } from './components.js';
 
@@ -126,6 +127,8 @@ export function versionOrder(kind: Component['kind'], from: string, to: string):
       for (let i = 1; i <= 3; i++) if (Number(pa[i]) !== Number(pb[i])) return Math.sign(Number(pa[i]) - Number(pb[i]));
       return 0;
     }
+    case 'npm':
+      return Math.sign(semverCompare(a, b));
     case 'hf':
     case 'file':
       return undefined;
@@ -203,14 +206,16 @@ function compare(d: BundleDiff, o: Component, n: Component): void {
   attend(d, o, n);
   const order = versionOrder(n.kind, o.version, n.version);
   const e = entry(o, n);
+  // An npm package inside the packed script has no bytes of its own (its digest is the script's).
+  const bytesDiffer = n.kind !== 'npm' && o.digest !== n.digest;
   const notes: string[] = [];
-  if (o.files && n.files && o.digest !== n.digest) notes.push(filesNote(o.files, n.files));
+  if (o.files && n.files && bytesDiffer) notes.push(filesNote(o.files, n.files));
   if (!sameInstall(o.install, n.install)) {
     e.install = { ...(o.install ? { from: o.install } : {}), ...(n.install ? { to: n.install } : {}) };
     notes.push(installNote(o.install, n.install));
   }
   if (order === 0) {
-    if (o.digest !== n.digest) {
+    if (bytesDiffer) {
       const w: HashWarning = { kind: n.kind, name: n.name, identity: n.identity, version: n.version, from: o.digest, to: n.digest };
       const differ = o.files && n.files ? Object.keys(n.files).filter((p) => o.files![p] !== undefined && o.files![p] !== n.files![p]) : undefined;
       // A model of the same commit with only other files selected (include patterns changed) is no content alarm.

@@ -1,6 +1,7 @@
 import type { BundleIndex } from '../bundle/index.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
+import { localVersionFrom, npmPurl } from './names.js';
 import { installOf, installText } from './install.js';
 import { normalizeLicense } from './licenses.js';
 
@@ -138,7 +139,10 @@ export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocum
           copyrightText: NOASSERTION,
           primaryPackagePurpose: 'OTHER',
           externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
-          comment: `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
+          comment:
+            model.origin === 'local'
+              ? `machine-learning model from a local folder, not fetched from the Hugging Face Hub; version: ${localVersionFrom(model.versionFrom)}`
+              : `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
         });
         relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: modelId });
       }
@@ -170,9 +174,26 @@ export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocum
       copyrightText: NOASSERTION,
       primaryPackagePurpose: 'APPLICATION',
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: rf.purl }],
-      comment: 'carried runtime: runs vault-bundle on the box',
+      comment: `carried runtime: runs vault-bundle on the box${rf.origin ? `; from ${rf.origin}` : ''}`,
     });
     relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    for (const p of rf.packages ?? []) {
+      const pid = spdxId(`npm-${p.name}-${p.version}`);
+      packages.push({
+        SPDXID: pid,
+        name: p.name,
+        versionInfo: p.version,
+        downloadLocation: NOASSERTION,
+        filesAnalyzed: false,
+        licenseConcluded: NOASSERTION,
+        licenseDeclared: licenseOf(p.license),
+        copyrightText: NOASSERTION,
+        primaryPackagePurpose: 'LIBRARY',
+        externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: npmPurl(p.name, p.version) }],
+        comment: `npm package packed into ${rf.path}`,
+      });
+      relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: pid });
+    }
   }
   // The edges the sources recorded, the same ones the CycloneDX SBOM has: meta.dependsOn = "id id id".
   for (const a of index.artifacts) {
