@@ -319,6 +319,18 @@ describe('matching rules', () => {
     await expect(auditIndex(bundle, { osv: [join(dir, 'nowhere')] })).rejects.toThrow(/nowhere: no such file or folder/);
 
     await writeFile(join(dir, 'bundle.json'), JSON.stringify(bundle));
+    // OSV data with no record at all for an ecosystem of the bundle: never a clean exit 0, unless accepted.
+    await mkdir(join(dir, 'deb-only'));
+    await writeFile(join(dir, 'deb-only', 'DSA-1.json'), JSON.stringify({ id: 'DSA-1', affected: [{ package: { ecosystem: 'Debian:12', name: 'zz' }, versions: ['1'] }] }));
+    const uncovered = await runCli(['audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only')]);
+    expect(uncovered.code).toBe(6);
+    expect(uncovered.stdout).toMatch(/^0 finding\(s\); 0 at or above --fail-on high$/m);
+    expect(uncovered.stdout).toMatch(/^INCOMPLETE: the OSV data has no PyPI record: its 1 package\(s\) were not really checked \(exit 6; .*--allow-uncovered\)$/m);
+    expect(uncovered.stderr).toMatch(/^error: the OSV data has no record for PyPI: .*\nhint: .*--allow-uncovered/m);
+    const accepted = await runCli(['--json', 'audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only'), '--allow-uncovered']);
+    expect(accepted.code).toBe(0);
+    expect(JSON.parse(accepted.stdout.trim().split('\n').at(-1)!)).toMatchObject({ type: 'result', incomplete: false, summary: { uncovered: ['PyPI'] } });
+
     await writeFile(join(dir, 'osv', 'pypi', 'broken.json'), 'not json at all');
     const cli = await runCli(['audit', join(dir, 'bundle.json'), '--osv', join(dir, 'osv')]);
     expect(cli.code).toBe(64);

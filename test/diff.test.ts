@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -182,7 +182,11 @@ describe('diff on synthetic indexes', () => {
     const none = diff(index('1.0.0', [apt('jq', '1.6-2.1')]), index('1.0.0', [apt('jq', '1.6-2.1')]));
     expect(suggestedBump(none)).toBe('none');
     expect(changelogMarkdown(none)).toContain('No component changed.');
-    expect(suggestedBump(diff(index('1.0.0', []), index('2.0.0', [], { os: 'ubuntu-26.04' })))).toBe('major');
+    const retarget = diff(index('1.0.0', []), index('2.0.0', [], { os: 'ubuntu-26.04' }));
+    expect(suggestedBump(retarget)).toBe('major');
+    // Plain diff says so too, not only --changelog.
+    expect(diffText(retarget)).toMatch(/^target: ubuntu-24\.04 amd64 python 3\.12 → ubuntu-26\.04 amd64 python 3\.12$/m);
+    expect(diffText(none)).not.toMatch(/^target:/m);
   });
 
   it('a file whose destination or mode changed is changed; setuid, setgid and world-writable are called out', () => {
@@ -247,6 +251,22 @@ describe('vault-bundle diff', () => {
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/^test 1\.0\.0 → test 1\.1\.0: 3 → 2 artifacts, 70\.3 KiB → 2\.94 KiB \(-67\.4 KiB\)$/m);
     expect(h.stdout).toMatch(/^removed \(1\):\n {2}file {2}f2 /m);
+    // Each category counted apart: 2 changed and 1 removed, not "3 changed".
+    expect(h.stdout).toMatch(/^0 added, 1 removed, 0 upgraded, 0 downgraded, 2 changed, 0 unchanged; 0 warning\(s\)$/m);
+    expect(h.stdout).not.toContain('warning: ');
+
+    // bundle.json files: inside their bundles (checked against SHA256SUMS there), or alone (unverified, said so).
+    const f = await runCli(['diff', join(dir, 'old', 'bundle.json'), join(dir, 'new', 'bundle.json')]);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(/^0 added, 1 removed, 0 upgraded, 0 downgraded, 2 changed, 0 unchanged; 0 warning\(s\)$/m);
+    expect(f.stdout).not.toContain('unverified');
+    await copyFile(join(dir, 'old', 'bundle.json'), join(dir, 'old.json'));
+    const alone = await runCli(['diff', join(dir, 'old.json'), join(dir, 'new.tar')]);
+    expect(alone.code).toBe(0);
+    expect(alone.stdout).toMatch(/^warning: .*old\.json: a bundle\.json alone \(no SHA256SUMS beside it\): unverified/m);
+    const md = await runCli(['diff', join(dir, 'old.json'), join(dir, 'new.tar'), '--changelog']);
+    expect(md.stdout).toMatch(/^## test 1\.1\.0/);
+    expect(md.stderr).toMatch(/^warning: .*unverified/m);
     const c = await runCli(['diff', join(dir, 'old'), join(dir, 'new'), '--changelog']);
     expect(c.code).toBe(0);
     expect(c.stdout).toMatch(/^## test 1\.1\.0 \(/);
@@ -367,6 +387,7 @@ describe('diff of real bundles: jq from Debian 12 and from Debian 13', () => {
     const c = await runCli(['diff', join(dir, 'jq-12'), join(dir, 'jq-13'), '--changelog']);
     expect(c.stdout).toMatch(/^- `jq` `1\.6-[^`]+` → `1\.7\.1-[^`]+` \(apt\)$/m);
     expect(c.stdout).toContain('Target: debian-12 amd64 → debian-13 amd64.');
+    expect((await runCli(['diff', join(dir, 'jq-12'), join(dir, 'jq-13')])).stdout).toMatch(/^target: debian-12 amd64 → debian-13 amd64$/m);
     expect(c.stdout).toContain('suggest a **major** version bump');
   }, 180_000);
 });

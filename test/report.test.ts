@@ -185,7 +185,13 @@ describe('report page', () => {
     expect(r.html).toMatch(/data-key="apt:jq@1\.7\.1-6"[\s\S]*?<td class="num" data-v="1"><span class="sev-critical">1<\/span>/);
     const cli = await runCli(['report', b, '--audit', join(dir, 'bad.json')]);
     expect(cli.code).toBe(64);
-    expect(cli.stderr).toMatch(/^error: --audit .*bad\.json: 0\.package/m);
+    expect(cli.stderr).toMatch(/^error: --audit .*bad\.json: 0\.package: missing \(a finding needs a string there\)$/m);
+    // Some other JSON file (package.json): named for what it is, not zod's "received undefined".
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'x', version: '1.0.0' }));
+    const pj = await runCli(['report', b, '--audit', join(dir, 'package.json')]);
+    expect(pj.code).toBe(64);
+    expect(pj.stderr).toMatch(/^error: --audit .*package\.json: not audit findings: a JSON object without a "findings" array$/m);
+    expect(pj.stderr).not.toContain('undefined');
   });
 });
 

@@ -13,8 +13,13 @@ export interface AuditOptions {
   /** OSV data: folders of .json records, ecosystem all.zip files, single record files. */
   osv: readonly string[];
   failOn: FailOn;
+  /** Accept OSV data with no record at all for an ecosystem of the bundle (otherwise the audit is incomplete). */
+  allowUncovered?: boolean;
   report?: Reporter;
 }
+
+/** Exit code of an audit whose OSV data covers none of some ecosystem of the bundle: distinct from 0 and 1. */
+export const EXIT_UNCOVERED = 6;
 
 export interface AuditCommandResult extends AuditResult {
   bundle: string;
@@ -27,6 +32,11 @@ export interface AuditCommandResult extends AuditResult {
   failing: number;
   /** Why the index read is not vouched for (a bundle.json alone, no SHA256SUMS beside it). */
   unverified?: string;
+  /**
+   * Some ecosystem of the bundle has no record at all in the OSV data (summary.uncovered) and --allow-uncovered
+   * was not given: its packages were not checked, so "0 findings" must not read as clean (exit 6).
+   */
+  incomplete: boolean;
 }
 
 /** Whether a finding fails an audit run with this --fail-on. */
@@ -48,6 +58,7 @@ export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult>
     osv: [...o.osv],
     failOn: o.failOn,
     failing: res.findings.filter((f) => fails(f, o.failOn)).length,
+    incomplete: res.summary.uncovered.length > 0 && !o.allowUncovered,
     ...(unverified ? { unverified } : {}),
     ...res,
   };
@@ -81,7 +92,12 @@ export function auditText(r: AuditCommandResult): string {
   }
   const counts = (Object.entries(s.bySeverity) as [string, number][]).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
   lines.push('', `${r.findings.length} finding(s)${counts.length ? ` (${counts.join(', ')})` : ''}; ${r.failing} at or above --fail-on ${r.failOn}`);
-  for (const e of s.uncovered) lines.push(`warning: the OSV data has no ${e} record: its ${s.checked[e]} package(s) were not really checked`);
+  for (const e of s.uncovered) {
+    lines.push(
+      `${r.incomplete ? 'INCOMPLETE' : 'warning'}: the OSV data has no ${e} record: its ${s.checked[e]} package(s) were not really checked` +
+        `${r.incomplete ? ` (exit ${EXIT_UNCOVERED}; add the ${e} export with --osv, or accept it with --allow-uncovered)` : ' (--allow-uncovered)'}`,
+    );
+  }
   if (s.unchecked.length) lines.push(`not checked: ${s.unchecked.length} artifact(s) outside OSV's ecosystems (models, files, other apt repositories; --json lists them)`);
   return lines.join('\n');
 }

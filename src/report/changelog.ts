@@ -19,6 +19,8 @@ export function diffText(d: BundleDiff): string {
       `${formatBytes(d.old.bytes)} → ${formatBytes(d.new.bytes)} (${signedBytes(d.sizeDelta)})`,
   ];
   if (d.old.name !== d.new.name) out.push(`note: the bundles have different names (${d.old.name}, ${d.new.name})`);
+  const target = targetChange(d);
+  if (target) out.push(`target: ${target}`);
   for (const a of d.attention) {
     out.push(`ATTENTION: ${a.name} now installs to ${installText(a.install)}${a.was ? ` (was ${installText(a.was)})` : ' (new file)'}`);
   }
@@ -52,6 +54,15 @@ export function diffText(d: BundleDiff): string {
   return out.join('\n');
 }
 
+/** "debian-12 amd64 → debian-13 amd64" when the box the bundles are for differs; undefined when it does not. */
+export function targetChange(d: BundleDiff): string | undefined {
+  const t0 = d.old.target;
+  const t1 = d.new.target;
+  if (t0.os === t1.os && t0.arch === t1.arch && t0.python === t1.python) return undefined;
+  const t = (x: typeof t0) => `${x.os} ${x.arch}${x.python ? ` python ${x.python}` : ''}`;
+  return `${t(t0)} → ${t(t1)}`;
+}
+
 /** Each category counted apart: "changed" is only what has no version order (and the same version with other bytes). */
 export function countsText(d: BundleDiff): string {
   return (
@@ -79,12 +90,8 @@ export function changelogMarkdown(d: BundleDiff): string {
     `Compared with ${d.old.name} ${d.old.version} (${day(d.old.created)}): ${d.old.artifacts} → ${d.new.artifacts} artifacts, ` +
       `${formatBytes(d.old.bytes)} → ${formatBytes(d.new.bytes)} (${signedBytes(d.sizeDelta)}).`,
   ];
-  const t0 = d.old.target;
-  const t1 = d.new.target;
-  if (t0.os !== t1.os || t0.arch !== t1.arch || t0.python !== t1.python) {
-    const t = (x: typeof t0) => `${x.os} ${x.arch}${x.python ? ` python ${x.python}` : ''}`;
-    out.push('', `Target: ${t(t0)} → ${t(t1)}.`);
-  }
+  const target = targetChange(d);
+  if (target) out.push('', `Target: ${target}.`);
   if (d.attention.length) {
     out.push('', `### Attention: setuid, setgid or world-writable (${d.attention.length})`, '');
     for (const a of d.attention) {
