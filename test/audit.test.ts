@@ -245,6 +245,37 @@ describe('matching rules', () => {
     expect(r.summary).toMatchObject({ records: 4, withdrawn: 1, uncovered: [], bySeverity: { high: 1, unknown: 2 } });
   });
 
+  it("the npm packages packed into the runtime are matched against npm records in semver order; node and the tool's own code are not checked", async () => {
+    const osv = await osvDir([
+      { id: 'GHSA-zzzz-0001', affected: [{ package: { ecosystem: 'npm', name: 'zod' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '4.0.0' }, { fixed: '4.10.0' }] }] }], database_specific: { severity: 'HIGH' } },
+      { id: 'GHSA-zzzz-0002', affected: [{ package: { ecosystem: 'npm', name: 'zod' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.6.7' }] }] }] },
+      { id: 'GHSA-scop-0003', affected: [{ package: { ecosystem: 'npm', name: '@cyclonedx/cyclonedx-library' }, versions: ['10.3.0'] }] },
+      { id: 'PYSEC-2099-9', affected: [{ package: { ecosystem: 'PyPI', name: 'zod' }, versions: ['4.6.7'] }] },
+    ]);
+    const digest = `sha256:${sha256('x')}` as const;
+    const bundle: BundleIndex = {
+      ...index([]),
+      runtime: [
+        { path: 'runtime/node', name: 'node', version: '20.20.2', digest, size: 1, purl: 'pkg:generic/node@20.20.2' },
+        {
+          path: 'runtime/vault-bundle.cjs', name: 'vault-bundle', version: '0.1.0', digest, size: 1, purl: 'pkg:generic/vault-bundle@0.1.0',
+          packages: [{ name: 'zod', version: '4.6.7', license: 'MIT' }, { name: '@cyclonedx/cyclonedx-library', version: '10.3.0' }, { name: 'odd', version: 'not-semver' }],
+        },
+      ],
+    };
+    const r = await auditIndex(bundle, { osv: [osv] });
+    // 4.6.7 is inside [4.0.0, 4.10.0) in semver order (a string order would say 4.6.7 > 4.10.0), and at the fix of the other.
+    expect(ids(r.findings)).toEqual([
+      'GHSA-scop-0003 runtime:runtime/vault-bundle.cjs#npm:@cyclonedx/cyclonedx-library@10.3.0',
+      'GHSA-zzzz-0001 runtime:runtime/vault-bundle.cjs#npm:zod@4.6.7',
+    ]);
+    expect(r.findings.find((f) => f.package === 'zod')).toMatchObject({ kind: 'npm', ecosystem: 'npm', severity: 'high', fixed: '4.10.0', version: '4.6.7' });
+    expect(r.summary.checked).toEqual({ npm: 2 });
+    expect(r.summary.unchecked.map((u) => u.artifact)).toEqual(['runtime:runtime/node', 'runtime:runtime/vault-bundle.cjs', 'runtime:runtime/vault-bundle.cjs#npm:odd@not-semver']);
+    // Without npm records the runtime's packages were not really checked.
+    expect((await auditIndex(bundle, { osv: [join(OSV, 'pypi')] })).summary.uncovered).toEqual(['npm']);
+  });
+
   it('one finding per vulnerability: records that name each other or share a CVE merge, the most severe reading kept', async () => {
     const ext = (id: string, aliases: string[], severity?: string) => ({
       id,
@@ -288,6 +319,18 @@ describe('matching rules', () => {
     await expect(auditIndex(bundle, { osv: [join(dir, 'nowhere')] })).rejects.toThrow(/nowhere: no such file or folder/);
 
     await writeFile(join(dir, 'bundle.json'), JSON.stringify(bundle));
+    // OSV data with no record at all for an ecosystem of the bundle: never a clean exit 0, unless accepted.
+    await mkdir(join(dir, 'deb-only'));
+    await writeFile(join(dir, 'deb-only', 'DSA-1.json'), JSON.stringify({ id: 'DSA-1', affected: [{ package: { ecosystem: 'Debian:12', name: 'zz' }, versions: ['1'] }] }));
+    const uncovered = await runCli(['audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only')]);
+    expect(uncovered.code).toBe(6);
+    expect(uncovered.stdout).toMatch(/^0 finding\(s\); 0 at or above --fail-on high$/m);
+    expect(uncovered.stdout).toMatch(/^INCOMPLETE: the OSV data has no PyPI record: its 1 package\(s\) were not really checked \(exit 6; .*--allow-uncovered\)$/m);
+    expect(uncovered.stderr).toMatch(/^error: the OSV data has no record for PyPI: .*\nhint: .*--allow-uncovered/m);
+    const accepted = await runCli(['--json', 'audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only'), '--allow-uncovered']);
+    expect(accepted.code).toBe(0);
+    expect(JSON.parse(accepted.stdout.trim().split('\n').at(-1)!)).toMatchObject({ type: 'result', incomplete: false, summary: { uncovered: ['PyPI'] } });
+
     await writeFile(join(dir, 'osv', 'pypi', 'broken.json'), 'not json at all');
     const cli = await runCli(['audit', join(dir, 'bundle.json'), '--osv', join(dir, 'osv')]);
     expect(cli.code).toBe(64);
@@ -413,8 +456,12 @@ describe('jq from the real Debian mirror against real Debian and Ubuntu records'
         a.version = '1.6-2.1+deb12u1';
       }
     }
+    // An edited bundle.json no longer passes for the bundle (it fails its SHA256SUMS): audit it alone, unverified.
     await writeFile(join(old, 'bundle.json'), JSON.stringify(idx, null, 2));
-    const res = await auditCommand({ bundle: old, osv: [zip], failOn: 'high' });
+    await expect(auditCommand({ bundle: old, osv: [zip], failOn: 'high' })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await cp(join(old, 'bundle.json'), join(dir, 'jq-old.json'));
+    const res = await auditCommand({ bundle: join(dir, 'jq-old.json'), osv: [zip], failOn: 'high' });
+    expect(res.unverified).toContain('unverified');
     expect(ids(res.findings)).toEqual(['DEBIAN-CVE-2026-54679 apt:jq@1.6-2.1+deb12u1:amd64', 'DEBIAN-CVE-2026-54679 apt:libjq1@1.6-2.1+deb12u1:amd64']);
     expect(res.failing).toBe(0); // medium, under the default gate
   }, 180_000);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,8 +46,9 @@ function pip(name: string, version: string, size = 2000): Locked {
   };
 }
 
-function file(name: string, version: string, bytes: string): Locked {
+function file(name: string, version: string, bytes: string, install?: { dest: string; mode: string }): Locked {
   return {
+    ...(install ? { meta: { ...install } } : {}),
     kind: 'file',
     id: `file:${name}`,
     name,
@@ -128,7 +129,10 @@ describe('diff on synthetic indexes', () => {
     expect(names(d.downgraded)).toEqual(['tool 1:0.9-1→2.0-1', 'numpy 2.0.0→1.26.4']);
     expect(names(d.added)).toEqual(['new →0.1~rc1-1']);
     expect(names(d.removed)).toEqual(['gone 1.0→']);
-    expect(names(d.changed)).toEqual(['notes aaaaaaaaaaaa→bbbbbbbbbbbb', 'org/model c1→c2']);
+    // The same version with other bytes is changed (and a warning), whatever the kind.
+    expect(names(d.changed)).toEqual(['rebuilt 1.0-1→1.0-1', 'keyring 2024.1→2024.1', 'notes aaaaaaaaaaaa→bbbbbbbbbbbb', 'org/model c1→c2', 'org/same c9→c9']);
+    expect(d.changed.filter((e) => e.sameVersion).map((e) => e.name)).toEqual(['rebuilt', 'keyring', 'org/same']);
+    expect(d.changed.find((e) => e.name === 'keyring')!.note).toBe('same version, different sha256');
     expect(d.changed.find((e) => e.name === 'org/model')!.note).toBe('files: 1 changed, 0 added, 0 removed');
     expect(d.warnings.map((w) => `${w.kind} ${w.name} ${w.version}`)).toEqual(['apt rebuilt 1.0-1', 'file keyring 2024.1', 'hf org/same c9']);
     expect(d.warnings[0]).toMatchObject({ from: digest('first build'), to: digest('second build') });
@@ -178,7 +182,44 @@ describe('diff on synthetic indexes', () => {
     const none = diff(index('1.0.0', [apt('jq', '1.6-2.1')]), index('1.0.0', [apt('jq', '1.6-2.1')]));
     expect(suggestedBump(none)).toBe('none');
     expect(changelogMarkdown(none)).toContain('No component changed.');
-    expect(suggestedBump(diff(index('1.0.0', []), index('2.0.0', [], { os: 'ubuntu-26.04' })))).toBe('major');
+    const retarget = diff(index('1.0.0', []), index('2.0.0', [], { os: 'ubuntu-26.04' }));
+    expect(suggestedBump(retarget)).toBe('major');
+    // Plain diff says so too, not only --changelog.
+    expect(diffText(retarget)).toMatch(/^target: ubuntu-24\.04 amd64 python 3\.12 → ubuntu-26\.04 amd64 python 3\.12$/m);
+    expect(diffText(none)).not.toMatch(/^target:/m);
+  });
+
+  it('a file whose destination or mode changed is changed; setuid, setgid and world-writable are called out', () => {
+    const key = (dest: string, mode: string) => file('zz', 'abc123', 'same bytes', { dest, mode });
+    const a = index('1.0.0', [key('/etc/apt/keyrings/zz.gpg', '0644'), apt('jq', '1.6-2.1')]);
+
+    const moved = diff(a, index('1.0.1', [key('/etc/apt/keyrings/zz.gpg', '640'), apt('jq', '1.6-2.1')]));
+    expect(names(moved.changed)).toEqual(['zz abc123→abc123']);
+    expect(moved.changed[0]!.note).toBe('install: /etc/apt/keyrings/zz.gpg, mode 0644 → /etc/apt/keyrings/zz.gpg, mode 0640');
+    expect(moved.attention).toEqual([]);
+    expect(suggestedBump(moved)).toBe('patch');
+    expect(diffText(moved)).toMatch(/^0 added, 0 removed, 0 upgraded, 0 downgraded, 1 changed, 1 unchanged; 0 warning\(s\)$/m);
+    // Spelling a mode differently ("640" for "0640") is no change.
+    expect(diff(index('1.0.1', [key('/etc/x', '640')]), index('1.0.2', [key('/etc/x', '0640')])).changed).toEqual([]);
+
+    const setuid = diff(a, index('1.1.0', [key('/etc/sudoers.d/zz', '4755'), apt('jq', '1.6-2.1')]));
+    expect(setuid.changed[0]).toMatchObject({ name: 'zz', install: { from: { dest: '/etc/apt/keyrings/zz.gpg', mode: '0644' }, to: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] } } });
+    expect(setuid.attention).toEqual([{ name: 'zz', identity: 'pkg:generic/zz', install: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] }, was: { dest: '/etc/apt/keyrings/zz.gpg', mode: '0644', flags: [] } }]);
+    expect(suggestedBump(setuid)).toBe('minor');
+    expect(diffText(setuid)).toMatch(/^ATTENTION: zz now installs to \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\) \(was \/etc\/apt\/keyrings\/zz\.gpg, mode 0644\)$/m);
+    const md = changelogMarkdown(setuid);
+    expect(md).not.toContain('No component changed.');
+    expect(md).toContain('### Attention: setuid, setgid or world-writable (1)');
+    expect(md).toContain('### Changed (1)\n\n- `zz` `abc123` → `abc123` (file; install: /etc/apt/keyrings/zz.gpg, mode 0644 → /etc/sudoers.d/zz, mode 4755 (SETUID))');
+
+    const added = diff(index('1.0.0', []), index('1.1.0', [file('drop', '1', 'x', { dest: '/tmp/drop', mode: '2777' })]));
+    expect(added.attention.map((x) => `${x.name} ${x.install.flags.join(',')} ${x.was ? 'was' : 'new'}`)).toEqual(['drop setgid,world-writable new']);
+
+    // The same version with other bytes: changed, at least a patch.
+    const rebuilt = diff(index('1.0.0', [apt('jq', '1.6-2.1', { bytes: 'a' })]), index('1.0.1', [apt('jq', '1.6-2.1', { bytes: 'b' })]));
+    expect(rebuilt.changed.map((e) => e.name)).toEqual(['jq']);
+    expect(suggestedBump(rebuilt)).toBe('patch');
+    expect(diffText(rebuilt)).toMatch(/^0 added, 0 removed, 0 upgraded, 0 downgraded, 1 changed, 0 unchanged; 1 warning\(s\)$/m);
   });
 
   it('names from upstream stay inline code in the Markdown', () => {
@@ -210,10 +251,76 @@ describe('vault-bundle diff', () => {
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/^test 1\.0\.0 → test 1\.1\.0: 3 → 2 artifacts, 70\.3 KiB → 2\.94 KiB \(-67\.4 KiB\)$/m);
     expect(h.stdout).toMatch(/^removed \(1\):\n {2}file {2}f2 /m);
+    // Each category counted apart: 2 changed and 1 removed, not "3 changed".
+    expect(h.stdout).toMatch(/^0 added, 1 removed, 0 upgraded, 0 downgraded, 2 changed, 0 unchanged; 0 warning\(s\)$/m);
+    expect(h.stdout).not.toContain('warning: ');
+
+    // bundle.json files: inside their bundles (checked against SHA256SUMS there), or alone (unverified, said so).
+    const f = await runCli(['diff', join(dir, 'old', 'bundle.json'), join(dir, 'new', 'bundle.json')]);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(/^0 added, 1 removed, 0 upgraded, 0 downgraded, 2 changed, 0 unchanged; 0 warning\(s\)$/m);
+    expect(f.stdout).not.toContain('unverified');
+    await copyFile(join(dir, 'old', 'bundle.json'), join(dir, 'old.json'));
+    const alone = await runCli(['diff', join(dir, 'old.json'), join(dir, 'new.tar')]);
+    expect(alone.code).toBe(0);
+    expect(alone.stdout).toMatch(/^warning: .*old\.json: a bundle\.json alone \(no SHA256SUMS beside it\): unverified/m);
+    const md = await runCli(['diff', join(dir, 'old.json'), join(dir, 'new.tar'), '--changelog']);
+    expect(md.stdout).toMatch(/^## test 1\.1\.0/);
+    expect(md.stderr).toMatch(/^warning: .*unverified/m);
     const c = await runCli(['diff', join(dir, 'old'), join(dir, 'new'), '--changelog']);
     expect(c.code).toBe(0);
     expect(c.stdout).toMatch(/^## test 1\.1\.0 \(/);
     expect(c.stdout).toContain('### Removed (1)');
+  });
+
+  it("a file's destination and mode: inspect, the SBOMs, report and diff all show them", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'zz'), 'Defaults !requiretty\n');
+    const manifest = (version: string, install: string) =>
+      [
+        'name: modes',
+        `version: ${version}`,
+        'target: { os: ubuntu-24.04, arch: amd64 }',
+        'files:',
+        '  - name: zz',
+        `    path: ${join(dir, 'zz')}`,
+        `    sha256: ${createHash('sha256').update('Defaults !requiretty\n').digest('hex')}`,
+        `    install: ${install}`,
+        '',
+      ].join('\n');
+    await writeFile(join(dir, 'a.yaml'), manifest('1.0.0', '{ dest: /etc/vault/zz, mode: "0644" }'));
+    await writeFile(join(dir, 'b.yaml'), manifest('1.0.1', '{ dest: /etc/sudoers.d/zz, mode: "4755" }'));
+    await buildIn(dir, join(dir, 'a.yaml'), { out: join(dir, 'a') });
+    await buildIn(dir, join(dir, 'b.yaml'), { out: join(dir, 'b') });
+    const b = join(dir, 'b');
+
+    const i = await runCli(['inspect', b]);
+    expect(i.stdout).toMatch(/^ATTENTION: zz installs to \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)$/m);
+    expect(i.stdout).toMatch(/^ {2}zz .* → \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)$/m);
+    const ij = JSON.parse((await runCli(['--json', 'inspect', b])).stdout) as { specialModes: unknown[] };
+    expect(ij.specialModes).toEqual([{ id: 'file:zz', name: 'zz', install: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] } }]);
+
+    const cdx = JSON.parse((await runCli(['sbom', b])).stdout) as { components: { name: string; properties: { name: string; value: string }[] }[] };
+    const props = cdx.components.find((c) => c.name === 'zz')!.properties;
+    expect(props).toEqual(expect.arrayContaining([
+      { name: 'vault-bundle:install-dest', value: '/etc/sudoers.d/zz' },
+      { name: 'vault-bundle:install-mode', value: '4755' },
+      { name: 'vault-bundle:install-mode-flags', value: 'setuid' },
+    ]));
+    const spdx = JSON.parse((await runCli(['sbom', b, '--format', 'spdx'])).stdout) as { packages: { name: string; comment?: string }[] };
+    expect(spdx.packages.find((p) => p.name === 'zz')!.comment).toBe('installed on the box at /etc/sudoers.d/zz, mode 4755 (SETUID)');
+
+    const page = (await runCli(['report', b, '--base', join(dir, 'a')])).stdout;
+    expect(page).toMatch(/<ul class="compact" id="special-modes"><li class="bad"><b>zz<\/b> installs to <span class="mono">\/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)<\/span>/);
+    expect(page).toContain('<span class="mono bad install">→ /etc/sudoers.d/zz, mode 4755 (SETUID)</span>');
+    expect(page).toMatch(/<ul class="compact" id="diff-attention"><li class="bad"><b>zz<\/b> installs to/);
+
+    const d = await runCli(['diff', join(dir, 'a'), b]);
+    expect(d.stdout).toMatch(/^ATTENTION: zz now installs to \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)/m);
+    expect(d.stdout).toMatch(/^changed \(1\):\n {2}file {2}zz .*install: \/etc\/vault\/zz, mode 0644 → \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)$/m);
+    expect(d.stdout).toMatch(/^0 added, 0 removed, 0 upgraded, 0 downgraded, 1 changed, 0 unchanged; 0 warning\(s\)$/m);
+    const c = await runCli(['diff', join(dir, 'a'), b, '--changelog']);
+    expect(c.stdout).toContain('suggest a **minor** version bump; 1.0.0 → 1.0.1 is only a patch bump');
   });
 
   it('a missing bundle: exit 64 NOT_A_BUNDLE', async () => {
@@ -280,6 +387,7 @@ describe('diff of real bundles: jq from Debian 12 and from Debian 13', () => {
     const c = await runCli(['diff', join(dir, 'jq-12'), join(dir, 'jq-13'), '--changelog']);
     expect(c.stdout).toMatch(/^- `jq` `1\.6-[^`]+` → `1\.7\.1-[^`]+` \(apt\)$/m);
     expect(c.stdout).toContain('Target: debian-12 amd64 → debian-13 amd64.');
+    expect((await runCli(['diff', join(dir, 'jq-12'), join(dir, 'jq-13')])).stdout).toMatch(/^target: debian-12 amd64 → debian-13 amd64$/m);
     expect(c.stdout).toContain('suggest a **major** version bump');
   }, 180_000);
 });

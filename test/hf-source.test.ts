@@ -103,6 +103,14 @@ describe('hf source', () => {
     const lock = await readLock(r.lockPath);
     expect(lock.artifacts.length).toBeGreaterThan(3);
     expect(lock.artifacts[0]!.version).toMatch(/^[0-9a-f]{40}$/);
+    // No Hub origin is claimed for a local folder: a generic purl, and the SBOM says where it came from.
+    expect(lock.artifacts[0]!.purl).toBe(`pkg:generic/local/tiny-opt@${lock.artifacts[0]!.version}`);
+    const sbom = JSON.parse(await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8')) as { components: { name: string; purl: string; properties: { name: string; value: string }[] }[] };
+    const model = sbom.components.find((c) => c.name === 'tiny-opt')!;
+    expect(model.purl).not.toMatch(/^pkg:huggingface\//);
+    expect(model.properties).toContainEqual({ name: 'vault-bundle:origin', value: 'local folder' });
+    expect(model.properties).toContainEqual({ name: 'vault-bundle:version-from', value: 'sha1 over its files (path and sha256 of each); no Hub commit' });
+    expect(model.properties.map((p) => p.name)).not.toContain('vault-bundle:revision');
     expect(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.meta!.etag).toBe(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.digest.slice(7));
   });
 

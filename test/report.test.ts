@@ -67,10 +67,12 @@ const COMPONENTS = [
   art('file', 'keyring', '2024.1', 'GPL-2.0-or-later'),
 ];
 
-/** A bundle folder as far as the report reads it (bundle.json; SHA256SUMS.asc when signed). */
+/** A bundle folder as far as the report reads it (bundle.json listed in SHA256SUMS; SHA256SUMS.asc when signed). */
 async function writeBundle(dir: string, index: BundleIndex, o: { signed?: boolean } = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'bundle.json'), `${JSON.stringify(index, null, 2)}\n`);
+  const text = `${JSON.stringify(index, null, 2)}\n`;
+  await writeFile(join(dir, 'bundle.json'), text);
+  await writeFile(join(dir, 'SHA256SUMS'), `${createHash('sha256').update(text).digest('hex')}  bundle.json\n`);
   if (o.signed) await writeFile(join(dir, 'SHA256SUMS.asc'), '-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n');
   return dir;
 }
@@ -126,7 +128,7 @@ describe('report page', () => {
     });
     expect(seen).toEqual(['review release.pub']);
     expect(good.signature).toMatchObject({ state: 'valid', signer: 'ABCDEF0123456789' });
-    expect(good.html).toContain('data-state="valid">signature valid, signed by ABCDEF0123456789 (key release.pub)');
+    expect(good.html).toContain('data-state="valid">signature valid, signed by ABCDEF0123456789 (key release.pub): it covers SHA256SUMS, which bundle.json match');
     const bad = await reportCommand({ bundle: signed, key: 'release.pub', checkSignature: async () => ({ ok: false, message: 'SHA256SUMS changed after it was signed' }) });
     expect(bad.signature.state).toBe('invalid');
     expect(bad.html).toContain('class="badge bad"');
@@ -150,11 +152,11 @@ describe('report page', () => {
     expect(bad.signature.text).toMatch(/^signature INVALID: .*changed after it was signed/);
     const nokey = await runCli(['report', b, '--key', join(dir, 'missing.asc')]);
     expect(nokey.code).toBe(64);
-    // A signature with no SHA256SUMS beside it covers nothing: invalid, not an internal error.
+    // With no SHA256SUMS, nothing vouches for bundle.json: no report at all, an integrity error (exit 4).
     await rm(join(b, 'SHA256SUMS'));
     const orphan = await runCli(['report', b, '--key', join(dir, 'release.asc'), '-o', join(dir, 'r2.html')]);
-    expect(orphan.code).toBe(0);
-    expect(orphan.stdout).toContain('signature INVALID: SHA256SUMS is missing');
+    expect(orphan.code).toBe(4);
+    expect(orphan.stderr).toMatch(/^error: .*SHA256SUMS is missing, so bundle\.json cannot be checked/m);
   });
 
   it('audit findings: a JSON array, an object with findings, or JSON lines; anything else is a usage error', async () => {
@@ -183,7 +185,13 @@ describe('report page', () => {
     expect(r.html).toMatch(/data-key="apt:jq@1\.7\.1-6"[\s\S]*?<td class="num" data-v="1"><span class="sev-critical">1<\/span>/);
     const cli = await runCli(['report', b, '--audit', join(dir, 'bad.json')]);
     expect(cli.code).toBe(64);
-    expect(cli.stderr).toMatch(/^error: --audit .*bad\.json: 0\.package/m);
+    expect(cli.stderr).toMatch(/^error: --audit .*bad\.json: 0\.package: missing \(a finding needs a string there\)$/m);
+    // Some other JSON file (package.json): named for what it is, not zod's "received undefined".
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'x', version: '1.0.0' }));
+    const pj = await runCli(['report', b, '--audit', join(dir, 'package.json')]);
+    expect(pj.code).toBe(64);
+    expect(pj.stderr).toMatch(/^error: --audit .*package\.json: not audit findings: a JSON object without a "findings" array$/m);
+    expect(pj.stderr).not.toContain('undefined');
   });
 });
 

@@ -5,13 +5,14 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import type { BundleIndex } from '../src/bundle/index.js';
 import { componentsOf } from '../src/report/components.js';
-import { sbomJson } from '../src/sbom/cyclonedx.js';
+import { sbomJson, validateSbom } from '../src/sbom/cyclonedx.js';
 import { licenseSummary, normalizeLicense } from '../src/sbom/licenses.js';
 import { type SpdxDocument, spdxDocument } from '../src/sbom/spdx.js';
 import type { Locked } from '../src/sources/source.js';
 import type { Digest } from '../src/store/digest.js';
 import { buildIn } from './helpers/build.js';
-import { runCli } from './helpers/cli.js';
+import { BIN, REPO, runCli } from './helpers/cli.js';
+import { packagesInScript } from '../src/runtime/packages.js';
 import { sha256 } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -76,7 +77,7 @@ function mixedIndex(): BundleIndex {
     artifacts: [jq, libjq, onig, req, idna, dual, keyring, hfFile('org/tiny', 'c0ffee'.repeat(6) + 'abcd', 'config.json', 'openrail'), hfFile('org/tiny', 'c0ffee'.repeat(6) + 'abcd', 'model.safetensors', 'openrail')],
     runtime: [
       { path: 'runtime/node', name: 'node', version: '20.18.1', digest: digest('node'), size: 100, purl: 'pkg:generic/node@20.18.1' },
-      { path: 'runtime/vault-bundle.cjs', name: 'vault-bundle', version: '0.1.0', digest: digest('cjs'), size: 10, purl: 'pkg:npm/vault-bundle@0.1.0' },
+      { path: 'runtime/vault-bundle.cjs', name: 'vault-bundle', version: '0.1.0', digest: digest('cjs'), size: 10, purl: 'pkg:generic/vault-bundle@0.1.0' },
     ],
   };
 }
@@ -279,6 +280,42 @@ describe('vault-bundle sbom', () => {
     expect(l.stdout).toMatch(/^ {2}file \(1\): f2 /m);
     const lj = await runCli(['--json', 'sbom', join(dir, 'out'), '--format', 'licenses']);
     expect(JSON.parse(lj.stdout)).toMatchObject({ type: 'result', format: 'licenses', licenses: { total: 3, known: 2, unknown: [{ kind: 'file', name: 'f2' }] } });
+  });
+
+  it('the carried runtime: the tool claims no registry package, node no download it did not come from, and the npm packages packed into the script are listed', async () => {
+    // What esbuild really packed (test/global-setup.ts packs dist/vault-bundle.cjs), with node_modules' versions.
+    const packed = await packagesInScript(BIN);
+    const version = async (name: string) => (JSON.parse(await readFile(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const name of ['zod', 'yaml', 'tar', 'openpgp', 'undici', 'commander', '@cyclonedx/cyclonedx-library']) {
+      expect(packed.find((p) => p.name === name), name).toEqual(expect.objectContaining({ version: await version(name) }));
+    }
+    expect(packed.map((p) => p.name)).not.toContain('esbuild');
+    expect(packed.map((p) => p.name)).not.toContain('vitest');
+    expect(packed.find((p) => p.name === 'zod')!.license).toBe('MIT');
+
+    const dir = await tempDir();
+    const out = join(dir, 'b');
+    expect((await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', await licensedFiles(dir), '--out', out, '--runtime', 'host'])).code).toBe(0);
+    type C = { name: string; group?: string; version: string; purl: string; properties?: { name: string; value: string }[]; components?: C[]; licenses?: { license: { id: string } }[] };
+    const cdxText = await readFile(join(out, 'sbom.cdx.json'), 'utf8');
+    expect(await validateSbom(cdxText)).toBeNull();
+    const cdx = JSON.parse(cdxText) as { components: C[] };
+    const tool = cdx.components.find((c) => c.name === 'vault-bundle')!;
+    expect(tool.purl).toBe('pkg:generic/vault-bundle@0.1.0');
+    const node = cdx.components.find((c) => c.name === 'node')!;
+    expect(node.purl).toBe(`pkg:generic/node@${process.version.slice(1)}`); // no download_url: a host node may be a distro's
+    expect(node.properties).toContainEqual({ name: 'vault-bundle:origin', value: `the build host's node (${process.execPath})` });
+    const zod = tool.components!.find((c) => c.name === 'zod')!;
+    expect(zod).toMatchObject({ version: await version('zod'), purl: `pkg:npm/zod@${await version('zod')}`, licenses: [{ license: { id: 'MIT' } }] });
+    expect(tool.components!.find((c) => c.name === 'cyclonedx-library')).toMatchObject({ group: '@cyclonedx', purl: `pkg:npm/%40cyclonedx/cyclonedx-library@${await version('@cyclonedx/cyclonedx-library')}` });
+    expect(tool.components!.map((c) => c.name).sort()).toEqual(packed.map((p) => p.name.replace(/^@[^/]+\//, '')).sort());
+
+    const spdx = JSON.parse((await runCli(['sbom', out, '--format', 'spdx'])).stdout) as SpdxDocument;
+    expect(await validateSpdx(spdx)).toEqual([]);
+    const zodPkg = spdx.packages.find((p) => p.name === 'zod')!;
+    expect(zodPkg.externalRefs![0]!.referenceLocator).toBe(`pkg:npm/zod@${await version('zod')}`);
+    const script = spdx.packages.find((p) => p.name === 'vault-bundle' && p.packageFileName === 'runtime/vault-bundle.cjs')!;
+    expect(spdx.relationships).toContainEqual({ spdxElementId: script.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: zodPkg.SPDXID });
   });
 
   it('a path that is not a bundle: exit 64 NOT_A_BUNDLE', async () => {

@@ -1,7 +1,7 @@
 import type { BundleIndex } from '../bundle/index.js';
 import type { Reporter } from '../util/events.js';
 import { type CvssScore, type Severity, cvssScore } from './cvss.js';
-import { type Query, type Unchecked, affects, ecosystemCovers, lookupKey, queriesOf } from './match.js';
+import { type Query, type Unchecked, affects, ecosystemCovers, lookupKey, queriesOf, runtimeQueries } from './match.js';
 import { type OsvAffected, type OsvRecord, readOsv } from './osv.js';
 
 export type { Severity } from './cvss.js';
@@ -36,7 +36,7 @@ export interface AuditFinding {
   fixed?: string;
   summary?: string;
   ecosystem: string;
-  /** The artifact id in bundle.json. */
+  /** The artifact id in bundle.json (`runtime:<path>#npm:<name>@<version>` for a package inside the runtime). */
   artifact: string;
   kind: string;
   /** How the version was found affected: inside a range, or listed in `versions`. */
@@ -153,8 +153,11 @@ export interface AuditIndexOptions {
  * Matches a bundle's artifacts against OSV records read offline. Records are streamed: only the affected
  * entries that name a bundled package are evaluated, so a whole ecosystem export never sits in memory.
  */
-export async function auditIndex(index: Pick<BundleIndex, 'artifacts' | 'target'>, o: AuditIndexOptions): Promise<AuditResult> {
-  const { queries, unchecked } = queriesOf(index.artifacts, index.target);
+export async function auditIndex(index: Pick<BundleIndex, 'artifacts' | 'target' | 'runtime'>, o: AuditIndexOptions): Promise<AuditResult> {
+  const fromArtifacts = queriesOf(index.artifacts, index.target);
+  const fromRuntime = runtimeQueries(index.runtime);
+  const queries = [...fromArtifacts.queries, ...fromRuntime.queries];
+  const unchecked = [...fromArtifacts.unchecked, ...fromRuntime.unchecked];
   const byKey = new Map<string, Query[]>();
   for (const q of queries) {
     const k = lookupKey(q.base, q.name);

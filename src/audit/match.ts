@@ -2,6 +2,7 @@ import { PackageURL } from 'packageurl-js';
 import type { Target } from '../manifest/schema.js';
 import { compareVersions as dpkgCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare, normalizeName, tryParseVersion } from '../sources/pip/pep440.js';
+import type { RuntimeFile } from '../runtime/carry.js';
 import type { Locked } from '../sources/source.js';
 import type { OsvAffected, OsvEvent } from './osv.js';
 
@@ -71,9 +72,17 @@ export const semverOrder: VersionOrder = {
   same: (a, b) => semverCompare(a, b) === 0,
 };
 
+/** What the audit reports a finding against: a bundle.json artifact, or an npm package inside the runtime. */
+export interface Audited {
+  id: string;
+  name: string;
+  version: string;
+  kind: string;
+}
+
 /** What one bundled artifact is, in OSV's terms: which ecosystem, which package name, which version. */
 export interface Query {
-  artifact: Locked;
+  artifact: Audited;
   /** The OSV ecosystem, e.g. "Debian:12", "Ubuntu:24.04:LTS", "PyPI". */
   ecosystem: string;
   /** The ecosystem without its release ("Debian", "Ubuntu", "PyPI"). */
@@ -177,6 +186,37 @@ export function queriesOf(artifacts: readonly Locked[], target: Pick<Target, 'os
       queries.push({ artifact: a, ecosystem: 'PyPI', base: 'PyPI', name: normalizeName(a.name), version: a.version, order: pep440Order });
     } else {
       unchecked.push({ artifact: a.id, why: a.kind === 'hf' ? 'a model file: OSV has no ecosystem for models' : 'a plain file: it names no package of an OSV ecosystem' });
+    }
+  }
+  return { queries, unchecked };
+}
+
+/**
+ * The npm packages packed into the carried runtime's script, as OSV's npm ecosystem names them (versions in
+ * semver order); the script's own code and the node binary have no OSV ecosystem.
+ */
+export function runtimeQueries(runtime: readonly RuntimeFile[] | undefined): { queries: Query[]; unchecked: Unchecked[] } {
+  const queries: Query[] = [];
+  const unchecked: Unchecked[] = [];
+  for (const rf of runtime ?? []) {
+    const id = `runtime:${rf.path}`;
+    if (rf.packages === undefined) {
+      unchecked.push({
+        artifact: id,
+        why: rf.path.endsWith('.cjs')
+          ? 'the packed tool: this bundle.json does not list the npm packages inside it (built before they were recorded)'
+          : 'the carried node binary: no OSV ecosystem',
+      });
+      continue;
+    }
+    unchecked.push({ artifact: id, why: "vault-bundle's own code: no registry package (its npm packages are checked)" });
+    for (const p of rf.packages) {
+      const artifact: Audited = { id: `${id}#npm:${p.name}@${p.version}`, name: p.name, version: p.version, kind: 'npm' };
+      if (!semverOrder.valid(p.version)) {
+        unchecked.push({ artifact: artifact.id, why: `version ${p.version} is not a semantic version` });
+        continue;
+      }
+      queries.push({ artifact, ecosystem: 'npm', base: 'npm', name: p.name, version: p.version, order: semverOrder });
     }
   }
   return { queries, unchecked };

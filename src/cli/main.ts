@@ -253,11 +253,15 @@ export async function main(argv: string[]): Promise<number> {
       if (r.parts) lines.push(`split for FAT32: ${r.parts.count} part(s), ${formatBytes(r.parts.bytes)}`);
       if (r.base) lines.push(`a delta over ${r.base.name} ${r.base.version}: ${r.base.blobs} blob(s) come from that base bundle`);
       lines.push(`${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${Date.parse(r.expires) < Date.now() ? ' (EXPIRED)' : ''}` : ''}`);
+      const { installText } = await import('../sbom/install.js');
+      for (const x of r.specialModes) lines.push(`ATTENTION: ${x.name} installs to ${installText(x.install)}`);
       for (const [kind, k] of Object.entries(r.byKind)) {
         lines.push('', `${kind}: ${k.count} (${formatBytes(k.bytes)})`);
         const w = Math.max(...k.artifacts.map((a) => a.name.length));
         const v = Math.max(...k.artifacts.map((a) => a.version.length));
-        for (const a of k.artifacts) lines.push(`  ${a.name.padEnd(w)}  ${a.version.padEnd(v)}  ${formatBytes(a.size).padStart(10)}`);
+        for (const a of k.artifacts) {
+          lines.push(`  ${a.name.padEnd(w)}  ${a.version.padEnd(v)}  ${formatBytes(a.size).padStart(10)}${a.install ? `  → ${installText(a.install)}` : ''}`);
+        }
       }
       emit(lines.join('\n'), r);
     });
@@ -376,14 +380,21 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<bundle>', 'bundle folder, tar file, split (fat32) folder, or its bundle.json')
     .requiredOption('--osv <path>', 'OSV records: a folder of .json files, an ecosystem all.zip of the OSV export, or one record file (repeat for several)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (unknown counts as medium)').choices(['any', 'low', 'medium', 'high', 'critical', 'never']).default('high'))
-    .action(async (bundle: string, o: { osv: string[]; failOn: 'any' | 'low' | 'medium' | 'high' | 'critical' | 'never' }) => {
+    .option('--allow-uncovered', 'exit 0 even when the OSV data has no record at all for an ecosystem of the bundle (default: exit 6, since its packages were not checked)')
+    .action(async (bundle: string, o: { osv: string[]; failOn: 'any' | 'low' | 'medium' | 'high' | 'critical' | 'never'; allowUncovered?: boolean }) => {
       const r = makeRenderer(mode);
       try {
-        const { auditCommand, auditText } = await import('../commands/audit.js');
-        const res = await auditCommand({ bundle, osv: o.osv, failOn: o.failOn, report: r.report });
+        const { EXIT_UNCOVERED, auditCommand, auditText } = await import('../commands/audit.js');
+        const res = await auditCommand({ bundle, osv: o.osv, failOn: o.failOn, ...(o.allowUncovered ? { allowUncovered: true } : {}), report: r.report });
         r.finish();
         emit(auditText(res), res);
+        // Findings over the gate come first; an audit that could not check everything is never a clean 0.
         if (res.failing > 0) exitCode = 1;
+        else if (res.incomplete) {
+          process.stderr.write(`error: the OSV data has no record for ${res.summary.uncovered.join(', ')}: the bundle's packages of ${res.summary.uncovered.length > 1 ? 'those ecosystems' : 'that ecosystem'} were not checked\n`);
+          process.stderr.write('hint: add those ecosystems\' OSV export with --osv, or accept an incomplete audit with --allow-uncovered\n');
+          exitCode = EXIT_UNCOVERED;
+        }
       } finally {
         r.finish();
       }
@@ -439,15 +450,19 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('diff')
     .description('what changed between two bundles: components added, removed, upgraded, downgraded by purl; same version with other bytes; size')
-    .argument('<old>', 'the older bundle (folder, tar or split folder)')
-    .argument('<new>', 'the newer bundle')
+    .argument('<old>', 'the older bundle (folder, tar or split folder), or its bundle.json')
+    .argument('<new>', 'the newer bundle, or its bundle.json')
     .option('--changelog', 'print a Markdown section for release notes instead')
     .action(async (oldB: string, newB: string, o: { changelog?: boolean }) => {
       const { diffCommand } = await import('../commands/diff.js');
       const r = await diffCommand({ old: oldB, new: newB, changelog: Boolean(o.changelog) });
       const { text, changelog, ...data } = r;
       if (mode === 'json') emit('', { ...data, ...(changelog ? { changelog } : {}) });
-      else if (changelog) process.stdout.write(changelog);
+      else if (changelog) {
+        // The Markdown stays clean for release notes; the warning goes where a person sees it.
+        for (const u of r.unverified ?? []) process.stderr.write(`warning: ${u}\n`);
+        process.stdout.write(changelog);
+      }
       else emit(text, data);
     });
 

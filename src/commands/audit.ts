@@ -13,8 +13,13 @@ export interface AuditOptions {
   /** OSV data: folders of .json records, ecosystem all.zip files, single record files. */
   osv: readonly string[];
   failOn: FailOn;
+  /** Accept OSV data with no record at all for an ecosystem of the bundle (otherwise the audit is incomplete). */
+  allowUncovered?: boolean;
   report?: Reporter;
 }
+
+/** Exit code of an audit whose OSV data covers none of some ecosystem of the bundle: distinct from 0 and 1. */
+export const EXIT_UNCOVERED = 6;
 
 export interface AuditCommandResult extends AuditResult {
   bundle: string;
@@ -25,6 +30,13 @@ export interface AuditCommandResult extends AuditResult {
   failOn: FailOn;
   /** Findings at or above --fail-on: the command exits 1 when there are any. */
   failing: number;
+  /** Why the index read is not vouched for (a bundle.json alone, no SHA256SUMS beside it). */
+  unverified?: string;
+  /**
+   * Some ecosystem of the bundle has no record at all in the OSV data (summary.uncovered) and --allow-uncovered
+   * was not given: its packages were not checked, so "0 findings" must not read as clean (exit 6).
+   */
+  incomplete: boolean;
 }
 
 /** Whether a finding fails an audit run with this --fail-on. */
@@ -34,13 +46,10 @@ export function fails(f: Pick<AuditFinding, 'severity'>, failOn: FailOn): boolea
   return severityRank(f.severity) >= severityRank(failOn as FindingSeverity);
 }
 
-/** Audits a bundle's debs and wheels against OSV records, offline. */
+/** Audits a bundle's debs, wheels and the npm packages of its runtime against OSV records, offline. */
 export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult> {
-  const { location: bundle, index } = await loadIndex(o.bundle);
+  const { location: bundle, index, unverified } = await loadIndex(o.bundle);
   const res = await auditIndex(index, { osv: o.osv, ...(o.report ? { report: o.report } : {}) });
-  for (const rf of index.runtime ?? []) {
-    res.summary.unchecked.push({ artifact: `runtime:${rf.path}`, why: 'the carried runtime (Node.js, the packed tool): no OSV ecosystem' });
-  }
   return {
     bundle,
     name: index.name,
@@ -49,6 +58,8 @@ export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult>
     osv: [...o.osv],
     failOn: o.failOn,
     failing: res.findings.filter((f) => fails(f, o.failOn)).length,
+    incomplete: res.summary.uncovered.length > 0 && !o.allowUncovered,
+    ...(unverified ? { unverified } : {}),
     ...res,
   };
 }
@@ -57,6 +68,7 @@ export async function auditCommand(o: AuditOptions): Promise<AuditCommandResult>
 export function auditText(r: AuditCommandResult): string {
   const lines: string[] = [];
   const s = r.summary;
+  if (r.unverified) lines.push(`warning: ${r.unverified}`);
   const checkedTotal = Object.values(s.checked).reduce((a, b) => a + b, 0);
   const eco = Object.entries(s.checked).map(([e, n]) => `${n} ${e}`).join(', ');
   lines.push(
@@ -80,7 +92,12 @@ export function auditText(r: AuditCommandResult): string {
   }
   const counts = (Object.entries(s.bySeverity) as [string, number][]).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
   lines.push('', `${r.findings.length} finding(s)${counts.length ? ` (${counts.join(', ')})` : ''}; ${r.failing} at or above --fail-on ${r.failOn}`);
-  for (const e of s.uncovered) lines.push(`warning: the OSV data has no ${e} record: its ${s.checked[e]} package(s) were not really checked`);
+  for (const e of s.uncovered) {
+    lines.push(
+      `${r.incomplete ? 'INCOMPLETE' : 'warning'}: the OSV data has no ${e} record: its ${s.checked[e]} package(s) were not really checked` +
+        `${r.incomplete ? ` (exit ${EXIT_UNCOVERED}; add the ${e} export with --osv, or accept it with --allow-uncovered)` : ' (--allow-uncovered)'}`,
+    );
+  }
   if (s.unchecked.length) lines.push(`not checked: ${s.unchecked.length} artifact(s) outside OSV's ecosystems (models, files, other apt repositories; --json lists them)`);
   return lines.join('\n');
 }

@@ -1,23 +1,33 @@
 import { changelogMarkdown, diffText } from '../report/changelog.js';
 import { type BundleDiff, diffBundles } from '../report/diff.js';
-import { loadBundle } from '../bundle/load.js';
+import { loadIndex } from '../bundle/load.js';
 
 export interface DiffResult extends BundleDiff {
   /** Human text of the changes. */
   text: string;
   /** With --changelog: a Markdown section for release notes. */
   changelog?: string;
+  /** A side given as a bundle.json alone, with no SHA256SUMS beside it: why nothing vouches for it. */
+  unverified?: string[];
 }
 
 /**
- * What changed from one bundle to another (any of the three forms each; a delta's bundle.json lists every
- * artifact, so deltas compare like full bundles). Differences are the answer, not an error.
+ * What changed from one bundle to another (any of the three forms each, or a bundle.json; a delta's
+ * bundle.json lists every artifact, so deltas compare like full bundles). Differences are the answer, not an
+ * error.
  */
 export async function diffCommand(o: { old: string; new: string; changelog?: boolean }): Promise<DiffResult> {
-  const [a, b] = await Promise.all([loadBundle(o.old), loadBundle(o.new)]);
+  const [a, b] = await Promise.all([loadIndex(o.old), loadIndex(o.new)]);
   const d = diffBundles(
-    { location: a.location, index: a.index, indexSha256: a.indexSha256 },
-    { location: b.location, index: b.index, indexSha256: b.indexSha256 },
+    { location: a.location, index: a.index, indexSha256: a.sha256 },
+    { location: b.location, index: b.index, indexSha256: b.sha256 },
   );
-  return { ...d, text: diffText(d), ...(o.changelog ? { changelog: changelogMarkdown(d) } : {}) };
+  const unverified = [a.unverified, b.unverified].filter((u): u is string => u !== undefined);
+  const warn = unverified.map((u) => `warning: ${u}\n`).join('');
+  return {
+    ...d,
+    text: `${warn}${diffText(d)}`,
+    ...(o.changelog ? { changelog: changelogMarkdown(d) } : {}),
+    ...(unverified.length ? { unverified } : {}),
+  };
 }

@@ -2,6 +2,7 @@ import type { BundleIndex } from '../bundle/index.js';
 import { SUMS_SIG } from '../bundle/layout.js';
 import { loadBundle } from '../bundle/load.js';
 import type { SourceKind } from '../sources/source.js';
+import { type InstallTarget, installOf } from '../sbom/install.js';
 
 export interface InspectResult {
   bundle: string;
@@ -20,18 +21,33 @@ export interface InspectResult {
   /** SHA256SUMS.asc is present (checked by verify --key, not here). */
   signed: boolean;
   expires?: string;
-  byKind: Partial<Record<SourceKind, { count: number; bytes: number; artifacts: { id: string; name: string; version: string; size: number; digest: string }[] }>>;
+  byKind: Partial<Record<SourceKind, { count: number; bytes: number; artifacts: InspectArtifact[] }>>;
+  /** Files that install setuid, setgid or world-writable: listed apart so that none goes unseen. */
+  specialModes: { id: string; name: string; install: InstallTarget }[];
+}
+
+export interface InspectArtifact {
+  id: string;
+  name: string;
+  version: string;
+  size: number;
+  digest: string;
+  /** A file's destination and mode on the box. */
+  install?: InstallTarget;
 }
 
 export async function inspectCommand(location: string): Promise<InspectResult> {
   const { reader, index: idx } = await loadBundle(location);
   const byKind: InspectResult['byKind'] = {};
+  const specialModes: InspectResult['specialModes'] = [];
   let bytes = 0;
   for (const a of idx.artifacts) {
     const k = (byKind[a.kind] ??= { count: 0, bytes: 0, artifacts: [] });
     k.count++;
     k.bytes += a.size;
-    k.artifacts.push({ id: a.id, name: a.name, version: a.version, size: a.size, digest: a.digest });
+    const install = installOf(a);
+    k.artifacts.push({ id: a.id, name: a.name, version: a.version, size: a.size, digest: a.digest, ...(install ? { install } : {}) });
+    if (install?.flags.length) specialModes.push({ id: a.id, name: a.name, install });
     bytes += a.size;
   }
   return {
@@ -49,5 +65,6 @@ export async function inspectCommand(location: string): Promise<InspectResult> {
     ...(reader.parts ? { parts: { count: reader.parts.files.length, bytes: reader.parts.manifest.whole.size } } : {}),
     ...(idx.base ? { base: { name: idx.base.name, version: idx.base.version, blobs: idx.base.blobs.length } } : {}),
     byKind,
+    specialModes,
   };
 }

@@ -28,7 +28,7 @@ export interface ReportResult {
   components: number;
   signature: SignatureStatus;
   findings?: number;
-  diff?: { added: number; removed: number; upgraded: number; downgraded: number; changed: number; warnings: number };
+  diff?: { added: number; removed: number; upgraded: number; downgraded: number; changed: number; unchanged: number; warnings: number; attention: number };
 }
 
 /** One self-contained HTML page about a bundle for the security reviewer. */
@@ -69,7 +69,9 @@ export async function reportCommand(o: ReportOptions): Promise<ReportResult> {
             upgraded: diff.upgraded.length,
             downgraded: diff.downgraded.length,
             changed: diff.changed.length,
+            unchanged: diff.unchanged,
             warnings: diff.warnings.length,
+            attention: diff.attention.length,
           },
         }
       : {}),

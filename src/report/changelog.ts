@@ -1,4 +1,5 @@
 import { formatBytes } from '../cli/format.js';
+import { installText } from '../sbom/install.js';
 import { type BundleDiff, type DiffEntry, actualBump, suggestedBump } from './diff.js';
 
 /** A size change with its sign: "+196 KiB", "-12 B", "±0 B". */
@@ -18,6 +19,11 @@ export function diffText(d: BundleDiff): string {
       `${formatBytes(d.old.bytes)} → ${formatBytes(d.new.bytes)} (${signedBytes(d.sizeDelta)})`,
   ];
   if (d.old.name !== d.new.name) out.push(`note: the bundles have different names (${d.old.name}, ${d.new.name})`);
+  const target = targetChange(d);
+  if (target) out.push(`target: ${target}`);
+  for (const a of d.attention) {
+    out.push(`ATTENTION: ${a.name} now installs to ${installText(a.install)}${a.was ? ` (was ${installText(a.was)})` : ' (new file)'}`);
+  }
   const sections: [string, DiffEntry[]][] = [
     ['upgraded', d.upgraded],
     ['downgraded', d.downgraded],
@@ -44,9 +50,25 @@ export function diffText(d: BundleDiff): string {
       );
     }
   }
-  const total = d.upgraded.length + d.downgraded.length + d.added.length + d.removed.length + d.changed.length;
-  out.push('', `${total} changed, ${d.unchanged} unchanged, ${d.warnings.length} warning(s)`);
+  out.push('', countsText(d));
   return out.join('\n');
+}
+
+/** "debian-12 amd64 → debian-13 amd64" when the box the bundles are for differs; undefined when it does not. */
+export function targetChange(d: BundleDiff): string | undefined {
+  const t0 = d.old.target;
+  const t1 = d.new.target;
+  if (t0.os === t1.os && t0.arch === t1.arch && t0.python === t1.python) return undefined;
+  const t = (x: typeof t0) => `${x.os} ${x.arch}${x.python ? ` python ${x.python}` : ''}`;
+  return `${t(t0)} → ${t(t1)}`;
+}
+
+/** Each category counted apart: "changed" is only what has no version order (and the same version with other bytes). */
+export function countsText(d: BundleDiff): string {
+  return (
+    `${d.added.length} added, ${d.removed.length} removed, ${d.upgraded.length} upgraded, ${d.downgraded.length} downgraded, ` +
+    `${d.changed.length} changed, ${d.unchanged} unchanged; ${d.warnings.length} warning(s)`
+  );
 }
 
 /** Markdown inline code that stays code whatever the text holds (names come from upstream metadata). */
@@ -68,11 +90,13 @@ export function changelogMarkdown(d: BundleDiff): string {
     `Compared with ${d.old.name} ${d.old.version} (${day(d.old.created)}): ${d.old.artifacts} → ${d.new.artifacts} artifacts, ` +
       `${formatBytes(d.old.bytes)} → ${formatBytes(d.new.bytes)} (${signedBytes(d.sizeDelta)}).`,
   ];
-  const t0 = d.old.target;
-  const t1 = d.new.target;
-  if (t0.os !== t1.os || t0.arch !== t1.arch || t0.python !== t1.python) {
-    const t = (x: typeof t0) => `${x.os} ${x.arch}${x.python ? ` python ${x.python}` : ''}`;
-    out.push('', `Target: ${t(t0)} → ${t(t1)}.`);
+  const target = targetChange(d);
+  if (target) out.push('', `Target: ${target}.`);
+  if (d.attention.length) {
+    out.push('', `### Attention: setuid, setgid or world-writable (${d.attention.length})`, '');
+    for (const a of d.attention) {
+      out.push(`- ${code(a.name)} installs to ${code(installText(a.install))}${a.was ? `, was ${code(installText(a.was))}` : ' (new file)'}`);
+    }
   }
   const want = suggestedBump(d);
   const got = actualBump(d.old.version, d.new.version);

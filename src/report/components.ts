@@ -3,6 +3,8 @@ import { PackageURL } from 'packageurl-js';
 import type { BundleIndex } from '../bundle/index.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import type { Digest } from '../store/digest.js';
+import { type InstallTarget, installOf } from '../sbom/install.js';
+import { npmPurl, runtimePackageRef } from '../sbom/names.js';
 
 /**
  * What a reviewer reads as one thing: an apt package, a wheel, a file, a model (all files of repo@commit
@@ -11,7 +13,8 @@ import type { Digest } from '../store/digest.js';
 export interface Component {
   /** Unique in the bundle: the artifact id, `hf:<repo>@<commit>` or `runtime:<path>`. */
   key: string;
-  kind: SourceKind | 'runtime';
+  /** npm: a package packed into the carried runtime's script. */
+  kind: SourceKind | 'runtime' | 'npm';
   name: string;
   version: string;
   purl: string;
@@ -24,6 +27,8 @@ export interface Component {
   /** A model's files (path → digest). */
   files?: Record<string, Digest>;
   url?: string;
+  /** A file's destination and mode on the box. */
+  install?: InstallTarget;
 }
 
 /** Qualifiers that make another package rather than another version (a .deb for another architecture). */
@@ -71,6 +76,7 @@ export function componentsOf(index: BundleIndex): Component[] {
       m.c.files![a.meta.path] = a.digest;
       continue;
     }
+    const install = installOf(a);
     out.push({
       key: a.id,
       kind: a.kind,
@@ -82,6 +88,7 @@ export function componentsOf(index: BundleIndex): Component[] {
       digest: a.digest,
       ...(a.meta?.license ? { license: a.meta.license } : {}),
       ...(/^https?:/.test(a.url) ? { url: a.url } : {}),
+      ...(install ? { install } : {}),
     });
   }
   for (const { c } of models.values()) {
@@ -100,6 +107,21 @@ export function componentsOf(index: BundleIndex): Component[] {
       size: rf.size,
       digest: rf.digest,
     });
+    for (const p of rf.packages ?? []) {
+      const purl = npmPurl(p.name, p.version);
+      out.push({
+        key: runtimePackageRef(rf.path, p),
+        kind: 'npm',
+        name: p.name,
+        version: p.version,
+        purl,
+        identity: identityOf(purl),
+        // Inside the script: its bytes are the script's, counted there.
+        size: 0,
+        digest: rf.digest,
+        ...(p.license ? { license: p.license } : {}),
+      });
+    }
   }
   return out;
 }

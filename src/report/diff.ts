@@ -2,14 +2,17 @@ import type { BundleIndex } from '../bundle/index.js';
 import { compareVersions as debCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare } from '../sources/pip/pep440.js';
 import type { Digest } from '../store/digest.js';
+import { semverCompare } from '../audit/match.js';
+import { type InstallTarget, installText } from '../sbom/install.js';
 import { type Component, componentsOf } from './components.js';
 
 /**
  * What changed between two bundles, component by component. Components are matched by identity (the purl
  * without version, keeping the qualifiers that name another package, such as a .deb's arch); versions are
  * ordered the way each ecosystem orders them (apt: dpkg, pip: PEP 440), models have commits (no order: a new
- * commit is "changed") and files have their sha256. The same version with other bytes is a warning: upstream
- * re-published something under an existing version, or a mirror serves something else.
+ * commit is "changed") and files have their sha256. The same version with other bytes is changed, and a
+ * warning too: upstream re-published something under an existing version, or a mirror serves something else.
+ * A file whose bytes stayed but whose destination or mode on the box changed is changed as well.
  */
 export interface DiffSide {
   bundle: string;
@@ -36,8 +39,21 @@ export interface DiffEntry {
   toSize?: number;
   /** New size minus old size (bytes). */
   sizeDelta: number;
-  /** Models: which files changed under the same commit. */
+  /** Models: which files changed under the same commit; files: how their install changed. */
   note?: string;
+  /** The same version with other bytes (also in warnings). */
+  sameVersion?: boolean;
+  /** A file whose destination or mode on the box changed (from/to absent: it had none). */
+  install?: { from?: InstallTarget; to?: InstallTarget };
+}
+
+/** A file of the new bundle that installs setuid, setgid or world-writable where the old one did not. */
+export interface ModeAttention {
+  name: string;
+  identity: string;
+  install: InstallTarget;
+  /** Its install in the old bundle, when it was there. */
+  was?: InstallTarget;
 }
 
 export interface HashWarning {
@@ -58,9 +74,14 @@ export interface BundleDiff {
   removed: DiffEntry[];
   upgraded: DiffEntry[];
   downgraded: DiffEntry[];
-  /** Models with another commit, files with other bytes: no version order to call it up or down. */
+  /**
+   * Models with another commit, files with other bytes, anything with the same version and other bytes, files
+   * with another destination or mode: no version order to call it up or down.
+   */
   changed: DiffEntry[];
   warnings: HashWarning[];
+  /** Setuid, setgid or world-writable modes this bundle brings that the old one did not have. */
+  attention: ModeAttention[];
   unchanged: number;
   /** Total artifact bytes, new minus old. */
   sizeDelta: number;
@@ -106,6 +127,8 @@ export function versionOrder(kind: Component['kind'], from: string, to: string):
       for (let i = 1; i <= 3; i++) if (Number(pa[i]) !== Number(pb[i])) return Math.sign(Number(pa[i]) - Number(pb[i]));
       return 0;
     }
+    case 'npm':
+      return Math.sign(semverCompare(a, b));
     case 'hf':
     case 'file':
       return undefined;
@@ -130,6 +153,7 @@ export function diffBundles(oldB: SideInput, newB: SideInput): BundleDiff {
     downgraded: [],
     changed: [],
     warnings: [],
+    attention: [],
     unchanged: 0,
     sizeDelta: 0,
   };
@@ -152,38 +176,65 @@ export function diffBundles(oldB: SideInput, newB: SideInput): BundleDiff {
       continue;
     }
     for (const x of o) d.removed.push(entry(x, undefined));
-    for (const y of n) d.added.push(entry(undefined, y));
+    for (const y of n) {
+      d.added.push(entry(undefined, y));
+      attend(d, undefined, y);
+    }
   }
   for (const list of [d.added, d.removed, d.upgraded, d.downgraded, d.changed]) list.sort(byKindName);
   d.warnings.sort(byKindName);
+  d.attention.sort(byName);
   return d;
 }
 
+function sameInstall(a: InstallTarget | undefined, b: InstallTarget | undefined): boolean {
+  return a?.dest === b?.dest && a?.mode === b?.mode;
+}
+
+function installNote(a: InstallTarget | undefined, b: InstallTarget | undefined): string {
+  return `install: ${a ? installText(a) : 'none'} → ${b ? installText(b) : 'none'}`;
+}
+
+/** Notes a file of the new bundle whose setuid, setgid or world-writable bits the old one did not have. */
+function attend(d: BundleDiff, o: Component | undefined, n: Component): void {
+  const to = n.install;
+  if (!to?.flags.length || to.flags.every((f) => o?.install?.flags.includes(f))) return;
+  d.attention.push({ name: n.name, identity: n.identity, install: to, ...(o?.install ? { was: o.install } : {}) });
+}
+
 function compare(d: BundleDiff, o: Component, n: Component): void {
+  attend(d, o, n);
   const order = versionOrder(n.kind, o.version, n.version);
+  const e = entry(o, n);
+  // An npm package inside the packed script has no bytes of its own (its digest is the script's).
+  const bytesDiffer = n.kind !== 'npm' && o.digest !== n.digest;
+  const notes: string[] = [];
+  if (o.files && n.files && bytesDiffer) notes.push(filesNote(o.files, n.files));
+  if (!sameInstall(o.install, n.install)) {
+    e.install = { ...(o.install ? { from: o.install } : {}), ...(n.install ? { to: n.install } : {}) };
+    notes.push(installNote(o.install, n.install));
+  }
   if (order === 0) {
-    if (o.digest === n.digest) {
+    if (bytesDiffer) {
+      const w: HashWarning = { kind: n.kind, name: n.name, identity: n.identity, version: n.version, from: o.digest, to: n.digest };
+      const differ = o.files && n.files ? Object.keys(n.files).filter((p) => o.files![p] !== undefined && o.files![p] !== n.files![p]) : undefined;
+      // A model of the same commit with only other files selected (include patterns changed) is no content alarm.
+      if (differ?.length !== 0) {
+        if (differ) w.files = differ.sort();
+        d.warnings.push(w);
+        e.sameVersion = true;
+        notes.unshift('same version, different sha256');
+      }
+    } else if (!e.install) {
       d.unchanged++;
       return;
     }
-    const w: HashWarning = { kind: n.kind, name: n.name, identity: n.identity, version: n.version, from: o.digest, to: n.digest };
-    if (o.files && n.files) {
-      const differ = Object.keys(n.files).filter((p) => o.files![p] !== undefined && o.files![p] !== n.files![p]);
-      if (differ.length === 0) {
-        // The same commit with other files selected (include patterns changed): not a content alarm.
-        d.changed.push({ ...entry(o, n), note: filesNote(o.files, n.files) });
-        return;
-      }
-      w.files = differ.sort();
-    }
-    d.warnings.push(w);
+    d.changed.push(notes.length ? { ...e, note: notes.join('; ') } : e);
     return;
   }
-  const e = entry(o, n);
-  if (order === undefined) {
-    if (o.files && n.files) e.note = filesNote(o.files, n.files);
-    d.changed.push(e);
-  } else (order > 0 ? d.upgraded : d.downgraded).push(e);
+  if (notes.length) e.note = notes.join('; ');
+  if (order === undefined) d.changed.push(e);
+  else (order > 0 ? d.upgraded : d.downgraded).push(e);
 }
 
 function filesNote(o: Record<string, Digest>, n: Record<string, Digest>): string {
@@ -205,6 +256,10 @@ function entry(o: Component | undefined, n: Component | undefined): DiffEntry {
   };
 }
 
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 function byKindName(a: { kind: string; name: string }, b: { kind: string; name: string }): number {
   const x = `${a.kind}\0${a.name}`;
   const y = `${b.kind}\0${b.name}`;
@@ -215,17 +270,21 @@ export type Bump = 'major' | 'minor' | 'patch' | 'none';
 
 /**
  * The semantic-version bump the changes suggest (the seed's GAP-8): major when the target box changes or
- * something is removed; minor when something is added, downgraded, a model or file changes, or an upgrade
- * crosses an upstream major.minor; patch for upgrades within one upstream major.minor (Debian revisions,
- * security updates) and rebuilds; none when nothing changed.
+ * something is removed; minor when something is added or downgraded, a model or file has other content
+ * under another version, a file gains setuid, setgid or world-writable bits (security-relevant), or an
+ * upgrade crosses an upstream major.minor; patch for upgrades within one upstream major.minor (Debian
+ * revisions, security updates), the same version with other bytes and a file's new destination or mode;
+ * none when nothing changed.
  */
 export function suggestedBump(d: BundleDiff): Bump {
   const t0 = d.old.target;
   const t1 = d.new.target;
   if (t0.os !== t1.os || t0.arch !== t1.arch || t0.python !== t1.python || d.removed.length > 0) return 'major';
-  if (d.added.length || d.downgraded.length || d.changed.length) return 'minor';
+  if (d.added.length || d.downgraded.length || d.attention.length) return 'minor';
+  const installOnly = (e: DiffEntry) => e.install !== undefined && e.from === e.to && e.fromDigest === e.toDigest;
+  if (d.changed.some((e) => !e.sameVersion && !installOnly(e))) return 'minor';
   if (d.upgraded.some((e) => upstreamMinor(e.kind, e.from!) !== upstreamMinor(e.kind, e.to!))) return 'minor';
-  if (d.upgraded.length || d.warnings.length) return 'patch';
+  if (d.upgraded.length || d.changed.length || d.warnings.length) return 'patch';
   return 'none';
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { formatBytes } from '../cli/format.js';
 import type { BundleIndex } from '../bundle/index.js';
+import { installText } from '../sbom/install.js';
 import { type LicenseSummary, normalizeLicense } from '../sbom/licenses.js';
 import { CSS, JS } from './assets.js';
 import { type AuditFinding, severityRank } from './audit.js';
@@ -68,6 +69,7 @@ function metadata(d: ReportData): Html {
   const runtime = d.components.filter((c) => c.kind === 'runtime').reduce((n, c) => n + c.size, 0);
   const kinds = new Map<string, number>();
   for (const c of d.components) kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
+  const special = d.components.filter((c) => c.install?.flags.length);
   return html`<h2 id="metadata">Bundle</h2>
 <dl class="meta">
 <dt>name</dt><dd>${ix.name}</dd>
@@ -81,6 +83,7 @@ function metadata(d: ReportData): Html {
 <dt>contents</dt><dd>${d.components.length} components (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}): ${ix.artifacts.length} artifacts, ${formatBytes(bytes)}${runtime ? `; the carried runtime, ${formatBytes(runtime)}` : ''}</dd>
 ${ix.base ? html`<dt>delta over</dt><dd>${ix.base.name} ${ix.base.version} (${ix.base.blobs.length} blobs come from it; bundle.json ${ix.base.index})</dd>` : ''}
 <dt>signature</dt><dd><span class="badge ${sigClass}" id="signature" data-state="${d.signature.state}">${d.signature.text}</span></dd>
+${special.length ? html`<dt class="bad">special modes</dt><dd><ul class="compact" id="special-modes">${special.map((c) => html`<li class="bad"><b>${c.name}</b> installs to <span class="mono">${installText(c.install!)}</span></li>`)}</ul></dd>` : ''}
 </dl>`;
 }
 
@@ -91,9 +94,10 @@ function componentsTable(d: ReportData): Html {
   const rows = d.components.map((c) => {
     const lic = c.license ? normalizeLicense(c.license) : undefined;
     const h = hits(c);
-    const search = [c.kind, c.name, c.version, c.license ?? 'unknown', lic?.spdx ?? '', c.purl].join(' ').toLowerCase();
+    const inst = c.install;
+    const search = [c.kind, c.name, c.version, c.license ?? 'unknown', lic?.spdx ?? '', c.purl, inst?.dest ?? '', inst?.mode ?? '', ...(inst?.flags ?? [])].join(' ').toLowerCase();
     return html`<tr data-search="${search}" data-key="${c.key}">
-<td>${c.kind}</td><td>${c.name}</td><td class="mono ver">${c.version}</td>
+<td>${c.kind}</td><td>${c.name}${inst ? html`<br><span class="${inst.flags.length ? 'mono bad install' : 'mono muted install'}">→ ${installText(inst)}</span>` : ''}</td><td class="mono ver">${c.version}</td>
 <td>${lic ? html`${lic.spdx}${lic.listed ? '' : html` <span class="muted">(not on the SPDX list)</span>`}` : html`<span class="muted">unknown</span>`}</td>
 <td class="num" data-v="${c.size}">${formatBytes(c.size)}</td>
 <td class="mono ver" title="${c.digest}">${c.digest.slice(7, 19)}${c.files ? html` <span class="muted">(${Object.keys(c.files).length} files)</span>` : ''}</td>
@@ -152,6 +156,7 @@ ${list.map((e) => html`<tr><td>${e.kind}</td><td>${e.name}${e.note ? html` <span
       : '';
   return html`<h2 id="diff">Changes since ${x.old.name} ${x.old.version}</h2>
 <p>${x.old.artifacts} → ${x.new.artifacts} artifacts, ${formatBytes(x.old.bytes)} → ${formatBytes(x.new.bytes)} (${signedBytes(x.sizeDelta)}); ${x.unchanged} unchanged.</p>
+${x.attention.length ? html`<h3 class="bad">Setuid, setgid or world-writable (${x.attention.length})</h3><ul class="compact" id="diff-attention">${x.attention.map((a) => html`<li class="bad"><b>${a.name}</b> installs to <span class="mono">${installText(a.install)}</span>${a.was ? html`, was <span class="mono">${installText(a.was)}</span>` : ' (new file)'}</li>`)}</ul>` : ''}
 ${x.warnings.length ? html`<h3 class="bad">Same version, different content (${x.warnings.length})</h3><ul class="compact" id="diff-warnings">${x.warnings.map((w) => html`<li>${w.kind} <b>${w.name}</b> ${w.version}: <span class="mono">${w.from}</span> → <span class="mono">${w.to}</span>${w.files ? ` (files ${w.files.join(', ')})` : ''}</li>`)}</ul>` : ''}
 ${table('Upgraded', 'upgraded', x.upgraded)}${table('Downgraded', 'downgraded', x.downgraded)}${table('Added', 'added', x.added)}${table('Removed', 'removed', x.removed)}${table('Changed', 'changed', x.changed)}`;
 }

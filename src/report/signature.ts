@@ -21,8 +21,9 @@ export const checkSignature: CheckSignature = async (b, keyFile) => {
   // Loaded only when a key is given: openpgp is large.
   const { checkDetached, readVerifyKeys } = await import('../bundle/signature.js');
   const keys = await readVerifyKeys(keyFile);
-  if (b.reader.entries.get(SUMS)?.kind !== 'file') return { ok: false, message: `${SUMS} is missing: there is nothing the signature could cover` };
-  const sums = await b.reader.read(SUMS, limits.maxIndexBytes);
+  // The SHA256SUMS bytes bundle.json and the SBOM were checked against at load: the signature must cover
+  // exactly those, or "valid" would vouch for a list the report never compared anything with.
+  const sums = b.sums.bytes;
   const sig = await b.reader.read(SUMS_SIG, limits.maxIndexBytes);
   const s = await checkDetached(sums, sig, keys, new Date());
   return { ok: s.status === 'valid', ...(s.signer ? { signer: s.signer } : {}), ...(s.reason ? { message: s.reason } : {}) };
@@ -40,7 +41,7 @@ export async function signatureStatus(
     const r = await check(b, key);
     const signer = r.signer ? { signer: r.signer } : {};
     return r.ok
-      ? { state: 'valid', text: `signature valid${r.signer ? `, signed by ${r.signer}` : ''} (key ${key})`, ...signer }
+      ? { state: 'valid', text: `signature valid${r.signer ? `, signed by ${r.signer}` : ''} (key ${key}): it covers ${SUMS}, which ${b.checked.join(' and ')} match (the blobs: verify --key)`, ...signer }
       : { state: 'invalid', text: `signature INVALID${r.message ? `: ${r.message}` : ''} (key ${key})`, ...signer };
   } catch (err) {
     // A key file that cannot be read is the user's to fix (exit 64); a signature that fails is the answer.

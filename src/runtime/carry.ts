@@ -8,6 +8,7 @@ import { type Store, hashFile } from '../store/store.js';
 import { ManifestError } from '../util/errors.js';
 import { TOOL } from '../version.js';
 import type { BuildCtx } from '../sources/source.js';
+import { type BundledPackage, packagesInScript } from './packages.js';
 import { fetchRegistryNode, nodePackage } from './registry.js';
 
 /** One file of the carried runtime, as bundle.json and the SBOM record it. */
@@ -18,6 +19,10 @@ export interface RuntimeFile {
   digest: Digest;
   size: number;
   purl: string;
+  /** Where the file came from, as far as it is known (the SBOM says no more than this). */
+  origin?: string;
+  /** The packed script: the npm packages esbuild put into it. */
+  packages?: BundledPackage[];
 }
 
 export const RUNTIME_NODE = 'runtime/node';
@@ -52,18 +57,27 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
   const v = m[2] ?? process.version.replace(/^v/, '');
   let node: { digest: Digest; size: number };
   let purl: string;
+  let origin: string;
   if (kind === 'host') {
     node = await put(store, process.execPath, 0o555);
-    purl = `pkg:generic/node@${v}?download_url=${encodeURIComponent(`https://nodejs.org/dist/v${v}/`)}`;
+    // This host's node may be a distro package, nvm's, or a local build: claim no download location.
+    purl = `pkg:generic/node@${v}`;
+    origin = `the build host's node (${process.execPath})`;
   } else {
     const pkg = nodePackage(targetArch) ?? `node-linux-${targetArch}`;
     node = await fromRegistry(targetArch, v, ctx);
     purl = `pkg:npm/${pkg}@${v}`;
+    origin = `the npm registry's ${pkg} (integrity checked)`;
   }
   const script = await packedScript(store);
+  const packages = await packagesInScript(store.path(script.digest));
   return [
-    { path: RUNTIME_NODE, name: 'node', version: v, ...node, purl },
-    { path: RUNTIME_SCRIPT, name: TOOL.name, version: TOOL.version, ...script, purl: `pkg:npm/${TOOL.name}@${TOOL.version}` },
+    { path: RUNTIME_NODE, name: 'node', version: v, ...node, purl, origin },
+    // package.json is private: no registry package is named vault-bundle, so the purl claims none.
+    {
+      path: RUNTIME_SCRIPT, name: TOOL.name, version: TOOL.version, ...script, purl: `pkg:generic/${TOOL.name}@${TOOL.version}`,
+      origin: 'vault-bundle packed into one script by esbuild', packages,
+    },
   ];
 }
 

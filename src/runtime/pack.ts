@@ -1,14 +1,20 @@
 import { build } from 'esbuild';
+import { open, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type BundledPackage, TRAILER } from './packages.js';
 
 /**
  * Bundles the CLI into one CommonJS script for the box (which has no Node modules, only the carried node).
  * openpgp's ESM build calls createRequire(import.meta.url): the banner gives CJS an import.meta.url.
  * The CycloneDX library's optional XML serialisers are left out; the box never writes XML.
+ * Returns the npm packages esbuild took in (from its metafile: only what is really in the script).
  */
-export async function packScript(outfile: string): Promise<void> {
-  await build({
+export async function packScript(outfile: string): Promise<BundledPackage[]> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const r = await build({
     entryPoints: [fileURLToPath(new URL('../cli/run.ts', import.meta.url))],
+    absWorkingDir: root,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -24,7 +30,46 @@ export async function packScript(outfile: string): Promise<void> {
     // --debug stack traces still read.
     minifyWhitespace: true,
     minifySyntax: true,
+    metafile: true,
   });
+  const packages = await packagesOf(Object.keys(r.metafile.inputs), root);
+  await writeTrailer(outfile, packages);
+  return packages;
+}
+
+/** The packages whose files are among esbuild's inputs: the folder after the last node_modules/ of each path. */
+export async function packagesOf(inputs: readonly string[], root: string): Promise<BundledPackage[]> {
+  const dirs = new Set<string>();
+  for (const p of inputs) {
+    const all = [...p.matchAll(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//g)];
+    const last = all.at(-1);
+    if (last) dirs.add(p.slice(0, last.index + last[0].length));
+  }
+  const byId = new Map<string, BundledPackage>();
+  for (const d of dirs) {
+    const pj = JSON.parse(await readFile(resolve(root, d, 'package.json'), 'utf8')) as {
+      name?: string;
+      version?: string;
+      license?: unknown;
+      licenses?: { type?: string }[];
+    };
+    if (!pj.name || !pj.version) continue;
+    const license =
+      typeof pj.license === 'string' ? pj.license
+      : pj.license && typeof pj.license === 'object' && 'type' in pj.license && typeof pj.license.type === 'string' ? pj.license.type
+      : pj.licenses?.map((l) => l.type).filter(Boolean).join(' OR ') || undefined;
+    byId.set(`${pj.name}@${pj.version}`, { name: pj.name, version: pj.version, ...(license ? { license } : {}) });
+  }
+  return [...byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : 1));
+}
+
+async function writeTrailer(file: string, packages: readonly BundledPackage[]): Promise<void> {
+  const fh = await open(file, 'a');
+  try {
+    await fh.write(`\n${TRAILER}${Buffer.from(JSON.stringify(packages)).toString('base64')}\n`);
+  } finally {
+    await fh.close();
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -4,6 +4,8 @@ import type { BundleIndex } from '../bundle/index.js';
 import { blobPath } from '../bundle/layout.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
+import { installOf } from './install.js';
+import { localVersionFrom, npmName, npmPurl, runtimePackageRef } from './names.js';
 
 const { Models: M, Enums: E } = CDX;
 const SPEC = CDX.Spec.Spec1dot6;
@@ -51,7 +53,11 @@ export function sbomJson(index: BundleIndex): string {
         });
         if (a.meta.license) model.licenses.add(license(a.meta.license));
         model.properties.add(new M.Property('vault-bundle:kind', 'hf'));
-        model.properties.add(new M.Property('vault-bundle:revision', a.meta.revision ?? ''));
+        if (a.meta.origin === 'local') {
+          // A local folder: no Hub revision to claim, and the version may be no Hub commit at all.
+          model.properties.add(new M.Property('vault-bundle:origin', 'local folder'));
+          model.properties.add(new M.Property('vault-bundle:version-from', localVersionFrom(a.meta.versionFrom)));
+        } else model.properties.add(new M.Property('vault-bundle:revision', a.meta.revision ?? ''));
         models.set(key, model);
         bom.components.add(model);
         root.dependencies.add(model.bomRef);
@@ -71,6 +77,19 @@ export function sbomJson(index: BundleIndex): string {
     });
     c.hashes.set(E.HashAlgorithm['SHA-256'], hexOf(rf.digest));
     c.properties.add(new M.Property('vault-bundle:path', rf.path));
+    if (rf.origin) c.properties.add(new M.Property('vault-bundle:origin', rf.origin));
+    // The npm packages packed into the script run on the box too: listed, so audit and scanners see them.
+    for (const p of rf.packages ?? []) {
+      const sub = new M.Component(E.ComponentType.Library, npmName(p.name).name, {
+        ...(npmName(p.name).group ? { group: npmName(p.name).group } : {}),
+        version: p.version,
+        purl: npmPurl(p.name, p.version) as unknown as CDX.Models.Component['purl'],
+        bomRef: runtimePackageRef(rf.path, p),
+      });
+      if (p.license) sub.licenses.add(license(p.license));
+      sub.properties.add(new M.Property('vault-bundle:kind', 'npm'));
+      c.components.add(sub);
+    }
     bom.components.add(c);
     root.dependencies.add(c.bomRef);
   }
@@ -105,6 +124,12 @@ function component(a: Locked): CDX.Models.Component {
   c.properties.add(new M.Property('vault-bundle:blob', blobPath(hexOf(a.digest))));
   c.properties.add(new M.Property('vault-bundle:size', String(a.size)));
   c.properties.add(new M.Property('vault-bundle:provenance', a.provenance.kind));
+  const inst = installOf(a);
+  if (inst) {
+    c.properties.add(new M.Property('vault-bundle:install-dest', inst.dest));
+    c.properties.add(new M.Property('vault-bundle:install-mode', inst.mode));
+    if (inst.flags.length) c.properties.add(new M.Property('vault-bundle:install-mode-flags', inst.flags.join(',')));
+  }
   if (a.provenance.kind === 'signed-index') {
     c.properties.add(new M.Property('vault-bundle:signed-index', a.provenance.index));
     c.properties.add(new M.Property('vault-bundle:signer', a.provenance.signer));

@@ -1,6 +1,8 @@
 import type { BundleIndex } from '../bundle/index.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
+import { localVersionFrom, npmPurl } from './names.js';
+import { installOf, installText } from './install.js';
 import { normalizeLicense } from './licenses.js';
 
 /**
@@ -137,7 +139,10 @@ export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocum
           copyrightText: NOASSERTION,
           primaryPackagePurpose: 'OTHER',
           externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
-          comment: `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
+          comment:
+            model.origin === 'local'
+              ? `machine-learning model from a local folder, not fetched from the Hugging Face Hub; version: ${localVersionFrom(model.versionFrom)}`
+              : `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
         });
         relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: modelId });
       }
@@ -169,9 +174,26 @@ export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocum
       copyrightText: NOASSERTION,
       primaryPackagePurpose: 'APPLICATION',
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: rf.purl }],
-      comment: 'carried runtime: runs vault-bundle on the box',
+      comment: `carried runtime: runs vault-bundle on the box${rf.origin ? `; from ${rf.origin}` : ''}`,
     });
     relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    for (const p of rf.packages ?? []) {
+      const pid = spdxId(`npm-${p.name}-${p.version}`);
+      packages.push({
+        SPDXID: pid,
+        name: p.name,
+        versionInfo: p.version,
+        downloadLocation: NOASSERTION,
+        filesAnalyzed: false,
+        licenseConcluded: NOASSERTION,
+        licenseDeclared: licenseOf(p.license),
+        copyrightText: NOASSERTION,
+        primaryPackagePurpose: 'LIBRARY',
+        externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: npmPurl(p.name, p.version) }],
+        comment: `npm package packed into ${rf.path}`,
+      });
+      relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: pid });
+    }
   }
   // The edges the sources recorded, the same ones the CycloneDX SBOM has: meta.dependsOn = "id id id".
   for (const a of index.artifacts) {
@@ -210,6 +232,8 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
   // The distributor of a .deb is the vendor its purl names (debian, ubuntu, nvidia).
   const vendor = a.kind === 'apt' ? /^pkg:deb\/([^/]+)\//.exec(a.purl)?.[1] : undefined;
   const homepage = a.meta?.Homepage;
+  // SPDX 2.3 has no field for where a package is installed: the package comment says it.
+  const inst = installOf(a);
   return {
     SPDXID,
     name: a.name,
@@ -225,6 +249,7 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
     ...(homepage && /^https?:\/\/\S+$/.test(homepage) ? { homepage } : {}),
     primaryPackagePurpose: purpose[a.kind],
     externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
+    ...(inst ? { comment: `installed on the box at ${installText(inst)}` } : {}),
   };
 }
 

@@ -204,7 +204,9 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
   }
   if (found.length === 0) throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: no files in ${dir}`, subject });
   // A plain folder has no commit: derive a stable one from its content, so a changed folder is a new revision.
+  const derived = commit === undefined;
   commit ??= createHash('sha1').update(found.map((f) => `${f.path}\0${f.sha256}\n`).join('')).digest('hex');
+  const [ns, name] = m.repo.split('/') as [string, string];
   let license = m.license;
   const readme = found.find((f) => f.path === 'README.md');
   if (readme && !license) license = cardLicense(await readFile(join(dir, 'README.md'), 'utf8'));
@@ -213,6 +215,10 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
     const l = lockedFile(m.repo, m.type, commit!, 'main', f.path, f.sha256, f.size, f.gitOid, lfs, pathToFileURL(join(dir, f.path)).href, { kind: 'manifest-pin', manifest: ctx.manifestPath });
     if (license) l.meta!.license = license;
     l.meta!.home = spec.home;
+    // Nothing here came from the Hub: a huggingface purl would name a Hub commit that may not exist there.
+    l.purl = new PackageURL('generic', ns, name, commit).toString();
+    l.meta!.origin = 'local';
+    l.meta!.versionFrom = derived ? 'files' : 'hf-cache';
     return l;
   });
 }
