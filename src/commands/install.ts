@@ -23,6 +23,8 @@ export interface InstallOptions {
   only?: string[];
   /** Also write every model's files as real files under this folder (tools that do not follow symlinks). */
   flat?: string;
+  /** Where hf writes the login snippet with HF_HOME and the offline switches (default /etc/profile.d/vault-ai-models.sh). */
+  profile?: string;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
   /** Release public key: SHA256SUMS.asc must verify against it, and apt checks the bundle's signed InRelease with it. */
@@ -119,7 +121,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       workDir,
       stateDir,
       dryRun: o.dryRun,
-      options: o.flat ? { flat: resolve(o.flat) } : {},
+      options: { ...(o.flat ? { flat: resolve(o.flat) } : {}), ...(o.profile ? { profile: resolve(o.profile) } : {}) },
       ...(o.key && v.signature.status === 'valid' ? { signedBy: await writeKeyring(o.key, join(workDir, 'signed-by.gpg')) } : {}),
       exec: o.exec,
       report: o.report,
