@@ -9,10 +9,10 @@ import { type BundleEntry, type BundleReader, openBundle } from '../bundle/reade
 import { type SignatureStatus, binaryKeyring, readVerifyKeys } from '../bundle/signature.js';
 import { type VerifyReport, verifyBundle, verifyError } from '../bundle/verify.js';
 import { sources } from '../sources/registry.js';
-import type { BoxCtx, Exec, InstallReport, Locked } from '../sources/source.js';
+import type { BoxCtx, Exec, InstallReport, Locked, SourceKind } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
-import { IntegrityError, InterruptedError } from '../util/errors.js';
+import { IntegrityError, InterruptedError, UsageError } from '../util/errors.js';
 import { withTempDir, writeFileAtomic } from '../util/fs.js';
 import { type SpaceCheck, type SpaceNeed, checkSpace } from '../util/space.js';
 
@@ -64,10 +64,19 @@ export interface InstallResult {
  * after it, so the box never needs room for the whole bundle twice. Every run is appended to the journal.
  */
 export async function installCommand(o: InstallOptions): Promise<InstallResult> {
+  const only = o.only ? parseOnly(o.only) : undefined;
   const location = resolve(o.bundle);
   const stateDir = o.stateDir ?? defaultStateDir();
   const journal = journalPath(stateDir);
   const { reader, index } = await loadBundle(location);
+  if (o.base && !index.base) {
+    // Not an error (the field tech may always pass the base along), but never silently ignored.
+    o.report({ type: 'warn', message: `--base ${o.base} is ignored: ${index.name} ${index.version} is a full bundle, not a delta`, subject: '--base' });
+  }
+  if (only) {
+    const missing = only.filter((k) => !index.artifacts.some((a) => a.kind === k));
+    if (missing.length > 0) o.report({ type: 'warn', message: `--only ${missing.join(',')}: ${index.name} ${index.version} has no ${missing.join(' or ')} artifacts`, subject: '--only' });
+  }
   const basePath = index.base ? (o.base ?? (await baseFromJournal(journal, index.base))) : undefined;
   if (index.base && !basePath) {
     throw new IntegrityError({
@@ -128,7 +137,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       signal: o.signal,
     };
     const chosen = sources
-      .filter((s) => !o.only || o.only.includes(s.kind))
+      .filter((s) => !only || only.includes(s.kind))
       .map((s) => ({ s, items: index.artifacts.filter((a) => a.kind === s.kind) }))
       .filter((k) => k.items.length > 0);
     const toExtract = (items: readonly Locked[]) => items.filter((a) => !where.get(a.digest)?.inPlace);
@@ -161,6 +170,25 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
   };
   await appendJournal(stateDir, entry);
   return { bundle: location, name: index.name, version: index.version, dryRun: o.dryRun, reports, journal, verifyMs: v.durationMs, signature: v.signature, ...(space ? { space } : {}) };
+}
+
+/**
+ * `--only` as kinds. A misspelt kind used to install less and exit 0 (`--only apt,models` installed apt
+ * alone): every name must be a kind of the registry.
+ */
+export function parseOnly(only: readonly string[]): SourceKind[] {
+  const kinds = sources.map((s) => s.kind);
+  const given = only.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
+  const unknown = given.filter((k) => !(kinds as string[]).includes(k));
+  if (unknown.length > 0 || given.length === 0) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: given.length === 0 ? '--only needs at least one kind' : `--only: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; the kinds are ${kinds.join(', ')}`,
+      subject: '--only',
+      hint: `give some of ${kinds.join(',')} (models are "hf", wheels are "pip", .deb packages are "apt"), e.g. --only apt,hf`,
+    });
+  }
+  return given as SourceKind[];
 }
 
 function ignoreExisting(err: unknown): void {
