@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,5 +84,40 @@ describe('install flags', () => {
     const r = await runCli(['install', b, '--base', '/media/usb/old', '--dry-run', '--state-dir', join(dir, 'state')]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('warning: --base /media/usb/old is ignored: field 1.0.0 is a full bundle, not a delta');
+  });
+});
+
+describe('install --dry-run and pip', () => {
+  /** Debian's own python3 first: externally managed (PEP 668), as on a fresh Debian or Ubuntu box. */
+  const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
+  it('checks pip in a throwaway venv, made as the real run makes it, where the box python3 refuses pip (PEP 668)', async () => {
+    const dir = await tempDir();
+    const venv = join(dir, 'venv');
+    const b = await fileBundle(dir, { extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n` });
+    // The condition the field tech hit: this python3's own pip refuses even a dry run.
+    const sys = spawnSync('python3', ['-m', 'pip', 'install', '--dry-run', '--no-index', 'setuptools'], { env: { ...process.env, PATH: SYSTEM_PATH }, encoding: 'utf8' });
+    expect(sys.stderr).toContain('externally-managed-environment');
+    const r = await runCli(['install', b, '--dry-run', '--state-dir', join(dir, 'state')], { env: { PATH: SYSTEM_PATH } });
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`pip: \\d+ to install, \\d+ already in place .*\\n    \\+ venv ${venv}\\n`));
+    // Nothing of it is left: not the venv, not the throwaway one.
+    expect(existsSync(venv)).toBe(false);
+  });
+
+  it('says clearly when the box has no python3: a warning in the plan, TOOL_FAILED (exit 5) in the real run', async () => {
+    const dir = await tempDir();
+    const venv = join(dir, 'venv');
+    const b = await fileBundle(dir, { extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n` });
+    const empty = join(dir, 'empty-bin');
+    await mkdir(empty);
+    const plan = await runCli(['install', b, '--dry-run', '--state-dir', join(dir, 'state')], { env: { PATH: empty } });
+    expect(plan.code).toBe(0);
+    expect(plan.stderr).toContain("warning: pip's plan is not checked: no python3 on this box: the pip step needs it to make the venv; the real install fails at pip unless this is fixed");
+    expect(plan.stdout).toContain('    + setuptools==66.1.1');
+    const real = await runCli(['install', b, '--only', 'pip', '--state-dir', join(dir, 'state')], { env: { PATH: empty } });
+    expect(real.code).toBe(5);
+    expect(real.stderr).toMatch(/^error: no python3 on this box: the pip step needs it to make the venv\nhint: add python3 and python3-venv/m);
   });
 });
