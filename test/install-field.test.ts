@@ -121,3 +121,27 @@ describe('install --dry-run and pip', () => {
     expect(real.stderr).toMatch(/^error: no python3 on this box: the pip step needs it to make the venv\nhint: add python3 and python3-venv/m);
   });
 });
+
+describe('install --dry-run writes nothing; a real install checks its journal first', () => {
+  it('a dry run leaves no state folder or journal; --state-dir that cannot be written fails before any change (WRITE_FAILED)', async () => {
+    const dir = await tempDir();
+    const b = await fileBundle(dir);
+    const state = join(dir, 'state');
+    const plan = await runCli(['install', b, '--dry-run', '--state-dir', state]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(`    + ${join(dir, 'box', 'hello')}`);
+    expect(existsSync(state)).toBe(false);
+    expect(existsSync(join(dir, 'box'))).toBe(false);
+    // A file where the state folder should be: it used to install everything, then fail writing the journal.
+    const file = join(dir, 'not-a-folder');
+    await writeFile(file, 'x');
+    for (const dry of [true, false]) {
+      const r = await runCli(['install', b, ...(dry ? ['--dry-run'] : []), '--state-dir', file]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`error: cannot keep the install journal ${file}/journal.jsonl: `);
+      expect(r.stderr).toMatch(/hint: give --state-dir a folder this user can write .*nothing was changed/);
+      expect(r.stderr).not.toMatch(/^install file/m);
+    }
+    expect(existsSync(join(dir, 'box'))).toBe(false);
+  });
+});

@@ -266,7 +266,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('install')
     .description('verify a bundle, then install it on this box: files, apt packages, wheels, models (no network)')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder (read in place, never extracted whole)')
-    .option('-n, --dry-run', 'show what would be installed; change nothing')
+    .option('-n, --dry-run', 'show what would be installed; change nothing (no journal either)')
     .option('--base <bundle>', 'for a delta bundle: the base bundle (default: where the journal says it was installed from)')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')

@@ -1,4 +1,4 @@
-import { appendJournal, defaultStateDir, journalPath, readJournal } from '../state/journal.js';
+import { appendJournal, checkJournalWritable, defaultStateDir, journalPath, readJournal } from '../state/journal.js';
 import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { extractJob, inPlace } from '../bundle/extract.js';
@@ -48,6 +48,7 @@ export interface InstallResult {
   version: string;
   dryRun: boolean;
   reports: (InstallReport & { ms: number })[];
+  /** The journal this run was appended to (a dry run writes none). */
   journal?: string;
   /** Free space checked per filesystem before anything was written. */
   space?: SpaceCheck[];
@@ -61,7 +62,11 @@ export interface InstallResult {
  * Verifies the bundle (a folder, a tar or a split folder; a delta with its base) and refuses one that fails,
  * checks free space, then installs its artifacts kind by kind in the registry's order (file, apt, pip, hf).
  * A tar or split bundle is read in place: each kind's blobs are extracted just before its install and removed
- * after it, so the box never needs room for the whole bundle twice. Every run is appended to the journal.
+ * after it, so the box never needs room for the whole bundle twice.
+ *
+ * Nothing changes on the box until every check passed: flags, the bundle, rollback, that the journal can be
+ * written, verify, free space. A real run is appended to the journal; a dry run writes nothing but scratch
+ * files in TMPDIR.
  */
 export async function installCommand(o: InstallOptions): Promise<InstallResult> {
   const only = o.only ? parseOnly(o.only) : undefined;
@@ -87,6 +92,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     });
   }
   if (!o.allowDowngrade) await refuseDowngrade(journal, index);
+  await checkJournalWritable(stateDir, false);
   o.report({ type: 'phase', phase: 'verify' });
   const v = await verifyBundle(location, {
     ...(basePath ? { base: basePath } : {}),
@@ -146,6 +152,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     const largestStage = Math.max(0, ...chosen.map(({ items }) => toExtract(items).reduce((n, a) => n + a.size, 0)));
     needs.push({ path: staged, bytes: largestStage, what: 'blobs extracted from the tar or parts (one kind at a time)' });
     space = await checkSpace(needs, { throw: !o.dryRun });
+    if (!o.dryRun) await checkJournalWritable(stateDir, true);
     for (const { s, items } of chosen) {
       if (o.signal.aborted) throw new InterruptedError();
       o.report({ type: 'phase', phase: `install ${s.kind}`, detail: `${items.length} artifacts` });
@@ -164,12 +171,22 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     time: new Date().toISOString(),
     bundle: { name: index.name, version: index.version, path: location },
     ...(index.base ? { base: { name: index.base.name, version: index.base.version, ...(basePath ? { path: basePath } : {}) } } : {}),
-    dryRun: o.dryRun,
+    dryRun: false,
     ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
     results: reports.map(({ detail: _d, ...r }) => r),
   };
-  await appendJournal(stateDir, entry);
-  return { bundle: location, name: index.name, version: index.version, dryRun: o.dryRun, reports, journal, verifyMs: v.durationMs, signature: v.signature, ...(space ? { space } : {}) };
+  if (!o.dryRun) await appendJournal(stateDir, entry);
+  return {
+    bundle: location,
+    name: index.name,
+    version: index.version,
+    dryRun: o.dryRun,
+    reports,
+    ...(o.dryRun ? {} : { journal }),
+    verifyMs: v.durationMs,
+    signature: v.signature,
+    ...(space ? { space } : {}),
+  };
 }
 
 /**
