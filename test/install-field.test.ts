@@ -3,7 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { installCommand } from '../src/commands/install.js';
 import { parseOsRelease } from '../src/probe/collect.js';
+import type { Exec } from '../src/sources/source.js';
+import type { VaultEvent } from '../src/util/events.js';
+import { execFile } from '../src/util/exec.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
 import { sha256 } from './helpers/fixtures.js';
@@ -119,6 +123,88 @@ describe('install --dry-run and pip', () => {
     const real = await runCli(['install', b, '--only', 'pip', '--state-dir', join(dir, 'state')], { env: { PATH: empty } });
     expect(real.code).toBe(5);
     expect(real.stderr).toMatch(/^error: no python3 on this box: the pip step needs it to make the venv\nhint: add python3 and python3-venv/m);
+  });
+});
+
+const noReport = () => {};
+const run = (o: Partial<Parameters<typeof installCommand>[0]> & { bundle: string; stateDir: string }) =>
+  installCommand({ dryRun: false, exec: execFile, report: noReport, signal: new AbortController().signal, ...o });
+
+describe("install checks the box against the bundle's target first", () => {
+  it('refuses another OS with TARGET_MISMATCH (exit 6) before changing anything; --ignore-target installs with warnings, journalled', async () => {
+    const dir = await tempDir();
+    const b = await fileBundle(dir);
+    const state = join(dir, 'state');
+    // The same bundle on an Ubuntu box (its os-release).
+    const ubuntu = join(dir, 'os-release');
+    await writeFile(ubuntu, 'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\n');
+    const err = await run({ bundle: b, stateDir: state, osRelease: ubuntu }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'TARGET_MISMATCH',
+      exitCode: 6,
+      message: expect.stringContaining(`OS: this box is ubuntu-24.04 (Ubuntu 24.04.1 LTS), the bundle is for ${(await thisBox()).os}`),
+      hint: expect.stringContaining('--ignore-target'),
+    });
+    expect(existsSync(join(dir, 'box'))).toBe(false);
+    expect(existsSync(state)).toBe(false);
+    const events: VaultEvent[] = [];
+    const ok = await run({ bundle: b, stateDir: state, osRelease: ubuntu, ignoreTarget: true, report: (e) => events.push(e) });
+    expect(ok.reports[0]!.changed).toEqual([join(dir, 'box', 'hello')]);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warn', message: expect.stringMatching(/^--ignore-target: OS: this box is ubuntu-24.04/) }));
+    const entry = JSON.parse((await readFile(ok.journal!, 'utf8')).trim());
+    expect(entry).toMatchObject({ ok: true, ignoredTarget: [expect.stringContaining('OS: this box is ubuntu-24.04')] });
+  });
+
+  it("refuses another architecture and the pip step's Python, all named at once (CLI, exit 6)", async () => {
+    const dir = await tempDir();
+    const box = await thisBox();
+    const other = box.arch === 'arm64' ? 'amd64' : 'arm64';
+    const venv = join(dir, 'venv');
+    const b = await fileBundle(dir, {
+      target: `{ os: ${box.os}, arch: ${other}, python: "3.99" }`,
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n`,
+    });
+    const py = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).trim();
+    const r = await runCli(['install', b, '--dry-run', '--state-dir', join(dir, 'state')]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain(`error: field 1.0.0 is built for ${box.os} ${other} Python 3.99, not for this box:\n`);
+    expect(r.stderr).toContain(`  architecture: this box is ${box.arch}, the bundle is for ${other}\n`);
+    expect(r.stderr).toContain(`  Python: the pip step will use python3 (Python ${py}), the bundle's wheels are for Python 3.99\n`);
+    expect(r.stderr).not.toMatch(/^verify$/m);
+    // Only the files: Python does not matter, the architecture still does.
+    const files = await runCli(['install', b, '--dry-run', '--only', 'file', '--state-dir', join(dir, 'state')]);
+    expect(files.code).toBe(6);
+    expect(files.stderr).not.toContain('Python:');
+  });
+
+  it('a run that fails partway is journalled with what it did; it does not count as installed; a rerun completes it', async () => {
+    const dir = await tempDir();
+    const venv = join(dir, 'venv');
+    const pip = `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n`;
+    const v2 = await fileBundle(dir, { version: '2.0.0', extra: pip });
+    const state = join(dir, 'state');
+    // python3 -m venv fails on this "box" (say, a full disk under /opt): the files are in, pip is not.
+    const broken: Exec = async (cmd, args, o) => (cmd === 'python3' && args.includes('venv') ? { code: 1, stdout: '', stderr: 'Error: [Errno 28] No space left on device\n' } : execFile(cmd, args, o));
+    const err = await run({ bundle: v2, stateDir: state, exec: broken }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TOOL_FAILED', exitCode: 5, message: expect.stringContaining('No space left on device') });
+    expect(existsSync(join(dir, 'box', 'hello'))).toBe(true);
+    const journal = join(state, 'journal.jsonl');
+    const lines = () => readFile(journal, 'utf8').then((t) => t.trim().split('\n').map((l) => JSON.parse(l)));
+    expect((await lines()).at(-1)).toMatchObject({
+      bundle: { name: 'field', version: '2.0.0' },
+      dryRun: false,
+      ok: false,
+      failedAt: 'pip',
+      error: { code: 'TOOL_FAILED' },
+      results: [{ kind: 'file', changed: [join(dir, 'box', 'hello')] }],
+    });
+    // 2.0.0 is not installed: 1.0.0 is no rollback (the journal of a partial run must not block the fix).
+    const v1 = await fileBundle(dir, { version: '1.0.0', extra: pip });
+    await run({ bundle: v1, stateDir: state, only: ['file'] });
+    const again = await run({ bundle: v2, stateDir: state });
+    expect(again.reports.map((r) => r.kind)).toEqual(['file', 'pip']);
+    expect((await lines()).at(-1)).toMatchObject({ bundle: { version: '2.0.0' }, ok: true });
+    expect(existsSync(join(venv, 'bin', 'python'))).toBe(true);
   });
 });
 

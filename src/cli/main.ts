@@ -275,7 +275,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--require-signature', 'refuse an unsigned bundle (needs --key)')
     .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
-    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean }) => {
+    .option('--ignore-target', "install on a box that is not the bundle's target (OS release, architecture, Python): warn instead of refusing")
+    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean; ignoreTarget?: boolean }) => {
       const r = makeRenderer(mode);
       try {
         const { installCommand } = await import('../commands/install.js');
@@ -291,6 +292,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(o.requireSignature ? { requireSignature: true } : {}),
           ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
           ...(o.allowExpired ? { allowExpired: true } : {}),
+          ...(o.ignoreTarget ? { ignoreTarget: true } : {}),
           exec: execFile,
           report: r.report,
           signal: controller.signal,

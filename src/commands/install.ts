@@ -1,4 +1,4 @@
-import { appendJournal, checkJournalWritable, defaultStateDir, journalPath, readJournal } from '../state/journal.js';
+import { appendJournal, checkJournalWritable, defaultStateDir, isInstalled, journalPath, readJournal } from '../state/journal.js';
 import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { extractJob, inPlace } from '../bundle/extract.js';
@@ -8,11 +8,13 @@ import { loadBundle } from '../bundle/load.js';
 import { type BundleEntry, type BundleReader, openBundle } from '../bundle/reader.js';
 import { type SignatureStatus, binaryKeyring, readVerifyKeys } from '../bundle/signature.js';
 import { type VerifyReport, verifyBundle, verifyError } from '../bundle/verify.js';
+import { checkTarget } from '../probe/target.js';
+import { venvOf } from '../sources/pip/install.js';
 import { sources } from '../sources/registry.js';
 import type { BoxCtx, Exec, InstallReport, Locked, SourceKind } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
-import { IntegrityError, InterruptedError, UsageError } from '../util/errors.js';
+import { IntegrityError, InterruptedError, TargetError, UsageError, VaultError } from '../util/errors.js';
 import { withTempDir, writeFileAtomic } from '../util/fs.js';
 import { type SpaceCheck, type SpaceNeed, checkSpace } from '../util/space.js';
 
@@ -35,6 +37,10 @@ export interface InstallOptions {
   allowDowngrade?: boolean;
   /** Install a bundle past its `expires` date. */
   allowExpired?: boolean;
+  /** Install on a box that is not the bundle's target (OS, architecture, Python): the mismatches become warnings. */
+  ignoreTarget?: boolean;
+  /** /etc/os-release unless a test points at another box's. */
+  osRelease?: string;
   /** Clock for the signature and expiry checks (tests pin it). */
   now?: Date;
   exec: Exec;
@@ -64,9 +70,9 @@ export interface InstallResult {
  * A tar or split bundle is read in place: each kind's blobs are extracted just before its install and removed
  * after it, so the box never needs room for the whole bundle twice.
  *
- * Nothing changes on the box until every check passed: flags, the bundle, rollback, that the journal can be
- * written, verify, free space. A real run is appended to the journal; a dry run writes nothing but scratch
- * files in TMPDIR.
+ * Nothing changes on the box until every check passed: flags, the bundle, rollback, the box against the
+ * bundle's target, that the journal can be written, verify, free space. A real run is appended to the journal,
+ * a run that stops partway too (with what it had done); a dry run writes nothing but scratch files in TMPDIR.
  */
 export async function installCommand(o: InstallOptions): Promise<InstallResult> {
   const only = o.only ? parseOnly(o.only) : undefined;
@@ -92,6 +98,11 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     });
   }
   if (!o.allowDowngrade) await refuseDowngrade(journal, index);
+  const chosen = sources
+    .filter((s) => !only || only.includes(s.kind))
+    .map((s) => ({ s, items: index.artifacts.filter((a) => a.kind === s.kind) }))
+    .filter((k) => k.items.length > 0);
+  const ignoredTarget = await refuseOtherTarget(index, chosen, o);
   await checkJournalWritable(stateDir, false);
   o.report({ type: 'phase', phase: 'verify' });
   const v = await verifyBundle(location, {
@@ -105,6 +116,17 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
   const base = basePath ? await openBundle(basePath) : undefined;
   const reports: InstallResult['reports'] = [];
   let space: SpaceCheck[] | undefined;
+  // What the journal records of a real run: finished, or stopped partway with what was done by then.
+  const entryOf = (ok: boolean) => ({
+    time: new Date().toISOString(),
+    bundle: { name: index.name, version: index.version, path: location },
+    ...(index.base ? { base: { name: index.base.name, version: index.base.version, ...(basePath ? { path: basePath } : {}) } } : {}),
+    dryRun: false,
+    ok,
+    ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
+    ...(ignoredTarget.length > 0 ? { ignoredTarget } : {}),
+    results: reports.map(({ detail: _d, ...r }) => r),
+  });
   await withTempDir('vault-install', async (workDir) => {
     const where = new Map<string, { entry: BundleEntry; inPlace?: string }>();
     const sizes = new Map<string, number>();
@@ -142,10 +164,6 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       report: o.report,
       signal: o.signal,
     };
-    const chosen = sources
-      .filter((s) => !only || only.includes(s.kind))
-      .map((s) => ({ s, items: index.artifacts.filter((a) => a.kind === s.kind) }))
-      .filter((k) => k.items.length > 0);
     const toExtract = (items: readonly Locked[]) => items.filter((a) => !where.get(a.digest)?.inPlace);
     const needs: SpaceNeed[] = [];
     for (const { s, items } of chosen) if (s.space) needs.push(...(await s.space(items, ctx)));
@@ -153,29 +171,29 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     needs.push({ path: staged, bytes: largestStage, what: 'blobs extracted from the tar or parts (one kind at a time)' });
     space = await checkSpace(needs, { throw: !o.dryRun });
     if (!o.dryRun) await checkJournalWritable(stateDir, true);
-    for (const { s, items } of chosen) {
-      if (o.signal.aborted) throw new InterruptedError();
-      o.report({ type: 'phase', phase: `install ${s.kind}`, detail: `${items.length} artifacts` });
-      const t = performance.now();
-      const extract = toExtract(items);
-      for (const a of extract) await extractJob(where.get(a.digest)!.entry.job, join(staged, hexOf(a.digest))).catch(ignoreExisting);
-      try {
-        const r = await s.install(items, ctx);
-        reports.push({ ...r, ms: Math.round(performance.now() - t) });
-      } finally {
-        for (const a of extract) await rm(join(staged, hexOf(a.digest)), { force: true });
+    let current: string | undefined;
+    try {
+      for (const { s, items } of chosen) {
+        if (o.signal.aborted) throw new InterruptedError();
+        current = s.kind;
+        o.report({ type: 'phase', phase: `install ${s.kind}`, detail: `${items.length} artifacts` });
+        const t = performance.now();
+        const extract = toExtract(items);
+        for (const a of extract) await extractJob(where.get(a.digest)!.entry.job, join(staged, hexOf(a.digest))).catch(ignoreExisting);
+        try {
+          const r = await s.install(items, ctx);
+          reports.push({ ...r, ms: Math.round(performance.now() - t) });
+        } finally {
+          for (const a of extract) await rm(join(staged, hexOf(a.digest)), { force: true });
+        }
       }
+    } catch (err) {
+      // The box may now hold part of the bundle: the journal says which kinds were done and where it stopped.
+      if (!o.dryRun) await appendJournal(stateDir, { ...entryOf(false), failedAt: current, error: errorOf(err) }).catch(() => undefined);
+      throw err;
     }
   });
-  const entry = {
-    time: new Date().toISOString(),
-    bundle: { name: index.name, version: index.version, path: location },
-    ...(index.base ? { base: { name: index.base.name, version: index.base.version, ...(basePath ? { path: basePath } : {}) } } : {}),
-    dryRun: false,
-    ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
-    results: reports.map(({ detail: _d, ...r }) => r),
-  };
-  if (!o.dryRun) await appendJournal(stateDir, entry);
+  if (!o.dryRun) await appendJournal(stateDir, entryOf(true));
   return {
     bundle: location,
     name: index.name,
@@ -187,6 +205,39 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     signature: v.signature,
     ...(space ? { space } : {}),
   };
+}
+
+function errorOf(err: unknown): { code: string; message: string } {
+  if (err instanceof VaultError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Refuses a box that is not the bundle's target (TARGET_MISMATCH) before anything is verified or changed;
+ * with --ignore-target the mismatches are warnings, returned for the journal.
+ */
+async function refuseOtherTarget(index: BundleIndex, chosen: { s: { kind: SourceKind }; items: Locked[] }[], o: InstallOptions): Promise<string[]> {
+  const wheels = chosen.find((k) => k.s.kind === 'pip')?.items;
+  const apt = chosen.find((k) => k.s.kind === 'apt')?.items ?? [];
+  const py = index.target.python;
+  const check = await checkTarget(index.target, {
+    exec: o.exec,
+    ...(o.osRelease ? { osRelease: o.osRelease } : {}),
+    ...(wheels ? { pip: { venv: venvOf(wheels), pythonFromApt: apt.some((a) => a.name === 'python3' || a.name === `python${py}`) } } : {}),
+  });
+  for (const n of check.notes) o.report({ type: 'warn', message: `target not checked: ${n}`, subject: 'target' });
+  if (check.mismatches.length === 0) return [];
+  const what = `${index.target.os} ${index.target.arch}${py ? ` Python ${py}` : ''}`;
+  if (o.ignoreTarget) {
+    for (const m of check.mismatches) o.report({ type: 'warn', message: `--ignore-target: ${m}`, subject: 'target' });
+    return check.mismatches;
+  }
+  throw new TargetError({
+    code: 'TARGET_MISMATCH',
+    message: `${index.name} ${index.version} is built for ${what}, not for this box:\n  ${check.mismatches.join('\n  ')}`,
+    subject: 'target',
+    hint: 'nothing was changed. Install the bundle built for this box (./vault-bundle probe --out ../box.json here, then build --target box.json); to install this one anyway, knowing it may fail partway, add --ignore-target',
+  });
 }
 
 /**
@@ -214,7 +265,7 @@ function ignoreExisting(err: unknown): void {
 
 /** Where this box last installed the base from (a real install, and the bundle is still there). */
 async function baseFromJournal(journal: string, base: BaseRef): Promise<string | undefined> {
-  const entries = (await readJournal(journal)).filter((e) => !e.dryRun && e.bundle.name === base.name && e.bundle.version === base.version).reverse();
+  const entries = (await readJournal(journal)).filter((e) => isInstalled(e) && e.bundle.name === base.name && e.bundle.version === base.version).reverse();
   for (const e of entries) if (await stat(e.bundle.path).then(() => true, () => false)) return e.bundle.path;
   return undefined;
 }
@@ -251,7 +302,7 @@ async function writeKeyring(keyFile: string, to: string): Promise<string> {
  */
 async function refuseDowngrade(journal: string, index: BundleIndex): Promise<void> {
   const installed = (await readJournal(journal))
-    .filter((e) => !e.dryRun && e.bundle.name === index.name && parseSemver(e.bundle.version))
+    .filter((e) => isInstalled(e) && e.bundle.name === index.name && parseSemver(e.bundle.version))
     .map((e) => e.bundle.version)
     .sort(compareSemver)
     .at(-1);

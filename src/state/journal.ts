@@ -13,6 +13,24 @@ export interface JournalEntry {
   /** Always false in what install writes now (a dry run writes nothing); true in journals of older versions. */
   dryRun: boolean;
   signer?: string;
+  /**
+   * false: the run stopped partway (a tool failed, the disk filled, Ctrl-C) after `results` were done and
+   * before `failedAt` finished, so the box holds part of the bundle. Absent in journals of older versions.
+   */
+  ok?: boolean;
+  /** The kind that was installing when the run stopped. */
+  failedAt?: string;
+  error?: { code: string; message: string };
+  /** What did not match the bundle's target when --ignore-target installed it anyway. */
+  ignoredTarget?: string[];
+}
+
+/**
+ * Whether the entry is a bundle this box has installed, completely: what the rollback check, a delta's base
+ * lookup and probe count. A dry run or a run that stopped partway is not.
+ */
+export function isInstalled(e: JournalEntry): boolean {
+  return !e.dryRun && e.ok !== false;
 }
 
 /** Where install keeps its journal: /var/lib/vault-bundle as root, else ~/.local/state/vault-bundle. */

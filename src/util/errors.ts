@@ -101,6 +101,14 @@ export class LocalError extends VaultError<InstallCode> {
   override readonly exitCode = 5;
 }
 
+/**
+ * The box is not the kind of box the bundle was built for (bundle.json's target: OS release, architecture,
+ * the Python the wheels are for). Its own exit code: the remedy is another bundle, not another flag or a copy.
+ */
+export class TargetError extends VaultError<'TARGET_MISMATCH'> {
+  override readonly exitCode = 6;
+}
+
 export type UsageCode =
   | 'BAD_FLAG'
   | 'NOT_A_BUNDLE'
