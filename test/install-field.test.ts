@@ -9,7 +9,7 @@ import type { Exec } from '../src/sources/source.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { execFile } from '../src/util/exec.js';
 import { buildIn } from './helpers/build.js';
-import { runCli } from './helpers/cli.js';
+import { BIN, runCli } from './helpers/cli.js';
 import { sha256 } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -229,5 +229,44 @@ describe('install --dry-run writes nothing; a real install checks its journal fi
       expect(r.stderr).not.toMatch(/^install file/m);
     }
     expect(existsSync(join(dir, 'box'))).toBe(false);
+  });
+});
+
+describe('install: interrupts and TMPDIR', () => {
+  it('an interrupted install says to rerun it (not "resume from the cache") and is journalled as stopped', async () => {
+    const dir = await tempDir();
+    const venv = join(dir, 'venv');
+    const b = await fileBundle(dir, { extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n` });
+    const ctl = new AbortController();
+    // Ctrl-C while pip's venv is being made: the child dies of the signal, the run stops.
+    const exec: Exec = async (cmd, args, o) => {
+      if (cmd === 'python3' && args.includes('venv')) {
+        ctl.abort();
+        return { code: 130, stdout: '', stderr: 'KeyboardInterrupt\n' };
+      }
+      return execFile(cmd, args, o);
+    };
+    const state = join(dir, 'state');
+    const err = await run({ bundle: b, stateDir: state, exec, signal: ctl.signal }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INTERRUPTED', exitCode: 130, hint: expect.stringMatching(/^run the same install again: it skips what is already in place/) });
+    expect((err as Error & { hint: string }).hint).not.toContain('cache');
+    const last = JSON.parse((await readFile(join(state, 'journal.jsonl'), 'utf8')).trim().split('\n').at(-1)!);
+    expect(last).toMatchObject({ ok: false, failedAt: 'pip', error: { code: 'INTERRUPTED' } });
+  });
+
+  it('a read-only TMPDIR is WRITE_FAILED naming TMPDIR (exit 5), not an internal error', async () => {
+    const dir = await tempDir();
+    const b = await fileBundle(dir);
+    const ro = join(dir, 'ro-tmp');
+    await mkdir(ro);
+    // A read-only tmpfs over the folder, in a mount namespace of its own: nothing outside it sees the mount.
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs "${ro}" && exec "$@"`, 'sh', process.execPath, BIN, 'install', b, '--dry-run', '--state-dir', join(dir, 'state')], {
+      env: { ...process.env, TMPDIR: ro },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.status).toBe(5);
+    expect(r.stderr).toContain(`error: cannot make a scratch folder in ${ro} (TMPDIR=${ro}): EROFS`);
+    expect(r.stderr).toContain('hint: set TMPDIR to a writable folder');
   });
 });

@@ -174,7 +174,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     let current: string | undefined;
     try {
       for (const { s, items } of chosen) {
-        if (o.signal.aborted) throw new InterruptedError();
+        if (o.signal.aborted) throw new InterruptedError(RERUN_HINT);
         current = s.kind;
         o.report({ type: 'phase', phase: `install ${s.kind}`, detail: `${items.length} artifacts` });
         const t = performance.now();
@@ -188,9 +188,11 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
         }
       }
     } catch (err) {
+      // Ctrl-C reaches apt-get and pip too, which then fail: the cause is the interrupt, and a rerun is the remedy.
+      const e = o.signal.aborted && !(err instanceof InterruptedError) ? new InterruptedError(RERUN_HINT) : err;
       // The box may now hold part of the bundle: the journal says which kinds were done and where it stopped.
-      if (!o.dryRun) await appendJournal(stateDir, { ...entryOf(false), failedAt: current, error: errorOf(err) }).catch(() => undefined);
-      throw err;
+      if (!o.dryRun) await appendJournal(stateDir, { ...entryOf(false), failedAt: current, error: errorOf(e) }).catch(() => undefined);
+      throw e;
     }
   });
   if (!o.dryRun) await appendJournal(stateDir, entryOf(true));
@@ -206,6 +208,9 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     ...(space ? { space } : {}),
   };
 }
+
+/** The hint of an interrupted install: nothing like build's download cache to resume from, but a rerun completes it. */
+const RERUN_HINT = 'run the same install again: it skips what is already in place and completes the rest (the journal records where this run stopped)';
 
 function errorOf(err: unknown): { code: string; message: string } {
   if (err instanceof VaultError) return { code: err.code, message: err.message };

@@ -181,7 +181,7 @@ This folder is a vault-bundle bundle. The box needs only sh and coreutils: Node.
    It verifies again, checks that this box is the one the bundle is for (OS, architecture, Python: else
    exit 6, change nothing and ask for the right bundle) and free space, then installs files, apt packages,
    Python wheels and models, with no network, reading a split bundle's parts in place (no reassembly).
-   A second run says "nothing to do"; after a failure, run it again: it completes what is missing.
+   A second run says "nothing to do"; after a failure or Ctrl-C, run it again: it completes what is missing.
    The journal is /var/lib/vault-bundle/journal.jsonl (it also records a run that stopped partway).
 3. Prove the box: sudo ./vault-bundle smoke --bundle . --out ../smoke-results
 
