@@ -323,9 +323,9 @@ describe('matching rules', () => {
     await mkdir(join(dir, 'deb-only'));
     await writeFile(join(dir, 'deb-only', 'DSA-1.json'), JSON.stringify({ id: 'DSA-1', affected: [{ package: { ecosystem: 'Debian:12', name: 'zz' }, versions: ['1'] }] }));
     const uncovered = await runCli(['audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only')]);
-    expect(uncovered.code).toBe(6);
+    expect(uncovered.code).toBe(7);
     expect(uncovered.stdout).toMatch(/^0 finding\(s\); 0 at or above --fail-on high$/m);
-    expect(uncovered.stdout).toMatch(/^INCOMPLETE: the OSV data has no PyPI record: its 1 package\(s\) were not really checked \(exit 6; .*--allow-uncovered\)$/m);
+    expect(uncovered.stdout).toMatch(/^INCOMPLETE: the OSV data has no PyPI record: its 1 package\(s\) were not really checked \(exit 7; .*--allow-uncovered\)$/m);
     expect(uncovered.stderr).toMatch(/^error: the OSV data has no record for PyPI: .*\nhint: .*--allow-uncovered/m);
     const accepted = await runCli(['--json', 'audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only'), '--allow-uncovered']);
     expect(accepted.code).toBe(0);

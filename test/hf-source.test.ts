@@ -77,8 +77,12 @@ describe('hf source', () => {
     const home = join(dir, 'models');
     const r = await buildIn(dir, await manifest(dir, `  home: ${home}\n  models:\n    - repo: tiny/gpt2\n      include: ["*.json", "*.safetensors", "merges.txt"]\n`));
     const view = hub.repo('tiny/gpt2');
-    const run = () => installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+    // The login snippet goes where the test says: a test must never write /etc/profile.d.
+    const profile = join(dir, 'vault-ai-models.sh');
+    const run = () => installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     const first = await run();
+    expect(await readFile(profile, 'utf8')).toContain(`export HF_HOME=${home}\nexport HF_HUB_OFFLINE=1\n`);
+    expect(first.reports[0]!.detail).toContain(`${profile} sets HF_HOME`);
     const repo = join(home, 'hub', 'models--tiny--gpt2');
     expect(await readFile(join(repo, 'refs', 'main'), 'utf8')).toBe(view.commit);
     const snap = join(repo, 'snapshots', view.commit);
@@ -91,7 +95,7 @@ describe('hf source', () => {
     expect(again.reports[0]!.changed).toEqual([]);
     // --flat: real files, byte-identical, no symlinks.
     const flat = join(dir, 'flat');
-    await installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], flat, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], flat, profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     expect((await lstat(join(flat, 'tiny/gpt2/config.json'))).isFile()).toBe(true);
     expect(sha256(await readFile(join(flat, 'tiny/gpt2/model.safetensors')))).toBe(sha256(view.files.get('model.safetensors')!.data));
   });

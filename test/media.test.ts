@@ -112,7 +112,7 @@ describe('build --media fat32', () => {
       const built = await buildIn(dir, m, { out: join(dir, `b-${form}`), ...opts });
       const bundle = form === 'tar' ? `${built.dir}.tar` : built.dir;
       expect((await lstat(bundle)).isFile()).toBe(form === 'tar');
-      const run = () => installCommand({ bundle, dryRun: false, stateDir: join(dir, `state-${form}`), exec: execFile, report: () => {}, signal: new AbortController().signal });
+      const run = () => installCommand({ bundle, dryRun: false, stateDir: join(dir, `state-${form}`), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
       const first = await run();
       expect(first.reports[0]!.changed).toHaveLength(3);
       for (const [name, data] of Object.entries(payload)) expect(sha(await readFile(join(box, name)))).toBe(sha(data));
@@ -163,7 +163,7 @@ describe('delta bundles (build --base)', () => {
   it('installs over its base: from --base, or from where the journal says the base was installed from', async () => {
     const state = join(dir, 'dstate');
     const run = (bundle: string, base?: string) =>
-      installCommand({ bundle, dryRun: false, stateDir: state, ...(base ? { base } : {}), exec: execFile, report: () => {}, signal: new AbortController().signal });
+      installCommand({ bundle, dryRun: false, stateDir: state, ...(base ? { base } : {}), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     await expect(run(v2)).rejects.toMatchObject({ code: 'BASE_REQUIRED' });
     await run(v1);
     const r = await run(v2); // the journal locates v1

@@ -206,7 +206,7 @@ describe('build --target: hf', () => {
     const yaml = (repos: string[]) => `name: hf-probe\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\nhf:\n  endpoint: ${hub.url}\n  home: ${home}\n  models:\n${repos.map((r) => `    - repo: ${r}\n`).join('')}`;
     await writeFile(m, yaml(['tiny/gpt2']));
     const first = await build(dir, m, 'first');
-    await installCommand({ bundle: first.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await installCommand({ bundle: first.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile: join(dir, 'profile.sh'), exec: execFile, report: () => {}, signal: new AbortController().signal });
     const box = await probeFile(dir, { hfHome: home });
     const probe = JSON.parse(await readFile(box, 'utf8'));
     expect(probe.bundles).toMatchObject({ present: true, installed: [{ name: 'hf-probe', version: '1.0.0' }] });

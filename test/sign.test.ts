@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { appendFile, chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,10 @@ describe('sign and verify --key', () => {
     // Without a key the signature is present but unchecked; a binary keyring works as well as an armoured one.
     expect((await verifyBundle(b)).signature.status).toBe('unchecked');
     expect((await verifyBundle(b, { key: rel.keyring })).signature.status).toBe('valid');
+    // A real install journals the signer (these files have no install destination: nothing is written).
+    const state = join(dir, 'state');
+    const inst = await installCommand({ bundle: b, dryRun: false, stateDir: state, key: keys.pub, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    expect(JSON.parse((await readFile(inst.journal!, 'utf8')).trim().split('\n').at(-1)!)).toMatchObject({ signer: rel.fingerprint, dryRun: false, ok: true });
   });
 
   it('a tampered SHA256SUMS fails verify --key (and gpg), though plain verify cannot tell', async () => {
@@ -178,6 +183,7 @@ describe('sign and verify --key', () => {
       stateDir: join(dir, 'state'),
       key: keys.pub,
       requireSignature: true,
+      ignoreTarget: true,
       exec: execFile,
       report: () => {},
       signal: new AbortController().signal,
@@ -295,8 +301,8 @@ describe('signed apt repository', () => {
     expect(res.signature).toMatchObject({ status: 'valid', signer: rel.fingerprint });
     expect(res.reports.find((x) => x.kind === 'apt')!.changed.sort()).toEqual(['alpha=1.0-1', 'beta=2.1-1']);
     expect(lists[0]).toMatch(/^deb \[signed-by=\/.+\/signed-by\.gpg\] file:\/.+ \.\/\n$/);
-    const journal = (await readFile(join(dir, 'state', 'journal.jsonl'), 'utf8')).trim().split('\n');
-    expect(JSON.parse(journal.at(-1)!)).toMatchObject({ signer: rel.fingerprint, dryRun: true });
+    // A dry run writes no journal (a real install records the signer: see the first test of sign and verify --key).
+    expect(existsSync(join(dir, 'state'))).toBe(false);
     await run();
     expect(lists[1]).toMatch(/^deb \[trusted=yes\] file:/);
 

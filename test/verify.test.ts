@@ -122,7 +122,7 @@ describe('verify', () => {
   it('says clearly when the path is not a bundle', async () => {
     const d = await tempDir();
     await expect(verifyBundle(join(d, 'nope'))).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
-    await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'BAD_SUMS', message: expect.stringContaining('not a vault-bundle bundle') });
+    await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'NOT_A_BUNDLE', exitCode: 64, message: expect.stringContaining('not a vault-bundle bundle') });
     await writeFile(join(d, 'x.tar'), 'not a tar at all'.repeat(100));
     await expect(verifyBundle(join(d, 'x.tar'))).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { IntegrityError, UsageError } from '../util/errors.js';
 import { exists, walk } from '../util/fs.js';
 import { type HashJob, type Segment, wholeFile } from './hashpool.js';
-import { PARTS } from './layout.js';
+import { INDEX, PARTS, SUMS } from './layout.js';
 import { type PartsManifest, readPartsManifest } from './parts.js';
 
 export interface BundleEntry {
@@ -38,8 +38,28 @@ export async function openBundle(location: string): Promise<BundleReader> {
       hint: 'give the folder written by "vault-bundle build" (e.g. bundles/quickstart) or its .tar',
     });
   }
-  if (!st.isDirectory()) return openTar(location);
-  return (await exists(join(location, PARTS))) ? openSplit(location) : openDir(location);
+  if (!st.isDirectory()) return marked(await openTar(location));
+  if (await exists(join(location, PARTS))) return openSplit(location);
+  // Listing walks the whole tree: `install .` run from / or /usr would read for seconds and then trip over
+  // /proc. A bundle folder has bundle.json or SHA256SUMS at its top (a damaged copy keeps at least one, and
+  // verify then names what is missing), so look for them first.
+  if (!(await exists(join(location, INDEX))) && !(await exists(join(location, SUMS)))) throw notABundle(location, 'folder');
+  return openDir(location);
+}
+
+/** A tar (listing one is cheap) with neither bundle.json nor SHA256SUMS is some other tar. */
+function marked(r: BundleReader): BundleReader {
+  if (!r.entries.has(INDEX) && !r.entries.has(SUMS)) throw notABundle(r.location, 'tar');
+  return r;
+}
+
+function notABundle(location: string, form: 'folder' | 'tar'): UsageError {
+  return new UsageError({
+    code: 'NOT_A_BUNDLE',
+    message: `${location}: not a vault-bundle bundle (this ${form} has no ${INDEX} and no ${SUMS}${form === 'folder' ? ` or ${PARTS}` : ''})`,
+    subject: location,
+    hint: 'give the folder, tar or split folder written by "vault-bundle build" (on the box: cd into the bundle folder and use ".")',
+  });
 }
 
 /** The bytes of a job, read into memory (small files only: indexes, checksum lists). */

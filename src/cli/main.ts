@@ -270,7 +270,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('install')
     .description('verify a bundle, then install it on this box: files, apt packages, wheels, models (no network)')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder (read in place, never extracted whole)')
-    .option('-n, --dry-run', 'show what would be installed; change nothing')
+    .option('-n, --dry-run', 'show what would be installed; change nothing (no journal either)')
     .option('--base <bundle>', 'for a delta bundle: the base bundle (default: where the journal says it was installed from)')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
@@ -279,7 +279,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--require-signature', 'refuse an unsigned bundle (needs --key)')
     .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
-    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean }) => {
+    .option('--ignore-target', "install on a box that is not the bundle's target (OS release, architecture, Python): warn instead of refusing")
+    .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean; ignoreTarget?: boolean }) => {
       const r = makeRenderer(mode);
       try {
         const { installCommand } = await import('../commands/install.js');
@@ -295,6 +296,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(o.requireSignature ? { requireSignature: true } : {}),
           ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
           ...(o.allowExpired ? { allowExpired: true } : {}),
+          ...(o.ignoreTarget ? { ignoreTarget: true } : {}),
           exec: execFile,
           report: r.report,
           signal: controller.signal,

@@ -19,7 +19,7 @@ export interface AuditOptions {
 }
 
 /** Exit code of an audit whose OSV data covers none of some ecosystem of the bundle: distinct from 0 and 1. */
-export const EXIT_UNCOVERED = 6;
+export const EXIT_UNCOVERED = 7;
 
 export interface AuditCommandResult extends AuditResult {
   bundle: string;

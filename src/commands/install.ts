@@ -1,4 +1,4 @@
-import { appendJournal, defaultStateDir, journalPath, readJournal } from '../state/journal.js';
+import { appendJournal, checkJournalWritable, defaultStateDir, isInstalled, journalPath, readJournal } from '../state/journal.js';
 import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { extractJob, inPlace } from '../bundle/extract.js';
@@ -8,11 +8,13 @@ import { loadBundle } from '../bundle/load.js';
 import { type BundleEntry, type BundleReader, openBundle } from '../bundle/reader.js';
 import { type SignatureStatus, binaryKeyring, readVerifyKeys } from '../bundle/signature.js';
 import { type VerifyReport, verifyBundle, verifyError } from '../bundle/verify.js';
+import { checkTarget } from '../probe/target.js';
+import { venvOf } from '../sources/pip/install.js';
 import { sources } from '../sources/registry.js';
-import type { BoxCtx, Exec, InstallReport, Locked } from '../sources/source.js';
+import type { BoxCtx, Exec, InstallReport, Locked, SourceKind } from '../sources/source.js';
 import { hexOf } from '../store/digest.js';
 import type { Reporter } from '../util/events.js';
-import { IntegrityError, InterruptedError } from '../util/errors.js';
+import { IntegrityError, InterruptedError, TargetError, UsageError, VaultError } from '../util/errors.js';
 import { withTempDir, writeFileAtomic } from '../util/fs.js';
 import { type SpaceCheck, type SpaceNeed, checkSpace } from '../util/space.js';
 
@@ -23,6 +25,8 @@ export interface InstallOptions {
   only?: string[];
   /** Also write every model's files as real files under this folder (tools that do not follow symlinks). */
   flat?: string;
+  /** Where hf writes the login snippet with HF_HOME and the offline switches (default /etc/profile.d/vault-ai-models.sh). */
+  profile?: string;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
   /** Release public key: SHA256SUMS.asc must verify against it, and apt checks the bundle's signed InRelease with it. */
@@ -33,6 +37,10 @@ export interface InstallOptions {
   allowDowngrade?: boolean;
   /** Install a bundle past its `expires` date. */
   allowExpired?: boolean;
+  /** Install on a box that is not the bundle's target (OS, architecture, Python): the mismatches become warnings. */
+  ignoreTarget?: boolean;
+  /** /etc/os-release unless a test points at another box's. */
+  osRelease?: string;
   /** Clock for the signature and expiry checks (tests pin it). */
   now?: Date;
   exec: Exec;
@@ -46,6 +54,7 @@ export interface InstallResult {
   version: string;
   dryRun: boolean;
   reports: (InstallReport & { ms: number })[];
+  /** The journal this run was appended to (a dry run writes none). */
   journal?: string;
   /** Free space checked per filesystem before anything was written. */
   space?: SpaceCheck[];
@@ -59,13 +68,26 @@ export interface InstallResult {
  * Verifies the bundle (a folder, a tar or a split folder; a delta with its base) and refuses one that fails,
  * checks free space, then installs its artifacts kind by kind in the registry's order (file, apt, pip, hf).
  * A tar or split bundle is read in place: each kind's blobs are extracted just before its install and removed
- * after it, so the box never needs room for the whole bundle twice. Every run is appended to the journal.
+ * after it, so the box never needs room for the whole bundle twice.
+ *
+ * Nothing changes on the box until every check passed: flags, the bundle, rollback, the box against the
+ * bundle's target, that the journal can be written, verify, free space. A real run is appended to the journal,
+ * a run that stops partway too (with what it had done); a dry run writes nothing but scratch files in TMPDIR.
  */
 export async function installCommand(o: InstallOptions): Promise<InstallResult> {
+  const only = o.only ? parseOnly(o.only) : undefined;
   const location = resolve(o.bundle);
   const stateDir = o.stateDir ?? defaultStateDir();
   const journal = journalPath(stateDir);
   const { reader, index } = await loadBundle(location);
+  if (o.base && !index.base) {
+    // Not an error (the field tech may always pass the base along), but never silently ignored.
+    o.report({ type: 'warn', message: `--base ${o.base} is ignored: ${index.name} ${index.version} is a full bundle, not a delta`, subject: '--base' });
+  }
+  if (only) {
+    const missing = only.filter((k) => !index.artifacts.some((a) => a.kind === k));
+    if (missing.length > 0) o.report({ type: 'warn', message: `--only ${missing.join(',')}: ${index.name} ${index.version} has no ${missing.join(' or ')} artifacts`, subject: '--only' });
+  }
   const basePath = index.base ? (o.base ?? (await baseFromJournal(journal, index.base))) : undefined;
   if (index.base && !basePath) {
     throw new IntegrityError({
@@ -76,6 +98,12 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     });
   }
   if (!o.allowDowngrade) await refuseDowngrade(journal, index);
+  const chosen = sources
+    .filter((s) => !only || only.includes(s.kind))
+    .map((s) => ({ s, items: index.artifacts.filter((a) => a.kind === s.kind) }))
+    .filter((k) => k.items.length > 0);
+  const ignoredTarget = await refuseOtherTarget(index, chosen, o);
+  await checkJournalWritable(stateDir, false);
   o.report({ type: 'phase', phase: 'verify' });
   const v = await verifyBundle(location, {
     ...(basePath ? { base: basePath } : {}),
@@ -88,6 +116,17 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
   const base = basePath ? await openBundle(basePath) : undefined;
   const reports: InstallResult['reports'] = [];
   let space: SpaceCheck[] | undefined;
+  // What the journal records of a real run: finished, or stopped partway with what was done by then.
+  const entryOf = (ok: boolean) => ({
+    time: new Date().toISOString(),
+    bundle: { name: index.name, version: index.version, path: location },
+    ...(index.base ? { base: { name: index.base.name, version: index.base.version, ...(basePath ? { path: basePath } : {}) } } : {}),
+    dryRun: false,
+    ok,
+    ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
+    ...(ignoredTarget.length > 0 ? { ignoredTarget } : {}),
+    results: reports.map(({ detail: _d, ...r }) => r),
+  });
   await withTempDir('vault-install', async (workDir) => {
     const where = new Map<string, { entry: BundleEntry; inPlace?: string }>();
     const sizes = new Map<string, number>();
@@ -119,46 +158,110 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
       workDir,
       stateDir,
       dryRun: o.dryRun,
-      options: o.flat ? { flat: resolve(o.flat) } : {},
+      options: { ...(o.flat ? { flat: resolve(o.flat) } : {}), ...(o.profile ? { profile: resolve(o.profile) } : {}) },
       ...(o.key && v.signature.status === 'valid' ? { signedBy: await writeKeyring(o.key, join(workDir, 'signed-by.gpg')) } : {}),
       exec: o.exec,
       report: o.report,
       signal: o.signal,
     };
-    const chosen = sources
-      .filter((s) => !o.only || o.only.includes(s.kind))
-      .map((s) => ({ s, items: index.artifacts.filter((a) => a.kind === s.kind) }))
-      .filter((k) => k.items.length > 0);
     const toExtract = (items: readonly Locked[]) => items.filter((a) => !where.get(a.digest)?.inPlace);
     const needs: SpaceNeed[] = [];
     for (const { s, items } of chosen) if (s.space) needs.push(...(await s.space(items, ctx)));
     const largestStage = Math.max(0, ...chosen.map(({ items }) => toExtract(items).reduce((n, a) => n + a.size, 0)));
     needs.push({ path: staged, bytes: largestStage, what: 'blobs extracted from the tar or parts (one kind at a time)' });
     space = await checkSpace(needs, { throw: !o.dryRun });
-    for (const { s, items } of chosen) {
-      if (o.signal.aborted) throw new InterruptedError();
-      o.report({ type: 'phase', phase: `install ${s.kind}`, detail: `${items.length} artifacts` });
-      const t = performance.now();
-      const extract = toExtract(items);
-      for (const a of extract) await extractJob(where.get(a.digest)!.entry.job, join(staged, hexOf(a.digest))).catch(ignoreExisting);
-      try {
-        const r = await s.install(items, ctx);
-        reports.push({ ...r, ms: Math.round(performance.now() - t) });
-      } finally {
-        for (const a of extract) await rm(join(staged, hexOf(a.digest)), { force: true });
+    if (!o.dryRun) await checkJournalWritable(stateDir, true);
+    let current: string | undefined;
+    try {
+      for (const { s, items } of chosen) {
+        if (o.signal.aborted) throw new InterruptedError(RERUN_HINT);
+        current = s.kind;
+        o.report({ type: 'phase', phase: `install ${s.kind}`, detail: `${items.length} artifacts` });
+        const t = performance.now();
+        const extract = toExtract(items);
+        for (const a of extract) await extractJob(where.get(a.digest)!.entry.job, join(staged, hexOf(a.digest))).catch(ignoreExisting);
+        try {
+          const r = await s.install(items, ctx);
+          reports.push({ ...r, ms: Math.round(performance.now() - t) });
+        } finally {
+          for (const a of extract) await rm(join(staged, hexOf(a.digest)), { force: true });
+        }
       }
+    } catch (err) {
+      // Ctrl-C reaches apt-get and pip too, which then fail: the cause is the interrupt, and a rerun is the remedy.
+      const e = o.signal.aborted && !(err instanceof InterruptedError) ? new InterruptedError(RERUN_HINT) : err;
+      // The box may now hold part of the bundle: the journal says which kinds were done and where it stopped.
+      if (!o.dryRun) await appendJournal(stateDir, { ...entryOf(false), failedAt: current, error: errorOf(e) }).catch(() => undefined);
+      throw e;
     }
   });
-  const entry = {
-    time: new Date().toISOString(),
-    bundle: { name: index.name, version: index.version, path: location },
-    ...(index.base ? { base: { name: index.base.name, version: index.base.version, ...(basePath ? { path: basePath } : {}) } } : {}),
+  if (!o.dryRun) await appendJournal(stateDir, entryOf(true));
+  return {
+    bundle: location,
+    name: index.name,
+    version: index.version,
     dryRun: o.dryRun,
-    ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
-    results: reports.map(({ detail: _d, ...r }) => r),
+    reports,
+    ...(o.dryRun ? {} : { journal }),
+    verifyMs: v.durationMs,
+    signature: v.signature,
+    ...(space ? { space } : {}),
   };
-  await appendJournal(stateDir, entry);
-  return { bundle: location, name: index.name, version: index.version, dryRun: o.dryRun, reports, journal, verifyMs: v.durationMs, signature: v.signature, ...(space ? { space } : {}) };
+}
+
+/** The hint of an interrupted install: nothing like build's download cache to resume from, but a rerun completes it. */
+const RERUN_HINT = 'run the same install again: it skips what is already in place and completes the rest (the journal records where this run stopped)';
+
+function errorOf(err: unknown): { code: string; message: string } {
+  if (err instanceof VaultError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Refuses a box that is not the bundle's target (TARGET_MISMATCH) before anything is verified or changed;
+ * with --ignore-target the mismatches are warnings, returned for the journal.
+ */
+async function refuseOtherTarget(index: BundleIndex, chosen: { s: { kind: SourceKind }; items: Locked[] }[], o: InstallOptions): Promise<string[]> {
+  const wheels = chosen.find((k) => k.s.kind === 'pip')?.items;
+  const apt = chosen.find((k) => k.s.kind === 'apt')?.items ?? [];
+  const py = index.target.python;
+  const check = await checkTarget(index.target, {
+    exec: o.exec,
+    ...(o.osRelease ? { osRelease: o.osRelease } : {}),
+    ...(wheels ? { pip: { venv: venvOf(wheels), pythonFromApt: apt.some((a) => a.name === 'python3' || a.name === `python${py}`) } } : {}),
+  });
+  for (const n of check.notes) o.report({ type: 'warn', message: `target not checked: ${n}`, subject: 'target' });
+  if (check.mismatches.length === 0) return [];
+  const what = `${index.target.os} ${index.target.arch}${py ? ` Python ${py}` : ''}`;
+  if (o.ignoreTarget) {
+    for (const m of check.mismatches) o.report({ type: 'warn', message: `--ignore-target: ${m}`, subject: 'target' });
+    return check.mismatches;
+  }
+  throw new TargetError({
+    code: 'TARGET_MISMATCH',
+    message: `${index.name} ${index.version} is built for ${what}, not for this box:\n  ${check.mismatches.join('\n  ')}`,
+    subject: 'target',
+    hint: 'nothing was changed. Install the bundle built for this box (./vault-bundle probe --out ../box.json here, then build --target box.json); to install this one anyway, knowing it may fail partway, add --ignore-target',
+  });
+}
+
+/**
+ * `--only` as kinds. A misspelt kind used to install less and exit 0 (`--only apt,models` installed apt
+ * alone): every name must be a kind of the registry.
+ */
+export function parseOnly(only: readonly string[]): SourceKind[] {
+  const kinds = sources.map((s) => s.kind);
+  const given = only.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
+  const unknown = given.filter((k) => !(kinds as string[]).includes(k));
+  if (unknown.length > 0 || given.length === 0) {
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: given.length === 0 ? '--only needs at least one kind' : `--only: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; the kinds are ${kinds.join(', ')}`,
+      subject: '--only',
+      hint: `give some of ${kinds.join(',')} (models are "hf", wheels are "pip", .deb packages are "apt"), e.g. --only apt,hf`,
+    });
+  }
+  return given as SourceKind[];
 }
 
 function ignoreExisting(err: unknown): void {
@@ -167,7 +270,7 @@ function ignoreExisting(err: unknown): void {
 
 /** Where this box last installed the base from (a real install, and the bundle is still there). */
 async function baseFromJournal(journal: string, base: BaseRef): Promise<string | undefined> {
-  const entries = (await readJournal(journal)).filter((e) => !e.dryRun && e.bundle.name === base.name && e.bundle.version === base.version).reverse();
+  const entries = (await readJournal(journal)).filter((e) => isInstalled(e) && e.bundle.name === base.name && e.bundle.version === base.version).reverse();
   for (const e of entries) if (await stat(e.bundle.path).then(() => true, () => false)) return e.bundle.path;
   return undefined;
 }
@@ -204,7 +307,7 @@ async function writeKeyring(keyFile: string, to: string): Promise<string> {
  */
 async function refuseDowngrade(journal: string, index: BundleIndex): Promise<void> {
   const installed = (await readJournal(journal))
-    .filter((e) => !e.dryRun && e.bundle.name === index.name && parseSemver(e.bundle.version))
+    .filter((e) => isInstalled(e) && e.bundle.name === index.name && parseSemver(e.bundle.version))
     .map((e) => e.bundle.version)
     .sort(compareSemver)
     .at(-1);

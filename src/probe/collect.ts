@@ -3,7 +3,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { hostname, machine, release, version } from 'node:os';
 import { join } from 'node:path';
 import type { Exec } from '../sources/source.js';
-import { defaultStateDir, journalPath, readJournal } from '../state/journal.js';
+import { defaultStateDir, isInstalled, journalPath, readJournal } from '../state/journal.js';
 import { ProbeError } from '../util/errors.js';
 import { walk } from '../util/fs.js';
 import { TOOL } from '../version.js';
@@ -194,7 +194,7 @@ async function bundlesFact(dirs: string[]): Promise<BoxProbe['bundles']> {
     // The last real install of each name@version.
     const last = new Map<string, { name: string; version: string; installedAt: string; path?: string }>();
     for (const e of await readJournal(journal)) {
-      if (e.dryRun) continue;
+      if (!isInstalled(e)) continue;
       const b = e.bundle;
       last.set(`${b.name}@${b.version}`, { name: b.name, version: b.version, installedAt: e.time, path: b.path });
     }

@@ -191,10 +191,12 @@ This folder is a vault-bundle bundle. The box needs only sh and coreutils: Node.
    copy the bundle again from the release medium (a split bundle names the part to copy again).
    A delta bundle also needs its base: ./verify --base /path/to/the/base/bundle
    A signed bundle: ./verify --key reviewer.asc --require-signature  (the release public key, brought separately)
-2. Install it:    sudo ./vault-bundle install .      (add --dry-run first to see the plan)
-   It verifies again, checks free space, then installs files, apt packages, Python wheels and models,
-   with no network, reading a split bundle's parts in place (no reassembly).
-   A second run says "nothing to do". The journal is /var/lib/vault-bundle/journal.jsonl.
+2. Install it:    sudo ./vault-bundle install .      (add --dry-run first to see the plan; it changes nothing)
+   It verifies again, checks that this box is the one the bundle is for (OS, architecture, Python: else
+   exit 6, change nothing and ask for the right bundle) and free space, then installs files, apt packages,
+   Python wheels and models, with no network, reading a split bundle's parts in place (no reassembly).
+   A second run says "nothing to do"; after a failure or Ctrl-C, run it again: it completes what is missing.
+   The journal is /var/lib/vault-bundle/journal.jsonl (it also records a run that stopped partway).
 3. Prove the box: sudo ./vault-bundle smoke --bundle . --out ../smoke-results
 
 Bring back: the output of the three steps, /var/lib/vault-bundle/journal.jsonl, the smoke results folder,

@@ -91,8 +91,11 @@ export interface BoxCtx {
   /** Where vault-bundle keeps its own state on the box (journal, installed bundles). */
   stateDir: string;
   dryRun: boolean;
-  /** Per-kind install options from the command line (hf: `flat`, a folder for real files). */
-  options: { flat?: string };
+  /**
+   * Per-kind install options: hf's `flat` (a folder for real files) and `profile` (the login snippet that
+   * sets HF_HOME; default /etc/profile.d/vault-ai-models.sh, tests point it into their temp folder).
+   */
+  options: { flat?: string; profile?: string };
   /**
    * A binary keyring with the key the bundle's signature was just checked against (install --key): apt then
    * uses the bundle's signed Packages/InRelease with signed-by instead of trusted=yes.

@@ -101,6 +101,14 @@ export class LocalError extends VaultError<InstallCode> {
   override readonly exitCode = 5;
 }
 
+/**
+ * The box is not the kind of box the bundle was built for (bundle.json's target: OS release, architecture,
+ * the Python the wheels are for). Its own exit code: the remedy is another bundle, not another flag or a copy.
+ */
+export class TargetError extends VaultError<'TARGET_MISMATCH'> {
+  override readonly exitCode = 6;
+}
+
 export type UsageCode =
   | 'BAD_FLAG'
   | 'NOT_A_BUNDLE'
@@ -115,12 +123,9 @@ export class UsageError extends VaultError<UsageCode> {
 /** Ctrl-C: a distinct class so callers clean up and the CLI exits 130 like a shell would. */
 export class InterruptedError extends VaultError<'INTERRUPTED'> {
   override readonly exitCode = 130;
-  constructor() {
-    super({
-      code: 'INTERRUPTED',
-      message: 'interrupted',
-      hint: 'nothing half-written was left behind; run the same command again to resume from the cache',
-    });
+  /** `hint`: what a rerun does for this command (the default speaks of build's download cache). */
+  constructor(hint = 'nothing half-written was left behind; run the same command again to resume from the cache') {
+    super({ code: 'INTERRUPTED', message: 'interrupted', hint });
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { localWriteError } from './errors.js';
+import { LocalError, localWriteError } from './errors.js';
 
 /** A name for a temp sibling of `path`: same folder, so the final rename is atomic. */
 export function tempSibling(path: string): string {
@@ -30,8 +30,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 /** Runs `fn` with a fresh scratch folder that is removed afterwards, whatever happens. */
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent?: string): Promise<T> {
   const base = parent ?? (await import('node:os')).tmpdir();
-  await mkdir(base, { recursive: true });
-  const dir = await mkdtemp(join(base, `${prefix}-`));
+  let dir: string;
+  try {
+    await mkdir(base, { recursive: true });
+    dir = await mkdtemp(join(base, `${prefix}-`));
+  } catch (err) {
+    // A read-only or missing TMPDIR (a locked-down box) is the user's to fix, not an internal error.
+    const e = localWriteError(err, base);
+    if (parent === undefined && e instanceof LocalError && e.code === 'WRITE_FAILED') {
+      throw new LocalError({
+        code: 'WRITE_FAILED',
+        message: `cannot make a scratch folder in ${base} (TMPDIR${process.env.TMPDIR ? `=${process.env.TMPDIR}` : ' unset: /tmp'}): ${err instanceof Error ? err.message : String(err)}`,
+        subject: base,
+        hint: 'set TMPDIR to a writable folder with room, e.g. TMPDIR=/var/tmp, and run again; nothing was changed',
+        cause: err,
+      });
+    }
+    throw e;
+  }
   try {
     return await fn(dir);
   } finally {

@@ -56,11 +56,12 @@ export async function installModels(items: readonly Locked[], ctx: BoxCtx): Prom
       await writeFile(ref, commit); // no newline, like huggingface_hub
     }
     const snippet = `# Written by vault-bundle: models come from the local cache only.\nexport HF_HOME=${home}\nexport HF_HUB_OFFLINE=1\nexport TRANSFORMERS_OFFLINE=1\nexport HF_DATASETS_OFFLINE=1\n`;
+    const profile = ctx.options.profile ?? PROFILE_SNIPPET;
     try {
-      await writeFile(PROFILE_SNIPPET, snippet);
-      report.detail = `HF cache at ${home}; ${PROFILE_SNIPPET} sets HF_HOME and the offline switches for every login`;
+      await writeFile(profile, snippet);
+      report.detail = `HF cache at ${home}; ${profile} sets HF_HOME and the offline switches for every login`;
     } catch {
-      report.detail = `HF cache at ${home}; could not write ${PROFILE_SNIPPET} (not root?): export HF_HOME=${home} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1`;
+      report.detail = `HF cache at ${home}; could not write ${profile} (not root?): export HF_HOME=${home} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1`;
     }
   }
   return report;

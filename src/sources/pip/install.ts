@@ -18,43 +18,50 @@ export function requirementsLock(items: readonly Locked[]): string {
 /**
  * Creates (or reuses) the virtual environment with the box's Python and runs the real pip against a folder of
  * the bundle's wheels under their file names, with no index at all and every hash required.
+ *
+ * A dry run checks pip the way the real run will run it. Without the venv yet, it makes a throwaway venv the
+ * same way in the scratch folder and runs `pip install --dry-run` there: the box's own python3 is no stand-in,
+ * since Debian and Ubuntu mark it externally managed (PEP 668) and its pip refuses any install, dry or not.
  */
 export async function installPip(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport> {
   const report: InstallReport = { kind: 'pip', changed: [], unchanged: [] };
   if (items.length === 0) return report;
-  const venv = items.find((i) => i.meta?.venv)?.meta?.venv ?? '/opt/vault-ai/venv';
+  const venv = venvOf(items);
   const wheels = join(ctx.workDir, 'wheels');
   await mkdir(wheels, { recursive: true });
   for (const i of items) await symlink(ctx.blobPath(i), join(wheels, i.meta?.filename ?? `${i.name}-${i.version}-py3-none-any.whl`));
   const env = { ...process.env, PIP_NO_INDEX: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', LC_ALL: 'C.UTF-8' };
-  const py = join(venv, 'bin', 'python');
-  const exists = await stat(py).then(() => true, () => false);
+  const exists = await stat(join(venv, 'bin', 'python')).then(() => true, () => false);
+  const used = exists || !ctx.dryRun ? venv : join(ctx.workDir, 'dry-run-venv');
+  const pipWheel = items.find((i) => i.name === 'pip');
+  let problem: { message: string; hint: string } | undefined;
   if (!exists) {
-    if (ctx.dryRun) {
-      report.changed.push(`venv ${venv}`);
-    } else {
-      let r = await ctx.exec('python3', ['-m', 'venv', venv], { env });
-      // Ubuntu without python3-venv has no ensurepip: make the venv bare and run pip from the bundled wheel.
-      if (r.code !== 0) r = await ctx.exec('python3', ['-m', 'venv', '--without-pip', venv], { env });
-      if (r.code !== 0) throw toolError('python3 -m venv', r);
-      report.changed.push(`venv ${venv}`);
+    problem = await makeVenv(used, ctx, env);
+    if (!problem) report.changed.push(`venv ${venv}`);
+  }
+  const py = join(used, 'bin', 'python');
+  let pip: string[] | undefined;
+  if (!problem) {
+    const hasPip = (await ctx.exec(py, ['-m', 'pip', '--version'], { env })).code === 0;
+    pip = hasPip ? [py, '-m', 'pip'] : pipWheel ? [py, join(wheels, pipWheel.meta!.filename!, 'pip')] : undefined;
+    if (!pip) {
+      problem = {
+        message: `no pip: the venv ${venv} has none (this box's python3 makes venvs without pip: python3-venv is missing) and the bundle carries no pip wheel`,
+        hint: "add python3-venv to the bundle's apt packages (apt installs before pip), or pip to its pip packages, and run install again",
+      };
     }
   }
-  const runner = exists || !ctx.dryRun ? py : 'python3';
-  const hasPip = (await ctx.exec(runner, ['-m', 'pip', '--version'], { env })).code === 0;
-  const pipWheel = items.find((i) => i.name === 'pip');
-  const pip = hasPip ? [runner, '-m', 'pip'] : pipWheel ? [runner, join(wheels, pipWheel.meta!.filename!, 'pip')] : undefined;
-  if (!pip) {
-    throw new LocalError({
-      code: 'TOOL_FAILED',
-      message: `no pip in ${venv} and no pip wheel in the bundle`,
-      subject: 'pip',
-      hint: 'install python3-venv (or python3-pip) on the box from the bundle\'s apt section, or add pip to the bundle\'s pip packages',
-    });
+  if (problem) {
+    if (!ctx.dryRun) throw new LocalError({ code: 'TOOL_FAILED', message: problem.message, subject: 'pip', hint: problem.hint });
+    // The real run installs apt first, which may bring python3-venv: the plan says what is missing instead of failing.
+    ctx.report({ type: 'warn', message: `pip's plan is not checked: ${problem.message}; the real install fails at pip unless this is fixed (${problem.hint})`, subject: 'pip' });
+    report.changed.push(`venv ${venv}`, ...items.map((i) => `${i.name}==${i.version}`));
+    report.detail = `not checked with pip: ${problem.message}`;
+    return report;
   }
   const args = ['install', '--no-index', '--find-links', wheels, '--require-hashes', '--only-binary=:all:', '-r', join(ctx.bundleDir, REQUIREMENTS_LOCK)];
   if (ctx.dryRun) args.push('--dry-run');
-  const r = await ctx.exec(pip[0]!, [...pip.slice(1), ...args], { env });
+  const r = await ctx.exec(pip![0]!, [...pip!.slice(1), ...args], { env });
   if (r.code !== 0) throw toolError('pip install', r);
   const done = /^(?:Successfully installed|Would install) (.+)$/m.exec(r.stdout)?.[1]?.split(/\s+/) ?? [];
   report.changed.push(...done.map((d) => d.replace(/-(?=[^-]+$)/, '==')));
@@ -62,6 +69,28 @@ export async function installPip(items: readonly Locked[], ctx: BoxCtx): Promise
   report.unchanged.push(...items.filter((i) => !changedNames.has(i.name)).map((i) => `${i.name}==${i.version}`));
   report.detail = r.stdout;
   return report;
+}
+
+/** The venv the bundle's wheels go into (pip.venv of the manifest). */
+export function venvOf(items: readonly Locked[]): string {
+  return items.find((i) => i.meta?.venv)?.meta?.venv ?? '/opt/vault-ai/venv';
+}
+
+/**
+ * `python3 -m venv <dir>`, as the real install makes the venv; Ubuntu without python3-venv has no ensurepip,
+ * so then a bare venv (pip then runs from the bundled wheel). What stops it is returned, not thrown: a dry run
+ * reports it, a real run fails with it.
+ */
+async function makeVenv(dir: string, ctx: BoxCtx, env: NodeJS.ProcessEnv): Promise<{ message: string; hint: string } | undefined> {
+  let r = await ctx.exec('python3', ['-m', 'venv', dir], { env });
+  if (r.code === 127) {
+    return { message: 'no python3 on this box: the pip step needs it to make the venv', hint: "add python3 and python3-venv to the bundle's apt packages (apt installs before pip), or install them on the box" };
+  }
+  if (r.code !== 0) r = await ctx.exec('python3', ['-m', 'venv', '--without-pip', dir], { env });
+  if (r.code !== 0) {
+    return { message: `python3 -m venv ${dir} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`, hint: 'read the message above; a venv needs a writable folder and python3-venv' };
+  }
+  return undefined;
 }
 
 function toolError(what: string, r: { code: number; stdout: string; stderr: string }): LocalError {
@@ -75,6 +104,6 @@ function toolError(what: string, r: { code: number; stdout: string; stderr: stri
 
 /** Unpacked wheels take about three times their compressed size in the venv. */
 export async function pipSpace(items: readonly Locked[], _ctx: BoxCtx): Promise<SpaceNeed[]> {
-  const venv = items.find((i) => i.meta?.venv)?.meta?.venv ?? '/opt/vault-ai/venv';
+  const venv = venvOf(items);
   return [{ path: venv, bytes: items.reduce((n, i) => n + i.size * 3, 0), what: 'wheels (unpacked, estimated)' }];
 }
