@@ -160,24 +160,31 @@ describe('sign and verify --key', () => {
     expect(ok.stdout).toContain(`signature by ${other.fingerprint} valid`);
   });
 
-  it('unsigned: --key reports it, --require-signature fails it, and --require-signature needs --key', async () => {
+  it('unsigned: a key requires a signature (a stripped copy fails with --key alone), --require-signature is kept and needs --key', async () => {
     const dir = await tempDir();
-    const b = (await build(dir, fileM)).dir;
-    const v = await verifyBundle(b, { key: keys.pub });
-    expect(v).toMatchObject({ ok: true, signature: { status: 'unsigned', expected: [rel.fingerprint] } });
-    const req = await verifyBundle(b, { key: keys.pub, requireSignature: true });
-    expect(req.ok).toBe(false);
-    expect(req.problems).toEqual([expect.objectContaining({ code: 'UNSIGNED', path: 'SHA256SUMS.asc' })]);
+    const signed = (await build(dir, fileM, { signKey: keys.sec })).dir;
+    const b = await copy(signed);
+    await rm(join(b, 'SHA256SUMS.asc'));
+    // Plain verify cannot tell a stripped copy from an unsigned bundle; --key can.
+    expect(await verifyBundle(b)).toMatchObject({ ok: true, signature: { status: 'unsigned' } });
+    for (const o of [{ key: keys.pub }, { key: keys.pub, requireSignature: true }]) {
+      const v = await verifyBundle(b, o);
+      expect(v).toMatchObject({ ok: false, signature: { status: 'unsigned', expected: [rel.fingerprint] } });
+      expect(v.problems).toEqual([expect.objectContaining({ code: 'UNSIGNED', path: 'SHA256SUMS.asc' })]);
+    }
     await expect(verifyBundle(b, { requireSignature: true })).rejects.toMatchObject({ code: 'BAD_FLAG', exitCode: 64 });
-    const cli = await runCli(['verify', b, '--key', keys.pub, '--require-signature']);
-    expect(cli.code).toBe(4);
-    expect(cli.stderr).toContain('UNSIGNED');
+    for (const extra of [[], ['--require-signature']]) {
+      const cli = await runCli(['verify', b, '--key', keys.pub, ...extra]);
+      expect(cli.code).toBe(4);
+      expect(cli.stderr).toContain('UNSIGNED: SHA256SUMS.asc: missing');
+      expect(cli.stdout).not.toContain('NOT SIGNED');
+    }
+    // install --key never falls back to [trusted=yes] for a copy whose signature was removed.
     const inst = await installCommand({
       bundle: b,
       dryRun: true,
       stateDir: join(dir, 'state'),
       key: keys.pub,
-      requireSignature: true,
       exec: execFile,
       report: () => {},
       signal: new AbortController().signal,

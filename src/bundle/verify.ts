@@ -71,8 +71,9 @@ export async function verifyBundle(
     report?: Reporter;
     threads?: number;
     base?: string;
-    /** Public key file: SHA256SUMS.asc must verify against it (when present; always with requireSignature). */
+    /** Release public key file: SHA256SUMS.asc must be present and verify against it. */
     key?: string;
+    /** Kept for compatibility: a key already requires a signature. Without a key it is a usage error. */
     requireSignature?: boolean;
     allowExpired?: boolean;
     /** Clock for the signature and expiry checks (tests pin it). */
@@ -139,9 +140,8 @@ export async function verifyBundle(
         const expected = keys.map((k) => k.getFingerprint().toUpperCase());
         if (signature.status === 'unsigned') {
           signature = { status: 'unsigned', expected };
-          if (o.requireSignature) {
-            problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed and a signature is required`, expected: expected.join(', ') });
-          }
+          // A key means a signature is required: a copy with SHA256SUMS.asc deleted must not pass as merely "unsigned".
+          problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed, and --key requires a signature by that key`, expected: expected.join(', ') });
           return;
         }
         signature = await checkDetached(sumsBytes, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);

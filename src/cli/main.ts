@@ -177,8 +177,8 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
     .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')
-    .option('--key <file>', 'release public key: SHA256SUMS.asc must verify against it')
-    .option('--require-signature', 'fail an unsigned bundle (needs --key)')
+    .option('--key <file>', 'release public key: SHA256SUMS.asc must be present and verify against it (an unsigned bundle fails)')
+    .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
     .action(async (bundle: string, o: { threads?: number; base?: string; key?: string; requireSignature?: boolean; allowExpired?: boolean }) => {
       const { verifyBundle } = await import('../bundle/verify.js');
@@ -199,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
           const from = [
             rep.parts ? `read from ${rep.parts.count} part(s)` : '',
             rep.base?.checkedIn ? `${rep.base.blobs} blobs checked in the base ${rep.base.name} ${rep.base.version}` : '',
-            signatureNote(rep.signature, Boolean(o.key)),
+            signatureNote(rep.signature),
             rep.expires ? `${rep.expired ? 'EXPIRED on' : 'expires'} ${rep.expires}` : '',
           ].filter(Boolean);
           emit(
@@ -271,8 +271,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
-    .option('--key <file>', 'release public key: the signature must verify, and apt checks the bundle\'s signed repository with it (signed-by)')
-    .option('--require-signature', 'refuse an unsigned bundle (needs --key)')
+    .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)')
+    .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
     .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean }) => {
@@ -296,7 +296,7 @@ export async function main(argv: string[]): Promise<number> {
           signal: controller.signal,
         });
         r.finish();
-        const sig = signatureNote(res.signature, Boolean(o.key));
+        const sig = signatureNote(res.signature);
         const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`, `  verified (${(res.verifyMs / 1000).toFixed(1)} s)${sig ? `; ${sig}` : ''}`];
         for (const rep of res.reports) {
           lines.push(
@@ -484,12 +484,11 @@ export async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-/** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key. */
-function signatureNote(s: { status: string; signer?: string } | undefined, keyGiven: boolean): string {
+/** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key (with a key, unsigned fails). */
+function signatureNote(s: { status: string; signer?: string } | undefined): string {
   if (!s) return '';
   if (s.status === 'valid') return `signature by ${s.signer ?? '?'} valid`;
   if (s.status === 'unchecked') return 'signed, signature not checked (give --key)';
-  if (s.status === 'unsigned' && keyGiven) return 'NOT SIGNED (add --require-signature to refuse unsigned bundles)';
   return '';
 }
 

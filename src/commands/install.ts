@@ -25,9 +25,12 @@ export interface InstallOptions {
   flat?: string;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
-  /** Release public key: SHA256SUMS.asc must verify against it, and apt checks the bundle's signed InRelease with it. */
+  /**
+   * Release public key: SHA256SUMS.asc must be present and verify against it (never a fallback to trusted=yes),
+   * and apt checks the bundle's signed InRelease with it.
+   */
   key?: string;
-  /** Refuse an unsigned bundle (needs key). */
+  /** Kept for compatibility: a key already requires a signature. */
   requireSignature?: boolean;
   /** Install even when this box has a newer version of the same bundle installed (a deliberate rollback). */
   allowDowngrade?: boolean;
