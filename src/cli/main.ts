@@ -171,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
 
-  program
+  const verifyCmd = program
     .command('verify')
     .description('re-hash every file of a bundle (folder, tar or split folder) and check it against SHA256SUMS and bundle.json')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
@@ -212,6 +212,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (!rep.ok) exitCode = 4;
     });
+  // Run through a bundle's ./verify, the bundle is the folder that script is in: its help says so.
+  if (process.env.VAULT_BUNDLE_ENTRY === './verify') {
+    verifyCmd.configureHelp({
+      commandUsage: () => './verify [options]        (or: sh ./verify [options]; it checks the folder it is in)',
+      visibleArguments: () => [],
+    });
+  }
 
   program
     .command('sign')
