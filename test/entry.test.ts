@@ -234,3 +234,28 @@ describe('TMPDIR: the node copy when the stick drops exec bits', () => {
     expect(await readdir(t)).toEqual([]);
   });
 });
+
+describe('Ctrl-C while verify hashes', () => {
+  it('stops the hashing threads and exits 130 with "interrupted", instead of hashing on and printing a result', async () => {
+    const d = await linked();
+    const idx = JSON.parse(await readFile(join(d, 'bundle.json'), 'utf8')) as { artifacts: { digest: string }[] };
+    // An 8 GiB sparse file where a blob should be: minutes of hashing, no disk.
+    const blob = join(d, 'blobs/sha256', idx.artifacts[0]!.digest.slice('sha256:'.length));
+    await rm(blob);
+    execFileSync('truncate', ['-s', '8G', blob]);
+    const child = spawn('sh', [join(d, 'verify')], { env: { PATH }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 1500));
+    const sent = Date.now();
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await done).toBe(130);
+    expect(Date.now() - sent).toBeLessThan(5000);
+    expect(out).toContain('interrupting: cleaning up');
+    expect(out).toMatch(/^error: interrupted\nhint: nothing was changed/m);
+    expect(out).not.toMatch(/^(OK|FAILED) /m);
+    expect(out).not.toContain('verify: interrupted'); // node said it; the sh wrapper does not say it twice
+  });
+});

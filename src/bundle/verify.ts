@@ -5,7 +5,7 @@ import type { Reporter } from '../util/events.js';
 import { IntegrityError, UsageError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
 import { availableParallelism } from 'node:os';
-import { type HashJob, HashPool, POOL_MIN_BYTES, hashAll, wholeFile } from './hashpool.js';
+import { type HashJob, HashPool, POOL_MIN_BYTES, hashAll, interrupted, wholeFile } from './hashpool.js';
 import { type BaseRef, type BundleIndex, bundleIndexSchema } from './index.js';
 import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath } from './layout.js';
 import { type BundleReader, type SplitParts, openBundle } from './reader.js';
@@ -78,6 +78,8 @@ export async function verifyBundle(
     allowExpired?: boolean;
     /** Clock for the signature and expiry checks (tests pin it). */
     now?: Date;
+    /** Ctrl-C: hashing stops (the threads are terminated) and verify rejects with InterruptedError. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<VerifyReport> {
   const t0 = performance.now();
@@ -95,6 +97,7 @@ export async function verifyBundle(
   const steps: VerifyReport['steps'] = [];
   const problems: Problem[] = [];
   const step = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+    if (o.signal?.aborted) throw interrupted();
     const s = performance.now();
     try {
       return await fn();
@@ -285,7 +288,7 @@ export async function verifyBundle(
     let bytes = 0;
     const bad: HashJob[] = [];
     await step('hash', async () => {
-      const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads, ...(pool ? { pool } : {}) });
+      const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads, ...(pool ? { pool } : {}), ...(o.signal ? { signal: o.signal } : {}) });
       results.forEach((r, i) => {
         const { path, expected, job } = toHash[i]!;
         bytes += r.read;
@@ -304,7 +307,7 @@ export async function verifyBundle(
         }
       });
     });
-    if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, o.threads, pool));
+    if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, { threads: o.threads, pool, signal: o.signal }));
 
     problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return {
@@ -325,9 +328,18 @@ export async function verifyBundle(
 }
 
 /** A file that failed inside a split bundle: hash the parts it lies in, to say which part to copy again. */
-async function nameDamagedParts(split: SplitParts, bad: HashJob[], problems: Problem[], threads?: number, pool?: HashPool): Promise<void> {
+async function nameDamagedParts(
+  split: SplitParts,
+  bad: HashJob[],
+  problems: Problem[],
+  o: { threads: number | undefined; pool: HashPool | undefined; signal: AbortSignal | undefined },
+): Promise<void> {
   const suspects = [...new Set(bad.flatMap((j) => split.partsOf(j)))].sort((a, b) => a - b);
-  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), { threads, ...(pool ? { pool } : {}) });
+  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), {
+    threads: o.threads,
+    ...(o.pool ? { pool: o.pool } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   results.forEach((r, k) => {
     const i = suspects[k]!;
     const p = split.manifest.parts[i]!;

@@ -188,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(o.key ? { key: o.key } : {}),
         ...(o.requireSignature ? { requireSignature: true } : {}),
         ...(o.allowExpired ? { allowExpired: true } : {}),
+        signal: controller.signal,
       });
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);

@@ -86,6 +86,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     ...(o.requireSignature ? { requireSignature: true } : {}),
     ...(o.allowExpired ? { allowExpired: true } : {}),
     ...(o.now ? { now: o.now } : {}),
+    signal: o.signal,
   });
   if (!v.ok) throw trustError(v) ?? verifyError(v);
   const base = basePath ? await openBundle(basePath) : undefined;

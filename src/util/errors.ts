@@ -115,12 +115,8 @@ export class UsageError extends VaultError<UsageCode> {
 /** Ctrl-C: a distinct class so callers clean up and the CLI exits 130 like a shell would. */
 export class InterruptedError extends VaultError<'INTERRUPTED'> {
   override readonly exitCode = 130;
-  constructor() {
-    super({
-      code: 'INTERRUPTED',
-      message: 'interrupted',
-      hint: 'nothing half-written was left behind; run the same command again to resume from the cache',
-    });
+  constructor(hint = 'nothing half-written was left behind; run the same command again to resume from the cache') {
+    super({ code: 'INTERRUPTED', message: 'interrupted', hint });
   }
 }
 
