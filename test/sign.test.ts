@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFile, chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,6 +236,33 @@ describe('sign and verify --key', () => {
     expect(bad.status).toBe(4);
     // gpgv refuses it in sh, before the carried runtime runs (its words, then ours).
     expect(bad.stderr).toMatch(new RegExp(`using EDDSA key ${rel.fingerprint}[\\s\\S]*No public key[\\s\\S]*verify: SIGNATURE_INVALID: SHA256SUMS\\.asc does not verify against the release key`));
+  });
+
+  it('a signed split bundle: parts.json is signed, so a part appended and listed fails verify --key', async () => {
+    const dir = await tempDir();
+    const r = await build(dir, fileM, { media: 'fat32', partSize: 64 * 1024, signKey: keys.sec });
+    expect(gpgVerify(r.dir, keys.pub).status).toBe(0);
+    expect(await readFile(join(r.dir, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}parts\.json$/m);
+    const b = await copy(r.dir);
+    const pm = JSON.parse(await readFile(join(b, 'parts.json'), 'utf8'));
+    // The last part filled up to the part size, and a new part after it: both after the end of the tar.
+    const last = pm.parts.at(-1);
+    const filled = Buffer.concat([await readFile(join(b, last.file)), Buffer.from('x'.repeat(pm.partSize - last.size))]);
+    await writeFile(join(b, last.file), filled);
+    const extra = Buffer.from('#!/bin/sh\necho pwned\n');
+    const name = `blobs.tar.${String(pm.parts.length + 1).padStart(4, '0')}`;
+    await writeFile(join(b, name), extra);
+    const hex = (x: Buffer | string) => createHash('sha256').update(x).digest('hex');
+    Object.assign(last, { size: filled.length, sha256: hex(filled) });
+    pm.parts.push({ file: name, size: extra.length, sha256: hex(extra) });
+    pm.whole.size = pm.parts.reduce((n: number, p: { size: number }) => n + p.size, 0);
+    await writeFile(join(b, 'parts.json'), JSON.stringify(pm));
+    const codes = async () => (await verifyBundle(b, { key: keys.pub })).problems.map((p) => `${p.code} ${p.path}`).sort();
+    expect(await codes()).toEqual(['DIGEST_MISMATCH parts.json', `PART_EXTRA ${last.file}`, `PART_EXTRA ${name}`]);
+    // SHA256SUMS relisted to match: the signature no longer does.
+    const sums = (await readFile(join(b, 'SHA256SUMS'), 'utf8')).replace(/^[0-9a-f]{64} {2}parts\.json$/m, `${hex(JSON.stringify(pm))}  parts.json`);
+    await writeFile(join(b, 'SHA256SUMS'), sums);
+    expect(await codes()).toEqual([`PART_EXTRA ${last.file}`, `PART_EXTRA ${name}`, 'SIGNATURE_INVALID SHA256SUMS.asc']);
   });
 
   it('refuses a tar (sign the folder, then --media tar) and a bundle that fails verify', async () => {

@@ -17,5 +17,10 @@ export function blobPath(hex: string): string {
   return `${BLOBS_DIR}/${hex}`;
 }
 
-/** Files a bundle may hold that SHA256SUMS does not list (itself and its signature). */
-export const UNLISTED_ALLOWED: ReadonlySet<string> = new Set([SUMS, SUMS_SIG, PARTS]);
+/**
+ * Files a bundle may hold that SHA256SUMS does not list: itself and its signature. (parts.json is listed: its
+ * part sizes and hashes are covered by SHA256SUMS and so by the signature; the parts are listed in it.)
+ */
+export const UNLISTED_ALLOWED: ReadonlySet<string> = new Set([SUMS, SUMS_SIG]);
+/** A part of a split bundle's blob tar, by name. */
+export const PART_NAME = /^blobs\.tar\.\d{4}$/;

@@ -24,6 +24,10 @@ export type ProblemCode =
   | 'NOT_A_FILE'
   | 'PART_MISSING'
   | 'PART_DAMAGED'
+  /** A part (or the end of one) after the end of the blob tar: not part of the bundle. */
+  | 'PART_EXTRA'
+  /** parts.json disagrees with bundle.json (another bundle's parts). */
+  | 'BAD_PARTS'
   | 'BASE_REQUIRED'
   | 'BASE_MISMATCH'
   | 'SIGNATURE_INVALID'
@@ -167,8 +171,18 @@ export async function verifyBundle(
         if (e.kind !== 'file') {
           problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
         } else if (!sums.has(path) && !UNLISTED_ALLOWED.has(path)) {
-          problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: not listed in ${SUMS} (added after build?)` });
+          const why = path === PARTS
+            ? `not listed in ${SUMS}: its part sizes and hashes are not covered (a split bundle built before ${SUMS} listed ${PARTS}: rebuild it)`
+            : `not listed in ${SUMS} (added after build?)`;
+          problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: ${why}` });
         }
+      }
+      for (const x of split?.extra ?? []) {
+        problems.push({
+          code: 'PART_EXTRA',
+          path: x.file,
+          message: `${x.file} (part ${x.index + 1} of ${split!.files.length}) ${x.why}: those bytes are not part of the bundle (nothing reads them); copy the bundle again from the release medium`,
+        });
       }
       for (const path of sums.keys()) {
         const kind = reader.entries.get(path)?.kind;
@@ -191,6 +205,16 @@ export async function verifyBundle(
         problems.push({ code: 'BAD_INDEX', path: INDEX, message: `${INDEX}: not valid JSON (${(err as Error).message})` });
       }
     });
+
+    if (index && split && (split.manifest.name !== index.name || split.manifest.version !== index.version)) {
+      problems.push({
+        code: 'BAD_PARTS',
+        path: PARTS,
+        message: `${PARTS} is for ${split.manifest.name} ${split.manifest.version}, ${INDEX} for ${index.name} ${index.version}: parts of another bundle`,
+        expected: `${index.name} ${index.version}`,
+        found: `${split.manifest.name} ${split.manifest.version}`,
+      });
+    }
 
     // Freeze protection: a bundle past its expiry is refused (TUF's freeze attack: replaying an old, valid bundle).
     let expired: boolean | undefined;
@@ -307,7 +331,9 @@ export async function verifyBundle(
         }
       });
     });
-    if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, { threads: o.threads, pool, signal: o.signal }));
+    // Part hashes are only worth comparing with a parts.json that matched its SHA256SUMS line.
+    const partsTrusted = !problems.some((p) => p.path === PARTS && p.code === 'DIGEST_MISMATCH');
+    if (split && bad.length > 0 && partsTrusted) await step('name-parts', () => nameDamagedParts(split, bad, problems, { threads: o.threads, pool, signal: o.signal }));
 
     problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return {
