@@ -177,6 +177,11 @@ describe('split bundles: parts.json is covered, and nothing but the tar is read 
     const f = await copyOf(split);
     await editParts(f, (m) => (m.parts[1]!.file = 'blobs.tar.0009'), true);
     await expect(verifyBundle(f)).rejects.toMatchObject({ code: 'BAD_PARTS', message: expect.stringContaining('parts[1] is blobs.tar.0009, expected blobs.tar.0002') });
+    // A part file that parts.json does not list is named as such (never read), not as a file left by someone.
+    const g = await copyOf(split);
+    await writeFile(join(g, 'blobs.tar.0099'), 'x');
+    const stray = await verifyBundle(g);
+    expect(stray.problems).toEqual([expect.objectContaining({ code: 'UNLISTED_FILE', path: 'blobs.tar.0099', message: expect.stringContaining('a part that parts.json does not list') })]);
   });
 
   it('a split bundle without parts.json says to copy it again, not that its parts are unlisted and its blobs missing', async () => {

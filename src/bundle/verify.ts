@@ -7,14 +7,17 @@ import { limits } from '../util/limits.js';
 import { availableParallelism } from 'node:os';
 import { type HashJob, HashPool, POOL_MIN_BYTES, hashAll, interrupted, wholeFile } from './hashpool.js';
 import { type BaseRef, type BundleIndex, bundleIndexSchema } from './index.js';
-import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath } from './layout.js';
+import { BLOBS_DIR, INDEX, PARTS, PART_NAME, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath, isBundlePath, isOsMetadata } from './layout.js';
 import { type BundleReader, type SplitParts, openBundle } from './reader.js';
 import { parseSums } from './sums.js';
 import { type SignatureStatus, checkDetached, readVerifyKeys } from './signature.js';
 
 export type ProblemCode =
   | 'MISSING_FILE'
+  /** A file where the bundle's own files go (blobs/, runtime/, bundle.json…) that SHA256SUMS does not list. */
   | 'UNLISTED_FILE'
+  /** Any other file SHA256SUMS does not list: left in the folder (results, a probe), not damage. */
+  | 'EXTRA_FILE'
   | 'DIGEST_MISMATCH'
   | 'SIZE_MISMATCH'
   | 'MISSING_BLOB'
@@ -59,6 +62,8 @@ export interface VerifyReport {
   base?: { name: string; version: string; blobs: number; bytes: number; checkedIn?: string };
   /** SHA256SUMS.asc: checked against --key (valid, invalid), absent (unsigned), or present but no key given (unchecked). */
   signature: SignatureStatus;
+  /** Unlisted macOS/Windows metadata (.DS_Store, ._*, System Volume Information/…): ignored, never read. */
+  ignored?: string[];
   /** bundle.json's expiry, and whether it has passed (a failure unless --allow-expired). */
   expires?: string;
   expired?: boolean;
@@ -164,17 +169,25 @@ export async function verifyBundle(
       });
     }
     let index: BundleIndex | undefined;
+    const ignored: string[] = [];
 
     await step('compare-listing', () => {
       for (const [path, e] of reader.entries) {
         if (e.kind === 'dir') continue;
-        if (e.kind !== 'file') {
+        const listed = sums.has(path) || UNLISTED_ALLOWED.has(path);
+        if (!listed && isOsMetadata(path)) {
+          ignored.push(path);
+        } else if (e.kind !== 'file') {
           problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
-        } else if (!sums.has(path) && !UNLISTED_ALLOWED.has(path)) {
+        } else if (!listed && isBundlePath(path)) {
           const why = path === PARTS
             ? `not listed in ${SUMS}: its part sizes and hashes are not covered (a split bundle built before ${SUMS} listed ${PARTS}: rebuild it)`
-            : `not listed in ${SUMS} (added after build?)`;
+            : PART_NAME.test(path)
+              ? `a part that ${PARTS} does not list (left from another copy of a bundle, or added): nothing reads it`
+              : `not listed in ${SUMS}, though the bundle's own files go there (${SUMS} edited, or another bundle copied into this folder)`;
           problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: ${why}` });
+        } else if (!listed) {
+          problems.push({ code: 'EXTRA_FILE', path, message: `${path}: not in the bundle (not listed in ${SUMS}); nothing reads it` });
         }
       }
       for (const x of split?.extra ?? []) {
@@ -269,7 +282,7 @@ export async function verifyBundle(
         }
       }
       for (const [path, e] of reader.entries) {
-        if (e.kind === 'file' && path.startsWith(`${BLOBS_DIR}/`) && !referenced.has(path)) {
+        if (e.kind === 'file' && path.startsWith(`${BLOBS_DIR}/`) && !referenced.has(path) && !ignored.includes(path)) {
           problems.push({ code: 'UNREFERENCED_BLOB', path, message: `${path}: a blob that no artifact in bundle.json names` });
         }
       }
@@ -349,6 +362,7 @@ export async function verifyBundle(
       ...(baseInfo ? { base: baseInfo } : {}),
       signature,
       ...(index?.expires ? { expires: index.expires, expired: Boolean(expired) } : {}),
+      ...(ignored.length ? { ignored } : {}),
     };
   }
 }
@@ -414,11 +428,31 @@ async function readSums(reader: BundleReader): Promise<{ sums: Map<string, strin
 
 /** One error summarising a failed report, for callers (install) that must refuse the bundle. */
 export function verifyError(r: VerifyReport): VaultError {
-  const first = r.problems[0]!;
+  const extra = r.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
+  const damage = r.problems.filter((p) => p.code !== 'EXTRA_FILE');
+  if (damage.length === 0) {
+    return new IntegrityError({
+      code: 'EXTRA_FILES',
+      message: `${r.bundle}: ${extraSummary(extra, true, false)}`,
+      subject: extra[0],
+      hint: 'nothing reads them, but only a folder that is exactly the bundle is installed from: move them out (beside the bundle folder), then run again',
+    });
+  }
+  const first = damage[0]!;
   return new IntegrityError({
     code: 'VERIFY_FAILED',
-    message: `${r.bundle}: ${r.problems.length} problem(s); first: ${first.message}`,
+    message: `${r.bundle}: ${damage.length} problem(s); first: ${first.message}${extra.length ? `; also ${extraSummary(extra, false, false)}` : ''}`,
     subject: first.path,
     hint: 'do not install from this copy; copy the bundle again from a good source and re-run verify',
   });
+}
+
+/**
+ * The one line for files left in a bundle folder, which are not damage: what they are and what to do. The
+ * bundle's own files are called intact only when nothing else failed.
+ */
+export function extraSummary(paths: readonly string[], intact: boolean, listedBelow: boolean): string {
+  const n = paths.length;
+  const which = listedBelow ? 'listed below' : paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${n - 5} more` : paths.join(', ');
+  return `${n} ${n === 1 ? 'file' : 'files'} not in the bundle (${which}): move them out of the bundle folder${intact ? "; the bundle's own files are intact" : ''}`;
 }

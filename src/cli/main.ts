@@ -193,7 +193,16 @@ export async function main(argv: string[]): Promise<number> {
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
       } else {
-        for (const p of rep.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
+        const { extraSummary } = await import('../bundle/verify.js');
+        const extra = rep.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
+        const damage = rep.problems.filter((p) => p.code !== 'EXTRA_FILE');
+        if (rep.ignored?.length && mode !== 'quiet') {
+          const some = rep.ignored.slice(0, 3).join(', ') + (rep.ignored.length > 3 ? ', …' : '');
+          process.stderr.write(`warning: ignored ${rep.ignored.length} macOS/Windows metadata file(s) (${some}): not part of the bundle, never read\n`);
+        }
+        for (const p of damage) process.stderr.write(`${p.code}: ${p.message}\n`);
+        // Files left in the folder are not damage: one line that says what to do, then the list.
+        if (extra.length) process.stderr.write(`EXTRA_FILE: ${extraSummary(extra, damage.length === 0, true)}\n${extra.map((p) => `  ${p}\n`).join('')}`);
         const secs = rep.durationMs / 1000;
         const what = `${rep.name ?? '?'} ${rep.version ?? ''}`.trim();
         if (rep.ok) {
@@ -208,7 +217,8 @@ export async function main(argv: string[]): Promise<number> {
             rep,
           );
         } else if (mode !== 'quiet') {
-          process.stdout.write(`FAILED ${what}: ${rep.problems.length} problem(s) in ${shown(rep.bundle)}\n`);
+          const why = damage.length === 0 ? `${extra.length} file(s) not in the bundle left in ${shown(rep.bundle)}; the bundle's own files are intact` : `${rep.problems.length} problem(s) in ${shown(rep.bundle)}`;
+          process.stdout.write(`FAILED ${what}: ${why}\n`);
         }
       }
       if (!rep.ok) exitCode = 4;
@@ -323,7 +333,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('smoke')
     .description('smoke-test this box with no network: GPUs, torch, bandwidth, NCCL, bundled models, inference; writes results.json, junit.xml, thermal.csv/svg')
     .option('--bundle <dir>', "bundle folder: its models are loaded and run, its NVIDIA driver branch is expected")
-    .option('-o, --out <dir>', 'results folder', 'smoke-results')
+    .option('-o, --out <dir>', 'results folder (default: smoke-results here, or beside the bundle folder when run inside one)')
     .option('--only <checks>', 'comma-separated check ids or areas (gpu, nccl, models, inference, gpu.matmul, …); what they need runs too')
     .option('--save-baseline <file>', "save this run's metrics as a baseline (only when nothing failed)")
     .option('--baseline <file>', 'compare with a saved baseline (same GPU, driver, CUDA, torch, vLLM); a regression fails')
@@ -332,7 +342,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--expect-gpus <n>', 'number of GPUs this box must have').argParser(positiveInt))
     .option('--expect-model <name>', "GPU model every GPU must be (part of nvidia-smi's name, e.g. H200)")
     .option('--python <path>', 'python for the probes (default: /opt/vault-ai/venv/bin/python when it imports torch, else python3)')
-    .action(async (o: { bundle?: string; out: string; only?: string; saveBaseline?: string; baseline?: string; tolerance: number; netns?: boolean; expectGpus?: number; expectModel?: string; python?: string }) => {
+    .action(async (o: { bundle?: string; out?: string; only?: string; saveBaseline?: string; baseline?: string; tolerance: number; netns?: boolean; expectGpus?: number; expectModel?: string; python?: string }) => {
       if (o.netns) {
         const { reexecInNetns } = await import('../checks/netns.js');
         const code = await reexecInNetns({ warn: (m) => process.stderr.write(`warning: ${m}\n`) });
@@ -346,7 +356,7 @@ export async function main(argv: string[]): Promise<number> {
         const { smokeCommand } = await import('../commands/smoke.js');
         const res = await smokeCommand({
           bundle: o.bundle,
-          out: o.out,
+          ...(o.out ? { out: o.out } : {}),
           only: o.only?.split(',').map((s) => s.trim()).filter(Boolean),
           options: {
             expect: { ...(o.expectGpus !== undefined ? { count: o.expectGpus } : {}), ...(o.expectModel ? { model: o.expectModel } : {}) },
@@ -400,14 +410,15 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('probe')
     .description('read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file for build --target')
-    .option('-o, --out <file>', 'where to write the probe', 'box.json')
+    .option('-o, --out <file>', 'where to write the probe (default: box.json here, or beside the bundle folder when run inside one)')
     .option('--venv <dir>', 'the virtual environment pip installs into', '/opt/vault-ai/venv')
     .option('--hf-home <dir>', 'HF_HOME of the models (default: $HF_HOME, else /opt/vault-ai/models)')
     .option('--state-dir <dir>', 'where vault-bundle install keeps its journal (default: /var/lib/vault-bundle, then ~/.local/state/vault-bundle)')
-    .action(async (o: { out: string; venv: string; hfHome?: string; stateDir?: string }) => {
+    .action(async (o: { out?: string; venv: string; hfHome?: string; stateDir?: string }) => {
       const { probeCommand } = await import('../commands/probe.js');
       const { execFile } = await import('../util/exec.js');
-      const res = await probeCommand({ out: o.out, venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
+      const res = await probeCommand({ ...(o.out ? { out: o.out } : {}), venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
+      if (mode !== 'quiet') for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
       emit(`${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`, { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent });
     });
 

@@ -346,18 +346,22 @@ When the stick does not keep exec bits (FAT32 often does not), run every entry p
    gpgv (on every Debian and Ubuntu box: apt needs it) checks SHA256SUMS.asc before anything in this folder
    runs, and an unsigned bundle is refused. Without a release key: ./verify (checksums only).
    ./verify checks the folder it is in: "./verify ." is the same; for another bundle run that one's verify.
-   Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install;
-   copy the bundle again from the release medium (a split bundle names the part to copy again).
+   Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install.
+   Damaged or missing files: copy the bundle again from the release medium (a split bundle names the part
+   to copy again). "N files not in the bundle (listed below): move them out of the bundle folder": files
+   were left in this folder (results, probes); move them beside it and run ./verify again.
+   macOS/Windows metadata (.DS_Store, ._*, System Volume Information, ...) is only warned about.
    A delta bundle also needs its base: ./verify --key release.asc --base /path/to/the/base/bundle
 2. Install it:    sudo ./vault-bundle install . --key release.asc   (add --dry-run first to see the plan)
    It verifies again, checks free space, then installs files, apt packages, Python wheels and models,
    with no network, reading a split bundle's parts in place (no reassembly).
    A second run says "nothing to do". The journal is /var/lib/vault-bundle/journal.jsonl.
-3. Prove the box: sudo ./vault-bundle smoke --bundle . --out ../smoke-results
+3. Prove the box: sudo ./vault-bundle smoke --bundle .     (results in ../smoke-results, beside this folder)
 
 Bring back: the output of the three steps, /var/lib/vault-bundle/journal.jsonl, the smoke results folder,
-and a probe of the box for the next, smaller bundle (write it outside this folder):
-                  ./vault-bundle probe --out ../box.json
+and a probe of the box for the next, smaller bundle:
+                  ./vault-bundle probe      (writes ../box.json, beside this folder)
+Write nothing into this folder: verify refuses files that are not the bundle's until they are moved out.
 
 TMPDIR: when node cannot run from the stick, it runs from a copy (about 100 MB, checked against SHA256SUMS,
 removed on exit or Ctrl-C) in $TMPDIR (default /tmp), else in $HOME, /dev/shm or /var/tmp when that is not

@@ -59,6 +59,8 @@ export type IntegrityCode =
   | 'SIZE_MISMATCH'
   | 'MISSING_FILE'
   | 'UNLISTED_FILE'
+  /** Only files that are not the bundle's were found in its folder (left there): move them out. */
+  | 'EXTRA_FILES'
   | 'MISSING_BLOB'
   | 'BAD_INDEX'
   | 'BAD_SUMS'
