@@ -42,15 +42,22 @@ describe('cli', () => {
     expect(events.at(-1)!.type).toBe('result');
   });
 
-  it('a corrupted bundle fails verify with exit 4, naming the file', async () => {
+  it('a file left in the bundle folder fails verify with exit 4, named as not in the bundle; a changed one as damage', async () => {
     const dir = await tempDir();
     const { manifest } = await fileManifest(dir);
     await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o'), '--runtime', 'none']);
     await writeFile(join(dir, 'o', 'extra.txt'), 'x');
     const v = await runCli(['verify', join(dir, 'o')]);
     expect(v.code).toBe(4);
-    expect(v.stderr).toContain('UNLISTED_FILE: extra.txt');
-    expect(v.stdout).toMatch(/^FAILED test 1\.0\.0: 1 problem/m);
+    expect(v.stderr).toContain("EXTRA_FILE: 1 file not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  extra.txt\n");
+    expect(v.stdout).toMatch(/^FAILED test 1\.0\.0: 1 file\(s\) not in the bundle left in /m);
+    // Damage is still damage: a changed byte is named as such.
+    const blob = (await readdir(join(dir, 'o', 'blobs/sha256')))[0]!;
+    await chmod(join(dir, 'o', 'blobs/sha256', blob), 0o644);
+    await appendFile(join(dir, 'o', 'blobs/sha256', blob), 'x');
+    const d = await runCli(['verify', join(dir, 'o')]);
+    expect(d.code).toBe(4);
+    expect(d.stderr).toMatch(/^DIGEST_MISMATCH: blobs\/sha256\//m);
   });
 
   it('bad input: one clear message, a hint, no stack trace, the documented exit code', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTS } from '../src/bundle/layout.js';
+import type { PartsManifest } from '../src/bundle/parts.js';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { installCommand } from '../src/commands/install.js';
 import { execFile } from '../src/util/exec.js';
@@ -16,7 +17,7 @@ import { runCli } from './helpers/cli.js';
 
 let dir: string;
 let made = 0;
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 /** Files with install destinations under `dest`; `names` picks which of the prepared payloads go in. */
 async function manifest(version: string, payloads: Record<string, Buffer>, dest: string): Promise<string> {
@@ -74,10 +75,13 @@ describe('build --media fat32', () => {
     expect(each.trim().split('\n').map((l) => l.split(' ')[0])).toEqual(pm.parts.map((p: { sha256: string }) => p.sha256));
   });
 
-  it('verify reads the parts in place: the same files and bytes as the unsplit bundle', async () => {
+  it('verify reads the parts in place: the same files and bytes as the unsplit bundle, and parts.json', async () => {
     const a = await verifyBundle(whole);
     const b = await verifyBundle(split);
-    expect(b).toMatchObject({ ok: true, files: a.files, bytes: a.bytes, parts: { count: expect.any(Number) } });
+    const pj = await readFile(join(split, PARTS));
+    expect(b).toMatchObject({ ok: true, files: a.files + 1, bytes: a.bytes + pj.length, parts: { count: expect.any(Number) } });
+    // parts.json is listed in SHA256SUMS (and so signed): its part sizes and hashes are covered.
+    expect(await readFile(join(split, 'SHA256SUMS'), 'utf8')).toContain(`${sha(pj)}  parts.json\n`);
     const shown = await runCli(['inspect', split]);
     expect(shown.stdout).toMatch(/split for FAT32: \d+ part\(s\)/);
   });
@@ -120,6 +124,75 @@ describe('build --media fat32', () => {
       expect(again.reports[0]!.changed).toEqual([]);
       expect(first.space?.length).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('split bundles: parts.json is covered, and nothing but the tar is read from the parts', () => {
+  /** parts.json edited as someone would, with (or without) its SHA256SUMS line updated to match. */
+  async function editParts(d: string, edit: (pm: PartsManifest) => void, relist: boolean): Promise<void> {
+    const pm = JSON.parse(await readFile(join(d, PARTS), 'utf8')) as PartsManifest;
+    edit(pm);
+    const text = `${JSON.stringify(pm, null, 2)}\n`;
+    await writeFile(join(d, PARTS), text);
+    if (relist) {
+      const sums = await readFile(join(d, 'SHA256SUMS'), 'utf8');
+      await writeFile(join(d, 'SHA256SUMS'), sums.replace(/^[0-9a-f]{64}  parts\.json$/m, `${sha(text)}  parts.json`));
+    }
+  }
+  const codes = (r: { problems: { code: string; path: string }[] }) => r.problems.map((p) => `${p.code} ${p.path}`).sort();
+
+  it('parts appended after the end of the tar are refused, even when parts.json and SHA256SUMS were edited to match', async () => {
+    const d = await copyOf(split);
+    const pm = JSON.parse(await readFile(join(d, PARTS), 'utf8')) as PartsManifest;
+    const last = pm.parts.at(-1)!;
+    const n = pm.parts.length;
+    // Fill the last part up to the part size with anything after the tar's end, then add a part of anything.
+    const filled = Buffer.concat([await readFile(join(d, last.file)), randomBytes(pm.partSize - last.size)]);
+    await writeFile(join(d, last.file), filled);
+    const added = randomBytes(5000);
+    const name = `blobs.tar.${String(n + 1).padStart(4, '0')}`;
+    await writeFile(join(d, name), added);
+    await editParts(d, (m) => {
+      m.parts[n - 1] = { ...last, size: filled.length, sha256: sha(filled) };
+      m.parts.push({ file: name, size: added.length, sha256: sha(added) });
+      m.whole.size += filled.length - last.size + added.length;
+    }, true);
+    const r = await verifyBundle(d);
+    expect(r.ok).toBe(false);
+    expect(codes(r)).toEqual([`PART_EXTRA ${last.file}`, `PART_EXTRA ${name}`]);
+    expect(r.problems.find((p) => p.path === name)!.message).toContain(`${name} (part ${n + 1} of ${n + 1}) lies wholly after the end of the blob archive`);
+    // Zero padding to a tar record is an archive's own: the untouched split has none, and passes.
+    expect((await verifyBundle(split)).ok).toBe(true);
+  });
+
+  it('an edited parts.json fails its SHA256SUMS line; a consistent edit of name or version is named; a renamed part is refused', async () => {
+    const d = await copyOf(split);
+    await editParts(d, (m) => (m.parts[0]!.sha256 = 'a'.repeat(64)), false);
+    expect(codes(await verifyBundle(d))).toEqual(['DIGEST_MISMATCH parts.json']);
+    const e = await copyOf(split);
+    await editParts(e, (m) => Object.assign(m, { name: 'other', version: '9.9.9' }), true);
+    const r = await verifyBundle(e);
+    expect(codes(r)).toEqual(['BAD_PARTS parts.json']);
+    expect(r.problems[0]!.message).toBe('parts.json is for other 9.9.9, bundle.json for media 1.0.0: parts of another bundle');
+    const f = await copyOf(split);
+    await editParts(f, (m) => (m.parts[1]!.file = 'blobs.tar.0009'), true);
+    await expect(verifyBundle(f)).rejects.toMatchObject({ code: 'BAD_PARTS', message: expect.stringContaining('parts[1] is blobs.tar.0009, expected blobs.tar.0002') });
+    // A part file that parts.json does not list is named as such (never read), not as a file left by someone.
+    const g = await copyOf(split);
+    await writeFile(join(g, 'blobs.tar.0099'), 'x');
+    const stray = await verifyBundle(g);
+    expect(stray.problems).toEqual([expect.objectContaining({ code: 'UNLISTED_FILE', path: 'blobs.tar.0099', message: expect.stringContaining('a part that parts.json does not list') })]);
+  });
+
+  it('a split bundle without parts.json says to copy it again, not that its parts are unlisted and its blobs missing', async () => {
+    const d = await copyOf(split);
+    await rm(join(d, PARTS));
+    await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'BAD_PARTS', exitCode: 4 });
+    const cli = await runCli(['verify', d]);
+    expect(cli.code).toBe(4);
+    expect(cli.stderr).toMatch(/^error: .*: parts\.json missing: copy it again/m);
+    expect(cli.stderr).toMatch(/^hint: copy parts\.json from the release medium/m);
+    expect(cli.stderr).not.toMatch(/UNLISTED|MISSING_BLOB/);
   });
 });
 

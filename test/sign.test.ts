@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { appendFile, chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,18 +166,26 @@ describe('sign and verify --key', () => {
     expect(ok.stdout).toContain(`signature by ${other.fingerprint} valid`);
   });
 
-  it('unsigned: --key reports it, --require-signature fails it, and --require-signature needs --key', async () => {
+  it('unsigned: a key requires a signature (a stripped copy fails with --key alone), --require-signature is kept and needs --key', async () => {
     const dir = await tempDir();
-    const b = (await build(dir, fileM)).dir;
-    const v = await verifyBundle(b, { key: keys.pub });
-    expect(v).toMatchObject({ ok: true, signature: { status: 'unsigned', expected: [rel.fingerprint] } });
-    const req = await verifyBundle(b, { key: keys.pub, requireSignature: true });
-    expect(req.ok).toBe(false);
-    expect(req.problems).toEqual([expect.objectContaining({ code: 'UNSIGNED', path: 'SHA256SUMS.asc' })]);
+    const signed = (await build(dir, fileM, { signKey: keys.sec })).dir;
+    const b = await copy(signed);
+    await rm(join(b, 'SHA256SUMS.asc'));
+    // Plain verify cannot tell a stripped copy from an unsigned bundle; --key can.
+    expect(await verifyBundle(b)).toMatchObject({ ok: true, signature: { status: 'unsigned' } });
+    for (const o of [{ key: keys.pub }, { key: keys.pub, requireSignature: true }]) {
+      const v = await verifyBundle(b, o);
+      expect(v).toMatchObject({ ok: false, signature: { status: 'unsigned', expected: [rel.fingerprint] } });
+      expect(v.problems).toEqual([expect.objectContaining({ code: 'UNSIGNED', path: 'SHA256SUMS.asc' })]);
+    }
     await expect(verifyBundle(b, { requireSignature: true })).rejects.toMatchObject({ code: 'BAD_FLAG', exitCode: 64 });
-    const cli = await runCli(['verify', b, '--key', keys.pub, '--require-signature']);
-    expect(cli.code).toBe(4);
-    expect(cli.stderr).toContain('UNSIGNED');
+    for (const extra of [[], ['--require-signature']]) {
+      const cli = await runCli(['verify', b, '--key', keys.pub, ...extra]);
+      expect(cli.code).toBe(4);
+      expect(cli.stderr).toContain('UNSIGNED: SHA256SUMS.asc: missing');
+      expect(cli.stdout).not.toContain('NOT SIGNED');
+    }
+    // install --key never falls back to [trusted=yes] for a copy whose signature was removed.
     const inst = await installCommand({
       bundle: b,
       dryRun: true,
@@ -225,14 +234,42 @@ describe('sign and verify --key', () => {
     const out = join(dir, 'b');
     const b = await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', fileM, '--out', out, '--runtime', 'host', '--sign-key', keys.sec]);
     expect(b.code).toBe(0);
-    expect(await readFile(join(out, 'README-FIELD.txt'), 'utf8')).toContain('./verify --key reviewer.asc --require-signature');
+    expect(await readFile(join(out, 'README-FIELD.txt'), 'utf8')).toContain('./verify --key release.asc');
     const env = { PATH: '/usr/bin:/bin' };
     const ok = spawnSync('sh', [join(out, 'verify'), '--key', keys.pub, '--require-signature'], { env, encoding: 'utf8' });
     expect(ok.stdout).toMatch(new RegExp(`^OK signed 1\\.0\\.0: .*signature by ${rel.fingerprint} valid`, 'm'));
     expect(ok.status).toBe(0);
     const bad = spawnSync('sh', [join(out, 'verify'), '--key', keys.otherPub], { env, encoding: 'utf8' });
     expect(bad.status).toBe(4);
-    expect(bad.stderr).toContain(`SIGNATURE_INVALID: SHA256SUMS.asc is signed by ${rel.fingerprint}, not by ${other.fingerprint}`);
+    // gpgv refuses it in sh, before the carried runtime runs (its words, then ours).
+    expect(bad.stderr).toMatch(new RegExp(`using EDDSA key ${rel.fingerprint}[\\s\\S]*No public key[\\s\\S]*verify: SIGNATURE_INVALID: SHA256SUMS\\.asc does not verify against the release key`));
+  });
+
+  it('a signed split bundle: parts.json is signed, so a part appended and listed fails verify --key', async () => {
+    const dir = await tempDir();
+    const r = await build(dir, fileM, { media: 'fat32', partSize: 64 * 1024, signKey: keys.sec });
+    expect(gpgVerify(r.dir, keys.pub).status).toBe(0);
+    expect(await readFile(join(r.dir, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}parts\.json$/m);
+    const b = await copy(r.dir);
+    const pm = JSON.parse(await readFile(join(b, 'parts.json'), 'utf8'));
+    // The last part filled up to the part size, and a new part after it: both after the end of the tar.
+    const last = pm.parts.at(-1);
+    const filled = Buffer.concat([await readFile(join(b, last.file)), Buffer.from('x'.repeat(pm.partSize - last.size))]);
+    await writeFile(join(b, last.file), filled);
+    const extra = Buffer.from('#!/bin/sh\necho pwned\n');
+    const name = `blobs.tar.${String(pm.parts.length + 1).padStart(4, '0')}`;
+    await writeFile(join(b, name), extra);
+    const hex = (x: Buffer | string) => createHash('sha256').update(x).digest('hex');
+    Object.assign(last, { size: filled.length, sha256: hex(filled) });
+    pm.parts.push({ file: name, size: extra.length, sha256: hex(extra) });
+    pm.whole.size = pm.parts.reduce((n: number, p: { size: number }) => n + p.size, 0);
+    await writeFile(join(b, 'parts.json'), JSON.stringify(pm));
+    const codes = async () => (await verifyBundle(b, { key: keys.pub })).problems.map((p) => `${p.code} ${p.path}`).sort();
+    expect(await codes()).toEqual(['DIGEST_MISMATCH parts.json', `PART_EXTRA ${last.file}`, `PART_EXTRA ${name}`]);
+    // SHA256SUMS relisted to match: the signature no longer does.
+    const sums = (await readFile(join(b, 'SHA256SUMS'), 'utf8')).replace(/^[0-9a-f]{64} {2}parts\.json$/m, `${hex(JSON.stringify(pm))}  parts.json`);
+    await writeFile(join(b, 'SHA256SUMS'), sums);
+    expect(await codes()).toEqual([`PART_EXTRA ${last.file}`, `PART_EXTRA ${name}`, 'SIGNATURE_INVALID SHA256SUMS.asc']);
   });
 
   it('refuses a tar (sign the folder, then --media tar) and a bundle that fails verify', async () => {

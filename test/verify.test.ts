@@ -64,7 +64,7 @@ describe('verify', () => {
     await symlink('/etc/passwd', join(d, 'link'));
     const r = await verifyBundle(d);
     const byPath = Object.fromEntries(r.problems.map((p) => [p.path, p.code]));
-    expect(byPath['README.txt']).toBe('UNLISTED_FILE');
+    expect(byPath['README.txt']).toBe('EXTRA_FILE');
     expect(byPath[`blobs/sha256/${'f'.repeat(64)}`]).toBeDefined();
     expect(byPath.link).toBe('NOT_A_FILE');
   });
@@ -166,5 +166,70 @@ describe('verify: hostile input', () => {
     const cli = await runCli(['inspect', d]);
     expect(cli.code).toBe(4);
     expect(cli.stderr).toMatch(/bundle\.json is a dir, not a file/);
+  });
+});
+
+describe('files left in a bundle folder', () => {
+  it('ignores macOS/Windows metadata with a warning, and never reads it', async () => {
+    const d = await copy();
+    const junk = ['.DS_Store', `._bundle.json`, `blobs/sha256/._${hexes[0]}`, '.Trashes/501/x', '.Spotlight-V100/Store-V2/y', '.fseventsd/z', 'System Volume Information/IndexerVolumeGuid', '$RECYCLE.BIN/desktop.ini'];
+    for (const j of junk) {
+      await mkdir(join(d, j, '..'), { recursive: true });
+      await writeFile(join(d, j), 'junk');
+    }
+    const r = await verifyBundle(d);
+    expect(r).toMatchObject({ ok: true, problems: [] });
+    expect([...r.ignored!].sort()).toEqual([...junk].sort());
+    const cli = await runCli(['verify', d]);
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toMatch(/^warning: ignored 8 macOS\/Windows metadata file\(s\) \(.+\): not part of the bundle, never read$/m);
+    // Listed in SHA256SUMS, such a name is a bundle file like any other (hashed; here: damaged).
+    await appendFile(join(d, 'SHA256SUMS'), `${'0'.repeat(64)}  .DS_Store\n`);
+    expect((await verifyBundle(d)).problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', path: '.DS_Store' })]);
+  });
+
+  it('other added files are EXTRA_FILE ("move them out"), not damage; install refuses them with that advice', async () => {
+    const d = await copy();
+    await mkdir(join(d, 'smoke-results'));
+    await writeFile(join(d, 'smoke-results', 'results.json'), '{}');
+    await writeFile(join(d, 'box.json'), '{}');
+    const r = await verifyBundle(d);
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => [p.code, p.path])).toEqual([['EXTRA_FILE', 'box.json'], ['EXTRA_FILE', 'smoke-results/results.json']]);
+    const cli = await runCli(['verify', d]);
+    expect(cli.code).toBe(4);
+    expect(cli.stderr).toBe("EXTRA_FILE: 2 files not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  box.json\n  smoke-results/results.json\n");
+    expect(cli.stdout).toMatch(/^FAILED test 1\.0\.0: 2 file\(s\) not in the bundle left in .+; the bundle's own files are intact$/m);
+    const { installCommand } = await import('../src/commands/install.js');
+    const { execFile } = await import('../src/util/exec.js');
+    const inst = installCommand({ bundle: d, dryRun: true, stateDir: join(d, '..', 'state'), exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await expect(inst).rejects.toMatchObject({
+      code: 'EXTRA_FILES',
+      exitCode: 4,
+      message: expect.stringContaining("2 files not in the bundle (box.json, smoke-results/results.json): move them out of the bundle folder; the bundle's own files are intact"),
+      hint: expect.not.stringContaining('copy the bundle again'),
+    });
+    // With damage as well, the bundle is not called intact, and the damage comes first.
+    await flipByte(join(d, 'blobs/sha256', hexes[1]!), 10);
+    const both = await runCli(['verify', d]);
+    expect(both.stderr).toMatch(/^DIGEST_MISMATCH: [\s\S]*EXTRA_FILE: 2 files not in the bundle \(listed below\): move them out of the bundle folder\n/);
+    expect(both.stdout).toMatch(/^FAILED test 1\.0\.0: 3 problem\(s\)/m);
+  });
+
+  it('probe and smoke run from inside a bundle folder write beside it, and warn about a path given inside it', async () => {
+    const d = await copy();
+    const probe = await runCli(['probe'], { cwd: d });
+    expect(probe.code).toBe(0);
+    expect(probe.stdout).toContain('wrote ../box.json');
+    await expect(readFile(join(d, '..', 'box.json'), 'utf8')).resolves.toContain('vault-bundle-probe/v1');
+    const smoke = await runCli(['smoke', '--only', 'gpu.inventory', '--save-baseline', 'base.json'], { cwd: join(d, 'blobs') });
+    expect(smoke.stdout).toContain(`results in ${join(d, '..', 'smoke-results')}`);
+    expect(smoke.stderr).toContain(`warning: the baseline base.json is inside the bundle folder ${d}`);
+    await expect(readFile(join(d, '..', 'smoke-results', 'results.json'), 'utf8')).resolves.toContain('gpu.inventory');
+    expect((await verifyBundle(d)).ok).toBe(true);
+    // Outside any bundle: here, as before.
+    const elsewhere = join(d, '..', 'elsewhere');
+    await mkdir(elsewhere);
+    expect((await runCli(['probe'], { cwd: elsewhere })).stdout).toContain('wrote box.json');
   });
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { InterruptedError } from '../util/errors.js';
 
 /** A byte range of one file. */
 export interface Segment {
@@ -33,10 +34,12 @@ export interface HashResult {
 
 // One segment-hashing loop, in plain JS so that worker threads can run it from a string the same way from
 // tsx, from dist/ and from the one bundled script on the box; the main thread builds the same function.
-// Synchronous reads into one reused buffer keep memory flat and beat streams by ~20%.
+// Synchronous reads into one reused buffer keep memory flat and beat streams by ~20%. Given \`into\` (a hash
+// to continue), it leaves the digest to the caller: the main thread hashes a file in slices between which
+// Ctrl-C can be seen.
 const HASH_JOB_JS = `
-return function hashJob(segments, buf) {
-  const h = createHash('sha256');
+return function hashJob(segments, buf, into) {
+  const h = into || createHash('sha256');
   let read = 0;
   for (const { file, offset, length } of segments) {
     let fd;
@@ -56,11 +59,11 @@ return function hashJob(segments, buf) {
       if (fd !== undefined) closeSync(fd);
     }
   }
-  return { hex: h.digest('hex'), read };
+  return { hex: into ? '' : h.digest('hex'), read };
 };`;
 const HASH_JOB_DEPS = ['openSync', 'readSync', 'closeSync', 'createHash'] as const;
 
-type HashJobFn = (segments: readonly Segment[], buf: Buffer) => HashResult;
+type HashJobFn = (segments: readonly Segment[], buf: Buffer, into?: ReturnType<typeof createHash>) => HashResult;
 const hashJob = (new Function(...HASH_JOB_DEPS, HASH_JOB_JS) as (...deps: unknown[]) => HashJobFn)(openSync, readSync, closeSync, createHash);
 
 const WORKER = `
@@ -81,23 +84,43 @@ export const POOL_MIN_BYTES = 64 * 1024 * 1024;
  */
 export class HashPool {
   private readonly workers: Worker[];
+  private closed = false;
   constructor(threads: number, chunkBytes = 1 << 22) {
     this.workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER, { eval: true, workerData: { chunk: chunkBytes } }));
   }
 
-  /** Jobs are handed out largest first, so one huge file does not end up last on a single worker. */
-  async hash(jobs: readonly HashJob[], onDone?: (job: HashJob, r: HashResult) => void): Promise<HashResult[]> {
+  /**
+   * Jobs are handed out largest first, so one huge file does not end up last on a single worker. An abort
+   * (Ctrl-C) terminates the workers at once and rejects with InterruptedError: they cannot finish a file.
+   */
+  async hash(jobs: readonly HashJob[], o: { onDone?: (job: HashJob, r: HashResult) => void; signal?: AbortSignal } = {}): Promise<HashResult[]> {
+    const { signal } = o;
+    if (signal?.aborted) throw interrupted();
+    if (this.closed) throw new Error('the hashing threads were stopped');
     const results: HashResult[] = new Array<HashResult>(jobs.length);
     const order = jobs.map((_, i) => i).sort((a, b) => jobs[b]!.length - jobs[a]!.length);
     let next = 0;
-    await Promise.all(
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        void this.close();
+        reject(interrupted());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined); // rejected only on abort, where the race below reports it
+    const work = Promise.all(
       this.workers.slice(0, Math.max(1, Math.min(this.workers.length, jobs.length))).map(
         (w) =>
           new Promise<void>((resolve, reject) => {
+            const stop = () => {
+              w.off('message', onMessage);
+              w.off('error', reject);
+              w.off('exit', onExit);
+            };
             const feed = () => {
               if (next >= order.length) {
-                w.off('message', onMessage);
-                w.off('error', reject);
+                stop();
                 return resolve();
               }
               const id = order[next++]!;
@@ -105,41 +128,116 @@ export class HashPool {
             };
             const onMessage = (m: HashResult & { id: number }) => {
               results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };
-              onDone?.(jobs[m.id]!, results[m.id]!);
+              o.onDone?.(jobs[m.id]!, results[m.id]!);
               feed();
+            };
+            // A worker that dies (out of memory, terminated) would otherwise leave verify waiting forever.
+            const onExit = (code: number) => {
+              stop();
+              reject(signal?.aborted ? interrupted() : new Error(`a hashing thread exited (code ${code})`));
             };
             w.on('message', onMessage);
             w.on('error', reject);
+            w.on('exit', onExit);
             feed();
           }),
       ),
     );
-    return results;
+    try {
+      await Promise.race([work, aborted]);
+      return results;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
 
-/** The same hashing on the calling thread: for a few megabytes, cheaper than any worker start-up. */
-export function hashHere(jobs: readonly HashJob[], chunkBytes = 1 << 20): HashResult[] {
-  const buf = Buffer.allocUnsafe(chunkBytes);
-  return jobs.map((job) => hashJob(job.segments, buf));
+/** The one error of an interrupted hashing: nothing was written, so a rerun simply checks again. */
+export function interrupted(): InterruptedError {
+  return new InterruptedError('nothing was changed; run the same command again to check the whole bundle');
 }
 
-/** Hashes many byte ranges: on every core when they add up to much, else right here. */
+/** A main-thread slice: between two of them, Ctrl-C (the abort signal) gets its turn on the event loop. */
+const SLICE_BYTES = 8 << 20;
+
+/**
+ * The same hashing on the calling thread: for a few megabytes, cheaper than any worker start-up. It yields to
+ * the event loop between 8 MiB slices of a file and, every 10 ms, between files, so an abort stops it within
+ * one slice.
+ */
+export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } = {}): Promise<HashResult[]> {
+  const buf = Buffer.allocUnsafe(o.chunkBytes ?? 1 << 20);
+  const out: HashResult[] = [];
+  let since = performance.now();
+  const breathe = async (now = false) => {
+    if (now || performance.now() - since > 10) {
+      await new Promise((r) => setImmediate(r));
+      since = performance.now();
+    }
+    if (o.signal?.aborted) throw interrupted();
+  };
+  for (const job of jobs) {
+    await breathe();
+    if (job.length <= SLICE_BYTES) {
+      out.push(hashJob(job.segments, buf));
+      continue;
+    }
+    const h = createHash('sha256');
+    let read = 0;
+    let error: string | undefined;
+    for (const slice of slices(job.segments, SLICE_BYTES)) {
+      const r = hashJob(slice.segments, buf, h);
+      read += r.read;
+      if (r.error) error = r.error;
+      if (r.error || r.read < slice.length) break; // a short file: the digest of what is there, as a worker gives
+      await breathe(true);
+    }
+    out.push(error ? { hex: '', read, error } : { hex: h.digest('hex'), read });
+  }
+  return out;
+}
+
+/** Segments cut into consecutive slices of at most `max` bytes. */
+function* slices(segments: readonly Segment[], max: number): Generator<{ segments: Segment[]; length: number }> {
+  let cur: Segment[] = [];
+  let len = 0;
+  for (const seg of segments) {
+    let off = seg.offset;
+    let left = seg.length;
+    while (left > 0) {
+      const n = Math.min(left, max - len);
+      cur.push({ file: seg.file, offset: off, length: n });
+      len += n;
+      off += n;
+      left -= n;
+      if (len === max) {
+        yield { segments: cur, length: len };
+        cur = [];
+        len = 0;
+      }
+    }
+  }
+  if (len > 0) yield { segments: cur, length: len };
+}
+
+/** Hashes many byte ranges: on every core when they add up to much, else right here. An abort rejects with InterruptedError. */
 export async function hashAll(
   jobs: readonly HashJob[],
-  o: { threads?: number; chunkBytes?: number; pool?: HashPool } = {},
+  o: { threads?: number; chunkBytes?: number; pool?: HashPool; signal?: AbortSignal } = {},
 ): Promise<HashResult[]> {
   if (jobs.length === 0) return [];
-  if (o.pool) return o.pool.hash(jobs);
+  const signal = o.signal ? { signal: o.signal } : {};
+  if (o.pool) return o.pool.hash(jobs, signal);
   const total = jobs.reduce((n, j) => n + j.length, 0);
-  if (total < POOL_MIN_BYTES) return hashHere(jobs);
+  if (total < POOL_MIN_BYTES) return hashHere(jobs, signal);
   const pool = new HashPool(Math.min(o.threads ?? availableParallelism(), jobs.length), o.chunkBytes);
   try {
-    return await pool.hash(jobs);
+    return await pool.hash(jobs, signal);
   } finally {
     await pool.close();
   }

@@ -17,5 +17,33 @@ export function blobPath(hex: string): string {
   return `${BLOBS_DIR}/${hex}`;
 }
 
-/** Files a bundle may hold that SHA256SUMS does not list (itself and its signature). */
-export const UNLISTED_ALLOWED: ReadonlySet<string> = new Set([SUMS, SUMS_SIG, PARTS]);
+/**
+ * Files a bundle may hold that SHA256SUMS does not list: itself and its signature. (parts.json is listed: its
+ * part sizes and hashes are covered by SHA256SUMS and so by the signature; the parts are listed in it.)
+ */
+export const UNLISTED_ALLOWED: ReadonlySet<string> = new Set([SUMS, SUMS_SIG]);
+/** A part of a split bundle's blob tar, by name. */
+export const PART_NAME = /^blobs\.tar\.\d{4}$/;
+
+/**
+ * What macOS, Windows and Linux desktops leave on a stick they mount: Finder's .DS_Store and AppleDouble ._*
+ * files, Spotlight and trash folders, Windows' System Volume Information and recycle bin, thumbnail caches.
+ * Unlisted, they are ignored with a warning (nothing reads them); listed in SHA256SUMS they are files like any.
+ */
+const OS_METADATA = /^(?:\.DS_Store|\._.*|\.Trashes|\.Trash-\d+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|\.VolumeIcon\.icns|System Volume Information|\$RECYCLE\.BIN|Thumbs\.db|desktop\.ini)$/;
+
+export function isOsMetadata(path: string): boolean {
+  return path.split('/').some((segment) => OS_METADATA.test(segment));
+}
+
+/**
+ * Paths that belong to a bundle's own layout: one of them unlisted means SHA256SUMS was edited or a copy was
+ * mixed with another bundle's, not that someone left a file in the folder.
+ */
+export function isBundlePath(path: string): boolean {
+  return (
+    [INDEX, SBOM, PARTS, 'verify', 'vault-bundle', 'README-FIELD.txt'].includes(path) ||
+    PART_NAME.test(path) ||
+    /^(?:blobs|runtime|apt|pip)\//.test(path)
+  );
+}

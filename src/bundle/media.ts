@@ -1,9 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { localWriteError } from '../util/errors.js';
 import { tempSibling, walk, writeFileAtomic } from '../util/fs.js';
 import { checkOutput, placeBlob, swapInto } from './assemble.js';
-import { BLOBS_DIR, PARTS } from './layout.js';
+import { BLOBS_DIR, PARTS, SUMS } from './layout.js';
+import { formatSums, parseSums } from './sums.js';
 import { writeParts } from './parts.js';
 import { deterministicTarStream } from './tar.js';
 
@@ -35,7 +37,13 @@ export async function writeSplitBundle(
     }
     await mkdir(stage, { recursive: true });
     const manifest = await writeParts(deterministicTarStream(dir, blobs, o.mtime), stage, o);
-    await writeFileAtomic(join(stage, PARTS), `${JSON.stringify(manifest, null, 2)}\n`);
+    const partsText = `${JSON.stringify(manifest, null, 2)}\n`;
+    await writeFileAtomic(join(stage, PARTS), partsText);
+    // parts.json is written after the tar it describes and listed in SHA256SUMS (signed after this), so the
+    // order, sizes and hashes of the parts are covered like every other file.
+    const sums = parseSums(await readFile(join(stage, SUMS), 'utf8'));
+    sums.set(PARTS, createHash('sha256').update(partsText).digest('hex'));
+    await writeFileAtomic(join(stage, SUMS), formatSums([...sums].map(([path, hex]) => ({ path, hex }))));
     await swapInto(stage, out);
     return { parts: manifest.parts.length, bytes: manifest.whole.size };
   } catch (err) {

@@ -40,7 +40,20 @@ export async function readPartsManifest(root: string): Promise<PartsManifest> {
     const i = r.error.issues[0]!;
     throw bad(`${i.path.join('.') || '(top)'}: ${i.message}`);
   }
-  return r.data;
+  // What writeParts makes: parts numbered from 1 in order, each of partSize bytes but the last, adding up to
+  // the whole. Anything else was edited (a part appended, renamed or resized) and is not read.
+  const m = r.data;
+  let total = 0;
+  for (const [i, part] of m.parts.entries()) {
+    if (part.file !== partName(i + 1)) throw bad(`parts[${i}] is ${part.file}, expected ${partName(i + 1)}`);
+    const last = i === m.parts.length - 1;
+    if (last ? part.size > m.partSize : part.size !== m.partSize) {
+      throw bad(`${part.file} (part ${i + 1} of ${m.parts.length}) is listed with ${part.size} bytes; ${last ? 'the last part has at most' : 'every part but the last has'} partSize (${m.partSize})`);
+    }
+    total += part.size;
+  }
+  if (total !== m.whole.size) throw bad(`the parts add up to ${total} bytes, whole.size says ${m.whole.size}`);
+  return m;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, UsageError } from '../util/errors.js';
 import { exists, walk } from '../util/fs.js';
 import { type HashJob, type Segment, wholeFile } from './hashpool.js';
-import { INDEX, PARTS, SUMS } from './layout.js';
+import { INDEX, PARTS, PART_NAME, SUMS } from './layout.js';
 import { type PartsManifest, readPartsManifest } from './parts.js';
 
 export interface BundleEntry {
@@ -40,6 +40,16 @@ export async function openBundle(location: string): Promise<BundleReader> {
   }
   if (!st.isDirectory()) return marked(await openTar(location));
   if (await exists(join(location, PARTS))) return openSplit(location);
+  // Parts without the parts.json that says how to read them: not a folder bundle with stray files.
+  const part = (await readdir(location)).filter((n) => PART_NAME.test(n)).sort()[0];
+  if (part) {
+    throw new IntegrityError({
+      code: 'BAD_PARTS',
+      message: `${location}: ${PARTS} missing: copy it again (this is a split bundle: its blobs are in ${part} and the parts after it, which ${PARTS} lists)`,
+      subject: join(location, PARTS),
+      hint: `copy ${PARTS} from the release medium into this folder, beside ${part}, then run verify again`,
+    });
+  }
   // Listing walks the whole tree: `install .` run from / or /usr would read for seconds and then trip over
   // /proc. A bundle folder has bundle.json or SHA256SUMS at its top (a damaged copy keeps at least one, and
   // verify then names what is missing), so look for them first.
@@ -173,10 +183,11 @@ class Concat {
  */
 export async function openTar(file: string): Promise<BundleReader> {
   const size = (await stat(file)).size;
-  return makeReader(file, 'tar', listTar(new Concat([{ file, size }]), file, true));
+  return makeReader(file, 'tar', listTar(new Concat([{ file, size }]), file, true).entries);
 }
 
-function listTar(src: Concat, name: string, nestedRoot: boolean): Map<string, BundleEntry> {
+/** The members of a tar, and where its end-of-archive marker (the first all-zero header block) starts. */
+function listTar(src: Concat, name: string, nestedRoot: boolean): { entries: Map<string, BundleEntry>; end: number } {
   const raw: BundleEntry[] = [];
   const header = Buffer.alloc(512);
   let off = 0;
@@ -229,7 +240,7 @@ function listTar(src: Concat, name: string, nestedRoot: boolean): Map<string, Bu
     const p = nested ? e.path.slice(top.length + 1) : e.path;
     entries.set(p, { ...e, path: p });
   }
-  return entries;
+  return { entries, end: off };
 }
 
 /** parts.json as read, and which parts are missing or of the wrong size (nothing in them can be read). */
@@ -239,6 +250,8 @@ export interface SplitParts {
   files: string[];
   /** Parts that are absent or have another size than parts.json says. */
   broken: { index: number; file: string; why: string }[];
+  /** Parts that hold bytes after the end of the tar (its two zero blocks, zero padding to a 10 KiB record). */
+  extra: { index: number; file: string; why: string }[];
   /** Indexes of the parts that hold [pos, pos + length) of the whole tar, for naming a damaged part. */
   partsOf(job: HashJob): number[];
 }
@@ -250,7 +263,8 @@ export interface SplitParts {
 async function openSplit(root: string): Promise<BundleReader> {
   const manifest = await readPartsManifest(root);
   const partNames = new Set(manifest.parts.map((p) => p.file));
-  const entries = await listDir(root, (p) => p === PARTS || partNames.has(p));
+  // parts.json itself is an entry (SHA256SUMS lists it); the parts are its to list.
+  const entries = await listDir(root, (p) => partNames.has(p));
   const files = manifest.parts.map((p) => join(root, p.file));
   const broken: SplitParts['broken'] = [];
   for (const [index, p] of manifest.parts.entries()) {
@@ -261,18 +275,22 @@ async function openSplit(root: string): Promise<BundleReader> {
   const concat = new Concat(manifest.parts.map((p, i) => ({ file: files[i]!, size: p.size })));
   const starts = new Map<string, number>();
   manifest.parts.reduce((at, p, i) => (starts.set(files[i]!, at), at + p.size), 0);
+  const extra: SplitParts['extra'] = [];
   const parts: SplitParts = {
     manifest,
     files,
     broken,
+    extra,
     partsOf: (job) => {
       const first = job.segments[0];
-      if (!first) return [];
-      return concat.filesOf(starts.get(first.file)! + first.offset, job.length);
+      const at = first && starts.get(first.file);
+      return at === undefined ? [] : concat.filesOf(at + first!.offset, job.length); // a loose file is in no part
     },
   };
   if (broken.length === 0) {
-    for (const [p, e] of listTar(concat, `${root}/${manifest.parts[0]?.file ?? 'parts'}`, false)) {
+    const tar = listTar(concat, `${root}/${manifest.parts[0]?.file ?? 'parts'}`, false);
+    extra.push(...bytesAfterEnd(concat, tar.end, manifest));
+    for (const [p, e] of tar.entries) {
       if (entries.has(p)) {
         throw new UsageError({
           code: 'NOT_A_BUNDLE',
@@ -285,6 +303,39 @@ async function openSplit(root: string): Promise<BundleReader> {
     }
   }
   return makeReader(root, 'split', entries, parts);
+}
+
+/** A tar record (what GNU tar pads an archive to); our parts end right after the two zero blocks. */
+const RECORD = 10240;
+
+/**
+ * The parts of a split tar that hold anything after its end: the end-of-archive marker (two zero blocks) and
+ * zero padding up to a record are allowed, other bytes are not part of the bundle. Reads at most one record
+ * (the tail), never the data again.
+ */
+function bytesAfterEnd(src: Concat, end: number, m: PartsManifest): SplitParts['extra'] {
+  const archiveEnd = end + 1024;
+  const recordEnd = Math.ceil(archiveEnd / RECORD) * RECORD;
+  const out: SplitParts['extra'] = [];
+  const tail = Buffer.alloc(Math.max(0, Math.min(src.size, recordEnd) - end));
+  if (tail.length > 0) src.read(tail, tail.length, end);
+  const firstNonZero = tail.findIndex((b) => b !== 0);
+  // Where the bytes that are not the bundle's begin, if any do.
+  const from = firstNonZero >= 0 ? end + firstNonZero : src.size > recordEnd ? recordEnd : -1;
+  if (from < 0) return out;
+  let at = 0;
+  for (const [index, p] of m.parts.entries()) {
+    const start = at;
+    at += p.size;
+    if (at <= from) continue;
+    const n = at - Math.max(start, from);
+    out.push({
+      index,
+      file: p.file,
+      why: start >= archiveEnd ? 'lies wholly after the end of the blob archive' : `holds ${n} byte(s) after the end of the blob archive`,
+    });
+  }
+  return out;
 }
 
 function cstr(b: Buffer): string {

@@ -5,16 +5,19 @@ import type { Reporter } from '../util/events.js';
 import { IntegrityError, UsageError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
 import { availableParallelism } from 'node:os';
-import { type HashJob, HashPool, POOL_MIN_BYTES, hashAll, wholeFile } from './hashpool.js';
+import { type HashJob, HashPool, POOL_MIN_BYTES, hashAll, interrupted, wholeFile } from './hashpool.js';
 import { type BaseRef, type BundleIndex, bundleIndexSchema } from './index.js';
-import { BLOBS_DIR, INDEX, PARTS, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath } from './layout.js';
+import { BLOBS_DIR, INDEX, PARTS, PART_NAME, UNLISTED_ALLOWED, SUMS, SUMS_SIG, blobPath, isBundlePath, isOsMetadata } from './layout.js';
 import { type BundleReader, type SplitParts, openBundle } from './reader.js';
 import { parseSums } from './sums.js';
 import { type SignatureStatus, checkDetached, readVerifyKeys } from './signature.js';
 
 export type ProblemCode =
   | 'MISSING_FILE'
+  /** A file where the bundle's own files go (blobs/, runtime/, bundle.json…) that SHA256SUMS does not list. */
   | 'UNLISTED_FILE'
+  /** Any other file SHA256SUMS does not list: left in the folder (results, a probe), not damage. */
+  | 'EXTRA_FILE'
   | 'DIGEST_MISMATCH'
   | 'SIZE_MISMATCH'
   | 'MISSING_BLOB'
@@ -24,6 +27,10 @@ export type ProblemCode =
   | 'NOT_A_FILE'
   | 'PART_MISSING'
   | 'PART_DAMAGED'
+  /** A part (or the end of one) after the end of the blob tar: not part of the bundle. */
+  | 'PART_EXTRA'
+  /** parts.json disagrees with bundle.json (another bundle's parts). */
+  | 'BAD_PARTS'
   | 'BASE_REQUIRED'
   | 'BASE_MISMATCH'
   | 'SIGNATURE_INVALID'
@@ -55,6 +62,8 @@ export interface VerifyReport {
   base?: { name: string; version: string; blobs: number; bytes: number; checkedIn?: string };
   /** SHA256SUMS.asc: checked against --key (valid, invalid), absent (unsigned), or present but no key given (unchecked). */
   signature: SignatureStatus;
+  /** Unlisted macOS/Windows metadata (.DS_Store, ._*, System Volume Information/…): ignored, never read. */
+  ignored?: string[];
   /** bundle.json's expiry, and whether it has passed (a failure unless --allow-expired). */
   expires?: string;
   expired?: boolean;
@@ -71,12 +80,15 @@ export async function verifyBundle(
     report?: Reporter;
     threads?: number;
     base?: string;
-    /** Public key file: SHA256SUMS.asc must verify against it (when present; always with requireSignature). */
+    /** Release public key file: SHA256SUMS.asc must be present and verify against it. */
     key?: string;
+    /** Kept for compatibility: a key already requires a signature. Without a key it is a usage error. */
     requireSignature?: boolean;
     allowExpired?: boolean;
     /** Clock for the signature and expiry checks (tests pin it). */
     now?: Date;
+    /** Ctrl-C: hashing stops (the threads are terminated) and verify rejects with InterruptedError. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<VerifyReport> {
   const t0 = performance.now();
@@ -94,6 +106,7 @@ export async function verifyBundle(
   const steps: VerifyReport['steps'] = [];
   const problems: Problem[] = [];
   const step = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+    if (o.signal?.aborted) throw interrupted();
     const s = performance.now();
     try {
       return await fn();
@@ -139,9 +152,8 @@ export async function verifyBundle(
         const expected = keys.map((k) => k.getFingerprint().toUpperCase());
         if (signature.status === 'unsigned') {
           signature = { status: 'unsigned', expected };
-          if (o.requireSignature) {
-            problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed and a signature is required`, expected: expected.join(', ') });
-          }
+          // A key means a signature is required: a copy with SHA256SUMS.asc deleted must not pass as merely "unsigned".
+          problems.push({ code: 'UNSIGNED', path: SUMS_SIG, message: `${SUMS_SIG}: missing; the bundle is not signed, and --key requires a signature by that key`, expected: expected.join(', ') });
           return;
         }
         signature = await checkDetached(sumsBytes, await reader.read(SUMS_SIG, limits.maxIndexBytes), keys, now);
@@ -157,15 +169,33 @@ export async function verifyBundle(
       });
     }
     let index: BundleIndex | undefined;
+    const ignored: string[] = [];
 
     await step('compare-listing', () => {
       for (const [path, e] of reader.entries) {
         if (e.kind === 'dir') continue;
-        if (e.kind !== 'file') {
+        const listed = sums.has(path) || UNLISTED_ALLOWED.has(path);
+        if (!listed && isOsMetadata(path)) {
+          ignored.push(path);
+        } else if (e.kind !== 'file') {
           problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
-        } else if (!sums.has(path) && !UNLISTED_ALLOWED.has(path)) {
-          problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: not listed in ${SUMS} (added after build?)` });
+        } else if (!listed && isBundlePath(path)) {
+          const why = path === PARTS
+            ? `not listed in ${SUMS}: its part sizes and hashes are not covered (a split bundle built before ${SUMS} listed ${PARTS}: rebuild it)`
+            : PART_NAME.test(path)
+              ? `a part that ${PARTS} does not list (left from another copy of a bundle, or added): nothing reads it`
+              : `not listed in ${SUMS}, though the bundle's own files go there (${SUMS} edited, or another bundle copied into this folder)`;
+          problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: ${why}` });
+        } else if (!listed) {
+          problems.push({ code: 'EXTRA_FILE', path, message: `${path}: not in the bundle (not listed in ${SUMS}); nothing reads it` });
         }
+      }
+      for (const x of split?.extra ?? []) {
+        problems.push({
+          code: 'PART_EXTRA',
+          path: x.file,
+          message: `${x.file} (part ${x.index + 1} of ${split!.files.length}) ${x.why}: those bytes are not part of the bundle (nothing reads them); copy the bundle again from the release medium`,
+        });
       }
       for (const path of sums.keys()) {
         const kind = reader.entries.get(path)?.kind;
@@ -188,6 +218,16 @@ export async function verifyBundle(
         problems.push({ code: 'BAD_INDEX', path: INDEX, message: `${INDEX}: not valid JSON (${(err as Error).message})` });
       }
     });
+
+    if (index && split && (split.manifest.name !== index.name || split.manifest.version !== index.version)) {
+      problems.push({
+        code: 'BAD_PARTS',
+        path: PARTS,
+        message: `${PARTS} is for ${split.manifest.name} ${split.manifest.version}, ${INDEX} for ${index.name} ${index.version}: parts of another bundle`,
+        expected: `${index.name} ${index.version}`,
+        found: `${split.manifest.name} ${split.manifest.version}`,
+      });
+    }
 
     // Freeze protection: a bundle past its expiry is refused (TUF's freeze attack: replaying an old, valid bundle).
     let expired: boolean | undefined;
@@ -242,7 +282,7 @@ export async function verifyBundle(
         }
       }
       for (const [path, e] of reader.entries) {
-        if (e.kind === 'file' && path.startsWith(`${BLOBS_DIR}/`) && !referenced.has(path)) {
+        if (e.kind === 'file' && path.startsWith(`${BLOBS_DIR}/`) && !referenced.has(path) && !ignored.includes(path)) {
           problems.push({ code: 'UNREFERENCED_BLOB', path, message: `${path}: a blob that no artifact in bundle.json names` });
         }
       }
@@ -285,7 +325,7 @@ export async function verifyBundle(
     let bytes = 0;
     const bad: HashJob[] = [];
     await step('hash', async () => {
-      const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads, ...(pool ? { pool } : {}) });
+      const results = await hashAll(toHash.map((h) => h.job), { threads: o.threads, ...(pool ? { pool } : {}), ...(o.signal ? { signal: o.signal } : {}) });
       results.forEach((r, i) => {
         const { path, expected, job } = toHash[i]!;
         bytes += r.read;
@@ -304,7 +344,9 @@ export async function verifyBundle(
         }
       });
     });
-    if (split && bad.length > 0) await step('name-parts', () => nameDamagedParts(split, bad, problems, o.threads, pool));
+    // Part hashes are only worth comparing with a parts.json that matched its SHA256SUMS line.
+    const partsTrusted = !problems.some((p) => p.path === PARTS && p.code === 'DIGEST_MISMATCH');
+    if (split && bad.length > 0 && partsTrusted) await step('name-parts', () => nameDamagedParts(split, bad, problems, { threads: o.threads, pool, signal: o.signal }));
 
     problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return {
@@ -320,14 +362,24 @@ export async function verifyBundle(
       ...(baseInfo ? { base: baseInfo } : {}),
       signature,
       ...(index?.expires ? { expires: index.expires, expired: Boolean(expired) } : {}),
+      ...(ignored.length ? { ignored } : {}),
     };
   }
 }
 
 /** A file that failed inside a split bundle: hash the parts it lies in, to say which part to copy again. */
-async function nameDamagedParts(split: SplitParts, bad: HashJob[], problems: Problem[], threads?: number, pool?: HashPool): Promise<void> {
+async function nameDamagedParts(
+  split: SplitParts,
+  bad: HashJob[],
+  problems: Problem[],
+  o: { threads: number | undefined; pool: HashPool | undefined; signal: AbortSignal | undefined },
+): Promise<void> {
   const suspects = [...new Set(bad.flatMap((j) => split.partsOf(j)))].sort((a, b) => a - b);
-  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), { threads, ...(pool ? { pool } : {}) });
+  const results = await hashAll(suspects.map((i) => wholeFile(split.files[i]!, split.manifest.parts[i]!.size)), {
+    threads: o.threads,
+    ...(o.pool ? { pool: o.pool } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   results.forEach((r, k) => {
     const i = suspects[k]!;
     const p = split.manifest.parts[i]!;
@@ -376,11 +428,31 @@ async function readSums(reader: BundleReader): Promise<{ sums: Map<string, strin
 
 /** One error summarising a failed report, for callers (install) that must refuse the bundle. */
 export function verifyError(r: VerifyReport): VaultError {
-  const first = r.problems[0]!;
+  const extra = r.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
+  const damage = r.problems.filter((p) => p.code !== 'EXTRA_FILE');
+  if (damage.length === 0) {
+    return new IntegrityError({
+      code: 'EXTRA_FILES',
+      message: `${r.bundle}: ${extraSummary(extra, true, false)}`,
+      subject: extra[0],
+      hint: 'nothing reads them, but only a folder that is exactly the bundle is installed from: move them out (beside the bundle folder), then run again',
+    });
+  }
+  const first = damage[0]!;
   return new IntegrityError({
     code: 'VERIFY_FAILED',
-    message: `${r.bundle}: ${r.problems.length} problem(s); first: ${first.message}`,
+    message: `${r.bundle}: ${damage.length} problem(s); first: ${first.message}${extra.length ? `; also ${extraSummary(extra, false, false)}` : ''}`,
     subject: first.path,
     hint: 'do not install from this copy; copy the bundle again from a good source and re-run verify',
   });
+}
+
+/**
+ * The one line for files left in a bundle folder, which are not damage: what they are and what to do. The
+ * bundle's own files are called intact only when nothing else failed.
+ */
+export function extraSummary(paths: readonly string[], intact: boolean, listedBelow: boolean): string {
+  const n = paths.length;
+  const which = listedBelow ? 'listed below' : paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${n - 5} more` : paths.join(', ');
+  return `${n} ${n === 1 ? 'file' : 'files'} not in the bundle (${which}): move them out of the bundle folder${intact ? "; the bundle's own files are intact" : ''}`;
 }

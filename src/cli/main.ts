@@ -171,14 +171,14 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
 
-  program
+  const verifyCmd = program
     .command('verify')
     .description('re-hash every file of a bundle (folder, tar or split folder) and check it against SHA256SUMS and bundle.json')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
     .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')
-    .option('--key <file>', 'release public key: SHA256SUMS.asc must verify against it')
-    .option('--require-signature', 'fail an unsigned bundle (needs --key)')
+    .option('--key <file>', 'release public key: SHA256SUMS.asc must be present and verify against it (an unsigned bundle fails)')
+    .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
     .action(async (bundle: string, o: { threads?: number; base?: string; key?: string; requireSignature?: boolean; allowExpired?: boolean }) => {
       const { verifyBundle } = await import('../bundle/verify.js');
@@ -188,18 +188,28 @@ export async function main(argv: string[]): Promise<number> {
         ...(o.key ? { key: o.key } : {}),
         ...(o.requireSignature ? { requireSignature: true } : {}),
         ...(o.allowExpired ? { allowExpired: true } : {}),
+        signal: controller.signal,
       });
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
       } else {
-        for (const p of rep.problems) process.stderr.write(`${p.code}: ${p.message}\n`);
+        const { extraSummary } = await import('../bundle/verify.js');
+        const extra = rep.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
+        const damage = rep.problems.filter((p) => p.code !== 'EXTRA_FILE');
+        if (rep.ignored?.length && mode !== 'quiet') {
+          const some = rep.ignored.slice(0, 3).join(', ') + (rep.ignored.length > 3 ? ', …' : '');
+          process.stderr.write(`warning: ignored ${rep.ignored.length} macOS/Windows metadata file(s) (${some}): not part of the bundle, never read\n`);
+        }
+        for (const p of damage) process.stderr.write(`${p.code}: ${p.message}\n`);
+        // Files left in the folder are not damage: one line that says what to do, then the list.
+        if (extra.length) process.stderr.write(`EXTRA_FILE: ${extraSummary(extra, damage.length === 0, true)}\n${extra.map((p) => `  ${p}\n`).join('')}`);
         const secs = rep.durationMs / 1000;
         const what = `${rep.name ?? '?'} ${rep.version ?? ''}`.trim();
         if (rep.ok) {
           const from = [
             rep.parts ? `read from ${rep.parts.count} part(s)` : '',
             rep.base?.checkedIn ? `${rep.base.blobs} blobs checked in the base ${rep.base.name} ${rep.base.version}` : '',
-            signatureNote(rep.signature, Boolean(o.key)),
+            signatureNote(rep.signature),
             rep.expires ? `${rep.expired ? 'EXPIRED on' : 'expires'} ${rep.expires}` : '',
           ].filter(Boolean);
           emit(
@@ -207,11 +217,19 @@ export async function main(argv: string[]): Promise<number> {
             rep,
           );
         } else if (mode !== 'quiet') {
-          process.stdout.write(`FAILED ${what}: ${rep.problems.length} problem(s) in ${shown(rep.bundle)}\n`);
+          const why = damage.length === 0 ? `${extra.length} file(s) not in the bundle left in ${shown(rep.bundle)}; the bundle's own files are intact` : `${rep.problems.length} problem(s) in ${shown(rep.bundle)}`;
+          process.stdout.write(`FAILED ${what}: ${why}\n`);
         }
       }
       if (!rep.ok) exitCode = 4;
     });
+  // Run through a bundle's ./verify, the bundle is the folder that script is in: its help says so.
+  if (process.env.VAULT_BUNDLE_ENTRY === './verify') {
+    verifyCmd.configureHelp({
+      commandUsage: () => './verify [options]        (or: sh ./verify [options]; it checks the folder it is in)',
+      visibleArguments: () => [],
+    });
+  }
 
   program
     .command('sign')
@@ -275,8 +293,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
-    .option('--key <file>', 'release public key: the signature must verify, and apt checks the bundle\'s signed repository with it (signed-by)')
-    .option('--require-signature', 'refuse an unsigned bundle (needs --key)')
+    .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)')
+    .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
     .option('--ignore-target', "install on a box that is not the bundle's target (OS release, architecture, Python): warn instead of refusing")
@@ -302,7 +320,7 @@ export async function main(argv: string[]): Promise<number> {
           signal: controller.signal,
         });
         r.finish();
-        const sig = signatureNote(res.signature, Boolean(o.key));
+        const sig = signatureNote(res.signature);
         const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`, `  verified (${(res.verifyMs / 1000).toFixed(1)} s)${sig ? `; ${sig}` : ''}`];
         for (const rep of res.reports) {
           lines.push(
@@ -321,7 +339,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('smoke')
     .description('smoke-test this box with no network: GPUs, torch, bandwidth, NCCL, bundled models, inference; writes results.json, junit.xml, thermal.csv/svg')
     .option('--bundle <dir>', "bundle folder: its models are loaded and run, its NVIDIA driver branch is expected")
-    .option('-o, --out <dir>', 'results folder', 'smoke-results')
+    .option('-o, --out <dir>', 'results folder (default: smoke-results here, or beside the bundle folder when run inside one)')
     .option('--only <checks>', 'comma-separated check ids or areas (gpu, nccl, models, inference, gpu.matmul, …); what they need runs too')
     .option('--save-baseline <file>', "save this run's metrics as a baseline (only when nothing failed)")
     .option('--baseline <file>', 'compare with a saved baseline (same GPU, driver, CUDA, torch, vLLM); a regression fails')
@@ -330,7 +348,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--expect-gpus <n>', 'number of GPUs this box must have').argParser(positiveInt))
     .option('--expect-model <name>', "GPU model every GPU must be (part of nvidia-smi's name, e.g. H200)")
     .option('--python <path>', 'python for the probes (default: /opt/vault-ai/venv/bin/python when it imports torch, else python3)')
-    .action(async (o: { bundle?: string; out: string; only?: string; saveBaseline?: string; baseline?: string; tolerance: number; netns?: boolean; expectGpus?: number; expectModel?: string; python?: string }) => {
+    .action(async (o: { bundle?: string; out?: string; only?: string; saveBaseline?: string; baseline?: string; tolerance: number; netns?: boolean; expectGpus?: number; expectModel?: string; python?: string }) => {
       if (o.netns) {
         const { reexecInNetns } = await import('../checks/netns.js');
         const code = await reexecInNetns({ warn: (m) => process.stderr.write(`warning: ${m}\n`) });
@@ -344,7 +362,7 @@ export async function main(argv: string[]): Promise<number> {
         const { smokeCommand } = await import('../commands/smoke.js');
         const res = await smokeCommand({
           bundle: o.bundle,
-          out: o.out,
+          ...(o.out ? { out: o.out } : {}),
           only: o.only?.split(',').map((s) => s.trim()).filter(Boolean),
           options: {
             expect: { ...(o.expectGpus !== undefined ? { count: o.expectGpus } : {}), ...(o.expectModel ? { model: o.expectModel } : {}) },
@@ -405,14 +423,15 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('probe')
     .description('read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file for build --target')
-    .option('-o, --out <file>', 'where to write the probe', 'box.json')
+    .option('-o, --out <file>', 'where to write the probe (default: box.json here, or beside the bundle folder when run inside one)')
     .option('--venv <dir>', 'the virtual environment pip installs into', '/opt/vault-ai/venv')
     .option('--hf-home <dir>', 'HF_HOME of the models (default: $HF_HOME, else /opt/vault-ai/models)')
     .option('--state-dir <dir>', 'where vault-bundle install keeps its journal (default: /var/lib/vault-bundle, then ~/.local/state/vault-bundle)')
-    .action(async (o: { out: string; venv: string; hfHome?: string; stateDir?: string }) => {
+    .action(async (o: { out?: string; venv: string; hfHome?: string; stateDir?: string }) => {
       const { probeCommand } = await import('../commands/probe.js');
       const { execFile } = await import('../util/exec.js');
-      const res = await probeCommand({ out: o.out, venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
+      const res = await probeCommand({ ...(o.out ? { out: o.out } : {}), venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
+      if (mode !== 'quiet') for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
       emit(`${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`, { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent });
     });
 
@@ -501,12 +520,11 @@ export async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-/** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key. */
-function signatureNote(s: { status: string; signer?: string } | undefined, keyGiven: boolean): string {
+/** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key (with a key, unsigned fails). */
+function signatureNote(s: { status: string; signer?: string } | undefined): string {
   if (!s) return '';
   if (s.status === 'valid') return `signature by ${s.signer ?? '?'} valid`;
   if (s.status === 'unchecked') return 'signed, signature not checked (give --key)';
-  if (s.status === 'unsigned' && keyGiven) return 'NOT SIGNED (add --require-signature to refuse unsigned bundles)';
   return '';
 }
 

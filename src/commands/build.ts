@@ -126,6 +126,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
           mtime: new Date(created),
         })
       ).parts;
+      r = { ...r, files: r.files + 1 }; // parts.json, listed in SHA256SUMS
     } else {
       r = await assembleBundle(index, ctx.store, stage, extra);
     }

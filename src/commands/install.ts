@@ -3,7 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { extractJob, inPlace } from '../bundle/extract.js';
 import type { BaseRef, BundleIndex } from '../bundle/index.js';
-import { BLOBS_DIR, blobPath } from '../bundle/layout.js';
+import { BLOBS_DIR, blobPath, isOsMetadata } from '../bundle/layout.js';
 import { loadBundle } from '../bundle/load.js';
 import { type BundleEntry, type BundleReader, openBundle } from '../bundle/reader.js';
 import { type SignatureStatus, binaryKeyring, readVerifyKeys } from '../bundle/signature.js';
@@ -29,9 +29,12 @@ export interface InstallOptions {
   profile?: string;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
-  /** Release public key: SHA256SUMS.asc must verify against it, and apt checks the bundle's signed InRelease with it. */
+  /**
+   * Release public key: SHA256SUMS.asc must be present and verify against it (never a fallback to trusted=yes),
+   * and apt checks the bundle's signed InRelease with it.
+   */
   key?: string;
-  /** Refuse an unsigned bundle (needs key). */
+  /** Kept for compatibility: a key already requires a signature. */
   requireSignature?: boolean;
   /** Install even when this box has a newer version of the same bundle installed (a deliberate rollback). */
   allowDowngrade?: boolean;
@@ -111,6 +114,7 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     ...(o.requireSignature ? { requireSignature: true } : {}),
     ...(o.allowExpired ? { allowExpired: true } : {}),
     ...(o.now ? { now: o.now } : {}),
+    signal: o.signal,
   });
   if (!v.ok) throw trustError(v) ?? verifyError(v);
   const base = basePath ? await openBundle(basePath) : undefined;
@@ -144,7 +148,8 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     }
     // The bundle's small files (pip's requirements.lock, the signed apt index) in a folder: the bundle itself
     // when they all lie there as files (a folder; a split folder as build writes it), else extracted.
-    const small = [...reader.entries.values()].filter((e) => e.kind === 'file' && !e.path.startsWith(`${BLOBS_DIR}/`) && !e.path.startsWith('runtime/'));
+    // Never the OS metadata verify ignored (unlisted: nothing may read it); every other file here was listed.
+    const small = [...reader.entries.values()].filter((e) => e.kind === 'file' && !e.path.startsWith(`${BLOBS_DIR}/`) && !e.path.startsWith('runtime/') && !isOsMetadata(e.path));
     const loose = (e: BundleEntry) => e.job.segments.length === 1 && e.job.segments[0]!.file === join(location, e.path) && e.job.segments[0]!.offset === 0;
     let bundleDir = location;
     if (reader.form === 'tar' || !small.every(loose)) {

@@ -2,9 +2,11 @@ import { resolve } from 'node:path';
 import { DEFAULT_VENV, collectProbe } from '../probe/collect.js';
 import { type BoxProbe, serializeProbe } from '../probe/schema.js';
 import type { Exec } from '../sources/source.js';
+import { besideBundle, insideBundleWarning } from '../util/beside.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 export interface ProbeOptions {
+  /** Default: box.json here, or beside the bundle folder when run from inside one (verify would refuse it there). */
   out?: string;
   venv?: string;
   hfHome?: string;
@@ -19,6 +21,8 @@ export interface ProbeResult {
   summary: string;
   /** Facts that could not be read, with the reason. */
   absent: Record<string, string>;
+  /** An --out inside a bundle folder. */
+  warnings: string[];
 }
 
 /** Reads this box and writes the probe file (atomically) that `build --target` takes. */
@@ -29,14 +33,15 @@ export async function probeCommand(o: ProbeOptions): Promise<ProbeResult> {
     ...(o.hfHome ? { hfHome: resolve(o.hfHome) } : {}),
     ...(o.stateDir ? { stateDirs: [resolve(o.stateDir)] } : {}),
   });
-  const path = resolve(o.out ?? 'box.json');
+  const path = resolve(o.out ?? besideBundle('box.json'));
+  const warning = o.out ? insideBundleWarning(o.out, 'the probe') : undefined;
   const text = serializeProbe(probe);
   await writeFileAtomic(path, text);
   const absent: Record<string, string> = {};
   for (const [k, v] of Object.entries(probe)) {
     if (v && typeof v === 'object' && 'present' in v && v.present === false) absent[k] = (v as { reason: string }).reason;
   }
-  return { path, bytes: Buffer.byteLength(text), probe, summary: summarize(probe, o.venv ?? DEFAULT_VENV), absent };
+  return { path, bytes: Buffer.byteLength(text), probe, summary: summarize(probe, o.venv ?? DEFAULT_VENV), absent, warnings: warning ? [warning] : [] };
 }
 
 /** A few lines for the field tech: what was read, and what was not and why. */

@@ -14,6 +14,7 @@ import { type Sampler, samplerFields, startSampler } from '../checks/thermal.js'
 import type { Locked } from '../sources/source.js';
 import type { Reporter } from '../util/events.js';
 import { UsageError, localWriteError } from '../util/errors.js';
+import { besideBundle, insideBundleWarning } from '../util/beside.js';
 import { withTempDir, writeFileAtomic } from '../util/fs.js';
 import { TOOL } from '../version.js';
 
@@ -33,8 +34,11 @@ export const OFFLINE_ENV: Readonly<Record<string, string>> = {
 export interface SmokeCommandOptions {
   /** Bundle folder (or its bundle.json): models to load, the driver branch to expect. */
   bundle?: string;
-  /** Results folder: results.json, junit.xml, summary.txt, smoke.log, thermal.csv/svg, raw/. */
-  out: string;
+  /**
+   * Results folder: results.json, junit.xml, summary.txt, smoke.log, thermal.csv/svg, raw/. Default:
+   * smoke-results here, or beside the bundle folder when run from inside one (verify would refuse it there).
+   */
+  out?: string;
   /** Check ids or areas (`gpu`, `inference.vllm`); their needs are added. */
   only?: string[];
   options?: SmokeOptions;
@@ -94,7 +98,11 @@ async function osName(): Promise<string | undefined> {
  * or an unwritable results folder.
  */
 export async function smokeCommand(o: SmokeCommandOptions): Promise<SmokeRun> {
-  const outDir = resolve(o.out);
+  const outDir = resolve(o.out ?? besideBundle('smoke-results'));
+  for (const [path, what] of [[o.out, 'the results folder'], [o.saveBaseline, 'the baseline']] as const) {
+    const warning = path ? insideBundleWarning(path, what) : undefined;
+    if (warning) o.report({ type: 'warn', message: warning });
+  }
   const rawDir = join(outDir, 'raw');
   try {
     await mkdir(rawDir, { recursive: true });

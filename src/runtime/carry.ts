@@ -141,66 +141,248 @@ async function packedScript(store: Store): Promise<{ digest: Digest; size: numbe
   }
 }
 
-/** `./verify`: checks the runtime with coreutils alone, then runs the bundle's own verify. POSIX sh. */
 /**
- * The runtime check both entry points share. A FAT32 stick is often mounted without exec bits (udisks'
- * showexec) or noexec: then node runs from a copy in $TMPDIR, checked against SHA256SUMS again after the copy.
+ * The sh both entry points share, before anything from runtime/ runs. POSIX sh plus coreutils, grep and, only
+ * with --key, gpgv (apt depends on it: every Debian and Ubuntu box has it).
+ *
+ * With --key, SHA256SUMS.asc is checked over SHA256SUMS by gpgv first: the runtime is then checked against the
+ * signed list, so a bundle whose runtime/vault-bundle.cjs was swapped and its SHA256SUMS line updated is
+ * refused here instead of being run and asked whether it is genuine. Exit codes are the JS side's: 4 for
+ * UNSIGNED and SIGNATURE_INVALID, 64 for a key file that is not a usable key, 5 for no usable temp folder.
+ *
+ * A FAT32 stick is often mounted without exec bits (udisks' showexec) or noexec: then node runs from a copy in
+ * $TMPDIR (else $HOME, /dev/shm, /var/tmp when that is unwritable or noexec), checked against SHA256SUMS again
+ * after the copy; a trap removes the copy on Ctrl-C and kill as on a normal exit.
  */
-const RUN_CHECKED = (who: string, args: string) => `set -eu
+function entryScript(who: 'verify' | 'vault-bundle', header: string, run: string, args = ''): string {
+  return `#!/bin/sh
+${header}
+set -eu
+who=${who}
 here=$(cd "$(dirname "$0")" && pwd)
-if ! (cd "$here" && grep -E '  (runtime/[^/]+|verify|vault-bundle)$' SHA256SUMS | sha256sum --strict --quiet -c -); then
-  echo "${who}: the carried runtime does not match SHA256SUMS; copy the bundle again" >&2
-  exit 4
+kdir=""
+ndir=""
+made=""
+running=""
+cleanup() {
+  for d in "$kdir" "$ndir" "$made"; do [ -z "$d" ] || rm -rf "$d"; done
+  kdir=""
+  ndir=""
+  made=""
+}
+# Ctrl-C while node is being copied (100 MB) or runs must not leave the copy behind in $TMPDIR.
+# Once node runs, it reports an interruption itself.
+stop() {
+  [ -n "$running" ] || printf '%s: interrupted\\n' "$who" >&2
+  exit "$1"
+}
+trap cleanup EXIT
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 129' HUP
+fail() {
+  printf '%s: %s\\n' "$who" "$2" >&2
+  [ $# -lt 3 ] || printf 'hint: %s\\n' "$3" >&2
+  exit "$1"
+}
+tmphint="set TMPDIR to a writable folder that allows running programs, e.g. TMPDIR=/root sh ./$who"
+# A private folder in $TMPDIR (default /tmp), else $HOME, /dev/shm or /var/tmp: the first that is writable
+# and, for "exec", lets a program run (a noexec /tmp cannot run the node copy). Sets $made.
+new_tmp() {
+  first=\${TMPDIR:-/tmp}
+  for d in "$first" "\${HOME:-}" /dev/shm /var/tmp; do
+    [ -n "$d" ] && [ -d "$d" ] || continue
+    made=$(mktemp -d "$d/vault-bundle.XXXXXX" 2>/dev/null) || { made=""; continue; }
+    if [ "$1" = exec ] && ! { printf '#!/bin/sh\\n' >"$made/probe" && chmod 700 "$made/probe" && "$made/probe"; } 2>/dev/null; then
+      rm -rf "$made"
+      made=""
+      continue
+    fi
+    [ "$d" = "$first" ] || printf '%s: note: %s is not writable%s; using %s\\n' "$who" "$first" "$(if [ "$1" = exec ]; then echo ' or does not let programs run (noexec)'; fi)" "$d" >&2
+    return 0
+  done
+  return 1
+}
+# The release key as a binary keyring for gpgv: an armoured key (gpg --export --armor) is de-armoured with sh
+# and base64 alone (RFC 9580 6.2: header lines up to the first blank line, base64, then the "=" CRC-24 line),
+# one block at a time; a binary key is taken as it is. 2: a secret key (gpgv reads none); 1: not a key.
+keyring() {
+  out=$2/release.gpg
+  : >"$out"
+  if ! grep -q -e '-----BEGIN PGP ' "$1"; then
+    case $(od -An -tx1 -N1 "$1" | tr -d ' \\n') in
+      98|99|9a|9b|c6) cat "$1" >"$out"; return 0 ;;
+      94|95|96|97|c5) return 2 ;;
+      *) return 1 ;;
+    esac
+  fi
+  if grep -q -e '-----BEGIN PGP PRIVATE KEY BLOCK-----' "$1"; then return 2; fi
+  cr=$(printf '\\r')
+  state=out
+  blocks=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=\${line%"$cr"}
+    case $state in
+      out) if [ "$line" = '-----BEGIN PGP PUBLIC KEY BLOCK-----' ]; then state=head; : >"$2/b64"; fi ;;
+      head) [ -n "$line" ] || state=body ;;
+      body)
+        case $line in
+          '-----END PGP PUBLIC KEY BLOCK-----') base64 -d "$2/b64" >>"$out" 2>/dev/null || return 1; blocks=$((blocks + 1)); state=out ;;
+          =*) ;;
+          *) printf '%s\\n' "$line" >>"$2/b64" ;;
+        esac ;;
+    esac
+  done <"$1"
+  [ "$blocks" -gt 0 ]
+}
+${args}
+key=""
+keygiven=""
+reqsig=""
+prev=""
+for a in "$@"; do
+  [ "$prev" != --key ] || key=$a
+  case $a in
+    --key) keygiven=1 ;;
+    --key=*) keygiven=1; key=\${a#--key=} ;;
+    --require-signature) reqsig=1 ;;
+  esac
+  prev=$a
+done
+if [ -n "$reqsig" ] && [ -z "$keygiven" ]; then
+  fail 64 "--require-signature needs --key <release key file>: a signature proves nothing without the key it must be by" "add --key with the release key (the public key, brought to the box separately from the bundle)"
+fi
+sums="$here/SHA256SUMS"
+if [ -n "$keygiven" ]; then
+  keyhint="give the release key: the public key file (gpg --export [--armor] <fingerprint>), brought to the box separately from the bundle"
+  [ -n "$key" ] || fail 64 "--key needs the release key file" "$keyhint"
+  { [ -f "$key" ] && [ -r "$key" ]; } || fail 64 "cannot read the release key $key" "$keyhint"
+  [ "$(wc -c <"$key")" -le 1048576 ] || fail 64 "$key is too large to be an OpenPGP key" "$keyhint"
+  command -v gpgv >/dev/null 2>&1 || fail 4 "--key: gpgv is not installed, so the signature cannot be checked before the carried runtime runs; nothing from this bundle was run" "install gpgv (Debian and Ubuntu: the gpgv package, which apt itself depends on), then run this again"
+  [ -f "$here/SHA256SUMS.asc" ] || fail 4 "UNSIGNED: SHA256SUMS.asc: missing; the bundle is not signed, and --key requires a signature by that key" "do not install from this copy: get the signed bundle from the release engineer"
+  new_tmp any || fail 5 "cannot make a temp folder in \${TMPDIR:-/tmp}, \${HOME:-(no HOME)}, /dev/shm or /var/tmp for the key check" "$tmphint"
+  kdir=$made
+  made=""
+  rc=0
+  keyring "$key" "$kdir" || rc=$?
+  [ "$rc" -ne 2 ] || fail 64 "$key is a secret key: the box checks with the release public key" "export it with gpg --export --armor <fingerprint>; the secret key never goes to the box"
+  [ "$rc" -eq 0 ] || fail 64 "$key is not an OpenPGP public key (armoured or binary)" "$keyhint"
+  # One read of SHA256SUMS: the bytes gpgv checks are the bytes the runtime is then checked against.
+  cp "$here/SHA256SUMS" "$kdir/SHA256SUMS" || fail 4 "cannot read $here/SHA256SUMS" "copy the bundle again"
+  if ! gpgv --homedir "$kdir" --keyring "$kdir/release.gpg" "$here/SHA256SUMS.asc" "$kdir/SHA256SUMS" >"$kdir/gpgv.txt" 2>&1; then
+    sed 's/^/  /' "$kdir/gpgv.txt" >&2
+    fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against the release key $key (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
+  fi
+  sums="$kdir/SHA256SUMS"
+fi
+if ! grep -Eq '^[0-9a-f]{64}  runtime/node$' "$sums" || ! grep -Eq '^[0-9a-f]{64}  runtime/vault-bundle[.]cjs$' "$sums"; then
+  fail 4 "SHA256SUMS does not list the carried runtime (runtime/node, runtime/vault-bundle.cjs); copy the bundle again"
+fi
+if ! grep -E '^[0-9a-f]{64}  (runtime/[^/]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sha256sum --strict --quiet -c - >&2); then
+  fail 4 "the carried runtime does not match SHA256SUMS; copy the bundle again"
 fi
 node="$here/runtime/node"
-tmp=""
 if ! "$node" --version >/dev/null 2>&1; then
-  tmp=$(mktemp -d)
-  cp "$node" "$tmp/node" && chmod 755 "$tmp/node"
-  if ! (cd "$here" && grep -E '  runtime/node$' SHA256SUMS | sed "s#  runtime/node\\$#  $tmp/node#" | sha256sum --strict --quiet -c -); then
-    rm -rf "$tmp"
-    echo "${who}: the copied runtime does not match SHA256SUMS" >&2
-    exit 4
+  new_tmp exec || fail 5 "no folder to run the carried node from: \${TMPDIR:-/tmp}, \${HOME:-(no HOME)}, /dev/shm and /var/tmp are not writable or do not let programs run (noexec)" "$tmphint"
+  ndir=$made
+  made=""
+  cp "$node" "$ndir/node" 2>"$ndir/cp.txt" || fail 5 "cannot copy runtime/node to $ndir: $(cat "$ndir/cp.txt")" "node needs about 100 MB there; $tmphint"
+  chmod 700 "$ndir/node"
+  hex=$(grep -E '^[0-9a-f]{64}  runtime/node$' "$sums" | cut -c1-64)
+  # No sed over the path: a folder name may hold any character, its delimiter included.
+  if ! printf '%s  node\\n' "$hex" | (cd "$ndir" && sha256sum --strict --quiet -c - >/dev/null 2>&1); then
+    fail 4 "the copied runtime in $ndir does not match SHA256SUMS" "copy the bundle again; if this repeats, $tmphint"
   fi
-  node="$tmp/node"
+  node="$ndir/node"
 fi
 set +e
-"$node" "$here/runtime/vault-bundle.cjs" ${args}
-rc=$?
-[ -z "$tmp" ] || rm -rf "$tmp"
-exit $rc
+running=1
+${run}
+exit $?
 `;
+}
 
-export const VERIFY_SH = `#!/bin/sh
-# First thing to run on the box, from the bundle folder or anywhere: ./verify (or: sh verify)
-# Checks the carried runtime with sha256sum before running anything, then verifies the whole bundle.
-${RUN_CHECKED('verify', 'verify "$here" "$@"')}`;
+/**
+ * ./verify checks the folder it is in; a path naming that same folder ("./verify .", "./verify /media/usb/qs")
+ * is accepted and dropped, any other is refused with where to go instead. Options that take a value are
+ * skipped with their value, so "--base /media/usb/base" is not taken for a path.
+ */
+const VERIFY_ARGS = `self=$(cd "$here" && pwd -P)
+n=$#
+val=""
+while [ "$n" -gt 0 ]; do
+  a=$1
+  shift
+  n=$((n - 1))
+  if [ -n "$val" ]; then
+    val=""
+  else
+    case $a in
+      --threads|--base|--key|--cache-dir|--concurrency) val=1 ;;
+      -*) ;;
+      *)
+        if [ -d "$a" ] && [ "$(cd "$a" && pwd -P)" = "$self" ]; then continue; fi
+        if [ -f "$a/verify" ]; then fail 64 "$a is another bundle folder; this ./verify checks the folder it is in ($here)" "run that folder's own verify: sh $a/verify"; fi
+        fail 64 "$a: this ./verify checks the folder it is in ($here) and takes no other path" "run it with no path: sh $here/verify [--key release.asc]"
+        ;;
+    esac
+  fi
+  set -- "$@" "$a"
+done`;
 
-/** `./vault-bundle <command>`: the same runtime check, then any command (install ., smoke, inspect .). */
-export const WRAPPER_SH = `#!/bin/sh
-# Runs the carried vault-bundle: ./vault-bundle install .   ./vault-bundle smoke --bundle .
-${RUN_CHECKED('vault-bundle', '"$@"')}`;
+/** `./verify`: checks the runtime with coreutils alone (and the signature, with --key), then verifies the bundle. */
+export const VERIFY_SH = entryScript(
+  'verify',
+  `# First thing to run on the box, from the bundle folder or anywhere: ./verify (or: sh ./verify)
+# Checks the carried runtime with sha256sum (and, with --key, SHA256SUMS.asc with gpgv) before running
+# anything from runtime/, then verifies the whole bundle.`,
+  'VAULT_BUNDLE_ENTRY=./verify "$node" "$here/runtime/vault-bundle.cjs" verify "$here" "$@"',
+  VERIFY_ARGS,
+);
+
+/** `./vault-bundle <command>`: the same checks, then any command (install ., smoke, inspect .). */
+export const WRAPPER_SH = entryScript(
+  'vault-bundle',
+  `# Runs the carried vault-bundle: ./vault-bundle install .   ./vault-bundle smoke --bundle .
+# (or: sh ./vault-bundle …). With --key, SHA256SUMS.asc is checked with gpgv before anything runs.`,
+  '"$node" "$here/runtime/vault-bundle.cjs" "$@"',
+);
 
 export function fieldReadme(name: string, version: string): string {
   return `${name} ${version} — field instructions
 
 This folder is a vault-bundle bundle. The box needs only sh and coreutils: Node.js travels in runtime/.
+When the stick does not keep exec bits (FAT32 often does not), run every entry point through sh:
+"sh ./verify", "sh ./vault-bundle ...", "sudo sh ./vault-bundle install ." (the steps below write ./ for short).
 
-1. Check it:      ./verify        (or "sh verify" when the stick does not keep exec bits, as FAT32 often does)
-   Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install;
-   copy the bundle again from the release medium (a split bundle names the part to copy again).
-   A delta bundle also needs its base: ./verify --base /path/to/the/base/bundle
-   A signed bundle: ./verify --key reviewer.asc --require-signature  (the release public key, brought separately)
-2. Install it:    sudo ./vault-bundle install .      (add --dry-run first to see the plan; it changes nothing)
+1. Check it:      ./verify --key release.asc
+   release.asc is the release key: the public key, brought to the box separately from the bundle. With it,
+   gpgv (on every Debian and Ubuntu box: apt needs it) checks SHA256SUMS.asc before anything in this folder
+   runs, and an unsigned bundle is refused. Without a release key: ./verify (checksums only).
+   ./verify checks the folder it is in: "./verify ." is the same; for another bundle run that one's verify.
+   Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install.
+   Damaged or missing files: copy the bundle again from the release medium (a split bundle names the part
+   to copy again). "N files not in the bundle (listed below): move them out of the bundle folder": files
+   were left in this folder (results, probes); move them beside it and run ./verify again.
+   macOS/Windows metadata (.DS_Store, ._*, System Volume Information, ...) is only warned about.
+   A delta bundle also needs its base: ./verify --key release.asc --base /path/to/the/base/bundle
+2. Install it:    sudo ./vault-bundle install . --key release.asc   (add --dry-run first to see the plan; it changes nothing)
    It verifies again, checks that this box is the one the bundle is for (OS, architecture, Python: else
    exit 6, change nothing and ask for the right bundle) and free space, then installs files, apt packages,
    Python wheels and models, with no network, reading a split bundle's parts in place (no reassembly).
    A second run says "nothing to do"; after a failure or Ctrl-C, run it again: it completes what is missing.
    The journal is /var/lib/vault-bundle/journal.jsonl (it also records a run that stopped partway).
-3. Prove the box: sudo ./vault-bundle smoke --bundle . --out ../smoke-results
+3. Prove the box: sudo ./vault-bundle smoke --bundle .     (results in ../smoke-results, beside this folder)
 
 Bring back: the output of the three steps, /var/lib/vault-bundle/journal.jsonl, the smoke results folder,
-and a probe of the box for the next, smaller bundle (write it outside this folder):
-                  ./vault-bundle probe --out ../box.json
+and a probe of the box for the next, smaller bundle:
+                  ./vault-bundle probe      (writes ../box.json, beside this folder)
+Write nothing into this folder: verify refuses files that are not the bundle's until they are moved out.
+
+TMPDIR: when node cannot run from the stick, it runs from a copy (about 100 MB, checked against SHA256SUMS,
+removed on exit or Ctrl-C) in $TMPDIR (default /tmp), else in $HOME, /dev/shm or /var/tmp when that is not
+writable or is mounted noexec. If none works ("no folder to run the carried node from"), set TMPDIR to a
+writable folder that allows running programs:   TMPDIR=/root sh ./verify --key release.asc
+(sudo drops TMPDIR: put it after sudo, as in   sudo TMPDIR=/root sh ./vault-bundle install . --key release.asc)
 `;
 }

@@ -59,6 +59,8 @@ export type IntegrityCode =
   | 'SIZE_MISMATCH'
   | 'MISSING_FILE'
   | 'UNLISTED_FILE'
+  /** Only files that are not the bundle's were found in its folder (left there): move them out. */
+  | 'EXTRA_FILES'
   | 'MISSING_BLOB'
   | 'BAD_INDEX'
   | 'BAD_SUMS'
@@ -69,7 +71,7 @@ export type IntegrityCode =
   | 'VERIFY_FAILED'
   /** SHA256SUMS.asc does not verify against the given key (re-signed, or SHA256SUMS changed after signing). */
   | 'SIGNATURE_INVALID'
-  /** A signature is required (--require-signature) and the bundle has none. */
+  /** A signature is required (--key was given) and the bundle has none. */
   | 'UNSIGNED'
   /** The bundle is past the `expires` date in its bundle.json (a freeze: stale bundles are refused). */
   | 'EXPIRED'
