@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { appendFile, chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -131,6 +131,26 @@ describe('cli', () => {
     const r2 = await runCli(['lock', manifest, '--out', join(dir, 'other.json')]);
     expect(r2.code).toBe(0);
     await expect(stat(join(dir, 'other.json'))).resolves.toBeTruthy();
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('lock --out into a device node writes into it and leaves it a device; a symlink keeps pointing at its target', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    // A null device of our own, never the system's /dev/null.
+    const dev = join(dir, 'null');
+    expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
+    const r = await runCli(['lock', manifest, '--out', dev]);
+    expect(r.code).toBe(0);
+    expect((await lstat(dev)).isCharacterDevice()).toBe(true);
+    await writeFile(join(dir, 'real.json'), '{}');
+    await symlink('real.json', join(dir, 'link.json'));
+    expect((await runCli(['lock', manifest, '--out', join(dir, 'link.json')])).code).toBe(0);
+    expect((await lstat(join(dir, 'link.json'))).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(await readFile(join(dir, 'real.json'), 'utf8')).artifacts).toHaveLength(3);
+    const folder = await runCli(['lock', manifest, '--out', dir]);
+    expect(folder.code).toBe(5);
+    expect(folder.stderr).toContain('it is a folder');
+    noStack(folder.stderr);
   });
 
   it('Ctrl-C mid-download leaves no bundle and no temp files; the rerun resumes with a Range request', async () => {

@@ -1,18 +1,87 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { localWriteError } from './errors.js';
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LocalError, errnoCode, localWriteError } from './errors.js';
 
 /** A name for a temp sibling of `path`: same folder, so the final rename is atomic. */
 export function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+  return tmp;
 }
 
-/** Writes `data` to `path` atomically: temp file in the same folder, fsync, rename. */
+/** Where a write to a path goes once its symbolic links are followed. */
+export interface OutputTarget {
+  /** The path itself, or the file its links lead to (which may not exist yet). */
+  path: string;
+  /**
+   * An existing device node, FIFO or socket (/dev/null, /dev/stdout on a pipe): written straight into, since a
+   * temp file renamed over it would replace the node itself; atomicity does not apply to a stream.
+   */
+  direct: boolean;
+}
+
+/**
+ * Resolves `path` for writing: a symlink is followed (to a file that may not exist yet, as the shell's `>`
+ * does), so the link stays and its target gets the bytes; a folder is refused; a special file is written
+ * straight into.
+ */
+export async function outputTarget(path: string): Promise<OutputTarget> {
+  let p = resolve(path);
+  for (let hops = 0; ; hops++) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw localWriteError(err, path);
+      // Nothing there, or a dangling symlink: then its target is what gets created.
+      const link = await readlink(p).catch(() => undefined);
+      if (link === undefined) return { path: p, direct: false };
+      if (hops >= 40) throw localWriteError(Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' }), path);
+      p = resolve(dirname(p), link);
+      continue;
+    }
+    if (st.isDirectory()) {
+      throw new LocalError({
+        code: 'WRITE_FAILED',
+        message: `cannot write ${path}: it is a folder`,
+        subject: path,
+        hint: 'give a file name (a path inside that folder, if that is where it should go)',
+      });
+    }
+    if (!st.isFile()) return { path: p, direct: true };
+    // realpath may fail for a /proc magic link to a deleted file: writing straight into it is the safe choice.
+    return realpath(p).then(
+      (real) => ({ path: real, direct: false }),
+      () => ({ path: p, direct: true }),
+    );
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: temp file in the same folder, fsync, rename. A symlink keeps pointing
+ * where it did (its target is replaced); a device node or FIFO is written into, never replaced; a folder is
+ * refused.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = tempSibling(path);
+  const target = await outputTarget(path);
+  if (target.direct) {
+    try {
+      // No O_CREAT: if the node vanished since, this fails instead of leaving a regular file in its place.
+      const fh = await open(target.path, constants.O_WRONLY);
+      try {
+        await fh.writeFile(data);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw localWriteError(err, path);
+    }
+    return;
+  }
+  const tmp = tempSibling(target.path);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(target.path), { recursive: true });
     const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(data);
@@ -20,7 +89,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    await rename(tmp, target.path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw localWriteError(err, path);
