@@ -153,6 +153,30 @@ describe('cli', () => {
     noStack(folder.stderr);
   });
 
+  it('Ctrl-C while resolving is an interruption (exit 130), not an internal error', async () => {
+    const dir = await tempDir();
+    // A server that never answers: resolve waits on its size request when Ctrl-C comes.
+    const server: Server = createServer(() => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const manifest = join(dir, 'm.yaml');
+      await writeFile(manifest, `name: h\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    url: http://127.0.0.1:${port}/big.bin\n    sha256: ${'a'.repeat(64)}\n`);
+      const r = await runCli(['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', join(dir, 'out'), '--runtime', 'none'], {
+        signalWhen: { pattern: /resolve: file/, signal: 'SIGINT', delayMs: 500 },
+      });
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr).toMatch(/^error: interrupted$/m);
+      expect(r.code).toBe(130);
+      noStack(r.stderr);
+      // No bundle and no lock: nothing was resolved.
+      expect((await readdir(dir)).filter((n) => n !== 'cache')).toEqual(['m.yaml']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('Ctrl-C mid-download leaves no bundle and no temp files; the rerun resumes with a Range request', async () => {
     const dir = await tempDir();
     const data = randomBytes(4 << 20);

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
-import { VaultError } from '../util/errors.js';
+import { InterruptedError, VaultError, isAbort } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
@@ -476,7 +476,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exitCode = reportError(err, mode, debug);
+    exitCode = reportError(err, mode, debug, controller.signal.aborted);
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
@@ -493,10 +493,17 @@ function signatureNote(s: { status: string; signer?: string } | undefined, keyGi
   return '';
 }
 
-function reportError(err: unknown, mode: OutputMode, debug: boolean): number {
+function reportError(err: unknown, mode: OutputMode, debug: boolean, interrupted: boolean): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     return 64;
+  }
+  // Ctrl-C reaches code in the middle of a request, a stream or a timer, which throw their own AbortError
+  // (wrapped or not): that is the interruption, never a bug. After Ctrl-C any other failure that is not one
+  // of ours is the abort tearing something down half-way, also no bug to report; --debug still shows it.
+  if (!(err instanceof InterruptedError) && (isAbort(err) || (interrupted && !(err instanceof VaultError)))) {
+    if (debug) process.stderr.write(`cause: ${err instanceof Error ? err.stack : String(err)}\n`);
+    err = new InterruptedError();
   }
   if (err instanceof VaultError) {
     if (mode === 'json') {
