@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, readdir, writeFile, mkdir, stat } from 'node:fs/promises';
+import { rmSync, writeFileSync } from 'node:fs';
+import { lstat, readFile, readdir, writeFile, mkdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
@@ -149,5 +150,62 @@ describe('build', () => {
       expected: `sha256:${files[0]!.sha256}`,
       found: `sha256:${sha256(Buffer.alloc(64, 1))}`,
     });
+  });
+
+  it('a path it cannot write fails before anything is resolved or fetched, naming the path (exit 5)', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    await writeFile(join(dir, 'afile'), 'keep');
+    const events: string[] = [];
+    const through = await buildIn(dir, manifest, { out: join(dir, 'afile', 'sub'), onEvent: (e) => events.push(e.type) }).catch((e: unknown) => e);
+    expect(through).toMatchObject({ code: 'WRITE_FAILED', exitCode: 5, message: `cannot write --out ${join(dir, 'afile', 'sub')}: ${join(dir, 'afile')} is a file, not a folder` });
+    const tarThrough = await buildIn(dir, manifest, { tar: join(dir, 'afile', 'x.tar') }).catch((e: unknown) => e);
+    expect(tarThrough).toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining(`--tar ${join(dir, 'afile', 'x.tar')}: ${join(dir, 'afile')} is a file`) });
+    const tarFolder = await buildIn(dir, manifest, { tar: dir }).catch((e: unknown) => e);
+    expect(tarFolder).toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining('it is a folder') });
+    const onFile = await buildIn(dir, manifest, { out: join(dir, 'afile') }).catch((e: unknown) => e);
+    expect(onFile).toMatchObject({ code: 'OUTPUT_EXISTS', message: `${join(dir, 'afile')} is a file, not a bundle folder; refusing to replace it` });
+    expect(events).toEqual([]);
+    // Nothing was locked, fetched or written.
+    expect((await readdir(dir)).sort()).toEqual(['afile', 'f0.bin', 'f1.bin', 'f2.bin', 'm.yaml']);
+    expect(await readFile(join(dir, 'afile'), 'utf8')).toBe('keep');
+  });
+
+  it('a tar that fails to be written leaves the previous bundle in place: the folder is swapped in after the tar', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const out = join(dir, 'bundles', 'x');
+    await buildIn(dir, manifest, { out });
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('version: 1.0.0', 'version: 1.0.1'));
+    const tars = join(dir, 'tars');
+    await mkdir(tars);
+    // The tar's folder passes the check at start, then turns into a file when the tar step begins.
+    const err = await buildIn(dir, manifest, {
+      out,
+      tar: join(tars, 'x.tar'),
+      onEvent: (e) => {
+        if (e.type === 'phase' && e.phase === 'tar') {
+          rmSync(tars, { recursive: true });
+          writeFileSync(tars, '');
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'WRITE_FAILED', exitCode: 5 });
+    expect(JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')).version).toBe('1.0.0');
+    expect(await readdir(join(dir, 'bundles'))).toEqual(['x']);
+  });
+
+  it('a symlinked --out is followed: the bundle replaces the folder it points to, and the link stays', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    await mkdir(join(dir, 'real'));
+    await symlink('real', join(dir, 'link'));
+    const r = await buildIn(dir, manifest, { out: join(dir, 'link') });
+    expect(r.dir).toBe(join(dir, 'real'));
+    expect((await lstat(join(dir, 'link'))).isSymbolicLink()).toBe(true);
+    expect((await verifyBundle(join(dir, 'link'))).ok).toBe(true);
+    await buildIn(dir, manifest, { out: join(dir, 'link') });
+    expect((await lstat(join(dir, 'link'))).isSymbolicLink()).toBe(true);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 });

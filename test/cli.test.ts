@@ -4,7 +4,7 @@ import { appendFile, chmod, lstat, mkdir, readdir, readFile, stat, symlink, writ
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { BIN, runCli } from './helpers/cli.js';
 import { fileManifest, sha256 } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -151,6 +151,31 @@ describe('cli', () => {
     expect(folder.code).toBe(5);
     expect(folder.stderr).toContain('it is a folder');
     noStack(folder.stderr);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('build refuses a read-only --tar folder before fetching, keeps the old bundle, and streams --tar into a device', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const out = join(dir, 'out');
+    const cache = ['--cache-dir', join(dir, 'c')];
+    expect((await runCli([...cache, '-q', 'build', manifest, '--out', out, '--runtime', 'none'])).code).toBe(0);
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('version: 1.0.0', 'version: 1.0.1'));
+    const ro = join(dir, 'ro');
+    await mkdir(ro);
+    // A read-only filesystem in a mount namespace of its own: nothing of it is seen outside this one command.
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"`, 'sh', ro, process.execPath, BIN, ...cache, 'build', manifest, '--out', out, '--tar', join(ro, 'x.tar'), '--runtime', 'none'], { encoding: 'utf8' });
+    expect(r.stderr).toContain(`error: cannot write --tar ${join(ro, 'x.tar')}: the filesystem is read-only`);
+    expect(r.stderr).toMatch(/^hint: .*nothing was fetched or written/m);
+    expect(r.stderr).not.toMatch(/^fetch/m);
+    expect(r.status).toBe(5);
+    expect(JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')).version).toBe('1.0.0');
+    // A device given as --tar is written into, not replaced (our own null device, never the system's).
+    const dev = join(dir, 'null');
+    expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
+    const t = await runCli([...cache, 'build', manifest, '--out', out, '--tar', dev, '--runtime', 'none']);
+    expect(t.code).toBe(0);
+    expect((await lstat(dev)).isCharacterDevice()).toBe(true);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
   it('Ctrl-C while resolving is an interruption (exit 130), not an internal error', async () => {

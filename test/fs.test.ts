@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { outputTarget, writeFileAtomic } from '../src/util/fs.js';
+import { checkWritableFolderOf, outputTarget, writeFileAtomic } from '../src/util/fs.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -71,5 +71,21 @@ describe('writeFileAtomic', () => {
     await writeFile(join(dir, 'a'), '');
     await symlink('a', join(dir, 'b'));
     expect(await outputTarget(join(dir, 'b'))).toEqual({ path: join(dir, 'a'), direct: false });
+  });
+});
+
+describe('checkWritableFolderOf', () => {
+  it('passes for a path whose folders do not exist yet under a writable one', async () => {
+    const dir = await tempDir();
+    await expect(checkWritableFolderOf(join(dir, 'x', 'y', 'z'), '--out')).resolves.toBeUndefined();
+  });
+
+  it('names a file in the way', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'afile'), '');
+    await expect(checkWritableFolderOf(join(dir, 'afile', 'sub'), '--out')).rejects.toMatchObject({
+      code: 'WRITE_FAILED',
+      message: expect.stringContaining(`${join(dir, 'afile')} is a file, not a folder`),
+    });
   });
 });

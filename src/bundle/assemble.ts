@@ -88,22 +88,34 @@ export async function placeBlob(from: string, to: string): Promise<void> {
   }
 }
 
-/** Refuses to replace a folder that holds something other than a bundle: that would lose someone's data. */
+/**
+ * Refuses to replace anything but a bundle folder or an empty folder: that would lose someone's data. What
+ * is there is named (a file, a device, a folder with other things in it), with what to do.
+ */
 export async function checkOutput(out: string): Promise<void> {
   let st;
   try {
     st = await stat(out);
-  } catch {
-    return;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw localWriteError(err, out);
   }
-  const isOurs = st.isDirectory() && ((await exists(join(out, INDEX))) || (await exists(join(out, SUMS))));
-  if (isOurs) return;
-  if (st.isDirectory() && (await readdir(out)).length === 0) return;
+  if (st.isDirectory()) {
+    if ((await exists(join(out, INDEX))) || (await exists(join(out, SUMS)))) return;
+    if ((await readdir(out)).length === 0) return;
+    throw new LocalError({
+      code: 'OUTPUT_EXISTS',
+      message: `${out} exists and is not a vault-bundle bundle; refusing to replace it`,
+      subject: out,
+      hint: 'choose another --out, or move that folder away',
+    });
+  }
+  const what = st.isFile() ? 'a file' : st.isFIFO() ? 'a named pipe' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a folder';
   throw new LocalError({
     code: 'OUTPUT_EXISTS',
-    message: `${out} exists and is not a vault-bundle bundle; refusing to replace it`,
+    message: `${out} is ${what}, not a bundle folder; refusing to replace it`,
     subject: out,
-    hint: 'choose another --out, or move that folder away',
+    hint: st.isFile() ? '--out names the bundle folder: choose another path (for the bundle as one file, add --tar FILE), or move that file away' : '--out names the bundle folder: choose another path',
   });
 }
 

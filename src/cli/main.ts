@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
+import { fstatSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
@@ -158,7 +159,9 @@ export async function main(argv: string[]): Promise<number> {
         );
         r.finish();
         const rel = shown;
-        emit(
+        // `--tar /dev/stdout | ssh box …`: the summary must not land in the tar stream.
+        const say = res.tar && isStdout(res.tar) && mode !== 'json' ? (human: string) => mode !== 'quiet' && process.stderr.write(`${human}\n`) : emit;
+        say(
           `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
             `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}` +
             `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
@@ -482,6 +485,17 @@ export async function main(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigint);
   }
   return exitCode;
+}
+
+/** Whether `path` is this process's stdout (the same file, pipe or device). */
+function isStdout(path: string): boolean {
+  try {
+    const a = fstatSync(1);
+    const b = statSync(path);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key. */

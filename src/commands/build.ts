@@ -1,16 +1,15 @@
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { assembleBundle, checkOutput, swapInto } from '../bundle/assemble.js';
 import { type BundleIndex, bundleCreated, makeIndex } from '../bundle/index.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
 import { loadIndex } from '../bundle/load.js';
 import { formatBytes } from '../cli/format.js';
-import { tempSibling } from '../util/fs.js';
+import { checkWritableFolderOf, followLinks, outputTarget, tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';
 import { checkSpace, sameFilesystem } from '../util/space.js';
 import type { Locked } from '../sources/source.js';
-import { writeDeterministicTar } from '../bundle/tar.js';
+import { type StagedTar, stageDeterministicTar } from '../bundle/tar.js';
 import { fetchAll } from '../fetch/download.js';
 import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
@@ -67,6 +66,16 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   // A signing key that cannot be used fails before anything is fetched.
   const signKey = o.signKey ? await readSigningKey(o.signKey, o.passphraseFile ? await readPassphrase(o.passphraseFile) : undefined) : undefined;
   const probe = o.target ? await targetProbe(o.target, m) : undefined;
+  const media = o.media ?? 'dir';
+  // Where the bundle goes is checked before anything is resolved or fetched: a build of an hour must not
+  // fail at its last step on a read-only disk or a file in the way. A symlinked --out is followed (the
+  // folder is replaced where it really is; the link stays).
+  const out = await followLinks(o.out ?? `bundles/${m.manifest.name}`);
+  const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
+  await checkWritableFolderOf(out, '--out');
+  await checkOutput(out);
+  const tarTarget = tarTo ? await outputTarget(tarTo, '--tar') : undefined;
+  if (tarTarget && !tarTarget.direct) await checkWritableFolderOf(tarTarget.path, '--tar');
   const ctx = ctxFor(m);
   ctx.report({ type: 'phase', phase: 'lock' });
   const { lock, path: lockPath, resolved } = await lockForBuild(
@@ -77,9 +86,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const base = o.base ? await readBase(o.base, m.manifest.name) : undefined;
   const fromBase = new Set(base ? lock.artifacts.filter((a) => base.digests.has(a.digest)).map((a) => a.digest) : []);
   const toFetch = lock.artifacts.filter((a) => !fromBase.has(a.digest));
-  const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
-  const media = o.media ?? 'dir';
-  await checkBuildSpace(toFetch, ctx, out, media, o.tar ? resolve(o.tar) : media === 'tar' ? `${out}.tar` : undefined);
+  await checkBuildSpace(toFetch, ctx, out, media, tarTarget && !tarTarget.direct ? tarTarget.path : undefined);
   ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
   // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
   const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
@@ -106,11 +113,13 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
     ? { verify: VERIFY_SH, 'vault-bundle': WRAPPER_SH, 'README-FIELD.txt': fieldReadme(m.manifest.name, m.manifest.version) }
     : {};
   const extra = { views, runtime, scripts, skipBlobs: fromBase };
-  // Everything, the signature included, is made beside `out` and renamed in at the end: `out` is always the
-  // old bundle or the whole new one, never an unsigned or half-signed one.
+  // Everything, the signature and the tar included, is made beside `out`, and the folder is renamed in only
+  // at the very end: `out` is always the old bundle or the whole new one, never an unsigned one, nor a new
+  // one whose tar failed.
   await checkOutput(out);
   const stage = tempSibling(out);
   const whole = tempSibling(out);
+  let tar: StagedTar | undefined;
   try {
     let r: { files: number; bytes: number };
     let parts: number | undefined;
@@ -130,22 +139,25 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
       r = await assembleBundle(index, ctx.store, stage, extra);
     }
     const signed = signKey ? await sign(stage) : undefined;
+    if (tarTo) {
+      if (ctx.signal.aborted) throw new InterruptedError();
+      ctx.report({ type: 'phase', phase: 'tar' });
+      tar = await stageDeterministicTar(stage, tarTo, `${m.manifest.name}-${m.manifest.version}`, new Date(created), '--tar');
+    }
+    // The last point where Ctrl-C undoes the build; after the swap the new bundle is in place and completes.
     if (ctx.signal.aborted) throw new InterruptedError();
     await swapInto(stage, out).catch((err: unknown) => {
       throw localWriteError(err, out);
     });
-    let tarPath: string | undefined;
-    const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
-    if (tarTo) {
-      if (ctx.signal.aborted) throw new InterruptedError();
-      ctx.report({ type: 'phase', phase: 'tar' });
-      tarPath = resolve(tarTo);
-      await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
-    }
+    // The tar follows the folder by one rename (nothing to do when it was streamed into a device or FIFO).
+    await tar?.commit();
     return done(
       { files: r.files + (signed?.added ?? 0), bytes: r.bytes },
-      { ...(parts !== undefined ? { parts } : {}), ...(tarPath ? { tar: tarPath } : {}), ...(signed ? { signer: signed.signer } : {}) },
+      { ...(parts !== undefined ? { parts } : {}), ...(tar ? { tar: tar.path } : {}), ...(signed ? { signer: signed.signer } : {}) },
     );
+  } catch (err) {
+    await tar?.discard();
+    throw err;
   } finally {
     await rm(stage, { recursive: true, force: true });
     await rm(whole, { recursive: true, force: true });

@@ -166,7 +166,7 @@ function fileInTheWay(path: string): string | undefined {
 }
 
 /** Why a write to `path` failed, in words with what to do, for the errnos a user can cause; undefined for others. */
-export function writeErrnoInWords(err: unknown, path: string): { why: string; hint?: string } | undefined {
+function writeErrnoInWords(err: unknown, path: string): { why: string; hint?: string } | undefined {
   const code = errnoCode(err);
   const words: Record<string, () => { why: string; hint?: string }> = {
     ENOTDIR: () => {
@@ -189,16 +189,16 @@ export function writeErrnoInWords(err: unknown, path: string): { why: string; hi
 /**
  * Turns an fs failure while writing `path` into a LocalError the user can act on: each errno a user can
  * cause (a file where a folder should be, a read-only filesystem, permissions, a full disk) is said in words,
- * with what to do. An abort stays an interruption.
+ * with what to do. An abort stays an interruption. `what` names the option that gave the path (--tar).
  */
-export function localWriteError(err: unknown, path: string): VaultError {
+export function localWriteError(err: unknown, path: string, what?: string): VaultError {
   if (err instanceof VaultError) return err;
   if (isAbort(err)) return new InterruptedError();
   const code = errnoCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new LocalError({
       code: 'NO_SPACE',
-      message: `no space left on the device while writing ${path}`,
+      message: `no space left on the device while writing ${what ? `${what} ` : ''}${path}`,
       subject: path,
       hint: 'free some space (or choose another --out / --cache-dir) and run again; finished downloads are kept in the cache',
       cause: err,
@@ -208,7 +208,7 @@ export function localWriteError(err: unknown, path: string): VaultError {
   const msg = known?.why ?? (err instanceof Error ? err.message : String(err));
   return new LocalError({
     code: 'WRITE_FAILED',
-    message: `cannot write ${path}: ${msg}`,
+    message: `cannot write ${what ? `${what} ` : ''}${path}: ${msg}`,
     subject: path,
     ...(known?.hint ? { hint: known.hint } : {}),
     cause: err,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LocalError, errnoCode, localWriteError } from './errors.js';
 
@@ -22,33 +22,44 @@ export interface OutputTarget {
 }
 
 /**
+ * `path` with its symbolic links followed: its real path when it exists, else where a dangling link leads
+ * (or the path itself). A folder given as a link is then replaced where it really is, and the link stays.
+ */
+export async function followLinks(path: string): Promise<string> {
+  let p = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return await realpath(p);
+    } catch {
+      const link = await readlink(p).catch(() => undefined);
+      if (link === undefined) return p;
+      p = resolve(dirname(p), link);
+    }
+  }
+  return p;
+}
+
+/**
  * Resolves `path` for writing: a symlink is followed (to a file that may not exist yet, as the shell's `>`
  * does), so the link stays and its target gets the bytes; a folder is refused; a special file is written
  * straight into.
  */
-export async function outputTarget(path: string): Promise<OutputTarget> {
+export async function outputTarget(path: string, what?: string): Promise<OutputTarget> {
   let p = resolve(path);
   for (let hops = 0; ; hops++) {
     let st;
     try {
       st = await stat(p);
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw localWriteError(err, path);
+      if (errnoCode(err) !== 'ENOENT') throw localWriteError(err, path, what);
       // Nothing there, or a dangling symlink: then its target is what gets created.
       const link = await readlink(p).catch(() => undefined);
       if (link === undefined) return { path: p, direct: false };
-      if (hops >= 40) throw localWriteError(Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' }), path);
+      if (hops >= 40) throw localWriteError(Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' }), path, what);
       p = resolve(dirname(p), link);
       continue;
     }
-    if (st.isDirectory()) {
-      throw new LocalError({
-        code: 'WRITE_FAILED',
-        message: `cannot write ${path}: it is a folder`,
-        subject: path,
-        hint: 'give a file name (a path inside that folder, if that is where it should go)',
-      });
-    }
+    if (st.isDirectory()) throw localWriteError(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), path, what);
     if (!st.isFile()) return { path: p, direct: true };
     // realpath may fail for a /proc magic link to a deleted file: writing straight into it is the safe choice.
     return realpath(p).then(
@@ -93,6 +104,38 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } catch (err) {
     await rm(tmp, { force: true });
     throw localWriteError(err, path);
+  }
+}
+
+/**
+ * Fails fast, before anything long runs, when `path` could not be created: the nearest folder on its way
+ * that exists must be a folder this process may write into (a file in the way, a read-only filesystem and
+ * missing permissions are each named). `what` says which option gave the path.
+ */
+export async function checkWritableFolderOf(path: string, what: string): Promise<void> {
+  const full = resolve(path);
+  let dir = dirname(full);
+  for (;;) {
+    try {
+      const st = await stat(dir);
+      if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      await access(dir, constants.W_OK | constants.X_OK);
+      return;
+    } catch (err) {
+      const up = dirname(dir);
+      if (errnoCode(err) === 'ENOENT' && up !== dir) {
+        dir = up;
+        continue;
+      }
+      const e = localWriteError(err, full, what);
+      throw new LocalError({
+        code: e.code === 'NO_SPACE' ? 'NO_SPACE' : 'WRITE_FAILED',
+        message: `${e.message}${dir === dirname(full) ? '' : ` (at ${dir})`}`,
+        subject: full,
+        hint: `${e.hint ?? 'choose another path'}; nothing was fetched or written`,
+        cause: err,
+      });
+    }
   }
 }
 
