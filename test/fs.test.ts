@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkWritableFolderOf, outputTarget, writeFileAtomic } from '../src/util/fs.js';
+import { checkWritableFolderOf, outputTarget, sweepStaleTemps, writeFileAtomic } from '../src/util/fs.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -87,5 +87,24 @@ describe('checkWritableFolderOf', () => {
       code: 'WRITE_FAILED',
       message: expect.stringContaining(`${join(dir, 'afile')} is a file, not a folder`),
     });
+  });
+});
+
+describe('sweepStaleTemps', () => {
+  it('removes only our own leftovers for that path, and only those older than this process', async () => {
+    const dir = await tempDir();
+    const old = new Date(Date.now() - 3600_000);
+    const stale = ['.x.tmp-0123456789ab', '..x.tmp-0123456789ab.tmp-ba9876543210', '.x.old-123-1700000000000', '.x.tar.tmp-aaaaaaaaaaaa'];
+    const kept = ['.x.tmp-notours', '.y.tmp-0123456789ab', 'x.tmp-0123456789ab', '.x.tmp-0123456789abc'];
+    for (const n of [...stale, ...kept]) {
+      await mkdir(join(dir, n));
+      await writeFile(join(dir, n, 'blob'), 'data');
+      await utimes(join(dir, n), old, old);
+    }
+    // Ours by name but made after this process started: a run in progress; kept.
+    await writeFile(join(dir, '.x.tmp-ffffffffffff'), 'in progress');
+    const removed = [...(await sweepStaleTemps(join(dir, 'x'))), ...(await sweepStaleTemps(join(dir, 'x.tar')))];
+    expect(removed.sort()).toEqual(stale.map((n) => join(dir, n)).sort());
+    expect((await readdir(dir)).sort()).toEqual([...kept, '.x.tmp-ffffffffffff'].sort());
   });
 });

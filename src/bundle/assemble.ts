@@ -3,8 +3,8 @@ import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'nod
 import { basename, dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
-import { LocalError, errnoCode, localWriteError } from '../util/errors.js';
-import { exists, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
+import { exists, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
 import type { RuntimeFile } from '../runtime/carry.js';
 import { type BundleIndex, serializeIndex } from './index.js';
@@ -32,6 +32,8 @@ export async function assembleBundle(
     scripts?: Record<string, string>;
     /** Blobs left out (a delta: they are in its base). */
     skipBlobs?: ReadonlySet<string>;
+    /** Ctrl-C: stop between files; the temp folder is removed. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<AssembleResult> {
   const views = extra.views ?? {};
@@ -44,6 +46,7 @@ export async function assembleBundle(
     const seen = new Set<string>();
     for (const a of index.artifacts) {
       const hex = hexOf(a.digest);
+      if (extra.signal?.aborted) throw new InterruptedError();
       if (seen.has(hex) || extra.skipBlobs?.has(a.digest)) continue;
       seen.add(hex);
       await placeBlob(store.path(a.digest), join(stage, blobPath(hex)));
@@ -70,10 +73,13 @@ export async function assembleBundle(
     }
     // Written last: it is the root that lists every other file.
     await writeFileAtomic(join(stage, SUMS), formatSums(sums));
+    if (extra.signal?.aborted) throw new InterruptedError();
     await swapInto(stage, out);
+    tempDone(stage);
     return { dir: out, files: sums.length + 1, bytes };
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
+    tempDone(stage);
     throw localWriteError(err, out);
   }
 }
@@ -134,5 +140,6 @@ export async function swapInto(stage: string, out: string): Promise<void> {
     await rename(old, out);
     throw err;
   }
+  // A crash before this line leaves `old` beside `out`: build removes such leftovers on its next run.
   await rm(old, { recursive: true, force: true });
 }

@@ -5,7 +5,7 @@ import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
 import { InterruptedError, VaultError, isAbort } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { removeTempsSync, writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
@@ -51,7 +51,11 @@ export async function main(argv: string[]): Promise<number> {
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) {
+      // Quit at once, but not leaving hundreds of MB of temp files: they go synchronously first.
+      removeTempsSync();
+      process.exit(130);
+    }
     process.stderr.write('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
     controller.abort();
   };

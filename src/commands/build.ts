@@ -1,10 +1,11 @@
 import { rm } from 'node:fs/promises';
+import { relative } from 'node:path';
 import { assembleBundle, checkOutput, swapInto } from '../bundle/assemble.js';
 import { type BundleIndex, bundleCreated, makeIndex } from '../bundle/index.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
 import { loadIndex } from '../bundle/load.js';
 import { formatBytes } from '../cli/format.js';
-import { checkWritableFolderOf, followLinks, outputTarget, tempSibling } from '../util/fs.js';
+import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';
 import { checkSpace, sameFilesystem } from '../util/space.js';
@@ -77,6 +78,10 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const tarTarget = tarTo ? await outputTarget(tarTo, '--tar') : undefined;
   if (tarTarget && !tarTarget.direct) await checkWritableFolderOf(tarTarget.path, '--tar');
   const ctx = ctxFor(m);
+  const swept = [...(await sweepStaleTemps(out)), ...(tarTarget && !tarTarget.direct ? await sweepStaleTemps(tarTarget.path) : [])];
+  if (swept.length > 0) {
+    ctx.report({ type: 'info', message: `removed what an interrupted build left: ${swept.map((p) => relative(process.cwd(), p) || p).join(', ')}` });
+  }
   ctx.report({ type: 'phase', phase: 'lock' });
   const { lock, path: lockPath, resolved } = await lockForBuild(
     m,
@@ -112,7 +117,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const scripts: Record<string, string> = runtime.length
     ? { verify: VERIFY_SH, 'vault-bundle': WRAPPER_SH, 'README-FIELD.txt': fieldReadme(m.manifest.name, m.manifest.version) }
     : {};
-  const extra = { views, runtime, scripts, skipBlobs: fromBase };
+  const extra = { views, runtime, scripts, skipBlobs: fromBase, signal: ctx.signal };
   // Everything, the signature and the tar included, is made beside `out`, and the folder is renamed in only
   // at the very end: `out` is always the old bundle or the whole new one, never an unsigned one, nor a new
   // one whose tar failed.
@@ -133,6 +138,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
           version: m.manifest.version,
           partSize: o.partSize ?? FAT32_PART_SIZE,
           mtime: new Date(created),
+          signal: ctx.signal,
         })
       ).parts;
     } else {
@@ -142,7 +148,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
     if (tarTo) {
       if (ctx.signal.aborted) throw new InterruptedError();
       ctx.report({ type: 'phase', phase: 'tar' });
-      tar = await stageDeterministicTar(stage, tarTo, `${m.manifest.name}-${m.manifest.version}`, new Date(created), '--tar');
+      tar = await stageDeterministicTar(stage, tarTo, `${m.manifest.name}-${m.manifest.version}`, new Date(created), ctx.signal, '--tar');
     }
     // The last point where Ctrl-C undoes the build; after the swap the new bundle is in place and completes.
     if (ctx.signal.aborted) throw new InterruptedError();
@@ -161,6 +167,8 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   } finally {
     await rm(stage, { recursive: true, force: true });
     await rm(whole, { recursive: true, force: true });
+    tempDone(stage);
+    tempDone(whole);
   }
 
   /** The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify). */

@@ -1,13 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { constants, rmSync } from 'node:fs';
+import { access, lstat, mkdir, mkdtemp, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LocalError, errnoCode, localWriteError } from './errors.js';
+
+/**
+ * Temp names handed out in this process. A second Ctrl-C exits at once (process.exit): removeTempsSync() then
+ * removes whichever of them still exist, so even a forced quit leaves nothing half-written. A name that was
+ * renamed into place no longer exists and is skipped (the names are random: they never name a real file).
+ */
+const temps = new Set<string>();
 
 /** A name for a temp sibling of `path`: same folder, so the final rename is atomic. */
 export function tempSibling(path: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+  temps.add(tmp);
   return tmp;
+}
+
+/** The temp is gone (renamed into place or removed): a forced quit has nothing to do for it. */
+export function tempDone(tmp: string): void {
+  temps.delete(tmp);
+}
+
+/** For a forced quit (the second Ctrl-C): removes every temp file and folder of this process, synchronously. */
+export function removeTempsSync(): void {
+  for (const t of temps) {
+    try {
+      rmSync(t, { recursive: true, force: true });
+    } catch {
+      // Best effort on the way out; a rerun of build sweeps what is left (sweepStaleTemps).
+    }
+  }
+  temps.clear();
 }
 
 /** Where a write to a path goes once its symbolic links are followed. */
@@ -101,8 +126,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
       await fh.close();
     }
     await rename(tmp, target.path);
+    tempDone(tmp);
   } catch (err) {
     await rm(tmp, { force: true });
+    tempDone(tmp);
     throw localWriteError(err, path);
   }
 }
@@ -137,6 +164,34 @@ export async function checkWritableFolderOf(path: string, what: string): Promise
       });
     }
   }
+}
+
+/**
+ * Removes what an earlier run of this tool that was killed (SIGKILL, a second Ctrl-C, a power cut) left
+ * beside `path`: only names of the exact forms our temp and swap helpers make for that very path
+ * (`.<name>.tmp-<12 hex>`, the nested `..<name>.tmp-<hex>.tmp-<hex>`, `.<name>.old-<pid>-<ms>`), and only
+ * those last changed before this process started, so a run in progress elsewhere keeps its files.
+ * Returns the paths removed.
+ */
+export async function sweepStaleTemps(path: string, startedAt = performance.timeOrigin): Promise<string[]> {
+  const dir = dirname(resolve(path));
+  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const ours = new RegExp(`^(?:\\.${name}\\.tmp-[0-9a-f]{12}|\\.\\.${name}\\.tmp-[0-9a-f]{12}\\.tmp-[0-9a-f]{12}|\\.${name}\\.old-\\d+-\\d+)$`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const n of names) {
+    if (!ours.test(n)) continue;
+    const p = join(dir, n);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st || st.mtimeMs >= startedAt || !(st.isFile() || st.isDirectory())) continue;
+    try {
+      await rm(p, { recursive: true, force: true });
+      removed.push(p);
+    } catch {
+      // Not ours to fight over (permissions): the build goes on; the leftover only costs space.
+    }
+  }
+  return removed;
 }
 
 /** Runs `fn` with a fresh scratch folder that is removed afterwards, whatever happens. */
