@@ -130,7 +130,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --out <dir>', 'bundle folder (default: bundles/<name>)')
     .option('--tar <file>', 'also write the bundle as one reproducible tar file')
     .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
-    .option('--frozen', 'use the lock as it is; never resolve anything (fails if it is missing or stale)')
+    .option('--locked', 'use the lock as it is; never resolve anything (fails if it is missing or the manifest changed since); without it, a changed manifest is locked again, keeping the pins of unchanged sections')
+    .option('--frozen', 'the same as --locked')
     .option('--runtime <mode>', 'carry node and the packed tool (./verify on a box without Node.js): auto (host if it fits the target, else registry), host, registry[@version] (the official node-linux-<arch> from the npm registry), none', 'auto')
     .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): bundle only what that box lacks')
     .addOption(new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json').choices(['dir', 'tar', 'fat32']).default('dir'))
@@ -139,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sign-key <file>', 'sign the bundle with this OpenPGP secret key (as "vault-bundle sign" does)')
     .option('--passphrase-file <file>', 'first line: the passphrase of a protected --sign-key')
     .option('--expires <when>', 'the bundle expires then: an ISO date (2027-06-30) or a duration from its created time (90d, 12w)')
-    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string; signKey?: string; passphraseFile?: string; expires?: string }) => {
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; locked?: boolean; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string; signKey?: string; passphraseFile?: string; expires?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
@@ -149,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
             out: o.out,
             tar: o.tar,
             lock: o.lock,
-            frozen: Boolean(o.frozen),
+            frozen: Boolean(o.frozen || o.locked),
             concurrency: g().concurrency,
             runtime: o.runtime, ...(o.target ? { target: o.target } : {}),
             media: o.media,
