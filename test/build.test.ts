@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { copyFile, lstat, readFile, readdir, writeFile, mkdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { verifyBundle } from '../src/bundle/verify.js';
@@ -260,5 +261,19 @@ describe('build', () => {
     await buildIn(dir, manifest, { out: join(dir, 'link') });
     expect((await lstat(join(dir, 'link'))).isSymbolicLink()).toBe(true);
     expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('counts the files as verify does (those SHA256SUMS lists), plain, split and signed', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const { privateKey } = await openpgp.generateKey({ userIDs: [{ name: 'Release', email: 'release@test.invalid' }], format: 'armored' });
+    await writeFile(join(dir, 'release.sec.asc'), privateKey);
+    for (const o of [{}, { media: 'fat32' as const, partSize: 1 << 20 }, { signKey: join(dir, 'release.sec.asc') }]) {
+      const r = await buildIn(dir, manifest, { out: join(dir, `out-${Object.keys(o).join('-')}`), ...o });
+      const v = await verifyBundle(r.dir);
+      expect(v.ok).toBe(true);
+      expect(r.files).toBe(v.files);
+      expect(r.files).toBe(5);
+    }
   });
 });

@@ -19,7 +19,7 @@ describe('cli', () => {
     const cache = ['--cache-dir', join(dir, 'cache')];
     const b = await runCli([...cache, 'build', manifest, '--out', join(dir, 'out'), '--runtime', 'none']);
     expect(b.code).toBe(0);
-    expect(b.stdout).toMatch(/^built .*out: 3 artifacts, 6 files/m);
+    expect(b.stdout).toMatch(/^built .*out: 3 artifacts, 5 files in SHA256SUMS/m);
     const v = await runCli(['verify', join(dir, 'out')]);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/^OK test 1\.0\.0: 5 files/m);
@@ -116,10 +116,16 @@ describe('cli', () => {
     expect(bad.stderr).toContain('carried runtime does not match SHA256SUMS');
   });
 
-  it('--help lists the commands', async () => {
+  it("--help lists the commands; each command's --help also shows the global options", async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     for (const c of ['lock', 'build', 'verify', 'inspect', 'schema']) expect(r.stdout).toContain(c);
+    for (const c of ['build', 'lock']) {
+      const h = await runCli([c, '--help']);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/^Global Options:/m);
+      for (const g of ['--json', '--cache-dir <dir>', '--concurrency <n>']) expect(h.stdout).toContain(g);
+    }
   });
 
   it('lock writes <manifest>.lock.json or --out', async () => {

@@ -74,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--cache-dir <dir>', 'shared blob cache (default: $VAULT_BUNDLE_CACHE or $XDG_CACHE_HOME/vault-bundle)')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(limits.concurrency))
     .showHelpAfterError('(add --help for the options)')
+    // Each command's --help also lists --json, --cache-dir, --concurrency…: they are given before the command.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -167,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
         // `--tar /dev/stdout | ssh box …`: the summary must not land in the tar stream.
         const say = res.tar && isStdout(res.tar) && mode !== 'json' ? (human: string) => mode !== 'quiet' && process.stderr.write(`${human}\n`) : emit;
         say(
-          `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
+          `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files in SHA256SUMS, ${formatBytes(res.bytes)}` +
             `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}` +
             `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
             `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}` +

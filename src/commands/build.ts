@@ -1,9 +1,11 @@
-import { rm } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { assembleBundle, checkOutput, swapInto } from '../bundle/assemble.js';
 import { type BundleIndex, bundleCreated, makeIndex } from '../bundle/index.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
 import { loadIndex } from '../bundle/load.js';
+import { SUMS } from '../bundle/layout.js';
+import { parseSums } from '../bundle/sums.js';
 import { formatBytes } from '../cli/format.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
@@ -51,6 +53,7 @@ export interface BuildResult {
   lockPath: string;
   lockResolved: boolean;
   lock: Lock;
+  /** Files SHA256SUMS lists (what verify checks and counts): SHA256SUMS and SHA256SUMS.asc are not counted. */
   files: number;
   bytes: number;
   /** fat32 media: how many parts. */
@@ -145,6 +148,8 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
       r = await assembleBundle(index, ctx.store, stage, extra);
     }
     const signed = signKey ? await sign(stage) : undefined;
+    // The count verify reports: the files SHA256SUMS lists (not itself, nor SHA256SUMS.asc).
+    const listed = parseSums(await readFile(join(stage, SUMS), 'utf8')).size;
     if (tarTo) {
       if (ctx.signal.aborted) throw new InterruptedError();
       ctx.report({ type: 'phase', phase: 'tar' });
@@ -158,7 +163,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
     // The tar follows the folder by one rename (nothing to do when it was streamed into a device or FIFO).
     await tar?.commit();
     return done(
-      { files: r.files + (signed?.added ?? 0), bytes: r.bytes },
+      { files: listed, bytes: r.bytes },
       { ...(parts !== undefined ? { parts } : {}), ...(tar ? { tar: tar.path } : {}), ...(signed ? { signer: signed.signer } : {}) },
     );
   } catch (err) {
@@ -172,10 +177,10 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   }
 
   /** The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify). */
-  async function sign(dir: string): Promise<{ signer: string; added: number }> {
+  async function sign(dir: string): Promise<{ signer: string }> {
     if (ctx.signal.aborted) throw new InterruptedError();
     const s = await signBundle(dir, signKey!, { now: o.now ?? new Date(), verify: false, report: ctx.report });
-    return { signer: s.signer, added: s.written.length - 1 };
+    return { signer: s.signer };
   }
 
   function done(r: { dir?: string; files: number; bytes: number }, more: Partial<BuildResult>): BuildResult {

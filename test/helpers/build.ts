@@ -17,7 +17,7 @@ export async function buildIn(
     signal?: AbortSignal;
     /** Called with each event as it happens (to act at a given phase). */
     onEvent?: (e: VaultEvent) => void;
-  } & Pick<BuildOptions, 'media' | 'partSize' | 'base'> = {},
+  } & Pick<BuildOptions, 'media' | 'partSize' | 'base' | 'signKey'> = {},
 ): Promise<BuildResult & { events: VaultEvent[] }> {
   const events: VaultEvent[] = [];
   const ctxFor = (m: LoadedManifest) =>
@@ -42,6 +42,7 @@ export async function buildIn(
       media: o.media,
       partSize: o.partSize,
       base: o.base,
+      signKey: o.signKey,
     },
     ctxFor,
   );
