@@ -184,6 +184,28 @@ describe('cli', () => {
     expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
+  it.skipIf(process.getuid?.() !== 0)('lock --out where no folder can be made fails at once with exit 5 (Node\'s recursive mkdir spins forever there)', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const ro = join(dir, 'ro');
+    const pm = join(dir, 'proc');
+    await mkdir(ro);
+    await mkdir(pm);
+    // Private mounts at our own temp paths: a read-only tmpfs, and a procfs (where mkdir says ENOENT under a
+    // folder that exists). Nothing can be created in either; nothing of them is seen outside the command.
+    const run = (mount: string, out: string) =>
+      spawnSync('unshare', ['-m', 'sh', '-c', `${mount} && exec "$@"`, 'sh', process.execPath, BIN, 'lock', manifest, '--out', out], { encoding: 'utf8', timeout: 30_000 });
+    const r = run(`mount -t tmpfs -o ro tmpfs ${ro}`, join(ro, 'a', 'b', 'm.lock.json'));
+    expect(r.stderr).toContain(`cannot write ${join(ro, 'a', 'b', 'm.lock.json')}: the filesystem is read-only`);
+    expect(r.stderr).toMatch(/^hint: .*writable filesystem/m);
+    expect(r.status).toBe(5);
+    const p = run(`mount -t proc proc ${pm}`, join(pm, 'self', 'x', 'm.lock.json'));
+    expect(p.error).toBeUndefined(); // not killed by the timeout
+    expect(p.status).toBe(5);
+    expect(p.stderr).toMatch(/^error: cannot write .*m\.lock\.json: /m);
+    noStack(p.stderr);
+  });
+
   it('Ctrl-C while resolving is an interruption (exit 130), not an internal error', async () => {
     const dir = await tempDir();
     // A server that never answers: resolve waits on its size request when Ctrl-C comes.

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
-import { exists, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { exists, makeDirs, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
 import type { RuntimeFile } from '../runtime/carry.js';
 import { type BundleIndex, serializeIndex } from './index.js';
@@ -40,7 +40,7 @@ export async function assembleBundle(
   await checkOutput(out);
   const stage = tempSibling(out);
   try {
-    await mkdir(join(stage, BLOBS_DIR), { recursive: true });
+    await makeDirs(join(stage, BLOBS_DIR));
     const sums: SumEntry[] = [];
     let bytes = 0;
     const seen = new Set<string>();
@@ -128,7 +128,7 @@ export async function checkOutput(out: string): Promise<void> {
 /** Replaces `out` by `stage` with renames only: a crash leaves either the old or the new bundle. */
 export async function swapInto(stage: string, out: string): Promise<void> {
   if (!(await exists(out))) {
-    await mkdir(dirname(out), { recursive: true });
+    await makeDirs(dirname(out));
     await rename(stage, out);
     return;
   }

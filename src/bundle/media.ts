@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InterruptedError, localWriteError } from '../util/errors.js';
-import { tempDone, tempSibling, walk, writeFileAtomic } from '../util/fs.js';
+import { makeDirs, tempDone, tempSibling, walk, writeFileAtomic } from '../util/fs.js';
 import { checkOutput, placeBlob, swapInto } from './assemble.js';
 import { BLOBS_DIR, PARTS } from './layout.js';
 import { writeParts } from './parts.js';
@@ -28,6 +28,7 @@ export async function writeSplitBundle(
   try {
     const all = await walk(dir);
     const blobs = all.filter((e) => e.kind === 'file' && e.path.startsWith(`${BLOBS_DIR}/`)).map((e) => e.path);
+    await makeDirs(stage);
     for (const e of all) {
       if (o.signal?.aborted) throw new InterruptedError();
       if (e.kind !== 'file' || e.path.startsWith(`${BLOBS_DIR}/`)) continue;

@@ -1,9 +1,9 @@
 import type { Stats } from 'node:fs';
-import { type FileHandle, constants, mkdir, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, constants, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tar from 'tar';
 import { InterruptedError, localWriteError } from '../util/errors.js';
-import { outputTarget, tempDone, tempSibling, walk } from '../util/fs.js';
+import { makeDirs, outputTarget, tempDone, tempSibling, walk } from '../util/fs.js';
 
 /** A tar written in full but not yet in place: build renames it in together with the bundle folder. */
 export interface StagedTar {
@@ -41,7 +41,7 @@ export async function stageDeterministicTar(dir: string, file: string, prefix: s
   let fh: FileHandle | undefined;
   try {
     if (signal?.aborted) throw new InterruptedError();
-    if (!target.direct) await mkdir(dirname(dest), { recursive: true });
+    if (!target.direct) await makeDirs(dirname(dest));
     // Straight into a device: no O_CREAT (a vanished node must not become a regular file), no O_TRUNC.
     fh = await open(dest, target.direct ? constants.O_WRONLY : 'wx', 0o644);
     // Leaving this loop early pauses node-tar, which then stops reading (backpressure). It is not destroyed:

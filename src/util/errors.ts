@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 /**
@@ -165,6 +165,18 @@ function fileInTheWay(path: string): string | undefined {
   return undefined;
 }
 
+/** The nearest folder on the way to `path` that exists (undefined when none can be seen). */
+function existingAncestor(path: string): string | undefined {
+  for (let p = dirname(resolve(path)); ; p = dirname(p)) {
+    try {
+      if (statSync(p).isDirectory()) return p;
+    } catch {
+      // keep climbing
+    }
+    if (dirname(p) === p) return undefined;
+  }
+}
+
 /** Why a write to `path` failed, in words with what to do, for the errnos a user can cause; undefined for others. */
 function writeErrnoInWords(err: unknown, path: string): { why: string; hint?: string } | undefined {
   const code = errnoCode(err);
@@ -175,6 +187,18 @@ function writeErrnoInWords(err: unknown, path: string): { why: string; hint?: st
         why: file ? `${file} is a file, not a folder` : 'a part of that path is a file, not a folder',
         hint: 'give a path whose folders are folders (or move that file away)',
       };
+    },
+    // Node's recursive mkdir reports ENOENT where a folder cannot be made (a read-only filesystem): ask the
+    // nearest folder that exists why.
+    ENOENT: () => {
+      const at = existingAncestor(path);
+      try {
+        if (at) accessSync(at, constants.W_OK);
+      } catch (e) {
+        const inner = errnoCode(e) === 'ENOENT' ? undefined : writeErrnoInWords(e, path);
+        if (inner) return { ...inner, why: `${inner.why} (at ${at})` };
+      }
+      return { why: 'a folder on the way does not exist and could not be made', hint: 'check the path' };
     },
     EROFS: () => ({ why: 'the filesystem is read-only', hint: 'choose a path on a writable filesystem (or remount it read-write)' }),
     EISDIR: () => ({ why: 'it is a folder', hint: 'give a file name, not a folder' }),

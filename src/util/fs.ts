@@ -95,6 +95,32 @@ export async function outputTarget(path: string, what?: string): Promise<OutputT
 }
 
 /**
+ * `mkdir -p` that cannot spin: Node 20's recursive mkdir retries forever (100% CPU) where mkdir fails with
+ * ENOENT under a parent that exists, as procfs and sysfs answer. Each missing folder is made from the nearest
+ * existing one down, and the first refusal is thrown as it is.
+ */
+export async function makeDirs(path: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(path); ; ) {
+    try {
+      if ((await stat(p)).isDirectory()) break;
+      throw Object.assign(new Error(`not a directory, mkdir '${p}'`), { code: 'ENOTDIR' });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      missing.push(p);
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+    }
+  }
+  for (const d of missing.reverse()) {
+    await mkdir(d).catch((err: unknown) => {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    });
+  }
+}
+
+/**
  * Writes `data` to `path` atomically: temp file in the same folder, fsync, rename. A symlink keeps pointing
  * where it did (its target is replaced); a device node or FIFO is written into, never replaced; a folder is
  * refused.
@@ -117,7 +143,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   }
   const tmp = tempSibling(target.path);
   try {
-    await mkdir(dirname(target.path), { recursive: true });
+    await makeDirs(dirname(target.path));
     const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(data);
