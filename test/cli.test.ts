@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { appendFile, chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { BIN, runCli } from './helpers/cli.js';
 import { fileManifest, sha256 } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -19,7 +19,7 @@ describe('cli', () => {
     const cache = ['--cache-dir', join(dir, 'cache')];
     const b = await runCli([...cache, 'build', manifest, '--out', join(dir, 'out'), '--runtime', 'none']);
     expect(b.code).toBe(0);
-    expect(b.stdout).toMatch(/^built .*out: 3 artifacts, 6 files/m);
+    expect(b.stdout).toMatch(/^built .*out: 3 artifacts, 5 files in SHA256SUMS/m);
     const v = await runCli(['verify', join(dir, 'out')]);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/^OK test 1\.0\.0: 5 files/m);
@@ -123,10 +123,16 @@ describe('cli', () => {
     expect(bad.stderr).toContain('carried runtime does not match SHA256SUMS');
   });
 
-  it('--help lists the commands', async () => {
+  it("--help lists the commands; each command's --help also shows the global options", async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     for (const c of ['lock', 'build', 'verify', 'inspect', 'schema']) expect(r.stdout).toContain(c);
+    for (const c of ['build', 'lock']) {
+      const h = await runCli([c, '--help']);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/^Global Options:/m);
+      for (const g of ['--json', '--cache-dir <dir>', '--concurrency <n>']) expect(h.stdout).toContain(g);
+    }
   });
 
   it('lock writes <manifest>.lock.json or --out', async () => {
@@ -138,6 +144,97 @@ describe('cli', () => {
     const r2 = await runCli(['lock', manifest, '--out', join(dir, 'other.json')]);
     expect(r2.code).toBe(0);
     await expect(stat(join(dir, 'other.json'))).resolves.toBeTruthy();
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('lock --out into a device node writes into it and leaves it a device; a symlink keeps pointing at its target', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    // A null device of our own, never the system's /dev/null.
+    const dev = join(dir, 'null');
+    expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
+    const r = await runCli(['lock', manifest, '--out', dev]);
+    expect(r.code).toBe(0);
+    expect((await lstat(dev)).isCharacterDevice()).toBe(true);
+    await writeFile(join(dir, 'real.json'), '{}');
+    await symlink('real.json', join(dir, 'link.json'));
+    expect((await runCli(['lock', manifest, '--out', join(dir, 'link.json')])).code).toBe(0);
+    expect((await lstat(join(dir, 'link.json'))).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(await readFile(join(dir, 'real.json'), 'utf8')).artifacts).toHaveLength(3);
+    const folder = await runCli(['lock', manifest, '--out', dir]);
+    expect(folder.code).toBe(5);
+    expect(folder.stderr).toContain('it is a folder');
+    noStack(folder.stderr);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('build refuses a read-only --tar folder before fetching, keeps the old bundle, and streams --tar into a device', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const out = join(dir, 'out');
+    const cache = ['--cache-dir', join(dir, 'c')];
+    expect((await runCli([...cache, '-q', 'build', manifest, '--out', out, '--runtime', 'none'])).code).toBe(0);
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('version: 1.0.0', 'version: 1.0.1'));
+    const ro = join(dir, 'ro');
+    await mkdir(ro);
+    // A read-only filesystem in a mount namespace of its own: nothing of it is seen outside this one command.
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"`, 'sh', ro, process.execPath, BIN, ...cache, 'build', manifest, '--out', out, '--tar', join(ro, 'x.tar'), '--runtime', 'none'], { encoding: 'utf8' });
+    expect(r.stderr).toContain(`error: cannot write --tar ${join(ro, 'x.tar')}: the filesystem is read-only`);
+    expect(r.stderr).toMatch(/^hint: .*nothing was fetched or written/m);
+    expect(r.stderr).not.toMatch(/^fetch/m);
+    expect(r.status).toBe(5);
+    expect(JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')).version).toBe('1.0.0');
+    // A device given as --tar is written into, not replaced (our own null device, never the system's).
+    const dev = join(dir, 'null');
+    expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
+    const t = await runCli([...cache, 'build', manifest, '--out', out, '--tar', dev, '--runtime', 'none']);
+    expect(t.code).toBe(0);
+    expect((await lstat(dev)).isCharacterDevice()).toBe(true);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('lock --out where no folder can be made fails at once with exit 5 (Node\'s recursive mkdir spins forever there)', async () => {
+    const dir = await tempDir();
+    const { manifest } = await fileManifest(dir);
+    const ro = join(dir, 'ro');
+    const pm = join(dir, 'proc');
+    await mkdir(ro);
+    await mkdir(pm);
+    // Private mounts at our own temp paths: a read-only tmpfs, and a procfs (where mkdir says ENOENT under a
+    // folder that exists). Nothing can be created in either; nothing of them is seen outside the command.
+    const run = (mount: string, out: string) =>
+      spawnSync('unshare', ['-m', 'sh', '-c', `${mount} && exec "$@"`, 'sh', process.execPath, BIN, 'lock', manifest, '--out', out], { encoding: 'utf8', timeout: 30_000 });
+    const r = run(`mount -t tmpfs -o ro tmpfs ${ro}`, join(ro, 'a', 'b', 'm.lock.json'));
+    expect(r.stderr).toContain(`cannot write ${join(ro, 'a', 'b', 'm.lock.json')}: the filesystem is read-only`);
+    expect(r.stderr).toMatch(/^hint: .*writable filesystem/m);
+    expect(r.status).toBe(5);
+    const p = run(`mount -t proc proc ${pm}`, join(pm, 'self', 'x', 'm.lock.json'));
+    expect(p.error).toBeUndefined(); // not killed by the timeout
+    expect(p.status).toBe(5);
+    expect(p.stderr).toMatch(/^error: cannot write .*m\.lock\.json: /m);
+    noStack(p.stderr);
+  });
+
+  it('Ctrl-C while resolving is an interruption (exit 130), not an internal error', async () => {
+    const dir = await tempDir();
+    // A server that never answers: resolve waits on its size request when Ctrl-C comes.
+    const server: Server = createServer(() => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const manifest = join(dir, 'm.yaml');
+      await writeFile(manifest, `name: h\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    url: http://127.0.0.1:${port}/big.bin\n    sha256: ${'a'.repeat(64)}\n`);
+      const r = await runCli(['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', join(dir, 'out'), '--runtime', 'none'], {
+        signalWhen: { pattern: /resolve: file/, signal: 'SIGINT', delayMs: 500 },
+      });
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr).toMatch(/^error: interrupted$/m);
+      expect(r.code).toBe(130);
+      noStack(r.stderr);
+      // No bundle and no lock: nothing was resolved.
+      expect((await readdir(dir)).filter((n) => n !== 'cache')).toEqual(['m.yaml']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('Ctrl-C mid-download leaves no bundle and no temp files; the rerun resumes with a Range request', async () => {

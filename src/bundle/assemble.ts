@@ -3,8 +3,8 @@ import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'nod
 import { basename, dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
-import { LocalError, errnoCode, localWriteError } from '../util/errors.js';
-import { exists, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
+import { exists, makeDirs, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
 import type { RuntimeFile } from '../runtime/carry.js';
 import { type BundleIndex, serializeIndex } from './index.js';
@@ -32,18 +32,21 @@ export async function assembleBundle(
     scripts?: Record<string, string>;
     /** Blobs left out (a delta: they are in its base). */
     skipBlobs?: ReadonlySet<string>;
+    /** Ctrl-C: stop between files; the temp folder is removed. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<AssembleResult> {
   const views = extra.views ?? {};
   await checkOutput(out);
   const stage = tempSibling(out);
   try {
-    await mkdir(join(stage, BLOBS_DIR), { recursive: true });
+    await makeDirs(join(stage, BLOBS_DIR));
     const sums: SumEntry[] = [];
     let bytes = 0;
     const seen = new Set<string>();
     for (const a of index.artifacts) {
       const hex = hexOf(a.digest);
+      if (extra.signal?.aborted) throw new InterruptedError();
       if (seen.has(hex) || extra.skipBlobs?.has(a.digest)) continue;
       seen.add(hex);
       await placeBlob(store.path(a.digest), join(stage, blobPath(hex)));
@@ -70,10 +73,13 @@ export async function assembleBundle(
     }
     // Written last: it is the root that lists every other file.
     await writeFileAtomic(join(stage, SUMS), formatSums(sums));
+    if (extra.signal?.aborted) throw new InterruptedError();
     await swapInto(stage, out);
+    tempDone(stage);
     return { dir: out, files: sums.length + 1, bytes };
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
+    tempDone(stage);
     throw localWriteError(err, out);
   }
 }
@@ -88,29 +94,41 @@ export async function placeBlob(from: string, to: string): Promise<void> {
   }
 }
 
-/** Refuses to replace a folder that holds something other than a bundle: that would lose someone's data. */
+/**
+ * Refuses to replace anything but a bundle folder or an empty folder: that would lose someone's data. What
+ * is there is named (a file, a device, a folder with other things in it), with what to do.
+ */
 export async function checkOutput(out: string): Promise<void> {
   let st;
   try {
     st = await stat(out);
-  } catch {
-    return;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw localWriteError(err, out);
   }
-  const isOurs = st.isDirectory() && ((await exists(join(out, INDEX))) || (await exists(join(out, SUMS))));
-  if (isOurs) return;
-  if (st.isDirectory() && (await readdir(out)).length === 0) return;
+  if (st.isDirectory()) {
+    if ((await exists(join(out, INDEX))) || (await exists(join(out, SUMS)))) return;
+    if ((await readdir(out)).length === 0) return;
+    throw new LocalError({
+      code: 'OUTPUT_EXISTS',
+      message: `${out} exists and is not a vault-bundle bundle; refusing to replace it`,
+      subject: out,
+      hint: 'choose another --out, or move that folder away',
+    });
+  }
+  const what = st.isFile() ? 'a file' : st.isFIFO() ? 'a named pipe' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a folder';
   throw new LocalError({
     code: 'OUTPUT_EXISTS',
-    message: `${out} exists and is not a vault-bundle bundle; refusing to replace it`,
+    message: `${out} is ${what}, not a bundle folder; refusing to replace it`,
     subject: out,
-    hint: 'choose another --out, or move that folder away',
+    hint: st.isFile() ? '--out names the bundle folder: choose another path (for the bundle as one file, add --tar FILE), or move that file away' : '--out names the bundle folder: choose another path',
   });
 }
 
 /** Replaces `out` by `stage` with renames only: a crash leaves either the old or the new bundle. */
 export async function swapInto(stage: string, out: string): Promise<void> {
   if (!(await exists(out))) {
-    await mkdir(dirname(out), { recursive: true });
+    await makeDirs(dirname(out));
     await rename(stage, out);
     return;
   }
@@ -122,5 +140,6 @@ export async function swapInto(stage: string, out: string): Promise<void> {
     await rename(old, out);
     throw err;
   }
+  // A crash before this line leaves `old` beside `out`: build removes such leftovers on its next run.
   await rm(old, { recursive: true, force: true });
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
+import { fstatSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
-import { VaultError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { InterruptedError, VaultError, isAbort } from '../util/errors.js';
+import { removeTempsSync, writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
@@ -50,7 +51,11 @@ export async function main(argv: string[]): Promise<number> {
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) {
+      // Quit at once, but not leaving hundreds of MB of temp files: they go synchronously first.
+      removeTempsSync();
+      process.exit(130);
+    }
     process.stderr.write('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
     controller.abort();
   };
@@ -69,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--cache-dir <dir>', 'shared blob cache (default: $VAULT_BUNDLE_CACHE or $XDG_CACHE_HOME/vault-bundle)')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(limits.concurrency))
     .showHelpAfterError('(add --help for the options)')
+    // Each command's --help also lists --json, --cache-dir, --concurrency…: they are given before the command.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -125,7 +132,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --out <dir>', 'bundle folder (default: bundles/<name>)')
     .option('--tar <file>', 'also write the bundle as one reproducible tar file')
     .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
-    .option('--frozen', 'use the lock as it is; never resolve anything (fails if it is missing or stale)')
+    .option('--locked', 'use the lock as it is; never resolve anything (fails if it is missing or the manifest changed since); without it, a changed manifest is locked again, keeping the pins of unchanged sections')
+    .option('--frozen', 'the same as --locked')
     .option('--runtime <mode>', 'carry node and the packed tool (./verify on a box without Node.js): auto (host if it fits the target, else registry), host, registry[@version] (the official node-linux-<arch> from the npm registry), none', 'auto')
     .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): bundle only what that box lacks')
     .addOption(new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json').choices(['dir', 'tar', 'fat32']).default('dir'))
@@ -134,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sign-key <file>', 'sign the bundle with this OpenPGP secret key (as "vault-bundle sign" does)')
     .option('--passphrase-file <file>', 'first line: the passphrase of a protected --sign-key')
     .option('--expires <when>', 'the bundle expires then: an ISO date (2027-06-30) or a duration from its created time (90d, 12w)')
-    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string; signKey?: string; passphraseFile?: string; expires?: string }) => {
+    .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; locked?: boolean; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string; signKey?: string; passphraseFile?: string; expires?: string }) => {
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
@@ -144,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
             out: o.out,
             tar: o.tar,
             lock: o.lock,
-            frozen: Boolean(o.frozen),
+            frozen: Boolean(o.frozen || o.locked),
             concurrency: g().concurrency,
             runtime: o.runtime, ...(o.target ? { target: o.target } : {}),
             media: o.media,
@@ -158,8 +166,10 @@ export async function main(argv: string[]): Promise<number> {
         );
         r.finish();
         const rel = shown;
-        emit(
-          `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files, ${formatBytes(res.bytes)}` +
+        // `--tar /dev/stdout | ssh box …`: the summary must not land in the tar stream.
+        const say = res.tar && isStdout(res.tar) && mode !== 'json' ? (human: string) => mode !== 'quiet' && process.stderr.write(`${human}\n`) : emit;
+        say(
+          `built ${rel(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files in SHA256SUMS, ${formatBytes(res.bytes)}` +
             `${res.lockResolved ? ` (locked into ${rel(res.lockPath)})` : ''}${res.tar ? `; tar ${rel(res.tar)}` : ''}` +
             `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
             `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}` +
@@ -512,12 +522,23 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exitCode = reportError(err, mode, debug);
+    exitCode = reportError(err, mode, debug, controller.signal.aborted);
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
   return exitCode;
+}
+
+/** Whether `path` is this process's stdout (the same file, pipe or device). */
+function isStdout(path: string): boolean {
+  try {
+    const a = fstatSync(1);
+    const b = statSync(path);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key (with a key, unsigned fails). */
@@ -528,10 +549,17 @@ function signatureNote(s: { status: string; signer?: string } | undefined): stri
   return '';
 }
 
-function reportError(err: unknown, mode: OutputMode, debug: boolean): number {
+function reportError(err: unknown, mode: OutputMode, debug: boolean, interrupted: boolean): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     return 64;
+  }
+  // Ctrl-C reaches code in the middle of a request, a stream or a timer, which throw their own AbortError
+  // (wrapped or not): that is the interruption, never a bug. After Ctrl-C any other failure that is not one
+  // of ours is the abort tearing something down half-way, also no bug to report; --debug still shows it.
+  if (!(err instanceof InterruptedError) && (isAbort(err) || (interrupted && !(err instanceof VaultError)))) {
+    if (debug) process.stderr.write(`cause: ${err instanceof Error ? err.stack : String(err)}\n`);
+    err = new InterruptedError();
   }
   if (err instanceof VaultError) {
     if (mode === 'json') {

@@ -1,16 +1,18 @@
-import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { assembleBundle, checkOutput, swapInto } from '../bundle/assemble.js';
 import { type BundleIndex, bundleCreated, makeIndex } from '../bundle/index.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.js';
 import { loadIndex } from '../bundle/load.js';
+import { SUMS } from '../bundle/layout.js';
+import { parseSums } from '../bundle/sums.js';
 import { formatBytes } from '../cli/format.js';
-import { tempSibling } from '../util/fs.js';
+import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';
 import { checkSpace, sameFilesystem } from '../util/space.js';
 import type { Locked } from '../sources/source.js';
-import { writeDeterministicTar } from '../bundle/tar.js';
+import { type StagedTar, stageDeterministicTar } from '../bundle/tar.js';
 import { fetchAll } from '../fetch/download.js';
 import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
@@ -51,6 +53,7 @@ export interface BuildResult {
   lockPath: string;
   lockResolved: boolean;
   lock: Lock;
+  /** Files SHA256SUMS lists (what verify checks and counts): SHA256SUMS and SHA256SUMS.asc are not counted. */
   files: number;
   bytes: number;
   /** fat32 media: how many parts. */
@@ -67,7 +70,21 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   // A signing key that cannot be used fails before anything is fetched.
   const signKey = o.signKey ? await readSigningKey(o.signKey, o.passphraseFile ? await readPassphrase(o.passphraseFile) : undefined) : undefined;
   const probe = o.target ? await targetProbe(o.target, m) : undefined;
+  const media = o.media ?? 'dir';
+  // Where the bundle goes is checked before anything is resolved or fetched: a build of an hour must not
+  // fail at its last step on a read-only disk or a file in the way. A symlinked --out is followed (the
+  // folder is replaced where it really is; the link stays).
+  const out = await followLinks(o.out ?? `bundles/${m.manifest.name}`);
+  const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
+  await checkWritableFolderOf(out, '--out');
+  await checkOutput(out);
+  const tarTarget = tarTo ? await outputTarget(tarTo, '--tar') : undefined;
+  if (tarTarget && !tarTarget.direct) await checkWritableFolderOf(tarTarget.path, '--tar');
   const ctx = ctxFor(m);
+  const swept = [...(await sweepStaleTemps(out)), ...(tarTarget && !tarTarget.direct ? await sweepStaleTemps(tarTarget.path) : [])];
+  if (swept.length > 0) {
+    ctx.report({ type: 'info', message: `removed what an interrupted build left: ${swept.map((p) => relative(process.cwd(), p) || p).join(', ')}` });
+  }
   ctx.report({ type: 'phase', phase: 'lock' });
   const { lock, path: lockPath, resolved } = await lockForBuild(
     m,
@@ -77,9 +94,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const base = o.base ? await readBase(o.base, m.manifest.name) : undefined;
   const fromBase = new Set(base ? lock.artifacts.filter((a) => base.digests.has(a.digest)).map((a) => a.digest) : []);
   const toFetch = lock.artifacts.filter((a) => !fromBase.has(a.digest));
-  const out = resolve(o.out ?? `bundles/${m.manifest.name}`);
-  const media = o.media ?? 'dir';
-  await checkBuildSpace(toFetch, ctx, out, media, o.tar ? resolve(o.tar) : media === 'tar' ? `${out}.tar` : undefined);
+  await checkBuildSpace(toFetch, ctx, out, media, tarTarget && !tarTarget.direct ? tarTarget.path : undefined);
   ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
   // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
   const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
@@ -105,12 +120,14 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
   const scripts: Record<string, string> = runtime.length
     ? { verify: VERIFY_SH, 'vault-bundle': WRAPPER_SH, 'README-FIELD.txt': fieldReadme(m.manifest.name, m.manifest.version) }
     : {};
-  const extra = { views, runtime, scripts, skipBlobs: fromBase };
-  // Everything, the signature included, is made beside `out` and renamed in at the end: `out` is always the
-  // old bundle or the whole new one, never an unsigned or half-signed one.
+  const extra = { views, runtime, scripts, skipBlobs: fromBase, signal: ctx.signal };
+  // Everything, the signature and the tar included, is made beside `out`, and the folder is renamed in only
+  // at the very end: `out` is always the old bundle or the whole new one, never an unsigned one, nor a new
+  // one whose tar failed.
   await checkOutput(out);
   const stage = tempSibling(out);
   const whole = tempSibling(out);
+  let tar: StagedTar | undefined;
   try {
     let r: { files: number; bytes: number };
     let parts: number | undefined;
@@ -124,6 +141,7 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
           version: m.manifest.version,
           partSize: o.partSize ?? FAT32_PART_SIZE,
           mtime: new Date(created),
+          signal: ctx.signal,
         })
       ).parts;
       r = { ...r, files: r.files + 1 }; // parts.json, listed in SHA256SUMS
@@ -131,32 +149,39 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
       r = await assembleBundle(index, ctx.store, stage, extra);
     }
     const signed = signKey ? await sign(stage) : undefined;
+    // The count verify reports: the files SHA256SUMS lists (not itself, nor SHA256SUMS.asc).
+    const listed = parseSums(await readFile(join(stage, SUMS), 'utf8')).size;
+    if (tarTo) {
+      if (ctx.signal.aborted) throw new InterruptedError();
+      ctx.report({ type: 'phase', phase: 'tar' });
+      tar = await stageDeterministicTar(stage, tarTo, `${m.manifest.name}-${m.manifest.version}`, new Date(created), ctx.signal, '--tar');
+    }
+    // The last point where Ctrl-C undoes the build; after the swap the new bundle is in place and completes.
     if (ctx.signal.aborted) throw new InterruptedError();
     await swapInto(stage, out).catch((err: unknown) => {
       throw localWriteError(err, out);
     });
-    let tarPath: string | undefined;
-    const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
-    if (tarTo) {
-      if (ctx.signal.aborted) throw new InterruptedError();
-      ctx.report({ type: 'phase', phase: 'tar' });
-      tarPath = resolve(tarTo);
-      await writeDeterministicTar(out, tarPath, `${m.manifest.name}-${m.manifest.version}`, new Date(created));
-    }
+    // The tar follows the folder by one rename (nothing to do when it was streamed into a device or FIFO).
+    await tar?.commit();
     return done(
-      { files: r.files + (signed?.added ?? 0), bytes: r.bytes },
-      { ...(parts !== undefined ? { parts } : {}), ...(tarPath ? { tar: tarPath } : {}), ...(signed ? { signer: signed.signer } : {}) },
+      { files: listed, bytes: r.bytes },
+      { ...(parts !== undefined ? { parts } : {}), ...(tar ? { tar: tar.path } : {}), ...(signed ? { signer: signed.signer } : {}) },
     );
+  } catch (err) {
+    await tar?.discard();
+    throw err;
   } finally {
     await rm(stage, { recursive: true, force: true });
     await rm(whole, { recursive: true, force: true });
+    tempDone(stage);
+    tempDone(whole);
   }
 
   /** The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify). */
-  async function sign(dir: string): Promise<{ signer: string; added: number }> {
+  async function sign(dir: string): Promise<{ signer: string }> {
     if (ctx.signal.aborted) throw new InterruptedError();
     const s = await signBundle(dir, signKey!, { now: o.now ?? new Date(), verify: false, report: ctx.report });
-    return { signer: s.signer, added: s.written.length - 1 };
+    return { signer: s.signer };
   }
 
   function done(r: { dir?: string; files: number; bytes: number }, more: Partial<BuildResult>): BuildResult {

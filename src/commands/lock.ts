@@ -1,6 +1,6 @@
 import { dirname, relative, resolve } from 'node:path';
 import { type Lock, defaultLockPath, probeStale, readLock, withProbe, writeLock } from '../lock/lock.js';
-import { resolveLock } from '../lock/resolve.js';
+import { relock, resolveLock } from '../lock/resolve.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import { type LoadedProbe, checkProbeTarget, loadProbe } from '../probe/load.js';
 import type { BuildCtx } from '../sources/source.js';
@@ -40,8 +40,11 @@ export function forBox(ctx: BuildCtx, probe: LoadedProbe | undefined): BuildCtx 
 }
 
 /**
- * The lock a build uses: the existing one when it matches the manifest; a fresh one when there is none
- * (unless frozen). A lock that no longer matches its manifest is refused, never silently re-resolved.
+ * The lock a build uses: the existing one when it matches the manifest; a fresh one when there is none. When
+ * the manifest changed since it was locked, the lock is made again, keeping the artifacts of every section
+ * that did not change (cargo's and npm's way: editing the manifest, e.g. correcting a sha256 after a failed
+ * build, needs no separate `lock`). `frozen` (--locked, --frozen) resolves nothing and refuses a missing or
+ * stale lock instead. A lock made for another box (--target) is refused either way: it is that box's.
  */
 export async function lockForBuild(
   m: LoadedManifest,
@@ -50,36 +53,45 @@ export async function lockForBuild(
 ): Promise<{ lock: Lock; path: string; resolved: boolean }> {
   const path = resolve(o.lockPath ?? defaultLockPath(m.path));
   const target = o.probe ? ` --target ${relative(process.cwd(), o.probe.path) || o.probe.path}` : '';
+  const shown = relative(process.cwd(), path) || path;
+  let previous: Lock | undefined;
   if (await exists(path)) {
     const lock = await readLock(path);
-    if (lock.manifest.inputsDigest !== m.inputsDigest) {
-      throw new ManifestError({
-        code: 'LOCK_STALE',
-        message: `${relative(process.cwd(), path)} does not match ${relative(process.cwd(), m.path)}: the manifest changed since it was locked`,
-        subject: path,
-        hint: `run "vault-bundle lock ${relative(process.cwd(), m.path)}${target}" to resolve it again, then build`,
-      });
-    }
     const stale = probeStale(lock, o.probe?.ref);
     if (stale) {
       throw new ManifestError({
         code: 'LOCK_STALE',
-        message: `${relative(process.cwd(), path)} does not fit this build: ${stale}`,
+        message: `${shown} does not fit this build: ${stale}`,
         subject: path,
         hint: `run "vault-bundle lock ${relative(process.cwd(), m.path)}${target}" (or give another --lock), then build`,
       });
     }
-    return { lock, path, resolved: false };
-  }
-  if (o.frozen) {
+    if (lock.manifest.inputsDigest === m.inputsDigest) return { lock, path, resolved: false };
+    if (o.frozen) {
+      throw new ManifestError({
+        code: 'LOCK_STALE',
+        message: `${shown} does not match ${relative(process.cwd(), m.path)}: the manifest changed since it was locked (--locked/--frozen resolves nothing)`,
+        subject: path,
+        hint: `run "vault-bundle lock ${relative(process.cwd(), m.path)}${target}" to resolve it again, or build without --locked/--frozen (which re-locks)`,
+      });
+    }
+    previous = lock;
+  } else if (o.frozen) {
     throw new ManifestError({
       code: 'LOCK_MISSING',
-      message: `--frozen needs a lock, and ${relative(process.cwd(), path)} does not exist`,
+      message: `--locked/--frozen needs a lock, and ${shown} does not exist`,
       subject: path,
       hint: `run "vault-bundle lock ${relative(process.cwd(), m.path)}${target}" first`,
     });
   }
-  const lock = withProbe(await resolveLock(m, forBox(ctx, o.probe), o.now ?? new Date(), dirname(path)), o.probe?.ref);
+  const r = await relock(m, forBox(ctx, o.probe), o.now ?? new Date(), dirname(path), previous);
+  if (previous) {
+    ctx.report({
+      type: 'info',
+      message: `${shown}: the manifest changed since it was locked; locked again${r.kept.length ? ` (pins of unchanged sections kept: ${r.kept.join(', ')})` : ''}`,
+    });
+  }
+  const lock = withProbe(r.lock, o.probe?.ref);
   await writeLock(path, lock);
   return { lock, path, resolved: true };
 }

@@ -16,6 +16,12 @@ export interface Lock {
   /** When the lock was resolved; a bundle built from it is dated so unless SOURCE_DATE_EPOCH says otherwise. */
   created: string;
   manifest: { path: string; inputsDigest: Digest };
+  /**
+   * The inputs digest of each source section (manifest key → digest of the section with the target): a
+   * build that re-locks a changed manifest keeps the artifacts of the sections whose digest is the same.
+   * Absent in locks written before it existed (they are then resolved again in full).
+   */
+  sections?: Record<string, Digest>;
   /** The manifest's target; `probe` when it was resolved for one box (`--target <probe>`). */
   target: Target & { probe?: ProbeRef };
   artifacts: Locked[];
@@ -47,6 +53,7 @@ const lockSchema = z.strictObject({
   tool: z.strictObject({ name: z.string(), version: z.string() }),
   created: z.iso.datetime(),
   manifest: z.strictObject({ path: z.string(), inputsDigest: digest }),
+  sections: z.record(z.string(), digest).optional(),
   target: z.strictObject({
     os: z.string(),
     arch: z.enum(['amd64', 'arm64']),

@@ -176,6 +176,15 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
+/**
+ * Digest of what one source section resolves from: the section and the target (a new target changes every
+ * section's artifacts). A re-lock keeps the artifacts of each section whose digest did not change.
+ */
+export function sectionInputsDigest(m: Manifest, section: string): Digest {
+  const value = (m as Record<string, unknown>)[section];
+  return digestOf(createHash('sha256').update(JSON.stringify(canonical({ target: m.target, [section]: value ?? null }))).digest('hex'));
+}
+
 export function inputsDigestOf(m: Manifest): Digest {
   const { name: _n, version: _v, description: _d, $schema: _s, ...inputs } = m;
   return digestOf(createHash('sha256').update(JSON.stringify(canonical(inputs))).digest('hex'));

@@ -1,3 +1,6 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
 /**
  * Every failure a user can act on is a VaultError with a stable `code`, the thing it is about (`subject`:
  * a file:line, a manifest field, an artifact id) and a `hint` saying what to do. The CLI maps the class to
@@ -138,27 +141,107 @@ export function errnoCode(err: unknown): string | undefined {
 }
 
 /**
- * Turns an fs failure while writing `path` into a LocalError the user can act on; disk full gets its own code
- * because the remedy differs.
+ * Whether `err` is, or was caused by, an abort (our InterruptedError, or the AbortError that fetch, streams and
+ * timers throw when the signal fires). Ctrl-C surfaces as either, wrapped or not, wherever it lands.
  */
-export function localWriteError(err: unknown, path: string): VaultError {
+export function isAbort(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (e: unknown): boolean => {
+    if (!e || typeof e !== 'object' || seen.has(e) || seen.size > 20) return false;
+    seen.add(e);
+    if (e instanceof InterruptedError) return true;
+    if ((e as { name?: unknown }).name === 'AbortError' || (e as { code?: unknown }).code === 'ABORT_ERR') return true;
+    if (e instanceof AggregateError && e.errors.some(visit)) return true;
+    return visit((e as { cause?: unknown }).cause);
+  };
+  return visit(err);
+}
+
+/** The first folder on the way to `path` that exists as something else (a file): what ENOTDIR is about. */
+function fileInTheWay(path: string): string | undefined {
+  let p = resolve(path);
+  const chain: string[] = [];
+  for (let up = dirname(p); up !== p; p = up, up = dirname(p)) chain.unshift(up);
+  for (const dir of chain) {
+    try {
+      if (!statSync(dir).isDirectory()) return dir;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The nearest folder on the way to `path` that exists (undefined when none can be seen). */
+function existingAncestor(path: string): string | undefined {
+  for (let p = dirname(resolve(path)); ; p = dirname(p)) {
+    try {
+      if (statSync(p).isDirectory()) return p;
+    } catch {
+      // keep climbing
+    }
+    if (dirname(p) === p) return undefined;
+  }
+}
+
+/** Why a write to `path` failed, in words with what to do, for the errnos a user can cause; undefined for others. */
+function writeErrnoInWords(err: unknown, path: string): { why: string; hint?: string } | undefined {
+  const code = errnoCode(err);
+  const words: Record<string, () => { why: string; hint?: string }> = {
+    ENOTDIR: () => {
+      const file = fileInTheWay(path);
+      return {
+        why: file ? `${file} is a file, not a folder` : 'a part of that path is a file, not a folder',
+        hint: 'give a path whose folders are folders (or move that file away)',
+      };
+    },
+    // Node's recursive mkdir reports ENOENT where a folder cannot be made (a read-only filesystem): ask the
+    // nearest folder that exists why.
+    ENOENT: () => {
+      const at = existingAncestor(path);
+      try {
+        if (at) accessSync(at, constants.W_OK);
+      } catch (e) {
+        const inner = errnoCode(e) === 'ENOENT' ? undefined : writeErrnoInWords(e, path);
+        if (inner) return { ...inner, why: `${inner.why} (at ${at})` };
+      }
+      return { why: 'a folder on the way does not exist and could not be made', hint: 'check the path' };
+    },
+    EROFS: () => ({ why: 'the filesystem is read-only', hint: 'choose a path on a writable filesystem (or remount it read-write)' }),
+    EISDIR: () => ({ why: 'it is a folder', hint: 'give a file name, not a folder' }),
+    EACCES: () => ({ why: 'permission denied', hint: 'check the permissions of that folder, or choose another path' }),
+    EPERM: () => ({ why: 'operation not permitted', hint: 'check the permissions (and attributes such as immutable) of that folder, or choose another path' }),
+    ENAMETOOLONG: () => ({ why: 'the name is too long', hint: 'choose a shorter path' }),
+    ELOOP: () => ({ why: 'too many levels of symbolic links', hint: 'check the symbolic links on that path' }),
+  };
+  return code ? words[code]?.() : undefined;
+}
+
+/**
+ * Turns an fs failure while writing `path` into a LocalError the user can act on: each errno a user can
+ * cause (a file where a folder should be, a read-only filesystem, permissions, a full disk) is said in words,
+ * with what to do. An abort stays an interruption. `what` names the option that gave the path (--tar).
+ */
+export function localWriteError(err: unknown, path: string, what?: string): VaultError {
   if (err instanceof VaultError) return err;
+  if (isAbort(err)) return new InterruptedError();
   const code = errnoCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new LocalError({
       code: 'NO_SPACE',
-      message: `no space left on the device while writing ${path}`,
+      message: `no space left on the device while writing ${what ? `${what} ` : ''}${path}`,
       subject: path,
       hint: 'free some space (or choose another --out / --cache-dir) and run again; finished downloads are kept in the cache',
       cause: err,
     });
   }
-  const msg = err instanceof Error ? err.message : String(err);
+  const known = writeErrnoInWords(err, path);
+  const msg = known?.why ?? (err instanceof Error ? err.message : String(err));
   return new LocalError({
     code: 'WRITE_FAILED',
-    message: `cannot write ${path}: ${msg}`,
+    message: `cannot write ${what ? `${what} ` : ''}${path}: ${msg}`,
     subject: path,
-    hint: code === 'EACCES' || code === 'EPERM' ? 'check the permissions of that folder' : undefined,
+    ...(known?.hint ? { hint: known.hint } : {}),
     cause: err,
   });
 }

@@ -8,14 +8,26 @@ import type { VaultEvent } from '../../src/util/events.js';
 export async function buildIn(
   dir: string,
   manifest: string,
-  o: { out?: string; tar?: string; frozen?: boolean; cacheDir?: string } & Pick<BuildOptions, 'media' | 'partSize' | 'base'> = {},
+  o: {
+    out?: string;
+    tar?: string;
+    frozen?: boolean;
+    cacheDir?: string;
+    /** Ctrl-C as the CLI gives it. */
+    signal?: AbortSignal;
+    /** Called with each event as it happens (to act at a given phase). */
+    onEvent?: (e: VaultEvent) => void;
+  } & Pick<BuildOptions, 'media' | 'partSize' | 'base' | 'signKey'> = {},
 ): Promise<BuildResult & { events: VaultEvent[] }> {
   const events: VaultEvent[] = [];
   const ctxFor = (m: LoadedManifest) =>
     makeBuildCtx({
       cacheDir: o.cacheDir ?? join(dir, 'cache'),
-      report: (e) => events.push(e),
-      signal: new AbortController().signal,
+      report: (e) => {
+        events.push(e);
+        o.onEvent?.(e);
+      },
+      signal: o.signal ?? new AbortController().signal,
       manifestPath: m.path,
       baseDir: m.dir,
       target: m.manifest.target,
@@ -30,6 +42,7 @@ export async function buildIn(
       media: o.media,
       partSize: o.partSize,
       base: o.base,
+      signKey: o.signKey,
     },
     ctxFor,
   );
