@@ -100,7 +100,7 @@ function brokenError(ctx: ResolveContext, p: Pkg): ClosureError {
   const names = chain.map((x) => x.group.name);
   // The usual cause when a pinned package's exact dependency fails: the sources hold the matching version,
   // but apt's candidate is another (a newer point release); apt-get would refuse the same request.
-  const older = satisfiable || !group[0] || isNegative(group[0]) ? undefined : group.flatMap((d) => (d.target.cand ? d.target.versions.filter((x) => x !== d.target.cand && satisfiesVer(d, x.str)).map((x) => ({ d, x })) : []))[0];
+  const older = satisfiable || have.length > 0 || !group[0] || isNegative(group[0]) ? undefined : group.flatMap((d) => (d.target.cand ? d.target.versions.filter((x) => x !== d.target.cand && satisfiesVer(d, x.str)).map((x) => ({ d, x })) : []))[0];
   if (older) {
     const pin = `${older.d.target.group.name}=${older.x.str}`;
     return new ClosureError(
