@@ -244,6 +244,14 @@ describe('delta bundles (build --base)', () => {
     for (const [name, data] of Object.entries(changed)) expect(sha(await readFile(join(dir, 'dbox', name)))).toBe(sha(data));
   });
 
+  it('a FAT32 delta whose blobs all come from its base holds an empty blob tar, and verifies with its base', async () => {
+    const same = await buildIn(dir, await manifest('2.0.1', payload, join(dir, 'dbox')), { out: join(dir, 'v2-same'), base: v1, media: 'fat32', partSize: 1 << 20 });
+    expect(same.base).toMatchObject({ blobs: Object.keys(payload).length });
+    const parts = JSON.parse(await readFile(join(same.dir, 'parts.json'), 'utf8'));
+    expect(parts.whole.size).toBe(1024);
+    expect(await verifyBundle(same.dir, { base: v1 })).toMatchObject({ ok: true });
+  });
+
   it('refuses a base of another bundle, or a base that is itself a delta', async () => {
     const other = join(dir, 'other.yaml');
     await writeFile(other, (await readFile(await manifest('3.0.0', payload, join(dir, 'x')), 'utf8')).replace('name: media', 'name: other'));

@@ -79,6 +79,12 @@ export async function stageDeterministicTar(dir: string, file: string, prefix: s
  * abort ends it between chunks with InterruptedError (node-tar is then paused, and reads no further).
  */
 export async function* deterministicTarStream(dir: string, list: string[], mtime: Date, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  // node-tar refuses an empty list; a delta whose blobs all come from its base still gets a valid (empty) tar:
+  // the two zero blocks that end an archive.
+  if (list.length === 0) {
+    yield new Uint8Array(1024);
+    return;
+  }
   for await (const chunk of tar.c(deterministic(dir, mtime), list) as unknown as AsyncIterable<Uint8Array>) {
     if (signal?.aborted) throw new InterruptedError();
     yield chunk;

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PackageURL } from 'packageurl-js';
 import { z } from 'zod';
-import { type Digest, digestOf } from '../../store/digest.js';
+import { digestOf } from '../../store/digest.js';
 import { localSize, openUrl } from '../../fetch/open.js';
-import { IntegrityError, InterruptedError, ManifestError, UpstreamError } from '../../util/errors.js';
+import { ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { fileSpace, installFiles } from './install.js';
 
@@ -73,9 +71,6 @@ export const fileSource: Source<FileSpec[]> = {
         const url = spec.url ?? pathToFileURL(resolvePath(ctx.baseDir, spec.path as string)).href;
         const size = spec.size ?? (await sizeOf(url, spec.name, ctx));
         const digest = digestOf(spec.sha256);
-        // A local file is here to be read: a wrong pin fails now, before a lock is written with it (a URL's
-        // bytes are checked when they are downloaded).
-        if (spec.path !== undefined) await checkLocalPin(fileURLToPath(url), digest, `file:${spec.name}`, ctx.signal);
         const version = spec.version ?? spec.sha256.toLowerCase().slice(0, 12);
         const meta: Record<string, string> = {};
         if (spec.install) {
@@ -130,35 +125,4 @@ async function sizeOf(url: string, subject: string, ctx: BuildCtx): Promise<numb
     });
   }
   return total;
-}
-
-/** Hashes a local file (stopping at Ctrl-C) and fails with DIGEST_MISMATCH when it is not the pinned one. */
-async function checkLocalPin(path: string, digest: Digest, subject: string, signal: AbortSignal): Promise<void> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-      if (signal.aborted) throw new InterruptedError();
-      hash.update(chunk as Buffer);
-    }
-  } catch (err) {
-    if (err instanceof InterruptedError) throw err;
-    throw new UpstreamError({
-      code: 'NOT_FOUND',
-      message: `${subject}: cannot read ${path} (${err instanceof Error ? err.message : String(err)})`,
-      subject,
-      hint: 'check the path in the manifest and that this user may read it',
-      cause: err,
-    });
-  }
-  const found = digestOf(hash.digest('hex'));
-  if (found !== digest) {
-    throw new IntegrityError({
-      code: 'DIGEST_MISMATCH',
-      message: `${subject}: ${path} has ${found}, the manifest pins ${digest}`,
-      subject,
-      expected: digest,
-      found,
-      hint: `if the file changed on purpose, put its sha256 into the manifest (sha256sum ${path}); otherwise restore the file`,
-    });
-  }
 }
