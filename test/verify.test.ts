@@ -91,6 +91,17 @@ describe('verify', () => {
     expect(r.problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', path: 'bundle.json' })]);
   });
 
+  it('the text output puts the cause first and ends with what to do; an unreadable bundle.json is named by its folder', async () => {
+    const d = await copy();
+    await writeFile(join(d, 'bundle.json'), '{');
+    const r = await runCli(['verify', d]);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe(`FAILED: ${(await verifyBundle(d)).problems.length} problem(s) in ${d}\n`);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^(BAD_INDEX|DIGEST_MISMATCH): bundle\.json: /);
+    expect(lines.at(-1)).toBe('hint: do not install from this copy: copy the files or parts named above again from the release medium (or the whole bundle), then run verify again');
+  });
+
   it('checks bundle.json against the blobs even when SHA256SUMS was rewritten to match', async () => {
     const d = await copy();
     const idx = JSON.parse(await readFile(join(d, 'bundle.json'), 'utf8'));

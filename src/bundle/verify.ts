@@ -456,3 +456,29 @@ export function extraSummary(paths: readonly string[], intact: boolean, listedBe
   const which = listedBelow ? 'listed below' : paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${n - 5} more` : paths.join(', ');
   return `${n} ${n === 1 ? 'file' : 'files'} not in the bundle (${which}): move them out of the bundle folder${intact ? "; the bundle's own files are intact" : ''}`;
 }
+
+/** Problems in the order a reader should meet them: the cause (trust, the index, the base) before its effects. */
+const PROBLEM_ORDER: readonly ProblemCode[] = ['SIGNATURE_INVALID', 'UNSIGNED', 'EXPIRED', 'BAD_SUMS', 'BAD_INDEX', 'BAD_PARTS', 'BASE_MISMATCH', 'BASE_REQUIRED'];
+
+export function causeFirst(problems: readonly Problem[]): Problem[] {
+  const rank = (p: Problem) => {
+    if (p.code === 'UNREFERENCED_BLOB') return PROBLEM_ORDER.length + 3; // the effect of an index that lost an artifact
+    const i = PROBLEM_ORDER.indexOf(p.code);
+    if (i >= 0 && i < 3) return i; // trust first
+    if (p.path === 'bundle.json' || p.path === 'SHA256SUMS') return 3; // a changed index explains most of the rest
+    return i < 0 ? PROBLEM_ORDER.length + 2 : i + 1;
+  };
+  return [...problems].sort((a, b) => rank(a) - rank(b));
+}
+
+/** What the field tech does next, for the worst kind of problem found (verify's text output ends with it). */
+export function nextStep(problems: readonly Problem[]): string | undefined {
+  const has = (...codes: ProblemCode[]) => problems.some((p) => codes.includes(p.code));
+  if (has('SIGNATURE_INVALID', 'UNSIGNED')) return 'do not install from this copy: it is not the release as signed; check that --key is the release key, then copy the bundle again from the release medium';
+  if (has('EXPIRED')) return 'do not install: ask the release engineer for a current bundle (--allow-expired accepts this one knowingly)';
+  if (has('BASE_REQUIRED')) return 'this is a delta: give its base bundle with --base <folder>';
+  if (has('BASE_MISMATCH')) return 'give the base this delta was built over (inspect names it)';
+  const damage = problems.filter((p) => p.code !== 'EXTRA_FILE');
+  if (damage.length) return 'do not install from this copy: copy the files or parts named above again from the release medium (or the whole bundle), then run verify again';
+  return undefined;
+}

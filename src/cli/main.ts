@@ -203,9 +203,9 @@ export async function main(argv: string[]): Promise<number> {
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
       } else {
-        const { extraSummary } = await import('../bundle/verify.js');
+        const { causeFirst, extraSummary, nextStep } = await import('../bundle/verify.js');
         const extra = rep.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
-        const damage = rep.problems.filter((p) => p.code !== 'EXTRA_FILE');
+        const damage = causeFirst(rep.problems.filter((p) => p.code !== 'EXTRA_FILE'));
         if (rep.ignored?.length && mode !== 'quiet') {
           const some = rep.ignored.slice(0, 3).join(', ') + (rep.ignored.length > 3 ? ', …' : '');
           process.stderr.write(`warning: ignored ${rep.ignored.length} macOS/Windows metadata file(s) (${some}): not part of the bundle, never read\n`);
@@ -214,7 +214,8 @@ export async function main(argv: string[]): Promise<number> {
         // Files left in the folder are not damage: one line that says what to do, then the list.
         if (extra.length) process.stderr.write(`EXTRA_FILE: ${extraSummary(extra, damage.length === 0, true)}\n${extra.map((p) => `  ${p}\n`).join('')}`);
         const secs = rep.durationMs / 1000;
-        const what = `${rep.name ?? '?'} ${rep.version ?? ''}`.trim();
+        // A bundle whose bundle.json cannot be read has no name to show: its folder or file names it.
+        const what = rep.name ? `${rep.name} ${rep.version ?? ''}`.trim() : shown(rep.bundle);
         if (rep.ok) {
           const from = [
             rep.parts ? `read from ${rep.parts.count} part(s)` : '',
@@ -228,7 +229,9 @@ export async function main(argv: string[]): Promise<number> {
           );
         } else if (mode !== 'quiet') {
           const why = damage.length === 0 ? `${extra.length} file(s) not in the bundle left in ${shown(rep.bundle)}; the bundle's own files are intact` : `${rep.problems.length} problem(s) in ${shown(rep.bundle)}`;
-          process.stdout.write(`FAILED ${what}: ${why}\n`);
+          process.stdout.write(rep.name ? `FAILED ${what}: ${why}\n` : `FAILED: ${why}\n`);
+          const next = nextStep(rep.problems);
+          if (next) process.stderr.write(`hint: ${next}\n`);
         }
       }
       if (!rep.ok) exitCode = 4;
