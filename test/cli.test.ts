@@ -80,6 +80,17 @@ describe('cli', () => {
     const usage = await runCli(['build']);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain("missing required argument 'manifest'");
+
+    // An empty key (--key "$UNSET") is not "no key": the signature check would silently not happen.
+    for (const args of [['verify', dir, '--key', ''], ['verify', dir, '--key='], ['install', dir, '--key', '', '--dry-run']]) {
+      const empty = await runCli(args);
+      expect(empty.code, args.join(' ')).toBe(64);
+      expect(empty.stderr).toContain("option '--key <file>' argument '' is invalid. expected a file path, got an empty value");
+    }
+    // --json records and a tar on stdout would mix into one stream.
+    const mixed = await runCli(['--json', 'build', join(dir, 'bad.yaml'), '--tar', '/dev/stdout']);
+    expect(mixed.code).toBe(64);
+    expect(mixed.stderr).toContain('--json writes its records to stdout, where --tar sends the tar');
   });
 
   it('a bundle carries its runtime: ./verify needs only sh and coreutils, refuses a damaged runtime, and needs no network', async () => {

@@ -145,6 +145,13 @@ describe('./verify and ./vault-bundle with --key: gpgv checks SHA256SUMS.asc bef
       expect(r.stderr, args.join(' ')).toMatch(msg);
       expect(r.status).toBe(64);
     }
+    // sign's --key is the secret key: the wrapper leaves it to sign, also after a global option and its value.
+    const signed = sh(join(bundle, 'vault-bundle'), ['--cache-dir', join(work, 'cache'), 'sign', '--help']);
+    expect(signed.stderr).not.toMatch(/secret key|UNSIGNED/);
+    expect(signed.status).toBe(0);
+    const viaSign = sh(join(bundle, 'vault-bundle'), ['sign', join(work, 'nowhere'), '--key', keys.sec]);
+    expect(viaSign.stderr).not.toMatch(/is a secret key: the box checks/);
+    expect(viaSign.stderr).toMatch(/nowhere/);
   });
 });
 

@@ -284,7 +284,8 @@ describe('vault-bundle sbom', () => {
 
   it('the carried runtime: the tool claims no registry package, node no download it did not come from, and the npm packages packed into the script are listed', async () => {
     // What esbuild really packed (test/global-setup.ts packs dist/vault-bundle.cjs), with node_modules' versions.
-    const packed = await packagesInScript(BIN);
+    const packed = (await packagesInScript(BIN))!;
+    expect(packed).toBeDefined();
     const version = async (name: string) => (JSON.parse(await readFile(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
     for (const name of ['zod', 'yaml', 'tar', 'openpgp', 'undici', 'commander', '@cyclonedx/cyclonedx-library']) {
       expect(packed.find((p) => p.name === name), name).toEqual(expect.objectContaining({ version: await version(name) }));

@@ -349,6 +349,8 @@ export async function verifyBundle(
     if (split && bad.length > 0 && partsTrusted) await step('name-parts', () => nameDamagedParts(split, bad, problems, { threads: o.threads, pool, signal: o.signal }));
 
     problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    // Stable: by path within each rank, the cause first (what install names as "first:" too).
+    problems.splice(0, problems.length, ...causeFirst(problems));
     return {
       bundle: reader.location,
       ok: problems.length === 0,

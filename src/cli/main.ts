@@ -4,7 +4,7 @@ import { fstatSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
-import { InterruptedError, VaultError, isAbort } from '../util/errors.js';
+import { InterruptedError, UsageError, VaultError, isAbort } from '../util/errors.js';
 import { removeTempsSync, writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
@@ -23,6 +23,12 @@ function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
   return n;
+}
+
+/** A file option given empty (`--key ""`, `--key=$UNSET`) would otherwise read as not given: a key check skipped. */
+function nonEmptyPath(v: string): string {
+  if (!v.trim()) throw new InvalidArgumentError('expected a file path, got an empty value');
+  return v;
 }
 
 /** A path as the user reads it: relative to here when that is short (no climbing out twice), else absolute. */
@@ -139,10 +145,13 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json').choices(['dir', 'tar', 'fat32']).default('dir'))
     .addOption(new Option('--part-size <size>', 'largest part for --media fat32 (e.g. 1GiB; default just under 4 GiB)').argParser(byteSize))
     .option('--base <bundle>', 'build a delta: write only the blobs this older bundle (or its bundle.json) lacks')
-    .option('--sign-key <file>', 'sign the bundle with this OpenPGP secret key (as "vault-bundle sign" does)')
-    .option('--passphrase-file <file>', 'first line: the passphrase of a protected --sign-key')
+    .option('--sign-key <file>', 'sign the bundle with this OpenPGP secret key (as "vault-bundle sign" does)', nonEmptyPath)
+    .option('--passphrase-file <file>', 'first line: the passphrase of a protected --sign-key', nonEmptyPath)
     .option('--expires <when>', 'the bundle expires then: an ISO date (2027-06-30) or a duration from its created time (90d, 12w)')
     .action(async (manifest: string, o: { out?: string; tar?: string; lock?: string; locked?: boolean; frozen?: boolean; runtime: string; target?: string; media: 'dir' | 'tar' | 'fat32'; partSize?: number; base?: string; signKey?: string; passphraseFile?: string; expires?: string }) => {
+      if (mode === 'json' && o.tar && isStdout(o.tar)) {
+        throw new UsageError({ code: 'BAD_FLAG', message: '--json writes its records to stdout, where --tar sends the tar', hint: 'leave out --json, or write the tar to a file' });
+      }
       const r = makeRenderer(mode);
       try {
         const { buildCommand } = await import('../commands/build.js');
@@ -187,7 +196,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .addOption(new Option('--threads <n>', 'hashing threads (default: every core)').argParser(positiveInt))
     .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')
-    .option('--key <file>', 'release public key: SHA256SUMS.asc must be present and verify against it (an unsigned bundle fails)')
+    .option('--key <file>', 'release public key: SHA256SUMS.asc must be present and verify against it (an unsigned bundle fails)', nonEmptyPath)
     .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
     .action(async (bundle: string, o: { threads?: number; base?: string; key?: string; requireSignature?: boolean; allowExpired?: boolean }) => {
@@ -203,9 +212,9 @@ export async function main(argv: string[]): Promise<number> {
       if (mode === 'json') {
         process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
       } else {
-        const { causeFirst, extraSummary, nextStep } = await import('../bundle/verify.js');
+        const { extraSummary, nextStep } = await import('../bundle/verify.js');
         const extra = rep.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
-        const damage = causeFirst(rep.problems.filter((p) => p.code !== 'EXTRA_FILE'));
+        const damage = rep.problems.filter((p) => p.code !== 'EXTRA_FILE');
         if (rep.ignored?.length && mode !== 'quiet') {
           const some = rep.ignored.slice(0, 3).join(', ') + (rep.ignored.length > 3 ? ', …' : '');
           process.stderr.write(`warning: ignored ${rep.ignored.length} macOS/Windows metadata file(s) (${some}): not part of the bundle, never read\n`);
@@ -248,8 +257,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('sign')
     .description('sign a bundle folder or split folder: SHA256SUMS.asc (gpg --verify SHA256SUMS.asc SHA256SUMS) and its apt repository\'s InRelease')
     .argument('<bundle>', 'bundle folder or split (fat32) folder (a tar: sign the folder, then build --media tar)')
-    .requiredOption('--key <file>', 'OpenPGP secret key file (gpg --export-secret-keys [--armor])')
-    .option('--passphrase-file <file>', 'first line: the passphrase of a protected key')
+    .requiredOption('--key <file>', 'OpenPGP secret key file (gpg --export-secret-keys [--armor])', nonEmptyPath)
+    .option('--passphrase-file <file>', 'first line: the passphrase of a protected key', nonEmptyPath)
     .action(async (bundle: string, o: { key: string; passphraseFile?: string }) => {
       const r = makeRenderer(mode);
       try {
@@ -306,7 +315,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
-    .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)')
+    .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)', nonEmptyPath)
     .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
@@ -413,7 +422,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<bundle>', 'bundle folder, tar file, split (fat32) folder, or its bundle.json')
     .requiredOption('--osv <path>', 'OSV records: a folder of .json files, an ecosystem all.zip of the OSV export, or one record file (repeat for several)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (unknown counts as medium)').choices(['any', 'low', 'medium', 'high', 'critical', 'never']).default('high'))
-    .option('--allow-uncovered', 'exit 0 even when the OSV data has no record at all for an ecosystem of the bundle (default: exit 6, since its packages were not checked)')
+    .option('--allow-uncovered', 'exit 0 even when the OSV data has no record at all for an ecosystem of the bundle (default: exit 7, since its packages were not checked)')
     .action(async (bundle: string, o: { osv: string[]; failOn: 'any' | 'low' | 'medium' | 'high' | 'critical' | 'never'; allowUncovered?: boolean }) => {
       const r = makeRenderer(mode);
       try {
@@ -507,7 +516,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --out <file>', 'write the page to this file (default: stdout, as in "report <bundle> > report.html")')
     .option('--base <bundle>', 'an older bundle: add what changed since')
     .option('--audit <file>', 'audit findings to show (vault-bundle audit --json: a JSON array of {id, severity, package, version, summary})')
-    .option('--key <file>', 'release public key to check SHA256SUMS.asc with')
+    .option('--key <file>', 'release public key to check SHA256SUMS.asc with', nonEmptyPath)
     .action(async (bundle: string, o: { out?: string; base?: string; audit?: string; key?: string }) => {
       const { reportCommand } = await import('../commands/report.js');
       const r = await reportCommand({ bundle, ...(o.base ? { base: o.base } : {}), ...(o.audit ? { audit: o.audit } : {}), ...(o.key ? { key: o.key } : {}) });

@@ -34,7 +34,7 @@ export interface AuditCommandResult extends AuditResult {
   unverified?: string;
   /**
    * Some ecosystem of the bundle has no record at all in the OSV data (summary.uncovered) and --allow-uncovered
-   * was not given: its packages were not checked, so "0 findings" must not read as clean (exit 6).
+   * was not given: its packages were not checked, so "0 findings" must not read as clean (exit 7).
    */
   incomplete: boolean;
 }

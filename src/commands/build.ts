@@ -144,7 +144,6 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
           signal: ctx.signal,
         })
       ).parts;
-      r = { ...r, files: r.files + 1 }; // parts.json, listed in SHA256SUMS
     } else {
       r = await assembleBundle(index, ctx.store, stage, extra);
     }

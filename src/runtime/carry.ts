@@ -76,7 +76,7 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
     // package.json is private: no registry package is named vault-bundle, so the purl claims none.
     {
       path: RUNTIME_SCRIPT, name: TOOL.name, version: TOOL.version, ...script, purl: `pkg:generic/${TOOL.name}@${TOOL.version}`,
-      origin: 'vault-bundle packed into one script by esbuild', packages,
+      origin: 'vault-bundle packed into one script by esbuild', ...(packages ? { packages } : {}),
     },
   ];
 }
@@ -236,11 +236,23 @@ keyring() {
   [ "$blocks" -gt 0 ]
 }
 ${args}
+${who === 'verify' ? 'sub=verify' : `# The command word: the first argument that is not an option (nor the value of --cache-dir/--concurrency).
+sub=""
+skip=""
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=""; continue; fi
+  case $a in
+    --cache-dir|--concurrency) skip=1 ;;
+    -*) ;;
+    *) sub=$a; break ;;
+  esac
+done`}
 key=""
 keygiven=""
 reqsig=""
 prev=""
-for a in "$@"; do
+# sign's --key is the secret key (never on the box): only the commands that check a signature are gated here.
+[ "$sub" = sign ] || for a in "$@"; do
   [ "$prev" != --key ] || key=$a
   case $a in
     --key) keygiven=1 ;;
@@ -360,7 +372,7 @@ When the stick does not keep exec bits (FAT32 often does not), run every entry p
    gpgv (on every Debian and Ubuntu box: apt needs it) checks SHA256SUMS.asc before anything in this folder
    runs, and an unsigned bundle is refused. Without a release key: ./verify (checksums only).
    ./verify checks the folder it is in: "./verify ." is the same; for another bundle run that one's verify.
-   Success ends with "OK ${name} ${version}: N files ... verified". Anything else: do not install.
+   Success is a line that starts with "OK ${name} ${version}: N files ... verified". Anything else: do not install.
    Damaged or missing files: copy the bundle again from the release medium (a split bundle names the part
    to copy again). "N files not in the bundle (listed below): move them out of the bundle folder": files
    were left in this folder (results, probes); move them beside it and run ./verify again.

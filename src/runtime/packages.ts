@@ -17,8 +17,11 @@ export interface BundledPackage {
  */
 export const TRAILER = '//# vault-bundle-packages=';
 
-/** The packages a packed script says it holds (its last line); none for a script without that line. */
-export async function packagesInScript(file: string): Promise<BundledPackage[]> {
+/**
+ * The packages a packed script says it holds (its last line); undefined for a script without a readable
+ * line, which must not read as "holds no packages" (audit would call them checked).
+ */
+export async function packagesInScript(file: string): Promise<BundledPackage[] | undefined> {
   const size = (await stat(file)).size;
   const tail = Buffer.alloc(Math.min(size, 64 * 1024));
   const fh = await open(file, 'r');
@@ -29,12 +32,12 @@ export async function packagesInScript(file: string): Promise<BundledPackage[]> 
   }
   const text = tail.toString('utf8');
   const at = text.lastIndexOf(`\n${TRAILER}`);
-  if (at < 0) return [];
+  if (at < 0) return undefined;
   try {
     const list = JSON.parse(Buffer.from(text.slice(at + 1 + TRAILER.length).trim(), 'base64').toString('utf8')) as unknown;
-    return Array.isArray(list) ? (list as BundledPackage[]).filter((p) => typeof p?.name === 'string' && typeof p.version === 'string') : [];
+    return Array.isArray(list) ? (list as BundledPackage[]).filter((p) => typeof p?.name === 'string' && typeof p.version === 'string') : undefined;
   } catch {
-    return [];
+    return undefined;
   }
 }
 
