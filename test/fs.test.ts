@@ -103,8 +103,22 @@ describe('sweepStaleTemps', () => {
     }
     // Ours by name but made after this process started: a run in progress; kept.
     await writeFile(join(dir, '.x.tmp-ffffffffffff'), 'in progress');
+    await mkdir(join(dir, 'x')); // the bundle in place: an .old- copy of it is a leftover
     const removed = [...(await sweepStaleTemps(join(dir, 'x'))), ...(await sweepStaleTemps(join(dir, 'x.tar')))];
     expect(removed.sort()).toEqual(stale.map((n) => join(dir, n)).sort());
-    expect((await readdir(dir)).sort()).toEqual([...kept, '.x.tmp-ffffffffffff'].sort());
+    expect((await readdir(dir)).sort()).toEqual([...kept, '.x.tmp-ffffffffffff', 'x'].sort());
+  });
+
+  it('a build killed between its two renames left no bundle but .old-: that, the only copy, goes back in place', async () => {
+    const dir = await tempDir();
+    const old = new Date(Date.now() - 3600_000);
+    for (const n of ['.x.old-123-1700000000000', '.x.old-124-1700000005000']) {
+      await mkdir(join(dir, n));
+      await writeFile(join(dir, n, 'bundle.json'), n);
+      await utimes(join(dir, n), old, old);
+    }
+    expect(await sweepStaleTemps(join(dir, 'x'))).toEqual([join(dir, '.x.old-123-1700000000000')]);
+    expect(await readFile(join(dir, 'x', 'bundle.json'), 'utf8')).toBe('.x.old-124-1700000005000');
+    expect((await readdir(dir)).sort()).toEqual(['x']);
   });
 });

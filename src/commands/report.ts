@@ -33,7 +33,7 @@ export interface ReportResult {
 
 /** One self-contained HTML page about a bundle for the security reviewer. */
 export async function reportCommand(o: ReportOptions): Promise<ReportResult> {
-  const b = await loadBundle(o.bundle);
+  const b = await loadBundle(o.bundle, { sbom: true });
   const base = o.base ? await loadBundle(o.base) : undefined;
   const findings = o.audit ? await readAudit(o.audit) : undefined;
   const components = componentsOf(b.index);

@@ -205,6 +205,15 @@ export async function sweepStaleTemps(path: string, startedAt = performance.time
   const ours = new RegExp(`^(?:\\.${name}\\.tmp-[0-9a-f]{12}|\\.\\.${name}\\.tmp-[0-9a-f]{12}\\.tmp-[0-9a-f]{12}|\\.${name}\\.old-\\d+-\\d+)$`);
   const names = await readdir(dir).catch(() => [] as string[]);
   const removed: string[] = [];
+  // A kill between swapInto's two renames leaves no `path` and the previous bundle as `.<name>.old-…`: that
+  // is the only copy, so it goes back to its place instead of away (the newest, if several).
+  const olds = names.filter((n) => ours.test(n) && n.startsWith(`.${basename(path)}.old-`)).sort((a, b) => Number(b.split('-').pop()) - Number(a.split('-').pop()));
+  if (olds.length > 0 && !(await lstat(resolve(path)).then(() => true, () => false))) {
+    await rename(join(dir, olds[0]!), resolve(path)).then(
+      () => names.splice(names.indexOf(olds[0]!), 1),
+      () => undefined,
+    );
+  }
   for (const n of names) {
     if (!ours.test(n)) continue;
     const p = join(dir, n);
@@ -233,7 +242,7 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
     if (parent === undefined && e instanceof LocalError && e.code === 'WRITE_FAILED') {
       throw new LocalError({
         code: 'WRITE_FAILED',
-        message: `cannot make a scratch folder in ${base} (TMPDIR${process.env.TMPDIR ? `=${process.env.TMPDIR}` : ' unset: /tmp'}): ${err instanceof Error ? err.message : String(err)}`,
+        message: `cannot make a scratch folder in ${base} (TMPDIR${process.env.TMPDIR ? `=${process.env.TMPDIR}` : ' unset: /tmp'}): ${e.message}`,
         subject: base,
         hint: 'set TMPDIR to a writable folder with room, e.g. TMPDIR=/var/tmp, and run again; nothing was changed',
         cause: err,
