@@ -266,7 +266,7 @@ describe('install: interrupts and TMPDIR', () => {
     });
     expect(r.stderr).not.toContain('internal error');
     expect(r.status).toBe(5);
-    expect(r.stderr).toContain(`error: cannot make a scratch folder in ${ro} (TMPDIR=${ro}): EROFS`);
+    expect(r.stderr).toContain(`error: cannot make a scratch folder in ${ro} (TMPDIR=${ro}): cannot write ${ro}: the filesystem is read-only`);
     expect(r.stderr).toContain('hint: set TMPDIR to a writable folder');
   });
 });
