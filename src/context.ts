@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HttpClient } from './fetch/http.js';
@@ -31,6 +32,9 @@ export interface CtxOptions {
 /** The one place where I/O objects are made; tests build their own. */
 export function makeBuildCtx(o: CtxOptions): BuildCtx {
   const l: Limits = { ...defaults, ...o.limits };
+  // Every request in flight listens on the one Ctrl-C signal (and lets go when done): more than Node's default
+  // of 10 at once is the design, not a leak, and its warning must not reach the user's terminal.
+  setMaxListeners(Math.max(64, 8 * l.concurrency), o.signal);
   return {
     http: new HttpClient(l),
     store: new Store(o.cacheDir ?? defaultCacheDir()),
