@@ -250,10 +250,14 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
     }
     throw e;
   }
+  // Known to removeTempsSync: a second Ctrl-C (a forced quit) still removes install's extracted blobs or the
+  // dry run's venv.
+  temps.add(dir);
   try {
     return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
+    temps.delete(dir);
   }
 }
 
