@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import xz from 'xz-decompress';
 import { fetchSmall, openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
-import { UpstreamError } from '../../util/errors.js';
+import { UpstreamError, isAbort } from '../../util/errors.js';
 import type { BuildCtx } from '../source.js';
 import { fetchRelease, type VerifiedRelease } from './release.js';
 import type { TrustedRepo } from './repos.js';
@@ -34,7 +34,11 @@ export function suiteBase(uri: string, suite: string): string {
  * Fetches the Release of every suite, verifies it, then fetches each Packages index it lists for the wanted
  * components and architectures by the sha256 in the verified Release (by-hash when offered) into the store.
  */
-export async function fetchIndexes(repos: TrustedRepo[], architectures: string[], ctx: BuildCtx): Promise<FetchedIndex[]> {
+export async function fetchIndexes(repos: TrustedRepo[], architectures: string[], outer: BuildCtx): Promise<FetchedIndex[]> {
+  // The first index that fails stops its siblings (their requests are aborted and awaited), so no download
+  // runs on after the error has been reported and nothing rejects unobserved.
+  const stop = new AbortController();
+  const ctx: BuildCtx = { ...outer, signal: AbortSignal.any([outer.signal, stop.signal]) };
   const jobs: Promise<FetchedIndex[]>[] = [];
   for (const { source, keyring } of repos) {
     for (const suite of source.suites) {
@@ -79,7 +83,12 @@ export async function fetchIndexes(repos: TrustedRepo[], architectures: string[]
       );
     }
   }
-  return (await Promise.all(jobs)).flat();
+  for (const j of jobs) j.catch(() => stop.abort());
+  const settled = await Promise.allSettled(jobs);
+  // The cause, not a sibling's abort: Ctrl-C (the outer signal) and a failed index are both reported as such.
+  const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failed.length > 0) throw (outer.signal.aborted ? failed[0] : failed.find((e) => !isAbort(e))) ?? failed[0];
+  return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
 }
 
 /** Which Packages files of a Release to use: .gz (fast, zero deps), else .xz, else uncompressed. */
