@@ -24,14 +24,7 @@ export function diffText(d: BundleDiff): string {
   for (const a of d.attention) {
     out.push(`ATTENTION: ${a.name} now installs to ${installText(a.install)}${a.was ? ` (was ${installText(a.was)})` : ' (new file)'}`);
   }
-  const sections: [string, DiffEntry[]][] = [
-    ['upgraded', d.upgraded],
-    ['downgraded', d.downgraded],
-    ['added', d.added],
-    ['removed', d.removed],
-    ['changed', d.changed],
-  ];
-  for (const [title, list] of sections) {
+  for (const [title, list] of sectionsOf(d)) {
     if (list.length === 0) continue;
     out.push('', `${title} (${list.length}):`);
     const wk = Math.max(...list.map((e) => e.kind.length));
@@ -105,14 +98,8 @@ export function changelogMarkdown(d: BundleDiff): string {
   if (got === 'downgrade') versioning += `; ${d.old.version} → ${d.new.version} goes backwards`;
   else if (got !== undefined && rank[got] < rank[want]) versioning += `; ${d.old.version} → ${d.new.version} is only a ${got} bump`;
   out.push('', `${versioning}.`);
-  const sections: [string, DiffEntry[]][] = [
-    ['Upgraded', d.upgraded],
-    ['Downgraded', d.downgraded],
-    ['Added', d.added],
-    ['Removed', d.removed],
-    ['Changed', d.changed],
-  ];
-  for (const [title, list] of sections) {
+  for (const [lower, list] of sectionsOf(d)) {
+    const title = lower[0]!.toUpperCase() + lower.slice(1);
     if (list.length === 0) continue;
     out.push('', `### ${title} (${list.length})`, '');
     for (const e of list) {
@@ -130,4 +117,15 @@ export function changelogMarkdown(d: BundleDiff): string {
     out.push('', 'No component changed.');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The diff's lists in the order both the plain diff and the changelog show them. */
+function sectionsOf(d: { upgraded: DiffEntry[]; downgraded: DiffEntry[]; added: DiffEntry[]; removed: DiffEntry[]; changed: DiffEntry[] }): [string, DiffEntry[]][] {
+  return [
+    ['upgraded', d.upgraded],
+    ['downgraded', d.downgraded],
+    ['added', d.added],
+    ['removed', d.removed],
+    ['changed', d.changed],
+  ];
 }
