@@ -4,8 +4,8 @@ import { readFile, writeFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCommand } from '../src/commands/install.js';
-import { whyCommand } from '../src/commands/why.js';
+import { installBundle } from '../src/install/install.js';
+import { whyPulled } from '../src/report/why.js';
 import { readLock } from '../src/lock/lock.js';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { execFile } from '../src/util/exec.js';
@@ -76,11 +76,11 @@ describe('apt source', () => {
     const dep = sbom.dependencies.find((d: { ref: string }) => d.ref === 'apt:alpha@1.0-1:amd64');
     expect(dep.dependsOn).toEqual(['apt:beta@2.1-1:amd64', 'apt:gamma@0.1-1:amd64', 'apt:postfixish@3:amd64']);
 
-    const why = await whyCommand(r.dir, 'gamma');
+    const why = await whyPulled(r.dir, 'gamma');
     expect(why.chain[0]).toEqual(['apt:gamma@0.1-1:amd64 ← Recommends of', 'apt:alpha@1.0-1:amd64 (requested)']);
 
     // The box side, for real: an isolated apt whose only source is the bundle, in simulation mode.
-    const res = await installCommand({
+    const res = await installBundle({
       bundle: r.dir,
       dryRun: true,
       stateDir: join(dir, 'state'),

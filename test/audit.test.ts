@@ -12,7 +12,7 @@ import { affects, debEcosystem, debSource, dpkgOrder, pep440Order, queriesOf } f
 import { parseOsvText } from '../src/audit/osv.js';
 import { readAudit } from '../src/report/audit.js';
 import type { BundleIndex } from '../src/bundle/index.js';
-import { auditCommand, fails } from '../src/commands/audit.js';
+import { auditBundle, fails } from '../src/audit/bundle.js';
 import type { Locked } from '../src/sources/source.js';
 import { UsageError } from '../src/util/errors.js';
 import { makeKey, serveDir, writeRelease } from './helpers/apt-repo.js';
@@ -354,7 +354,7 @@ describe('setuptools 66.1.1 from /usr/share/python-wheels against real PyPI reco
     const built = await buildIn(dir, join(dir, 'wheels.yaml'), { out: join(dir, 'wheels') });
     expect(built.lock.artifacts.map((a) => a.id)).toEqual(['pip:setuptools@66.1.1']);
 
-    const res = await auditCommand({ bundle: join(dir, 'wheels'), osv: [OSV], failOn: 'high' });
+    const res = await auditBundle({ bundle: join(dir, 'wheels'), osv: [OSV], failOn: 'high' });
     expect(res.findings.map((f) => [f.id, f.severity, f.score, f.fixed])).toEqual([
       ['GHSA-cx63-2mw6-8hw5', 'high', 8.8, '70.0.0'],
       ['PYSEC-2025-49', 'high', 8.8, '78.1.1'],
@@ -403,7 +403,7 @@ describe('setuptools 66.1.1 from /usr/share/python-wheels against real PyPI reco
     ]);
 
     // Only Debian records: the wheel was not really checked, and the audit says so.
-    const debOnly = await auditCommand({ bundle: join(dir, 'wheels'), osv: [join(OSV, 'debian')], failOn: 'high' });
+    const debOnly = await auditBundle({ bundle: join(dir, 'wheels'), osv: [join(OSV, 'debian')], failOn: 'high' });
     expect(debOnly.findings).toEqual([]);
     expect(debOnly.summary.uncovered).toEqual(['PyPI']);
   }, 120_000);
@@ -437,7 +437,7 @@ describe('jq from the real Debian mirror against real Debian and Ubuntu records'
     const zip = await zipOf(OSV, join(dir, 'osv.zip'));
 
     for (const osv of [OSV, zip]) {
-      const res = await auditCommand({ bundle: join(dir, 'jq'), osv: [osv], failOn: 'medium' });
+      const res = await auditBundle({ bundle: join(dir, 'jq'), osv: [osv], failOn: 'medium' });
       // DEBIAN-CVE-2026-54679 is fixed in 1.6-2.1+deb12u2; DEBIAN-CVE-2023-50246 has no Debian:12 entry
       // (jq 1.6 never had the bug); UBUNTU-CVE-2023-50268 is for Ubuntu:24.04:LTS.
       expect(res.findings.filter((f) => f.package === 'jq' || f.package === 'libjq1')).toEqual([]);
@@ -458,9 +458,9 @@ describe('jq from the real Debian mirror against real Debian and Ubuntu records'
     }
     // An edited bundle.json no longer passes for the bundle (it fails its SHA256SUMS): audit it alone, unverified.
     await writeFile(join(old, 'bundle.json'), JSON.stringify(idx, null, 2));
-    await expect(auditCommand({ bundle: old, osv: [zip], failOn: 'high' })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(auditBundle({ bundle: old, osv: [zip], failOn: 'high' })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     await cp(join(old, 'bundle.json'), join(dir, 'jq-old.json'));
-    const res = await auditCommand({ bundle: join(dir, 'jq-old.json'), osv: [zip], failOn: 'high' });
+    const res = await auditBundle({ bundle: join(dir, 'jq-old.json'), osv: [zip], failOn: 'high' });
     expect(res.unverified).toContain('unverified');
     expect(ids(res.findings)).toEqual(['DEBIAN-CVE-2026-54679 apt:jq@1.6-2.1+deb12u1:amd64', 'DEBIAN-CVE-2026-54679 apt:libjq1@1.6-2.1+deb12u1:amd64']);
     expect(res.failing).toBe(0); // medium, under the default gate
@@ -522,7 +522,7 @@ describe('jq from the real Debian mirror against real Debian and Ubuntu records'
     }
     const zip = await zipOf(OSV, join(dir, 'osv.zip'));
     for (const osv of [OSV, zip]) {
-      const res = await auditCommand({ bundle: join(dir, 'jq'), osv: [osv], failOn: 'high' });
+      const res = await auditBundle({ bundle: join(dir, 'jq'), osv: [osv], failOn: 'high' });
       expect(ids(res.findings)).toEqual(['DEBIAN-CVE-2026-54679 apt:jq@1.6-2.1+deb12u1:amd64', 'DEBIAN-CVE-2026-54679 apt:libjq1@1.6-2.1+deb12u1:amd64']);
       const [jq, libjq1] = res.findings;
       expect(jq).toMatchObject({

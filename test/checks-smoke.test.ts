@@ -9,7 +9,7 @@ import { runProcess } from '../src/checks/proc.js';
 import type { SmokeReport } from '../src/checks/report.js';
 import { parseSampleLine, SAMPLER_FIELDS, type ThermalSample } from '../src/checks/thermal.js';
 import { parseXml } from '../src/checks/xml.js';
-import { OFFLINE_ENV, smokeCommand } from '../src/commands/smoke.js';
+import { OFFLINE_ENV, runSmoke } from '../src/smoke/smoke.js';
 import type { Locked } from '../src/sources/source.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -125,7 +125,7 @@ describe('bundle facts', () => {
 describe('smoke command', () => {
   it('on this machine: inventory fails, everything else is skipped, the results folder is written, exit code 1', async () => {
     const dir = await tempDir();
-    const run = await smokeCommand({ out: join(dir, 'res'), report: () => {} });
+    const run = await runSmoke({ out: join(dir, 'res'), report: () => {} });
     expect(run.exitCode).toBe(1);
     expect(run.results[0]).toMatchObject({ id: 'gpu.inventory', status: 'fail' });
     expect(run.results.slice(1).every((r) => r.status === 'skip' && /^needs /.test(r.reason!))).toBe(true);
@@ -142,7 +142,7 @@ describe('smoke command', () => {
     const samples = await recordedSampler();
     const sampler = async () => ({ stop: async () => ({ samples, raw: 'raw' }) });
     const bundle = await bundleWithModels(dir);
-    const run = await smokeCommand({ bundle, out: join(dir, 'res'), exec, sampler, report: () => {}, options: { expect: { count: 1 } }, saveBaseline: join(dir, 'base.json') });
+    const run = await runSmoke({ bundle, out: join(dir, 'res'), exec, sampler, report: () => {}, options: { expect: { count: 1 } }, saveBaseline: join(dir, 'base.json') });
     expect(run.results.map((r) => [r.id, r.status])).toEqual([
       ['gpu.inventory', 'pass'], ['python.env', 'pass'], ['gpu.matmul', 'pass'], ['gpu.membw', 'pass'], ['gpu.h2d', 'pass'], ['nccl.allreduce', 'skip'],
       ['models.load', 'pass'], ['inference.transformers', 'pass'], ['inference.vllm', 'skip'], ['gpu.thermal', 'pass'], ['gpu.pcie', 'pass'], ['gpu.ecc-xid', 'pass'],
@@ -173,7 +173,7 @@ describe('smoke command', () => {
 
     // The same box 20 % slower at matmul: baseline.compare fails and names the metric.
     const slow = (await recordedProbe('matmul')).replace('"tflops": 795.5051688633996', '"tflops": 690.0');
-    const again = await smokeCommand({ bundle, out: join(dir, 'res2'), only: ['gpu.matmul'], exec: await h200Box({ matmul: slow }), sampler: false, report: () => {}, baseline: join(dir, 'base.json') });
+    const again = await runSmoke({ bundle, out: join(dir, 'res2'), only: ['gpu.matmul'], exec: await h200Box({ matmul: slow }), sampler: false, report: () => {}, baseline: join(dir, 'base.json') });
     expect(again.results.map((r) => [r.id, r.status])).toEqual([['gpu.inventory', 'pass'], ['python.env', 'pass'], ['gpu.matmul', 'pass'], ['baseline.compare', 'fail']]);
     expect(again.results.at(-1)!.reason).toBe('gpu.matmul/gpu0_tflops 690 vs 795.5 (×0.867); gpu.matmul/min_tflops 690 vs 795.5 (×0.867)');
     expect(again.exitCode).toBe(1);
@@ -183,7 +183,7 @@ describe('smoke command', () => {
   it('a failed probe fails its check with the reason; the box facts still land in results.json', async () => {
     const dir = await tempDir();
     const exec = await h200Box({ matmul: '{"error": "RuntimeError: CUDA error: an illegal memory access was encountered"}', membw: 'garbage, no JSON' });
-    const run = await smokeCommand({ out: join(dir, 'r'), only: ['gpu.matmul', 'gpu.membw'], exec, sampler: false, report: () => {}, saveBaseline: join(dir, 'b.json') });
+    const run = await runSmoke({ out: join(dir, 'r'), only: ['gpu.matmul', 'gpu.membw'], exec, sampler: false, report: () => {}, saveBaseline: join(dir, 'b.json') });
     const by = Object.fromEntries(run.results.map((r) => [r.id, r]));
     expect(by['gpu.matmul']).toMatchObject({ status: 'fail', reason: 'matmul probe: RuntimeError: CUDA error: an illegal memory access was encountered' });
     expect(by['gpu.membw']).toMatchObject({ status: 'error', reason: 'membw probe gave no result: it printed no JSON line' });
@@ -193,7 +193,7 @@ describe('smoke command', () => {
 
   it('refuses an unreadable bundle and unknown --only names as usage errors', async () => {
     const dir = await tempDir();
-    await expect(smokeCommand({ bundle: join(dir, 'nope'), out: join(dir, 'r'), report: () => {} })).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
-    await expect(smokeCommand({ out: join(dir, 'r'), only: ['gpu.warp-drive'], report: () => {} })).rejects.toMatchObject({ code: 'BAD_FLAG' });
+    await expect(runSmoke({ bundle: join(dir, 'nope'), out: join(dir, 'r'), report: () => {} })).rejects.toMatchObject({ code: 'NOT_A_BUNDLE' });
+    await expect(runSmoke({ out: join(dir, 'r'), only: ['gpu.warp-drive'], report: () => {} })).rejects.toMatchObject({ code: 'BAD_FLAG' });
   });
 });

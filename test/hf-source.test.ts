@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, readFile, readlink, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCommand } from '../src/commands/install.js';
+import { installBundle } from '../src/install/install.js';
 import { readLock } from '../src/lock/lock.js';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { writeTinyModel, tinyModel } from '../src/sources/hf/tiny-model.js';
@@ -79,7 +79,7 @@ describe('hf source', () => {
     const view = hub.repo('tiny/gpt2');
     // The login snippet goes where the test says: a test must never write /etc/profile.d.
     const profile = join(dir, 'vault-ai-models.sh');
-    const run = () => installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const run = () => installBundle({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     const first = await run();
     expect(await readFile(profile, 'utf8')).toContain(`export HF_HOME=${home}\nexport HF_HUB_OFFLINE=1\n`);
     expect(first.reports[0]!.detail).toContain(`${profile} sets HF_HOME`);
@@ -95,7 +95,7 @@ describe('hf source', () => {
     expect(again.reports[0]!.changed).toEqual([]);
     // --flat: real files, byte-identical, no symlinks.
     const flat = join(dir, 'flat');
-    await installCommand({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], flat, profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await installBundle({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], flat, profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     expect((await lstat(join(flat, 'tiny/gpt2/config.json'))).isFile()).toBe(true);
     expect(sha256(await readFile(join(flat, 'tiny/gpt2/model.safetensors')))).toBe(sha256(view.files.get('model.safetensors')!.data));
   });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { installCommand } from '../src/commands/install.js';
+import { installBundle } from '../src/install/install.js';
 import { parseOsRelease } from '../src/probe/collect.js';
 import type { Exec } from '../src/sources/source.js';
 import type { VaultEvent } from '../src/util/events.js';
@@ -127,8 +127,8 @@ describe('install --dry-run and pip', () => {
 });
 
 const noReport = () => {};
-const run = (o: Partial<Parameters<typeof installCommand>[0]> & { bundle: string; stateDir: string }) =>
-  installCommand({ dryRun: false, exec: execFile, report: noReport, signal: new AbortController().signal, ...o });
+const run = (o: Partial<Parameters<typeof installBundle>[0]> & { bundle: string; stateDir: string }) =>
+  installBundle({ dryRun: false, exec: execFile, report: noReport, signal: new AbortController().signal, ...o });
 
 describe("install checks the box against the bundle's target first", () => {
   it('refuses another OS with TARGET_MISMATCH (exit 6) before changing anything; --ignore-target installs with warnings, journalled', async () => {

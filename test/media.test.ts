@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTS } from '../src/bundle/layout.js';
 import type { PartsManifest } from '../src/bundle/parts.js';
 import { verifyBundle } from '../src/bundle/verify.js';
-import { installCommand } from '../src/commands/install.js';
+import { installBundle } from '../src/install/install.js';
 import { execFile } from '../src/util/exec.js';
 import { walk } from '../src/util/fs.js';
 import { checkSpace, sameFilesystem } from '../src/util/space.js';
@@ -116,7 +116,7 @@ describe('build --media fat32', () => {
       const built = await buildIn(dir, m, { out: join(dir, `b-${form}`), ...opts });
       const bundle = form === 'tar' ? `${built.dir}.tar` : built.dir;
       expect((await lstat(bundle)).isFile()).toBe(form === 'tar');
-      const run = () => installCommand({ bundle, dryRun: false, stateDir: join(dir, `state-${form}`), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+      const run = () => installBundle({ bundle, dryRun: false, stateDir: join(dir, `state-${form}`), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
       const first = await run();
       expect(first.reports[0]!.changed).toHaveLength(3);
       for (const [name, data] of Object.entries(payload)) expect(sha(await readFile(join(box, name)))).toBe(sha(data));
@@ -236,7 +236,7 @@ describe('delta bundles (build --base)', () => {
   it('installs over its base: from --base, or from where the journal says the base was installed from', async () => {
     const state = join(dir, 'dstate');
     const run = (bundle: string, base?: string) =>
-      installCommand({ bundle, dryRun: false, stateDir: state, ...(base ? { base } : {}), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+      installBundle({ bundle, dryRun: false, stateDir: state, ...(base ? { base } : {}), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     await expect(run(v2)).rejects.toMatchObject({ code: 'BASE_REQUIRED' });
     await run(v1);
     const r = await run(v2); // the journal locates v1

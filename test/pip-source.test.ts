@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCommand } from '../src/commands/install.js';
+import { installBundle } from '../src/install/install.js';
 import { readLock } from '../src/lock/lock.js';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { execFile } from '../src/util/exec.js';
@@ -102,7 +102,7 @@ describe('pip source', () => {
     const m = await manifest(dir, `  index-url: ${pypi.url}\n  packages: ["vb-alpha[gpu]==1.0.0"]\n  venv: ${venv}\n`);
     const r = await buildIn(dir, m);
     const run = (dryRun: boolean) =>
-      installCommand({ bundle: r.dir, dryRun, stateDir: join(dir, 'state'), only: ['pip'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+      installBundle({ bundle: r.dir, dryRun, stateDir: join(dir, 'state'), only: ['pip'], exec: execFile, report: () => {}, signal: new AbortController().signal });
     const first = await run(false);
     expect(first.reports[0]!.changed).toEqual(expect.arrayContaining([`venv ${venv}`, 'vb-alpha==1.0.0', 'vb-beta==2.1.0', 'vb-gamma==0.3.2']));
     expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_beta, vb_gamma; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe('2.1.0');

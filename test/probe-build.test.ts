@@ -4,9 +4,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCommand } from '../src/commands/build.js';
-import { installCommand } from '../src/commands/install.js';
-import { lockCommand } from '../src/commands/lock.js';
+import { buildBundle } from '../src/bundle/publish.js';
+import { installBundle } from '../src/install/install.js';
+import { lockManifest } from '../src/lock/for-build.js';
 import { makeBuildCtx } from '../src/context.js';
 import type { LoadedManifest } from '../src/manifest/load.js';
 import { collectProbe } from '../src/probe/collect.js';
@@ -36,7 +36,7 @@ async function build(dir: string, manifest: string, name: string, target?: strin
   const events: VaultEvent[] = [];
   const ctxFor = (m: LoadedManifest) =>
     makeBuildCtx({ cacheDir: join(dir, 'cache'), report: (e) => events.push(e), signal: new AbortController().signal, manifestPath: m.path, baseDir: m.dir, target: m.manifest.target });
-  const r = await buildCommand(
+  const r = await buildBundle(
     { manifest, out: join(dir, name), lock: join(dir, `${name}.lock.json`), frozen: false, concurrency: 4, ...(target ? { target } : {}) },
     ctxFor,
   );
@@ -120,7 +120,7 @@ describe('build --target: apt on the real Debian mirror', () => {
       await writeFile(m, `name: mirror\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\napt:\n  sources:\n    - system: true\n      components: [${ISO_COMPONENTS.join(', ')}]\n  packages: [jq, python3-numpy]\n`);
       const ctxFor = (lm: LoadedManifest) =>
         makeBuildCtx({ cacheDir: join(tmpdir(), 'vault-bundle-test-cache'), report: () => {}, signal: new AbortController().signal, manifestPath: lm.path, baseDir: lm.dir, target: lm.manifest.target });
-      const r = await lockCommand({ manifest: m, ...(target ? { target } : {}) }, ctxFor);
+      const r = await lockManifest({ manifest: m, ...(target ? { target } : {}) }, ctxFor);
       return r.lock.artifacts.map((a) => `${a.name}=${a.version}`).sort();
     };
     const box = await probeFile(dir);
@@ -165,7 +165,7 @@ describe('build --target: pip', () => {
     expect(req).not.toMatch(/^(vb-beta|pip)==/m);
     expect(lean.sbom.components.map((c) => c.name).sort()).toEqual(['vb-alpha', 'vb-gamma']);
     // The box's own pip, with --require-hashes, takes the requirements without the wheels it already has.
-    const res = await installCommand({ bundle: lean.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['pip'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const res = await installBundle({ bundle: lean.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['pip'], exec: execFile, report: () => {}, signal: new AbortController().signal });
     expect(res.reports[0]!.changed.sort()).toEqual(['vb-alpha==1.0.0', 'vb-gamma==0.3.2']);
     expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_gamma, vb_beta; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe('2.1.0');
   }, 60_000);
@@ -206,7 +206,7 @@ describe('build --target: hf', () => {
     const yaml = (repos: string[]) => `name: hf-probe\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\nhf:\n  endpoint: ${hub.url}\n  home: ${home}\n  models:\n${repos.map((r) => `    - repo: ${r}\n`).join('')}`;
     await writeFile(m, yaml(['tiny/gpt2']));
     const first = await build(dir, m, 'first');
-    await installCommand({ bundle: first.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile: join(dir, 'profile.sh'), exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await installBundle({ bundle: first.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile: join(dir, 'profile.sh'), exec: execFile, report: () => {}, signal: new AbortController().signal });
     const box = await probeFile(dir, { hfHome: home });
     const probe = JSON.parse(await readFile(box, 'utf8'));
     expect(probe.bundles).toMatchObject({ present: true, installed: [{ name: 'hf-probe', version: '1.0.0' }] });

@@ -7,7 +7,7 @@ import { inflateSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import type { BundleIndex } from '../src/bundle/index.js';
-import { reportCommand } from '../src/commands/report.js';
+import { reportPage } from '../src/report/page.js';
 import { CSS, JS } from '../src/report/assets.js';
 import { readAudit } from '../src/report/audit.js';
 import { escapeHtml, html } from '../src/report/escape.js';
@@ -82,7 +82,7 @@ const b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64
 describe('report page', () => {
   it('escapes everything from upstream metadata and loads nothing from outside', async () => {
     const dir = await tempDir();
-    const r = await reportCommand({ bundle: await writeBundle(join(dir, 'b'), bundleIndex('2.0.0', COMPONENTS)), now: new Date('2026-12-01T00:00:00Z') });
+    const r = await reportPage({ bundle: await writeBundle(join(dir, 'b'), bundleIndex('2.0.0', COMPONENTS)), now: new Date('2026-12-01T00:00:00Z') });
     const page = r.html;
     expect(page.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(page.match(/<script/g)).toHaveLength(1);
@@ -115,10 +115,10 @@ describe('report page', () => {
     const dir = await tempDir();
     const plain = await writeBundle(join(dir, 'plain'), bundleIndex('1.0.0', COMPONENTS.slice(0, 2)));
     const signed = await writeBundle(join(dir, 'signed'), bundleIndex('1.0.0', COMPONENTS.slice(0, 2)), { signed: true });
-    expect((await reportCommand({ bundle: plain })).signature).toEqual({ state: 'unsigned', text: 'unsigned (no SHA256SUMS.asc)' });
-    expect((await reportCommand({ bundle: signed })).signature).toEqual({ state: 'present', text: 'signed (SHA256SUMS.asc present; verify with --key)' });
+    expect((await reportPage({ bundle: plain })).signature).toEqual({ state: 'unsigned', text: 'unsigned (no SHA256SUMS.asc)' });
+    expect((await reportPage({ bundle: signed })).signature).toEqual({ state: 'present', text: 'signed (SHA256SUMS.asc present; verify with --key)' });
     const seen: string[] = [];
-    const good = await reportCommand({
+    const good = await reportPage({
       bundle: signed,
       key: 'release.pub',
       checkSignature: async (b, key) => {
@@ -129,7 +129,7 @@ describe('report page', () => {
     expect(seen).toEqual(['review release.pub']);
     expect(good.signature).toMatchObject({ state: 'valid', signer: 'ABCDEF0123456789' });
     expect(good.html).toContain('data-state="valid">signature valid, signed by ABCDEF0123456789 (key release.pub): it covers SHA256SUMS, which bundle.json match');
-    const bad = await reportCommand({ bundle: signed, key: 'release.pub', checkSignature: async () => ({ ok: false, message: 'SHA256SUMS changed after it was signed' }) });
+    const bad = await reportPage({ bundle: signed, key: 'release.pub', checkSignature: async () => ({ ok: false, message: 'SHA256SUMS changed after it was signed' }) });
     expect(bad.signature.state).toBe('invalid');
     expect(bad.html).toContain('class="badge bad"');
   });
@@ -147,7 +147,7 @@ describe('report page', () => {
     const good = await runCli(['report', b, '--key', join(dir, 'release.asc'), '-o', join(dir, 'r.html')]);
     expect(good.stdout).toContain(`signature valid, signed by ${fingerprint}`);
     await writeFile(join(b, 'SHA256SUMS'), `${await readFile(join(b, 'SHA256SUMS'), 'utf8')}${'0'.repeat(64)}  extra\n`);
-    const bad = await reportCommand({ bundle: b, key: join(dir, 'release.asc') });
+    const bad = await reportPage({ bundle: b, key: join(dir, 'release.asc') });
     expect(bad.signature).toMatchObject({ state: 'invalid', signer: fingerprint });
     expect(bad.signature.text).toMatch(/^signature INVALID: .*changed after it was signed/);
     const nokey = await runCli(['report', b, '--key', join(dir, 'missing.asc')]);
@@ -177,7 +177,7 @@ describe('report page', () => {
     await expect(readAudit(join(dir, 'none.json'))).rejects.toMatchObject({ code: 'BAD_FLAG' });
 
     const b = await writeBundle(join(dir, 'b'), bundleIndex('1.0.0', COMPONENTS));
-    const r = await reportCommand({ bundle: b, audit: join(dir, 'a.json') });
+    const r = await reportPage({ bundle: b, audit: join(dir, 'a.json') });
     expect(r.findings).toBe(3);
     expect(r.html).toContain('3 finding(s) (1 critical, 1 high, 1 low)');
     expect(r.html).toContain('&lt;b&gt;overflow&lt;/b&gt;');
@@ -268,7 +268,7 @@ describe('report in headless Chromium', () => {
     const dir = await tempDir();
     const bundle = await writeBundle(join(dir, 'b'), bundleIndex('2.0.0', COMPONENTS));
     const file = join(dir, 'report.html');
-    await writeFile(file, (await reportCommand({ bundle })).html);
+    await writeFile(file, (await reportPage({ bundle })).html);
     const url = `file://${file}`;
 
     const shot = join(dir, 'shot.png');

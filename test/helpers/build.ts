@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type BuildOptions, buildCommand, type BuildResult } from '../../src/commands/build.js';
+import { type BuildOptions, buildBundle, type BuildResult } from '../../src/bundle/publish.js';
 import { makeBuildCtx } from '../../src/context.js';
 import type { LoadedManifest } from '../../src/manifest/load.js';
 import type { VaultEvent } from '../../src/util/events.js';
@@ -32,7 +32,7 @@ export async function buildIn(
       baseDir: m.dir,
       target: m.manifest.target,
     });
-  const r = await buildCommand(
+  const r = await buildBundle(
     {
       manifest,
       out: o.out ?? join(dir, 'out'),

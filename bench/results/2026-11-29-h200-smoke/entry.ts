@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { reexecInNetns, smokeCommand } from '../../../src/commands/smoke.js';
+import { reexecInNetns, runSmoke } from '../../../src/smoke/smoke.js';
 import { installModels } from '../../../src/sources/hf/install.js';
 import { writeTinyModel } from '../../../src/sources/hf/tiny-model.js';
 import { gitBlobSha1 } from '../../../src/sources/hf/index.js';
@@ -51,11 +51,11 @@ async function main(): Promise<number> {
   });
   console.error(`installed ${rep.changed.length} model files into ${home}`);
   const report = (e: VaultEvent) => console.error(`[${new Date().toISOString()}] ${e.type}: ${'phase' in e ? e.phase : 'message' in e ? e.message : JSON.stringify(e)}`);
-  const r1 = await smokeCommand({ bundle, out, report, options: { expect: { count: 1, model: 'H200' }, matmul: { seconds: 10 } }, saveBaseline: join(out, 'baseline.json') });
+  const r1 = await runSmoke({ bundle, out, report, options: { expect: { count: 1, model: 'H200' }, matmul: { seconds: 10 } }, saveBaseline: join(out, 'baseline.json') });
   console.log(r1.summary);
   console.log(`exit code ${r1.exitCode}; files ${r1.files.join(', ')}; baseline ${r1.savedBaseline ?? 'not saved'}`);
   if (r1.savedBaseline) {
-    const r2 = await smokeCommand({ bundle, out: `${out}-compare`, only: ['gpu.matmul', 'gpu.membw'], report, baseline: r1.savedBaseline, sampler: false, options: { matmul: { seconds: 10 } } });
+    const r2 = await runSmoke({ bundle, out: `${out}-compare`, only: ['gpu.matmul', 'gpu.membw'], report, baseline: r1.savedBaseline, sampler: false, options: { matmul: { seconds: 10 } } });
     console.log(r2.summary);
   }
   return r1.exitCode;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { DEFAULT_VENV, collectProbe } from '../probe/collect.js';
-import { type BoxProbe, serializeProbe } from '../probe/schema.js';
+import { DEFAULT_VENV, collectProbe } from './collect.js';
+import { type BoxProbe, serializeProbe } from './schema.js';
 import type { Exec } from '../sources/source.js';
 import { besideBundle, insideBundleWarning } from '../util/beside.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -26,7 +26,7 @@ export interface ProbeResult {
 }
 
 /** Reads this box and writes the probe file (atomically) that `build --target` takes. */
-export async function probeCommand(o: ProbeOptions): Promise<ProbeResult> {
+export async function writeProbe(o: ProbeOptions): Promise<ProbeResult> {
   const probe = await collectProbe({
     exec: o.exec,
     ...(o.venv ? { venv: resolve(o.venv) } : {}),

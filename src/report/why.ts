@@ -6,7 +6,7 @@ import type { Locked } from '../sources/source.js';
 import { UsageError } from '../util/errors.js';
 
 /** The chain of dependents that pulled a package in, from the package up to what was requested. */
-export async function whyCommand(from: string, pkg: string): Promise<{ chain: string[][] }> {
+export async function whyPulled(from: string, pkg: string): Promise<{ chain: string[][] }> {
   const artifacts = await loadArtifacts(from);
   const matches = artifacts.filter((a) => a.name === pkg || a.id === pkg);
   if (matches.length === 0) {

@@ -1,9 +1,9 @@
-import { readAudit } from '../report/audit.js';
-import { componentsOf } from '../report/components.js';
-import { diffBundles } from '../report/diff.js';
-import { renderReport } from '../report/html.js';
+import { readAudit } from './audit.js';
+import { componentsOf } from './components.js';
+import { diffBundles } from './diff.js';
+import { renderReport } from './html.js';
 import { loadBundle } from '../bundle/load.js';
-import { type CheckSignature, type SignatureStatus, signatureStatus } from '../report/signature.js';
+import { type CheckSignature, type SignatureStatus, signatureStatus } from './signature.js';
 import { licenseSummary } from '../sbom/licenses.js';
 
 export interface ReportOptions {
@@ -32,7 +32,7 @@ export interface ReportResult {
 }
 
 /** One self-contained HTML page about a bundle for the security reviewer. */
-export async function reportCommand(o: ReportOptions): Promise<ReportResult> {
+export async function reportPage(o: ReportOptions): Promise<ReportResult> {
   const b = await loadBundle(o.bundle, { sbom: true });
   const base = o.base ? await loadBundle(o.base) : undefined;
   const findings = o.audit ? await readAudit(o.audit) : undefined;

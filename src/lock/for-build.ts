@@ -1,6 +1,6 @@
 import { dirname, relative, resolve } from 'node:path';
-import { type Lock, defaultLockPath, probeStale, readLock, withProbe, writeLock } from '../lock/lock.js';
-import { relock, resolveLock } from '../lock/resolve.js';
+import { type Lock, defaultLockPath, probeStale, readLock, withProbe, writeLock } from './lock.js';
+import { relock, resolveLock } from './resolve.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import { type LoadedProbe, checkProbeTarget, loadProbe } from '../probe/load.js';
 import type { BuildCtx } from '../sources/source.js';
@@ -15,7 +15,7 @@ export interface LockOptions {
   now?: Date;
 }
 
-export async function lockCommand(
+export async function lockManifest(
   o: LockOptions,
   ctxFor: (m: LoadedManifest) => BuildCtx,
 ): Promise<{ path: string; lock: Lock }> {

@@ -1,7 +1,7 @@
 import { formatBytes } from '../cli/format.js';
 import { loadBundle } from '../bundle/load.js';
-import { readShippedSbom } from '../report/load.js';
-import { componentsOf } from '../report/components.js';
+import { readShippedSbom } from './load.js';
+import { componentsOf } from './components.js';
 import { type LicenseSummary, licenseSummary } from '../sbom/licenses.js';
 import { spdxJson } from '../sbom/spdx.js';
 
@@ -22,7 +22,7 @@ export interface SbomResult {
  * The reviewer's views of a bundle's bill of materials: the CycloneDX SBOM as the bundle ships it, the same
  * content as SPDX 2.3 JSON, or a license summary (counts by license, components with none listed).
  */
-export async function sbomCommand(o: { bundle: string; format: SbomFormat }): Promise<SbomResult> {
+export async function sbomView(o: { bundle: string; format: SbomFormat }): Promise<SbomResult> {
   const b = await loadBundle(o.bundle);
   const head = { bundle: b.location, name: b.index.name, version: b.index.version, format: o.format };
   switch (o.format) {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type BundleIndex, bundleIndexSchema } from '../bundle/index.js';
-import { INDEX, SUMS, SUMS_SIG } from '../bundle/layout.js';
-import { openBundle } from '../bundle/reader.js';
-import { type SigningKey, clearsign, readSigningKey, signDetached } from '../bundle/signature.js';
-import { type SumEntry, formatSums, parseSums } from '../bundle/sums.js';
-import { verifyBundle, verifyError } from '../bundle/verify.js';
+import { type BundleIndex, bundleIndexSchema } from './index.js';
+import { INDEX, SUMS, SUMS_SIG } from './layout.js';
+import { openBundle } from './reader.js';
+import { type SigningKey, clearsign, readSigningKey, signDetached } from './signature.js';
+import { type SumEntry, formatSums, parseSums } from './sums.js';
+import { verifyBundle, verifyError } from './verify.js';
 import { APT_INRELEASE, APT_PACKAGES, APT_RELEASE, packagesIndex, releaseFile } from '../sources/apt/install.js';
 import type { Reporter } from '../util/events.js';
 import { UsageError } from '../util/errors.js';
@@ -34,7 +34,7 @@ export interface SignResult {
   aptPackages: number;
 }
 
-export async function signCommand(o: SignOptions): Promise<SignResult> {
+export async function signWithKeyFile(o: SignOptions): Promise<SignResult> {
   const key = await readSigningKey(o.key, o.passphraseFile ? await readPassphrase(o.passphraseFile) : undefined);
   return signBundle(resolve(o.bundle), key, { now: o.now ?? new Date(), verify: true, ...(o.report ? { report: o.report } : {}) });
 }

@@ -1,5 +1,5 @@
-import { changelogMarkdown, diffText } from '../report/changelog.js';
-import { type BundleDiff, diffBundles } from '../report/diff.js';
+import { changelogMarkdown, diffText } from './changelog.js';
+import { type BundleDiff, diffBundles } from './diff.js';
 import { loadIndex } from '../bundle/load.js';
 
 export interface DiffResult extends BundleDiff {
@@ -16,7 +16,7 @@ export interface DiffResult extends BundleDiff {
  * bundle.json lists every artifact, so deltas compare like full bundles). Differences are the answer, not an
  * error.
  */
-export async function diffCommand(o: { old: string; new: string; changelog?: boolean }): Promise<DiffResult> {
+export async function compareBundles(o: { old: string; new: string; changelog?: boolean }): Promise<DiffResult> {
   const [a, b] = await Promise.all([loadIndex(o.old), loadIndex(o.new)]);
   const d = diffBundles(
     { location: a.location, index: a.index, indexSha256: a.sha256 },

@@ -1,6 +1,6 @@
-import type { BundleIndex } from '../bundle/index.js';
-import { SUMS_SIG } from '../bundle/layout.js';
-import { loadBundle } from '../bundle/load.js';
+import type { BundleIndex } from './index.js';
+import { SUMS_SIG } from './layout.js';
+import { loadBundle } from './load.js';
 import type { SourceKind } from '../sources/source.js';
 import { type InstallTarget, installOf } from '../sbom/install.js';
 
@@ -36,7 +36,7 @@ export interface InspectArtifact {
   install?: InstallTarget;
 }
 
-export async function inspectCommand(location: string): Promise<InspectResult> {
+export async function inspectBundle(location: string): Promise<InspectResult> {
   const { reader, index: idx } = await loadBundle(location);
   const byKind: InspectResult['byKind'] = {};
   const specialModes: InspectResult['specialModes'] = [];

@@ -1,0 +1,225 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { assembleBundle, checkOutput, swapInto } from './assemble.js';
+import { type BaseRef, type BundleIndex, bundleCreated, makeIndex } from './index.js';
+import { SUMS } from './layout.js';
+import { FAT32_PART_SIZE, type Media, writeSplitBundle } from './media.js';
+import { checkBuildSpace, expiryOf, readBase, scriptsOf, viewsOf } from './publish-steps.js';
+import { readPassphrase, signBundle } from './sign.js';
+import { type SigningKey, readSigningKey } from './signature.js';
+import { parseSums } from './sums.js';
+import { type StagedTar, stageDeterministicTar } from './tar.js';
+import { formatBytes } from '../cli/format.js';
+import { fetchAll } from '../fetch/download.js';
+import { lockForBuild, targetProbe } from '../lock/for-build.js';
+import type { Lock } from '../lock/lock.js';
+import { type LoadedManifest, loadManifest } from '../manifest/load.js';
+import type { LoadedProbe } from '../probe/load.js';
+import { prepareRuntime } from '../runtime/carry.js';
+import { sourceFor } from '../sources/registry.js';
+import type { BuildCtx } from '../sources/source.js';
+import { InterruptedError, localWriteError } from '../util/errors.js';
+import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
+
+export { expiryOf } from './publish-steps.js';
+
+export interface BuildOptions {
+  manifest: string;
+  lock?: string;
+  out?: string;
+  tar?: string;
+  frozen: boolean;
+  concurrency: number;
+  /** `host`: carry this machine's node and the packed tool (./verify works on a box without Node.js); `none`. */
+  runtime?: string;
+  /** A probe file of the box (`vault-bundle probe`): bundle only what that box lacks. */
+  target?: string;
+  /** dir (default), tar (also `<out>.tar` unless --tar names it), fat32 (blobs in parts of `partSize`). */
+  media?: Media;
+  partSize?: number;
+  /** An older bundle (folder, tar, split folder, or its bundle.json): write only the blobs it lacks. */
+  base?: string;
+  now?: Date;
+  /** Secret key file: sign the bundle as `vault-bundle sign` would (SHA256SUMS.asc, the apt repository's InRelease). */
+  signKey?: string;
+  /** First line: the passphrase of a protected signing key. */
+  passphraseFile?: string;
+  /** When the bundle expires: an ISO 8601 date or time, or a duration from its `created` time (90d, 12w, 36h). */
+  expires?: string;
+}
+
+export interface BuildResult {
+  dir: string;
+  tar?: string;
+  lockPath: string;
+  lockResolved: boolean;
+  lock: Lock;
+  /** Files SHA256SUMS lists (what verify checks and counts): SHA256SUMS and SHA256SUMS.asc are not counted. */
+  files: number;
+  bytes: number;
+  /** fat32 media: how many parts. */
+  parts?: number;
+  /** A delta: its base and how many blobs come from it. */
+  base?: { name: string; version: string; blobs: number };
+  /** build --sign-key: the signer's fingerprint. */
+  signer?: string;
+  expires?: string;
+}
+
+/** What the build settled before its first download: the manifest, the key, the box, where everything goes. */
+interface Plan {
+  m: LoadedManifest;
+  signKey?: SigningKey;
+  probe?: LoadedProbe;
+  media: Media;
+  out: string;
+  tarTo?: string;
+  /** The tar's folder when the tar is a file of its own (not a device or FIFO written directly). */
+  tarDir?: string;
+  ctx: BuildCtx;
+}
+
+/** What the lock and the fetch gave: every artifact is in the store except those the base holds. */
+interface Fetched {
+  lock: Lock;
+  lockPath: string;
+  resolved: boolean;
+  fromBase: Set<string>;
+  baseRef?: BaseRef;
+  /** The carried runtime, still in the making: awaited once the downloads are done. */
+  runtime: ReturnType<typeof prepareRuntime>;
+}
+
+/**
+ * Builds a bundle from a manifest, in this order: check where it goes, lock (or re-lock), read the delta's base,
+ * check free space, fetch (the carried runtime alongside), index, views and scripts, assemble (and split),
+ * sign, tar, and swap the finished folder into place. `out` is always the old bundle or the whole new one.
+ */
+export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
+  const plan = await planBuild(o, ctxFor);
+  const f = await lockAndFetch(o, plan);
+  const { m, ctx } = plan;
+  ctx.report({ type: 'phase', phase: 'assemble' });
+  const created = bundleCreated(f.lock);
+  const runtime = await f.runtime;
+  const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
+  const index: BundleIndex = { ...makeIndex(m.manifest, f.lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
+  const extra = { views: viewsOf(f.lock), runtime, scripts: scriptsOf(m.manifest, runtime.length > 0), skipBlobs: f.fromBase, signal: ctx.signal };
+  const made = await stageAndSwap(o, plan, index, extra, created);
+  return {
+    dir: plan.out,
+    lockPath: f.lockPath,
+    lockResolved: f.resolved,
+    lock: f.lock,
+    files: made.files,
+    bytes: made.bytes,
+    ...(f.baseRef ? { base: { name: f.baseRef.name, version: f.baseRef.version, blobs: f.baseRef.blobs.length } } : {}),
+    ...(expires ? { expires } : {}),
+    ...(made.parts !== undefined ? { parts: made.parts } : {}),
+    ...(made.tar ? { tar: made.tar } : {}),
+    ...(made.signer ? { signer: made.signer } : {}),
+  };
+}
+
+/**
+ * Everything that can be refused before anything is resolved or fetched: a signing key that cannot be used,
+ * a probe of another box, and where the bundle goes (a build of an hour must not fail at its last step on a
+ * read-only disk or a file in the way). A symlinked --out is followed (the folder is replaced where it really
+ * is; the link stays). What an interrupted build left beside the output is swept.
+ */
+async function planBuild(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<Plan> {
+  const m = await loadManifest(o.manifest);
+  const signKey = o.signKey ? await readSigningKey(o.signKey, o.passphraseFile ? await readPassphrase(o.passphraseFile) : undefined) : undefined;
+  const probe = o.target ? await targetProbe(o.target, m) : undefined;
+  const media = o.media ?? 'dir';
+  const out = await followLinks(o.out ?? `bundles/${m.manifest.name}`);
+  const tarTo = o.tar ?? (media === 'tar' ? `${out}.tar` : undefined);
+  await checkWritableFolderOf(out, '--out');
+  await checkOutput(out);
+  const tarTarget = tarTo ? await outputTarget(tarTo, '--tar') : undefined;
+  if (tarTarget && !tarTarget.direct) await checkWritableFolderOf(tarTarget.path, '--tar');
+  const tarDir = tarTarget && !tarTarget.direct ? tarTarget.path : undefined;
+  const ctx = ctxFor(m);
+  const swept = [...(await sweepStaleTemps(out)), ...(tarDir ? await sweepStaleTemps(tarDir) : [])];
+  if (swept.length > 0) {
+    ctx.report({ type: 'info', message: `removed what an interrupted build left: ${swept.map((p) => relative(process.cwd(), p) || p).join(', ')}` });
+  }
+  return { m, ...(signKey ? { signKey } : {}), ...(probe ? { probe } : {}), media, out, ...(tarTo ? { tarTo } : {}), ...(tarDir ? { tarDir } : {}), ctx };
+}
+
+/** The lock, the delta's base, the room, then every artifact the base lacks into the store, with the runtime. */
+async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx }: Plan): Promise<Fetched> {
+  ctx.report({ type: 'phase', phase: 'lock' });
+  const { lock, path: lockPath, resolved } = await lockForBuild(m, { lockPath: o.lock, frozen: o.frozen, now: o.now, ...(probe ? { probe } : {}) }, ctx);
+  const base = o.base ? await readBase(o.base, m.manifest.name) : undefined;
+  const fromBase = new Set(base ? lock.artifacts.filter((a) => base.digests.has(a.digest)).map((a) => a.digest) : []);
+  const toFetch = lock.artifacts.filter((a) => !fromBase.has(a.digest));
+  await checkBuildSpace(toFetch, ctx, out, media, tarDir);
+  ctx.report({ type: 'phase', phase: 'fetch', detail: `${toFetch.length} artifacts${base ? ` (${fromBase.size} from the base)` : ''}` });
+  // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
+  const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
+  runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
+  try {
+    await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
+  } catch (err) {
+    await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
+    throw err;
+  }
+  if (ctx.signal.aborted) throw new InterruptedError();
+  const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
+  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), runtime: runtimeReady };
+}
+
+type Extra = Parameters<typeof assembleBundle>[3];
+
+/**
+ * Everything, the signature and the tar included, is made beside `out`, and the folder is renamed in only at
+ * the very end: `out` is always the old bundle or the whole new one, never an unsigned one, nor a new one
+ * whose tar failed.
+ */
+async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ctx }: Plan, index: BundleIndex, extra: Extra, created: string) {
+  await checkOutput(out);
+  const stage = tempSibling(out);
+  const whole = tempSibling(out);
+  let tar: StagedTar | undefined;
+  try {
+    let r: { files: number; bytes: number };
+    let parts: number | undefined;
+    if (media === 'fat32') {
+      r = await assembleBundle(index, ctx.store, whole, extra);
+      if (ctx.signal.aborted) throw new InterruptedError();
+      const partSize = o.partSize ?? FAT32_PART_SIZE;
+      ctx.report({ type: 'phase', phase: 'split', detail: `parts of ${formatBytes(partSize)}` });
+      const split = { name: m.manifest.name, version: m.manifest.version, partSize, mtime: new Date(created), signal: ctx.signal };
+      parts = (await writeSplitBundle(whole, stage, split)).parts;
+    } else {
+      r = await assembleBundle(index, ctx.store, stage, extra);
+    }
+    // The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify).
+    if (signKey && ctx.signal.aborted) throw new InterruptedError();
+    const signed = signKey ? await signBundle(stage, signKey, { now: o.now ?? new Date(), verify: false, report: ctx.report }) : undefined;
+    // The count verify reports: the files SHA256SUMS lists (not itself, nor SHA256SUMS.asc).
+    const listed = parseSums(await readFile(join(stage, SUMS), 'utf8')).size;
+    if (tarTo) {
+      if (ctx.signal.aborted) throw new InterruptedError();
+      ctx.report({ type: 'phase', phase: 'tar' });
+      tar = await stageDeterministicTar(stage, tarTo, `${m.manifest.name}-${m.manifest.version}`, new Date(created), ctx.signal, '--tar');
+    }
+    // The last point where Ctrl-C undoes the build; after the swap the new bundle is in place and completes.
+    if (ctx.signal.aborted) throw new InterruptedError();
+    await swapInto(stage, out).catch((err: unknown) => {
+      throw localWriteError(err, out);
+    });
+    // The tar follows the folder by one rename (nothing to do when it was streamed into a device or FIFO).
+    await tar?.commit();
+    return { files: listed, bytes: r.bytes, ...(parts !== undefined ? { parts } : {}), ...(tar ? { tar: tar.path } : {}), ...(signed ? { signer: signed.signer } : {}) };
+  } catch (err) {
+    await tar?.discard();
+    throw err;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    await rm(whole, { recursive: true, force: true });
+    tempDone(stage);
+    tempDone(whole);
+  }
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import type { Cli } from '../common.js';
+import * as audit from './audit.js';
+import * as build from './build.js';
+import * as diff from './diff.js';
+import * as inspect from './inspect.js';
+import * as install from './install.js';
+import * as lock from './lock.js';
+import * as probe from './probe.js';
+import * as report from './report.js';
+import * as sbom from './sbom.js';
+import * as schema from './schema.js';
+import * as sign from './sign.js';
+import * as smoke from './smoke.js';
+import * as verify from './verify.js';
+import * as why from './why.js';
+
+/**
+ * The verbs, in the order --help lists them. Each file holds one verb: its flags, its call into the library
+ * (imported when the verb runs, so the box's verify loads no apt, pip, HF or SBOM code) and its human text.
+ */
+export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
+  lock.register,
+  build.register,
+  verify.register,
+  sign.register,
+  inspect.register,
+  install.register,
+  smoke.register,
+  why.register,
+  audit.register,
+  probe.register,
+  schema.register,
+  // The security reviewer's views: sbom, diff, report.
+  sbom.register,
+  diff.register,
+  report.register,
+];

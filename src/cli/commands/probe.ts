@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { type Cli, examples, shown } from '../common.js';
+import { formatBytes } from '../format.js';
+
+export function register(program: Command, cli: Cli): void {
+  program
+    .command('probe')
+    .description('read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file for build --target')
+    .option('-o, --out <file>', 'where to write the probe (default: box.json here, or beside the bundle folder when run inside one)')
+    .option('--venv <dir>', 'the virtual environment pip installs into', '/opt/vault-ai/venv')
+    .option('--hf-home <dir>', 'HF_HOME of the models (default: $HF_HOME, else /opt/vault-ai/models)')
+    .option('--state-dir <dir>', 'where vault-bundle install keeps its journal (default: /var/lib/vault-bundle, then ~/.local/state/vault-bundle)')
+    .addHelpText('after', examples('vault-bundle probe', 'vault-bundle probe --out /media/stick/box.json', 'vault-bundle probe --venv /opt/ml/venv --hf-home /data/models'))
+    .action(async (o: { out?: string; venv: string; hfHome?: string; stateDir?: string }) => {
+      const { writeProbe } = await import('../../probe/write.js');
+      const { execFile } = await import('../../util/exec.js');
+      const res = await writeProbe({ ...(o.out ? { out: o.out } : {}), venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), exec: execFile });
+      if (cli.mode !== 'quiet') for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
+      cli.emit(
+        `${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`,
+        { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent },
+      );
+    });
+}

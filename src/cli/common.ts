@@ -1,0 +1,98 @@
+import { fstatSync, statSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import type { LoadedManifest } from '../manifest/load.js';
+import type { BuildCtx } from '../sources/source.js';
+import type { Reporter } from '../util/events.js';
+import { parseBytes } from './format.js';
+import { type OutputMode, makeRenderer } from './render.js';
+
+/** The options given before the command (`vault-bundle --json verify …`). */
+export interface GlobalOpts {
+  json?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+  cacheDir?: string;
+  concurrency: number;
+}
+
+/**
+ * What every verb's file gets from main: the output mode (settled once the global options are parsed: read it
+ * inside an action), the global options, Ctrl-C's signal, a way to print its result, the build context, and
+ * the exit code to end with.
+ */
+export interface Cli {
+  readonly mode: OutputMode;
+  readonly globals: GlobalOpts;
+  readonly signal: AbortSignal;
+  /** The result: human text on stdout, a `{"type":"result",…}` line with --json, nothing with --quiet. */
+  emit(human: string, data: unknown): void;
+  /** The context sources resolve and fetch in, for a loaded manifest, reporting through `report`. */
+  ctxFor(report: Reporter): Promise<(m: LoadedManifest) => BuildCtx>;
+  /** The exit code when the command completes without an exception (a failed verify, audit or smoke check). */
+  exit(code: number): void;
+}
+
+/** Runs `fn` with the progress renderer of this mode; its progress line is cleared before the caller prints. */
+export async function rendered<T>(cli: Cli, fn: (report: Reporter) => Promise<T>): Promise<T> {
+  const r = makeRenderer(cli.mode);
+  try {
+    return await fn(r.report);
+  } finally {
+    r.finish();
+  }
+}
+
+/** `--help`'s closing lines: a few example invocations. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+/** A file option given empty (`--key ""`, `--key=$UNSET`) would otherwise read as not given: a key check skipped. */
+export function nonEmptyPath(v: string): string {
+  if (!v.trim()) throw new InvalidArgumentError('expected a file path, got an empty value');
+  return v;
+}
+
+export function byteSize(v: string): number {
+  const n = parseBytes(v);
+  if (n === undefined || n < 1024 * 1024) throw new InvalidArgumentError('expected a size of at least 1 MiB, such as 1GiB or 700MB');
+  return n;
+}
+
+export function fraction(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a fraction such as 0.1 (10 %)');
+  return n;
+}
+
+/** A path as the user reads it: relative to here when that is short (no climbing out twice), else absolute. */
+export function shown(p: string): string {
+  const r = relative(process.cwd(), p);
+  return !r ? p : r.startsWith('../..') ? resolve(p) : r;
+}
+
+/** Whether `path` is this process's stdout (the same file, pipe or device). */
+export function isStdout(path: string): boolean {
+  try {
+    const a = fstatSync(1);
+    const b = statSync(path);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** One phrase for the signature in verify's and install's summary line; nothing for an unsigned bundle checked without a key (with a key, unsigned fails). */
+export function signatureNote(s: { status: string; signer?: string } | undefined): string {
+  if (!s) return '';
+  if (s.status === 'valid') return `signature by ${s.signer ?? '?'} valid`;
+  if (s.status === 'unchecked') return 'signed, signature not checked (give --key)';
+  return '';
+}

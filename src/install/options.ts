@@ -1,0 +1,54 @@
+import type { SignatureStatus } from '../bundle/signature.js';
+import type { Exec, InstallReport } from '../sources/source.js';
+import type { Reporter } from '../util/events.js';
+import type { SpaceCheck } from '../util/space.js';
+
+export interface InstallOptions {
+  bundle: string;
+  dryRun: boolean;
+  stateDir?: string;
+  only?: string[];
+  /** Also write every model's files as real files under this folder (tools that do not follow symlinks). */
+  flat?: string;
+  /** Where hf writes the login snippet with HF_HOME and the offline switches (default /etc/profile.d/vault-ai-models.sh). */
+  profile?: string;
+  /** A delta's base bundle; default: where the journal says that bundle was installed from. */
+  base?: string;
+  /**
+   * Release public key: SHA256SUMS.asc must be present and verify against it (never a fallback to trusted=yes),
+   * and apt checks the bundle's signed InRelease with it.
+   */
+  key?: string;
+  /** Kept for compatibility: a key already requires a signature. */
+  requireSignature?: boolean;
+  /** Install even when this box has a newer version of the same bundle installed (a deliberate rollback). */
+  allowDowngrade?: boolean;
+  /** Install a bundle past its `expires` date. */
+  allowExpired?: boolean;
+  /** Install on a box that is not the bundle's target (OS, architecture, Python): the mismatches become warnings. */
+  ignoreTarget?: boolean;
+  /** /etc/os-release unless a test points at another box's. */
+  osRelease?: string;
+  /** Clock for the signature and expiry checks (tests pin it). */
+  now?: Date;
+  exec: Exec;
+  report: Reporter;
+  signal: AbortSignal;
+}
+
+export interface InstallResult {
+  bundle: string;
+  name: string;
+  version: string;
+  dryRun: boolean;
+  reports: (InstallReport & { ms: number })[];
+  /** The journal this run was appended to (a dry run writes none). */
+  journal?: string;
+  /** Free space checked per filesystem before anything was written. */
+  space?: SpaceCheck[];
+  /** Time spent verifying (and, for a delta, checking its base) before installing. */
+  verifyMs: number;
+  /** What verify found about the bundle's signature (valid only with --key). */
+  signature: SignatureStatus;
+}
+
