@@ -1,15 +1,16 @@
 import semver from 'semver';
-import { binaryKeyring, readVerifyKeys } from './signature.js';
 import type { BundleIndex } from './index.js';
+import type { SignatureStatus } from './signature.js';
 import type { VerifyReport } from './verify.js';
 import { isInstalled, readJournal } from '../state/journal.js';
 import { IntegrityError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 /**
- * Whether this box trusts a bundle, beyond its bytes being intact (verify's part): a signature by the release
- * key when one is given, not past its expiry, and not older than what the box already installed. Verify,
- * install and report read their answers here.
+ * Whether to trust a bundle, beyond its bytes being intact (verify's part): a signature of SHA256SUMS by the
+ * release key when one is given, not past its expiry, and not older than what this box already installed.
+ * Install and report (and inspect's EXPIRED) take their answers from here. The OpenPGP code is loaded only
+ * when a key is used: openpgp is large.
  */
 
 /** The trust problems verify reports: each gets its own error code, since the remedy differs from a damaged copy. */
@@ -37,8 +38,20 @@ export function trustError(v: VerifyReport): IntegrityError | undefined {
   });
 }
 
+/** Whether SHA256SUMS.asc (`signature`) is a signature of exactly these SHA256SUMS bytes by a key in `keyFile`. */
+export async function sumsSignature(sums: Uint8Array, signature: Uint8Array, keyFile: string, now: Date): Promise<SignatureStatus> {
+  const { checkDetached, readVerifyKeys } = await import('./signature.js');
+  return checkDetached(sums, signature, await readVerifyKeys(keyFile), now);
+}
+
+/** Whether a bundle whose bundle.json says `expires` has expired at `now` (at that very instant it has). */
+export function isExpired(expires: string, now: Date): boolean {
+  return Date.parse(expires) <= now.getTime();
+}
+
 /** The public key as a binary keyring at `to`: what apt's signed-by reads in every version. */
 export async function writeKeyring(keyFile: string, to: string): Promise<string> {
+  const { binaryKeyring, readVerifyKeys } = await import('./signature.js');
   await writeFileAtomic(to, binaryKeyring(await readVerifyKeys(keyFile)));
   return to;
 }

@@ -2,6 +2,7 @@ import { SUMS, SUMS_SIG } from '../bundle/layout.js';
 import { UsageError, VaultError } from '../util/errors.js';
 import { limits } from '../util/limits.js';
 import type { LoadedBundle } from '../bundle/load.js';
+import { sumsSignature } from '../bundle/trust.js';
 
 /** What the report says about the bundle's OpenPGP signature of SHA256SUMS. */
 export interface SignatureStatus {
@@ -12,20 +13,17 @@ export interface SignatureStatus {
 }
 
 /**
- * How `report --key` checks SHA256SUMS.asc: with the code of `verify --key` (src/bundle/signature.ts), so the
- * report and verify can never disagree. Tests pass another function.
+ * How `report --key` checks SHA256SUMS.asc: with the code of `verify --key` (src/bundle/trust.ts over
+ * src/bundle/signature.ts), so the report and verify can never disagree. Tests pass another function.
  */
 export type CheckSignature = (b: LoadedBundle, keyFile: string) => Promise<{ ok: boolean; signer?: string; message?: string }>;
 
 export const checkSignature: CheckSignature = async (b, keyFile) => {
-  // Loaded only when a key is given: openpgp is large.
-  const { checkDetached, readVerifyKeys } = await import('../bundle/signature.js');
-  const keys = await readVerifyKeys(keyFile);
   // The SHA256SUMS bytes bundle.json and the SBOM were checked against at load: the signature must cover
   // exactly those, or "valid" would vouch for a list the report never compared anything with.
   const sums = b.sums.bytes;
   const sig = await b.reader.read(SUMS_SIG, limits.maxIndexBytes);
-  const s = await checkDetached(sums, sig, keys, new Date());
+  const s = await sumsSignature(sums, sig, keyFile, new Date());
   return { ok: s.status === 'valid', ...(s.signer ? { signer: s.signer } : {}), ...(s.reason ? { message: s.reason } : {}) };
 };
 

@@ -26,7 +26,8 @@ async function inspectText(r: InspectResult): Promise<string> {
   if (probe) lines.push(`built for the box ${probe.hostname} (probe of ${probe.created}, ${probe.digest.slice(0, 19)}…): only what it lacked`);
   if (r.parts) lines.push(`split for FAT32: ${r.parts.count} part(s), ${formatBytes(r.parts.bytes)}`);
   if (r.base) lines.push(`a delta over ${r.base.name} ${r.base.version}: ${r.base.blobs} blob(s) come from that base bundle`);
-  lines.push(`${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${Date.parse(r.expires) < Date.now() ? ' (EXPIRED)' : ''}` : ''}`);
+  const { isExpired } = await import('../../bundle/trust.js');
+  lines.push(`${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${isExpired(r.expires, new Date()) ? ' (EXPIRED)' : ''}` : ''}`);
   const { installText } = await import('../../sbom/install.js');
   for (const x of r.specialModes) lines.push(`ATTENTION: ${x.name} installs to ${installText(x.install)}`);
   for (const [kind, k] of Object.entries(r.byKind)) {
