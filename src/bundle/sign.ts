@@ -34,6 +34,7 @@ export interface SignResult {
   aptPackages: number;
 }
 
+/** `vault-bundle sign`: reads the secret key (and its passphrase), verifies the bundle, then signs it in place. */
 export async function signWithKeyFile(o: SignOptions): Promise<SignResult> {
   const key = await readSigningKey(o.key, o.passphraseFile ? await readPassphrase(o.passphraseFile) : undefined);
   return signBundle(resolve(o.bundle), key, { now: o.now ?? new Date(), verify: true, ...(o.report ? { report: o.report } : {}) });

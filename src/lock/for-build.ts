@@ -15,6 +15,7 @@ export interface LockOptions {
   now?: Date;
 }
 
+/** `vault-bundle lock`: resolves every artifact of the manifest (for the probed box, if any) and writes the lock atomically. */
 export async function lockManifest(
   o: LockOptions,
   ctxFor: (m: LoadedManifest) => BuildCtx,
