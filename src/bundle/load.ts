@@ -149,7 +149,13 @@ export interface LoadedIndex {
  * file inside a bundle folder) is checked against it like a bundle; one alone is read, marked unverified.
  */
 export async function loadIndex(location: string): Promise<LoadedIndex> {
-  if (location.endsWith('.json') && (await stat(location).then((st) => st.isFile(), () => false))) {
+  if (
+    location.endsWith('.json') &&
+    (await stat(location).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+  ) {
     const st = await stat(location);
     if (st.size > limits.maxIndexBytes) parseIndex(Buffer.alloc(0), location);
     const bytes = await readFile(location);

@@ -54,7 +54,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
   // A key that cannot be read fails before any hashing.
   const keys = o.key ? await readVerifyKeys(o.key) : undefined;
   const steps: VerifyReport['steps'] = [];
-  const timed = async (name: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
+  const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
     if (o.signal?.aborted) throw interrupted();
     const started = performance.now();
     try {
@@ -64,7 +64,9 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
     }
   };
   let reader: BundleReader | undefined;
-  await timed('open', async () => (reader = await openBundle(location)));
+  await timed('open', async () => {
+    reader = await openBundle(location);
+  });
   // A big bundle's hashing threads start now, booting while the checksum list and index are read.
   const pool = startPool(reader!, o.threads);
   try {
@@ -87,13 +89,7 @@ function startPool(reader: BundleReader, threads = availableParallelism()): Hash
   return listed >= POOL_MIN_BYTES && threads > 1 ? new HashPool(threads) : undefined;
 }
 
-function initialState(
-  reader: BundleReader,
-  options: VerifyOptions,
-  now: Date,
-  keys: VerifyState['keys'],
-  pool: HashPool | undefined,
-): VerifyState {
+function initialState(reader: BundleReader, options: VerifyOptions, now: Date, keys: VerifyState['keys'], pool: HashPool | undefined): VerifyState {
   return {
     reader,
     options,

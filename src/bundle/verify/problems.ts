@@ -60,11 +60,7 @@ export function verifyError(r: { bundle: string; problems: readonly Problem[] })
  */
 export function extraSummary(paths: readonly string[], intact: boolean, listedBelow: boolean): string {
   const n = paths.length;
-  const which = listedBelow
-    ? 'listed below'
-    : paths.length > 5
-      ? `${paths.slice(0, 5).join(', ')} and ${n - 5} more`
-      : paths.join(', ');
+  const which = listedBelow ? 'listed below' : paths.length > 5 ? `${paths.slice(0, 5).join(', ')} and ${n - 5} more` : paths.join(', ');
   return `${n} ${n === 1 ? 'file' : 'files'} not in the bundle (${which}): move them out of the bundle folder${intact ? "; the bundle's own files are intact" : ''}`;
 }
 
