@@ -25,11 +25,11 @@ export async function partsPresent(s: VerifyState): Promise<void> {
       message: `${b.file} (part ${b.index + 1} of ${split.files.length}): ${b.why}; copy it again from the build host`,
     });
   }
-  const raw = await s.reader.read(INDEX, limits.maxIndexBytes).then(
-    (b) => JSON.parse(b.toString('utf8')) as unknown,
+  const text = await s.reader.read(INDEX, limits.maxIndexBytes).then(
+    (b) => b.toString('utf8'),
     () => undefined,
   );
-  const idx = bundleIndexSchema.safeParse(raw);
+  const idx = bundleIndexSchema.safeParse(parseOrUndefined(text));
   s.stopped = idx.success ? { name: idx.data.name, version: idx.data.version } : {};
 }
 
@@ -114,6 +114,15 @@ export function compareListing(s: VerifyState): void {
     else if (kind !== 'file') {
       problems.push({ code: 'NOT_A_FILE', path, message: `${path}: listed in ${SUMS} as a file, but it is a ${kind}` });
     }
+  }
+}
+
+/** JSON, or undefined for none or for text that is not JSON (a damaged bundle.json only leaves the bundle unnamed). */
+function parseOrUndefined(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
   }
 }
 
