@@ -21,17 +21,28 @@ export type { VerifyOptions, VerifyReport } from './verify/state.js';
 
 /** The checklist, in the order it runs; each step's own comment cites what it enforces. */
 const CHECKLIST: readonly VerifyStep[] = [
+  // Every part of a split bundle is there and whole; else stop, naming the parts.
   { name: 'parts-present', timed: false, run: partsPresent },
+  // SHA256SUMS (coreutils sha256sum format), read once.
   { name: 'read-sums', timed: true, run: readChecksums },
+  // With --key: an OpenPGP detached signature over those bytes, by that key.
   { name: 'signature', timed: true, when: (s) => s.keys !== undefined, run: checkSignature },
+  // The folder is exactly what SHA256SUMS lists, both ways.
   { name: 'compare-listing', timed: true, run: compareListing },
+  // bundle.json parses as an index of this version.
   { name: 'read-index', timed: true, run: readIndex },
+  // parts.json is for this bundle.
   { name: 'parts-match-index', timed: false, run: partsMatchIndex },
+  // Not past its expiry (TUF's freeze attack); rollback is install's, against the box's journal.
   { name: 'expiry', timed: false, run: checkExpiry },
+  // Index and blobs agree both ways (content addressing).
   { name: 'index-vs-blobs', timed: true, run: indexVsBlobs },
   { name: 'plan-hashes', timed: false, run: planHashes },
+  // A delta's blobs in its base, the very bundle it was built over.
   { name: 'base', timed: true, when: (s) => s.index?.base !== undefined, run: checkBase },
+  // Every listed file against its line (sha256sum -c).
   { name: 'hash', timed: true, run: hashFiles },
+  // A split bundle: which part a damaged file lies in.
   { name: 'name-parts', timed: true, when: partsToName, run: nameDamagedParts },
 ];
 
@@ -54,23 +65,20 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
   // A key that cannot be read fails before any hashing.
   const keys = o.key ? await readVerifyKeys(o.key) : undefined;
   const steps: VerifyReport['steps'] = [];
-  const timed = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+  const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
     if (o.signal?.aborted) throw interrupted();
     const started = performance.now();
     try {
-      await fn();
+      return await fn();
     } finally {
       steps.push({ name, ms: Math.round(performance.now() - started) });
     }
   };
-  let reader: BundleReader | undefined;
-  await timed('open', async () => {
-    reader = await openBundle(location);
-  });
+  const reader = await timed('open', () => openBundle(location));
   // A big bundle's hashing threads start now, booting while the checksum list and index are read.
-  const pool = startPool(reader!, o.threads);
+  const pool = startPool(reader, o.threads);
   try {
-    const s = initialState(reader!, o, now, keys, pool);
+    const s = initialState(reader, o, now, keys, pool);
     for (const step of CHECKLIST) {
       if (s.stopped) break;
       if (step.when && !step.when(s)) continue;
