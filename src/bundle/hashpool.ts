@@ -64,6 +64,7 @@ return function hashJob(segments, buf, into) {
 const HASH_JOB_DEPS = ['openSync', 'readSync', 'closeSync', 'createHash'] as const;
 
 type HashJobFn = (segments: readonly Segment[], buf: Buffer, into?: ReturnType<typeof createHash>) => HashResult;
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source (above), shared with the worker threads
 const hashJob = (new Function(...HASH_JOB_DEPS, HASH_JOB_JS) as (...deps: unknown[]) => HashJobFn)(openSync, readSync, closeSync, createHash);
 
 const WORKER = `

@@ -55,9 +55,7 @@ export const bundleIndexSchema = z.looseObject({
     probe: z.looseObject({ digest, inputsDigest: digest, hostname: z.string(), created: z.string() }).optional(),
   }),
   artifacts: z.array(lockedSchema),
-  base: z
-    .looseObject({ name: z.string(), version: z.string(), index: digest, blobs: z.array(digest) })
-    .optional(),
+  base: z.looseObject({ name: z.string(), version: z.string(), index: digest, blobs: z.array(digest) }).optional(),
   expires: z.iso.datetime().optional(),
 });
 
@@ -68,13 +66,7 @@ export function bundleCreated(lock: Lock, env: NodeJS.ProcessEnv = process.env):
   return lock.created;
 }
 
-export function makeIndex(
-  manifest: Manifest,
-  lock: Lock,
-  created: string,
-  runtime: RuntimeFile[] = [],
-  base?: BaseRef,
-): BundleIndex {
+export function makeIndex(manifest: Manifest, lock: Lock, created: string, runtime: RuntimeFile[] = [], base?: BaseRef): BundleIndex {
   return {
     schema: INDEX_SCHEMA,
     name: manifest.name,

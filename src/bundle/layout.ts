@@ -30,7 +30,8 @@ export const PART_NAME = /^blobs\.tar\.\d{4}$/;
  * files, Spotlight and trash folders, Windows' System Volume Information and recycle bin, thumbnail caches.
  * Unlisted, they are ignored with a warning (nothing reads them); listed in SHA256SUMS they are files like any.
  */
-const OS_METADATA = /^(?:\.DS_Store|\._.*|\.Trashes|\.Trash-\d+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|\.VolumeIcon\.icns|System Volume Information|\$RECYCLE\.BIN|Thumbs\.db|desktop\.ini)$/;
+const OS_METADATA =
+  /^(?:\.DS_Store|\._.*|\.Trashes|\.Trash-\d+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|\.VolumeIcon\.icns|System Volume Information|\$RECYCLE\.BIN|Thumbs\.db|desktop\.ini)$/;
 
 export function isOsMetadata(path: string): boolean {
   return path.split('/').some((segment) => OS_METADATA.test(segment));
@@ -41,9 +42,5 @@ export function isOsMetadata(path: string): boolean {
  * mixed with another bundle's, not that someone left a file in the folder.
  */
 export function isBundlePath(path: string): boolean {
-  return (
-    [INDEX, SBOM, PARTS, 'verify', 'vault-bundle', 'README-FIELD.txt'].includes(path) ||
-    PART_NAME.test(path) ||
-    /^(?:blobs|runtime|apt|pip)\//.test(path)
-  );
+  return [INDEX, SBOM, PARTS, 'verify', 'vault-bundle', 'README-FIELD.txt'].includes(path) || PART_NAME.test(path) || /^(?:blobs|runtime|apt|pip)\//.test(path);
 }

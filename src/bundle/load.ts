@@ -59,8 +59,7 @@ export async function loadBundle(location: string, o: { sbom?: boolean } = {}): 
     });
   }
   // One read of SHA256SUMS: report --key checks the signature over these very bytes.
-  const sumsBytes = await reader.read(SUMS, limits.maxIndexBytes);
-  const sums: LoadedSums = { bytes: sumsBytes, list: parseSums(sumsBytes.toString('utf8')) };
+  const sums = await readSums(reader);
   const indexBytes = await reader.read(INDEX, limits.maxIndexBytes);
   checkAgainstSums(sums, INDEX, indexBytes, reader.location);
   const checked = [INDEX];
@@ -79,6 +78,20 @@ export async function loadBundle(location: string, o: { sbom?: boolean } = {}): 
     sums,
     checked,
   };
+}
+
+/** SHA256SUMS's bytes with the list they say (coreutils format, parsed strictly: a bad line is BAD_SUMS). */
+export function sumsOf(bytes: Buffer): LoadedSums {
+  return { bytes, list: parseSums(bytes.toString('utf8')) };
+}
+
+/**
+ * Reads a bundle's SHA256SUMS once, for verify and for every view that trusts bundle.json: the bytes a
+ * signature is checked over are the bytes whose list is trusted. The caller has checked that it is there
+ * (each names its absence in its own words).
+ */
+export async function readSums(reader: BundleReader): Promise<LoadedSums> {
+  return sumsOf(await reader.read(SUMS, limits.maxIndexBytes));
 }
 
 /** Refuses a small file of the bundle whose bytes are not what SHA256SUMS lists for it. */
@@ -136,13 +149,19 @@ export interface LoadedIndex {
  * file inside a bundle folder) is checked against it like a bundle; one alone is read, marked unverified.
  */
 export async function loadIndex(location: string): Promise<LoadedIndex> {
-  if (location.endsWith('.json') && (await stat(location).then((st) => st.isFile(), () => false))) {
+  if (
+    location.endsWith('.json') &&
+    (await stat(location).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+  ) {
     const st = await stat(location);
     if (st.size > limits.maxIndexBytes) parseIndex(Buffer.alloc(0), location);
     const bytes = await readFile(location);
     const sumsFile = join(dirname(location), SUMS);
     const sumsBytes = basename(location) === INDEX ? await readFile(sumsFile).catch(() => undefined) : undefined;
-    if (sumsBytes) checkAgainstSums({ bytes: sumsBytes, list: parseSums(sumsBytes.toString('utf8')) }, INDEX, bytes, dirname(location));
+    if (sumsBytes) checkAgainstSums(sumsOf(sumsBytes), INDEX, bytes, dirname(location));
     return {
       location,
       ...parseIndex(bytes, location),

@@ -56,4 +56,3 @@ export async function writeSplitBundle(
     throw localWriteError(err, out);
   }
 }
-

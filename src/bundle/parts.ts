@@ -48,7 +48,9 @@ export async function readPartsManifest(root: string): Promise<PartsManifest> {
     if (part.file !== partName(i + 1)) throw bad(`parts[${i}] is ${part.file}, expected ${partName(i + 1)}`);
     const last = i === m.parts.length - 1;
     if (last ? part.size > m.partSize : part.size !== m.partSize) {
-      throw bad(`${part.file} (part ${i + 1} of ${m.parts.length}) is listed with ${part.size} bytes; ${last ? 'the last part has at most' : 'every part but the last has'} partSize (${m.partSize})`);
+      throw bad(
+        `${part.file} (part ${i + 1} of ${m.parts.length}) is listed with ${part.size} bytes; ${last ? 'the last part has at most' : 'every part but the last has'} partSize (${m.partSize})`,
+      );
     }
     total += part.size;
   }
