@@ -1,0 +1,261 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, REPO } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
+
+/**
+ * The docs are tested as code. Fenced ```sh blocks of README.md and docs/*.md are commands:
+ *  - every `vault-bundle <verb> …` (also `./vault-bundle`, `node bin/vault-bundle.js`) and `./verify` line names
+ *    a verb that exists and only flags that `vault-bundle <verb> --help` lists;
+ *  - ```sh run blocks (docs/release-engineer.md's walkthrough) run for real, in order, in a temp folder, and the
+ *    ```text block after each shows what it printed (times, sizes, fingerprints and dates aside);
+ *  - ```sh box blocks run on a GPU box: checked, never run here; plain ```sh blocks are checked, not run.
+ * docs/reference.md names every flag of every command and every manifest field; relative links resolve.
+ */
+
+const run = promisify(execFile);
+const DOC_FILES = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const read = (f: string) => readFileSync(join(REPO, f), 'utf8');
+
+interface Block {
+  file: string;
+  line: number;
+  lang: string;
+  tags: string[];
+  body: string;
+  /** The ```text block right after this one, if any (what the commands printed). */
+  output?: string;
+  /** The line after the closing fence. */
+  end: number;
+}
+
+function blocks(file: string): Block[] {
+  const lines = read(file).split('\n');
+  const out: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(\S*)\s*(.*)$/.exec(lines[i]!);
+    if (!open) continue;
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && !lines[i]!.startsWith('```'); i++) body.push(lines[i]!);
+    const b: Block = { file, line: start + 1, lang: open[1]!, tags: open[2]!.split(/\s+/).filter(Boolean), body: body.join('\n'), end: i + 1 };
+    const prev = out.at(-1);
+    if (b.lang === 'text' && prev && prev.lang === 'sh' && prev.output === undefined && prev.end === start) prev.output = b.body;
+    out.push(b);
+  }
+  return out;
+}
+interface Invocation {
+  where: string;
+  verb: string;
+  flags: string[];
+  text: string;
+}
+
+/** The vault-bundle invocations in a sh block: heredoc bodies and comments skipped, continuations joined. */
+function invocations(b: Block): Invocation[] {
+  const out: Invocation[] = [];
+  const lines = b.body.replace(/\\\n/g, ' ').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const here = /<<-?\s*'?(\w+)'?/.exec(line);
+    if (here) while (i + 1 < lines.length && lines[i + 1]!.trim() !== here[1]) i++;
+    const code = line.replace(/(^|\s)#.*$/, '');
+    for (const segment of code.split(/&&|\|\||[|;]|\$\(|\(|\)/)) {
+      const words = segment.trim().split(/\s+/).filter(Boolean);
+      const at = words.findIndex((w) => /^(?:\S*\/)?vault-bundle(?:\.c?js)?$/.test(w) || /^\S*\/verify$/.test(w));
+      if (at < 0) continue;
+      const isVerify = /\/verify$/.test(words[at]!);
+      const rest = words.slice(isVerify ? at + 1 : at + 2);
+      const verb = isVerify ? 'verify' : (words[at + 1] ?? '');
+      const flags = (verb.startsWith('-') ? [verb, ...rest] : rest)
+        .filter((w) => /^--?[a-zA-Z]/.test(w))
+        .map((w) => w.replace(/=.*$/, ''));
+      out.push({ where: `${b.file}:${b.line}`, verb: verb.startsWith('-') ? '' : verb, flags, text: segment.trim() });
+    }
+  }
+  return out;
+}
+
+const helps = new Map<string, string>();
+/**
+ * `vault-bundle [verb] --help` of the packed CLI (what ships in a bundle; 0.2 s a spawn). The top-level help
+ * is also taken from the checkout (`node bin/vault-bundle.js --help`, what the README's alias runs) and must
+ * be the same, so the two cannot drift apart unseen.
+ */
+async function help(verb: string): Promise<string> {
+  if (!helps.has(verb)) {
+    const args = [BIN, ...(verb ? [verb] : []), '--help'];
+    helps.set(verb, (await run(process.execPath, args, { cwd: REPO })).stdout);
+  }
+  return helps.get(verb)!;
+}
+const flagsOf = (text: string) =>
+  new Set(text.split('\n').filter((l) => /^\s+-/.test(l)).flatMap((l) => [...l.trimStart().replace(/\s{2,}\S.*$/, '').matchAll(/--?[a-zA-Z][\w-]*/g)].map((m) => m[0])));
+const optionsOf = (text: string) => flagsOf((text.split('Global Options:')[0] ?? '').split('Options:')[1] ?? '');
+
+let verbs: string[] = [];
+beforeAll(async () => {
+  const top = await help('');
+  const fromSource = (await run(process.execPath, [join(REPO, 'bin/vault-bundle.js'), '--help'], { cwd: REPO })).stdout;
+  expect(fromSource).toBe(top);
+  verbs = [...(top.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!);
+  for (const v of verbs.filter((x) => x !== 'help')) await help(v);
+}, 120_000);
+
+describe('docs: every command shown exists with the flags it uses', () => {
+  const all = DOC_FILES.flatMap(blocks).filter((b) => b.lang === 'sh');
+  it('the docs show commands for each user, box-only blocks marked', () => {
+    expect(all.length).toBeGreaterThan(20);
+    expect(all.some((b) => b.tags.includes('box'))).toBe(true);
+    expect(all.some((b) => b.tags.includes('run'))).toBe(true);
+    for (const b of all) expect(b.tags.filter((t) => t !== 'box' && t !== 'run'), `${b.file}:${b.line}`).toEqual([]);
+  });
+
+  it('verbs and flags match --help', async () => {
+    const wrong: string[] = [];
+    const calls = all.flatMap(invocations);
+    expect(calls.length).toBeGreaterThan(40);
+    for (const c of calls) {
+      if (c.verb && !verbs.includes(c.verb)) {
+        wrong.push(`${c.where}: no command "${c.verb}": ${c.text}`);
+        continue;
+      }
+      const known = flagsOf(await help(c.verb));
+      for (const f of c.flags) if (!known.has(f)) wrong.push(`${c.where}: vault-bundle ${c.verb} has no ${f}: ${c.text}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('the README is short, puts vault-bundle on PATH before using it, and shows no --key without saying where it comes from', () => {
+    const readme = read('README.md');
+    expect(Buffer.byteLength(readme)).toBeLessThanOrEqual(10 * 1024);
+    const firstUse = readme.search(/^```sh[^\n]*\n(?:[^`][^\n]*\n)*?(?:\S*\/)?vault-bundle \w/m);
+    expect(firstUse).toBeGreaterThan(0);
+    expect(readme.indexOf('npm link')).toBeGreaterThan(0);
+    expect(readme.indexOf('npm link')).toBeLessThan(firstUse);
+    const box = blocks('README.md').find((b) => b.tags.includes('box'))!;
+    expect(box.body).not.toMatch(/--key/);
+    for (const page of ['docs/release-engineer.md', 'docs/field-tech.md', 'docs/security-reviewer.md', 'docs/reference.md']) {
+      expect(readme).toContain(`](${page})`);
+    }
+  });
+});
+
+describe('docs/reference.md', () => {
+  const ref = read('docs/reference.md');
+  const section = (heading: RegExp) => {
+    const m = heading.exec(ref);
+    if (!m) return '';
+    const rest = ref.slice(m.index + m[0].length);
+    const next = rest.search(/^#{1,3} /m);
+    return next < 0 ? rest : rest.slice(0, next);
+  };
+
+  it('has a section for every command naming each of its flags, and the global options', async () => {
+    const missing: string[] = [];
+    for (const v of verbs.filter((x) => x !== 'help')) {
+      const text = section(new RegExp(`^### ${v}\\s*$`, 'm'));
+      if (!text) missing.push(`no "### ${v}" section`);
+      for (const f of optionsOf(await help(v))) if (f !== '-h' && f !== '--help' && !text.includes(f)) missing.push(`${v} ${f}`);
+    }
+    const global = section(/^## Global options\s*$/m);
+    for (const f of optionsOf(await help(''))) if (!global.includes(f)) missing.push(`global ${f}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('names every manifest field of the JSON Schema', async () => {
+    const schema = JSON.parse((await run(process.execPath, [BIN, 'schema'], { cwd: REPO })).stdout) as Json;
+    const paths = new Set<string>();
+    fieldPaths(schema, '', paths);
+    expect(paths.size).toBeGreaterThan(40);
+    const manifest = section(/^## Manifest\s*$/m) + ref.slice(ref.indexOf('## Manifest'), ref.indexOf('## Lock file'));
+    expect([...paths].filter((p) => !manifest.includes(`\`${p}\``))).toEqual([]);
+  });
+});
+
+type Json = { [k: string]: Json } | Json[] | string | number | boolean | null;
+function fieldPaths(s: Json, path: string, out: Set<string>): void {
+  if (!s || typeof s !== 'object' || Array.isArray(s)) return;
+  for (const k of ['anyOf', 'oneOf', 'allOf']) for (const x of (s[k] as Json[] | undefined) ?? []) fieldPaths(x, path, out);
+  const props = s.properties as Record<string, Json> | undefined;
+  for (const [k, v] of Object.entries(props ?? {})) {
+    const p = path ? `${path}.${k}` : k;
+    if (k !== '$schema') out.add(p);
+    fieldPaths(v, p, out);
+  }
+  if (s.items) fieldPaths(s.items, `${path}[]`, out);
+}
+
+describe('docs: links', () => {
+  const slug = (h: string) =>
+    h
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+  const anchors = (f: string) => new Set([...read(f).matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+
+  it('every relative link points at a file and heading that exist', () => {
+    const broken: string[] = [];
+    for (const f of DOC_FILES) {
+      const text = read(f).replace(/^```[\s\S]*?^```/gm, '');
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const href = m[1]!;
+        if (/^[a-z]+:/.test(href)) continue;
+        const [file, anchor] = href.split('#') as [string, string | undefined];
+        const target = file ? join(dirname(f), file) : f;
+        if (!existsSync(resolve(REPO, target))) broken.push(`${f}: ${href} (no file)`);
+        else if (anchor && target.endsWith('.md') && !anchors(target).has(anchor)) broken.push(`${f}: ${href} (no heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+/** Times, rates, sizes, fingerprints and dates differ between runs; the rest of a shown output must appear. */
+const normal = (s: string) =>
+  s
+    .replace(/\b[0-9A-F]{40}\b/g, 'FPR')
+    .replace(/\b\d{4}-\d{2}-\d{2}(T[\d:.]+Z)?/g, 'DATE')
+    .replace(/\d+(\.\d+)? (B|KiB|MiB|GiB)(\/s)?/g, 'SIZE')
+    .replace(/\d+(\.\d+)? s\b/g, 'TIME')
+    .trim();
+
+describe("docs: the release engineer's walkthrough runs", () => {
+  it('from an empty folder, offline, as written', async () => {
+    const steps = blocks('docs/release-engineer.md').filter((b) => b.lang === 'sh' && b.tags.includes('run'));
+    expect(steps.length).toBeGreaterThanOrEqual(6);
+    const dir = await tempDir('vb-docs');
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'vault-bundle'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+    await chmod(join(bin, 'vault-bundle'), 0o755);
+    const work = join(dir, 'work');
+    await mkdir(work);
+    const script = ['set -e', ...steps.flatMap((b, i) => [`echo "@@step ${i}@@"`, b.body])].join('\n');
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, VAULT_BUNDLE_CACHE: join(dir, 'cache'), HOME: join(dir, 'home') };
+    await mkdir(env.HOME);
+    try {
+      const r = spawnSync('bash', ['-c', `(${script}) 2>&1`], { cwd: work, env, encoding: 'utf8', timeout: 110_000 });
+      expect(r.status, r.stdout).toBe(0);
+      const printed = r.stdout.split(/^@@step \d+@@$/m).slice(1);
+      expect(printed).toHaveLength(steps.length);
+      steps.forEach((b, i) => {
+        if (b.output === undefined) return;
+        const got = normal(printed[i]!).split('\n').map((l) => l.trimEnd());
+        for (const want of normal(b.output).split('\n').map((l) => l.trimEnd())) {
+          expect(got, `docs/release-engineer.md:${b.line} shows a line the command did not print`).toContain(want);
+        }
+      });
+      expect(existsSync(join(work, 'gpu-release/bundles/gpu-release/SHA256SUMS.asc'))).toBe(true);
+    } finally {
+      // gpg started an agent for the walkthrough's keyring: stop it, leave nothing running.
+      spawnSync('gpgconf', ['--homedir', join(work, 'gpu-release/.gnupg'), '--kill', 'all'], { stdio: 'ignore' });
+    }
+  }, 120_000);
+});
