@@ -52,7 +52,8 @@ function blocks(file: string): Block[] {
 interface Invocation {
   where: string;
   verb: string;
-  flags: string[];
+  /** The words after the verb (a subcommand, arguments, flags). */
+  words: string[];
   text: string;
 }
 
@@ -72,10 +73,8 @@ function invocations(b: Block): Invocation[] {
       const isVerify = /\/verify$/.test(words[at]!);
       const rest = words.slice(isVerify ? at + 1 : at + 2);
       const verb = isVerify ? 'verify' : (words[at + 1] ?? '');
-      const flags = (verb.startsWith('-') ? [verb, ...rest] : rest)
-        .filter((w) => /^--?[a-zA-Z]/.test(w))
-        .map((w) => w.replace(/=.*$/, ''));
-      out.push({ where: `${b.file}:${b.line}`, verb: verb.startsWith('-') ? '' : verb, flags, text: segment.trim() });
+      const after = verb.startsWith('-') ? [verb, ...rest] : rest;
+      out.push({ where: `${b.file}:${b.line}`, verb: verb.startsWith('-') ? '' : verb, words: after, text: segment.trim() });
     }
   }
   return out;
@@ -89,13 +88,15 @@ const helps = new Map<string, string>();
  */
 async function help(verb: string): Promise<string> {
   if (!helps.has(verb)) {
-    const args = [BIN, ...(verb ? [verb] : []), '--help'];
+    const args = [BIN, ...verb.split(' ').filter(Boolean), '--help'];
     helps.set(verb, (await run(process.execPath, args, { cwd: REPO })).stdout);
   }
   return helps.get(verb)!;
 }
 const flagsOf = (text: string) =>
   new Set(text.split('\n').filter((l) => /^\s+-/.test(l)).flatMap((l) => [...l.trimStart().replace(/\s{2,}\S.*$/, '').matchAll(/--?[a-zA-Z][\w-]*/g)].map((m) => m[0])));
+/** The subcommands a command's help lists (`cache verify`, `cache gc`), if it has any. */
+const subcommandsOf = (text: string) => [...(text.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
 const optionsOf = (text: string) => flagsOf((text.split('Global Options:')[0] ?? '').split('Options:')[1] ?? '');
 
 let verbs: string[] = [];
@@ -103,8 +104,8 @@ beforeAll(async () => {
   const top = await help('');
   const fromSource = (await run(process.execPath, [join(REPO, 'bin/vault-bundle.js'), '--help'], { cwd: REPO })).stdout;
   expect(fromSource).toBe(top);
-  verbs = [...(top.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!);
-  for (const v of verbs.filter((x) => x !== 'help')) await help(v);
+  verbs = [...subcommandsOf(top), 'help'];
+  for (const v of verbs.filter((x) => x !== 'help')) for (const sub of subcommandsOf(await help(v))) await help(`${v} ${sub}`);
 }, 120_000);
 
 describe('docs: every command shown exists with the flags it uses', () => {
@@ -125,8 +126,19 @@ describe('docs: every command shown exists with the flags it uses', () => {
         wrong.push(`${c.where}: no command "${c.verb}": ${c.text}`);
         continue;
       }
-      const known = flagsOf(await help(c.verb));
-      for (const f of c.flags) if (!known.has(f)) wrong.push(`${c.where}: vault-bundle ${c.verb} has no ${f}: ${c.text}`);
+      let cmd = c.verb;
+      const subs = subcommandsOf(await help(cmd));
+      if (cmd && subs.length > 0) {
+        const sub = c.words.find((w) => !w.startsWith('-'));
+        if (!sub || !subs.includes(sub)) {
+          wrong.push(`${c.where}: vault-bundle ${cmd} has no subcommand "${sub ?? ''}": ${c.text}`);
+          continue;
+        }
+        cmd = `${cmd} ${sub}`;
+      }
+      const known = flagsOf(await help(cmd));
+      const flags = c.words.filter((w) => /^--?[a-zA-Z]/.test(w)).map((w) => w.replace(/=.*$/, ''));
+      for (const f of flags) if (!known.has(f)) wrong.push(`${c.where}: vault-bundle ${cmd} has no ${f}: ${c.text}`);
     }
     expect(wrong).toEqual([]);
   });
@@ -161,7 +173,13 @@ describe('docs/reference.md', () => {
     for (const v of verbs.filter((x) => x !== 'help')) {
       const text = section(new RegExp(`^### ${v}\\s*$`, 'm'));
       if (!text) missing.push(`no "### ${v}" section`);
-      for (const f of optionsOf(await help(v))) if (f !== '-h' && f !== '--help' && !text.includes(f)) missing.push(`${v} ${f}`);
+      // A command with subcommands: its section (or a "### <verb> <sub>" section) names every subcommand's flags.
+      const subs = subcommandsOf(await help(v));
+      const all = text + subs.map((sub) => section(new RegExp(`^### ${v} ${sub}\\s*$`, 'm'))).join('\n');
+      for (const cmd of [v, ...subs.map((sub) => `${v} ${sub}`)]) {
+        for (const f of optionsOf(await help(cmd))) if (f !== '-h' && f !== '--help' && !all.includes(f)) missing.push(`${cmd} ${f}`);
+      }
+      for (const sub of subs) if (!all.includes(sub)) missing.push(`${v} ${sub} (subcommand not named)`);
     }
     const global = section(/^## Global options\s*$/m);
     for (const f of optionsOf(await help(''))) if (!global.includes(f)) missing.push(`global ${f}`);
