@@ -96,7 +96,11 @@ async function help(verb: string): Promise<string> {
 const flagsOf = (text: string) =>
   new Set(text.split('\n').filter((l) => /^\s+-/.test(l)).flatMap((l) => [...l.trimStart().replace(/\s{2,}\S.*$/, '').matchAll(/--?[a-zA-Z][\w-]*/g)].map((m) => m[0])));
 /** The subcommands a command's help lists (`cache verify`, `cache gc`), if it has any. */
-const subcommandsOf = (text: string) => [...(text.split('Commands:')[1] ?? '').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+const subcommandsOf = (text: string) => {
+  const after = text.split(/^Commands:$/m)[1] ?? '';
+  const section = after.split(/^\S/m)[0] ?? ''; // up to the next heading (Global Options:, Examples:)
+  return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+};
 const optionsOf = (text: string) => flagsOf((text.split('Global Options:')[0] ?? '').split('Options:')[1] ?? '');
 
 let verbs: string[] = [];
