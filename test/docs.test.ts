@@ -51,8 +51,7 @@ function blocks(file: string): Block[] {
 }
 interface Invocation {
   where: string;
-  verb: string;
-  /** The words after the verb (a subcommand, arguments, flags). */
+  /** The words after `vault-bundle` (global options, the verb, a subcommand, arguments, flags). */
   words: string[];
   text: string;
 }
@@ -70,11 +69,8 @@ function invocations(b: Block): Invocation[] {
       const words = segment.trim().split(/\s+/).filter(Boolean);
       const at = words.findIndex((w) => /^(?:\S*\/)?vault-bundle(?:\.c?js)?$/.test(w) || /^\S*\/verify$/.test(w));
       if (at < 0) continue;
-      const isVerify = /\/verify$/.test(words[at]!);
-      const rest = words.slice(isVerify ? at + 1 : at + 2);
-      const verb = isVerify ? 'verify' : (words[at + 1] ?? '');
-      const after = verb.startsWith('-') ? [verb, ...rest] : rest;
-      out.push({ where: `${b.file}:${b.line}`, verb: verb.startsWith('-') ? '' : verb, words: after, text: segment.trim() });
+      const after = /\/verify$/.test(words[at]!) ? ['verify', ...words.slice(at + 1)] : words.slice(at + 1);
+      out.push({ where: `${b.file}:${b.line}`, words: after, text: segment.trim() });
     }
   }
   return out;
@@ -121,19 +117,29 @@ describe('docs: every command shown exists with the flags it uses', () => {
     for (const b of all) expect(b.tags.filter((t) => t !== 'box' && t !== 'run'), `${b.file}:${b.line}`).toEqual([]);
   });
 
-  it('verbs and flags match --help', async () => {
+  /** Problems with these invocations: a verb or subcommand that does not exist, a flag its --help does not list. */
+  async function misused(calls: Invocation[]): Promise<string[]> {
     const wrong: string[] = [];
-    const calls = all.flatMap(invocations);
-    expect(calls.length).toBeGreaterThan(40);
+    // Global options may come before the verb (`vault-bundle --json audit …`); those with a value take the next word.
+    const takesValue = new Set([...(await help('')).matchAll(/(--?[\w-]+) <[^>]+>/g)].map((m) => m[1]!));
     for (const c of calls) {
-      if (c.verb && !verbs.includes(c.verb)) {
-        wrong.push(`${c.where}: no command "${c.verb}": ${c.text}`);
+      let i = 0;
+      const globals: string[] = [];
+      for (; i < c.words.length && c.words[i]!.startsWith('-'); i++) {
+        const f = c.words[i]!.replace(/=.*$/, '');
+        globals.push(f);
+        if (takesValue.has(f) && !c.words[i]!.includes('=')) i++;
+      }
+      const verb = c.words[i] ?? '';
+      const words = [...globals, ...c.words.slice(i + 1)];
+      if (verb && !verbs.includes(verb)) {
+        wrong.push(`${c.where}: no command "${verb}": ${c.text}`);
         continue;
       }
-      let cmd = c.verb;
+      let cmd = verb;
       const subs = subcommandsOf(await help(cmd));
       if (cmd && subs.length > 0) {
-        const sub = c.words.find((w) => !w.startsWith('-'));
+        const sub = words.find((w) => !w.startsWith('-'));
         if (!sub || !subs.includes(sub)) {
           wrong.push(`${c.where}: vault-bundle ${cmd} has no subcommand "${sub ?? ''}": ${c.text}`);
           continue;
@@ -141,10 +147,24 @@ describe('docs: every command shown exists with the flags it uses', () => {
         cmd = `${cmd} ${sub}`;
       }
       const known = flagsOf(await help(cmd));
-      const flags = c.words.filter((w) => /^--?[a-zA-Z]/.test(w)).map((w) => w.replace(/=.*$/, ''));
+      const flags = words.filter((w) => /^--?[a-zA-Z]/.test(w)).map((w) => w.replace(/=.*$/, ''));
       for (const f of flags) if (!known.has(f)) wrong.push(`${c.where}: vault-bundle ${cmd} has no ${f}: ${c.text}`);
     }
-    expect(wrong).toEqual([]);
+    return wrong;
+  }
+
+  it('verbs and flags match --help', async () => {
+    const calls = all.flatMap(invocations);
+    expect(calls.length).toBeGreaterThan(40);
+    expect(await misused(calls)).toEqual([]);
+  });
+
+  it("the examples at the end of each command's --help use flags that exist", async () => {
+    const examples = [...helps.entries()].flatMap(([verb, text]) => {
+      const lines = [...text.matchAll(/^\s+\$ (.*vault-bundle .*)$/gm)].map((m) => m[1]!).join('\n');
+      return lines ? invocations({ file: `vault-bundle ${verb} --help`, line: 0, lang: 'sh', tags: [], body: lines, end: 0 }) : [];
+    });
+    expect(await misused(examples)).toEqual([]);
   });
 
   it('the README is short, puts vault-bundle on PATH before using it, and shows no --key without saying where it comes from', () => {
