@@ -14,7 +14,8 @@ import { tempDir } from './helpers/tmp.js';
  *  - ```sh run blocks (docs/release-engineer.md's walkthrough) run for real, in order, in a temp folder, and the
  *    ```text block after each shows what it printed (times, sizes, fingerprints and dates aside);
  *  - ```sh box blocks run on a GPU box: checked, never run here; plain ```sh blocks are checked, not run.
- * docs/reference.md names every flag of every command and every manifest field; relative links resolve.
+ * The examples each command's --help ends with are checked the same way. docs/reference.md names every flag of
+ * every command and every manifest field; relative links resolve.
  */
 
 const run = promisify(execFile);
@@ -49,6 +50,7 @@ function blocks(file: string): Block[] {
   }
   return out;
 }
+
 interface Invocation {
   where: string;
   /** The words after `vault-bundle` (global options, the verb, a subcommand, arguments, flags). */
