@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** The packed CLI that ships to the box; test/global-setup.ts builds it before the tests. */
 export const BIN = fileURLToPath(new URL('../../dist/vault-bundle.cjs', import.meta.url));
+/** The CLI as a checkout runs it: bin/vault-bundle.js loads the TypeScript sources through tsx. */
+export const SOURCE_BIN = fileURLToPath(new URL('../../bin/vault-bundle.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -15,10 +17,16 @@ export interface CliResult {
 /** Runs the real CLI as a user would (a child process), optionally sending a signal once `when` matches. */
 export function runCli(
   args: string[],
-  o: { cwd?: string; env?: NodeJS.ProcessEnv; signalWhen?: { pattern: RegExp; signal: NodeJS.Signals; delayMs?: number } } = {},
+  o: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    signalWhen?: { pattern: RegExp; signal: NodeJS.Signals; delayMs?: number };
+    /** `source`: run bin/vault-bundle.js (the sources through tsx) instead of the packed CLI. */
+    from?: 'packed' | 'source';
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [o.from === 'source' ? SOURCE_BIN : BIN, ...args], {
       cwd: o.cwd ?? REPO,
       env: { ...process.env, ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
