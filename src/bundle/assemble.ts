@@ -3,6 +3,7 @@ import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'nod
 import { basename, dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
+import { copyBlobOut } from '../store/copy.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
 import { exists, makeDirs, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
@@ -20,7 +21,8 @@ export interface AssembleResult {
 /**
  * Writes the bundle folder from the index and the store. Everything is first laid out in a temp sibling
  * of `out`, then renamed into place, so `out` is never half-written: it is either the old bundle or the new.
- * Blobs are hard links into the store when it shares a filesystem (a rebuild costs no copy), else copies.
+ * Blobs are copies of the store's (reflinks where the file system has them), each hashed as it is placed:
+ * a bundle never shares an inode with the cache, and never holds a blob that was not proven (copyBlobOut).
  */
 export async function assembleBundle(
   index: BundleIndex,
@@ -49,7 +51,7 @@ export async function assembleBundle(
       if (extra.signal?.aborted) throw new InterruptedError();
       if (seen.has(hex) || extra.skipBlobs?.has(a.digest)) continue;
       seen.add(hex);
-      await placeBlob(store.path(a.digest), join(stage, blobPath(hex)));
+      await copyBlobOut(store, a.digest, join(stage, blobPath(hex)));
       sums.push({ path: blobPath(hex), hex });
       bytes += a.size;
     }
@@ -59,10 +61,10 @@ export async function assembleBundle(
       sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
       bytes += Buffer.byteLength(text);
     }
-    // The carried runtime (node and the packed tool), linked from the store, and its sh entry points.
+    // The carried runtime (node and the packed tool), copied from the store, and its sh entry points.
     for (const rf of index.runtime ?? []) {
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await placeBlob(store.path(rf.digest), join(stage, rf.path));
+      await copyBlobOut(store, rf.digest, join(stage, rf.path));
       sums.push({ path: rf.path, hex: hexOf(rf.digest) });
       bytes += rf.size;
     }
@@ -84,6 +86,7 @@ export async function assembleBundle(
   }
 }
 
+/** Links a file of one staged bundle into another (both ours, both fresh), else copies it. Never for the store's blobs. */
 export async function placeBlob(from: string, to: string): Promise<void> {
   try {
     await link(from, to);

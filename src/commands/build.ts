@@ -10,7 +10,7 @@ import { formatBytes } from '../cli/format.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';
-import { checkSpace, sameFilesystem } from '../util/space.js';
+import { checkSpace } from '../util/space.js';
 import type { Locked } from '../sources/source.js';
 import { type StagedTar, stageDeterministicTar } from '../bundle/tar.js';
 import { fetchAll } from '../fetch/download.js';
@@ -199,18 +199,17 @@ export async function buildCommand(o: BuildOptions, ctxFor: (m: LoadedManifest) 
 }
 
 /**
- * Room for what is not in the cache yet, and for the output: a folder is hard links into the cache (no room)
- * when they share a filesystem, else a copy; a tar or parts are written in full (fat32 also assembles the
+ * Room for what is not in the cache yet, and for the output: a folder holds copies of the cached blobs (a
+ * reflink costs nothing, but whether the file system makes one is known only when it does); a tar or parts are written in full (fat32 also assembles the
  * folder beside them first).
  */
 async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx, out: string, media: Media, tar: string | undefined): Promise<void> {
   let missing = 0;
   for (const a of toFetch) if (!(await ctx.store.has(a.digest, a.size))) missing += a.size;
   const total = toFetch.reduce((n, a) => n + a.size, 0);
-  const folder = (await sameFilesystem(ctx.store.root, out)) ? 0 : total;
   await checkSpace([
     { path: ctx.store.root, bytes: missing, what: 'downloads into the cache' },
-    { path: out, bytes: folder, what: 'the bundle folder (copies: the cache is on another filesystem)' },
+    { path: out, bytes: total, what: 'the bundle folder (copies of the cached blobs, never links)' },
     ...(media === 'fat32' ? [{ path: out, bytes: total, what: 'the parts' }] : []),
     ...(tar ? [{ path: tar, bytes: total, what: 'the tar' }] : []),
   ]);
