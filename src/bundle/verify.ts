@@ -178,7 +178,7 @@ export async function verifyBundle(
         if (!listed && isOsMetadata(path)) {
           ignored.push(path);
         } else if (e.kind !== 'file') {
-          problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
+          problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.what ?? e.kind} has no place in a bundle` });
         } else if (!listed && isBundlePath(path)) {
           const why = path === PARTS
             ? `not listed in ${SUMS}: its part sizes and hashes are not covered (a split bundle built before ${SUMS} listed ${PARTS}: rebuild it)`
