@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
 import { copyBlobOut } from '../store/copy.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
-import { exists, makeDirs, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { exists, makeDirs, oldSibling, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
 import type { RuntimeFile } from '../runtime/carry.js';
 import { type BundleIndex, serializeIndex } from './index.js';
@@ -135,7 +135,7 @@ export async function swapInto(stage: string, out: string): Promise<void> {
     await rename(stage, out);
     return;
   }
-  const old = join(dirname(out), `.${basename(out)}.old-${process.pid}-${Date.now()}`);
+  const old = oldSibling(out);
   await rename(out, old);
   try {
     await rename(stage, out);

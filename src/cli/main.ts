@@ -5,7 +5,8 @@ import { relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
 import { InterruptedError, UsageError, VaultError, isAbort } from '../util/errors.js';
-import { removeTempsSync, writeFileAtomic } from '../util/fs.js';
+import { removeTempsSync, sweepDeadTemps, writeFileAtomic } from '../util/fs.js';
+import { tmpdir } from 'node:os';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
@@ -86,10 +87,11 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  program.hook('preAction', () => {
+  program.hook('preAction', async () => {
     const g = program.opts<GlobalOpts>();
     debug = Boolean(g.debug);
     mode = g.json ? 'json' : g.quiet ? 'quiet' : mode;
+    await sweepDeadTemps(tmpdir()); // what killed runs (any verb) left in $TMPDIR; never a live run's
   });
 
   const g = () => program.opts<GlobalOpts>();
