@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
@@ -46,13 +47,23 @@ export async function assembleBundle(
     const sums: SumEntry[] = [];
     let bytes = 0;
     const seen = new Set<string>();
-    for (const a of index.artifacts) {
-      const hex = hexOf(a.digest);
-      if (extra.signal?.aborted) throw new InterruptedError();
-      if (seen.has(hex) || extra.skipBlobs?.has(a.digest)) continue;
-      seen.add(hex);
-      await copyBlobOut(store, a.digest, join(stage, blobPath(hex)));
-      sums.push({ path: blobPath(hex), hex });
+    const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
+    // Two at a time: one blob's copy overlaps the other's hashing (SHA-256 runs on this thread).
+    const limit = pLimit(2);
+    await Promise.all(
+      blobs.map((a) =>
+        limit(async () => {
+          if (extra.signal?.aborted) throw new InterruptedError();
+          await copyBlobOut(store, a.digest, join(stage, blobPath(hexOf(a.digest))));
+        }),
+      ),
+    ).catch(async (err: unknown) => {
+      limit.clearQueue();
+      while (limit.activeCount > 0) await new Promise((r) => setTimeout(r, 10)); // none still writing into the stage
+      throw err;
+    });
+    for (const a of blobs) {
+      sums.push({ path: blobPath(hexOf(a.digest)), hex: hexOf(a.digest) });
       bytes += a.size;
     }
     for (const [name, text] of [[INDEX, serializeIndex(index)], [SBOM, sbomJson(index)], ...Object.entries(views)] as const) {
