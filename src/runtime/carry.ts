@@ -121,7 +121,7 @@ async function put(store: Store, file: string, mode: number): Promise<{ digest: 
   const { digest, size } = await digestOf(store, file);
   if (await store.has(digest, size)) return { digest, size };
   await store.put({ digest, size, subject: file }, async () => ({ startedAt: 0, body: createReadStream(file, { highWaterMark: 1 << 20 }) }));
-  await chmod(store.path(digest), mode); // the bundle hard-links it: node must stay executable
+  await chmod(store.path(digest), mode); // the bundle gets a copy with this mode: node must stay executable
   return { digest, size };
 }
 
