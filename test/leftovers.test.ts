@@ -73,8 +73,11 @@ describe('leftovers after a kill: named by pid and start time, removed by the ne
     const args = ['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', join(bundles, 'x'), '--tar', join(bundles, 'x.tar'), '--runtime', 'none'];
     // Cache and lock first, so both runs reach their tar quickly.
     expect((await runCli(args)).code).toBe(0);
+    // The first is frozen (SIGSTOP: alive, its stage and tar half-written) while the second runs from start
+    // to end, sweeping beside --out; then it goes on. A sweep by file age would have removed its stage.
     const first = await startUntil(args, /^tar$/m);
-    const second = await runCli(args);
+    first.child.kill('SIGSTOP');
+    const second = await runCli(args).finally(() => first.child.kill('SIGCONT'));
     const a = await first.done;
     expect(a.code, a.stderr).toBe(0);
     expect(second.code, second.stderr).toBe(0);
