@@ -21,7 +21,7 @@ describe('writeFileAtomic', () => {
     await writeFileAtomic(join(dir, 'dangling.json'), 'made');
     expect(await readlink(join(dir, 'dangling.json'))).toBe('sub/made.json');
     expect(await readFile(join(dir, 'sub/made.json'), 'utf8')).toBe('made');
-    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(dir)).filter((n) => n.includes('.tmp-') || n.includes('vbtmp-'))).toEqual([]);
   });
 
   it('writes into a FIFO instead of replacing it', async () => {

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
+import { copyBlobOut } from '../store/copy.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
-import { exists, makeDirs, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
+import { exists, makeDirs, oldSibling, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
 import type { RuntimeFile } from '../runtime/carry.js';
 import { type BundleIndex, serializeIndex } from './index.js';
@@ -20,7 +22,8 @@ export interface AssembleResult {
 /**
  * Writes the bundle folder from the index and the store. Everything is first laid out in a temp sibling
  * of `out`, then renamed into place, so `out` is never half-written: it is either the old bundle or the new.
- * Blobs are hard links into the store when it shares a filesystem (a rebuild costs no copy), else copies.
+ * Blobs are copies of the store's (reflinks where the file system has them), each hashed as it is placed:
+ * a bundle never shares an inode with the cache, and never holds a blob that was not proven (copyBlobOut).
  */
 export async function assembleBundle(
   index: BundleIndex,
@@ -44,13 +47,23 @@ export async function assembleBundle(
     const sums: SumEntry[] = [];
     let bytes = 0;
     const seen = new Set<string>();
-    for (const a of index.artifacts) {
-      const hex = hexOf(a.digest);
-      if (extra.signal?.aborted) throw new InterruptedError();
-      if (seen.has(hex) || extra.skipBlobs?.has(a.digest)) continue;
-      seen.add(hex);
-      await placeBlob(store.path(a.digest), join(stage, blobPath(hex)));
-      sums.push({ path: blobPath(hex), hex });
+    const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
+    // Two at a time: one blob's copy overlaps the other's hashing (SHA-256 runs on this thread).
+    const limit = pLimit(2);
+    await Promise.all(
+      blobs.map((a) =>
+        limit(async () => {
+          if (extra.signal?.aborted) throw new InterruptedError();
+          await copyBlobOut(store, a.digest, join(stage, blobPath(hexOf(a.digest))));
+        }),
+      ),
+    ).catch(async (err: unknown) => {
+      limit.clearQueue();
+      while (limit.activeCount > 0) await new Promise((r) => setTimeout(r, 10)); // none still writing into the stage
+      throw err;
+    });
+    for (const a of blobs) {
+      sums.push({ path: blobPath(hexOf(a.digest)), hex: hexOf(a.digest) });
       bytes += a.size;
     }
     for (const [name, text] of [[INDEX, serializeIndex(index)], [SBOM, sbomJson(index)], ...Object.entries(views)] as const) {
@@ -59,10 +72,10 @@ export async function assembleBundle(
       sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
       bytes += Buffer.byteLength(text);
     }
-    // The carried runtime (node and the packed tool), linked from the store, and its sh entry points.
+    // The carried runtime (node and the packed tool), copied from the store, and its sh entry points.
     for (const rf of index.runtime ?? []) {
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await placeBlob(store.path(rf.digest), join(stage, rf.path));
+      await copyBlobOut(store, rf.digest, join(stage, rf.path));
       sums.push({ path: rf.path, hex: hexOf(rf.digest) });
       bytes += rf.size;
     }
@@ -84,6 +97,7 @@ export async function assembleBundle(
   }
 }
 
+/** Links a file of one staged bundle into another (both ours, both fresh), else copies it. Never for the store's blobs. */
 export async function placeBlob(from: string, to: string): Promise<void> {
   try {
     await link(from, to);
@@ -132,7 +146,7 @@ export async function swapInto(stage: string, out: string): Promise<void> {
     await rename(stage, out);
     return;
   }
-  const old = join(dirname(out), `.${basename(out)}.old-${process.pid}-${Date.now()}`);
+  const old = oldSibling(out);
   await rename(out, old);
   try {
     await rename(stage, out);

@@ -34,6 +34,8 @@ const OS_METADATA =
   /^(?:\.DS_Store|\._.*|\.Trashes|\.Trash-\d+|\.Spotlight-V100|\.fseventsd|\.TemporaryItems|\.VolumeIcon\.icns|System Volume Information|\$RECYCLE\.BIN|Thumbs\.db|desktop\.ini)$/;
 
 export function isOsMetadata(path: string): boolean {
+  // A path that climbs out (`../.DS_Store`) or is absolute is traversal, never clutter, whatever it ends in.
+  if (path.startsWith('/') || path.split('/').includes('..')) return false;
   return path.split('/').some((segment) => OS_METADATA.test(segment));
 }
 

@@ -6,7 +6,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { sources } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
 import { UsageError } from '../util/errors.js';
-import { checkSpace, sameFilesystem } from '../util/space.js';
+import { checkSpace } from '../util/space.js';
 
 /** The steps of a build that are not its sequence: room, the delta's base, the expiry, the views and scripts. */
 
@@ -26,18 +26,17 @@ export function scriptsOf(m: Manifest, withRuntime: boolean): Record<string, str
 }
 
 /**
- * Room for what is not in the cache yet, and for the output: a folder is hard links into the cache (no room)
- * when they share a filesystem, else a copy; a tar or parts are written in full (fat32 also assembles the
- * folder beside them first).
+ * Room for what is not in the cache yet, and for the output: a folder holds copies of the cached blobs (a
+ * reflink costs nothing, but whether the file system makes one is known only when it does); a tar or parts are
+ * written in full (fat32 also assembles the folder beside them first).
  */
 export async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx, out: string, media: Media, tar: string | undefined): Promise<void> {
   let missing = 0;
   for (const a of toFetch) if (!(await ctx.store.has(a.digest, a.size))) missing += a.size;
   const total = toFetch.reduce((n, a) => n + a.size, 0);
-  const folder = (await sameFilesystem(ctx.store.root, out)) ? 0 : total;
   await checkSpace([
     { path: ctx.store.root, bytes: missing, what: 'downloads into the cache' },
-    { path: out, bytes: folder, what: 'the bundle folder (copies: the cache is on another filesystem)' },
+    { path: out, bytes: total, what: 'the bundle folder (copies of the cached blobs, never links)' },
     ...(media === 'fat32' ? [{ path: out, bytes: total, what: 'the parts' }] : []),
     ...(tar ? [{ path: tar, bytes: total, what: 'the tar' }] : []),
   ]);

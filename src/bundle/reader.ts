@@ -1,19 +1,13 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, UsageError } from '../util/errors.js';
 import { exists, walk } from '../util/fs.js';
-import { type HashJob, type Segment, wholeFile } from './hashpool.js';
+import { type HashJob, wholeFile } from './hashpool.js';
+import { type BundleEntry, Concat, listTar, readJob, refuseAfterEnd } from './tar-list.js';
+
+export type { BundleEntry } from './tar-list.js';
 import { INDEX, PARTS, PART_NAME, SUMS } from './layout.js';
 import { type PartsManifest, readPartsManifest } from './parts.js';
-
-export interface BundleEntry {
-  path: string;
-  kind: 'file' | 'dir' | 'symlink' | 'other';
-  size: number;
-  /** Where the bytes are: ranges of one file, or of several parts of a split tar. */
-  job: HashJob;
-}
 
 /** A bundle as a list of entries, whether it is a folder, a tar file or a folder of tar parts; reading never extracts. */
 export interface BundleReader {
@@ -72,21 +66,6 @@ function notABundle(location: string, form: 'folder' | 'tar'): UsageError {
   });
 }
 
-/** The bytes of a job, read into memory (small files only: indexes, checksum lists). */
-function readJob(job: HashJob): Buffer {
-  const buf = Buffer.alloc(job.length);
-  let at = 0;
-  for (const seg of job.segments) {
-    const fd = openSync(seg.file, 'r');
-    try {
-      at += readSync(fd, buf, at, seg.length, seg.offset);
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return buf;
-}
-
 function makeReader(location: string, form: BundleReader['form'], entries: Map<string, BundleEntry>, parts?: SplitParts): BundleReader {
   return {
     location,
@@ -115,132 +94,32 @@ async function listDir(root: string, skip: (path: string) => boolean = () => fal
     if (skip(e.path)) continue;
     const file = join(root, e.path);
     const size = e.kind === 'file' ? (await stat(file)).size : 0;
-    entries.set(e.path, { path: e.path, kind: e.kind, size, job: wholeFile(file, size) });
+    const what = e.kind === 'other' ? await otherKind(file) : undefined;
+    entries.set(e.path, { path: e.path, kind: e.kind, ...(what ? { what } : {}), size, job: wholeFile(file, size) });
   }
   return entries;
+}
+
+/** What a folder entry that is neither file, folder nor symlink is, for messages. */
+async function otherKind(file: string): Promise<string> {
+  const st = await lstat(file).catch(() => undefined);
+  return st?.isFIFO() ? 'FIFO' : st?.isSocket() ? 'socket' : st?.isCharacterDevice() ? 'character device' : st?.isBlockDevice() ? 'block device' : 'special file';
 }
 
 async function openDir(root: string): Promise<BundleReader> {
   return makeReader(root, 'dir', await listDir(root));
 }
 
-/** Files read as one: the parts of a split tar, or a single tar. */
-class Concat {
-  private readonly starts: number[] = [];
-  readonly size: number;
-  constructor(readonly files: readonly { file: string; size: number }[]) {
-    let at = 0;
-    for (const f of files) {
-      this.starts.push(at);
-      at += f.size;
-    }
-    this.size = at;
-  }
-
-  /** The segments that hold [pos, pos + length). */
-  segments(pos: number, length: number): Segment[] {
-    const out: Segment[] = [];
-    let i = this.indexAt(pos);
-    let left = length;
-    while (left > 0 && i < this.files.length) {
-      const off = pos - this.starts[i]!;
-      const n = Math.min(left, this.files[i]!.size - off);
-      if (n > 0) out.push({ file: this.files[i]!.file, offset: off, length: n });
-      left -= n;
-      pos += n;
-      i++;
-    }
-    return out;
-  }
-
-  /** Indexes of the files that [pos, pos + length) touches. */
-  filesOf(pos: number, length: number): number[] {
-    const first = this.indexAt(pos);
-    const last = this.indexAt(Math.max(pos, pos + length - 1));
-    return Array.from({ length: last - first + 1 }, (_, k) => first + k);
-  }
-
-  read(buf: Buffer, length: number, pos: number): number {
-    return readJob({ segments: this.segments(pos, length), length }).copy(buf, 0);
-  }
-
-  private indexAt(pos: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= pos) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-}
-
 /**
- * Lists a tar by walking its 512-byte headers and seeking past the data (POSIX ustar + pax `path`/`size`
- * records, GNU long names), so listing a 2 GiB tar reads a few kilobytes. A single top-level folder is
- * taken as the bundle root.
+ * A tar file: its members listed from their headers (tar-list.ts), and nothing but zeros allowed after its
+ * end-of-archive marker. A single top-level folder is taken as the bundle root.
  */
 export async function openTar(file: string): Promise<BundleReader> {
   const size = (await stat(file)).size;
-  return makeReader(file, 'tar', listTar(new Concat([{ file, size }]), file, true).entries);
-}
-
-/** The members of a tar, and where its end-of-archive marker (the first all-zero header block) starts. */
-function listTar(src: Concat, name: string, nestedRoot: boolean): { entries: Map<string, BundleEntry>; end: number } {
-  const raw: BundleEntry[] = [];
-  const header = Buffer.alloc(512);
-  let off = 0;
-  let pax: Record<string, string> = {};
-  let longName: string | undefined;
-  for (;;) {
-    if (off + 512 > src.size) throw notTar(name, `truncated header at byte ${off}`);
-    src.read(header, 512, off);
-    if (header.every((b) => b === 0)) break;
-    if (!checksumOk(header)) throw notTar(name, `bad header checksum at byte ${off}`);
-    const type = String.fromCharCode(header[156]!) || '0';
-    let size = parseNumber(header.subarray(124, 136));
-    const dataAt = off + 512;
-    // A crafted size (negative, not a number, past the end) would loop forever or read nowhere.
-    const sane = (n: number) => Number.isSafeInteger(n) && n >= 0 && dataAt + n <= src.size;
-    if (!sane(size)) throw notTar(name, `bad member size at byte ${off}`);
-    const next = dataAt + Math.ceil(size / 512) * 512;
-    if (type === 'x' || type === 'L') {
-      const data = Buffer.alloc(size);
-      src.read(data, size, dataAt);
-      if (type === 'x') pax = parsePax(data);
-      else longName = data.toString('utf8').replace(/\0+$/, '');
-      off = next;
-      continue;
-    }
-    if (type === 'g') {
-      off = next;
-      continue;
-    }
-    const prefix = cstr(header.subarray(345, 500));
-    let path = pax.path ?? longName ?? (prefix ? `${prefix}/${cstr(header.subarray(0, 100))}` : cstr(header.subarray(0, 100)));
-    if (pax.size !== undefined) {
-      size = Number(pax.size);
-      if (!sane(size)) throw notTar(name, `bad pax size at byte ${off}`);
-    }
-    path = path.replace(/\/+$/, '');
-    const kind = type === '0' || type === '\0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : 'other';
-    const length = kind === 'file' ? size : 0;
-    raw.push({ path, kind, size: length, job: { segments: src.segments(dataAt, length), length } });
-    pax = {};
-    longName = undefined;
-    off = dataAt + Math.ceil(size / 512) * 512;
-  }
-  // Bundles written with --tar sit under one top-level folder (name-version/): that folder is the root.
-  const top = raw[0]?.path.split('/')[0] ?? '';
-  const nested = nestedRoot && top !== '' && raw.every((e) => e.path === top || e.path.startsWith(`${top}/`));
-  const entries = new Map<string, BundleEntry>();
-  for (const e of raw) {
-    if (nested && e.path === top) continue;
-    const p = nested ? e.path.slice(top.length + 1) : e.path;
-    entries.set(p, { ...e, path: p });
-  }
-  return { entries, end: off };
+  const src = new Concat([{ file, size }]);
+  const tar = listTar(src, file, true);
+  refuseAfterEnd(src, file, tar.end, tar.last);
+  return makeReader(file, 'tar', tar.entries);
 }
 
 /** parts.json as read, and which parts are missing or of the wrong size (nothing in them can be read). */
@@ -336,51 +215,4 @@ function bytesAfterEnd(src: Concat, end: number, m: PartsManifest): SplitParts['
     });
   }
   return out;
-}
-
-function cstr(b: Buffer): string {
-  const z = b.indexOf(0);
-  return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
-}
-
-function parseNumber(b: Buffer): number {
-  if (b[0]! & 0x80) {
-    // GNU base-256 for sizes of 8 GiB and more.
-    let v = 0;
-    for (let i = 1; i < b.length; i++) v = v * 256 + b[i]!;
-    return v;
-  }
-  const s = cstr(b).trim();
-  return s ? parseInt(s, 8) : 0;
-}
-
-function checksumOk(h: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === parseNumber(h.subarray(148, 156));
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  while (i < data.length) {
-    const sp = data.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = parseInt(data.subarray(i, sp).toString('latin1'), 10);
-    if (!Number.isFinite(len) || len <= 0) break;
-    const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    i += len;
-  }
-  return out;
-}
-
-function notTar(file: string, why: string): UsageError {
-  return new UsageError({
-    code: 'NOT_A_BUNDLE',
-    message: `${file}: not a bundle folder or a readable tar (${why})`,
-    subject: file,
-    hint: 'give the folder written by "vault-bundle build" or the file written by "build --tar"; a damaged tar must be copied again',
-  });
 }

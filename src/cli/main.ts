@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { InterruptedError, VaultError, isAbort } from '../util/errors.js';
-import { removeTempsSync } from '../util/fs.js';
+import { removeTempsSync, sweepDeadTemps } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { type Cli, type GlobalOpts, positiveInt, shown } from './common.js';
@@ -46,10 +47,11 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  program.hook('preAction', () => {
+  program.hook('preAction', async () => {
     const g = program.opts<GlobalOpts>();
     debug = Boolean(g.debug);
     mode = g.json ? 'json' : g.quiet ? 'quiet' : mode;
+    await sweepDeadTemps(tmpdir()); // what killed runs (any verb) left in $TMPDIR; never a live run's
   });
 
   const cli: Cli = {

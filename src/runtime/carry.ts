@@ -1,7 +1,6 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../util/fs.js';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { makeTempDir, removeTempDir, writeFileAtomic } from '../util/fs.js';
 import { join } from 'node:path';
 import type { Digest } from '../store/digest.js';
 import { type Store, hashFile } from '../store/store.js';
@@ -122,7 +121,7 @@ async function put(store: Store, file: string, mode: number): Promise<{ digest: 
   const { digest, size } = await digestOf(store, file);
   if (await store.has(digest, size)) return { digest, size };
   await store.put({ digest, size, subject: file }, async () => ({ startedAt: 0, body: createReadStream(file, { highWaterMark: 1 << 20 }) }));
-  await chmod(store.path(digest), mode); // the bundle hard-links it: node must stay executable
+  await chmod(store.path(digest), mode); // the bundle gets a copy with this mode: node must stay executable
   return { digest, size };
 }
 
@@ -130,14 +129,14 @@ async function put(store: Store, file: string, mode: number): Promise<{ digest: 
 async function packedScript(store: Store): Promise<{ digest: Digest; size: number }> {
   const self = process.argv[1];
   if (self && self.endsWith('.cjs') && existsSync(self)) return put(store, self, 0o444);
-  const dir = await mkdtemp(join(tmpdir(), 'vault-pack-'));
+  const dir = await makeTempDir('vault-pack');
   try {
     const out = join(dir, 'vault-bundle.cjs');
     const { packScript } = await import('./pack.js');
     await packScript(out);
     return await put(store, out, 0o444);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   }
 }
 

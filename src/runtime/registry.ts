@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import ssri from 'ssri';
 import * as tar from 'tar';
 import type { BuildCtx } from '../sources/source.js';
 import { execFile } from '../util/exec.js';
+import { makeTempDir, removeTempDir } from '../util/fs.js';
 import { IntegrityError, UpstreamError, VaultError, localWriteError } from '../util/errors.js';
 
 /** npm's package of the official Node.js binary for a target architecture. */
@@ -74,8 +73,8 @@ export async function fetchRegistryNode(
   } catch {
     throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry gives no usable integrity (${dist.integrity})`, subject, hint: 'use --runtime host, or another version' });
   }
-  const dir = await mkdtemp(join(tmpdir(), 'vault-node-'));
-  const done = () => rm(dir, { recursive: true, force: true });
+  const dir = await makeTempDir('vault-node');
+  const done = () => removeTempDir(dir);
   try {
     const tgz = join(dir, 'node.tgz');
     const hash = createHash(algo);

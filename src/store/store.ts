@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { IntegrityError, localWriteError } from '../util/errors.js';
 import { type Digest, digestOf, hexOf } from './digest.js';
 import { BlobWriter } from './writer.js';
@@ -74,15 +74,36 @@ export class Store {
     return p;
   }
 
-  /** Re-hashes a stored blob; a mismatch removes it (so the next build fetches it again) and throws. */
+  /** Where damaged blobs are moved aside (`cache verify` and build name them; `cache gc` empties it). */
+  get quarantineDir(): string {
+    return join(this.root, 'quarantine');
+  }
+
+  /**
+   * Moves a blob that failed its hash out of `blobs/` (the next put fetches it anew), keeping the bytes for a
+   * look: `quarantine/<hex>.<ms>`. Returns where it went (undefined: it was already gone, or is removed).
+   */
+  async quarantine(d: Digest, from = this.path(d)): Promise<string | undefined> {
+    const to = join(this.quarantineDir, `${basename(from)}.${Date.now()}`);
+    try {
+      await mkdir(this.quarantineDir, { recursive: true });
+      await rename(from, to);
+      return to;
+    } catch {
+      await rm(from, { force: true }).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  /** Re-hashes a stored blob; a mismatch moves it aside (so the next build fetches it again) and throws. */
   async verify(d: Digest): Promise<void> {
     const p = this.path(d);
     const found = await hashFile(p);
     if (found.digest !== d) {
-      await rm(p, { force: true });
+      const aside = await this.quarantine(d);
       throw new IntegrityError({
-        code: 'DIGEST_MISMATCH',
-        message: `cached blob ${p} is corrupt: expected ${d}, found ${found.digest}; it was removed`,
+        code: 'CACHE_CORRUPT',
+        message: `cached blob ${p} is corrupt: expected ${d}, found ${found.digest}; it was ${aside ? `moved aside to ${aside}` : 'removed'}`,
         subject: p,
         expected: d,
         found: found.digest,
@@ -188,7 +209,7 @@ export class Store {
       });
     }
     try {
-      await chmod(partial, 0o444); // blobs are immutable; bundles may hard-link them
+      await chmod(partial, 0o444); // blobs are immutable; bundles get copies (copyBlobOut), never links
       await rename(partial, final);
     } catch (err) {
       throw localWriteError(err, final);

@@ -79,7 +79,11 @@ export type IntegrityCode =
   /** The bundle is past the `expires` date in its bundle.json (a freeze: stale bundles are refused). */
   | 'EXPIRED'
   /** The box has a newer version of this bundle installed (a rollback). */
-  | 'DOWNGRADE';
+  | 'DOWNGRADE'
+  /** A blob in the build cache no longer hashes to its name (bit rot, an edit): moved aside. */
+  | 'CACHE_CORRUPT'
+  /** A tar (a bundle written with --tar, or a split bundle's parts) is damaged or holds what GNU tar refuses. */
+  | 'BAD_TAR';
 /** Bytes are not what they should be. `expected`/`found` carry the two values when there are two. */
 export class IntegrityError extends VaultError<IntegrityCode> {
   override readonly exitCode = 4;

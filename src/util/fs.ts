@@ -1,39 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { constants, rmSync } from 'node:fs';
-import { access, lstat, mkdir, mkdtemp, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { LocalError, errnoCode, localWriteError } from './errors.js';
+import { tempDone, tempSibling } from './temp.js';
 
-/**
- * Temp names handed out in this process. A second Ctrl-C exits at once (process.exit): removeTempsSync() then
- * removes whichever of them still exist, so even a forced quit leaves nothing half-written. A name that was
- * renamed into place no longer exists and is skipped (the names are random: they never name a real file).
- */
-const temps = new Set<string>();
-
-/** A name for a temp sibling of `path`: same folder, so the final rename is atomic. */
-export function tempSibling(path: string): string {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
-  temps.add(tmp);
-  return tmp;
-}
-
-/** The temp is gone (renamed into place or removed): a forced quit has nothing to do for it. */
-export function tempDone(tmp: string): void {
-  temps.delete(tmp);
-}
-
-/** For a forced quit (the second Ctrl-C): removes every temp file and folder of this process, synchronously. */
-export function removeTempsSync(): void {
-  for (const t of temps) {
-    try {
-      rmSync(t, { recursive: true, force: true });
-    } catch {
-      // Best effort on the way out; a rerun of build sweeps what is left (sweepStaleTemps).
-    }
-  }
-  temps.clear();
-}
+// Temp names, their cleanup after a kill and scratch folders live in temp.ts; re-exported for the callers.
+export { makeTempDir, oldSibling, removeTempDir, removeTempsSync, sweepDeadTemps, sweepStaleTemps, tempDone, tempSibling, withTempDir } from './temp.js';
 
 /** Where a write to a path goes once its symbolic links are followed. */
 export interface OutputTarget {
@@ -189,75 +161,6 @@ export async function checkWritableFolderOf(path: string, what: string): Promise
         cause: err,
       });
     }
-  }
-}
-
-/**
- * Removes what an earlier run of this tool that was killed (SIGKILL, a second Ctrl-C, a power cut) left
- * beside `path`: only names of the exact forms our temp and swap helpers make for that very path
- * (`.<name>.tmp-<12 hex>`, the nested `..<name>.tmp-<hex>.tmp-<hex>`, `.<name>.old-<pid>-<ms>`), and only
- * those last changed before this process started, so a run in progress elsewhere keeps its files.
- * Returns the paths removed.
- */
-export async function sweepStaleTemps(path: string, startedAt = performance.timeOrigin): Promise<string[]> {
-  const dir = dirname(resolve(path));
-  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const ours = new RegExp(`^(?:\\.${name}\\.tmp-[0-9a-f]{12}|\\.\\.${name}\\.tmp-[0-9a-f]{12}\\.tmp-[0-9a-f]{12}|\\.${name}\\.old-\\d+-\\d+)$`);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const removed: string[] = [];
-  // A kill between swapInto's two renames leaves no `path` and the previous bundle as `.<name>.old-…`: that
-  // is the only copy, so it goes back to its place instead of away (the newest, if several).
-  const olds = names.filter((n) => ours.test(n) && n.startsWith(`.${basename(path)}.old-`)).sort((a, b) => Number(b.split('-').pop()) - Number(a.split('-').pop()));
-  if (olds.length > 0 && !(await lstat(resolve(path)).then(() => true, () => false))) {
-    await rename(join(dir, olds[0]!), resolve(path)).then(
-      () => names.splice(names.indexOf(olds[0]!), 1),
-      () => undefined,
-    );
-  }
-  for (const n of names) {
-    if (!ours.test(n)) continue;
-    const p = join(dir, n);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st || st.mtimeMs >= startedAt || !(st.isFile() || st.isDirectory())) continue;
-    try {
-      await rm(p, { recursive: true, force: true });
-      removed.push(p);
-    } catch {
-      // Not ours to fight over (permissions): the build goes on; the leftover only costs space.
-    }
-  }
-  return removed;
-}
-
-/** Runs `fn` with a fresh scratch folder that is removed afterwards, whatever happens. */
-export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent?: string): Promise<T> {
-  const base = parent ?? (await import('node:os')).tmpdir();
-  let dir: string;
-  try {
-    await mkdir(base, { recursive: true });
-    dir = await mkdtemp(join(base, `${prefix}-`));
-  } catch (err) {
-    // A read-only or missing TMPDIR (a locked-down box) is the user's to fix, not an internal error.
-    const e = localWriteError(err, base);
-    if (parent === undefined && e instanceof LocalError && e.code === 'WRITE_FAILED') {
-      throw new LocalError({
-        code: 'WRITE_FAILED',
-        message: `cannot make a scratch folder in ${base} (TMPDIR${process.env.TMPDIR ? `=${process.env.TMPDIR}` : ' unset: /tmp'}): ${e.message}`,
-        subject: base,
-        hint: 'set TMPDIR to a writable folder with room, e.g. TMPDIR=/var/tmp, and run again; nothing was changed',
-        cause: err,
-      });
-    }
-    throw e;
-  }
-  // Known to removeTempsSync: a second Ctrl-C (a forced quit) still removes install's extracted blobs or the
-  // dry run's venv.
-  temps.add(dir);
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-    temps.delete(dir);
   }
 }
 

@@ -93,7 +93,7 @@ export function compareListing(s: VerifyState): void {
     if (e.kind === 'dir') continue;
     const listed = s.sums.list.has(path) || UNLISTED_ALLOWED.has(path);
     if (!listed && isOsMetadata(path)) s.ignored.push(path);
-    else if (e.kind !== 'file') problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.kind} has no place in a bundle` });
+    else if (e.kind !== 'file') problems.push({ code: 'NOT_A_FILE', path, message: `${path}: a ${e.what ?? e.kind} has no place in a bundle` });
     else if (!listed && isBundlePath(path)) problems.push({ code: 'UNLISTED_FILE', path, message: `${path}: ${whyUnlisted(path)}` });
     else if (!listed) {
       problems.push({ code: 'EXTRA_FILE', path, message: `${path}: not in the bundle (not listed in ${SUMS}); nothing reads it` });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Cli } from '../common.js';
 import * as audit from './audit.js';
 import * as build from './build.js';
+import * as cache from './cache.js';
 import * as diff from './diff.js';
 import * as inspect from './inspect.js';
 import * as install from './install.js';
@@ -35,4 +36,6 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   sbom.register,
   diff.register,
   report.register,
+  // Upkeep of the build host's shared blob cache.
+  cache.register,
 ];

@@ -12,7 +12,10 @@ import { digestOf } from '../../store/digest.js';
 import { IntegrityError, ManifestError, UpstreamError } from '../../util/errors.js';
 import { walk } from '../../util/fs.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
+import { gitBlobSha1, hashLocalFile } from './hash.js';
 import { installModels, modelSpace } from './install.js';
+
+export { gitBlobSha1 } from './hash.js';
 import { selected, safeRepoPath } from './paths.js';
 import { type HfHubModel, type HfLocalModel, type HfSpec, hfSchema } from './schema.js';
 
@@ -199,8 +202,7 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
     if (e.kind === 'dir' || e.path.split('/').some((s) => s.startsWith('.'))) continue;
     if (!selected(e.path, m.include, m.exclude)) continue;
     refuseHostile(e.path, subject);
-    const data = await readFile(join(dir, e.path)); // follows a snapshot's symlinks into blobs/
-    found.push({ path: e.path, sha256: createHash('sha256').update(data).digest('hex'), size: data.length, gitOid: gitBlobSha1(data) });
+    found.push({ path: e.path, ...(await hashLocalFile(join(dir, e.path), subject)) }); // follows a snapshot's symlinks into blobs/
   }
   if (found.length === 0) throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: no files in ${dir}`, subject });
   // A plain folder has no commit: derive a stable one from its content, so a changed folder is a new revision.
@@ -284,10 +286,6 @@ function gatedHint(err: unknown): unknown {
     });
   }
   return err;
-}
-
-export function gitBlobSha1(data: Uint8Array): string {
-  return createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
 }
 
 /** `license:` from a model card's YAML front matter. */
