@@ -178,6 +178,11 @@ export async function installCommand(o: InstallOptions): Promise<InstallResult> 
     if (!o.dryRun) await checkJournalWritable(stateDir, true);
     let current: string | undefined;
     try {
+      // Nothing is written before each kind's own tool said yes (apt's simulation of the whole apt step).
+      for (const { s, items } of chosen) {
+        current = s.kind;
+        if (s.preflight) await s.preflight(items, ctx);
+      }
       for (const { s, items } of chosen) {
         if (o.signal.aborted) throw new InterruptedError(RERUN_HINT);
         current = s.kind;
