@@ -3,6 +3,7 @@ import { hostname, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { INDEX } from '../bundle/layout.js';
 import { type BaselineComparison, DEFAULT_TOLERANCE, compareBaseline, makeBaseline, readBaseline, serializeBaseline } from '../checks/baseline.js';
+import { baselineResult, repeatForBaseline } from '../checks/baseline-run.js';
 import type { Check, CheckCtx, CheckResult, SmokeOptions, SmokeState } from '../checks/check.js';
 import { expectationsFromArtifacts, modelsFromArtifacts } from '../checks/models.js';
 import { detectNetwork } from '../checks/netns.js';
@@ -44,8 +45,10 @@ export interface SmokeCommandOptions {
   options?: SmokeOptions;
   saveBaseline?: string;
   baseline?: string;
-  /** Regression tolerance for --baseline (0.1 = 10 %). */
+  /** Regression tolerance for --baseline (0.1 = 10 %): the floor; a noisy metric gets more (baseline.ts). */
   tolerance?: number;
+  /** How many times --save-baseline measures each metric (default SAVE_REPEATS, 3). */
+  repeats?: number;
   exec?: CheckExec;
   report: Reporter;
   signal?: AbortSignal;
@@ -191,7 +194,16 @@ export async function smokeCommand(o: SmokeCommandOptions): Promise<SmokeRun> {
   const versions: Record<string, string> = {};
   for (const r of results) Object.assign(versions, r.versions ?? {});
   let comparison: BaselineComparison | undefined;
-  const current = makeBaseline(results, versions);
+  // --save-baseline measures the metric checks again (no sampler), so each metric's spread is known.
+  const repeats = o.saveBaseline && exitCodeFor(results) === 0
+    ? await repeatForBaseline(results, (ids, k) => withTempDir('vault-smoke', async (workDir) => {
+      o.report({ type: 'phase', phase: `baseline repeat ${k}`, detail: ids.join(', ') });
+      const raw = join(rawDir, `repeat-${k}`);
+      await mkdir(raw, { recursive: true });
+      return runChecks(selectChecks(o.checks ?? allChecks, ids), { ctx: { exec: o.exec ?? runProcess, env, options, state, workDir, outDir, rawDir: raw, log, report: o.report }, signal: o.signal, timeouts: options.timeouts });
+    }), o.repeats)
+    : [];
+  const current = makeBaseline([results, ...repeats], versions);
   if (baseline && o.baseline) {
     comparison = compareBaseline(baseline, current, o.tolerance ?? DEFAULT_TOLERANCE);
     results.push(baselineResult(comparison, o.baseline));
@@ -239,18 +251,4 @@ async function defaultSampler(ctx: CheckCtx): Promise<Sampler | string> {
   if (!fields) return 'nvidia-smi accepts neither the clocks_event_reasons nor the clocks_throttle_reasons query';
   ctx.log(`sampler fields: ${fields.join(',')}`);
   return startSampler(fields, { intervalMs: ctx.options.thermal?.intervalMs ?? 500, env: ctx.env });
-}
-
-function baselineResult(c: BaselineComparison, file: string): CheckResult {
-  const base = { id: 'baseline.compare', title: `Metrics against the baseline ${file}`, durationMs: 0, started: new Date().toISOString() };
-  const thresholds = { tolerance: c.tolerance, file };
-  if (!c.comparable) return { ...base, status: 'skip', reason: `baseline not compared: its key differs (${c.keyDiffs.join('; ')})`, thresholds };
-  const metrics = Object.fromEntries(c.metrics.filter((m) => m.ratio !== undefined).map((m) => [`${m.metric}_ratio`, m.ratio!]));
-  const detail = c.metrics.map((m) => `${m.status.padEnd(9)} ${m.metric}: ${m.current ?? '—'} vs ${m.baseline} (${m.better} is better${m.ratio !== undefined ? `, ratio ${m.ratio}` : ''})`).join('\n');
-  if (c.regressions.length) {
-    return { ...base, status: 'fail', reason: c.regressions.map((m) => `${m.metric} ${m.current} vs ${m.baseline} (×${m.ratio})`).join('; '), metrics, thresholds, detail };
-  }
-  const compared = c.metrics.filter((m) => m.status !== 'missing').length;
-  const missing = c.metrics.length - compared;
-  return { ...base, status: 'pass', reason: `${compared} metrics within ${Math.round(c.tolerance * 100)} % of the baseline${missing ? ` (${missing} not measured in this run)` : ''}`, metrics, thresholds, detail };
 }
