@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BASELINE_SCHEMA, type BaselineFile, compareBaseline, makeBaseline, readBaseline } from '../src/checks/baseline.js';
@@ -6,7 +6,8 @@ import { baselineResult } from '../src/checks/baseline-run.js';
 import type { CheckCtx, CheckResult } from '../src/checks/check.js';
 import { GPU_DATASHEETS, MATMUL_FLOOR, MEMBW_FLOOR, gpuDatasheet } from '../src/checks/gpu-datasheets.js';
 import { gpuPcie } from '../src/checks/gpu-pcie.js';
-import type { CheckExec } from '../src/checks/proc.js';
+import { type CheckExec, runProcess } from '../src/checks/proc.js';
+import { modelsLoad } from '../src/checks/models-load.js';
 import { firstRunFloor } from '../src/checks/reference.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -150,5 +151,28 @@ describe('baselines that know their noise', () => {
     const drop = compareBaseline(base, makeBaseline(run({ tflops: 632, gbps: 3000, tok: 200, sec: 1 }), versions));
     expect(drop.regressions.map((m) => m.metric)).toEqual(['gpu.matmul/gpu0_tflops']);
     expect(drop.metrics.find((m) => m.metric === 'inference.transformers/gpu0_tok_s')).toMatchObject({ status: 'noisy' });
+  });
+});
+
+describe('models.load for a model that is not installed', () => {
+  it('says "not installed: run install (models are the hf step)", not the library\'s network error (real python3)', async () => {
+    const dir = await tempDir();
+    const home = join(dir, 'models');
+    const ctx: CheckCtx = {
+      exec: runProcess,
+      env: { ...process.env, HF_HUB_OFFLINE: '1' },
+      options: {},
+      state: { models: [{ repo: 'vault-ai/tiny-gpt2', commit: '916f4e6eb4924c262a8fdc3b77fd88519ba22f4c', home }] },
+      workDir: dir,
+      outDir: dir,
+      rawDir: join(dir, 'raw'),
+      signal: new AbortController().signal,
+      log: () => {},
+      report: () => {},
+    };
+    await mkdir(ctx.rawDir, { recursive: true });
+    const r = await modelsLoad.run(ctx);
+    expect(r).toMatchObject({ status: 'fail', reason: `vault-ai/tiny-gpt2: not installed: run install (models are the hf step); no snapshot 916f4e6eb492 under ${home}/hub` });
+    expect(r.reason).not.toMatch(/connect|Hub/);
   });
 });
