@@ -112,14 +112,14 @@ export function parseAptRefusal(output: string): { objections: AptObjection[]; d
 /** The refusal: nothing was changed, each package apt objects to with why, and the remedy. */
 export function aptRefusal(sim: Extract<AptSimulation, { ok: false }>, o: { box?: string } = {}): TargetError {
   const why = [
-    ...sim.objections.map((x) => `${x.package}: ${x.relation} ${x.detail}`),
-    ...(sim.downgrades.length > 0 ? [`the box has newer ${sim.downgrades.join(', ')}: apt would have to downgrade ${sim.downgrades.length > 1 ? 'them' : 'it'}`] : []),
-    ...sim.errors.map((e) => `apt: ${e}`),
+    ...sim.objections.map((x) => printable(`${x.package}: ${x.relation} ${x.detail}`)),
+    ...(sim.downgrades.length > 0 ? [`the box has newer ${printable(sim.downgrades.join(', '))}: apt would have to downgrade ${sim.downgrades.length > 1 ? 'them' : 'it'}`] : []),
+    ...sim.errors.map((e) => `apt: ${printable(e)}`),
   ];
-  const names = [...new Set([...sim.objections.map((x) => x.package), ...sim.downgrades])];
+  const names = [...new Set([...sim.objections.map((x) => x.package), ...sim.downgrades])].map(printable);
   return new TargetError({
     code: 'APT_REFUSED',
-    message: `apt would not install this bundle's packages on ${o.box ?? 'this box'}${names.length > 0 ? ` (${names.join(', ')})` : ''}; nothing was changed:\n  ${(why.length > 0 ? why : sim.output.trim().split('\n').slice(-8)).join('\n  ')}`,
+    message: `apt would not install this bundle's packages on ${o.box ?? 'this box'}${names.length > 0 ? ` (${names.join(', ')})` : ''}; nothing was changed:\n  ${(why.length > 0 ? why : sim.output.trim().split('\n').slice(-8).map(printable)).join('\n  ')}`,
     subject: 'apt',
     hint: 'the bundle was resolved for another box (its apt closure assumes other installed versions): run ./vault-bundle probe --out ../box.json here, then on the build host vault-bundle build <manifest> --target box.json, and install that bundle',
   });
@@ -140,6 +140,12 @@ export function toolFailed(args: string[], r: { code: number; stdout: string; st
     subject: 'apt',
     hint: "read apt's message above; the bundle may lack a package the box needs (probe the box and rebuild with --target box.json)",
   });
+}
+
+/** apt's words come from the bundle's index: control characters are shown, never sent to the terminal. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function tail(s: string, lines = 15): string {
