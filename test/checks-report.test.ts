@@ -102,8 +102,10 @@ describe('baselines', () => {
     expect(worse.regressions.map((m) => [m.metric, m.ratio])).toEqual([
       ['gpu.matmul/gpu0_sustained_tflops', 0.888],
       ['gpu.matmul/gpu0_tflops', 0.888],
-      ['models.load/tiny_load_sec', 1.2],
     ]);
+    // A load time measured once: its spread is unknown and timings are noisy (25 % floor), so it is reported, not gated.
+    expect(worse.metrics.find((m) => m.metric === 'models.load/tiny_load_sec')).toMatchObject({ ratio: 1.2, gated: false, tolerance: 0.25, status: 'ok' });
+    expect(compareBaseline(base, makeBaseline(run(800, 1.3), versions)).metrics.find((m) => m.metric === 'models.load/tiny_load_sec')).toMatchObject({ status: 'noisy' });
     const better = compareBaseline(base, makeBaseline(run(900, 0.5), versions), 0.05);
     expect(better.metrics.map((m) => m.status)).toEqual(['improved', 'improved', 'improved']);
     const partial = compareBaseline(base, makeBaseline(run(800, 1.0).slice(1), versions));

@@ -20,6 +20,29 @@ export interface AptView {
  * quickstart check resolve against a recorded box). Idempotent: the pre-check and the install share it.
  */
 export async function openAptView(items: readonly Locked[], ctx: BoxCtx, o: { status?: string; quiet?: boolean } = {}): Promise<AptView> {
+  // One view per install (its work folder): the pre-check's `apt-get update` serves the install too.
+  const key = `${ctx.workDir}\0${o.status ?? ''}`;
+  const had = views.get(key);
+  if (had) {
+    if (!o.quiet) reportSource(ctx, had.signed);
+    return had;
+  }
+  const view = await makeAptView(items, ctx, o);
+  views.set(key, view);
+  return view;
+}
+
+const views = new Map<string, AptView & { signed: boolean }>();
+
+function reportSource(ctx: BoxCtx, signed: boolean): void {
+  ctx.report({
+    type: 'phase',
+    phase: 'apt source',
+    detail: signed ? "the bundle's signed InRelease, checked by apt with the release key (signed-by)" : 'the verified bundle (trusted=yes)',
+  });
+}
+
+async function makeAptView(items: readonly Locked[], ctx: BoxCtx, o: { status?: string; quiet?: boolean }): Promise<AptView & { signed: boolean }> {
   const work = join(ctx.workDir, 'apt');
   const repo = join(work, 'repo');
   for (const d of ['sources.list.d', 'lists/partial', 'cache/archives/partial', `repo/${BLOBS_DIR}`]) await mkdir(join(work, d), { recursive: true });
@@ -29,16 +52,10 @@ export async function openAptView(items: readonly Locked[], ctx: BoxCtx, o: { st
   // InRelease and checks them with that key (signed-by), as it would any signed repository. Otherwise the
   // bundle was verified a moment ago (every .deb against SHA256SUMS), so trusting this one local source is sound.
   const signed = ctx.signedBy !== undefined && (await exists(join(ctx.bundleDir, APT_INRELEASE)));
-  if (!o.quiet) {
-    if (ctx.signedBy !== undefined && !signed) {
-      ctx.report({ type: 'warn', message: `the bundle has no ${APT_INRELEASE}: apt trusts its verified .debs (trusted=yes) instead of signed-by`, subject: 'apt' });
-    }
-    ctx.report({
-      type: 'phase',
-      phase: 'apt source',
-      detail: signed ? "the bundle's signed InRelease, checked by apt with the release key (signed-by)" : 'the verified bundle (trusted=yes)',
-    });
+  if (ctx.signedBy !== undefined && !signed) {
+    ctx.report({ type: 'warn', message: `the bundle has no ${APT_INRELEASE}: apt trusts its verified .debs (trusted=yes) instead of signed-by`, subject: 'apt' });
   }
+  if (!o.quiet) reportSource(ctx, signed);
   if (signed) {
     await copyFile(join(ctx.bundleDir, APT_PACKAGES), join(repo, 'Packages'));
     await copyFile(join(ctx.bundleDir, APT_INRELEASE), join(repo, 'InRelease'));
@@ -53,7 +70,7 @@ export async function openAptView(items: readonly Locked[], ctx: BoxCtx, o: { st
   const up = await run(['update', '-q']);
   if (up.code !== 0) throw toolFailed(['update'], up);
   const roots = items.filter((a) => a.meta?.pulledBy === '(requested)').map((a) => `${a.name}:${archOf(a)}=${a.version}`);
-  return { targets: roots.length > 0 ? roots : items.map((a) => `${a.name}=${a.version}`), run };
+  return { targets: roots.length > 0 ? roots : items.map((a) => `${a.name}=${a.version}`), run, signed };
 }
 
 /** One thing apt objects to: `jq` Depends `libjq1 (= 1.6-2.1)` but `1.7.1-3 is to be installed`. */
