@@ -149,7 +149,9 @@ describe('smoke command', () => {
     ]);
     const by = Object.fromEntries(run.results.map((r) => [r.id, r]));
     expect(by['gpu.matmul']!.metrics).toEqual({ gpu0_tflops: 795.5, gpu0_sustained_tflops: 660.8, min_tflops: 795.5 });
-    expect(by['gpu.matmul']!.thresholds).toMatchObject({ min_tflops: 671.5, reference: '0.85 × 790 (NVIDIA H200)' });
+    // No baseline yet: judged against the datasheet (989 dense BF16) with the floor argued in gpu-datasheets.ts.
+    expect(by['gpu.matmul']!.thresholds).toMatchObject({ min_tflops: 692.3, reference: '0.7 × 989 dense BF16 TFLOP/s (H200 SXM 141GB datasheet)' });
+    expect(by['gpu.membw']!.thresholds).toMatchObject({ min_gbps: 3840, reference: '0.8 × 4800 GB/s rated memory bandwidth (H200 SXM 141GB datasheet)' });
     expect(by['gpu.membw']!.metrics).toEqual({ gpu0_gbps: 4283 });
     expect(by['gpu.h2d']!.metrics).toEqual({ gpu0_h2d_gbps: 55.5, gpu0_d2h_gbps: 55.4 });
     expect(by['gpu.h2d']!.thresholds).toMatchObject({ gpu0_min_gbps: 40, gpu0_link: 'Gen5 x16' });
@@ -162,20 +164,28 @@ describe('smoke command', () => {
     expect(run.report.box).toMatchObject({ gpu_model: 'NVIDIA H200', driver: '580.159.04', torch: '2.11.0+cu130', vllm: 'none', transformers: '5.17.0' });
     // Every probe ran with the offline switches; the model probes with the bundle's HF_HOME.
     const probes = exec.calls.filter((c) => c.cmd === 'python3');
-    expect(probes.map((c) => /([\w-]+)\.py$/.exec(c.args[0]!)![1])).toEqual(['env', 'matmul', 'membw', 'h2d', 'models-0', 'generate', 'vllm-offline']);
+    const names = probes.map((c) => /([\w-]+)\.py$/.exec(c.args[0]!)![1]);
+    expect(names.slice(0, 7)).toEqual(['env', 'matmul', 'membw', 'h2d', 'models-0', 'generate', 'vllm-offline']);
+    // --save-baseline: two repeats of the checks with metrics (and their needs), nothing else.
+    const repeat = names.slice(7, 7 + (names.length - 7) / 2);
+    expect(repeat).toEqual(expect.arrayContaining(['env', 'matmul', 'membw', 'h2d', 'generate']));
+    expect(names.slice(7)).toEqual([...repeat, ...repeat]);
     for (const c of probes) expect(c.env).toMatchObject(OFFLINE_ENV);
     expect(probes.find((c) => c.args[0]!.endsWith('models-0.py'))!.env!.HF_HOME).toBe('/models');
     expect(probes.find((c) => c.args[0]!.endsWith('vllm-offline.py'))!.args).toContain('/models/hub/models--vault-ai--tiny-gpt2/snapshots/916f4e6eb4924c262a8fdc3b77fd88519ba22f4c');
     expect(run.files).toEqual(['results.json', 'junit.xml', 'summary.txt', 'smoke.log', 'thermal.csv', 'thermal.svg']);
     expect((await readFile(join(dir, 'res', 'thermal.svg'), 'utf8')).startsWith('<svg')).toBe(true);
-    expect((await readdir(join(dir, 'res', 'raw'))).sort()).toEqual(['env.log', 'generate.log', 'h2d.log', 'matmul.log', 'membw.log', 'models-0.log', 'nvidia-smi-q.xml', 'thermal-raw.csv', 'vllm-offline.log']);
+    expect((await readdir(join(dir, 'res', 'raw'))).sort()).toEqual(['env.log', 'generate.log', 'h2d.log', 'matmul.log', 'membw.log', 'models-0.log', 'nvidia-smi-q.xml', 'repeat-2', 'repeat-3', 'thermal-raw.csv', 'vllm-offline.log']);
     expect(run.summary.trim().split('\n').at(-1)).toBe('OK: 10 passed, 0 failed, 2 skipped, 0 errors');
 
-    // The same box 20 % slower at matmul: baseline.compare fails and names the metric.
-    const slow = (await recordedProbe('matmul')).replace('"tflops": 795.5051688633996', '"tflops": 690.0');
+    // --save-baseline measured each metric 3 times (the recorded probes repeat exactly: spread 0, gated).
+    const saved = JSON.parse(await readFile(join(dir, 'base.json'), 'utf8')) as { metrics: Record<string, { repeats: number; spread: number }> };
+    expect(saved.metrics['gpu.matmul/gpu0_tflops']).toMatchObject({ value: 795.5, repeats: 3, spread: 0 });
+    // The same box 12 % slower at matmul (still above the datasheet floor): baseline.compare fails and names the metric.
+    const slow = (await recordedProbe('matmul')).replace('"tflops": 795.5051688633996', '"tflops": 700.0');
     const again = await runSmoke({ bundle, out: join(dir, 'res2'), only: ['gpu.matmul'], exec: await h200Box({ matmul: slow }), sampler: false, report: () => {}, baseline: join(dir, 'base.json') });
     expect(again.results.map((r) => [r.id, r.status])).toEqual([['gpu.inventory', 'pass'], ['python.env', 'pass'], ['gpu.matmul', 'pass'], ['baseline.compare', 'fail']]);
-    expect(again.results.at(-1)!.reason).toBe('gpu.matmul/gpu0_tflops 690 vs 795.5 (×0.867); gpu.matmul/min_tflops 690 vs 795.5 (×0.867)');
+    expect(again.results.at(-1)!.reason).toBe('gpu.matmul/gpu0_tflops 700 vs 795.5 (×0.88, tolerance 10 %); gpu.matmul/min_tflops 700 vs 795.5 (×0.88, tolerance 10 %)');
     expect(again.exitCode).toBe(1);
     expect(again.report.baseline).toMatchObject({ comparable: true, file: join(dir, 'base.json') });
   });

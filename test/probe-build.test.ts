@@ -107,6 +107,12 @@ describe('build --target: apt', () => {
     expect(await stale(join(dir, 'other.json'))).toMatchObject({ code: 'LOCK_STALE', message: expect.stringContaining('another box (gpu-07'), hint: expect.stringContaining('--target') });
     const again = await probeFile(dir, { name: 'again.json' });
     expect(await stale(again)).toBeUndefined();
+    // The lock made for an empty box (a plain build) is locked again for the box of --target, as build re-locks a
+    // changed manifest (it was LOCK_STALE "resolved for an empty box"); not with --locked.
+    const relocked = await build(dir, m, 'empty', box);
+    expect(relocked.ids).toEqual(lean.ids);
+    expect(relocked.lock.target.probe).toEqual(lean.lock.target.probe);
+    expect(messages(relocked.events)).toContainEqual(expect.stringMatching(new RegExp(`empty\\.lock\\.json: it was resolved for an empty box; locked again for the probe of ${hostname()} \\(--target\\)$`)));
   });
 });
 

@@ -1,10 +1,12 @@
 import { type Check, fail, pass } from './check.js';
+import { gpuDatasheet } from './gpu-datasheets.js';
 import { readNvidiaSmi } from './nvsmi.js';
 
 /**
  * gpu.pcie: each GPU's PCIe link runs at its maximum generation and width. Links downclock when idle, so this
  * runs after the load checks and also takes the best link the sampler saw under load; a narrower width is
- * always a failure.
+ * always a failure. The link's maximum is also held against the card's own interface from its datasheet
+ * (gpu-datasheets.ts): a Gen5 x16 card whose link tops out at Gen4 or x8 sits in the wrong slot or riser.
  */
 export const gpuPcie: Check = {
   id: 'gpu.pcie',
@@ -30,6 +32,14 @@ export const gpuPcie: Check = {
       if (widthMax !== undefined) metrics[`gpu${g.index}_pcie_width_max`] = widthMax;
       if (g.pcie.replays !== undefined) metrics[`gpu${g.index}_pcie_replays`] = g.pcie.replays;
       detail.push(`GPU ${g.index} ${g.busId}: Gen${Number.isFinite(gen) ? gen : '?'} x${Number.isFinite(width) ? width : '?'} (max Gen${genMax ?? '?'} x${widthMax ?? '?'}${seen.length ? `, best of ${seen.length} samples under load` : ''})`);
+      const sheet = gpuDatasheet(g.name);
+      if (sheet) {
+        const card = `${sheet.product} is a Gen${sheet.pcie.gen} x${sheet.pcie.width} card (datasheet)`;
+        if (widthMax !== undefined && widthMax < sheet.pcie.width) problems.push(`GPU ${g.index}: its link is at most x${widthMax}, and the ${card}: check the slot, riser and seating`);
+        if (genMax !== undefined && genMax < sheet.pcie.gen) problems.push(`GPU ${g.index}: its link is at most Gen${genMax}, and the ${card}: check the slot, riser and BIOS PCIe setting`);
+      } else if (g.index === log.gpus[0]?.index) {
+        detail.push(`no reference for ${g.name}: its link is held against its own maximum only`);
+      }
       if (genMax === undefined || widthMax === undefined || !Number.isFinite(gen) || !Number.isFinite(width)) continue;
       if (width < widthMax) problems.push(`GPU ${g.index}: link width x${width} < x${widthMax}`);
       if (gen < genMax) problems.push(`GPU ${g.index}: link Gen${gen} < Gen${genMax}${seen.length ? ' even under load' : ' (read at idle: links downclock when idle)'}`);

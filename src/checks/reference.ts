@@ -38,3 +38,25 @@ export function pcieFloorGbps(gen: number | undefined, width: number | undefined
   if (lane === undefined || !width) return undefined;
   return Math.round(lane * width * 0.635 * 10) / 10;
 }
+
+/**
+ * The minimum a first run (no baseline) is judged by: an explicit minimum; else the floor fraction of the
+ * datasheet figure (gpu-datasheets.ts, where the floors are argued); else a fraction of a figure measured
+ * on a real box of that model; else none, and the check says "no reference" honestly.
+ */
+export function firstRunFloor(
+  model: string,
+  o: { explicit?: number; ratio?: number; datasheet?: number; product?: string; floor: number; measured?: number; measuredRatio: number; what: string; digits: number },
+): { min?: number; reference?: string } {
+  const r = (x: number) => Math.round(x * 10 ** o.digits) / 10 ** o.digits;
+  if (o.explicit !== undefined) return { min: o.explicit };
+  if (o.datasheet !== undefined) {
+    const ratio = o.ratio ?? o.floor;
+    return { min: r(ratio * o.datasheet), reference: `${ratio} × ${o.datasheet} ${o.what} (${o.product ?? model} datasheet)` };
+  }
+  if (o.measured !== undefined) {
+    const ratio = o.ratio ?? o.measuredRatio;
+    return { min: r(ratio * o.measured), reference: `${ratio} × ${o.measured} (${model})` };
+  }
+  return {};
+}

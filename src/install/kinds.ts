@@ -61,6 +61,11 @@ export async function installKinds(o: InstallOptions, run: InstallRun): Promise<
   if (!o.dryRun) await checkJournalWritable(pre.stateDir, true);
   let current: string | undefined;
   try {
+    // Nothing is written before each kind's own tool said yes (apt's simulation of the whole apt step).
+    for (const { s, items } of pre.chosen) {
+      current = s.kind;
+      if (s.preflight) await s.preflight(items, ctx);
+    }
     for (const { s, items } of pre.chosen) {
       if (o.signal.aborted) throw new InterruptedError(RERUN_HINT);
       current = s.kind;

@@ -45,7 +45,8 @@ export function forBox(ctx: BuildCtx, probe: LoadedProbe | undefined): BuildCtx 
  * the manifest changed since it was locked, the lock is made again, keeping the artifacts of every section
  * that did not change (cargo's and npm's way: editing the manifest, e.g. correcting a sha256 after a failed
  * build, needs no separate `lock`). `frozen` (--locked, --frozen) resolves nothing and refuses a missing or
- * stale lock instead. A lock made for another box (--target) is refused either way: it is that box's.
+ * stale lock instead. A lock made for an empty box is locked again for the box of --target (not with
+ * --locked/--frozen); one made for another box (--target) is refused either way: it is that box's.
  */
 export async function lockForBuild(
   m: LoadedManifest,
@@ -59,6 +60,15 @@ export async function lockForBuild(
   if (await exists(path)) {
     const lock = await readLock(path);
     const stale = probeStale(lock, o.probe?.ref);
+    if (stale && !lock.target.probe && o.probe && !o.frozen) {
+      // A lock for an empty box (what a plain build made) and now the probe of a real box: nothing in it holds
+      // for that box (apt, pip and hf all leave out what the box has), so it is resolved anew for it.
+      const r = await relock(m, forBox(ctx, o.probe), o.now ?? new Date(), dirname(path));
+      ctx.report({ type: 'info', message: `${shown}: it was resolved for an empty box; locked again for the probe of ${o.probe.probe.hostname} (--target)` });
+      const fresh = withProbe(r.lock, o.probe.ref);
+      await writeLock(path, fresh);
+      return { lock: fresh, path, resolved: true };
+    }
     if (stale) {
       throw new ManifestError({
         code: 'LOCK_STALE',

@@ -379,7 +379,9 @@ When the stick does not keep exec bits (FAT32 often does not), run every entry p
    A delta bundle also needs its base: ./verify --key release.asc --base /path/to/the/base/bundle
 2. Install it:    sudo ./vault-bundle install . --key release.asc   (add --dry-run first to see the plan; it changes nothing)
    It verifies again, checks that this box is the one the bundle is for (OS, architecture, Python: else
-   exit 6, change nothing and ask for the right bundle) and free space, then installs files, apt packages,
+   exit 6, change nothing and ask for the right bundle), free space, and that apt would install its packages
+   on this box (else exit 6, APT_REFUSED names each package and why, nothing is changed: bring back a probe,
+   step 3, for a bundle built for this box), then installs files, apt packages,
    Python wheels and models, with no network, reading a split bundle's parts in place (no reassembly).
    A second run says "nothing to do"; after a failure or Ctrl-C, run it again: it completes what is missing.
    The journal is /var/lib/vault-bundle/journal.jsonl (it also records a run that stopped partway).

@@ -29,8 +29,10 @@ export interface SmokeCommandOptions {
   options?: SmokeOptions;
   saveBaseline?: string;
   baseline?: string;
-  /** Regression tolerance for --baseline (0.1 = 10 %). */
+  /** Regression tolerance for --baseline (0.1 = 10 %): the floor; a noisy metric gets more (baseline.ts). */
   tolerance?: number;
+  /** How many times --save-baseline measures each metric (default SAVE_REPEATS, 3). */
+  repeats?: number;
   exec?: CheckExec;
   report: Reporter;
   signal?: AbortSignal;

@@ -2,6 +2,7 @@ import { appendFile, readFile, stat } from 'node:fs/promises';
 import { hostname, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BaselineComparison, type BaselineFile, DEFAULT_TOLERANCE, compareBaseline, makeBaseline, serializeBaseline } from '../checks/baseline.js';
+import { baselineResult } from '../checks/baseline-run.js';
 import type { CheckResult } from '../checks/check.js';
 import type { NetworkFacts } from '../checks/netns.js';
 import { type SmokeReport, RESULTS_SCHEMA, exitCodeFor, humanSummary, summarize, toJunit } from '../checks/report.js';
@@ -18,6 +19,8 @@ export interface RunFacts {
   bundleInfo: SmokeReport['bundle'];
   baseline?: BaselineFile;
   logLines: string[];
+  /** --save-baseline's extra measurements of the metric checks (each metric's spread comes from them). */
+  repeats?: CheckResult[][];
 }
 
 /**
@@ -29,7 +32,7 @@ export async function writeResults(results: CheckResult[], o: SmokeCommandOption
   const versions: Record<string, string> = {};
   for (const r of results) Object.assign(versions, r.versions ?? {});
   let comparison: BaselineComparison | undefined;
-  const current = makeBaseline(results, versions);
+  const current = makeBaseline([results, ...(f.repeats ?? [])], versions);
   if (baseline && o.baseline) {
     comparison = compareBaseline(baseline, current, o.tolerance ?? DEFAULT_TOLERANCE);
     results.push(baselineResult(comparison, o.baseline));
@@ -74,18 +77,4 @@ export async function writeResults(results: CheckResult[], o: SmokeCommandOption
 async function osName(): Promise<string | undefined> {
   const t = await readFile('/etc/os-release', 'utf8').catch(() => '');
   return /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(t)?.[1];
-}
-
-function baselineResult(c: BaselineComparison, file: string): CheckResult {
-  const base = { id: 'baseline.compare', title: `Metrics against the baseline ${file}`, durationMs: 0, started: new Date().toISOString() };
-  const thresholds = { tolerance: c.tolerance, file };
-  if (!c.comparable) return { ...base, status: 'skip', reason: `baseline not compared: its key differs (${c.keyDiffs.join('; ')})`, thresholds };
-  const metrics = Object.fromEntries(c.metrics.filter((m) => m.ratio !== undefined).map((m) => [`${m.metric}_ratio`, m.ratio!]));
-  const detail = c.metrics.map((m) => `${m.status.padEnd(9)} ${m.metric}: ${m.current ?? '—'} vs ${m.baseline} (${m.better} is better${m.ratio !== undefined ? `, ratio ${m.ratio}` : ''})`).join('\n');
-  if (c.regressions.length) {
-    return { ...base, status: 'fail', reason: c.regressions.map((m) => `${m.metric} ${m.current} vs ${m.baseline} (×${m.ratio})`).join('; '), metrics, thresholds, detail };
-  }
-  const compared = c.metrics.filter((m) => m.status !== 'missing').length;
-  const missing = c.metrics.length - compared;
-  return { ...base, status: 'pass', reason: `${compared} metrics within ${Math.round(c.tolerance * 100)} % of the baseline${missing ? ` (${missing} not measured in this run)` : ''}`, metrics, thresholds, detail };
 }

@@ -7,7 +7,10 @@ import { expectationsFromArtifacts, modelsFromArtifacts } from '../checks/models
 import { detectNetwork } from '../checks/netns.js';
 import { checks as allChecks } from '../checks/registry.js';
 import type { SmokeReport } from '../checks/report.js';
-import { selectChecks } from '../checks/runner.js';
+import { runChecks, selectChecks } from '../checks/runner.js';
+import { repeatForBaseline } from '../checks/baseline-run.js';
+import { runProcess } from '../checks/proc.js';
+import { exitCodeFor } from '../checks/report.js';
 import type { Locked } from '../sources/source.js';
 import { UsageError, localWriteError } from '../util/errors.js';
 import { besideBundle, insideBundleWarning } from '../util/beside.js';
@@ -85,5 +88,21 @@ export async function runSmoke(o: SmokeCommandOptions): Promise<SmokeRun> {
   log(`network: ${JSON.stringify(network)}`);
 
   const results = await withTempDir('vault-smoke', (workDir) => runSampled(selected, o, { env, options, state, workDir, outDir, rawDir, log }));
-  return writeResults(results, o, { outDir, started, network, bundleInfo, ...(baseline ? { baseline } : {}), logLines });
+  // --save-baseline measures the metric checks again (no sampler), so each metric's spread is known.
+  const repeats =
+    o.saveBaseline && exitCodeFor(results) === 0
+      ? await repeatForBaseline(
+          results,
+          (ids, k) =>
+            withTempDir('vault-smoke', async (workDir) => {
+              o.report({ type: 'phase', phase: `baseline repeat ${k}`, detail: ids.join(', ') });
+              const raw = join(rawDir, `repeat-${k}`);
+              await mkdir(raw, { recursive: true });
+              const ctx = { exec: o.exec ?? runProcess, env, options, state, workDir, outDir, rawDir: raw, log, report: o.report };
+              return runChecks(selectChecks(o.checks ?? allChecks, ids), { ctx, signal: o.signal, timeouts: options.timeouts });
+            }),
+          o.repeats,
+        )
+      : [];
+  return writeResults(results, o, { outDir, started, network, bundleInfo, ...(baseline ? { baseline } : {}), logLines, repeats });
 }

@@ -76,6 +76,11 @@ export interface Source<Spec = unknown> {
   views?(items: readonly Locked[]): Record<string, string>;
   /** Installs the verified artifacts of this kind on the box (its own view of the bundle, its own tool). */
   install(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport>;
+  /**
+   * Asks the box's own tool whether this kind's install would go through (apt's simulation of the whole
+   * step), before anything of any kind is written; throws the refusal (APT_REFUSED) naming why.
+   */
+  preflight?(items: readonly Locked[], ctx: BoxCtx): Promise<void>;
   /** What install will write where (checked against free space first); nothing for what is already in place. */
   space?(items: readonly Locked[], ctx: BoxCtx): Promise<SpaceNeed[]>;
 }

@@ -112,9 +112,10 @@ export class LocalError extends VaultError<InstallCode> {
 
 /**
  * The box is not the kind of box the bundle was built for (bundle.json's target: OS release, architecture,
- * the Python the wheels are for). Its own exit code: the remedy is another bundle, not another flag or a copy.
+ * the Python the wheels are for; APT_REFUSED: apt's simulation on this box refuses the bundle's apt closure,
+ * resolved for other installed versions). Its own exit code: the remedy is another bundle, not another flag or a copy.
  */
-export class TargetError extends VaultError<'TARGET_MISMATCH'> {
+export class TargetError extends VaultError<'TARGET_MISMATCH' | 'APT_REFUSED'> {
   override readonly exitCode = 6;
 }
 

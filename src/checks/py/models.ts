@@ -1,11 +1,23 @@
 /**
  * models.load probe: every model of a spec file loads from the HF cache under HF_HOME with HF_HUB_OFFLINE=1
- * (tokenizer, config, weights) onto cuda:0, and one forward pass gives finite logits. One result per model.
+ * (tokenizer, config, weights) onto cuda:0, and one forward pass gives finite logits. One result per model;
+ * a model whose snapshot is not in the cache is "not installed" (checked before torch is imported).
  */
 export const MODELS_PY = String.raw`
 import json, os, sys, time, traceback
 spec = json.load(open(sys.argv[1]))
 out = {"hf_home": os.environ.get("HF_HOME"), "offline": os.environ.get("HF_HUB_OFFLINE"), "models": []}
+hub = os.path.join(os.environ.get("HF_HOME") or os.path.expanduser("~/.cache/huggingface"), "hub")
+def snapshot(m):
+    return os.path.join(hub, "models--" + m["repo"].replace("/", "--"), "snapshots", m["commit"])
+def not_installed(m):
+    return {"repo": m["repo"], "commit": m["commit"], "ok": False, "not_installed": True,
+            "error": "not installed: run install (models are the hf step); no snapshot %s under %s" % (m["commit"][:12], hub)}
+# A model the install never wrote is said as such, not as the library's "couldn't connect to the Hub".
+if all(not os.path.isdir(snapshot(m)) for m in spec["models"]):
+    out["models"] = [not_installed(m) for m in spec["models"]]
+    print(json.dumps(out), flush=True)
+    sys.exit(0)
 try:
     import torch
     import transformers
@@ -15,6 +27,9 @@ except Exception as e:
     print(json.dumps({"error": "%s: %s" % (type(e).__name__, e)}), flush=True)
     sys.exit(0)
 for m in spec["models"]:
+    if not os.path.isdir(snapshot(m)):
+        out["models"].append(not_installed(m))
+        continue
     r = {"repo": m["repo"], "commit": m["commit"]}
     t0 = time.time()
     model = None

@@ -9,6 +9,7 @@ import type { BuildCtx, Locked, Source } from '../source.js';
 import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
+import { checkApt } from './simulate.js';
 import { expandSources } from './repos.js';
 import { ClosureError, resolveClosure } from './resolve.js';
 import { type AptSpec, aptSchema } from './schema.js';
@@ -117,6 +118,7 @@ export const aptSource: Source<AptSpec> = {
   },
 
   install: installApt,
+  preflight: async (items, ctx) => void (await checkApt(items, ctx)),
   space: aptSpace,
 };
 
