@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCommand } from '../src/commands/install.js';
+import { installBundle } from '../src/install/install.js';
 import { parseOsRelease } from '../src/probe/collect.js';
 import { writeTinyModel } from '../src/sources/hf/tiny-model.js';
 import { aptRefusal, parseAptRefusal } from '../src/sources/apt/simulate.js';
@@ -114,7 +114,7 @@ describe('install asks apt first', () => {
     const state = join(dir, 'state');
     const events: VaultEvent[] = [];
     const profile = join(box, 'profile.sh');
-    const err = await installCommand({ bundle: b, dryRun: false, stateDir: state, profile, exec: execFile, report: (e) => events.push(e), signal: new AbortController().signal }).catch((e: unknown) => e);
+    const err = await installBundle({ bundle: b, dryRun: false, stateDir: state, profile, exec: execFile, report: (e) => events.push(e), signal: new AbortController().signal }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'APT_REFUSED', exitCode: 6, message: expect.stringContaining('needs-new-libc: Depends libc6 (>= 99) but') });
     // Nothing of any kind was written: not the file (which installs before apt), not the venv, not the model.
     expect(existsSync(box)).toBe(false);
