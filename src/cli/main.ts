@@ -10,6 +10,7 @@ import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
 import { type OutputMode, makeRenderer } from './render.js';
+import { registerExport } from './commands/export.js';
 
 interface GlobalOpts {
   json?: boolean;
@@ -530,6 +531,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(html);
       }
     });
+
+  registerExport(program, { mode: () => mode, emit, signal: controller.signal });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,41 @@
+import { type Command, Option } from 'commander';
+import type { OutputMode } from '../render.js';
+import { formatBytes } from '../format.js';
+
+/** What a verb's file needs from the composition root (main.ts). */
+export interface VerbDeps {
+  mode: () => OutputMode;
+  emit: (human: string, data: unknown) => void;
+  signal: AbortSignal;
+}
+
+/** Escapes a name from a bundle for the terminal: control characters never reach it. */
+export function safeText(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+export function registerExport(program: Command, d: VerbDeps): void {
+  program
+    .command('export')
+    .description('write a bundle as a plain site for the users\' own tools (apt, pip, huggingface_hub) and nginx, hard-linked from the verified bundle')
+    .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
+    .requiredOption('--site <dir>', 'the new folder to write: apt/, simple/, wheels/, hf/, files/, the bundle\'s SHA256SUMS and bundle.json, site.conf and nginx.conf')
+    .option('--key <file>', 'release public key: the bundle\'s signature must verify against it first')
+    .addOption(new Option('--listen <addr>', 'what site.conf\'s server block listens on (nginx "listen")').default('80'))
+    .action(async (bundle: string, o: { site: string; key?: string; listen: string }) => {
+      const { verifiedBundle, clientLines } = await import('../../site/build.js');
+      const { exportSite } = await import('../../site/export.js');
+      const b = await verifiedBundle(bundle, { ...(o.key ? { key: o.key } : {}), signal: d.signal });
+      const r = await exportSite(b, o.site, { listen: o.listen, signal: d.signal });
+      const lines = clientLines(r.plan, 'http://HOST');
+      d.emit(
+        [
+          `exported ${safeText(r.plan.name)} ${safeText(r.plan.version)} to ${r.dir}: ${r.files} files (${r.linked} hard-linked, ${r.copied} copied, ${formatBytes(r.bytesCopied)})`,
+          `nginx: include ${r.dir}/site.conf in http {}, or run: nginx -p ${r.dir} -c nginx.conf`,
+          'clients (HOST: this server\'s name):',
+          ...lines.map((l) => `  ${safeText(l)}`),
+        ].join('\n'),
+        { dir: r.dir, files: r.files, linked: r.linked, copied: r.copied, bytesCopied: r.bytesCopied, clients: lines },
+      );
+    });
+}
