@@ -11,6 +11,7 @@ import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
 import { type OutputMode, makeRenderer } from './render.js';
 import { registerExport } from './commands/export.js';
+import { registerServe } from './commands/serve.js';
 
 interface GlobalOpts {
   json?: boolean;
@@ -533,6 +534,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   registerExport(program, { mode: () => mode, emit, signal: controller.signal });
+  registerServe(program, { mode: () => mode, emit, signal: controller.signal });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -80,6 +80,7 @@ export async function siteBundle(): Promise<SiteBundle> {
     model: { repo: 'tiny/gpt2', files },
     close: async () => {
       const { rm } = await import('node:fs/promises');
+      for (const k of [release, repoKey]) execFileSync('gpgconf', ['--homedir', k.home, '--kill', 'gpg-agent'], { stdio: 'ignore' });
       await rm(work, { recursive: true, force: true });
     },
   };
