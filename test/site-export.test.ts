@@ -44,13 +44,13 @@ describe('export --site', () => {
 
   it.skipIf(!hasNginx())('apt-get reads the repository from nginx with one deb line, signed-by the release key, no warnings', async () => {
     await aptFromSite(fx, nginx.url, 'apt-nginx');
-  });
+  }, 120_000);
 
   it.skipIf(!hasNginx())('pip installs every wheel with --index-url and --require-hashes, and downloads them with --find-links', async () => {
     await pipFromSite(fx, nginx.url, 'venv-nginx');
-  });
+  }, 240_000);
 
   it.skipIf(!hasNginx())('@huggingface/hub lists, downloads and snapshots the bundled model from nginx, with the Hub\'s headers', async () => {
     await hubFromSite(fx, nginx.url, 'hf-nginx');
-  });
+  }, 120_000);
 });

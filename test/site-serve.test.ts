@@ -44,11 +44,11 @@ function raw(url: string, request: string, ms = 1500): Promise<string> {
 describe('serve', () => {
   it('apt-get installs the packages from serve with the documented line, signed-by the release key, no warnings', async () => {
     await aptFromSite(fx, site.url, 'apt-serve');
-  });
+  }, 120_000);
 
   it('pip installs every wheel from serve with --index-url / --find-links and --require-hashes', async () => {
     await pipFromSite(fx, site.url, 'venv-serve');
-  });
+  }, 240_000);
 
   it('@huggingface/hub fetches the model from serve; a tar bundle is served in place just the same', async () => {
     await hubFromSite(fx, site.url, 'hf-serve');
@@ -60,7 +60,7 @@ describe('serve', () => {
     } finally {
       await fromTar.drain(100);
     }
-  });
+  }, 240_000);
 
   it('answers ETag/If-None-Match, Range and keep-alive, and logs one JSON line per answer', async () => {
     const u = `${site.url}/bundle.json`;
@@ -131,6 +131,20 @@ describe('serve', () => {
     expect((await fetch(`${site.url}/bundle.json`)).status).toBe(200);
   });
 
+  it('verify and install take the served bundle\'s URL: fetched into the cache, every byte checked, then as from a stick', async () => {
+    const cache = join(fx.work, 'pull-cache');
+    const v = await runCli(['--cache-dir', cache, 'verify', `${site.url}/`, '--key', fx.release.pub]);
+    expect(v.stderr).toContain('every file checked against its SHA256SUMS');
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/^OK site-test 1\.0\.0: .*signature by [0-9A-F]{40} valid/m);
+    // Again: nothing is fetched twice (the files in the cache have their hashes).
+    const before = log.length;
+    expect((await runCli(['--cache-dir', cache, 'verify', `${site.url}/`])).code).toBe(0);
+    expect(log.slice(before).filter((l) => l.path.startsWith('/bundle/blobs/')).length).toBe(0);
+    const i = await runCli(['--cache-dir', cache, 'install', `${site.url}/`, '--dry-run', '--only', 'file', '--ignore-target', '--state-dir', join(fx.work, 'state')]);
+    expect(i.code, i.stderr).toBe(0);
+  }, 120_000);
+
   it('with a token: 401 without it, 200 with Bearer (HF_TOKEN) or basic auth', async () => {
     const s = await serve(fx.bundle, { token: 'sekrit-token-123' });
     try {
@@ -144,7 +158,7 @@ describe('serve', () => {
     }
   });
 
-  it('the CLI verifies first, prints the client lines, and Ctrl-C drains and exits 0', async () => {
+  it('the CLI verifies first, prints the client lines, and Ctrl-C drains and exits 0', { timeout: 60_000 }, async () => {
     const r = await runCli(['serve', fx.bundle, '--listen', '127.0.0.1:0', '--key', fx.release.pub], { signalWhen: { pattern: /HF_ENDPOINT=/, signal: 'SIGINT', delayMs: 200 } });
     expect(r.stderr).not.toContain('error');
     expect(r.code).toBe(0);

@@ -11,7 +11,7 @@ import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
 import { type OutputMode, makeRenderer } from './render.js';
 import { registerExport } from './commands/export.js';
-import { registerServe } from './commands/serve.js';
+import { localBundle, registerServe } from './commands/serve.js';
 
 interface GlobalOpts {
   json?: boolean;
@@ -202,6 +202,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
     .action(async (bundle: string, o: { threads?: number; base?: string; key?: string; requireSignature?: boolean; allowExpired?: boolean }) => {
+      bundle = await localBundle(bundle, { ...(g().cacheDir ? { cacheDir: resolve(g().cacheDir!) } : {}), signal: controller.signal, token: process.env.VAULT_BUNDLE_TOKEN });
       const { verifyBundle } = await import('../bundle/verify.js');
       const rep = await verifyBundle(bundle, {
         threads: o.threads,
@@ -323,6 +324,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
     .option('--ignore-target', "install on a box that is not the bundle's target (OS release, architecture, Python): warn instead of refusing")
     .action(async (bundle: string, o: { dryRun?: boolean; stateDir?: string; only?: string; flat?: string; base?: string; key?: string; requireSignature?: boolean; allowDowngrade?: boolean; allowExpired?: boolean; ignoreTarget?: boolean }) => {
+      bundle = await localBundle(bundle, { ...(g().cacheDir ? { cacheDir: resolve(g().cacheDir!) } : {}), signal: controller.signal, token: process.env.VAULT_BUNDLE_TOKEN });
       const r = makeRenderer(mode);
       try {
         const { installCommand } = await import('../commands/install.js');

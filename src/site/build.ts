@@ -2,7 +2,7 @@ import type { LoadedBundle } from '../bundle/load.js';
 import { IntegrityError, UsageError } from '../util/errors.js';
 import { aptEntries } from './apt.js';
 import { hubEntries } from './hub.js';
-import { type SitePlan, fileEntries, topEntries } from './plan.js';
+import { type SitePlan, fileEntries, rawEntries, topEntries } from './plan.js';
 import { pypiEntries } from './pypi.js';
 
 /** The whole site of a bundle: the bundle's own files, apt/, simple/ and wheels/, hf/, files/. */
@@ -11,7 +11,10 @@ export async function sitePlan(b: LoadedBundle): Promise<SitePlan> {
   const pip = pypiEntries(b);
   const hub = hubEntries(b);
   const files = fileEntries(b);
-  const entries = [...(await topEntries(b)), ...(apt?.entries ?? []), ...pip, ...hub.entries, ...files];
+  const top = await topEntries(b);
+  const sig = top.find((e) => e.url === 'SHA256SUMS.asc');
+  const raw = [...rawEntries(b), ...(sig ? [{ ...sig, url: `bundle/${sig.url}`, file: `bundle/${sig.file}` }] : [])];
+  const entries = [...top, ...(apt?.entries ?? []), ...pip, ...hub.entries, ...files, ...raw];
   const seen = new Set<string>();
   for (const e of entries) {
     if (seen.has(e.url)) {

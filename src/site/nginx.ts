@@ -36,7 +36,39 @@ map $http_x_vb_paths_info $vb_hf_path {
     "~\\"paths\\":\\s*\\[\\s*\\"(?<p>[^\\"]+)\\"\\s*\\]" $p;
 }
 
-server {
+${serverBlock(o)}`;
+}
+
+/** A whole nginx configuration for the site, run as `nginx -p <site> -c nginx.conf` (add `-g 'daemon off;'` to stay in front). */
+export function nginxConf(o: { siteConf: string; pid?: string }): string {
+  return `# Written by vault-bundle export --site: nginx -p <this folder> -c nginx.conf
+worker_processes auto;
+pid ${o.pid ?? 'nginx.pid'};
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    map_hash_bucket_size 256;
+    map_hash_max_size 1048576;
+    client_body_temp_path /tmp;
+    proxy_temp_path /tmp;
+    include ${o.siteConf};
+}
+`;
+}
+
+/** URIs that go into the maps as they are; others (quotes, control characters) are served without the Hub headers. */
+function nginxSafe(url: string): boolean {
+  return /^[\w.~+@=,:%/-]+$/.test(url);
+}
+
+function q(s: string): string {
+  return `"${s.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/** The server block: static files with sendfile, the Hub's API answers, paths-info and resolve headers. */
+function serverBlock(o: { root: string; listen: string }): string {
+  return `server {
     listen ${o.listen};
     server_name _;
     root ${q(o.root)};
@@ -96,31 +128,4 @@ server {
     }
 }
 `;
-}
-
-/** A whole nginx configuration for the site, run as `nginx -p <site> -c nginx.conf` (add `-g 'daemon off;'` to stay in front). */
-export function nginxConf(o: { siteConf: string; pid?: string }): string {
-  return `# Written by vault-bundle export --site: nginx -p <this folder> -c nginx.conf
-worker_processes auto;
-pid ${o.pid ?? 'nginx.pid'};
-error_log stderr warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    map_hash_bucket_size 256;
-    map_hash_max_size 1048576;
-    client_body_temp_path /tmp;
-    proxy_temp_path /tmp;
-    include ${o.siteConf};
-}
-`;
-}
-
-/** URIs that go into the maps as they are; others (quotes, control characters) are served without the Hub headers. */
-function nginxSafe(url: string): boolean {
-  return /^[\w.~+@=,:%/-]+$/.test(url);
-}
-
-function q(s: string): string {
-  return `"${s.replace(/[\\"]/g, '\\$&')}"`;
 }

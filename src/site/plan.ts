@@ -94,3 +94,15 @@ export function fileEntries(b: LoadedBundle): SiteEntry[] {
 export function safeSegment(s: string): boolean {
   return s.length > 0 && s.length <= 255 && s !== '.' && s !== '..' && !/[/\\\u0000-\u001f\u007f]/.test(s);
 }
+
+/**
+ * `bundle/<path>`: every file SHA256SUMS lists, under its own path (and SHA256SUMS with its signature), so
+ * `install http://host:port/` and `verify http://host:port/` can fetch the bundle itself, checking each byte.
+ */
+export function rawEntries(b: LoadedBundle): SiteEntry[] {
+  const out: SiteEntry[] = [textEntry(`bundle/${SUMS}`, b.sums.bytes, 'text/plain; charset=utf-8')];
+  for (const path of b.sums.list.keys()) {
+    if (b.reader.entries.get(path)?.kind === 'file') out.push(bundleEntry(b, path, `bundle/${path}`, BINARY));
+  }
+  return out;
+}

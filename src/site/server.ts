@@ -8,6 +8,8 @@ import type { LoadedBundle } from '../bundle/load.js';
 import type { SiteEntry, SitePlan } from './plan.js';
 import { parseRange, parseTarget } from './request.js';
 
+const SMALL = 64 * 1024;
+
 /** One line of the access log (JSON lines): what was asked and answered, never a header's secret. */
 export interface AccessLine {
   time: string;
@@ -48,7 +50,16 @@ export interface RunningSite {
  * paths-info only. Strong ETags (content hashes; the Hub's own on resolve URLs) with If-None-Match, one Range.
  */
 export async function serveSite(b: LoadedBundle, plan: SitePlan, o: ServeOptions): Promise<RunningSite> {
-  const byUrl = new Map<string, SiteEntry>(plan.entries.map((e) => [e.url, e]));
+  // Small files of the bundle (pages, indexes, configs) are read once into memory, up to 16 MiB in all: an index
+  // page then costs no open().
+  let budget = 16 << 20;
+  const entries: SiteEntry[] = [];
+  for (const e of plan.entries) {
+    const small = 'bundle' in e.source && e.size <= SMALL && e.size <= budget;
+    if (small) budget -= e.size;
+    entries.push(small && 'bundle' in e.source ? { ...e, source: { text: await b.reader.read(e.source.bundle, SMALL) } } : e);
+  }
+  const byUrl = new Map<string, SiteEntry>(entries.map((e) => [e.url, e]));
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     res.on('finish', () => {

@@ -59,3 +59,18 @@ export function registerServe(program: Command, d: VerbDeps): void {
       if (logTo !== process.stderr) await new Promise<void>((r) => (logTo as NodeJS.WritableStream).end(() => r()));
     });
 }
+
+/**
+ * `install`/`verify` given a served bundle's URL: the bundle fetched into the cache (`<cache>/served/…`), each file
+ * checked against its SHA256SUMS, then the local folder is what they verify and install. Anything else is as given.
+ */
+export async function localBundle(bundle: string, o: { cacheDir?: string; signal: AbortSignal; token?: string }): Promise<string> {
+  const { isServedUrl, pullServedBundle } = await import('../../site/pull.js');
+  if (!isServedUrl(bundle)) return bundle;
+  const { HttpClient } = await import('../../fetch/http.js');
+  const { limits } = await import('../../util/limits.js');
+  const { defaultCacheDir } = await import('../../context.js');
+  const dir = await pullServedBundle(bundle, o.cacheDir ?? defaultCacheDir(), { http: new HttpClient(limits), signal: o.signal, ...(o.token ? { token: o.token } : {}) });
+  process.stderr.write(`fetched ${safeText(bundle)} into ${dir} (every file checked against its SHA256SUMS)\n`);
+  return dir;
+}
