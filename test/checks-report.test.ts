@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { betterOf, compareBaseline, makeBaseline, baselineKey, serializeBaseline, BASELINE_SCHEMA, type BaselineFile } from '../src/checks/baseline.js';
@@ -7,6 +9,7 @@ import { exitCodeFor, humanSummary, summarize, toJunit } from '../src/checks/rep
 import { niceTicks, thermalSvg } from '../src/checks/svg.js';
 import { decodeThrottle, evaluateThermal, parseSmiCsv, samplesToCsv, CSV_HEADER, type ThermalSample } from '../src/checks/thermal.js';
 import { parseXml, type XmlNode } from '../src/checks/xml.js';
+import { JUNIT_10_XSD } from './helpers/junit-xsd.js';
 
 const fixture = (name: string) => readFile(join(import.meta.dirname, 'fixtures', 'checks', name), 'utf8');
 
@@ -26,7 +29,10 @@ describe('JUnit XML', () => {
     expect(xml).not.toMatch(/[\u0001\u0007]/);
     const root = parseXml(xml);
     expect(root.name).toBe('testsuites');
-    expect(root.attrs).toMatchObject({ tests: '4', failures: '1', errors: '1', skipped: '1', time: '61.300', timestamp: '2026-11-29T03:48:19' });
+    expect(root.attrs).toMatchObject({ tests: '4', failures: '1', errors: '1', time: '61.300' });
+    // Jenkins' junit-10.xsd has no skipped or timestamp on <testsuites> (they stay on each <testsuite>).
+    expect(root.attrs.skipped).toBeUndefined();
+    expect(root.attrs.timestamp).toBeUndefined();
     const suites = all(root, 'testsuite');
     expect(suites.map((s) => s.attrs.name)).toEqual(['gpu', 'nccl', 'models']);
     for (const s of suites) {
@@ -179,5 +185,20 @@ describe('thermal', () => {
     expect(parseXml(thermalSvg([])).name).toBe('svg');
     expect(niceTicks(0, 694.4)).toEqual([0, 200, 400, 600, 800]);
     expect(niceTicks(0, 21.3, 8)).toEqual([0, 5, 10, 15, 20, 25]);
+  });
+});
+
+describe('JUnit XML against Jenkins\' schema', () => {
+  it.skipIf(spawnSync('xmllint', ['--version']).status !== 0)('validates with xmllint --schema junit-10.xsd (pass, fail, error, skip)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vb-junit-'));
+    try {
+      await writeFile(join(dir, 'junit-10.xsd'), JUNIT_10_XSD);
+      await writeFile(join(dir, 'junit.xml'), toJunit({ checks: results, box: { hostname: 'vm', gpu_model: 'NVIDIA H200 <&>' }, started: '2026-11-29T03:48:19.420Z', durationMs: 61300 }));
+      const r = spawnSync('xmllint', ['--noout', '--schema', join(dir, 'junit-10.xsd'), join(dir, 'junit.xml')], { encoding: 'utf8' });
+      expect(r.stderr).toContain('junit.xml validates');
+      expect(r.status).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

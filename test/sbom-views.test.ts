@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { sbomJson, validateSbom } from '../src/sbom/cyclonedx.js';
 import { licenseSummary, normalizeLicense } from '../src/sbom/licenses.js';
 import { type SpdxDocument, spdxDocument } from '../src/sbom/spdx.js';
 import type { Locked } from '../src/sources/source.js';
+import { purlDistro } from '../src/sources/apt/indexes.js';
 import type { Digest } from '../src/store/digest.js';
 import { buildIn } from './helpers/build.js';
 import { BIN, REPO, runCli } from './helpers/cli.js';
@@ -187,6 +189,40 @@ describe('SPDX 2.3', () => {
     const cdxEdges = cdx.dependencies.filter((d) => byId.has(d.ref)).flatMap((d) => (d.dependsOn ?? []).map((t) => `${byId.get(d.ref)} -> ${byId.get(t)}`));
     expect(spdxEdges.sort()).toEqual(cdxEdges.sort());
     expect(spdxEdges).toHaveLength(4);
+  });
+
+  it('is what strict consumers take: dependsOn on every dependencies entry ([] for a leaf), a whole-second timestamp', () => {
+    const index = { ...mixedIndex(), created: '2026-11-29T03:48:19.420Z' };
+    const cdx = JSON.parse(sbomJson(index)) as { metadata: { timestamp: string }; dependencies: { ref: string; dependsOn?: string[] }[] };
+    expect(cdx.metadata.timestamp).toBe('2026-11-29T03:48:19Z');
+    expect(cdx.dependencies.length).toBeGreaterThan(2);
+    for (const d of cdx.dependencies) expect(Array.isArray(d.dependsOn), d.ref).toBe(true);
+    expect(cdx.dependencies.some((d) => d.dependsOn!.length === 0)).toBe(true);
+  });
+
+  it('passes cdxgen\'s cdx-validate --strict and converts to SPDX with cdx-convert (cdxgen pinned as a dev dependency)', async () => {
+    const dir = await tempDir();
+    const bom = join(dir, 'sbom.cdx.json');
+    await writeFile(bom, sbomJson(mixedIndex()));
+    const bin = (n: string) => join(REPO, 'node_modules', '.bin', n);
+    const v = spawnSync(bin('cdx-validate'), ['-i', bom, '--strict', '--no-include-manual', '--fail-severity', 'critical'], { encoding: 'utf8', env: { ...process.env, CDXGEN_NO_BANNER: 'true' } });
+    // Exit 2 is a schema or deep (purl, ref, dependsOn) failure; the compliance scorecards (signing, supplier
+    // contact, CRA) are policy findings for the release engineer, kept below the failing severity here.
+    expect(v.status, `${v.stdout}\n${v.stderr}`).toBe(0);
+    expect(`${v.stdout}${v.stderr}`).not.toMatch(/dependsOn/);
+    const c = spawnSync(bin('cdx-convert'), ['-i', bom, '-o', join(dir, 'sbom.spdx.json')], { encoding: 'utf8' });
+    expect(c.status, `${c.stdout}\n${c.stderr}`).toBe(0);
+    const spdx = JSON.parse(await readFile(join(dir, 'sbom.spdx.json'), 'utf8')) as Record<string, unknown>;
+    expect(JSON.stringify(spdx)).toContain('2026');
+  }, 120_000);
+
+  it('names a deb purl\'s distro by the codename, not the pocket (bookworm, not bookworm-security)', () => {
+    expect(purlDistro('bookworm-security')).toBe('bookworm');
+    expect(purlDistro('noble-updates')).toBe('noble');
+    expect(purlDistro('bookworm-backports')).toBe('bookworm');
+    expect(purlDistro('bookworm/updates')).toBe('bookworm');
+    expect(purlDistro('bookworm')).toBe('bookworm');
+    expect(purlDistro('stable')).toBe('stable');
   });
 
   it('defines every LicenseRef it uses, once per text, and never passes an unknown WITH exception', async () => {

@@ -103,7 +103,22 @@ export function sbomJson(index: BundleIndex): string {
     }
   }
   const serializer = new CDX.Serialize.JsonSerializer(new CDX.Serialize.JSON.Normalize.Factory(SPEC));
-  return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;
+  return `${JSON.stringify(forConsumers(JSON.parse(serializer.serialize(bom, { sortLists: true })) as BomJson), null, 2)}\n`;
+}
+
+interface BomJson {
+  metadata?: { timestamp?: string };
+  dependencies?: { ref: string; dependsOn?: string[] }[];
+}
+
+/**
+ * What strict consumers need beyond the schema: cdxgen's `cdx-validate --strict` wants `dependsOn` on every
+ * `dependencies` entry (`[]` for a leaf), and `cdx-convert` to SPDX 3 takes a timestamp in whole seconds only.
+ */
+function forConsumers(bom: BomJson): BomJson {
+  if (bom.metadata?.timestamp) bom.metadata.timestamp = bom.metadata.timestamp.replace(/\.\d+Z$/, 'Z');
+  for (const d of bom.dependencies ?? []) d.dependsOn ??= [];
+  return bom;
 }
 
 function component(a: Locked): CDX.Models.Component {

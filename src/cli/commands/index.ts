@@ -4,6 +4,7 @@ import * as audit from './audit.js';
 import * as build from './build.js';
 import * as cache from './cache.js';
 import * as diff from './diff.js';
+import * as exportSite from './export.js';
 import * as inspect from './inspect.js';
 import * as install from './install.js';
 import * as lock from './lock.js';
@@ -11,6 +12,7 @@ import * as probe from './probe.js';
 import * as report from './report.js';
 import * as sbom from './sbom.js';
 import * as schema from './schema.js';
+import * as serve from './serve.js';
 import * as sign from './sign.js';
 import * as smoke from './smoke.js';
 import * as verify from './verify.js';
@@ -36,6 +38,9 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   sbom.register,
   diff.register,
   report.register,
+  // The site: the bundle for the users' own tools (apt, pip, huggingface_hub), served or as a tree for nginx.
+  serve.register,
+  exportSite.register,
   // Upkeep of the build host's shared blob cache.
   cache.register,
 ];

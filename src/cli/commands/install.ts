@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { InstallResult } from '../../install/install.js';
-import { type Cli, examples, nonEmptyPath, rendered, signatureNote } from '../common.js';
+import { type Cli, examples, localBundle, nonEmptyPath, rendered, signatureNote } from '../common.js';
 
 interface InstallFlags {
   dryRun?: boolean;
@@ -36,6 +36,7 @@ export function register(program: Command, cli: Cli): void {
       'vault-bundle install my-box-1.1.0-delta.tar --base /media/stick/my-box-1.0.0 --only apt,pip',
     ))
     .action(async (bundle: string, o: InstallFlags) => {
+      bundle = await localBundle(cli, bundle);
       const { installBundle } = await import('../../install/install.js');
       const { execFile } = await import('../../util/exec.js');
       const res = await rendered(cli, (report) =>

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { VerifyReport } from '../../bundle/verify.js';
-import { type Cli, examples, nonEmptyPath, positiveInt, shown, signatureNote } from '../common.js';
+import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, shown, signatureNote } from '../common.js';
 import { formatBytes } from '../format.js';
 
 interface VerifyFlags {
@@ -27,6 +27,7 @@ export function register(program: Command, cli: Cli): void {
       ? examples('./verify', './verify --key release.asc', 'sh ./verify --base ../my-box-1.0.0')
       : examples('vault-bundle verify bundles/quickstart', 'vault-bundle verify /media/stick/my-box --key release.asc', 'vault-bundle --json verify my-box.tar --base my-box-1.0.0'))
     .action(async (bundle: string, o: VerifyFlags) => {
+      bundle = await localBundle(cli, bundle);
       const { verifyBundle } = await import('../../bundle/verify.js');
       const rep = await verifyBundle(bundle, {
         threads: o.threads,

@@ -54,7 +54,7 @@ export async function fetchIndexes(repos: TrustedRepo[], architectures: string[]
           const archs = source.architectures ?? architectures;
           const wanted = indexPaths(release, isFlat(suite) ? [''] : source.components, archs, subject);
           const origin = (release.fields.Origin ?? 'debian').toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
-          const distro = release.fields.Codename ?? release.fields.Suite ?? suite;
+          const distro = purlDistro(release.fields.Codename ?? release.fields.Suite ?? suite);
           const pin = source.pin ?? (/^yes$/i.test(release.fields.NotAutomatic ?? '') ? (/^yes$/i.test(release.fields.ButAutomaticUpgrades ?? '') ? 100 : 1) : 500);
           return Promise.all(
             wanted.map(async ({ path, component, compression }) => {
@@ -142,4 +142,13 @@ export function readIndex(ix: FetchedIndex): AsyncIterable<Buffer> {
     return Readable.fromWeb(new xz.XzReadableStream(web) as unknown as WebReadableStream<Uint8Array>);
   }
   return raw;
+}
+
+/**
+ * The purl `distro` qualifier: the release's codename (bookworm, noble), not the pocket it came from. Debian's
+ * security archive names its Codename `bookworm-security`, Ubuntu's updates `noble-updates`; the purl spec and its
+ * consumers (OSV, Trivy, cdxgen) expect `distro=bookworm`. The vendor (Origin) still tells backports apart.
+ */
+export function purlDistro(codename: string): string {
+  return codename.replace(/(?:[-/](?:security|updates|backports|proposed|sloppy))+$/i, '') || codename;
 }
