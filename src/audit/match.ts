@@ -1,5 +1,5 @@
 import { PackageURL } from 'packageurl-js';
-import type { Target } from '../manifest/schema.js';
+import type { Target } from '../target/target.js';
 import { compareVersions as dpkgCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare, normalizeName, tryParseVersion } from '../sources/pip/pep440.js';
 import type { RuntimeFile } from '../runtime/carry.js';

@@ -8,7 +8,7 @@ import { InterruptedError, UsageError, VaultError, isAbort } from '../util/error
 import { removeTempsSync, writeFileAtomic } from '../util/fs.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
-import { formatBytes, parseBytes } from './format.js';
+import { formatBytes, parseBytes } from '../util/format.js';
 import { type OutputMode, makeRenderer } from './render.js';
 
 interface GlobalOpts {

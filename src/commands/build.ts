@@ -6,7 +6,7 @@ import { FAT32_PART_SIZE, type Media, writeSplitBundle } from '../bundle/media.j
 import { loadIndex } from '../bundle/load.js';
 import { SUMS } from '../bundle/layout.js';
 import { parseSums } from '../bundle/sums.js';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 import { readSigningKey } from '../bundle/signature.js';
 import { readPassphrase, signBundle } from './sign.js';

@@ -1,4 +1,4 @@
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { loadBundle } from '../bundle/load.js';
 import { readShippedSbom } from '../report/load.js';
 import { componentsOf } from '../report/components.js';

@@ -1,4 +1,4 @@
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { installText } from '../sbom/install.js';
 import { type BundleDiff, type DiffEntry, actualBump, suggestedBump } from './diff.js';
 

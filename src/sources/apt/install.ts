@@ -2,10 +2,10 @@ import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { hexOf } from '../../store/digest.js';
+import { BLOBS_DIR } from '../../store/store.js';
 import { LocalError } from '../../util/errors.js';
 import type { BoxCtx, InstallReport, Locked } from '../source.js';
 import type { SpaceNeed } from '../../util/space.js';
-import { BLOBS_DIR } from '../../bundle/layout.js';
 import { exists } from '../../util/fs.js';
 
 const CONTROL_ORDER = [
