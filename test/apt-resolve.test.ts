@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_FIELDS, parseStanzas, parseStatus, readStanzas, type StatusRecord, toPackageRecord } from '../src/sources/apt/deb822.js';
 import { formatRelation, parseRelations } from '../src/sources/apt/relations.js';
-import { ClosureError, resolveClosure } from '../src/sources/apt/resolve.js';
+import { ClosureError, resolveClosure } from '../src/sources/apt/resolve/index.js';
 import type { IndexRef, InstalledRecord, PackageRecord, ResolveRequest } from '../src/sources/apt/types.js';
 import { compareVersions, satisfies } from '../src/sources/apt/version.js';
 import { type AptIso, aptIso, aptIsoWithStatus, aptPackagesFiles, aptPlan, hasApt, miniAptPlan } from './helpers/apt-iso.js';

@@ -9,7 +9,7 @@ import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb
 import { fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
 import { expandSources } from './repos.js';
-import { ClosureError, resolveClosure } from './resolve.js';
+import { ClosureError, resolveClosure } from './resolve/index.js';
 import { type AptSpec, aptSchema } from './schema.js';
 import type { InstalledRecord, PackageRecord } from './types.js';
 

@@ -92,10 +92,6 @@ export function isPrerelease(v: Version): boolean {
   return v.pre !== undefined || v.dev !== undefined;
 }
 
-export function isPostrelease(v: Version): boolean {
-  return v.post !== undefined;
-}
-
 /** The version without its local label. */
 export function publicVersion(v: Version): Version {
   if (!v.local) return v;
