@@ -13,7 +13,7 @@ import { collectProbe } from '../src/probe/collect.js';
 import { loadProbe, probeDpkgStatus } from '../src/probe/load.js';
 import { serializeProbe } from '../src/target/probe.js';
 import { parseStatus } from '../src/sources/apt/deb822.js';
-import { tinyModel } from '../src/sources/hf/tiny-model.js';
+import { tinyModel } from '../tools/tiny-model/index.js';
 import { execFile } from '../src/util/exec.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { makeKey, makeRepo, serveDir, type SigningKey } from './helpers/apt-repo.js';
