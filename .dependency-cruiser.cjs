@@ -6,8 +6,8 @@ const ranks = [
   // 1  errors, events, limits, fs helpers, formatting; imports nothing of ours.
   ['util', 'version\\.ts'],
   // 2  the content-addressed store, the box's install journal, the one OpenPGP module, the target box's
-  //    description (the manifest's target and the probe file), which both sources and manifest read.
-  ['store', 'state', 'pgp', 'target'],
+  //    description in box/ (the manifest's target and the probe file), which both sources and manifest read.
+  ['store', 'state', 'pgp', 'box'],
   // 3  bounded HTTP into the store; takes {http, signal}, never a build context.
   ['fetch'],
   // 4  apt, pip, hf, file: one interface in sources/source.ts, one registry line each.

@@ -5,8 +5,8 @@ import { HttpClient } from './fetch/http.js';
 import type { BuildCtx } from './sources/source.js';
 import { Store } from './store/store.js';
 import type { Reporter } from './util/events.js';
-import type { Target } from './target/target.js';
-import type { BoxProbe } from './target/probe.js';
+import type { Target } from './box/target.js';
+import type { BoxProbe } from './box/probe.js';
 import { withBox } from './probe/load.js';
 import { type Limits, limits as defaults } from './util/limits.js';
 

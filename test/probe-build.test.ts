@@ -11,7 +11,7 @@ import { makeBuildCtx } from '../src/context.js';
 import type { LoadedManifest } from '../src/manifest/load.js';
 import { collectProbe } from '../src/probe/collect.js';
 import { loadProbe, probeDpkgStatus } from '../src/probe/load.js';
-import { serializeProbe } from '../src/target/probe.js';
+import { serializeProbe } from '../src/box/probe.js';
 import { parseStatus } from '../src/sources/apt/records.js';
 import { tinyModel } from '../tools/tiny-model/index.js';
 import { execFile } from '../src/util/exec.js';

@@ -11,7 +11,7 @@ import { decodeStatus } from '../src/probe/dpkg.js';
 import { parseCudaBanner, parseGpuQuery } from '../src/probe/gpu.js';
 import { checkProbeTarget, loadProbe } from '../src/probe/load.js';
 import { ProbeError } from '../src/util/errors.js';
-import { type BoxProbe, probeSchema, serializeProbe } from '../src/target/probe.js';
+import { type BoxProbe, probeSchema, serializeProbe } from '../src/box/probe.js';
 import { parseStatus } from '../src/sources/apt/records.js';
 import { targetTags } from '../src/sources/pip/tags.js';
 import type { Exec } from '../src/sources/source.js';

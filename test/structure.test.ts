@@ -49,7 +49,7 @@ describe('the import structure (.dependency-cruiser.cjs)', () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/error no-circular: src\/util\/a\.ts/);
     expect(r.out).toMatch(/error only-down-from-util-version\.ts: src\/util\/up\.ts → src\/sources\/s\.ts/);
-    expect(r.out).toMatch(/error rooms-apart-store-state-pgp-target: src\/store\/st\.ts → src\/state\/j\.ts/);
+    expect(r.out).toMatch(/error rooms-apart-store-state-pgp-box: src\/store\/st\.ts → src\/state\/j\.ts/);
     expect(r.out).toMatch(/error nothing-imports-the-cli: src\/bundle\/x\.ts → src\/cli\/f\.ts/);
   }, 120_000);
 });

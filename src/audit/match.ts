@@ -1,6 +1,6 @@
 import { PackageURL } from 'packageurl-js';
 import { parse } from 'semver';
-import type { Target } from '../target/target.js';
+import type { Target } from '../box/target.js';
 import { compareVersions as dpkgCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare, normalizeName, tryParseVersion } from '../sources/pip/pep440.js';
 import type { RuntimeFile } from '../runtime/carry.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sources } from '../sources/registry.js';
-import { type Target, targetSchema } from '../target/target.js';
+import { type Target, targetSchema } from '../box/target.js';
 
 const semver =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;

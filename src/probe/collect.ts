@@ -10,7 +10,7 @@ import { TOOL } from '../version.js';
 import { encodeStatus, reduceStatus } from './dpkg.js';
 import { cudaFact, gpuFact } from './gpu.js';
 import { pythonFact, runPythonProbe, venvFact } from './python.js';
-import { type BoxProbe, PROBE_SCHEMA, absentFact, probeSchema } from '../target/probe.js';
+import { type BoxProbe, PROBE_SCHEMA, absentFact, probeSchema } from '../box/probe.js';
 
 /** Where pip installs wheels and HF models go on the box unless the manifest says otherwise. */
 export const DEFAULT_VENV = '/opt/vault-ai/venv';

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { BuildCtx } from '../sources/source.js';
-import type { Target } from '../target/target.js';
+import type { Target } from '../box/target.js';
 import { type Digest, digestOf } from '../store/digest.js';
 import { ProbeError, errnoCode } from '../util/errors.js';
 import { decodeStatus } from './dpkg.js';
-import { type BoxProbe, PROBE_SCHEMA, probeSchema } from '../target/probe.js';
+import { type BoxProbe, PROBE_SCHEMA, probeSchema } from '../box/probe.js';
 
 
 /** What a lock and bundle.json record of the box they were made for. */

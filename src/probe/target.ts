@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { hostname, machine } from 'node:os';
 import { join } from 'node:path';
-import type { Target } from '../target/target.js';
+import type { Target } from '../box/target.js';
 import type { ProbeRef } from './load.js';
 import type { Exec } from '../util/exec.js';
 import { debianArchOf, parseOsRelease } from './collect.js';

@@ -1,6 +1,6 @@
 import type { RuntimeFile } from '../runtime/carry.js';
 import type { Locked } from '../sources/source.js';
-import type { Target } from '../target/target.js';
+import type { Target } from '../box/target.js';
 
 /**
  * What an SBOM describes: the part of a bundle's index (bundle.json) that names the bundle and its contents.

@@ -4,10 +4,10 @@ import type { Digest } from '../store/digest.js';
 import type { OpenAt, Store } from '../store/store.js';
 import type { Reporter } from '../util/events.js';
 import type { Limits } from '../util/limits.js';
-import type { Target } from '../target/target.js';
+import type { Target } from '../box/target.js';
 import type { SpaceNeed } from '../util/space.js';
 import type { Exec } from '../util/exec.js';
-import type { BoxProbe } from '../target/probe.js';
+import type { BoxProbe } from '../box/probe.js';
 
 /** Programs run on the box; defined beside its one implementation, named here for the sources' installers. */
 export type { Exec };
