@@ -1,7 +1,6 @@
 // Import rules of vault-bundle, checked by test/structure.test.ts (`npx depcruise src` prints the same).
 // The layers of shared/design/house.md, from the ground up. An import points only down this list, or
 // inside its own folder; folders on one line are independent rooms of one floor and never import each other.
-/* eslint-disable */
 const ranks = [
   // 1  errors, events, limits, fs helpers, formatting; imports nothing of ours.
   ['util', 'version\\.ts'],
