@@ -5,8 +5,9 @@ import { HttpClient } from './fetch/http.js';
 import type { BuildCtx } from './sources/source.js';
 import { Store } from './store/store.js';
 import type { Reporter } from './util/events.js';
-import type { Target } from './manifest/schema.js';
-import type { BoxProbe } from './probe/schema.js';
+import type { Target } from './box/target.js';
+import type { BoxProbe } from './box/probe.js';
+import { withBox } from './probe/load.js';
 import { type Limits, limits as defaults } from './util/limits.js';
 
 /** The shared cache of blobs: --cache-dir, else $VAULT_BUNDLE_CACHE, else the XDG cache folder. */
@@ -35,7 +36,7 @@ export function makeBuildCtx(o: CtxOptions): BuildCtx {
   // Every request in flight listens on the one Ctrl-C signal (and lets go when done): more than Node's default
   // of 10 at once is the design, not a leak, and its warning must not reach the user's terminal.
   setMaxListeners(Math.max(64, 8 * l.concurrency), o.signal);
-  return {
+  const ctx: BuildCtx = {
     http: new HttpClient(l),
     store: new Store(o.cacheDir ?? defaultCacheDir()),
     report: o.report,
@@ -45,6 +46,6 @@ export function makeBuildCtx(o: CtxOptions): BuildCtx {
     manifestPath: o.manifestPath,
     target: o.target,
     now: o.now ?? new Date(),
-    ...(o.box ? { box: o.box } : {}),
   };
+  return o.box ? withBox(ctx, o.box) : ctx;
 }

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_FIELDS, parseStanzas, parseStatus, toPackageRecord } from '../src/sources/apt/deb822.js';
+import { PACKAGE_FIELDS, parseStanzas } from '../src/sources/apt/deb822.js';
+import { parseStatus, toPackageRecord } from '../src/sources/apt/records.js';
 import { parseRelations } from '../src/sources/apt/relations.js';
-import { ClosureError, resolveClosure } from '../src/sources/apt/resolve.js';
+import { ClosureError, resolveClosure } from '../src/sources/apt/resolve/index.js';
 import type { IndexRef, InstalledRecord, PackageRecord } from '../src/sources/apt/types.js';
 import { compareVersions, satisfies } from '../src/sources/apt/version.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installBundle } from '../src/install/install.js';
 import { parseOsRelease } from '../src/probe/collect.js';
-import { writeTinyModel } from '../src/sources/hf/tiny-model.js';
+import { writeTinyModel } from '../tools/tiny-model/index.js';
 import { aptRefusal, parseAptRefusal } from '../src/sources/apt/simulate.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { execFile } from '../src/util/exec.js';

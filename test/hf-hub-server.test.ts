@@ -14,7 +14,7 @@ import {
   snapshotDownload,
 } from '@huggingface/hub';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { tinyModel, writeTinyModel } from '../src/sources/hf/tiny-model.js';
+import { tinyModel, writeTinyModel } from '../tools/tiny-model/index.js';
 import { startHub, type HubServer } from './helpers/hub-server.js';
 import { tempDir } from './helpers/tmp.js';
 

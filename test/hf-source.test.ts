@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installBundle } from '../src/install/install.js';
 import { readLock } from '../src/lock/lock.js';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
-import { writeTinyModel, tinyModel } from '../src/sources/hf/tiny-model.js';
+import { writeTinyModel, tinyModel } from '../tools/tiny-model/index.js';
 import { safeRepoPath } from '../src/sources/hf/paths.js';
 import { execFile } from '../src/util/exec.js';
 import { buildIn } from './helpers/build.js';

@@ -13,7 +13,7 @@ import {
   tinyModelTensors,
   writeTinyModel,
   type TinyModelOptions,
-} from '../src/sources/hf/tiny-model.js';
+} from '../tools/tiny-model/index.js';
 import { tempDir } from './helpers/tmp.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -1,19 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluateMarker, parseMarker, parseRequirement, targetEnv, type MarkerEnv } from '../src/sources/pip/markers.js';
-import {
-  compareVersions,
-  filterVersions,
-  formatSpecifierSet,
-  mentionsPrerelease,
-  normalizeName,
-  normalizeVersion,
-  parseSpecifierSet,
-  parseVersion,
-  satisfies,
-  tryParseVersion,
-} from '../src/sources/pip/pep440.js';
+import { evaluateMarker, parseMarker, targetEnv, type MarkerEnv } from '../src/sources/pip/markers.js';
+import { parseRequirement } from '../src/sources/pip/requirement.js';
+import { compareVersions, normalizeName, normalizeVersion, parseVersion, tryParseVersion } from '../src/sources/pip/pep440.js';
+import { filterVersions, formatSpecifierSet, mentionsPrerelease, parseSpecifierSet, satisfies } from '../src/sources/pip/specifiers.js';
 import { type PipResolveDeps, resolveWheels, type Want } from '../src/sources/pip/resolve.js';
 import type { IndexFile } from '../src/sources/pip/simple.js';
 import { bestWheel, parseWheelFilename, targetTags } from '../src/sources/pip/tags.js';

@@ -1,5 +1,6 @@
 import { PackageURL } from 'packageurl-js';
-import type { Target } from '../manifest/schema.js';
+import { parse } from 'semver';
+import type { Target } from '../box/target.js';
 import { compareVersions as dpkgCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare, normalizeName, tryParseVersion } from '../sources/pip/pep440.js';
 import type { RuntimeFile } from '../runtime/carry.js';
@@ -37,38 +38,21 @@ export const pep440Order: VersionOrder = {
   publicOf: (v) => v.split('+')[0]!,
 };
 
-const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
-
-/** Semantic Versioning 2.0.0 §11 precedence (build metadata ignored). */
+/**
+ * Semantic Versioning 2.0.0 §11 precedence (build metadata ignored), by the semver package; a string that is
+ * not a version (OSV's "0") compares as text.
+ */
 export function semverCompare(a: string, b: string): number {
-  const x = SEMVER.exec(a);
-  const y = SEMVER.exec(b);
+  const x = parse(a);
+  const y = parse(b);
   if (!x || !y) return a < b ? -1 : a > b ? 1 : 0;
-  for (let i = 1; i <= 3; i++) {
-    const d = Number(x[i]) - Number(y[i]);
-    if (d) return d;
-  }
-  const [pa, pb] = [x[4], y[4]];
-  if (pa === undefined || pb === undefined) return pa === undefined ? (pb === undefined ? 0 : 1) : -1;
-  const sa = pa.split('.');
-  const sb = pb.split('.');
-  for (let i = 0; i < Math.max(sa.length, sb.length); i++) {
-    const [p, q] = [sa[i], sb[i]];
-    if (p === undefined || q === undefined) return p === undefined ? -1 : 1;
-    const [np, nq] = [/^\d+$/.test(p), /^\d+$/.test(q)];
-    if (np && nq) {
-      const d = Number(p) - Number(q);
-      if (d) return d;
-    } else if (np !== nq) return np ? -1 : 1;
-    else if (p !== q) return p < q ? -1 : 1;
-  }
-  return 0;
+  return x.compare(y);
 }
 
 export const semverOrder: VersionOrder = {
   name: 'semver',
   compare: semverCompare,
-  valid: (v) => SEMVER.test(v) || v === '0',
+  valid: (v) => parse(v) !== null || v === '0',
   same: (a, b) => semverCompare(a, b) === 0,
 };
 

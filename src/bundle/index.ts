@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Lock, lockedSchema } from '../lock/lock.js';
-import type { Manifest, Target } from '../manifest/schema.js';
+import type { Manifest } from '../manifest/schema.js';
+import type { Target } from '../box/target.js';
 import type { Digest } from '../store/digest.js';
 import type { Locked } from '../sources/source.js';
 import { TOOL } from '../version.js';

@@ -1,9 +1,12 @@
+import { BLOBS_DIR } from '../store/store.js';
+
 /** Every name in a bundle, in one place (the Zarf layout/constants habit). */
 export const SUMS = 'SHA256SUMS';
 export const SUMS_SIG = 'SHA256SUMS.asc';
 export const INDEX = 'bundle.json';
 export const SBOM = 'sbom.cdx.json';
-export const BLOBS_DIR = 'blobs/sha256';
+/** A bundle's blobs are named as in the store (OCI image layout). */
+export { BLOBS_DIR };
 export const INDEX_SCHEMA = 'vault-bundle/v1';
 /** A split bundle's list of parts (order, size, sha256), beside them. */
 export const PARTS = 'parts.json';

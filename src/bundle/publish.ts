@@ -9,7 +9,7 @@ import { readPassphrase, signBundle } from './sign.js';
 import { type SigningKey, readSigningKey } from './signature.js';
 import { parseSums } from './sums.js';
 import { type StagedTar, stageDeterministicTar } from './tar.js';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { fetchAll } from '../fetch/download.js';
 import { lockForBuild, targetProbe } from '../lock/for-build.js';
 import type { Lock } from '../lock/lock.js';

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
-import { IntegrityError, UsageError } from '../util/errors.js';
+import { PgpError } from '../pgp/errors.js';
+import { type Key, type PrivateKey, type PublicKey, fingerprint as fpr, keyNamed, publicKeys, readKeys } from '../pgp/keys.js';
+import { checkCanSign, clearsign as pgpClearsign, signDetached as pgpSignDetached, unlockKey } from '../pgp/sign.js';
+import { type Signature, issuers, readSignature, verifyDetached } from '../pgp/verify.js';
+import { UsageError } from '../util/errors.js';
 import { SUMS, SUMS_SIG } from './layout.js';
 
 /**
@@ -20,16 +23,13 @@ export interface SignatureStatus {
   reason?: string;
 }
 
-/** Signatures made here: no random salt notation (openpgp.js adds one by default), so equal inputs sign equally. */
-const SIGN_CONFIG: openpgp.PartialConfig = { nonDeterministicSignaturesViaNotation: false };
-
 export interface SigningKey {
-  key: openpgp.PrivateKey;
+  key: PrivateKey;
   fingerprint: string;
   file: string;
 }
 
-async function readKeyFile(file: string, what: string): Promise<openpgp.Key[]> {
+async function readKeyFile(file: string, what: string): Promise<Key[]> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -42,9 +42,7 @@ async function readKeyFile(file: string, what: string): Promise<openpgp.Key[]> {
     });
   }
   try {
-    return bytes.toString('latin1').includes('-----BEGIN PGP ')
-      ? await openpgp.readKeys({ armoredKeys: bytes.toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+    return await readKeys(bytes);
   } catch (err) {
     throw new UsageError({
       code: 'BAD_KEY',
@@ -58,7 +56,7 @@ async function readKeyFile(file: string, what: string): Promise<openpgp.Key[]> {
 /** The secret key that signs (`sign --key`, `build --sign-key`); a protected one is unlocked with the passphrase. */
 export async function readSigningKey(file: string, passphrase?: string): Promise<SigningKey> {
   const keys = await readKeyFile(file, 'secret key');
-  const secret = keys.filter((k): k is openpgp.PrivateKey => k.isPrivate());
+  const secret = keys.filter((k): k is PrivateKey => k.isPrivate());
   if (secret.length === 0) {
     throw new UsageError({
       code: 'BAD_KEY',
@@ -85,7 +83,7 @@ export async function readSigningKey(file: string, passphrase?: string): Promise
       });
     }
     try {
-      key = await openpgp.decryptKey({ privateKey: key, passphrase });
+      key = await unlockKey(key, passphrase);
     } catch (err) {
       throw new UsageError({
         code: 'BAD_KEY',
@@ -96,7 +94,7 @@ export async function readSigningKey(file: string, passphrase?: string): Promise
     }
   }
   try {
-    await key.getSigningKey(undefined, new Date(), undefined, openpgp.config);
+    await checkCanSign(key, new Date());
   } catch (err) {
     throw new UsageError({
       code: 'BAD_KEY',
@@ -108,30 +106,22 @@ export async function readSigningKey(file: string, passphrase?: string): Promise
   return { key, fingerprint: fpr(key), file };
 }
 
+/** The keys as one binary keyring, for install's apt signed-by. */
+export { binaryKeyring } from '../pgp/keys.js';
+
 /** The public key(s) the signature is checked against (`verify --key`); a secret key file serves through its public part. */
-export async function readVerifyKeys(file: string): Promise<openpgp.PublicKey[]> {
-  return (await readKeyFile(file, 'public key')).map((k) => (k.isPrivate() ? k.toPublic() : (k as openpgp.PublicKey)));
-}
-
-/** The keys as one binary keyring (what apt's signed-by reads best: concatenated transferable public keys). */
-export function binaryKeyring(keys: readonly openpgp.PublicKey[]): Uint8Array {
-  return Buffer.concat(keys.map((k) => k.toPublic().write()));
-}
-
-export function fpr(key: openpgp.Key): string {
-  return key.getFingerprint().toUpperCase();
+export async function readVerifyKeys(file: string): Promise<PublicKey[]> {
+  return publicKeys(await readKeyFile(file, 'public key'));
 }
 
 /** SHA256SUMS.asc: an armoured detached signature of the exact bytes (a binary-document signature, as gpg -b makes). */
 export async function signDetached(data: Uint8Array, k: SigningKey, date: Date): Promise<string> {
-  const message = await openpgp.createMessage({ binary: data });
-  return await openpgp.sign({ message, signingKeys: k.key, detached: true, format: 'armored', date, config: SIGN_CONFIG });
+  return await pgpSignDetached(data, k.key, date);
 }
 
 /** An InRelease: the Release text clearsigned (RFC 9580 §7), which apt checks against signed-by. */
 export async function clearsign(text: string, k: SigningKey, date: Date): Promise<string> {
-  const message = await openpgp.createCleartextMessage({ text });
-  return await openpgp.sign({ message, signingKeys: k.key, date, config: SIGN_CONFIG });
+  return await pgpClearsign(text, k.key, date);
 }
 
 /**
@@ -141,22 +131,18 @@ export async function clearsign(text: string, k: SigningKey, date: Date): Promis
 export async function checkDetached(
   data: Uint8Array,
   armored: Uint8Array,
-  keys: readonly openpgp.PublicKey[],
+  keys: readonly PublicKey[],
   now: Date,
 ): Promise<SignatureStatus> {
   const expected = keys.map(fpr);
-  let signature: openpgp.Signature;
+  let signature: Signature;
   try {
-    const text = Buffer.from(armored).toString('latin1');
-    signature = text.includes('-----BEGIN PGP SIGNATURE-----')
-      ? await openpgp.readSignature({ armoredSignature: Buffer.from(armored).toString('utf8') })
-      : await openpgp.readSignature({ binarySignature: armored });
+    signature = await readSignature(armored);
   } catch (err) {
     return { status: 'invalid', expected, reason: `${SUMS_SIG} is not an OpenPGP signature (${(err as Error).message})` };
   }
   const named = issuers(signature);
-  const ours = (id: string) => keys.find((k) => k.getKeys().some((s) => s.getFingerprint().toUpperCase() === id || s.getKeyID().toHex().toUpperCase() === id));
-  const mine = named.map(ours).find((k) => k !== undefined);
+  const mine = named.map((id) => keyNamed(keys, id)).find((k) => k !== undefined);
   if (!mine) {
     return {
       status: 'invalid',
@@ -166,54 +152,11 @@ export async function checkDetached(
     };
   }
   try {
-    const message = await openpgp.createMessage({ binary: data });
-    const res = await openpgp.verify({ message, signature, verificationKeys: [...keys], format: 'binary', date: now });
-    for (const s of res.signatures) {
-      try {
-        await s.verified;
-        const k = keys.find((key) => key.getKeys(s.keyID).length > 0);
-        return { status: 'valid', signer: k ? fpr(k) : s.keyID.toHex().toUpperCase(), expected };
-      } catch {
-        // the next signature may be good
-      }
-    }
-    return {
-      status: 'invalid',
-      signer: fpr(mine),
-      expected,
-      reason: `${SUMS} does not match its signature by ${fpr(mine)} (changed after it was signed)`,
-    };
+    return { status: 'valid', signer: (await verifyDetached(data, signature, keys, now)).signer, expected };
   } catch (err) {
+    if (err instanceof PgpError && err.failure === 'not-accepted') {
+      return { status: 'invalid', signer: fpr(mine), expected, reason: `${SUMS} does not match its signature by ${fpr(mine)} (changed after it was signed)` };
+    }
     return { status: 'invalid', signer: fpr(mine), expected, reason: `${SUMS_SIG}: ${(err as Error).message}` };
   }
-}
-
-/** The issuers a signature names: fingerprints (issuer fingerprint subpacket) when present, else key IDs. */
-function issuers(sig: openpgp.Signature): string[] {
-  const out: string[] = [];
-  for (const p of sig.packets) {
-    if (p.issuerFingerprint) out.push(Buffer.from(p.issuerFingerprint).toString('hex').toUpperCase());
-    else if (p.issuerKeyID) out.push(p.issuerKeyID.toHex().toUpperCase());
-  }
-  return out;
-}
-
-/** One error for a signature that failed, naming the signer found and the one expected. */
-export function signatureError(s: SignatureStatus, bundle: string): IntegrityError {
-  if (s.status === 'unsigned') {
-    return new IntegrityError({
-      code: 'UNSIGNED',
-      message: `${bundle}: not signed (no ${SUMS_SIG}), and a signature is required`,
-      subject: SUMS_SIG,
-      hint: 'get the signed bundle from the release engineer (vault-bundle sign <bundle> --key <secret key>)',
-    });
-  }
-  return new IntegrityError({
-    code: 'SIGNATURE_INVALID',
-    message: `${bundle}: ${s.reason ?? 'the signature does not verify'}`,
-    subject: SUMS_SIG,
-    ...(s.signer ? { found: s.signer } : {}),
-    ...(s.expected ? { expected: s.expected.join(', ') } : {}),
-    hint: 'do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again',
-  });
 }

@@ -114,5 +114,3 @@ export function round(n: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
-
-export { runChecks, selectChecks } from './runner.js';

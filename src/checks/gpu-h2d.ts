@@ -1,5 +1,5 @@
 import { type Check, fail, pass, round } from './check.js';
-import { H2D_PY } from './py/h2d.js';
+import { H2D_PY } from './py/probes.js';
 import { arr, num, probeProblem, runProbe } from './probe.js';
 import { pcieFloorGbps } from './reference.js';
 

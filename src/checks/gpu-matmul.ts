@@ -1,5 +1,5 @@
 import { type Check, fail, pass, round } from './check.js';
-import { MATMUL_PY } from './py/matmul.js';
+import { MATMUL_PY } from './py/probes.js';
 import { arr, num, probeProblem, runProbe, str } from './probe.js';
 import { MATMUL_FLOOR, gpuDatasheet } from './gpu-datasheets.js';
 import { firstRunFloor, referenceFor } from './reference.js';

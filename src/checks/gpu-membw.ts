@@ -1,5 +1,5 @@
 import { type Check, fail, pass, round } from './check.js';
-import { MEMBW_PY } from './py/membw.js';
+import { MEMBW_PY } from './py/probes.js';
 import { arr, num, probeProblem, runProbe, str } from './probe.js';
 import { MEMBW_FLOOR, gpuDatasheet } from './gpu-datasheets.js';
 import { firstRunFloor, referenceFor } from './reference.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CheckCtx } from './check.js';
 import { type Check, fail, pass, round, skip } from './check.js';
 import type { ModelRef } from './models.js';
-import { GENERATE_PY } from './py/generate.js';
+import { GENERATE_PY } from './py/probes.js';
 import { arr, num, probeProblem, runProbe, str } from './probe.js';
 
 /** The model the inference checks use: `--inference-model` / options, else the first bundled model. */

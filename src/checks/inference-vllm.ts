@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type Check, fail, pass, round, skip } from './check.js';
 import { inferenceModel } from './inference-transformers.js';
 import { snapshotDir } from './models.js';
-import { VLLM_PY } from './py/vllm.js';
+import { VLLM_PY } from './py/probes.js';
 import { num, probeProblem, runProbe, str } from './probe.js';
 
 /**

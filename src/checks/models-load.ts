@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Check, fail, pass, round, skip } from './check.js';
 import type { ModelRef } from './models.js';
-import { MODELS_PY } from './py/models.js';
+import { MODELS_PY } from './py/probes.js';
 import { arr, num, probeProblem, runProbe, str } from './probe.js';
 
 /**

@@ -3,7 +3,7 @@ import { delimiter, join } from 'node:path';
 import { type Check, type CheckCtx, fail, pass, round, skip } from './check.js';
 import { parseNcclTests, peakBusbw, wrongElements } from './nccl-tests.js';
 import { causeLine } from './proc.js';
-import { ALLREDUCE_PY } from './py/allreduce.js';
+import { ALLREDUCE_PY } from './py/probes.js';
 import { arr, num, probeProblem, runProbe } from './probe.js';
 import { referenceFor } from './reference.js';
 

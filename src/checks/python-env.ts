@@ -1,5 +1,5 @@
 import { type Check, fail, pass } from './check.js';
-import { ENV_PY } from './py/env.js';
+import { ENV_PY } from './py/probes.js';
 import { arr, num, probeProblem, resolvePython, runProbe, str } from './probe.js';
 
 /**

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
 import type { BuildCtx } from '../sources/source.js';
 import type { Reporter } from '../util/events.js';
-import { parseBytes } from './format.js';
+import { parseBytes } from '../util/format.js';
 import { type OutputMode, makeRenderer } from './render.js';
 
 /** The options given before the command (`vault-bundle --json verify …`). */

@@ -1,5 +1,5 @@
 import type { Reporter, VaultEvent } from '../util/events.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatDuration } from '../util/format.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet';
 

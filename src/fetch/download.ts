@@ -1,21 +1,43 @@
 import pLimit from 'p-limit';
-import type { BuildCtx, Locked, Source } from '../sources/source.js';
-import type { Blob } from '../store/store.js';
+import type { Digest } from '../store/digest.js';
+import type { Blob, OpenAt, Store } from '../store/store.js';
+import type { Reporter } from '../util/events.js';
+import type { Limits } from '../util/limits.js';
 import { InterruptedError, VaultError } from '../util/errors.js';
 import { isTransient } from './http.js';
 
-export interface FetchOptions {
+/** One artifact to put into the store (a source's locked artifact is one). */
+export interface FetchItem {
+  id: string;
+  digest: Digest;
+  size: number;
+}
+
+/** What downloading needs: the store, progress events, Ctrl-C and the retry limits. */
+export interface FetchCtx {
+  store: Store;
+  report: Reporter;
+  signal: AbortSignal;
+  limits: Pick<Limits, 'retries' | 'retryBaseDelayMs' | 'retryMaxDelayMs'>;
+}
+
+/** Whatever yields an item's bytes from an offset on (a source is one). */
+export interface Opener<T, C> {
+  open(item: T, ctx: C): OpenAt;
+}
+
+export interface FetchOptions<T, C> {
   concurrency: number;
-  sourceFor: (item: Locked) => Source;
+  sourceFor: (item: T) => Opener<T, C>;
 }
 
 /**
  * Puts every locked artifact into the store: those already there are skipped, the others fetched in parallel,
  * retried with backoff on transient failures, and resumed from the partial file each retry left.
  */
-export async function fetchAll(items: readonly Locked[], ctx: BuildCtx, o: FetchOptions): Promise<Blob[]> {
+export async function fetchAll<T extends FetchItem, C extends FetchCtx>(items: readonly T[], ctx: C, o: FetchOptions<T, C>): Promise<Blob[]> {
   const limit = pLimit(Math.max(1, o.concurrency));
-  const unique = new Map<string, Locked>();
+  const unique = new Map<string, T>();
   for (const it of items) if (!unique.has(it.digest)) unique.set(it.digest, it);
   // Largest first: a big file started last would run alone at the end, at one connection's speed, while the
   // small ones fill the gaps; results keep the lock's order.
@@ -33,7 +55,7 @@ export async function fetchAll(items: readonly Locked[], ctx: BuildCtx, o: Fetch
   return settled.map((s) => (s as PromiseFulfilledResult<Blob>).value);
 }
 
-export async function fetchOne(item: Locked, ctx: BuildCtx, source: Source): Promise<Blob> {
+export async function fetchOne<T extends FetchItem, C extends FetchCtx>(item: T, ctx: C, source: Opener<T, C>): Promise<Blob> {
   if (await ctx.store.has(item.digest, item.size)) {
     ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: true });
     return { digest: item.digest, size: item.size };

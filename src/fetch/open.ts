@@ -1,12 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { BuildCtx } from '../sources/source.js';
+import type { HttpClient } from './http.js';
 import type { OpenAt } from '../store/store.js';
 import { IntegrityError, UpstreamError } from '../util/errors.js';
 
+/** What fetching needs from its caller: the bounded client and the one Ctrl-C signal (not a build context). */
+export interface FetchIo {
+  http: HttpClient;
+  signal: AbortSignal;
+}
+
 /** Opener for an artifact at an http(s) or file: URL, resuming at an offset (HTTP Range or a file seek). */
-export function openUrl(url: string, size: number, subject: string, ctx: BuildCtx): OpenAt {
+export function openUrl(url: string, size: number, subject: string, ctx: FetchIo): OpenAt {
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
     return async (offset) => {
@@ -50,7 +56,7 @@ async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subje
 }
 
 /** A small document (an index, a Release file) at an http(s) or file: URL. */
-export async function fetchSmall(url: string, maxLength: number, subject: string, ctx: BuildCtx): Promise<Buffer> {
+export async function fetchSmall(url: string, maxLength: number, subject: string, ctx: FetchIo): Promise<Buffer> {
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
     const size = await localSize(path, subject);

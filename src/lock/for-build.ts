@@ -2,7 +2,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { type Lock, defaultLockPath, probeStale, readLock, withProbe, writeLock } from './lock.js';
 import { relock, resolveLock } from './resolve.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
-import { type LoadedProbe, checkProbeTarget, loadProbe } from '../probe/load.js';
+import { type LoadedProbe, checkProbeTarget, loadProbe, withBox } from '../probe/load.js';
 import type { BuildCtx } from '../sources/source.js';
 import { ManifestError } from '../util/errors.js';
 import { exists } from '../util/fs.js';
@@ -37,7 +37,7 @@ export async function targetProbe(path: string, m: LoadedManifest): Promise<Load
 
 /** The context sources resolve in, with the probed box when there is one. */
 export function forBox(ctx: BuildCtx, probe: LoadedProbe | undefined): BuildCtx {
-  return probe ? { ...ctx, box: probe.probe } : ctx;
+  return probe ? withBox(ctx, probe.probe) : ctx;
 }
 
 /**

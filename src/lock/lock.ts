@@ -5,7 +5,7 @@ import type { Locked } from '../sources/source.js';
 import { ManifestError, errnoCode } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { TOOL } from '../version.js';
-import type { Target } from '../manifest/schema.js';
+import type { Target } from '../box/target.js';
 import type { ProbeRef } from '../probe/load.js';
 
 export const LOCK_VERSION = 1;

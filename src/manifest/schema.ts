@@ -1,23 +1,9 @@
 import { z } from 'zod';
 import { sources } from '../sources/registry.js';
+import { type Target, targetSchema } from '../box/target.js';
 
 const semver =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-
-export const targetSchema = z
-  .strictObject({
-    os: z
-      .string()
-      .regex(/^[a-z]+-[0-9][0-9.]*$/, 'distro-version, e.g. "ubuntu-24.04" or "debian-12"')
-      .describe('Distribution and release of the box.'),
-    arch: z.enum(['amd64', 'arm64']).describe('Debian architecture name of the box.'),
-    python: z
-      .string()
-      .regex(/^3\.\d+$/, 'major.minor, e.g. "3.12"')
-      .optional()
-      .describe("The box's Python version (major.minor)."),
-  })
-  .describe('The box the bundle is for.');
 
 const base = {
   $schema: z.string().optional().describe('Path or URL of this JSON Schema (for editors).'),
@@ -36,7 +22,6 @@ export const manifestSchema = z
   .strictObject({ ...base, ...sections })
   .describe('A vault-bundle manifest: what goes into one offline bundle.');
 
-export type Target = z.infer<typeof targetSchema>;
 export type Manifest = {
   name: string;
   version: string;

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { hostname, machine, release, version } from 'node:os';
 import { join } from 'node:path';
-import type { Exec } from '../sources/source.js';
+import type { Exec } from '../util/exec.js';
 import { defaultStateDir, isInstalled, journalPath, readJournal } from '../state/journal.js';
 import { ProbeError } from '../util/errors.js';
 import { walk } from '../util/fs.js';
@@ -10,7 +10,7 @@ import { TOOL } from '../version.js';
 import { encodeStatus, reduceStatus } from './dpkg.js';
 import { cudaFact, gpuFact } from './gpu.js';
 import { pythonFact, runPythonProbe, venvFact } from './python.js';
-import { type BoxProbe, PROBE_SCHEMA, absentFact, probeSchema } from './schema.js';
+import { type BoxProbe, PROBE_SCHEMA, absentFact, probeSchema } from '../box/probe.js';
 
 /** Where pip installs wheels and HF models go on the box unless the manifest says otherwise. */
 export const DEFAULT_VENV = '/opt/vault-ai/venv';

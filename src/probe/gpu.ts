@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { Exec } from '../sources/source.js';
-import { type BoxProbe, absentFact } from './schema.js';
+import type { Exec } from '../util/exec.js';
+import { type BoxProbe, absentFact } from '../box/probe.js';
 
 export const GPU_QUERY = ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'];
 

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import type { Target } from '../manifest/schema.js';
+import type { BuildCtx } from '../sources/source.js';
+import type { Target } from '../box/target.js';
 import { type Digest, digestOf } from '../store/digest.js';
 import { ProbeError, errnoCode } from '../util/errors.js';
 import { decodeStatus } from './dpkg.js';
-import { type BoxProbe, PROBE_SCHEMA, probeSchema } from './schema.js';
+import { type BoxProbe, PROBE_SCHEMA, probeSchema } from '../box/probe.js';
 
 
 /** What a lock and bundle.json record of the box they were made for. */
@@ -142,6 +143,15 @@ export function checkProbeTarget(l: LoadedProbe, target: Target, manifestPath: s
       throw mismatch('python.version', `Python ${p.python.version} (${p.python.path})`, `Python ${target.python}`, `set target.python: "${boxPy}" in the manifest, or give the venv the bundle is for with "vault-bundle probe --venv"`);
     }
   }
+}
+
+/**
+ * The build context for a probed box: the probe itself, and its dpkg status decoded once here, so that apt
+ * resolves against it through the context instead of reaching up into the probe.
+ */
+export function withBox(ctx: BuildCtx, box: BoxProbe): BuildCtx {
+  const status = probeDpkgStatus(box);
+  return { ...ctx, box, ...(status === undefined ? {} : { boxDpkgStatus: status }) };
 }
 
 /** The box's reduced dpkg status as text (loadProbe has checked its digest). */

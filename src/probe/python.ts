@@ -1,6 +1,6 @@
 import { targetTags } from '../sources/pip/tags.js';
-import type { Exec } from '../sources/source.js';
-import { type Present, absentFact, type BoxProbe } from './schema.js';
+import type { Exec } from '../util/exec.js';
+import { type Present, absentFact, type BoxProbe } from '../box/probe.js';
 
 /**
  * Run with the box's interpreter (`python -I -c`): one JSON line with its version, implementation, ABI, libc

@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { hostname, machine } from 'node:os';
 import { join } from 'node:path';
-import type { BundleIndex } from '../bundle/index.js';
-import type { Exec } from '../sources/source.js';
+import type { Target } from '../box/target.js';
+import type { ProbeRef } from './load.js';
+import type { Exec } from '../util/exec.js';
 import { debianArchOf, parseOsRelease } from './collect.js';
 
 export interface TargetCheck {
@@ -19,7 +20,7 @@ export interface TargetCheck {
  * with target.python. A bundle for another box used to install apt packages and then fail at pip.
  */
 export async function checkTarget(
-  target: BundleIndex['target'],
+  target: Target & { probe?: ProbeRef },
   o: {
     exec: Exec;
     /** /etc/os-release unless a test points elsewhere. */

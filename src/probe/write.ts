@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { DEFAULT_VENV, collectProbe } from './collect.js';
-import { type BoxProbe, serializeProbe } from './schema.js';
+import { type BoxProbe, serializeProbe } from '../box/probe.js';
 import type { Exec } from '../sources/source.js';
 import { besideBundle, insideBundleWarning } from '../util/beside.js';
 import { writeFileAtomic } from '../util/fs.js';

@@ -1,6 +1,7 @@
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { installText } from '../sbom/install.js';
-import { type BundleDiff, type DiffEntry, actualBump, suggestedBump } from './diff.js';
+import { actualBump, suggestedBump } from './bump.js';
+import type { BundleDiff, DiffEntry } from './diff.js';
 
 /** A size change with its sign: "+196 KiB", "-12 B", "±0 B". */
 export function signedBytes(n: number): string {

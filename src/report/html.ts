@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import type { BundleIndex } from '../bundle/index.js';
 import { installText } from '../sbom/install.js';
 import { type LicenseSummary, normalizeLicense } from '../sbom/licenses.js';

@@ -1,4 +1,4 @@
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../util/format.js';
 import { loadBundle } from '../bundle/load.js';
 import { readShippedSbom } from './load.js';
 import { componentsOf } from './components.js';

@@ -1,7 +1,8 @@
-import { build } from 'esbuild';
+import { type Plugin, build } from 'esbuild';
 import { open, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EMBED_CALL } from '../util/embed.js';
 import { type BundledPackage, TRAILER } from './packages.js';
 
 /**
@@ -31,11 +32,30 @@ export async function packScript(outfile: string): Promise<BundledPackage[]> {
     minifyWhitespace: true,
     minifySyntax: true,
     metafile: true,
+    plugins: [embedFiles],
   });
   const packages = await packagesOf(Object.keys(r.metafile.inputs), root);
   await writeTrailer(outfile, packages);
   return packages;
 }
+
+/**
+ * The box-side .sh and .py files travel inside the packed script: each `embedded(new URL('<file>',
+ * import.meta.url))` in our sources becomes the file's text, as a string literal (util/embed.ts).
+ */
+const embedFiles: Plugin = {
+  name: 'vault-bundle-embed',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('embedded(new URL(')) return undefined;
+      const files = [...text.matchAll(EMBED_CALL)].map((m) => m[1]!);
+      const bodies = new Map(await Promise.all(files.map(async (f) => [f, await readFile(resolve(dirname(args.path), f), 'utf8')] as const)));
+      const contents = text.replace(EMBED_CALL, (_, f: string) => JSON.stringify(bodies.get(f)));
+      return { contents, loader: 'ts', watchFiles: files.map((f) => resolve(dirname(args.path), f)) };
+    });
+  },
+};
 
 /** The packages whose files are among esbuild's inputs: the folder after the last node_modules/ of each path. */
 export async function packagesOf(inputs: readonly string[], root: string): Promise<BundledPackage[]> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as CDX from '@cyclonedx/cyclonedx-library';
-import type { BundleIndex } from '../bundle/index.js';
-import { blobPath } from '../bundle/layout.js';
+import type { SbomSubject } from './subject.js';
+import { BLOBS_DIR } from '../store/store.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import { installOf } from './install.js';
@@ -21,7 +21,7 @@ const componentType: Record<SourceKind, CDX.Enums.ComponentType> = {
  * CycloneDX 1.6 JSON generated from the bundle index alone (so the SBOM cannot disagree with the lock).
  * Deterministic: the serial number derives from the content, the timestamp is the bundle's `created`.
  */
-export function sbomJson(index: BundleIndex): string {
+export function sbomJson(index: SbomSubject): string {
   const bom = new M.Bom();
   bom.serialNumber = `urn:uuid:${uuidFrom(index)}`;
   bom.metadata.timestamp = new Date(index.created);
@@ -136,7 +136,7 @@ function component(a: Locked): CDX.Models.Component {
   const lic = a.meta?.license;
   if (lic) c.licenses.add(license(lic));
   c.properties.add(new M.Property('vault-bundle:kind', a.kind));
-  c.properties.add(new M.Property('vault-bundle:blob', blobPath(hexOf(a.digest))));
+  c.properties.add(new M.Property('vault-bundle:blob', `${BLOBS_DIR}/${hexOf(a.digest)}`));
   c.properties.add(new M.Property('vault-bundle:size', String(a.size)));
   c.properties.add(new M.Property('vault-bundle:provenance', a.provenance.kind));
   const inst = installOf(a);
@@ -163,7 +163,7 @@ function license(text: string): CDX.Models.License {
 }
 
 /** A name-based UUID (RFC 4122 §4.3 layout, sha256 instead of sha1) of what the bundle is. */
-function uuidFrom(index: BundleIndex): string {
+function uuidFrom(index: SbomSubject): string {
   const h = createHash('sha256')
     .update(`${index.name}\0${index.version}\0${index.created}\0`)
     .update(index.artifacts.map((a) => `${a.id}=${a.digest}`).join('\n'))

@@ -1,4 +1,4 @@
-import type { BundleIndex } from '../bundle/index.js';
+import type { SbomSubject } from './subject.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import { localVersionFrom, npmPurl } from './names.js';
@@ -71,7 +71,7 @@ export function spdxTime(iso: string): string {
  * The SPDX document of a bundle. `indexSha256` (of bundle.json as shipped) makes the namespace unique for
  * this exact bundle: two builds that differ in any artifact get two namespaces.
  */
-export function spdxDocument(index: BundleIndex, indexSha256: string): SpdxDocument {
+export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocument {
   const ids = new Set<string>(['SPDXRef-DOCUMENT']);
   const spdxId = (hint: string): string => {
     const base = `SPDXRef-${hint.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}`;
@@ -253,6 +253,6 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
   };
 }
 
-export function spdxJson(index: BundleIndex, indexSha256: string): string {
+export function spdxJson(index: SbomSubject, indexSha256: string): string {
   return `${JSON.stringify(spdxDocument(index, indexSha256), null, 2)}\n`;
 }

@@ -4,9 +4,13 @@ import type { Digest } from '../store/digest.js';
 import type { OpenAt, Store } from '../store/store.js';
 import type { Reporter } from '../util/events.js';
 import type { Limits } from '../util/limits.js';
-import type { Target } from '../manifest/schema.js';
+import type { Target } from '../box/target.js';
 import type { SpaceNeed } from '../util/space.js';
-import type { BoxProbe } from '../probe/schema.js';
+import type { Exec } from '../util/exec.js';
+import type { BoxProbe } from '../box/probe.js';
+
+/** Programs run on the box; defined beside its one implementation, named here for the sources' installers. */
+export type { Exec };
 
 export type SourceKind = 'file' | 'apt' | 'pip' | 'hf';
 
@@ -57,6 +61,8 @@ export interface BuildCtx {
    * resolves against its dpkg status, pip skips installed distributions, hf skips cached snapshots).
    */
   box?: BoxProbe;
+  /** The box's dpkg status as deb822 text, inflated and checked when the probe was loaded (apt resolves against it). */
+  boxDpkgStatus?: string;
 }
 
 /**
@@ -110,13 +116,6 @@ export interface BoxCtx {
   report: Reporter;
   signal: AbortSignal;
 }
-
-export type Exec = (
-  cmd: string,
-  args: readonly string[],
-  /** timeoutMs: kill the program after that long (exit code 124, as timeout(1) gives). */
-  o?: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number },
-) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 export interface InstallReport {
   kind: SourceKind;

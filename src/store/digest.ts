@@ -1,10 +1,9 @@
-import ssri from 'ssri';
-
 /** An OCI-style content digest: `sha256:<64 lower-case hex>`. */
 export type Digest = `sha256:${string}`;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
+/** Whether a name is a blob's own name in the store (64 lower-case hex): `cache verify` and `gc` skip the rest. */
 export function isSha256Hex(s: string): boolean {
   return HEX64.test(s);
 }
@@ -17,14 +16,4 @@ export function digestOf(hex: string): Digest {
 
 export function hexOf(d: Digest): string {
   return d.slice('sha256:'.length);
-}
-
-export function parseDigest(s: string): Digest | undefined {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(s);
-  return m ? (s as Digest) : undefined;
-}
-
-/** The Subresource Integrity form npm tools use (`sha256-<base64>`), for interop with ssri/cacache. */
-export function toSri(d: Digest): string {
-  return ssri.fromHex(hexOf(d), 'sha256').toString();
 }

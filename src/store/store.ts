@@ -24,6 +24,9 @@ export type OpenAt = (
   offset: number,
 ) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
 
+/** Where blobs live under a store's root and a bundle's: OCI image-layout naming. */
+export const BLOBS_DIR = 'blobs/sha256';
+
 /**
  * A content-addressed blob folder in OCI image-layout naming (`blobs/sha256/<hex>`). Bytes are hashed and
  * counted while they stream in and land only if they match; an interrupted put leaves a partial file that the
@@ -38,7 +41,7 @@ export class Store {
   }
 
   path(d: Digest): string {
-    return join(this.root, 'blobs', 'sha256', hexOf(d));
+    return join(this.root, BLOBS_DIR, hexOf(d));
   }
 
   private partialPath(d: Digest): string {
@@ -117,7 +120,7 @@ export class Store {
     const final = this.path(expect.digest);
     const partial = this.partialPath(expect.digest);
     try {
-      await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+      await mkdir(join(this.root, BLOBS_DIR), { recursive: true });
       await mkdir(join(this.root, 'partial'), { recursive: true });
     } catch (err) {
       throw localWriteError(err, this.root);

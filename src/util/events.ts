@@ -12,5 +12,3 @@ export type VaultEvent =
   | { type: 'info'; message: string };
 
 export type Reporter = (event: VaultEvent) => void;
-
-export const silentReporter: Reporter = () => {};

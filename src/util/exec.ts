@@ -1,5 +1,11 @@
 import { spawn } from 'node:child_process';
-import type { Exec } from '../sources/source.js';
+
+export type Exec = (
+  cmd: string,
+  args: readonly string[],
+  /** timeoutMs: kill the program after that long (exit code 124, as timeout(1) gives). */
+  o?: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number },
+) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /**
  * Runs a program (no shell), collecting its output; a missing program gives exit code 127 like a shell, and

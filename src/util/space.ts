@@ -1,6 +1,6 @@
 import { stat, statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from './format.js';
 import { LocalError } from './errors.js';
 
 /** Bytes something will write under `path` (it need not exist yet). */

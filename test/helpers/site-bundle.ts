@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeTinyModel } from '../../src/sources/hf/tiny-model.js';
+import { writeTinyModel } from '../../tools/tiny-model/index.js';
 import { makeKey, makeRepo, serveDir, type SigningKey } from './apt-repo.js';
 import { buildIn } from './build.js';
 import { fixtureWheels } from './wheels.js';

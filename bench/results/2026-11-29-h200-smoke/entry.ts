@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { reexecInNetns, runSmoke } from '../../../src/smoke/smoke.js';
 import { installModels } from '../../../src/sources/hf/install.js';
-import { writeTinyModel } from '../../../src/sources/hf/tiny-model.js';
+import { writeTinyModel } from '../../../tools/tiny-model/index.js';
 import { gitBlobSha1 } from '../../../src/sources/hf/index.js';
 import type { Locked } from '../../../src/sources/source.js';
 import type { VaultEvent } from '../../../src/util/events.js';

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import type { BuildResult } from '../../bundle/publish.js';
 import { UsageError } from '../../util/errors.js';
 import { type Cli, byteSize, examples, isStdout, nonEmptyPath, rendered, shown } from '../common.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../util/format.js';
 
 interface BuildFlags {
   out?: string;

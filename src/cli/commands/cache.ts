@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type Cli, examples } from '../common.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../util/format.js';
 
 /** `vault-bundle cache verify` and `vault-bundle cache gc --keep-locks DIR [--dry-run]`. */
 export function register(program: Command, cli: Cli): void {

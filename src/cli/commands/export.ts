@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { type Cli, examples, safeText } from '../common.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../util/format.js';
 
 export function register(program: Command, d: Cli): void {
   program

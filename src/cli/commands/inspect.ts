@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { InspectResult } from '../../bundle/inspect.js';
 import { type Cli, examples } from '../common.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../util/format.js';
 
 export function register(program: Command, cli: Cli): void {
   program

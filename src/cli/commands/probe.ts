@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type Cli, examples, shown } from '../common.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../util/format.js';
 
 export function register(program: Command, cli: Cli): void {
   program

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { VerifyReport } from '../../bundle/verify.js';
 import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, shown, signatureNote } from '../common.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../util/format.js';
 
 interface VerifyFlags {
   threads?: number;

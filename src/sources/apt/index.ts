@@ -4,14 +4,14 @@ import { PackageURL } from 'packageurl-js';
 import { openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
-import { probeDpkgStatus } from '../../probe/load.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
-import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
+import { PACKAGE_FIELDS, readStanzas } from './deb822.js';
+import { parseStatus, toPackageRecord } from './records.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
 import { checkApt } from './simulate.js';
 import { expandSources } from './repos.js';
-import { ClosureError, resolveClosure } from './resolve.js';
+import { ClosureError, resolveClosure } from './resolve/index.js';
 import { type AptSpec, aptSchema } from './schema.js';
 import type { InstalledRecord, PackageRecord } from './types.js';
 
@@ -125,7 +125,7 @@ export const aptSource: Source<AptSpec> = {
 /** What the box has installed: the probe's dpkg status (`--target`) wins over target-status; with neither, an empty box. */
 async function targetStatus(spec: AptSpec, ctx: BuildCtx): Promise<InstalledRecord[]> {
   if (!ctx.box) return spec['target-status'] ? readStatus(resolvePath(ctx.baseDir, spec['target-status'])) : [];
-  const status = probeDpkgStatus(ctx.box);
+  const status = ctx.boxDpkgStatus;
   if (status === undefined) {
     throw new ManifestError({
       code: 'MANIFEST_FIELD',

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import * as openpgp from 'openpgp';
 import { type Digest, digestOf } from '../../store/digest.js';
 import { UpstreamError } from '../../util/errors.js';
-import { type Keyring, signerFingerprint } from './keyring.js';
+import { PgpError } from '../../pgp/errors.js';
+import { readSignature, verifyClearsigned, verifyDetached } from '../../pgp/verify.js';
+import type { Keyring } from './keyring.js';
 
 export interface ReleaseFile {
   sha256: string;
@@ -40,13 +41,13 @@ export async function fetchRelease(
   let url = `${base}/InRelease`;
   try {
     raw = await get('InRelease');
-    verified = await verifyClearsigned(raw.toString('utf8'), keyring, url, o.now);
+    verified = await checkInRelease(raw.toString('utf8'), keyring, url, o.now);
   } catch (err) {
     if (!(err instanceof UpstreamError) || err.code !== 'NOT_FOUND') throw err;
     url = `${base}/Release`;
     raw = await get('Release');
     const sig = await get('Release.gpg');
-    verified = { text: raw.toString('utf8'), signer: await verifyDetached(raw, sig, keyring, url, o.now) };
+    verified = { text: raw.toString('utf8'), signer: await checkReleaseGpg(raw, sig, keyring, url, o.now) };
   }
   const release = parseRelease(verified.text);
   const r: VerifiedRelease = {
@@ -68,48 +69,23 @@ export async function fetchRelease(
   return r;
 }
 
-async function verifyClearsigned(text: string, keyring: Keyring, url: string, date: Date): Promise<{ text: string; signer: string }> {
-  let message: openpgp.CleartextMessage;
+/** InRelease (clearsigned): a text that is not clearsigned names no keyring; a bad signature names it. */
+async function checkInRelease(text: string, keyring: Keyring, url: string, date: Date): Promise<{ text: string; signer: string }> {
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: text });
+    return await verifyClearsigned(text, keyring.keys, date);
   } catch (err) {
-    throw sigError(url, `not a clearsigned InRelease (${(err as Error).message})`);
-  }
-  try {
-    const res = await openpgp.verify({ message, verificationKeys: keyring.keys, expectSigned: true, date });
-    return { text: String(res.data), signer: await firstValidSigner(res.signatures, keyring) };
-  } catch (err) {
+    if (err instanceof PgpError && err.failure === 'not-cleartext') throw sigError(url, `not a clearsigned InRelease (${err.message})`);
     throw sigError(url, (err as Error).message, keyring);
   }
 }
 
-async function verifyDetached(data: Buffer, sig: Buffer, keyring: Keyring, url: string, date: Date): Promise<string> {
+/** Release + Release.gpg (detached). */
+async function checkReleaseGpg(data: Buffer, sig: Buffer, keyring: Keyring, url: string, date: Date): Promise<string> {
   try {
-    const s = sig.toString('latin1');
-    const signature = s.includes('-----BEGIN PGP SIGNATURE-----')
-      ? await openpgp.readSignature({ armoredSignature: sig.toString('utf8') })
-      : await openpgp.readSignature({ binarySignature: new Uint8Array(sig) });
-    const message = await openpgp.createMessage({ binary: new Uint8Array(data) });
-    const res = await openpgp.verify({ message, signature, verificationKeys: keyring.keys, expectSigned: true, date, format: 'binary' });
-    return await firstValidSigner(res.signatures, keyring);
+    return (await verifyDetached(data, await readSignature(sig), keyring.keys, date)).signer;
   } catch (err) {
     throw sigError(url, (err as Error).message, keyring);
   }
-}
-
-async function firstValidSigner(
-  sigs: { keyID: openpgp.KeyID; verified: Promise<true> }[],
-  keyring: Keyring,
-): Promise<string> {
-  for (const s of sigs) {
-    try {
-      await s.verified;
-      return signerFingerprint(keyring, s.keyID) ?? s.keyID.toHex().toUpperCase();
-    } catch {
-      // another signature may be by a key we hold
-    }
-  }
-  throw new Error('no valid signature');
 }
 
 function sigError(url: string, why: string, keyring?: Keyring): UpstreamError {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { BLOBS_DIR } from '../../bundle/layout.js';
+import { BLOBS_DIR } from '../../store/store.js';
 import { hexOf } from '../../store/digest.js';
 import type { Locked } from '../source.js';
 

@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import * as openpgp from 'openpgp';
+import { type PublicKey, normFingerprint, publicKeys, readKeys } from '../../pgp/keys.js';
 import { ManifestError } from '../../util/errors.js';
-import { type Keyring, SYSTEM_KEYRING_DIRS, normFpr, readKeyring, restrictKeyring } from './keyring.js';
+import { type Keyring, SYSTEM_KEYRING_DIRS, readKeyring, restrictKeyring } from './keyring.js';
 import type { AptSpec } from './schema.js';
 import { type RepoSource, readSystemSources } from './sourcelist.js';
 
@@ -61,17 +61,17 @@ const FPR = /^[0-9A-Fa-f]{16,40}$/;
  * or an inline armoured key. With none, apt trusts every key in trusted.gpg(.d); so do we.
  */
 async function keyringFor(signedBy: string[], baseDir: string, label: string): Promise<Keyring> {
-  const keys: openpgp.PublicKey[] = [];
+  const keys: PublicKey[] = [];
   const fingerprints: string[] = [];
   const files: string[] = [];
   for (const s of signedBy) {
-    if (s.includes('BEGIN PGP PUBLIC KEY BLOCK')) keys.push(...(await openpgp.readKeys({ armoredKeys: s })));
-    else if (FPR.test(s.replace(/\s/g, '')) && !s.includes('/')) fingerprints.push(normFpr(s));
+    if (s.includes('BEGIN PGP PUBLIC KEY BLOCK')) keys.push(...(await inlineKeys(s, label)));
+    else if (FPR.test(s.replace(/\s/g, '')) && !s.includes('/')) fingerprints.push(normFingerprint(s));
     else files.push(isAbsolute(s) ? s : resolve(baseDir, s));
   }
   for (const f of files) keys.push(...(await readKeyring(f)).keys);
   if (fingerprints.length > 0) {
-    const pool: openpgp.PublicKey[] = [];
+    const pool: PublicKey[] = [];
     for (const f of await keyringFiles(SYSTEM_KEYRING_DIRS)) pool.push(...(await readKeyring(f).catch(() => ({ keys: [] }))).keys);
     const found = restrictKeyring({ label, keys: pool }, fingerprints).keys;
     if (found.length === 0) {
@@ -107,4 +107,18 @@ async function keyringFiles(dirs: readonly string[]): Promise<string[]> {
     out.push(...names.filter((n) => /\.(gpg|asc)$/.test(n)).sort().map((n) => join(d, n)));
   }
   return out;
+}
+
+/** An armoured key written into the manifest's signed-by. */
+async function inlineKeys(armored: string, label: string): Promise<PublicKey[]> {
+  try {
+    return publicKeys(await readKeys(Buffer.from(armored, 'utf8')));
+  } catch (err) {
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${label}: the key in signed-by is not an OpenPGP public key (${(err as Error).message})`,
+      subject: label,
+      hint: 'paste the armoured public key (gpg --export --armor <fingerprint>), or give its file',
+    });
+  }
 }

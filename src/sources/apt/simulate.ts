@@ -1,6 +1,6 @@
 import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BLOBS_DIR } from '../../bundle/layout.js';
+import { BLOBS_DIR } from '../../store/store.js';
 import { hexOf } from '../../store/digest.js';
 import { LocalError, TargetError } from '../../util/errors.js';
 import { exists } from '../../util/fs.js';

@@ -1,9 +1,10 @@
 /**
- * PEP 508 environment markers and requirement strings (https://peps.python.org/pep-0508/, kept as the
+ * PEP 508 environment markers (requirement.ts: requirement strings) (https://peps.python.org/pep-0508/, kept as the
  * "Dependency specifiers" spec on packaging.python.org), as found in a wheel's METADATA `Requires-Dist`.
  * The grammar is pypa/packaging's (`_tokenizer.py`, `_parser.py`), which is what pip parses with.
  */
-import { normalizeName, parseSpecifierSet, satisfies, tryParseSpecifier, tryParseVersion, type Specifier } from './pep440.js';
+import { normalizeName, tryParseVersion } from './pep440.js';
+import { satisfies, tryParseSpecifier } from './specifiers.js';
 
 export class InvalidMarker extends Error {
   override name = 'InvalidMarker';
@@ -39,7 +40,7 @@ export type Marker =
 
 // packaging's tokenizer rules. The dotted names are the old PEP 345 spellings; python_implementation is
 // an alias of platform_python_implementation.
-const RULES = {
+export const RULES = {
   ws: /[ \t]+/y,
   lparen: /\(/y,
   rparen: /\)/y,
@@ -52,7 +53,7 @@ const RULES = {
     /\b(python_version|python_full_version|os[._]name|sys[._]platform|platform_(?:release|system)|platform[._](?:version|machine|python_implementation)|python_implementation|implementation_(?:name|version)|extra)\b/y,
 } as const;
 
-class Cursor {
+export class Cursor {
   pos = 0;
   constructor(
     readonly src: string,
@@ -126,7 +127,7 @@ function parseAtom(c: Cursor): Marker {
 }
 
 // `and` binds tighter than `or` (PEP 508 grammar: marker_or / marker_and).
-function parseOr(c: Cursor): Marker {
+export function parseOr(c: Cursor): Marker {
   const ors: Marker[] = [];
   let ands: Marker[] = [parseAtom(c)];
   for (let b = c.peek(RULES.boolop); b; b = c.peek(RULES.boolop)) {
@@ -244,85 +245,4 @@ export function targetEnv(o: TargetEnvOptions): MarkerEnv {
   };
   if (o.extra !== undefined) env.extra = o.extra;
   return env;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Requirement strings (PEP 508 `specification`)
-
-export interface Requirement {
-  /** The name as written; compare names through `normalizedName`. */
-  name: string;
-  normalizedName: string;
-  /** As written, in order. */
-  extras: string[];
-  /** The version clauses, comma-joined without spaces or parentheses ('' for none). */
-  specifier: string;
-  specifiers: Specifier[];
-  /** A direct reference (`name @ url`); a bundle builder should refuse these rather than fetch them. */
-  url?: string;
-  /** The marker text after `;`, and its parse. */
-  marker?: string;
-  markerTree?: Marker;
-}
-
-const IDENT = /\b[a-zA-Z0-9][a-zA-Z0-9._-]*\b/y;
-
-export function parseRequirement(line: string): Requirement {
-  const fail = (msg: string, pos: number) => new InvalidRequirement(`Invalid requirement ${JSON.stringify(line)}: ${msg} at ${pos}`);
-  const c = new Cursor(line, fail);
-  c.ws();
-  const name = c.expect(IDENT, 'a package name')[0];
-  c.ws();
-  const extras: string[] = [];
-  if (c.take(/\[/y)) {
-    c.ws();
-    const first = c.take(IDENT);
-    if (first) {
-      extras.push(first[0]);
-      for (;;) {
-        c.ws();
-        if (!c.take(/,/y)) break;
-        c.ws();
-        extras.push(c.expect(IDENT, 'an extra name after ","')[0]);
-      }
-    }
-    c.expect(/\]/y, "']' after the extras");
-    c.ws();
-  }
-  const req: Requirement = { name, normalizedName: normalizeName(name), extras, specifier: '', specifiers: [] };
-  let markerText: string | undefined;
-  if (c.take(/@/y)) {
-    c.ws();
-    req.url = c.expect(/[^ \t]+/y, 'a URL after @')[0];
-    // The URL runs to whitespace, so a marker must be separated from it by whitespace (PEP 508 url_req).
-    if (!c.done) {
-      c.expect(RULES.ws, 'whitespace after the URL');
-      if (!c.done) {
-        c.expect(/;/y, "';' before the marker");
-        markerText = line.slice(c.pos);
-      }
-    }
-  } else {
-    const semi = line.indexOf(';', c.pos);
-    let specText = line.slice(c.pos, semi < 0 ? undefined : semi).trim();
-    if (specText.startsWith('(')) {
-      if (!specText.endsWith(')')) throw fail("')' after the version specifier", c.pos);
-      specText = specText.slice(1, -1);
-    }
-    try {
-      req.specifiers = parseSpecifierSet(specText);
-    } catch (e) {
-      throw fail((e as Error).message, c.pos);
-    }
-    if (req.specifiers.length === 0 && specText.trim() !== '') throw fail('a version specifier', c.pos);
-    req.specifier = req.specifiers.map((s) => `${s.op}${s.version}${s.wildcard ? '.*' : ''}`).join(',');
-    if (semi >= 0) markerText = line.slice(semi + 1);
-  }
-  if (markerText !== undefined) {
-    const m = new Cursor(markerText, (msg, pos) => fail(msg, line.length - markerText.length + pos));
-    req.markerTree = parseOr(m);
-    if (!m.done) throw m.fail('end of marker or a boolean operator', m.pos);
-    req.marker = markerText.trim();
-  }
-  return req;
 }

@@ -1,6 +1,8 @@
 import type { IndexFile } from './simple.js';
-import { evaluateMarker, type MarkerEnv, parseRequirement } from './markers.js';
-import { compareVersions, filterVersions, normalizeName, parseSpecifierSet, satisfies, tryParseVersion } from './pep440.js';
+import { evaluateMarker, type MarkerEnv } from './markers.js';
+import { parseRequirement } from './requirement.js';
+import { compareVersions, normalizeName, tryParseVersion } from './pep440.js';
+import { filterVersions, parseSpecifierSet, satisfies } from './specifiers.js';
 import { bestWheel } from './tags.js';
 
 /** What a requirement needs: a name, extras, versions, and who asked (for messages). */

@@ -1,4 +1,4 @@
-import type { AptPackageRecord, StatusRecord } from '../deb822.js';
+import type { AptPackageRecord, StatusRecord } from '../records.js';
 import { parseRelations } from '../relations.js';
 import type { InstalledRecord, PackageRecord, ResolveRequest } from '../types.js';
 import { compareVersions } from '../version.js';

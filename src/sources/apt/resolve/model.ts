@@ -1,4 +1,4 @@
-import type { AptPackageRecord, StatusRecord } from '../deb822.js';
+import type { AptPackageRecord, StatusRecord } from '../records.js';
 import type { Relation } from '../relations.js';
 import { compareVersions } from '../version.js';
 

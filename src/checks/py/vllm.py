@@ -1,10 +1,4 @@
-/**
- * inference.vllm probe. `--mode offline`: vLLM's documented offline API (LLM(model=path).generate) at
- * temperature 0, 16 tokens with ignore_eos, twice (must match), plus a batch for tokens/s. `--mode serve`:
- * `vllm serve <path>` on 127.0.0.1, poll GET /health until 200, GET /v1/models, one POST /v1/completions,
- * then stop the server. Without vLLM: {"skip": "vLLM not installed"}.
- */
-export const VLLM_PY = String.raw`
+
 import argparse, json, os, shutil, signal, socket, subprocess, sys, time, traceback, urllib.request
 ap = argparse.ArgumentParser()
 ap.add_argument("--mode", default="offline")
@@ -109,4 +103,3 @@ try:
     print(json.dumps(offline() if a.mode == "offline" else serve()), flush=True)
 except Exception as e:
     print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}), flush=True)
-`;

@@ -1,9 +1,4 @@
-/**
- * nccl.allreduce probe, run by torchrun (one process per GPU): correctness (each rank fills rank+1, expects
- * n(n+1)/2 everywhere), then 20 timed all_reduces per size; busbw = algbw · 2(n-1)/n as nccl-tests computes it.
- * Rank 0 prints the JSON line.
- */
-export const ALLREDUCE_PY = String.raw`
+
 import argparse, datetime, json, os, traceback
 ap = argparse.ArgumentParser()
 ap.add_argument("--sizes", default="1073741824,2147483648")
@@ -58,4 +53,3 @@ except Exception as e:
     if rank == 0:
         print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}), flush=True)
     raise
-`;

@@ -1,5 +1,4 @@
-/** python.env probe: python, torch, CUDA as torch sees it, NCCL, library versions (read from metadata, not imported). */
-export const ENV_PY = String.raw`
+
 import json, platform, sys
 out = {"python": platform.python_version(), "executable": sys.executable}
 try:
@@ -35,4 +34,3 @@ try:
 except Exception as e:
     out["torch_error"] = "%s: %s" % (type(e).__name__, e)
 print(json.dumps(out), flush=True)
-`;

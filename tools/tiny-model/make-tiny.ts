@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { writeTinyModel } from './tiny-model.js';
+import { writeTinyModel } from './files.js';
 
 /**
  * Writes the tiny real models that the quickstart and box manifests bundle from a local folder

@@ -1,9 +1,4 @@
-/**
- * models.load probe: every model of a spec file loads from the HF cache under HF_HOME with HF_HUB_OFFLINE=1
- * (tokenizer, config, weights) onto cuda:0, and one forward pass gives finite logits. One result per model;
- * a model whose snapshot is not in the cache is "not installed" (checked before torch is imported).
- */
-export const MODELS_PY = String.raw`
+
 import json, os, sys, time, traceback
 spec = json.load(open(sys.argv[1]))
 out = {"hf_home": os.environ.get("HF_HOME"), "offline": os.environ.get("HF_HUB_OFFLINE"), "models": []}
@@ -60,4 +55,3 @@ for m in spec["models"]:
     del model
     torch.cuda.empty_cache()
 print(json.dumps(out), flush=True)
-`;

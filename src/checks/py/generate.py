@@ -1,8 +1,4 @@
-/**
- * inference.transformers probe: greedy generation of exactly N new tokens (min = max = N) with a bundled causal
- * LM on each GPU in turn, after a short warm-up; tokens/s = N / wall time of the timed generate.
- */
-export const GENERATE_PY = String.raw`
+
 import json, sys, time, traceback
 spec = json.load(open(sys.argv[1]))
 try:
@@ -37,4 +33,3 @@ try:
     print(json.dumps({"repo": m["repo"], "prompt": prompt, "gpus": gpus}), flush=True)
 except Exception as e:
     print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}), flush=True)
-`;

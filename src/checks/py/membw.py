@@ -1,5 +1,4 @@
-/** gpu.membw probe: device-to-device copy of `gib` GiB on each GPU, bytes read + written, CUDA events, median of 5. */
-export const MEMBW_PY = String.raw`
+
 import argparse, json, traceback
 ap = argparse.ArgumentParser()
 ap.add_argument("--gib", type=float, default=2.0)
@@ -35,4 +34,3 @@ try:
     print(json.dumps({"bytes": nbytes, "counted": "read+write", "gpus": gpus}), flush=True)
 except Exception as e:
     print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}), flush=True)
-`;

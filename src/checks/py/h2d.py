@@ -1,5 +1,4 @@
-/** gpu.h2d probe: pinned host ↔ device copies of `gib` GiB on each GPU, each way, CUDA events, median of 5. */
-export const H2D_PY = String.raw`
+
 import argparse, json, traceback
 ap = argparse.ArgumentParser()
 ap.add_argument("--gib", type=float, default=1.0)
@@ -42,4 +41,3 @@ try:
     print(json.dumps({"bytes": nbytes, "pinned": True, "gpus": gpus}), flush=True)
 except Exception as e:
     print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}), flush=True)
-`;

@@ -1,9 +1,4 @@
-/**
- * gpu.matmul probe: n×n bf16 products on each GPU in turn, 3 warm-ups, then batches of `iters` products timed
- * with CUDA events for about `seconds`; TFLOP/s = 2·n³·iters / time. Reports the best batch (the burst rate the
- * reference figures are measured as) and the median (sustained: under a power cap the clocks drop after ~1 s).
- */
-export const MATMUL_PY = String.raw`
+
 import argparse, json, time, traceback
 ap = argparse.ArgumentParser()
 ap.add_argument("--n", type=int, default=8192)
@@ -49,4 +44,3 @@ try:
     print(json.dumps({"n": a.n, "dtype": a.dtype, "iters": a.iters, "gpus": gpus}), flush=True)
 except Exception as e:
     print(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "trace": traceback.format_exc()[-2000:]}), flush=True)
-`;
