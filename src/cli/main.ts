@@ -10,6 +10,7 @@ import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
 import { type OutputMode, makeRenderer } from './render.js';
+import { registerFleet } from './commands/fleet.js';
 
 interface GlobalOpts {
   json?: boolean;
@@ -530,6 +531,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(html);
       }
     });
+
+  registerFleet(program, { emit, setExitCode: (c) => (exitCode = c) });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
