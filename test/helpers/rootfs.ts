@@ -1,7 +1,7 @@
 import { execFile as execFileCb, spawn } from 'node:child_process';
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { readSystemSources } from '../../src/sources/apt/sourcelist.js';
 
@@ -81,13 +81,26 @@ export async function baseRootfs(): Promise<string> {
   return dir;
 }
 
-/** A private copy of the cached root at `dest` (device nodes, owners and modes kept). */
+/**
+ * A private copy of the cached root at `dest` (device nodes, owners and modes kept), bind-mounted onto itself
+ * with private propagation: `unshare --mount` inside a chroot needs "/" to be a mount point, and nothing mounted
+ * inside ever shows outside. Undo with removeRootfs.
+ */
 export async function copyRootfs(dest: string): Promise<string> {
   const base = await baseRootfs();
   await rm(dest, { recursive: true, force: true });
+  await mkdir(dirname(dest), { recursive: true, mode: 0o755 });
   await execFile('cp', ['-a', base, dest]);
   await rm(join(dest, '.complete'), { force: true });
+  await execFile('mount', ['--bind', dest, dest]);
+  await execFile('mount', ['--make-private', dest]);
   return dest;
+}
+
+/** Unmounts (lazily: a process of the box may still be leaving) and deletes a root made by copyRootfs. */
+export async function removeRootfs(dest: string): Promise<void> {
+  await execFile('umount', ['-R', '-l', dest]).catch(() => undefined);
+  await rm(dest, { recursive: true, force: true });
 }
 
 /**
