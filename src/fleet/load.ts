@@ -115,7 +115,7 @@ export function parseExpected(text: string): string[] {
 }
 
 /**
- * Every box of a results folder (a subfolder per host), plus the expected hosts that left nothing: those are
+ * Every box of a results folder (a subfolder per host; dot-folders such as the role's .packs are not boxes), plus the expected hosts that left nothing: those are
  * boxes that did not report. The folder's own expected-hosts.txt (the playbook writes it) counts as expected.
  */
 export async function loadFleet(resultsDir: string, expected: readonly string[] = []): Promise<BoxFiles[]> {
@@ -129,7 +129,7 @@ export async function loadFleet(resultsDir: string, expected: readonly string[] 
   });
   const own = await readFile(join(resultsDir, 'expected-hosts.txt'), 'utf8').then(parseExpected, () => []);
   const boxes = new Map<string, BoxFiles>();
-  for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const e of entries.filter((x) => x.isDirectory() && !x.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name))) {
     boxes.set(e.name, await loadBox(e.name, join(resultsDir, e.name)));
   }
   for (const h of [...own, ...expected]) if (!boxes.has(h)) boxes.set(h, { host: h, hasJunit: false, unreadable: [] });
