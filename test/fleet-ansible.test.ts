@@ -73,12 +73,15 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
     expect(s.reasons[0]!.boxes).toEqual(NAMES);
     expect(s.boxes.every((b) => b.failedChecks.includes('gpu.inventory') && b.bundle?.name === 'fleet-demo')).toBe(true);
     expect(await readFile(join(work, 'results', 'fleet-junit.xml'), 'utf8')).toMatch(/<testsuite name="box3"[^>]*hostname="box3">/);
+    // FLEET_KEEP_RESULTS=<dir>: keep what the boxes sent home (the GPU box's results join them in bench/results).
+    if (process.env.FLEET_KEEP_RESULTS) await execFile('cp', ['-r', join(work, 'results'), process.env.FLEET_KEEP_RESULTS]);
   }, 300_000);
 
   it('a second run changes nothing (changed=0), and check mode changes nothing either', async () => {
     const status = () => Promise.all(roots.map((r) => Promise.all([digestOf(join(r, 'var/lib/dpkg/status')), digestOf(join(r, 'var/lib/vault-bundle/journal.jsonl'))])));
     const again = await play({ vars: { rollout_smoke: false } });
-    for (const n of NAMES) expect(again.recap[n], again.out).toMatchObject({ changed: 0, failed: 0 });
+    const installed = await readFile(join(work, 'results', 'box1', 'rollout.json'), 'utf8');
+    for (const n of NAMES) expect(again.recap[n], installed).toMatchObject({ changed: 0, failed: 0 });
     const before = await status();
     const check = await play({ check: true });
     for (const n of NAMES) expect(check.recap[n], check.out).toMatchObject({ changed: 0, failed: 0 });

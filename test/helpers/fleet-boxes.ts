@@ -1,5 +1,6 @@
 import { execFile as execFileCb, spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTinyModels } from '../../src/sources/hf/make-tiny.js';
@@ -7,7 +8,6 @@ import { REPO, runCli } from './cli.js';
 import { sha256 } from './fixtures.js';
 import { canMakeRootfs, copyRootfs, removeRootfs, rootfsCacheDir } from './rootfs.js';
 import { type SshBox, clientKey, startSshBox } from './ssh-box.js';
-import { tempDir } from './tmp.js';
 
 const execFile = promisify(execFileCb);
 
@@ -33,7 +33,7 @@ export interface Fleet {
   boxes: SshBox[];
   /** ansible-playbook over the inventory (or another one); PLAY RECAP per host. */
   play(o?: { check?: boolean; vars?: Record<string, string | boolean>; inventory?: string; limit?: string }): Promise<{ code: number; out: string; recap: Record<string, Recap> }>;
-  /** An inventory file of the boxes, with extra host variables per box (`key=value ...`). */
+  /** An inventory file of the boxes (rollout_src: the bundle), with extra host variables per box (`key=value ...`). */
   inventory(file: string, hostVars?: Record<string, string>): Promise<string>;
   dispose(): Promise<void>;
 }
@@ -47,7 +47,8 @@ export const fleetReady = async (): Promise<boolean> => {
 export async function makeFleet(n: number): Promise<Fleet> {
   const names = Array.from({ length: n }, (_, i) => `box${i + 1}`);
   const port = 20000 + (process.pid % 20000);
-  const work = await tempDir('vb-fleet');
+  // Not tempDir(): that one is emptied after each test, and a fleet lives for the whole file.
+  const work = await mkdtemp(join(tmpdir(), 'vb-fleet-'));
   const key = await clientKey(work);
   const roots = names.map((name) => join(rootfsCacheDir(), 'boxes', `${process.pid}-${name}`));
   const [bundle] = await Promise.all([buildBundle(work), ...roots.map((r) => copyRootfs(r))]);
@@ -62,6 +63,7 @@ export async function makeFleet(n: number): Promise<Fleet> {
       "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR'",
       'ansible_ssh_transfer_method=piped',
       'ansible_python_interpreter=/usr/bin/python3',
+      `rollout_src=${bundle}`,
     );
     await writeFile(file, `${lines.join('\n')}\n`);
     return file;
@@ -69,7 +71,7 @@ export async function makeFleet(n: number): Promise<Fleet> {
   await inventory(join(work, 'inventory.ini'));
   await writeFile(join(work, 'fleet.yml'), ['---', '- name: Fleet test rollout', '  hosts: boxes', '  gather_facts: false', '  roles:', '    - role: vault_ai.bundle.rollout', ''].join('\n'));
   const play: Fleet['play'] = async (o = {}) => {
-    const args = ['-i', o.inventory ?? join(work, 'inventory.ini'), join(work, 'fleet.yml'), '-e', JSON.stringify({ rollout_results: join(work, 'results'), rollout_src: bundle, ...o.vars })];
+    const args = ['-i', o.inventory ?? join(work, 'inventory.ini'), join(work, 'fleet.yml'), '-e', JSON.stringify({ rollout_results: join(work, 'results'), ...o.vars })];
     if (o.check) args.push('--check');
     if (o.limit) args.push('--limit', o.limit);
     const env = {
