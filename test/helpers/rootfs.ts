@@ -117,6 +117,7 @@ export function inRoot(root: string, argv: string[], o: { input?: string; env?: 
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', fail);
+    p.stdin.on('error', () => undefined); // a command that never reads its input
     p.on('close', (code) => done({ code: code ?? 1, stdout, stderr }));
     p.stdin.end(o.input ?? '');
   });

@@ -6,7 +6,7 @@ import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
 import { probeDpkgStatus } from '../../probe/load.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
-import { PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
+import { type AptPackageRecord, PACKAGE_FIELDS, parseStatus, readStanzas, toPackageRecord } from './deb822.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
 import { expandSources } from './repos.js';
@@ -15,7 +15,7 @@ import { type AptSpec, aptSchema } from './schema.js';
 import type { InstalledRecord, PackageRecord } from './types.js';
 
 /** Locked.meta keys that carry the control fields the box's local repository index needs. */
-export const CONTROL_META: Record<string, keyof PackageRecord> = {
+export const CONTROL_META: Record<string, keyof AptPackageRecord> = {
   'Multi-Arch': 'multiArch',
   Priority: 'priority',
   Section: 'section',
@@ -26,6 +26,11 @@ export const CONTROL_META: Record<string, keyof PackageRecord> = {
   Provides: 'provides',
   Conflicts: 'conflicts',
   Breaks: 'breaks',
+  // apt's version hash covers Suggests and Replaces too: without them the bundle's index names another build
+  // of the same version, and every install "upgrades" it again.
+  Suggests: 'suggests',
+  Replaces: 'replaces',
+  Enhances: 'enhances',
   Homepage: 'homepage',
 };
 
@@ -83,7 +88,7 @@ export const aptSource: Source<AptSpec> = {
       const w = result.why.get(`${p.package}:${p.architecture}`);
       const meta: Record<string, string> = { filename: p.filename };
       for (const [field, key] of Object.entries(CONTROL_META)) {
-        const v = p[key];
+        const v = (p as AptPackageRecord)[key];
         if (typeof v === 'string' && v) meta[field] = v;
       }
       if (p.essential) meta.Essential = 'yes';

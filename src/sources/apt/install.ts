@@ -18,9 +18,12 @@ const CONTROL_ORDER = [
   'Pre-Depends',
   'Depends',
   'Recommends',
+  'Suggests',
+  'Enhances',
   'Provides',
   'Conflicts',
   'Breaks',
+  'Replaces',
 ];
 
 /**
