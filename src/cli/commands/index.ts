@@ -5,6 +5,7 @@ import * as build from './build.js';
 import * as cache from './cache.js';
 import * as diff from './diff.js';
 import * as exportSite from './export.js';
+import * as fleet from './fleet.js';
 import * as inspect from './inspect.js';
 import * as install from './install.js';
 import * as lock from './lock.js';
@@ -41,6 +42,8 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   // The site: the bundle for the users' own tools (apt, pip, huggingface_hub), served or as a tree for nginx.
   serve.register,
   exportSite.register,
+  // Many boxes: one page from the results the Ansible role fetched.
+  fleet.register,
   // Upkeep of the build host's shared blob cache.
   cache.register,
 ];

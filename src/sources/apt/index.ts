@@ -6,7 +6,7 @@ import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { PACKAGE_FIELDS, readStanzas } from './deb822.js';
-import { parseStatus, toPackageRecord } from './records.js';
+import { type AptPackageRecord, parseStatus, toPackageRecord } from './records.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
 import { checkApt } from './simulate.js';
@@ -16,7 +16,7 @@ import { type AptSpec, aptSchema } from './schema.js';
 import type { InstalledRecord, PackageRecord } from './types.js';
 
 /** Locked.meta keys that carry the control fields the box's local repository index needs. */
-export const CONTROL_META: Record<string, keyof PackageRecord> = {
+export const CONTROL_META: Record<string, keyof AptPackageRecord> = {
   'Multi-Arch': 'multiArch',
   Priority: 'priority',
   Section: 'section',
@@ -27,6 +27,11 @@ export const CONTROL_META: Record<string, keyof PackageRecord> = {
   Provides: 'provides',
   Conflicts: 'conflicts',
   Breaks: 'breaks',
+  // apt's version hash covers Suggests and Replaces too: without them the bundle's index names another build
+  // of the same version, and every install "upgrades" it again.
+  Suggests: 'suggests',
+  Replaces: 'replaces',
+  Enhances: 'enhances',
   Homepage: 'homepage',
 };
 
@@ -84,7 +89,7 @@ export const aptSource: Source<AptSpec> = {
       const w = result.why.get(`${p.package}:${p.architecture}`);
       const meta: Record<string, string> = { filename: p.filename };
       for (const [field, key] of Object.entries(CONTROL_META)) {
-        const v = p[key];
+        const v = (p as AptPackageRecord)[key];
         if (typeof v === 'string' && v) meta[field] = v;
       }
       if (p.essential) meta.Essential = 'yes';

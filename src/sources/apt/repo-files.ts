@@ -14,9 +14,12 @@ const CONTROL_ORDER = [
   'Pre-Depends',
   'Depends',
   'Recommends',
+  'Suggests',
+  'Enhances',
   'Provides',
   'Conflicts',
   'Breaks',
+  'Replaces',
 ];
 
 /**
