@@ -8,7 +8,7 @@ export function register(program: Command, cli: Cli): void {
   const cache = program
     .command('cache')
     .description('check or trim the shared blob cache (--cache-dir)')
-    .addHelpText('after', examples('vault-bundle cache verify', 'vault-bundle cache gc --keep-locks manifests --dry-run', 'vault-bundle --cache-dir /srv/vb-cache cache gc --keep-locks releases/'));
+    .addHelpText('after', examples('vault-bundle cache verify', 'vault-bundle --cache-dir /srv/vb-cache cache verify', 'vault-bundle cache gc --help'));
   const store = async () => {
     const { Store } = await import('../../store/store.js');
     const { defaultCacheDir } = await import('../../context.js');
@@ -35,6 +35,7 @@ export function register(program: Command, cli: Cli): void {
     .description('remove cached blobs that no lock in a folder refers to (and what verify moved aside)')
     .requiredOption('--keep-locks <dir>', 'folder whose *.lock.json files (searched recursively) name the blobs to keep')
     .option('--dry-run', 'list what would be removed, remove nothing')
+    .addHelpText('after', examples('vault-bundle cache gc --keep-locks manifests --dry-run', 'vault-bundle --cache-dir /srv/vb-cache cache gc --keep-locks releases/'))
     .action(async (o: { keepLocks: string; dryRun?: boolean }) => {
       const { lockedDigestsIn } = await import('../../lock/keep.js');
       const { gcStore } = await import('../../store/maintain.js');

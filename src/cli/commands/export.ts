@@ -10,7 +10,7 @@ export function register(program: Command, d: Cli): void {
     .requiredOption('--site <dir>', 'the new folder to write: apt/, simple/, wheels/, hf/, files/, the bundle\'s SHA256SUMS and bundle.json, site.conf and nginx.conf')
     .option('--key <file>', 'release public key: the bundle\'s signature must verify against it first')
     .addOption(new Option('--listen <addr>', 'what site.conf\'s server block listens on (nginx "listen")').default('80'))
-    .addHelpText('after', examples('vault-bundle export bundles/my-box --site /srv/site', 'vault-bundle export /media/stick/my-box --site /srv/site --key release.asc --listen 10.0.0.5:80', 'nginx -p /srv/site -c nginx.conf'))
+    .addHelpText('after', examples('vault-bundle export bundles/my-box --site /srv/site', 'vault-bundle export /media/stick/my-box --site /srv/site --key release.asc --listen 10.0.0.5:80'))
     .action(async (bundle: string, o: { site: string; key?: string; listen: string }) => {
       const { verifiedBundle, clientLines } = await import('../../site/build.js');
       const { exportSite } = await import('../../site/export.js');

@@ -15,7 +15,7 @@ export function register(program: Command, io: Cli): void {
     .argument('<results>', 'the results folder: a subfolder per box')
     .option('-o, --out <dir>', 'where to write fleet.html, fleet.json and fleet-junit.xml (default: the results folder)')
     .option('--expect <file>', 'the inventory (INI) or a list of host names: boxes without results are listed as not reporting (results/expected-hosts.txt is read too)')
-    .addHelpText('after', examples('vault-bundle fleet results/', 'vault-bundle fleet results/ --expect ansible/inventory.ini --out /srv/www/fleet', 'vault-bundle --json fleet results/ | jq .summary'))
+    .addHelpText('after', examples('vault-bundle fleet results/', 'vault-bundle fleet results/ --expect ansible/inventory.ini --out /srv/www/fleet', 'vault-bundle --json fleet results/'))
     .action(async (results: string, o: { out?: string; expect?: string }) => {
       const { fleetCommand, fleetText } = await import('../../fleet/fleet.js');
       const r = await fleetCommand({ results, ...(o.out ? { out: o.out } : {}), ...(o.expect ? { expect: o.expect } : {}) });

@@ -29,7 +29,7 @@ export function register(program: Command, d: Cli): void {
     .option('--token-file <file>', 'the token, from the first line of a file (kept out of the process list)')
     .addOption(new Option('--max-connections <n>', 'open connections at most').argParser(positive).default(256))
     .option('--access-log <file>', 'append the JSON-lines access log here (default: stderr)')
-    .addHelpText('after', examples('vault-bundle serve bundles/my-box', 'sudo ./vault-bundle serve . --listen 0.0.0.0:8080 --key release.asc', 'vault-bundle serve my-box.tar --listen 10.0.0.5:8443 --tls-cert site.pem --tls-key site.key --token-file token'))
+    .addHelpText('after', examples('vault-bundle serve bundles/my-box', 'vault-bundle serve /media/stick/my-box --listen 0.0.0.0:8080 --key release.asc', 'vault-bundle serve my-box.tar --listen 10.0.0.5:8443 --tls-cert site.pem --tls-key site.key --token-file token'))
     .action(async (bundle: string, o: { listen: { host: string; port: number }; key?: string; tlsCert?: string; tlsKey?: string; token?: string; tokenFile?: string; maxConnections: number; accessLog?: string }) => {
       if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
         throw new UsageError({ code: 'BAD_FLAG', message: '--tls-cert and --tls-key go together', hint: 'give both files (PEM), or neither for plain HTTP' });
