@@ -37,6 +37,8 @@ const TARGETS = {
   speedupVsOpenssl: 1.6,
   warmRebuildS: 3,
   peakRssMiB: 200,
+  /** verify's speed against the faster of xargs -P$(nproc) sha256sum / openssl dgst (issue #14). */
+  vsBestParallelPeer: 0.95,
 } as const;
 
 function numberEnv(name: string, dflt: number, min: 'positive' | 'zero' = 'positive'): number {
@@ -236,6 +238,11 @@ async function main(): Promise<number> {
       const bad = listed.filter((p) => seen.get(p) !== sums.get(p));
       return bad.length ? `openssl disagrees with SHA256SUMS on ${bad.length} file(s), e.g. ${bad[0]}` : undefined;
     };
+    const parallelSumsCheck = (m: Measured): string | undefined => {
+      const got = parseSums(m.stdout);
+      const bad = listed.filter((p) => got.get(p) !== sums.get(p));
+      return bad.length ? `sha256sum disagrees with SHA256SUMS on ${bad.length} file(s), e.g. ${bad[0]}` : undefined;
+    };
     const sha256sumCheck = (m: Measured): string | undefined => {
       const ok = m.stdout.split('\n').filter((l) => l.endsWith(': OK')).length;
       return ok === listed.length ? undefined : `sha256sum said OK for ${ok} of ${listed.length} files`;
@@ -246,6 +253,18 @@ async function main(): Promise<number> {
       await timed('openssl', `openssl dgst -sha256${viaXargs ? ' (xargs)' : ''}`, viaXargs ? 'xargs' : 'openssl', viaXargs ? ['-0', 'openssl', 'dgst', '-sha256'] : opensslArgs, {
         cwd: out,
         ...(viaXargs ? { input: listed.join('\0') } : {}),
+        check: opensslCheck,
+      });
+      // The parallel peers (issue #14's yardstick): one process a file, one a core.
+      const par = String(availableParallelism());
+      await timed('xargs-sha256sum', `xargs -P${par} -n1 sha256sum`, 'xargs', ['-0', `-P${par}`, '-n1', 'sha256sum'], {
+        cwd: out,
+        input: listed.join('\0'),
+        check: parallelSumsCheck,
+      });
+      await timed('xargs-openssl', `xargs -P${par} -n1 openssl dgst`, 'xargs', ['-0', `-P${par}`, '-n1', 'openssl', 'dgst', '-sha256'], {
+        cwd: out,
+        input: listed.join('\0'),
         check: opensslCheck,
       });
       if (i < SHA256SUM_REPEATS) {
@@ -343,6 +362,10 @@ function computeMetrics(bundleBytes: number): Metric[] {
   const ossl = wall('openssl', 'openssl dgst -sha256, one pass', 'throughput');
   ratio('verify speedup vs sha256sum', sha, vDir, TARGETS.speedupVsSha256sum);
   ratio('verify speedup vs openssl', ossl, vDir, TARGETS.speedupVsOpenssl);
+  const xs = wall('xargs-sha256sum', `xargs -P${availableParallelism()} -n1 sha256sum`, 'throughput');
+  const xo = wall('xargs-openssl', `xargs -P${availableParallelism()} -n1 openssl dgst`, 'throughput');
+  const peer = [xs, xo].filter((v): v is number => v !== undefined);
+  ratio('verify vs the best parallel peer', peer.length ? Math.min(...peer) : undefined, vDir, TARGETS.vsBestParallelPeer);
   const ip = inProcessVerifyMs;
   m.push({
     metric: 'verify <dir>, in-process only (--json)',

@@ -75,6 +75,25 @@ describe('deb822 stanzas', () => {
       expect(got).toEqual(want);
     }
   });
+  it('reads chunks over 64 KiB, read in pieces, with UTF-8 values cut at any piece boundary', async () => {
+    // Stanzas of about 100 bytes with a UTF-8 Homepage and a long ASCII Filename, padded so that values
+    // start and end on both sides of the 65,536-byte piece boundaries at every offset.
+    const stanzas: string[] = [];
+    const want: Record<string, string>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const home = `https://example.org/${'é'.repeat(i % 7)}ünïcode/${i}`;
+      const file = `pool/main/p/pkg${i}/pkg${i}_${'1.0'.repeat(1 + (i % 5))}_amd64.deb`;
+      stanzas.push(`Package: pkg${i}\nHomepage: ${home}\nFilename: ${file}\nDescription: ${'d'.repeat(i % 13)}\n`);
+      want.push({ package: `pkg${i}`, homepage: home, filename: file });
+    }
+    const buf = Buffer.from(stanzas.join('\n'));
+    expect(buf.length).toBeGreaterThan(3 * 65536);
+    for (const cut of [0, 1, 65535, 65536, 100_000, buf.length - 1]) {
+      const got: Record<string, string>[] = [];
+      for await (const s of parseStanzas([buf.subarray(0, cut), buf.subarray(cut)], new Set(['package', 'homepage', 'filename']))) got.push(s);
+      expect(got).toEqual(want);
+    }
+  });
   it('reads installed packages from a dpkg status file', async () => {
     const status = 'Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\n\nPackage: c\nStatus: hold ok installed\nVersion: 3\nProvides: v\n';
     expect(await parseStatus([Buffer.from(status)])).toEqual([

@@ -76,6 +76,14 @@ const buf = Buffer.allocUnsafe(workerData.chunk);
 parentPort.on('message', ({ id, segments }) => parentPort.postMessage({ id, ...hashJob(segments, buf) }));
 `;
 
+/**
+ * Bytes per read. Small enough that the bytes just read are still in the core's L2 cache when SHA-256 runs
+ * over them: measured on a 512 MiB file (AMD EPYC, SHA-NI, 512 KiB L2 a core), CPU per pass 675-780 ms with
+ * 4 MiB reads, 717 ms with 512 KiB, 680 ms with 192 KiB, 483 ms with 128 KiB, 499 ms with 64 KiB, 529 ms
+ * with 32 KiB (more syscalls); `openssl dgst -sha256` (8 KiB reads) 500 ms.
+ */
+export const READ_BYTES = 128 * 1024;
+
 /** Below this many bytes in all, hashing on the main thread beats starting worker threads (~50 ms each). */
 export const POOL_MIN_BYTES = 64 * 1024 * 1024;
 
@@ -86,8 +94,11 @@ export const POOL_MIN_BYTES = 64 * 1024 * 1024;
 export class HashPool {
   private readonly workers: Worker[];
   private closed = false;
-  constructor(threads: number, chunkBytes = 1 << 22) {
-    this.workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER, { eval: true, workerData: { chunk: chunkBytes } }));
+  constructor(threads: number, chunkBytes = READ_BYTES) {
+    // A worker allocates next to nothing (one read buffer, small messages): a small young generation keeps
+    // sixteen of them from reserving 16 MiB semi-spaces each.
+    const resourceLimits = { maxYoungGenerationSizeMb: 4 };
+    this.workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER, { eval: true, workerData: { chunk: chunkBytes }, resourceLimits }));
   }
 
   /**
@@ -172,7 +183,7 @@ const SLICE_BYTES = 8 << 20;
  * one slice.
  */
 export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } = {}): Promise<HashResult[]> {
-  const buf = Buffer.allocUnsafe(o.chunkBytes ?? 1 << 20);
+  const buf = Buffer.allocUnsafe(o.chunkBytes ?? READ_BYTES);
   const out: HashResult[] = [];
   let since = performance.now();
   const breathe = async (now = false) => {

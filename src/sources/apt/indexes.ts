@@ -135,8 +135,8 @@ function indexPaths(
 
 /** The decompressed bytes of a fetched index, streamed (the largest is 50 MB uncompressed). */
 export function readIndex(ix: FetchedIndex): AsyncIterable<Buffer> {
-  const raw = createReadStream(ix.blob, { highWaterMark: 1 << 20 });
-  if (ix.compression === 'gz') return raw.pipe(createGunzip({ chunkSize: 1 << 20 }));
+  const raw = createReadStream(ix.blob, { highWaterMark: 1 << 16 });
+  if (ix.compression === 'gz') return raw.pipe(createGunzip({ chunkSize: 1 << 16 }));
   if (ix.compression === 'xz') {
     const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
     return Readable.fromWeb(new xz.XzReadableStream(web) as unknown as WebReadableStream<Uint8Array>);
