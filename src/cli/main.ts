@@ -10,6 +10,10 @@ import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { formatBytes, parseBytes } from './format.js';
 import { type OutputMode, makeRenderer } from './render.js';
+import { registerExportOci } from './commands/export-oci.js';
+import type { CommandDeps } from './commands/oci-common.js';
+import { registerPull } from './commands/pull.js';
+import { registerPush } from './commands/push.js';
 
 interface GlobalOpts {
   json?: boolean;
@@ -95,6 +99,13 @@ export async function main(argv: string[]): Promise<number> {
   const emit = (human: string, data: unknown) => {
     if (mode === 'json') process.stdout.write(`${JSON.stringify({ type: 'result', ...(data as object) })}\n`);
     else if (mode !== 'quiet') process.stdout.write(`${human}\n`);
+  };
+  const ociDeps: CommandDeps = { mode: () => mode, emit, signal: controller.signal, concurrency: () => g().concurrency, cacheDir: () => (g().cacheDir ? resolve(g().cacheDir!) : undefined) };
+  /** verify/install of `oci://registry/repo:tag`: pulled into the cache first; any other argument as it is. */
+  const openArg = async (arg: string, report: ReturnType<typeof makeRenderer>['report']) => {
+    if (!arg.startsWith('oci://')) return arg;
+    const [{ bundleArg }, { defaultCacheDir }] = await Promise.all([import('../oci/open.js'), import('../context.js')]);
+    return bundleArg(arg, { cacheDir: ociDeps.cacheDir() ?? defaultCacheDir(), concurrency: g().concurrency, report, signal: controller.signal });
   };
   // Commands load their modules when they run: verify on the box never pays for apt, pip, HF or the SBOM
   // library, and start-up stays short (esbuild keeps dynamic imports lazy in the packed script too).
@@ -201,6 +212,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
     .action(async (bundle: string, o: { threads?: number; base?: string; key?: string; requireSignature?: boolean; allowExpired?: boolean }) => {
       const { verifyBundle } = await import('../bundle/verify.js');
+      if (bundle.startsWith('oci://')) {
+        const r = makeRenderer(mode);
+        bundle = await openArg(bundle, r.report).finally(() => r.finish());
+      }
       const rep = await verifyBundle(bundle, {
         threads: o.threads,
         ...(o.base ? { base: o.base } : {}),
@@ -326,7 +341,7 @@ export async function main(argv: string[]): Promise<number> {
         const { installCommand } = await import('../commands/install.js');
         const { execFile } = await import('../util/exec.js');
         const res = await installCommand({
-          bundle,
+          bundle: await openArg(bundle, r.report),
           dryRun: Boolean(o.dryRun),
           stateDir: o.stateDir,
           only: o.only?.split(','),
@@ -530,6 +545,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(html);
       }
     });
+
+  registerPush(program, ociDeps);
+  registerPull(program, ociDeps);
+  registerExportOci(program, ociDeps);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import type { OutputMode } from '../render.js';
+
+/** What the OCI commands need from the composition root. */
+export interface CommandDeps {
+  mode(): OutputMode;
+  emit(human: string, data: unknown): void;
+  signal: AbortSignal;
+  concurrency(): number;
+  cacheDir(): string | undefined;
+}
+
+export interface RegistryFlags {
+  plainHttp?: boolean;
+  caFile?: string;
+}
+
+/** --plain-http and --ca-file, on every command that talks to a registry. */
+export function registryOptions(cmd: Command): Command {
+  return cmd
+    .option('--plain-http', 'talk plain HTTP to a registry that is not on loopback (loopback always is)')
+    .option('--ca-file <file>', "trust this CA (PEM) for the registry's TLS certificate");
+}
+
+export function clientOptions(o: RegistryFlags, signal: AbortSignal) {
+  return { ...(o.plainHttp ? { plainHttp: true } : {}), ...(o.caFile ? { caFile: o.caFile } : {}), signal };
+}

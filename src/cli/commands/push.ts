@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { formatBytes } from '../format.js';
+import { makeRenderer } from '../render.js';
+import { type CommandDeps, type RegistryFlags, clientOptions, registryOptions } from './oci-common.js';
+
+export function registerPush(program: Command, d: CommandDeps): void {
+  registryOptions(
+    program
+      .command('push')
+      .description('push a bundle folder to an OCI registry as an OCI 1.1 artifact (blobs the registry has are not sent again; the SBOM attached as a referrer)')
+      .argument('<bundle>', 'bundle folder')
+      .argument('<reference>', 'oci://registry[:port]/repository:tag (the oci:// may be left out)')
+      .option('--mount-from <repository>', 'another repository of the same registry to mount blobs from instead of uploading them'),
+  ).action(async (bundle: string, reference: string, o: RegistryFlags & { mountFrom?: string }) => {
+    const r = makeRenderer(d.mode());
+    const { RegistryClient } = await import('../../oci/client.js');
+    const { parseRef, refString } = await import('../../oci/ref.js');
+    const { pushBundle } = await import('../../oci/push.js');
+    const c = new RegistryClient(parseRef(reference), clientOptions(o, d.signal));
+    try {
+      const t0 = performance.now();
+      const res = await pushBundle(c, bundle, { concurrency: d.concurrency(), report: r.report, ...(o.mountFrom ? { mountFrom: o.mountFrom } : {}) });
+      r.finish();
+      const secs = (performance.now() - t0) / 1000;
+      const where = `${c.ref.registry}/${c.ref.repository}@${res.digest}`;
+      d.emit(
+        `pushed ${refString(c.ref)} (${where}) in ${secs.toFixed(1)} s: ${res.blobs} blobs, ${res.uploaded} uploaded (${formatBytes(res.uploadedBytes)}), ${res.present} already there` +
+          `${res.mounted ? `, ${res.mounted} mounted` : ''}${res.sbom ? `; SBOM referrer ${res.sbom} (${res.referrers === 'api' ? 'referrers API' : 'tag fallback'})` : ''}` +
+          `${res.fallback ? '; pushed as an image manifest with config media type (the registry refused artifactType)' : ''}`,
+        { reference: refString(c.ref), ...res, seconds: secs },
+      );
+    } finally {
+      r.finish();
+      await c.close();
+    }
+  });
+}
