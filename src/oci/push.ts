@@ -88,7 +88,7 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
     await putManifest(c, sbomDigest, sm, MEDIA.manifest);
     referrers = await addReferrer(c, subject.digest, { mediaType: MEDIA.manifest, digest: sbomDigest, size: sm.length, artifactType: 'application/vnd.cyclonedx+json' });
   }
-  return { digest: subject.digest, size: subject.size, blobs: byDigest.size, ...res, ...(sbomDigest ? { sbom: sbomDigest } : {}), fallback, referrers };
+  return { digest: subject.digest, size: subject.size, blobs: byDigest.size + 1, ...res, ...(sbomDigest ? { sbom: sbomDigest } : {}), fallback, referrers };
 }
 
 /** Registers a referrer: nothing to do where the registry has the referrers API, else the `sha256-<hex>` tag holding an index of them. */

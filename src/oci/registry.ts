@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { RegistryClient } from './client.js';
 import { OciError } from './errors.js';
 
@@ -86,9 +86,7 @@ export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: 
 }
 
 function bufferStream(b: Buffer): Readable {
-  const t = new Transform();
-  t.end(b);
-  return t;
+  return Readable.from([b]);
 }
 
 export async function getManifest(c: RegistryClient, target: string): Promise<{ bytes: Buffer; mediaType: string; digest?: string }> {
