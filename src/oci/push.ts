@@ -38,9 +38,12 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
   const res = { uploaded: 0, uploadedBytes: 0, present: 0, mounted: 0 };
   o.report({ type: 'phase', phase: 'push', detail: `${byDigest.size} blobs to ${c.ref.registry}/${c.ref.repository}` });
   const limit = pLimit(o.concurrency);
+  // Blobs of the manifest the tag points at now are in the registry (it checks them when a manifest is put):
+  // an unchanged re-push is one GET, not a HEAD per blob.
+  const known = await knownBlobs(c);
   const one = async (hex: string, src: { file?: string; data?: Buffer; size: number }, id: string) => {
     const digest = `sha256:${hex}`;
-    if (await hasBlob(c, digest)) {
+    if (known.has(digest) || (await hasBlob(c, digest))) {
       res.present++;
       return;
     }
@@ -89,6 +92,18 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
     referrers = await addReferrer(c, subject.digest, { mediaType: MEDIA.manifest, digest: sbomDigest, size: sm.length, artifactType: 'application/vnd.cyclonedx+json' });
   }
   return { digest: subject.digest, size: subject.size, blobs: byDigest.size + 1, ...res, ...(sbomDigest ? { sbom: sbomDigest } : {}), fallback, referrers };
+}
+
+async function knownBlobs(c: RegistryClient): Promise<Set<string>> {
+  if (c.ref.digest || !c.ref.tag) return new Set();
+  try {
+    const m = JSON.parse((await getManifest(c, c.ref.tag)).bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
+    return new Set([...(m.layers ?? []), ...(m.config ? [m.config] : [])].map((d) => d.digest));
+  } catch (err) {
+    if (err instanceof OciError && (err.code === 'OCI_NOT_FOUND' || err.code === 'OCI_BAD_MANIFEST')) return new Set();
+    if (err instanceof SyntaxError) return new Set();
+    throw err;
+  }
 }
 
 /** Registers a referrer: nothing to do where the registry has the referrers API, else the `sha256-<hex>` tag holding an index of them. */
