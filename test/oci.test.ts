@@ -17,6 +17,7 @@ import { runCli } from './helpers/cli.js';
 import { fileManifest, flipByte } from './helpers/fixtures.js';
 import { type Proxy, type Registry, htpasswdLine, registryBlob, startProxy, startRegistry } from './helpers/registry.js';
 import { tempDir } from './helpers/tmp.js';
+import { startTokenServer } from './helpers/token-server.js';
 
 const quiet = () => {};
 let work: string;
@@ -199,6 +200,35 @@ describe('the CLI and a registry with htpasswd basic auth', () => {
       expect(await tree(join(dir, 'pulled'))).toEqual(await tree(v1));
     } finally {
       await authReg.close();
+    }
+  });
+});
+
+describe('the v2 token flow (Bearer realm) in front of the registry', () => {
+  it('gets a token with Basic credentials, pushes and pulls; a pull-only account is refused the push', async () => {
+    const dir = await tempDir();
+    const tok = await startTokenServer(dir, { alice: 'pw1', reader: 'pw2' }, ['reader']);
+    const treg = await startRegistry(join(dir, 'reg'), { token: tok });
+    try {
+      const as = (user: string, pw: string, ref: string) => new RegistryClient(parseRef(`oci://${treg.host}/${ref}`), { credentials: { username: user, password: pw } });
+      const c = as('alice', 'pw1', 'tok/app:1');
+      const r = await pushBundle(c, v1, { concurrency: 4, report: quiet });
+      await c.close();
+      expect(tok.asked).toContain('repository:tok/app:pull,push');
+      const out = join(dir, 'p');
+      const rc = as('reader', 'pw2', 'tok/app:1');
+      expect((await pullBundle(registrySource(rc), out, { concurrency: 2, report: quiet })).digest).toBe(r.digest);
+      await rc.close();
+      expect((await verifyBundle(out, {})).ok).toBe(true);
+      const wc = as('reader', 'pw2', 'tok/other:1');
+      await expect(pushBundle(wc, v1, { concurrency: 2, report: quiet })).rejects.toMatchObject({ code: expect.stringMatching(/OCI_UNAUTHORIZED|OCI_DENIED/) });
+      await wc.close();
+      const bad = as('alice', 'wrong', 'tok/app:1');
+      await expect(pullBundle(registrySource(bad), join(dir, 'q'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_UNAUTHORIZED' });
+      await bad.close();
+    } finally {
+      await treg.close();
+      await tok.close();
     }
   });
 });

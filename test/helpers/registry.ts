@@ -28,11 +28,15 @@ export function htpasswdLine(user: string, password: string): string {
 }
 
 /** Debian's docker-registry (CNCF distribution 2.8) on a free loopback port, filesystem storage in `dir`. */
-export async function startRegistry(dir: string, o: { htpasswd?: string } = {}): Promise<Registry> {
+export async function startRegistry(dir: string, o: { htpasswd?: string; token?: { realm: string; service: string; issuer: string; certFile: string } } = {}): Promise<Registry> {
   const port = await freePort();
   const data = join(dir, 'data');
   await mkdir(data, { recursive: true });
-  const auth = o.htpasswd ? ['auth:', '  htpasswd:', '    realm: test', `    path: ${join(dir, 'htpasswd')}`] : [];
+  const auth = o.htpasswd
+    ? ['auth:', '  htpasswd:', '    realm: test', `    path: ${join(dir, 'htpasswd')}`]
+    : o.token
+      ? ['auth:', '  token:', `    realm: ${o.token.realm}`, `    service: ${o.token.service}`, `    issuer: ${o.token.issuer}`, `    rootcertbundle: ${o.token.certFile}`]
+      : [];
   if (o.htpasswd) await writeFile(join(dir, 'htpasswd'), o.htpasswd);
   const cfg = join(dir, 'config.yml');
   await writeFile(cfg, ['version: 0.1', 'log: {level: error, accesslog: {disabled: true}}', 'storage:', `  filesystem: {rootdirectory: ${data}}`, 'http:', `  addr: 127.0.0.1:${port}`, ...auth, ''].join('\n'));
