@@ -147,6 +147,38 @@ describe('push and pull against the CNCF distribution registry', () => {
     await flipByte(registryBlob(reg.data, bigHex), 100);
   });
 
+  it('falls back to a config media type where the registry refuses artifactType, and says so', async () => {
+    proxy.refuseArtifactType = true;
+    const warnings: string[] = [];
+    const c = client(proxy.host, 'old/app:1');
+    try {
+      const r = await pushBundle(c, v1, { concurrency: 4, report: (e) => e.type === 'warn' && warnings.push(e.message) });
+      expect(r.fallback).toBe(true);
+    } finally {
+      proxy.refuseArtifactType = false;
+      await c.close();
+    }
+    expect(warnings.join('\n')).toMatch(/refused the OCI 1\.1 artifact manifest.*config media type application\/vnd\.vault-bundle\.v1/);
+    const out = join(await tempDir(), 'p');
+    await pull(reg.host, 'old/app:1', out);
+    expect((await verifyBundle(out, {})).ok).toBe(true);
+  });
+
+  it('types 429 (with Retry-After) and 403 answers', async () => {
+    const tooMany = new RegistryClient(parseRef(`oci://${proxy.host}/x/y:1`), { retries: 0 });
+    const denied = new RegistryClient(parseRef(`oci://${proxy.host}/x/y:1`), { retries: 0 });
+    try {
+      proxy.failWith = 429;
+      await expect(pullBundle(registrySource(tooMany), join(await tempDir(), 'a'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_RATE_LIMITED', message: expect.stringContaining('Retry-After: 7'), hint: expect.stringContaining('after 7 s') });
+      proxy.failWith = 403;
+      await expect(pullBundle(registrySource(denied), join(await tempDir(), 'b'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_DENIED' });
+    } finally {
+      proxy.failWith = undefined;
+      await tooMany.close();
+      await denied.close();
+    }
+  });
+
   it('types registry errors: an unknown tag is OCI_NOT_FOUND, a bad reference OCI_REF', async () => {
     await expect(pull(reg.host, 'team/app:nope', join(await tempDir(), 'x'))).rejects.toMatchObject({ code: 'OCI_NOT_FOUND' });
     expect(() => parseRef('oci://noslash')).toThrow(expect.objectContaining({ code: 'OCI_REF' }));

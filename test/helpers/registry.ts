@@ -70,6 +70,10 @@ export interface Proxy {
   requests: string[];
   /** Cut the connection after this many bytes of the next blob GET answer longer than that (once). */
   cutAfter?: number;
+  /** Answer 400 MANIFEST_INVALID to a manifest with artifactType (a registry older than OCI 1.1). */
+  refuseArtifactType?: boolean;
+  /** Answer every request with this status (and Retry-After: 7 for a 429). */
+  failWith?: number;
   close(): Promise<void>;
 }
 
@@ -78,6 +82,21 @@ export async function startProxy(target: string): Promise<Proxy> {
   const p: Proxy = { host: '', blobBytes: 0, requests: [], close: async () => {} };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     p.requests.push(`${req.method} ${req.url}`);
+    if (p.failWith) {
+      res.writeHead(p.failWith, p.failWith === 429 ? { 'retry-after': '7' } : {}).end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+      return;
+    }
+    if (p.refuseArtifactType && req.method === 'PUT' && req.url!.includes('/manifests/')) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (body.includes('"artifactType"')) return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}');
+        const fwd = request(`http://${target}${req.url}`, { method: 'PUT', headers: { ...req.headers, host: target } }, (up) => (res.writeHead(up.statusCode!, up.headers), up.pipe(res)));
+        fwd.end(body);
+      });
+      return;
+    }
     const upload = (req.method === 'PUT' || req.method === 'PATCH') && req.url!.includes('/blobs/uploads/');
     if (upload) req.on('data', (c: Buffer) => (p.blobBytes += c.length));
     const fwd = request(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (up) => {
