@@ -14,6 +14,7 @@ import { registrySource } from '../src/oci/source.js';
 import { walk } from '../src/util/fs.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
+import { makeKey } from './helpers/apt-repo.js';
 import { fileManifest, flipByte } from './helpers/fixtures.js';
 import { type Proxy, type Registry, htpasswdLine, registryBlob, startProxy, startRegistry } from './helpers/registry.js';
 import { tempDir } from './helpers/tmp.js';
@@ -183,6 +184,25 @@ describe('push and pull against the CNCF distribution registry', () => {
     await expect(pull(reg.host, 'team/app:nope', join(await tempDir(), 'x'))).rejects.toMatchObject({ code: 'OCI_NOT_FOUND' });
     expect(() => parseRef('oci://noslash')).toThrow(expect.objectContaining({ code: 'OCI_REF' }));
     expect(() => parseRef('oci://h:5000/Upper:1')).toThrow(expect.objectContaining({ code: 'OCI_REF' }));
+  });
+});
+
+describe('a signed bundle', () => {
+  it('pulls byte-identical: SHA256SUMS.asc still checks against the release key', async () => {
+    const dir = await tempDir();
+    const k = await makeKey(dir, 'Release');
+    const env = { ...process.env, GNUPGHOME: k.home };
+    const sec = join(dir, 'sec.asc');
+    const pub = join(dir, 'pub.asc');
+    execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', sec, '--export-secret-keys', k.fingerprint], { env });
+    execFileSync('gpg', ['--batch', '--yes', '--armor', '--output', pub, '--export', k.fingerprint], { env });
+    const signed = (await buildIn(dir, join(work, 'fx', 'm.yaml'), { out: join(dir, 'signed'), cacheDir: join(work, 'cache'), signKey: sec })).dir;
+    await push(reg.host, 'signed/app:1', signed);
+    const out = join(dir, 'pulled');
+    await pull(reg.host, 'signed/app:1', out);
+    const rep = await verifyBundle(out, { key: pub });
+    expect(rep.ok).toBe(true);
+    expect(rep.signature?.status).toBe('valid');
   });
 });
 
