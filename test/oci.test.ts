@@ -182,6 +182,8 @@ describe('push and pull against the CNCF distribution registry', () => {
 
   it('types registry errors: an unknown tag is OCI_NOT_FOUND, a bad reference OCI_REF', async () => {
     await expect(pull(reg.host, 'team/app:nope', join(await tempDir(), 'x'))).rejects.toMatchObject({ code: 'OCI_NOT_FOUND' });
+    // A folder holding something else is never written into.
+    await expect(pull(reg.host, 'team/app:1.0', v2)).rejects.toMatchObject({ code: 'OUTPUT_EXISTS' });
     expect(() => parseRef('oci://noslash')).toThrow(expect.objectContaining({ code: 'OCI_REF' }));
     expect(() => parseRef('oci://h:5000/Upper:1')).toThrow(expect.objectContaining({ code: 'OCI_REF' }));
   });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Reporter } from '../util/events.js';
 import { digestOf, hexOf } from './artifact.js';
 import type { ClientOptions } from './client.js';
-import { pullBundle } from './pull.js';
+import { pullBundle, pulledComplete } from './pull.js';
 import { isRegistryRef } from './ref.js';
 import { openSource } from './source.js';
 
@@ -17,7 +17,7 @@ export async function bundleArg(arg: string, o: ClientOptions & { cacheDir: stri
   try {
     const m = await source.manifest();
     const dir = join(o.cacheDir, 'oci', hexOf(m.digest ?? digestOf(m.bytes)));
-    await pullBundle(source, dir, { concurrency: o.concurrency, report: o.report });
+    if (!(await pulledComplete(dir))) await pullBundle(source, dir, { concurrency: o.concurrency, report: o.report });
     return dir;
   } finally {
     await close();
