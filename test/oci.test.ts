@@ -129,6 +129,28 @@ describe('push and pull against the CNCF distribution registry', () => {
     expect((await verifyBundle(out, {})).ok).toBe(true);
   });
 
+  it('resumes a chunked upload that died half-way in an earlier run, sending only what the registry lacks', async () => {
+    const stateDir = join(await tempDir(), 'uploads');
+    const opts = { concurrency: 1, report: quiet, chunkSize: 1024 * 1024, uploadStateDir: stateDir };
+    proxy.failPatchAfter = 2;
+    const c1 = client(proxy.host, 'resumed/app:1');
+    await expect(pushBundle(c1, v1, opts)).rejects.toMatchObject({ code: 'OCI_HTTP' });
+    await c1.close();
+    proxy.failPatchAfter = undefined;
+    expect(await readdir(stateDir)).toHaveLength(1);
+    proxy.blobBytes = 0;
+    const c2 = client(proxy.host, 'resumed/app:1');
+    const r = await pushBundle(c2, v1, opts);
+    await c2.close();
+    expect(r.resumedBytes).toBe(2 * 1024 * 1024);
+    const big = 3 * 1024 * 1024;
+    expect(proxy.blobBytes).toBeLessThan(big); // the 2 MiB sent before are not sent again
+    expect(await readdir(stateDir)).toHaveLength(0);
+    const out = join(await tempDir(), 'p');
+    await pull(reg.host, 'resumed/app:1', out);
+    expect((await verifyBundle(out, {})).ok).toBe(true);
+  });
+
   it('resumes an interrupted pull, and refuses a blob damaged in the registry, naming it', async () => {
     await push(reg.host, 'resume/app:1', v1);
     const out = join(await tempDir(), 'p');

@@ -6,6 +6,7 @@ import { EMPTY, type Descriptor, bundleFiles, bundleManifest, bundleMeta, digest
 import type { RegistryClient } from './client.js';
 import { OciError } from './errors.js';
 import { refTarget } from './ref.js';
+import { uploadStateIn } from './upload-state.js';
 import { CHUNK, MEDIA, getManifest, hasBlob, mountBlob, putManifest, uploadBlob } from './registry.js';
 
 export interface PushOptions {
@@ -14,6 +15,8 @@ export interface PushOptions {
   /** Another repository of the same registry to mount blobs from (cross-repository mount). */
   mountFrom?: string;
   chunkSize?: number;
+  /** Where unfinished chunked uploads are remembered, so a push run again resumes them (e.g. <cache>/oci-uploads). */
+  uploadStateDir?: string;
 }
 
 export interface PushResult {
@@ -27,6 +30,8 @@ export interface PushResult {
   sbom?: string;
   /** The registry refused artifactType: pushed with the type as config media type instead (as oras does). */
   fallback: boolean;
+  /** Bytes of chunked uploads a run before had sent already (not sent again). */
+  resumedBytes: number;
   referrers: 'api' | 'tag' | 'none';
 }
 
@@ -41,6 +46,8 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
   // Blobs of the manifest the tag points at now are in the registry (it checks them when a manifest is put):
   // an unchanged re-push is one GET, not a HEAD per blob.
   const known = await knownBlobs(c);
+  const state = o.uploadStateDir ? uploadStateIn(o.uploadStateDir, c.ref.registry, c.ref.repository) : undefined;
+  let resumedBytes = 0;
   const one = async (hex: string, src: { file?: string; data?: Buffer; size: number }, id: string) => {
     const digest = `sha256:${hex}`;
     if (known.has(digest) || (await hasBlob(c, digest))) {
@@ -52,10 +59,11 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
       return;
     }
     o.report({ type: 'download:start', id, size: src.size, resumeFrom: 0 });
-    await uploadBlob(c, { digest, ...src }, (n) => {
+    const { resumedAt } = await uploadBlob(c, { digest, ...src }, (n) => {
       res.uploadedBytes += n;
       o.report({ type: 'download:progress', id, bytes: n });
-    }, o.chunkSize ?? CHUNK);
+    }, o.chunkSize ?? CHUNK, state);
+    resumedBytes += resumedAt;
     res.uploaded++;
     o.report({ type: 'download:done', id, size: src.size, cached: false });
   };
@@ -91,7 +99,7 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
     await putManifest(c, sbomDigest, sm, MEDIA.manifest);
     referrers = await addReferrer(c, subject.digest, { mediaType: MEDIA.manifest, digest: sbomDigest, size: sm.length, artifactType: 'application/vnd.cyclonedx+json' });
   }
-  return { digest: subject.digest, size: subject.size, blobs: byDigest.size + 1, ...res, ...(sbomDigest ? { sbom: sbomDigest } : {}), fallback, referrers };
+  return { digest: subject.digest, size: subject.size, blobs: byDigest.size + 1, ...res, resumedBytes, ...(sbomDigest ? { sbom: sbomDigest } : {}), fallback, referrers };
 }
 
 async function knownBlobs(c: RegistryClient): Promise<Set<string>> {

@@ -58,16 +58,34 @@ async function uploadOffset(c: RegistryClient, location: string): Promise<{ loca
   return { location: a.headers.location ?? location, offset: m ? Number(m[1]) + 1 : 0 };
 }
 
+/**
+ * Where a chunked upload stands, kept in a small file between runs: a push killed half-way continues from the
+ * registry's offset (at most the chunk in flight is sent again). Absent: uploads start fresh each run.
+ */
+export interface UploadState {
+  load(digest: string): Promise<string | undefined>;
+  save(digest: string, location: string): Promise<void>;
+  drop(digest: string): Promise<void>;
+}
+
 /** Uploads one blob: one PUT when small, else PATCH chunks with Content-Range, re-sending from the registry's offset after a failure. */
-export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: (n: number) => void, chunk = CHUNK): Promise<void> {
+export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: (n: number) => void, chunk = CHUNK, state?: UploadState): Promise<{ resumedAt: number }> {
   const body = (start: number, end: number) => () => (src.data ? counted(bufferStream(src.data.subarray(start, end)), onBytes) : counted(createReadStream(src.file!, { start, end: end - 1, highWaterMark: 1 << 20 }), onBytes));
-  let location = await startUpload(c);
   if (src.size <= chunk) {
+    const location = await startUpload(c);
     const a = await c.send('PUT', withDigest(location, src.digest), { push: true, ok: [201], body: body(0, src.size), headers: { 'content-type': 'application/octet-stream', 'content-length': String(src.size) } });
     await a.body.dump();
-    return;
+    return { resumedAt: 0 };
   }
+  let location = '';
   let offset = 0;
+  const saved = await state?.load(src.digest);
+  if (saved) ({ location, offset } = await uploadOffset(c, saved).catch(() => ({ location: '', offset: 0 })));
+  if (!location) {
+    location = await startUpload(c);
+    offset = 0;
+  }
+  const resumedAt = offset;
   let failures = 0;
   while (offset < src.size) {
     const end = Math.min(src.size, offset + chunk);
@@ -76,6 +94,7 @@ export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: 
       await a.body.dump();
       location = a.headers.location ?? location;
       offset = end;
+      await state?.save(src.digest, location);
     } catch (err) {
       if (++failures > 3 || (err as { name?: string }).name === 'AbortError') throw err;
       ({ location, offset } = await uploadOffset(c, location));
@@ -83,6 +102,8 @@ export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: 
   }
   const a = await c.send('PUT', withDigest(location, src.digest), { push: true, ok: [201], headers: { 'content-length': '0' } });
   await a.body.dump();
+  await state?.drop(src.digest);
+  return { resumedAt };
 }
 
 function bufferStream(b: Buffer): Readable {

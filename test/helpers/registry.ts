@@ -72,6 +72,8 @@ export interface Proxy {
   cutAfter?: number;
   /** Answer 400 MANIFEST_INVALID to a manifest with artifactType (a registry older than OCI 1.1). */
   refuseArtifactType?: boolean;
+  /** Let this many PATCH requests through, then answer 500 to every PATCH (a push that dies half-way). */
+  failPatchAfter?: number;
   /** Answer every request with this status (and Retry-After: 7 for a 429). */
   failWith?: number;
   close(): Promise<void>;
@@ -82,6 +84,11 @@ export async function startProxy(target: string): Promise<Proxy> {
   const p: Proxy = { host: '', blobBytes: 0, requests: [], close: async () => {} };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     p.requests.push(`${req.method} ${req.url}`);
+    if (req.method === 'PATCH' && p.failPatchAfter !== undefined && p.failPatchAfter-- <= 0) {
+      req.resume();
+      req.on('end', () => res.writeHead(500).end('{"errors":[{"code":"UNKNOWN","message":"injected"}]}'));
+      return;
+    }
     if (p.failWith) {
       res.writeHead(p.failWith, p.failWith === 429 ? { 'retry-after': '7' } : {}).end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
       return;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatBytes } from '../format.js';
 import { makeRenderer } from '../render.js';
@@ -19,13 +20,15 @@ export function registerPush(program: Command, d: CommandDeps): void {
     const c = new RegistryClient(parseRef(reference), clientOptions(o, d.signal));
     try {
       const t0 = performance.now();
-      const res = await pushBundle(c, bundle, { concurrency: d.concurrency(), report: r.report, ...(o.mountFrom ? { mountFrom: o.mountFrom } : {}) });
+      const { defaultCacheDir } = await import('../../context.js');
+      const uploadStateDir = join(d.cacheDir() ?? defaultCacheDir(), 'oci-uploads');
+      const res = await pushBundle(c, bundle, { concurrency: d.concurrency(), report: r.report, uploadStateDir, ...(o.mountFrom ? { mountFrom: o.mountFrom } : {}) });
       r.finish();
       const secs = (performance.now() - t0) / 1000;
       const where = `${c.ref.registry}/${c.ref.repository}@${res.digest}`;
       d.emit(
         `pushed ${refString(c.ref)} (${where}) in ${secs.toFixed(1)} s: ${res.blobs} blobs, ${res.uploaded} uploaded (${formatBytes(res.uploadedBytes)}), ${res.present} already there` +
-          `${res.mounted ? `, ${res.mounted} mounted` : ''}${res.sbom ? `; SBOM referrer ${res.sbom} (${res.referrers === 'api' ? 'referrers API' : 'tag fallback'})` : ''}` +
+          `${res.mounted ? `, ${res.mounted} mounted` : ''}${res.resumedBytes ? `, ${formatBytes(res.resumedBytes)} of unfinished uploads resumed` : ''}${res.sbom ? `; SBOM referrer ${res.sbom} (${res.referrers === 'api' ? 'referrers API' : 'tag fallback'})` : ''}` +
           `${res.fallback ? '; pushed as an image manifest with config media type (the registry refused artifactType)' : ''}`,
         { reference: refString(c.ref), ...res, seconds: secs },
       );
