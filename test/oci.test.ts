@@ -280,6 +280,33 @@ describe('the CLI and a registry with htpasswd basic auth', () => {
   });
 });
 
+describe('TLS with --ca-file', () => {
+  it('pushes and pulls over TLS trusting a private CA; without it the certificate is refused', async () => {
+    const dir = await tempDir();
+    const key = join(dir, 'tls.key');
+    const cert = join(dir, 'tls.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const treg = await startRegistry(join(dir, 'reg'), { tls: { cert, key } });
+    try {
+      const ref = parseRef(`oci://${treg.host}/tls/app:1`);
+      const c = new RegistryClient(ref, { caFile: cert });
+      expect(c.base.startsWith('https://')).toBe(true);
+      await pushBundle(c, v1, { concurrency: 2, report: quiet });
+      const out = join(dir, 'p');
+      await pullBundle(registrySource(c), out, { concurrency: 2, report: quiet });
+      await c.close();
+      expect((await verifyBundle(out, {})).ok).toBe(true);
+      const other = join(dir, 'other.crt');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'o.key'), '-out', other, '-days', '2', '-subj', '/CN=other'], { stdio: 'ignore' });
+      const u = new RegistryClient(ref, { caFile: other });
+      await expect(pullBundle(registrySource(u), join(dir, 'q'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_NETWORK', hint: expect.stringContaining('--ca-file') });
+      await u.close();
+    } finally {
+      await treg.close();
+    }
+  });
+});
+
 describe('the v2 token flow (Bearer realm) in front of the registry', () => {
   it('gets a token with Basic credentials, pushes and pulls; a pull-only account is refused the push', async () => {
     const dir = await tempDir();

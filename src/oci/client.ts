@@ -38,7 +38,8 @@ export class RegistryClient {
   constructor(ref: OciRef, o: ClientOptions = {}) {
     this.ref = ref;
     this.o = o;
-    const plain = Boolean(o.plainHttp) || isLoopback(ref.registry);
+    // Loopback speaks plain HTTP unless a CA is given for it (then it is a TLS registry on loopback).
+    const plain = Boolean(o.plainHttp) || (isLoopback(ref.registry) && !o.caFile);
     this.base = `${plain ? 'http' : 'https'}://${ref.registry}`;
     this.agent = new Agent({ connections: 32, ...(o.caFile ? { connect: { ca: readFileSync(o.caFile) } } : {}) });
     this.creds = o.credentials ?? loadCredentials(ref.registry);

@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 
 export interface Registry {
@@ -28,7 +28,7 @@ export function htpasswdLine(user: string, password: string): string {
 }
 
 /** Debian's docker-registry (CNCF distribution 2.8) on a free loopback port, filesystem storage in `dir`. */
-export async function startRegistry(dir: string, o: { htpasswd?: string; token?: { realm: string; service: string; issuer: string; certFile: string } } = {}): Promise<Registry> {
+export async function startRegistry(dir: string, o: { tls?: { cert: string; key: string }; htpasswd?: string; token?: { realm: string; service: string; issuer: string; certFile: string } } = {}): Promise<Registry> {
   const port = await freePort();
   const data = join(dir, 'data');
   await mkdir(data, { recursive: true });
@@ -39,11 +39,13 @@ export async function startRegistry(dir: string, o: { htpasswd?: string; token?:
       : [];
   if (o.htpasswd) await writeFile(join(dir, 'htpasswd'), o.htpasswd);
   const cfg = join(dir, 'config.yml');
-  await writeFile(cfg, ['version: 0.1', 'log: {level: error, accesslog: {disabled: true}}', 'storage:', `  filesystem: {rootdirectory: ${data}}`, 'http:', `  addr: 127.0.0.1:${port}`, ...auth, ''].join('\n'));
+  await writeFile(cfg, ['version: 0.1', 'log: {level: error, accesslog: {disabled: true}}', 'storage:', `  filesystem: {rootdirectory: ${data}}`, 'http:', `  addr: 127.0.0.1:${port}`, ...(o.tls ? ['  tls:', `    certificate: ${o.tls.cert}`, `    key: ${o.tls.key}`] : []), ...auth, ''].join('\n'));
   const child: ChildProcess = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' });
   const host = `127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://${host}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
+    const ok = o.tls
+      ? await new Promise<boolean>((r) => connect(port, '127.0.0.1', function (this: Socket) { this.destroy(); r(true); }).on('error', () => r(false)))
+      : await fetch(`http://${host}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }

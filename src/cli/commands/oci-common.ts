@@ -19,7 +19,7 @@ export interface RegistryFlags {
 export function registryOptions(cmd: Command): Command {
   return cmd
     .option('--plain-http', 'talk plain HTTP to a registry that is not on loopback (loopback always is)')
-    .option('--ca-file <file>', "trust this CA (PEM) for the registry's TLS certificate");
+    .option('--ca-file <file>', "trust this CA (PEM) for the registry's TLS certificate (a loopback registry is then spoken to over TLS too)");
 }
 
 export function clientOptions(o: RegistryFlags, signal: AbortSignal) {
