@@ -102,12 +102,20 @@ export function safeText(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** verify/install of `oci://registry/repo:tag|@digest`: pulled into the cache first (<cache>/oci/<manifest digest>). */
+async function pulledBundle(cli: Cli, ref: string): Promise<string> {
+  const [{ bundleArg }, { defaultCacheDir }] = await Promise.all([import('../oci/open.js'), import('../context.js')]);
+  const cacheDir = cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir();
+  return rendered(cli, (report) => bundleArg(ref, { cacheDir, concurrency: cli.globals.concurrency, report, signal: cli.signal }));
+}
+
 /**
  * `install`/`verify` given a served bundle's URL: the bundle fetched into the cache (`<cache>/served/…`), each file
  * checked against its SHA256SUMS, then the local folder is what they verify and install. Anything else is as given.
  */
 export async function localBundle(cli: Cli, bundle: string): Promise<string> {
   // A local path loads nothing more (verify on the box starts as fast as before).
+  if (bundle.startsWith('oci://')) return pulledBundle(cli, bundle);
   if (!/^https?:\/\//i.test(bundle)) return bundle;
   const { pullServedBundle } = await import('../site/pull.js');
   const { HttpClient } = await import('../fetch/http.js');

@@ -28,6 +28,8 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
   const sizes = new Map<string, number>();
   let lastDraw = 0;
   let drawn = false;
+  // The transfer events are the same for every direction; the phase says which (push sends, the rest fetch).
+  let verb = { bar: 'fetch', ing: 'fetching', ed: 'fetched' };
   const draw = (force = false) => {
     const now = Date.now();
     if (!force && now - lastDraw < 100) return;
@@ -35,7 +37,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
     const secs = Math.max(0.001, (now - dl.start) / 1000);
     const rate = dl.bytes / secs;
     const eta = rate > 0 ? ((dl.total - dl.bytes) / rate) * 1000 : NaN;
-    const line = `fetch ${dl.done}/${dl.files} files  ${formatBytes(dl.bytes)}/${formatBytes(dl.total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
+    const line = `${verb.bar} ${dl.done}/${dl.files} files  ${formatBytes(dl.bytes)}/${formatBytes(dl.total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
     out.write(`\r\x1b[2K${line}`);
     drawn = true;
   };
@@ -50,6 +52,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
   const report = (e: VaultEvent) => {
     switch (e.type) {
       case 'phase':
+        verb = e.phase === 'push' ? { bar: 'upload', ing: 'uploading', ed: 'uploaded' } : { bar: 'fetch', ing: 'fetching', ed: 'fetched' };
         plain(`${e.phase}${e.detail ? `: ${e.detail}` : ''}`);
         break;
       case 'download:start':
@@ -60,7 +63,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
           dl.total += e.size;
           dl.bytes += e.resumeFrom;
         }
-        if (mode === 'plain') plain(`fetching ${e.id} (${formatBytes(e.size)}${e.resumeFrom ? `, resuming at ${formatBytes(e.resumeFrom)}` : ''})`);
+        if (mode === 'plain') plain(`${verb.ing} ${e.id} (${formatBytes(e.size)}${e.resumeFrom ? `, resuming at ${formatBytes(e.resumeFrom)}` : ''})`);
         else draw();
         break;
       case 'download:progress':
@@ -70,7 +73,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
       case 'download:done':
         if (e.cached) break;
         dl.done++;
-        if (mode === 'plain') plain(`fetched ${e.id}`);
+        if (mode === 'plain') plain(`${verb.ed} ${e.id}`);
         else draw(true);
         break;
       case 'download:retry':

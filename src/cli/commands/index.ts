@@ -10,6 +10,8 @@ import * as inspect from './inspect.js';
 import * as install from './install.js';
 import * as lock from './lock.js';
 import * as probe from './probe.js';
+import * as pull from './pull.js';
+import * as push from './push.js';
 import * as report from './report.js';
 import * as sbom from './sbom.js';
 import * as schema from './schema.js';
@@ -42,6 +44,9 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   // The site: the bundle for the users' own tools (apt, pip, huggingface_hub), served or as a tree for nginx.
   serve.register,
   exportSite.register,
+  // Registries: the bundle as an OCI artifact.
+  push.register,
+  pull.register,
   // Many boxes: one page from the results the Ansible role fetched.
   fleet.register,
   // Upkeep of the build host's shared blob cache.
