@@ -1,6 +1,8 @@
 import { openBundle } from '../bundle/reader.js';
 import { trustError } from '../bundle/trust.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
+import { makeStamp } from '../history/stamp.js';
+import { defaultImageVersion, type ImageVersion, readImageVersion, writeImageVersion } from '../state/image-version.js';
 import { appendJournal, checkJournalWritable } from '../state/journal.js';
 import { withTempDir } from '../util/fs.js';
 import type { SpaceCheck } from '../util/space.js';
@@ -59,7 +61,11 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     };
     return installKinds(o, run);
   });
-  if (!o.dryRun) await appendJournal(stateDir, entryOf(true));
+  let stamp: ImageVersion | undefined;
+  if (!o.dryRun) {
+    await appendJournal(stateDir, entryOf(true));
+    stamp = await stampBox(o, pre, v.signature);
+  }
   return {
     bundle: location,
     name: index.name,
@@ -67,8 +73,25 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     dryRun: o.dryRun,
     reports,
     ...(o.dryRun ? {} : { journal: pre.journal }),
+    ...(stamp ? { stamp } : {}),
     verifyMs: v.durationMs,
     signature: v.signature,
     space,
   };
+}
+
+/**
+ * Stamps the box with the bundle it now runs, after the journal recorded the complete install. An install of
+ * some kinds only (--only) is not the bundle: the stamp stays what it was, and the field tech is told.
+ */
+async function stampBox(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>, signature: InstallResult['signature']): Promise<ImageVersion | undefined> {
+  const file = o.imageVersion ?? defaultImageVersion(pre.stateDir);
+  if (o.only) {
+    o.report({ type: 'warn', message: `--only installs part of ${pre.index.name} ${pre.index.version}: ${file} is left as it was`, subject: file });
+    return undefined;
+  }
+  const previous = await readImageVersion(file);
+  const stamp = makeStamp({ index: pre.index, indexSha256: pre.indexSha256, signature, ...(previous ? { previous } : {}), installedAt: o.now ?? new Date() });
+  await writeImageVersion(file, stamp);
+  return stamp;
 }

@@ -13,6 +13,7 @@ interface InstallFlags {
   allowDowngrade?: boolean;
   allowExpired?: boolean;
   ignoreTarget?: boolean;
+  imageVersion?: string;
 }
 
 export function register(program: Command, cli: Cli): void {
@@ -23,6 +24,7 @@ export function register(program: Command, cli: Cli): void {
     .option('-n, --dry-run', 'show what would be installed; change nothing (no journal either)')
     .option('--base <bundle>', 'for a delta bundle: the base bundle (default: where the journal says it was installed from)')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
+    .option('--image-version <file>', 'the version stamp a complete install writes (default: /etc/vault-ai/image-version.json)')
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
     .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)', nonEmptyPath)
@@ -51,6 +53,7 @@ export function register(program: Command, cli: Cli): void {
           ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
           ...(o.allowExpired ? { allowExpired: true } : {}),
           ...(o.ignoreTarget ? { ignoreTarget: true } : {}),
+          ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
           exec: execFile,
           report,
           signal: cli.signal,
@@ -68,5 +71,6 @@ function installText(res: InstallResult): string {
     for (const c of rep.changed) lines.push(`    + ${c}`);
   }
   if (res.reports.every((x) => x.changed.length === 0)) lines.push('  nothing to do: everything is already installed');
+  if (res.stamp) lines.push(`  this box now runs ${res.stamp.bundle} ${res.stamp.version}${res.stamp.previous_version ? ` (was ${res.stamp.previous_version})` : ''}`);
   return lines.join('\n');
 }
