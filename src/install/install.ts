@@ -1,6 +1,7 @@
 import { openBundle } from '../bundle/reader.js';
 import { trustError } from '../bundle/trust.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
+import { DEFAULT_KEEP_HISTORY, listHistory, pruneHistory, recordHistory } from '../history/record.js';
 import { makeStamp } from '../history/stamp.js';
 import { defaultImageVersion, type ImageVersion, readImageVersion, writeImageVersion } from '../state/image-version.js';
 import { appendJournal, checkJournalWritable } from '../state/journal.js';
@@ -57,6 +58,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
       signature: v.signature,
       workDir,
       reports,
+      beforeChange: () => keepHistory(o, pre),
       stopped: (failedAt, error) => appendJournal(stateDir, { ...entryOf(false), failedAt, error }),
     };
     return installKinds(o, run);
@@ -94,4 +96,17 @@ async function stampBox(o: InstallOptions, pre: Awaited<ReturnType<typeof prefli
   const stamp = makeStamp({ index: pre.index, indexSha256: pre.indexSha256, signature, ...(previous ? { previous } : {}), installedAt: o.now ?? new Date() });
   await writeImageVersion(file, stamp);
   return stamp;
+}
+
+/**
+ * Records what this install is about to replace (history/), then keeps the newest --keep-history records. A
+ * rerun of the bundle the last record names (completing a stopped run, or a no-op) keeps that record: its
+ * "before" is the box before the first try.
+ */
+async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>): Promise<void> {
+  const last = (await listHistory(pre.stateDir)).at(-1);
+  if (last?.bundle.digest !== `sha256:${pre.indexSha256}`) {
+    await recordHistory({ stateDir: pre.stateDir, index: pre.index, location: pre.location, indexSha256: pre.indexSha256, stampFile: o.imageVersion ?? defaultImageVersion(pre.stateDir), exec: o.exec });
+  }
+  await pruneHistory(pre.stateDir, o.keepHistory ?? DEFAULT_KEEP_HISTORY);
 }

@@ -15,6 +15,8 @@ export interface InstallOptions {
   profile?: string;
   /** The image-version stamp a complete install writes (default /etc/vault-ai/image-version.json as root, else image-version.json in the state folder). */
   imageVersion?: string;
+  /** How many install history records the state folder keeps (default 3). */
+  keepHistory?: number;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
   /**

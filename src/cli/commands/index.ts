@@ -4,6 +4,7 @@ import * as audit from './audit.js';
 import * as build from './build.js';
 import * as cache from './cache.js';
 import * as diff from './diff.js';
+import * as history from './history.js';
 import * as inspect from './inspect.js';
 import * as install from './install.js';
 import * as lock from './lock.js';
@@ -28,6 +29,7 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   inspect.register,
   install.register,
   smoke.register,
+  history.register,
   why.register,
   audit.register,
   probe.register,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { InstallResult } from '../../install/install.js';
-import { type Cli, examples, nonEmptyPath, rendered, signatureNote } from '../common.js';
+import { type Cli, examples, nonEmptyPath, positiveInt, rendered, signatureNote } from '../common.js';
 
 interface InstallFlags {
   dryRun?: boolean;
@@ -14,6 +14,7 @@ interface InstallFlags {
   allowExpired?: boolean;
   ignoreTarget?: boolean;
   imageVersion?: string;
+  keepHistory?: number;
 }
 
 export function register(program: Command, cli: Cli): void {
@@ -25,6 +26,7 @@ export function register(program: Command, cli: Cli): void {
     .option('--base <bundle>', 'for a delta bundle: the base bundle (default: where the journal says it was installed from)')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--image-version <file>', 'the version stamp a complete install writes (default: /etc/vault-ai/image-version.json)')
+    .option('--keep-history <n>', 'how many install history records to keep (what each install replaced; the way back for rollback)', positiveInt, 3)
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
     .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)', nonEmptyPath)
@@ -54,6 +56,7 @@ export function register(program: Command, cli: Cli): void {
           ...(o.allowExpired ? { allowExpired: true } : {}),
           ...(o.ignoreTarget ? { ignoreTarget: true } : {}),
           ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
+          ...(o.keepHistory ? { keepHistory: o.keepHistory } : {}),
           exec: execFile,
           report,
           signal: cli.signal,
