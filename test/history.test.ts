@@ -56,3 +56,42 @@ describe('install history', () => {
     expect(cli.stdout).toContain('replaced (old bytes kept)');
   });
 });
+
+describe('rollback (files and the stamp)', () => {
+  it('puts the file and image-version.json back byte for byte; again: nothing to do; kept bytes missing: refused, nothing changed', async () => {
+    const { rollback } = await import('../src/history/rollback.js');
+    const { rm } = await import('node:fs/promises');
+    const dir = await tempDir();
+    const state = join(dir, 'state');
+    const [v1, v2] = [await bundle(dir, '1.1.0'), await bundle(dir, '1.2.0')];
+    await install(v1, state);
+    const file = join(dir, 'box', 'hist');
+    const [f1, s1] = [await readFile(file), await readFile(join(state, 'image-version.json'))];
+    await install(v2, state);
+    const o = { stateDir: state, dryRun: false, exec: execFile };
+    const plan = await rollback({ ...o, dryRun: true });
+    expect(plan).toMatchObject({ undo: { version: '1.2.0' }, to: '1.1.0', done: false, missing: [] });
+    expect(plan.steps.map((s) => s.kind)).toEqual(['file', 'stamp']);
+    expect((await readFile(file)).equals(f1)).toBe(false);
+    await expect(rollback({ ...o, to: '0.9.0' })).rejects.toMatchObject({ code: 'BAD_FLAG' });
+    // The kept bytes gone: refused, naming where they would be; nothing changed.
+    const rec = (await listHistory(state)).at(-1)!;
+    const kept = join(state, 'history', rec.id, 'files', rec.files[0]!.before!.slice(7));
+    const keptBytes = await readFile(kept);
+    await rm(kept);
+    const v2bytes = await readFile(file);
+    await expect(rollback(o)).rejects.toMatchObject({ code: 'ROLLBACK_MISSING', message: expect.stringContaining(kept) });
+    expect((await readFile(file)).equals(v2bytes)).toBe(true);
+    await writeFile(kept, keptBytes);
+    const done = await rollback(o);
+    expect(done.done).toBe(false);
+    expect((await readFile(file)).equals(f1)).toBe(true);
+    expect((await readFile(join(state, 'image-version.json'))).equals(s1)).toBe(true);
+    expect((await rollback(o)).done).toBe(true);
+    const cli = await runCli(['rollback', '--dry-run', '--state-dir', state]);
+    expect(cli.stdout).toContain('nothing to do');
+    // The box is at 1.1.0 again; 1.2.0 installs over it as an upgrade.
+    await install(v2, state);
+    expect(JSON.parse(await readFile(join(state, 'image-version.json'), 'utf8'))).toMatchObject({ version: '1.2.0', previous_version: '1.1.0' });
+  });
+});

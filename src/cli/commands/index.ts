@@ -10,6 +10,7 @@ import * as install from './install.js';
 import * as lock from './lock.js';
 import * as probe from './probe.js';
 import * as report from './report.js';
+import * as rollback from './rollback.js';
 import * as sbom from './sbom.js';
 import * as schema from './schema.js';
 import * as sign from './sign.js';
@@ -30,6 +31,7 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   install.register,
   smoke.register,
   history.register,
+  rollback.register,
   why.register,
   audit.register,
   probe.register,
