@@ -85,13 +85,15 @@ export async function recordHistory(r: RecordInput): Promise<HistoryRecord> {
 
 async function aptBefore(items: readonly Locked[], exec: Exec): Promise<HistoryRecord['apt']> {
   if (items.length === 0) return [];
-  const q = await exec('dpkg-query', ['-W', '-f', '${Package}\t${Architecture}\t${Version}\t${db:Status-Abbrev}\n']);
+  // A box without dpkg-query or apt-mark (a test's recorded tools) records nothing installed, never fails the install.
+  const none = { code: 1, stdout: '', stderr: '' };
+  const q = await exec('dpkg-query', ['-W', '-f', '${Package}\t${Architecture}\t${Version}\t${db:Status-Abbrev}\n']).catch(() => none);
   const have = new Map<string, string>();
   for (const line of q.stdout.split('\n')) {
     const [p, a, v, st] = line.split('\t');
     if (p && v && st?.startsWith('ii')) have.set(`${p}:${a}`, v);
   }
-  const auto = new Set((await exec('apt-mark', ['showauto'])).stdout.split('\n').map((s) => s.trim()).filter(Boolean));
+  const auto = new Set((await exec('apt-mark', ['showauto']).catch(() => none)).stdout.split('\n').map((s) => s.trim()).filter(Boolean));
   return items.map((i) => {
     const arch = i.id.split(':').at(-1) ?? '';
     const before = have.get(`${i.name}:${arch}`) ?? have.get(`${i.name}:all`) ?? null;
@@ -103,7 +105,11 @@ async function venvBefore(venv: string, exec: Exec): Promise<{ name: string; ver
   const code = 'import importlib.metadata as m, json; print(json.dumps(sorted([[d.metadata["Name"], d.version] for d in m.distributions()])))';
   const r = await exec(join(venv, 'bin', 'python'), ['-c', code]).catch(() => undefined);
   if (!r || r.code !== 0) return null;
-  return (JSON.parse(r.stdout) as [string, string][]).map(([name, version]) => ({ name, version }));
+  try {
+    return (JSON.parse(r.stdout) as [string, string][]).map(([name, version]) => ({ name, version }));
+  } catch {
+    return null;
+  }
 }
 
 async function refsBefore(items: readonly Locked[]): Promise<HistoryRecord['hf']> {
