@@ -9,7 +9,7 @@ import { packScript } from '../src/runtime/pack.js';
  * folders (stateDir, profile, hf home, venv); a test that forgets leaks into the machine, as the HF profile
  * snippet once did (/etc/profile.d/vault-ai-models.sh with a /tmp/vb-test-… HF_HOME).
  */
-const SYSTEM_PATHS = ['/etc/profile.d/vault-ai-models.sh', '/opt/vault-ai', '/var/lib/vault-bundle', join(homedir(), '.local', 'state', 'vault-bundle')];
+const SYSTEM_PATHS = ['/etc/profile.d/vault-ai-models.sh', '/etc/vault-ai', '/opt/vault-ai', '/var/lib/vault-bundle', join(homedir(), '.local', 'state', 'vault-bundle')];
 
 /** path → mtime of every entry at or under `root` (at most `cap` entries: enough to see a change). */
 async function snapshot(root: string, out: Map<string, number>, cap = 10_000): Promise<void> {

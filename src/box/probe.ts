@@ -86,6 +86,8 @@ export const probeSchema = z.object({
     journal: z.string(),
     installed: z.array(z.object({ name: z.string(), version: z.string(), installedAt: z.string(), path: z.string().optional() })),
   }),
+  /** /etc/vault-ai/image-version.json as install wrote it (optional: probes of older versions lack it). */
+  imageVersion: fact({ file: z.string(), stamp: z.looseObject({ version: z.string(), bundle: z.string() }) }).optional(),
 });
 
 export type BoxProbe = z.infer<typeof probeSchema>;

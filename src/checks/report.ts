@@ -17,6 +17,8 @@ export interface SmokeReport {
   /** The environment every probe ran with, beyond the box's own (the offline switches). */
   env: Record<string, string>;
   bundle?: { path: string; name?: string; version?: string };
+  /** The box's /etc/vault-ai/image-version.json, when a complete install wrote one. */
+  imageVersion?: Record<string, unknown>;
   summary: Record<CheckStatus, number> & { total: number };
   ok: boolean;
   checks: CheckResult[];

@@ -1,6 +1,9 @@
 import { openBundle } from '../bundle/reader.js';
 import { trustError } from '../bundle/trust.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
+import { DEFAULT_KEEP_HISTORY, listHistory, pruneHistory, recordHistory } from '../history/record.js';
+import { makeStamp } from '../history/stamp.js';
+import { defaultImageVersion, type ImageVersion, readImageVersion, writeImageVersion } from '../state/image-version.js';
 import { appendJournal, checkJournalWritable } from '../state/journal.js';
 import { withTempDir } from '../util/fs.js';
 import type { SpaceCheck } from '../util/space.js';
@@ -55,11 +58,16 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
       signature: v.signature,
       workDir,
       reports,
+      beforeChange: () => keepHistory(o, pre),
       stopped: (failedAt, error) => appendJournal(stateDir, { ...entryOf(false), failedAt, error }),
     };
     return installKinds(o, run);
   });
-  if (!o.dryRun) await appendJournal(stateDir, entryOf(true));
+  let stamp: ImageVersion | undefined;
+  if (!o.dryRun) {
+    await appendJournal(stateDir, entryOf(true));
+    stamp = await stampBox(o, pre, v.signature);
+  }
   return {
     bundle: location,
     name: index.name,
@@ -67,8 +75,38 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     dryRun: o.dryRun,
     reports,
     ...(o.dryRun ? {} : { journal: pre.journal }),
+    ...(stamp ? { stamp } : {}),
     verifyMs: v.durationMs,
     signature: v.signature,
     space,
   };
+}
+
+/**
+ * Stamps the box with the bundle it now runs, after the journal recorded the complete install. An install of
+ * some kinds only (--only) is not the bundle: the stamp stays what it was, and the field tech is told.
+ */
+async function stampBox(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>, signature: InstallResult['signature']): Promise<ImageVersion | undefined> {
+  const file = o.imageVersion ?? defaultImageVersion(pre.stateDir);
+  if (o.only) {
+    o.report({ type: 'warn', message: `--only installs part of ${pre.index.name} ${pre.index.version}: ${file} is left as it was`, subject: file });
+    return undefined;
+  }
+  const previous = await readImageVersion(file);
+  const stamp = makeStamp({ index: pre.index, indexSha256: pre.indexSha256, signature, ...(previous ? { previous } : {}), installedAt: o.now ?? new Date() });
+  await writeImageVersion(file, stamp);
+  return stamp;
+}
+
+/**
+ * Records what this install is about to replace (history/), then keeps the newest --keep-history records. A
+ * rerun of the bundle the last record names (completing a stopped run, or a no-op) keeps that record: its
+ * "before" is the box before the first try.
+ */
+async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>): Promise<void> {
+  const last = (await listHistory(pre.stateDir)).at(-1);
+  if (last?.bundle.digest !== `sha256:${pre.indexSha256}`) {
+    await recordHistory({ stateDir: pre.stateDir, index: pre.index, location: pre.location, indexSha256: pre.indexSha256, stampFile: o.imageVersion ?? defaultImageVersion(pre.stateDir), exec: o.exec });
+  }
+  await pruneHistory(pre.stateDir, o.keepHistory ?? DEFAULT_KEEP_HISTORY);
 }

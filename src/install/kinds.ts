@@ -27,6 +27,8 @@ export interface InstallRun {
   workDir: string;
   /** Filled kind by kind: what the journal records, also when the run stops partway. */
   reports: InstallResult['reports'];
+  /** Called once, after every check and preflight passed and before the first change (a real run only). */
+  beforeChange?: () => Promise<unknown>;
   /** Appends a stopped run to the journal (a real run only). */
   stopped(failedAt: string | undefined, error: { code: string; message: string }): Promise<unknown>;
 }
@@ -66,6 +68,8 @@ export async function installKinds(o: InstallOptions, run: InstallRun): Promise<
       current = s.kind;
       if (s.preflight) await s.preflight(items, ctx);
     }
+    current = undefined;
+    if (!o.dryRun) await run.beforeChange?.();
     for (const { s, items } of pre.chosen) {
       if (o.signal.aborted) throw new InterruptedError(RERUN_HINT);
       current = s.kind;

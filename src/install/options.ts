@@ -1,3 +1,4 @@
+import type { ImageVersion } from '../state/image-version.js';
 import type { SignatureStatus } from '../bundle/signature.js';
 import type { Exec, InstallReport } from '../sources/source.js';
 import type { Reporter } from '../util/events.js';
@@ -12,6 +13,10 @@ export interface InstallOptions {
   flat?: string;
   /** Where hf writes the login snippet with HF_HOME and the offline switches (default /etc/profile.d/vault-ai-models.sh). */
   profile?: string;
+  /** The image-version stamp a complete install writes (default /etc/vault-ai/image-version.json as root, else image-version.json in the state folder). */
+  imageVersion?: string;
+  /** How many install history records the state folder keeps (default 3). */
+  keepHistory?: number;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
   /**
@@ -44,6 +49,8 @@ export interface InstallResult {
   reports: (InstallReport & { ms: number })[];
   /** The journal this run was appended to (a dry run writes none). */
   journal?: string;
+  /** The stamp written (a complete real install of every kind only). */
+  stamp?: ImageVersion;
   /** Free space checked per filesystem before anything was written. */
   space?: SpaceCheck[];
   /** Time spent verifying (and, for a delta, checking its base) before installing. */

@@ -19,6 +19,8 @@ export interface Preflight {
   journal: string;
   reader: BundleReader;
   index: BundleIndex;
+  /** sha256 (hex) of bundle.json as it is in the bundle (the stamp's bundle_digest). */
+  indexSha256: string;
   basePath?: string;
   /** The kinds to install, in the registry's order, with their artifacts (kinds with none left out). */
   chosen: { s: (typeof sources)[number]; items: Locked[] }[];
@@ -35,7 +37,7 @@ export async function preflight(o: InstallOptions): Promise<Preflight> {
   const location = resolve(o.bundle);
   const stateDir = o.stateDir ?? defaultStateDir();
   const journal = journalPath(stateDir);
-  const { reader, index } = await loadBundle(location);
+  const { reader, index, indexSha256 } = await loadBundle(location);
   if (o.base && !index.base) {
     // Not an error (the field tech may always pass the base along), but never silently ignored.
     o.report({ type: 'warn', message: `--base ${o.base} is ignored: ${index.name} ${index.version} is a full bundle, not a delta`, subject: '--base' });
@@ -59,7 +61,7 @@ export async function preflight(o: InstallOptions): Promise<Preflight> {
     .map((s) => ({ s, items: index.artifacts.filter((a) => a.kind === s.kind) }))
     .filter((k) => k.items.length > 0);
   const ignoredTarget = await refuseOtherTarget(index, chosen, o);
-  return { location, stateDir, journal, reader, index, ...(basePath ? { basePath } : {}), chosen, ignoredTarget };
+  return { location, stateDir, journal, reader, index, indexSha256, ...(basePath ? { basePath } : {}), chosen, ignoredTarget };
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { hostname, machine, release, version } from 'node:os';
 import { join } from 'node:path';
 import type { Exec } from '../util/exec.js';
+import { DEFAULT_IMAGE_VERSION, defaultImageVersion, readImageVersion } from '../state/image-version.js';
 import { defaultStateDir, isInstalled, journalPath, readJournal } from '../state/journal.js';
 import { ProbeError } from '../util/errors.js';
 import { walk } from '../util/fs.js';
@@ -25,7 +26,7 @@ export interface CollectOptions {
   /** Folders that may hold vault-bundle's journal.jsonl, first found wins. */
   stateDirs?: string[];
   /** Files read (tests point them at a recorded box). */
-  files?: { osRelease?: string; dpkgStatus?: string; cudaVersion?: string };
+  files?: { osRelease?: string; dpkgStatus?: string; cudaVersion?: string; imageVersion?: string };
   now?: Date;
   env?: NodeJS.ProcessEnv;
 }
@@ -40,7 +41,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
   const venv = o.venv ?? DEFAULT_VENV;
   const hfHome = o.hfHome ?? env.HF_HOME ?? DEFAULT_HF_HOME;
   const files = { osRelease: '/etc/os-release', dpkgStatus: '/var/lib/dpkg/status', cudaVersion: '/usr/local/cuda/version.json', ...o.files };
-  const [os, debianArch, dpkg, py, gpus, cuda, hf, bundles] = await Promise.all([
+  const [os, debianArch, dpkg, py, gpus, cuda, hf, bundles, imageVersion] = await Promise.all([
     osFact(files.osRelease),
     o.exec('dpkg', ['--print-architecture']).then((r) => (r.code === 0 ? r.stdout.trim() : '')),
     dpkgFact(files.dpkgStatus),
@@ -49,6 +50,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     cudaFact(files.cudaVersion),
     hfFact(hfHome),
     bundlesFact(o.stateDirs ?? defaultStateDirs()),
+    imageVersionFact(files.imageVersion ? [files.imageVersion] : (o.stateDirs ? [...o.stateDirs.map(defaultImageVersion), DEFAULT_IMAGE_VERSION] : [DEFAULT_IMAGE_VERSION, ...defaultStateDirs().map(defaultImageVersion)])),
   ]);
   const probe: BoxProbe = {
     schema: PROBE_SCHEMA,
@@ -65,6 +67,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     cuda,
     hf,
     bundles,
+    imageVersion,
   };
   // What we write is what `build --target` will read: a fact this box gives in a shape we did not expect is
   // named, not a crash.
@@ -201,4 +204,14 @@ async function bundlesFact(dirs: string[]): Promise<BoxProbe['bundles']> {
     return { present: true, journal, installed: [...last.values()] };
   }
   return absentFact(`no vault-bundle journal in ${dirs.join(' or ')} (nothing installed by vault-bundle yet)`);
+}
+
+/** The stamp a complete install wrote: which bundle this box runs. */
+async function imageVersionFact(files: string[]): Promise<NonNullable<BoxProbe['imageVersion']>> {
+  const all = [...new Set(files)];
+  for (const file of all) {
+    const stamp = await readImageVersion(file);
+    if (stamp) return { present: true, file, stamp };
+  }
+  return absentFact(`no readable ${all.join(' or ')} (no complete vault-bundle install stamped this box yet)`);
 }

@@ -11,6 +11,8 @@ export interface ProbeOptions {
   venv?: string;
   hfHome?: string;
   stateDir?: string;
+  /** The image-version stamp to read (default /etc/vault-ai/image-version.json). */
+  imageVersion?: string;
   exec: Exec;
 }
 
@@ -32,6 +34,7 @@ export async function writeProbe(o: ProbeOptions): Promise<ProbeResult> {
     ...(o.venv ? { venv: resolve(o.venv) } : {}),
     ...(o.hfHome ? { hfHome: resolve(o.hfHome) } : {}),
     ...(o.stateDir ? { stateDirs: [resolve(o.stateDir)] } : {}),
+    ...(o.imageVersion ? { files: { imageVersion: resolve(o.imageVersion) } } : {}),
   });
   const path = resolve(o.out ?? besideBundle('box.json'));
   const warning = o.out ? insideBundleWarning(o.out, 'the probe') : undefined;

@@ -27,6 +27,8 @@ export interface SmokeCommandOptions {
   /** Check ids or areas (`gpu`, `inference.vllm`); their needs are added. */
   only?: string[];
   options?: SmokeOptions;
+  /** The image-version stamp put into results.json (default /etc/vault-ai/image-version.json). */
+  imageVersion?: string;
   saveBaseline?: string;
   baseline?: string;
   /** Regression tolerance for --baseline (0.1 = 10 %): the floor; a noisy metric gets more (baseline.ts). */

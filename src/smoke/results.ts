@@ -1,3 +1,5 @@
+import { DEFAULT_IMAGE_VERSION, defaultImageVersion, readImageVersion } from '../state/image-version.js';
+import { defaultStateDir } from '../state/journal.js';
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { hostname, release } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,6 +42,7 @@ export async function writeResults(results: CheckResult[], o: SmokeCommandOption
   const finished = new Date();
   const box: Record<string, string> = { hostname: hostname(), kernel: release(), ...((await osName()) ? { os: (await osName())! } : {}), ...versions };
   const summary = summarize(results);
+  const imageVersion = o.imageVersion ? await readImageVersion(o.imageVersion) : ((await readImageVersion(DEFAULT_IMAGE_VERSION)) ?? (await readImageVersion(defaultImageVersion(defaultStateDir()))));
   const report: SmokeReport = {
     schema: RESULTS_SCHEMA,
     tool: { ...TOOL },
@@ -50,6 +53,7 @@ export async function writeResults(results: CheckResult[], o: SmokeCommandOption
     network,
     env: { ...OFFLINE_ENV },
     ...(bundleInfo ? { bundle: bundleInfo } : {}),
+    ...(imageVersion ? { imageVersion } : {}),
     summary,
     ok: exitCodeFor(results) === 0,
     checks: results,

@@ -6,6 +6,7 @@ import * as cache from './cache.js';
 import * as diff from './diff.js';
 import * as exportSite from './export.js';
 import * as fleet from './fleet.js';
+import * as history from './history.js';
 import * as inspect from './inspect.js';
 import * as install from './install.js';
 import * as lock from './lock.js';
@@ -13,6 +14,7 @@ import * as probe from './probe.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
 import * as report from './report.js';
+import * as rollback from './rollback.js';
 import * as sbom from './sbom.js';
 import * as schema from './schema.js';
 import * as serve from './serve.js';
@@ -33,6 +35,8 @@ export const verbs: readonly ((program: Command, cli: Cli) => void)[] = [
   inspect.register,
   install.register,
   smoke.register,
+  history.register,
+  rollback.register,
   why.register,
   audit.register,
   probe.register,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { InstallResult } from '../../install/install.js';
-import { type Cli, examples, localBundle, nonEmptyPath, rendered, signatureNote } from '../common.js';
+import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, rendered, signatureNote } from '../common.js';
 
 interface InstallFlags {
   dryRun?: boolean;
@@ -13,6 +13,8 @@ interface InstallFlags {
   allowDowngrade?: boolean;
   allowExpired?: boolean;
   ignoreTarget?: boolean;
+  imageVersion?: string;
+  keepHistory?: number;
 }
 
 export function register(program: Command, cli: Cli): void {
@@ -23,6 +25,8 @@ export function register(program: Command, cli: Cli): void {
     .option('-n, --dry-run', 'show what would be installed; change nothing (no journal either)')
     .option('--base <bundle>', 'for a delta bundle: the base bundle (default: where the journal says it was installed from)')
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
+    .option('--image-version <file>', 'the version stamp a complete install writes (default: /etc/vault-ai/image-version.json)')
+    .option('--keep-history <n>', 'how many install history records to keep (what each install replaced; the way back for rollback)', positiveInt, 3)
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
     .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)', nonEmptyPath)
@@ -52,6 +56,8 @@ export function register(program: Command, cli: Cli): void {
           ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
           ...(o.allowExpired ? { allowExpired: true } : {}),
           ...(o.ignoreTarget ? { ignoreTarget: true } : {}),
+          ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
+          ...(o.keepHistory ? { keepHistory: o.keepHistory } : {}),
           exec: execFile,
           report,
           signal: cli.signal,
@@ -69,5 +75,6 @@ function installText(res: InstallResult): string {
     for (const c of rep.changed) lines.push(`    + ${c}`);
   }
   if (res.reports.every((x) => x.changed.length === 0)) lines.push('  nothing to do: everything is already installed');
+  if (res.stamp) lines.push(`  this box now runs ${res.stamp.bundle} ${res.stamp.version}${res.stamp.previous_version ? ` (was ${res.stamp.previous_version})` : ''}`);
   return lines.join('\n');
 }

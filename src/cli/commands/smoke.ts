@@ -12,6 +12,7 @@ interface SmokeFlags {
   expectGpus?: number;
   expectModel?: string;
   python?: string;
+  imageVersion?: string;
 }
 
 export function register(program: Command, cli: Cli): void {
@@ -27,6 +28,7 @@ export function register(program: Command, cli: Cli): void {
     .option('--netns', 'run inside a new network namespace with no interfaces (unshare -n; root)')
     .addOption(new Option('--expect-gpus <n>', 'number of GPUs this box must have').argParser(positiveInt))
     .option('--expect-model <name>', "GPU model every GPU must be (part of nvidia-smi's name, e.g. H200)")
+    .option('--image-version <file>', "the box's version stamp put into results.json (default: /etc/vault-ai/image-version.json)")
     .option('--python <path>', 'python for the probes (default: /opt/vault-ai/venv/bin/python when it imports torch, else python3)')
     .addHelpText('after', examples(
       'vault-bundle smoke --bundle /media/stick/my-box --expect-gpus 8 --expect-model H200',
@@ -52,6 +54,7 @@ export function register(program: Command, cli: Cli): void {
             expect: { ...(o.expectGpus !== undefined ? { count: o.expectGpus } : {}), ...(o.expectModel ? { model: o.expectModel } : {}) },
             ...(o.python ? { python: o.python } : {}),
           },
+          ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
           saveBaseline: o.saveBaseline,
           baseline: o.baseline,
           tolerance: o.tolerance,

@@ -67,7 +67,8 @@ export async function installModels(items: readonly Locked[], ctx: BoxCtx): Prom
   return report;
 }
 
-function refsOf(items: readonly Locked[]): Map<string, string> {
+/** Each repo's ref the install writes: `type\0repo\0revision` → commit. */
+export function refsOf(items: readonly Locked[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const i of items) {
     const m = i.meta!;
@@ -97,7 +98,8 @@ async function writeFlat(items: readonly Locked[], ctx: BoxCtx, dir: string, rep
   }
 }
 
-function hfHome(items: readonly Locked[]): string {
+/** HF_HOME the models install into. */
+export function hfHome(items: readonly Locked[]): string {
   return items.find((i) => i.meta?.home)?.meta?.home ?? process.env.VAULT_HF_HOME ?? '/opt/vault-ai/models';
 }
 
