@@ -281,17 +281,24 @@ if [ -n "$keygiven" ]; then
   # One read of SHA256SUMS: the bytes gpgv checks are the bytes the runtime is then checked against.
   cp "$here/SHA256SUMS" "$kdir/SHA256SUMS" || fail 4 "cannot read $here/SHA256SUMS" "copy the bundle again"
   if ! gpgv --homedir "$kdir" --keyring "$kdir/release.gpg" "$here/SHA256SUMS.asc" "$kdir/SHA256SUMS" >"$kdir/gpgv.txt" 2>&1; then
-    sed 's/^/  /' "$kdir/gpgv.txt" >&2
+    # gpgv quotes the signer's user ID, which comes with the signature: no control byte reaches the terminal.
+    LC_ALL=C tr -d '\\000-\\010\\013-\\037\\177' <"$kdir/gpgv.txt" | sed 's/^/  /' >&2
     fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against the release key $key (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
   fi
   sums="$kdir/SHA256SUMS"
 fi
+[ -f "$sums" ] || fail 4 "SHA256SUMS is missing from $here: this is not a whole bundle (every bundle lists its files there)" "copy the bundle again from the release medium, the whole folder; nothing from it was run"
+[ -r "$sums" ] || fail 4 "cannot read $sums" "run it as a user who can read the bundle folder"
 if ! grep -Eq '^[0-9a-f]{64}  runtime/node$' "$sums" || ! grep -Eq '^[0-9a-f]{64}  runtime/vault-bundle[.]cjs$' "$sums"; then
   fail 4 "SHA256SUMS does not list the carried runtime (runtime/node, runtime/vault-bundle.cjs); copy the bundle again"
 fi
-if ! grep -E '^[0-9a-f]{64}  (runtime/[^/]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sha256sum --strict --quiet -c - >&2); then
+# Only names made of plain characters are checked here (the runtime's own are): sha256sum prints a failing
+# name as it is, and a crafted line's name with ESC [2J or a carriage return must never reach the terminal.
+# Everything else in SHA256SUMS is checked by the runtime next, which escapes what it prints.
+rtout=$(LC_ALL=C grep -E '^[0-9a-f]{64}  (runtime/[A-Za-z0-9._+-]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sha256sum --strict --quiet -c - 2>&1)) || {
+  printf '%s\\n' "$rtout" | LC_ALL=C tr -d '\\000-\\010\\013-\\037\\177' >&2
   fail 4 "the carried runtime does not match SHA256SUMS; copy the bundle again"
-fi
+}
 node="$here/runtime/node"
 if ! "$node" --version >/dev/null 2>&1; then
   new_tmp exec || fail 5 "no folder to run the carried node from: \${TMPDIR:-/tmp}, \${HOME:-(no HOME)}, /dev/shm and /var/tmp are not writable or do not let programs run (noexec)" "$tmphint"
