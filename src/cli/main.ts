@@ -80,6 +80,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   for (const register of verbs) register(program, cli);
 
+  // --json is known before commander parses: a usage error then still ends in a JSON error record.
+  if (argv.includes('--json')) mode = 'json';
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -94,7 +96,11 @@ export async function main(argv: string[]): Promise<number> {
 /** The exit code of a failure, and its lines: usage 64, our typed errors their own code, anything else 70. */
 function reportError(err: unknown, mode: OutputMode, debug: boolean, interrupted: boolean): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    // Help shown because nothing was asked (no command, a command group alone) is a usage error: exit 64.
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 64;
+    // commander printed its words on stderr; a --json reader gets the same as a record.
+    if (mode === 'json') printJson({ type: 'error', code: 'USAGE', message: err.message.replace(/^error: /, ''), hint: 'add --help for the options' });
     return 64;
   }
   // Ctrl-C reaches code in the middle of a request, a stream or a timer, which throw their own AbortError

@@ -44,7 +44,7 @@ export async function fetchOne(item: Locked, ctx: BuildCtx, source: Source): Pro
     const resumeFrom = await ctx.store.partialSize(item.digest);
     ctx.report({ type: 'download:start', id: item.id, size: item.size, resumeFrom });
     try {
-      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id }, openAt, (n) =>
+      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id, pinnedBy: item.provenance.kind }, openAt, (n) =>
         ctx.report({ type: 'download:progress', id: item.id, bytes: n }),
       );
       ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: false });
