@@ -11,6 +11,7 @@ import { encodeStatus, reduceStatus } from './dpkg.js';
 import { cudaFact, gpuFact } from './gpu.js';
 import { pythonFact, runPythonProbe, venvFact } from './python.js';
 import { type BoxProbe, PROBE_SCHEMA, absentFact, probeSchema } from './schema.js';
+import { trustFact } from './trust.js';
 
 /** Where pip installs wheels and HF models go on the box unless the manifest says otherwise. */
 export const DEFAULT_VENV = '/opt/vault-ai/venv';
@@ -40,7 +41,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
   const venv = o.venv ?? DEFAULT_VENV;
   const hfHome = o.hfHome ?? env.HF_HOME ?? DEFAULT_HF_HOME;
   const files = { osRelease: '/etc/os-release', dpkgStatus: '/var/lib/dpkg/status', cudaVersion: '/usr/local/cuda/version.json', ...o.files };
-  const [os, debianArch, dpkg, py, gpus, cuda, hf, bundles] = await Promise.all([
+  const [os, debianArch, dpkg, py, gpus, cuda, hf, bundles, trust] = await Promise.all([
     osFact(files.osRelease),
     o.exec('dpkg', ['--print-architecture']).then((r) => (r.code === 0 ? r.stdout.trim() : '')),
     dpkgFact(files.dpkgStatus),
@@ -49,6 +50,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     cudaFact(files.cudaVersion),
     hfFact(hfHome),
     bundlesFact(o.stateDirs ?? defaultStateDirs()),
+    trustFact(),
   ]);
   const probe: BoxProbe = {
     schema: PROBE_SCHEMA,
@@ -65,6 +67,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     cuda,
     hf,
     bundles,
+    trust,
   };
   // What we write is what `build --target` will read: a fact this box gives in a shape we did not expect is
   // named, not a crash.

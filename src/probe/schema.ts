@@ -86,6 +86,12 @@ export const probeSchema = z.object({
     journal: z.string(),
     installed: z.array(z.object({ name: z.string(), version: z.string(), installedAt: z.string(), path: z.string().optional() })),
   }),
+  /** The box trust policy (/etc/vault-ai/trust/): its release keys' fingerprints and require-signature. Absent in older probes. */
+  trust: fact({
+    root: z.string(),
+    requireSignature: z.boolean(),
+    keys: z.array(z.object({ file: z.string(), fingerprints: z.array(z.string()) })),
+  }).optional(),
 });
 
 export type BoxProbe = z.infer<typeof probeSchema>;
