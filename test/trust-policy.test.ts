@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   gpgExport(rel, false, join(work, 'rel.asc'));
   const { manifest } = await fileManifest(work, { name: 'trust', sizes: [100] });
   const build = async (out: string, key?: string) => {
-    const r = await runCli(['-q', '--cache-dir', join(work, 'cache'), 'build', manifest, '--out', out, ...(key ? ['--sign-key', key] : [])]);
+    const r = await runCli(['-q', '--cache-dir', join(work, 'cache'), 'build', manifest, '--out', out, '--runtime', 'host', ...(key ? ['--sign-key', key] : [])]);
     expect(r.code, r.stderr).toBe(0);
     return out;
   };
@@ -67,6 +67,20 @@ describe('a box with require-signature: true', () => {
       const i = await runCli(['install', bad, '--dry-run', '--ignore-target', '--state-dir', join(work, 'state')], { env });
       expect(i.code).toBe(4);
     }
+  });
+
+  it('the carried sh ./verify honours it too (gpgv with the policy keys), before anything from runtime/ runs', async () => {
+    const dir = await policy('strict-sh', { keys: [join(work, 'rel.asc')], require: true });
+    const sh = (bundle: string) => spawnSync('sh', [join(bundle, 'verify')], { env: { PATH: '/usr/bin:/bin', VAULT_BUNDLE_TRUST_DIR: dir }, encoding: 'utf8' });
+    const uns = sh(b.unsigned);
+    expect(uns.status).toBe(4);
+    expect(uns.stderr).toContain(`UNSIGNED: SHA256SUMS.asc: missing; the bundle is not signed, and the box trust policy (${dir}) requires a signature`);
+    const wrong = sh(b.otherSigned);
+    expect(wrong.status).toBe(4);
+    expect(wrong.stderr).toContain(`SIGNATURE_INVALID: SHA256SUMS.asc does not verify against the box trust policy (${dir})`);
+    const ok = sh(b.signed);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^OK trust 1\.0\.0/m);
   });
 
   it('a policy that requires a signature but holds no key is a clear TRUST_POLICY error', async () => {

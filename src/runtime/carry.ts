@@ -207,10 +207,10 @@ new_tmp() {
 # one block at a time; a binary key is taken as it is. 2: a secret key (gpgv reads none); 1: not a key.
 keyring() {
   out=$2/release.gpg
-  : >"$out"
+  # Appends: a trust policy folder holds several keys (the caller empties release.gpg first).
   if ! grep -q -e '-----BEGIN PGP ' "$1"; then
     case $(od -An -tx1 -N1 "$1" | tr -d ' \\n') in
-      98|99|9a|9b|c6) cat "$1" >"$out"; return 0 ;;
+      98|99|9a|9b|c6) cat "$1" >>"$out"; return 0 ;;
       94|95|96|97|c5) return 2 ;;
       *) return 1 ;;
     esac
@@ -264,26 +264,52 @@ if [ -n "$reqsig" ] && [ -z "$keygiven" ]; then
   fail 64 "--require-signature needs --key <release key file>: a signature proves nothing without the key it must be by" "add --key with the release key (the public key, brought to the box separately from the bundle)"
 fi
 sums="$here/SHA256SUMS"
+# Without --key, the box trust policy decides as it does for the runtime: its release keys, and with
+# "require-signature: true" in policy.yaml an unsigned bundle is refused. A signed bundle is always checked.
+tdir=\${VAULT_BUNDLE_TRUST_DIR:-/etc/vault-ai/trust}
+usekeys=""
+keywho="the release key $key"
 if [ -n "$keygiven" ]; then
   keyhint="give the release key: the public key file (gpg --export [--armor] <fingerprint>), brought to the box separately from the bundle"
   [ -n "$key" ] || fail 64 "--key needs the release key file" "$keyhint"
   { [ -f "$key" ] && [ -r "$key" ]; } || fail 64 "cannot read the release key $key" "$keyhint"
   [ "$(wc -c <"$key")" -le 1048576 ] || fail 64 "$key is too large to be an OpenPGP key" "$keyhint"
-  command -v gpgv >/dev/null 2>&1 || fail 4 "--key: gpgv is not installed, so the signature cannot be checked before the carried runtime runs; nothing from this bundle was run" "install gpgv (Debian and Ubuntu: the gpgv package, which apt itself depends on), then run this again"
-  [ -f "$here/SHA256SUMS.asc" ] || fail 4 "UNSIGNED: SHA256SUMS.asc: missing; the bundle is not signed, and --key requires a signature by that key" "do not install from this copy: get the signed bundle from the release engineer"
+  usekeys=1
+elif [ -d "$tdir" ]; then
+  polkeys=""
+  for f in "$tdir"/*.asc "$tdir"/*.gpg; do [ ! -f "$f" ] || polkeys=1; done
+  polreq=""
+  if [ -f "$tdir/policy.yaml" ] && grep -Eq '^require-signature:[[:space:]]*true[[:space:]]*$' "$tdir/policy.yaml"; then polreq=1; fi
+  [ -z "$polreq" ] || [ -n "$polkeys" ] || fail 64 "TRUST_POLICY: $tdir/policy.yaml requires a signature, but $tdir holds no release key (*.asc, *.gpg)" "fix the box's trust policy in $tdir"
+  if [ -n "$polkeys" ] && { [ -n "$polreq" ] || [ -f "$here/SHA256SUMS.asc" ]; }; then
+    usekeys=1
+    keywho="the box trust policy ($tdir)"
+  fi
+fi
+if [ -n "$usekeys" ]; then
+  command -v gpgv >/dev/null 2>&1 || fail 4 "\${keygiven:+--key: }gpgv is not installed, so the signature cannot be checked before the carried runtime runs; nothing from this bundle was run" "install gpgv (Debian and Ubuntu: the gpgv package, which apt itself depends on), then run this again"
+  [ -f "$here/SHA256SUMS.asc" ] || fail 4 "UNSIGNED: SHA256SUMS.asc: missing; the bundle is not signed, and $(if [ -n "$keygiven" ]; then echo '--key requires a signature by that key'; else echo "the box trust policy ($tdir) requires a signature"; fi)" "do not install from this copy: get the signed bundle from the release engineer"
   new_tmp any || fail 5 "cannot make a temp folder in \${TMPDIR:-/tmp}, \${HOME:-(no HOME)}, /dev/shm or /var/tmp for the key check" "$tmphint"
   kdir=$made
   made=""
-  rc=0
-  keyring "$key" "$kdir" || rc=$?
-  [ "$rc" -ne 2 ] || fail 64 "$key is a secret key: the box checks with the release public key" "export it with gpg --export --armor <fingerprint>; the secret key never goes to the box"
-  [ "$rc" -eq 0 ] || fail 64 "$key is not an OpenPGP public key (armoured or binary)" "$keyhint"
+  : >"$kdir/release.gpg"
+  if [ -n "$keygiven" ]; then
+    rc=0
+    keyring "$key" "$kdir" || rc=$?
+    [ "$rc" -ne 2 ] || fail 64 "$key is a secret key: the box checks with the release public key" "export it with gpg --export --armor <fingerprint>; the secret key never goes to the box"
+    [ "$rc" -eq 0 ] || fail 64 "$key is not an OpenPGP public key (armoured or binary)" "$keyhint"
+  else
+    for f in "$tdir"/*.asc "$tdir"/*.gpg; do
+      [ -f "$f" ] || continue
+      keyring "$f" "$kdir" || fail 64 "TRUST_POLICY: $f is not an OpenPGP public key (armoured or binary)" "fix the box's trust policy in $tdir"
+    done
+  fi
   # One read of SHA256SUMS: the bytes gpgv checks are the bytes the runtime is then checked against.
   cp "$here/SHA256SUMS" "$kdir/SHA256SUMS" || fail 4 "cannot read $here/SHA256SUMS" "copy the bundle again"
   if ! gpgv --homedir "$kdir" --keyring "$kdir/release.gpg" "$here/SHA256SUMS.asc" "$kdir/SHA256SUMS" >"$kdir/gpgv.txt" 2>&1; then
     # gpgv quotes the signer's user ID, which comes with the signature: no control byte reaches the terminal.
     LC_ALL=C tr -d '\\000-\\010\\013-\\037\\177' <"$kdir/gpgv.txt" | sed 's/^/  /' >&2
-    fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against the release key $key (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
+    fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against $keywho (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
   fi
   sums="$kdir/SHA256SUMS"
 fi
