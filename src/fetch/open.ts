@@ -2,11 +2,11 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { BuildCtx } from '../sources/source.js';
-import type { OpenAt } from '../store/store.js';
+import { type Expectation, type OpenAt, mismatchHint } from '../store/store.js';
 import { IntegrityError, UpstreamError } from '../util/errors.js';
 
 /** Opener for an artifact at an http(s) or file: URL, resuming at an offset (HTTP Range or a file seek). */
-export function openUrl(url: string, size: number, subject: string, ctx: BuildCtx): OpenAt {
+export function openUrl(url: string, size: number, subject: string, ctx: BuildCtx, pinnedBy?: Expectation['pinnedBy']): OpenAt {
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
     return async (offset) => {
@@ -16,9 +16,9 @@ export function openUrl(url: string, size: number, subject: string, ctx: BuildCt
   }
   return async (offset) => {
     const r = await ctx.http.get(url, { offset, signal: ctx.signal, maxLength: size, subject }).catch((err: unknown) => {
-      throw lockedSizeError(err, size, subject);
+      throw lockedSizeError(err, size, subject, pinnedBy);
     });
-    return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject) };
+    return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject, pinnedBy) };
   };
 }
 
@@ -26,7 +26,7 @@ export function openUrl(url: string, size: number, subject: string, ctx: BuildCt
  * More bytes than the lock says is an integrity failure of that artifact (exit 4), not an upstream one: it
  * must also drop the partial file, which the store does for IntegrityErrors only.
  */
-function lockedSizeError(err: unknown, size: number, subject: string): unknown {
+function lockedSizeError(err: unknown, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): unknown {
   if (err instanceof UpstreamError && err.code === 'TOO_LARGE') {
     return new IntegrityError({
       code: 'SIZE_MISMATCH',
@@ -34,18 +34,18 @@ function lockedSizeError(err: unknown, size: number, subject: string): unknown {
       subject,
       expected: String(size),
       found: `> ${size}`,
-      hint: 'the upstream file changed since it was locked; check it, then run "vault-bundle lock" again',
+      hint: mismatchHint(pinnedBy, false),
       cause: err,
     });
   }
   return err;
 }
 
-async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string): AsyncIterable<Uint8Array> {
+async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): AsyncIterable<Uint8Array> {
   try {
     yield* body;
   } catch (err) {
-    throw lockedSizeError(err, size, subject);
+    throw lockedSizeError(err, size, subject, pinnedBy);
   }
 }
 
