@@ -145,6 +145,9 @@ describe('apt trust chain', () => {
       const err = await fetchIndexes(repos, ['amd64'], ctx).catch((e: unknown) => e);
       expect(err).toMatchObject({ message: expect.stringContaining('main/binary-amd64/Packages.gz') });
       expect(['DIGEST_MISMATCH', 'SIZE_MISMATCH']).toContain((err as { code: string }).code);
+      // Upstream damage or tampering, not a pin the user could update.
+      expect((err as { hint: string }).hint).toContain('damage or tampering upstream');
+      expect((err as { hint: string }).hint).not.toContain('lock" again');
     } finally {
       await s.close();
     }

@@ -121,7 +121,7 @@ describe('build', () => {
     for (const t of [text, text.replace(`path: ${files[1]!.path}`, `url: file://${files[1]!.path}`)]) {
       await rm(join(dir, 'm.lock.json'), { force: true });
       await writeFile(manifest, t.replace(files[1]!.sha256, wrong));
-      await expect(buildIn(dir, manifest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', exitCode: 4, subject: 'file:f1', expected: `sha256:${wrong}`, found: `sha256:${files[1]!.sha256}` });
+      await expect(buildIn(dir, manifest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', exitCode: 4, subject: 'file:f1', expected: `sha256:${wrong}`, found: `sha256:${files[1]!.sha256}`, hint: expect.stringContaining('a plain build re-locks') });
       // Correcting the pin is enough: the build locks again (it was LOCK_STALE, and a separate "lock").
       await writeFile(manifest, t);
       const fixed = await buildIn(dir, manifest);

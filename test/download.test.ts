@@ -188,6 +188,21 @@ describe('fetchOne against a real HTTP server', () => {
     expect(Buffer.compare(await readFile(blobPath(h.root, it)), BIG)).toBe(0);
   });
 
+  it('a damaged partial file: DIGEST_MISMATCH says "run it again" (not "update the pin"), and the rerun succeeds', async () => {
+    const s = await server({ '/a.bin': BIG });
+    const h = await harness();
+    const it = lockedFor('a', BIG, s.url('/a.bin'));
+    await mkdir(join(h.root, 'partial'), { recursive: true });
+    const bad = Buffer.from(BIG.subarray(0, 200_000));
+    bad[100] = bad[100]! ^ 0xff;
+    await writeFile(partialPath(h.root, it), bad);
+    const err = await caught(fetchOne(it, h.ctx, fileSource));
+    expect(err).toMatchObject({ code: 'DIGEST_MISMATCH', hint: expect.stringContaining('run it again') });
+    expect((err as IntegrityError).hint).not.toContain('pin');
+    await fetchOne(it, h.ctx, fileSource);
+    expect(Buffer.compare(await readFile(blobPath(h.root, it)), BIG)).toBe(0);
+  });
+
   it('500 then 200 is retried and succeeds, reporting download:retry', async () => {
     const s = await server({ '/a.bin': BIG });
     s.script('/a.bin', [{ status: 500 }, { status: 503 }]);
@@ -283,6 +298,8 @@ describe('fetchOne against a real HTTP server', () => {
     expect(e.expected).toBe(it.digest);
     expect(e.found).toBe(digestOf(sha256hex(wrong)));
     expect(e.subject).toBe('file:a');
+    // The hash was written in the manifest: fix it there; a plain build re-locks.
+    expect(e.hint).toContain('fix the sha256 in the manifest, and run build again');
     expect(s.requests).toHaveLength(1); // bad bytes are not retried
     expect(await blobNames(h.root)).toEqual([]);
     await expect(stat(partialPath(h.root, it))).rejects.toThrow();

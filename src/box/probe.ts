@@ -88,6 +88,12 @@ export const probeSchema = z.object({
   }),
   /** /etc/vault-ai/image-version.json as install wrote it (optional: probes of older versions lack it). */
   imageVersion: fact({ file: z.string(), stamp: z.looseObject({ version: z.string(), bundle: z.string() }) }).optional(),
+  /** The box trust policy (/etc/vault-ai/trust/): its release keys' fingerprints and require-signature. Absent in older probes. */
+  trust: fact({
+    root: z.string(),
+    requireSignature: z.boolean(),
+    keys: z.array(z.object({ file: z.string(), fingerprints: z.array(z.string()) })),
+  }).optional(),
 });
 
 export type BoxProbe = z.infer<typeof probeSchema>;

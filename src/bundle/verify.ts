@@ -10,6 +10,7 @@ import { HashPool, POOL_MIN_BYTES, interrupted } from './hashpool.js';
 import { SUMS_SIG } from './layout.js';
 import { type BundleReader, openBundle } from './reader.js';
 import { readVerifyKeys } from './signature.js';
+import { loadTrustPolicy } from '../state/trust-policy.js';
 import { checkBase, hashFiles, nameDamagedParts, partsToName, planHashes } from './verify/content.js';
 import { checkExpiry, indexVsBlobs, partsMatchIndex, readIndex } from './verify/index-checks.js';
 import { checkSignature, compareListing, partsPresent, readChecksums } from './verify/listing.js';
@@ -62,8 +63,8 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
       hint: 'add --key with the release public key (brought to the box separately from the bundle)',
     });
   }
-  // A key that cannot be read fails before any hashing.
-  const keys = o.key ? await readVerifyKeys(o.key) : undefined;
+  // A key that cannot be read fails before any hashing; without --key, the box's trust policy decides.
+  const trust = await trustFor(o);
   const steps: VerifyReport['steps'] = [];
   const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
     if (o.signal?.aborted) throw interrupted();
@@ -78,7 +79,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
   // A big bundle's hashing threads start now, booting while the checksum list and index are read.
   const pool = startPool(reader, o.threads);
   try {
-    const s = initialState(reader, o, now, keys, pool);
+    const s = initialState(reader, o, now, trust, pool);
     for (const step of CHECKLIST) {
       if (s.stopped) break;
       if (step.when && !step.when(s)) continue;
@@ -97,12 +98,12 @@ function startPool(reader: BundleReader, threads = availableParallelism()): Hash
   return listed >= POOL_MIN_BYTES && threads > 1 ? new HashPool(threads) : undefined;
 }
 
-function initialState(reader: BundleReader, options: VerifyOptions, now: Date, keys: VerifyState['keys'], pool: HashPool | undefined): VerifyState {
+function initialState(reader: BundleReader, options: VerifyOptions, now: Date, trust: Trust, pool: HashPool | undefined): VerifyState {
   return {
     reader,
     options,
     now,
-    keys,
+    ...trust,
     pool,
     problems: [],
     signature: { status: reader.entries.get(SUMS_SIG)?.kind === 'file' ? 'unchecked' : 'unsigned' },
@@ -135,5 +136,22 @@ function report(s: VerifyState, steps: VerifyReport['steps'], durationMs: number
     signature: s.signature,
     ...(index?.expires ? { expires: index.expires, expired: Boolean(s.expired) } : {}),
     ...(s.ignored.length ? { ignored: s.ignored } : {}),
+    ...(s.policy ? { policy: s.policy } : {}),
+  };
+}
+
+type Trust = Pick<VerifyState, 'keys' | 'keySource' | 'signatureOptional' | 'policy'>;
+
+/** The keys a signature is checked against: --key's, else the box trust policy's (see trust-policy.ts), else none. */
+async function trustFor(o: VerifyOptions): Promise<Trust> {
+  if (o.key) return { keys: await readVerifyKeys(o.key), keySource: '--key', signatureOptional: false };
+  const policy = o.trustDir === false ? undefined : await loadTrustPolicy(o.trustDir);
+  if (!policy || policy.keyFiles.length === 0) return { keys: undefined, keySource: '--key', signatureOptional: false };
+  const keys = (await Promise.all(policy.keyFiles.map((f) => readVerifyKeys(f)))).flat();
+  return {
+    keys,
+    keySource: `the box trust policy (${policy.root})`,
+    signatureOptional: !policy.requireSignature,
+    policy: { root: policy.root, requireSignature: policy.requireSignature, keys: keys.map((k) => k.getFingerprint().toUpperCase()) },
   };
 }

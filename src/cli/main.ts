@@ -10,6 +10,7 @@ import { TOOL } from '../version.js';
 import { type Cli, type GlobalOpts, positiveInt, shown } from './common.js';
 import { verbs } from './commands/index.js';
 import type { OutputMode } from './render.js';
+import { printErr, printJson, printOut } from './out.js';
 
 /** Runs the CLI on argv; returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: string[]): Promise<number> {
@@ -24,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
       removeTempsSync();
       process.exit(130);
     }
-    process.stderr.write('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
+    printErr('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
     controller.abort();
   };
   process.on('SIGINT', onSigint);
@@ -45,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     // Each command's --help also lists --json, --cache-dir, --concurrency…: they are given before the command.
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => printErr(s) });
 
   program.hook('preAction', async () => {
     const g = program.opts<GlobalOpts>();
@@ -63,8 +64,8 @@ export async function main(argv: string[]): Promise<number> {
     },
     signal: controller.signal,
     emit: (human, data) => {
-      if (mode === 'json') process.stdout.write(`${JSON.stringify({ type: 'result', ...(data as object) })}\n`);
-      else if (mode !== 'quiet') process.stdout.write(`${human}\n`);
+      if (mode === 'json') printJson({ type: 'result', ...(data as object) });
+      else if (mode !== 'quiet') printOut(`${human}\n`);
     },
     // Commands load their modules when they run: verify on the box never pays for apt, pip, HF or the SBOM
     // library, and start-up stays short (esbuild keeps dynamic imports lazy in the packed script too).
@@ -79,6 +80,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   for (const register of verbs) register(program, cli);
 
+  // --json is known before commander parses: a usage error then still ends in a JSON error record.
+  if (argv.includes('--json')) mode = 'json';
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -93,27 +96,31 @@ export async function main(argv: string[]): Promise<number> {
 /** The exit code of a failure, and its lines: usage 64, our typed errors their own code, anything else 70. */
 function reportError(err: unknown, mode: OutputMode, debug: boolean, interrupted: boolean): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    // Help shown because nothing was asked (no command, a command group alone) is a usage error: exit 64.
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 64;
+    // commander printed its words on stderr; a --json reader gets the same as a record.
+    if (mode === 'json') printJson({ type: 'error', code: 'USAGE', message: err.message.replace(/^error: /, ''), hint: 'add --help for the options' });
     return 64;
   }
   // Ctrl-C reaches code in the middle of a request, a stream or a timer, which throw their own AbortError
   // (wrapped or not): that is the interruption, never a bug. After Ctrl-C any other failure that is not one
   // of ours is the abort tearing something down half-way, also no bug to report; --debug still shows it.
   if (!(err instanceof InterruptedError) && (isAbort(err) || (interrupted && !(err instanceof VaultError)))) {
-    if (debug) process.stderr.write(`cause: ${err instanceof Error ? err.stack : String(err)}\n`);
+    if (debug) printErr(`cause: ${err instanceof Error ? err.stack : String(err)}\n`);
     err = new InterruptedError();
   }
   if (err instanceof VaultError) {
     if (mode === 'json') {
-      process.stdout.write(`${JSON.stringify({ type: 'error', code: err.code, message: err.message, hint: err.hint, subject: err.subject })}\n`);
+      printJson({ type: 'error', code: err.code, message: err.message, hint: err.hint, subject: err.subject });
     }
-    process.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug && err.cause) process.stderr.write(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+    printErr(`error: ${err.message}\n`);
+    if (err.hint) printErr(`hint: ${err.hint}\n`);
+    if (debug && err.cause) printErr(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
     return err.exitCode;
   }
-  process.stderr.write(`internal error (please report): ${err instanceof Error ? err.message : String(err)}\n`);
-  if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  else process.stderr.write('run again with --debug for details\n');
+  printErr(`internal error (please report): ${err instanceof Error ? err.message : String(err)}\n`);
+  if (debug && err instanceof Error) printErr(`${err.stack}\n`);
+  else printErr('run again with --debug for details\n');
   return 70;
 }

@@ -1,5 +1,7 @@
 import type { Reporter, VaultEvent } from '../util/events.js';
+import { escapeText } from '../util/escape.js';
 import { formatBytes, formatDuration } from '../util/format.js';
+import { printJson } from './out.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -19,7 +21,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
     return {
       report: (e) => {
         if (e.type === 'download:progress') return; // too chatty for a stream; start/done carry sizes
-        process.stdout.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
+        printJson({ ...e, time: new Date().toISOString() });
       },
       finish: () => {},
     };
@@ -38,7 +40,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
     const rate = dl.bytes / secs;
     const eta = rate > 0 ? ((dl.total - dl.bytes) / rate) * 1000 : NaN;
     const line = `${verb.bar} ${dl.done}/${dl.files} files  ${formatBytes(dl.bytes)}/${formatBytes(dl.total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
-    out.write(`\r\x1b[2K${line}`);
+    out.write(`\r\x1b[2K${escapeText(line)}`);
     drawn = true;
   };
   const clear = () => {
@@ -47,7 +49,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
   };
   const plain = (s: string) => {
     if (mode === 'tty') clear();
-    out.write(`${s}\n`);
+    out.write(`${escapeText(s)}\n`);
   };
   const report = (e: VaultEvent) => {
     switch (e.type) {

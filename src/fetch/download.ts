@@ -11,6 +11,8 @@ export interface FetchItem {
   id: string;
   digest: Digest;
   size: number;
+  /** Who pinned its digest (a locked artifact's provenance): a mismatch's hint says what to do about it. */
+  provenance?: { kind: string };
 }
 
 /** What downloading needs: the store, progress events, Ctrl-C and the retry limits. */
@@ -66,7 +68,7 @@ export async function fetchOne<T extends FetchItem, C extends FetchCtx>(item: T,
     const resumeFrom = await ctx.store.partialSize(item.digest);
     ctx.report({ type: 'download:start', id: item.id, size: item.size, resumeFrom });
     try {
-      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id }, openAt, (n) =>
+      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) }, openAt, (n) =>
         ctx.report({ type: 'download:progress', id: item.id, bytes: n }),
       );
       ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: false });
@@ -97,4 +99,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+const PINNERS = ['manifest-pin', 'signed-index', 'index-hash', 'lock'] as const;
+type Pinner = (typeof PINNERS)[number];
+
+function pinnedByOf(item: FetchItem): { pinnedBy?: Pinner } {
+  const k = item.provenance?.kind;
+  return PINNERS.includes(k as Pinner) ? { pinnedBy: k as Pinner } : {};
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { HttpClient } from './http.js';
-import type { OpenAt } from '../store/store.js';
+import { type Expectation, type OpenAt, mismatchHint } from '../store/store.js';
 import { IntegrityError, UpstreamError } from '../util/errors.js';
 
 /** What fetching needs from its caller: the bounded client and the one Ctrl-C signal (not a build context). */
@@ -12,7 +12,7 @@ export interface FetchIo {
 }
 
 /** Opener for an artifact at an http(s) or file: URL, resuming at an offset (HTTP Range or a file seek). */
-export function openUrl(url: string, size: number, subject: string, ctx: FetchIo): OpenAt {
+export function openUrl(url: string, size: number, subject: string, ctx: FetchIo, pinnedBy?: Expectation['pinnedBy']): OpenAt {
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
     return async (offset) => {
@@ -22,9 +22,9 @@ export function openUrl(url: string, size: number, subject: string, ctx: FetchIo
   }
   return async (offset) => {
     const r = await ctx.http.get(url, { offset, signal: ctx.signal, maxLength: size, subject }).catch((err: unknown) => {
-      throw lockedSizeError(err, size, subject);
+      throw lockedSizeError(err, size, subject, pinnedBy);
     });
-    return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject) };
+    return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject, pinnedBy) };
   };
 }
 
@@ -32,7 +32,7 @@ export function openUrl(url: string, size: number, subject: string, ctx: FetchIo
  * More bytes than the lock says is an integrity failure of that artifact (exit 4), not an upstream one: it
  * must also drop the partial file, which the store does for IntegrityErrors only.
  */
-function lockedSizeError(err: unknown, size: number, subject: string): unknown {
+function lockedSizeError(err: unknown, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): unknown {
   if (err instanceof UpstreamError && err.code === 'TOO_LARGE') {
     return new IntegrityError({
       code: 'SIZE_MISMATCH',
@@ -40,18 +40,18 @@ function lockedSizeError(err: unknown, size: number, subject: string): unknown {
       subject,
       expected: String(size),
       found: `> ${size}`,
-      hint: 'the upstream file changed since it was locked; check it, then run "vault-bundle lock" again',
+      hint: mismatchHint(pinnedBy, false),
       cause: err,
     });
   }
   return err;
 }
 
-async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string): AsyncIterable<Uint8Array> {
+async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): AsyncIterable<Uint8Array> {
   try {
     yield* body;
   } catch (err) {
-    throw lockedSizeError(err, size, subject);
+    throw lockedSizeError(err, size, subject, pinnedBy);
   }
 }
 

@@ -1,5 +1,6 @@
 import { openBundle } from '../bundle/reader.js';
 import { trustError } from '../bundle/trust.js';
+import { DEFAULT_TRUST_DIR } from '../state/trust-policy.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
 import { DEFAULT_KEEP_HISTORY, listHistory, pruneHistory, recordHistory } from '../history/record.js';
 import { makeStamp } from '../history/stamp.js';
@@ -38,6 +39,13 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     signal: o.signal,
   });
   if (!v.ok) throw trustError(v) ?? verifyError(v);
+  const signed = v.signature.status === 'valid';
+  if (!signed) {
+    o.report({
+      type: 'warn',
+      message: `${index.name} ${index.version} is not signed by a release key this box trusts: its integrity was checked (every file against SHA256SUMS), its origin was not; give --key <release key>, or set the box trust policy in ${v.policy?.root ?? DEFAULT_TRUST_DIR} (release keys and policy.yaml "require-signature: true")`,
+    });
+  }
   const base = basePath ? await openBundle(basePath) : undefined;
   const reports: InstallResult['reports'] = [];
   // What the journal records of a real run: finished, or stopped partway with what was done by then.
@@ -48,6 +56,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     dryRun: false,
     ok,
     ...(v.signature.status === 'valid' ? { signer: v.signature.signer } : {}),
+    signature: signed ? ('signed' as const) : ('unsigned' as const),
     ...(pre.ignoredTarget.length > 0 ? { ignoredTarget: pre.ignoredTarget } : {}),
     results: reports.map(({ detail: _d, ...r }) => r),
   });

@@ -30,13 +30,32 @@ export async function loadManifest(path: string): Promise<LoadedManifest> {
   } catch (err) {
     throw new ManifestError({
       code: 'MANIFEST_READ',
-      message: `cannot read manifest ${path}: ${errnoCode(err) === 'ENOENT' ? 'no such file' : String(err)}`,
+      message: `cannot read manifest ${path}: ${readWhy(err)}`,
       subject: path,
-      hint: 'give the path of a manifest YAML file, e.g. manifests/quickstart.yaml',
+      hint: errnoCode(err) === 'EISDIR'
+        ? `give the manifest YAML file in that folder (e.g. ${path.replace(/\/+$/, '')}/<name>.yaml), not the folder`
+        : 'give the path of a manifest YAML file; "vault-bundle schema" prints every field a manifest can have',
     });
   }
   const manifest = parseManifest(text, path);
   return { path: abs, dir: dirname(abs), manifest, inputsDigest: inputsDigestOf(manifest) };
+}
+
+/** Why a manifest could not be read, in words (never Node's "EISDIR: illegal operation on a directory, read"). */
+function readWhy(err: unknown): string {
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR':
+      return 'it is a folder, not a manifest file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EFBIG':
+      return `larger than ${limits.maxManifestBytes} bytes: not a manifest`;
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** Parses and validates manifest text; errors name `file:line` and the field. */
@@ -59,7 +78,7 @@ export function parseManifest(text: string, file: string): Manifest {
       code: 'MANIFEST_FIELD',
       message: `${file}: a manifest is a YAML mapping (name, version, target, ...)`,
       subject: file,
-      hint: 'see manifests/quickstart.yaml for an example',
+      hint: 'a manifest starts with name:, version: and target:; "vault-bundle schema" prints every field (docs/reference.md has an example)',
     });
   }
   const r = manifestSchema.safeParse(data);
@@ -156,7 +175,7 @@ function issueError(issues: readonly Issue[], doc: Document, lc: LineCounter, fi
     code: 'MANIFEST_FIELD',
     message,
     subject: `${first.at}: ${first.field}`,
-    hint: 'fix the field named above; manifests/manifest.schema.json lists every field (editors complete from it)',
+    hint: 'fix the field named above; "vault-bundle schema" prints the JSON Schema of every field (editors complete from it)',
   });
 }
 

@@ -12,6 +12,7 @@ import { encodeStatus, reduceStatus } from './dpkg.js';
 import { cudaFact, gpuFact } from './gpu.js';
 import { pythonFact, runPythonProbe, venvFact } from './python.js';
 import { type BoxProbe, PROBE_SCHEMA, absentFact, probeSchema } from '../box/probe.js';
+import { trustFact } from './trust.js';
 
 /** Where pip installs wheels and HF models go on the box unless the manifest says otherwise. */
 export const DEFAULT_VENV = '/opt/vault-ai/venv';
@@ -41,7 +42,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
   const venv = o.venv ?? DEFAULT_VENV;
   const hfHome = o.hfHome ?? env.HF_HOME ?? DEFAULT_HF_HOME;
   const files = { osRelease: '/etc/os-release', dpkgStatus: '/var/lib/dpkg/status', cudaVersion: '/usr/local/cuda/version.json', ...o.files };
-  const [os, debianArch, dpkg, py, gpus, cuda, hf, bundles, imageVersion] = await Promise.all([
+  const [os, debianArch, dpkg, py, gpus, cuda, hf, bundles, imageVersion, trust] = await Promise.all([
     osFact(files.osRelease),
     o.exec('dpkg', ['--print-architecture']).then((r) => (r.code === 0 ? r.stdout.trim() : '')),
     dpkgFact(files.dpkgStatus),
@@ -51,6 +52,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     hfFact(hfHome),
     bundlesFact(o.stateDirs ?? defaultStateDirs()),
     imageVersionFact(files.imageVersion ? [files.imageVersion] : (o.stateDirs ? [...o.stateDirs.map(defaultImageVersion), DEFAULT_IMAGE_VERSION] : [DEFAULT_IMAGE_VERSION, ...defaultStateDirs().map(defaultImageVersion)])),
+    trustFact(),
   ]);
   const probe: BoxProbe = {
     schema: PROBE_SCHEMA,
@@ -68,6 +70,7 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     hf,
     bundles,
     imageVersion,
+    trust,
   };
   // What we write is what `build --target` will read: a fact this box gives in a shape we did not expect is
   // named, not a crash.

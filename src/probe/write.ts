@@ -65,5 +65,8 @@ export function summarize(p: BoxProbe, venv: string): string {
     line('cuda', p.cuda, () => (p.cuda.present ? `toolkit ${p.cuda.version}` : '')),
     line('models', p.hf, () => (p.hf.present ? `${p.hf.repos.length} repositories in ${p.hf.home}` : '')),
     line('bundles', p.bundles, () => (p.bundles.present ? p.bundles.installed.map((b) => `${b.name} ${b.version}`).join(', ') || 'none installed' : '')),
+    ...(p.trust
+      ? [line('trust', p.trust, () => (p.trust?.present ? `${p.trust.root}: require-signature ${p.trust.requireSignature}; keys ${p.trust.keys.map((k) => `${k.file} (${k.fingerprints.join(', ') || 'not a key'})`).join(', ') || 'none'}` : ''))]
+      : []),
   ].join('\n');
 }

@@ -13,6 +13,8 @@ export interface JournalEntry {
   /** Always false in what install writes now (a dry run writes nothing); true in journals of older versions. */
   dryRun: boolean;
   signer?: string;
+  /** How the bundle's origin was judged: signed (by `signer`), or unsigned (integrity checked, origin not). Absent in older journals. */
+  signature?: 'signed' | 'unsigned';
   /**
    * false: the run stopped partway (a tool failed, the disk filled, Ctrl-C) after `results` were done and
    * before `failedAt` finished, so the box holds part of the bundle. Absent in journals of older versions.

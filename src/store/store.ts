@@ -14,6 +14,25 @@ export interface Blob {
 export interface Expectation extends Blob {
   /** Who the bytes are for (an artifact id); named in errors. */
   subject: string;
+  /**
+   * Who said what the bytes must hash to, so a mismatch sends the user the right way: a sha256 written in the
+   * manifest (fix it; a plain build re-locks), a signed index (upstream damage or tampering: nothing to update
+   * here), an index over TLS or the lock (default: the upstream file changed since it was locked).
+   */
+  pinnedBy?: 'manifest-pin' | 'signed-index' | 'index-hash' | 'lock';
+}
+
+/** What to do about bytes that do not hash as expected, by who pinned them and whether a partial file was resumed. */
+export function mismatchHint(pinnedBy: Expectation['pinnedBy'], resumed: boolean): string {
+  if (resumed) return 'the download resumed from a partial file in the cache, and the whole did not match: that partial file was damaged and is deleted now; run it again (the download starts afresh)';
+  switch (pinnedBy) {
+    case 'manifest-pin':
+      return 'the sha256 written in the manifest does not match the file the source gives: check the file, fix the sha256 in the manifest, and run build again (a plain build re-locks a changed manifest)';
+    case 'signed-index':
+      return 'the file does not match the hash its signed index (InRelease) gives: that is damage or tampering upstream or on the way (a mirror caught mid-sync, a caching proxy), not a pin to update; try again later or use another mirror';
+    default:
+      return 'the upstream file changed since it was locked (or was damaged on the way): if it changed on purpose, run "vault-bundle lock" again; if not, do not trust that source';
+  }
 }
 
 /**
@@ -148,6 +167,7 @@ export class Store {
         have = at;
       }
     }
+    const resumed = have > 0;
     if (have > 0) {
       for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20, end: have - 1 })) hash.update(chunk as Buffer);
     }
@@ -178,7 +198,7 @@ export class Store {
             subject: expect.subject,
             expected: String(expect.size),
             found: `> ${expect.size}`,
-            hint: 'the upstream file changed since it was locked; check it, then run "vault-bundle lock" again',
+            hint: mismatchHint(expect.pinnedBy, resumed),
           });
         }
         hash.update(chunk);
@@ -208,7 +228,7 @@ export class Store {
         subject: expect.subject,
         expected: sizeWrong ? String(expect.size) : expect.digest,
         found: sizeWrong ? String(size) : found,
-        hint: 'the bytes differ from the pinned hash: if the upstream file changed on purpose, update the pin and run "vault-bundle lock" again',
+        hint: mismatchHint(expect.pinnedBy, resumed),
       });
     }
     try {

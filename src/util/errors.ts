@@ -128,6 +128,8 @@ export type UsageCode =
   | 'NOT_A_BUNDLE'
   | 'INTERRUPTED'
   | 'BAD_KEY'
+  /** /etc/vault-ai/trust/ (or $VAULT_BUNDLE_TRUST_DIR) is unreadable, or its policy.yaml is not the policy it must be. */
+  | 'TRUST_POLICY'
   /** audit --osv: a path that is not OSV data, or a file in it that is not JSON or not an OSV record (named). */
   | 'BAD_OSV';
 export class UsageError extends VaultError<UsageCode> {

@@ -1,4 +1,5 @@
 import { IntegrityError, type VaultError } from '../../util/errors.js';
+import { escapeName } from '../../util/escape.js';
 
 export type ProblemCode =
   | 'MISSING_FILE'
@@ -48,7 +49,7 @@ export function verifyError(r: { bundle: string; problems: readonly Problem[] })
   const first = damage[0]!;
   return new IntegrityError({
     code: 'VERIFY_FAILED',
-    message: `${r.bundle}: ${damage.length} problem(s); first: ${first.message}${extra.length ? `; also ${extraSummary(extra, false, false)}` : ''}`,
+    message: `${r.bundle}: ${damage.length} problem(s); first: ${escapeName(first.message)}${extra.length ? `; also ${extraSummary(extra, false, false)}` : ''}`,
     subject: first.path,
     hint: 'do not install from this copy; copy the bundle again from a good source and re-run verify',
   });

@@ -16,6 +16,11 @@ export interface VerifyOptions {
   /** Kept for compatibility: a key already requires a signature. Without a key it is a usage error. */
   requireSignature?: boolean;
   allowExpired?: boolean;
+  /**
+   * The box trust policy's folder (default /etc/vault-ai/trust or $VAULT_BUNDLE_TRUST_DIR); false ignores it.
+   * Used when no key is given: its release keys check SHA256SUMS.asc, and require-signature refuses an unsigned bundle.
+   */
+  trustDir?: string | false;
   /** Clock for the signature and expiry checks (tests pin it). */
   now?: Date;
   /** Ctrl-C: hashing stops (the threads are terminated) and verify rejects with InterruptedError. */
@@ -44,6 +49,8 @@ export interface VerifyReport {
   /** bundle.json's expiry, and whether it has passed (a failure unless --allow-expired). */
   expires?: string;
   expired?: boolean;
+  /** The box trust policy the signature was judged by (no --key given and a policy folder exists). */
+  policy?: { root: string; requireSignature: boolean; keys: string[] };
 }
 
 /** A file to hash, and the sha256 (hex) it must have: SHA256SUMS's for the bundle's own, bundle.json's for a base's. */
@@ -63,8 +70,13 @@ export interface VerifyState {
   readonly reader: BundleReader;
   readonly options: VerifyOptions;
   readonly now: Date;
-  /** The --key keys; absent without --key (the signature is then reported, not checked). */
+  /** The --key keys, or the trust policy's; absent without either (the signature is then reported, not checked). */
   readonly keys: Awaited<ReturnType<typeof readVerifyKeys>> | undefined;
+  /** Who asks for the signature, as messages say it: "--key" or "the box trust policy (<folder>)". */
+  readonly keySource: string;
+  /** A policy without require-signature: an unsigned bundle passes (a signed one must verify). */
+  readonly signatureOptional: boolean;
+  readonly policy?: VerifyReport['policy'];
   /** Hashing threads, started early for a big bundle; absent for a small one. */
   readonly pool: HashPool | undefined;
   readonly problems: Problem[];

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { AuditBundleResult } from '../../audit/bundle.js';
 import { type Cli, examples, rendered } from '../common.js';
+import { printErr } from '../out.js';
 
 /** Exit code of an audit whose OSV data covers none of some ecosystem of the bundle: distinct from 0 and 1. */
 const EXIT_UNCOVERED = 7;
@@ -27,8 +28,8 @@ export function register(program: Command, cli: Cli): void {
       // Findings over the gate come first; an audit that could not check everything is never a clean 0.
       if (res.failing > 0) cli.exit(1);
       else if (res.incomplete) {
-        process.stderr.write(`error: the OSV data has no record for ${res.summary.uncovered.join(', ')}: the bundle's packages of ${res.summary.uncovered.length > 1 ? 'those ecosystems' : 'that ecosystem'} were not checked\n`);
-        process.stderr.write('hint: add those ecosystems\' OSV export with --osv, or accept an incomplete audit with --allow-uncovered\n');
+        printErr(`error: the OSV data has no record for ${res.summary.uncovered.join(', ')}: the bundle's packages of ${res.summary.uncovered.length > 1 ? 'those ecosystems' : 'that ecosystem'} were not checked\n`);
+        printErr('hint: add those ecosystems\' OSV export with --osv, or accept an incomplete audit with --allow-uncovered\n');
         cli.exit(EXIT_UNCOVERED);
       }
     });

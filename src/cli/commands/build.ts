@@ -3,6 +3,7 @@ import type { BuildResult } from '../../bundle/publish.js';
 import { UsageError } from '../../util/errors.js';
 import { type Cli, byteSize, examples, isStdout, nonEmptyPath, rendered, shown } from '../common.js';
 import { formatBytes } from '../../util/format.js';
+import { printErr } from '../out.js';
 
 interface BuildFlags {
   out?: string;
@@ -70,7 +71,7 @@ export function register(program: Command, cli: Cli): void {
         ),
       );
       // `--tar /dev/stdout | ssh box …`: the summary must not land in the tar stream.
-      const say = res.tar && isStdout(res.tar) && cli.mode !== 'json' ? (human: string) => cli.mode !== 'quiet' && process.stderr.write(`${human}\n`) : cli.emit;
+      const say = res.tar && isStdout(res.tar) && cli.mode !== 'json' ? (human: string) => cli.mode !== 'quiet' && printErr(`${human}\n`) : cli.emit;
       say(builtText(res), {
         dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes, parts: res.parts, base: res.base, signer: res.signer, expires: res.expires,
       });

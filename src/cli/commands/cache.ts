@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type Cli, examples } from '../common.js';
 import { formatBytes } from '../../util/format.js';
+import { escapeName } from '../../util/escape.js';
 
 /** `vault-bundle cache verify` and `vault-bundle cache gc --keep-locks DIR [--dry-run]`. */
 export function register(program: Command, cli: Cli): void {
@@ -16,7 +17,7 @@ export function register(program: Command, cli: Cli): void {
     return new Store(dir ? resolve(dir) : defaultCacheDir());
   };
   // A file name in the cache is not ours to trust: escaped before it reaches the terminal.
-  const esc = (s: string) => JSON.stringify(s).slice(1, -1);
+  const esc = escapeName;
 
   cache
     .command('verify')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type Cli, examples } from '../common.js';
+import { printErr, printOut } from '../out.js';
 
 export function register(program: Command, cli: Cli): void {
   program
@@ -16,8 +17,8 @@ export function register(program: Command, cli: Cli): void {
       if (cli.mode === 'json') cli.emit('', { ...data, ...(changelog ? { changelog } : {}) });
       else if (changelog) {
         // The Markdown stays clean for release notes; the warning goes where a person sees it.
-        for (const u of r.unverified ?? []) process.stderr.write(`warning: ${u}\n`);
-        process.stdout.write(changelog);
+        for (const u of r.unverified ?? []) printErr(`warning: ${u}\n`);
+        printOut(changelog);
       } else cli.emit(text, data);
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type Cli, examples, shown } from '../common.js';
 import { formatBytes } from '../../util/format.js';
+import { printErr } from '../out.js';
 
 export function register(program: Command, cli: Cli): void {
   program
@@ -16,7 +17,7 @@ export function register(program: Command, cli: Cli): void {
       const { writeProbe } = await import('../../probe/write.js');
       const { execFile } = await import('../../util/exec.js');
       const res = await writeProbe({ ...(o.out ? { out: o.out } : {}), venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}), exec: execFile });
-      if (cli.mode !== 'quiet') for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (cli.mode !== 'quiet') for (const w of res.warnings) printErr(`warning: ${w}\n`);
       cli.emit(
         `${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`,
         { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent },

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../util/fs.js';
 import { type Cli, examples, nonEmptyPath } from '../common.js';
+import { printOut } from '../out.js';
 
 export function register(program: Command, cli: Cli): void {
   program
@@ -27,7 +28,7 @@ export function register(program: Command, cli: Cli): void {
       } else if (cli.mode === 'json') {
         cli.emit('', { ...data, html });
       } else {
-        process.stdout.write(html);
+        printOut(html);
       }
     });
 }

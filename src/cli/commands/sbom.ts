@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { writeFileAtomic } from '../../util/fs.js';
 import { type Cli, examples } from '../common.js';
+import { printJsonText, printOut } from '../out.js';
 
 export function register(program: Command, cli: Cli): void {
   program
@@ -22,7 +23,9 @@ export function register(program: Command, cli: Cli): void {
       } else if (cli.mode === 'json') {
         cli.emit('', { ...head, ...(r.licenses ? { licenses: r.licenses } : { document: JSON.parse(r.text) as unknown }) });
       } else {
-        process.stdout.write(text);
+        // CycloneDX and SPDX are JSON: escaped as JSON (the document parses to the same value); the licence list is text.
+        if (o.format === 'licenses') printOut(text);
+        else printJsonText(text);
       }
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../util/fs.js';
 import { type Cli, examples } from '../common.js';
+import { printOut } from '../out.js';
 
 export function register(program: Command, _cli: Cli): void {
   program
@@ -12,6 +13,6 @@ export function register(program: Command, _cli: Cli): void {
       const { manifestJsonSchema } = await import('../../manifest/schema.js');
       const text = `${JSON.stringify(manifestJsonSchema(), null, 2)}\n`;
       if (o.out) await writeFileAtomic(o.out, text);
-      else process.stdout.write(text);
+      else printOut(text);
     });
 }

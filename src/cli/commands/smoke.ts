@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { type Cli, examples, fraction, positiveInt, rendered, shown } from '../common.js';
+import { printErr } from '../out.js';
 
 interface SmokeFlags {
   bundle?: string;
@@ -38,7 +39,7 @@ export function register(program: Command, cli: Cli): void {
     .action(async (o: SmokeFlags) => {
       if (o.netns) {
         const { reexecInNetns } = await import('../../checks/netns.js');
-        const code = await reexecInNetns({ warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+        const code = await reexecInNetns({ warn: (m) => printErr(`warning: ${m}\n`) });
         if (code !== undefined) {
           cli.exit(code);
           return;

@@ -2,6 +2,8 @@ import { type Command, Option } from 'commander';
 import type { VerifyReport } from '../../bundle/verify.js';
 import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, shown, signatureNote } from '../common.js';
 import { formatBytes } from '../../util/format.js';
+import { escapeName } from '../../util/escape.js';
+import { printErr, printJson, printOut } from '../out.js';
 
 interface VerifyFlags {
   threads?: number;
@@ -37,7 +39,7 @@ export function register(program: Command, cli: Cli): void {
         ...(o.allowExpired ? { allowExpired: true } : {}),
         signal: cli.signal,
       });
-      if (cli.mode === 'json') process.stdout.write(`${JSON.stringify({ type: 'result', ...rep })}\n`);
+      if (cli.mode === 'json') printJson({ type: 'result', ...rep });
       else await printReport(rep, cli);
       if (!rep.ok) cli.exit(4);
     });
@@ -56,15 +58,16 @@ async function printReport(rep: VerifyReport, cli: Cli): Promise<void> {
   const extra = rep.problems.filter((p) => p.code === 'EXTRA_FILE').map((p) => p.path);
   const damage = rep.problems.filter((p) => p.code !== 'EXTRA_FILE');
   if (rep.ignored?.length && !quiet) {
-    const some = rep.ignored.slice(0, 3).join(', ') + (rep.ignored.length > 3 ? ', …' : '');
-    process.stderr.write(`warning: ignored ${rep.ignored.length} macOS/Windows metadata file(s) (${some}): not part of the bundle, never read\n`);
+    const some = rep.ignored.slice(0, 3).map(escapeName).join(', ') + (rep.ignored.length > 3 ? ', …' : '');
+    printErr(`warning: ignored ${rep.ignored.length} macOS/Windows metadata file(s) (${some}): not part of the bundle, never read\n`);
   }
-  for (const p of damage) process.stderr.write(`${p.code}: ${p.message}\n`);
+  // One line per problem: a newline inside a name must not start a line of its own.
+  for (const p of damage) printErr(`${p.code}: ${escapeName(p.message)}\n`);
   // Files left in the folder are not damage: one line that says what to do, then the list.
-  if (extra.length) process.stderr.write(`EXTRA_FILE: ${extraSummary(extra, damage.length === 0, true)}\n${extra.map((p) => `  ${p}\n`).join('')}`);
+  if (extra.length) printErr(`EXTRA_FILE: ${extraSummary(extra, damage.length === 0, true)}\n${extra.map((p) => `  ${escapeName(p)}\n`).join('')}`);
   const secs = rep.durationMs / 1000;
   // A bundle whose bundle.json cannot be read has no name to show: its folder or file names it.
-  const what = rep.name ? `${rep.name} ${rep.version ?? ''}`.trim() : shown(rep.bundle);
+  const what = rep.name ? escapeName(`${rep.name} ${rep.version ?? ''}`.trim()) : shown(rep.bundle);
   if (rep.ok) {
     const from = [
       rep.parts ? `read from ${rep.parts.count} part(s)` : '',
@@ -78,8 +81,8 @@ async function printReport(rep: VerifyReport, cli: Cli): Promise<void> {
     );
   } else if (!quiet) {
     const why = damage.length === 0 ? `${extra.length} file(s) not in the bundle left in ${shown(rep.bundle)}; the bundle's own files are intact` : `${rep.problems.length} problem(s) in ${shown(rep.bundle)}`;
-    process.stdout.write(rep.name ? `FAILED ${what}: ${why}\n` : `FAILED: ${why}\n`);
+    printOut(rep.name ? `FAILED ${what}: ${why}\n` : `FAILED: ${why}\n`);
     const next = nextStep(rep.problems);
-    if (next) process.stderr.write(`hint: ${next}\n`);
+    if (next) printErr(`hint: ${next}\n`);
   }
 }

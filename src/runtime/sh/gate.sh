@@ -16,34 +16,67 @@ if [ -n "$reqsig" ] && [ -z "$keygiven" ]; then
   fail 64 "--require-signature needs --key <release key file>: a signature proves nothing without the key it must be by" "add --key with the release key (the public key, brought to the box separately from the bundle)"
 fi
 sums="$here/SHA256SUMS"
+# Without --key, the box trust policy decides as it does for the runtime: its release keys, and with
+# "require-signature: true" in policy.yaml an unsigned bundle is refused. A signed bundle is always checked.
+tdir=${VAULT_BUNDLE_TRUST_DIR:-/etc/vault-ai/trust}
+usekeys=""
+keywho="the release key $key"
 if [ -n "$keygiven" ]; then
   keyhint="give the release key: the public key file (gpg --export [--armor] <fingerprint>), brought to the box separately from the bundle"
   [ -n "$key" ] || fail 64 "--key needs the release key file" "$keyhint"
   { [ -f "$key" ] && [ -r "$key" ]; } || fail 64 "cannot read the release key $key" "$keyhint"
   [ "$(wc -c <"$key")" -le 1048576 ] || fail 64 "$key is too large to be an OpenPGP key" "$keyhint"
-  command -v gpgv >/dev/null 2>&1 || fail 4 "--key: gpgv is not installed, so the signature cannot be checked before the carried runtime runs; nothing from this bundle was run" "install gpgv (Debian and Ubuntu: the gpgv package, which apt itself depends on), then run this again"
-  [ -f "$here/SHA256SUMS.asc" ] || fail 4 "UNSIGNED: SHA256SUMS.asc: missing; the bundle is not signed, and --key requires a signature by that key" "do not install from this copy: get the signed bundle from the release engineer"
+  usekeys=1
+elif [ -d "$tdir" ]; then
+  polkeys=""
+  for f in "$tdir"/*.asc "$tdir"/*.gpg; do [ ! -f "$f" ] || polkeys=1; done
+  polreq=""
+  if [ -f "$tdir/policy.yaml" ] && grep -Eq '^require-signature:[[:space:]]*true[[:space:]]*$' "$tdir/policy.yaml"; then polreq=1; fi
+  [ -z "$polreq" ] || [ -n "$polkeys" ] || fail 64 "TRUST_POLICY: $tdir/policy.yaml requires a signature, but $tdir holds no release key (*.asc, *.gpg)" "fix the box's trust policy in $tdir"
+  if [ -n "$polkeys" ] && { [ -n "$polreq" ] || [ -f "$here/SHA256SUMS.asc" ]; }; then
+    usekeys=1
+    keywho="the box trust policy ($tdir)"
+  fi
+fi
+if [ -n "$usekeys" ]; then
+  command -v gpgv >/dev/null 2>&1 || fail 4 "${keygiven:+--key: }gpgv is not installed, so the signature cannot be checked before the carried runtime runs; nothing from this bundle was run" "install gpgv (Debian and Ubuntu: the gpgv package, which apt itself depends on), then run this again"
+  [ -f "$here/SHA256SUMS.asc" ] || fail 4 "UNSIGNED: SHA256SUMS.asc: missing; the bundle is not signed, and $(if [ -n "$keygiven" ]; then echo '--key requires a signature by that key'; else echo "the box trust policy ($tdir) requires a signature"; fi)" "do not install from this copy: get the signed bundle from the release engineer"
   new_tmp any || fail 5 "cannot make a temp folder in ${TMPDIR:-/tmp}, ${HOME:-(no HOME)}, /dev/shm or /var/tmp for the key check" "$tmphint"
   kdir=$made
   made=""
-  rc=0
-  keyring "$key" "$kdir" || rc=$?
-  [ "$rc" -ne 2 ] || fail 64 "$key is a secret key: the box checks with the release public key" "export it with gpg --export --armor <fingerprint>; the secret key never goes to the box"
-  [ "$rc" -eq 0 ] || fail 64 "$key is not an OpenPGP public key (armoured or binary)" "$keyhint"
+  : >"$kdir/release.gpg"
+  if [ -n "$keygiven" ]; then
+    rc=0
+    keyring "$key" "$kdir" || rc=$?
+    [ "$rc" -ne 2 ] || fail 64 "$key is a secret key: the box checks with the release public key" "export it with gpg --export --armor <fingerprint>; the secret key never goes to the box"
+    [ "$rc" -eq 0 ] || fail 64 "$key is not an OpenPGP public key (armoured or binary)" "$keyhint"
+  else
+    for f in "$tdir"/*.asc "$tdir"/*.gpg; do
+      [ -f "$f" ] || continue
+      keyring "$f" "$kdir" || fail 64 "TRUST_POLICY: $f is not an OpenPGP public key (armoured or binary)" "fix the box's trust policy in $tdir"
+    done
+  fi
   # One read of SHA256SUMS: the bytes gpgv checks are the bytes the runtime is then checked against.
   cp "$here/SHA256SUMS" "$kdir/SHA256SUMS" || fail 4 "cannot read $here/SHA256SUMS" "copy the bundle again"
   if ! gpgv --homedir "$kdir" --keyring "$kdir/release.gpg" "$here/SHA256SUMS.asc" "$kdir/SHA256SUMS" >"$kdir/gpgv.txt" 2>&1; then
-    sed 's/^/  /' "$kdir/gpgv.txt" >&2
-    fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against the release key $key (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
+    # gpgv quotes the signer's user ID, which comes with the signature: no control byte reaches the terminal.
+    LC_ALL=C tr -d '\000-\010\013-\037\177' <"$kdir/gpgv.txt" | sed 's/^/  /' >&2
+    fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against $keywho (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
   fi
   sums="$kdir/SHA256SUMS"
 fi
+[ -f "$sums" ] || fail 4 "SHA256SUMS is missing from $here: this is not a whole bundle (every bundle lists its files there)" "copy the bundle again from the release medium, the whole folder; nothing from it was run"
+[ -r "$sums" ] || fail 4 "cannot read $sums" "run it as a user who can read the bundle folder"
 if ! grep -Eq '^[0-9a-f]{64}  runtime/node$' "$sums" || ! grep -Eq '^[0-9a-f]{64}  runtime/vault-bundle[.]cjs$' "$sums"; then
   fail 4 "SHA256SUMS does not list the carried runtime (runtime/node, runtime/vault-bundle.cjs); copy the bundle again"
 fi
-if ! grep -E '^[0-9a-f]{64}  (runtime/[^/]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sha256sum --strict --quiet -c - >&2); then
+# Only names made of plain characters are checked here (the runtime's own are): sha256sum prints a failing
+# name as it is, and a crafted line's name with ESC [2J or a carriage return must never reach the terminal.
+# Everything else in SHA256SUMS is checked by the runtime next, which escapes what it prints.
+rtout=$(LC_ALL=C grep -E '^[0-9a-f]{64}  (runtime/[A-Za-z0-9._+-]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sha256sum --strict --quiet -c - 2>&1)) || {
+  printf '%s\n' "$rtout" | LC_ALL=C tr -d '\000-\010\013-\037\177' >&2
   fail 4 "the carried runtime does not match SHA256SUMS; copy the bundle again"
-fi
+}
 node="$here/runtime/node"
 if ! "$node" --version >/dev/null 2>&1; then
   new_tmp exec || fail 5 "no folder to run the carried node from: ${TMPDIR:-/tmp}, ${HOME:-(no HOME)}, /dev/shm and /var/tmp are not writable or do not let programs run (noexec)" "$tmphint"

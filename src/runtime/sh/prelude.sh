@@ -47,10 +47,10 @@ new_tmp() {
 # one block at a time; a binary key is taken as it is. 2: a secret key (gpgv reads none); 1: not a key.
 keyring() {
   out=$2/release.gpg
-  : >"$out"
+  # Appends: a trust policy folder holds several keys (the caller empties release.gpg first).
   if ! grep -q -e '-----BEGIN PGP ' "$1"; then
     case $(od -An -tx1 -N1 "$1" | tr -d ' \n') in
-      98|99|9a|9b|c6) cat "$1" >"$out"; return 0 ;;
+      98|99|9a|9b|c6) cat "$1" >>"$out"; return 0 ;;
       94|95|96|97|c5) return 2 ;;
       *) return 1 ;;
     esac

@@ -64,7 +64,7 @@ export async function fetchIndexes(repos: TrustedRepo[], architectures: string[]
                 : `${base}/${path}`;
               const digest = digestOf(f.sha256);
               const id = `${subject} ${path}`;
-              await ctx.store.put({ digest, size: f.size, subject: id }, openUrl(url, f.size, id, ctx));
+              await ctx.store.put({ digest, size: f.size, subject: id, pinnedBy: 'signed-index' }, openUrl(url, f.size, id, ctx, 'signed-index'));
               const ref: IndexRef = {
                 uri: source.uri,
                 suite,

@@ -2,6 +2,7 @@ import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BLOBS_DIR } from '../../store/store.js';
 import { hexOf } from '../../store/digest.js';
+import { escapeName } from '../../util/escape.js';
 import { LocalError, TargetError } from '../../util/errors.js';
 import { exists } from '../../util/fs.js';
 import type { BoxCtx, Locked } from '../source.js';
@@ -129,14 +130,14 @@ export function parseAptRefusal(output: string): { objections: AptObjection[]; d
 /** The refusal: nothing was changed, each package apt objects to with why, and the remedy. */
 export function aptRefusal(sim: Extract<AptSimulation, { ok: false }>, o: { box?: string } = {}): TargetError {
   const why = [
-    ...sim.objections.map((x) => printable(`${x.package}: ${x.relation} ${x.detail}`)),
-    ...(sim.downgrades.length > 0 ? [`the box has newer ${printable(sim.downgrades.join(', '))}: apt would have to downgrade ${sim.downgrades.length > 1 ? 'them' : 'it'}`] : []),
-    ...sim.errors.map((e) => `apt: ${printable(e)}`),
+    ...sim.objections.map((x) => escapeName(`${x.package}: ${x.relation} ${x.detail}`)),
+    ...(sim.downgrades.length > 0 ? [`the box has newer ${escapeName(sim.downgrades.join(', '))}: apt would have to downgrade ${sim.downgrades.length > 1 ? 'them' : 'it'}`] : []),
+    ...sim.errors.map((e) => `apt: ${escapeName(e)}`),
   ];
-  const names = [...new Set([...sim.objections.map((x) => x.package), ...sim.downgrades])].map(printable);
+  const names = [...new Set([...sim.objections.map((x) => x.package), ...sim.downgrades])].map(escapeName);
   return new TargetError({
     code: 'APT_REFUSED',
-    message: `apt would not install this bundle's packages on ${o.box ?? 'this box'}${names.length > 0 ? ` (${names.join(', ')})` : ''}; nothing was changed:\n  ${(why.length > 0 ? why : sim.output.trim().split('\n').slice(-8).map(printable)).join('\n  ')}`,
+    message: `apt would not install this bundle's packages on ${o.box ?? 'this box'}${names.length > 0 ? ` (${names.join(', ')})` : ''}; nothing was changed:\n  ${(why.length > 0 ? why : sim.output.trim().split('\n').slice(-8).map(escapeName)).join('\n  ')}`,
     subject: 'apt',
     hint: 'the bundle was resolved for another box (its apt closure assumes other installed versions): run ./vault-bundle probe --out ../box.json here, then on the build host vault-bundle build <manifest> --target box.json, and install that bundle',
   });
@@ -159,11 +160,6 @@ export function toolFailed(args: string[], r: { code: number; stdout: string; st
   });
 }
 
-/** apt's words come from the bundle's index: control characters are shown, never sent to the terminal. */
-function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 function tail(s: string, lines = 15): string {
   return s.trim().split('\n').slice(-lines).join('\n');
