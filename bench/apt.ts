@@ -60,7 +60,18 @@ async function main(): Promise<void> {
     const oursRun = async () => {
       const c = join(work, 'cache-fetch');
       rmSync(c, { recursive: true, force: true });
-      const m = await measure(process.execPath, [CLI, '-q', '--cache-dir', c, 'build', MANIFEST, '--lock', join(work, 'fresh.lock.json'), '--out', join(work, 'out')]);
+      const m = await measure(process.execPath, [
+        CLI,
+        '-q',
+        '--cache-dir',
+        c,
+        'build',
+        MANIFEST,
+        '--lock',
+        join(work, 'fresh.lock.json'),
+        '--out',
+        join(work, 'out'),
+      ]);
       rmSync(join(work, 'fresh.lock.json'), { force: true });
       if (m.code !== 0) throw new Error(`build failed: ${m.stderr}`);
       rmSync(c, { recursive: true, force: true });

@@ -79,11 +79,11 @@ function generateFile(path: string, size: number, seed: number, name: string, ch
   const tmp = `${path}.part`;
   const fd = openSync(tmp, 'w');
   try {
-    for (let left = size; left > 0; ) {
+    for (let left = size; left > 0;) {
       const n = Math.min(left, chunk.length);
       const data = cipher.update(chunk.subarray(0, n));
       hash.update(data);
-      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
       left -= n;
     }
   } finally {

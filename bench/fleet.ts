@@ -37,7 +37,16 @@ async function reportBench(): Promise<Metric[]> {
   }
   rmSync(dir, { recursive: true, force: true });
   log(`fleet report, 100 boxes: best ${(best / 1000).toFixed(2)} s of ${REPEATS}`);
-  return [{ metric: 'fleet report, 100 boxes', value: Math.round(best) / 1000, unit: 's', display: `${(best / 1000).toFixed(2)} s`, target: '<= 2 s', pass: best <= 2000 }];
+  return [
+    {
+      metric: 'fleet report, 100 boxes',
+      value: Math.round(best) / 1000,
+      unit: 's',
+      display: `${(best / 1000).toFixed(2)} s`,
+      target: '<= 2 s',
+      pass: best <= 2000,
+    },
+  ];
 }
 
 async function rolloutBench(): Promise<Metric[]> {
@@ -58,15 +67,26 @@ async function rolloutBench(): Promise<Metric[]> {
     t = performance.now();
     const three = await f.play({ limit: 'box2,box3,box4', vars });
     const threeS = (performance.now() - t) / 1000;
-    for (const [r, hosts] of [[one, ['box1']], [three, ['box2', 'box3', 'box4']]] as const) {
-      for (const h of hosts) if (!r.recap[h] || r.recap[h]!.unreachable > 0 || r.recap[h]!.changed === 0) throw new Error(`${h} did not roll out:\n${r.out.slice(-3000)}`);
+    for (const [r, hosts] of [
+      [one, ['box1']],
+      [three, ['box2', 'box3', 'box4']],
+    ] as const) {
+      for (const h of hosts)
+        if (!r.recap[h] || r.recap[h]!.unreachable > 0 || r.recap[h]!.changed === 0) throw new Error(`${h} did not roll out:\n${r.out.slice(-3000)}`);
     }
     log(`rollout: 1 box ${oneS.toFixed(1)} s, 3 boxes ${threeS.toFixed(1)} s (${(threeS / oneS).toFixed(2)}x)`);
     const ratio = threeS / oneS;
     return [
       { metric: 'rollout, 1 box', value: Math.round(oneS * 10) / 10, unit: 's', display: `${oneS.toFixed(1)} s` },
       { metric: 'rollout, 3 boxes in one play', value: Math.round(threeS * 10) / 10, unit: 's', display: `${threeS.toFixed(1)} s` },
-      { metric: 'rollout, 3 boxes / 1 box', value: Math.round(ratio * 100) / 100, unit: 'x', display: `${ratio.toFixed(2)}x`, target: '<= 1.5x', pass: ratio <= 1.5 },
+      {
+        metric: 'rollout, 3 boxes / 1 box',
+        value: Math.round(ratio * 100) / 100,
+        unit: 'x',
+        display: `${ratio.toFixed(2)}x`,
+        target: '<= 1.5x',
+        pass: ratio <= 1.5,
+      },
     ];
   } finally {
     await f.dispose();

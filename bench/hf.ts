@@ -41,7 +41,11 @@ const env = process.env;
 const REPEATS = Math.max(1, Math.round(Number(env.VAULT_BENCH_REPEATS ?? 2) || 2));
 const LATENCY_MS = Number(env.VAULT_BENCH_HF_LATENCY_MS ?? 30);
 const MBPS = Number(env.VAULT_BENCH_HF_MBPS ?? 100);
-const HOST = (env.VAULT_BENCH_HOST ?? 'dev').toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'dev';
+const HOST =
+  (env.VAULT_BENCH_HOST ?? 'dev')
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^-+|-+$/g, '') || 'dev';
 const REPO_ID = 'bench/big';
 const SHARDS = 16;
 const SHARD_BYTES = 64 * MiB;
@@ -68,7 +72,7 @@ function shard(index: number, size: number): Buffer {
   const key = createHash('sha256').update(`vault-bench-hf:${index}`).digest();
   const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   const zero = Buffer.alloc(4 * MiB);
-  for (let off = 8 + header.length; off < size; ) {
+  for (let off = 8 + header.length; off < size;) {
     const n = Math.min(zero.length, size - off);
     c.update(zero.subarray(0, n)).copy(buf, off);
     off += n;
@@ -85,8 +89,10 @@ function repoFiles(): Record<string, Uint8Array | string> {
     weightMap[`model.layers.${i}.weight`] = name;
   }
   files['model.safetensors.index.json'] = `${JSON.stringify({ metadata: { total_size: SHARDS * SHARD_BYTES }, weight_map: weightMap }, null, 2)}\n`;
-  files['config.json'] = `${JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 4096, num_hidden_layers: SHARDS, vocab_size: 32000, torch_dtype: 'bfloat16' }, null, 2)}\n`;
-  files['tokenizer_config.json'] = `${JSON.stringify({ model_max_length: 4096, tokenizer_class: 'LlamaTokenizerFast', bos_token: '<s>', eos_token: '</s>' }, null, 2)}\n`;
+  files['config.json'] =
+    `${JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 4096, num_hidden_layers: SHARDS, vocab_size: 32000, torch_dtype: 'bfloat16' }, null, 2)}\n`;
+  files['tokenizer_config.json'] =
+    `${JSON.stringify({ model_max_length: 4096, tokenizer_class: 'LlamaTokenizerFast', bos_token: '<s>', eos_token: '</s>' }, null, 2)}\n`;
   const vocab: Record<string, number> = {};
   for (let i = 0; i < 32000; i++) vocab[`tok${i.toString(36)}`] = i;
   files['tokenizer.json'] = `${JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab, merges: [] } })}\n`;
@@ -166,13 +172,10 @@ async function startThrottle(target: string, latencyMs: number, bytesPerSec: num
   const server: Server = createServer((req, res) => {
     stats.requests++;
     setTimeout(() => {
-      const fwd = request(
-        { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent },
-        (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
-          pump(ur, res);
-        },
-      );
+      const fwd = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        pump(ur, res);
+      });
       fwd.on('error', (err) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(String(err));
         else res.destroy();
@@ -227,12 +230,10 @@ const peakRss = (key: string): number | undefined => {
   return v.length ? Math.max(...v) : undefined;
 };
 
-
 function printTable(metrics: Metric[]): void {
   process.stdout.write(formatTable(metrics));
   for (const s of series.values()) for (const e of s.errors) process.stdout.write(`ERROR in ${s.label}: ${e}\n`);
 }
-
 
 /** Every file of a folder (following no links) with its size; links are resolved to what they point at. */
 function snapshotFiles(dir: string, rel = '', out = new Map<string, number>()): Map<string, number> {
@@ -262,7 +263,9 @@ async function main(): Promise<number> {
   const hub = await startHub({ repos: [{ id: REPO_ID, files }] });
   const view = hub.repo(REPO_ID);
   const proxy = await startThrottle(hub.url, LATENCY_MS, MBPS * 1e6);
-  log(`hub ${hub.url} (commit ${view.commit.slice(0, 12)}, ${[...view.files.values()].filter((f) => f.lfs).length} LFS files) behind ${proxy.url}, ready in ${secs(performance.now() - t)}`);
+  log(
+    `hub ${hub.url} (commit ${view.commit.slice(0, 12)}, ${[...view.files.values()].filter((f) => f.lfs).length} LFS files) behind ${proxy.url}, ready in ${secs(performance.now() - t)}`,
+  );
 
   const run = mkdtempSync(join(tmpdir(), 'vault-bench-hf-'));
   let cleaned = false;
@@ -291,13 +294,19 @@ async function main(): Promise<number> {
     if (err) s.errors.push(err);
     const cpu = m.cpuMs !== undefined ? `   cpu ${secs(m.cpuMs).padStart(8)}` : '';
     const ip = inProcessMs !== undefined ? `   in-process ${secs(inProcessMs)}` : '';
-    log(`  ${label.padEnd(34)} ${secs(m.wallMs).padStart(9)}${cpu}   peak RSS ${mib(m.maxRssKiB).padStart(8)}   ${requests} requests${ip}${err ? `   ERROR ${err}` : ''}`);
+    log(
+      `  ${label.padEnd(34)} ${secs(m.wallMs).padStart(9)}${cpu}   peak RSS ${mib(m.maxRssKiB).padStart(8)}   ${requests} requests${ip}${err ? `   ERROR ${err}` : ''}`,
+    );
   };
-  const failure = (m: Measured) => (m.code !== 0 ? `exit ${m.code ?? m.signal}: ${(m.stderr || m.stdout).trim().split('\n').slice(-5).join(' | ')}` : undefined);
+  const failure = (m: Measured) =>
+    m.code !== 0 ? `exit ${m.code ?? m.signal}: ${(m.stderr || m.stdout).trim().split('\n').slice(-5).join(' | ')}` : undefined;
 
   try {
     const manifest = join(run, 'hf.yaml');
-    writeFileSync(manifest, `name: bench-hf\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\nhf:\n  endpoint: ${proxy.url}\n  models:\n    - repo: ${REPO_ID}\n`);
+    writeFileSync(
+      manifest,
+      `name: bench-hf\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\nhf:\n  endpoint: ${proxy.url}\n  models:\n    - repo: ${REPO_ID}\n`,
+    );
     const node = process.execPath;
 
     const ours = async (key = 'ours', label = 'vault-bundle build (empty cache)', extra: string[] = []) => {
@@ -314,7 +323,8 @@ async function main(): Promise<number> {
           const l = JSON.parse(readFileSync(lock, 'utf8')) as { artifacts: { kind: string; size: number }[] };
           const hf = l.artifacts.filter((a) => a.kind === 'hf');
           const bytes = hf.reduce((s, a) => s + a.size, 0);
-          if (hf.length !== view.files.size || bytes !== repoBytes) err = `the lock has ${hf.length} hf files, ${bytes} bytes; the repo ${view.files.size}, ${repoBytes}`;
+          if (hf.length !== view.files.size || bytes !== repoBytes)
+            err = `the lock has ${hf.length} hf files, ${bytes} bytes; the repo ${view.files.size}, ${repoBytes}`;
           else if (!existsSync(join(out, 'SHA256SUMS'))) err = `no bundle at ${out}`;
         } catch (e) {
           err = `cannot read the lock: ${(e as Error).message}`;
@@ -371,9 +381,21 @@ async function main(): Promise<number> {
     const ourMs = best('ours');
     const libMs = best('library');
     const libIn = best('library', (r) => r.inProcessMs);
-    m.push({ metric: of('ours', 'vault-bundle build, empty cache'), value: ourMs && ourMs / 1000, unit: 's', display: secs(ourMs), note: `${thr(ourMs)}; lock + fetch + assemble (carries node)` });
+    m.push({
+      metric: of('ours', 'vault-bundle build, empty cache'),
+      value: ourMs && ourMs / 1000,
+      unit: 's',
+      display: secs(ourMs),
+      note: `${thr(ourMs)}; lock + fetch + assemble (carries node)`,
+    });
     m.push({ metric: of('library', 'snapshotDownload, in-process'), value: libIn && libIn / 1000, unit: 's', display: secs(libIn), note: thr(libIn) });
-    m.push({ metric: of('library', 'snapshotDownload, whole child process'), value: libMs && libMs / 1000, unit: 's', display: secs(libMs), note: 'npx tsx start-up included' });
+    m.push({
+      metric: of('library', 'snapshotDownload, whole child process'),
+      value: libMs && libMs / 1000,
+      unit: 's',
+      display: secs(libMs),
+      note: 'npx tsx start-up included',
+    });
     const ratio = (num: number | undefined, den: number | undefined, metric: string, target?: number, note?: string) => {
       const v = num !== undefined && den !== undefined ? num / den : undefined;
       m.push({
@@ -406,14 +428,35 @@ async function main(): Promise<number> {
       note: 'every build run, --runtime none too',
     });
     const libRss = peakRss('library');
-    m.push({ metric: 'peak RSS, snapshotDownload child', value: libRss === undefined ? undefined : libRss / 1024, unit: 'MiB', display: mib(libRss), note: 'largest process (tsx runs it in a child node)' });
+    m.push({
+      metric: 'peak RSS, snapshotDownload child',
+      value: libRss === undefined ? undefined : libRss / 1024,
+      unit: 'MiB',
+      display: mib(libRss),
+      note: 'largest process (tsx runs it in a child node)',
+    });
     const cpuLeast = (key: string) => best(key, (r) => r.cpuMs);
-    for (const [key, what] of [['ours', 'vault-bundle build'], ['library', 'snapshotDownload child']] as const) {
+    for (const [key, what] of [
+      ['ours', 'vault-bundle build'],
+      ['library', 'snapshotDownload child'],
+    ] as const) {
       const v = cpuLeast(key);
-      m.push({ metric: `CPU time, ${what} (least)`, value: v === undefined ? undefined : v / 1000, unit: 's', display: v === undefined ? 'n/a' : secs(v), note: 'user + system' });
+      m.push({
+        metric: `CPU time, ${what} (least)`,
+        value: v === undefined ? undefined : v / 1000,
+        unit: 's',
+        display: v === undefined ? 'n/a' : secs(v),
+        note: 'user + system',
+      });
     }
     const reqs = (key: string) => series.get(key)?.runs[0]?.requests;
-    m.push({ metric: 'HTTP requests per run, ours / library', value: reqs('ours'), unit: '', display: `${reqs('ours') ?? '?'} / ${reqs('library') ?? '?'}`, note: `each waits ${LATENCY_MS} ms` });
+    m.push({
+      metric: 'HTTP requests per run, ours / library',
+      value: reqs('ours'),
+      unit: '',
+      display: `${reqs('ours') ?? '?'} / ${reqs('library') ?? '?'}`,
+      note: `each waits ${LATENCY_MS} ms`,
+    });
     const single = (repoBytes / (MBPS * 1e6)) * 1000;
     m.push({ metric: 'one stream at the cap, no latency', value: single / 1000, unit: 's', display: secs(single), note: 'floor of any sequential client' });
     printTable(m);
@@ -431,7 +474,13 @@ async function main(): Promise<number> {
       finished: new Date().toISOString(),
       host: HOST,
       loadavg1: { start: loadStart, end: loadEnd },
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memGiB: Math.round(totalmem() / GiB), node: process.version, rssMethod: rssMethod() },
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: availableParallelism(),
+        memGiB: Math.round(totalmem() / GiB),
+        node: process.version,
+        rssMethod: rssMethod(),
+      },
       git: { commit: tryExecIn('git', ['rev-parse', 'HEAD']), srcDirty: dirty === undefined ? undefined : dirty.length > 0 },
       params: { repeats: REPEATS, latencyMs: LATENCY_MS, mbPerSecPerResponse: MBPS, huggingfaceHub: libVersion },
       dataset: { repo: REPO_ID, commit: view.commit, files: view.files.size, bytes: repoBytes, shards: SHARDS, shardBytes: SHARD_BYTES },
@@ -446,7 +495,9 @@ async function main(): Promise<number> {
             command: s.command,
             bestMs: best(k) === undefined ? undefined : Math.round(best(k)!),
             wallMs: s.runs.map((r) => Math.round(r.wallMs)),
-            inProcessMs: s.runs.some((r) => r.inProcessMs !== undefined) ? s.runs.map((r) => (r.inProcessMs === undefined ? null : Math.round(r.inProcessMs))) : undefined,
+            inProcessMs: s.runs.some((r) => r.inProcessMs !== undefined)
+              ? s.runs.map((r) => (r.inProcessMs === undefined ? null : Math.round(r.inProcessMs)))
+              : undefined,
             maxRssKiB: s.runs.map((r) => r.maxRssKiB ?? null),
             cpuMs: s.runs.map((r) => r.cpuMs ?? null),
             requests: s.runs.map((r) => r.requests),

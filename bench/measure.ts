@@ -109,12 +109,7 @@ function descendants(pid: number): number[] {
 }
 
 /** Spawns, collects output, times from spawn to exit. `watch` runs once the pid is known; its result stops it. */
-function exec(
-  cmd: string,
-  args: string[],
-  o: RunOptions,
-  watch?: (pid: number) => () => void,
-): Promise<Omit<Measured, 'maxRssKiB' | 'cpuMs'>> {
+function exec(cmd: string, args: string[], o: RunOptions, watch?: (pid: number) => () => void): Promise<Omit<Measured, 'maxRssKiB' | 'cpuMs'>> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, {

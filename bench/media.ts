@@ -49,8 +49,24 @@ async function main(): Promise<void> {
   try {
     const dir = join(work, 'dir');
     const split = join(work, 'split');
-    for (const [out, extra] of [[dir, []], [split, ['--media', 'fat32', '--part-size', '512MiB']]] as const) {
-      const b = await run(['-q', '--cache-dir', cache, 'build', data.manifest, '--out', out, '--lock', join(work, 'v1.lock.json'), '--runtime', 'none', ...extra]);
+    for (const [out, extra] of [
+      [dir, []],
+      [split, ['--media', 'fat32', '--part-size', '512MiB']],
+    ] as const) {
+      const b = await run([
+        '-q',
+        '--cache-dir',
+        cache,
+        'build',
+        data.manifest,
+        '--out',
+        out,
+        '--lock',
+        join(work, 'v1.lock.json'),
+        '--runtime',
+        'none',
+        ...extra,
+      ]);
       if (b.code !== 0) throw new Error(`build failed: ${b.stderr}`);
     }
     const parts = JSON.parse(readFileSync(join(split, 'parts.json'), 'utf8')).parts.length as number;
@@ -59,7 +75,10 @@ async function main(): Promise<void> {
     await run(['-q', 'verify', dir]); // both warm in the page cache before timing
     await run(['-q', 'verify', split]);
     for (let i = 0; i < REPEATS; i++) {
-      for (const [loc, into] of [[dir, dirMs], [split, splitMs]] as const) {
+      for (const [loc, into] of [
+        [dir, dirMs],
+        [split, splitMs],
+      ] as const) {
         const m = await run(['-q', 'verify', loc]);
         if (m.code !== 0) throw new Error(`verify ${loc} failed: ${m.stderr}`);
         into.push(m.wallMs);
@@ -70,12 +89,27 @@ async function main(): Promise<void> {
     log(`verify folder ${dirMs.map((x) => x.toFixed(0)).join(', ')} ms; split ${splitMs.map((x) => x.toFixed(0)).join(', ')} ms`);
     const mbps = (ms: number) => `${(data.totalBytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
     metrics.push({ metric: `verify, folder (best of ${REPEATS})`, value: d / 1000, unit: 's', display: `${(d / 1000).toFixed(2)} s`, note: mbps(d) });
-    metrics.push({ metric: `verify, split into ${parts} parts (best of ${REPEATS})`, value: s / 1000, unit: 's', display: `${(s / 1000).toFixed(2)} s`, note: mbps(s) });
-    metrics.push({ metric: 'split verify speed / folder verify speed', value: d / s, unit: 'x', display: `${(d / s).toFixed(2)}x`, target: '>= 0.9x', pass: d / s >= 0.9 });
+    metrics.push({
+      metric: `verify, split into ${parts} parts (best of ${REPEATS})`,
+      value: s / 1000,
+      unit: 's',
+      display: `${(s / 1000).toFixed(2)} s`,
+      note: mbps(s),
+    });
+    metrics.push({
+      metric: 'split verify speed / folder verify speed',
+      value: d / s,
+      unit: 'x',
+      display: `${(d / s).toFixed(2)}x`,
+      target: '>= 0.9x',
+      pass: d / s >= 0.9,
+    });
 
     // The delta: 2 medium files and 20 small ones change, one file is added.
     const files = data.files.map((f) => ({ ...f, path: join(data.dir, f.rel) }));
-    const change = new Set([...files.filter((f) => f.name.startsWith('medium-')).slice(0, 2), ...files.filter((f) => f.name.startsWith('small-')).slice(0, 20)].map((f) => f.name));
+    const change = new Set(
+      [...files.filter((f) => f.name.startsWith('medium-')).slice(0, 2), ...files.filter((f) => f.name.startsWith('small-')).slice(0, 20)].map((f) => f.name),
+    );
     const v2dir = join(work, 'v2-files');
     mkdirSync(v2dir);
     let changedBytes = 0;
@@ -101,8 +135,21 @@ async function main(): Promise<void> {
     const size = duBytes(delta);
     const over = size / changedBytes - 1;
     metrics.push({ metric: 'changed blobs (22 changed, 1 added)', value: changedBytes, unit: 'B', display: `${(changedBytes / 1e6).toFixed(1)} MB` });
-    metrics.push({ metric: 'delta bundle on disk', value: size, unit: 'B', display: `${(size / 1e6).toFixed(1)} MB`, note: `of a ${(data.totalBytes / 1e9).toFixed(2)} GB bundle` });
-    metrics.push({ metric: 'delta size over the changed blobs', value: over * 100, unit: '%', display: `${(over * 100).toFixed(2)} %`, target: '<= 5 %', pass: over <= 0.05 });
+    metrics.push({
+      metric: 'delta bundle on disk',
+      value: size,
+      unit: 'B',
+      display: `${(size / 1e6).toFixed(1)} MB`,
+      note: `of a ${(data.totalBytes / 1e9).toFixed(2)} GB bundle`,
+    });
+    metrics.push({
+      metric: 'delta size over the changed blobs',
+      value: over * 100,
+      unit: '%',
+      display: `${(over * 100).toFixed(2)} %`,
+      target: '<= 5 %',
+      pass: over <= 0.05,
+    });
     process.stdout.write(formatTable(metrics));
     const date = new Date().toISOString().slice(0, 10);
     const file = join(REPO, 'bench', 'results', `${date}-media-${HOST}.json`);

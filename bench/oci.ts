@@ -45,7 +45,10 @@ async function main(): Promise<void> {
   const regs: { close(): Promise<void> }[] = [];
   try {
     const bundle = join(work, 'bundle');
-    await must('build', cli(['-q', '--cache-dir', join(work, 'cache'), 'build', data.manifest, '--out', bundle, '--lock', join(work, 'lock.json'), '--runtime', 'none']));
+    await must(
+      'build',
+      cli(['-q', '--cache-dir', join(work, 'cache'), 'build', data.manifest, '--out', bundle, '--lock', join(work, 'lock.json'), '--runtime', 'none']),
+    );
     const layout = join(work, 'layout');
     await must('export', cli(['-q', 'export', bundle, '--oci-layout', layout, '--tag', '1']));
     const ours = await startRegistry(join(work, 'reg-ours'));
@@ -63,27 +66,79 @@ async function main(): Promise<void> {
     const againRes = JSON.parse(again.stdout.trim().split('\n').at(-1)!) as { uploadedBytes: number; seconds: number };
     const startup = await must('--version', cli(['--version']));
     log('pull: skopeo copy registry → oci:DIR');
-    const skp = await must('skopeo pull', measure('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${theirs.host}/bench/b:1`, `oci:${join(work, 'sk-pulled')}:1`]));
+    const skp = await must(
+      'skopeo pull',
+      measure('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${theirs.host}/bench/b:1`, `oci:${join(work, 'sk-pulled')}:1`]),
+    );
     log('pull: vault-bundle pull');
     const vpl = await must('pull', cli(['-q', 'pull', `oci://${ours.host}/bench/b:1`, join(work, 'pulled')]));
     await must('verify pulled', cli(['-q', 'verify', join(work, 'pulled')]));
 
-    metrics.push({ metric: `skopeo copy oci: → registry (${gb.toFixed(2)} GB)`, value: secs(sk), unit: 's', display: `${secs(sk).toFixed(2)} s`, note: `${rate(sk)}, ${mb(sk).toFixed(0)} MB RSS` });
+    metrics.push({
+      metric: `skopeo copy oci: → registry (${gb.toFixed(2)} GB)`,
+      value: secs(sk),
+      unit: 's',
+      display: `${secs(sk).toFixed(2)} s`,
+      note: `${rate(sk)}, ${mb(sk).toFixed(0)} MB RSS`,
+    });
     metrics.push({ metric: 'vault-bundle push', value: secs(vp), unit: 's', display: `${secs(vp).toFixed(2)} s`, note: rate(vp) });
-    metrics.push({ metric: 'push speed / skopeo speed', value: secs(sk) / secs(vp), unit: 'x', display: `${(secs(sk) / secs(vp)).toFixed(2)}x`, target: '>= 1x', pass: secs(sk) / secs(vp) >= 1 });
+    metrics.push({
+      metric: 'push speed / skopeo speed',
+      value: secs(sk) / secs(vp),
+      unit: 'x',
+      display: `${(secs(sk) / secs(vp)).toFixed(2)}x`,
+      target: '>= 1x',
+      pass: secs(sk) / secs(vp) >= 1,
+    });
     metrics.push({ metric: 'push peak RSS', value: mb(vp), unit: 'MB', display: `${mb(vp).toFixed(0)} MB`, target: '<= 150 MB', pass: mb(vp) <= 150 });
-    metrics.push({ metric: 're-push unchanged', value: secs(again), unit: 's', display: `${secs(again).toFixed(2)} s`, target: '<= 1 s', pass: secs(again) <= 1 });
-    metrics.push({ metric: 're-push unchanged, the push itself', value: againRes.seconds, unit: 's', display: `${againRes.seconds.toFixed(2)} s`, note: `CLI start-up alone (--version): ${secs(startup).toFixed(2)} s` });
-    metrics.push({ metric: 're-push blob bytes sent', value: againRes.uploadedBytes, unit: 'B', display: `${againRes.uploadedBytes} B`, target: '0 B', pass: againRes.uploadedBytes === 0 });
-    metrics.push({ metric: 'skopeo copy registry → oci:', value: secs(skp), unit: 's', display: `${secs(skp).toFixed(2)} s`, note: `${rate(skp)}, ${mb(skp).toFixed(0)} MB RSS` });
+    metrics.push({
+      metric: 're-push unchanged',
+      value: secs(again),
+      unit: 's',
+      display: `${secs(again).toFixed(2)} s`,
+      target: '<= 1 s',
+      pass: secs(again) <= 1,
+    });
+    metrics.push({
+      metric: 're-push unchanged, the push itself',
+      value: againRes.seconds,
+      unit: 's',
+      display: `${againRes.seconds.toFixed(2)} s`,
+      note: `CLI start-up alone (--version): ${secs(startup).toFixed(2)} s`,
+    });
+    metrics.push({
+      metric: 're-push blob bytes sent',
+      value: againRes.uploadedBytes,
+      unit: 'B',
+      display: `${againRes.uploadedBytes} B`,
+      target: '0 B',
+      pass: againRes.uploadedBytes === 0,
+    });
+    metrics.push({
+      metric: 'skopeo copy registry → oci:',
+      value: secs(skp),
+      unit: 's',
+      display: `${secs(skp).toFixed(2)} s`,
+      note: `${rate(skp)}, ${mb(skp).toFixed(0)} MB RSS`,
+    });
     metrics.push({ metric: 'vault-bundle pull', value: secs(vpl), unit: 's', display: `${secs(vpl).toFixed(2)} s`, note: rate(vpl) });
-    metrics.push({ metric: 'pull speed / skopeo speed', value: secs(skp) / secs(vpl), unit: 'x', display: `${(secs(skp) / secs(vpl)).toFixed(2)}x`, target: '>= 1x', pass: secs(skp) / secs(vpl) >= 1 });
+    metrics.push({
+      metric: 'pull speed / skopeo speed',
+      value: secs(skp) / secs(vpl),
+      unit: 'x',
+      display: `${(secs(skp) / secs(vpl)).toFixed(2)}x`,
+      target: '>= 1x',
+      pass: secs(skp) / secs(vpl) >= 1,
+    });
     metrics.push({ metric: 'pull peak RSS', value: mb(vpl), unit: 'MB', display: `${mb(vpl).toFixed(0)} MB`, target: '<= 150 MB', pass: mb(vpl) <= 150 });
     process.stdout.write(formatTable(metrics));
     const date = new Date().toISOString().slice(0, 10);
     const file = join(REPO, 'bench', 'results', `${date}-oci-${HOST}.json`);
     const versions = { skopeo: tryExec('skopeo', ['--version']), registry: tryExec('docker-registry', ['--version']) };
-    writeFileSync(file, `${JSON.stringify({ schema: 'vault-bundle-bench/oci/v1', date: new Date().toISOString(), host: HOST, loadavg: loadavg(), git: tryExec('git', ['rev-parse', 'HEAD'], REPO), gib: GIB, versions, metrics }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ schema: 'vault-bundle-bench/oci/v1', date: new Date().toISOString(), host: HOST, loadavg: loadavg(), git: tryExec('git', ['rev-parse', 'HEAD'], REPO), gib: GIB, versions, metrics }, null, 2)}\n`,
+    );
     log(`wrote ${file}`);
   } finally {
     for (const r of regs) await r.close();

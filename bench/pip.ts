@@ -40,7 +40,11 @@ const PYTHON = '/usr/bin/python3';
 const MiB = 1024 ** 2;
 const env = process.env;
 const REPEATS = Math.max(1, Math.round(Number(env.VAULT_BENCH_REPEATS ?? 3) || 3));
-const HOST = (env.VAULT_BENCH_HOST ?? 'dev').toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'dev';
+const HOST =
+  (env.VAULT_BENCH_HOST ?? 'dev')
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^-+|-+$/g, '') || 'dev';
 const TOP = 'vbb-top==1.0';
 const TARGETS = { lockCachedS: 2, speedupVsPip: 1 } as const;
 
@@ -59,7 +63,13 @@ const VERSIONS = ['1.0.0', '1.1.0', '2.0.0'];
 const VIA_EXTRA = 49; // p16 requires p49 only under its extra "fast"; p05 asks for p16[fast]
 const VIA_MARKER = 47; // p15 requires p47 with a marker that is true on the target (python_version >= "3.8")
 /** Cross edges (requirer → required): the required project is already chosen; its version must fit. */
-const CROSS: [number, number][] = [[10, 2], [30, 7], [44, 3], [21, 1], [38, 12]];
+const CROSS: [number, number][] = [
+  [10, 2],
+  [30, 7],
+  [44, 3],
+  [21, 1],
+  [38, 12],
+];
 /** The big wheels, their size in MiB, and who requires them. */
 const BIG: { name: string; mib: number; by: number }[] = [
   { name: 'vbb-big-a', mib: 24, by: 5 },
@@ -117,7 +127,10 @@ function keystream(seed: string, size: number): Buffer {
 
 /** The big wheels, built like test/helpers/wheels.ts does (real `pip wheel`, offline), cached by content. */
 function bigWheels(): string {
-  const key = createHash('sha256').update(JSON.stringify({ v: 1, BIG })).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: 1, BIG }))
+    .digest('hex')
+    .slice(0, 12);
   const out = join(tmpdir(), `vault-bench-pip-big-${key}`);
   if (existsSync(join(out, '.done'))) return join(out, 'wheels');
   rmSync(out, { recursive: true, force: true });
@@ -174,7 +187,13 @@ interface Series {
 }
 const series = new Map<string, Series>();
 
-async function timed(key: string, label: string, cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; check?: (m: Measured) => string | undefined; short?: (a: string) => string } = {}): Promise<Measured> {
+async function timed(
+  key: string,
+  label: string,
+  cmd: string,
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; check?: (m: Measured) => string | undefined; short?: (a: string) => string } = {},
+): Promise<Measured> {
   const s = series.get(key) ?? { label, command: [cmd, ...args].map(o.short ?? ((a) => a)).join(' '), runs: [], errors: [] };
   series.set(key, s);
   const m = await measure(cmd, args, { cwd: REPO, ...(o.env ? { env: o.env } : {}) });
@@ -195,12 +214,10 @@ const peakRss = (key: string): number | undefined => {
   return v.length ? Math.max(...v) : undefined;
 };
 
-
 function printTable(metrics: Metric[]): void {
   process.stdout.write(formatTable(metrics));
   for (const s of series.values()) for (const e of s.errors) process.stdout.write(`ERROR in ${s.label}: ${e}\n`);
 }
-
 
 const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
@@ -219,7 +236,9 @@ async function main(): Promise<number> {
   const big = bigWheels();
   const wheelFiles = [...readdirSync(small), ...readdirSync(big)].filter((f) => f.endsWith('.whl'));
   const wheelBytes = [...readdirSync(small).map((f) => join(small, f)), ...readdirSync(big).map((f) => join(big, f))].reduce((s, f) => s + statSync(f).size, 0);
-  log(`wheels: ${wheelFiles.length} (${projects.length} small + ${BIG.length} big), ${(wheelBytes / MiB).toFixed(1)} MiB, ready in ${secs(performance.now() - t0)} (${small}, ${big})`);
+  log(
+    `wheels: ${wheelFiles.length} (${projects.length} small + ${BIG.length} big), ${(wheelBytes / MiB).toFixed(1)} MiB, ready in ${secs(performance.now() - t0)} (${small}, ${big})`,
+  );
 
   const run = mkdtempSync(join(tmpdir(), 'vault-bench-pip-'));
   const pypi = await startPypi({ dirs: [small, big] });
@@ -233,7 +252,11 @@ async function main(): Promise<number> {
   const onSignal = () => void cleanup().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const short = (a: string) => a.replace(run, '$RUN').replace(REPO + '/', '').replace(pypi.url, '$INDEX');
+  const short = (a: string) =>
+    a
+      .replace(run, '$RUN')
+      .replace(REPO + '/', '')
+      .replace(pypi.url, '$INDEX');
 
   try {
     const manifest = join(run, 'pip.yaml');
@@ -278,11 +301,19 @@ async function main(): Promise<number> {
     const lockCache = join(run, 'cache-lock');
     const lockArgs = (i: number) => [CLI, '--cache-dir', lockCache, '-q', 'lock', manifest, '--out', join(run, `lock-${i}.json`)];
     await timed('lock-first', 'vault-bundle lock (first run)', node, lockArgs(0), { short, check: checkLock(join(run, 'lock-0.json')) });
-    for (let i = 1; i <= REPEATS; i++) await timed('lock', 'vault-bundle lock (second+ run)', node, lockArgs(i), { short, check: checkLock(join(run, `lock-${i}.json`)) });
+    for (let i = 1; i <= REPEATS; i++)
+      await timed('lock', 'vault-bundle lock (second+ run)', node, lockArgs(i), { short, check: checkLock(join(run, `lock-${i}.json`)) });
 
     // (b) lock + fetch, empty cache, vs pip download; rounds interleaved.
     log('lock + fetch vs pip download');
-    const pipEnv: NodeJS.ProcessEnv = { PATH: env.PATH, HOME: env.HOME, LANG: env.LANG ?? 'C.UTF-8', PIP_CONFIG_FILE: '/dev/null', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+    const pipEnv: NodeJS.ProcessEnv = {
+      PATH: env.PATH,
+      HOME: env.HOME,
+      LANG: env.LANG ?? 'C.UTF-8',
+      PIP_CONFIG_FILE: '/dev/null',
+      PIP_DISABLE_PIP_VERSION_CHECK: '1',
+      PIP_NO_INPUT: '1',
+    };
     const pipDir = join(run, 'pip-download');
     const pipCheck = (): string | undefined => {
       const got = existsSync(pipDir) ? readdirSync(pipDir).sort() : [];
@@ -306,12 +337,21 @@ async function main(): Promise<number> {
       const out = join(run, 'out');
       const lock = join(run, 'build.lock.json');
       for (const p of [cache, out, lock]) rmSync(p, { recursive: true, force: true });
-      await timed(key, label, node, [CLI, '--cache-dir', cache, '-q', 'build', manifest, '--out', out, '--lock', lock, ...extra], { short, check: buildCheck(out, lock) });
+      await timed(key, label, node, [CLI, '--cache-dir', cache, '-q', 'build', manifest, '--out', out, '--lock', lock, ...extra], {
+        short,
+        check: buildCheck(out, lock),
+      });
       for (const p of [cache, out, lock]) rmSync(p, { recursive: true, force: true });
     };
     const pip = async () => {
       rmSync(pipDir, { recursive: true, force: true });
-      await timed('pip-download', 'pip download (no cache)', PYTHON, ['-m', 'pip', 'download', '--no-cache-dir', '-q', '-d', pipDir, '--index-url', pypi.url, TOP], { env: pipEnv, short, check: pipCheck });
+      await timed(
+        'pip-download',
+        'pip download (no cache)',
+        PYTHON,
+        ['-m', 'pip', 'download', '--no-cache-dir', '-q', '-d', pipDir, '--index-url', pypi.url, TOP],
+        { env: pipEnv, short, check: pipCheck },
+      );
       rmSync(pipDir, { recursive: true, force: true });
     };
     // Also, for reading the numbers: the same build without carrying this host's node into the bundle.
@@ -339,7 +379,9 @@ async function main(): Promise<number> {
     };
     wall('lock', 'lock, second+ run', { target: TARGETS.lockCachedS, note: `${want.size} projects` });
     wall('lock-first', 'lock, first run');
-    const pipMs = wall('pip-download', 'pip download', { note: `pip ${tryExecIn(PYTHON, ['-m', 'pip', '--version'])?.split(' ')[1] ?? '?'}, ${(closureBytes / MiB).toFixed(0)} MiB` });
+    const pipMs = wall('pip-download', 'pip download', {
+      note: `pip ${tryExecIn(PYTHON, ['-m', 'pip', '--version'])?.split(' ')[1] ?? '?'}, ${(closureBytes / MiB).toFixed(0)} MiB`,
+    });
     const ourMs = wall('build', 'vault-bundle build, empty cache', { note: 'lock + fetch + assemble (carries node)' });
     const ratio = ourMs !== undefined && pipMs !== undefined ? pipMs / ourMs : undefined;
     m.push({
@@ -351,8 +393,14 @@ async function main(): Promise<number> {
       pass: ratio !== undefined && ratio >= TARGETS.speedupVsPip,
       note: 'pip time / ours',
     });
-    wall('build-noruntime', 'vault-bundle build --runtime none', { note: pipMs !== undefined && best('build-noruntime') ? `speedup ${(pipMs / best('build-noruntime')!).toFixed(2)}x vs pip` : '' });
-    for (const [key, what] of [['lock', 'lock'], ['build', 'build (empty cache)'], ['pip-download', 'pip download']] as const) {
+    wall('build-noruntime', 'vault-bundle build --runtime none', {
+      note: pipMs !== undefined && best('build-noruntime') ? `speedup ${(pipMs / best('build-noruntime')!).toFixed(2)}x vs pip` : '',
+    });
+    for (const [key, what] of [
+      ['lock', 'lock'],
+      ['build', 'build (empty cache)'],
+      ['pip-download', 'pip download'],
+    ] as const) {
       const v = peakRss(key);
       m.push({ metric: `peak RSS, ${what}`, value: v === undefined ? undefined : v / 1024, unit: 'MiB', display: mib(v) });
     }
@@ -360,9 +408,18 @@ async function main(): Promise<number> {
       const c = (series.get(key)?.runs ?? []).map((r) => r.cpuMs).filter((x): x is number => x !== undefined);
       return c.length ? Math.min(...c) : undefined;
     };
-    for (const [key, what] of [['build', 'build (empty cache)'], ['pip-download', 'pip download']] as const) {
+    for (const [key, what] of [
+      ['build', 'build (empty cache)'],
+      ['pip-download', 'pip download'],
+    ] as const) {
       const v = cpuBest(key);
-      m.push({ metric: `CPU time, ${what} (least)`, value: v === undefined ? undefined : v / 1000, unit: 's', display: v === undefined ? 'n/a' : secs(v), note: 'user + system' });
+      m.push({
+        metric: `CPU time, ${what} (least)`,
+        value: v === undefined ? undefined : v / 1000,
+        unit: 's',
+        display: v === undefined ? 'n/a' : secs(v),
+        note: 'user + system',
+      });
     }
     printTable(m);
     const loadEnd = load1();

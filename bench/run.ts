@@ -124,7 +124,7 @@ function warmPageCache(files: string[]): number {
   for (const f of files) {
     const fd = openSync(f, 'r');
     try {
-      for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) bytes += n;
+      for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) bytes += n;
     } finally {
       closeSync(fd);
     }
@@ -157,8 +157,6 @@ function sweepStaleRuns(): void {
   }
 }
 
-
-
 const tryExecIn = (cmd: string, args: string[]) => tryExec(cmd, args, REPO);
 
 async function main(): Promise<number> {
@@ -171,8 +169,7 @@ async function main(): Promise<number> {
   // 1. Data set and manifest.
   const ds: DataSet = ensureDataSet(ROOT, GIB, SEED, log);
   log(
-    `data set: ${ds.files.length} files, ${(ds.totalBytes / GiB).toFixed(2)} GiB, ` +
-      `${ds.reused ? 'reused' : `generated in ${secs(ds.genMs)}`} (${ds.dir})`,
+    `data set: ${ds.files.length} files, ${(ds.totalBytes / GiB).toFixed(2)} GiB, ` + `${ds.reused ? 'reused' : `generated in ${secs(ds.genMs)}`} (${ds.dir})`,
   );
 
   const run = join(ROOT, `run-${process.pid}`);
@@ -250,11 +247,17 @@ async function main(): Promise<number> {
     log(`verify the folder (${listed.length} files, ${(bundleBytes / GiB).toFixed(2)} GiB) vs sha256sum vs openssl`);
     for (let i = 0; i < REPEATS; i++) {
       await timed('verify-dir', 'vault-bundle verify <dir>', node, [CLI, '-q', 'verify', out]);
-      await timed('openssl', `openssl dgst -sha256${viaXargs ? ' (xargs)' : ''}`, viaXargs ? 'xargs' : 'openssl', viaXargs ? ['-0', 'openssl', 'dgst', '-sha256'] : opensslArgs, {
-        cwd: out,
-        ...(viaXargs ? { input: listed.join('\0') } : {}),
-        check: opensslCheck,
-      });
+      await timed(
+        'openssl',
+        `openssl dgst -sha256${viaXargs ? ' (xargs)' : ''}`,
+        viaXargs ? 'xargs' : 'openssl',
+        viaXargs ? ['-0', 'openssl', 'dgst', '-sha256'] : opensslArgs,
+        {
+          cwd: out,
+          ...(viaXargs ? { input: listed.join('\0') } : {}),
+          check: opensslCheck,
+        },
+      );
       // The parallel peers (issue #14's yardstick): one process a file, one a core.
       const par = String(availableParallelism());
       await timed('xargs-sha256sum', `xargs -P${par} -n1 sha256sum`, 'xargs', ['-0', `-P${par}`, '-n1', 'sha256sum'], {
@@ -279,7 +282,14 @@ async function main(): Promise<number> {
       try {
         const rep = JSON.parse(j.stdout.trim().split('\n').at(-1) ?? '') as Omit<VerifyInternal, 'cliWallMs'>;
         log(`  ${'verify --json'.padEnd(28)} ${secs(j.wallMs).padStart(9)}   in-process ${secs(rep.durationMs)}, ${rep.ok ? 'ok' : 'NOT ok'}`);
-        const cur: VerifyInternal = { ok: rep.ok, files: rep.files, bytes: rep.bytes, durationMs: rep.durationMs, steps: rep.steps, cliWallMs: Math.round(j.wallMs) };
+        const cur: VerifyInternal = {
+          ok: rep.ok,
+          files: rep.files,
+          bytes: rep.bytes,
+          durationMs: rep.durationMs,
+          steps: rep.steps,
+          cliWallMs: Math.round(j.wallMs),
+        };
         if (!verifyInternal || 'error' in verifyInternal || cur.durationMs < verifyInternal.durationMs) verifyInternal = cur;
       } catch {
         verifyInternal = { error: (j.stderr || j.stdout).trim().slice(0, 500) };
@@ -388,7 +398,14 @@ function computeMetrics(bundleBytes: number): Metric[] {
   });
   const copy = wall('copy-peer', 'peer: cp -r --reflink=auto of the blobs');
   wall('link-peer', 'peer: cp -al of the blobs (the hard links of old)');
-  if (warm !== undefined && copy !== undefined) m.push({ metric: 'warm rebuild over its copy', value: (warm - copy) / 1000, unit: 's', display: secs(warm - copy), note: 'lock check, cache-hit hashing, index, SBOM, sums' });
+  if (warm !== undefined && copy !== undefined)
+    m.push({
+      metric: 'warm rebuild over its copy',
+      value: (warm - copy) / 1000,
+      unit: 's',
+      display: secs(warm - copy),
+      note: 'lock check, cache-hit hashing, index, SBOM, sums',
+    });
   wall('build-tar', 'build --tar');
   wall('startup', 'CLI start-up (--version)');
   rss('build-cold', 'build (cold)');
@@ -411,7 +428,11 @@ function writeResults(
   metrics: Metric[],
   verifyInternal: unknown,
 ): string {
-  const host = (env.VAULT_BENCH_HOST ?? hostname()).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'dev';
+  const host =
+    (env.VAULT_BENCH_HOST ?? hostname())
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'dev';
   const date = started.toLocaleDateString('sv-SE'); // YYYY-MM-DD, local time
   const dir = join(REPO, 'bench', 'results');
   mkdirSync(dir, { recursive: true });

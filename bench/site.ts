@@ -49,7 +49,13 @@ function wrk(url: string): { bytesPerSec: number; p99Ms: number; p50Ms: number; 
 
 async function waitFor(url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${url} never answered`);
@@ -68,28 +74,49 @@ async function main(): Promise<void> {
     const big = randomBytes(MIB * 1024 * 1024);
     writeFileSync(join(work, 'big.bin'), big);
     const m = join(work, 'm.yaml');
-    writeFileSync(m, `name: bench-site\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - { name: big.bin, path: big.bin, sha256: ${createHash('sha256').update(big).digest('hex')} }\n`);
+    writeFileSync(
+      m,
+      `name: bench-site\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - { name: big.bin, path: big.bin, sha256: ${createHash('sha256').update(big).digest('hex')} }\n`,
+    );
     cli(['-q', '--cache-dir', join(work, 'cache'), 'build', m, '--out', join(work, 'bundle'), '--runtime', 'none']);
     const nPort = freePortSync();
     const sPort = nPort + 1;
     cli(['-q', 'export', join(work, 'bundle'), '--site', join(work, 'site'), '--listen', `127.0.0.1:${nPort}`]);
     const g = `daemon off;${process.getuid?.() === 0 ? ' user root;' : ''}`;
     children.push(spawn('nginx', ['-e', 'stderr', '-p', join(work, 'site'), '-c', 'nginx.conf', '-g', g], { stdio: 'ignore' }));
-    const serve = spawn(process.execPath, [CLI, 'serve', join(work, 'bundle'), '--listen', `127.0.0.1:${sPort}`, '--max-connections', '1024', '--access-log', '/dev/null'], { stdio: 'ignore' });
+    const serve = spawn(
+      process.execPath,
+      [CLI, 'serve', join(work, 'bundle'), '--listen', `127.0.0.1:${sPort}`, '--max-connections', '1024', '--access-log', '/dev/null'],
+      { stdio: 'ignore' },
+    );
     children.push(serve);
     const nginx = `http://127.0.0.1:${nPort}`;
     const vb = `http://127.0.0.1:${sPort}`;
     await waitFor(`${nginx}/bundle.json`);
     await waitFor(`${vb}/bundle.json`);
-    const rows: [string, string][] = [['large blob', '/files/big.bin'], ['SHA256SUMS', '/SHA256SUMS'], ['bundle.json', '/bundle.json']];
+    const rows: [string, string][] = [
+      ['large blob', '/files/big.bin'],
+      ['SHA256SUMS', '/SHA256SUMS'],
+      ['bundle.json', '/bundle.json'],
+    ];
     for (const [what, path] of rows) {
       const n = wrk(nginx + path);
       const s = wrk(vb + path);
       log(`${what}: nginx ${(n.bytesPerSec / 1e6).toFixed(0)} MB/s p99 ${n.p99Ms} ms; serve ${(s.bytesPerSec / 1e6).toFixed(0)} MB/s p99 ${s.p99Ms} ms`);
       if (what === 'large blob') {
         const x = s.bytesPerSec / n.bytesPerSec;
-        metrics.push({ metric: 'large blob, nginx (64 connections)', value: n.bytesPerSec / 1e6, unit: 'MB/s', display: `${(n.bytesPerSec / 1e6).toFixed(0)} MB/s` });
-        metrics.push({ metric: 'large blob, serve (64 connections)', value: s.bytesPerSec / 1e6, unit: 'MB/s', display: `${(s.bytesPerSec / 1e6).toFixed(0)} MB/s` });
+        metrics.push({
+          metric: 'large blob, nginx (64 connections)',
+          value: n.bytesPerSec / 1e6,
+          unit: 'MB/s',
+          display: `${(n.bytesPerSec / 1e6).toFixed(0)} MB/s`,
+        });
+        metrics.push({
+          metric: 'large blob, serve (64 connections)',
+          value: s.bytesPerSec / 1e6,
+          unit: 'MB/s',
+          display: `${(s.bytesPerSec / 1e6).toFixed(0)} MB/s`,
+        });
         metrics.push({ metric: 'large-blob throughput serve / nginx', value: x, unit: 'x', display: `${x.toFixed(2)}x`, target: '>= 0.8x', pass: x >= 0.8 });
       } else {
         const x = s.p99Ms / n.p99Ms;
@@ -98,10 +125,20 @@ async function main(): Promise<void> {
       }
     }
     const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${serve.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    metrics.push({ metric: 'serve peak RSS (VmHWM)', value: hwm / 1e6, unit: 'MB', display: `${(hwm / 1e6).toFixed(0)} MB`, target: '<= 150 MB', pass: hwm / 1e6 <= 150 });
+    metrics.push({
+      metric: 'serve peak RSS (VmHWM)',
+      value: hwm / 1e6,
+      unit: 'MB',
+      display: `${(hwm / 1e6).toFixed(0)} MB`,
+      target: '<= 150 MB',
+      pass: hwm / 1e6 <= 150,
+    });
     process.stdout.write(formatTable(metrics));
     const file = join(REPO, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}-site-${HOST}.json`);
-    writeFileSync(file, `${JSON.stringify({ schema: 'vault-bundle-bench/site/v1', date: new Date().toISOString(), host: HOST, git: tryExec('git', ['rev-parse', 'HEAD'], REPO), mib: MIB, seconds: SECONDS, metrics }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ schema: 'vault-bundle-bench/site/v1', date: new Date().toISOString(), host: HOST, git: tryExec('git', ['rev-parse', 'HEAD'], REPO), mib: MIB, seconds: SECONDS, metrics }, null, 2)}\n`,
+    );
     log(`wrote ${file}`);
   } finally {
     for (const c of children) c.kill('SIGTERM');

@@ -33,7 +33,23 @@ describe('dpkg version ordering', () => {
     expect(compareVersions('0:1.0', '1.0')).toBe(0);
   });
   it('agrees with the real dpkg --compare-versions on many pairs', () => {
-    const vs = ['1.0', '1.0~rc1', '1.0-1', '1:1.0', '1.0+dfsg-2', '1.0.1', '2.0~beta1+git20240101', '0.9-3ubuntu1', '1.0a', '1.0-1~bpo12+1', '10', '9', '1.0+really0.9', 'a', '1.0.0~~'];
+    const vs = [
+      '1.0',
+      '1.0~rc1',
+      '1.0-1',
+      '1:1.0',
+      '1.0+dfsg-2',
+      '1.0.1',
+      '2.0~beta1+git20240101',
+      '0.9-3ubuntu1',
+      '1.0a',
+      '1.0-1~bpo12+1',
+      '10',
+      '9',
+      '1.0+really0.9',
+      'a',
+      '1.0.0~~',
+    ];
     const script = vs.flatMap((a) => vs.map((b) => `dpkg --compare-versions '${a}' lt '${b}' && echo 1 || echo 0`)).join('\n');
     const real = execFileSync('sh', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
     let i = 0;
@@ -95,7 +111,8 @@ describe('deb822 stanzas', () => {
     }
   });
   it('reads installed packages from a dpkg status file', async () => {
-    const status = 'Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\n\nPackage: c\nStatus: hold ok installed\nVersion: 3\nProvides: v\n';
+    const status =
+      'Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\n\nPackage: c\nStatus: hold ok installed\nVersion: 3\nProvides: v\n';
     expect(await parseStatus([Buffer.from(status)])).toEqual([
       { package: 'a', version: '1', architecture: 'amd64' },
       { package: 'c', version: '3', architecture: 'all', provides: 'v' },
@@ -103,7 +120,10 @@ describe('deb822 stanzas', () => {
   });
   it('builds records and skips stanzas that lack what locking needs', () => {
     const o = {} as IndexRef;
-    expect(toPackageRecord({ package: 'a', version: '1', architecture: 'all', filename: 'p/a.deb', size: '10', sha256: 'AB' }, o)).toMatchObject({ size: 10, sha256: 'ab' });
+    expect(toPackageRecord({ package: 'a', version: '1', architecture: 'all', filename: 'p/a.deb', size: '10', sha256: 'AB' }, o)).toMatchObject({
+      size: 10,
+      sha256: 'ab',
+    });
     expect(toPackageRecord({ package: 'a', version: '1' }, o)).toBeUndefined();
     expect(PACKAGE_FIELDS.has('pre-depends')).toBe(true);
   });
@@ -111,7 +131,17 @@ describe('deb822 stanzas', () => {
 
 describe('resolver', () => {
   let n = 0;
-  const origin: IndexRef = { uri: 'u', suite: 's', component: 'main', indexPath: 'p', releaseDigest: `sha256:${'0'.repeat(64)}`, signer: 'K', vendor: 'debian', distro: 'x', pin: 500 };
+  const origin: IndexRef = {
+    uri: 'u',
+    suite: 's',
+    component: 'main',
+    indexPath: 'p',
+    releaseDigest: `sha256:${'0'.repeat(64)}`,
+    signer: 'K',
+    vendor: 'debian',
+    distro: 'x',
+    pin: 500,
+  };
   const P = (name: string, version: string, f: Partial<PackageRecord> = {}): PackageRecord => ({
     package: name,
     version,

@@ -50,7 +50,8 @@ describe("apt's refusal in words", () => {
   });
 
   it('names what apt would downgrade', () => {
-    const out = 'The following packages will be DOWNGRADED:\n  jq libjq1\n0 upgraded, 0 newly installed, 2 downgraded, 0 to remove and 0 not upgraded.\nE: Packages were downgraded and -y was used without --allow-downgrades.\n';
+    const out =
+      'The following packages will be DOWNGRADED:\n  jq libjq1\n0 upgraded, 0 newly installed, 2 downgraded, 0 to remove and 0 not upgraded.\nE: Packages were downgraded and -y was used without --allow-downgrades.\n';
     const r = parseAptRefusal(out);
     expect(r.downgrades).toEqual(['jq', 'libjq1']);
     expect(aptRefusal({ ok: false, ...r, output: out }).message).toContain('the box has newer jq, libjq1: apt would have to downgrade them');
@@ -114,13 +115,29 @@ describe('install asks apt first', () => {
     const state = join(dir, 'state');
     const events: VaultEvent[] = [];
     const profile = join(box, 'profile.sh');
-    const err = await installBundle({ bundle: b, dryRun: false, stateDir: state, profile, exec: execFile, report: (e) => events.push(e), signal: new AbortController().signal }).catch((e: unknown) => e);
+    const err = await installBundle({
+      bundle: b,
+      dryRun: false,
+      stateDir: state,
+      profile,
+      exec: execFile,
+      report: (e) => events.push(e),
+      signal: new AbortController().signal,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'APT_REFUSED', exitCode: 6, message: expect.stringContaining('needs-new-libc: Depends libc6 (>= 99) but') });
     // Nothing of any kind was written: not the file (which installs before apt), not the venv, not the model.
     expect(existsSync(box)).toBe(false);
     expect(events.filter((e) => e.type === 'phase').map((e) => (e as { phase: string }).phase)).not.toContain('install file');
-    const journal = (await readFile(join(state, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(journal.at(-1)).toMatchObject({ ok: false, failedAt: 'apt', results: [], error: { code: 'APT_REFUSED', message: expect.stringContaining('libc6 (>= 99)') } });
+    const journal = (await readFile(join(state, 'journal.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(journal.at(-1)).toMatchObject({
+      ok: false,
+      failedAt: 'apt',
+      results: [],
+      error: { code: 'APT_REFUSED', message: expect.stringContaining('libc6 (>= 99)') },
+    });
     // The dry run says the same, exit 6, with the hint; it writes no journal line.
     const dry = await runCli(['install', b, '--dry-run', '--state-dir', join(dir, 'state2')]);
     expect(dry.code).toBe(6);

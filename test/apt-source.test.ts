@@ -56,17 +56,16 @@ describe('apt source', () => {
     const m = await manifest(dir, '  packages: [alpha]\n');
     const r = await buildIn(dir, m);
     const lock = await readLock(r.lockPath);
-    expect(lock.artifacts.map((a) => a.id)).toEqual([
-      'apt:alpha@1.0-1:amd64',
-      'apt:beta@2.1-1:amd64',
-      'apt:gamma@0.1-1:amd64',
-      'apt:postfixish@3:amd64',
-    ]);
+    expect(lock.artifacts.map((a) => a.id)).toEqual(['apt:alpha@1.0-1:amd64', 'apt:beta@2.1-1:amd64', 'apt:gamma@0.1-1:amd64', 'apt:postfixish@3:amd64']);
     const alpha = lock.artifacts[0]!;
     expect(alpha.purl).toBe('pkg:deb/vendor/alpha@1.0-1?arch=amd64&distro=stable');
     expect(alpha.provenance).toMatchObject({ kind: 'signed-index', signer: key.fingerprint, index: `${server.url} stable main/binary-amd64/Packages.gz` });
     expect(alpha.url).toBe(`${server.url}/pool/main/alpha_1.0-1_amd64.deb`);
-    expect(alpha.meta).toMatchObject({ pulledBy: '(requested)', Depends: 'beta (>= 2), mta', dependsOn: 'apt:beta@2.1-1:amd64 apt:gamma@0.1-1:amd64 apt:postfixish@3:amd64' });
+    expect(alpha.meta).toMatchObject({
+      pulledBy: '(requested)',
+      Depends: 'beta (>= 2), mta',
+      dependsOn: 'apt:beta@2.1-1:amd64 apt:gamma@0.1-1:amd64 apt:postfixish@3:amd64',
+    });
     // The bytes in the bundle are the .debs dpkg reads.
     const deb = join(r.dir, 'blobs/sha256', alpha.digest.slice(7));
     expect(execFileSync('dpkg-deb', ['-f', deb, 'Package'], { encoding: 'utf8' }).trim()).toBe('alpha');
@@ -105,7 +104,10 @@ describe('apt source', () => {
 
   it('bundles only what the target status lacks', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'status'), 'Package: beta\nStatus: install ok installed\nVersion: 2.1-1\nArchitecture: amd64\n\nPackage: postfixish\nStatus: install ok installed\nVersion: 3\nArchitecture: amd64\nProvides: mta\n');
+    await writeFile(
+      join(dir, 'status'),
+      'Package: beta\nStatus: install ok installed\nVersion: 2.1-1\nArchitecture: amd64\n\nPackage: postfixish\nStatus: install ok installed\nVersion: 3\nArchitecture: amd64\nProvides: mta\n',
+    );
     const m = await manifest(dir, '  packages: [alpha]\n  target-status: status\n');
     const lock = await readLock((await buildIn(dir, m)).lockPath);
     expect(lock.artifacts.map((a) => a.name)).toEqual(['alpha', 'gamma']);
@@ -133,7 +135,10 @@ describe('apt source', () => {
       bytes[bytes.length - 10]! ^= 0xff;
       await writeFile(deb, bytes);
       const m = join(dir, 'm.yaml');
-      await writeFile(m, `name: t\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\napt:\n  sources:\n    - {uri: "${s.url}", suites: [stable], components: [main], signed-by: ${key.keyring}}\n  packages: [gamma]\n`);
+      await writeFile(
+        m,
+        `name: t\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\napt:\n  sources:\n    - {uri: "${s.url}", suites: [stable], components: [main], signed-by: ${key.keyring}}\n  packages: [gamma]\n`,
+      );
       await expect(buildIn(dir, m)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', subject: 'apt:gamma@0.1-1:amd64' });
     } finally {
       await s.close();

@@ -116,10 +116,14 @@ describe('apt trust chain', () => {
       const base = join(s.root, 'dists/stable');
       await rm(join(base, 'InRelease'));
       const { execFileSync } = await import('node:child_process');
-      execFileSync('gpg', ['--batch', '--yes', '--local-user', key.fingerprint, '--armor', '--detach-sign', '--output', join(base, 'Release.gpg'), join(base, 'Release')], {
-        env: { ...process.env, GNUPGHOME: key.home },
-        stdio: 'ignore',
-      });
+      execFileSync(
+        'gpg',
+        ['--batch', '--yes', '--local-user', key.fingerprint, '--armor', '--detach-sign', '--output', join(base, 'Release.gpg'), join(base, 'Release')],
+        {
+          env: { ...process.env, GNUPGHOME: key.home },
+          stdio: 'ignore',
+        },
+      );
       const r = await release(s.url, key.keyring);
       expect(r.url).toMatch(/\/Release$/);
       expect(r.signer).toBe(key.fingerprint);
@@ -158,7 +162,12 @@ describe('apt trust chain', () => {
     try {
       const dir = await tempDir();
       const repos = await expandSources(
-        { sources: [{ uri: s.url, suites: ['stable'], components: ['contrib'], 'signed-by': key.keyring }], packages: ['alpha'], exclude: [], recommends: true },
+        {
+          sources: [{ uri: s.url, suites: ['stable'], components: ['contrib'], 'signed-by': key.keyring }],
+          packages: ['alpha'],
+          exclude: [],
+          recommends: true,
+        },
         dir,
       );
       await expect(fetchIndexes(repos, ['amd64'], ctxFor(dir))).rejects.toMatchObject({
@@ -178,7 +187,12 @@ describe('apt trust chain', () => {
     if (!k || k.keys.length === 0) return;
     const fpr = k.keys[0]!.getFingerprint().toUpperCase();
     const repos = await expandSources(
-      { sources: [{ uri: 'http://127.0.0.1:9/debian', suites: ['x'], components: ['main'], 'signed-by': fpr }], packages: ['a'], exclude: [], recommends: true },
+      {
+        sources: [{ uri: 'http://127.0.0.1:9/debian', suites: ['x'], components: ['main'], 'signed-by': fpr }],
+        packages: ['a'],
+        exclude: [],
+        recommends: true,
+      },
       dir,
     );
     expect(repos[0]!.keyring.keys.map((x) => x.getFingerprint().toUpperCase())).toContain(fpr);

@@ -28,7 +28,11 @@ const SETUPTOOLS = `${SYSTEM_WHEELS}/setuptools-66.1.1-py3-none-any.whl`;
 // Packages indexes are content-addressed: one cache for every test that reads the Debian mirror.
 const SHARED_CACHE = join(tmpdir(), 'vault-bundle-test-cache');
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 function art(kind: Locked['kind'], name: string, version: string, o: { purl?: string; meta?: Record<string, string> } = {}): Locked {
@@ -79,7 +83,7 @@ async function zipOf(dir: string, out: string): Promise<string> {
 const ids = (fs: AuditFinding[]) => fs.map((f) => `${f.id} ${f.artifact}`).sort();
 
 describe('CVSS base scores', () => {
-  it('v3.1 and v3.0 by the FIRST formula, v2 by its guide, v4 by FIRST\'s macro-vector table', () => {
+  it("v3.1 and v3.0 by the FIRST formula, v2 by its guide, v4 by FIRST's macro-vector table", () => {
     const s = (v: string) => cvssScore(v)?.score;
     // The vectors of the fixture records, and the corners of the formula (scope changed, zero impact, rounding).
     expect(cvssScore('CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H')).toMatchObject({ score: 8.8, severity: 'high', version: '3.1' });
@@ -118,7 +122,10 @@ describe('matching rules', () => {
     // A binNMU: the binary is rebuilt, the source version has no "+bN".
     expect(debSource(art('apt', 'libxrandr2', '2:1.5.2-2+b1', { meta: { Source: 'libxrandr' } }))).toEqual({ name: 'libxrandr', version: '2:1.5.2-2' });
     // "src (version)": the binary's version is not the source's.
-    expect(debSource(art('apt', 'libgcc-s1', '12.2.0-14', { meta: { Source: 'gcc-12 (12.2.0-14+deb12u1)' } }))).toEqual({ name: 'gcc-12', version: '12.2.0-14+deb12u1' });
+    expect(debSource(art('apt', 'libgcc-s1', '12.2.0-14', { meta: { Source: 'gcc-12 (12.2.0-14+deb12u1)' } }))).toEqual({
+      name: 'gcc-12',
+      version: '12.2.0-14+deb12u1',
+    });
 
     const eco = (purl: string, os = 'ubuntu-24.04') => debEcosystem(art('apt', 'x', '1', { purl }), { os });
     expect(eco('pkg:deb/debian/jq@1.6-2.1?arch=amd64&distro=bookworm')).toEqual({ ecosystem: 'Debian:12' });
@@ -194,7 +201,13 @@ describe('matching rules', () => {
     expect(severityOf(ghsa!, ghsa!.affected![0]!)).toMatchObject({ severity: 'high', source: 'database_specific.severity', cvss: { score: 7.5 } });
     expect(severityOf({ id: 'X-1' }, {})).toEqual({ severity: 'unknown', source: 'none' });
     // A record with v3.1 and v4 vectors and no rating of its own: the v4 one, as GHSA and NVD show it.
-    const both = { id: 'X-2', severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }, { type: 'CVSS_V4', score: 'CVSS:4.0/AV:L/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N' }] };
+    const both = {
+      id: 'X-2',
+      severity: [
+        { type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' },
+        { type: 'CVSS_V4', score: 'CVSS:4.0/AV:L/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N' },
+      ],
+    };
     expect(severityOf(both, {})).toMatchObject({ severity: 'medium', source: 'CVSS 4.0', cvss: { score: 6.9 } });
     expect(fails({ severity: 'unknown' }, 'medium')).toBe(true);
     expect(fails({ severity: 'unknown' }, 'high')).toBe(false);
@@ -207,12 +220,26 @@ describe('matching rules', () => {
       {
         id: 'DEBIAN-CVE-2099-0001',
         affected: [
-          { package: { ecosystem: 'Debian:12', name: 'glibc' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.36-9+deb12u8' }] }], ecosystem_specific: { urgency: 'high' } },
+          {
+            package: { ecosystem: 'Debian:12', name: 'glibc' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.36-9+deb12u8' }] }],
+            ecosystem_specific: { urgency: 'high' },
+          },
           { package: { ecosystem: 'Debian:13', name: 'glibc' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.41-1' }] }] },
         ],
       },
-      { id: 'DSA-9999-1', upstream: ['CVE-2099-0002'], affected: [{ package: { ecosystem: 'Debian', name: 'libxrandr' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2:1.5.2-3' }] }] }] },
-      { id: 'GHSA-gone-gone-gone', withdrawn: '2099-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'PyPI', name: 'setuptools' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }] },
+      {
+        id: 'DSA-9999-1',
+        upstream: ['CVE-2099-0002'],
+        affected: [
+          { package: { ecosystem: 'Debian', name: 'libxrandr' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2:1.5.2-3' }] }] },
+        ],
+      },
+      {
+        id: 'GHSA-gone-gone-gone',
+        withdrawn: '2099-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'PyPI', name: 'setuptools' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }] }],
+      },
       { id: 'PYSEC-2099-1', affected: [{ package: { ecosystem: 'PyPI', name: 'Typing_Extensions' }, versions: ['4.12.2'] }] },
     ]);
     const bundle = index([
@@ -241,14 +268,26 @@ describe('matching rules', () => {
       ecosystem: 'Debian:12',
       aliases: ['CVE-2099-0001'],
     });
-    expect(r.findings.find((f) => f.id === 'DSA-9999-1')).toMatchObject({ source: { name: 'libxrandr', version: '2:1.5.2-2' }, fixed: '2:1.5.2-3', aliases: ['CVE-2099-0002'], severity: 'unknown' });
+    expect(r.findings.find((f) => f.id === 'DSA-9999-1')).toMatchObject({
+      source: { name: 'libxrandr', version: '2:1.5.2-2' },
+      fixed: '2:1.5.2-3',
+      aliases: ['CVE-2099-0002'],
+      severity: 'unknown',
+    });
     expect(r.summary).toMatchObject({ records: 4, withdrawn: 1, uncovered: [], bySeverity: { high: 1, unknown: 2 } });
   });
 
   it("the npm packages packed into the runtime are matched against npm records in semver order; node and the tool's own code are not checked", async () => {
     const osv = await osvDir([
-      { id: 'GHSA-zzzz-0001', affected: [{ package: { ecosystem: 'npm', name: 'zod' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '4.0.0' }, { fixed: '4.10.0' }] }] }], database_specific: { severity: 'HIGH' } },
-      { id: 'GHSA-zzzz-0002', affected: [{ package: { ecosystem: 'npm', name: 'zod' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.6.7' }] }] }] },
+      {
+        id: 'GHSA-zzzz-0001',
+        affected: [{ package: { ecosystem: 'npm', name: 'zod' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '4.0.0' }, { fixed: '4.10.0' }] }] }],
+        database_specific: { severity: 'HIGH' },
+      },
+      {
+        id: 'GHSA-zzzz-0002',
+        affected: [{ package: { ecosystem: 'npm', name: 'zod' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.6.7' }] }] }],
+      },
       { id: 'GHSA-scop-0003', affected: [{ package: { ecosystem: 'npm', name: '@cyclonedx/cyclonedx-library' }, versions: ['10.3.0'] }] },
       { id: 'PYSEC-2099-9', affected: [{ package: { ecosystem: 'PyPI', name: 'zod' }, versions: ['4.6.7'] }] },
     ]);
@@ -258,8 +297,17 @@ describe('matching rules', () => {
       runtime: [
         { path: 'runtime/node', name: 'node', version: '20.20.2', digest, size: 1, purl: 'pkg:generic/node@20.20.2' },
         {
-          path: 'runtime/vault-bundle.cjs', name: 'vault-bundle', version: '0.1.0', digest, size: 1, purl: 'pkg:generic/vault-bundle@0.1.0',
-          packages: [{ name: 'zod', version: '4.6.7', license: 'MIT' }, { name: '@cyclonedx/cyclonedx-library', version: '10.3.0' }, { name: 'odd', version: 'not-semver' }],
+          path: 'runtime/vault-bundle.cjs',
+          name: 'vault-bundle',
+          version: '0.1.0',
+          digest,
+          size: 1,
+          purl: 'pkg:generic/vault-bundle@0.1.0',
+          packages: [
+            { name: 'zod', version: '4.6.7', license: 'MIT' },
+            { name: '@cyclonedx/cyclonedx-library', version: '10.3.0' },
+            { name: 'odd', version: 'not-semver' },
+          ],
         },
       ],
     };
@@ -271,7 +319,11 @@ describe('matching rules', () => {
     ]);
     expect(r.findings.find((f) => f.package === 'zod')).toMatchObject({ kind: 'npm', ecosystem: 'npm', severity: 'high', fixed: '4.10.0', version: '4.6.7' });
     expect(r.summary.checked).toEqual({ npm: 2 });
-    expect(r.summary.unchecked.map((u) => u.artifact)).toEqual(['runtime:runtime/node', 'runtime:runtime/vault-bundle.cjs', 'runtime:runtime/vault-bundle.cjs#npm:odd@not-semver']);
+    expect(r.summary.unchecked.map((u) => u.artifact)).toEqual([
+      'runtime:runtime/node',
+      'runtime:runtime/vault-bundle.cjs',
+      'runtime:runtime/vault-bundle.cjs#npm:odd@not-semver',
+    ]);
     // Without npm records the runtime's packages were not really checked.
     expect((await auditIndex(bundle, { osv: [join(OSV, 'pypi')] })).summary.uncovered).toEqual(['npm']);
   });
@@ -321,11 +373,16 @@ describe('matching rules', () => {
     await writeFile(join(dir, 'bundle.json'), JSON.stringify(bundle));
     // OSV data with no record at all for an ecosystem of the bundle: never a clean exit 0, unless accepted.
     await mkdir(join(dir, 'deb-only'));
-    await writeFile(join(dir, 'deb-only', 'DSA-1.json'), JSON.stringify({ id: 'DSA-1', affected: [{ package: { ecosystem: 'Debian:12', name: 'zz' }, versions: ['1'] }] }));
+    await writeFile(
+      join(dir, 'deb-only', 'DSA-1.json'),
+      JSON.stringify({ id: 'DSA-1', affected: [{ package: { ecosystem: 'Debian:12', name: 'zz' }, versions: ['1'] }] }),
+    );
     const uncovered = await runCli(['audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only')]);
     expect(uncovered.code).toBe(7);
     expect(uncovered.stdout).toMatch(/^0 finding\(s\); 0 at or above --fail-on high$/m);
-    expect(uncovered.stdout).toMatch(/^INCOMPLETE: the OSV data has no PyPI record: its 1 package\(s\) were not really checked \(exit 7; .*--allow-uncovered\)$/m);
+    expect(uncovered.stdout).toMatch(
+      /^INCOMPLETE: the OSV data has no PyPI record: its 1 package\(s\) were not really checked \(exit 7; .*--allow-uncovered\)$/m,
+    );
     expect(uncovered.stderr).toMatch(/^error: the OSV data has no record for PyPI: .*\nhint: .*--allow-uncovered/m);
     const accepted = await runCli(['--json', 'audit', join(dir, 'bundle.json'), '--osv', join(dir, 'deb-only'), '--allow-uncovered']);
     expect(accepted.code).toBe(0);
@@ -349,7 +406,16 @@ describe('setuptools 66.1.1 from /usr/share/python-wheels against real PyPI reco
     const dir = await tempDir();
     await writeFile(
       join(dir, 'wheels.yaml'),
-      ['name: wheels', 'version: 1.0.0', 'target: { os: ubuntu-24.04, arch: amd64, python: "3.12" }', 'pip:', '  no-index: true', `  find-links: [${SYSTEM_WHEELS}]`, '  packages: [setuptools==66.1.1]', ''].join('\n'),
+      [
+        'name: wheels',
+        'version: 1.0.0',
+        'target: { os: ubuntu-24.04, arch: amd64, python: "3.12" }',
+        'pip:',
+        '  no-index: true',
+        `  find-links: [${SYSTEM_WHEELS}]`,
+        '  packages: [setuptools==66.1.1]',
+        '',
+      ].join('\n'),
     );
     const built = await buildIn(dir, join(dir, 'wheels.yaml'), { out: join(dir, 'wheels') });
     expect(built.lock.artifacts.map((a) => a.id)).toEqual(['pip:setuptools@66.1.1']);
@@ -359,14 +425,28 @@ describe('setuptools 66.1.1 from /usr/share/python-wheels against real PyPI reco
       ['GHSA-cx63-2mw6-8hw5', 'high', 8.8, '70.0.0'],
       ['PYSEC-2025-49', 'high', 8.8, '78.1.1'],
     ]);
-    expect(res.findings[1]).toMatchObject({ aliases: ['CVE-2025-47273', 'GHSA-5rjg-fvgr-3xxf'], matchedBy: 'range', severitySource: 'CVSS 3.1', ecosystem: 'PyPI', artifact: 'pip:setuptools@66.1.1', package: 'setuptools', version: '66.1.1' });
+    expect(res.findings[1]).toMatchObject({
+      aliases: ['CVE-2025-47273', 'GHSA-5rjg-fvgr-3xxf'],
+      matchedBy: 'range',
+      severitySource: 'CVSS 3.1',
+      ecosystem: 'PyPI',
+      artifact: 'pip:setuptools@66.1.1',
+      package: 'setuptools',
+      version: '66.1.1',
+    });
     expect(res.failing).toBe(2);
-    expect(res.summary).toMatchObject({ checked: { PyPI: 1 }, uncovered: [], ecosystems: { PyPI: 3, 'Debian:12': 1, 'Debian:13': 2, 'Debian:14': 1, 'Ubuntu:24.04:LTS': 1 } });
+    expect(res.summary).toMatchObject({
+      checked: { PyPI: 1 },
+      uncovered: [],
+      ecosystems: { PyPI: 3, 'Debian:12': 1, 'Debian:13': 2, 'Debian:14': 1, 'Ubuntu:24.04:LTS': 1 },
+    });
 
     // The CLI: exit 1 at or above --fail-on (default high), 0 below it; --json is what report --audit reads.
     const human = await runCli(['audit', join(dir, 'wheels'), '--osv', OSV]);
     expect(human.code).toBe(1);
-    expect(human.stdout).toMatch(/^HIGH {2}GHSA-cx63-2mw6-8hw5 {2}setuptools 66\.1\.1 {2}fixed in 70\.0\.0 {2}CVSS 8\.8 {2}CVE-2024-6345 {2}setuptools vulnerable to Command Injection via package URL$/m);
+    expect(human.stdout).toMatch(
+      /^HIGH {2}GHSA-cx63-2mw6-8hw5 {2}setuptools 66\.1\.1 {2}fixed in 70\.0\.0 {2}CVSS 8\.8 {2}CVE-2024-6345 {2}setuptools vulnerable to Command Injection via package URL$/m,
+    );
     expect(human.stdout).toContain('2 finding(s) (2 high); 2 at or above --fail-on high');
     expect((await runCli(['audit', join(dir, 'wheels'), '--osv', OSV, '--fail-on', 'critical'])).code).toBe(0);
     expect((await runCli(['audit', join(dir, 'wheels'), '--osv', OSV, '--fail-on', 'never'])).code).toBe(0);
@@ -428,7 +508,15 @@ describe('jq from the real Debian mirror against real Debian and Ubuntu records'
     const dir = await tempDir();
     await writeFile(
       join(dir, 'jq.yaml'),
-      ['name: jq', 'version: 1.0.0', 'target: { os: debian-12, arch: amd64 }', 'apt:', '  sources: [{ system: true, suites: [bookworm] }]', '  packages: [jq]', ''].join('\n'),
+      [
+        'name: jq',
+        'version: 1.0.0',
+        'target: { os: debian-12, arch: amd64 }',
+        'apt:',
+        '  sources: [{ system: true, suites: [bookworm] }]',
+        '  packages: [jq]',
+        '',
+      ].join('\n'),
     );
     const built = await buildIn(dir, join(dir, 'jq.yaml'), { out: join(dir, 'jq'), cacheDir: SHARED_CACHE });
     const jq = built.lock.artifacts.find((a) => a.name === 'jq')!;
@@ -545,6 +633,8 @@ describe('jq from the real Debian mirror against real Debian and Ubuntu records'
     expect((await runCli(['audit', join(dir, 'jq'), '--osv', zip])).code).toBe(0);
     const strict = await runCli(['audit', join(dir, 'jq'), '--osv', zip, '--fail-on', 'medium']);
     expect(strict.code).toBe(1);
-    expect(strict.stdout).toMatch(/^MEDIUM {2}DEBIAN-CVE-2026-54679 {2}libjq1 1\.6-2\.1\+deb12u1 {2}fixed in 1\.6-2\.1\+deb12u2 {2}CVSS 5\.5 {2}CVE-2026-54679 /m);
+    expect(strict.stdout).toMatch(
+      /^MEDIUM {2}DEBIAN-CVE-2026-54679 {2}libjq1 1\.6-2\.1\+deb12u1 {2}fixed in 1\.6-2\.1\+deb12u2 {2}CVSS 5\.5 {2}CVE-2026-54679 /m,
+    );
   }, 180_000);
 });

@@ -108,9 +108,15 @@ describe.skipIf(process.env.VAULT_TEST_BIG === '0')('model files of 2 GiB and mo
     const h = createHash('sha1').update(`blob ${BIG}\0`);
     for await (const c of createReadStream(big, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
     const gitOid = h.digest('hex');
-    for (const [name, local] of [['folder', join(dir, 'model')], ['cache', repo]] as const) {
+    for (const [name, local] of [
+      ['folder', join(dir, 'model')],
+      ['cache', repo],
+    ] as const) {
       const m = join(dir, `hf-${name}.yaml`);
-      await writeFile(m, `name: big-hf\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64, python: "3.12"}\nhf:\n  models:\n    - repo: org/big\n      local: ${local}\n`);
+      await writeFile(
+        m,
+        `name: big-hf\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64, python: "3.12"}\nhf:\n  models:\n    - repo: org/big\n      local: ${local}\n`,
+      );
       const l = await measured(['lock', m]);
       expect(l.code, `${name}: ${l.stderr}`).toBe(0);
       expect(l.maxRssKiB, name).toBeLessThan(RSS_LIMIT_KIB);

@@ -46,7 +46,12 @@ describe('the box-side scripts, read by their own linters', () => {
     expect(probes.length).toBeGreaterThanOrEqual(8);
     for (const p of probes) {
       // Compiled into the temp folder: no __pycache__ in the checkout.
-      const r = await tool('python3', ['-c', 'import sys, py_compile; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', join(pyDir, p), join(dir, `${p}c`)]);
+      const r = await tool('python3', [
+        '-c',
+        'import sys, py_compile; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)',
+        join(pyDir, p),
+        join(dir, `${p}c`),
+      ]);
       expect({ probe: p, ...r }).toEqual({ probe: p, code: 0, out: '' });
     }
   });

@@ -22,7 +22,10 @@ describe('build', () => {
       expect(sha256(await readFile(join(out, 'blobs/sha256', f.sha256)))).toBe(sha256(f.data));
     }
     const sums = await readFile(join(out, 'SHA256SUMS'), 'utf8');
-    const paths = sums.trim().split('\n').map((l) => l.slice(66));
+    const paths = sums
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(66));
     expect(paths).toEqual([...paths].sort());
     expect(paths).toContain('bundle.json');
     expect(paths).toContain('sbom.cdx.json');
@@ -121,7 +124,14 @@ describe('build', () => {
     for (const t of [text, text.replace(`path: ${files[1]!.path}`, `url: file://${files[1]!.path}`)]) {
       await rm(join(dir, 'm.lock.json'), { force: true });
       await writeFile(manifest, t.replace(files[1]!.sha256, wrong));
-      await expect(buildIn(dir, manifest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', exitCode: 4, subject: 'file:f1', expected: `sha256:${wrong}`, found: `sha256:${files[1]!.sha256}`, hint: expect.stringContaining('a plain build re-locks') });
+      await expect(buildIn(dir, manifest)).rejects.toMatchObject({
+        code: 'DIGEST_MISMATCH',
+        exitCode: 4,
+        subject: 'file:f1',
+        expected: `sha256:${wrong}`,
+        found: `sha256:${files[1]!.sha256}`,
+        hint: expect.stringContaining('a plain build re-locks'),
+      });
       // Correcting the pin is enough: the build locks again (it was LOCK_STALE, and a separate "lock").
       await writeFile(manifest, t);
       const fixed = await buildIn(dir, manifest);
@@ -208,9 +218,16 @@ describe('build', () => {
     await writeFile(join(dir, 'afile'), 'keep');
     const events: string[] = [];
     const through = await buildIn(dir, manifest, { out: join(dir, 'afile', 'sub'), onEvent: (e) => events.push(e.type) }).catch((e: unknown) => e);
-    expect(through).toMatchObject({ code: 'WRITE_FAILED', exitCode: 5, message: `cannot write --out ${join(dir, 'afile', 'sub')}: ${join(dir, 'afile')} is a file, not a folder` });
+    expect(through).toMatchObject({
+      code: 'WRITE_FAILED',
+      exitCode: 5,
+      message: `cannot write --out ${join(dir, 'afile', 'sub')}: ${join(dir, 'afile')} is a file, not a folder`,
+    });
     const tarThrough = await buildIn(dir, manifest, { tar: join(dir, 'afile', 'x.tar') }).catch((e: unknown) => e);
-    expect(tarThrough).toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining(`--tar ${join(dir, 'afile', 'x.tar')}: ${join(dir, 'afile')} is a file`) });
+    expect(tarThrough).toMatchObject({
+      code: 'WRITE_FAILED',
+      message: expect.stringContaining(`--tar ${join(dir, 'afile', 'x.tar')}: ${join(dir, 'afile')} is a file`),
+    });
     const tarFolder = await buildIn(dir, manifest, { tar: dir }).catch((e: unknown) => e);
     expect(tarFolder).toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining('it is a folder') });
     const onFile = await buildIn(dir, manifest, { out: join(dir, 'afile') }).catch((e: unknown) => e);
@@ -265,7 +282,11 @@ describe('build', () => {
     const { privateKey } = await openpgp.generateKey({ userIDs: [{ name: 'Release', email: 'release@test.invalid' }], format: 'armored' });
     await writeFile(join(dir, 'release.sec.asc'), privateKey);
     // The split form lists one file more: parts.json, which SHA256SUMS covers so that the signature does.
-    const forms = [{ o: {}, files: 5 }, { o: { media: 'fat32' as const, partSize: 1 << 20 }, files: 6 }, { o: { signKey: join(dir, 'release.sec.asc') }, files: 5 }];
+    const forms = [
+      { o: {}, files: 5 },
+      { o: { media: 'fat32' as const, partSize: 1 << 20 }, files: 6 },
+      { o: { signKey: join(dir, 'release.sec.asc') }, files: 5 },
+    ];
     for (const { o, files } of forms) {
       const r = await buildIn(dir, manifest, { out: join(dir, `out-${Object.keys(o).join('-')}`), ...o });
       const v = await verifyBundle(r.dir);

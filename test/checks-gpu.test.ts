@@ -18,7 +18,19 @@ const ok = (stdout: string): ProcResult => ({ code: 0, stdout, stderr: '' });
 
 async function ctx(exec: CheckExec, o: Partial<CheckCtx> = {}): Promise<CheckCtx> {
   const dir = await tempDir();
-  return { exec, env: { PATH: '/nonexistent' }, options: {}, state: { models: [] }, workDir: dir, outDir: dir, rawDir: join(dir, 'raw'), signal: new AbortController().signal, log: () => {}, report: () => {}, ...o };
+  return {
+    exec,
+    env: { PATH: '/nonexistent' },
+    options: {},
+    state: { models: [] },
+    workDir: dir,
+    outDir: dir,
+    rawDir: join(dir, 'raw'),
+    signal: new AbortController().signal,
+    log: () => {},
+    report: () => {},
+    ...o,
+  };
 }
 
 /** Two H200s: `nvidia-smi -q -x` recorded on the 2-GPU box (bench/results/2026-12-01-h200x2-smoke). */
@@ -36,7 +48,14 @@ describe('nccl.allreduce', () => {
     await writeFile(join(bin, 'all_reduce_perf'), `#!/bin/sh\ncat '${join(FIX, 'all_reduce_perf.txt')}'\n`);
     await chmod(join(bin, 'all_reduce_perf'), 0o755);
     const calls: { cmd: string; args: readonly string[] }[] = [];
-    const probe = { world: 2, nccl: '2.28.9', sizes: [{ bytes: 1073741824, time_us: 6566, algbw_gbps: 163.5, busbw_gbps: 163.5, wrong: 0 }, { bytes: 2147483648, time_us: 6560, algbw_gbps: 327.4, busbw_gbps: 327.4, wrong: 0 }] };
+    const probe = {
+      world: 2,
+      nccl: '2.28.9',
+      sizes: [
+        { bytes: 1073741824, time_us: 6566, algbw_gbps: 163.5, busbw_gbps: 163.5, wrong: 0 },
+        { bytes: 2147483648, time_us: 6560, algbw_gbps: 327.4, busbw_gbps: 327.4, wrong: 0 },
+      ],
+    };
     const exec: CheckExec = async (cmd, args) => {
       calls.push({ cmd, args });
       if (cmd === 'python3') return ok(`${JSON.stringify(probe)}\n`);
@@ -64,7 +83,12 @@ describe('nccl.allreduce', () => {
     const calls: (readonly string[])[] = [];
     const exec: CheckExec = async (cmd, args) => (calls.push(args), cmd === 'python3' ? ok(stdout) : { code: 127, stdout: '', stderr: '' });
     const r = await ncclAllreduce.run(await ctx(exec, { state: { models: [], nvsmi } }));
-    expect(r).toMatchObject({ status: 'pass', reason: '2 GPUs, busbw 337.3 GB/s, all sums right', metrics: { busbw_1GiB_gbps: 326.7, busbw_2GiB_gbps: 337.3 }, thresholds: { gpus: 2, min_busbw_gbps: 278 } });
+    expect(r).toMatchObject({
+      status: 'pass',
+      reason: '2 GPUs, busbw 337.3 GB/s, all sums right',
+      metrics: { busbw_1GiB_gbps: 326.7, busbw_2GiB_gbps: 337.3 },
+      thresholds: { gpus: 2, min_busbw_gbps: 278 },
+    });
     expect(calls[0]).toContain('--nproc-per-node=2');
   });
 
@@ -73,7 +97,11 @@ describe('nccl.allreduce', () => {
     const stdout = /\n# stdout\n([\s\S]*?)\n# stderr\n/.exec(log)![1]!;
     const exec: CheckExec = async (cmd) => (cmd === 'python3' ? ok(stdout) : { code: 127, stdout: '', stderr: '' });
     const two = parseNvidiaSmiXml(await twoGpuXml());
-    expect(await ncclAllreduce.run(await ctx(exec, { state: { models: [], nvsmi: two } }))).toMatchObject({ status: 'fail', reason: 'torchrun all_reduce had 1 rank(s), expected one per GPU (2)', metrics: { gpus: 2, world: 1 } });
+    expect(await ncclAllreduce.run(await ctx(exec, { state: { models: [], nvsmi: two } }))).toMatchObject({
+      status: 'fail',
+      reason: 'torchrun all_reduce had 1 rank(s), expected one per GPU (2)',
+      metrics: { gpus: 2, world: 1 },
+    });
     const asTwo: CheckExec = async (cmd) => (cmd === 'python3' ? ok(stdout.replace('"world": 1', '"world": 2')) : { code: 127, stdout: '', stderr: '' });
     const r = await ncclAllreduce.run(await ctx(asTwo, { state: { models: [], nvsmi: two } }));
     expect(r).toMatchObject({ status: 'fail', reason: 'busbw 0 GB/s < 278 at 2 GiB', metrics: { busbw_1GiB_gbps: 0, busbw_2GiB_gbps: 0 } });
@@ -84,21 +112,31 @@ describe('inference.vllm', () => {
   const models = [{ repo: 'vault-ai/tiny-gpt2', commit: 'a'.repeat(40), home: '/m' }];
   it('offline generate and serve: pass with tokens/s, readiness and the completion', async () => {
     const exec: CheckExec = async (_cmd, args) =>
-      ok(args.includes('offline')
-        ? JSON.stringify({ mode: 'offline', vllm: '0.11.0', load_sec: 20, tokens: 16, asked: 16, deterministic: true, text: ' foo', tok_s: 12000 })
-        : JSON.stringify({ mode: 'serve', vllm: '0.11.0', ready_sec: 31.2, models: ['/m/hub/x'], status: 200, text: ' bar', completion_sec: 0.05 }));
+      ok(
+        args.includes('offline')
+          ? JSON.stringify({ mode: 'offline', vllm: '0.11.0', load_sec: 20, tokens: 16, asked: 16, deterministic: true, text: ' foo', tok_s: 12000 })
+          : JSON.stringify({ mode: 'serve', vllm: '0.11.0', ready_sec: 31.2, models: ['/m/hub/x'], status: 200, text: ' bar', completion_sec: 0.05 }),
+      );
     const r = await inferenceVllm.run(await ctx(exec, { state: { models } }));
-    expect(r).toMatchObject({ status: 'pass', versions: { vllm: '0.11.0' }, metrics: { offline_tokens: 16, offline_tok_s: 12000, serve_ready_sec: 31.2, serve_completion_ms: 50 } });
+    expect(r).toMatchObject({
+      status: 'pass',
+      versions: { vllm: '0.11.0' },
+      metrics: { offline_tokens: 16, offline_tok_s: 12000, serve_ready_sec: 31.2, serve_completion_ms: 50 },
+    });
   });
 
   it('non-deterministic output and a server that never got ready fail, naming the first error line', async () => {
     const exec: CheckExec = async (_cmd, args) =>
-      ok(args.includes('offline')
-        ? JSON.stringify({ vllm: '0.11.0', tokens: 16, deterministic: false })
-        : JSON.stringify({ error: 'vllm serve exited with 1: torch.OutOfMemoryError: CUDA out of memory.', log_tail: '...' }));
+      ok(
+        args.includes('offline')
+          ? JSON.stringify({ vllm: '0.11.0', tokens: 16, deterministic: false })
+          : JSON.stringify({ error: 'vllm serve exited with 1: torch.OutOfMemoryError: CUDA out of memory.', log_tail: '...' }),
+      );
     const r = await inferenceVllm.run(await ctx(exec, { state: { models } }));
     expect(r.status).toBe('fail');
-    expect(r.reason).toBe('two greedy generations of the same prompt differ; vllm serve: vllm serve exited with 1: torch.OutOfMemoryError: CUDA out of memory.');
+    expect(r.reason).toBe(
+      'two greedy generations of the same prompt differ; vllm serve: vllm serve exited with 1: torch.OutOfMemoryError: CUDA out of memory.',
+    );
   });
 });
 
@@ -111,7 +149,11 @@ describe('gpu.pcie and gpu.ecc-xid', () => {
     expect(await gpuPcie.run(await ctx(exec))).toMatchObject({ status: 'fail', reason: 'GPU 0: link Gen1 < Gen5 (read at idle: links downclock when idle)' });
     const narrow: CheckExec = async () => ok(xml.replace('<current_link_width>16x</current_link_width>', '<current_link_width>8x</current_link_width>'));
     const narrowUnderLoad = [{ t: 1, gpu: 0, pcieGen: 5, pcieWidth: 8 }];
-    expect(await gpuPcie.run(await ctx(narrow, { state: { models: [], thermal: narrowUnderLoad } }))).toMatchObject({ status: 'fail', reason: 'GPU 0: link width x8 < x16', metrics: { gpu0_pcie_width: 8, gpu0_pcie_width_max: 16 } });
+    expect(await gpuPcie.run(await ctx(narrow, { state: { models: [], thermal: narrowUnderLoad } }))).toMatchObject({
+      status: 'fail',
+      reason: 'GPU 0: link width x8 < x16',
+      metrics: { gpu0_pcie_width: 8, gpu0_pcie_width_max: 16 },
+    });
   });
 
   it('fails on a new Xid during the run and on pending row remaps; says why when the kernel log is unreadable', async () => {
@@ -123,9 +165,20 @@ describe('gpu.pcie and gpu.ecc-xid', () => {
     await gpuEccXid.before!(c);
     expect(await gpuEccXid.run(c)).toMatchObject({ status: 'pass', metrics: { xid_new: 0, xid_before_run: 0 } });
     after = `${dmesg}[  812.1] NVRM: Xid (PCI:0000:00:06): 79, pid=2211, GPU has fallen off the bus.\n`;
-    expect(await gpuEccXid.run(c)).toMatchObject({ status: 'fail', reason: 'Xid 79 on 0000:00:06 during the run: pid=2211, GPU has fallen off the bus.', metrics: { xid_new: 1 } });
+    expect(await gpuEccXid.run(c)).toMatchObject({
+      status: 'fail',
+      reason: 'Xid 79 on 0000:00:06 during the run: pid=2211, GPU has fallen off the bus.',
+      metrics: { xid_new: 1 },
+    });
 
-    const remap: CheckExec = async (cmd) => (cmd === 'nvidia-smi' ? ok(xml.replace('<remapped_row_pending>No</remapped_row_pending>', '<remapped_row_pending>Yes</remapped_row_pending>').replace('<dram_uncorrectable>0</dram_uncorrectable>', '<dram_uncorrectable>2</dram_uncorrectable>')) : { code: 1, stdout: '', stderr: 'dmesg: read kernel buffer failed: Operation not permitted\n' });
+    const remap: CheckExec = async (cmd) =>
+      cmd === 'nvidia-smi'
+        ? ok(
+            xml
+              .replace('<remapped_row_pending>No</remapped_row_pending>', '<remapped_row_pending>Yes</remapped_row_pending>')
+              .replace('<dram_uncorrectable>0</dram_uncorrectable>', '<dram_uncorrectable>2</dram_uncorrectable>'),
+          )
+        : { code: 1, stdout: '', stderr: 'dmesg: read kernel buffer failed: Operation not permitted\n' };
     const c2 = await ctx(remap);
     await gpuEccXid.before!(c2);
     const r = await gpuEccXid.run(c2);
@@ -138,10 +191,23 @@ describe('gpu.pcie and gpu.ecc-xid', () => {
 describe('sampler and references', () => {
   it('collects samples from a running process and stops it', async () => {
     const line = '2026/11/29 03:48:26.191, 0, 42, 125.18, 1980, 0x0000000000000000, 45, 5, 16';
-    const s = startSampler(['timestamp', 'index', 'temperature.gpu', 'power.draw', 'clocks.sm', 'clocks_event_reasons.active', 'temperature.gpu.tlimit', 'pcie.link.gen.current', 'pcie.link.width.current'], {
-      command: 'sh',
-      args: ['-c', `while true; do echo '${line}'; sleep 0.05; done`],
-    });
+    const s = startSampler(
+      [
+        'timestamp',
+        'index',
+        'temperature.gpu',
+        'power.draw',
+        'clocks.sm',
+        'clocks_event_reasons.active',
+        'temperature.gpu.tlimit',
+        'pcie.link.gen.current',
+        'pcie.link.width.current',
+      ],
+      {
+        command: 'sh',
+        args: ['-c', `while true; do echo '${line}'; sleep 0.05; done`],
+      },
+    );
     await new Promise((r) => setTimeout(r, 300));
     const got = await s.stop();
     expect(got.samples.length).toBeGreaterThan(2);
@@ -157,4 +223,3 @@ describe('sampler and references', () => {
     expect(pcieFloorGbps(undefined, 16)).toBeUndefined();
   });
 });
-

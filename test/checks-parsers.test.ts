@@ -48,7 +48,11 @@ describe('nvidia-smi -q -x (recorded on an H200 box)', () => {
 <gpu id="00000000:31:00.0"><product_name>NVIDIA A100-SXM4-80GB</product_name></gpu></nvidia_smi_log>`;
     const log = parseNvidiaSmiXml(old);
     expect(log.gpus.map((g) => g.index)).toEqual([0, 1]);
-    expect(log.gpus[0]).toMatchObject({ activeReasons: ['hw_slowdown'], ecc: { volatileUncorrectable: 1, volatileCorrectable: 3 }, retiredPages: { doubleBit: 2, pending: true } });
+    expect(log.gpus[0]).toMatchObject({
+      activeReasons: ['hw_slowdown'],
+      ecc: { volatileUncorrectable: 1, volatileCorrectable: 3 },
+      retiredPages: { doubleBit: 2, pending: true },
+    });
     expect(() => parseNvidiaSmiXml('<html><body/></html>')).toThrow(/not nvidia-smi XML/);
     expect(() => parseXml('<a><b></a>')).toThrow(/unexpected <\/a>/);
   });
@@ -57,7 +61,15 @@ describe('nvidia-smi -q -x (recorded on an H200 box)', () => {
 describe('nccl-tests output (recorded on 2× H200)', () => {
   it('all_reduce_perf: 15 rows, 13 columns each, busbw at 2 GiB, no wrong elements, Avg line kept apart', async () => {
     const [run] = parseNcclTests(await fixture('all_reduce_perf.txt'));
-    expect(run).toMatchObject({ version: '2.19.6', collective: 'all_reduce_perf', nThread: 1, nGpus: 2, failed: false, avgBusbw: 96.6931, outOfBounds: { count: 0, ok: true } });
+    expect(run).toMatchObject({
+      version: '2.19.6',
+      collective: 'all_reduce_perf',
+      nThread: 1,
+      nGpus: 2,
+      failed: false,
+      avgBusbw: 96.6931,
+      outOfBounds: { count: 0, ok: true },
+    });
     expect(run!.devices).toEqual([
       { rank: 0, device: 0, busId: '0000:00:06', name: 'NVIDIA H200' },
       { rank: 1, device: 1, busId: '0000:00:07', name: 'NVIDIA H200' },
@@ -65,7 +77,11 @@ describe('nccl-tests output (recorded on 2× H200)', () => {
     expect(run!.rows).toHaveLength(15);
     expect(run!.unparsed).toEqual([]);
     expect(run!.rows.at(-1)).toEqual({
-      size: 2147483648, count: 536870912, type: 'float', redop: 'sum', root: -1,
+      size: 2147483648,
+      count: 536870912,
+      type: 'float',
+      redop: 'sum',
+      root: -1,
       outOfPlace: { timeUs: 6312.44, algbw: 340.2, busbw: 340.2, wrong: 0 },
       inPlace: { timeUs: 6324.74, algbw: 339.54, busbw: 339.54, wrong: 0 },
     });
@@ -94,7 +110,14 @@ describe('kernel log Xid lines', () => {
   it('finds none in the recorded H200 dmesg (NVRM lines but no Xid), and parses the documented form', async () => {
     expect(parseXids(await fixture('h200-dmesg.txt'))).toEqual([]);
     const x = parseXids('[ 1234.5] NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.\n');
-    expect(x).toEqual([{ bus: '0000:10:1c', code: 63, message: 'pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.', line: '[ 1234.5] NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.' }]);
+    expect(x).toEqual([
+      {
+        bus: '0000:10:1c',
+        code: 63,
+        message: 'pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.',
+        line: '[ 1234.5] NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.',
+      },
+    ]);
   });
 });
 
@@ -131,12 +154,20 @@ describe('probe output', () => {
 
   it('a probe error is a failed check; no JSON at all is an error with the cause line', () => {
     const base = { code: 1, stdout: '', stderr: '', command: 'python3 x.py' };
-    expect(probeProblem({ ...base, json: { error: 'RuntimeError: CUDA error: out of memory' } }, 'matmul')).toMatchObject({ status: 'fail', reason: 'matmul: RuntimeError: CUDA error: out of memory' });
+    expect(probeProblem({ ...base, json: { error: 'RuntimeError: CUDA error: out of memory' } }, 'matmul')).toMatchObject({
+      status: 'fail',
+      reason: 'matmul: RuntimeError: CUDA error: out of memory',
+    });
     const tb = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nModuleNotFoundError: No module named \'torch\'\n';
-    expect(probeProblem({ ...base, stderr: tb }, 'matmul')).toMatchObject({ status: 'error', reason: "matmul gave no result: ModuleNotFoundError: No module named 'torch'" });
+    expect(probeProblem({ ...base, stderr: tb }, 'matmul')).toMatchObject({
+      status: 'error',
+      reason: "matmul gave no result: ModuleNotFoundError: No module named 'torch'",
+    });
     expect(probeProblem({ ...base, code: 127 }, 'env')).toMatchObject({ status: 'error', reason: 'env gave no result: cannot run python3' });
     expect(probeProblem({ ...base, timedOut: true }, 'env')).toMatchObject({ status: 'error', reason: 'env timed out' });
-    expect(causeLine('(EngineCore_DP0 pid=143) ValueError: No available memory for the cache blocks.\nRuntimeError: Engine core initialization failed.')).toBe('(EngineCore_DP0 pid=143) ValueError: No available memory for the cache blocks.');
+    expect(causeLine('(EngineCore_DP0 pid=143) ValueError: No available memory for the cache blocks.\nRuntimeError: Engine core initialization failed.')).toBe(
+      '(EngineCore_DP0 pid=143) ValueError: No available memory for the cache blocks.',
+    );
   });
 });
 

@@ -61,7 +61,16 @@ describe('GPU reference table (datasheets)', () => {
     for (const g of [4250, 4283]) expect(g).toBeGreaterThanOrEqual(MEMBW_FLOOR * h200.memGbps);
     // An H100 held at ~60 % of its clocks or power: well under the floor.
     expect(0.6 * 989).toBeLessThan(MATMUL_FLOOR * h100.bf16Tflops);
-    expect(firstRunFloor('NVIDIA H100 80GB HBM3', { datasheet: 989, product: h100.product, floor: MATMUL_FLOOR, measuredRatio: 0.85, what: 'dense BF16 TFLOP/s', digits: 1 })).toEqual({
+    expect(
+      firstRunFloor('NVIDIA H100 80GB HBM3', {
+        datasheet: 989,
+        product: h100.product,
+        floor: MATMUL_FLOOR,
+        measuredRatio: 0.85,
+        what: 'dense BF16 TFLOP/s',
+        digits: 1,
+      }),
+    ).toEqual({
       min: 692.3,
       reference: '0.7 × 989 dense BF16 TFLOP/s (H100 SXM5 80GB datasheet)',
     });
@@ -72,13 +81,36 @@ describe('GPU reference table (datasheets)', () => {
   it('gpu.pcie fails a Gen5 x16 card whose link tops out at x8 or Gen4 (wrong slot or riser), by its datasheet', async () => {
     const xml = await readFile(join(FIX, 'h200-nvidia-smi-q.xml'), 'utf8');
     const dir = await tempDir();
-    const ctx = (exec: CheckExec): CheckCtx => ({ exec, env: { PATH: '/nonexistent' }, options: {}, state: { models: [] }, workDir: dir, outDir: dir, rawDir: join(dir, 'raw'), signal: new AbortController().signal, log: () => {}, report: () => {} });
-    const ok = (s: string): CheckExec => async () => ({ code: 0, stdout: s, stderr: '' });
+    const ctx = (exec: CheckExec): CheckCtx => ({
+      exec,
+      env: { PATH: '/nonexistent' },
+      options: {},
+      state: { models: [] },
+      workDir: dir,
+      outDir: dir,
+      rawDir: join(dir, 'raw'),
+      signal: new AbortController().signal,
+      log: () => {},
+      report: () => {},
+    });
+    const ok =
+      (s: string): CheckExec =>
+      async () => ({ code: 0, stdout: s, stderr: '' });
     expect((await gpuPcie.run(ctx(ok(xml)))).status).toBe('pass');
-    const x8 = xml.replace('<max_link_width>16x</max_link_width>', '<max_link_width>8x</max_link_width>').replace('<current_link_width>16x</current_link_width>', '<current_link_width>8x</current_link_width>');
-    expect(await gpuPcie.run(ctx(ok(x8)))).toMatchObject({ status: 'fail', reason: expect.stringContaining('GPU 0: its link is at most x8, and the H200 SXM 141GB is a Gen5 x16 card (datasheet)') });
-    const gen4 = xml.replace(/<max_link_gen>5<\/max_link_gen>/, '<max_link_gen>4</max_link_gen>').replace('<current_link_gen>5</current_link_gen>', '<current_link_gen>4</current_link_gen>');
-    expect(await gpuPcie.run(ctx(ok(gen4)))).toMatchObject({ status: 'fail', reason: expect.stringContaining('at most Gen4, and the H200 SXM 141GB is a Gen5 x16 card') });
+    const x8 = xml
+      .replace('<max_link_width>16x</max_link_width>', '<max_link_width>8x</max_link_width>')
+      .replace('<current_link_width>16x</current_link_width>', '<current_link_width>8x</current_link_width>');
+    expect(await gpuPcie.run(ctx(ok(x8)))).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('GPU 0: its link is at most x8, and the H200 SXM 141GB is a Gen5 x16 card (datasheet)'),
+    });
+    const gen4 = xml
+      .replace(/<max_link_gen>5<\/max_link_gen>/, '<max_link_gen>4</max_link_gen>')
+      .replace('<current_link_gen>5</current_link_gen>', '<current_link_gen>4</current_link_gen>');
+    expect(await gpuPcie.run(ctx(ok(gen4)))).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('at most Gen4, and the H200 SXM 141GB is a Gen5 x16 card'),
+    });
     const unknown = xml.replace('<product_name>NVIDIA H200</product_name>', '<product_name>NVIDIA Future GPU</product_name>');
     expect(await gpuPcie.run(ctx(ok(unknown)))).toMatchObject({ status: 'pass', reason: expect.stringContaining('no reference for NVIDIA Future GPU') });
   });
@@ -102,10 +134,18 @@ describe('baselines that know their noise', () => {
   };
   /** The field's H100: matmul and membw repeat within ~1 %, the tiny model's batch-1 token rate swings ~12 %. */
   // ...and a tiny model loads in 0.03-0.06 s, rounded to 10 ms as models.load reports it.
-  const box = (n: ReturnType<typeof noisy>, slow = 1) => run({ tflops: n(786, 0.006) * slow, gbps: n(3030, 0.002), tok: n(337, 0.07), sec: n(0.9, 0.04), opt: Math.round(n(0.045, 0.3) * 100) / 100 });
+  const box = (n: ReturnType<typeof noisy>, slow = 1) =>
+    run({ tflops: n(786, 0.006) * slow, gbps: n(3030, 0.002), tok: n(337, 0.07), sec: n(0.9, 0.04), opt: Math.round(n(0.045, 0.3) * 100) / 100 });
 
   it('records repeats, median and spread; gates the stable metrics, reports the noisy token rate', () => {
-    const b = makeBaseline([run({ tflops: 790, gbps: 3034, tok: 359, sec: 0.9 }), run({ tflops: 782, gbps: 3025, tok: 314.9, sec: 0.92 }), run({ tflops: 786, gbps: 3030, tok: 340, sec: 0.88 })], versions);
+    const b = makeBaseline(
+      [
+        run({ tflops: 790, gbps: 3034, tok: 359, sec: 0.9 }),
+        run({ tflops: 782, gbps: 3025, tok: 314.9, sec: 0.92 }),
+        run({ tflops: 786, gbps: 3030, tok: 340, sec: 0.88 }),
+      ],
+      versions,
+    );
     expect(b.schema).toBe(BASELINE_SCHEMA);
     expect(b.metrics['gpu.matmul/gpu0_tflops']).toEqual({ value: 786, better: 'higher', repeats: 3, samples: [790, 782, 786], median: 786, spread: 0.0102 });
     expect(b.metrics['inference.transformers/gpu0_tok_s']).toMatchObject({ value: 340, repeats: 3, spread: 0.1297 });
@@ -125,13 +165,26 @@ describe('baselines that know their noise', () => {
       const again = compareBaseline(base, makeBaseline(box(n), versions));
       expect(again.regressions, `seed ${seed}`).toEqual([]);
       const sick = compareBaseline(base, makeBaseline(box(n, 0.8), versions));
-      expect(sick.regressions.map((m) => m.metric), `seed ${seed}`).toEqual(['gpu.matmul/gpu0_tflops']);
-      expect(baselineResult(sick, 'b.json')).toMatchObject({ status: 'fail', reason: expect.stringMatching(/^gpu\.matmul\/gpu0_tflops [\d.]+ vs [\d.]+ \(×0\.[78]\d*, tolerance 10 %\)$/) });
+      expect(
+        sick.regressions.map((m) => m.metric),
+        `seed ${seed}`,
+      ).toEqual(['gpu.matmul/gpu0_tflops']);
+      expect(baselineResult(sick, 'b.json')).toMatchObject({
+        status: 'fail',
+        reason: expect.stringMatching(/^gpu\.matmul\/gpu0_tflops [\d.]+ vs [\d.]+ \(×0\.[78]\d*, tolerance 10 %\)$/),
+      });
     }
   });
 
   it('a tolerance is never below the measured spread: a metric that spreads 8 % gets 16 %', () => {
-    const b = makeBaseline([run({ tflops: 800, gbps: 3000, tok: 300, sec: 1 }), run({ tflops: 736, gbps: 3000, tok: 300, sec: 1 }), run({ tflops: 770, gbps: 3000, tok: 300, sec: 1 })], versions);
+    const b = makeBaseline(
+      [
+        run({ tflops: 800, gbps: 3000, tok: 300, sec: 1 }),
+        run({ tflops: 736, gbps: 3000, tok: 300, sec: 1 }),
+        run({ tflops: 770, gbps: 3000, tok: 300, sec: 1 }),
+      ],
+      versions,
+    );
     const c = compareBaseline(b, makeBaseline(run({ tflops: 680, gbps: 3000, tok: 300, sec: 1 }), versions));
     expect(c.metrics.find((m) => m.metric === 'gpu.matmul/gpu0_tflops')).toMatchObject({ tolerance: 0.166, gated: false, status: 'ok' });
   });
@@ -173,7 +226,10 @@ describe('models.load for a model that is not installed', () => {
     };
     await mkdir(ctx.rawDir, { recursive: true });
     const r = await modelsLoad.run(ctx);
-    expect(r).toMatchObject({ status: 'fail', reason: `vault-ai/tiny-gpt2: not installed: run install (models are the hf step); no snapshot 916f4e6eb492 under ${home}/hub` });
+    expect(r).toMatchObject({
+      status: 'fail',
+      reason: `vault-ai/tiny-gpt2: not installed: run install (models are the hf step); no snapshot 916f4e6eb492 under ${home}/hub`,
+    });
     expect(r.reason).not.toMatch(/connect|Hub/);
   });
 });

@@ -14,8 +14,24 @@ import { JUNIT_10_XSD } from './helpers/junit-xsd.js';
 const fixture = (name: string) => readFile(join(import.meta.dirname, 'fixtures', 'checks', name), 'utf8');
 
 const results: CheckResult[] = [
-  { id: 'gpu.inventory', status: 'pass', durationMs: 120, started: '2026-11-29T03:48:19.430Z', reason: '1 × NVIDIA H200', metrics: { gpu_count: 1 }, versions: { gpu_model: 'NVIDIA H200', gpu_count: '1', driver: '580.159.04', cuda: '13.0' } },
-  { id: 'gpu.matmul', status: 'fail', durationMs: 14900, started: '2026-11-29T03:48:26Z', reason: 'GPU 0: 500 TFLOP/s < 671.5 & "clocks" <low> \'x\'', detail: 'bad\u0001 bytes\u0007 and ]]> and <tag>', metrics: { gpu0_tflops: 500 } },
+  {
+    id: 'gpu.inventory',
+    status: 'pass',
+    durationMs: 120,
+    started: '2026-11-29T03:48:19.430Z',
+    reason: '1 × NVIDIA H200',
+    metrics: { gpu_count: 1 },
+    versions: { gpu_model: 'NVIDIA H200', gpu_count: '1', driver: '580.159.04', cuda: '13.0' },
+  },
+  {
+    id: 'gpu.matmul',
+    status: 'fail',
+    durationMs: 14900,
+    started: '2026-11-29T03:48:26Z',
+    reason: 'GPU 0: 500 TFLOP/s < 671.5 & "clocks" <low> \'x\'',
+    detail: 'bad\u0001 bytes\u0007 and ]]> and <tag>',
+    metrics: { gpu0_tflops: 500 },
+  },
   { id: 'nccl.allreduce', status: 'skip', durationMs: 0, reason: 'needs 2 GPUs' },
   { id: 'models.load', status: 'error', durationMs: 5, reason: 'models.load crashed: boom' },
 ];
@@ -64,7 +80,13 @@ describe('summary and exit code', () => {
     expect(exitCodeFor(results)).toBe(1);
     expect(exitCodeFor([results[0]!, results[2]!])).toBe(0);
     expect(exitCodeFor([{ id: 'x', status: 'error', durationMs: 0 }])).toBe(1);
-    const text = humanSummary({ checks: results, summary: summarize(results), ok: false, network: { interfaces: ['lo'], loopback: 'up', isolated: true, netns: true }, box: results[0]!.versions! });
+    const text = humanSummary({
+      checks: results,
+      summary: summarize(results),
+      ok: false,
+      network: { interfaces: ['lo'], loopback: 'up', isolated: true, netns: true },
+      box: results[0]!.versions!,
+    });
     expect(text).toMatch(/^1 × NVIDIA H200, driver 580\.159\.04, CUDA 13\.0$/m);
     expect(text).toMatch(/^network: isolated \(no interface but lo\), lo up, own network namespace$/m);
     expect(text).toMatch(/^FAIL   gpu\.matmul\s+14\.9 s  GPU 0: 500/m);
@@ -83,7 +105,15 @@ describe('baselines', () => {
   ];
 
   it('keeps metrics with a direction (by unit suffix) from passed checks, keyed by GPU/driver/CUDA/torch/vLLM', () => {
-    expect([betterOf('gpu0_tflops'), betterOf('busbw_2GiB_gbps'), betterOf('gpu0_tok_s'), betterOf('x_load_sec'), betterOf('serve_completion_ms'), betterOf('gpu0_max_temp_c'), betterOf('models')]).toEqual(['higher', 'higher', 'higher', 'lower', 'lower', undefined, undefined]);
+    expect([
+      betterOf('gpu0_tflops'),
+      betterOf('busbw_2GiB_gbps'),
+      betterOf('gpu0_tok_s'),
+      betterOf('x_load_sec'),
+      betterOf('serve_completion_ms'),
+      betterOf('gpu0_max_temp_c'),
+      betterOf('models'),
+    ]).toEqual(['higher', 'higher', 'higher', 'lower', 'lower', undefined, undefined]);
     const b = makeBaseline(run(795, 0.9), versions, '2026-11-29T00:00:00Z');
     expect(b).toEqual({
       schema: BASELINE_SCHEMA,
@@ -111,7 +141,9 @@ describe('baselines', () => {
     ]);
     // A load time measured once: its spread is unknown and timings are noisy (25 % floor), so it is reported, not gated.
     expect(worse.metrics.find((m) => m.metric === 'models.load/tiny_load_sec')).toMatchObject({ ratio: 1.2, gated: false, tolerance: 0.25, status: 'ok' });
-    expect(compareBaseline(base, makeBaseline(run(800, 1.3), versions)).metrics.find((m) => m.metric === 'models.load/tiny_load_sec')).toMatchObject({ status: 'noisy' });
+    expect(compareBaseline(base, makeBaseline(run(800, 1.3), versions)).metrics.find((m) => m.metric === 'models.load/tiny_load_sec')).toMatchObject({
+      status: 'noisy',
+    });
     const better = compareBaseline(base, makeBaseline(run(900, 0.5), versions), 0.05);
     expect(better.metrics.map((m) => m.status)).toEqual(['improved', 'improved', 'improved']);
     const partial = compareBaseline(base, makeBaseline(run(800, 1.0).slice(1), versions));
@@ -180,7 +212,9 @@ describe('thermal', () => {
     expect(root.name).toBe('svg');
     expect(root.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
     expect(all(root, 'path')).toHaveLength(4);
-    expect(all(root, 'text').map((x) => x.text)).toEqual(expect.arrayContaining(['H200 <burn> & idle', 'GPU 0', 'GPU 1', 'gpu.matmul', 'GPU temperature (°C)', 'Power draw (W)']));
+    expect(all(root, 'text').map((x) => x.text)).toEqual(
+      expect.arrayContaining(['H200 <burn> & idle', 'GPU 0', 'GPU 1', 'gpu.matmul', 'GPU temperature (°C)', 'Power draw (W)']),
+    );
     expect(svg).not.toMatch(/NaN|undefined|Infinity/);
     expect(parseXml(thermalSvg([])).name).toBe('svg');
     expect(niceTicks(0, 694.4)).toEqual([0, 200, 400, 600, 800]);
@@ -188,12 +222,15 @@ describe('thermal', () => {
   });
 });
 
-describe('JUnit XML against Jenkins\' schema', () => {
+describe("JUnit XML against Jenkins' schema", () => {
   it.skipIf(spawnSync('xmllint', ['--version']).status !== 0)('validates with xmllint --schema junit-10.xsd (pass, fail, error, skip)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vb-junit-'));
     try {
       await writeFile(join(dir, 'junit-10.xsd'), JUNIT_10_XSD);
-      await writeFile(join(dir, 'junit.xml'), toJunit({ checks: results, box: { hostname: 'vm', gpu_model: 'NVIDIA H200 <&>' }, started: '2026-11-29T03:48:19.420Z', durationMs: 61300 }));
+      await writeFile(
+        join(dir, 'junit.xml'),
+        toJunit({ checks: results, box: { hostname: 'vm', gpu_model: 'NVIDIA H200 <&>' }, started: '2026-11-29T03:48:19.420Z', durationMs: 61300 }),
+      );
       const r = spawnSync('xmllint', ['--noout', '--schema', join(dir, 'junit-10.xsd'), join(dir, 'junit.xml')], { encoding: 'utf8' });
       expect(r.stderr).toContain('junit.xml validates');
       expect(r.status).toBe(0);

@@ -69,11 +69,15 @@ describe('check runner', () => {
     const t0 = Date.now();
     const r = await runChecks(
       [
-        check('slow', async (c) => {
-          c.signal.addEventListener('abort', () => (aborted = true));
-          const p = await c.exec('sh', ['-c', 'sleep 30 & sleep 30; echo never'], { signal: c.signal });
-          return { status: 'pass', reason: `exit ${p.code} aborted=${p.aborted}` };
-        }, { timeoutMs: 300 }),
+        check(
+          'slow',
+          async (c) => {
+            c.signal.addEventListener('abort', () => (aborted = true));
+            const p = await c.exec('sh', ['-c', 'sleep 30 & sleep 30; echo never'], { signal: c.signal });
+            return { status: 'pass', reason: `exit ${p.code} aborted=${p.aborted}` };
+          },
+          { timeoutMs: 300 },
+        ),
         check('ignores-signal', () => new Promise(() => {}), { timeoutMs: 100 }),
         check('next', async () => ({ status: 'pass' })),
       ],
@@ -109,14 +113,30 @@ describe('check runner', () => {
   it('before() hooks run first and their failure is only logged', async () => {
     const c = ctx();
     const seen: string[] = [];
-    await runChecks([check('a', async () => (seen.push('run'), { status: 'pass' }), { before: async () => { seen.push('before'); throw new Error('no dmesg'); } })], { ctx: c });
+    await runChecks(
+      [
+        check('a', async () => (seen.push('run'), { status: 'pass' }), {
+          before: async () => {
+            seen.push('before');
+            throw new Error('no dmesg');
+          },
+        }),
+      ],
+      { ctx: c },
+    );
     expect(seen).toEqual(['before', 'run']);
     expect(c.lines[0]).toBe('a: before() failed: no dmesg');
   });
 
   it('--only takes ids or areas and adds what they need; unknown names are refused', () => {
     expect(selectChecks(registry, ['gpu.matmul']).map((c) => c.id)).toEqual(['gpu.inventory', 'python.env', 'gpu.matmul']);
-    expect(selectChecks(registry, ['inference']).map((c) => c.id)).toEqual(['gpu.inventory', 'python.env', 'models.load', 'inference.transformers', 'inference.vllm']);
+    expect(selectChecks(registry, ['inference']).map((c) => c.id)).toEqual([
+      'gpu.inventory',
+      'python.env',
+      'models.load',
+      'inference.transformers',
+      'inference.vllm',
+    ]);
     expect(selectChecks(registry).map((c) => c.id)).toEqual(registry.map((c) => c.id));
     expect(() => selectChecks(registry, ['gpu.nope'])).toThrow(/unknown check gpu.nope/);
   });
@@ -125,7 +145,7 @@ describe('check runner', () => {
     const ids = registry.map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
     registry.forEach((c, i) => {
-      for (const n of c.needs ?? []) expect(ids.indexOf(n), `${c.id} needs ${n}`).toBeGreaterThanOrEqual(0), expect(ids.indexOf(n)).toBeLessThan(i);
+      for (const n of c.needs ?? []) (expect(ids.indexOf(n), `${c.id} needs ${n}`).toBeGreaterThanOrEqual(0), expect(ids.indexOf(n)).toBeLessThan(i));
     });
     expect(ids[0]).toBe('gpu.inventory');
     expect(ids.at(-1)).toBe('gpu.ecc-xid');

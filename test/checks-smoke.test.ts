@@ -39,7 +39,8 @@ async function h200Box(probes: Record<string, string> = {}): Promise<CheckExec &
   const exec = (async (cmd, args, o) => {
     calls.push({ cmd, args, env: o?.env });
     if (cmd === 'nvidia-smi' && args.includes('-x')) return ok(xml);
-    if (cmd === 'nvidia-smi' && args.some((a) => a.startsWith('--query-gpu'))) return ok('2026/11/29 03:48:18.924, 0, 40, 81.67, 345, 0x0000000000000001, 47, 5, 16\n');
+    if (cmd === 'nvidia-smi' && args.some((a) => a.startsWith('--query-gpu')))
+      return ok('2026/11/29 03:48:18.924, 0, 40, 81.67, 345, 0x0000000000000001, 47, 5, 16\n');
     if (cmd === 'dmesg') return ok(dmesg);
     const name = /([\w-]+)\.py$/.exec(args[0] ?? '')?.[1];
     if (cmd === 'python3' && name && out[name] !== undefined) return ok(`${out[name]}\n`);
@@ -51,13 +52,23 @@ async function h200Box(probes: Record<string, string> = {}): Promise<CheckExec &
 
 /** A sampler that "recorded" the H200's real sampler output. */
 async function recordedSampler(): Promise<ThermalSample[]> {
-  return (await fixture('h200-sampler.csv')).split('\n').map((l) => parseSampleLine(l, SAMPLER_FIELDS)).filter((s): s is ThermalSample => !!s);
+  return (await fixture('h200-sampler.csv'))
+    .split('\n')
+    .map((l) => parseSampleLine(l, SAMPLER_FIELDS))
+    .filter((s): s is ThermalSample => !!s);
 }
 
 function hfArtifact(repo: string, commit: string, path: string, home?: string): Locked {
   return {
-    kind: 'hf', id: `hf:${repo}@${commit}/${path}`, name: `${repo}/${path}`, version: commit, digest: `sha256:${'0'.repeat(64)}`, size: 1,
-    url: 'file:///x', purl: `pkg:huggingface/${repo}@${commit}`, provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
+    kind: 'hf',
+    id: `hf:${repo}@${commit}/${path}`,
+    name: `${repo}/${path}`,
+    version: commit,
+    digest: `sha256:${'0'.repeat(64)}`,
+    size: 1,
+    url: 'file:///x',
+    purl: `pkg:huggingface/${repo}@${commit}`,
+    provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
     meta: { repo, type: 'model', commit, revision: 'main', path, gitOid: 'x', etag: 'x', ...(home ? { home } : {}) },
   };
 }
@@ -77,7 +88,16 @@ async function bundleWithModels(dir: string): Promise<string> {
 }
 
 const ctxFor = (exec: CheckExec, options: CheckCtx['options'] = {}): CheckCtx => ({
-  exec, env: {}, options, state: { models: [] }, workDir: '/tmp', outDir: '/tmp', rawDir: '/nonexistent/raw', signal: new AbortController().signal, log: () => {}, report: () => {},
+  exec,
+  env: {},
+  options,
+  state: { models: [] },
+  workDir: '/tmp',
+  outDir: '/tmp',
+  rawDir: '/nonexistent/raw',
+  signal: new AbortController().signal,
+  log: () => {},
+  report: () => {},
 });
 
 describe('gpu.inventory', () => {
@@ -89,9 +109,17 @@ describe('gpu.inventory', () => {
   });
 
   it('fails when the driver is not loaded, or when nvidia-smi lists no GPU', async () => {
-    const broken: CheckExec = async () => ({ code: 9, stdout: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n", stderr: '' });
-    expect((await gpuInventory.run(ctxFor(broken))).reason).toBe("nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.");
-    const none: CheckExec = async () => ok('<?xml version="1.0" ?>\n<nvidia_smi_log><driver_version>580.159.04</driver_version><attached_gpus>0</attached_gpus></nvidia_smi_log>');
+    const broken: CheckExec = async () => ({
+      code: 9,
+      stdout:
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n",
+      stderr: '',
+    });
+    expect((await gpuInventory.run(ctxFor(broken))).reason).toBe(
+      "nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.",
+    );
+    const none: CheckExec = async () =>
+      ok('<?xml version="1.0" ?>\n<nvidia_smi_log><driver_version>580.159.04</driver_version><attached_gpus>0</attached_gpus></nvidia_smi_log>');
     expect(await gpuInventory.run(ctxFor(none))).toMatchObject({ status: 'fail', reason: 'nvidia-smi found no GPU' });
   });
 
@@ -106,7 +134,9 @@ describe('gpu.inventory', () => {
     });
     const bad = await gpuInventory.run(ctxFor(exec, { expect: { count: 4, model: 'RTX 5090', driverBranch: '575' } }));
     expect(bad.status).toBe('fail');
-    expect(bad.reason).toBe('1 GPU(s) found, 4 expected; expected RTX 5090, found GPU 0: NVIDIA H200; driver 580.159.04 is not of the 575 branch the bundle expects');
+    expect(bad.reason).toBe(
+      '1 GPU(s) found, 4 expected; expected RTX 5090, found GPU 0: NVIDIA H200; driver 580.159.04 is not of the 575 branch the bundle expects',
+    );
   });
 });
 
@@ -142,10 +172,28 @@ describe('smoke command', () => {
     const samples = await recordedSampler();
     const sampler = async () => ({ stop: async () => ({ samples, raw: 'raw' }) });
     const bundle = await bundleWithModels(dir);
-    const run = await runSmoke({ bundle, out: join(dir, 'res'), exec, sampler, report: () => {}, options: { expect: { count: 1 } }, saveBaseline: join(dir, 'base.json') });
+    const run = await runSmoke({
+      bundle,
+      out: join(dir, 'res'),
+      exec,
+      sampler,
+      report: () => {},
+      options: { expect: { count: 1 } },
+      saveBaseline: join(dir, 'base.json'),
+    });
     expect(run.results.map((r) => [r.id, r.status])).toEqual([
-      ['gpu.inventory', 'pass'], ['python.env', 'pass'], ['gpu.matmul', 'pass'], ['gpu.membw', 'pass'], ['gpu.h2d', 'pass'], ['nccl.allreduce', 'skip'],
-      ['models.load', 'pass'], ['inference.transformers', 'pass'], ['inference.vllm', 'skip'], ['gpu.thermal', 'pass'], ['gpu.pcie', 'pass'], ['gpu.ecc-xid', 'pass'],
+      ['gpu.inventory', 'pass'],
+      ['python.env', 'pass'],
+      ['gpu.matmul', 'pass'],
+      ['gpu.membw', 'pass'],
+      ['gpu.h2d', 'pass'],
+      ['nccl.allreduce', 'skip'],
+      ['models.load', 'pass'],
+      ['inference.transformers', 'pass'],
+      ['inference.vllm', 'skip'],
+      ['gpu.thermal', 'pass'],
+      ['gpu.pcie', 'pass'],
+      ['gpu.ecc-xid', 'pass'],
     ]);
     const by = Object.fromEntries(run.results.map((r) => [r.id, r]));
     expect(by['gpu.matmul']!.metrics).toEqual({ gpu0_tflops: 795.5, gpu0_sustained_tflops: 660.8, min_tflops: 795.5 });
@@ -172,10 +220,24 @@ describe('smoke command', () => {
     expect(names.slice(7)).toEqual([...repeat, ...repeat]);
     for (const c of probes) expect(c.env).toMatchObject(OFFLINE_ENV);
     expect(probes.find((c) => c.args[0]!.endsWith('models-0.py'))!.env!.HF_HOME).toBe('/models');
-    expect(probes.find((c) => c.args[0]!.endsWith('vllm-offline.py'))!.args).toContain('/models/hub/models--vault-ai--tiny-gpt2/snapshots/916f4e6eb4924c262a8fdc3b77fd88519ba22f4c');
+    expect(probes.find((c) => c.args[0]!.endsWith('vllm-offline.py'))!.args).toContain(
+      '/models/hub/models--vault-ai--tiny-gpt2/snapshots/916f4e6eb4924c262a8fdc3b77fd88519ba22f4c',
+    );
     expect(run.files).toEqual(['results.json', 'junit.xml', 'summary.txt', 'smoke.log', 'thermal.csv', 'thermal.svg']);
     expect((await readFile(join(dir, 'res', 'thermal.svg'), 'utf8')).startsWith('<svg')).toBe(true);
-    expect((await readdir(join(dir, 'res', 'raw'))).sort()).toEqual(['env.log', 'generate.log', 'h2d.log', 'matmul.log', 'membw.log', 'models-0.log', 'nvidia-smi-q.xml', 'repeat-2', 'repeat-3', 'thermal-raw.csv', 'vllm-offline.log']);
+    expect((await readdir(join(dir, 'res', 'raw'))).sort()).toEqual([
+      'env.log',
+      'generate.log',
+      'h2d.log',
+      'matmul.log',
+      'membw.log',
+      'models-0.log',
+      'nvidia-smi-q.xml',
+      'repeat-2',
+      'repeat-3',
+      'thermal-raw.csv',
+      'vllm-offline.log',
+    ]);
     expect(run.summary.trim().split('\n').at(-1)).toBe('OK: 10 passed, 0 failed, 2 skipped, 0 errors');
 
     // --save-baseline measured each metric 3 times (the recorded probes repeat exactly: spread 0, gated).
@@ -183,9 +245,24 @@ describe('smoke command', () => {
     expect(saved.metrics['gpu.matmul/gpu0_tflops']).toMatchObject({ value: 795.5, repeats: 3, spread: 0 });
     // The same box 12 % slower at matmul (still above the datasheet floor): baseline.compare fails and names the metric.
     const slow = (await recordedProbe('matmul')).replace('"tflops": 795.5051688633996', '"tflops": 700.0');
-    const again = await runSmoke({ bundle, out: join(dir, 'res2'), only: ['gpu.matmul'], exec: await h200Box({ matmul: slow }), sampler: false, report: () => {}, baseline: join(dir, 'base.json') });
-    expect(again.results.map((r) => [r.id, r.status])).toEqual([['gpu.inventory', 'pass'], ['python.env', 'pass'], ['gpu.matmul', 'pass'], ['baseline.compare', 'fail']]);
-    expect(again.results.at(-1)!.reason).toBe('gpu.matmul/gpu0_tflops 700 vs 795.5 (×0.88, tolerance 10 %); gpu.matmul/min_tflops 700 vs 795.5 (×0.88, tolerance 10 %)');
+    const again = await runSmoke({
+      bundle,
+      out: join(dir, 'res2'),
+      only: ['gpu.matmul'],
+      exec: await h200Box({ matmul: slow }),
+      sampler: false,
+      report: () => {},
+      baseline: join(dir, 'base.json'),
+    });
+    expect(again.results.map((r) => [r.id, r.status])).toEqual([
+      ['gpu.inventory', 'pass'],
+      ['python.env', 'pass'],
+      ['gpu.matmul', 'pass'],
+      ['baseline.compare', 'fail'],
+    ]);
+    expect(again.results.at(-1)!.reason).toBe(
+      'gpu.matmul/gpu0_tflops 700 vs 795.5 (×0.88, tolerance 10 %); gpu.matmul/min_tflops 700 vs 795.5 (×0.88, tolerance 10 %)',
+    );
     expect(again.exitCode).toBe(1);
     expect(again.report.baseline).toMatchObject({ comparable: true, file: join(dir, 'base.json') });
   });
@@ -193,7 +270,14 @@ describe('smoke command', () => {
   it('a failed probe fails its check with the reason; the box facts still land in results.json', async () => {
     const dir = await tempDir();
     const exec = await h200Box({ matmul: '{"error": "RuntimeError: CUDA error: an illegal memory access was encountered"}', membw: 'garbage, no JSON' });
-    const run = await runSmoke({ out: join(dir, 'r'), only: ['gpu.matmul', 'gpu.membw'], exec, sampler: false, report: () => {}, saveBaseline: join(dir, 'b.json') });
+    const run = await runSmoke({
+      out: join(dir, 'r'),
+      only: ['gpu.matmul', 'gpu.membw'],
+      exec,
+      sampler: false,
+      report: () => {},
+      saveBaseline: join(dir, 'b.json'),
+    });
     const by = Object.fromEntries(run.results.map((r) => [r.id, r]));
     expect(by['gpu.matmul']).toMatchObject({ status: 'fail', reason: 'matmul probe: RuntimeError: CUDA error: an illegal memory access was encountered' });
     expect(by['gpu.membw']).toMatchObject({ status: 'error', reason: 'membw probe gave no result: it printed no JSON line' });

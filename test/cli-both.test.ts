@@ -11,7 +11,30 @@ import { tempDir } from './helpers/tmp.js';
  * them (a CommonJS dependency imported by name works packed and crashes from source), so every verb runs both ways.
  */
 const OSV = join(import.meta.dirname, 'fixtures', 'osv');
-const VERBS = ['lock', 'build', 'verify', 'sign', 'inspect', 'install', 'smoke', 'why', 'audit', 'probe', 'schema', 'sbom', 'diff', 'report', 'serve', 'export', 'push', 'pull', 'fleet', 'cache', 'history', 'rollback'];
+const VERBS = [
+  'lock',
+  'build',
+  'verify',
+  'sign',
+  'inspect',
+  'install',
+  'smoke',
+  'why',
+  'audit',
+  'probe',
+  'schema',
+  'sbom',
+  'diff',
+  'report',
+  'serve',
+  'export',
+  'push',
+  'pull',
+  'fleet',
+  'cache',
+  'history',
+  'rollback',
+];
 
 describe.each(['packed', 'source'] as const)('the CLI %s', (from) => {
   it('every verb answers --help with its usage, exit 0', async () => {

@@ -18,7 +18,11 @@ describe('usage errors', () => {
   });
 
   it('--json: an unknown flag or a missing argument ends in one JSON error record on stdout, exit 64', async () => {
-    for (const args of [['--json', 'verify', '--no-such-flag', '.'], ['--json', 'verify'], ['--json', 'no-such-verb']]) {
+    for (const args of [
+      ['--json', 'verify', '--no-such-flag', '.'],
+      ['--json', 'verify'],
+      ['--json', 'no-such-verb'],
+    ]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(64);
       const lines = r.stdout.trim().split('\n');

@@ -25,7 +25,10 @@ describe('--help examples', () => {
       const examples = h.stdout.split(/^Examples:$/m)[1];
       expect(examples, `${c} --help has an Examples section`).toBeDefined();
       expect(h.stdout.trimEnd().endsWith(examples!.trimEnd()), `${c}: the examples come last`).toBe(true);
-      const lines = examples!.split('\n').map((l) => l.trim()).filter(Boolean);
+      const lines = examples!
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
       expect(lines.length, c).toBeGreaterThanOrEqual(2);
       expect(lines.length, c).toBeLessThanOrEqual(3);
       for (const line of lines) {
@@ -50,15 +53,23 @@ describe('verbs load their library when they run', () => {
     expect((await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', out, '--runtime', 'none'])).code).toBe(0);
     // A module hook that names every source file Node loads (the sources run through tsx, as in a checkout).
     const hook = join(dir, 'hook.mjs');
-    await writeFile(hook, "export async function load(url, context, next) {\n  if (url.includes('/src/')) process.stderr.write(`LOAD ${url}\\n`);\n  return next(url, context);\n}\n");
+    await writeFile(
+      hook,
+      "export async function load(url, context, next) {\n  if (url.includes('/src/')) process.stderr.write(`LOAD ${url}\\n`);\n  return next(url, context);\n}\n",
+    );
     const reg = join(dir, 'register.mjs');
     await writeFile(reg, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hook).href)});\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx/esm', '--import', reg, join(REPO, 'src/cli/run.ts'), 'verify', out], { cwd: REPO, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx/esm', '--import', reg, join(REPO, 'src/cli/run.ts'), 'verify', out], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     const loaded = [...r.stderr.matchAll(/^LOAD .*?\/src\/(.+)$/gm)].map((m) => m[1]!);
     expect(loaded).toEqual(expect.arrayContaining(['cli/main.ts', 'bundle/verify.ts']));
     // lock/lock.ts is the lock's format, which bundle.json shares; resolving and locking are lock/'s other files.
-    const heavy = loaded.filter((f) => (/^(sources|lock|fetch|manifest|sbom|audit|report|install|smoke|probe)\//.test(f) && f !== 'lock/lock.ts') || f === 'bundle/publish.ts');
+    const heavy = loaded.filter(
+      (f) => (/^(sources|lock|fetch|manifest|sbom|audit|report|install|smoke|probe)\//.test(f) && f !== 'lock/lock.ts') || f === 'bundle/publish.ts',
+    );
     expect(heavy).toEqual([]);
   });
 });

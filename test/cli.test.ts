@@ -37,7 +37,10 @@ describe('cli', () => {
     const dir = await tempDir();
     const { manifest } = await fileManifest(dir);
     const b = await runCli(['--json', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', join(dir, 'o'), '--runtime', 'none']);
-    const events = b.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const events = b.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['phase', 'download:start', 'download:done', 'result']));
     expect(events.at(-1)!.type).toBe('result');
   });
@@ -49,7 +52,9 @@ describe('cli', () => {
     await writeFile(join(dir, 'o', 'extra.txt'), 'x');
     const v = await runCli(['verify', join(dir, 'o')]);
     expect(v.code).toBe(4);
-    expect(v.stderr).toContain("EXTRA_FILE: 1 file not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  extra.txt\n");
+    expect(v.stderr).toContain(
+      "EXTRA_FILE: 1 file not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  extra.txt\n",
+    );
     expect(v.stdout).toMatch(/^FAILED test 1\.0\.0: 1 file\(s\) not in the bundle left in /m);
     // Damage is still damage: a changed byte is named as such.
     const blob = (await readdir(join(dir, 'o', 'blobs/sha256')))[0]!;
@@ -62,7 +67,10 @@ describe('cli', () => {
 
   it('bad input: one clear message, a hint, no stack trace, the documented exit code', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'bad.yaml'), 'name: x\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: a\n    url: https://example.invalid/a\n');
+    await writeFile(
+      join(dir, 'bad.yaml'),
+      'name: x\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: a\n    url: https://example.invalid/a\n',
+    );
     const r = await runCli(['build', join(dir, 'bad.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: .*bad\.yaml:5: files\[0\]\.sha256: missing required field/m);
@@ -82,7 +90,11 @@ describe('cli', () => {
     expect(usage.stderr).toContain("missing required argument 'manifest'");
 
     // An empty key (--key "$UNSET") is not "no key": the signature check would silently not happen.
-    for (const args of [['verify', dir, '--key', ''], ['verify', dir, '--key='], ['install', dir, '--key', '', '--dry-run']]) {
+    for (const args of [
+      ['verify', dir, '--key', ''],
+      ['verify', dir, '--key='],
+      ['install', dir, '--key', '', '--dry-run'],
+    ]) {
       const empty = await runCli(args);
       expect(empty.code, args.join(' ')).toBe(64);
       expect(empty.stderr).toContain("option '--key <file>' argument '' is invalid. expected a file path, got an empty value");
@@ -157,72 +169,106 @@ describe('cli', () => {
     await expect(stat(join(dir, 'other.json'))).resolves.toBeTruthy();
   });
 
-  it.skipIf(process.getuid?.() !== 0)('lock --out into a device node writes into it and leaves it a device; a symlink keeps pointing at its target', async () => {
-    const dir = await tempDir();
-    const { manifest } = await fileManifest(dir);
-    // A null device of our own, never the system's /dev/null.
-    const dev = join(dir, 'null');
-    expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
-    const r = await runCli(['lock', manifest, '--out', dev]);
-    expect(r.code).toBe(0);
-    expect((await lstat(dev)).isCharacterDevice()).toBe(true);
-    await writeFile(join(dir, 'real.json'), '{}');
-    await symlink('real.json', join(dir, 'link.json'));
-    expect((await runCli(['lock', manifest, '--out', join(dir, 'link.json')])).code).toBe(0);
-    expect((await lstat(join(dir, 'link.json'))).isSymbolicLink()).toBe(true);
-    expect(JSON.parse(await readFile(join(dir, 'real.json'), 'utf8')).artifacts).toHaveLength(3);
-    const folder = await runCli(['lock', manifest, '--out', dir]);
-    expect(folder.code).toBe(5);
-    expect(folder.stderr).toContain('it is a folder');
-    noStack(folder.stderr);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    'lock --out into a device node writes into it and leaves it a device; a symlink keeps pointing at its target',
+    async () => {
+      const dir = await tempDir();
+      const { manifest } = await fileManifest(dir);
+      // A null device of our own, never the system's /dev/null.
+      const dev = join(dir, 'null');
+      expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
+      const r = await runCli(['lock', manifest, '--out', dev]);
+      expect(r.code).toBe(0);
+      expect((await lstat(dev)).isCharacterDevice()).toBe(true);
+      await writeFile(join(dir, 'real.json'), '{}');
+      await symlink('real.json', join(dir, 'link.json'));
+      expect((await runCli(['lock', manifest, '--out', join(dir, 'link.json')])).code).toBe(0);
+      expect((await lstat(join(dir, 'link.json'))).isSymbolicLink()).toBe(true);
+      expect(JSON.parse(await readFile(join(dir, 'real.json'), 'utf8')).artifacts).toHaveLength(3);
+      const folder = await runCli(['lock', manifest, '--out', dir]);
+      expect(folder.code).toBe(5);
+      expect(folder.stderr).toContain('it is a folder');
+      noStack(folder.stderr);
+    },
+  );
 
-  it.skipIf(process.getuid?.() !== 0)('build refuses a read-only --tar folder before fetching, keeps the old bundle, and streams --tar into a device', async () => {
-    const dir = await tempDir();
-    const { manifest } = await fileManifest(dir);
-    const out = join(dir, 'out');
-    const cache = ['--cache-dir', join(dir, 'c')];
-    expect((await runCli([...cache, '-q', 'build', manifest, '--out', out, '--runtime', 'none'])).code).toBe(0);
-    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('version: 1.0.0', 'version: 1.0.1'));
-    const ro = join(dir, 'ro');
-    await mkdir(ro);
-    // A read-only filesystem in a mount namespace of its own: nothing of it is seen outside this one command.
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"`, 'sh', ro, process.execPath, BIN, ...cache, 'build', manifest, '--out', out, '--tar', join(ro, 'x.tar'), '--runtime', 'none'], { encoding: 'utf8' });
-    expect(r.stderr).toContain(`error: cannot write --tar ${join(ro, 'x.tar')}: the filesystem is read-only`);
-    expect(r.stderr).toMatch(/^hint: .*nothing was fetched or written/m);
-    expect(r.stderr).not.toMatch(/^fetch/m);
-    expect(r.status).toBe(5);
-    expect(JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')).version).toBe('1.0.0');
-    // A device given as --tar is written into, not replaced (our own null device, never the system's).
-    const dev = join(dir, 'null');
-    expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
-    const t = await runCli([...cache, 'build', manifest, '--out', out, '--tar', dev, '--runtime', 'none']);
-    expect(t.code).toBe(0);
-    expect((await lstat(dev)).isCharacterDevice()).toBe(true);
-    expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    'build refuses a read-only --tar folder before fetching, keeps the old bundle, and streams --tar into a device',
+    async () => {
+      const dir = await tempDir();
+      const { manifest } = await fileManifest(dir);
+      const out = join(dir, 'out');
+      const cache = ['--cache-dir', join(dir, 'c')];
+      expect((await runCli([...cache, '-q', 'build', manifest, '--out', out, '--runtime', 'none'])).code).toBe(0);
+      await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('version: 1.0.0', 'version: 1.0.1'));
+      const ro = join(dir, 'ro');
+      await mkdir(ro);
+      // A read-only filesystem in a mount namespace of its own: nothing of it is seen outside this one command.
+      const r = spawnSync(
+        'unshare',
+        [
+          '-m',
+          'sh',
+          '-c',
+          `mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"`,
+          'sh',
+          ro,
+          process.execPath,
+          BIN,
+          ...cache,
+          'build',
+          manifest,
+          '--out',
+          out,
+          '--tar',
+          join(ro, 'x.tar'),
+          '--runtime',
+          'none',
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(r.stderr).toContain(`error: cannot write --tar ${join(ro, 'x.tar')}: the filesystem is read-only`);
+      expect(r.stderr).toMatch(/^hint: .*nothing was fetched or written/m);
+      expect(r.stderr).not.toMatch(/^fetch/m);
+      expect(r.status).toBe(5);
+      expect(JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')).version).toBe('1.0.0');
+      // A device given as --tar is written into, not replaced (our own null device, never the system's).
+      const dev = join(dir, 'null');
+      expect(spawnSync('mknod', ['-m', '666', dev, 'c', '1', '3']).status).toBe(0);
+      const t = await runCli([...cache, 'build', manifest, '--out', out, '--tar', dev, '--runtime', 'none']);
+      expect(t.code).toBe(0);
+      expect((await lstat(dev)).isCharacterDevice()).toBe(true);
+      expect((await readdir(dir)).filter((n) => n.startsWith('.'))).toEqual([]);
+    },
+  );
 
-  it.skipIf(process.getuid?.() !== 0)('lock --out where no folder can be made fails at once with exit 5 (Node\'s recursive mkdir spins forever there)', async () => {
-    const dir = await tempDir();
-    const { manifest } = await fileManifest(dir);
-    const ro = join(dir, 'ro');
-    const pm = join(dir, 'proc');
-    await mkdir(ro);
-    await mkdir(pm);
-    // Private mounts at our own temp paths: a read-only tmpfs, and a procfs (where mkdir says ENOENT under a
-    // folder that exists). Nothing can be created in either; nothing of them is seen outside the command.
-    const run = (mount: string, out: string) =>
-      spawnSync('unshare', ['-m', 'sh', '-c', `${mount} && exec "$@"`, 'sh', process.execPath, BIN, 'lock', manifest, '--out', out], { encoding: 'utf8', timeout: 30_000 });
-    const r = run(`mount -t tmpfs -o ro tmpfs ${ro}`, join(ro, 'a', 'b', 'm.lock.json'));
-    expect(r.stderr).toContain(`cannot write ${join(ro, 'a', 'b', 'm.lock.json')}: the filesystem is read-only`);
-    expect(r.stderr).toMatch(/^hint: .*writable filesystem/m);
-    expect(r.status).toBe(5);
-    const p = run(`mount -t proc proc ${pm}`, join(pm, 'self', 'x', 'm.lock.json'));
-    expect(p.error).toBeUndefined(); // not killed by the timeout
-    expect(p.status).toBe(5);
-    expect(p.stderr).toMatch(/^error: cannot write .*m\.lock\.json: /m);
-    noStack(p.stderr);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    "lock --out where no folder can be made fails at once with exit 5 (Node's recursive mkdir spins forever there)",
+    async () => {
+      const dir = await tempDir();
+      const { manifest } = await fileManifest(dir);
+      const ro = join(dir, 'ro');
+      const pm = join(dir, 'proc');
+      await mkdir(ro);
+      await mkdir(pm);
+      // Private mounts at our own temp paths: a read-only tmpfs, and a procfs (where mkdir says ENOENT under a
+      // folder that exists). Nothing can be created in either; nothing of them is seen outside the command.
+      const run = (mount: string, out: string) =>
+        spawnSync('unshare', ['-m', 'sh', '-c', `${mount} && exec "$@"`, 'sh', process.execPath, BIN, 'lock', manifest, '--out', out], {
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+      const r = run(`mount -t tmpfs -o ro tmpfs ${ro}`, join(ro, 'a', 'b', 'm.lock.json'));
+      expect(r.stderr).toContain(`cannot write ${join(ro, 'a', 'b', 'm.lock.json')}: the filesystem is read-only`);
+      expect(r.stderr).toMatch(/^hint: .*writable filesystem/m);
+      expect(r.status).toBe(5);
+      const p = run(`mount -t proc proc ${pm}`, join(pm, 'self', 'x', 'm.lock.json'));
+      expect(p.error).toBeUndefined(); // not killed by the timeout
+      expect(p.status).toBe(5);
+      expect(p.stderr).toMatch(/^error: cannot write .*m\.lock\.json: /m);
+      noStack(p.stderr);
+    },
+  );
 
   it('Ctrl-C while resolving is an interruption (exit 130), not an internal error', async () => {
     const dir = await tempDir();
@@ -232,7 +278,10 @@ describe('cli', () => {
     const port = (server.address() as { port: number }).port;
     try {
       const manifest = join(dir, 'm.yaml');
-      await writeFile(manifest, `name: h\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    url: http://127.0.0.1:${port}/big.bin\n    sha256: ${'a'.repeat(64)}\n`);
+      await writeFile(
+        manifest,
+        `name: h\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    url: http://127.0.0.1:${port}/big.bin\n    sha256: ${'a'.repeat(64)}\n`,
+      );
       const r = await runCli(['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', join(dir, 'out'), '--runtime', 'none'], {
         signalWhen: { pattern: /resolve: file/, signal: 'SIGINT', delayMs: 500 },
       });

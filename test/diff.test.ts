@@ -204,14 +204,28 @@ describe('diff on synthetic indexes', () => {
     expect(diff(index('1.0.1', [key('/etc/x', '640')]), index('1.0.2', [key('/etc/x', '0640')])).changed).toEqual([]);
 
     const setuid = diff(a, index('1.1.0', [key('/etc/sudoers.d/zz', '4755'), apt('jq', '1.6-2.1')]));
-    expect(setuid.changed[0]).toMatchObject({ name: 'zz', install: { from: { dest: '/etc/apt/keyrings/zz.gpg', mode: '0644' }, to: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] } } });
-    expect(setuid.attention).toEqual([{ name: 'zz', identity: 'pkg:generic/zz', install: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] }, was: { dest: '/etc/apt/keyrings/zz.gpg', mode: '0644', flags: [] } }]);
+    expect(setuid.changed[0]).toMatchObject({
+      name: 'zz',
+      install: { from: { dest: '/etc/apt/keyrings/zz.gpg', mode: '0644' }, to: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] } },
+    });
+    expect(setuid.attention).toEqual([
+      {
+        name: 'zz',
+        identity: 'pkg:generic/zz',
+        install: { dest: '/etc/sudoers.d/zz', mode: '4755', flags: ['setuid'] },
+        was: { dest: '/etc/apt/keyrings/zz.gpg', mode: '0644', flags: [] },
+      },
+    ]);
     expect(suggestedBump(setuid)).toBe('minor');
-    expect(diffText(setuid)).toMatch(/^ATTENTION: zz now installs to \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\) \(was \/etc\/apt\/keyrings\/zz\.gpg, mode 0644\)$/m);
+    expect(diffText(setuid)).toMatch(
+      /^ATTENTION: zz now installs to \/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\) \(was \/etc\/apt\/keyrings\/zz\.gpg, mode 0644\)$/m,
+    );
     const md = changelogMarkdown(setuid);
     expect(md).not.toContain('No component changed.');
     expect(md).toContain('### Attention: setuid, setgid or world-writable (1)');
-    expect(md).toContain('### Changed (1)\n\n- `zz` `abc123` → `abc123` (file; install: /etc/apt/keyrings/zz.gpg, mode 0644 → /etc/sudoers.d/zz, mode 4755 (SETUID))');
+    expect(md).toContain(
+      '### Changed (1)\n\n- `zz` `abc123` → `abc123` (file; install: /etc/apt/keyrings/zz.gpg, mode 0644 → /etc/sudoers.d/zz, mode 4755 (SETUID))',
+    );
 
     const added = diff(index('1.0.0', []), index('1.1.0', [file('drop', '1', 'x', { dest: '/tmp/drop', mode: '2777' })]));
     expect(added.attention.map((x) => `${x.name} ${x.install.flags.join(',')} ${x.was ? 'was' : 'new'}`)).toEqual(['drop setgid,world-writable new']);
@@ -303,16 +317,20 @@ describe('vault-bundle diff', () => {
 
     const cdx = JSON.parse((await runCli(['sbom', b])).stdout) as { components: { name: string; properties: { name: string; value: string }[] }[] };
     const props = cdx.components.find((c) => c.name === 'zz')!.properties;
-    expect(props).toEqual(expect.arrayContaining([
-      { name: 'vault-bundle:install-dest', value: '/etc/sudoers.d/zz' },
-      { name: 'vault-bundle:install-mode', value: '4755' },
-      { name: 'vault-bundle:install-mode-flags', value: 'setuid' },
-    ]));
+    expect(props).toEqual(
+      expect.arrayContaining([
+        { name: 'vault-bundle:install-dest', value: '/etc/sudoers.d/zz' },
+        { name: 'vault-bundle:install-mode', value: '4755' },
+        { name: 'vault-bundle:install-mode-flags', value: 'setuid' },
+      ]),
+    );
     const spdx = JSON.parse((await runCli(['sbom', b, '--format', 'spdx'])).stdout) as { packages: { name: string; comment?: string }[] };
     expect(spdx.packages.find((p) => p.name === 'zz')!.comment).toBe('installed on the box at /etc/sudoers.d/zz, mode 4755 (SETUID)');
 
     const page = (await runCli(['report', b, '--base', join(dir, 'a')])).stdout;
-    expect(page).toMatch(/<ul class="compact" id="special-modes"><li class="bad"><b>zz<\/b> installs to <span class="mono">\/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)<\/span>/);
+    expect(page).toMatch(
+      /<ul class="compact" id="special-modes"><li class="bad"><b>zz<\/b> installs to <span class="mono">\/etc\/sudoers\.d\/zz, mode 4755 \(SETUID\)<\/span>/,
+    );
     expect(page).toContain('<span class="mono bad install">→ /etc/sudoers.d/zz, mode 4755 (SETUID)</span>');
     expect(page).toMatch(/<ul class="compact" id="diff-attention"><li class="bad"><b>zz<\/b> installs to/);
 
@@ -346,7 +364,15 @@ describe('diff of real bundles: jq from Debian 12 and from Debian 13', () => {
     const cache = join(tmpdir(), 'vault-bundle-test-cache'); // Packages indexes are content-addressed: shared
     await writeFile(
       join(dir, 'bookworm.yaml'),
-      ['name: jq', 'version: 1.0.0', 'target: { os: debian-12, arch: amd64 }', 'apt:', '  sources: [{ system: true, suites: [bookworm] }]', '  packages: [jq]', ''].join('\n'),
+      [
+        'name: jq',
+        'version: 1.0.0',
+        'target: { os: debian-12, arch: amd64 }',
+        'apt:',
+        '  sources: [{ system: true, suites: [bookworm] }]',
+        '  packages: [jq]',
+        '',
+      ].join('\n'),
     );
     await writeFile(
       join(dir, 'trixie.yaml'),

@@ -19,7 +19,12 @@ import { tempDir } from './helpers/tmp.js';
  */
 
 const run = promisify(execFile);
-const DOC_FILES = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOC_FILES = [
+  'README.md',
+  ...readdirSync(join(REPO, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const read = (f: string) => readFileSync(join(REPO, f), 'utf8');
 
 interface Block {
@@ -92,7 +97,19 @@ async function help(verb: string): Promise<string> {
   return helps.get(verb)!;
 }
 const flagsOf = (text: string) =>
-  new Set(text.split('\n').filter((l) => /^\s+-/.test(l)).flatMap((l) => [...l.trimStart().replace(/\s{2,}\S.*$/, '').matchAll(/--?[a-zA-Z][\w-]*/g)].map((m) => m[0])));
+  new Set(
+    text
+      .split('\n')
+      .filter((l) => /^\s+-/.test(l))
+      .flatMap((l) =>
+        [
+          ...l
+            .trimStart()
+            .replace(/\s{2,}\S.*$/, '')
+            .matchAll(/--?[a-zA-Z][\w-]*/g),
+        ].map((m) => m[0]),
+      ),
+  );
 /** The subcommands a command's help lists (`cache verify`, `cache gc`), if it has any. */
 const subcommandsOf = (text: string) => {
   const after = text.split(/^Commands:$/m)[1] ?? '';
@@ -116,7 +133,11 @@ describe('docs: every command shown exists with the flags it uses', () => {
     expect(all.length).toBeGreaterThan(20);
     expect(all.some((b) => b.tags.includes('box'))).toBe(true);
     expect(all.some((b) => b.tags.includes('run'))).toBe(true);
-    for (const b of all) expect(b.tags.filter((t) => t !== 'box' && t !== 'run'), `${b.file}:${b.line}`).toEqual([]);
+    for (const b of all)
+      expect(
+        b.tags.filter((t) => t !== 'box' && t !== 'run'),
+        `${b.file}:${b.line}`,
+      ).toEqual([]);
   });
 
   /** Problems with these invocations: a verb or subcommand that does not exist, a flag its --help does not list. */
@@ -291,8 +312,12 @@ describe("docs: the release engineer's walkthrough runs", () => {
       expect(printed).toHaveLength(steps.length);
       steps.forEach((b, i) => {
         if (b.output === undefined) return;
-        const got = normal(printed[i]!).split('\n').map((l) => l.trimEnd());
-        for (const want of normal(b.output).split('\n').map((l) => l.trimEnd())) {
+        const got = normal(printed[i]!)
+          .split('\n')
+          .map((l) => l.trimEnd());
+        for (const want of normal(b.output)
+          .split('\n')
+          .map((l) => l.trimEnd())) {
           expect(got, `docs/release-engineer.md:${b.line} shows a line the command did not print`).toContain(want);
         }
       });

@@ -19,7 +19,7 @@ import { tempDir } from './helpers/tmp.js';
 const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy'];
 const savedEnv = new Map<string, string | undefined>();
 beforeAll(() => {
-  for (const k of PROXY_VARS) savedEnv.set(k, process.env[k]), delete process.env[k];
+  for (const k of PROXY_VARS) (savedEnv.set(k, process.env[k]), delete process.env[k]);
 });
 afterAll(() => {
   for (const [k, v] of savedEnv) {
@@ -116,8 +116,7 @@ async function blobNames(root: string): Promise<string[]> {
 
 const partialPath = (root: string, it: Locked) => join(root, 'partial', `${hexOf(it.digest)}.part`);
 const blobPath = (root: string, it: Locked) => join(root, 'blobs', 'sha256', hexOf(it.digest));
-const ofType = <T extends VaultEvent['type']>(events: VaultEvent[], t: T) =>
-  events.filter((e): e is Extract<VaultEvent, { type: T }> => e.type === t);
+const ofType = <T extends VaultEvent['type']>(events: VaultEvent[], t: T) => events.filter((e): e is Extract<VaultEvent, { type: T }> => e.type === t);
 
 const BIG = randomBytes(256 * 1024);
 
@@ -380,11 +379,7 @@ describe('fetchOne against a real HTTP server', () => {
     const h = await harness();
     const a = lockedFor('a', BIG, s.url('/a.bin'));
     const b = { ...a, id: 'file:a-again', name: 'a-again' };
-    const [ra, rb, rc] = await Promise.all([
-      fetchOne(a, h.ctx, fileSource),
-      fetchOne(b, h.ctx, fileSource),
-      fetchOne(a, h.ctx, fileSource),
-    ]);
+    const [ra, rb, rc] = await Promise.all([fetchOne(a, h.ctx, fileSource), fetchOne(b, h.ctx, fileSource), fetchOne(a, h.ctx, fileSource)]);
     expect(ra).toEqual(rb);
     expect(rc).toEqual(ra);
     expect(s.requests).toHaveLength(1);
@@ -427,7 +422,7 @@ const HUGE = randomBytes(9 * 1024 * 1024 + 4321); // several buffers' worth, not
 
 /** Writes `data` from `from` on in random-sized chunks, as a network would hand them over. */
 async function writeChunked(w: BlobWriter, data: Uint8Array, from = 0, to = data.byteLength): Promise<void> {
-  for (let off = from; off < to; ) {
+  for (let off = from; off < to;) {
     const n = Math.min(to - off, 1 + Math.floor(Math.random() * 200_000));
     const wait = w.write(data.subarray(off, off + n));
     if (wait) await wait;
@@ -541,7 +536,12 @@ describe('fetchAll', () => {
     expect(s.requests).toHaveLength(20);
     expect(s.maxInFlight).toBeLessThanOrEqual(4);
     expect(s.maxInFlight).toBe(4);
-    expect((await blobNames(h.root)).sort()).toEqual(items.slice(0, 20).map((it) => hexOf(it.digest)).sort());
+    expect((await blobNames(h.root)).sort()).toEqual(
+      items
+        .slice(0, 20)
+        .map((it) => hexOf(it.digest))
+        .sort(),
+    );
   });
 
   it('starts the largest files first and returns blobs in the order asked', async () => {
@@ -676,9 +676,7 @@ describe('file source resolve', () => {
 
   it('a local path that does not exist gives UpstreamError NOT_FOUND naming the path', async () => {
     const h = await harness();
-    const err = await caught(
-      fileSource.resolve([{ name: 'k', path: 'missing/keyring.gpg', sha256: sha256hex(BIG) }], h.ctx),
-    );
+    const err = await caught(fileSource.resolve([{ name: 'k', path: 'missing/keyring.gpg', sha256: sha256hex(BIG) }], h.ctx));
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).code).toBe('NOT_FOUND');
     expect((err as UpstreamError).message).toContain(join(h.root, 'missing/keyring.gpg'));

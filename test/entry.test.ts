@@ -21,10 +21,26 @@ const PATH = '/usr/bin:/bin';
 const root = process.getuid?.() === 0;
 
 function gpgExport(k: SigningKey, secret: boolean, file: string): string {
-  execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', file, secret ? '--export-secret-keys' : '--export', k.fingerprint], {
-    env: { ...process.env, GNUPGHOME: k.home },
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'gpg',
+    [
+      '--batch',
+      '--yes',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--armor',
+      '--output',
+      file,
+      secret ? '--export-secret-keys' : '--export',
+      k.fingerprint,
+    ],
+    {
+      env: { ...process.env, GNUPGHOME: k.home },
+      stdio: 'ignore',
+    },
+  );
   return file;
 }
 
@@ -44,7 +60,9 @@ async function swap(dir: string, path: string, text: string): Promise<void> {
   await rm(join(dir, path));
   await writeFile(join(dir, path), text);
   const sums = join(dir, 'SHA256SUMS');
-  const lines = (await readFile(sums, 'utf8')).split('\n').map((l) => (l.endsWith(`  ${path}`) ? `${createHash('sha256').update(text).digest('hex')}  ${path}` : l));
+  const lines = (await readFile(sums, 'utf8'))
+    .split('\n')
+    .map((l) => (l.endsWith(`  ${path}`) ? `${createHash('sha256').update(text).digest('hex')}  ${path}` : l));
   await rm(sums);
   await writeFile(sums, lines.join('\n'));
 }
@@ -77,7 +95,11 @@ describe('./verify and ./vault-bundle with --key: gpgv checks SHA256SUMS.asc bef
   it('a swapped runtime/vault-bundle.cjs with its SHA256SUMS line updated is refused, never run', async () => {
     const d = await linked();
     const mark = join(d, '..', 'ran');
-    await swap(d, 'runtime/vault-bundle.cjs', `require('fs').writeFileSync(${JSON.stringify(mark)}, 'ran');\nconsole.log('OK entry 1.0.0: 7 files verified; signature by ${rel.fingerprint} valid');\n`);
+    await swap(
+      d,
+      'runtime/vault-bundle.cjs',
+      `require('fs').writeFileSync(${JSON.stringify(mark)}, 'ran');\nconsole.log('OK entry 1.0.0: 7 files verified; signature by ${rel.fingerprint} valid');\n`,
+    );
     for (const [script, args] of [
       ['verify', ['--key', keys.pub, '--require-signature']],
       ['verify', [`--key=${keys.pub}`]],
@@ -157,7 +179,11 @@ describe('./verify and ./vault-bundle with --key: gpgv checks SHA256SUMS.asc bef
 
 describe('./verify arguments', () => {
   it('accepts its own folder as a path ("." or absolute), refuses another folder, and its help names ./verify', async () => {
-    for (const [args, cwd] of [[['.'], bundle], [[bundle, '--key', keys.pub], work], [['--base', work, `${bundle}/../b`], work]] as const) {
+    for (const [args, cwd] of [
+      [['.'], bundle],
+      [[bundle, '--key', keys.pub], work],
+      [['--base', work, `${bundle}/../b`], work],
+    ] as const) {
       const r = sh(join(bundle, 'verify'), [...args], { cwd });
       expect(r.stdout, args.join(' ')).toMatch(/^OK entry 1\.0\.0/m);
       expect(r.status).toBe(0);

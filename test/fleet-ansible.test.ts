@@ -26,7 +26,10 @@ let work = '';
 let bundle = '';
 let roots: string[] = [];
 const play = (o?: Parameters<Fleet['play']>[0]) => f.play(o);
-const digestOf = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+const digestOf = async (p: string) =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex');
 
 beforeAll(async () => {
   if (!READY) return;
@@ -55,10 +58,20 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
       }
       const site = (await readdir(join(root, 'opt/vault-ai/venv/lib'))).map((d) => join(root, 'opt/vault-ai/venv/lib', d, 'site-packages'))[0]!;
       const dists = (await readdir(site)).filter((d) => d.endsWith('.dist-info')).sort();
-      expect(dists).toEqual(index.artifacts.filter((x) => x.kind === 'pip').map((a) => `${a.name}-${a.version}.dist-info`).sort());
+      expect(dists).toEqual(
+        index.artifacts
+          .filter((x) => x.kind === 'pip')
+          .map((a) => `${a.name}-${a.version}.dist-info`)
+          .sort(),
+      );
       const snaps = join(root, 'opt/vault-ai/models/hub/models--vault-ai--tiny-gpt2/snapshots');
       const [rev] = await readdir(snaps);
-      expect((await readdir(join(snaps, rev!))).sort()).toEqual(index.artifacts.filter((x) => x.kind === 'hf').map((a) => a.name.split('/').at(-1)).sort());
+      expect((await readdir(join(snaps, rev!))).sort()).toEqual(
+        index.artifacts
+          .filter((x) => x.kind === 'hf')
+          .map((a) => a.name.split('/').at(-1))
+          .sort(),
+      );
       expect(await readFile(join(root, 'etc/vault-ai/motd.txt'), 'utf8')).toBe('vault-ai fleet test\n');
       const rollout = JSON.parse(await readFile(join(work, 'results', n, 'rollout.json'), 'utf8'));
       expect(rollout.steps.map((s: { step: string; ok: boolean }) => `${s.step}:${s.ok}`)).toEqual(['copy:true', 'verify:true', 'install:true', 'smoke:false']);
@@ -78,7 +91,8 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
   }, 300_000);
 
   it('a second run changes nothing (changed=0), and check mode changes nothing either', async () => {
-    const status = () => Promise.all(roots.map((r) => Promise.all([digestOf(join(r, 'var/lib/dpkg/status')), digestOf(join(r, 'var/lib/vault-bundle/journal.jsonl'))])));
+    const status = () =>
+      Promise.all(roots.map((r) => Promise.all([digestOf(join(r, 'var/lib/dpkg/status')), digestOf(join(r, 'var/lib/vault-bundle/journal.jsonl'))])));
     const again = await play({ vars: { rollout_smoke: false } });
     const installed = await readFile(join(work, 'results', 'box1', 'rollout.json'), 'utf8');
     for (const n of NAMES) expect(again.recap[n], installed).toMatchObject({ changed: 0, failed: 0 });
@@ -113,11 +127,20 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
   }, 180_000);
 });
 
-const hasLint = await execFile('sh', ['-c', 'command -v ansible-lint && command -v ansible-playbook']).then(() => true, () => false);
+const hasLint = await execFile('sh', ['-c', 'command -v ansible-lint && command -v ansible-playbook']).then(
+  () => true,
+  () => false,
+);
 describe.skipIf(!hasLint)('the collection as its own linters read it', () => {
   it('site.yml and the Packer provisioner pass --syntax-check; ansible-lint (production profile) is clean', async () => {
     const dir = join(REPO, 'ansible');
-    const env = { ...process.env, ANSIBLE_CONFIG: join(dir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', NO_COLOR: '1', ANSIBLE_LOCAL_TEMP: join(await tempDir(), 'a') };
+    const env = {
+      ...process.env,
+      ANSIBLE_CONFIG: join(dir, 'ansible.cfg'),
+      ANSIBLE_NOCOLOR: '1',
+      NO_COLOR: '1',
+      ANSIBLE_LOCAL_TEMP: join(await tempDir(), 'a'),
+    };
     for (const pb of ['site.yml', 'packer/provision.yml']) {
       const r = await execFile('ansible-playbook', ['--syntax-check', '-i', 'localhost,', pb], { cwd: dir, env });
       expect(r.stdout).toContain(`playbook: ${pb}`);

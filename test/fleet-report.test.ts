@@ -70,7 +70,9 @@ describe('fleet report from fetched results', () => {
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
     expect(html).toContain('evil&lt;img src=x onerror=&quot;document.title=1&quot;&gt;');
-    expect(html.replace(/&#39;/g, "'")).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'sha256-[^']+'; script-src 'none';/);
+    expect(html.replace(/&#39;/g, "'")).toMatch(
+      /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'sha256-[^']+'; script-src 'none';/,
+    );
   });
 
   it('the CLI writes the three files, prints escaped names, and --expect reads an INI inventory', async () => {
@@ -102,13 +104,30 @@ describe('fleet report from fetched results', () => {
     expect(new Set(img.raw).size).toBeGreaterThan(64);
     const stride = img.raw.length / img.height;
     const rows = new Set<string>();
-    for (let y = 0; y < img.height; y += 10) rows.add(createHash('sha1').update(img.raw.subarray(y * stride + 1, (y + 1) * stride)).digest('hex'));
+    for (let y = 0; y < img.height; y += 10)
+      rows.add(
+        createHash('sha1')
+          .update(img.raw.subarray(y * stride + 1, (y + 1) * stride))
+          .digest('hex'),
+      );
     expect(rows.size).toBeGreaterThan(30);
     const dom = await chromium(dir, ['--dump-dom', url]);
     expect(dom).toContain('<title>Fleet: 4 of 6 boxes pass</title>');
-    expect([...dom.matchAll(/<tr class="status-\S+" data-host="[^"]*" data-status="(\w[\w-]*)">/g)].map((m) => m[1])).toEqual(['fail', 'pass', 'pass', 'pass', 'no-report', 'pass']);
+    expect([...dom.matchAll(/<tr class="status-\S+" data-host="[^"]*" data-status="(\w[\w-]*)">/g)].map((m) => m[1])).toEqual([
+      'fail',
+      'pass',
+      'pass',
+      'pass',
+      'no-report',
+      'pass',
+    ]);
     const slow = /<tr class="status-pass" data-host="h200-slow"[\s\S]*?<\/tr>/.exec(dom)![0];
-    expect([...slow.matchAll(/data-metric="(\w+)" data-outlier="true"/g)].map((m) => m[1])).toEqual(['matmul_tflops', 'membw_gbps', 'nccl_busbw_gbps', 'max_temp_c']);
+    expect([...slow.matchAll(/data-metric="(\w+)" data-outlier="true"/g)].map((m) => m[1])).toEqual([
+      'matmul_tflops',
+      'membw_gbps',
+      'nccl_busbw_gbps',
+      'max_temp_c',
+    ]);
     expect(dom).not.toMatch(/<img/i);
   });
 

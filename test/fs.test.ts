@@ -62,7 +62,11 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(join(dir, 'folder'), 'x')).rejects.toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining('it is a folder') });
     await writeFile(join(dir, 'afile'), 'keep');
     const err = await writeFileAtomic(join(dir, 'afile', 'x.json'), 'x').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'WRITE_FAILED', exitCode: 5, message: `cannot write ${join(dir, 'afile', 'x.json')}: ${join(dir, 'afile')} is a file, not a folder` });
+    expect(err).toMatchObject({
+      code: 'WRITE_FAILED',
+      exitCode: 5,
+      message: `cannot write ${join(dir, 'afile', 'x.json')}: ${join(dir, 'afile')} is a file, not a folder`,
+    });
     expect(await readFile(join(dir, 'afile'), 'utf8')).toBe('keep');
   });
 

@@ -9,7 +9,13 @@ import { packScript } from '../src/runtime/pack.js';
  * folders (stateDir, profile, hf home, venv); a test that forgets leaks into the machine, as the HF profile
  * snippet once did (/etc/profile.d/vault-ai-models.sh with a /tmp/vb-test-… HF_HOME).
  */
-const SYSTEM_PATHS = ['/etc/profile.d/vault-ai-models.sh', '/etc/vault-ai', '/opt/vault-ai', '/var/lib/vault-bundle', join(homedir(), '.local', 'state', 'vault-bundle')];
+const SYSTEM_PATHS = [
+  '/etc/profile.d/vault-ai-models.sh',
+  '/etc/vault-ai',
+  '/opt/vault-ai',
+  '/var/lib/vault-bundle',
+  join(homedir(), '.local', 'state', 'vault-bundle'),
+];
 
 /** path → mtime of every entry at or under `root` (at most `cap` entries: enough to see a change). */
 async function snapshot(root: string, out: Map<string, number>, cap = 10_000): Promise<void> {
@@ -46,12 +52,16 @@ export default async function setup(): Promise<() => Promise<void>> {
     const removed = [...before.keys()].filter((p) => !after.has(p));
     const ours: string[] = [];
     for (const p of changed) {
-      const text = await readFile(p).then((b) => b.subarray(0, 1 << 20).toString('latin1'), () => '');
+      const text = await readFile(p).then(
+        (b) => b.subarray(0, 1 << 20).toString('latin1'),
+        () => '',
+      );
       if (text.includes(runDir)) ours.push(p);
     }
     await rm(runDir, { recursive: true, force: true });
     const others = [...changed.filter((p) => !ours.includes(p)), ...removed.map((p) => `${p} (removed)`)];
-    if (others.length > 0) console.warn(`warning: changed while the tests ran, by nothing that names ${runDir} (another process on this machine?): ${others.join(', ')}`);
+    if (others.length > 0)
+      console.warn(`warning: changed while the tests ran, by nothing that names ${runDir} (another process on this machine?): ${others.join(', ')}`);
     if (ours.length > 0) {
       // vitest reports an error thrown here but still exits 0: set the exit code so the run fails.
       process.exitCode = 1;

@@ -3,16 +3,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  downloadFile,
-  downloadFileToCacheDir,
-  fileDownloadInfo,
-  HubApiError,
-  listFiles,
-  modelInfo,
-  pathsInfo,
-  snapshotDownload,
-} from '@huggingface/hub';
+import { downloadFile, downloadFileToCacheDir, fileDownloadInfo, HubApiError, listFiles, modelInfo, pathsInfo, snapshotDownload } from '@huggingface/hub';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tinyModel, writeTinyModel } from '../tools/tiny-model/index.js';
 import { startHub, type HubServer } from './helpers/hub-server.js';
@@ -21,7 +12,9 @@ import { tempDir } from './helpers/tmp.js';
 const run = promisify(execFile);
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const gitSha1 = (b: Uint8Array): string =>
-  createHash('sha1').update(Buffer.concat([Buffer.from(`blob ${b.length}\0`), b])).digest('hex');
+  createHash('sha1')
+    .update(Buffer.concat([Buffer.from(`blob ${b.length}\0`), b]))
+    .digest('hex');
 
 const TOKEN = 'hf_test_token_0123456789';
 const model = tinyModel({ arch: 'gpt2', seed: 1 });
@@ -107,8 +100,12 @@ describe('hub emulator with the real @huggingface/hub 2.17.5', () => {
       const all = [];
       for await (const e of listFiles({ repo: 'datasets/acme/data', recursive: true, hubUrl: small.url })) all.push(e);
       expect(all.map((e) => `${e.type}:${e.path}`)).toEqual([
-        'file:README.md', 'directory:data', 'directory:data/nested', 'file:data/nested/empty.txt',
-        'file:data/test.jsonl', 'file:data/train.jsonl',
+        'file:README.md',
+        'directory:data',
+        'directory:data/nested',
+        'file:data/nested/empty.txt',
+        'file:data/test.jsonl',
+        'file:data/train.jsonl',
       ]);
       expect(small.requests.filter((r) => r.url.includes('cursor=')).length).toBe(2);
       const top = [];
@@ -159,9 +156,15 @@ describe('hub emulator with the real @huggingface/hub 2.17.5', () => {
     // Headers both clients read (Python's HEAD: X-Repo-Commit, ETag / X-Linked-Etag, X-Linked-Size, Content-Length).
     const head = await fetch(`${hub.url}/acme/tiny-gpt2/resolve/main/model.safetensors`, { method: 'HEAD' });
     expect(head.status).toBe(200);
-    expect(Object.fromEntries(['etag', 'x-linked-etag', 'x-linked-size', 'x-repo-commit', 'content-length', 'accept-ranges'].map((h) => [h, head.headers.get(h)]))).toEqual({
-      etag: `"${sha256(st)}"`, 'x-linked-etag': `"${sha256(st)}"`, 'x-linked-size': String(st.length),
-      'x-repo-commit': commit, 'content-length': String(st.length), 'accept-ranges': 'bytes',
+    expect(
+      Object.fromEntries(['etag', 'x-linked-etag', 'x-linked-size', 'x-repo-commit', 'content-length', 'accept-ranges'].map((h) => [h, head.headers.get(h)])),
+    ).toEqual({
+      etag: `"${sha256(st)}"`,
+      'x-linked-etag': `"${sha256(st)}"`,
+      'x-linked-size': String(st.length),
+      'x-repo-commit': commit,
+      'content-length': String(st.length),
+      'accept-ranges': 'bytes',
     });
     const small = await fetch(`${hub.url}/acme/tiny-gpt2/resolve/main/config.json`, { method: 'HEAD' });
     expect(small.headers.get('etag')).toBe(`"${gitSha1(files['config.json']!)}"`);
@@ -187,14 +190,13 @@ describe('hub emulator with the real @huggingface/hub 2.17.5', () => {
     expect(await readFile(join(storage, 'refs', 'main'), 'utf8')).toBe(commit);
     await checkSnapshot(storage, commit, files, new Set(['model.safetensors']));
     expect((await readdir(join(storage, 'blobs'))).sort()).toEqual(
-      Object.entries(files).map(([p, d]) => (p === 'model.safetensors' ? sha256(d) : gitSha1(d))).sort(),
+      Object.entries(files)
+        .map(([p, d]) => (p === 'model.safetensors' ? sha256(d) : gitSha1(d)))
+        .sort(),
     );
     // The request sequence of libraries.md §2: revision, tree at the commit, then per file paths-info, probe, GET.
     const seq = hub.requests.map((r) => `${r.method} ${r.path}${r.range ? ` ${r.range}` : ''}`);
-    expect(seq.slice(0, 2)).toEqual([
-      'GET /api/models/acme/tiny-gpt2/revision/main',
-      `GET /api/models/acme/tiny-gpt2/tree/${commit}`,
-    ]);
+    expect(seq.slice(0, 2)).toEqual(['GET /api/models/acme/tiny-gpt2/revision/main', `GET /api/models/acme/tiny-gpt2/tree/${commit}`]);
     expect(seq.slice(2, 5)).toEqual([
       `POST /api/models/acme/tiny-gpt2/paths-info/${commit}`,
       `GET /acme/tiny-gpt2/resolve/${commit}/config.json bytes=0-0`,
@@ -245,7 +247,7 @@ describe('hub emulator with the real @huggingface/hub 2.17.5', () => {
     expect(resolves.every((r) => r.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
   });
 
-  it('missing repo, revision and file: the library\'s not-found behaviour', async () => {
+  it("missing repo, revision and file: the library's not-found behaviour", async () => {
     const repoErr = await modelInfo({ name: 'acme/nothere', ...lib() }).catch((e: unknown) => e);
     expect(repoErr).toBeInstanceOf(HubApiError);
     expect((repoErr as HubApiError).statusCode).toBe(404);

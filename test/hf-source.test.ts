@@ -75,11 +75,25 @@ describe('hf source', () => {
   it('installs the standard cache tree under HF_HOME, idempotently', async () => {
     const dir = await tempDir();
     const home = join(dir, 'models');
-    const r = await buildIn(dir, await manifest(dir, `  home: ${home}\n  models:\n    - repo: tiny/gpt2\n      include: ["*.json", "*.safetensors", "merges.txt"]\n`));
+    const r = await buildIn(
+      dir,
+      await manifest(dir, `  home: ${home}\n  models:\n    - repo: tiny/gpt2\n      include: ["*.json", "*.safetensors", "merges.txt"]\n`),
+    );
     const view = hub.repo('tiny/gpt2');
     // The login snippet goes where the test says: a test must never write /etc/profile.d.
     const profile = join(dir, 'vault-ai-models.sh');
-    const run = () => installBundle({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const run = () =>
+      installBundle({
+        bundle: r.dir,
+        dryRun: false,
+        stateDir: join(dir, 'state'),
+        only: ['hf'],
+        profile,
+        ignoreTarget: true,
+        exec: execFile,
+        report: () => {},
+        signal: new AbortController().signal,
+      });
     const first = await run();
     expect(await readFile(profile, 'utf8')).toContain(`export HF_HOME=${home}\nexport HF_HUB_OFFLINE=1\n`);
     expect(first.reports[0]!.detail).toContain(`${profile} sets HF_HOME`);
@@ -90,12 +104,25 @@ describe('hf source', () => {
     expect(await readlink(join(snap, 'config.json'))).toBe(`../../blobs/${cfg.etag}`);
     expect((await lstat(join(snap, 'config.json'))).isSymbolicLink()).toBe(true);
     expect(sha256(await readFile(join(snap, 'model.safetensors')))).toBe(sha256(view.files.get('model.safetensors')!.data));
-    expect((await readdir(join(repo, 'blobs'))).sort()).toEqual(first.reports[0]!.changed.map((c) => view.files.get(c.split('/').slice(2).join('/'))!.etag).sort());
+    expect((await readdir(join(repo, 'blobs'))).sort()).toEqual(
+      first.reports[0]!.changed.map((c) => view.files.get(c.split('/').slice(2).join('/'))!.etag).sort(),
+    );
     const again = await run();
     expect(again.reports[0]!.changed).toEqual([]);
     // --flat: real files, byte-identical, no symlinks.
     const flat = join(dir, 'flat');
-    await installBundle({ bundle: r.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], flat, profile, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await installBundle({
+      bundle: r.dir,
+      dryRun: false,
+      stateDir: join(dir, 'state'),
+      only: ['hf'],
+      flat,
+      profile,
+      ignoreTarget: true,
+      exec: execFile,
+      report: () => {},
+      signal: new AbortController().signal,
+    });
     expect((await lstat(join(flat, 'tiny/gpt2/config.json'))).isFile()).toBe(true);
     expect(sha256(await readFile(join(flat, 'tiny/gpt2/model.safetensors')))).toBe(sha256(view.files.get('model.safetensors')!.data));
   });
@@ -109,13 +136,17 @@ describe('hf source', () => {
     expect(lock.artifacts[0]!.version).toMatch(/^[0-9a-f]{40}$/);
     // No Hub origin is claimed for a local folder: a generic purl, and the SBOM says where it came from.
     expect(lock.artifacts[0]!.purl).toBe(`pkg:generic/local/tiny-opt@${lock.artifacts[0]!.version}`);
-    const sbom = JSON.parse(await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8')) as { components: { name: string; purl: string; properties: { name: string; value: string }[] }[] };
+    const sbom = JSON.parse(await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8')) as {
+      components: { name: string; purl: string; properties: { name: string; value: string }[] }[];
+    };
     const model = sbom.components.find((c) => c.name === 'tiny-opt')!;
     expect(model.purl).not.toMatch(/^pkg:huggingface\//);
     expect(model.properties).toContainEqual({ name: 'vault-bundle:origin', value: 'local folder' });
     expect(model.properties).toContainEqual({ name: 'vault-bundle:version-from', value: 'sha1 over its files (path and sha256 of each); no Hub commit' });
     expect(model.properties.map((p) => p.name)).not.toContain('vault-bundle:revision');
-    expect(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.meta!.etag).toBe(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.digest.slice(7));
+    expect(lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.meta!.etag).toBe(
+      lock.artifacts.find((a) => a.meta!.path === 'model.safetensors')!.digest.slice(7),
+    );
   });
 
   it('checks the git sha1 of every non-LFS file while locking; a large LFS file cut mid-body resumes after what it received', async () => {
@@ -143,7 +174,10 @@ describe('hf source', () => {
     hub.fault('tiny/big', 'generation_config.json', { corrupt: true });
     try {
       const d2 = await tempDir();
-      await expect(buildIn(d2, await manifest(d2, '  models:\n    - repo: tiny/big\n'))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', subject: 'hf:tiny/big/generation_config.json' });
+      await expect(buildIn(d2, await manifest(d2, '  models:\n    - repo: tiny/big\n'))).rejects.toMatchObject({
+        code: 'DIGEST_MISMATCH',
+        subject: 'hf:tiny/big/generation_config.json',
+      });
     } finally {
       hub.fault('tiny/big', 'generation_config.json', null);
     }
@@ -152,8 +186,12 @@ describe('hf source', () => {
   it('refuses a missing repo, revision or file, a gated repo without a token, a bad blob and hostile names', async () => {
     const dir = await tempDir();
     await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/nope\n'))).rejects.toMatchObject({ code: 'NOT_FOUND', subject: 'hf:tiny/nope' });
-    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      revision: nosuchbranch\n'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      include: ["*.gguf"]\n'))).rejects.toMatchObject({ code: 'MANIFEST_FIELD' });
+    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      revision: nosuchbranch\n'))).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gpt2\n      include: ["*.gguf"]\n'))).rejects.toMatchObject({
+      code: 'MANIFEST_FIELD',
+    });
     const gated = await buildIn(dir, await manifest(dir, '  models:\n    - repo: tiny/gated\n')).catch((e: unknown) => e);
     expect(gated).toMatchObject({ hint: expect.stringContaining('HF_TOKEN') });
     process.env.HF_TOKEN = TOKEN;

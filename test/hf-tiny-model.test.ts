@@ -89,7 +89,9 @@ describe('tiny model: safetensors', () => {
     expect(h.dataStart % 8).toBe(0); // header padded to 8 bytes, as the reference writer does
 
     // Contiguous ranges covering [0, data length) exactly, in file order.
-    const ranges = Object.values(h.tensors).map((t) => t.data_offsets).sort((a, b) => a[0] - b[0]);
+    const ranges = Object.values(h.tensors)
+      .map((t) => t.data_offsets)
+      .sort((a, b) => a[0] - b[0]);
     let at = 0;
     for (const [b, e] of ranges) {
       expect(b).toBe(at);
@@ -156,9 +158,7 @@ describe('tiny model: safetensors', () => {
     // A gap between tensors, or data past the last tensor, is reported by safetensorsProblems.
     const ok = buildSafetensors([{ name: 'a', dtype: 'U8', shape: [3], data: new Uint8Array([1, 2, 3]) }]);
     expect(safetensorsProblems(ok)).toEqual([]);
-    expect(safetensorsProblems(Buffer.concat([ok, Buffer.from([0])]))).toEqual([
-      'tensors cover 3 bytes, data section has 4',
-    ]);
+    expect(safetensorsProblems(Buffer.concat([ok, Buffer.from([0])]))).toEqual(['tensors cover 3 bytes, data section has 4']);
     // Only the header is needed to parse it.
     const h = parseSafetensorsHeader(ok.subarray(0, 8 + Number(ok.readBigUInt64LE(0))));
     expect(h.tensors['a']).toEqual({ dtype: 'U8', shape: [3], data_offsets: [0, 3] });
@@ -175,34 +175,63 @@ describe('tiny model: determinism and files on disk', () => {
     expect(sha256(c.files['vocab.json']!)).toBe(a.sha256['vocab.json']);
     // Pinned: a change of the generator's output must be deliberate (fixtures and baselines depend on it).
     expect(a.sha256['model.safetensors']).toBe('8e9f22473223af91d30408d68aaa2db6ae548c14d270e29f555e3827b96a804f');
-    expect(sha256(tinyModel({ arch: 'opt', seed: 7 }).files['model.safetensors']!)).toBe(
-      'c2a22e9e9ad1c8c16c0dc63ea0603af62a9757fc8f0d179cf894ceaf488794a6',
-    );
+    expect(sha256(tinyModel({ arch: 'opt', seed: 7 }).files['model.safetensors']!)).toBe('c2a22e9e9ad1c8c16c0dc63ea0603af62a9757fc8f0d179cf894ceaf488794a6');
 
     const names = (await readdir(a.dir)).sort();
     expect(names).toEqual([
-      'config.json', 'generation_config.json', 'merges.txt', 'model.safetensors', 'special_tokens_map.json',
-      'tokenizer.json', 'tokenizer_config.json', 'vocab.json',
+      'config.json',
+      'generation_config.json',
+      'merges.txt',
+      'model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.json',
     ]);
     for (const n of names) expect(sha256(await readFile(join(a.dir, n)))).toBe(a.sha256[n]);
     const opt = await writeTinyModel(await tempDir('tiny-opt'), { arch: 'opt' });
     expect((await readdir(opt.dir)).sort()).toEqual([
-      'config.json', 'generation_config.json', 'merges.txt', 'model.safetensors', 'special_tokens_map.json',
-      'tokenizer_config.json', 'vocab.json',
+      'config.json',
+      'generation_config.json',
+      'merges.txt',
+      'model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer_config.json',
+      'vocab.json',
     ]);
   });
 
   it('configs carry the fields transformers and vLLM read', () => {
     const g = tinyModel({ arch: 'gpt2' }).config;
     expect(g).toMatchObject({
-      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_layer: 2, n_head: 4, n_embd: 64, n_positions: 128,
-      n_ctx: 128, vocab_size: 300, bos_token_id: 299, eos_token_id: 299, activation_function: 'gelu_new',
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      n_layer: 2,
+      n_head: 4,
+      n_embd: 64,
+      n_positions: 128,
+      n_ctx: 128,
+      vocab_size: 300,
+      bos_token_id: 299,
+      eos_token_id: 299,
+      activation_function: 'gelu_new',
     });
     const o = tinyModel({ arch: 'opt' }).config;
     expect(o).toMatchObject({
-      model_type: 'opt', architectures: ['OPTForCausalLM'], num_hidden_layers: 2, hidden_size: 64, ffn_dim: 256,
-      num_attention_heads: 4, max_position_embeddings: 128, word_embed_proj_dim: 64, vocab_size: 300,
-      do_layer_norm_before: true, bos_token_id: 2, eos_token_id: 2, pad_token_id: 1, torch_dtype: 'float32',
+      model_type: 'opt',
+      architectures: ['OPTForCausalLM'],
+      num_hidden_layers: 2,
+      hidden_size: 64,
+      ffn_dim: 256,
+      num_attention_heads: 4,
+      max_position_embeddings: 128,
+      word_embed_proj_dim: 64,
+      vocab_size: 300,
+      do_layer_norm_before: true,
+      bos_token_id: 2,
+      eos_token_id: 2,
+      pad_token_id: 1,
+      torch_dtype: 'float32',
     });
     expect(() => tinyModel({ arch: 'gpt2', hidden: 30, heads: 4 })).toThrow(/multiple of heads/);
     expect(() => tinyModel({ arch: 'opt', vocab: 259 })).toThrow(/>= 260/);
@@ -219,7 +248,10 @@ describe('tiny model: tokenizer', () => {
     const v = JSON.parse(m.files['vocab.json']!.toString('utf8')) as Record<string, number>;
     const lines = m.files['merges.txt']!.toString('utf8').split('\n');
     expect(lines[0]).toBe('#version: 0.2');
-    const merges = lines.slice(1).filter((l) => l !== '').map((l) => l.split(' ') as [string, string]);
+    const merges = lines
+      .slice(1)
+      .filter((l) => l !== '')
+      .map((l) => l.split(' ') as [string, string]);
 
     // Ids are exactly 0..vocab_size-1, one token each.
     const ids = Object.values(v).sort((a, b) => a - b);

@@ -40,7 +40,9 @@ describe('image-version.json', () => {
       version: '1.0.0',
       build_date: idx.created.slice(0, 10),
       bundle: 'iv',
-      bundle_digest: `sha256:${createHash('sha256').update(await readFile(join(v1, 'bundle.json'))).digest('hex')}`,
+      bundle_digest: `sha256:${createHash('sha256')
+        .update(await readFile(join(v1, 'bundle.json')))
+        .digest('hex')}`,
       target: { os: idx.target.os, arch: idx.target.arch },
       via: 'install',
     });

@@ -53,7 +53,9 @@ describe('install and verify on a path that is not a bundle', () => {
     // From /, walking the tree read for seconds and then failed on /proc as an internal error (exit 70).
     const root = await runCli(['install', '.', '--dry-run', '--state-dir', state], { cwd: '/' });
     expect(root.code).toBe(64);
-    expect(root.stderr).toMatch(/^error: \/: not a vault-bundle bundle \(this folder has no bundle\.json and no SHA256SUMS or parts\.json\)\nhint: .*cd into the bundle folder/m);
+    expect(root.stderr).toMatch(
+      /^error: \/: not a vault-bundle bundle \(this folder has no bundle\.json and no SHA256SUMS or parts\.json\)\nhint: .*cd into the bundle folder/m,
+    );
     expect(root.stderr).not.toContain('internal error');
     // verify on a folder of other files said BAD_SUMS (exit 4), which reads as a damaged bundle.
     await mkdir(join(dir, 'stuff'));
@@ -98,9 +100,14 @@ describe('install --dry-run and pip', () => {
   it('checks pip in a throwaway venv, made as the real run makes it, where the box python3 refuses pip (PEP 668)', async () => {
     const dir = await tempDir();
     const venv = join(dir, 'venv');
-    const b = await fileBundle(dir, { extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n` });
+    const b = await fileBundle(dir, {
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n`,
+    });
     // The condition the field tech hit: this python3's own pip refuses even a dry run.
-    const sys = spawnSync('python3', ['-m', 'pip', 'install', '--dry-run', '--no-index', 'setuptools'], { env: { ...process.env, PATH: SYSTEM_PATH }, encoding: 'utf8' });
+    const sys = spawnSync('python3', ['-m', 'pip', 'install', '--dry-run', '--no-index', 'setuptools'], {
+      env: { ...process.env, PATH: SYSTEM_PATH },
+      encoding: 'utf8',
+    });
     expect(sys.stderr).toContain('externally-managed-environment');
     const r = await runCli(['install', b, '--dry-run', '--state-dir', join(dir, 'state')], { env: { PATH: SYSTEM_PATH } });
     expect(r.stderr).not.toContain('error');
@@ -113,12 +120,16 @@ describe('install --dry-run and pip', () => {
   it('says clearly when the box has no python3: a warning in the plan, TOOL_FAILED (exit 5) in the real run', async () => {
     const dir = await tempDir();
     const venv = join(dir, 'venv');
-    const b = await fileBundle(dir, { extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n` });
+    const b = await fileBundle(dir, {
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n`,
+    });
     const empty = join(dir, 'empty-bin');
     await mkdir(empty);
     const plan = await runCli(['install', b, '--dry-run', '--state-dir', join(dir, 'state')], { env: { PATH: empty } });
     expect(plan.code).toBe(0);
-    expect(plan.stderr).toContain("warning: pip's plan is not checked: no python3 on this box: the pip step needs it to make the venv; the real install fails at pip unless this is fixed");
+    expect(plan.stderr).toContain(
+      "warning: pip's plan is not checked: no python3 on this box: the pip step needs it to make the venv; the real install fails at pip unless this is fixed",
+    );
     expect(plan.stdout).toContain('    + setuptools==66.1.1');
     const real = await runCli(['install', b, '--only', 'pip', '--state-dir', join(dir, 'state')], { env: { PATH: empty } });
     expect(real.code).toBe(5);
@@ -184,12 +195,19 @@ describe("install checks the box against the bundle's target first", () => {
     const v2 = await fileBundle(dir, { version: '2.0.0', extra: pip });
     const state = join(dir, 'state');
     // python3 -m venv fails on this "box" (say, a full disk under /opt): the files are in, pip is not.
-    const broken: Exec = async (cmd, args, o) => (cmd === 'python3' && args.includes('venv') ? { code: 1, stdout: '', stderr: 'Error: [Errno 28] No space left on device\n' } : execFile(cmd, args, o));
+    const broken: Exec = async (cmd, args, o) =>
+      cmd === 'python3' && args.includes('venv') ? { code: 1, stdout: '', stderr: 'Error: [Errno 28] No space left on device\n' } : execFile(cmd, args, o);
     const err = await run({ bundle: v2, stateDir: state, exec: broken }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TOOL_FAILED', exitCode: 5, message: expect.stringContaining('No space left on device') });
     expect(existsSync(join(dir, 'box', 'hello'))).toBe(true);
     const journal = join(state, 'journal.jsonl');
-    const lines = () => readFile(journal, 'utf8').then((t) => t.trim().split('\n').map((l) => JSON.parse(l)));
+    const lines = () =>
+      readFile(journal, 'utf8').then((t) =>
+        t
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      );
     expect((await lines()).at(-1)).toMatchObject({
       bundle: { name: 'field', version: '2.0.0' },
       dryRun: false,
@@ -236,7 +254,9 @@ describe('install: interrupts and TMPDIR', () => {
   it('an interrupted install says to rerun it (not "resume from the cache") and is journalled as stopped', async () => {
     const dir = await tempDir();
     const venv = join(dir, 'venv');
-    const b = await fileBundle(dir, { extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n` });
+    const b = await fileBundle(dir, {
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n`,
+    });
     const ctl = new AbortController();
     // Ctrl-C while pip's venv is being made: the child dies of the signal, the run stops.
     const exec: Exec = async (cmd, args, o) => {
@@ -248,7 +268,11 @@ describe('install: interrupts and TMPDIR', () => {
     };
     const state = join(dir, 'state');
     const err = await run({ bundle: b, stateDir: state, exec, signal: ctl.signal }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'INTERRUPTED', exitCode: 130, hint: expect.stringMatching(/^run the same install again: it skips what is already in place/) });
+    expect(err).toMatchObject({
+      code: 'INTERRUPTED',
+      exitCode: 130,
+      hint: expect.stringMatching(/^run the same install again: it skips what is already in place/),
+    });
     expect((err as Error & { hint: string }).hint).not.toContain('cache');
     const last = JSON.parse((await readFile(join(state, 'journal.jsonl'), 'utf8')).trim().split('\n').at(-1)!);
     expect(last).toMatchObject({ ok: false, failedAt: 'pip', error: { code: 'INTERRUPTED' } });
@@ -260,10 +284,27 @@ describe('install: interrupts and TMPDIR', () => {
     const ro = join(dir, 'ro-tmp');
     await mkdir(ro);
     // A read-only tmpfs over the folder, in a mount namespace of its own: nothing outside it sees the mount.
-    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs "${ro}" && exec "$@"`, 'sh', process.execPath, BIN, 'install', b, '--dry-run', '--state-dir', join(dir, 'state')], {
-      env: { ...process.env, TMPDIR: ro },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o ro tmpfs "${ro}" && exec "$@"`,
+        'sh',
+        process.execPath,
+        BIN,
+        'install',
+        b,
+        '--dry-run',
+        '--state-dir',
+        join(dir, 'state'),
+      ],
+      {
+        env: { ...process.env, TMPDIR: ro },
+        encoding: 'utf8',
+      },
+    );
     expect(r.stderr).not.toContain('internal error');
     expect(r.status).toBe(5);
     expect(r.stderr).toContain(`error: cannot make a scratch folder in ${ro} (TMPDIR=${ro}): cannot write ${ro}: the filesystem is read-only`);

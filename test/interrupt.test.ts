@@ -25,7 +25,11 @@ async function bigFolder(dir: string, mib: number): Promise<string> {
  */
 function abortedAfter(after: number): { signal: AbortSignal; looks: () => number } {
   let n = 0;
-  const signal = { get aborted() { return ++n >= after; } } as unknown as AbortSignal;
+  const signal = {
+    get aborted() {
+      return ++n >= after;
+    },
+  } as unknown as AbortSignal;
   return { signal, looks: () => n };
 }
 
@@ -46,7 +50,9 @@ describe('Ctrl-C while writing the tar or the parts', () => {
     const src = await bigFolder(dir, 48);
     // Past the small files (one look each) and 10 chunks of the tar: a few parts are written by then.
     const { signal, looks } = abortedAfter(20);
-    const err = await writeSplitBundle(src, join(dir, 'split'), { name: 'x', version: '1', partSize: 4 << 20, mtime: new Date(0), signal }).catch((e: unknown) => e);
+    const err = await writeSplitBundle(src, join(dir, 'split'), { name: 'x', version: '1', partSize: 4 << 20, mtime: new Date(0), signal }).catch(
+      (e: unknown) => e,
+    );
     expect(looks()).toBe(20);
     expect(err).toMatchObject({ code: 'INTERRUPTED' });
     expect((await readdir(dir)).sort()).toEqual(['src']);
@@ -100,7 +106,10 @@ describe('Ctrl-C while writing the tar or the parts', () => {
     await writeFile(join(dir, 'big.bin'), data);
     const manifest = join(dir, 'm.yaml');
     const sha = createHash('sha256').update(data).digest('hex');
-    await writeFile(manifest, `name: x\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    path: big.bin\n    sha256: ${sha}\n`);
+    await writeFile(
+      manifest,
+      `name: x\nversion: 1.0.0\ntarget: {os: ubuntu-24.04, arch: amd64}\nfiles:\n  - name: big\n    path: big.bin\n    sha256: ${sha}\n`,
+    );
     const bundles = join(dir, 'bundles');
     const args = ['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', join(bundles, 'x'), '--tar', join(bundles, 'x.tar'), '--runtime', 'none'];
     for (const times of [1, 2]) {

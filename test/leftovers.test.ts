@@ -19,12 +19,18 @@ async function bigManifest(dir: string, mib: number): Promise<string> {
 }
 
 /** Starts the CLI; resolves once its stderr matches `pattern` (with the child still running). */
-function startUntil(args: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> }> {
+function startUntil(
+  args: string[],
+  pattern: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stderr = '';
     let seen = false;
-    const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((res) => child.on('close', (code, signal) => res({ code, signal, stderr })));
+    const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((res) =>
+      child.on('close', (code, signal) => res({ code, signal, stderr })),
+    );
     child.stdout!.resume();
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -38,7 +44,7 @@ function startUntil(args: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}
   });
 }
 
-describe('leftovers after a kill: named by pid and start time, removed by the next run, never a live run\'s', () => {
+describe("leftovers after a kill: named by pid and start time, removed by the next run, never a live run's", () => {
   it('names the process: /proc start time, a dead pid or a reused one is dead, this process is alive', () => {
     const start = processStartTime(process.pid)!;
     expect(start).toMatch(/^\d+$/);
@@ -66,7 +72,7 @@ describe('leftovers after a kill: named by pid and start time, removed by the ne
     expect((await readdir(bundles)).sort()).toEqual(['x', 'x.tar']);
   });
 
-  it('a second build to the same --out while the first is writing: both succeed, neither removes the other\'s work', async () => {
+  it("a second build to the same --out while the first is writing: both succeed, neither removes the other's work", async () => {
     const dir = await tempDir();
     const manifest = await bigManifest(dir, 96);
     const bundles = join(dir, 'bundles');
@@ -86,7 +92,7 @@ describe('leftovers after a kill: named by pid and start time, removed by the ne
     expect((await verifyBundle(join(bundles, 'x.tar'))).ok).toBe(true);
   });
 
-  it('any verb removes what killed runs left in $TMPDIR, and keeps a live process\'s scratch folder', async () => {
+  it("any verb removes what killed runs left in $TMPDIR, and keeps a live process's scratch folder", async () => {
     const dir = await tempDir();
     const tmp = join(dir, 'tmp');
     await mkdir(tmp);
@@ -94,7 +100,11 @@ describe('leftovers after a kill: named by pid and start time, removed by the ne
     const script = `import { makeTempDir } from ${JSON.stringify(join(REPO, 'src/util/temp.ts'))};\nconst d = await makeTempDir('vault-pack');\nprocess.stdout.write(d + '\\n');\nsetInterval(() => {}, 1000);\n`;
     const maker = () =>
       new Promise<{ child: ChildProcess; made: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          cwd: REPO,
+          env: { ...process.env, TMPDIR: tmp },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         child.stdout!.once('data', (d: Buffer) => resolve({ child, made: d.toString().trim() }));
         child.on('error', reject);
       });

@@ -43,7 +43,9 @@ describe('manifest', () => {
 
   it('reads a union as the alternative meant, suggests the field meant, and says how to write a list', () => {
     const head = 'name: x\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\n';
-    const repo = fails(`${head}apt:\n  sources:\n    - uri: http://example.invalid/debian\n      suites: bookworm\n      sigend-by: k.gpg\n  packages: [jq]\npip:\n  find_links: [w]\n  packages: [setuptools]\n`);
+    const repo = fails(
+      `${head}apt:\n  sources:\n    - uri: http://example.invalid/debian\n      suites: bookworm\n      sigend-by: k.gpg\n  packages: [jq]\npip:\n  find_links: [w]\n  packages: [setuptools]\n`,
+    );
     expect(repo.message.split('\n')).toEqual([
       'm.yaml:7: apt.sources[0].suites: expected a list; YAML read "bookworm": write [bookworm]',
       'm.yaml:6: apt.sources[0].signed-by: missing required field (expected text or a list)',
@@ -51,9 +53,13 @@ describe('manifest', () => {
       'm.yaml:11: pip.find_links: unknown field "find_links" (did you mean "find-links"?)',
     ]);
     expect(fails(`${head}apt:\n  sources: sytem\n  packages: [jq]\n`).message).toBe('m.yaml:5: apt.sources: expected "system" or a list; YAML read "sytem"');
-    expect(fails(`${head}apt:\n  sources: [{system: true, suite: [bookworm]}]\n  packages: [jq]\n`).message).toBe('m.yaml:5: apt.sources[0].suite: unknown field "suite" (did you mean "suites"?)');
+    expect(fails(`${head}apt:\n  sources: [{system: true, suite: [bookworm]}]\n  packages: [jq]\n`).message).toBe(
+      'm.yaml:5: apt.sources[0].suite: unknown field "suite" (did you mean "suites"?)',
+    );
     expect(fails(`${head}apt:\n  sources: system\n  packages: [jq]\nzzz: 1\n`).message).toBe('m.yaml:7: zzz: unknown field "zzz"'); // nothing close
-    expect(fails(`${head}apt:\n  sources: system\n  packages:\n    - jq=1\n    - curl\n    - jq=2\n`).message).toBe('m.yaml:9: apt.packages[2]: jq is listed twice ("jq=1" and "jq=2"): keep one');
+    expect(fails(`${head}apt:\n  sources: system\n  packages:\n    - jq=1\n    - curl\n    - jq=2\n`).message).toBe(
+      'm.yaml:9: apt.packages[2]: jq is listed twice ("jq=1" and "jq=2"): keep one',
+    );
   });
 
   it('names an unknown top-level section', () => {

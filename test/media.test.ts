@@ -70,9 +70,22 @@ describe('build --media fat32', () => {
     const joined = execFileSync('sh', ['-c', 'cat blobs.tar.* | sha256sum'], { cwd: split, encoding: 'utf8' });
     expect(joined.split(' ')[0]).toBe(pm.whole.sha256);
     const listed = execFileSync('sh', ['-c', 'cat blobs.tar.* | tar -t'], { cwd: split, encoding: 'utf8' }).trim().split('\n');
-    expect(listed.sort()).toEqual(Object.values(payload).map((b) => `blobs/sha256/${sha(b)}`).sort());
-    const each = execFileSync('sha256sum', pm.parts.map((p: { file: string }) => p.file), { cwd: split, encoding: 'utf8' });
-    expect(each.trim().split('\n').map((l) => l.split(' ')[0])).toEqual(pm.parts.map((p: { sha256: string }) => p.sha256));
+    expect(listed.sort()).toEqual(
+      Object.values(payload)
+        .map((b) => `blobs/sha256/${sha(b)}`)
+        .sort(),
+    );
+    const each = execFileSync(
+      'sha256sum',
+      pm.parts.map((p: { file: string }) => p.file),
+      { cwd: split, encoding: 'utf8' },
+    );
+    expect(
+      each
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(pm.parts.map((p: { sha256: string }) => p.sha256));
   });
 
   it('verify reads the parts in place: the same files and bytes as the unsplit bundle, and parts.json', async () => {
@@ -110,13 +123,25 @@ describe('build --media fat32', () => {
   });
 
   it('install streams the blobs out of the parts (and out of a tar) into place, and a rerun changes nothing', async () => {
-    for (const [form, opts] of [['split', { media: 'fat32' as const, partSize: 64 * 1024 }], ['tar', { media: 'tar' as const }]] as const) {
+    for (const [form, opts] of [
+      ['split', { media: 'fat32' as const, partSize: 64 * 1024 }],
+      ['tar', { media: 'tar' as const }],
+    ] as const) {
       const box = join(dir, `box-${form}`);
       const m = await manifest(`1.0.1-${form}`, payload, box);
       const built = await buildIn(dir, m, { out: join(dir, `b-${form}`), ...opts });
       const bundle = form === 'tar' ? `${built.dir}.tar` : built.dir;
       expect((await lstat(bundle)).isFile()).toBe(form === 'tar');
-      const run = () => installBundle({ bundle, dryRun: false, stateDir: join(dir, `state-${form}`), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+      const run = () =>
+        installBundle({
+          bundle,
+          dryRun: false,
+          stateDir: join(dir, `state-${form}`),
+          ignoreTarget: true,
+          exec: execFile,
+          report: () => {},
+          signal: new AbortController().signal,
+        });
       const first = await run();
       expect(first.reports[0]!.changed).toHaveLength(3);
       for (const [name, data] of Object.entries(payload)) expect(sha(await readFile(join(box, name)))).toBe(sha(data));
@@ -152,11 +177,15 @@ describe('split bundles: parts.json is covered, and nothing but the tar is read 
     const added = randomBytes(5000);
     const name = `blobs.tar.${String(n + 1).padStart(4, '0')}`;
     await writeFile(join(d, name), added);
-    await editParts(d, (m) => {
-      m.parts[n - 1] = { ...last, size: filled.length, sha256: sha(filled) };
-      m.parts.push({ file: name, size: added.length, sha256: sha(added) });
-      m.whole.size += filled.length - last.size + added.length;
-    }, true);
+    await editParts(
+      d,
+      (m) => {
+        m.parts[n - 1] = { ...last, size: filled.length, sha256: sha(filled) };
+        m.parts.push({ file: name, size: added.length, sha256: sha(added) });
+        m.whole.size += filled.length - last.size + added.length;
+      },
+      true,
+    );
     const r = await verifyBundle(d);
     expect(r.ok).toBe(false);
     expect(codes(r)).toEqual([`PART_EXTRA ${last.file}`, `PART_EXTRA ${name}`]);
@@ -176,12 +205,17 @@ describe('split bundles: parts.json is covered, and nothing but the tar is read 
     expect(r.problems[0]!.message).toBe('parts.json is for other 9.9.9, bundle.json for media 1.0.0: parts of another bundle');
     const f = await copyOf(split);
     await editParts(f, (m) => (m.parts[1]!.file = 'blobs.tar.0009'), true);
-    await expect(verifyBundle(f)).rejects.toMatchObject({ code: 'BAD_PARTS', message: expect.stringContaining('parts[1] is blobs.tar.0009, expected blobs.tar.0002') });
+    await expect(verifyBundle(f)).rejects.toMatchObject({
+      code: 'BAD_PARTS',
+      message: expect.stringContaining('parts[1] is blobs.tar.0009, expected blobs.tar.0002'),
+    });
     // A part file that parts.json does not list is named as such (never read), not as a file left by someone.
     const g = await copyOf(split);
     await writeFile(join(g, 'blobs.tar.0099'), 'x');
     const stray = await verifyBundle(g);
-    expect(stray.problems).toEqual([expect.objectContaining({ code: 'UNLISTED_FILE', path: 'blobs.tar.0099', message: expect.stringContaining('a part that parts.json does not list') })]);
+    expect(stray.problems).toEqual([
+      expect.objectContaining({ code: 'UNLISTED_FILE', path: 'blobs.tar.0099', message: expect.stringContaining('a part that parts.json does not list') }),
+    ]);
   });
 
   it('a split bundle without parts.json says to copy it again, not that its parts are unlisted and its blobs missing', async () => {
@@ -236,7 +270,16 @@ describe('delta bundles (build --base)', () => {
   it('installs over its base: from --base, or from where the journal says the base was installed from', async () => {
     const state = join(dir, 'dstate');
     const run = (bundle: string, base?: string) =>
-      installBundle({ bundle, dryRun: false, stateDir: state, ...(base ? { base } : {}), ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+      installBundle({
+        bundle,
+        dryRun: false,
+        stateDir: state,
+        ...(base ? { base } : {}),
+        ignoreTarget: true,
+        exec: execFile,
+        report: () => {},
+        signal: new AbortController().signal,
+      });
     await expect(run(v2)).rejects.toMatchObject({ code: 'BASE_REQUIRED' });
     await run(v1);
     const r = await run(v2); // the journal locates v1
@@ -245,7 +288,12 @@ describe('delta bundles (build --base)', () => {
   });
 
   it('a FAT32 delta whose blobs all come from its base holds an empty blob tar, and verifies with its base', async () => {
-    const same = await buildIn(dir, await manifest('2.0.1', payload, join(dir, 'dbox')), { out: join(dir, 'v2-same'), base: v1, media: 'fat32', partSize: 1 << 20 });
+    const same = await buildIn(dir, await manifest('2.0.1', payload, join(dir, 'dbox')), {
+      out: join(dir, 'v2-same'),
+      base: v1,
+      media: 'fat32',
+      partSize: 1 << 20,
+    });
     expect(same.base).toMatchObject({ blobs: Object.keys(payload).length });
     const parts = JSON.parse(await readFile(join(same.dir, 'parts.json'), 'utf8'));
     expect(parts.whole.size).toBe(1024);
@@ -258,7 +306,18 @@ describe('delta bundles (build --base)', () => {
     const cli = await runCli(['--cache-dir', join(dir, 'cache'), 'build', other, '--out', join(dir, 'o3'), '--base', v1, '--runtime', 'none']);
     expect(cli.code).toBe(64);
     expect(cli.stderr).toContain('is bundle "media"');
-    const chain = await runCli(['--cache-dir', join(dir, 'cache'), 'build', await manifest('4.0.0', payload, join(dir, 'y')), '--out', join(dir, 'o4'), '--base', v2, '--runtime', 'none']);
+    const chain = await runCli([
+      '--cache-dir',
+      join(dir, 'cache'),
+      'build',
+      await manifest('4.0.0', payload, join(dir, 'y')),
+      '--out',
+      join(dir, 'o4'),
+      '--base',
+      v2,
+      '--runtime',
+      'none',
+    ]);
     expect(chain.code).toBe(64);
     expect(chain.stderr).toContain('itself a delta');
   });
@@ -271,7 +330,10 @@ describe('free space', () => {
   });
 
   it('adds up needs per filesystem and names the one that is short, with what needs it', async () => {
-    const ok = await checkSpace([{ path: join(dir, 'a'), bytes: 1000, what: 'a' }, { path: join(dir, 'b/c'), bytes: 1000, what: 'b' }]);
+    const ok = await checkSpace([
+      { path: join(dir, 'a'), bytes: 1000, what: 'a' },
+      { path: join(dir, 'b/c'), bytes: 1000, what: 'b' },
+    ]);
     expect(ok).toHaveLength(1);
     expect(ok[0]).toMatchObject({ ok: true, what: ['a 1000 B', 'b 1000 B'] });
     await expect(checkSpace([{ path: join(dir, 'models'), bytes: 1e15, what: 'models' }])).rejects.toMatchObject({

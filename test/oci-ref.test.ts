@@ -40,7 +40,12 @@ describe('OCI references', () => {
   });
 
   it('refuses a manifest whose file titles climb out, repeat or hold control characters', async () => {
-    const layer = (title: string) => ({ mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 1, annotations: { 'org.opencontainers.image.title': title } });
+    const layer = (title: string) => ({
+      mediaType: 'x',
+      digest: `sha256:${'b'.repeat(64)}`,
+      size: 1,
+      annotations: { 'org.opencontainers.image.title': title },
+    });
     const src = (layers: unknown[]) => ({
       describe: 'test',
       manifest: async () => ({ bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, artifactType: 'application/vnd.vault-bundle.v1', config: {}, layers })) }),
@@ -51,6 +56,11 @@ describe('OCI references', () => {
     for (const layers of [[layer('../etc/passwd')], [layer('/abs')], [layer('a'), layer('a')], [layer('bad\u001b[31mname')], [layer('.vault-bundle-pull/x')]]) {
       await expect(readBundleManifest(src(layers))).rejects.toMatchObject({ code: 'OCI_BAD_MANIFEST' });
     }
-    await expect(readBundleManifest({ ...src([]), manifest: async () => ({ bytes: Buffer.from('{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"},"layers":[]}') }) })).rejects.toMatchObject({ code: 'OCI_NOT_A_BUNDLE' });
+    await expect(
+      readBundleManifest({
+        ...src([]),
+        manifest: async () => ({ bytes: Buffer.from('{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"},"layers":[]}') }),
+      }),
+    ).rejects.toMatchObject({ code: 'OCI_NOT_A_BUNDLE' });
   });
 });

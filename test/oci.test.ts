@@ -33,7 +33,9 @@ async function tree(dir: string): Promise<Record<string, string>> {
   for (const e of await walk(dir)) {
     if (e.kind !== 'file') continue;
     const s = await stat(join(dir, e.path));
-    out[e.path] = `${(s.mode & 0o777).toString(8)} ${createHash('sha256').update(await readFile(join(dir, e.path))).digest('hex')}`;
+    out[e.path] = `${(s.mode & 0o777).toString(8)} ${createHash('sha256')
+      .update(await readFile(join(dir, e.path)))
+      .digest('hex')}`;
   }
   return out;
 }
@@ -93,9 +95,13 @@ describe('push and pull against the CNCF distribution registry', () => {
     expect(raw.artifactType).toBe('application/vnd.vault-bundle.v1');
     expect(raw.config.mediaType).toBe('application/vnd.oci.empty.v1+json');
     expect(raw.layers.map((l: { annotations: Record<string, string> }) => l.annotations['org.opencontainers.image.title'])).toContain(`blobs/sha256/${bigHex}`);
-    const idx = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/team/app:${r.digest.replace(':', '-')}`], { encoding: 'utf8' }));
+    const idx = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/team/app:${r.digest.replace(':', '-')}`], { encoding: 'utf8' }),
+    );
     expect(idx.manifests[0].artifactType).toBe('application/vnd.cyclonedx+json');
-    const sbom = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/team/app@${idx.manifests[0].digest}`], { encoding: 'utf8' }));
+    const sbom = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/team/app@${idx.manifests[0].digest}`], { encoding: 'utf8' }),
+    );
     expect(sbom.subject.digest).toBe(r.digest);
     expect(sbom.layers[0].mediaType).toBe('application/vnd.cyclonedx+json');
 
@@ -192,9 +198,15 @@ describe('push and pull against the CNCF distribution registry', () => {
     const denied = new RegistryClient(parseRef(`oci://${proxy.host}/x/y:1`), { retries: 0 });
     try {
       proxy.failWith = 429;
-      await expect(pullBundle(registrySource(tooMany), join(await tempDir(), 'a'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_RATE_LIMITED', message: expect.stringContaining('Retry-After: 7'), hint: expect.stringContaining('after 7 s') });
+      await expect(pullBundle(registrySource(tooMany), join(await tempDir(), 'a'), { concurrency: 1, report: quiet })).rejects.toMatchObject({
+        code: 'OCI_RATE_LIMITED',
+        message: expect.stringContaining('Retry-After: 7'),
+        hint: expect.stringContaining('after 7 s'),
+      });
       proxy.failWith = 403;
-      await expect(pullBundle(registrySource(denied), join(await tempDir(), 'b'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_DENIED' });
+      await expect(pullBundle(registrySource(denied), join(await tempDir(), 'b'), { concurrency: 1, report: quiet })).rejects.toMatchObject({
+        code: 'OCI_DENIED',
+      });
     } finally {
       proxy.failWith = undefined;
       await tooMany.close();
@@ -218,7 +230,11 @@ describe('a signed bundle', () => {
     const env = { ...process.env, GNUPGHOME: k.home };
     const sec = join(dir, 'sec.asc');
     const pub = join(dir, 'pub.asc');
-    execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', sec, '--export-secret-keys', k.fingerprint], { env });
+    execFileSync(
+      'gpg',
+      ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', sec, '--export-secret-keys', k.fingerprint],
+      { env },
+    );
     execFileSync('gpg', ['--batch', '--yes', '--armor', '--output', pub, '--export', k.fingerprint], { env });
     const signed = (await buildIn(dir, join(work, 'fx', 'm.yaml'), { out: join(dir, 'signed'), cacheDir: join(work, 'cache'), signKey: sec })).dir;
     await push(reg.host, 'signed/app:1', signed);
@@ -285,7 +301,27 @@ describe('TLS with --ca-file', () => {
     const dir = await tempDir();
     const key = join(dir, 'tls.key');
     const cert = join(dir, 'tls.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const treg = await startRegistry(join(dir, 'reg'), { tls: { cert, key } });
     try {
       const ref = parseRef(`oci://${treg.host}/tls/app:1`);
@@ -297,9 +333,16 @@ describe('TLS with --ca-file', () => {
       await c.close();
       expect((await verifyBundle(out, {})).ok).toBe(true);
       const other = join(dir, 'other.crt');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'o.key'), '-out', other, '-days', '2', '-subj', '/CN=other'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'o.key'), '-out', other, '-days', '2', '-subj', '/CN=other'],
+        { stdio: 'ignore' },
+      );
       const u = new RegistryClient(ref, { caFile: other });
-      await expect(pullBundle(registrySource(u), join(dir, 'q'), { concurrency: 1, report: quiet })).rejects.toMatchObject({ code: 'OCI_NETWORK', hint: expect.stringContaining('--ca-file') });
+      await expect(pullBundle(registrySource(u), join(dir, 'q'), { concurrency: 1, report: quiet })).rejects.toMatchObject({
+        code: 'OCI_NETWORK',
+        hint: expect.stringContaining('--ca-file'),
+      });
       await u.close();
     } finally {
       await treg.close();
@@ -313,7 +356,8 @@ describe('the v2 token flow (Bearer realm) in front of the registry', () => {
     const tok = await startTokenServer(dir, { alice: 'pw1', reader: 'pw2' }, ['reader']);
     const treg = await startRegistry(join(dir, 'reg'), { token: tok });
     try {
-      const as = (user: string, pw: string, ref: string) => new RegistryClient(parseRef(`oci://${treg.host}/${ref}`), { credentials: { username: user, password: pw } });
+      const as = (user: string, pw: string, ref: string) =>
+        new RegistryClient(parseRef(`oci://${treg.host}/${ref}`), { credentials: { username: user, password: pw } });
       const c = as('alice', 'pw1', 'tok/app:1');
       const r = await pushBundle(c, v1, { concurrency: 4, report: quiet });
       await c.close();

@@ -70,14 +70,67 @@ describe('PEP 440 versions', () => {
   it('sorts a long list exactly as PEP 440 orders it', () => {
     // packaging's own ordering fixture (tests/test_version.py), plus CUDA wheel locals.
     const sorted = [
-      '1.0.dev456', '1.0a1', '1.0a2.dev456', '1.0a12.dev456', '1.0a12', '1.0b1.dev456', '1.0b2', '1.0b2.post345.dev456',
-      '1.0b2.post345', '1.0b2-346', '1.0c1.dev456', '1.0c1', '1.0rc2', '1.0c3', '1.0', '1.0.post456.dev34', '1.0.post456',
-      '1.1.dev1', '1.2+123abc', '1.2+123abc456', '1.2+abc', '1.2+abc123', '1.2+abc123def', '1.2+1234.abc', '1.2+123456',
-      '1.2.r32+123456', '1.2.rev33+123456', '2.5.0', '2.5.1rc1', '2.5.1', '2.5.1+cpu', '2.5.1+cu118', '2.5.1+cu121',
-      '2.5.1+cu124', '2.5.1+cu124.1', '2.5.1.post0', '2.5.1.post1', '2.5.1.1', '10.0',
-      '1!1.0.dev456', '1!1.0a1', '1!1.0a2.dev456', '1!1.0a12.dev456', '1!1.0a12', '1!1.0b1.dev456', '1!1.0b2',
-      '1!1.0b2.post345.dev456', '1!1.0b2.post345', '1!1.0b2-346', '1!1.0c1.dev456', '1!1.0c1', '1!1.0rc2', '1!1.0c3', '1!1.0',
-      '1!1.0.post456.dev34', '1!1.0.post456', '1!1.1.dev1', '1!1.2+123abc', '1!1.2+abc', '1!1.2+1234.abc', '1!1.2.r32+123456',
+      '1.0.dev456',
+      '1.0a1',
+      '1.0a2.dev456',
+      '1.0a12.dev456',
+      '1.0a12',
+      '1.0b1.dev456',
+      '1.0b2',
+      '1.0b2.post345.dev456',
+      '1.0b2.post345',
+      '1.0b2-346',
+      '1.0c1.dev456',
+      '1.0c1',
+      '1.0rc2',
+      '1.0c3',
+      '1.0',
+      '1.0.post456.dev34',
+      '1.0.post456',
+      '1.1.dev1',
+      '1.2+123abc',
+      '1.2+123abc456',
+      '1.2+abc',
+      '1.2+abc123',
+      '1.2+abc123def',
+      '1.2+1234.abc',
+      '1.2+123456',
+      '1.2.r32+123456',
+      '1.2.rev33+123456',
+      '2.5.0',
+      '2.5.1rc1',
+      '2.5.1',
+      '2.5.1+cpu',
+      '2.5.1+cu118',
+      '2.5.1+cu121',
+      '2.5.1+cu124',
+      '2.5.1+cu124.1',
+      '2.5.1.post0',
+      '2.5.1.post1',
+      '2.5.1.1',
+      '10.0',
+      '1!1.0.dev456',
+      '1!1.0a1',
+      '1!1.0a2.dev456',
+      '1!1.0a12.dev456',
+      '1!1.0a12',
+      '1!1.0b1.dev456',
+      '1!1.0b2',
+      '1!1.0b2.post345.dev456',
+      '1!1.0b2.post345',
+      '1!1.0b2-346',
+      '1!1.0c1.dev456',
+      '1!1.0c1',
+      '1!1.0rc2',
+      '1!1.0c3',
+      '1!1.0',
+      '1!1.0.post456.dev34',
+      '1!1.0.post456',
+      '1!1.1.dev1',
+      '1!1.2+123abc',
+      '1!1.2+abc',
+      '1!1.2+1234.abc',
+      '1!1.2.r32+123456',
     ];
     const got = sorted.flatMap((a) => sorted.map((b) => `${a} ${'<=>'[Math.sign(compareVersions(a, b)) + 1]} ${b}`));
     const want = sorted.flatMap((a, i) => sorted.map((b, j) => `${a} ${'<=>'[Math.sign(i - j) + 1]} ${b}`));
@@ -90,8 +143,10 @@ describe('PEP 440 versions', () => {
 });
 
 describe('PEP 440 specifiers', () => {
-  const yes = (v: string, s: string, prereleases?: boolean) => expect([v, s, satisfies(v, s, prereleases === undefined ? {} : { prereleases })]).toEqual([v, s, true]);
-  const no = (v: string, s: string, prereleases?: boolean) => expect([v, s, satisfies(v, s, prereleases === undefined ? {} : { prereleases })]).toEqual([v, s, false]);
+  const yes = (v: string, s: string, prereleases?: boolean) =>
+    expect([v, s, satisfies(v, s, prereleases === undefined ? {} : { prereleases })]).toEqual([v, s, true]);
+  const no = (v: string, s: string, prereleases?: boolean) =>
+    expect([v, s, satisfies(v, s, prereleases === undefined ? {} : { prereleases })]).toEqual([v, s, false]);
 
   it('parses sets, keeping the operand as written', () => {
     expect(parseSpecifierSet('~=1.4.2, !=1.4.5, <2')).toEqual([
@@ -103,8 +158,9 @@ describe('PEP 440 specifiers', () => {
     expect(formatSpecifierSet(parseSpecifierSet(' == 1.* ,>=1.0rc1 ,===foo'))).toBe('==1.*,>=1.0rc1,===foo');
   });
 
-  it.each(['~=1', '~=1.0.*', '>=1.0+local', '<1.*', '==1.0a1.*', '=1.0', '>=1.0 1', '>=', '1.0', '==1.0+', '!=1.*.1', '===a b', '>=1,<2;'])('refuses %j', (bad) =>
-    expect(() => parseSpecifierSet(bad)).toThrow(/Invalid specifier/),
+  it.each(['~=1', '~=1.0.*', '>=1.0+local', '<1.*', '==1.0a1.*', '=1.0', '>=1.0 1', '>=', '1.0', '==1.0+', '!=1.*.1', '===a b', '>=1,<2;'])(
+    'refuses %j',
+    (bad) => expect(() => parseSpecifierSet(bad)).toThrow(/Invalid specifier/),
   );
 
   it('implements compatible release (~=)', () => {
@@ -233,10 +289,16 @@ describe('PEP 508 markers and requirements', () => {
     expect(() => evaluateMarker('os_name ~= "posix"', linux)).toThrow(/Undefined/);
   });
 
-  it.each(['python_version', 'python_version <', 'python_version < "3" and', '(python_version < "3"', 'python_version < 3', 'foo == "x"', 'python_version notin "3"', 'extras == "a"'])(
-    'refuses the marker %j',
-    (bad) => expect(() => parseMarker(bad)).toThrow(/Invalid marker/),
-  );
+  it.each([
+    'python_version',
+    'python_version <',
+    'python_version < "3" and',
+    '(python_version < "3"',
+    'python_version < 3',
+    'foo == "x"',
+    'python_version notin "3"',
+    'extras == "a"',
+  ])('refuses the marker %j', (bad) => expect(() => parseMarker(bad)).toThrow(/Invalid marker/));
 
   it('parses requirement strings from Requires-Dist', () => {
     expect(parseRequirement('Requests[security, socks] (>=2.8.1, ==2.8.*) ; python_version < "2.7"')).toMatchObject({
@@ -260,8 +322,9 @@ describe('PEP 508 markers and requirements', () => {
     expect(parseRequirement('name')).toMatchObject({ name: 'name', extras: [], specifiers: [] });
   });
 
-  it.each(['name >= 1.0 <2', 'name[', 'name (>=1.0', '-name', 'name ; ', 'name >=1.0 ;', 'name @', 'name[a b]', 'name ~= 1'])('refuses the requirement %j', (bad) =>
-    expect(() => parseRequirement(bad)).toThrow(/Invalid requirement/),
+  it.each(['name >= 1.0 <2', 'name[', 'name (>=1.0', '-name', 'name ; ', 'name >=1.0 ;', 'name @', 'name[a b]', 'name ~= 1'])(
+    'refuses the requirement %j',
+    (bad) => expect(() => parseRequirement(bad)).toThrow(/Invalid requirement/),
   );
 });
 
@@ -278,14 +341,23 @@ describe('wheel names and tags', () => {
       platformTags: ['manylinux_2_17_x86_64', 'manylinux2014_x86_64'],
       tags: ['cp312-cp312-manylinux_2_17_x86_64', 'cp312-cp312-manylinux2014_x86_64'],
     });
-    expect(parseWheelFilename('Foo_Bar-1.0-1build-py3-none-any.whl')).toMatchObject({ distribution: 'Foo_Bar', name: 'foo-bar', build: { number: 1, suffix: 'build' } });
+    expect(parseWheelFilename('Foo_Bar-1.0-1build-py3-none-any.whl')).toMatchObject({
+      distribution: 'Foo_Bar',
+      name: 'foo-bar',
+      build: { number: 1, suffix: 'build' },
+    });
     expect(parseWheelFilename('torch-2.5.1+cu124-cp312-cp312-linux_x86_64.whl').version).toBe('2.5.1+cu124');
   });
 
-  it.each(['pkg-1.0-py3-none-any.zip', 'pkg-1.0-py3-none.whl', 'pkg-1.0-x-py3-none-any.whl', 'pkg-notaversion-py3-none-any.whl', 'pkg__x-1.0-py3-none-any.whl', 'a-b-c-1.0-py3-none-any.whl', 'pkg-1.0-py3..-none-any.whl'])(
-    'refuses the wheel name %j',
-    (bad) => expect(() => parseWheelFilename(bad)).toThrow(/Invalid wheel filename/),
-  );
+  it.each([
+    'pkg-1.0-py3-none-any.zip',
+    'pkg-1.0-py3-none.whl',
+    'pkg-1.0-x-py3-none-any.whl',
+    'pkg-notaversion-py3-none-any.whl',
+    'pkg__x-1.0-py3-none-any.whl',
+    'a-b-c-1.0-py3-none-any.whl',
+    'pkg-1.0-py3..-none-any.whl',
+  ])('refuses the wheel name %j', (bad) => expect(() => parseWheelFilename(bad)).toThrow(/Invalid wheel filename/));
 
   it("starts with exactly the Ubuntu 24.04 box's 40 most preferred tags", () => {
     const real = JSON.parse(readFileSync(BOX_TAGS, 'utf8')) as string[];
@@ -298,7 +370,13 @@ describe('wheel names and tags', () => {
     expect(box[at('cp312-abi3-manylinux1_x86_64') + 1]).toBe('cp312-none-linux_x86_64');
     expect(box[at('cp312-none-manylinux1_x86_64') + 1]).toBe('cp311-abi3-linux_x86_64');
     expect(box[at('cp32-abi3-manylinux1_x86_64') + 1]).toBe('py312-none-linux_x86_64');
-    expect(box.slice(-16)).toEqual(['py30-none-manylinux1_x86_64', 'cp312-none-any', 'py312-none-any', 'py3-none-any', ...Array.from({ length: 12 }, (_, i) => `py3${11 - i}-none-any`)]);
+    expect(box.slice(-16)).toEqual([
+      'py30-none-manylinux1_x86_64',
+      'cp312-none-any',
+      'py312-none-any',
+      'py3-none-any',
+      ...Array.from({ length: 12 }, (_, i) => `py3${11 - i}-none-any`),
+    ]);
     expect(new Set(box).size).toBe(box.length);
     expect(box).not.toContain('cp312-cp312-manylinux_2_40_x86_64');
     // packaging before 26.3 (pip's vendored copy) puts the native linux_ tag last.
@@ -306,11 +384,11 @@ describe('wheel names and tags', () => {
     expect(legacy.slice(0, 2)).toEqual(['cp312-cp312-manylinux_2_39_x86_64', 'cp312-cp312-manylinux_2_38_x86_64']);
     expect(legacy[legacy.indexOf('cp312-cp312-manylinux1_x86_64') + 1]).toBe('cp312-cp312-linux_x86_64');
     // aarch64 manylinux starts at glibc 2.17.
-    expect(targetTags({ python: '3.12', glibc: '2.39', arch: 'aarch64' }).filter((t) => t.startsWith('cp312-cp312-')).slice(-3)).toEqual([
-      'cp312-cp312-manylinux_2_18_aarch64',
-      'cp312-cp312-manylinux_2_17_aarch64',
-      'cp312-cp312-manylinux2014_aarch64',
-    ]);
+    expect(
+      targetTags({ python: '3.12', glibc: '2.39', arch: 'aarch64' })
+        .filter((t) => t.startsWith('cp312-cp312-'))
+        .slice(-3),
+    ).toEqual(['cp312-cp312-manylinux_2_18_aarch64', 'cp312-cp312-manylinux_2_17_aarch64', 'cp312-cp312-manylinux2014_aarch64']);
   });
 
   it('picks the best wheel, and refuses incompatible ones', () => {
@@ -324,8 +402,15 @@ describe('wheel names and tags', () => {
       'x-1.0-py3-none-any.whl',
     ];
     expect(bestWheel(files, box)).toBe('x-1.0-cp312-cp312-manylinux_2_28_x86_64.whl');
-    expect(bestWheel(files.filter((f) => !f.includes('2_28_x86_64.whl')), box)).toBe('x-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl');
-    expect(bestWheel(['x-1.0-cp312-cp312-win_amd64.whl', 'x-1.0-cp312-cp312-macosx_11_0_arm64.whl', 'x-1.0-cp311-cp311-manylinux_2_28_x86_64.whl', 'junk.whl'], box)).toBeUndefined();
+    expect(
+      bestWheel(
+        files.filter((f) => !f.includes('2_28_x86_64.whl')),
+        box,
+      ),
+    ).toBe('x-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl');
+    expect(
+      bestWheel(['x-1.0-cp312-cp312-win_amd64.whl', 'x-1.0-cp312-cp312-macosx_11_0_arm64.whl', 'x-1.0-cp311-cp311-manylinux_2_28_x86_64.whl', 'junk.whl'], box),
+    ).toBeUndefined();
     expect(bestWheel(['x-1.0-py3-none-any.whl', 'x-1.0-cp39-abi3-manylinux_2_17_x86_64.whl'], box)).toBe('x-1.0-cp39-abi3-manylinux_2_17_x86_64.whl');
     expect(bestWheel(['x-1.0-1-py3-none-any.whl', 'x-1.0-2-py3-none-any.whl', 'x-1.0-py3-none-any.whl'], box)).toBe('x-1.0-2-py3-none-any.whl');
   });
@@ -371,18 +456,57 @@ function respell(v: string): string {
     .replace(/\.dev(\d)/, (_, n) => pick([`.dev${n}`, `-DEV${n}`, `dev_${n}`]))
     .replace(/\+(.*)/, (_, l: string) => `+${l.replace('.', pick(['-', '_', '.'])).toUpperCase()}`);
 }
-const SPELLINGS = [...VERSION_POOL.map(respell), ...VERSION_POOL.map((v) => `v${respell(v)}`), '1.0-', '1..0', '1.0+', '1.0.post1-1', '1.0-1.dev2', '1.0a.b', '1.0-pre', '1.0.r', 'rc1', '1.0 .post1'];
+const SPELLINGS = [
+  ...VERSION_POOL.map(respell),
+  ...VERSION_POOL.map((v) => `v${respell(v)}`),
+  '1.0-',
+  '1..0',
+  '1.0+',
+  '1.0.post1-1',
+  '1.0-1.dev2',
+  '1.0a.b',
+  '1.0-pre',
+  '1.0.r',
+  'rc1',
+  '1.0 .post1',
+];
 
 const MARKERS = [
-  'python_version < "3.10"', 'python_version >= "3.8"', 'python_version == "3.12"', 'python_version == "3.1"', 'python_version > "3.9"',
-  'python_full_version >= "3.12.1"', 'python_full_version < "3.12.3"', 'python_version ~= "3.10"', 'python_version == "3.*"',
-  'python_version != "3.12.*"', '"3.9" < python_version', 'sys_platform == "win32"', 'sys_platform != "win32"', 'sys_platform == "linux"',
-  'os_name == "nt"', 'os.name == "posix"', 'platform_system == "Linux"', 'platform_machine == "x86_64"', 'platform_machine in "x86_64 aarch64"',
-  'platform_machine not in "arm64 aarch64"', '"linux" in sys_platform', 'platform_python_implementation == "CPython"',
-  'python_implementation == "CPython"', 'implementation_name == "cpython"', 'implementation_version >= "3.12"', 'platform_release >= "5.0"',
-  'extra == "gpu"', 'extra == "cpu"', 'extra != "gpu"', 'python_version >= "3.9" and (sys_platform == "linux" or sys_platform == "darwin")',
-  'sys_platform == "win32" or python_version < "3.10" and extra == "gpu"', '(sys_platform == "win32" or extra == "gpu") and platform_machine == "x86_64"',
-  '((python_version < "3.13"))', "python_version<'3.11'and extra=='gpu'", 'platform_machine == "x86_64" and platform_python_implementation != "PyPy" or extra == "all"',
+  'python_version < "3.10"',
+  'python_version >= "3.8"',
+  'python_version == "3.12"',
+  'python_version == "3.1"',
+  'python_version > "3.9"',
+  'python_full_version >= "3.12.1"',
+  'python_full_version < "3.12.3"',
+  'python_version ~= "3.10"',
+  'python_version == "3.*"',
+  'python_version != "3.12.*"',
+  '"3.9" < python_version',
+  'sys_platform == "win32"',
+  'sys_platform != "win32"',
+  'sys_platform == "linux"',
+  'os_name == "nt"',
+  'os.name == "posix"',
+  'platform_system == "Linux"',
+  'platform_machine == "x86_64"',
+  'platform_machine in "x86_64 aarch64"',
+  'platform_machine not in "arm64 aarch64"',
+  '"linux" in sys_platform',
+  'platform_python_implementation == "CPython"',
+  'python_implementation == "CPython"',
+  'implementation_name == "cpython"',
+  'implementation_version >= "3.12"',
+  'platform_release >= "5.0"',
+  'extra == "gpu"',
+  'extra == "cpu"',
+  'extra != "gpu"',
+  'python_version >= "3.9" and (sys_platform == "linux" or sys_platform == "darwin")',
+  'sys_platform == "win32" or python_version < "3.10" and extra == "gpu"',
+  '(sys_platform == "win32" or extra == "gpu") and platform_machine == "x86_64"',
+  '((python_version < "3.13"))',
+  "python_version<'3.11'and extra=='gpu'",
+  'platform_machine == "x86_64" and platform_python_implementation != "PyPy" or extra == "all"',
   'python_version >= "3.9" and python_version < "3.13" and sys_platform != "darwin" and extra == "cpu"',
 ];
 const ENVS: MarkerEnv[] = [
@@ -393,18 +517,34 @@ const ENVS: MarkerEnv[] = [
 ];
 
 const REQUIREMENTS = [
-  'torch==2.5.1+cu124', 'numpy>=1.22,<2.0; python_version >= "3.9"', 'Requests[security, socks] (>=2.8.1,==2.8.*) ; python_version < "2.7"',
-  'nvidia-cublas-cu12==12.4.5.8; platform_system == "Linux" and platform_machine == "x86_64"', 'typing-extensions>=4.8.0',
-  'foo @ https://example.com/foo-1.0-py3-none-any.whl ; extra == "gpu"', 'foo@ git+https://github.com/x/y@main', 'name',
-  'name [ a , b ] ~= 1.4 ; os_name=="posix"', 'triton==3.1.0; platform_system == "Linux" and platform_machine == "x86_64" and python_version < "3.13"',
-  'A.B-C_D >= 1', 'fsspec[http]>=2023.1.0; extra == "hf"', 'name>=1.0;python_version<"3"', 'x (==1.*)',
+  'torch==2.5.1+cu124',
+  'numpy>=1.22,<2.0; python_version >= "3.9"',
+  'Requests[security, socks] (>=2.8.1,==2.8.*) ; python_version < "2.7"',
+  'nvidia-cublas-cu12==12.4.5.8; platform_system == "Linux" and platform_machine == "x86_64"',
+  'typing-extensions>=4.8.0',
+  'foo @ https://example.com/foo-1.0-py3-none-any.whl ; extra == "gpu"',
+  'foo@ git+https://github.com/x/y@main',
+  'name',
+  'name [ a , b ] ~= 1.4 ; os_name=="posix"',
+  'triton==3.1.0; platform_system == "Linux" and platform_machine == "x86_64" and python_version < "3.13"',
+  'A.B-C_D >= 1',
+  'fsspec[http]>=2023.1.0; extra == "hf"',
+  'name>=1.0;python_version<"3"',
+  'x (==1.*)',
 ];
 
 const WHEELS = [
-  'torch-2.5.1+cu124-cp312-cp312-linux_x86_64.whl', 'numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
-  'six-1.16.0-py2.py3-none-any.whl', 'Foo_Bar-1.0-1build-py3-none-any.whl', 'nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl',
-  'tokenizers-0.20.3-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl', 'PyYAML-6.0.2-cp312-cp312-win_amd64.whl',
-  'pkg-1.0-py3-none.whl', 'pkg-1.0-x-py3-none-any.whl', 'pkg-notaversion-py3-none-any.whl', 'pkg__x-1.0-py3-none-any.whl',
+  'torch-2.5.1+cu124-cp312-cp312-linux_x86_64.whl',
+  'numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+  'six-1.16.0-py2.py3-none-any.whl',
+  'Foo_Bar-1.0-1build-py3-none-any.whl',
+  'nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl',
+  'tokenizers-0.20.3-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+  'PyYAML-6.0.2-cp312-cp312-win_amd64.whl',
+  'pkg-1.0-py3-none.whl',
+  'pkg-1.0-x-py3-none-any.whl',
+  'pkg-notaversion-py3-none-any.whl',
+  'pkg__x-1.0-py3-none-any.whl',
 ];
 
 const PY = String.raw`
@@ -565,7 +705,10 @@ describe('resolveWheels conflicts', () => {
   };
   const deps: PipResolveDeps = {
     list: async (p) => files[p] ?? [],
-    metadata: async (f) => (f.filename.startsWith('app') ? 'Metadata-Version: 2.1\nName: app\nVersion: 1.0\nRequires-Dist: lib<2\n' : 'Metadata-Version: 2.1\nName: lib\nVersion: 2.0\n'),
+    metadata: async (f) =>
+      f.filename.startsWith('app')
+        ? 'Metadata-Version: 2.1\nName: app\nVersion: 1.0\nRequires-Dist: lib<2\n'
+        : 'Metadata-Version: 2.1\nName: lib\nVersion: 2.0\n',
     env: targetEnv({ python: '3.12' }),
     tags: ['py3-none-any'],
     python: '3.12',
@@ -573,7 +716,11 @@ describe('resolveWheels conflicts', () => {
   const want = (name: string, specifier = ''): Want => ({ name, extras: [], specifier, hashes: [], chain: [] });
 
   it('names both requirers; a top-level requirement is the manifest, not a blank', async () => {
-    await expect(resolveWheels([want('lib'), want('app')], deps)).rejects.toThrow('lib: app==1.0 needs lib<2, but 2.0 was chosen for the manifest (pip.packages)');
-    await expect(resolveWheels([want('lib', '==2.0'), want('lib', '<2')], deps)).rejects.toThrow('lib: the manifest (pip.packages) needs lib<2, but 2.0 was chosen for the manifest (pip.packages)');
+    await expect(resolveWheels([want('lib'), want('app')], deps)).rejects.toThrow(
+      'lib: app==1.0 needs lib<2, but 2.0 was chosen for the manifest (pip.packages)',
+    );
+    await expect(resolveWheels([want('lib', '==2.0'), want('lib', '<2')], deps)).rejects.toThrow(
+      'lib: the manifest (pip.packages) needs lib<2, but 2.0 was chosen for the manifest (pip.packages)',
+    );
   });
 });

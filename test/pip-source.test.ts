@@ -71,7 +71,9 @@ describe('pip source', () => {
       // Unpinned: the yanked 2.1.0 is passed over for 1.0.0 (3.0.0rc1 is a pre-release).
       expect(await names((await buildIn(dir, await manifest(dir, `  index-url: ${y.url}\n  packages: ["vb-beta"]\n`))).lockPath)).toEqual(['vb-beta==1.0.0']);
       const d2 = await tempDir();
-      expect(await names((await buildIn(d2, await manifest(d2, `  index-url: ${y.url}\n  packages: ["vb-beta==2.1.0"]\n`))).lockPath)).toEqual(['vb-beta==2.1.0']);
+      expect(await names((await buildIn(d2, await manifest(d2, `  index-url: ${y.url}\n  packages: ["vb-beta==2.1.0"]\n`))).lockPath)).toEqual([
+        'vb-beta==2.1.0',
+      ]);
     } finally {
       await y.close();
     }
@@ -102,10 +104,20 @@ describe('pip source', () => {
     const m = await manifest(dir, `  index-url: ${pypi.url}\n  packages: ["vb-alpha[gpu]==1.0.0"]\n  venv: ${venv}\n`);
     const r = await buildIn(dir, m);
     const run = (dryRun: boolean) =>
-      installBundle({ bundle: r.dir, dryRun, stateDir: join(dir, 'state'), only: ['pip'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+      installBundle({
+        bundle: r.dir,
+        dryRun,
+        stateDir: join(dir, 'state'),
+        only: ['pip'],
+        exec: execFile,
+        report: () => {},
+        signal: new AbortController().signal,
+      });
     const first = await run(false);
     expect(first.reports[0]!.changed).toEqual(expect.arrayContaining([`venv ${venv}`, 'vb-alpha==1.0.0', 'vb-beta==2.1.0', 'vb-gamma==0.3.2']));
-    expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_beta, vb_gamma; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe('2.1.0');
+    expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_beta, vb_gamma; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe(
+      '2.1.0',
+    );
     const again = await run(false);
     expect(again.reports[0]!.changed).toEqual([]);
   }, 60_000);

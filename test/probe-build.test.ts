@@ -25,7 +25,12 @@ import { fixtureWheels } from './helpers/wheels.js';
 
 /** Probes this machine into <dir>/box.json (the venv and HF cache given, or none). */
 async function probeFile(dir: string, o: { venv?: string; hfHome?: string; name?: string } = {}): Promise<string> {
-  const p = await collectProbe({ exec: execFile, venv: o.venv ?? join(dir, 'no-venv'), hfHome: o.hfHome ?? join(dir, 'no-models'), stateDirs: [join(dir, 'state')] });
+  const p = await collectProbe({
+    exec: execFile,
+    venv: o.venv ?? join(dir, 'no-venv'),
+    hfHome: o.hfHome ?? join(dir, 'no-models'),
+    stateDirs: [join(dir, 'state')],
+  });
   const path = join(dir, o.name ?? 'box.json');
   await writeFile(path, serializeProbe(p));
   return path;
@@ -35,7 +40,14 @@ async function probeFile(dir: string, o: { venv?: string; hfHome?: string; name?
 async function build(dir: string, manifest: string, name: string, target?: string) {
   const events: VaultEvent[] = [];
   const ctxFor = (m: LoadedManifest) =>
-    makeBuildCtx({ cacheDir: join(dir, 'cache'), report: (e) => events.push(e), signal: new AbortController().signal, manifestPath: m.path, baseDir: m.dir, target: m.manifest.target });
+    makeBuildCtx({
+      cacheDir: join(dir, 'cache'),
+      report: (e) => events.push(e),
+      signal: new AbortController().signal,
+      manifestPath: m.path,
+      baseDir: m.dir,
+      target: m.manifest.target,
+    });
   const r = await buildBundle(
     { manifest, out: join(dir, name), lock: join(dir, `${name}.lock.json`), frozen: false, concurrency: 4, ...(target ? { target } : {}) },
     ctxFor,
@@ -56,7 +68,8 @@ describe('build --target: apt', () => {
 
   beforeAll(async () => {
     work = await tempDir('vb-probe-apt');
-    for (const r of await parseStatus(createReadStream('/var/lib/dpkg/status'))) if (r.architecture === 'amd64' || r.architecture === 'all') here.set(r.package, r.version);
+    for (const r of await parseStatus(createReadStream('/var/lib/dpkg/status')))
+      if (r.architecture === 'amd64' || r.architecture === 'all') here.set(r.package, r.version);
     key = await makeKey(work);
     await makeRepo(join(work, 'repo'), {
       key,
@@ -72,7 +85,7 @@ describe('build --target: apt', () => {
   });
   afterAll(() => server?.close());
 
-  it("a probe of this machine leaves out what its dpkg status has; bundle.json names the box; the lock is stale for another box", async () => {
+  it('a probe of this machine leaves out what its dpkg status has; bundle.json names the box; the lock is stale for another box', async () => {
     const dir = await tempDir();
     const m = join(dir, 'm.yaml');
     await writeFile(
@@ -82,13 +95,21 @@ describe('build --target: apt', () => {
     const box = await probeFile(dir);
     await writeFile(m, (await readFile(m, 'utf8')).replace('  target-status: nowhere.status\n', ''));
     const empty = await build(dir, m, 'empty');
-    expect(empty.ids).toEqual([`apt:base-files@${here.get('base-files')}:amd64`, `apt:coreutils@${here.get('coreutils')}:amd64`, `apt:dpkg@${here.get('dpkg')}:amd64`, 'apt:vb-extra@2.0-1:amd64', 'apt:vb-newtool@1.0-1:amd64']);
+    expect(empty.ids).toEqual([
+      `apt:base-files@${here.get('base-files')}:amd64`,
+      `apt:coreutils@${here.get('coreutils')}:amd64`,
+      `apt:dpkg@${here.get('dpkg')}:amd64`,
+      'apt:vb-extra@2.0-1:amd64',
+      'apt:vb-newtool@1.0-1:amd64',
+    ]);
 
     // The probe is the target's dpkg status: a target-status in the manifest is not read.
     await writeFile(m, `${await readFile(m, 'utf8')}  target-status: nowhere.status\n`);
     const lean = await build(dir, m, 'lean', box);
     expect(lean.ids).toEqual(['apt:vb-extra@2.0-1:amd64', 'apt:vb-newtool@1.0-1:amd64']);
-    expect(messages(lean.events)).toContain(`apt: the probe of ${lean.lock.target.probe!.hostname} is the target's dpkg status; target-status nowhere.status is not read`);
+    expect(messages(lean.events)).toContain(
+      `apt: the probe of ${lean.lock.target.probe!.hostname} is the target's dpkg status; target-status nowhere.status is not read`,
+    );
     // The SBOM and bundle.json list only what is bundled; bundle.json names the box.
     expect(lean.index.artifacts.map((a) => a.id)).toEqual(lean.ids);
     expect(lean.sbom.components.map((c) => c.name).sort()).toEqual(['vb-extra', 'vb-newtool']);
@@ -98,13 +119,21 @@ describe('build --target: apt', () => {
     expect(execFileSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: lean.dir, encoding: 'utf8' })).toContain('bundle.json: OK');
 
     // The lock made for this box: stale without --target, stale for another box, fresh for a new probe of the same box.
-    const stale = (target?: string) => build(dir, m, 'lean', target).then(() => undefined, (e: Error & { code?: string; hint?: string }) => e);
+    const stale = (target?: string) =>
+      build(dir, m, 'lean', target).then(
+        () => undefined,
+        (e: Error & { code?: string; hint?: string }) => e,
+      );
     expect(await stale()).toMatchObject({ code: 'LOCK_STALE', message: expect.stringContaining('no --target') });
     const other = JSON.parse(await readFile(box, 'utf8'));
     other.hostname = 'gpu-07';
     other.venv = { present: true, path: '/opt/vault-ai/venv', python: '/opt/vault-ai/venv/bin/python', distributions: [{ name: 'torch', version: '2.5.1' }] };
     await writeFile(join(dir, 'other.json'), JSON.stringify(other));
-    expect(await stale(join(dir, 'other.json'))).toMatchObject({ code: 'LOCK_STALE', message: expect.stringContaining('another box (gpu-07'), hint: expect.stringContaining('--target') });
+    expect(await stale(join(dir, 'other.json'))).toMatchObject({
+      code: 'LOCK_STALE',
+      message: expect.stringContaining('another box (gpu-07'),
+      hint: expect.stringContaining('--target'),
+    });
     const again = await probeFile(dir, { name: 'again.json' });
     expect(await stale(again)).toBeUndefined();
     // The lock made for an empty box (a plain build) is locked again for the box of --target, as build re-locks a
@@ -112,7 +141,9 @@ describe('build --target: apt', () => {
     const relocked = await build(dir, m, 'empty', box);
     expect(relocked.ids).toEqual(lean.ids);
     expect(relocked.lock.target.probe).toEqual(lean.lock.target.probe);
-    expect(messages(relocked.events)).toContainEqual(expect.stringMatching(new RegExp(`empty\\.lock\\.json: it was resolved for an empty box; locked again for the probe of ${hostname()} \\(--target\\)$`)));
+    expect(messages(relocked.events)).toContainEqual(
+      expect.stringMatching(new RegExp(`empty\\.lock\\.json: it was resolved for an empty box; locked again for the probe of ${hostname()} \\(--target\\)$`)),
+    );
   });
 });
 
@@ -123,9 +154,19 @@ describe('build --target: apt on the real Debian mirror', () => {
     const dir = await tempDir();
     const lockOf = async (name: string, target?: string) => {
       const m = join(dir, `${name}.yaml`);
-      await writeFile(m, `name: mirror\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\napt:\n  sources:\n    - system: true\n      components: [${ISO_COMPONENTS.join(', ')}]\n  packages: [jq, python3-numpy]\n`);
+      await writeFile(
+        m,
+        `name: mirror\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\napt:\n  sources:\n    - system: true\n      components: [${ISO_COMPONENTS.join(', ')}]\n  packages: [jq, python3-numpy]\n`,
+      );
       const ctxFor = (lm: LoadedManifest) =>
-        makeBuildCtx({ cacheDir: join(tmpdir(), 'vault-bundle-test-cache'), report: () => {}, signal: new AbortController().signal, manifestPath: lm.path, baseDir: lm.dir, target: lm.manifest.target });
+        makeBuildCtx({
+          cacheDir: join(tmpdir(), 'vault-bundle-test-cache'),
+          report: () => {},
+          signal: new AbortController().signal,
+          manifestPath: lm.path,
+          baseDir: lm.dir,
+          target: lm.manifest.target,
+        });
       const r = await lockManifest({ manifest: m, ...(target ? { target } : {}) }, ctxFor);
       return r.lock.artifacts.map((a) => `${a.name}=${a.version}`).sort();
     };
@@ -156,11 +197,23 @@ describe('build --target: pip', () => {
     const wheels = join(fixtureWheels(), 'wheels');
     execFileSync('/usr/bin/python3', ['-m', 'venv', venv]);
     // vb-beta 2.1.0 is what the lock picks; vb-old is there at a version nobody asks for.
-    execFileSync(join(venv, 'bin/python'), ['-m', 'pip', 'install', '-q', '--no-index', '--no-deps', join(wheels, 'vb_beta-2.1.0-py3-none-any.whl'), join(wheels, 'vb_old-1.0-py3-none-any.whl')]);
+    execFileSync(join(venv, 'bin/python'), [
+      '-m',
+      'pip',
+      'install',
+      '-q',
+      '--no-index',
+      '--no-deps',
+      join(wheels, 'vb_beta-2.1.0-py3-none-any.whl'),
+      join(wheels, 'vb_old-1.0-py3-none-any.whl'),
+    ]);
     const pipVersion = execFileSync(join(venv, 'bin/python'), ['-c', 'import pip; print(pip.__version__)'], { encoding: 'utf8' }).trim();
     const box = await probeFile(dir, { venv });
     const m = join(dir, 'm.yaml');
-    await writeFile(m, `name: pip-probe\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64, python: "3.11"}\npip:\n  index-url: ${pypi.url}\n  packages: ["vb-alpha[gpu]==1.0.0", "pip==${pipVersion}"]\n  venv: ${venv}\n`);
+    await writeFile(
+      m,
+      `name: pip-probe\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64, python: "3.11"}\npip:\n  index-url: ${pypi.url}\n  packages: ["vb-alpha[gpu]==1.0.0", "pip==${pipVersion}"]\n  venv: ${venv}\n`,
+    );
     const all = await build(dir, m, 'all');
     expect(all.ids).toEqual([`pip:pip@${pipVersion}`, 'pip:vb-alpha@1.0.0', 'pip:vb-beta@2.1.0', 'pip:vb-gamma@0.3.2']);
     const lean = await build(dir, m, 'lean', box);
@@ -171,9 +224,19 @@ describe('build --target: pip', () => {
     expect(req).not.toMatch(/^(vb-beta|pip)==/m);
     expect(lean.sbom.components.map((c) => c.name).sort()).toEqual(['vb-alpha', 'vb-gamma']);
     // The box's own pip, with --require-hashes, takes the requirements without the wheels it already has.
-    const res = await installBundle({ bundle: lean.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['pip'], exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const res = await installBundle({
+      bundle: lean.dir,
+      dryRun: false,
+      stateDir: join(dir, 'state'),
+      only: ['pip'],
+      exec: execFile,
+      report: () => {},
+      signal: new AbortController().signal,
+    });
     expect(res.reports[0]!.changed.sort()).toEqual(['vb-alpha==1.0.0', 'vb-gamma==0.3.2']);
-    expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_gamma, vb_beta; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe('2.1.0');
+    expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_gamma, vb_beta; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe(
+      '2.1.0',
+    );
   }, 60_000);
 
   it("takes the wheel tags from the probe, and refuses a probe of another Python than pip's target", async () => {
@@ -183,13 +246,23 @@ describe('build --target: pip', () => {
     box.python.tags = ['py3-none-any'];
     await writeFile(join(dir, 'narrow.json'), JSON.stringify(box));
     const m = join(dir, 'm.yaml');
-    await writeFile(m, `name: pip-tags\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64, python: "3.11"}\npip:\n  index-url: ${pypi.url}\n  packages: ["vb-gamma==0.3.2"]\n`);
+    await writeFile(
+      m,
+      `name: pip-tags\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64, python: "3.11"}\npip:\n  index-url: ${pypi.url}\n  packages: ["vb-gamma==0.3.2"]\n`,
+    );
     expect((await build(dir, m, 'narrow', join(dir, 'narrow.json'))).ids).toEqual(['pip:vb-beta@2.1.0', 'pip:vb-gamma@0.3.2']);
     box.python.tags = ['cp311-cp311-manylinux_2_36_x86_64'];
     await writeFile(join(dir, 'none.json'), JSON.stringify(box));
-    expect(await build(dir, m, 'none', join(dir, 'none.json')).catch((e: Error) => e)).toMatchObject({ code: 'NOT_FOUND_IN_INDEX', message: expect.stringContaining('no wheel for the target (cp311-cp311-manylinux_2_36_x86_64') });
+    expect(await build(dir, m, 'none', join(dir, 'none.json')).catch((e: Error) => e)).toMatchObject({
+      code: 'NOT_FOUND_IN_INDEX',
+      message: expect.stringContaining('no wheel for the target (cp311-cp311-manylinux_2_36_x86_64'),
+    });
     await writeFile(m, (await readFile(m, 'utf8')).replace('  packages:', '  python: "3.12"\n  packages:'));
-    expect(await build(dir, m, 'py312', join(dir, 'narrow.json')).catch((e: Error) => e)).toMatchObject({ code: 'MANIFEST_FIELD', subject: 'pip.python', message: expect.stringContaining('pip targets Python 3.12, the probed box') });
+    expect(await build(dir, m, 'py312', join(dir, 'narrow.json')).catch((e: Error) => e)).toMatchObject({
+      code: 'MANIFEST_FIELD',
+      subject: 'pip.python',
+      message: expect.stringContaining('pip targets Python 3.12, the probed box'),
+    });
   });
 });
 
@@ -209,10 +282,20 @@ describe('build --target: hf', () => {
     const dir = await tempDir();
     const home = join(dir, 'models');
     const m = join(dir, 'm.yaml');
-    const yaml = (repos: string[]) => `name: hf-probe\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\nhf:\n  endpoint: ${hub.url}\n  home: ${home}\n  models:\n${repos.map((r) => `    - repo: ${r}\n`).join('')}`;
+    const yaml = (repos: string[]) =>
+      `name: hf-probe\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64}\nhf:\n  endpoint: ${hub.url}\n  home: ${home}\n  models:\n${repos.map((r) => `    - repo: ${r}\n`).join('')}`;
     await writeFile(m, yaml(['tiny/gpt2']));
     const first = await build(dir, m, 'first');
-    await installBundle({ bundle: first.dir, dryRun: false, stateDir: join(dir, 'state'), only: ['hf'], profile: join(dir, 'profile.sh'), exec: execFile, report: () => {}, signal: new AbortController().signal });
+    await installBundle({
+      bundle: first.dir,
+      dryRun: false,
+      stateDir: join(dir, 'state'),
+      only: ['hf'],
+      profile: join(dir, 'profile.sh'),
+      exec: execFile,
+      report: () => {},
+      signal: new AbortController().signal,
+    });
     const box = await probeFile(dir, { hfHome: home });
     const probe = JSON.parse(await readFile(box, 'utf8'));
     expect(probe.bundles).toMatchObject({ present: true, installed: [{ name: 'hf-probe', version: '1.0.0' }] });

@@ -59,12 +59,19 @@ describe('probe: this machine', () => {
     // python3 here: the version and the tags its own pip lists.
     if (!p.python.present) throw new Error(p.python.reason);
     expect(p.python.version).toBe(execFileSync('python3', ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim());
-    const pipTags = JSON.parse(execFileSync('python3', ['-c', 'import json; from pip._internal.utils.compatibility_tags import get_supported; print(json.dumps([str(t) for t in get_supported()]))'], { encoding: 'utf8' })) as string[];
+    const pipTags = JSON.parse(
+      execFileSync(
+        'python3',
+        ['-c', 'import json; from pip._internal.utils.compatibility_tags import get_supported; print(json.dumps([str(t) for t in get_supported()]))'],
+        { encoding: 'utf8' },
+      ),
+    ) as string[];
     expect(p.python).toMatchObject({ tagsFrom: 'pip', tags: pipTags });
     expect(p.venv).toMatchObject({ present: false, reason: expect.stringContaining(join(dir, 'no-venv')) });
     const smi = await execFile('nvidia-smi', ['-L']);
     if (smi.code === 127) expect(p.gpus).toEqual({ present: false, reason: 'nvidia-smi not found (no NVIDIA driver installed)' });
-    if (!existsSync('/usr/local/cuda/version.json')) expect(p.cuda).toMatchObject({ present: false, reason: expect.stringContaining('/usr/local/cuda/version.json') });
+    if (!existsSync('/usr/local/cuda/version.json'))
+      expect(p.cuda).toMatchObject({ present: false, reason: expect.stringContaining('/usr/local/cuda/version.json') });
     expect(p.hf).toMatchObject({ present: false, reason: expect.stringContaining('no HF cache') });
     expect(p.bundles).toMatchObject({ present: false, reason: expect.stringContaining('journal') });
 
@@ -85,11 +92,23 @@ describe('probe: this machine', () => {
     expect(p.venv).toMatchObject({ present: true, path: venv, distributions: [] });
     if (!p.python.present) throw new Error(p.python.reason);
     expect(p.python).toMatchObject({ path: join(venv, 'bin', 'python'), tagsFrom: 'vault-bundle', implementation: 'cp' });
-    const [version, glibc] = execFileSync('/usr/bin/python3', ['-c', 'import os, platform; print(platform.python_version()); print(os.confstr("CS_GNU_LIBC_VERSION").split()[1])'], { encoding: 'utf8' }).trim().split('\n');
+    const [version, glibc] = execFileSync(
+      '/usr/bin/python3',
+      ['-c', 'import os, platform; print(platform.python_version()); print(os.confstr("CS_GNU_LIBC_VERSION").split()[1])'],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split('\n');
     expect(p.python).toMatchObject({ version, glibc });
     expect(p.python.tags).toEqual(targetTags({ python: version!, abi: p.python.abi, glibc: glibc!, arch: p.python.machine }));
     // Debian's pip for the same interpreter (its vendored packaging may order linux_<arch> differently).
-    const pip = JSON.parse(execFileSync('/usr/bin/python3', ['-c', 'import json; from pip._internal.utils.compatibility_tags import get_supported; print(json.dumps([str(t) for t in get_supported()]))'], { encoding: 'utf8' })) as string[];
+    const pip = JSON.parse(
+      execFileSync(
+        '/usr/bin/python3',
+        ['-c', 'import json; from pip._internal.utils.compatibility_tags import get_supported; print(json.dumps([str(t) for t in get_supported()]))'],
+        { encoding: 'utf8' },
+      ),
+    ) as string[];
     expect(new Set(p.python.tags)).toEqual(new Set(pip));
   });
 
@@ -108,10 +127,17 @@ describe('probe: this machine', () => {
     await mkdir(join(dir, 'models', 'hub', '.locks'));
     const state = join(dir, 'state');
     await mkdir(state);
-    const entry = (name: string, version: string, dryRun: boolean, time: string) => JSON.stringify({ time, bundle: { name, version, path: `/media/${name}` }, dryRun, results: [] });
+    const entry = (name: string, version: string, dryRun: boolean, time: string) =>
+      JSON.stringify({ time, bundle: { name, version, path: `/media/${name}` }, dryRun, results: [] });
     await writeFile(
       join(state, 'journal.jsonl'),
-      [entry('gpu', '1.0.0', true, '2026-11-01T00:00:00.000Z'), entry('gpu', '1.0.0', false, '2026-11-02T00:00:00.000Z'), entry('gpu', '1.1.0', false, '2026-11-03T00:00:00.000Z'), entry('gpu', '1.0.0', false, '2026-11-04T00:00:00.000Z'), '{"torn'].join('\n'),
+      [
+        entry('gpu', '1.0.0', true, '2026-11-01T00:00:00.000Z'),
+        entry('gpu', '1.0.0', false, '2026-11-02T00:00:00.000Z'),
+        entry('gpu', '1.1.0', false, '2026-11-03T00:00:00.000Z'),
+        entry('gpu', '1.0.0', false, '2026-11-04T00:00:00.000Z'),
+        '{"torn',
+      ].join('\n'),
     );
     const p = await collectProbe({ exec: execFile, venv: join(dir, 'no-venv'), hfHome: join(dir, 'models'), stateDirs: [join(dir, 'nothing'), state] });
     expect(p.hf).toEqual({
@@ -161,7 +187,20 @@ function recorded(outputs: Record<string, { code?: number; stdout?: string; stde
 
 async function h200Box(dir: string, smi: Record<string, { code?: number; stdout?: string; stderr?: string }>): Promise<BoxProbe> {
   const tags = JSON.parse(await readFile(fixture('ubuntu-24.04-h200.python-tags.json'), 'utf8')) as string[];
-  const python = { executable: '/usr/bin/python3', version: '3.12.3', prefix: '/usr', base_prefix: '/usr', machine: 'x86_64', implementation: 'cpython', soabi: 'cpython-312-x86_64-linux-gnu', abiflags: '', libc: 'glibc 2.39', tags, tagsFrom: 'pip', tagsError: null };
+  const python = {
+    executable: '/usr/bin/python3',
+    version: '3.12.3',
+    prefix: '/usr',
+    base_prefix: '/usr',
+    machine: 'x86_64',
+    implementation: 'cpython',
+    soabi: 'cpython-312-x86_64-linux-gnu',
+    abiflags: '',
+    libc: 'glibc 2.39',
+    tags,
+    tagsFrom: 'pip',
+    tagsError: null,
+  };
   await writeFile(join(dir, 'os-release'), H200_OS_RELEASE);
   return collectProbe({
     exec: recorded({ 'dpkg --print-architecture': { stdout: 'amd64\n' }, python3: { stdout: `${JSON.stringify(python)}\n` }, ...smi }),
@@ -210,9 +249,17 @@ describe('probe: a recorded H200 box', () => {
   it('nvidia-smi that cannot reach the driver is recorded with its message; several GPUs parse', async () => {
     const dir = await tempDir();
     const p = await h200Box(dir, {
-      'nvidia-smi': { code: 9, stdout: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n\n" },
+      'nvidia-smi': {
+        code: 9,
+        stdout:
+          "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n\n",
+      },
     });
-    expect(p.gpus).toEqual({ present: false, reason: "nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running." });
+    expect(p.gpus).toEqual({
+      present: false,
+      reason:
+        "nvidia-smi failed (exit 9): NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.",
+    });
     expect(parseGpuQuery(`${H200_QUERY}NVIDIA H200, 580.159.04, 143771 MiB\nNVIDIA RTX A6000, Ada, 535.54.03, [N/A]\n`)).toEqual([
       { name: 'NVIDIA H200', driverVersion: '580.159.04', memoryMiB: 143771 },
       { name: 'NVIDIA H200', driverVersion: '580.159.04', memoryMiB: 143771 },
@@ -230,23 +277,49 @@ describe('probe: bad files', () => {
       await writeFile(join(dir, name), data);
       return join(dir, name);
     };
-    const fails = async (path: string) => loadProbe(path).then(() => undefined, (e: unknown) => e as ProbeError);
-    expect(await fails(join(dir, 'missing.json'))).toMatchObject({ code: 'PROBE_READ', message: expect.stringContaining(`${join(dir, 'missing.json')}: no such file`) });
-    expect(await fails(await write('cut.json', serializeProbe(p).slice(0, 500)))).toMatchObject({ code: 'PROBE_READ', message: expect.stringContaining('cut.json is not valid JSON') });
-    expect(await fails(await write('lock.json', '{"lockVersion": 1}'))).toMatchObject({ code: 'PROBE_FIELD', message: expect.stringMatching(/lock\.json: schema: expected "vault-bundle-probe\/v1", found null/) });
+    const fails = async (path: string) =>
+      loadProbe(path).then(
+        () => undefined,
+        (e: unknown) => e as ProbeError,
+      );
+    expect(await fails(join(dir, 'missing.json'))).toMatchObject({
+      code: 'PROBE_READ',
+      message: expect.stringContaining(`${join(dir, 'missing.json')}: no such file`),
+    });
+    expect(await fails(await write('cut.json', serializeProbe(p).slice(0, 500)))).toMatchObject({
+      code: 'PROBE_READ',
+      message: expect.stringContaining('cut.json is not valid JSON'),
+    });
+    expect(await fails(await write('lock.json', '{"lockVersion": 1}'))).toMatchObject({
+      code: 'PROBE_FIELD',
+      message: expect.stringMatching(/lock\.json: schema: expected "vault-bundle-probe\/v1", found null/),
+    });
     const noTags = JSON.parse(serializeProbe(p)) as { python: Record<string, unknown> };
     delete noTags.python.tags;
-    expect(await fails(await write('tags.json', JSON.stringify(noTags)))).toMatchObject({ code: 'PROBE_FIELD', exitCode: 2, message: expect.stringContaining('tags.json: python.tags:') });
+    expect(await fails(await write('tags.json', JSON.stringify(noTags)))).toMatchObject({
+      code: 'PROBE_FIELD',
+      exitCode: 2,
+      message: expect.stringContaining('tags.json: python.tags:'),
+    });
     const edited = JSON.parse(serializeProbe(p)) as { dpkg: { sha256: string } };
     edited.dpkg.sha256 = '0'.repeat(64);
-    expect(await fails(await write('edited.json', JSON.stringify(edited)))).toMatchObject({ code: 'PROBE_FIELD', message: expect.stringContaining('edited.json: dpkg.status does not match dpkg.sha256') });
+    expect(await fails(await write('edited.json', JSON.stringify(edited)))).toMatchObject({
+      code: 'PROBE_FIELD',
+      message: expect.stringContaining('edited.json: dpkg.status does not match dpkg.sha256'),
+    });
     // A hostile box: a status that inflates past 64 MiB (its sha256 made to match) is refused, not inflated.
     const bomb = JSON.parse(serializeProbe(p)) as { dpkg: { status: string; sha256: string } };
     const huge = Buffer.alloc(65 * 1024 * 1024, 0x41);
     bomb.dpkg.status = gzipSync(huge).toString('base64');
     bomb.dpkg.sha256 = createHash('sha256').update(huge).digest('hex');
-    expect(await fails(await write('bomb.json', JSON.stringify(bomb)))).toMatchObject({ code: 'PROBE_FIELD', message: expect.stringContaining('bomb.json: dpkg.status: not gzip+base64') });
-    expect(await fails(await write('big.json', ' '.repeat(17 * 1024 * 1024)))).toMatchObject({ code: 'PROBE_READ', message: expect.stringContaining('a probe file is well under 16 MiB') });
+    expect(await fails(await write('bomb.json', JSON.stringify(bomb)))).toMatchObject({
+      code: 'PROBE_FIELD',
+      message: expect.stringContaining('bomb.json: dpkg.status: not gzip+base64'),
+    });
+    expect(await fails(await write('big.json', ' '.repeat(17 * 1024 * 1024)))).toMatchObject({
+      code: 'PROBE_READ',
+      message: expect.stringContaining('a probe file is well under 16 MiB'),
+    });
   });
 });
 

@@ -17,7 +17,7 @@ const QUICKSTART = join(REPO, 'manifests/quickstart.yaml');
 const BOX_STATUS = join(REPO, 'manifests/boxes/ubuntu-24.04-gpu.status');
 
 describe('the quickstart installs on the box it targets', () => {
-  it('names a stock Ubuntu 24.04 box and resolves its apt part against that box\'s committed dpkg status', async () => {
+  it("names a stock Ubuntu 24.04 box and resolves its apt part against that box's committed dpkg status", async () => {
     const m = parse(await readFile(QUICKSTART, 'utf8')) as { target: { os: string }; apt: { 'target-status': string } };
     expect(m.target.os).toBe('ubuntu-24.04');
     expect(resolve(join(REPO, 'manifests'), m.apt['target-status'])).toBe(BOX_STATUS);
@@ -61,7 +61,13 @@ describe('the quickstart installs on the box it targets', () => {
     await writeFile(old, stringify({ ...manifest, name: 'old', apt: { sources: 'system', packages: ['jq'] } }));
     const o = await buildIn(join(dir, 'o'), old, { cacheDir: join(dir, 'cache') });
     const oldItems = (await readLock(o.lockPath)).artifacts.filter((a) => a.kind === 'apt');
-    await expect(checkApt(oldItems, { ...ctx, bundleDir: o.dir, blobPath: (a) => join(o.dir, 'blobs/sha256', hexOf(a.digest)), workDir: join(dir, 'o') }, { status: BOX_STATUS })).rejects.toMatchObject({
+    await expect(
+      checkApt(
+        oldItems,
+        { ...ctx, bundleDir: o.dir, blobPath: (a) => join(o.dir, 'blobs/sha256', hexOf(a.digest)), workDir: join(dir, 'o') },
+        { status: BOX_STATUS },
+      ),
+    ).rejects.toMatchObject({
       code: 'APT_REFUSED',
       message: expect.stringMatching(/\bjq\b/),
     });

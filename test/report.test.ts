@@ -34,7 +34,10 @@ function art(kind: Locked['kind'], name: string, version: string, license?: stri
     digest: digest(`${kind}${name}${version}`),
     size: 1000 + name.length,
     url: `https://example.org/${encodeURIComponent(name)}`,
-    purl: kind === 'apt' ? `pkg:deb/debian/${encodeURIComponent(name)}@${version}?arch=amd64` : `pkg:${kind === 'pip' ? 'pypi' : 'generic'}/${encodeURIComponent(name)}@${version}`,
+    purl:
+      kind === 'apt'
+        ? `pkg:deb/debian/${encodeURIComponent(name)}@${version}?arch=amd64`
+        : `pkg:${kind === 'pip' ? 'pypi' : 'generic'}/${encodeURIComponent(name)}@${version}`,
     provenance: { kind: 'index-hash', index: 'https://example.org' },
     ...(license ? { meta: { license } } : {}),
   };
@@ -107,7 +110,9 @@ describe('report page', () => {
 
   it('the html template escapes interpolations', () => {
     const v = '"><b>x</b>&\'`';
-    expect(html`<a title="${v}">${v}</a>`.text).toBe('<a title="&quot;&gt;&lt;b&gt;x&lt;/b&gt;&amp;&#39;&#96;">&quot;&gt;&lt;b&gt;x&lt;/b&gt;&amp;&#39;&#96;</a>');
+    expect(html`<a title="${v}">${v}</a>`.text).toBe(
+      '<a title="&quot;&gt;&lt;b&gt;x&lt;/b&gt;&amp;&#39;&#96;">&quot;&gt;&lt;b&gt;x&lt;/b&gt;&amp;&#39;&#96;</a>',
+    );
     expect(html`${[html`<i>${'<'}</i>`, '<']}`.text).toBe('<i>&lt;</i>&lt;');
   });
 
@@ -128,8 +133,14 @@ describe('report page', () => {
     });
     expect(seen).toEqual(['review release.pub']);
     expect(good.signature).toMatchObject({ state: 'valid', signer: 'ABCDEF0123456789' });
-    expect(good.html).toContain('data-state="valid">signature valid, signed by ABCDEF0123456789 (key release.pub): it covers SHA256SUMS, which bundle.json match');
-    const bad = await reportPage({ bundle: signed, key: 'release.pub', checkSignature: async () => ({ ok: false, message: 'SHA256SUMS changed after it was signed' }) });
+    expect(good.html).toContain(
+      'data-state="valid">signature valid, signed by ABCDEF0123456789 (key release.pub): it covers SHA256SUMS, which bundle.json match',
+    );
+    const bad = await reportPage({
+      bundle: signed,
+      key: 'release.pub',
+      checkSignature: async () => ({ ok: false, message: 'SHA256SUMS changed after it was signed' }),
+    });
     expect(bad.signature.state).toBe('invalid');
     expect(bad.html).toContain('class="badge bad"');
   });
@@ -170,7 +181,11 @@ describe('report page', () => {
     await writeFile(join(dir, 'o.json'), JSON.stringify({ findings }));
     await writeFile(join(dir, 'l.jsonl'), `{"type":"phase"}\n${JSON.stringify({ type: 'result', findings })}\n`);
     for (const f of ['a.json', 'o.json', 'l.jsonl']) {
-      expect((await readAudit(join(dir, f))).map((x) => `${x.severity} ${x.id}`)).toEqual(['critical CVE-2024-0001', 'high CVE-2024-0003', 'low CVE-2024-0002']);
+      expect((await readAudit(join(dir, f))).map((x) => `${x.severity} ${x.id}`)).toEqual([
+        'critical CVE-2024-0001',
+        'high CVE-2024-0003',
+        'low CVE-2024-0002',
+      ]);
     }
     await writeFile(join(dir, 'bad.json'), JSON.stringify([{ id: 'x' }]));
     await expect(readAudit(join(dir, 'bad.json'))).rejects.toThrow(UsageError);
@@ -264,39 +279,48 @@ function tableRows(dom: string): { visible: number; hidden: number; table: strin
 describe('report in headless Chromium', () => {
   if (!CHROMIUM) console.warn(`report.test.ts: skipping the headless Chromium checks: ${NO_CHROMIUM}`);
 
-  it.skipIf(!CHROMIUM)('renders the components table (screenshot), and #q= filters its rows after the page script ran', async () => {
-    const dir = await tempDir();
-    const bundle = await writeBundle(join(dir, 'b'), bundleIndex('2.0.0', COMPONENTS));
-    const file = join(dir, 'report.html');
-    await writeFile(file, (await reportPage({ bundle })).html);
-    const url = `file://${file}`;
+  it.skipIf(!CHROMIUM)(
+    'renders the components table (screenshot), and #q= filters its rows after the page script ran',
+    async () => {
+      const dir = await tempDir();
+      const bundle = await writeBundle(join(dir, 'b'), bundleIndex('2.0.0', COMPONENTS));
+      const file = join(dir, 'report.html');
+      await writeFile(file, (await reportPage({ bundle })).html);
+      const url = `file://${file}`;
 
-    const shot = join(dir, 'shot.png');
-    await chromium(dir, [`--screenshot=${shot}`, '--window-size=1200,900', url]);
-    const img = png(await readFile(shot));
-    expect([img.width, img.height]).toEqual([1200, 900]);
-    // Not a blank page: many distinct byte values, and rows of pixels that differ.
-    expect(new Set(img.raw).size).toBeGreaterThan(64);
-    const stride = img.raw.length / img.height;
-    const rowsSeen = new Set<string>();
-    for (let y = 0; y < img.height; y += 10) rowsSeen.add(createHash('sha1').update(img.raw.subarray(y * stride + 1, (y + 1) * stride)).digest('hex'));
-    expect(rowsSeen.size).toBeGreaterThan(30);
+      const shot = join(dir, 'shot.png');
+      await chromium(dir, [`--screenshot=${shot}`, '--window-size=1200,900', url]);
+      const img = png(await readFile(shot));
+      expect([img.width, img.height]).toEqual([1200, 900]);
+      // Not a blank page: many distinct byte values, and rows of pixels that differ.
+      expect(new Set(img.raw).size).toBeGreaterThan(64);
+      const stride = img.raw.length / img.height;
+      const rowsSeen = new Set<string>();
+      for (let y = 0; y < img.height; y += 10)
+        rowsSeen.add(
+          createHash('sha1')
+            .update(img.raw.subarray(y * stride + 1, (y + 1) * stride))
+            .digest('hex'),
+        );
+      expect(rowsSeen.size).toBeGreaterThan(30);
 
-    const all = await chromium(dir, ['--dump-dom', url]);
-    expect(all).toMatch(/<html[^>]*data-ready="true"/);
-    expect(tableRows(all)).toMatchObject({ visible: 10, hidden: 0 });
-    expect(all).toContain('<span id="count">10 of 10 components</span>');
-    // The escaped hostile name stayed text: no element was made of it, and its handler never ran.
-    expect(all).not.toMatch(/<img/i);
-    expect(all).toContain('<title>review 2.0.0 — bundle report</title>');
+      const all = await chromium(dir, ['--dump-dom', url]);
+      expect(all).toMatch(/<html[^>]*data-ready="true"/);
+      expect(tableRows(all)).toMatchObject({ visible: 10, hidden: 0 });
+      expect(all).toContain('<span id="count">10 of 10 components</span>');
+      // The escaped hostile name stayed text: no element was made of it, and its handler never ran.
+      expect(all).not.toMatch(/<img/i);
+      expect(all).toContain('<title>review 2.0.0 — bundle report</title>');
 
-    const jq = await chromium(dir, ['--dump-dom', `${url}#q=jq`]);
-    expect(tableRows(jq)).toMatchObject({ visible: 2, hidden: 8 });
-    expect(tableRows(jq).table).toContain('data-visible="2"');
-    expect(jq).toContain('<span id="count">2 of 10 components</span>');
-    expect(jq).toMatch(/<tr data-search="apt jq [^"]*" data-key="apt:jq@1\.7\.1-6">/);
+      const jq = await chromium(dir, ['--dump-dom', `${url}#q=jq`]);
+      expect(tableRows(jq)).toMatchObject({ visible: 2, hidden: 8 });
+      expect(tableRows(jq).table).toContain('data-visible="2"');
+      expect(jq).toContain('<span id="count">2 of 10 components</span>');
+      expect(jq).toMatch(/<tr data-search="apt jq [^"]*" data-key="apt:jq@1\.7\.1-6">/);
 
-    const two = await chromium(dir, ['--dump-dom', `${url}#q=${encodeURIComponent('pip bsd-3')}`]);
-    expect(tableRows(two)).toMatchObject({ visible: 2, hidden: 8 }); // numpy and torch
-  }, 120_000);
+      const two = await chromium(dir, ['--dump-dom', `${url}#q=${encodeURIComponent('pip bsd-3')}`]);
+      expect(tableRows(two)).toMatchObject({ visible: 2, hidden: 8 }); // numpy and torch
+    },
+    120_000,
+  );
 });

@@ -37,7 +37,13 @@ describe('the reviewer commands check bundle.json and the SBOM against SHA256SUM
     await execFile('tar', ['-cf', join(dir, 'edited.tar'), '-C', dir, 'folder']);
 
     for (const b of [join(dir, 'folder'), join(dir, 'edited.tar'), join(dir, 'split')]) {
-      for (const args of [['inspect', b], ['sbom', b], ['diff', join(dir, 'good'), b], ['audit', b, '--osv', OSV], ['report', b]]) {
+      for (const args of [
+        ['inspect', b],
+        ['sbom', b],
+        ['diff', join(dir, 'good'), b],
+        ['audit', b, '--osv', OSV],
+        ['report', b],
+      ]) {
         const r = await runCli(args);
         expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(4);
         expect(r.stderr).toMatch(/^error: .*bundle\.json does not match SHA256SUMS .*changed after it was built/m);
@@ -65,7 +71,10 @@ describe('the reviewer commands check bundle.json and the SBOM against SHA256SUM
     const sbom = await readFile(join(b, 'sbom.cdx.json'), 'utf8');
     await writeFile(join(b, 'sbom.cdx.json'), sbom.replace(/"name": "f0"/, '"name": "f0-renamed"'));
     expect(await readFile(join(b, 'sbom.cdx.json'), 'utf8')).not.toBe(sbom);
-    for (const args of [['sbom', b], ['report', b, '--key', join(dir, 'release.asc')]]) {
+    for (const args of [
+      ['sbom', b],
+      ['report', b, '--key', join(dir, 'release.asc')],
+    ]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(4);
       expect(r.stderr).toMatch(/^error: .*sbom\.cdx\.json does not match SHA256SUMS/m);
@@ -73,7 +82,11 @@ describe('the reviewer commands check bundle.json and the SBOM against SHA256SUM
     }
     await writeFile(join(b, 'sbom.cdx.json'), sbom);
     await tamper(b);
-    await expect(reportPage({ bundle: b, key: join(dir, 'release.asc') })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', exitCode: 4, subject: `${b}/bundle.json` });
+    await expect(reportPage({ bundle: b, key: join(dir, 'release.asc') })).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      exitCode: 4,
+      subject: `${b}/bundle.json`,
+    });
   });
 
   it('a bundle.json alone is read with a warning that it is unverified; one beside its SHA256SUMS is checked', async () => {

@@ -24,11 +24,33 @@ async function bundle(dir: string, version: string, name = 'rb'): Promise<string
 
 // fileManifest's bundles are for ubuntu-24.04, whatever box runs the tests: the target is not what these test.
 const install = (b: string, stateDir: string, o: { dryRun?: boolean; allowDowngrade?: boolean; allowExpired?: boolean; now?: Date } = {}) =>
-  installBundle({ bundle: b, dryRun: Boolean(o.dryRun), stateDir, ignoreTarget: true, ...o, exec: execFile, report: () => {}, signal: new AbortController().signal });
+  installBundle({
+    bundle: b,
+    dryRun: Boolean(o.dryRun),
+    stateDir,
+    ignoreTarget: true,
+    ...o,
+    exec: execFile,
+    report: () => {},
+    signal: new AbortController().signal,
+  });
 
 describe('semver precedence', () => {
   it('orders versions as SemVer 2.0.0 §11 does', () => {
-    const sorted = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0', '1.0.1', '1.2.0', '1.10.0', '2.0.0'];
+    const sorted = [
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+      '1.0.0',
+      '1.0.1',
+      '1.2.0',
+      '1.10.0',
+      '2.0.0',
+    ];
     const shuffled = [...sorted].reverse();
     expect(shuffled.sort(compareSemver)).toEqual(sorted);
     expect(compareSemver('1.0.0+build.5', '1.0.0')).toBe(0);
@@ -117,7 +139,10 @@ describe('expiry', () => {
     index.expires = new Date(Date.now() - 86_400_000).toISOString();
     const text = `${JSON.stringify(index, null, 2)}\n`;
     await writeFile(join(b, 'bundle.json'), text);
-    const sums = (await readFile(join(b, 'SHA256SUMS'), 'utf8')).replace(/^[0-9a-f]{64}(  bundle\.json)$/m, `${createHash('sha256').update(text).digest('hex')}$1`);
+    const sums = (await readFile(join(b, 'SHA256SUMS'), 'utf8')).replace(
+      /^[0-9a-f]{64}(  bundle\.json)$/m,
+      `${createHash('sha256').update(text).digest('hex')}$1`,
+    );
     await writeFile(join(b, 'SHA256SUMS'), sums);
     const v = await runCli(['verify', b]);
     expect(v.code).toBe(4);

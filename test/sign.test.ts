@@ -34,7 +34,19 @@ let aptM: string;
 function gpgExport(k: SigningKey, secret: boolean, file: string): string {
   execFileSync(
     'gpg',
-    ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', file, secret ? '--export-secret-keys' : '--export', k.fingerprint],
+    [
+      '--batch',
+      '--yes',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--armor',
+      '--output',
+      file,
+      secret ? '--export-secret-keys' : '--export',
+      k.fingerprint,
+    ],
     { env: { ...process.env, GNUPGHOME: k.home }, stdio: 'ignore' },
   );
   return file;
@@ -122,7 +134,16 @@ describe('sign and verify --key', () => {
     expect((await verifyBundle(b, { key: rel.keyring })).signature.status).toBe('valid');
     // A real install journals the signer (these files have no install destination: nothing is written).
     const state = join(dir, 'state');
-    const inst = await installBundle({ bundle: b, dryRun: false, stateDir: state, key: keys.pub, ignoreTarget: true, exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const inst = await installBundle({
+      bundle: b,
+      dryRun: false,
+      stateDir: state,
+      key: keys.pub,
+      ignoreTarget: true,
+      exec: execFile,
+      report: () => {},
+      signal: new AbortController().signal,
+    });
     expect(JSON.parse((await readFile(inst.journal!, 'utf8')).trim().split('\n').at(-1)!)).toMatchObject({ signer: rel.fingerprint, dryRun: false, ok: true });
   });
 
@@ -214,7 +235,11 @@ describe('sign and verify --key', () => {
     await expect(verifyBundle(b, { key: join(dir, 'junk.asc') })).rejects.toMatchObject({ code: 'BAD_KEY' });
 
     // A key made by openpgp.js, protected by a passphrase: refused without it, used with --passphrase-file.
-    const { privateKey, publicKey } = await openpgp.generateKey({ userIDs: [{ name: 'Locked', email: 'l@test.invalid' }], passphrase: 'correct horse', format: 'armored' });
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      userIDs: [{ name: 'Locked', email: 'l@test.invalid' }],
+      passphrase: 'correct horse',
+      format: 'armored',
+    });
     await writeFile(join(dir, 'locked.sec.asc'), privateKey);
     await writeFile(join(dir, 'locked.asc'), publicKey);
     await expect(signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc') })).rejects.toMatchObject({
@@ -222,7 +247,9 @@ describe('sign and verify --key', () => {
       hint: expect.stringContaining('--passphrase-file'),
     });
     await writeFile(join(dir, 'wrong'), 'wrong horse\n');
-    await expect(signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'wrong') })).rejects.toMatchObject({ code: 'BAD_KEY' });
+    await expect(signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'wrong') })).rejects.toMatchObject({
+      code: 'BAD_KEY',
+    });
     await writeFile(join(dir, 'pass'), 'correct horse\n');
     await signWithKeyFile({ bundle: b, key: join(dir, 'locked.sec.asc'), passphraseFile: join(dir, 'pass') });
     expect(gpgVerify(b, join(dir, 'locked.asc')).status).toBe(0);
@@ -242,7 +269,11 @@ describe('sign and verify --key', () => {
     const bad = spawnSync('sh', [join(out, 'verify'), '--key', keys.otherPub], { env, encoding: 'utf8' });
     expect(bad.status).toBe(4);
     // gpgv refuses it in sh, before the carried runtime runs (its words, then ours).
-    expect(bad.stderr).toMatch(new RegExp(`using EDDSA key ${rel.fingerprint}[\\s\\S]*No public key[\\s\\S]*verify: SIGNATURE_INVALID: SHA256SUMS\\.asc does not verify against the release key`));
+    expect(bad.stderr).toMatch(
+      new RegExp(
+        `using EDDSA key ${rel.fingerprint}[\\s\\S]*No public key[\\s\\S]*verify: SIGNATURE_INVALID: SHA256SUMS\\.asc does not verify against the release key`,
+      ),
+    );
   });
 
   it('a signed split bundle: parts.json is signed, so a part appended and listed fails verify --key', async () => {
@@ -333,7 +364,15 @@ describe('signed apt repository', () => {
       return execFile(cmd, args, o);
     };
     const run = (key?: string) =>
-      installBundle({ bundle: r.dir, dryRun: true, stateDir: join(dir, 'state'), ...(key ? { key } : {}), exec, report: () => {}, signal: new AbortController().signal });
+      installBundle({
+        bundle: r.dir,
+        dryRun: true,
+        stateDir: join(dir, 'state'),
+        ...(key ? { key } : {}),
+        exec,
+        report: () => {},
+        signal: new AbortController().signal,
+      });
     const res = await run(keys.pub);
     expect(res.signature).toMatchObject({ status: 'valid', signer: rel.fingerprint });
     expect(res.reports.find((x) => x.kind === 'apt')!.changed.sort()).toEqual(['alpha=1.0-1', 'beta=2.1-1']);
@@ -347,7 +386,15 @@ describe('signed apt repository', () => {
     const tar = await build(dir, aptM, { out: join(dir, 'tarred'), media: 'tar', signKey: keys.sec });
     const split = await build(dir, aptM, { out: join(dir, 'split'), media: 'fat32', partSize: 64 * 1024, signKey: keys.sec });
     for (const b of [tar.tar!, split.dir]) {
-      const x = await installBundle({ bundle: b, dryRun: true, stateDir: join(dir, 'state'), key: keys.pub, exec, report: () => {}, signal: new AbortController().signal });
+      const x = await installBundle({
+        bundle: b,
+        dryRun: true,
+        stateDir: join(dir, 'state'),
+        key: keys.pub,
+        exec,
+        report: () => {},
+        signal: new AbortController().signal,
+      });
       expect(x.reports.find((k) => k.kind === 'apt')!.changed).toHaveLength(2);
       expect(lists.at(-1)).toMatch(/^deb \[signed-by=/);
     }
@@ -398,7 +445,15 @@ describe('signed apt repository', () => {
     });
     // Through install, verify refuses that copy before apt runs.
     await expect(
-      installBundle({ bundle: b, dryRun: true, stateDir: join(dir, 'state'), key: keys.pub, exec: execFile, report: () => {}, signal: new AbortController().signal }),
+      installBundle({
+        bundle: b,
+        dryRun: true,
+        stateDir: join(dir, 'state'),
+        key: keys.pub,
+        exec: execFile,
+        report: () => {},
+        signal: new AbortController().signal,
+      }),
     ).rejects.toMatchObject({ code: 'VERIFY_FAILED', message: expect.stringContaining('apt/InRelease') });
   });
 });

@@ -25,9 +25,23 @@ afterAll(async () => {
 });
 
 describe('export --site', () => {
-  it('hard-links the bundle\'s files into a plain tree with the bundle\'s own checks at the top', async () => {
+  it("hard-links the bundle's files into a plain tree with the bundle's own checks at the top", async () => {
     const names = (await readdir(site)).sort();
-    expect(names).toEqual(expect.arrayContaining(['SHA256SUMS', 'SHA256SUMS.asc', 'apt', 'bundle.json', 'files', 'hf', 'nginx.conf', 'sbom.cdx.json', 'simple', 'site.conf', 'wheels']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'SHA256SUMS',
+        'SHA256SUMS.asc',
+        'apt',
+        'bundle.json',
+        'files',
+        'hf',
+        'nginx.conf',
+        'sbom.cdx.json',
+        'simple',
+        'site.conf',
+        'wheels',
+      ]),
+    );
     // sha256sum -c of the bundle's own list passes on the site for what it holds under the same names.
     const sums = await readFile(join(site, 'SHA256SUMS'), 'utf8');
     const same = sums.split('\n').filter((l) => /  (bundle\.json|sbom\.cdx\.json|apt\/\w+|pip\/requirements\.lock)$/.test(l));
@@ -42,15 +56,27 @@ describe('export --site', () => {
     expect(again.stderr).toContain('already exists');
   });
 
-  it.skipIf(!hasNginx())('apt-get reads the repository from nginx with one deb line, signed-by the release key, no warnings', async () => {
-    await aptFromSite(fx, nginx.url, 'apt-nginx');
-  }, 120_000);
+  it.skipIf(!hasNginx())(
+    'apt-get reads the repository from nginx with one deb line, signed-by the release key, no warnings',
+    async () => {
+      await aptFromSite(fx, nginx.url, 'apt-nginx');
+    },
+    120_000,
+  );
 
-  it.skipIf(!hasNginx())('pip installs every wheel with --index-url and --require-hashes, and downloads them with --find-links', async () => {
-    await pipFromSite(fx, nginx.url, 'venv-nginx');
-  }, 240_000);
+  it.skipIf(!hasNginx())(
+    'pip installs every wheel with --index-url and --require-hashes, and downloads them with --find-links',
+    async () => {
+      await pipFromSite(fx, nginx.url, 'venv-nginx');
+    },
+    240_000,
+  );
 
-  it.skipIf(!hasNginx())('@huggingface/hub lists, downloads and snapshots the bundled model from nginx, with the Hub\'s headers', async () => {
-    await hubFromSite(fx, nginx.url, 'hf-nginx');
-  }, 120_000);
+  it.skipIf(!hasNginx())(
+    "@huggingface/hub lists, downloads and snapshots the bundled model from nginx, with the Hub's headers",
+    async () => {
+      await hubFromSite(fx, nginx.url, 'hf-nginx');
+    },
+    120_000,
+  );
 });

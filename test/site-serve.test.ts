@@ -115,12 +115,16 @@ describe('serve', () => {
   it('stays bounded under a thousand idle connections and serves again once they time out', async () => {
     const { port } = new URL(site.url);
     const socks = await Promise.all(
-      Array.from({ length: 1000 }, () => new Promise<import('node:net').Socket>((ok) => {
-        const c = connect(Number(port), '127.0.0.1');
-        c.on('error', () => {});
-        c.once('connect', () => ok(c));
-        c.once('close', () => ok(c));
-      })),
+      Array.from(
+        { length: 1000 },
+        () =>
+          new Promise<import('node:net').Socket>((ok) => {
+            const c = connect(Number(port), '127.0.0.1');
+            c.on('error', () => {});
+            c.once('connect', () => ok(c));
+            c.once('close', () => ok(c));
+          }),
+      ),
     );
     expect(site.server.listenerCount('connection') >= 0).toBe(true);
     const open = await new Promise<number>((ok) => site.server.getConnections((_e, n) => ok(n)));
@@ -131,7 +135,7 @@ describe('serve', () => {
     expect((await fetch(`${site.url}/bundle.json`)).status).toBe(200);
   });
 
-  it('verify and install take the served bundle\'s URL: fetched into the cache, every byte checked, then as from a stick', async () => {
+  it("verify and install take the served bundle's URL: fetched into the cache, every byte checked, then as from a stick", async () => {
     const cache = join(fx.work, 'pull-cache');
     const v = await runCli(['--cache-dir', cache, 'verify', `${site.url}/`, '--key', fx.release.pub]);
     expect(v.stderr).toContain('every file checked against its SHA256SUMS');
@@ -141,7 +145,18 @@ describe('serve', () => {
     const before = log.length;
     expect((await runCli(['--cache-dir', cache, 'verify', `${site.url}/`])).code).toBe(0);
     expect(log.slice(before).filter((l) => l.path.startsWith('/bundle/blobs/')).length).toBe(0);
-    const i = await runCli(['--cache-dir', cache, 'install', `${site.url}/`, '--dry-run', '--only', 'file', '--ignore-target', '--state-dir', join(fx.work, 'state')]);
+    const i = await runCli([
+      '--cache-dir',
+      cache,
+      'install',
+      `${site.url}/`,
+      '--dry-run',
+      '--only',
+      'file',
+      '--ignore-target',
+      '--state-dir',
+      join(fx.work, 'state'),
+    ]);
     expect(i.code, i.stderr).toBe(0);
   }, 120_000);
 
@@ -159,7 +174,9 @@ describe('serve', () => {
   });
 
   it('the CLI verifies first, prints the client lines, and Ctrl-C drains and exits 0', { timeout: 60_000 }, async () => {
-    const r = await runCli(['serve', fx.bundle, '--listen', '127.0.0.1:0', '--key', fx.release.pub], { signalWhen: { pattern: /HF_ENDPOINT=/, signal: 'SIGINT', delayMs: 200 } });
+    const r = await runCli(['serve', fx.bundle, '--listen', '127.0.0.1:0', '--key', fx.release.pub], {
+      signalWhen: { pattern: /HF_ENDPOINT=/, signal: 'SIGINT', delayMs: 200 },
+    });
     expect(r.stderr).not.toContain('error');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^serving site-test 1\.0\.0 \(verified, signature valid\) on http:\/\/127\.0\.0\.1:\d+; Ctrl-C stops$/m);

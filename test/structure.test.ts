@@ -13,7 +13,10 @@ const run = promisify(execFile);
 /** dependency-cruiser over `src` of `cwd` with the project's rules; its violations, one line each. */
 async function cruise(cwd: string): Promise<{ code: number; out: string }> {
   try {
-    const r = await run(process.execPath, [depcruise, 'src', '--config', join(root, '.dependency-cruiser.cjs'), '--output-type', 'err'], { cwd, maxBuffer: 16 << 20 });
+    const r = await run(process.execPath, [depcruise, 'src', '--config', join(root, '.dependency-cruiser.cjs'), '--output-type', 'err'], {
+      cwd,
+      maxBuffer: 16 << 20,
+    });
     return { code: 0, out: r.stdout };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

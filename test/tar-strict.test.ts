@@ -103,7 +103,12 @@ describe('tar bundles are read as strictly as GNU tar reads them', () => {
     const r = await verifyBundle(f);
     expect(r.ok).toBe(false);
     expect(r.ignored ?? []).toEqual([]);
-    expect(r.problems.filter((p) => /leaves the bundle folder/.test(p.message)).map((p) => p.path).sort()).toEqual(['../../etc/.DS_Store', '../.DS_Store']);
+    expect(
+      r.problems
+        .filter((p) => /leaves the bundle folder/.test(p.message))
+        .map((p) => p.path)
+        .sort(),
+    ).toEqual(['../../etc/.DS_Store', '../.DS_Store']);
     // A genuine .DS_Store inside the bundle stays harmless clutter.
     const ok = await variant('clutter.tar', (t) => {
       const { end } = tarLayout(t);

@@ -14,10 +14,26 @@ let other: SigningKey;
 const b = { signed: '', unsigned: '', otherSigned: '' };
 
 function gpgExport(k: SigningKey, secret: boolean, file: string): string {
-  execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', file, secret ? '--export-secret-keys' : '--export', k.fingerprint], {
-    env: { ...process.env, GNUPGHOME: k.home },
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'gpg',
+    [
+      '--batch',
+      '--yes',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--armor',
+      '--output',
+      file,
+      secret ? '--export-secret-keys' : '--export',
+      k.fingerprint,
+    ],
+    {
+      env: { ...process.env, GNUPGHOME: k.home },
+      stdio: 'ignore',
+    },
+  );
   return file;
 }
 
@@ -38,7 +54,18 @@ beforeAll(async () => {
   gpgExport(rel, false, join(work, 'rel.asc'));
   const { manifest } = await fileManifest(work, { name: 'trust', sizes: [100] });
   const build = async (out: string, key?: string) => {
-    const r = await runCli(['-q', '--cache-dir', join(work, 'cache'), 'build', manifest, '--out', out, '--runtime', 'host', ...(key ? ['--sign-key', key] : [])]);
+    const r = await runCli([
+      '-q',
+      '--cache-dir',
+      join(work, 'cache'),
+      'build',
+      manifest,
+      '--out',
+      out,
+      '--runtime',
+      'host',
+      ...(key ? ['--sign-key', key] : []),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     return out;
   };

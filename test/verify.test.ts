@@ -44,9 +44,7 @@ describe('verify', () => {
     await flipByte(join(d, 'blobs/sha256', hexes[2]!), 123_456);
     const r = await verifyBundle(d);
     expect(r.ok).toBe(false);
-    expect(r.problems).toEqual([
-      expect.objectContaining({ code: 'DIGEST_MISMATCH', path: `blobs/sha256/${hexes[2]}`, expected: hexes[2] }),
-    ]);
+    expect(r.problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', path: `blobs/sha256/${hexes[2]}`, expected: hexes[2] })]);
   });
 
   it('names a removed file, both as missing and as a missing blob', async () => {
@@ -80,7 +78,13 @@ describe('verify', () => {
     await writeFile(join(d, 'SHA256SUMS'), `${sums}garbage\n`);
     await expect(verifyBundle(d)).rejects.toMatchObject({ code: 'BAD_SUMS', message: expect.stringContaining('SHA256SUMS:6') });
     // Dropping a line makes that file unlisted.
-    await writeFile(join(d, 'SHA256SUMS'), sums.split('\n').filter((l) => !l.endsWith('sbom.cdx.json')).join('\n'));
+    await writeFile(
+      join(d, 'SHA256SUMS'),
+      sums
+        .split('\n')
+        .filter((l) => !l.endsWith('sbom.cdx.json'))
+        .join('\n'),
+    );
     expect((await verifyBundle(d)).problems).toEqual([expect.objectContaining({ code: 'UNLISTED_FILE', path: 'sbom.cdx.json' })]);
   });
 
@@ -100,7 +104,9 @@ describe('verify', () => {
     expect(r.stdout).toMatch(new RegExp(`^FAILED: ${(await verifyBundle(d)).problems.length} problem\\(s\\) in \\S*vb-test-\\w+/bundle\\n$`));
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toMatch(/^(BAD_INDEX|DIGEST_MISMATCH): bundle\.json: /);
-    expect(lines.at(-1)).toBe('hint: do not install from this copy: copy the files or parts named above again from the release medium (or the whole bundle), then run verify again');
+    expect(lines.at(-1)).toBe(
+      'hint: do not install from this copy: copy the files or parts named above again from the release medium (or the whole bundle), then run verify again',
+    );
   });
 
   it('checks bundle.json against the blobs even when SHA256SUMS was rewritten to match', async () => {
@@ -184,7 +190,16 @@ describe('verify: hostile input', () => {
 describe('files left in a bundle folder', () => {
   it('ignores macOS/Windows metadata with a warning, and never reads it', async () => {
     const d = await copy();
-    const junk = ['.DS_Store', `._bundle.json`, `blobs/sha256/._${hexes[0]}`, '.Trashes/501/x', '.Spotlight-V100/Store-V2/y', '.fseventsd/z', 'System Volume Information/IndexerVolumeGuid', '$RECYCLE.BIN/desktop.ini'];
+    const junk = [
+      '.DS_Store',
+      `._bundle.json`,
+      `blobs/sha256/._${hexes[0]}`,
+      '.Trashes/501/x',
+      '.Spotlight-V100/Store-V2/y',
+      '.fseventsd/z',
+      'System Volume Information/IndexerVolumeGuid',
+      '$RECYCLE.BIN/desktop.ini',
+    ];
     for (const j of junk) {
       await mkdir(join(d, j, '..'), { recursive: true });
       await writeFile(join(d, j), 'junk');
@@ -207,18 +222,33 @@ describe('files left in a bundle folder', () => {
     await writeFile(join(d, 'box.json'), '{}');
     const r = await verifyBundle(d);
     expect(r.ok).toBe(false);
-    expect(r.problems.map((p) => [p.code, p.path])).toEqual([['EXTRA_FILE', 'box.json'], ['EXTRA_FILE', 'smoke-results/results.json']]);
+    expect(r.problems.map((p) => [p.code, p.path])).toEqual([
+      ['EXTRA_FILE', 'box.json'],
+      ['EXTRA_FILE', 'smoke-results/results.json'],
+    ]);
     const cli = await runCli(['verify', d]);
     expect(cli.code).toBe(4);
-    expect(cli.stderr).toBe("EXTRA_FILE: 2 files not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  box.json\n  smoke-results/results.json\n");
+    expect(cli.stderr).toBe(
+      "EXTRA_FILE: 2 files not in the bundle (listed below): move them out of the bundle folder; the bundle's own files are intact\n  box.json\n  smoke-results/results.json\n",
+    );
     expect(cli.stdout).toMatch(/^FAILED test 1\.0\.0: 2 file\(s\) not in the bundle left in .+; the bundle's own files are intact$/m);
     const { installBundle } = await import('../src/install/install.js');
     const { execFile } = await import('../src/util/exec.js');
-    const inst = installBundle({ bundle: d, dryRun: true, ignoreTarget: true, stateDir: join(d, '..', 'state'), exec: execFile, report: () => {}, signal: new AbortController().signal });
+    const inst = installBundle({
+      bundle: d,
+      dryRun: true,
+      ignoreTarget: true,
+      stateDir: join(d, '..', 'state'),
+      exec: execFile,
+      report: () => {},
+      signal: new AbortController().signal,
+    });
     await expect(inst).rejects.toMatchObject({
       code: 'EXTRA_FILES',
       exitCode: 4,
-      message: expect.stringContaining("2 files not in the bundle (box.json, smoke-results/results.json): move them out of the bundle folder; the bundle's own files are intact"),
+      message: expect.stringContaining(
+        "2 files not in the bundle (box.json, smoke-results/results.json): move them out of the bundle folder; the bundle's own files are intact",
+      ),
       hint: expect.not.stringContaining('copy the bundle again'),
     });
     // With damage as well, the bundle is not called intact, and the damage comes first.

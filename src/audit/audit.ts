@@ -139,7 +139,11 @@ function aliasesOf(r: OsvRecord): string[] {
 }
 
 function summaryOf(r: OsvRecord): string | undefined {
-  const s = str(r.summary) ?? str(r.details)?.split(/\n\s*\n/)[0]?.replace(/\s+/g, ' ');
+  const s =
+    str(r.summary) ??
+    str(r.details)
+      ?.split(/\n\s*\n/)[0]
+      ?.replace(/\s+/g, ' ');
   return s && s.length > 300 ? `${s.slice(0, 297)}…` : s;
 }
 
@@ -214,7 +218,12 @@ export async function auditIndex(index: Pick<BundleIndex, 'artifacts' | 'target'
     }
   }
   const list = mergeAliases([...findings.values()]).sort(
-    (a, b) => severityRank(b.severity) - severityRank(a.severity) || (b.score ?? -1) - (a.score ?? -1) || cmp(a.package, b.package) || cmp(a.id, b.id) || cmp(a.artifact, b.artifact),
+    (a, b) =>
+      severityRank(b.severity) - severityRank(a.severity) ||
+      (b.score ?? -1) - (a.score ?? -1) ||
+      cmp(a.package, b.package) ||
+      cmp(a.id, b.id) ||
+      cmp(a.artifact, b.artifact),
   );
   const checked: Record<string, number> = {};
   for (const q of queries) checked[q.ecosystem] = (checked[q.ecosystem] ?? 0) + 1;

@@ -32,11 +32,38 @@ export function severityOfScore(score: number): Severity {
 /** Each version's base metrics and their allowed values (v2 guide §2.1, v3.1 §2, v4.0 §2). */
 const BASE: Record<CvssScore['version'], Record<string, string[]>> = {
   '2.0': { AV: ['L', 'A', 'N'], AC: ['H', 'M', 'L'], Au: ['M', 'S', 'N'], C: ['N', 'P', 'C'], I: ['N', 'P', 'C'], A: ['N', 'P', 'C'] },
-  '3.0': { AV: ['N', 'A', 'L', 'P'], AC: ['L', 'H'], PR: ['N', 'L', 'H'], UI: ['N', 'R'], S: ['U', 'C'], C: ['H', 'L', 'N'], I: ['H', 'L', 'N'], A: ['H', 'L', 'N'] },
-  '3.1': { AV: ['N', 'A', 'L', 'P'], AC: ['L', 'H'], PR: ['N', 'L', 'H'], UI: ['N', 'R'], S: ['U', 'C'], C: ['H', 'L', 'N'], I: ['H', 'L', 'N'], A: ['H', 'L', 'N'] },
+  '3.0': {
+    AV: ['N', 'A', 'L', 'P'],
+    AC: ['L', 'H'],
+    PR: ['N', 'L', 'H'],
+    UI: ['N', 'R'],
+    S: ['U', 'C'],
+    C: ['H', 'L', 'N'],
+    I: ['H', 'L', 'N'],
+    A: ['H', 'L', 'N'],
+  },
+  '3.1': {
+    AV: ['N', 'A', 'L', 'P'],
+    AC: ['L', 'H'],
+    PR: ['N', 'L', 'H'],
+    UI: ['N', 'R'],
+    S: ['U', 'C'],
+    C: ['H', 'L', 'N'],
+    I: ['H', 'L', 'N'],
+    A: ['H', 'L', 'N'],
+  },
   '4.0': {
-    AV: ['N', 'A', 'L', 'P'], AC: ['L', 'H'], AT: ['N', 'P'], PR: ['N', 'L', 'H'], UI: ['N', 'P', 'A'],
-    VC: ['H', 'L', 'N'], VI: ['H', 'L', 'N'], VA: ['H', 'L', 'N'], SC: ['H', 'L', 'N'], SI: ['H', 'L', 'N'], SA: ['H', 'L', 'N'],
+    AV: ['N', 'A', 'L', 'P'],
+    AC: ['L', 'H'],
+    AT: ['N', 'P'],
+    PR: ['N', 'L', 'H'],
+    UI: ['N', 'P', 'A'],
+    VC: ['H', 'L', 'N'],
+    VI: ['H', 'L', 'N'],
+    VA: ['H', 'L', 'N'],
+    SC: ['H', 'L', 'N'],
+    SI: ['H', 'L', 'N'],
+    SA: ['H', 'L', 'N'],
   },
 };
 

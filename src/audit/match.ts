@@ -86,12 +86,29 @@ export interface Unchecked {
 
 // Debian releases by codename (https://www.debian.org/releases/), as OSV names them: "Debian:<major>".
 const DEBIAN: Record<string, string> = {
-  jessie: '8', stretch: '9', buster: '10', bullseye: '11', bookworm: '12', trixie: '13', forky: '14', duke: '15',
+  jessie: '8',
+  stretch: '9',
+  buster: '10',
+  bullseye: '11',
+  bookworm: '12',
+  trixie: '13',
+  forky: '14',
+  duke: '15',
 };
 // Ubuntu releases by codename (https://wiki.ubuntu.com/Releases), as OSV names them: "Ubuntu:<ver>[:LTS]".
 const UBUNTU: Record<string, string> = {
-  trusty: '14.04:LTS', xenial: '16.04:LTS', bionic: '18.04:LTS', focal: '20.04:LTS', jammy: '22.04:LTS', lunar: '23.04',
-  mantic: '23.10', noble: '24.04:LTS', oracular: '24.10', plucky: '25.04', questing: '25.10', resolute: '26.04:LTS',
+  trusty: '14.04:LTS',
+  xenial: '16.04:LTS',
+  bionic: '18.04:LTS',
+  focal: '20.04:LTS',
+  jammy: '22.04:LTS',
+  lunar: '23.04',
+  mantic: '23.10',
+  noble: '24.04:LTS',
+  oracular: '24.10',
+  plucky: '25.04',
+  questing: '25.10',
+  resolute: '26.04:LTS',
 };
 
 /** An Ubuntu version string as its OSV ecosystem suffix: LTS releases are the April ones of even years. */
@@ -169,7 +186,10 @@ export function queriesOf(artifacts: readonly Locked[], target: Pick<Target, 'os
       }
       queries.push({ artifact: a, ecosystem: 'PyPI', base: 'PyPI', name: normalizeName(a.name), version: a.version, order: pep440Order });
     } else {
-      unchecked.push({ artifact: a.id, why: a.kind === 'hf' ? 'a model file: OSV has no ecosystem for models' : 'a plain file: it names no package of an OSV ecosystem' });
+      unchecked.push({
+        artifact: a.id,
+        why: a.kind === 'hf' ? 'a model file: OSV has no ecosystem for models' : 'a plain file: it names no package of an OSV ecosystem',
+      });
     }
   }
   return { queries, unchecked };

@@ -135,7 +135,9 @@ export async function checkOutput(out: string): Promise<void> {
     code: 'OUTPUT_EXISTS',
     message: `${out} is ${what}, not a bundle folder; refusing to replace it`,
     subject: out,
-    hint: st.isFile() ? '--out names the bundle folder: choose another path (for the bundle as one file, add --tar FILE), or move that file away' : '--out names the bundle folder: choose another path',
+    hint: st.isFile()
+      ? '--out names the bundle folder: choose another path (for the bundle as one file, add --tar FILE), or move that file away'
+      : '--out names the bundle folder: choose another path',
   });
 }
 

@@ -46,7 +46,10 @@ export async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx,
  * The base of a delta build: a bundle in any form (read through its index), or its bundle.json alone (the
  * release engineer may keep only that). Only the same bundle name can be a base.
  */
-export async function readBase(location: string, name: string): Promise<{ name: string; version: string; indexDigest: `sha256:${string}`; digests: Set<string> }> {
+export async function readBase(
+  location: string,
+  name: string,
+): Promise<{ name: string; version: string; indexDigest: `sha256:${string}`; digests: Set<string> }> {
   const { index: idx, sha256 } = await loadIndex(location);
   if (idx.name !== name) {
     throw new UsageError({
@@ -99,7 +102,9 @@ export function expiryOf(value: string, created: string, now: Date): string {
       code: 'BAD_FLAG',
       message: `--expires ${value} is ${iso}, which has already passed${rel ? ` (counted from the bundle's created time ${created})` : ''}`,
       subject: '--expires',
-      hint: rel ? 'the lock is older than that: give a later date, or lock again (or set SOURCE_DATE_EPOCH) for a newer created time' : 'give a date in the future',
+      hint: rel
+        ? 'the lock is older than that: give a later date, or lock again (or set SOURCE_DATE_EPOCH) for a newer created time'
+        : 'give a date in the future',
     });
   }
   return iso;

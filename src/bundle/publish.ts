@@ -212,7 +212,13 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
     });
     // The tar follows the folder by one rename (nothing to do when it was streamed into a device or FIFO).
     await tar?.commit();
-    return { files: listed, bytes: r.bytes, ...(parts !== undefined ? { parts } : {}), ...(tar ? { tar: tar.path } : {}), ...(signed ? { signer: signed.signer } : {}) };
+    return {
+      files: listed,
+      bytes: r.bytes,
+      ...(parts !== undefined ? { parts } : {}),
+      ...(tar ? { tar: tar.path } : {}),
+      ...(signed ? { signer: signed.signer } : {}),
+    };
   } catch (err) {
     await tar?.discard();
     throw err;

@@ -103,7 +103,15 @@ async function listDir(root: string, skip: (path: string) => boolean = () => fal
 /** What a folder entry that is neither file, folder nor symlink is, for messages. */
 async function otherKind(file: string): Promise<string> {
   const st = await lstat(file).catch(() => undefined);
-  return st?.isFIFO() ? 'FIFO' : st?.isSocket() ? 'socket' : st?.isCharacterDevice() ? 'character device' : st?.isBlockDevice() ? 'block device' : 'special file';
+  return st?.isFIFO()
+    ? 'FIFO'
+    : st?.isSocket()
+      ? 'socket'
+      : st?.isCharacterDevice()
+        ? 'character device'
+        : st?.isBlockDevice()
+          ? 'block device'
+          : 'special file';
 }
 
 async function openDir(root: string): Promise<BundleReader> {

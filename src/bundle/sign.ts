@@ -49,11 +49,7 @@ export async function signWithKeyFile(o: SignOptions): Promise<SignResult> {
  * running sign again completes it. `build --sign-key` calls this very function on the bundle it just wrote, so
  * both ways give the same files.
  */
-export async function signBundle(
-  location: string,
-  key: SigningKey,
-  o: { now: Date; verify: boolean; report?: Reporter },
-): Promise<SignResult> {
+export async function signBundle(location: string, key: SigningKey, o: { now: Date; verify: boolean; report?: Reporter }): Promise<SignResult> {
   const reader = await openBundle(location);
   if (reader.form === 'tar') {
     throw new UsageError({

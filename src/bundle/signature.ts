@@ -128,12 +128,7 @@ export async function clearsign(text: string, k: SigningKey, date: Date): Promis
  * Checks SHA256SUMS.asc against SHA256SUMS with the given keys. Invalid names what it found: a signature by
  * another key (re-signed), or by the expected key over other bytes (SHA256SUMS changed after signing).
  */
-export async function checkDetached(
-  data: Uint8Array,
-  armored: Uint8Array,
-  keys: readonly PublicKey[],
-  now: Date,
-): Promise<SignatureStatus> {
+export async function checkDetached(data: Uint8Array, armored: Uint8Array, keys: readonly PublicKey[], now: Date): Promise<SignatureStatus> {
   const expected = keys.map(fpr);
   let signature: Signature;
   try {

@@ -127,7 +127,12 @@ export function listTar(src: Concat, name: string, nestedRoot: boolean): { entri
     const sane = (n: number) => Number.isSafeInteger(n) && n >= 0 && dataAt + n <= src.size;
     if (!Number.isSafeInteger(size) || size < 0) throw fail('bad member size: not a number');
     if (pax.size !== undefined) size = /^\d+$/.test(pax.size) ? Number(pax.size) : NaN;
-    if (!sane(size)) throw fail(Number.isSafeInteger(size) ? `bad member size: ${size} bytes do not fit the rest of the archive (truncated)` : 'bad member size: a pax size does not read');
+    if (!sane(size))
+      throw fail(
+        Number.isSafeInteger(size)
+          ? `bad member size: ${size} bytes do not fit the rest of the archive (truncated)`
+          : 'bad member size: a pax size does not read',
+      );
     const next = dataAt + Math.ceil(size / BLOCK) * BLOCK;
     if (type === 'x' || type === 'L' || type === 'K') {
       const data = Buffer.alloc(Math.min(size, 1 << 20));

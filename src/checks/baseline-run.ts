@@ -33,10 +33,20 @@ export function baselineResult(c: BaselineComparison, file: string): CheckResult
   const metrics = Object.fromEntries(c.metrics.filter((m) => m.ratio !== undefined).map((m) => [`${m.metric}_ratio`, m.ratio!]));
   const pct = (x: number) => `${Math.round(x * 100)} %`;
   const detail = c.metrics
-    .map((m) => `${m.status.padEnd(9)} ${m.metric}: ${m.current ?? '—'} vs ${m.baseline} (${m.better} is better${m.ratio !== undefined ? `, ratio ${m.ratio}` : ''}, tolerance ${pct(m.tolerance)}${m.gated ? '' : ', not gated: too noisy'})`)
+    .map(
+      (m) =>
+        `${m.status.padEnd(9)} ${m.metric}: ${m.current ?? '—'} vs ${m.baseline} (${m.better} is better${m.ratio !== undefined ? `, ratio ${m.ratio}` : ''}, tolerance ${pct(m.tolerance)}${m.gated ? '' : ', not gated: too noisy'})`,
+    )
     .join('\n');
   if (c.regressions.length) {
-    return { ...base, status: 'fail', reason: c.regressions.map((m) => `${m.metric} ${m.current} vs ${m.baseline} (×${m.ratio}, tolerance ${pct(m.tolerance)})`).join('; '), metrics, thresholds, detail };
+    return {
+      ...base,
+      status: 'fail',
+      reason: c.regressions.map((m) => `${m.metric} ${m.current} vs ${m.baseline} (×${m.ratio}, tolerance ${pct(m.tolerance)})`).join('; '),
+      metrics,
+      thresholds,
+      detail,
+    };
   }
   const measured = c.metrics.filter((m) => m.status !== 'missing');
   const gated = measured.filter((m) => m.gated).length;

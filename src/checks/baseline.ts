@@ -100,7 +100,11 @@ export function baselineKey(versions: Record<string, string>): BaselineKey {
  * --save-baseline): each records its repeats, median and spread; a metric some run failed to measure keeps
  * the runs that did.
  */
-export function makeBaseline(results: readonly CheckResult[] | readonly (readonly CheckResult[])[], versions: Record<string, string>, created = new Date().toISOString()): BaselineFile {
+export function makeBaseline(
+  results: readonly CheckResult[] | readonly (readonly CheckResult[])[],
+  versions: Record<string, string>,
+  created = new Date().toISOString(),
+): BaselineFile {
   const runs = (results.length > 0 && Array.isArray(results[0]) ? results : [results]) as readonly (readonly CheckResult[])[];
   const seen = new Map<string, { better: Better; samples: number[] }>();
   for (const run of runs) {
@@ -137,7 +141,8 @@ export function serializeBaseline(b: BaselineFile): string {
 
 export async function readBaseline(path: string): Promise<BaselineFile> {
   const b = JSON.parse(await readFile(path, 'utf8')) as Omit<BaselineFile, 'schema'> & { schema: string };
-  if ((b?.schema !== BASELINE_SCHEMA && b?.schema !== BASELINE_SCHEMA_V1) || typeof b.metrics !== 'object' || typeof b.key !== 'object') throw new Error(`${path} is not a vault-bundle smoke baseline (schema ${BASELINE_SCHEMA})`);
+  if ((b?.schema !== BASELINE_SCHEMA && b?.schema !== BASELINE_SCHEMA_V1) || typeof b.metrics !== 'object' || typeof b.key !== 'object')
+    throw new Error(`${path} is not a vault-bundle smoke baseline (schema ${BASELINE_SCHEMA})`);
   // A v1 file: one value per metric, spread unknown (judged by the floors).
   return { ...b, schema: BASELINE_SCHEMA };
 }
@@ -178,7 +183,9 @@ export function compareBaseline(base: BaselineFile, current: BaselineFile, toler
   const keyDiffs = (Object.keys(base.key) as (keyof BaselineKey)[])
     .filter((k) => base.key[k] !== current.key[k])
     .map((k) => `${k}: ${base.key[k]} → ${current.key[k]}`);
-  const newMetrics = Object.keys(current.metrics).filter((m) => !(m in base.metrics)).sort();
+  const newMetrics = Object.keys(current.metrics)
+    .filter((m) => !(m in base.metrics))
+    .sort();
   if (keyDiffs.length) return { comparable: false, keyDiffs, tolerance, metrics: [], regressions: [], newMetrics };
   const metrics: MetricComparison[] = Object.entries(base.metrics)
     .sort(([a], [b]) => (a < b ? -1 : 1))

@@ -187,7 +187,8 @@ export const GPU_DATASHEETS: readonly GpuDatasheet[] = [
     memGbps: 1792,
     memGb: 96,
     pcie: { gen: 5, width: 16 },
-    source: 'https://www.nvidia.com/content/dam/en-zz/Solutions/data-center/rtx-pro-6000-blackwell-workstation-edition/workstation-blackwell-rtx-pro-6000-workstation-edition-nvidia-us-3519208-web.pdf',
+    source:
+      'https://www.nvidia.com/content/dam/en-zz/Solutions/data-center/rtx-pro-6000-blackwell-workstation-edition/workstation-blackwell-rtx-pro-6000-workstation-edition-nvidia-us-3519208-web.pdf',
     note: 'datasheet prints 4,000 AI TOPS (FP4, sparse); dense BF16 = 4000 / 2 (sparsity) / 4 (FP4 → BF16) ≈ 500, whitepaper 503.8; the Max-Q (300 W) sits lower',
   },
   {

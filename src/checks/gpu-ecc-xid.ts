@@ -48,7 +48,8 @@ export const gpuEccXid: Check = {
       thresholds.xid_new = 0;
       for (const x of fresh) problems.push(`Xid ${x.code} on ${x.bus} during the run: ${x.message}`);
       const serious = before.events.filter((x) => SERIOUS_XIDS.has(x.code));
-      if (serious.length) notes.push(`${serious.length} serious Xid(s) in the kernel log before the run (codes ${[...new Set(serious.map((x) => x.code))].join(', ')})`);
+      if (serious.length)
+        notes.push(`${serious.length} serious Xid(s) in the kernel log before the run (codes ${[...new Set(serious.map((x) => x.code))].join(', ')})`);
     } else {
       const why = !after.readable ? after.reason : before && !before.readable ? before.reason : 'no kernel log snapshot before the run';
       thresholds.xid = `not checked: ${why}`;

@@ -58,13 +58,22 @@ export const gpuMatmul: Check = {
     const lo = Math.min(...rates);
     const hi = Math.max(...rates);
     metrics.min_tflops = round(lo, 1);
-    if (rates.length > 1 && hi > 0 && (hi - lo) / hi > spread) problems.push(`GPUs differ by ${Math.round(((hi - lo) / hi) * 100)} % (${round(lo, 1)}–${round(hi, 1)} TFLOP/s)`);
+    if (rates.length > 1 && hi > 0 && (hi - lo) / hi > spread)
+      problems.push(`GPUs differ by ${Math.round(((hi - lo) / hi) * 100)} % (${round(lo, 1)}–${round(hi, 1)} TFLOP/s)`);
     const detail = gpus
-      .map((g) => `GPU ${num(g.index)}: best ${round(num(g.tflops) ?? 0, 1)}, first ${round(num(g.tflops_first) ?? 0, 1)}, median ${round(num(g.tflops_median) ?? 0, 1)}, lowest ${round(num(g.tflops_min) ?? 0, 1)} TFLOP/s over ${num(g.batches)} batches of ${r.json!.iters} in ${num(g.seconds)} s`)
+      .map(
+        (g) =>
+          `GPU ${num(g.index)}: best ${round(num(g.tflops) ?? 0, 1)}, first ${round(num(g.tflops_first) ?? 0, 1)}, median ${round(num(g.tflops_median) ?? 0, 1)}, lowest ${round(num(g.tflops_min) ?? 0, 1)} TFLOP/s over ${num(g.batches)} batches of ${r.json!.iters} in ${num(g.seconds)} s`,
+      )
       .join('\n');
     const note = min === undefined ? `; no reference for ${model}: record a baseline (--save-baseline)` : reference ? `; floor ${reference}` : '';
     return problems.length
       ? fail(problems.join('; '), { metrics, thresholds, detail })
-      : pass({ reason: `${rates.length} GPU(s), min ${round(lo, 1)} TFLOP/s bf16 (sustained ${Math.min(...gpus.map((g) => round(num(g.tflops_median) ?? 0, 1)))})${note}`, metrics, thresholds, detail });
+      : pass({
+          reason: `${rates.length} GPU(s), min ${round(lo, 1)} TFLOP/s bf16 (sustained ${Math.min(...gpus.map((g) => round(num(g.tflops_median) ?? 0, 1)))})${note}`,
+          metrics,
+          thresholds,
+          detail,
+        });
   },
 };

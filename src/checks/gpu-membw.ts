@@ -47,6 +47,12 @@ export const gpuMembw: Check = {
       if (g.copy_ok === false) problems.push(`GPU ${i}: the copy is not equal to its source`);
     }
     const lo = Math.min(...gpus.map((g) => num(g.gbps) ?? 0));
-    return problems.length ? fail(problems.join('; '), { metrics, thresholds }) : pass({ reason: `min ${round(lo, 0)} GB/s${min === undefined ? `; no reference for ${model}: record a baseline (--save-baseline)` : reference ? `; floor ${reference}` : ''}`, metrics, thresholds });
+    return problems.length
+      ? fail(problems.join('; '), { metrics, thresholds })
+      : pass({
+          reason: `min ${round(lo, 0)} GB/s${min === undefined ? `; no reference for ${model}: record a baseline (--save-baseline)` : reference ? `; floor ${reference}` : ''}`,
+          metrics,
+          thresholds,
+        });
   },
 };

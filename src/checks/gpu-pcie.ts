@@ -31,18 +31,23 @@ export const gpuPcie: Check = {
       if (genMax !== undefined) metrics[`gpu${g.index}_pcie_gen_max`] = genMax;
       if (widthMax !== undefined) metrics[`gpu${g.index}_pcie_width_max`] = widthMax;
       if (g.pcie.replays !== undefined) metrics[`gpu${g.index}_pcie_replays`] = g.pcie.replays;
-      detail.push(`GPU ${g.index} ${g.busId}: Gen${Number.isFinite(gen) ? gen : '?'} x${Number.isFinite(width) ? width : '?'} (max Gen${genMax ?? '?'} x${widthMax ?? '?'}${seen.length ? `, best of ${seen.length} samples under load` : ''})`);
+      detail.push(
+        `GPU ${g.index} ${g.busId}: Gen${Number.isFinite(gen) ? gen : '?'} x${Number.isFinite(width) ? width : '?'} (max Gen${genMax ?? '?'} x${widthMax ?? '?'}${seen.length ? `, best of ${seen.length} samples under load` : ''})`,
+      );
       const sheet = gpuDatasheet(g.name);
       if (sheet) {
         const card = `${sheet.product} is a Gen${sheet.pcie.gen} x${sheet.pcie.width} card (datasheet)`;
-        if (widthMax !== undefined && widthMax < sheet.pcie.width) problems.push(`GPU ${g.index}: its link is at most x${widthMax}, and the ${card}: check the slot, riser and seating`);
-        if (genMax !== undefined && genMax < sheet.pcie.gen) problems.push(`GPU ${g.index}: its link is at most Gen${genMax}, and the ${card}: check the slot, riser and BIOS PCIe setting`);
+        if (widthMax !== undefined && widthMax < sheet.pcie.width)
+          problems.push(`GPU ${g.index}: its link is at most x${widthMax}, and the ${card}: check the slot, riser and seating`);
+        if (genMax !== undefined && genMax < sheet.pcie.gen)
+          problems.push(`GPU ${g.index}: its link is at most Gen${genMax}, and the ${card}: check the slot, riser and BIOS PCIe setting`);
       } else if (g.index === log.gpus[0]?.index) {
         detail.push(`no reference for ${g.name}: its link is held against its own maximum only`);
       }
       if (genMax === undefined || widthMax === undefined || !Number.isFinite(gen) || !Number.isFinite(width)) continue;
       if (width < widthMax) problems.push(`GPU ${g.index}: link width x${width} < x${widthMax}`);
-      if (gen < genMax) problems.push(`GPU ${g.index}: link Gen${gen} < Gen${genMax}${seen.length ? ' even under load' : ' (read at idle: links downclock when idle)'}`);
+      if (gen < genMax)
+        problems.push(`GPU ${g.index}: link Gen${gen} < Gen${genMax}${seen.length ? ' even under load' : ' (read at idle: links downclock when idle)'}`);
     }
     return problems.length ? fail(problems.join('; '), { metrics, detail: detail.join('\n') }) : pass({ reason: detail.join('; '), metrics });
   },

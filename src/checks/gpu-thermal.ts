@@ -21,10 +21,15 @@ export const gpuThermal: Check = {
     await writeFile(join(ctx.outDir, 'thermal.svg'), thermalSvg(samples, { phases: ctx.state.phases ?? [] }));
     const v = evaluateThermal(samples, ctx.options.thermal ?? {});
     const detail = v.perGpu
-      .map((g) => `GPU ${g.gpu}: ${g.samples} samples, max ${g.maxTempC ?? '?'} °C, max ${g.maxPowerW ?? '?'} W, T.Limit headroom ≥ ${g.minTlimitC ?? '?'} °C, sw_power_cap in ${g.powerCapSamples} samples (allowed)`)
+      .map(
+        (g) =>
+          `GPU ${g.gpu}: ${g.samples} samples, max ${g.maxTempC ?? '?'} °C, max ${g.maxPowerW ?? '?'} W, T.Limit headroom ≥ ${g.minTlimitC ?? '?'} °C, sw_power_cap in ${g.powerCapSamples} samples (allowed)`,
+      )
       .join('\n');
     const o = { metrics: v.metrics, thresholds: v.thresholds, detail };
     const hottest = Math.max(...v.perGpu.map((g) => g.maxTempC ?? -Infinity));
-    return v.ok ? pass({ reason: `${samples.length} samples, max ${Number.isFinite(hottest) ? hottest : '?'} °C, no slowdown`, ...o }) : fail(v.problems.join('; '), o);
+    return v.ok
+      ? pass({ reason: `${samples.length} samples, max ${Number.isFinite(hottest) ? hottest : '?'} °C, no slowdown`, ...o })
+      : fail(v.problems.join('; '), o);
   },
 };

@@ -44,7 +44,9 @@ export const inferenceTransformers: Check = {
       if (got !== asked) problems.push(`GPU ${i}: ${got} tokens generated, ${asked} asked`);
       if (o.minTokS !== undefined && rate < o.minTokS) problems.push(`GPU ${i}: ${round(rate, 1)} tokens/s < ${o.minTokS}`);
     }
-    const detail = gpus.map((g) => `GPU ${num(g.index)}: ${num(g.tokens)} tokens in ${round(num(g.sec) ?? 0, 3)} s: ${JSON.stringify(str(g.text) ?? '')}`).join('\n');
+    const detail = gpus
+      .map((g) => `GPU ${num(g.index)}: ${num(g.tokens)} tokens in ${round(num(g.sec) ?? 0, 3)} s: ${JSON.stringify(str(g.text) ?? '')}`)
+      .join('\n');
     const lo = Math.min(...gpus.map((g) => num(g.tok_s) ?? 0));
     return problems.length
       ? fail(problems.join('; '), { metrics, thresholds, detail })

@@ -29,7 +29,11 @@ export const inferenceVllm: Check = {
     if (problem) return problem;
     const j = off.json!;
     const versions = { vllm: str(j.vllm) ?? 'unknown' };
-    const metrics: Record<string, number> = { offline_tokens: num(j.tokens) ?? 0, offline_tok_s: round(num(j.tok_s) ?? 0, 1), offline_load_sec: round(num(j.load_sec) ?? 0, 1) };
+    const metrics: Record<string, number> = {
+      offline_tokens: num(j.tokens) ?? 0,
+      offline_tok_s: round(num(j.tok_s) ?? 0, 1),
+      offline_load_sec: round(num(j.load_sec) ?? 0, 1),
+    };
     const thresholds: Record<string, string | number> = { model: path, tokens: 16 };
     const problems: string[] = [];
     if (num(j.tokens) !== 16) problems.push(`offline generate gave ${num(j.tokens)} tokens, 16 asked (ignore_eos)`);
@@ -37,7 +41,13 @@ export const inferenceVllm: Check = {
     const detail = [`offline: ${JSON.stringify(str(j.text) ?? '')}`];
     if (o.serve !== false) {
       const timeout = o.timeoutSec ?? 600;
-      const s = await runProbe(ctx, 'vllm-serve', VLLM_PY, ['--mode', 'serve', ...common, '--timeout', String(timeout), '--log', join(ctx.rawDir, 'vllm-serve.log')], { env });
+      const s = await runProbe(
+        ctx,
+        'vllm-serve',
+        VLLM_PY,
+        ['--mode', 'serve', ...common, '--timeout', String(timeout), '--log', join(ctx.rawDir, 'vllm-serve.log')],
+        { env },
+      );
       const sp = probeProblem(s, 'vllm serve');
       if (sp) {
         problems.push(sp.reason ?? 'vllm serve failed');
@@ -53,6 +63,12 @@ export const inferenceVllm: Check = {
     }
     return problems.length
       ? fail(problems.join('; '), { metrics, thresholds, versions, detail: detail.join('\n') })
-      : pass({ reason: `vLLM ${versions.vllm}: offline ${metrics.offline_tok_s} tokens/s${o.serve !== false ? ', serve answered' : ''}`, metrics, thresholds, versions, detail: detail.join('\n') });
+      : pass({
+          reason: `vLLM ${versions.vllm}: offline ${metrics.offline_tok_s} tokens/s${o.serve !== false ? ', serve answered' : ''}`,
+          metrics,
+          thresholds,
+          versions,
+          detail: detail.join('\n'),
+        });
   },
 };

@@ -36,7 +36,9 @@ export const modelsLoad: Check = {
         const key = repo.replace(/[^\w.-]+/g, '_');
         if (m.ok === true) {
           metrics[`${key}_load_sec`] = round(num(m.load_sec) ?? 0, 2);
-          detail.push(`${repo}@${(str(m.commit) ?? '').slice(0, 12)}: ${str(m.model_type)} ${num(m.params)} params ${str(m.dtype)} on ${str(m.device)} in ${round(num(m.load_sec) ?? 0, 2)} s`);
+          detail.push(
+            `${repo}@${(str(m.commit) ?? '').slice(0, 12)}: ${str(m.model_type)} ${num(m.params)} params ${str(m.dtype)} on ${str(m.device)} in ${round(num(m.load_sec) ?? 0, 2)} s`,
+          );
         } else {
           problems.push(`${repo}: ${str(m.error) ?? 'failed'}`);
           detail.push(`${repo}: ${str(m.error)}\n${str(m.trace) ?? ''}`);

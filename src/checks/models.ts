@@ -40,7 +40,10 @@ export function modelsFromArtifacts(artifacts: readonly Locked[], env: NodeJS.Pr
 export function expectationsFromArtifacts(artifacts: readonly Locked[]): { driverBranch?: string } {
   for (const a of artifacts) {
     if (a.kind !== 'apt') continue;
-    const m = /^(?:nvidia-driver|libnvidia-compute|nvidia-dkms|nvidia-kernel-common|nvidia-utils|nvidia-compute-utils)-(\d{3})(?:-open|-server|-server-open)?$/.exec(a.name);
+    const m =
+      /^(?:nvidia-driver|libnvidia-compute|nvidia-dkms|nvidia-kernel-common|nvidia-utils|nvidia-compute-utils)-(\d{3})(?:-open|-server|-server-open)?$/.exec(
+        a.name,
+      );
     if (m) return { driverBranch: m[1]! };
   }
   return {};

@@ -14,7 +14,13 @@ export async function findAllReducePerf(env: NodeJS.ProcessEnv): Promise<string 
   const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/opt/vault-ai/bin', '/opt/nccl-tests/build', '/usr/local/bin'];
   for (const d of dirs) {
     const p = join(d, 'all_reduce_perf');
-    if (await access(p, constants.X_OK).then(() => true, () => false)) return p;
+    if (
+      await access(p, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return p;
   }
   return undefined;
 }
@@ -44,7 +50,10 @@ export const ncclAllreduce: Check = {
     if (problem) return problem;
     // A launch that put fewer processes on the GPUs than there are GPUs would report a smaller world's bandwidth.
     const world = num(r.json!.world);
-    if (world !== n) return fail(`torchrun all_reduce had ${world ?? 'an unknown number of'} rank(s), expected one per GPU (${n})`, { metrics: { gpus: n, world: world ?? 0 } });
+    if (world !== n)
+      return fail(`torchrun all_reduce had ${world ?? 'an unknown number of'} rank(s), expected one per GPU (${n})`, {
+        metrics: { gpus: n, world: world ?? 0 },
+      });
     const rows = arr(r.json!.sizes);
     const metrics: Record<string, number> = {};
     const thresholds: Record<string, string | number> = { gpus: n };
@@ -60,7 +69,10 @@ export const ncclAllreduce: Check = {
     const last = rows[rows.length - 1];
     const peak = num(last?.busbw_gbps) ?? 0;
     if (min !== undefined && peak < min) problems.push(`busbw ${round(peak, 1)} GB/s < ${min} at ${round((num(last?.bytes) ?? 0) / GiB, 2)} GiB`);
-    const detail: string[] = rows.map((x) => `${num(x.bytes)} B: ${round(num(x.time_us) ?? 0, 1)} us, algbw ${round(num(x.algbw_gbps) ?? 0, 1)}, busbw ${round(num(x.busbw_gbps) ?? 0, 1)} GB/s, wrong ${num(x.wrong)}`);
+    const detail: string[] = rows.map(
+      (x) =>
+        `${num(x.bytes)} B: ${round(num(x.time_us) ?? 0, 1)} us, algbw ${round(num(x.algbw_gbps) ?? 0, 1)}, busbw ${round(num(x.busbw_gbps) ?? 0, 1)} GB/s, wrong ${num(x.wrong)}`,
+    );
     const nt = await runNcclTests(ctx, n, ref?.ncclTestsBusbwGbps?.[n]);
     if (nt) {
       Object.assign(metrics, nt.metrics);
@@ -70,7 +82,12 @@ export const ncclAllreduce: Check = {
     } else detail.push('nccl-tests all_reduce_perf: not installed (torch all_reduce only)');
     return problems.length
       ? fail(problems.join('; '), { metrics, thresholds, detail: detail.join('\n') })
-      : pass({ reason: `${n} GPUs, busbw ${round(peak, 1)} GB/s, all sums right${nt ? '; nccl-tests OK' : ''}`, metrics, thresholds, detail: detail.join('\n') });
+      : pass({
+          reason: `${n} GPUs, busbw ${round(peak, 1)} GB/s, all sums right${nt ? '; nccl-tests OK' : ''}`,
+          metrics,
+          thresholds,
+          detail: detail.join('\n'),
+        });
   },
 };
 
@@ -99,5 +116,10 @@ async function runNcclTests(ctx: CheckCtx, n: number, ref: number | undefined) {
     thresholds.ncclt_min_busbw_gbps = round(0.9 * ref, 0);
     if (peak.busbw < 0.9 * ref) problems.push(`all_reduce_perf busbw ${peak.busbw} GB/s < ${round(0.9 * ref, 0)} at ${peak.size} B`);
   }
-  return { problems, metrics, thresholds, detail: `nccl-tests ${run.version ?? ''}: busbw ${peak.busbw} GB/s at ${peak.size} B, avg ${run.avgBusbw ?? '?'} (not gated), wrong ${wrong ?? 'unchecked'}` };
+  return {
+    problems,
+    metrics,
+    thresholds,
+    detail: `nccl-tests ${run.version ?? ''}: busbw ${peak.busbw} GB/s at ${peak.size} B, avg ${run.avgBusbw ?? '?'} (not gated), wrong ${wrong ?? 'unchecked'}`,
+  };
 }

@@ -58,7 +58,8 @@ function parseGpu(g: XmlNode, index: number): NvsmiGpu {
   };
   // 580: dram_/sram_ counters; older drivers: single_bit/double_bit with a <total>.
   const unc = (scope: string) =>
-    sum(child(ecc, scope), ['dram_uncorrectable', 'sram_uncorrectable_parity', 'sram_uncorrectable_secded', 'sram_uncorrectable']) ?? numAt(ecc, `${scope}/double_bit/total`);
+    sum(child(ecc, scope), ['dram_uncorrectable', 'sram_uncorrectable_parity', 'sram_uncorrectable_secded', 'sram_uncorrectable']) ??
+    numAt(ecc, `${scope}/double_bit/total`);
   const cor = (scope: string) => sum(child(ecc, scope), ['dram_correctable', 'sram_correctable']) ?? numAt(ecc, `${scope}/single_bit/total`);
   const reasons = child(g, 'clocks_event_reasons') ?? child(g, 'clocks_throttle_reasons');
   const activeReasons = (reasons?.children ?? [])
@@ -109,13 +110,21 @@ function parseGpu(g: XmlNode, index: number): NvsmiGpu {
 
 /** Runs `nvidia-smi -q -x`; a missing tool or a driver it cannot talk to is returned as a problem, not thrown. */
 export async function readNvidiaSmi(
-  exec: (cmd: string, args: readonly string[], o?: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; timeoutMs?: number }) => Promise<{ code: number; stdout: string; stderr: string }>,
+  exec: (
+    cmd: string,
+    args: readonly string[],
+    o?: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; timeoutMs?: number },
+  ) => Promise<{ code: number; stdout: string; stderr: string }>,
   o: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
 ): Promise<{ log: NvsmiLog; xml: string } | { problem: string; xml?: string }> {
   const r = await exec('nvidia-smi', ['-q', '-x'], { ...o, timeoutMs: 60_000 });
   if (r.code === 127) return { problem: 'nvidia-smi not found: no NVIDIA driver is installed on this box (or it is not on PATH)' };
   if (r.code !== 0) {
-    const msg = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+    const msg =
+      `${r.stdout}\n${r.stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .find(Boolean) ?? '';
     return { problem: `nvidia-smi failed (exit ${r.code})${msg ? `: ${msg}` : ''}`, xml: r.stdout };
   }
   try {

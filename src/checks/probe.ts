@@ -14,11 +14,17 @@ export async function resolvePython(ctx: CheckCtx): Promise<{ path: string; why:
   if (ctx.state.python) return ctx.state.python;
   let chosen: { path: string; why: string };
   if (ctx.options.python) chosen = { path: ctx.options.python, why: 'given with --python' };
-  else if (await access(VENV_PYTHON).then(() => true, () => false)) {
+  else if (
+    await access(VENV_PYTHON).then(
+      () => true,
+      () => false,
+    )
+  ) {
     const r = await ctx.exec(VENV_PYTHON, ['-c', 'import torch'], { env: ctx.env, signal: ctx.signal, timeoutMs: 120_000 });
-    chosen = r.code === 0
-      ? { path: VENV_PYTHON, why: 'the bundle venv imports torch' }
-      : { path: 'python3', why: `${VENV_PYTHON} cannot import torch (${causeLine(r.stderr) || `exit ${r.code}`})` };
+    chosen =
+      r.code === 0
+        ? { path: VENV_PYTHON, why: 'the bundle venv imports torch' }
+        : { path: 'python3', why: `${VENV_PYTHON} cannot import torch (${causeLine(r.stderr) || `exit ${r.code}`})` };
   } else chosen = { path: 'python3', why: `no ${VENV_PYTHON}` };
   ctx.state.python = chosen;
   return chosen;
@@ -57,7 +63,9 @@ export async function runProbe(
   if (json) ctx.log(`  ${JSON.stringify(json)}`);
   else if (r.stderr) ctx.log(tail(r.stderr, 8).replace(/^/gm, '  | '));
   await mkdir(ctx.rawDir, { recursive: true });
-  await writeFile(join(ctx.rawDir, `${name}.log`), `$ ${command}\n# exit ${r.code} after ${secs} s\n# stdout\n${r.stdout}\n# stderr\n${r.stderr}`).catch(() => {});
+  await writeFile(join(ctx.rawDir, `${name}.log`), `$ ${command}\n# exit ${r.code} after ${secs} s\n# stdout\n${r.stdout}\n# stderr\n${r.stderr}`).catch(
+    () => {},
+  );
   return { ...r, command, ...(json ? { json } : {}) };
 }
 
@@ -84,7 +92,12 @@ export function parseProbeJson(stdout: string): Record<string, unknown> | undefi
 export function probeProblem(r: ProbeRun, what: string): CheckOutcome | undefined {
   const detail = [r.command, tail(r.stderr, 20)].filter(Boolean).join('\n');
   if (r.timedOut) return { status: 'error', reason: `${what} timed out`, detail };
-  if (r.json && typeof r.json.error === 'string') return { status: 'fail', reason: `${what}: ${r.json.error}`, detail: [detail, typeof r.json.trace === 'string' ? r.json.trace : ''].filter(Boolean).join('\n') };
+  if (r.json && typeof r.json.error === 'string')
+    return {
+      status: 'fail',
+      reason: `${what}: ${r.json.error}`,
+      detail: [detail, typeof r.json.trace === 'string' ? r.json.trace : ''].filter(Boolean).join('\n'),
+    };
   if (!r.json) {
     const why = r.code === 127 ? `cannot run ${r.command.split(' ')[0]}` : causeLine(r.stderr) || (r.code === 0 ? 'it printed no JSON line' : `exit ${r.code}`);
     return { status: 'error', reason: `${what} gave no result: ${why}`, detail };
@@ -94,4 +107,5 @@ export function probeProblem(r: ProbeRun, what: string): CheckOutcome | undefine
 
 export const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-export const arr = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : []);
+export const arr = (v: unknown): Record<string, unknown>[] =>
+  Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : [];

@@ -95,7 +95,10 @@ export function tail(text: string, n = 12): string {
 
 /** The first line that looks like the cause of a Python or tool failure (`…Error: …`), else the last line. */
 export function causeLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const err = lines.find((l) => /^(\(\w+ pid=\d+\)\s*)?[\w.]*(Error|Exception)\b.*?:/.test(l)) ?? lines.findLast((l) => /error/i.test(l));
   return (err ?? lines.at(-1) ?? '').slice(0, 400);
 }

@@ -23,7 +23,10 @@ export const pythonEnv: Check = {
       if (v) versions[k] = v;
     }
     versions.vllm = str(j.vllm) ?? 'none';
-    const detail = [`python: ${py.path} (${py.why})`, ...arr(j.devices).map((d) => `cuda:${num(d.index)} ${str(d.name)} cc ${str(d.capability)} ${num(d.memory_mib)} MiB ${num(d.sms)} SMs`)].join('\n');
+    const detail = [
+      `python: ${py.path} (${py.why})`,
+      ...arr(j.devices).map((d) => `cuda:${num(d.index)} ${str(d.name)} cc ${str(d.capability)} ${num(d.memory_mib)} MiB ${num(d.sms)} SMs`),
+    ].join('\n');
     if (str(j.torch_error)) return fail(`torch cannot be imported by ${py.path}: ${str(j.torch_error)}`, { versions, detail });
     if (j.cuda_available !== true) return fail(`torch ${versions.torch} (CUDA ${versions.torch_cuda ?? 'none'}) does not see CUDA`, { versions, detail });
     const count = num(j.device_count) ?? 0;

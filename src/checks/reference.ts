@@ -46,7 +46,17 @@ export function pcieFloorGbps(gen: number | undefined, width: number | undefined
  */
 export function firstRunFloor(
   model: string,
-  o: { explicit?: number; ratio?: number; datasheet?: number; product?: string; floor: number; measured?: number; measuredRatio: number; what: string; digits: number },
+  o: {
+    explicit?: number;
+    ratio?: number;
+    datasheet?: number;
+    product?: string;
+    floor: number;
+    measured?: number;
+    measuredRatio: number;
+    what: string;
+    digits: number;
+  },
 ): { min?: number; reference?: string } {
   const r = (x: number) => Math.round(x * 10 ** o.digits) / 10 ** o.digits;
   if (o.explicit !== undefined) return { min: o.explicit };

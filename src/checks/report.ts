@@ -72,8 +72,10 @@ export function toJunit(r: Pick<SmokeReport, 'checks' | 'box' | 'started' | 'dur
       const open = `    <testcase${a('classname', `smoke.${area}`)}${a('name', c.id)}${a('time', secs(c.durationMs))}`;
       const out = systemOut(c);
       const body: string[] = [];
-      if (c.status === 'fail') body.push(`      <failure${a('message', c.reason ?? 'failed')}${a('type', 'CheckFailed')}>${escapeXml(c.detail ?? c.reason ?? '')}</failure>`);
-      else if (c.status === 'error') body.push(`      <error${a('message', c.reason ?? 'error')}${a('type', 'CheckError')}>${escapeXml(c.detail ?? c.reason ?? '')}</error>`);
+      if (c.status === 'fail')
+        body.push(`      <failure${a('message', c.reason ?? 'failed')}${a('type', 'CheckFailed')}>${escapeXml(c.detail ?? c.reason ?? '')}</failure>`);
+      else if (c.status === 'error')
+        body.push(`      <error${a('message', c.reason ?? 'error')}${a('type', 'CheckError')}>${escapeXml(c.detail ?? c.reason ?? '')}</error>`);
       else if (c.status === 'skip') body.push(`      <skipped${a('message', c.reason ?? 'skipped')}/>`);
       if (out) body.push(`      <system-out>${escapeXml(out)}</system-out>`);
       lines.push(body.length ? `${open}>\n${body.join('\n')}\n    </testcase>` : `${open}/>`);
@@ -87,8 +89,18 @@ export function toJunit(r: Pick<SmokeReport, 'checks' | 'box' | 'started' | 'dur
 function systemOut(c: CheckResult): string {
   const parts: string[] = [];
   if (c.status === 'pass' && c.reason) parts.push(c.reason);
-  if (c.metrics && Object.keys(c.metrics).length) parts.push(Object.entries(c.metrics).map(([k, v]) => `${k}=${v}`).join('\n'));
-  if (c.thresholds && Object.keys(c.thresholds).length) parts.push(`thresholds: ${Object.entries(c.thresholds).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (c.metrics && Object.keys(c.metrics).length)
+    parts.push(
+      Object.entries(c.metrics)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    );
+  if (c.thresholds && Object.keys(c.thresholds).length)
+    parts.push(
+      `thresholds: ${Object.entries(c.thresholds)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   if (c.status === 'pass' && c.detail) parts.push(c.detail);
   return parts.join('\n');
 }
@@ -97,11 +109,18 @@ function systemOut(c: CheckResult): string {
 export function humanSummary(r: Pick<SmokeReport, 'checks' | 'summary' | 'ok' | 'network' | 'box'> & { baseline?: SmokeReport['baseline'] }): string {
   const w = Math.max(...r.checks.map((c) => c.id.length), 8);
   const lines: string[] = [];
-  const box = [r.box.gpu_count && r.box.gpu_model ? `${r.box.gpu_count} × ${r.box.gpu_model}` : undefined, r.box.driver && `driver ${r.box.driver}`, r.box.cuda && `CUDA ${r.box.cuda}`, r.box.torch && `torch ${r.box.torch}`]
+  const box = [
+    r.box.gpu_count && r.box.gpu_model ? `${r.box.gpu_count} × ${r.box.gpu_model}` : undefined,
+    r.box.driver && `driver ${r.box.driver}`,
+    r.box.cuda && `CUDA ${r.box.cuda}`,
+    r.box.torch && `torch ${r.box.torch}`,
+  ]
     .filter(Boolean)
     .join(', ');
   if (box) lines.push(box);
-  lines.push(`network: ${r.network.isolated ? 'isolated (no interface but lo)' : `interfaces ${r.network.interfaces.join(', ') || 'none'}`}, lo ${r.network.loopback}${r.network.netns ? ', own network namespace' : ''}`);
+  lines.push(
+    `network: ${r.network.isolated ? 'isolated (no interface but lo)' : `interfaces ${r.network.interfaces.join(', ') || 'none'}`}, lo ${r.network.loopback}${r.network.netns ? ', own network namespace' : ''}`,
+  );
   for (const c of r.checks) {
     const status = c.status === 'error' ? 'ERROR' : c.status.toUpperCase();
     const secs = `${(c.durationMs / 1000).toFixed(1)} s`;
@@ -110,7 +129,11 @@ export function humanSummary(r: Pick<SmokeReport, 'checks' | 'summary' | 'ok' | 
   const s = r.summary;
   if (r.baseline) {
     const b = r.baseline;
-    lines.push(b.comparable ? `baseline ${b.file}: ${b.metrics.filter((m) => m.status !== 'missing').length} metrics compared, ${b.regressions.length} regressed (tolerance ${Math.round(b.tolerance * 100)} %)` : `baseline ${b.file}: NOT compared, the key differs (${b.keyDiffs.join('; ')})`);
+    lines.push(
+      b.comparable
+        ? `baseline ${b.file}: ${b.metrics.filter((m) => m.status !== 'missing').length} metrics compared, ${b.regressions.length} regressed (tolerance ${Math.round(b.tolerance * 100)} %)`
+        : `baseline ${b.file}: NOT compared, the key differs (${b.keyDiffs.join('; ')})`,
+    );
     for (const m of b.regressions) lines.push(`  regressed ${m.metric}: ${m.current} vs ${m.baseline} (${m.better} is better, ratio ${m.ratio})`);
   }
   lines.push(`${r.ok ? 'OK' : 'FAILED'}: ${s.pass} passed, ${s.fail} failed, ${s.skip} skipped, ${s.error} errors`);
@@ -118,6 +141,8 @@ export function humanSummary(r: Pick<SmokeReport, 'checks' | 'summary' | 'ok' | 
 }
 
 function headline(c: CheckResult): string {
-  const m = Object.entries(c.metrics ?? {}).filter(([k]) => /(_tflops|_gbps|_tok_s|_sec)$/.test(k)).slice(0, 4);
+  const m = Object.entries(c.metrics ?? {})
+    .filter(([k]) => /(_tflops|_gbps|_tok_s|_sec)$/.test(k))
+    .slice(0, 4);
   return m.map(([k, v]) => `${k}=${v}`).join(' ');
 }

@@ -91,9 +91,13 @@ async function runOne(c: Check, o: RunnerOptions, base: Omit<CheckCtx, 'signal'>
     }, timeoutMs);
   });
   const interrupted = new Promise<CheckOutcome>((resolve) => {
-    ac.signal.addEventListener('abort', () => {
-      if (o.signal?.aborted) resolve({ status: 'error', reason: 'interrupted' });
-    }, { once: true });
+    ac.signal.addEventListener(
+      'abort',
+      () => {
+        if (o.signal?.aborted) resolve({ status: 'error', reason: 'interrupted' });
+      },
+      { once: true },
+    );
   });
   const running = Promise.resolve()
     .then(() => c.run({ ...base, signal: ac.signal }))

@@ -61,7 +61,9 @@ export function thermalSvg(
       const x0 = Math.max(m.l, x(ph.start));
       const x1 = Math.min(m.l + plotW, x(ph.end));
       if (!(x1 > x0)) continue;
-      parts.push(`<rect x="${f(x0)}" y="${top}" width="${f(x1 - x0)}" height="${panelH}" fill="${k % 2 ? '#eef3fb' : '#f6f6f6'}"><title>${escapeXml(ph.id)}</title></rect>`);
+      parts.push(
+        `<rect x="${f(x0)}" y="${top}" width="${f(x1 - x0)}" height="${panelH}" fill="${k % 2 ? '#eef3fb' : '#f6f6f6'}"><title>${escapeXml(ph.id)}</title></rect>`,
+      );
       if (pi === 0) parts.push(`<text x="${f(x0 + 3)}" y="${top + panelH - 6 - (k % 2) * 14}" font-size="10" fill="#555">${escapeXml(ph.id)}</text>`);
     }
     parts.push(`<rect x="${m.l}" y="${top}" width="${plotW}" height="${panelH}" fill="none" stroke="#444"/>`);
@@ -84,7 +86,9 @@ export function thermalSvg(
     if (pi === 0) {
       for (const s of samples) {
         if (s.reasons && decodeThrottle(s.reasons).bad.length) {
-          parts.push(`<rect x="${f(x(s.t) - 1)}" y="${top}" width="2" height="8" fill="#e00"><title>GPU ${s.gpu}: ${escapeXml(decodeThrottle(s.reasons).bad.join(', '))}</title></rect>`);
+          parts.push(
+            `<rect x="${f(x(s.t) - 1)}" y="${top}" width="2" height="8" fill="#e00"><title>GPU ${s.gpu}: ${escapeXml(decodeThrottle(s.reasons).bad.join(', '))}</title></rect>`,
+          );
         }
       }
     }

@@ -21,7 +21,12 @@ export const THROTTLE_BITS: readonly { bit: number; name: string; bad: boolean }
 
 /** Names of the reasons set in a mask ("0x0000000000000044", 68n, 68), and which of them fail a check. */
 export function decodeThrottle(mask: string | number | bigint): { names: string[]; bad: string[]; unknownBits: bigint } {
-  const m = typeof mask === 'bigint' ? mask : typeof mask === 'number' ? BigInt(mask) : BigInt(mask.trim().toLowerCase().startsWith('0x') ? mask.trim() : `0x${mask.trim()}`);
+  const m =
+    typeof mask === 'bigint'
+      ? mask
+      : typeof mask === 'number'
+        ? BigInt(mask)
+        : BigInt(mask.trim().toLowerCase().startsWith('0x') ? mask.trim() : `0x${mask.trim()}`);
   const names: string[] = [];
   const bad: string[] = [];
   let known = 0n;
@@ -52,8 +57,15 @@ export interface ThermalSample {
 
 /** What the sampler asks for, newest names first; the fallback is for drivers older than the event-reason rename. */
 export const SAMPLER_FIELDS = [
-  'timestamp', 'index', 'temperature.gpu', 'power.draw', 'clocks.sm', 'clocks_event_reasons.active',
-  'temperature.gpu.tlimit', 'pcie.link.gen.current', 'pcie.link.width.current',
+  'timestamp',
+  'index',
+  'temperature.gpu',
+  'power.draw',
+  'clocks.sm',
+  'clocks_event_reasons.active',
+  'temperature.gpu.tlimit',
+  'pcie.link.gen.current',
+  'pcie.link.width.current',
 ] as const;
 export const SAMPLER_FIELDS_OLD = ['timestamp', 'index', 'temperature.gpu', 'power.draw', 'clocks.sm', 'clocks_throttle_reasons.active'] as const;
 
@@ -114,7 +126,18 @@ export const CSV_HEADER = 'timestamp,gpu,temp_c,power_w,sm_mhz,throttle_reasons,
 export function samplesToCsv(samples: readonly ThermalSample[]): string {
   const v = (x: number | undefined) => (x === undefined ? '' : String(x));
   const rows = samples.map((s) =>
-    [new Date(s.t).toISOString(), s.gpu, v(s.tempC), v(s.powerW), v(s.smMhz), s.reasons ?? '', s.reasons ? decodeThrottle(s.reasons).names.join('|') : '', v(s.tlimitC), v(s.pcieGen), v(s.pcieWidth)].join(','),
+    [
+      new Date(s.t).toISOString(),
+      s.gpu,
+      v(s.tempC),
+      v(s.powerW),
+      v(s.smMhz),
+      s.reasons ?? '',
+      s.reasons ? decodeThrottle(s.reasons).names.join('|') : '',
+      v(s.tlimitC),
+      v(s.pcieGen),
+      v(s.pcieWidth),
+    ].join(','),
   );
   return `${[CSV_HEADER, ...rows].join('\n')}\n`;
 }
@@ -124,7 +147,15 @@ export interface ThermalVerdict {
   problems: string[];
   metrics: Record<string, number>;
   thresholds: Record<string, string | number>;
-  perGpu: { gpu: number; samples: number; maxTempC?: number; maxPowerW?: number; minTlimitC?: number; badReasons: Record<string, number>; powerCapSamples: number }[];
+  perGpu: {
+    gpu: number;
+    samples: number;
+    maxTempC?: number;
+    maxPowerW?: number;
+    minTlimitC?: number;
+    badReasons: Record<string, number>;
+    powerCapSamples: number;
+  }[];
 }
 
 export const DEFAULT_MAX_TEMP_C = 85;
@@ -152,7 +183,15 @@ export function evaluateThermal(samples: readonly ThermalSample[], o: { maxTempC
     const maxTempC_ = max((s) => s.tempC);
     const maxPowerW = max((s) => s.powerW);
     const minTl = min((s) => s.tlimitC);
-    const row = { gpu: g, samples: mine.length, badReasons, powerCapSamples, ...(Number.isFinite(maxTempC_) ? { maxTempC: maxTempC_ } : {}), ...(Number.isFinite(maxPowerW) ? { maxPowerW } : {}), ...(Number.isFinite(minTl) ? { minTlimitC: minTl } : {}) };
+    const row = {
+      gpu: g,
+      samples: mine.length,
+      badReasons,
+      powerCapSamples,
+      ...(Number.isFinite(maxTempC_) ? { maxTempC: maxTempC_ } : {}),
+      ...(Number.isFinite(maxPowerW) ? { maxPowerW } : {}),
+      ...(Number.isFinite(minTl) ? { minTlimitC: minTl } : {}),
+    };
     perGpu.push(row);
     if (row.maxTempC !== undefined) metrics[`gpu${g}_max_temp_c`] = row.maxTempC;
     if (row.maxPowerW !== undefined) metrics[`gpu${g}_max_power_w`] = row.maxPowerW;
@@ -160,13 +199,20 @@ export function evaluateThermal(samples: readonly ThermalSample[], o: { maxTempC
     metrics[`gpu${g}_power_cap_samples`] = powerCapSamples;
     for (const [name, count] of Object.entries(badReasons)) problems.push(`GPU ${g}: ${name} active in ${count} of ${mine.length} samples`);
     if (row.maxTempC !== undefined && row.maxTempC >= maxTempC) problems.push(`GPU ${g}: ${row.maxTempC} °C reached the limit of ${maxTempC} °C`);
-    if (row.minTlimitC !== undefined && row.minTlimitC <= minTlimitC) problems.push(`GPU ${g}: only ${row.minTlimitC} °C of headroom before T.Limit (minimum ${minTlimitC + 1} °C)`);
+    if (row.minTlimitC !== undefined && row.minTlimitC <= minTlimitC)
+      problems.push(`GPU ${g}: only ${row.minTlimitC} °C of headroom before T.Limit (minimum ${minTlimitC + 1} °C)`);
   }
   return {
     ok: problems.length === 0,
     problems,
     metrics,
-    thresholds: { max_temp_c: maxTempC, min_tlimit_headroom_c: minTlimitC + 1, forbidden_reasons: THROTTLE_BITS.filter((b) => b.bad).map((b) => b.name).join(',') },
+    thresholds: {
+      max_temp_c: maxTempC,
+      min_tlimit_headroom_c: minTlimitC + 1,
+      forbidden_reasons: THROTTLE_BITS.filter((b) => b.bad)
+        .map((b) => b.name)
+        .join(','),
+    },
     perGpu,
   };
 }
@@ -201,7 +247,10 @@ export function startSampler(fields: readonly string[], o: { intervalMs?: number
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await Promise.race([closed, new Promise((r) => setTimeout(r, 3_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      const samples = raw.split('\n').map((l) => parseSampleLine(l, fields)).filter((s): s is ThermalSample => s !== undefined);
+      const samples = raw
+        .split('\n')
+        .map((l) => parseSampleLine(l, fields))
+        .filter((s): s is ThermalSample => s !== undefined);
       const problem = spawnError ?? (samples.length === 0 ? `no samples from nvidia-smi${err.trim() ? `: ${err.trim().split('\n')[0]}` : ''}` : undefined);
       return { samples, raw, ...(problem ? { problem } : {}) };
     },

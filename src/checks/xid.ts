@@ -8,9 +8,7 @@ export interface XidEvent {
   line: string;
 }
 
-export type XidSnapshot =
-  | { readable: true; source: string; events: XidEvent[] }
-  | { readable: false; reason: string };
+export type XidSnapshot = { readable: true; source: string; events: XidEvent[] } | { readable: false; reason: string };
 
 /** Codes that mean the hardware needs attention (xid catalog); others (13, 31, 43) are usually applications. */
 export const SERIOUS_XIDS: ReadonlySet<number> = new Set([48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140]);

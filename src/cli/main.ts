@@ -72,7 +72,15 @@ export async function main(argv: string[]): Promise<number> {
     ctxFor: async (report) => {
       const { makeBuildCtx } = await import('../context.js');
       const cacheDir = cli.globals.cacheDir;
-      return (m) => makeBuildCtx({ cacheDir: cacheDir ? resolve(cacheDir) : undefined, report, signal: controller.signal, manifestPath: shown(m.path), baseDir: m.dir, target: m.manifest.target });
+      return (m) =>
+        makeBuildCtx({
+          cacheDir: cacheDir ? resolve(cacheDir) : undefined,
+          report,
+          signal: controller.signal,
+          manifestPath: shown(m.path),
+          baseDir: m.dir,
+          target: m.manifest.target,
+        });
     },
     exit: (code) => {
       exitCode = code;

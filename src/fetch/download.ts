@@ -76,10 +76,7 @@ export async function fetchOne<T extends FetchItem, C extends FetchCtx>(item: T,
     } catch (err) {
       if (ctx.signal.aborted) throw new InterruptedError();
       if (!isTransient(err) || attempt >= ctx.limits.retries) throw err;
-      const delayMs = Math.min(
-        ctx.limits.retryMaxDelayMs,
-        ctx.limits.retryBaseDelayMs * 2 ** attempt * (0.5 + Math.random() / 2),
-      );
+      const delayMs = Math.min(ctx.limits.retryMaxDelayMs, ctx.limits.retryBaseDelayMs * 2 ** attempt * (0.5 + Math.random() / 2));
       ctx.report({
         type: 'download:retry',
         id: item.id,

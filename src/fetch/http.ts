@@ -121,11 +121,14 @@ export class HttpClient {
    */
   fetchFor(headers: Record<string, string> = {}): typeof fetch {
     const f = (input: unknown, init?: Record<string, unknown>) =>
-      undiciFetch(input as string, {
-        ...(init ?? {}),
-        headers: { 'user-agent': 'vault-bundle', ...headersOf(init?.headers), ...headers },
-        dispatcher: this.dispatcher,
-      } as Parameters<typeof undiciFetch>[1]);
+      undiciFetch(
+        input as string,
+        {
+          ...(init ?? {}),
+          headers: { 'user-agent': 'vault-bundle', ...headersOf(init?.headers), ...headers },
+          dispatcher: this.dispatcher,
+        } as Parameters<typeof undiciFetch>[1],
+      );
     return f as unknown as typeof fetch;
   }
 

@@ -32,7 +32,12 @@ export async function fleetCommand(o: FleetOptions): Promise<FleetResult> {
   const expected = o.expect
     ? parseExpected(
         await readFile(o.expect, 'utf8').catch((err: NodeJS.ErrnoException) => {
-          throw new UsageError({ code: 'BAD_FLAG', message: `--expect ${o.expect}: cannot read it (${err.code ?? err.message})`, subject: '--expect', hint: 'give the inventory file or a list of host names, one a line' });
+          throw new UsageError({
+            code: 'BAD_FLAG',
+            message: `--expect ${o.expect}: cannot read it (${err.code ?? err.message})`,
+            subject: '--expect',
+            hint: 'give the inventory file or a list of host names, one a line',
+          });
         }),
       )
     : [];

@@ -16,7 +16,8 @@ function casesOf(b: BoxSummary): Case[] {
   const cls = `fleet.${b.host}`;
   if (b.status === 'no-report') return [{ name: 'report', classname: cls, ms: 0, outcome: { tag: 'error', message: b.reason } }];
   const cases: Case[] = [];
-  if (b.failedStep && b.failedStep !== 'smoke') cases.push({ name: `rollout.${b.failedStep}`, classname: cls, ms: 0, outcome: { tag: 'failure', message: b.reason } });
+  if (b.failedStep && b.failedStep !== 'smoke')
+    cases.push({ name: `rollout.${b.failedStep}`, classname: cls, ms: 0, outcome: { tag: 'failure', message: b.reason } });
   for (const c of b.checks) {
     const tag = c.status === 'fail' ? 'failure' : c.status === 'error' ? 'error' : c.status === 'skip' ? 'skipped' : undefined;
     cases.push({ name: c.id, classname: `${cls}.smoke`, ms: c.durationMs, ...(tag ? { outcome: { tag, message: c.reason ?? c.status } } : {}) });
@@ -29,10 +30,18 @@ function casesOf(b: BoxSummary): Case[] {
       name: `fleet.${m.id}`,
       classname: `${cls}.fleet`,
       ms: 0,
-      ...(cell.outlier ? { outcome: { tag: 'failure' as const, message: `${m.title}: ${cell.value}, ${pct} (outlier: ${m.better === 'higher' ? 'below' : 'above'} by 15 % or more)` } } : {}),
+      ...(cell.outlier
+        ? {
+            outcome: {
+              tag: 'failure' as const,
+              message: `${m.title}: ${cell.value}, ${pct} (outlier: ${m.better === 'higher' ? 'below' : 'above'} by 15 % or more)`,
+            },
+          }
+        : {}),
     });
   }
-  if (cases.length === 0) cases.push({ name: 'rollout', classname: cls, ms: 0, ...(b.status === 'fail' ? { outcome: { tag: 'failure' as const, message: b.reason } } : {}) });
+  if (cases.length === 0)
+    cases.push({ name: 'rollout', classname: cls, ms: 0, ...(b.status === 'fail' ? { outcome: { tag: 'failure' as const, message: b.reason } } : {}) });
   return cases;
 }
 

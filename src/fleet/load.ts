@@ -44,7 +44,11 @@ export interface BoxFiles {
   unreadable: string[];
 }
 
-const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false);
+const isFile = (p: string) =>
+  stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
 async function readJson<T>(path: string, unreadable: string[], name: string): Promise<T | undefined> {
   if (!(await isFile(path))) return undefined;

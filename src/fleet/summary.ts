@@ -63,7 +63,10 @@ export function median(xs: readonly number[]): number | undefined {
 }
 
 const metricsOf = (box: BoxFiles, id: string) => box.smoke?.checks.find((c) => c.id === id && c.status !== 'skip')?.metrics ?? {};
-const matching = (m: Record<string, number>, re: RegExp) => Object.entries(m).filter(([k, v]) => re.test(k) && Number.isFinite(v)).map(([, v]) => v);
+const matching = (m: Record<string, number>, re: RegExp) =>
+  Object.entries(m)
+    .filter(([k, v]) => re.test(k) && Number.isFinite(v))
+    .map(([, v]) => v);
 
 /** The box's one number per fleet metric: slowest GPU for matmul and bandwidth, best size for NCCL, hottest GPU. */
 export function boxMetrics(box: BoxFiles): Partial<Record<FleetMetricId, number>> {
@@ -82,25 +85,38 @@ export function boxMetrics(box: BoxFiles): Partial<Record<FleetMetricId, number>
 }
 
 function firstLine(s: string | undefined): string {
-  return (s ?? '').split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  return (
+    (s ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean) ?? ''
+  );
 }
 
 /** Pass, fail with the reason, or no report: the role's failed step first, then the smoke checks. */
 function judge(box: BoxFiles): Pick<BoxSummary, 'status' | 'reason' | 'failedStep' | 'failedChecks'> {
   if (!box.rollout && !box.smoke) {
-    const why = box.dir ? `nothing readable in its results folder${box.unreadable.length ? ` (${box.unreadable.join(', ')} damaged)` : ''}` : 'no results folder: the box was unreachable or the play never reached it';
+    const why = box.dir
+      ? `nothing readable in its results folder${box.unreadable.length ? ` (${box.unreadable.join(', ')} damaged)` : ''}`
+      : 'no results folder: the box was unreachable or the play never reached it';
     return { status: 'no-report', reason: `did not report: ${why}`, failedChecks: [] };
   }
   const step = box.rollout?.steps.find((s) => !s.ok);
   const bad = box.smoke?.checks.filter((c) => c.status === 'fail' || c.status === 'error') ?? [];
   if (step && !(step.step === 'smoke' && bad.length > 0)) {
-    return { status: 'fail', reason: `${step.step} failed${step.rc !== undefined ? ` (exit ${step.rc})` : ''}: ${firstLine(step.message) || 'no message'}`, failedStep: step.step, failedChecks: [] };
+    return {
+      status: 'fail',
+      reason: `${step.step} failed${step.rc !== undefined ? ` (exit ${step.rc})` : ''}: ${firstLine(step.message) || 'no message'}`,
+      failedStep: step.step,
+      failedChecks: [],
+    };
   }
   if (bad.length > 0) {
     const reason = bad.map((c) => `${c.id}: ${firstLine(c.reason) || c.status}`).join('; ');
     return { status: 'fail', reason: `smoke failed: ${reason}`, failedStep: 'smoke', failedChecks: bad.map((c) => c.id) };
   }
-  if (!box.smoke) return { status: 'fail', reason: 'no smoke results (results.json missing): smoke did not run or its results were not fetched', failedChecks: [] };
+  if (!box.smoke)
+    return { status: 'fail', reason: 'no smoke results (results.json missing): smoke did not run or its results were not fetched', failedChecks: [] };
   const s = box.smoke.summary;
   return { status: 'pass', reason: `${s.pass} passed, ${s.skip} skipped`, failedChecks: [] };
 }
@@ -126,7 +142,12 @@ export function summarizeFleet(boxes: readonly BoxFiles[], o: { source: string; 
     for (const m of FLEET_METRICS) {
       const value = raw[i]![m.id];
       if (value === undefined) continue;
-      const peers = median(raw.filter((_, j) => j !== i).map((r) => r[m.id]).filter((v): v is number => v !== undefined));
+      const peers = median(
+        raw
+          .filter((_, j) => j !== i)
+          .map((r) => r[m.id])
+          .filter((v): v is number => v !== undefined),
+      );
       const delta = peers ? (value - peers) / peers : undefined;
       const outlier = delta !== undefined && (m.better === 'higher' ? delta <= -OUTLIER_FRACTION : delta >= OUTLIER_FRACTION);
       metrics[m.id] = { value, ...(peers !== undefined ? { peers } : {}), ...(delta !== undefined ? { delta: Math.round(delta * 1000) / 1000 } : {}), outlier };

@@ -93,7 +93,12 @@ async function aptBefore(items: readonly Locked[], exec: Exec): Promise<HistoryR
     const [p, a, v, st] = line.split('\t');
     if (p && v && st?.startsWith('ii')) have.set(`${p}:${a}`, v);
   }
-  const auto = new Set((await exec('apt-mark', ['showauto']).catch(() => none)).stdout.split('\n').map((s) => s.trim()).filter(Boolean));
+  const auto = new Set(
+    (await exec('apt-mark', ['showauto']).catch(() => none)).stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   return items.map((i) => {
     const arch = i.id.split(':').at(-1) ?? '';
     const before = have.get(`${i.name}:${arch}`) ?? have.get(`${i.name}:all`) ?? null;
@@ -119,7 +124,10 @@ async function refsBefore(items: readonly Locked[]): Promise<HistoryRecord['hf']
   for (const [key, commit] of refsOf(items)) {
     const [type, repo, ref] = key.split('\0') as [string, string, string];
     const file = join(home, 'hub', repoFolder(type === 'dataset' ? 'dataset' : 'model', repo), 'refs', ref);
-    const before = await readFile(file, 'utf8').then((t) => t.trim(), () => null);
+    const before = await readFile(file, 'utf8').then(
+      (t) => t.trim(),
+      () => null,
+    );
     out.push({ home, type, repo, ref, before, after: commit });
   }
   return out;

@@ -43,14 +43,26 @@ export interface RollbackPlan {
 export async function planRollback(o: RollbackOptions): Promise<{ plan: RollbackPlan; record: HistoryRecord }> {
   const records = await listHistory(o.stateDir);
   const record = records.at(-1);
-  if (!record) throw new UsageError({ code: 'BAD_FLAG', message: `no install history in ${historyDir(o.stateDir)}: nothing to roll back to`, hint: 'history is recorded by installs of this version on; an older box has none (reinstall the earlier bundle with install --allow-downgrade)' });
+  if (!record)
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: `no install history in ${historyDir(o.stateDir)}: nothing to roll back to`,
+      hint: 'history is recorded by installs of this version on; an older box has none (reinstall the earlier bundle with install --allow-downgrade)',
+    });
   const prev = record.stamp ? (JSON.parse(record.stamp) as { version?: string }).version : undefined;
   if (o.to && o.to !== prev) {
-    throw new UsageError({ code: 'BAD_FLAG', message: `--to ${o.to}: the last install (${record.bundle.name} ${record.bundle.version}) replaced ${prev ?? 'no stamped version'}; rollback goes back one install at a time to a version this box had`, subject: '--to', hint: 'run vault-bundle history to see the versions this box had' });
+    throw new UsageError({
+      code: 'BAD_FLAG',
+      message: `--to ${o.to}: the last install (${record.bundle.name} ${record.bundle.version}) replaced ${prev ?? 'no stamped version'}; rollback goes back one install at a time to a version this box had`,
+      subject: '--to',
+      hint: 'run vault-bundle history to see the versions this box had',
+    });
   }
   const steps: RollbackStep[] = [];
   const missing: string[] = [];
-  for (const a of record.apt) if (a.before !== a.after) steps.push({ kind: 'apt', what: `${a.package}:${a.arch}`, from: a.after, to: a.before ?? '(removed, unless something else needs it)' });
+  for (const a of record.apt)
+    if (a.before !== a.after)
+      steps.push({ kind: 'apt', what: `${a.package}:${a.arch}`, from: a.after, to: a.before ?? '(removed, unless something else needs it)' });
   for (const f of record.files) {
     const now = (await hashFile(f.path).catch(() => undefined))?.digest ?? null;
     if (now === f.before) continue;
@@ -60,7 +72,12 @@ export async function planRollback(o: RollbackOptions): Promise<{ plan: Rollback
   }
   for (const h of record.hf) {
     const ref = refFile(h);
-    const now = await import('node:fs/promises').then((fs) => fs.readFile(ref, 'utf8')).then((t) => t.trim(), () => null);
+    const now = await import('node:fs/promises')
+      .then((fs) => fs.readFile(ref, 'utf8'))
+      .then(
+        (t) => t.trim(),
+        () => null,
+      );
     if (now === h.before) continue;
     steps.push({ kind: 'hf', what: `${h.repo}@${h.ref}`, from: now ?? '(none)', to: h.before ?? '(none)' });
     const snap = h.before ? join(dirname(dirname(ref)), 'snapshots', h.before) : undefined;
@@ -68,8 +85,18 @@ export async function planRollback(o: RollbackOptions): Promise<{ plan: Rollback
   }
   const stampFile = o.imageVersion ?? defaultImageVersion(o.stateDir);
   const stampNow = await import('node:fs/promises').then((fs) => fs.readFile(stampFile, 'utf8')).catch(() => undefined);
-  if (stampNow !== record.stamp) steps.push({ kind: 'stamp', what: stampFile, from: (await readImageVersion(stampFile))?.version ?? '(none)', to: prev ?? '(none)' });
-  return { plan: { undo: { name: record.bundle.name, version: record.bundle.version, id: record.id }, ...(prev ? { to: prev } : {}), steps, missing, done: steps.length === 0 }, record };
+  if (stampNow !== record.stamp)
+    steps.push({ kind: 'stamp', what: stampFile, from: (await readImageVersion(stampFile))?.version ?? '(none)', to: prev ?? '(none)' });
+  return {
+    plan: {
+      undo: { name: record.bundle.name, version: record.bundle.version, id: record.id },
+      ...(prev ? { to: prev } : {}),
+      steps,
+      missing,
+      done: steps.length === 0,
+    },
+    record,
+  };
 }
 
 /**
@@ -81,11 +108,19 @@ export async function rollback(o: RollbackOptions): Promise<RollbackPlan> {
   const { plan, record } = await planRollback(o);
   if (o.dryRun || plan.done) return plan;
   if (plan.missing.length > 0) {
-    throw new IntegrityError({ code: 'ROLLBACK_MISSING', message: `rollback to ${plan.to ?? 'the box before'} ${record.bundle.name} ${record.bundle.version} needs what this box no longer has:\n  ${plan.missing.join('\n  ')}`, hint: 'nothing was changed. Put back what is named (or reinstall the earlier bundle with install --allow-downgrade)' });
+    throw new IntegrityError({
+      code: 'ROLLBACK_MISSING',
+      message: `rollback to ${plan.to ?? 'the box before'} ${record.bundle.name} ${record.bundle.version} needs what this box no longer has:\n  ${plan.missing.join('\n  ')}`,
+      hint: 'nothing was changed. Put back what is named (or reinstall the earlier bundle with install --allow-downgrade)',
+    });
   }
   const todo = plan.steps.filter((s) => s.kind === 'apt' || s.kind === 'pip');
   if (todo.length > 0) {
-    throw new IntegrityError({ code: 'ROLLBACK_UNSUPPORTED', message: `rolling back apt and pip is not done by this version yet:\n  ${todo.map((s) => `${s.kind} ${s.what} ${s.from} -> ${s.to}`).join('\n  ')}`, hint: 'nothing was changed. Reinstall the earlier bundle with install --allow-downgrade' });
+    throw new IntegrityError({
+      code: 'ROLLBACK_UNSUPPORTED',
+      message: `rolling back apt and pip is not done by this version yet:\n  ${todo.map((s) => `${s.kind} ${s.what} ${s.from} -> ${s.to}`).join('\n  ')}`,
+      hint: 'nothing was changed. Reinstall the earlier bundle with install --allow-downgrade',
+    });
   }
   for (const f of record.files) {
     if (f.before === null) await rm(f.path, { force: true });
@@ -117,4 +152,8 @@ function refFile(h: HistoryRecord['hf'][number]): string {
   return join(h.home, 'hub', repoFolder(h.type === 'dataset' ? 'dataset' : 'model', h.repo), 'refs', h.ref);
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );

@@ -95,7 +95,11 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
  * Stamps the box with the bundle it now runs, after the journal recorded the complete install. An install of
  * some kinds only (--only) is not the bundle: the stamp stays what it was, and the field tech is told.
  */
-async function stampBox(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>, signature: InstallResult['signature']): Promise<ImageVersion | undefined> {
+async function stampBox(
+  o: InstallOptions,
+  pre: Awaited<ReturnType<typeof preflight>>,
+  signature: InstallResult['signature'],
+): Promise<ImageVersion | undefined> {
   const file = o.imageVersion ?? defaultImageVersion(pre.stateDir);
   if (o.only) {
     o.report({ type: 'warn', message: `--only installs part of ${pre.index.name} ${pre.index.version}: ${file} is left as it was`, subject: file });
@@ -115,7 +119,14 @@ async function stampBox(o: InstallOptions, pre: Awaited<ReturnType<typeof prefli
 async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>): Promise<void> {
   const last = (await listHistory(pre.stateDir)).at(-1);
   if (last?.bundle.digest !== `sha256:${pre.indexSha256}`) {
-    await recordHistory({ stateDir: pre.stateDir, index: pre.index, location: pre.location, indexSha256: pre.indexSha256, stampFile: o.imageVersion ?? defaultImageVersion(pre.stateDir), exec: o.exec });
+    await recordHistory({
+      stateDir: pre.stateDir,
+      index: pre.index,
+      location: pre.location,
+      indexSha256: pre.indexSha256,
+      stampFile: o.imageVersion ?? defaultImageVersion(pre.stateDir),
+      exec: o.exec,
+    });
   }
   await pruneHistory(pre.stateDir, o.keepHistory ?? DEFAULT_KEEP_HISTORY);
 }

@@ -119,7 +119,9 @@ function locateBlobs(index: BundleIndex, reader: BundleReader, base: BundleReade
  * Never the OS metadata verify ignored (unlisted: nothing may read it); every other file here was listed.
  */
 async function smallFilesDir(reader: BundleReader, location: string, workDir: string): Promise<string> {
-  const small = [...reader.entries.values()].filter((e) => e.kind === 'file' && !e.path.startsWith(`${BLOBS_DIR}/`) && !e.path.startsWith('runtime/') && !isOsMetadata(e.path));
+  const small = [...reader.entries.values()].filter(
+    (e) => e.kind === 'file' && !e.path.startsWith(`${BLOBS_DIR}/`) && !e.path.startsWith('runtime/') && !isOsMetadata(e.path),
+  );
   const loose = (e: BundleEntry) => e.job.segments.length === 1 && e.job.segments[0]!.file === join(location, e.path) && e.job.segments[0]!.offset === 0;
   if (reader.form !== 'tar' && small.every(loose)) return location;
   const bundleDir = join(workDir, 'bundle');

@@ -58,4 +58,3 @@ export interface InstallResult {
   /** What verify found about the bundle's signature (valid only with --key). */
   signature: SignatureStatus;
 }
-

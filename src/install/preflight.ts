@@ -44,7 +44,12 @@ export async function preflight(o: InstallOptions): Promise<Preflight> {
   }
   if (only) {
     const missing = only.filter((k) => !index.artifacts.some((a) => a.kind === k));
-    if (missing.length > 0) o.report({ type: 'warn', message: `--only ${missing.join(',')}: ${index.name} ${index.version} has no ${missing.join(' or ')} artifacts`, subject: '--only' });
+    if (missing.length > 0)
+      o.report({
+        type: 'warn',
+        message: `--only ${missing.join(',')}: ${index.name} ${index.version} has no ${missing.join(' or ')} artifacts`,
+        subject: '--only',
+      });
   }
   const basePath = index.base ? (o.base ?? (await baseFromJournal(journal, index.base))) : undefined;
   if (index.base && !basePath) {
@@ -98,12 +103,18 @@ export async function refuseOtherTarget(index: BundleIndex, chosen: { s: { kind:
  */
 export function parseOnly(only: readonly string[]): SourceKind[] {
   const kinds = sources.map((s) => s.kind);
-  const given = only.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
+  const given = only
+    .flatMap((k) => k.split(','))
+    .map((k) => k.trim())
+    .filter(Boolean);
   const unknown = given.filter((k) => !(kinds as string[]).includes(k));
   if (unknown.length > 0 || given.length === 0) {
     throw new UsageError({
       code: 'BAD_FLAG',
-      message: given.length === 0 ? '--only needs at least one kind' : `--only: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; the kinds are ${kinds.join(', ')}`,
+      message:
+        given.length === 0
+          ? '--only needs at least one kind'
+          : `--only: unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; the kinds are ${kinds.join(', ')}`,
       subject: '--only',
       hint: `give some of ${kinds.join(',')} (models are "hf", wheels are "pip", .deb packages are "apt"), e.g. --only apt,hf`,
     });
@@ -111,10 +122,16 @@ export function parseOnly(only: readonly string[]): SourceKind[] {
   return given as SourceKind[];
 }
 
-
 /** Where this box last installed the base from (a real install, and the bundle is still there). */
 export async function baseFromJournal(journal: string, base: BaseRef): Promise<string | undefined> {
   const entries = (await readJournal(journal)).filter((e) => isInstalled(e) && e.bundle.name === base.name && e.bundle.version === base.version).reverse();
-  for (const e of entries) if (await stat(e.bundle.path).then(() => true, () => false)) return e.bundle.path;
+  for (const e of entries)
+    if (
+      await stat(e.bundle.path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return e.bundle.path;
   return undefined;
 }

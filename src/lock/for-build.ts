@@ -16,10 +16,7 @@ export interface LockOptions {
 }
 
 /** `vault-bundle lock`: resolves every artifact of the manifest (for the probed box, if any) and writes the lock atomically. */
-export async function lockManifest(
-  o: LockOptions,
-  ctxFor: (m: LoadedManifest) => BuildCtx,
-): Promise<{ path: string; lock: Lock }> {
+export async function lockManifest(o: LockOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<{ path: string; lock: Lock }> {
   const m = await loadManifest(o.manifest);
   const probe = o.target ? await targetProbe(o.target, m) : undefined;
   const path = resolve(o.out ?? defaultLockPath(m.path));

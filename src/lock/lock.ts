@@ -71,7 +71,10 @@ export function newLock(o: Omit<Lock, 'lockVersion' | 'tool'>): Lock {
 /** The lock made for the box of `probe` (none: for any box). A lock is an input of one box, like of one manifest. */
 export function withProbe(lock: Lock, probe: ProbeRef | undefined): Lock {
   if (!probe) return lock;
-  return { ...lock, target: { ...lock.target, probe: { digest: probe.digest, inputsDigest: probe.inputsDigest, hostname: probe.hostname, created: probe.created } } };
+  return {
+    ...lock,
+    target: { ...lock.target, probe: { digest: probe.digest, inputsDigest: probe.inputsDigest, hostname: probe.hostname, created: probe.created } },
+  };
 }
 
 /** Why a lock does not fit the box a build is for (undefined: it fits); the box's facts are what count, not the file's date. */
@@ -80,7 +83,8 @@ export function probeStale(lock: Lock, probe: ProbeRef | undefined): string | un
   if (!had && !probe) return undefined;
   if (!had) return `it was resolved for an empty box, and --target gives the probe of ${probe!.hostname}`;
   if (!probe) return `it was resolved for the box ${had.hostname} (probe of ${had.created}) and this build has no --target`;
-  if (had.inputsDigest !== probe.inputsDigest) return `it was resolved for the probe of ${had.hostname} of ${had.created}, and --target gives another box (${probe.hostname}, ${probe.created})`;
+  if (had.inputsDigest !== probe.inputsDigest)
+    return `it was resolved for the probe of ${had.hostname} of ${had.created}, and --target gives another box (${probe.hostname}, ${probe.created})`;
   return undefined;
 }
 

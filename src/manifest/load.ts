@@ -32,9 +32,10 @@ export async function loadManifest(path: string): Promise<LoadedManifest> {
       code: 'MANIFEST_READ',
       message: `cannot read manifest ${path}: ${readWhy(err)}`,
       subject: path,
-      hint: errnoCode(err) === 'EISDIR'
-        ? `give the manifest YAML file in that folder (e.g. ${path.replace(/\/+$/, '')}/<name>.yaml), not the folder`
-        : 'give the path of a manifest YAML file; "vault-bundle schema" prints every field a manifest can have',
+      hint:
+        errnoCode(err) === 'EISDIR'
+          ? `give the manifest YAML file in that folder (e.g. ${path.replace(/\/+$/, '')}/<name>.yaml), not the folder`
+          : 'give the path of a manifest YAML file; "vault-bundle schema" prints every field a manifest can have',
     });
   }
   const manifest = parseManifest(text, path);
@@ -94,7 +95,11 @@ const isRootMiss = (branch: readonly Issue[]) =>
 
 function describeExpected(i: Issue): string {
   if (i.code === 'invalid_value') return i.values.map((v) => JSON.stringify(v)).join(' or ');
-  if (i.code === 'invalid_type') return ({ array: 'a list', string: 'text', object: 'a mapping', number: 'a number', boolean: 'true or false' } as Record<string, string>)[i.expected] ?? i.expected;
+  if (i.code === 'invalid_type')
+    return (
+      ({ array: 'a list', string: 'text', object: 'a mapping', number: 'a number', boolean: 'true or false' } as Record<string, string>)[i.expected] ??
+      i.expected
+    );
   return i.message;
 }
 
@@ -134,41 +139,43 @@ function knownKeys(path: readonly (string | number)[]): Set<string> {
 }
 
 function issueError(issues: readonly Issue[], doc: Document, lc: LineCounter, file: string): ManifestError {
-  const lines = flattenIssues(issues).slice(0, 5).map(({ issue, path: at }) => {
-    let path = at;
-    let node = doc.getIn(path, true) as Node | undefined;
-    let what = issue.message;
-    if (issue.code === 'invalid_union' && node !== undefined) {
-      what = `${what}; YAML read ${JSON.stringify(doc.getIn(path))}`;
-    } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'array' && !isSeq(node)) {
-      const v = doc.getIn(path);
-      what = `expected a list; YAML read ${JSON.stringify(v)}: write [${typeof v === 'string' ? v : JSON.stringify(v)}]`;
-    } else if (issue.code === 'unrecognized_keys') {
-      const key = issue.keys[0] ?? '';
-      const parent = doc.getIn(path, true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
-        node = (pair?.key as Node | undefined) ?? node;
+  const lines = flattenIssues(issues)
+    .slice(0, 5)
+    .map(({ issue, path: at }) => {
+      let path = at;
+      let node = doc.getIn(path, true) as Node | undefined;
+      let what = issue.message;
+      if (issue.code === 'invalid_union' && node !== undefined) {
+        what = `${what}; YAML read ${JSON.stringify(doc.getIn(path))}`;
+      } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'array' && !isSeq(node)) {
+        const v = doc.getIn(path);
+        what = `expected a list; YAML read ${JSON.stringify(v)}: write [${typeof v === 'string' ? v : JSON.stringify(v)}]`;
+      } else if (issue.code === 'unrecognized_keys') {
+        const key = issue.keys[0] ?? '';
+        const parent = doc.getIn(path, true);
+        if (isMap(parent)) {
+          const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+          node = (pair?.key as Node | undefined) ?? node;
+        }
+        const meant = issue.keys.map((k) => closest(k, knownKeys(path)));
+        path = [...path, key];
+        what = `unknown field${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ` "${key}"`}`;
+        const hints = issue.keys.flatMap((k, i) => (meant[i] ? [issue.keys.length > 1 ? `"${meant[i]}" for "${k}"` : `"${meant[i]}"`] : []));
+        if (hints.length) what += ` (did you mean ${hints.join(', ')}?)`;
+      } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'string') {
+        what = `expected text; YAML read ${JSON.stringify(doc.getIn(path))} as a ${typeof doc.getIn(path)}: put it in quotes`;
+      } else if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && node === undefined) {
+        what = `missing required field (${issue.code === 'invalid_union' ? issue.message : `expected ${describeExpected(issue)}`})`;
+        // Point at the closest existing parent.
+        for (let k = path.length - 1; k >= 0 && node === undefined; k--) {
+          const n = doc.getIn(path.slice(0, k), true);
+          if (isMap(n) || isSeq(n)) node = n as Node;
+        }
       }
-      const meant = issue.keys.map((k) => closest(k, knownKeys(path)));
-      path = [...path, key];
-      what = `unknown field${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `"${k}"`).join(', ')}` : ` "${key}"`}`;
-      const hints = issue.keys.flatMap((k, i) => (meant[i] ? [issue.keys.length > 1 ? `"${meant[i]}" for "${k}"` : `"${meant[i]}"`] : []));
-      if (hints.length) what += ` (did you mean ${hints.join(', ')}?)`;
-    } else if (issue.code === 'invalid_type' && node !== undefined && issue.expected === 'string') {
-      what = `expected text; YAML read ${JSON.stringify(doc.getIn(path))} as a ${typeof doc.getIn(path)}: put it in quotes`;
-    } else if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && node === undefined) {
-      what = `missing required field (${issue.code === 'invalid_union' ? issue.message : `expected ${describeExpected(issue)}`})`;
-      // Point at the closest existing parent.
-      for (let k = path.length - 1; k >= 0 && node === undefined; k--) {
-        const n = doc.getIn(path.slice(0, k), true);
-        if (isMap(n) || isSeq(n)) node = n as Node;
-      }
-    }
-    const line = node?.range ? lc.linePos(node.range[0]).line : undefined;
-    const field = fieldName(path);
-    return { at: `${file}${line ? `:${line}` : ''}`, field, what };
-  });
+      const line = node?.range ? lc.linePos(node.range[0]).line : undefined;
+      const field = fieldName(path);
+      return { at: `${file}${line ? `:${line}` : ''}`, field, what };
+    });
   const first = lines[0]!;
   const message = lines.map((l) => `${l.at}: ${l.field || '(top level)'}: ${l.what}`).join('\n');
   return new ManifestError({
@@ -201,10 +208,18 @@ function canonical(v: unknown): unknown {
  */
 export function sectionInputsDigest(m: Manifest, section: string): Digest {
   const value = (m as Record<string, unknown>)[section];
-  return digestOf(createHash('sha256').update(JSON.stringify(canonical({ target: m.target, [section]: value ?? null }))).digest('hex'));
+  return digestOf(
+    createHash('sha256')
+      .update(JSON.stringify(canonical({ target: m.target, [section]: value ?? null })))
+      .digest('hex'),
+  );
 }
 
 export function inputsDigestOf(m: Manifest): Digest {
   const { name: _n, version: _v, description: _d, $schema: _s, ...inputs } = m;
-  return digestOf(createHash('sha256').update(JSON.stringify(canonical(inputs))).digest('hex'));
+  return digestOf(
+    createHash('sha256')
+      .update(JSON.stringify(canonical(inputs)))
+      .digest('hex'),
+  );
 }

@@ -18,9 +18,7 @@ const base = {
 
 const sections = Object.fromEntries(sources.map((s) => [s.section, (s.schema as z.ZodType).optional()]));
 
-export const manifestSchema = z
-  .strictObject({ ...base, ...sections })
-  .describe('A vault-bundle manifest: what goes into one offline bundle.');
+export const manifestSchema = z.strictObject({ ...base, ...sections }).describe('A vault-bundle manifest: what goes into one offline bundle.');
 
 export type Manifest = {
   name: string;

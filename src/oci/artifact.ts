@@ -52,7 +52,13 @@ export function digestOf(b: Uint8Array): string {
 /** The bundle's files: every one SHA256SUMS lists (digests taken from it, as Zarf takes checksums.txt), plus SHA256SUMS and its signature. */
 export async function bundleFiles(dir: string): Promise<BundleFile[]> {
   const st = await stat(dir).catch(() => undefined);
-  const notBundle = (why: string) => new UsageError({ code: 'NOT_A_BUNDLE', message: `${dir}: ${why}`, subject: dir, hint: 'push a bundle folder (a tar or a split bundle: extract or join it first)' });
+  const notBundle = (why: string) =>
+    new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `${dir}: ${why}`,
+      subject: dir,
+      hint: 'push a bundle folder (a tar or a split bundle: extract or join it first)',
+    });
   if (!st?.isDirectory()) throw notBundle('not a bundle folder');
   if (await stat(join(dir, PARTS)).catch(() => undefined)) throw notBundle('a split (fat32) bundle cannot be pushed as it is');
   const sumsText = await readFile(join(dir, SUMS)).catch(() => undefined);
@@ -85,7 +91,14 @@ export function bundleManifest(files: readonly BundleFile[], meta: { name?: stri
   // oras's fallback for registries that refuse artifactType: the type goes into config.mediaType.
   return fallback
     ? { schemaVersion: 2, mediaType: MEDIA.manifest, config: { mediaType: ARTIFACT_TYPE, digest: EMPTY.digest, size: EMPTY.size }, layers, annotations }
-    : { schemaVersion: 2, mediaType: MEDIA.manifest, artifactType: ARTIFACT_TYPE, config: { mediaType: MEDIA.empty, digest: EMPTY.digest, size: EMPTY.size }, layers, annotations };
+    : {
+        schemaVersion: 2,
+        mediaType: MEDIA.manifest,
+        artifactType: ARTIFACT_TYPE,
+        config: { mediaType: MEDIA.empty, digest: EMPTY.digest, size: EMPTY.size },
+        layers,
+        annotations,
+      };
 }
 
 /** The SBOM as a referrer of the bundle manifest: found by scanners through the referrers API or the tag fallback. */

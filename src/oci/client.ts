@@ -59,7 +59,11 @@ export class RegistryClient {
   }
 
   /** Sends a request; answers 401 by authenticating once, 429/5xx by waiting and retrying; other errors typed. */
-  async send(method: Dispatcher.HttpMethod, path: string, o: { headers?: Record<string, string>; body?: Body; push?: boolean; ok?: number[] } = {}): Promise<Answer> {
+  async send(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    o: { headers?: Record<string, string>; body?: Body; push?: boolean; ok?: number[] } = {},
+  ): Promise<Answer> {
     const ok = o.ok ?? [200, 201, 202, 204, 206];
     let authTried = false;
     for (let attempt = 0; ; attempt++) {
@@ -76,10 +80,19 @@ export class RegistryClient {
         });
       } catch (err) {
         if ((err as { name?: string }).name === 'AbortError') throw err;
-        throw new OciError({ code: 'OCI_NETWORK', message: `cannot reach ${this.base}: ${clean(String((err as Error).message ?? err))}`, subject: this.ref.registry, hint: this.base.startsWith('https') ? 'check the host and port; a registry serving plain HTTP off loopback needs --plain-http, a private CA --ca-file' : 'check the host and port, and that the registry runs', cause: err });
+        throw new OciError({
+          code: 'OCI_NETWORK',
+          message: `cannot reach ${this.base}: ${clean(String((err as Error).message ?? err))}`,
+          subject: this.ref.registry,
+          hint: this.base.startsWith('https')
+            ? 'check the host and port; a registry serving plain HTTP off loopback needs --plain-http, a private CA --ca-file'
+            : 'check the host and port, and that the registry runs',
+          cause: err,
+        });
       }
       const h = flat(res.headers);
-      if (ok.includes(res.statusCode) || (res.statusCode >= 300 && res.statusCode < 400 && h.location)) return { status: res.statusCode, headers: h, body: res.body };
+      if (ok.includes(res.statusCode) || (res.statusCode >= 300 && res.statusCode < 400 && h.location))
+        return { status: res.statusCode, headers: h, body: res.body };
       const text = clean(await res.body.text().catch(() => ''));
       if (res.statusCode === 401 && !authTried) {
         authTried = true;
@@ -102,9 +115,21 @@ export class RegistryClient {
   private async authenticate(header: string | undefined, push: boolean): Promise<void> {
     const ch = parseChallenge(header);
     const login = 'give credentials in ~/.docker/config.json, $DOCKER_CONFIG/config.json or $REGISTRY_AUTH_FILE (skopeo login / docker login write them)';
-    if (!ch) throw new OciError({ code: 'OCI_UNAUTHORIZED', message: `${this.ref.registry} asks for authentication it does not describe`, subject: this.ref.registry, hint: login });
+    if (!ch)
+      throw new OciError({
+        code: 'OCI_UNAUTHORIZED',
+        message: `${this.ref.registry} asks for authentication it does not describe`,
+        subject: this.ref.registry,
+        hint: login,
+      });
     if (ch.scheme === 'basic') {
-      if (!this.creds) throw new OciError({ code: 'OCI_UNAUTHORIZED', message: `${this.ref.registry} wants a user name and password and none is stored for it`, subject: this.ref.registry, hint: login });
+      if (!this.creds)
+        throw new OciError({
+          code: 'OCI_UNAUTHORIZED',
+          message: `${this.ref.registry} wants a user name and password and none is stored for it`,
+          subject: this.ref.registry,
+          hint: login,
+        });
       this.auth = basicHeader(this.creds);
       return;
     }
@@ -115,11 +140,16 @@ export class RegistryClient {
       return;
     }
     const realm = ch.params.realm;
-    if (!realm) throw new OciError({ code: 'OCI_UNAUTHORIZED', message: `${this.ref.registry} sent a Bearer challenge without a realm`, subject: this.ref.registry });
+    if (!realm)
+      throw new OciError({ code: 'OCI_UNAUTHORIZED', message: `${this.ref.registry} sent a Bearer challenge without a realm`, subject: this.ref.registry });
     const u = new URL(realm);
     if (ch.params.service) u.searchParams.set('service', ch.params.service);
     u.searchParams.set('scope', scope);
-    const res = await request(u, { headers: this.creds ? { authorization: basicHeader(this.creds) } : {}, dispatcher: this.agent, ...(this.o.signal ? { signal: this.o.signal } : {}) });
+    const res = await request(u, {
+      headers: this.creds ? { authorization: basicHeader(this.creds) } : {},
+      dispatcher: this.agent,
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw this.httpError('GET', u.origin + u.pathname, res.statusCode, flat(res.headers), clean(text), 'the token server');
     const doc = JSON.parse(text) as { token?: string; access_token?: string };
@@ -132,12 +162,35 @@ export class RegistryClient {
   httpError(method: string, path: string, status: number, h: Record<string, string>, text: string, who = this.ref.registry): OciError {
     const what = `${method} ${path.replace(/\?.*$/, '')} at ${who}: HTTP ${status}${text ? ` ${text}` : ''}`;
     const subject = refString(this.ref);
-    if (status === 401) return new OciError({ code: 'OCI_UNAUTHORIZED', message: `not authenticated: ${what}`, subject, hint: 'the stored credentials were refused; log in again (skopeo login / docker login) or fix ~/.docker/config.json / $REGISTRY_AUTH_FILE' });
-    if (status === 403) return new OciError({ code: 'OCI_DENIED', message: `denied: ${what}`, subject, hint: 'this account may not do that in this repository; ask the registry admin for pull (and push) on it' });
-    if (status === 404) return new OciError({ code: 'OCI_NOT_FOUND', message: `not found: ${what}`, subject, hint: 'check the repository, tag or digest (skopeo list-tags docker://…)' });
+    if (status === 401)
+      return new OciError({
+        code: 'OCI_UNAUTHORIZED',
+        message: `not authenticated: ${what}`,
+        subject,
+        hint: 'the stored credentials were refused; log in again (skopeo login / docker login) or fix ~/.docker/config.json / $REGISTRY_AUTH_FILE',
+      });
+    if (status === 403)
+      return new OciError({
+        code: 'OCI_DENIED',
+        message: `denied: ${what}`,
+        subject,
+        hint: 'this account may not do that in this repository; ask the registry admin for pull (and push) on it',
+      });
+    if (status === 404)
+      return new OciError({
+        code: 'OCI_NOT_FOUND',
+        message: `not found: ${what}`,
+        subject,
+        hint: 'check the repository, tag or digest (skopeo list-tags docker://…)',
+      });
     if (status === 429) {
       const s = h['retry-after'];
-      return new OciError({ code: 'OCI_RATE_LIMITED', message: `rate limited: ${what}${s ? ` (Retry-After: ${clean(s, 40)})` : ''}`, subject, hint: `try again${s ? ` after ${clean(s, 40)}${/^\d+$/.test(s) ? ' s' : ''}` : ' later'}, or lower --concurrency` });
+      return new OciError({
+        code: 'OCI_RATE_LIMITED',
+        message: `rate limited: ${what}${s ? ` (Retry-After: ${clean(s, 40)})` : ''}`,
+        subject,
+        hint: `try again${s ? ` after ${clean(s, 40)}${/^\d+$/.test(s) ? ' s' : ''}` : ' later'}, or lower --concurrency`,
+      });
     }
     return new OciError({ code: 'OCI_HTTP', message: what, subject });
   }

@@ -5,7 +5,18 @@ import type { Readable } from 'node:stream';
 import { SBOM } from '../bundle/layout.js';
 import { errnoCode } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { EMPTY, type Descriptor, bundleFiles, bundleManifest, bundleMeta, digestOf, hexOf, isBundleManifest, sbomManifest, type ImageManifest } from './artifact.js';
+import {
+  EMPTY,
+  type Descriptor,
+  bundleFiles,
+  bundleManifest,
+  bundleMeta,
+  digestOf,
+  hexOf,
+  isBundleManifest,
+  sbomManifest,
+  type ImageManifest,
+} from './artifact.js';
 import { OciError } from './errors.js';
 import type { BlobSource } from './pull.js';
 import { MEDIA } from './registry.js';
@@ -65,7 +76,8 @@ async function readIndex(dir: string): Promise<Index> {
 export function layoutSource(dir: string, tag?: string): BlobSource {
   const describe = `oci:${dir}${tag ? `:${tag}` : ''}`;
   const blobPath = (digest: string) => {
-    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new OciError({ code: 'OCI_BAD_MANIFEST', message: `${describe}: bad digest ${JSON.stringify(digest)}`, subject: describe });
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+      throw new OciError({ code: 'OCI_BAD_MANIFEST', message: `${describe}: bad digest ${JSON.stringify(digest)}`, subject: describe });
     return join(dir, 'blobs', 'sha256', hexOf(digest));
   };
   return {
@@ -75,7 +87,12 @@ export function layoutSource(dir: string, tag?: string): BlobSource {
       try {
         index = await readIndex(dir);
       } catch {
-        throw new OciError({ code: 'OCI_NOT_FOUND', message: `${dir} is not an OCI image layout (no readable index.json)`, subject: dir, hint: 'give the folder skopeo copy … oci:DIR or vault-bundle export --oci-layout wrote' });
+        throw new OciError({
+          code: 'OCI_NOT_FOUND',
+          message: `${dir} is not an OCI image layout (no readable index.json)`,
+          subject: dir,
+          hint: 'give the folder skopeo copy … oci:DIR or vault-bundle export --oci-layout wrote',
+        });
       }
       const named = tag ? index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag) : [];
       let candidates = tag ? named : index.manifests.filter((m) => m.mediaType === MEDIA.manifest);
@@ -88,14 +105,19 @@ export function layoutSource(dir: string, tag?: string): BlobSource {
         candidates = ours;
       }
       if (candidates.length !== 1) {
-        throw new OciError({ code: 'OCI_NOT_FOUND', message: `${describe}: ${candidates.length ? 'several bundles; name one with oci:DIR:TAG' : 'no bundle manifest found'}`, subject: describe });
+        throw new OciError({
+          code: 'OCI_NOT_FOUND',
+          message: `${describe}: ${candidates.length ? 'several bundles; name one with oci:DIR:TAG' : 'no bundle manifest found'}`,
+          subject: describe,
+        });
       }
       const d = candidates[0]!;
       return { bytes: await readFile(blobPath(d.digest)), digest: d.digest };
     },
     async blob(digest: string, offset: number): Promise<{ stream: Readable; offset: number }> {
       const p = blobPath(digest);
-      if (!(await stat(p).catch(() => undefined))) throw new OciError({ code: 'OCI_NOT_FOUND', message: `${describe}: blob ${digest} is missing`, subject: digest });
+      if (!(await stat(p).catch(() => undefined)))
+        throw new OciError({ code: 'OCI_NOT_FOUND', message: `${describe}: blob ${digest} is missing`, subject: digest });
       return { stream: createReadStream(p, { start: offset, highWaterMark: 1 << 20 }), offset };
     },
   };

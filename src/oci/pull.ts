@@ -32,13 +32,27 @@ export const PARTIAL = '.vault-bundle-pull';
 
 function safePath(p: string): boolean {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: a title with control characters is refused, never printed
-  return !/[\u0000-\u001f\u007f-\u009f]/.test(p) && !p.startsWith('/') && !p.includes('\\') && !p.split('/').some((s) => s === '' || s === '.' || s === '..') && p !== PARTIAL && !p.startsWith(`${PARTIAL}/`);
+  return (
+    !/[\u0000-\u001f\u007f-\u009f]/.test(p) &&
+    !p.startsWith('/') &&
+    !p.includes('\\') &&
+    !p.split('/').some((s) => s === '' || s === '.' || s === '..') &&
+    p !== PARTIAL &&
+    !p.startsWith(`${PARTIAL}/`)
+  );
 }
 
 export async function readBundleManifest(src: BlobSource): Promise<{ manifest: ImageManifest; digest: string }> {
   const { bytes, digest } = await src.manifest();
   const actual = digestOf(bytes);
-  if (digest && digest !== actual) throw new IntegrityError({ code: 'DIGEST_MISMATCH', message: `the manifest from ${src.describe} is ${actual}, not ${digest}`, subject: digest, expected: digest, found: actual });
+  if (digest && digest !== actual)
+    throw new IntegrityError({
+      code: 'DIGEST_MISMATCH',
+      message: `the manifest from ${src.describe} is ${actual}, not ${digest}`,
+      subject: digest,
+      expected: digest,
+      found: actual,
+    });
   let m: ImageManifest;
   try {
     m = JSON.parse(bytes.toString('utf8')) as ImageManifest;
@@ -46,13 +60,22 @@ export async function readBundleManifest(src: BlobSource): Promise<{ manifest: I
     throw new OciError({ code: 'OCI_BAD_MANIFEST', message: `${src.describe}: the manifest is not JSON`, subject: src.describe });
   }
   if (!Array.isArray(m.layers) || !isBundleManifest(m)) {
-    throw new OciError({ code: 'OCI_NOT_A_BUNDLE', message: `${src.describe} is not a vault-bundle artifact (artifactType ${JSON.stringify(m.artifactType ?? m.config?.mediaType ?? null)})`, subject: src.describe, hint: 'give the reference a bundle was pushed to with vault-bundle push' });
+    throw new OciError({
+      code: 'OCI_NOT_A_BUNDLE',
+      message: `${src.describe} is not a vault-bundle artifact (artifactType ${JSON.stringify(m.artifactType ?? m.config?.mediaType ?? null)})`,
+      subject: src.describe,
+      hint: 'give the reference a bundle was pushed to with vault-bundle push',
+    });
   }
   const seen = new Set<string>();
   for (const l of m.layers) {
     const t = l.annotations?.[TITLE];
     if (!t || !safePath(t) || seen.has(t) || !/^sha256:[0-9a-f]{64}$/.test(l.digest)) {
-      throw new OciError({ code: 'OCI_BAD_MANIFEST', message: `${src.describe}: layer ${JSON.stringify(t ?? l.digest).slice(0, 200)} has no title, an unsafe or repeated one, or a bad digest`, subject: String(t) });
+      throw new OciError({
+        code: 'OCI_BAD_MANIFEST',
+        message: `${src.describe}: layer ${JSON.stringify(t ?? l.digest).slice(0, 200)} has no title, an unsafe or repeated one, or a bad digest`,
+        subject: String(t),
+      });
     }
     seen.add(t);
   }
@@ -67,7 +90,16 @@ async function fetchBlob(src: BlobSource, l: Descriptor, tmp: string, onBytes: (
     await rm(tmp, { force: true });
     have = 0;
   }
-  if (have > 0) await pipeline(createReadStream(tmp), new Transform({ transform(c: Buffer, _e, cb) { hash.update(c); cb(); } }));
+  if (have > 0)
+    await pipeline(
+      createReadStream(tmp),
+      new Transform({
+        transform(c: Buffer, _e, cb) {
+          hash.update(c);
+          cb();
+        },
+      }),
+    );
   let size = have;
   let from = have;
   if (have < l.size) {
@@ -106,7 +138,13 @@ async function fetchBlob(src: BlobSource, l: Descriptor, tmp: string, onBytes: (
 
 function mismatch(src: BlobSource, l: Descriptor, why: string): IntegrityError {
   const title = l.annotations?.[TITLE] ?? l.digest;
-  return new IntegrityError({ code: 'DIGEST_MISMATCH', message: `${title} (${l.digest}) from ${src.describe} is damaged: ${why}`, subject: title, expected: l.digest, hint: 'the registry\'s copy of that blob is damaged: push the bundle again (its blobs are re-sent only where missing), or ask the registry admin' });
+  return new IntegrityError({
+    code: 'DIGEST_MISMATCH',
+    message: `${title} (${l.digest}) from ${src.describe} is damaged: ${why}`,
+    subject: title,
+    expected: l.digest,
+    hint: "the registry's copy of that blob is damaged: push the bundle again (its blobs are re-sent only where missing), or ask the registry admin",
+  });
 }
 
 /**
@@ -119,9 +157,20 @@ async function startOrResume(dir: string, partial: string, digest: string): Prom
   if (existing?.includes(PARTIAL)) {
     const was = (await readFile(marker, 'utf8').catch(() => '')).trim();
     if (was === digest) return;
-    throw new LocalError({ code: 'OUTPUT_EXISTS', message: `${dir} holds a pull of another bundle (${was || 'unknown'}) that stopped`, subject: dir, hint: `pull into another folder, or remove ${dir} first` });
+    throw new LocalError({
+      code: 'OUTPUT_EXISTS',
+      message: `${dir} holds a pull of another bundle (${was || 'unknown'}) that stopped`,
+      subject: dir,
+      hint: `pull into another folder, or remove ${dir} first`,
+    });
   }
-  if (existing?.length) throw new LocalError({ code: 'OUTPUT_EXISTS', message: `${dir} exists and is not empty`, subject: dir, hint: 'pull into a new or empty folder (a pull that stopped resumes in its own folder)' });
+  if (existing?.length)
+    throw new LocalError({
+      code: 'OUTPUT_EXISTS',
+      message: `${dir} exists and is not empty`,
+      subject: dir,
+      hint: 'pull into a new or empty folder (a pull that stopped resumes in its own folder)',
+    });
   await mkdir(partial, { recursive: true });
   await writeFile(marker, `${digest}\n`);
 }

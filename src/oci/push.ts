@@ -59,10 +59,16 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
       return;
     }
     o.report({ type: 'download:start', id, size: src.size, resumeFrom: 0 });
-    const { resumedAt } = await uploadBlob(c, { digest, ...src }, (n) => {
-      res.uploadedBytes += n;
-      o.report({ type: 'download:progress', id, bytes: n });
-    }, o.chunkSize ?? CHUNK, state);
+    const { resumedAt } = await uploadBlob(
+      c,
+      { digest, ...src },
+      (n) => {
+        res.uploadedBytes += n;
+        o.report({ type: 'download:progress', id, bytes: n });
+      },
+      o.chunkSize ?? CHUNK,
+      state,
+    );
     resumedBytes += resumedAt;
     res.uploaded++;
     o.report({ type: 'download:done', id, size: src.size, cached: false });
@@ -81,14 +87,22 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
   } catch (err) {
     if (!(err instanceof OciError) || err.code !== 'OCI_HTTP' || !/\b400\b/.test(err.message)) throw err;
     // A registry that does not know artifactType: the oras fallback, said out loud.
-    o.report({ type: 'warn', message: `${c.ref.registry} refused the OCI 1.1 artifact manifest (${err.message}); pushed it as an image manifest with config media type application/vnd.vault-bundle.v1 instead` });
+    o.report({
+      type: 'warn',
+      message: `${c.ref.registry} refused the OCI 1.1 artifact manifest (${err.message}); pushed it as an image manifest with config media type application/vnd.vault-bundle.v1 instead`,
+    });
     fallback = true;
     manifest = Buffer.from(JSON.stringify(bundleManifest(files, meta, true)));
     await putManifest(c, target, manifest, MEDIA.manifest);
   }
   const subject: Descriptor = { mediaType: MEDIA.manifest, digest: digestOf(manifest), size: manifest.length };
   if (c.ref.digest && c.ref.digest !== subject.digest) {
-    throw new OciError({ code: 'OCI_REF', message: `the bundle's manifest is ${subject.digest}, not the digest given (${c.ref.digest})`, subject: c.ref.digest, hint: 'push to a tag; the digest is printed afterwards' });
+    throw new OciError({
+      code: 'OCI_REF',
+      message: `the bundle's manifest is ${subject.digest}, not the digest given (${c.ref.digest})`,
+      subject: c.ref.digest,
+      hint: 'push to a tag; the digest is printed afterwards',
+    });
   }
   const sbom = files.find((f) => f.path === SBOM);
   let referrers: PushResult['referrers'] = 'none';
@@ -97,9 +111,23 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
     const sm = Buffer.from(JSON.stringify(sbomManifest(sbom, subject)));
     sbomDigest = digestOf(sm);
     await putManifest(c, sbomDigest, sm, MEDIA.manifest);
-    referrers = await addReferrer(c, subject.digest, { mediaType: MEDIA.manifest, digest: sbomDigest, size: sm.length, artifactType: 'application/vnd.cyclonedx+json' });
+    referrers = await addReferrer(c, subject.digest, {
+      mediaType: MEDIA.manifest,
+      digest: sbomDigest,
+      size: sm.length,
+      artifactType: 'application/vnd.cyclonedx+json',
+    });
   }
-  return { digest: subject.digest, size: subject.size, blobs: byDigest.size + 1, ...res, resumedBytes, ...(sbomDigest ? { sbom: sbomDigest } : {}), fallback, referrers };
+  return {
+    digest: subject.digest,
+    size: subject.size,
+    blobs: byDigest.size + 1,
+    ...res,
+    resumedBytes,
+    ...(sbomDigest ? { sbom: sbomDigest } : {}),
+    fallback,
+    referrers,
+  };
 }
 
 async function knownBlobs(c: RegistryClient): Promise<Set<string>> {

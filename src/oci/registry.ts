@@ -23,7 +23,11 @@ export async function mountBlob(c: RegistryClient, digest: string, from: string)
   const a = await c.send('POST', c.path(`blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`), { push: true, ok: [201, 202] });
   await a.body.dump();
   if (a.status === 201) return true;
-  if (a.headers.location) await c.send('DELETE', a.headers.location, { push: true, ok: [204, 404, 405] }).then((x) => x.body.dump()).catch(() => {});
+  if (a.headers.location)
+    await c
+      .send('DELETE', a.headers.location, { push: true, ok: [204, 404, 405] })
+      .then((x) => x.body.dump())
+      .catch(() => {});
   return false;
 }
 
@@ -39,7 +43,14 @@ function withDigest(location: string, digest: string): string {
 }
 
 function counted(stream: Readable, onBytes: (n: number) => void): Readable {
-  return stream.pipe(new Transform({ transform(chunk: Buffer, _e, cb) { onBytes(chunk.length); cb(null, chunk); } }));
+  return stream.pipe(
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        onBytes(chunk.length);
+        cb(null, chunk);
+      },
+    }),
+  );
 }
 
 export interface UploadSource {
@@ -69,11 +80,25 @@ export interface UploadState {
 }
 
 /** Uploads one blob: one PUT when small, else PATCH chunks with Content-Range, re-sending from the registry's offset after a failure. */
-export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: (n: number) => void, chunk = CHUNK, state?: UploadState): Promise<{ resumedAt: number }> {
-  const body = (start: number, end: number) => () => (src.data ? counted(bufferStream(src.data.subarray(start, end)), onBytes) : counted(createReadStream(src.file!, { start, end: end - 1, highWaterMark: 1 << 20 }), onBytes));
+export async function uploadBlob(
+  c: RegistryClient,
+  src: UploadSource,
+  onBytes: (n: number) => void,
+  chunk = CHUNK,
+  state?: UploadState,
+): Promise<{ resumedAt: number }> {
+  const body = (start: number, end: number) => () =>
+    src.data
+      ? counted(bufferStream(src.data.subarray(start, end)), onBytes)
+      : counted(createReadStream(src.file!, { start, end: end - 1, highWaterMark: 1 << 20 }), onBytes);
   if (src.size <= chunk) {
     const location = await startUpload(c);
-    const a = await c.send('PUT', withDigest(location, src.digest), { push: true, ok: [201], body: body(0, src.size), headers: { 'content-type': 'application/octet-stream', 'content-length': String(src.size) } });
+    const a = await c.send('PUT', withDigest(location, src.digest), {
+      push: true,
+      ok: [201],
+      body: body(0, src.size),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(src.size) },
+    });
     await a.body.dump();
     return { resumedAt: 0 };
   }
@@ -90,7 +115,12 @@ export async function uploadBlob(c: RegistryClient, src: UploadSource, onBytes: 
   while (offset < src.size) {
     const end = Math.min(src.size, offset + chunk);
     try {
-      const a = await c.send('PATCH', location, { push: true, ok: [202], body: body(offset, end), headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset), 'content-range': `${offset}-${end - 1}` } });
+      const a = await c.send('PATCH', location, {
+        push: true,
+        ok: [202],
+        body: body(offset, end),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset), 'content-range': `${offset}-${end - 1}` },
+      });
       await a.body.dump();
       location = a.headers.location ?? location;
       offset = end;
@@ -113,7 +143,11 @@ function bufferStream(b: Buffer): Readable {
 export async function getManifest(c: RegistryClient, target: string): Promise<{ bytes: Buffer; mediaType: string; digest?: string }> {
   const a = await c.send('GET', c.path(`manifests/${target}`), { headers: { accept: `${MEDIA.manifest}, ${MEDIA.index}` } });
   const bytes = Buffer.from(await a.body.arrayBuffer());
-  return { bytes, mediaType: (a.headers['content-type'] ?? '').split(';')[0]!.trim(), ...(a.headers['docker-content-digest'] ? { digest: a.headers['docker-content-digest'] } : {}) };
+  return {
+    bytes,
+    mediaType: (a.headers['content-type'] ?? '').split(';')[0]!.trim(),
+    ...(a.headers['docker-content-digest'] ? { digest: a.headers['docker-content-digest'] } : {}),
+  };
 }
 
 export async function putManifest(c: RegistryClient, target: string, bytes: Buffer, mediaType: string): Promise<void> {

@@ -51,7 +51,13 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
     cudaFact(files.cudaVersion),
     hfFact(hfHome),
     bundlesFact(o.stateDirs ?? defaultStateDirs()),
-    imageVersionFact(files.imageVersion ? [files.imageVersion] : (o.stateDirs ? [...o.stateDirs.map(defaultImageVersion), DEFAULT_IMAGE_VERSION] : [DEFAULT_IMAGE_VERSION, ...defaultStateDirs().map(defaultImageVersion)])),
+    imageVersionFact(
+      files.imageVersion
+        ? [files.imageVersion]
+        : o.stateDirs
+          ? [...o.stateDirs.map(defaultImageVersion), DEFAULT_IMAGE_VERSION]
+          : [DEFAULT_IMAGE_VERSION, ...defaultStateDirs().map(defaultImageVersion)],
+    ),
     trustFact(),
   ]);
   const probe: BoxProbe = {
@@ -87,7 +93,15 @@ export async function collectProbe(o: CollectOptions): Promise<BoxProbe> {
   return r.data;
 }
 
-const DEBIAN_ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', arm64: 'arm64', i686: 'i386', ppc64le: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
+const DEBIAN_ARCH: Record<string, string> = {
+  x86_64: 'amd64',
+  aarch64: 'arm64',
+  arm64: 'arm64',
+  i686: 'i386',
+  ppc64le: 'ppc64el',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
 
 export function debianArchOf(m: string): string {
   return DEBIAN_ARCH[m] ?? m;
@@ -138,7 +152,10 @@ async function dpkgFact(path: string): Promise<BoxProbe['dpkg']> {
 /** The venv's python when the venv exists (what pip install will use), else python3 (what makes the venv). */
 async function pythonFacts(exec: Exec, venv: string): Promise<{ python: BoxProbe['python']; venv: BoxProbe['venv'] }> {
   const venvPython = join(venv, 'bin', 'python');
-  const hasVenv = await stat(venvPython).then((s) => s.isFile(), () => false);
+  const hasVenv = await stat(venvPython).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   let venvF: BoxProbe['venv'] = absentFact(`no virtual environment at ${venv} (no ${venvPython})`);
   if (hasVenv) {
     const r = await runPythonProbe(exec, venvPython, true);
@@ -179,7 +196,13 @@ async function hfFact(home: string): Promise<BoxProbe['hf']> {
       for (const e of await walk(snap).catch(() => [])) {
         if (e.kind !== 'file' && e.kind !== 'symlink') continue;
         // A snapshot link whose blob never arrived (an interrupted download) is not a file the box has.
-        if (await stat(join(snap, e.path)).then((s) => s.isFile(), () => false)) present.push(e.path);
+        if (
+          await stat(join(snap, e.path)).then(
+            (s) => s.isFile(),
+            () => false,
+          )
+        )
+          present.push(e.path);
       }
       snapshots.push({ commit, files: present });
     }
@@ -196,7 +219,13 @@ function defaultStateDirs(): string[] {
 async function bundlesFact(dirs: string[]): Promise<BoxProbe['bundles']> {
   for (const dir of dirs) {
     const journal = journalPath(dir);
-    if (!(await stat(journal).then((st) => st.isFile(), () => false))) continue;
+    if (
+      !(await stat(journal).then(
+        (st) => st.isFile(),
+        () => false,
+      ))
+    )
+      continue;
     // The last real install of each name@version.
     const last = new Map<string, { name: string; version: string; installedAt: string; path?: string }>();
     for (const e of await readJournal(journal)) {

@@ -37,7 +37,11 @@ export async function reduceStatus(chunks: AsyncIterable<Buffer | string> | Iter
   const out: string[] = [];
   await readStanzas(chunks, STATUS_FIELDS, (s) => {
     if (!INSTALLED.test(s.status ?? '') || !s.package || !s.version) return;
-    out.push(Object.entries(s).map(([k, v]) => `${NAMES[k] ?? k}: ${v.replace(/\n/g, '\n ')}`).join('\n'));
+    out.push(
+      Object.entries(s)
+        .map(([k, v]) => `${NAMES[k] ?? k}: ${v.replace(/\n/g, '\n ')}`)
+        .join('\n'),
+    );
   });
   return { text: out.length ? `${out.join('\n\n')}\n` : '', packages: out.length };
 }

@@ -26,7 +26,13 @@ export function parseCudaBanner(text: string): string | undefined {
 }
 
 function firstLine(s: string): string {
-  return s.trim().split('\n').find((l) => l.trim())?.trim() ?? '';
+  return (
+    s
+      .trim()
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? ''
+  );
 }
 
 const NVSMI_TIMEOUT_MS = 30_000;

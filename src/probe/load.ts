@@ -7,7 +7,6 @@ import { ProbeError, errnoCode } from '../util/errors.js';
 import { decodeStatus } from './dpkg.js';
 import { type BoxProbe, PROBE_SCHEMA, probeSchema } from '../box/probe.js';
 
-
 /** What a lock and bundle.json record of the box they were made for. */
 export interface ProbeRef {
   /** sha256 of the probe file: `sha256sum box.json` on the box gives the same. */
@@ -30,7 +29,11 @@ const sha = (data: string | Uint8Array): Digest => digestOf(createHash('sha256')
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }
@@ -80,7 +83,12 @@ export async function loadProbe(path: string): Promise<LoadedProbe> {
   try {
     data = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new ProbeError({ code: 'PROBE_READ', message: `${path} is not valid JSON (${(err as Error).message})`, subject: path, hint: 'copy the probe file again from the box; it must be the file "vault-bundle probe" wrote, unedited' });
+    throw new ProbeError({
+      code: 'PROBE_READ',
+      message: `${path} is not valid JSON (${(err as Error).message})`,
+      subject: path,
+      hint: 'copy the probe file again from the box; it must be the file "vault-bundle probe" wrote, unedited',
+    });
   }
   const schema = (data as { schema?: unknown } | null)?.schema;
   if (schema !== PROBE_SCHEMA) {
@@ -108,10 +116,20 @@ export async function loadProbe(path: string): Promise<LoadedProbe> {
     try {
       text = decodeStatus(probe.dpkg.status);
     } catch (err) {
-      throw new ProbeError({ code: 'PROBE_FIELD', message: `${path}: dpkg.status: not gzip+base64 (${(err as Error).message})`, subject: `${path}: dpkg.status`, hint: 'copy the probe file again from the box' });
+      throw new ProbeError({
+        code: 'PROBE_FIELD',
+        message: `${path}: dpkg.status: not gzip+base64 (${(err as Error).message})`,
+        subject: `${path}: dpkg.status`,
+        hint: 'copy the probe file again from the box',
+      });
     }
     if (sha(text) !== digestOf(probe.dpkg.sha256)) {
-      throw new ProbeError({ code: 'PROBE_FIELD', message: `${path}: dpkg.status does not match dpkg.sha256`, subject: `${path}: dpkg.status`, hint: 'the file was changed after the probe; copy it again from the box' });
+      throw new ProbeError({
+        code: 'PROBE_FIELD',
+        message: `${path}: dpkg.status does not match dpkg.sha256`,
+        subject: `${path}: dpkg.status`,
+        hint: 'the file was changed after the probe; copy it again from the box',
+      });
     }
     decoded.set(probe, text);
   }
@@ -140,7 +158,12 @@ export function checkProbeTarget(l: LoadedProbe, target: Target, manifestPath: s
   if (target.python && p.python.present) {
     const boxPy = /^\d+\.\d+/.exec(p.python.version)![0];
     if (boxPy !== target.python) {
-      throw mismatch('python.version', `Python ${p.python.version} (${p.python.path})`, `Python ${target.python}`, `set target.python: "${boxPy}" in the manifest, or give the venv the bundle is for with "vault-bundle probe --venv"`);
+      throw mismatch(
+        'python.version',
+        `Python ${p.python.version} (${p.python.path})`,
+        `Python ${target.python}`,
+        `set target.python: "${boxPy}" in the manifest, or give the venv the bundle is for with "vault-bundle probe --venv"`,
+      );
     }
   }
 }

@@ -78,9 +78,15 @@ function abiOf(f: PythonFacts, impl: string, nodot: string): string[] {
 
 /** Runs the probe with `python`; undefined and the reason when it cannot be run or says nothing useful. */
 export async function runPythonProbe(exec: Exec, python: string, dists: boolean): Promise<{ facts?: PythonFacts; reason?: string }> {
-  const r = await exec(python, ['-I', '-c', PYTHON_PROBE, ...(dists ? ['dists'] : [])], { env: { ...process.env, LC_ALL: 'C.UTF-8', PYTHONWARNINGS: 'ignore' } });
+  const r = await exec(python, ['-I', '-c', PYTHON_PROBE, ...(dists ? ['dists'] : [])], {
+    env: { ...process.env, LC_ALL: 'C.UTF-8', PYTHONWARNINGS: 'ignore' },
+  });
   if (r.code === 127) return { reason: `${python} not found` };
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
   if (r.code !== 0 || !line) return { reason: `${python} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').at(-1) ?? ''}`.trim() };
   try {
     return { facts: JSON.parse(line) as PythonFacts };

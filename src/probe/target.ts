@@ -44,12 +44,20 @@ export async function checkTarget(
   if (arch !== target.arch) out.mismatches.push(`architecture: this box is ${arch}, the bundle is for ${target.arch}`);
   if (o.pip && target.python) {
     const venvPython = join(o.pip.venv, 'bin', 'python');
-    const py = (await stat(venvPython).then((s) => s.isFile(), () => false)) ? venvPython : 'python3';
+    const py = (await stat(venvPython).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+      ? venvPython
+      : 'python3';
     const r = await o.exec(py, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
     const version = r.code === 0 ? r.stdout.trim() : undefined;
     if (!version) {
       if (o.pip.pythonFromApt) out.notes.push(`Python (no ${py} yet: the bundle's apt packages bring it)`);
-      else out.mismatches.push(`Python: the pip step needs ${py}, which ${r.code === 127 ? 'this box does not have' : `fails here (exit ${r.code})`}; the bundle's wheels are for Python ${target.python}`);
+      else
+        out.mismatches.push(
+          `Python: the pip step needs ${py}, which ${r.code === 127 ? 'this box does not have' : `fails here (exit ${r.code})`}; the bundle's wheels are for Python ${target.python}`,
+        );
     } else if (version !== target.python) {
       out.mismatches.push(`Python: the pip step will use ${py} (Python ${version}), the bundle's wheels are for Python ${target.python}`);
     }

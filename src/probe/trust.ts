@@ -13,9 +13,7 @@ export async function trustFact(root = trustDir()): Promise<NonNullable<BoxProbe
     return absentFact(err instanceof Error ? err.message : String(err));
   }
   if (!policy) return absentFact(`no trust policy: ${root} does not exist (install warns about unsigned bundles)`);
-  const keys = await Promise.all(
-    policy.keyFiles.map(async (file) => ({ file: basename(file), fingerprints: await fingerprints(file) })),
-  );
+  const keys = await Promise.all(policy.keyFiles.map(async (file) => ({ file: basename(file), fingerprints: await fingerprints(file) })));
   return { present: true, root: policy.root, requireSignature: policy.requireSignature, keys };
 }
 

@@ -54,19 +54,28 @@ export function summarize(p: BoxProbe, venv: string): string {
   return [
     `${p.hostname}: ${p.os.present ? (p.os.prettyName ?? p.os.target) : 'unknown OS'}, ${p.arch.debian}, kernel ${p.kernel.release}`,
     line('dpkg', p.dpkg, () => (p.dpkg.present ? `${p.dpkg.packages} installed packages` : '')),
-    line('python', p.python, () => (p.python.present ? `${p.python.version} (${p.python.path}), ${p.python.tags.length} wheel tags from ${p.python.tagsFrom}` : '')),
+    line('python', p.python, () =>
+      p.python.present ? `${p.python.version} (${p.python.path}), ${p.python.tags.length} wheel tags from ${p.python.tagsFrom}` : '',
+    ),
     line('venv', p.venv, () => (p.venv.present ? `${p.venv.path}: ${p.venv.distributions.length} distributions` : venv)),
     line('gpus', p.gpus, () =>
       p.gpus.present
         ? p.gpus.devices.length
           ? `${p.gpus.devices.length} × ${[...new Set(p.gpus.devices.map((d) => d.name))].join(', ')}, driver ${p.gpus.devices[0]!.driverVersion}${p.gpus.cudaDriver ? `, CUDA ${p.gpus.cudaDriver}` : ''}`
           : 'nvidia-smi lists no GPU'
-        : ''),
+        : '',
+    ),
     line('cuda', p.cuda, () => (p.cuda.present ? `toolkit ${p.cuda.version}` : '')),
     line('models', p.hf, () => (p.hf.present ? `${p.hf.repos.length} repositories in ${p.hf.home}` : '')),
     line('bundles', p.bundles, () => (p.bundles.present ? p.bundles.installed.map((b) => `${b.name} ${b.version}`).join(', ') || 'none installed' : '')),
     ...(p.trust
-      ? [line('trust', p.trust, () => (p.trust?.present ? `${p.trust.root}: require-signature ${p.trust.requireSignature}; keys ${p.trust.keys.map((k) => `${k.file} (${k.fingerprints.join(', ') || 'not a key'})`).join(', ') || 'none'}` : ''))]
+      ? [
+          line('trust', p.trust, () =>
+            p.trust?.present
+              ? `${p.trust.root}: require-signature ${p.trust.requireSignature}; keys ${p.trust.keys.map((k) => `${k.file} (${k.fingerprints.join(', ') || 'not a key'})`).join(', ') || 'none'}`
+              : '',
+          ),
+        ]
       : []),
   ].join('\n');
 }

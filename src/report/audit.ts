@@ -58,13 +58,22 @@ export async function readAudit(path: string): Promise<AuditFinding[]> {
   const list = Array.isArray(data) ? data : data && typeof data === 'object' && 'findings' in data ? data.findings : undefined;
   if (!Array.isArray(list)) {
     // package.json, an SBOM, a bundle.json: say what it is not, rather than what zod found missing.
-    const what = Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data === 'object' ? 'a JSON object without a "findings" array' : `a JSON ${typeof data}`;
+    const what = Array.isArray(data)
+      ? 'an array'
+      : data === null
+        ? 'null'
+        : typeof data === 'object'
+          ? 'a JSON object without a "findings" array'
+          : `a JSON ${typeof data}`;
     throw bad(`not audit findings: ${what}`);
   }
   const parsed = z.array(finding).safeParse(list);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    const why = i && i.code === 'invalid_type' && /received undefined/.test(i.message) ? `missing (a finding needs ${i.expected === 'string' ? 'a string' : i.expected} there)` : i?.message;
+    const why =
+      i && i.code === 'invalid_type' && /received undefined/.test(i.message)
+        ? `missing (a finding needs ${i.expected === 'string' ? 'a string' : i.expected} there)`
+        : i?.message;
     throw bad(i ? `${i.path.map(String).join('.') || 'top level'}: ${why}` : 'not a list of findings');
   }
   return parsed.data

@@ -34,7 +34,11 @@ export function actualBump(from: string, to: string): Bump | 'downgrade' | undef
   const a = /^(\d+)\.(\d+)\.(\d+)/.exec(from);
   const b = /^(\d+)\.(\d+)\.(\d+)/.exec(to);
   if (!a || !b) return undefined;
-  for (const [i, bump] of [[1, 'major'], [2, 'minor'], [3, 'patch']] as const) {
+  for (const [i, bump] of [
+    [1, 'major'],
+    [2, 'minor'],
+    [3, 'patch'],
+  ] as const) {
     const x = Number(a[i]);
     const y = Number(b[i]);
     if (y > x) return bump;

@@ -32,7 +32,9 @@ export function diffText(d: BundleDiff): string {
     const wn = Math.max(...list.map((e) => e.name.length));
     const wv = Math.max(...list.map((e) => versions(e).length));
     for (const e of list) {
-      out.push(`  ${e.kind.padEnd(wk)}  ${e.name.padEnd(wn)}  ${versions(e).padEnd(wv)}  ${signedBytes(e.sizeDelta).padStart(12)}${e.note ? `  ${e.note}` : ''}`);
+      out.push(
+        `  ${e.kind.padEnd(wk)}  ${e.name.padEnd(wn)}  ${versions(e).padEnd(wv)}  ${signedBytes(e.sizeDelta).padStart(12)}${e.note ? `  ${e.note}` : ''}`,
+      );
     }
   }
   if (d.warnings.length) {
@@ -121,7 +123,13 @@ export function changelogMarkdown(d: BundleDiff): string {
 }
 
 /** The diff's lists in the order both the plain diff and the changelog show them. */
-function sectionsOf(d: { upgraded: DiffEntry[]; downgraded: DiffEntry[]; added: DiffEntry[]; removed: DiffEntry[]; changed: DiffEntry[] }): [string, DiffEntry[]][] {
+function sectionsOf(d: {
+  upgraded: DiffEntry[];
+  downgraded: DiffEntry[];
+  added: DiffEntry[];
+  removed: DiffEntry[];
+  changed: DiffEntry[];
+}): [string, DiffEntry[]][] {
   return [
     ['upgraded', d.upgraded],
     ['downgraded', d.downgraded],

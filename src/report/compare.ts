@@ -18,10 +18,7 @@ export interface DiffResult extends BundleDiff {
  */
 export async function compareBundles(o: { old: string; new: string; changelog?: boolean }): Promise<DiffResult> {
   const [a, b] = await Promise.all([loadIndex(o.old), loadIndex(o.new)]);
-  const d = diffBundles(
-    { location: a.location, index: a.index, indexSha256: a.sha256 },
-    { location: b.location, index: b.index, indexSha256: b.sha256 },
-  );
+  const d = diffBundles({ location: a.location, index: a.index, indexSha256: a.sha256 }, { location: b.location, index: b.index, indexSha256: b.sha256 });
   const unverified = [a.unverified, b.unverified].filter((u): u is string => u !== undefined);
   const warn = unverified.map((u) => `warning: ${u}\n`).join('');
   return {

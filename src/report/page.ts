@@ -39,7 +39,10 @@ export async function reportPage(o: ReportOptions): Promise<ReportResult> {
   const components = componentsOf(b.index);
   const signature = await signatureStatus(b, o.key, o.checkSignature);
   const diff = base
-    ? diffBundles({ location: base.location, index: base.index, indexSha256: base.indexSha256 }, { location: b.location, index: b.index, indexSha256: b.indexSha256 })
+    ? diffBundles(
+        { location: base.location, index: base.index, indexSha256: base.indexSha256 },
+        { location: b.location, index: b.index, indexSha256: b.indexSha256 },
+      )
     : undefined;
   const html = renderReport({
     location: b.location,

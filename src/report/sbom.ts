@@ -33,7 +33,15 @@ export async function sbomView(o: { bundle: string; format: SbomFormat }): Promi
     case 'licenses': {
       const comps = componentsOf(b.index);
       const s = licenseSummary(comps);
-      return { ...head, text: licenseText(`${b.index.name} ${b.index.version}`, s, comps.reduce((n, c) => n + c.size, 0)), licenses: s };
+      return {
+        ...head,
+        text: licenseText(
+          `${b.index.name} ${b.index.version}`,
+          s,
+          comps.reduce((n, c) => n + c.size, 0),
+        ),
+        licenses: s,
+      };
     }
   }
 }
@@ -45,8 +53,12 @@ export function licenseText(title: string, s: LicenseSummary, bytes: number): st
     const w = Math.max(7, ...s.byLicense.map((l) => l.license.length));
     out.push(`  ${'license'.padEnd(w)}  count  kinds`);
     for (const l of s.byLicense) {
-      const kinds = Object.entries(l.kinds).map(([k, n]) => `${k} ${n}`).join(', ');
-      out.push(`  ${l.license.padEnd(w)}  ${String(l.count).padStart(5)}  ${kinds}${l.listed ? '' : `  (not on the SPDX list; metadata: ${l.raw.join('; ')})`}`);
+      const kinds = Object.entries(l.kinds)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
+      out.push(
+        `  ${l.license.padEnd(w)}  ${String(l.count).padStart(5)}  ${kinds}${l.listed ? '' : `  (not on the SPDX list; metadata: ${l.raw.join('; ')})`}`,
+      );
     }
   }
   if (s.unknown.length) {

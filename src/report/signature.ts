@@ -27,11 +27,7 @@ export const checkSignature: CheckSignature = async (b, keyFile) => {
   return { ok: s.status === 'valid', ...(s.signer ? { signer: s.signer } : {}), ...(s.reason ? { message: s.reason } : {}) };
 };
 
-export async function signatureStatus(
-  b: LoadedBundle,
-  key?: string,
-  hook?: CheckSignature,
-): Promise<SignatureStatus> {
+export async function signatureStatus(b: LoadedBundle, key?: string, hook?: CheckSignature): Promise<SignatureStatus> {
   if (!b.signed) return { state: 'unsigned', text: `unsigned (no SHA256SUMS.asc${key ? '; nothing for --key to check' : ''})` };
   if (!key) return { state: 'present', text: 'signed (SHA256SUMS.asc present; verify with --key)' };
   const check = hook ?? checkSignature;
@@ -39,7 +35,11 @@ export async function signatureStatus(
     const r = await check(b, key);
     const signer = r.signer ? { signer: r.signer } : {};
     return r.ok
-      ? { state: 'valid', text: `signature valid${r.signer ? `, signed by ${r.signer}` : ''} (key ${key}): it covers ${SUMS}, which ${b.checked.join(' and ')} match (the blobs: verify --key)`, ...signer }
+      ? {
+          state: 'valid',
+          text: `signature valid${r.signer ? `, signed by ${r.signer}` : ''} (key ${key}): it covers ${SUMS}, which ${b.checked.join(' and ')} match (the blobs: verify --key)`,
+          ...signer,
+        }
       : { state: 'invalid', text: `signature INVALID${r.message ? `: ${r.message}` : ''} (key ${key})`, ...signer };
   } catch (err) {
     // A key file that cannot be read is the user's to fix (exit 64); a signature that fails is the answer.

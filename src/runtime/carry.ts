@@ -42,7 +42,12 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
   const hostFits = ARCH[process.arch] === targetArch && process.platform === 'linux';
   const m = /^(auto|host|registry)(?:@(\d+\.\d+\.\d+))?$/.exec(mode);
   if (!m || (m[2] && m[1] !== 'registry')) {
-    throw new ManifestError({ code: 'MANIFEST_FIELD', message: `--runtime ${mode}: expected auto, host, registry[@<version>] or none`, subject: '--runtime', hint: 'e.g. --runtime registry@20.20.2 for another architecture\'s official node' });
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `--runtime ${mode}: expected auto, host, registry[@<version>] or none`,
+      subject: '--runtime',
+      hint: "e.g. --runtime registry@20.20.2 for another architecture's official node",
+    });
   }
   const kind = m[1] === 'auto' ? (hostFits ? 'host' : 'registry') : m[1]!;
   if (kind === 'host' && !hostFits) {
@@ -74,8 +79,13 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
     { path: RUNTIME_NODE, name: 'node', version: v, ...node, purl, origin },
     // package.json is private: no registry package is named vault-bundle, so the purl claims none.
     {
-      path: RUNTIME_SCRIPT, name: TOOL.name, version: TOOL.version, ...script, purl: `pkg:generic/${TOOL.name}@${TOOL.version}`,
-      origin: 'vault-bundle packed into one script by esbuild', ...(packages ? { packages } : {}),
+      path: RUNTIME_SCRIPT,
+      name: TOOL.name,
+      version: TOOL.version,
+      ...script,
+      purl: `pkg:generic/${TOOL.name}@${TOOL.version}`,
+      origin: 'vault-bundle packed into one script by esbuild',
+      ...(packages ? { packages } : {}),
     },
   ];
 }

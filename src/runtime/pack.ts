@@ -75,9 +75,14 @@ export async function packagesOf(inputs: readonly string[], root: string): Promi
     };
     if (!pj.name || !pj.version) continue;
     const license =
-      typeof pj.license === 'string' ? pj.license
-      : pj.license && typeof pj.license === 'object' && 'type' in pj.license && typeof pj.license.type === 'string' ? pj.license.type
-      : pj.licenses?.map((l) => l.type).filter(Boolean).join(' OR ') || undefined;
+      typeof pj.license === 'string'
+        ? pj.license
+        : pj.license && typeof pj.license === 'object' && 'type' in pj.license && typeof pj.license.type === 'string'
+          ? pj.license.type
+          : pj.licenses
+              ?.map((l) => l.type)
+              .filter(Boolean)
+              .join(' OR ') || undefined;
     byId.set(`${pj.name}@${pj.version}`, { name: pj.name, version: pj.version, ...(license ? { license } : {}) });
   }
   return [...byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : 1));

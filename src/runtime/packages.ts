@@ -40,4 +40,3 @@ export async function packagesInScript(file: string): Promise<BundledPackage[] |
     return undefined;
   }
 }
-

@@ -46,19 +46,36 @@ export async function fetchRegistryNode(
   const pkg = nodePackage(targetArch);
   const subject = `runtime ${pkg ?? `node for ${targetArch}`}@${version}`;
   if (!pkg) {
-    throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry has no Node.js package for linux/${targetArch}`, subject, hint: 'targets are amd64 or arm64' });
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: `${subject}: the registry has no Node.js package for linux/${targetArch}`,
+      subject,
+      hint: 'targets are amd64 or arm64',
+    });
   }
   const registry = await registryUrl();
-  const body = await ctx.http.getBytes(`${registry}${pkg}`, { signal: ctx.signal, maxLength: 64 << 20, subject, headers: { accept: 'application/vnd.npm.install-v1+json' } });
+  const body = await ctx.http.getBytes(`${registry}${pkg}`, {
+    signal: ctx.signal,
+    maxLength: 64 << 20,
+    subject,
+    headers: { accept: 'application/vnd.npm.install-v1+json' },
+  });
   let doc: { versions?: Record<string, { dist?: { tarball?: string; integrity?: string } }> };
   try {
     doc = JSON.parse(body.toString('utf8')) as typeof doc;
   } catch {
-    throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry's answer is not JSON`, subject, hint: 'check the npm registry setting (npm config get registry), or use --runtime host' });
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: `${subject}: the registry's answer is not JSON`,
+      subject,
+      hint: 'check the npm registry setting (npm config get registry), or use --runtime host',
+    });
   }
   const dist = doc.versions?.[version]?.dist;
   if (!dist?.tarball || !dist.integrity) {
-    const near = Object.keys(doc.versions ?? {}).filter((v) => v.split('.')[0] === version.split('.')[0]).slice(-5);
+    const near = Object.keys(doc.versions ?? {})
+      .filter((v) => v.split('.')[0] === version.split('.')[0])
+      .slice(-5);
     throw new UpstreamError({
       code: 'NOT_FOUND',
       message: `${subject}: not in the registry${near.length ? ` (it has ${near.join(', ')})` : ''}`,
@@ -71,7 +88,12 @@ export async function fetchRegistryNode(
   try {
     algo = sri.pickAlgorithm();
   } catch {
-    throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the registry gives no usable integrity (${dist.integrity})`, subject, hint: 'use --runtime host, or another version' });
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: `${subject}: the registry gives no usable integrity (${dist.integrity})`,
+      subject,
+      hint: 'use --runtime host, or another version',
+    });
   }
   const dir = await makeTempDir('vault-node');
   const done = () => removeTempDir(dir);
@@ -102,7 +124,12 @@ export async function fetchRegistryNode(
     }
     await tar.x({ file: tgz, cwd: dir, filter: (p) => p === 'package/bin/node' });
     if (!existsSync(join(dir, 'package', 'bin', 'node'))) {
-      throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the package holds no bin/node`, subject, hint: 'use --runtime host, or another version' });
+      throw new UpstreamError({
+        code: 'NOT_FOUND',
+        message: `${subject}: the package holds no bin/node`,
+        subject,
+        hint: 'use --runtime host, or another version',
+      });
     }
     return { file: join(dir, 'package', 'bin', 'node'), tarball: dist.tarball, integrity: dist.integrity, done };
   } catch (err) {

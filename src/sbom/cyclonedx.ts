@@ -25,9 +25,7 @@ export function sbomJson(index: SbomSubject): string {
   const bom = new M.Bom();
   bom.serialNumber = `urn:uuid:${uuidFrom(index)}`;
   bom.metadata.timestamp = new Date(index.created);
-  bom.metadata.tools.components.add(
-    new M.Component(E.ComponentType.Application, index.tool.name, { version: index.tool.version }),
-  );
+  bom.metadata.tools.components.add(new M.Component(E.ComponentType.Application, index.tool.name, { version: index.tool.version }));
   const root = new M.Component(E.ComponentType.Application, index.name, {
     version: index.version,
     bomRef: `bundle:${index.name}@${index.version}`,

@@ -4,7 +4,9 @@ import { PackageURL } from 'packageurl-js';
 
 /** What a local model's version is. */
 export function localVersionFrom(v: string | undefined): string {
-  return v === 'hf-cache' ? 'the snapshot of a local HF cache folder (not checked against the Hub)' : 'sha1 over its files (path and sha256 of each); no Hub commit';
+  return v === 'hf-cache'
+    ? 'the snapshot of a local HF cache folder (not checked against the Hub)'
+    : 'sha1 over its files (path and sha256 of each); no Hub commit';
 }
 
 /** "@scope/name" as CycloneDX's group and name. */

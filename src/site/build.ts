@@ -65,7 +65,11 @@ export function clientLines(plan: SitePlan, base: string, o: { keyPath?: string 
 export async function verifiedBundle(location: string, o: { key?: string; signal?: AbortSignal; threads?: number } = {}): Promise<LoadedBundle> {
   const { verifyBundle, verifyError } = await import('../bundle/verify.js');
   const { loadBundle } = await import('../bundle/load.js');
-  const v = await verifyBundle(location, { ...(o.key ? { key: o.key } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.threads ? { threads: o.threads } : {}) });
+  const v = await verifyBundle(location, {
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.threads ? { threads: o.threads } : {}),
+  });
   const problems = v.problems.filter((p) => p.code !== 'EXTRA_FILE');
   if (!v.ok && problems.length > 0) throw verifyError({ ...v, problems });
   const b = await loadBundle(location);

@@ -144,8 +144,12 @@ function treeOf(r: RepoAt): { items: Map<string, TreeItem>; dirs: Map<string, st
   for (const dir of [...names].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1))) {
     const prefix = dir ? `${dir}/` : '';
     const kids: { name: string; mode: string; oid: string; key: string }[] = [];
-    for (const [p, it] of items) if (p.startsWith(prefix) && !p.slice(prefix.length).includes('/')) kids.push({ name: p.slice(prefix.length), mode: '100644', oid: it.oid as string, key: p.slice(prefix.length) });
-    for (const d of names) if (d && d !== dir && d.startsWith(prefix) && !d.slice(prefix.length).includes('/')) kids.push({ name: d.slice(prefix.length), mode: '40000', oid: dirs.get(d)!, key: `${d.slice(prefix.length)}/` });
+    for (const [p, it] of items)
+      if (p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
+        kids.push({ name: p.slice(prefix.length), mode: '100644', oid: it.oid as string, key: p.slice(prefix.length) });
+    for (const d of names)
+      if (d && d !== dir && d.startsWith(prefix) && !d.slice(prefix.length).includes('/'))
+        kids.push({ name: d.slice(prefix.length), mode: '40000', oid: dirs.get(d)!, key: `${d.slice(prefix.length)}/` });
     kids.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
     dirs.set(dir, gitOid('tree', Buffer.concat(kids.map((k) => Buffer.concat([Buffer.from(`${k.mode} ${k.name}\0`), Buffer.from(k.oid, 'hex')])))));
   }

@@ -26,7 +26,11 @@ const sha256File = async (file: string): Promise<string> => {
  * interrupted run left in `<file>.part`) and checked against it before it takes its name; a file already there
  * with its hash is kept. The folder is then verify's and install's as any local bundle (the signature with --key).
  */
-export async function pullServedBundle(url: string, cacheDir: string, o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter }): Promise<string> {
+export async function pullServedBundle(
+  url: string,
+  cacheDir: string,
+  o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter },
+): Promise<string> {
   const base = url.replace(/\/+$/, '');
   const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
   const small = async (path: string, optional: boolean): Promise<Buffer | undefined> => {
@@ -38,7 +42,13 @@ export async function pullServedBundle(url: string, cacheDir: string, o: { http:
     } catch (err) {
       if (optional && (err as { cause?: { status?: number } }).cause?.status === 404) return undefined;
       if (optional && /\b404\b/.test((err as Error).message)) return undefined;
-      throw new UpstreamError({ code: 'NETWORK', message: `${base}: cannot fetch ${path}: ${(err as Error).message}`, subject: base, hint: 'is "vault-bundle serve" running there, and is the URL its first line printed?', cause: err });
+      throw new UpstreamError({
+        code: 'NETWORK',
+        message: `${base}: cannot fetch ${path}: ${(err as Error).message}`,
+        subject: base,
+        hint: 'is "vault-bundle serve" running there, and is the URL its first line printed?',
+        cause: err,
+      });
     }
   };
   const sumsBytes = (await small(SUMS, false))!;
@@ -46,7 +56,12 @@ export async function pullServedBundle(url: string, cacheDir: string, o: { http:
   try {
     list = parseSums(sumsBytes.toString('utf8'));
   } catch (err) {
-    throw new UsageError({ code: 'NOT_A_BUNDLE', message: `${base}: its ${SUMS} is not a checksum list (${(err as Error).message})`, subject: base, hint: 'give the URL of a served bundle (the http://host:port/ that serve printed)' });
+    throw new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `${base}: its ${SUMS} is not a checksum list (${(err as Error).message})`,
+      subject: base,
+      hint: 'give the URL of a served bundle (the http://host:port/ that serve printed)',
+    });
   }
   const dir = join(cacheDir, 'served', createHash('sha256').update(sumsBytes).digest('hex').slice(0, 24));
   await mkdir(dir, { recursive: true });
@@ -67,7 +82,12 @@ export async function pullServedBundle(url: string, cacheDir: string, o: { http:
 }
 
 /** One file into `<dest>.part` (resuming it), its sha256 checked before it is renamed to `dest`. */
-async function fetchChecked(url: string, dest: string, hex: string, o: { http: HttpClient; signal: AbortSignal; headers: Record<string, string> }): Promise<void> {
+async function fetchChecked(
+  url: string,
+  dest: string,
+  hex: string,
+  o: { http: HttpClient; signal: AbortSignal; headers: Record<string, string> },
+): Promise<void> {
   const part = `${dest}.part`;
   const have = (await stat(part).catch(() => undefined))?.size ?? 0;
   const r = await o.http.get(url, { offset: have, signal: o.signal, headers: o.headers, maxLength: limits.maxDownloadBytes, subject: url });
@@ -80,7 +100,14 @@ async function fetchChecked(url: string, dest: string, hex: string, o: { http: H
   const got = await sha256File(part);
   if (got !== hex) {
     await rm(part, { force: true });
-    throw new IntegrityError({ code: 'DIGEST_MISMATCH', message: `${url}: sha256 ${got}, SHA256SUMS lists ${hex}`, subject: url, expected: hex, found: got, hint: 'the server sends other bytes than its bundle lists: verify the bundle there, or fetch again' });
+    throw new IntegrityError({
+      code: 'DIGEST_MISMATCH',
+      message: `${url}: sha256 ${got}, SHA256SUMS lists ${hex}`,
+      subject: url,
+      expected: hex,
+      found: got,
+      hint: 'the server sends other bytes than its bundle lists: verify the bundle there, or fetch again',
+    });
   }
   await rename(part, dest);
 }

@@ -28,13 +28,40 @@ export function pypiEntries(b: LoadedBundle): SiteEntry[] {
     byProject.set(p, [...(byProject.get(p) ?? []), { file, hex: hexOf(a.digest) }]);
   }
   const projects = [...byProject.keys()].sort();
-  out.push(textEntry('simple/index.html', page('Simple index', projects.map((p) => link(`${p}/`, p))), HTML));
+  out.push(
+    textEntry(
+      'simple/index.html',
+      page(
+        'Simple index',
+        projects.map((p) => link(`${p}/`, p)),
+      ),
+      HTML,
+    ),
+  );
   for (const p of projects) {
     const files = byProject.get(p)!.sort((x, y) => (x.file < y.file ? -1 : 1));
-    out.push(textEntry(`simple/${p}/index.html`, page(`Links for ${p}`, files.map((f) => link(`../../wheels/${f.file}#sha256=${f.hex}`, f.file))), HTML));
+    out.push(
+      textEntry(
+        `simple/${p}/index.html`,
+        page(
+          `Links for ${p}`,
+          files.map((f) => link(`../../wheels/${f.file}#sha256=${f.hex}`, f.file)),
+        ),
+        HTML,
+      ),
+    );
   }
   const all = [...byProject.values()].flat().sort((x, y) => (x.file < y.file ? -1 : 1));
-  out.push(textEntry('wheels/index.html', page('Wheels', all.map((f) => link(`${f.file}#sha256=${f.hex}`, f.file))), HTML));
+  out.push(
+    textEntry(
+      'wheels/index.html',
+      page(
+        'Wheels',
+        all.map((f) => link(`${f.file}#sha256=${f.hex}`, f.file)),
+      ),
+      HTML,
+    ),
+  );
   if (b.sums.list.has(LOCK)) out.push(bundleEntry(b, LOCK, LOCK, 'text/plain; charset=utf-8'));
   return out;
 }

@@ -32,7 +32,7 @@ export function parseTarget(raw: string | undefined): Target {
       if (i === parts.length - 1) segs.push('');
       continue;
     }
-    if (d.includes('/') ) {
+    if (d.includes('/')) {
       // An encoded slash inside a segment: only the Hub's revision names may hold one (refs%2Fpr%2F1); none of ours do.
       return { ok: false, status: 400, why: 'encoded slash' };
     }

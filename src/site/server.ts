@@ -80,7 +80,12 @@ export async function serveSite(b: LoadedBundle, plan: SitePlan, o: ServeOptions
       else res.destroy();
     });
   };
-  const opts = { maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: o.headersTimeoutMs ?? 10_000, keepAliveTimeout: o.keepAliveTimeoutMs ?? 5_000 };
+  const opts = {
+    maxHeaderSize: 16 * 1024,
+    requestTimeout: 60_000,
+    headersTimeout: o.headersTimeoutMs ?? 10_000,
+    keepAliveTimeout: o.keepAliveTimeoutMs ?? 5_000,
+  };
   const server: Server = o.tls ? createTlsServer({ ...opts, cert: o.tls.cert, key: o.tls.key }, handler) : createServer(opts, handler);
   server.maxConnections = o.maxConnections ?? 256;
   server.maxHeadersCount = 64;
@@ -127,12 +132,20 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, byUrl: Map<string, SiteEntry>, plan: SitePlan, b: LoadedBundle, o: ServeOptions): Promise<void> {
+async function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  byUrl: Map<string, SiteEntry>,
+  plan: SitePlan,
+  b: LoadedBundle,
+  o: ServeOptions,
+): Promise<void> {
   res.setHeader('Server', 'vault-bundle');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   const t = parseTarget(req.url);
   if (!t.ok) return plain(res, t.status, `bad request: ${t.why}`, { Connection: 'close' });
-  if (o.token && !authorized(req, o.token)) return plain(res, 401, 'authorization required', { 'WWW-Authenticate': 'Basic realm="vault-bundle", charset="UTF-8"' });
+  if (o.token && !authorized(req, o.token))
+    return plain(res, 401, 'authorization required', { 'WWW-Authenticate': 'Basic realm="vault-bundle", charset="UTF-8"' });
   const pi = /^hf\/api\/(models|datasets)\/(.+)\/paths-info\/([^/]+)$/.exec(t.path);
   if (req.method === 'POST' && pi) return pathsInfo(req, res, plan.pathsInfo.get(`${pi[1]}/${pi[2]}/${pi[3]}`));
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });

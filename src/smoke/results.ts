@@ -42,7 +42,9 @@ export async function writeResults(results: CheckResult[], o: SmokeCommandOption
   const finished = new Date();
   const box: Record<string, string> = { hostname: hostname(), kernel: release(), ...((await osName()) ? { os: (await osName())! } : {}), ...versions };
   const summary = summarize(results);
-  const imageVersion = o.imageVersion ? await readImageVersion(o.imageVersion) : ((await readImageVersion(DEFAULT_IMAGE_VERSION)) ?? (await readImageVersion(defaultImageVersion(defaultStateDir()))));
+  const imageVersion = o.imageVersion
+    ? await readImageVersion(o.imageVersion)
+    : ((await readImageVersion(DEFAULT_IMAGE_VERSION)) ?? (await readImageVersion(defaultImageVersion(defaultStateDir()))));
   const report: SmokeReport = {
     schema: RESULTS_SCHEMA,
     tool: { ...TOOL },
@@ -75,7 +77,17 @@ export async function writeResults(results: CheckResult[], o: SmokeCommandOption
       savedBaseline = resolve(o.saveBaseline);
     } else o.report({ type: 'warn', message: `not saving a baseline from a run with failures (${o.saveBaseline})` });
   }
-  return { outDir, report, results, ok: report.ok, exitCode: exitCodeFor(results), summary: text, files, ...(comparison ? { baseline: comparison } : {}), ...(savedBaseline ? { savedBaseline } : {}) };
+  return {
+    outDir,
+    report,
+    results,
+    ok: report.ok,
+    exitCode: exitCodeFor(results),
+    summary: text,
+    files,
+    ...(comparison ? { baseline: comparison } : {}),
+    ...(savedBaseline ? { savedBaseline } : {}),
+  };
 }
 
 async function osName(): Promise<string | undefined> {

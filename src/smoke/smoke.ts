@@ -36,7 +36,12 @@ async function readIndex(bundle: string): Promise<{ path: string; index: IndexLi
   try {
     index = JSON.parse(await readFile(file, 'utf8')) as IndexLike;
   } catch (err) {
-    throw new UsageError({ code: 'NOT_A_BUNDLE', message: `${bundle}: cannot read ${INDEX}: ${(err as Error).message}`, subject: bundle, hint: 'give the bundle folder (the one holding bundle.json), or leave --bundle out to test the GPUs only' });
+    throw new UsageError({
+      code: 'NOT_A_BUNDLE',
+      message: `${bundle}: cannot read ${INDEX}: ${(err as Error).message}`,
+      subject: bundle,
+      hint: 'give the bundle folder (the one holding bundle.json), or leave --bundle out to test the GPUs only',
+    });
   }
   if (!Array.isArray(index.artifacts)) throw new UsageError({ code: 'NOT_A_BUNDLE', message: `${file} has no artifacts list`, subject: bundle });
   return { path: p, index };
@@ -49,7 +54,10 @@ async function readIndex(bundle: string): Promise<{ path: string; index: IndexLi
  */
 export async function runSmoke(o: SmokeCommandOptions): Promise<SmokeRun> {
   const outDir = resolve(o.out ?? besideBundle('smoke-results'));
-  for (const [path, what] of [[o.out, 'the results folder'], [o.saveBaseline, 'the baseline']] as const) {
+  for (const [path, what] of [
+    [o.out, 'the results folder'],
+    [o.saveBaseline, 'the baseline'],
+  ] as const) {
     const warning = path ? insideBundleWarning(path, what) : undefined;
     if (warning) o.report({ type: 'warn', message: warning });
   }
@@ -70,9 +78,11 @@ export async function runSmoke(o: SmokeCommandOptions): Promise<SmokeRun> {
     const exp = expectationsFromArtifacts(index.artifacts ?? []);
     options.expect = { ...exp, ...options.expect };
   }
-  const baseline = o.baseline ? await readBaseline(o.baseline).catch((err: unknown) => {
-    throw new UsageError({ code: 'BAD_FLAG', message: `--baseline ${o.baseline}: ${(err as Error).message}`, subject: o.baseline });
-  }) : undefined;
+  const baseline = o.baseline
+    ? await readBaseline(o.baseline).catch((err: unknown) => {
+        throw new UsageError({ code: 'BAD_FLAG', message: `--baseline ${o.baseline}: ${(err as Error).message}`, subject: o.baseline });
+      })
+    : undefined;
   let selected: Check[];
   try {
     selected = selectChecks(o.checks ?? allChecks, o.only);

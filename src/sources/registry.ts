@@ -6,7 +6,12 @@ import { pipSource } from './pip/index.js';
 import type { Locked, Source, SourceKind } from './source.js';
 
 /** Every source, in install order on the box. Adding a source: one folder plus one line here. */
-export const sources: readonly Source<never>[] = [fileSource as Source<never>, aptSource as Source<never>, pipSource as Source<never>, hfSource as Source<never>];
+export const sources: readonly Source<never>[] = [
+  fileSource as Source<never>,
+  aptSource as Source<never>,
+  pipSource as Source<never>,
+  hfSource as Source<never>,
+];
 
 export function sourceFor(item: Pick<Locked, 'kind'>): Source {
   return sourceOfKind(item.kind);

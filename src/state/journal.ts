@@ -99,7 +99,10 @@ export async function checkJournalWritable(stateDir: string, create: boolean): P
     const d = await stat(dir).catch(() => undefined);
     if (d) {
       if (!d.isDirectory()) throw fail(`${dir} is not a folder`);
-      const denied = await access(st ? file : dir, constants.W_OK).then(() => undefined, (err: unknown) => err);
+      const denied = await access(st ? file : dir, constants.W_OK).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       if (denied) throw fail(`${st ? file : dir} cannot be written (${errnoCode(denied) ?? String(denied)})`, denied);
       return;
     }

@@ -25,7 +25,12 @@ export function trustDir(): string {
 }
 
 function policyError(message: string, root: string): UsageError {
-  return new UsageError({ code: 'TRUST_POLICY', message, subject: root, hint: `fix the box's trust policy in ${root}: release keys as *.asc or *.gpg, and policy.yaml with "require-signature: true" (or false)` });
+  return new UsageError({
+    code: 'TRUST_POLICY',
+    message,
+    subject: root,
+    hint: `fix the box's trust policy in ${root}: release keys as *.asc or *.gpg, and policy.yaml with "require-signature: true" (or false)`,
+  });
 }
 
 /** The policy in `root`, or undefined when the folder does not exist (no policy: a box as shipped). */
@@ -39,7 +44,10 @@ export async function loadTrustPolicy(root = trustDir()): Promise<BoxTrustPolicy
     if (err instanceof UsageError) throw err;
     throw policyError(`cannot read the trust policy folder ${root}: ${errnoCode(err) ?? String(err)}`, root);
   }
-  const keyFiles = names.filter((n) => /\.(asc|gpg)$/.test(n)).sort().map((n) => join(root, n));
+  const keyFiles = names
+    .filter((n) => /\.(asc|gpg)$/.test(n))
+    .sort()
+    .map((n) => join(root, n));
   let requireSignature = false;
   if (names.includes('policy.yaml')) {
     let data: unknown;

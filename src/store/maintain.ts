@@ -28,10 +28,7 @@ export interface CacheVerifyReport {
  * link there is moved aside too: nothing but blobs belongs in blobs/. Partial downloads are left alone (they
  * are checked when they complete).
  */
-export async function verifyStore(
-  store: Store,
-  o: { signal?: AbortSignal; onBlob?: (name: string, size: number) => void } = {},
-): Promise<CacheVerifyReport> {
+export async function verifyStore(store: Store, o: { signal?: AbortSignal; onBlob?: (name: string, size: number) => void } = {}): Promise<CacheVerifyReport> {
   const dir = join(store.root, 'blobs', 'sha256');
   const names = (await readdir(dir).catch(() => [] as string[])).sort();
   const report: CacheVerifyReport = { root: store.root, checked: 0, bytes: 0, bad: [] };

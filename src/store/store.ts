@@ -24,7 +24,8 @@ export interface Expectation extends Blob {
 
 /** What to do about bytes that do not hash as expected, by who pinned them and whether a partial file was resumed. */
 export function mismatchHint(pinnedBy: Expectation['pinnedBy'], resumed: boolean): string {
-  if (resumed) return 'the download resumed from a partial file in the cache, and the whole did not match: that partial file was damaged and is deleted now; run it again (the download starts afresh)';
+  if (resumed)
+    return 'the download resumed from a partial file in the cache, and the whole did not match: that partial file was damaged and is deleted now; run it again (the download starts afresh)';
   switch (pinnedBy) {
     case 'manifest-pin':
       return 'the sha256 written in the manifest does not match the file the source gives: check the file, fix the sha256 in the manifest, and run build again (a plain build re-locks a changed manifest)';
@@ -39,9 +40,7 @@ export function mismatchHint(pinnedBy: Expectation['pinnedBy'], resumed: boolean
  * Yields the bytes of an artifact starting at `offset` (0 for a fresh start, more to resume a partial file).
  * A source that cannot seek may yield from 0 and say so by returning `startedAt: 0`.
  */
-export type OpenAt = (
-  offset: number,
-) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
+export type OpenAt = (offset: number) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
 
 /** Where blobs live under a store's root and a bundle's: OCI image-layout naming. */
 export const BLOBS_DIR = 'blobs/sha256';
@@ -174,7 +173,8 @@ export class Store {
 
     const { startedAt, body } = await openAt(have);
     let skip = 0;
-    if (startedAt === 0 && have > 0) skip = have; // the source restarted; drop what we already hold
+    if (startedAt === 0 && have > 0)
+      skip = have; // the source restarted; drop what we already hold
     else if (startedAt !== have) throw new Error(`source resumed at ${startedAt}, asked for ${have}`);
 
     const out = await BlobWriter.open(partial, have, expect.size - have);
@@ -259,4 +259,3 @@ export async function hashFile(path: string): Promise<Blob> {
   }
   return { digest: digestOf(hash.digest('hex')), size };
 }
-

@@ -23,14 +23,7 @@ export class VaultError<C extends string = string> extends Error {
 }
 
 export type ManifestCode =
-  | 'MANIFEST_READ'
-  | 'MANIFEST_YAML'
-  | 'MANIFEST_FIELD'
-  | 'LOCK_READ'
-  | 'LOCK_STALE'
-  | 'LOCK_MISSING'
-  | 'UNPINNED'
-  | 'SOURCE_UNAVAILABLE';
+  'MANIFEST_READ' | 'MANIFEST_YAML' | 'MANIFEST_FIELD' | 'LOCK_READ' | 'LOCK_STALE' | 'LOCK_MISSING' | 'UNPINNED' | 'SOURCE_UNAVAILABLE';
 /** The manifest or lock is wrong: the release engineer edits a file. */
 export class ManifestError extends VaultError<ManifestCode> {
   override readonly exitCode = 2;
@@ -43,15 +36,7 @@ export class ProbeError extends VaultError<ProbeCode> {
 }
 
 export type UpstreamCode =
-  | 'HTTP_STATUS'
-  | 'NETWORK'
-  | 'TIMEOUT'
-  | 'TOO_LARGE'
-  | 'NOT_FOUND'
-  | 'SIGNATURE_INVALID'
-  | 'INDEX_EXPIRED'
-  | 'NOT_FOUND_IN_INDEX'
-  | 'CLOSURE_MISSING';
+  'HTTP_STATUS' | 'NETWORK' | 'TIMEOUT' | 'TOO_LARGE' | 'NOT_FOUND' | 'SIGNATURE_INVALID' | 'INDEX_EXPIRED' | 'NOT_FOUND_IN_INDEX' | 'CLOSURE_MISSING';
 /** Something outside us (a server, a mirror, a local path) did not give what the lock needs. */
 export class UpstreamError extends VaultError<UpstreamCode> {
   override readonly exitCode = 3;
@@ -93,15 +78,7 @@ export class IntegrityError extends VaultError<IntegrityCode> {
   override readonly exitCode = 4;
   readonly expected: string | undefined;
   readonly found: string | undefined;
-  constructor(o: {
-    code: IntegrityCode;
-    message: string;
-    hint?: string;
-    subject?: string;
-    cause?: unknown;
-    expected?: string;
-    found?: string;
-  }) {
+  constructor(o: { code: IntegrityCode; message: string; hint?: string; subject?: string; cause?: unknown; expected?: string; found?: string }) {
     super(o);
     this.expected = o.expected;
     this.found = o.found;

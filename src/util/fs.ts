@@ -73,7 +73,7 @@ export async function outputTarget(path: string, what?: string): Promise<OutputT
  */
 export async function makeDirs(path: string): Promise<void> {
   const missing: string[] = [];
-  for (let p = resolve(path); ; ) {
+  for (let p = resolve(path); ;) {
     try {
       if ((await stat(p)).isDirectory()) break;
       throw Object.assign(new Error(`not a directory, mkdir '${p}'`), { code: 'ENOTDIR' });

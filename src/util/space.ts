@@ -23,7 +23,13 @@ export interface SpaceCheck {
 async function existingAncestor(path: string): Promise<string> {
   let p = resolve(path);
   for (;;) {
-    if (await stat(p).then(() => true, () => false)) return p;
+    if (
+      await stat(p).then(
+        () => true,
+        () => false,
+      )
+    )
+      return p;
     const up = dirname(p);
     if (up === p) return p;
     p = up;
@@ -66,7 +72,9 @@ export async function checkSpace(needs: readonly SpaceNeed[], o: { throw?: boole
     throw new LocalError({
       code: 'NO_SPACE',
       message: short
-        .map((c) => `not enough free space for ${c.path}: needs ${formatBytes(c.need)} (${c.what.join(', ')}, with headroom), ${formatBytes(c.free)} free there`)
+        .map(
+          (c) => `not enough free space for ${c.path}: needs ${formatBytes(c.need)} (${c.what.join(', ')}, with headroom), ${formatBytes(c.free)} free there`,
+        )
         .join('\n'),
       subject: short[0]!.path,
       hint: 'free space on that filesystem, or choose another location (--out, --cache-dir, TMPDIR)',

@@ -93,7 +93,13 @@ export async function sweepStaleTemps(path: string, startedAt = performance.time
   const isOld = (n: string) => n.startsWith(`.${base}.old-`) && (legacy.test(n) || (n.includes(`.old-${TEMP_TAG}-`) && madeByDeadProcess(n)));
   const olds = names.filter(isOld).sort((a, b) => Number(b.split('-').pop()) - Number(a.split('-').pop()));
   const removed: string[] = [];
-  if (olds.length > 0 && !(await lstat(resolve(path)).then(() => true, () => false))) {
+  if (
+    olds.length > 0 &&
+    !(await lstat(resolve(path)).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await rename(join(dir, olds[0]!), resolve(path)).then(
       () => names.splice(names.indexOf(olds[0]!), 1),
       () => undefined,

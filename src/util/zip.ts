@@ -47,7 +47,8 @@ export class ZipFile {
     if (lh.readUInt32LE(0) !== LOCAL) throw new Error(`${e.name}: bad zip local header`);
     const dataAt = e.localHeader + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
     // Sizes come from the archive: bound them before allocating (a crafted 4 GB one would abort the process).
-    if (e.compressedSize > maxBytes || dataAt + e.compressedSize > this.size) throw new Error(`${e.name}: its compressed size does not fit the archive or the limit`);
+    if (e.compressedSize > maxBytes || dataAt + e.compressedSize > this.size)
+      throw new Error(`${e.name}: its compressed size does not fit the archive or the limit`);
     const comp = Buffer.alloc(e.compressedSize);
     await this.fh.read(comp, 0, e.compressedSize, dataAt);
     if (e.method === 0) return comp;
@@ -106,7 +107,7 @@ async function centralDirectory(fh: FileHandle): Promise<ZipEntry[]> {
 /** The zip64 extra field (id 1) carries, in this order, whichever of the three values is 0xFFFFFFFF. */
 function zip64Extra(e: ZipEntry, extra: Buffer): void {
   if (e.size !== MAX32 && e.compressedSize !== MAX32 && e.localHeader !== MAX32) return;
-  for (let q = 0; q + 4 <= extra.length; ) {
+  for (let q = 0; q + 4 <= extra.length;) {
     const id = extra.readUInt16LE(q);
     const len = extra.readUInt16LE(q + 2);
     if (id === 1) {

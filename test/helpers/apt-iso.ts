@@ -56,7 +56,14 @@ function aptConf(root: string, o: { lists?: string; architectures?: string[] } =
 }
 
 async function skeleton(root: string, status: string): Promise<void> {
-  for (const d of ['etc/apt/sources.list.d', 'etc/apt/preferences.d', 'etc/apt/apt.conf.d', 'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/lib/dpkg']) {
+  for (const d of [
+    'etc/apt/sources.list.d',
+    'etc/apt/preferences.d',
+    'etc/apt/apt.conf.d',
+    'var/lib/apt/lists/partial',
+    'var/cache/apt/archives/partial',
+    'var/lib/dpkg',
+  ]) {
     await mkdir(join(root, d), { recursive: true });
   }
   await writeFile(join(root, 'var/lib/dpkg/status'), status);
@@ -90,7 +97,13 @@ export async function aptIso(name?: string, components = ISO_COMPONENTS, status 
   if (sources.length === 0 || !(await hasApt())) return undefined;
   await skeleton(root, status);
   const stanzas = sources.map((s) =>
-    [`Types: deb`, `URIs: ${s.uri}`, `Suites: ${s.suites.join(' ')}`, `Components: ${s.components.join(' ')}`, ...(s.signedBy.length ? [`Signed-By: ${s.signedBy.join(' ')}`] : [])].join('\n'),
+    [
+      `Types: deb`,
+      `URIs: ${s.uri}`,
+      `Suites: ${s.suites.join(' ')}`,
+      `Components: ${s.components.join(' ')}`,
+      ...(s.signedBy.length ? [`Signed-By: ${s.signedBy.join(' ')}`] : []),
+    ].join('\n'),
   );
   await writeFile(join(root, 'etc/apt/sources.list.d/debian.sources'), `${stanzas.join('\n\n')}\n`);
   await writeFile(config, aptConf(root));
@@ -129,10 +142,14 @@ export async function aptPackagesFiles(iso: AptIso): Promise<{ file: string; sui
 
 /** `apt-get install -s` in that isolated apt: the name=version set apt would install. */
 export async function aptPlan(iso: Pick<AptIso, 'config'>, packages: string[], o: { recommends?: boolean } = {}): Promise<string[]> {
-  const { stdout } = await execFile('apt-get', ['install', '-s', '-y', ...(o.recommends === false ? ['-o', 'APT::Install-Recommends=false'] : []), ...packages], {
-    env: { ...process.env, APT_CONFIG: iso.config },
-    maxBuffer: 1 << 26,
-  });
+  const { stdout } = await execFile(
+    'apt-get',
+    ['install', '-s', '-y', ...(o.recommends === false ? ['-o', 'APT::Install-Recommends=false'] : []), ...packages],
+    {
+      env: { ...process.env, APT_CONFIG: iso.config },
+      maxBuffer: 1 << 26,
+    },
+  );
   return [...stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`).sort();
 }
 

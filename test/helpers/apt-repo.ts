@@ -81,9 +81,7 @@ export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Re
     const data = await readFile(join(root, rel));
     debs[p.name] = rel;
     const i = control.findIndex((l) => l.startsWith('Description'));
-    stanzas.push(
-      [...control.slice(0, i), `Filename: ${rel}`, `Size: ${data.length}`, `SHA256: ${sha(data)}`, control[i]].join('\n'),
-    );
+    stanzas.push([...control.slice(0, i), `Filename: ${rel}`, `Size: ${data.length}`, `SHA256: ${sha(data)}`, control[i]].join('\n'));
   }
   const packages = `${stanzas.join('\n\n')}\n`;
   const dir = join(root, 'dists', suite, comp, 'binary-amd64');
@@ -121,7 +119,20 @@ export async function writeRelease(root: string, o: Omit<RepoOptions, 'packages'
   await writeFile(join(base, 'Release'), `${release}\n`);
   execFileSync(
     'gpg',
-    ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', o.key.fingerprint, '--clearsign', '--output', join(base, 'InRelease'), join(base, 'Release')],
+    [
+      '--batch',
+      '--yes',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--local-user',
+      o.key.fingerprint,
+      '--clearsign',
+      '--output',
+      join(base, 'InRelease'),
+      join(base, 'Release'),
+    ],
     { env: { ...process.env, GNUPGHOME: o.key.home }, stdio: 'ignore' },
   );
 }

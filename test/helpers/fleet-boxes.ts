@@ -32,7 +32,12 @@ export interface Fleet {
   roots: string[];
   boxes: SshBox[];
   /** ansible-playbook over the inventory (or another one); PLAY RECAP per host. */
-  play(o?: { check?: boolean; vars?: Record<string, string | boolean>; inventory?: string; limit?: string }): Promise<{ code: number; out: string; recap: Record<string, Recap> }>;
+  play(o?: {
+    check?: boolean;
+    vars?: Record<string, string | boolean>;
+    inventory?: string;
+    limit?: string;
+  }): Promise<{ code: number; out: string; recap: Record<string, Recap> }>;
   /** An inventory file of the boxes (rollout_src: the bundle), with extra host variables per box (`key=value ...`). */
   inventory(file: string, hostVars?: Record<string, string>): Promise<string>;
   dispose(): Promise<void>;
@@ -40,7 +45,16 @@ export interface Fleet {
 
 export const fleetReady = async (): Promise<boolean> => {
   const tools = ['ansible-playbook', 'ssh', 'ssh-keygen', '/usr/sbin/sshd'];
-  const have = (await Promise.all(tools.map((t) => execFile('sh', ['-c', `command -v ${t}`]).then(() => true, () => false)))).every(Boolean);
+  const have = (
+    await Promise.all(
+      tools.map((t) =>
+        execFile('sh', ['-c', `command -v ${t}`]).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    )
+  ).every(Boolean);
   return have && (await canMakeRootfs());
 };
 
@@ -53,9 +67,16 @@ export async function makeFleet(n: number): Promise<Fleet> {
   const roots = names.map((name) => join(rootfsCacheDir(), 'boxes', `${process.pid}-${name}`));
   const [bundle] = await Promise.all([buildBundle(work), ...roots.map((r) => copyRootfs(r))]);
   const pub = await readFile(key.public, 'utf8');
-  const boxes = await Promise.all(names.map((name, i) => startSshBox({ name, root: roots[i]!, address: `127.0.0.${11 + i}`, port, dir: join(work, 'sshd', name), authorizedKey: pub })));
+  const boxes = await Promise.all(
+    names.map((name, i) => startSshBox({ name, root: roots[i]!, address: `127.0.0.${11 + i}`, port, dir: join(work, 'sshd', name), authorizedKey: pub })),
+  );
   const inventory = async (file: string, hostVars: Record<string, string> = {}) => {
-    const lines = ['[boxes]', ...names.map((name, i) => `${name} ansible_host=127.0.0.${11 + i}${hostVars[name] ? ` ${hostVars[name]}` : ''}`), '', '[boxes:vars]'];
+    const lines = [
+      '[boxes]',
+      ...names.map((name, i) => `${name} ansible_host=127.0.0.${11 + i}${hostVars[name] ? ` ${hostVars[name]}` : ''}`),
+      '',
+      '[boxes:vars]',
+    ];
     lines.push(
       `ansible_port=${port}`,
       'ansible_user=root',
@@ -69,9 +90,18 @@ export async function makeFleet(n: number): Promise<Fleet> {
     return file;
   };
   await inventory(join(work, 'inventory.ini'));
-  await writeFile(join(work, 'fleet.yml'), ['---', '- name: Fleet test rollout', '  hosts: boxes', '  gather_facts: false', '  roles:', '    - role: vault_ai.bundle.rollout', ''].join('\n'));
+  await writeFile(
+    join(work, 'fleet.yml'),
+    ['---', '- name: Fleet test rollout', '  hosts: boxes', '  gather_facts: false', '  roles:', '    - role: vault_ai.bundle.rollout', ''].join('\n'),
+  );
   const play: Fleet['play'] = async (o = {}) => {
-    const args = ['-i', o.inventory ?? join(work, 'inventory.ini'), join(work, 'fleet.yml'), '-e', JSON.stringify({ rollout_results: join(work, 'results'), ...o.vars })];
+    const args = [
+      '-i',
+      o.inventory ?? join(work, 'inventory.ini'),
+      join(work, 'fleet.yml'),
+      '-e',
+      JSON.stringify({ rollout_results: join(work, 'results'), ...o.vars }),
+    ];
     if (o.check) args.push('--check');
     if (o.limit) args.push('--limit', o.limit);
     const env = {
@@ -159,4 +189,3 @@ async function buildBundle(work: string): Promise<string> {
   if (b.code !== 0) throw new Error(`build failed: ${b.stderr}`);
   return out;
 }
-

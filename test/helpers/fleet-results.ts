@@ -10,7 +10,11 @@ export async function realBox(results: string, host: string, run: string, o: { s
   const from = join(REPO, 'bench/results', run);
   const dir = join(results, host);
   await mkdir(dir, { recursive: true });
-  const r = JSON.parse(await readFile(join(from, 'results.json'), 'utf8')) as { box: Record<string, string>; bundle?: { name?: string; version?: string }; checks: { id: string; metrics?: Record<string, number> }[] };
+  const r = JSON.parse(await readFile(join(from, 'results.json'), 'utf8')) as {
+    box: Record<string, string>;
+    bundle?: { name?: string; version?: string };
+    checks: { id: string; metrics?: Record<string, number> }[];
+  };
   r.box.hostname = host;
   for (const c of r.checks) {
     for (const k of Object.keys(c.metrics ?? {})) {

@@ -123,8 +123,7 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-const LFS_EXT =
-  /\.(safetensors|bin|pt|pth|ckpt|h5|msgpack|onnx|ot|tflite|gguf|npy|npz|pkl|pickle|model|parquet|arrow|tar|gz|tgz|zip|zst|xz|7z|bz2)$/i;
+const LFS_EXT = /\.(safetensors|bin|pt|pth|ckpt|h5|msgpack|onnx|ot|tflite|gguf|npy|npz|pkl|pickle|model|parquet|arrow|tar|gz|tgz|zip|zst|xz|7z|bz2)$/i;
 
 const HEX40 = /^[0-9a-f]{40}$/;
 
@@ -178,8 +177,13 @@ function buildRepo(spec: HubRepoSpec, lfsThreshold: number): Repo {
     if (isLfs) {
       const pointer = lfsPointer(sha256, data.length);
       files.set(path, {
-        path, data, size: data.length, sha256, oid: gitObject('blob', pointer),
-        lfs: { oid: sha256, size: data.length, pointerSize: pointer.length }, etag: sha256,
+        path,
+        data,
+        size: data.length,
+        sha256,
+        oid: gitObject('blob', pointer),
+        lfs: { oid: sha256, size: data.length, pointerSize: pointer.length },
+        etag: sha256,
       });
     } else {
       const oid = gitObject('blob', data);
@@ -237,7 +241,12 @@ function buildRepo(spec: HubRepoSpec, lfsThreshold: number): Repo {
     }
   }
   return {
-    id: spec.id, type, commit, refs, files, dirs,
+    id: spec.id,
+    type,
+    commit,
+    refs,
+    files,
+    dirs,
     gated: spec.gated === true ? 'manual' : spec.gated || false,
     private: spec.private ?? false,
     lastModified: new Date(EPOCH * 1000).toISOString(),
@@ -337,13 +346,14 @@ export async function startHub(opts: HubOptions): Promise<HubServer> {
   }
 
   function entry(repo: Repo, path: string, commit: string, expand: boolean): Record<string, unknown> | undefined {
-    const last = expand
-      ? { lastCommit: { id: commit, title: `Upload ${repo.type} ${repo.id}`, date: repo.lastModified } }
-      : {};
+    const last = expand ? { lastCommit: { id: commit, title: `Upload ${repo.type} ${repo.id}`, date: repo.lastModified } } : {};
     const f = repo.files.get(path);
     if (f) {
       return {
-        type: 'file', oid: f.oid, size: f.size, path,
+        type: 'file',
+        oid: f.oid,
+        size: f.size,
+        path,
         ...(f.lfs ? { lfs: { ...f.lfs } } : {}),
         ...last,
         // No securityFileStatus: Python's RepoFile needs its full shape (avScan, pickleImportScan…) or nothing.
@@ -418,11 +428,16 @@ export async function startHub(opts: HubOptions): Promise<HubServer> {
     if (segs[0] === 'whoami-v2') {
       const t = bearer(req);
       if (t === undefined || t !== opts.token) throw new HubError(401, undefined, 'Invalid credentials in Authorization header');
-      sendJson(res, rec, 200, { type: 'user', id: 'test-user', name: 'test-user', auth: { type: 'access_token', accessToken: { displayName: 'test', role: 'read' } } });
+      sendJson(res, rec, 200, {
+        type: 'user',
+        id: 'test-user',
+        name: 'test-user',
+        auth: { type: 'access_token', accessToken: { displayName: 'test', role: 'read' } },
+      });
       return;
     }
     const type: HubRepoType | undefined = segs[0] === 'models' ? 'model' : segs[0] === 'datasets' ? 'dataset' : undefined;
-    if (!type) throw new HubError(404, undefined, 'Sorry, we can\'t find the page you are looking for.');
+    if (!type) throw new HubError(404, undefined, "Sorry, we can't find the page you are looking for.");
     const verbs = new Set(['revision', 'tree', 'paths-info', 'refs', 'commits', 'xet-read-token']);
     const { repo, id, rest } = findRepo(type, segs.slice(1), (r) => r.length > 0 && verbs.has(r[0]!));
     checkVisible(repo, id, type, req);
@@ -475,16 +490,16 @@ export async function startHub(opts: HubOptions): Promise<HubServer> {
       sendJson(res, rec, 200, out);
       return;
     }
-    throw new HubError(404, undefined, 'Sorry, we can\'t find the page you are looking for.');
+    throw new HubError(404, undefined, "Sorry, we can't find the page you are looking for.");
   }
 
   function resolve(req: IncomingMessage, res: ServerResponse, rec: HubRequest, type: HubRepoType, segs: string[]): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HubError(405, undefined, 'Method not allowed');
     const isVerb = (r: string[]): boolean => r[0] === 'resolve' || r[0] === 'raw';
     const { repo, id, rest } = findRepo(type, segs, isVerb);
-    if (!repo && !isVerb(rest)) throw new HubError(404, undefined, 'Sorry, we can\'t find the page you are looking for.');
+    if (!repo && !isVerb(rest)) throw new HubError(404, undefined, "Sorry, we can't find the page you are looking for.");
     checkVisible(repo, id, type, req);
-    if (!isVerb(rest)) throw new HubError(404, undefined, 'Sorry, we can\'t find the page you are looking for.');
+    if (!isVerb(rest)) throw new HubError(404, undefined, "Sorry, we can't find the page you are looking for.");
     checkGated(repo, req);
     const { commit, tail } = revOrThrow(repo, rest.slice(1));
     const path = tail.join('/');
@@ -577,7 +592,10 @@ export async function startHub(opts: HubOptions): Promise<HubServer> {
     const [rawPath = '/', rawQuery = ''] = url.split('?', 2) as [string?, string?];
     let segs: string[];
     try {
-      segs = rawPath.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+      segs = rawPath
+        .split('/')
+        .filter((s) => s !== '')
+        .map((s) => decodeURIComponent(s));
     } catch {
       segs = [];
     }

@@ -27,12 +27,16 @@ THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND. -->
         <xs:attribute name="message" type="xs:string" />
         <xs:attribute name="type" type="xs:string" use="required" />
     </xs:complexType>
-${['failure', 'error', 'skipped'].map((n) => `    <xs:element name="${n}">
+${['failure', 'error', 'skipped']
+  .map(
+    (n) => `    <xs:element name="${n}">
         <xs:complexType mixed="true">
             <xs:attribute name="type" type="xs:string"/>
             <xs:attribute name="message" type="xs:string"/>
         </xs:complexType>
-    </xs:element>`).join('\n')}
+    </xs:element>`,
+  )
+  .join('\n')}
     <xs:element name="properties">
         <xs:complexType>
             <xs:sequence>

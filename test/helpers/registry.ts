@@ -23,29 +23,64 @@ async function freePort(): Promise<number> {
 
 /** A bcrypt htpasswd line, made with python3's crypt (libxcrypt's $2b$): no apache2-utils needed. */
 export function htpasswdLine(user: string, password: string): string {
-  const hash = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys;print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<4)))', password], { encoding: 'utf8' }).trim();
+  const hash = execFileSync(
+    'python3',
+    ['-W', 'ignore', '-c', 'import crypt,sys;print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<4)))', password],
+    { encoding: 'utf8' },
+  ).trim();
   return `${user}:${hash}\n`;
 }
 
 /** Debian's docker-registry (CNCF distribution 2.8) on a free loopback port, filesystem storage in `dir`. */
-export async function startRegistry(dir: string, o: { tls?: { cert: string; key: string }; htpasswd?: string; token?: { realm: string; service: string; issuer: string; certFile: string } } = {}): Promise<Registry> {
+export async function startRegistry(
+  dir: string,
+  o: { tls?: { cert: string; key: string }; htpasswd?: string; token?: { realm: string; service: string; issuer: string; certFile: string } } = {},
+): Promise<Registry> {
   const port = await freePort();
   const data = join(dir, 'data');
   await mkdir(data, { recursive: true });
   const auth = o.htpasswd
     ? ['auth:', '  htpasswd:', '    realm: test', `    path: ${join(dir, 'htpasswd')}`]
     : o.token
-      ? ['auth:', '  token:', `    realm: ${o.token.realm}`, `    service: ${o.token.service}`, `    issuer: ${o.token.issuer}`, `    rootcertbundle: ${o.token.certFile}`]
+      ? [
+          'auth:',
+          '  token:',
+          `    realm: ${o.token.realm}`,
+          `    service: ${o.token.service}`,
+          `    issuer: ${o.token.issuer}`,
+          `    rootcertbundle: ${o.token.certFile}`,
+        ]
       : [];
   if (o.htpasswd) await writeFile(join(dir, 'htpasswd'), o.htpasswd);
   const cfg = join(dir, 'config.yml');
-  await writeFile(cfg, ['version: 0.1', 'log: {level: error, accesslog: {disabled: true}}', 'storage:', `  filesystem: {rootdirectory: ${data}}`, 'http:', `  addr: 127.0.0.1:${port}`, ...(o.tls ? ['  tls:', `    certificate: ${o.tls.cert}`, `    key: ${o.tls.key}`] : []), ...auth, ''].join('\n'));
+  await writeFile(
+    cfg,
+    [
+      'version: 0.1',
+      'log: {level: error, accesslog: {disabled: true}}',
+      'storage:',
+      `  filesystem: {rootdirectory: ${data}}`,
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      ...(o.tls ? ['  tls:', `    certificate: ${o.tls.cert}`, `    key: ${o.tls.key}`] : []),
+      ...auth,
+      '',
+    ].join('\n'),
+  );
   const child: ChildProcess = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' });
   const host = `127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     const ok = o.tls
-      ? await new Promise<boolean>((r) => connect(port, '127.0.0.1', function (this: Socket) { this.destroy(); r(true); }).on('error', () => r(false)))
-      : await fetch(`http://${host}/v2/`).then((r) => r.status === 200 || r.status === 401, () => false);
+      ? await new Promise<boolean>((r) =>
+          connect(port, '127.0.0.1', function (this: Socket) {
+            this.destroy();
+            r(true);
+          }).on('error', () => r(false)),
+        )
+      : await fetch(`http://${host}/v2/`).then(
+          (r) => r.status === 200 || r.status === 401,
+          () => false,
+        );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -100,8 +135,13 @@ export async function startProxy(target: string): Promise<Proxy> {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        if (body.includes('"artifactType"')) return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}');
-        const fwd = request(`http://${target}${req.url}`, { method: 'PUT', headers: { ...req.headers, host: target } }, (up) => (res.writeHead(up.statusCode!, up.headers), up.pipe(res)));
+        if (body.includes('"artifactType"'))
+          return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}');
+        const fwd = request(
+          `http://${target}${req.url}`,
+          { method: 'PUT', headers: { ...req.headers, host: target } },
+          (up) => (res.writeHead(up.statusCode!, up.headers), up.pipe(res)),
+        );
         fwd.end(body);
       });
       return;

@@ -19,7 +19,11 @@ const execFile = promisify(execFileCb);
 /** Packages beyond minbase in the cached root (Python for Ansible; nothing the bundle should bring). */
 export const ROOTFS_INCLUDE = ['python3'];
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Where the cached root lives: $VAULT_BUNDLE_TEST_CACHE, /var/cache/vault-bundle-test as root, else $XDG_CACHE_HOME. */
 export function rootfsCacheDir(): string {
@@ -32,7 +36,13 @@ export function rootfsCacheDir(): string {
 export async function canMakeRootfs(): Promise<boolean> {
   if (process.getuid?.() !== 0) return false;
   for (const tool of ['debootstrap', 'chroot', 'unshare']) {
-    if (!(await execFile('sh', ['-c', `command -v ${tool}`]).then(() => true, () => false))) return false;
+    if (
+      !(await execFile('sh', ['-c', `command -v ${tool}`]).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
   }
   return (await mirror()) !== undefined;
 }
@@ -107,7 +117,11 @@ export async function removeRootfs(dest: string): Promise<void> {
  * Runs a command inside a root as its own box: chroot, a fresh network namespace (no network, not even this
  * machine's loopback), its own mount and PID namespaces with /proc mounted. Resolves with exit code and output.
  */
-export function inRoot(root: string, argv: string[], o: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function inRoot(
+  root: string,
+  argv: string[],
+  o: { input?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const p = spawn('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc=' + join(root, 'proc'), 'chroot', root, ...argv], {
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...o.env },

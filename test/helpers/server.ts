@@ -79,7 +79,7 @@ export async function startServer(files: Record<string, Uint8Array> = {}): Promi
     maxInFlight = Math.max(maxInFlight, inFlight);
     let counted = true;
     const done = () => {
-      if (counted) (counted = false), inFlight--;
+      if (counted) ((counted = false), inFlight--);
     };
     res.once('finish', done);
     res.once('close', done);
@@ -111,13 +111,7 @@ export async function startServer(files: Record<string, Uint8Array> = {}): Promi
   };
 }
 
-async function answer(
-  req: IncomingMessage,
-  res: ServerResponse,
-  rec: RecordedRequest,
-  file: Uint8Array | undefined,
-  f: Fault,
-): Promise<void> {
+async function answer(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, file: Uint8Array | undefined, f: Fault): Promise<void> {
   if (f.delayHeadersMs && !(await wait(f.delayHeadersMs, res))) return;
   const headers: Record<string, string> = {};
   let status: number;

@@ -29,8 +29,14 @@ export async function siteBundle(): Promise<SiteBundle> {
   const env = { ...process.env, GNUPGHOME: release.home };
   const sec = join(work, 'release.sec.asc');
   const pub = join(work, 'release.asc');
-  for (const [file, flag] of [[sec, '--export-secret-keys'], [pub, '--export']] as const) {
-    execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', file, flag, release.fingerprint], { env, stdio: 'ignore' });
+  for (const [file, flag] of [
+    [sec, '--export-secret-keys'],
+    [pub, '--export'],
+  ] as const) {
+    execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', file, flag, release.fingerprint], {
+      env,
+      stdio: 'ignore',
+    });
   }
   const repoKey = await makeKey(work, 'Repo');
   await makeRepo(join(work, 'repo'), {

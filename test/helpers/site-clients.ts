@@ -31,7 +31,8 @@ export async function aptFromSite(fx: SiteBundle, base: string, name: string): P
   await writeFile(join(work, 'sources.list'), `deb [signed-by=${fx.release.keyring}] ${base}/apt ./\n`);
   // As root in a 0700 temp folder, apt's _apt sandbox user could not write the lists: download as root.
   const sandbox = process.getuid?.() === 0 ? ['-o', 'APT::Sandbox::User=root'] : [];
-  const apt = (args: string[]) => run('apt-get', [...isolatedAptOptions(work), ...sandbox, ...args], { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' });
+  const apt = (args: string[]) =>
+    run('apt-get', [...isolatedAptOptions(work), ...sandbox, ...args], { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' });
   const up = await apt(['update']);
   expect(up.stderr).toBe('');
   expect(up.status).toBe(0);

@@ -27,7 +27,9 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 export async function startTokenServer(dir: string, users: Record<string, string>, readOnly: string[] = []): Promise<TokenServer> {
   const key = join(dir, 'token.key');
   const certFile = join(dir, 'token.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certFile, '-days', '2', '-subj', '/CN=test-token-issuer'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certFile, '-days', '2', '-subj', '/CN=test-token-issuer'], {
+    stdio: 'ignore',
+  });
   const pem = readFileSync(key, 'utf8');
   const der = Buffer.from(readFileSync(certFile, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
   const t: TokenServer = { realm: '', service: 'test-registry', issuer: 'test-issuer', certFile, asked: [], close: async () => {} };

@@ -118,9 +118,7 @@ export function buildTokenizer(d: Dims): ByteLevelBpe {
   for (const [a, b] of merges) vocab[a + b] = id++;
   if (d.arch === 'gpt2') for (const s of specials) vocab[s] = id++;
   if (id !== d.vocab) throw new Error(`internal: tokenizer has ${id} tokens, want ${d.vocab}`);
-  return d.arch === 'gpt2'
-    ? { vocab, merges, bosId: d.vocab - 1, eosId: d.vocab - 1 }
-    : { vocab, merges, bosId: 2, eosId: 2, padId: 1, unkId: 3 };
+  return d.arch === 'gpt2' ? { vocab, merges, bosId: d.vocab - 1, eosId: d.vocab - 1 } : { vocab, merges, bosId: 2, eosId: 2, padId: 1, unkId: 3 };
 }
 
 /**

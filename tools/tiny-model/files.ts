@@ -79,9 +79,7 @@ function tokenizerJson(t: ByteLevelBpe, special: string): Record<string, unknown
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [
-      { id: t.vocab[special], content: special, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true },
-    ],
+    added_tokens: [{ id: t.vocab[special], content: special, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
@@ -174,10 +172,7 @@ export function tinyModel(opts: TinyModelOptions): TinyModel {
  * vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json, and for gpt2 tokenizer.json.
  * Returns what was written, with each file's sha256.
  */
-export async function writeTinyModel(
-  dir: string,
-  opts: TinyModelOptions,
-): Promise<TinyModel & { dir: string; sha256: Record<string, string> }> {
+export async function writeTinyModel(dir: string, opts: TinyModelOptions): Promise<TinyModel & { dir: string; sha256: Record<string, string> }> {
   const model = tinyModel(opts);
   await mkdir(dir, { recursive: true });
   const sha256: Record<string, string> = {};

@@ -3,8 +3,21 @@
 export type SafetensorsDtype = string;
 
 const DTYPE_SIZE: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  U64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 export interface SafetensorsTensorInfo {
@@ -101,16 +114,21 @@ export function parseSafetensorsHeader(buf: Uint8Array): SafetensorsHeader {
     }
     const e = value as Partial<SafetensorsTensorInfo> | null;
     if (
-      typeof e !== 'object' || e === null || typeof e.dtype !== 'string' || !Array.isArray(e.shape) ||
-      !e.shape.every((x) => Number.isInteger(x) && x >= 0) || !Array.isArray(e.data_offsets) ||
-      e.data_offsets.length !== 2 || !e.data_offsets.every((x) => Number.isInteger(x) && x >= 0)
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e.dtype !== 'string' ||
+      !Array.isArray(e.shape) ||
+      !e.shape.every((x) => Number.isInteger(x) && x >= 0) ||
+      !Array.isArray(e.data_offsets) ||
+      e.data_offsets.length !== 2 ||
+      !e.data_offsets.every((x) => Number.isInteger(x) && x >= 0)
     ) {
       throw new Error(`safetensors: bad entry for tensor ${name}`);
     }
     const [b, en] = e.data_offsets as [number, number];
     const size = DTYPE_SIZE[e.dtype];
     if (en < b) throw new Error(`safetensors: ${name}: data_offsets end before begin`);
-    if (size !== undefined && (en - b) !== e.shape.reduce((a, c) => a * c, 1) * size) {
+    if (size !== undefined && en - b !== e.shape.reduce((a, c) => a * c, 1) * size) {
       throw new Error(`safetensors: ${name}: ${en - b} bytes do not match shape [${e.shape.join(',')}] ${e.dtype}`);
     }
     tensors[name] = { dtype: e.dtype, shape: e.shape, data_offsets: [b, en] };

@@ -13,23 +13,41 @@ export function register(program: Command, cli: Cli): void {
     .command('audit')
     .description("match a bundle's debs (Debian, Ubuntu) and wheels (PyPI) against OSV vulnerability records, offline; exit 1 at or above --fail-on")
     .argument('<bundle>', 'bundle folder, tar file, split (fat32) folder, or its bundle.json')
-    .requiredOption('--osv <path>', 'OSV records: a folder of .json files, an ecosystem all.zip of the OSV export, or one record file (repeat for several)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (unknown counts as medium)').choices(['any', 'low', 'medium', 'high', 'critical', 'never']).default('high'))
-    .option('--allow-uncovered', 'exit 0 even when the OSV data has no record at all for an ecosystem of the bundle (default: exit 7, since its packages were not checked)')
-    .addHelpText('after', examples(
-      'vault-bundle audit bundles/my-box --osv osv/Debian.zip --osv osv/PyPI.zip',
-      'vault-bundle audit my-box.tar --osv osv/ --fail-on critical',
-      'vault-bundle --json audit bundles/my-box/bundle.json --osv osv/ --fail-on never > findings.json',
-    ))
+    .requiredOption(
+      '--osv <path>',
+      'OSV records: a folder of .json files, an ecosystem all.zip of the OSV export, or one record file (repeat for several)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (unknown counts as medium)')
+        .choices(['any', 'low', 'medium', 'high', 'critical', 'never'])
+        .default('high'),
+    )
+    .option(
+      '--allow-uncovered',
+      'exit 0 even when the OSV data has no record at all for an ecosystem of the bundle (default: exit 7, since its packages were not checked)',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle audit bundles/my-box --osv osv/Debian.zip --osv osv/PyPI.zip',
+        'vault-bundle audit my-box.tar --osv osv/ --fail-on critical',
+        'vault-bundle --json audit bundles/my-box/bundle.json --osv osv/ --fail-on never > findings.json',
+      ),
+    )
     .action(async (bundle: string, o: { osv: string[]; failOn: FailOn; allowUncovered?: boolean }) => {
       const { auditBundle } = await import('../../audit/bundle.js');
-      const res = await rendered(cli, (report) => auditBundle({ bundle, osv: o.osv, failOn: o.failOn, ...(o.allowUncovered ? { allowUncovered: true } : {}), report }));
+      const res = await rendered(cli, (report) =>
+        auditBundle({ bundle, osv: o.osv, failOn: o.failOn, ...(o.allowUncovered ? { allowUncovered: true } : {}), report }),
+      );
       cli.emit(auditText(res), res);
       // Findings over the gate come first; an audit that could not check everything is never a clean 0.
       if (res.failing > 0) cli.exit(1);
       else if (res.incomplete) {
-        printErr(`error: the OSV data has no record for ${res.summary.uncovered.join(', ')}: the bundle's packages of ${res.summary.uncovered.length > 1 ? 'those ecosystems' : 'that ecosystem'} were not checked\n`);
-        printErr('hint: add those ecosystems\' OSV export with --osv, or accept an incomplete audit with --allow-uncovered\n');
+        printErr(
+          `error: the OSV data has no record for ${res.summary.uncovered.join(', ')}: the bundle's packages of ${res.summary.uncovered.length > 1 ? 'those ecosystems' : 'that ecosystem'} were not checked\n`,
+        );
+        printErr("hint: add those ecosystems' OSV export with --osv, or accept an incomplete audit with --allow-uncovered\n");
         cli.exit(EXIT_UNCOVERED);
       }
     });
@@ -41,7 +59,9 @@ function auditText(r: AuditBundleResult): string {
   const s = r.summary;
   if (r.unverified) lines.push(`warning: ${r.unverified}`);
   const checkedTotal = Object.values(s.checked).reduce((a, b) => a + b, 0);
-  const eco = Object.entries(s.checked).map(([e, n]) => `${n} ${e}`).join(', ');
+  const eco = Object.entries(s.checked)
+    .map(([e, n]) => `${n} ${e}`)
+    .join(', ');
   lines.push(
     `audited ${r.name} ${r.version}: ${checkedTotal} package(s) (${eco || 'none'}) against ${s.records} OSV record(s)${s.withdrawn ? ` (${s.withdrawn} withdrawn, skipped)` : ''}`,
   );
@@ -69,6 +89,7 @@ function auditText(r: AuditBundleResult): string {
         `${r.incomplete ? ` (exit ${EXIT_UNCOVERED}; add the ${e} export with --osv, or accept it with --allow-uncovered)` : ' (--allow-uncovered)'}`,
     );
   }
-  if (s.unchecked.length) lines.push(`not checked: ${s.unchecked.length} artifact(s) outside OSV's ecosystems (models, files, other apt repositories; --json lists them)`);
+  if (s.unchecked.length)
+    lines.push(`not checked: ${s.unchecked.length} artifact(s) outside OSV's ecosystems (models, files, other apt repositories; --json lists them)`);
   return lines.join('\n');
 }

@@ -29,24 +29,42 @@ export function register(program: Command, cli: Cli): void {
     .option('-o, --out <dir>', 'bundle folder (default: bundles/<name>)')
     .option('--tar <file>', 'also write the bundle as one reproducible tar file')
     .option('--lock <file>', 'lock file (default: <manifest>.lock.json)')
-    .option('--locked', 'use the lock as it is; never resolve anything (fails if it is missing or the manifest changed since); without it, a changed manifest is locked again, keeping the pins of unchanged sections')
+    .option(
+      '--locked',
+      'use the lock as it is; never resolve anything (fails if it is missing or the manifest changed since); without it, a changed manifest is locked again, keeping the pins of unchanged sections',
+    )
     .option('--frozen', 'the same as --locked')
-    .option('--runtime <mode>', 'carry node and the packed tool (./verify on a box without Node.js): auto (host if it fits the target, else registry), host, registry[@version] (the official node-linux-<arch> from the npm registry), none', 'auto')
-    .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): bundle only what that box lacks')
-    .addOption(new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json').choices(['dir', 'tar', 'fat32']).default('dir'))
+    .option(
+      '--runtime <mode>',
+      'carry node and the packed tool (./verify on a box without Node.js): auto (host if it fits the target, else registry), host, registry[@version] (the official node-linux-<arch> from the npm registry), none',
+      'auto',
+    )
+    .option('--target <probe>', "the box's probe file (vault-bundle probe): bundle only what that box lacks")
+    .addOption(
+      new Option('--media <kind>', 'dir: a folder; tar: also <out>.tar; fat32: blobs in parts under 4 GiB with parts.json')
+        .choices(['dir', 'tar', 'fat32'])
+        .default('dir'),
+    )
     .addOption(new Option('--part-size <size>', 'largest part for --media fat32 (e.g. 1GiB; default just under 4 GiB)').argParser(byteSize))
     .option('--base <bundle>', 'build a delta: write only the blobs this older bundle (or its bundle.json) lacks')
     .option('--sign-key <file>', 'sign the bundle with this OpenPGP secret key (as "vault-bundle sign" does)', nonEmptyPath)
     .option('--passphrase-file <file>', 'first line: the passphrase of a protected --sign-key', nonEmptyPath)
     .option('--expires <when>', 'the bundle expires then: an ISO date (2027-06-30) or a duration from its created time (90d, 12w)')
-    .addHelpText('after', examples(
-      'vault-bundle build manifests/quickstart.yaml',
-      'vault-bundle build my-box.yaml --locked --media fat32 --sign-key release.sec --expires 90d',
-      'vault-bundle build my-box.yaml --base bundles/my-box-1.0.0 -o bundles/my-box-1.1.0-delta',
-    ))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle build manifests/quickstart.yaml',
+        'vault-bundle build my-box.yaml --locked --media fat32 --sign-key release.sec --expires 90d',
+        'vault-bundle build my-box.yaml --base bundles/my-box-1.0.0 -o bundles/my-box-1.1.0-delta',
+      ),
+    )
     .action(async (manifest: string, o: BuildFlags) => {
       if (cli.mode === 'json' && o.tar && isStdout(o.tar)) {
-        throw new UsageError({ code: 'BAD_FLAG', message: '--json writes its records to stdout, where --tar sends the tar', hint: 'leave out --json, or write the tar to a file' });
+        throw new UsageError({
+          code: 'BAD_FLAG',
+          message: '--json writes its records to stdout, where --tar sends the tar',
+          hint: 'leave out --json, or write the tar to a file',
+        });
       }
       const { buildBundle } = await import('../../bundle/publish.js');
       const res = await rendered(cli, async (report) =>
@@ -73,7 +91,16 @@ export function register(program: Command, cli: Cli): void {
       // `--tar /dev/stdout | ssh box …`: the summary must not land in the tar stream.
       const say = res.tar && isStdout(res.tar) && cli.mode !== 'json' ? (human: string) => cli.mode !== 'quiet' && printErr(`${human}\n`) : cli.emit;
       say(builtText(res), {
-        dir: res.dir, tar: res.tar, lock: res.lockPath, lockResolved: res.lockResolved, files: res.files, bytes: res.bytes, parts: res.parts, base: res.base, signer: res.signer, expires: res.expires,
+        dir: res.dir,
+        tar: res.tar,
+        lock: res.lockPath,
+        lockResolved: res.lockResolved,
+        files: res.files,
+        bytes: res.bytes,
+        parts: res.parts,
+        base: res.base,
+        signer: res.signer,
+        expires: res.expires,
       });
     });
 }

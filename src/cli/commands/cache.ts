@@ -25,8 +25,13 @@ export function register(program: Command, cli: Cli): void {
     .action(async () => {
       const { verifyStore } = await import('../../store/maintain.js');
       const r = await verifyStore(await store(), { signal: cli.signal });
-      const lines = r.bad.map((b) => `BAD ${esc(b.name)}: ${b.found.startsWith('sha256:') ? `hashes to ${b.found}` : b.found}; ${b.movedTo ? `moved aside to ${b.movedTo}` : 'removed'}`);
-      lines.push(`${r.bad.length ? 'damaged' : 'ok'}: ${r.checked} blobs (${formatBytes(r.bytes)}) in ${r.root} re-hashed${r.bad.length ? `, ${r.bad.length} bad` : ''}`);
+      const lines = r.bad.map(
+        (b) =>
+          `BAD ${esc(b.name)}: ${b.found.startsWith('sha256:') ? `hashes to ${b.found}` : b.found}; ${b.movedTo ? `moved aside to ${b.movedTo}` : 'removed'}`,
+      );
+      lines.push(
+        `${r.bad.length ? 'damaged' : 'ok'}: ${r.checked} blobs (${formatBytes(r.bytes)}) in ${r.root} re-hashed${r.bad.length ? `, ${r.bad.length} bad` : ''}`,
+      );
       cli.emit(lines.join('\n'), { ok: r.bad.length === 0, ...r });
       if (r.bad.length) cli.exit(4);
     });
@@ -36,7 +41,10 @@ export function register(program: Command, cli: Cli): void {
     .description('remove cached blobs that no lock in a folder refers to (and what verify moved aside)')
     .requiredOption('--keep-locks <dir>', 'folder whose *.lock.json files (searched recursively) name the blobs to keep')
     .option('--dry-run', 'list what would be removed, remove nothing')
-    .addHelpText('after', examples('vault-bundle cache gc --keep-locks manifests --dry-run', 'vault-bundle --cache-dir /srv/vb-cache cache gc --keep-locks releases/'))
+    .addHelpText(
+      'after',
+      examples('vault-bundle cache gc --keep-locks manifests --dry-run', 'vault-bundle --cache-dir /srv/vb-cache cache gc --keep-locks releases/'),
+    )
     .action(async (o: { keepLocks: string; dryRun?: boolean }) => {
       const { lockedDigestsIn } = await import('../../lock/keep.js');
       const { gcStore } = await import('../../store/maintain.js');
@@ -44,7 +52,9 @@ export function register(program: Command, cli: Cli): void {
       const r = await gcStore(await store(), digests, { dryRun: Boolean(o.dryRun) });
       const verb = r.dryRun ? 'would remove' : 'removed';
       const lines = r.removed.map((x) => `${verb} ${esc(x.name)} (${formatBytes(x.size)})`);
-      lines.push(`${verb} ${r.removed.length} entries (${formatBytes(r.removedBytes)}); kept ${r.kept} blobs (${formatBytes(r.keptBytes)}) named by ${locks.length} lock file(s)`);
+      lines.push(
+        `${verb} ${r.removed.length} entries (${formatBytes(r.removedBytes)}); kept ${r.kept} blobs (${formatBytes(r.keptBytes)}) named by ${locks.length} lock file(s)`,
+      );
       cli.emit(lines.join('\n'), { ...r, locks });
     });
 }

@@ -9,7 +9,14 @@ export function register(program: Command, cli: Cli): void {
     .argument('<old>', 'the older bundle (folder, tar or split folder), or its bundle.json')
     .argument('<new>', 'the newer bundle, or its bundle.json')
     .option('--changelog', 'print a Markdown section for release notes instead')
-    .addHelpText('after', examples('vault-bundle diff bundles/my-box-1.0.0 bundles/my-box-1.1.0', 'vault-bundle diff old/bundle.json my-box.tar --changelog >> CHANGELOG.md', 'vault-bundle --json diff bundles/my-box-1.0.0 bundles/my-box-1.1.0'))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle diff bundles/my-box-1.0.0 bundles/my-box-1.1.0',
+        'vault-bundle diff old/bundle.json my-box.tar --changelog >> CHANGELOG.md',
+        'vault-bundle --json diff bundles/my-box-1.0.0 bundles/my-box-1.1.0',
+      ),
+    )
     .action(async (oldB: string, newB: string, o: { changelog?: boolean }) => {
       const { compareBundles } = await import('../../report/compare.js');
       const r = await compareBundles({ old: oldB, new: newB, changelog: Boolean(o.changelog) });

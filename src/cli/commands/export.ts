@@ -6,22 +6,41 @@ import { formatBytes } from '../../util/format.js';
 export function register(program: Command, d: Cli): void {
   program
     .command('export')
-    .description('write a bundle in another form: --site DIR, a plain site for apt, pip, huggingface_hub and nginx, hard-linked from the verified bundle; or --oci-layout DIR, an OCI image layout for skopeo, oras or crane')
+    .description(
+      'write a bundle in another form: --site DIR, a plain site for apt, pip, huggingface_hub and nginx, hard-linked from the verified bundle; or --oci-layout DIR, an OCI image layout for skopeo, oras or crane',
+    )
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
-    .option('--site <dir>', 'the new folder to write: apt/, simple/, wheels/, hf/, files/, the bundle\'s SHA256SUMS and bundle.json, site.conf and nginx.conf')
-    .option('--oci-layout <dir>', 'or: an OCI image layout folder that skopeo, oras or crane copy to any registry (made if missing; other images in it are kept)')
+    .option('--site <dir>', "the new folder to write: apt/, simple/, wheels/, hf/, files/, the bundle's SHA256SUMS and bundle.json, site.conf and nginx.conf")
+    .option(
+      '--oci-layout <dir>',
+      'or: an OCI image layout folder that skopeo, oras or crane copy to any registry (made if missing; other images in it are kept)',
+    )
     .option('--tag <tag>', 'with --oci-layout: the name of the bundle in the layout (org.opencontainers.image.ref.name)', 'latest')
-    .option('--key <file>', 'release public key: the bundle\'s signature must verify against it first')
+    .option('--key <file>', "release public key: the bundle's signature must verify against it first")
     .addOption(new Option('--listen <addr>', 'what site.conf\'s server block listens on (nginx "listen")').default('80'))
-    .addHelpText('after', examples('vault-bundle export bundles/my-box --site /srv/site', 'vault-bundle export /media/stick/my-box --site /srv/site --key release.asc --listen 10.0.0.5:80', 'vault-bundle export bundles/my-box --oci-layout /media/stick/layout --tag 1.1.0'))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle export bundles/my-box --site /srv/site',
+        'vault-bundle export /media/stick/my-box --site /srv/site --key release.asc --listen 10.0.0.5:80',
+        'vault-bundle export bundles/my-box --oci-layout /media/stick/layout --tag 1.1.0',
+      ),
+    )
     .action(async (bundle: string, o: { site?: string; ociLayout?: string; tag: string; key?: string; listen: string }) => {
       if (Boolean(o.site) === Boolean(o.ociLayout)) {
-        throw new UsageError({ code: 'BAD_FLAG', message: 'export writes one form: give --site DIR or --oci-layout DIR', hint: 'vault-bundle export <bundle> --site /srv/site, or --oci-layout /media/stick/layout' });
+        throw new UsageError({
+          code: 'BAD_FLAG',
+          message: 'export writes one form: give --site DIR or --oci-layout DIR',
+          hint: 'vault-bundle export <bundle> --site /srv/site, or --oci-layout /media/stick/layout',
+        });
       }
       if (o.ociLayout) {
         const { exportLayout } = await import('../../oci/layout.js');
         const res = await exportLayout(bundle, o.ociLayout, o.tag);
-        d.emit(`wrote OCI image layout ${o.ociLayout} (${o.tag} → ${res.digest}, ${res.blobs} blobs)\ncopy it with: skopeo copy oci:${o.ociLayout}:${o.tag} docker://REGISTRY/REPO:${o.tag}`, { layout: o.ociLayout, tag: o.tag, ...res });
+        d.emit(
+          `wrote OCI image layout ${o.ociLayout} (${o.tag} → ${res.digest}, ${res.blobs} blobs)\ncopy it with: skopeo copy oci:${o.ociLayout}:${o.tag} docker://REGISTRY/REPO:${o.tag}`,
+          { layout: o.ociLayout, tag: o.tag, ...res },
+        );
         return;
       }
       const site = o.site!;
@@ -34,7 +53,7 @@ export function register(program: Command, d: Cli): void {
         [
           `exported ${safeText(r.plan.name)} ${safeText(r.plan.version)} to ${r.dir}: ${r.files} files (${r.linked} hard-linked, ${r.copied} copied, ${formatBytes(r.bytesCopied)})`,
           `nginx: include ${r.dir}/site.conf in http {}, or run: nginx -p ${r.dir} -c nginx.conf`,
-          'clients (HOST: this server\'s name):',
+          "clients (HOST: this server's name):",
           ...lines.map((l) => `  ${safeText(l)}`),
         ].join('\n'),
         { dir: r.dir, files: r.files, linked: r.linked, copied: r.copied, bytesCopied: r.bytesCopied, clients: lines },

@@ -28,7 +28,8 @@ function historyText(records: readonly HistoryRecord[]): string {
     const apt = r.apt.filter((a) => a.before !== a.after);
     if (apt.length) lines.push(`  apt: ${apt.map((a) => `${esc(a.package)} ${esc(a.before ?? '(none)')} -> ${esc(a.after)}`).join(', ')}`);
     if (r.pip) lines.push(`  pip: ${esc(r.pip.venv)} had ${r.pip.before ? `${r.pip.before.length} distributions` : 'no venv'}`);
-    for (const h of r.hf.filter((x) => x.before !== x.after)) lines.push(`  hf: ${esc(h.repo)}@${esc(h.ref)} ${esc(h.before?.slice(0, 12) ?? '(none)')} -> ${esc(h.after.slice(0, 12))}`);
+    for (const h of r.hf.filter((x) => x.before !== x.after))
+      lines.push(`  hf: ${esc(h.repo)}@${esc(h.ref)} ${esc(h.before?.slice(0, 12) ?? '(none)')} -> ${esc(h.after.slice(0, 12))}`);
     for (const f of r.files.filter((x) => x.before !== x.after)) lines.push(`  file: ${esc(f.path)} ${f.before ? 'replaced (old bytes kept)' : 'new'}`);
   }
   return lines.join('\n');

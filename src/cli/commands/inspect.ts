@@ -8,7 +8,10 @@ export function register(program: Command, cli: Cli): void {
     .command('inspect')
     .description('show what a bundle holds: artifacts by kind with versions and sizes, totals, metadata')
     .argument('<bundle>', 'bundle folder or tar file')
-    .addHelpText('after', examples('vault-bundle inspect bundles/quickstart', 'vault-bundle inspect my-box.tar', 'vault-bundle --json inspect /media/stick/my-box'))
+    .addHelpText(
+      'after',
+      examples('vault-bundle inspect bundles/quickstart', 'vault-bundle inspect my-box.tar', 'vault-bundle --json inspect /media/stick/my-box'),
+    )
     .action(async (bundle: string) => {
       const { inspectBundle } = await import('../../bundle/inspect.js');
       const r = await inspectBundle(bundle);
@@ -27,7 +30,9 @@ async function inspectText(r: InspectResult): Promise<string> {
   if (r.parts) lines.push(`split for FAT32: ${r.parts.count} part(s), ${formatBytes(r.parts.bytes)}`);
   if (r.base) lines.push(`a delta over ${r.base.name} ${r.base.version}: ${r.base.blobs} blob(s) come from that base bundle`);
   const { isExpired } = await import('../../bundle/trust.js');
-  lines.push(`${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${isExpired(r.expires, new Date()) ? ' (EXPIRED)' : ''}` : ''}`);
+  lines.push(
+    `${r.signed ? 'signed (SHA256SUMS.asc; check it with verify --key)' : 'unsigned'}${r.expires ? `; expires ${r.expires}${isExpired(r.expires, new Date()) ? ' (EXPIRED)' : ''}` : ''}`,
+  );
   const { installText } = await import('../../sbom/install.js');
   for (const x of r.specialModes) lines.push(`ATTENTION: ${x.name} installs to ${installText(x.install)}`);
   for (const [kind, k] of Object.entries(r.byKind)) {

@@ -29,16 +29,23 @@ export function register(program: Command, cli: Cli): void {
     .option('--keep-history <n>', 'how many install history records to keep (what each install replaced; the way back for rollback)', positiveInt, 3)
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
-    .option('--key <file>', 'release public key: the signature must be present and verify, and apt checks the bundle\'s signed repository with it (signed-by)', nonEmptyPath)
+    .option(
+      '--key <file>',
+      "release public key: the signature must be present and verify, and apt checks the bundle's signed repository with it (signed-by)",
+      nonEmptyPath,
+    )
     .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-downgrade', 'install even if this box has a newer version of this bundle installed')
     .option('--allow-expired', 'install a bundle past the expiry date in its bundle.json')
     .option('--ignore-target', "install on a box that is not the bundle's target (OS release, architecture, Python): warn instead of refusing")
-    .addHelpText('after', examples(
-      'vault-bundle install /media/stick/my-box --dry-run',
-      'vault-bundle install /media/stick/my-box --key release.asc',
-      'vault-bundle install my-box-1.1.0-delta.tar --base /media/stick/my-box-1.0.0 --only apt,pip',
-    ))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle install /media/stick/my-box --dry-run',
+        'vault-bundle install /media/stick/my-box --key release.asc',
+        'vault-bundle install my-box-1.1.0-delta.tar --base /media/stick/my-box-1.0.0 --only apt,pip',
+      ),
+    )
     .action(async (bundle: string, o: InstallFlags) => {
       bundle = await localBundle(cli, bundle);
       const { installBundle } = await import('../../install/install.js');
@@ -71,10 +78,13 @@ function installText(res: InstallResult): string {
   const sig = signatureNote(res.signature);
   const lines = [`${res.dryRun ? 'dry run: ' : ''}${res.name} ${res.version}`, `  verified (${(res.verifyMs / 1000).toFixed(1)} s)${sig ? `; ${sig}` : ''}`];
   for (const rep of res.reports) {
-    lines.push(`  ${rep.kind}: ${rep.changed.length} ${res.dryRun ? 'to install' : 'installed'}, ${rep.unchanged.length} already in place (${(rep.ms / 1000).toFixed(1)} s)`);
+    lines.push(
+      `  ${rep.kind}: ${rep.changed.length} ${res.dryRun ? 'to install' : 'installed'}, ${rep.unchanged.length} already in place (${(rep.ms / 1000).toFixed(1)} s)`,
+    );
     for (const c of rep.changed) lines.push(`    + ${c}`);
   }
   if (res.reports.every((x) => x.changed.length === 0)) lines.push('  nothing to do: everything is already installed');
-  if (res.stamp) lines.push(`  this box now runs ${res.stamp.bundle} ${res.stamp.version}${res.stamp.previous_version ? ` (was ${res.stamp.previous_version})` : ''}`);
+  if (res.stamp)
+    lines.push(`  this box now runs ${res.stamp.bundle} ${res.stamp.version}${res.stamp.previous_version ? ` (was ${res.stamp.previous_version})` : ''}`);
   return lines.join('\n');
 }

@@ -7,12 +7,15 @@ export function register(program: Command, cli: Cli): void {
     .description('resolve every artifact of a manifest and write <manifest>.lock.json')
     .argument('<manifest>', 'manifest YAML file')
     .option('-o, --out <file>', 'where to write the lock (default: next to the manifest)')
-    .option('--target <probe>', 'the box\'s probe file (vault-bundle probe): lock only what that box lacks')
-    .addHelpText('after', examples(
-      'vault-bundle lock manifests/quickstart.yaml',
-      'vault-bundle lock my-box.yaml --target box.json',
-      'vault-bundle --cache-dir /srv/vault-cache lock my-box.yaml -o release/my-box.lock.json',
-    ))
+    .option('--target <probe>', "the box's probe file (vault-bundle probe): lock only what that box lacks")
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle lock manifests/quickstart.yaml',
+        'vault-bundle lock my-box.yaml --target box.json',
+        'vault-bundle --cache-dir /srv/vault-cache lock my-box.yaml -o release/my-box.lock.json',
+      ),
+    )
     .action(async (manifest: string, o: { out?: string; target?: string }) => {
       const { lockManifest } = await import('../../lock/for-build.js');
       const { path, lock } = await rendered(cli, async (report) =>

@@ -12,15 +12,27 @@ export function register(program: Command, cli: Cli): void {
     .option('--hf-home <dir>', 'HF_HOME of the models (default: $HF_HOME, else /opt/vault-ai/models)')
     .option('--state-dir <dir>', 'where vault-bundle install keeps its journal (default: /var/lib/vault-bundle, then ~/.local/state/vault-bundle)')
     .option('--image-version <file>', 'the version stamp a complete install writes (default: /etc/vault-ai/image-version.json)')
-    .addHelpText('after', examples('vault-bundle probe', 'vault-bundle probe --out /media/stick/box.json', 'vault-bundle probe --venv /opt/ml/venv --hf-home /data/models'))
+    .addHelpText(
+      'after',
+      examples('vault-bundle probe', 'vault-bundle probe --out /media/stick/box.json', 'vault-bundle probe --venv /opt/ml/venv --hf-home /data/models'),
+    )
     .action(async (o: { out?: string; venv: string; hfHome?: string; stateDir?: string; imageVersion?: string }) => {
       const { writeProbe } = await import('../../probe/write.js');
       const { execFile } = await import('../../util/exec.js');
-      const res = await writeProbe({ ...(o.out ? { out: o.out } : {}), venv: o.venv, ...(o.hfHome ? { hfHome: o.hfHome } : {}), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}), exec: execFile });
+      const res = await writeProbe({
+        ...(o.out ? { out: o.out } : {}),
+        venv: o.venv,
+        ...(o.hfHome ? { hfHome: o.hfHome } : {}),
+        ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+        ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
+        exec: execFile,
+      });
       if (cli.mode !== 'quiet') for (const w of res.warnings) printErr(`warning: ${w}\n`);
-      cli.emit(
-        `${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`,
-        { path: res.path, bytes: res.bytes, hostname: res.probe.hostname, absent: res.absent },
-      );
+      cli.emit(`${res.summary}\nwrote ${shown(res.path)} (${formatBytes(res.bytes)}); give it to "vault-bundle build <manifest> --target" on the build host`, {
+        path: res.path,
+        bytes: res.bytes,
+        hostname: res.probe.hostname,
+        absent: res.absent,
+      });
     });
 }

@@ -17,25 +17,32 @@ function registerPull(program: Command, d: CommandDeps): void {
       .argument('<reference>', 'oci://registry[:port]/repository:tag|@sha256:…, or oci:DIR[:tag] for an OCI image layout')
       .argument('<dir>', 'bundle folder to write (new, empty, or a pull that stopped there)'),
   )
-    .addHelpText('after', examples('vault-bundle pull registry.site.lan/vault/my-box:1.1.0 my-box', 'vault-bundle pull oci:/media/stick/layout:1.1.0 my-box', 'vault-bundle pull 127.0.0.1:5000/vault/my-box:1.1.0 my-box --plain-http'))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle pull registry.site.lan/vault/my-box:1.1.0 my-box',
+        'vault-bundle pull oci:/media/stick/layout:1.1.0 my-box',
+        'vault-bundle pull 127.0.0.1:5000/vault/my-box:1.1.0 my-box --plain-http',
+      ),
+    )
     .action(async (reference: string, dir: string, o: RegistryFlags) => {
-    const r = makeRenderer(d.mode());
-    const { openSource } = await import('../../oci/source.js');
-    const { pullBundle } = await import('../../oci/pull.js');
-    const ref = /^(oci:|[a-z]+:\/\/)/.test(reference) ? reference : `oci://${reference}`;
-    const { source, close } = openSource(ref, clientOptions(o, d.signal));
-    try {
-      const t0 = performance.now();
-      const res = await pullBundle(source, resolve(dir), { concurrency: d.concurrency(), report: r.report });
-      r.finish();
-      const secs = (performance.now() - t0) / 1000;
-      d.emit(
-        `pulled ${source.describe} (${res.digest}) into ${dir} in ${secs.toFixed(1)} s: ${res.files} files, ${formatBytes(res.bytes)}; ${formatBytes(res.fetchedBytes)} fetched${res.resumed ? `, ${res.resumed} resumed` : ''}\nnext: vault-bundle verify ${dir}`,
-        { ...res, seconds: secs },
-      );
-    } finally {
-      r.finish();
-      await close();
-    }
-  });
+      const r = makeRenderer(d.mode());
+      const { openSource } = await import('../../oci/source.js');
+      const { pullBundle } = await import('../../oci/pull.js');
+      const ref = /^(oci:|[a-z]+:\/\/)/.test(reference) ? reference : `oci://${reference}`;
+      const { source, close } = openSource(ref, clientOptions(o, d.signal));
+      try {
+        const t0 = performance.now();
+        const res = await pullBundle(source, resolve(dir), { concurrency: d.concurrency(), report: r.report });
+        r.finish();
+        const secs = (performance.now() - t0) / 1000;
+        d.emit(
+          `pulled ${source.describe} (${res.digest}) into ${dir} in ${secs.toFixed(1)} s: ${res.files} files, ${formatBytes(res.bytes)}; ${formatBytes(res.fetchedBytes)} fetched${res.resumed ? `, ${res.resumed} resumed` : ''}\nnext: vault-bundle verify ${dir}`,
+          { ...res, seconds: secs },
+        );
+      } finally {
+        r.finish();
+        await close();
+      }
+    });
 }

@@ -13,11 +13,14 @@ export function register(program: Command, cli: Cli): void {
     .option('--base <bundle>', 'an older bundle: add what changed since')
     .option('--audit <file>', 'audit findings to show (vault-bundle audit --json: a JSON array of {id, severity, package, version, summary})')
     .option('--key <file>', 'release public key to check SHA256SUMS.asc with', nonEmptyPath)
-    .addHelpText('after', examples(
-      'vault-bundle report bundles/my-box > report.html',
-      'vault-bundle report bundles/my-box-1.1.0 --base bundles/my-box-1.0.0 --key release.asc -o report.html',
-      'vault-bundle report my-box.tar --audit findings.json -o report.html',
-    ))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle report bundles/my-box > report.html',
+        'vault-bundle report bundles/my-box-1.1.0 --base bundles/my-box-1.0.0 --key release.asc -o report.html',
+        'vault-bundle report my-box.tar --audit findings.json -o report.html',
+      ),
+    )
     .action(async (bundle: string, o: { out?: string; base?: string; audit?: string; key?: string }) => {
       const { reportPage } = await import('../../report/page.js');
       const r = await reportPage({ bundle, ...(o.base ? { base: o.base } : {}), ...(o.audit ? { audit: o.audit } : {}), ...(o.key ? { key: o.key } : {}) });

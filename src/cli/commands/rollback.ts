@@ -7,7 +7,9 @@ const esc = (s: string) => s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCode
 export function register(program: Command, cli: Cli): void {
   program
     .command('rollback')
-    .description('undo the last install from its history record: files, model refs and the version stamp back to what the box had (apt and pip: not yet, refused before any change)')
+    .description(
+      'undo the last install from its history record: files, model refs and the version stamp back to what the box had (apt and pip: not yet, refused before any change)',
+    )
     .option('--to <version>', 'the version to go back to; must be the one the last install replaced')
     .option('-n, --dry-run', 'print the plan: what changes, from which version to which; change nothing')
     .option('--state-dir <dir>', 'where install keeps its journal and history (default: /var/lib/vault-bundle as root)')

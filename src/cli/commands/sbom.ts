@@ -9,9 +9,20 @@ export function register(program: Command, cli: Cli): void {
     .command('sbom')
     .description('print the bill of materials of a bundle: CycloneDX as shipped, SPDX 2.3 JSON, or a license summary')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
-    .addOption(new Option('--format <format>', 'cyclonedx: sbom.cdx.json as shipped; spdx: SPDX 2.3 JSON; licenses: counts by license, unknowns listed').choices(['cyclonedx', 'spdx', 'licenses']).default('cyclonedx'))
+    .addOption(
+      new Option('--format <format>', 'cyclonedx: sbom.cdx.json as shipped; spdx: SPDX 2.3 JSON; licenses: counts by license, unknowns listed')
+        .choices(['cyclonedx', 'spdx', 'licenses'])
+        .default('cyclonedx'),
+    )
     .option('-o, --out <file>', 'write it to this file instead of stdout')
-    .addHelpText('after', examples('vault-bundle sbom bundles/my-box > sbom.cdx.json', 'vault-bundle sbom my-box.tar --format spdx -o my-box.spdx.json', 'vault-bundle sbom bundles/my-box --format licenses'))
+    .addHelpText(
+      'after',
+      examples(
+        'vault-bundle sbom bundles/my-box > sbom.cdx.json',
+        'vault-bundle sbom my-box.tar --format spdx -o my-box.spdx.json',
+        'vault-bundle sbom bundles/my-box --format licenses',
+      ),
+    )
     .action(async (bundle: string, o: { format: 'cyclonedx' | 'spdx' | 'licenses'; out?: string }) => {
       const { sbomView } = await import('../../report/sbom.js');
       const r = await sbomView({ bundle, format: o.format });

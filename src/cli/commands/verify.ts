@@ -25,9 +25,16 @@ export function register(program: Command, cli: Cli): void {
     .option('--key <file>', 'release public key: SHA256SUMS.asc must be present and verify against it (an unsigned bundle fails)', nonEmptyPath)
     .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
     .option('--allow-expired', 'accept a bundle past the expiry date in its bundle.json')
-    .addHelpText('after', entry
-      ? examples('./verify', './verify --key release.asc', 'sh ./verify --base ../my-box-1.0.0')
-      : examples('vault-bundle verify bundles/quickstart', 'vault-bundle verify /media/stick/my-box --key release.asc', 'vault-bundle --json verify my-box.tar --base my-box-1.0.0'))
+    .addHelpText(
+      'after',
+      entry
+        ? examples('./verify', './verify --key release.asc', 'sh ./verify --base ../my-box-1.0.0')
+        : examples(
+            'vault-bundle verify bundles/quickstart',
+            'vault-bundle verify /media/stick/my-box --key release.asc',
+            'vault-bundle --json verify my-box.tar --base my-box-1.0.0',
+          ),
+    )
     .action(async (bundle: string, o: VerifyFlags) => {
       bundle = await localBundle(cli, bundle);
       const { verifyBundle } = await import('../../bundle/verify.js');
@@ -80,7 +87,10 @@ async function printReport(rep: VerifyReport, cli: Cli): Promise<void> {
       rep,
     );
   } else if (!quiet) {
-    const why = damage.length === 0 ? `${extra.length} file(s) not in the bundle left in ${shown(rep.bundle)}; the bundle's own files are intact` : `${rep.problems.length} problem(s) in ${shown(rep.bundle)}`;
+    const why =
+      damage.length === 0
+        ? `${extra.length} file(s) not in the bundle left in ${shown(rep.bundle)}; the bundle's own files are intact`
+        : `${rep.problems.length} problem(s) in ${shown(rep.bundle)}`;
     printOut(rep.name ? `FAILED ${what}: ${why}\n` : `FAILED: ${why}\n`);
     const next = nextStep(rep.problems);
     if (next) printErr(`hint: ${next}\n`);

@@ -65,10 +65,36 @@ const NON_ASCII = /[\u0080-\u00ff]/;
 
 /** Fields whose values are ASCII by Debian Policy (names, versions, relations, pool paths, hashes, numbers). */
 const ASCII_FIELDS = new Set([
-  'package', 'version', 'architecture', 'multi-arch', 'essential', 'important', 'protected', 'priority', 'section',
-  'source', 'pre-depends', 'depends', 'recommends', 'suggests', 'provides', 'conflicts', 'breaks', 'replaces',
-  'enhances', 'filename', 'size', 'sha256', 'sha1', 'sha512', 'md5sum', 'installed-size', 'status',
-  'description-md5', 'built-using', 'static-built-using',
+  'package',
+  'version',
+  'architecture',
+  'multi-arch',
+  'essential',
+  'important',
+  'protected',
+  'priority',
+  'section',
+  'source',
+  'pre-depends',
+  'depends',
+  'recommends',
+  'suggests',
+  'provides',
+  'conflicts',
+  'breaks',
+  'replaces',
+  'enhances',
+  'filename',
+  'size',
+  'sha256',
+  'sha1',
+  'sha512',
+  'md5sum',
+  'installed-size',
+  'status',
+  'description-md5',
+  'built-using',
+  'static-built-using',
 ]);
 
 /**
@@ -162,7 +188,8 @@ class StanzaReader {
   }
 
   feed(chunk: Chunk): void {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf =
+      typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     for (let o = 0; o < buf.length; o += PIECE) this.piece(buf.subarray(o, Math.min(o + PIECE, buf.length)));
   }
 

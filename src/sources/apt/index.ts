@@ -140,7 +140,11 @@ async function targetStatus(spec: AptSpec, ctx: BuildCtx): Promise<InstalledReco
     });
   }
   if (spec['target-status']) {
-    ctx.report({ type: 'warn', message: `apt: the probe of ${ctx.box.hostname} is the target's dpkg status; target-status ${spec['target-status']} is not read`, subject: 'apt.target-status' });
+    ctx.report({
+      type: 'warn',
+      message: `apt: the probe of ${ctx.box.hostname} is the target's dpkg status; target-status ${spec['target-status']} is not read`,
+      subject: 'apt.target-status',
+    });
   }
   return parseStatus([status]);
 }

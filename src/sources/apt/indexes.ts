@@ -55,13 +55,12 @@ export async function fetchIndexes(repos: TrustedRepo[], architectures: string[]
           const wanted = indexPaths(release, isFlat(suite) ? [''] : source.components, archs, subject);
           const origin = (release.fields.Origin ?? 'debian').toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
           const distro = purlDistro(release.fields.Codename ?? release.fields.Suite ?? suite);
-          const pin = source.pin ?? (/^yes$/i.test(release.fields.NotAutomatic ?? '') ? (/^yes$/i.test(release.fields.ButAutomaticUpgrades ?? '') ? 100 : 1) : 500);
+          const pin =
+            source.pin ?? (/^yes$/i.test(release.fields.NotAutomatic ?? '') ? (/^yes$/i.test(release.fields.ButAutomaticUpgrades ?? '') ? 100 : 1) : 500);
           return Promise.all(
             wanted.map(async ({ path, component, compression }) => {
               const f = release.files.get(path)!;
-              const url = release.acquireByHash
-                ? `${base}/${path.replace(/[^/]+$/, '')}by-hash/SHA256/${f.sha256}`
-                : `${base}/${path}`;
+              const url = release.acquireByHash ? `${base}/${path.replace(/[^/]+$/, '')}by-hash/SHA256/${f.sha256}` : `${base}/${path}`;
               const digest = digestOf(f.sha256);
               const id = `${subject} ${path}`;
               await ctx.store.put({ digest, size: f.size, subject: id, pinnedBy: 'signed-index' }, openUrl(url, f.size, id, ctx, 'signed-index'));
@@ -101,8 +100,7 @@ function indexPaths(
   const out: { path: string; component: string; compression: FetchedIndex['compression'] }[] = [];
   // RepositoryFormat: without "No-Support-for-Architecture-all: Packages", arch all lives in binary-all.
   const allSeparate =
-    !/Packages/.test(release.fields['No-Support-for-Architecture-all'] ?? '') &&
-    (release.fields.Architectures ?? '').split(/\s+/).includes('all');
+    !/Packages/.test(release.fields['No-Support-for-Architecture-all'] ?? '') && (release.fields.Architectures ?? '').split(/\s+/).includes('all');
   const releaseComponents = (release.fields.Components ?? '').split(/\s+/).filter(Boolean);
   for (const component of components) {
     // debian-security names its components "updates/main"; the files still live under main/.

@@ -50,13 +50,13 @@ function parseAlternative(s: string): Relation | undefined {
     const a = s[i];
     const b = s[i + 1];
     if (a === '<') {
-      if (b === '<') (op = '<<'), (i += 2);
-      else if (b === '=') (op = '<='), (i += 2);
-      else (op = '<='), (i += 1);
+      if (b === '<') ((op = '<<'), (i += 2));
+      else if (b === '=') ((op = '<='), (i += 2));
+      else ((op = '<='), (i += 1));
     } else if (a === '>') {
-      if (b === '>') (op = '>>'), (i += 2);
-      else if (b === '=') (op = '>='), (i += 2);
-      else (op = '>='), (i += 1);
+      if (b === '>') ((op = '>>'), (i += 2));
+      else if (b === '=') ((op = '>='), (i += 2));
+      else ((op = '>='), (i += 1));
     } else if (a === '=') {
       op = '=';
       i += b === '=' ? 2 : 1;

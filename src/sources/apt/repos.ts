@@ -104,7 +104,12 @@ async function keyringFiles(dirs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const d of dirs) {
     const names = await readdir(d).catch(() => [] as string[]);
-    out.push(...names.filter((n) => /\.(gpg|asc)$/.test(n)).sort().map((n) => join(d, n)));
+    out.push(
+      ...names
+        .filter((n) => /\.(gpg|asc)$/.test(n))
+        .sort()
+        .map((n) => join(d, n)),
+    );
   }
   return out;
 }

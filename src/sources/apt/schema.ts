@@ -3,10 +3,7 @@ import { z } from 'zod';
 const systemEntry = z
   .strictObject({
     system: z.literal(true).describe("Reuse this host's apt sources and keyrings (/etc/apt)."),
-    components: z
-      .array(z.string().min(1))
-      .optional()
-      .describe('Replace the components of every system source (e.g. add contrib non-free non-free-firmware).'),
+    components: z.array(z.string().min(1)).optional().describe('Replace the components of every system source (e.g. add contrib non-free non-free-firmware).'),
     suites: z.array(z.string().min(1)).optional().describe('Keep only these suites of the system sources.'),
     'check-valid-until': z.boolean().optional().describe('false accepts an expired Release (snapshot archives).'),
   })
@@ -15,10 +12,7 @@ const systemEntry = z
 const repoEntry = z
   .strictObject({
     uri: z.url({ protocol: /^(https?|file)$/ }).describe('Repository base URI (as in sources.list).'),
-    suites: z
-      .array(z.string().min(1))
-      .min(1)
-      .describe('Suites (codenames), or ["/"] (a path ending in /) for a flat repository such as NVIDIA\'s.'),
+    suites: z.array(z.string().min(1)).min(1).describe('Suites (codenames), or ["/"] (a path ending in /) for a flat repository such as NVIDIA\'s.'),
     components: z.array(z.string().min(1)).default([]).describe('Components; empty for a flat repository.'),
     'signed-by': z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
@@ -49,11 +43,7 @@ export const aptSchema = z
       .describe('Packages to install on the box, as apt-get install takes them.'),
     exclude: z.array(z.string().min(1)).default([]).describe('Packages never bundled (assumed present on the box).'),
     recommends: z.boolean().default(true).describe('Follow Recommends, as apt does by default.'),
-    'target-status': z
-      .string()
-      .min(1)
-      .optional()
-      .describe("The box's /var/lib/dpkg/status: only what the box lacks is bundled. Default: an empty box."),
+    'target-status': z.string().min(1).optional().describe("The box's /var/lib/dpkg/status: only what the box lacks is bundled. Default: an empty box."),
     architectures: z.array(z.string().min(1)).optional().describe('Default: the target architecture.'),
   })
   .describe('Debian packages with their full dependency closure, from signed apt repositories.');

@@ -54,7 +54,11 @@ async function makeAptView(items: readonly Locked[], ctx: BoxCtx, o: { status?: 
   // bundle was verified a moment ago (every .deb against SHA256SUMS), so trusting this one local source is sound.
   const signed = ctx.signedBy !== undefined && (await exists(join(ctx.bundleDir, APT_INRELEASE)));
   if (ctx.signedBy !== undefined && !signed) {
-    ctx.report({ type: 'warn', message: `the bundle has no ${APT_INRELEASE}: apt trusts its verified .debs (trusted=yes) instead of signed-by`, subject: 'apt' });
+    ctx.report({
+      type: 'warn',
+      message: `the bundle has no ${APT_INRELEASE}: apt trusts its verified .debs (trusted=yes) instead of signed-by`,
+      subject: 'apt',
+    });
   }
   if (!o.quiet) reportSource(ctx, signed);
   if (signed) {
@@ -83,8 +87,7 @@ export interface AptObjection {
 }
 
 export type AptSimulation =
-  | { ok: true; plan: string; inst: string[] }
-  | { ok: false; objections: AptObjection[]; downgrades: string[]; errors: string[]; output: string };
+  { ok: true; plan: string; inst: string[] } | { ok: false; objections: AptObjection[]; downgrades: string[]; errors: string[]; output: string };
 
 /** `apt-get install -s` of the whole apt step: apt's own answer to whether it would install on this box. */
 export async function simulateApt(view: AptView): Promise<AptSimulation> {
@@ -131,7 +134,9 @@ export function parseAptRefusal(output: string): { objections: AptObjection[]; d
 export function aptRefusal(sim: Extract<AptSimulation, { ok: false }>, o: { box?: string } = {}): TargetError {
   const why = [
     ...sim.objections.map((x) => escapeName(`${x.package}: ${x.relation} ${x.detail}`)),
-    ...(sim.downgrades.length > 0 ? [`the box has newer ${escapeName(sim.downgrades.join(', '))}: apt would have to downgrade ${sim.downgrades.length > 1 ? 'them' : 'it'}`] : []),
+    ...(sim.downgrades.length > 0
+      ? [`the box has newer ${escapeName(sim.downgrades.join(', '))}: apt would have to downgrade ${sim.downgrades.length > 1 ? 'them' : 'it'}`]
+      : []),
     ...sim.errors.map((e) => `apt: ${escapeName(e)}`),
   ];
   const names = [...new Set([...sim.objections.map((x) => x.package), ...sim.downgrades])].map(escapeName);
@@ -159,7 +164,6 @@ export function toolFailed(args: string[], r: { code: number; stdout: string; st
     hint: "read apt's message above; the bundle may lack a package the box needs (probe the box and rebuild with --target box.json)",
   });
 }
-
 
 function tail(s: string, lines = 15): string {
   return s.trim().split('\n').slice(-lines).join('\n');

@@ -8,15 +8,16 @@ import { ManifestError, UpstreamError } from '../../util/errors.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { fileSpace, installFiles } from './install.js';
 
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'letters, digits and . _ + - only, starting with a letter or digit');
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'letters, digits and . _ + - only, starting with a letter or digit');
 
 const fileEntry = z
   .strictObject({
     name: name.describe('Unique name of the file in this bundle.'),
     version: z.string().min(1).optional().describe('Version for the SBOM (default: the first 12 hex of sha256).'),
-    url: z.url({ protocol: /^(https?|file)$/ }).optional().describe('Where to fetch it (https, http or file).'),
+    url: z
+      .url({ protocol: /^(https?|file)$/ })
+      .optional()
+      .describe('Where to fetch it (https, http or file).'),
     path: z.string().min(1).optional().describe('A local file; relative to the manifest folder.'),
     sha256: z
       .string()

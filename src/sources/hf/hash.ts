@@ -18,7 +18,12 @@ export async function hashLocalFile(path: string, subject: string): Promise<{ sh
     size += (chunk as Buffer).byteLength;
   }
   if (size !== expected) {
-    throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: ${path} changed while it was read (${expected} bytes, then ${size})`, subject, hint: 'lock again once the model folder is no longer being written' });
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${subject}: ${path} changed while it was read (${expected} bytes, then ${size})`,
+      subject,
+      hint: 'lock again once the model folder is no longer being written',
+    });
   }
   return { sha256: sha256.digest('hex'), size, gitOid: sha1.digest('hex') };
 }

@@ -32,7 +32,11 @@ function leaveOutCached(items: Locked[], spec: HfSpec, ctx: BuildCtx): Locked[] 
   const hf = ctx.box?.hf;
   if (!ctx.box || !hf?.present) return items;
   if (hf.home !== spec.home) {
-    ctx.report({ type: 'warn', message: `hf: the probe read the models in ${hf.home}, the manifest installs into ${spec.home}; every model is bundled`, subject: 'hf.home' });
+    ctx.report({
+      type: 'warn',
+      message: `hf: the probe read the models in ${hf.home}, the manifest installs into ${spec.home}; every model is bundled`,
+      subject: 'hf.home',
+    });
     return items;
   }
   const keyOf = (type: string, repo: string, commit: string) => `${type}\0${repo}\0${commit}`;
@@ -63,9 +67,7 @@ export const hfSource: Source<HfSpec> = {
 
   async resolve(spec, ctx) {
     const endpoint = (spec.endpoint ?? process.env.HF_ENDPOINT ?? PUBLIC_HUB).replace(/\/+$/, '');
-    const parts = await Promise.all(
-      spec.models.map((m) => ('local' in m ? resolveLocal(m, spec, ctx) : resolveHub(m, spec, endpoint, ctx))),
-    );
+    const parts = await Promise.all(spec.models.map((m) => ('local' in m ? resolveLocal(m, spec, ctx) : resolveHub(m, spec, endpoint, ctx))));
     return leaveOutCached(parts.flat(), spec, ctx);
   },
 
@@ -128,7 +130,8 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
     } catch (err) {
       throw hubErr(err, `revision ${m.revision}`);
     }
-    if (!/^[0-9a-f]{40}$/.test(commit)) throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the Hub gave no commit for ${m.revision}`, subject });
+    if (!/^[0-9a-f]{40}$/.test(commit))
+      throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the Hub gave no commit for ${m.revision}`, subject });
   }
   const entries: { path: string; size: number; oid: string; lfs?: { oid: string; size: number } }[] = [];
   try {
@@ -141,7 +144,13 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
   }
   const base = `${endpoint}/${m.type === 'dataset' ? 'datasets/' : ''}${m.repo}/resolve/${commit}`;
   const files = entries.filter((e) => selected(e.path, m.include, m.exclude));
-  if (files.length === 0) throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: no files at ${commit} match include/exclude`, subject, hint: 'check the include and exclude globs' });
+  if (files.length === 0)
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${subject}: no files at ${commit} match include/exclude`,
+      subject,
+      hint: 'check the include and exclude globs',
+    });
   for (const e of files) refuseHostile(e.path, subject);
   let license = m.license;
   // Each non-LFS file is one more request (and one more round trip) while locking: fetch them in parallel.
@@ -155,19 +164,30 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
         if (!sha256) {
           // Not in LFS: the Hub gives only the git blob sha1. Fetch it now, check that sha1, and lock its sha256.
           const id = `hf:${m.repo}/${e.path}`;
-          const data = await ctx.http.getBytes(url, { signal: ctx.signal, maxLength: MAX_SMALL_FILE, subject: id, headers: tokenHeader() }).catch((err: unknown) => {
-            throw gatedHint(err);
-          });
+          const data = await ctx.http
+            .getBytes(url, { signal: ctx.signal, maxLength: MAX_SMALL_FILE, subject: id, headers: tokenHeader() })
+            .catch((err: unknown) => {
+              throw gatedHint(err);
+            });
           const found = gitBlobSha1(data);
           if (found !== e.oid) {
-            throw new IntegrityError({ code: 'DIGEST_MISMATCH', message: `${id}: git blob sha1 ${found}, the Hub lists ${e.oid}`, subject: id, expected: e.oid, found });
+            throw new IntegrityError({
+              code: 'DIGEST_MISMATCH',
+              message: `${id}: git blob sha1 ${found}, the Hub lists ${e.oid}`,
+              subject: id,
+              expected: e.oid,
+              found,
+            });
           }
           sha256 = createHash('sha256').update(data).digest('hex');
           size = data.length;
           await ctx.store.putBuffer(data, id);
           if (e.path === 'README.md' && !m.license) license = cardLicense(data.toString('utf8'));
         }
-        const l = lockedFile(m.repo, m.type, commit, m.revision, e.path, sha256, size, e.oid, Boolean(e.lfs), url, { kind: 'index-hash', index: `${endpoint} ${m.repo}@${commit}` });
+        const l = lockedFile(m.repo, m.type, commit, m.revision, e.path, sha256, size, e.oid, Boolean(e.lfs), url, {
+          kind: 'index-hash',
+          index: `${endpoint} ${m.repo}@${commit}`,
+        });
         l.meta!.home = spec.home;
         return l;
       }),
@@ -186,7 +206,12 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
   const root = isAbsolute(m.local) ? m.local : resolvePath(ctx.baseDir, m.local);
   const st = await stat(root).catch(() => undefined);
   if (!st?.isDirectory()) {
-    throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: local folder ${root} does not exist`, subject, hint: 'point "local" at a model folder or an HF cache repo folder (models--org--name)' });
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${subject}: local folder ${root} does not exist`,
+      subject,
+      hint: 'point "local" at a model folder or an HF cache repo folder (models--org--name)',
+    });
   }
   // An HF cache repo folder (models--org--name, or HF_HOME/hub holding one): take its snapshot.
   let dir = root;
@@ -207,14 +232,19 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
   if (found.length === 0) throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${subject}: no files in ${dir}`, subject });
   // A plain folder has no commit: derive a stable one from its content, so a changed folder is a new revision.
   const derived = commit === undefined;
-  commit ??= createHash('sha1').update(found.map((f) => `${f.path}\0${f.sha256}\n`).join('')).digest('hex');
+  commit ??= createHash('sha1')
+    .update(found.map((f) => `${f.path}\0${f.sha256}\n`).join(''))
+    .digest('hex');
   const [ns, name] = m.repo.split('/') as [string, string];
   let license = m.license;
   const readme = found.find((f) => f.path === 'README.md');
   if (readme && !license) license = cardLicense(await readFile(join(dir, 'README.md'), 'utf8'));
   return found.map((f) => {
     const lfs = f.size > 10 << 20 || /\.(safetensors|bin|pt|pth|gguf|onnx|msgpack|h5|npz)$/.test(f.path);
-    const l = lockedFile(m.repo, m.type, commit!, 'main', f.path, f.sha256, f.size, f.gitOid, lfs, pathToFileURL(join(dir, f.path)).href, { kind: 'manifest-pin', manifest: ctx.manifestPath });
+    const l = lockedFile(m.repo, m.type, commit!, 'main', f.path, f.sha256, f.size, f.gitOid, lfs, pathToFileURL(join(dir, f.path)).href, {
+      kind: 'manifest-pin',
+      manifest: ctx.manifestPath,
+    });
     if (license) l.meta!.license = license;
     l.meta!.home = spec.home;
     // Nothing here came from the Hub: a huggingface purl would name a Hub commit that may not exist there.

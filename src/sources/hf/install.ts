@@ -114,8 +114,5 @@ export async function modelSpace(items: readonly Locked[], ctx: BoxCtx): Promise
     if ((await stat(blob).catch(() => undefined))?.size !== item.size) bytes += item.size;
   }
   const flat = ctx.options.flat;
-  return [
-    { path: home, bytes, what: 'models' },
-    ...(flat ? [{ path: flat, bytes: items.reduce((n, i) => n + i.size, 0), what: 'flat model copies' }] : []),
-  ];
+  return [{ path: home, bytes, what: 'models' }, ...(flat ? [{ path: flat, bytes: items.reduce((n, i) => n + i.size, 0), what: 'flat model copies' }] : [])];
 }

@@ -10,7 +10,10 @@ export function safeRepoPath(path: string): boolean {
 
 /** fnmatch-style globs as huggingface_hub's allow_patterns use them: `*` matches across `/` too. */
 export function globMatch(pattern: string, path: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(path);
 }
 

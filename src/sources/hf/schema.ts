@@ -21,7 +21,7 @@ const localModel = z
       .string()
       .regex(/^[0-9a-f]{40}$/, 'a 40-hex commit')
       .optional()
-      .describe('The commit (default: from the cache refs/main, or derived from a plain folder\'s content).'),
+      .describe("The commit (default: from the cache refs/main, or derived from a plain folder's content)."),
     type: z.enum(['model', 'dataset']).default('model'),
     include: z.array(z.string().min(1)).optional(),
     exclude: z.array(z.string().min(1)).default([]),
@@ -31,9 +31,15 @@ const localModel = z
 
 export const hfSchema = z
   .strictObject({
-    endpoint: z.url({ protocol: /^https?$/ }).optional().describe('Hub endpoint (default: $HF_ENDPOINT, else the public Hub).'),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Hub endpoint (default: $HF_ENDPOINT, else the public Hub).'),
     home: z.string().regex(/^\//).default('/opt/vault-ai/models').describe('HF_HOME on the box.'),
-    models: z.array(z.union([localModel, hubModel])).min(1).describe('Models (and datasets) pinned to a commit.'),
+    models: z
+      .array(z.union([localModel, hubModel]))
+      .min(1)
+      .describe('Models (and datasets) pinned to a commit.'),
   })
   .describe('HuggingFace models in the standard cache layout, loadable offline.');
 

@@ -53,7 +53,11 @@ export function leaveOutInstalled(items: Locked[], spec: PipSpec, ctx: BuildCtx)
     return items;
   }
   if (venv.path !== spec.venv) {
-    ctx.report({ type: 'warn', message: `pip: the probe read the venv ${venv.path}, the manifest installs into ${spec.venv}; every wheel is bundled`, subject: 'pip.venv' });
+    ctx.report({
+      type: 'warn',
+      message: `pip: the probe read the venv ${venv.path}, the manifest installs into ${spec.venv}; every wheel is bundled`,
+      subject: 'pip.venv',
+    });
     return items;
   }
   const installed = new Map(venv.distributions.map((d) => [normalizeName(d.name), version(d.version)]));

@@ -28,12 +28,18 @@ export const pipSource: Source<PipSpec> = {
   async resolve(spec, ctx) {
     const python = spec.python ?? ctx.target.python;
     if (!python) {
-      throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${ctx.manifestPath}: pip needs the target's Python`, subject: 'pip.python', hint: 'set target.python (e.g. "3.12") or pip.python' });
+      throw new ManifestError({
+        code: 'MANIFEST_FIELD',
+        message: `${ctx.manifestPath}: pip needs the target's Python`,
+        subject: 'pip.python',
+        hint: 'set target.python (e.g. "3.12") or pip.python',
+      });
     }
     const machine = ctx.target.arch === 'arm64' ? 'aarch64' : 'x86_64';
     // A probed box (--target) gives its interpreter's own tags and full version.
     const box = boxPython(ctx, python);
-    const all = box?.tags ?? targetTags({ python, implementation: spec.implementation, ...(spec.abi ? { abi: spec.abi } : {}), glibc: spec.glibc, arch: machine });
+    const all =
+      box?.tags ?? targetTags({ python, implementation: spec.implementation, ...(spec.abi ? { abi: spec.abi } : {}), glibc: spec.glibc, arch: machine });
     // Explicit platforms narrow the target's tags (pure-Python `any` wheels always fit).
     const tags = spec.platforms ? all.filter((t) => t.endsWith('-any') || spec.platforms!.includes(t.split('-')[2]!)) : all;
     const env = targetEnv({ python, platform: 'linux', machine, ...box?.env });
@@ -52,7 +58,13 @@ export const pipSource: Source<PipSpec> = {
         const want = f.metadata.sha256;
         const got = createHash('sha256').update(body).digest('hex');
         if (want && want !== got) {
-          throw new IntegrityError({ code: 'DIGEST_MISMATCH', message: `pip:${f.filename}.metadata: expected sha256 ${want}, found ${got}`, subject: `pip:${f.filename}`, expected: want, found: got });
+          throw new IntegrityError({
+            code: 'DIGEST_MISMATCH',
+            message: `pip:${f.filename}.metadata: expected sha256 ${want}, found ${got}`,
+            subject: `pip:${f.filename}`,
+            expected: want,
+            found: got,
+          });
         }
         return body.toString('utf8');
       }
@@ -94,7 +106,11 @@ export const pipSource: Source<PipSpec> = {
           });
         }
         const meta: Record<string, string> = { ...item.meta, venv: spec.venv };
-        if (c.dependsOn.size) meta.dependsOn = [...c.dependsOn].map((n) => ids.get(n)!).sort().join(' ');
+        if (c.dependsOn.size)
+          meta.dependsOn = [...c.dependsOn]
+            .map((n) => ids.get(n)!)
+            .sort()
+            .join(' ');
         meta.pulledBy = c.chain.length ? `${ids.get(normalizeName(c.chain[0]!.split('==')[0]!)) ?? c.chain[0]} Requires-Dist` : '(requested)';
         return { ...item, meta };
       }),
@@ -166,13 +182,21 @@ async function findLinks(dirs: string[]): Promise<Map<string, IndexFile[]>> {
     try {
       names = await readdir(dir);
     } catch {
-      throw new ManifestError({ code: 'MANIFEST_FIELD', message: `pip.find-links: cannot read folder ${dir}`, subject: 'pip.find-links', hint: 'give a folder of .whl files, relative to the manifest' });
+      throw new ManifestError({
+        code: 'MANIFEST_FIELD',
+        message: `pip.find-links: cannot read folder ${dir}`,
+        subject: 'pip.find-links',
+        hint: 'give a folder of .whl files, relative to the manifest',
+      });
     }
     for (const n of names.filter((x) => x.endsWith('.whl') || /\.(tar\.gz|zip)$/.test(x)).sort()) {
       const project = normalizeName(n.split('-')[0]!);
       const path = join(dir, n);
       if (!(await stat(path)).isFile()) continue;
-      out.set(project, [...(out.get(project) ?? []), { filename: n, url: pathToFileURL(path).href, yanked: false, metadata: false, index: pathToFileURL(dir).href }]);
+      out.set(project, [
+        ...(out.get(project) ?? []),
+        { filename: n, url: pathToFileURL(path).href, yanked: false, metadata: false, index: pathToFileURL(dir).href },
+      ]);
     }
   }
   return out;
@@ -185,7 +209,12 @@ async function rootsOf(spec: PipSpec, ctx: BuildCtx): Promise<Want[]> {
   if (spec.requirements) {
     file = isAbsolute(spec.requirements) ? spec.requirements : resolvePath(ctx.baseDir, spec.requirements);
     const text = await readFile(file, 'utf8').catch(() => {
-      throw new ManifestError({ code: 'MANIFEST_FIELD', message: `pip.requirements: cannot read ${file}`, subject: 'pip.requirements', hint: 'give a requirements file relative to the manifest' });
+      throw new ManifestError({
+        code: 'MANIFEST_FIELD',
+        message: `pip.requirements: cannot read ${file}`,
+        subject: 'pip.requirements',
+        hint: 'give a requirements file relative to the manifest',
+      });
     });
     lines.push(...text.replace(/\\\r?\n/g, ' ').split(/\r?\n/));
   }
@@ -204,17 +233,34 @@ async function rootsOf(spec: PipSpec, ctx: BuildCtx): Promise<Want[]> {
       });
     }
     const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*(;.*)?$/.exec(req);
-    if (!m) throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${file ?? 'pip.packages'}: cannot parse requirement "${req}"`, subject: req, hint: 'write name==version' });
+    if (!m)
+      throw new ManifestError({
+        code: 'MANIFEST_FIELD',
+        message: `${file ?? 'pip.packages'}: cannot parse requirement "${req}"`,
+        subject: req,
+        hint: 'write name==version',
+      });
     out.push({
       name: m[1]!,
-      extras: m[2] ? m[2].slice(1, -1).split(',').map((e) => e.trim()).filter(Boolean) : [],
+      extras: m[2]
+        ? m[2]
+            .slice(1, -1)
+            .split(',')
+            .map((e) => e.trim())
+            .filter(Boolean)
+        : [],
       specifier: m[3] ?? '',
       hashes,
       chain: [],
     });
   }
   if (out.length === 0) {
-    throw new ManifestError({ code: 'MANIFEST_FIELD', message: `${ctx.manifestPath}: pip has no requirements`, subject: 'pip.packages', hint: 'list packages (name==version) or a requirements file' });
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${ctx.manifestPath}: pip has no requirements`,
+      subject: 'pip.packages',
+      hint: 'list packages (name==version) or a requirements file',
+    });
   }
   return out;
 }

@@ -33,10 +33,7 @@ export interface MarkerEnv {
 export type MarkerVariable = keyof MarkerEnv;
 export type MarkerOp = '===' | '==' | '~=' | '!=' | '<=' | '>=' | '<' | '>' | 'in' | 'not in';
 export type MarkerValue = { var: MarkerVariable } | { str: string };
-export type Marker =
-  | { op: MarkerOp; lhs: MarkerValue; rhs: MarkerValue }
-  | { and: Marker[] }
-  | { or: Marker[] };
+export type Marker = { op: MarkerOp; lhs: MarkerValue; rhs: MarkerValue } | { and: Marker[] } | { or: Marker[] };
 
 // packaging's tokenizer rules. The dotted names are the old PEP 345 spellings; python_implementation is
 // an alias of platform_python_implementation.
@@ -228,7 +225,8 @@ const PLATFORMS = {
 /** The marker environment of a CPython target, as `packaging.markers.default_environment()` would report it there. */
 export function targetEnv(o: TargetEnvOptions): MarkerEnv {
   const parts = o.python.split('.');
-  if (parts.length < 2 || parts.length > 3 || !parts.every((p) => /^[0-9]+$/.test(p))) throw new Error(`python must be X.Y or X.Y.Z, not ${JSON.stringify(o.python)}`);
+  if (parts.length < 2 || parts.length > 3 || !parts.every((p) => /^[0-9]+$/.test(p)))
+    throw new Error(`python must be X.Y or X.Y.Z, not ${JSON.stringify(o.python)}`);
   const full = parts.length === 2 ? `${o.python}.0` : o.python;
   const platform = o.platform ?? 'linux';
   const env: MarkerEnv = {

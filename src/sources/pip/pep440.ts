@@ -51,10 +51,15 @@ function parse(s: string): Version | undefined {
   const v: Version = { epoch: epoch ? num(epoch, s) : 0, release: release!.split('.').map((d) => num(d, s)) };
   // Implicit numbers are 0 (PEP 440 "Implicit pre-release number", "Implicit post release number", ...).
   if (preL) v.pre = [PRE_SPELLING[preL.toLowerCase()]!, preN ? num(preN, s) : 0];
-  if (postN1 !== undefined) v.post = num(postN1, s); // "Implicit post releases": 1.0-1 is 1.0.post1
+  if (postN1 !== undefined)
+    v.post = num(postN1, s); // "Implicit post releases": 1.0-1 is 1.0.post1
   else if (postL) v.post = postN2 ? num(postN2, s) : 0;
   if (devL) v.dev = devN ? num(devN, s) : 0;
-  if (local) v.local = local.toLowerCase().split(/[-_.]/).map((p) => (/^[0-9]+$/.test(p) ? num(p, s) : p));
+  if (local)
+    v.local = local
+      .toLowerCase()
+      .split(/[-_.]/)
+      .map((p) => (/^[0-9]+$/.test(p) ? num(p, s) : p));
   return v;
 }
 

@@ -144,13 +144,39 @@ async function choose(name: string, want: Want, deps: PipResolveDeps): Promise<{
   for (const v of matching) {
     const candidates = byVersion.get(v)!.filter((f) => (!f.yanked || pinned) && requiresPythonOK(f, deps.python));
     const wheels = candidates.filter((f) => f.filename.endsWith('.whl'));
-    const best = bestWheel(wheels.map((f) => f.filename), deps.tags);
+    const best = bestWheel(
+      wheels.map((f) => f.filename),
+      deps.tags,
+    );
     if (best) return { version: v, file: wheels.find((f) => f.filename === best)! };
-    if (candidates.length) tried.push(`${v}: ${wheels.length ? `wheels only for ${[...new Set(wheels.map((f) => f.filename.split('-').slice(-3).join('-').replace(/\.whl$/, '')))].slice(0, 4).join(', ')}` : 'source distribution only'}`);
+    if (candidates.length)
+      tried.push(
+        `${v}: ${
+          wheels.length
+            ? `wheels only for ${[
+                ...new Set(
+                  wheels.map((f) =>
+                    f.filename
+                      .split('-')
+                      .slice(-3)
+                      .join('-')
+                      .replace(/\.whl$/, ''),
+                  ),
+                ),
+              ]
+                .slice(0, 4)
+                .join(', ')}`
+            : 'source distribution only'
+        }`,
+      );
     if (pinned) break;
   }
   if (matching.length === 0) {
-    throw new PipResolveError('NOT_FOUND', name, `${name}${want.specifier}: no matching version${who} (available: ${versions.slice(0, 8).join(', ')}${versions.length > 8 ? ', …' : ''})`);
+    throw new PipResolveError(
+      'NOT_FOUND',
+      name,
+      `${name}${want.specifier}: no matching version${who} (available: ${versions.slice(0, 8).join(', ')}${versions.length > 8 ? ', …' : ''})`,
+    );
   }
   throw new PipResolveError(
     'NO_WHEEL',

@@ -73,7 +73,13 @@ function fromJson(page: Pep691Page, pageUrl: string, index: string): IndexFile[]
   });
 }
 
-const decode = (s: string) => s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+const decode = (s: string) =>
+  s
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 
 /** PEP 503: anchors whose text is the filename; `#sha256=` fragment; data-requires-python, data-yanked, data-core-metadata. */
 function fromHtml(html: string, pageUrl: string, index: string): IndexFile[] {

@@ -1,7 +1,20 @@
 import { compareVersions } from '../version.js';
 import type { ResolveContext } from './context.js';
 import { buildDeps } from './deps.js';
-import { isNegative, MODE_DELETE, MODE_INSTALL, MODE_KEEP, type Pkg, satisfiesPrv, satisfiesVer, T_DEPENDS, T_PREDEPENDS, T_RECOMMENDS, T_SUGGESTS, type Ver } from './model.js';
+import {
+  isNegative,
+  MODE_DELETE,
+  MODE_INSTALL,
+  MODE_KEEP,
+  type Pkg,
+  satisfiesPrv,
+  satisfiesVer,
+  T_DEPENDS,
+  T_PREDEPENDS,
+  T_RECOMMENDS,
+  T_SUGGESTS,
+  type Ver,
+} from './model.js';
 
 /**
  * pkgDepCache::MarkAndSweep as DoAutomaticRemove runs it after marking: new automatic installs that nothing
@@ -82,8 +95,7 @@ function markFromRoots(ctx: ResolveContext, live: Pkg[]): void {
   for (const p of live) p.marked = false;
   for (const p of live) {
     if (p.marked || boring(p)) continue;
-    const root =
-      !p.auto || p.essential || p.important || (p.current !== null && p.current.priority === 1) || !depcache.isModeChangeOk(-1, p, 0, false);
+    const root = !p.auto || p.essential || p.important || (p.current !== null && p.current.priority === 1) || !depcache.isModeChangeOk(-1, p, 0, false);
     if (!root) continue;
     markPackage(p, p.mode === MODE_INSTALL ? p.inst : p.current, 0);
   }

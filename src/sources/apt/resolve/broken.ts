@@ -81,9 +81,7 @@ function brokenError(ctx: ResolveContext, p: Pkg): ClosureError {
   let group: Dep[] = g;
   const chain = chainOf(ctx, p);
   for (let i = 0; i < 50; i++) {
-    const next = group
-      .flatMap((d) => [d.target, ...cache.providesOf(d.target).map((x) => x.ver.pkg)])
-      .find((q) => failures.has(q) && !chain.includes(q));
+    const next = group.flatMap((d) => [d.target, ...cache.providesOf(d.target).map((x) => x.ver.pkg)]).find((q) => failures.has(q) && !chain.includes(q));
     if (!next) break;
     chain.unshift(next);
     at = next;
@@ -95,12 +93,23 @@ function brokenError(ctx: ResolveContext, p: Pkg): ClosureError {
     .map((d) => d.target.current)
     .filter((x): x is Ver => x !== null)
     .map((x) => `the target has ${x.pkg.group.name} ${x.str}`);
-  const field = group[0] ? (group[0].type === T_PREDEPENDS ? 'Pre-Depends' : isNegative(group[0]) ? (group[0].type === T_BREAKS ? 'Breaks' : 'Conflicts') : 'Depends') : 'Depends';
+  const field = group[0]
+    ? group[0].type === T_PREDEPENDS
+      ? 'Pre-Depends'
+      : isNegative(group[0])
+        ? group[0].type === T_BREAKS
+          ? 'Breaks'
+          : 'Conflicts'
+        : 'Depends'
+    : 'Depends';
   const satisfiable = group.some((d) => providers.fromDependency(d, CANDIDATE).length > 0);
   const names = chain.map((x) => x.group.name);
   // The usual cause when a pinned package's exact dependency fails: the sources hold the matching version,
   // but apt's candidate is another (a newer point release); apt-get would refuse the same request.
-  const older = satisfiable || have.length > 0 || !group[0] || isNegative(group[0]) ? undefined : group.flatMap((d) => (d.target.cand ? d.target.versions.filter((x) => x !== d.target.cand && satisfiesVer(d, x.str)).map((x) => ({ d, x })) : []))[0];
+  const older =
+    satisfiable || have.length > 0 || !group[0] || isNegative(group[0])
+      ? undefined
+      : group.flatMap((d) => (d.target.cand ? d.target.versions.filter((x) => x !== d.target.cand && satisfiesVer(d, x.str)).map((x) => ({ d, x })) : []))[0];
   if (older) {
     const pin = `${older.d.target.group.name}=${older.x.str}`;
     return new ClosureError(

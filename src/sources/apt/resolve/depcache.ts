@@ -28,14 +28,7 @@ export class DepCache extends DepCacheMarks {
     return true;
   }
 
-  private removeConflictsIfNotUpgradeable(
-    toRemove: Dep[],
-    toUpgrade: Pkg[],
-    delayed: Pkg[],
-    propagate: boolean,
-    fromUser: boolean,
-    depth: number,
-  ): boolean {
+  private removeConflictsIfNotUpgradeable(toRemove: Dep[], toUpgrade: Pkg[], delayed: Pkg[], propagate: boolean, fromUser: boolean, depth: number): boolean {
     let failed = false;
     const bad: Pkg[] = [];
     const stop = () => failed && !propagate && !fromUser;

@@ -120,7 +120,10 @@ export interface Prv {
   flags: number;
 }
 
-export type RelSource = Pick<AptPackageRecord, 'preDepends' | 'depends' | 'conflicts' | 'breaks' | 'recommends' | 'suggests' | 'replaces' | 'enhances' | 'provides'>;
+export type RelSource = Pick<
+  AptPackageRecord,
+  'preDepends' | 'depends' | 'conflicts' | 'breaks' | 'recommends' | 'suggests' | 'replaces' | 'enhances' | 'provides'
+>;
 
 /** The relationship fields in the order debListParser::NewVersion reads them. */
 export const DEP_FIELDS: [keyof RelSource, number][] = [

@@ -19,7 +19,9 @@ export function buildResult(ctx: ResolveContext, why: ResolveResult['why']): Res
     for (const r of v.recs) if (r.origin.pin > best.origin.pin) best = r;
     packages.push(best);
   }
-  packages.sort((a, b) => (a.package < b.package ? -1 : a.package > b.package ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0));
+  packages.sort((a, b) =>
+    a.package < b.package ? -1 : a.package > b.package ? 1 : a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0,
+  );
   const inResult = new Set(chosen);
   for (const p of chosen) {
     const k = keyOfVer(p.inst!);
