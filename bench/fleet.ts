@@ -72,7 +72,7 @@ async function rolloutBench(): Promise<Metric[]> {
       [three, ['box2', 'box3', 'box4']],
     ] as const) {
       for (const h of hosts)
-        if (!r.recap[h] || r.recap[h]!.unreachable > 0 || r.recap[h]!.changed === 0) throw new Error(`${h} did not roll out:\n${r.out.slice(-3000)}`);
+        if (!r.recap[h] || r.recap[h].unreachable > 0 || r.recap[h].changed === 0) throw new Error(`${h} did not roll out:\n${r.out.slice(-3000)}`);
     }
     log(`rollout: 1 box ${oneS.toFixed(1)} s, 3 boxes ${threeS.toFixed(1)} s (${(threeS / oneS).toFixed(2)}x)`);
     const ratio = threeS / oneS;

@@ -764,7 +764,7 @@ describe('resolveClosure on hand-made universes', () => {
 describe.skipIf(!ISO)(
   ISO ? 'resolveClosure equals apt-get install -s on the Debian mirror' : `resolveClosure vs the Debian mirror: skipped, ${NO_MIRROR}`,
   () => {
-    let universe: PackageRecord[] = [];
+    const universe: PackageRecord[] = [];
     let host: InstalledRecord[] = [];
     const plans = new Map<string, Promise<string[]>>();
     const ours = (packages: string[], installed: InstalledRecord[] = []) =>

@@ -170,7 +170,7 @@ describe('matching rules', () => {
     // PEP 440: a wheel's local label (PyTorch's +cu124) is ignored against a record that names none.
     const torch = { versions: ['2.5.1'], ...r([{ introduced: '2.0' }, { last_affected: '2.5.1' }]) };
     expect(affects(torch, '2.5.1+cu124', pep440Order)).toEqual({ by: 'range' });
-    expect(affects({ versions: ['2.5.1'] } as Parameters<typeof affects>[0], '2.5.1+cu124', pep440Order)).toEqual({ by: 'versions' });
+    expect(affects({ versions: ['2.5.1'] }, '2.5.1+cu124', pep440Order)).toEqual({ by: 'versions' });
     expect(affects(r([{ introduced: '0' }, { fixed: '2.5.1' }]), '2.5.1+cu124', pep440Order)).toBeUndefined();
     const limited = r([{ introduced: '0' }, { limit: '2.0' }]);
     expect(['1.9', '2.0', '2.1'].map((v) => Boolean(affects(limited, v, pep440Order)))).toEqual([true, false, false]);

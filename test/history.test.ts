@@ -16,7 +16,7 @@ async function bundle(dir: string, version: string): Promise<string> {
   await mkdir(sub, { recursive: true });
   const { manifest } = await fileManifest(sub, { name: 'hist', version, sizes: [64 + Number(version.split('.')[1])] });
   const text = await readFile(manifest, 'utf8');
-  await writeFile(manifest, text.replace(/(    sha256: .+\n)/, `$1    install: { dest: ${join(dir, 'box', 'hist')} }\n`));
+  await writeFile(manifest, text.replace(/( {4}sha256: .+\n)/, `$1    install: { dest: ${join(dir, 'box', 'hist')} }\n`));
   return (await buildIn(sub, manifest, { out: join(dir, `hist-${version}`) })).dir;
 }
 

@@ -15,7 +15,7 @@ async function bundle(dir: string, version: string, name = 'iv'): Promise<string
   await mkdir(sub, { recursive: true });
   const { manifest } = await fileManifest(sub, { name, version, sizes: [64] });
   const text = await readFile(manifest, 'utf8');
-  await writeFile(manifest, text.replace(/(    sha256: .+\n)/, `$1    install: { dest: ${join(dir, 'box', name)} }\n`));
+  await writeFile(manifest, text.replace(/( {4}sha256: .+\n)/, `$1    install: { dest: ${join(dir, 'box', name)} }\n`));
   return (await buildIn(sub, manifest, { out: join(dir, `${name}-${version}`) })).dir;
 }
 

@@ -31,8 +31,8 @@ function startUntil(
     const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((res) =>
       child.on('close', (code, signal) => res({ code, signal, stderr })),
     );
-    child.stdout!.resume();
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (!seen && pattern.test(stderr)) {
         seen = true;
@@ -105,7 +105,7 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
           env: { ...process.env, TMPDIR: tmp },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
-        child.stdout!.once('data', (d: Buffer) => resolve({ child, made: d.toString().trim() }));
+        child.stdout.once('data', (d: Buffer) => resolve({ child, made: d.toString().trim() }));
         child.on('error', reject);
       });
     const killed = await maker();

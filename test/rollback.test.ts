@@ -18,7 +18,7 @@ async function bundle(dir: string, version: string, name = 'rb'): Promise<string
   await (await import('node:fs/promises')).mkdir(sub, { recursive: true });
   const { manifest } = await fileManifest(sub, { name, version, sizes: [64] });
   const text = await readFile(manifest, 'utf8');
-  await writeFile(manifest, text.replace(/(    sha256: .+\n)/, `$1    install: { dest: ${join(dir, 'box', name)} }\n`));
+  await writeFile(manifest, text.replace(/( {4}sha256: .+\n)/, `$1    install: { dest: ${join(dir, 'box', name)} }\n`));
   return (await buildIn(sub, manifest, { out: join(dir, `${name}-${version}`) })).dir;
 }
 
@@ -140,7 +140,7 @@ describe('expiry', () => {
     const text = `${JSON.stringify(index, null, 2)}\n`;
     await writeFile(join(b, 'bundle.json'), text);
     const sums = (await readFile(join(b, 'SHA256SUMS'), 'utf8')).replace(
-      /^[0-9a-f]{64}(  bundle\.json)$/m,
+      /^[0-9a-f]{64}( {2}bundle\.json)$/m,
       `${createHash('sha256').update(text).digest('hex')}$1`,
     );
     await writeFile(join(b, 'SHA256SUMS'), sums);

@@ -40,7 +40,7 @@ export interface AuditBundleResult extends AuditResult {
 export function fails(f: Pick<AuditFinding, 'severity'>, failOn: FailOn): boolean {
   if (failOn === 'never') return false;
   if (failOn === 'any') return true;
-  return severityRank(f.severity) >= severityRank(failOn as FindingSeverity);
+  return severityRank(f.severity) >= severityRank(failOn);
 }
 
 /** Audits a bundle's debs, wheels and the npm packages of its runtime against OSV records, offline. */

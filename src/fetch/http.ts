@@ -127,7 +127,7 @@ export class HttpClient {
           ...(init ?? {}),
           headers: { 'user-agent': 'vault-bundle', ...headersOf(init?.headers), ...headers },
           dispatcher: this.dispatcher,
-        } as Parameters<typeof undiciFetch>[1],
+        },
       );
     return f as unknown as typeof fetch;
   }
@@ -196,7 +196,7 @@ function networkError(err: unknown, url: string, subject: string): Error {
 
 function findCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
-    if (typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'string') {
+    if (typeof e === 'object' && 'code' in e && typeof (e).code === 'string') {
       return (e as { code: string }).code;
     }
     e = (e as { cause?: unknown }).cause;

@@ -80,7 +80,7 @@ function reasons(s: FleetSummary): Html {
 export function renderFleetHtml(s: FleetSummary, tool: { name: string; version: string }): string {
   const csp = `default-src 'none'; style-src 'sha256-${sha256b64(FLEET_CSS)}'; script-src 'none'; img-src data:; base-uri 'none'; form-action 'none'`;
   const c = s.counts;
-  const med = (id: (typeof FLEET_METRICS)[number]['id']) => (s.medians[id] !== undefined ? fmt(s.medians[id]!) : '—');
+  const med = (id: (typeof FLEET_METRICS)[number]['id']) => (s.medians[id] !== undefined ? fmt(s.medians[id]) : '—');
   const page = html`<!DOCTYPE html>
     <html lang="en">
       <head>

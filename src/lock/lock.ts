@@ -130,7 +130,7 @@ export async function readLock(path: string): Promise<Lock> {
       hint: 'the lock was edited or written by another version; regenerate it with "vault-bundle lock <manifest>"',
     });
   }
-  return r.data as Lock;
+  return r.data;
 }
 
 /** `<manifest>.lock.json` next to the manifest, e.g. manifests/quickstart.yaml → manifests/quickstart.lock.json. */

@@ -84,7 +84,7 @@ export function parseManifest(text: string, file: string): Manifest {
   }
   const r = manifestSchema.safeParse(data);
   if (!r.success) throw issueError(r.error.issues, doc, lc, file);
-  return r.data as Manifest;
+  return r.data;
 }
 
 type Issue = z.core.$ZodIssue;
@@ -131,9 +131,9 @@ function flattenIssues(issues: readonly Issue[], prefix: Path = []): { issue: Is
 function knownKeys(path: readonly (string | number)[]): Set<string> {
   type S = { properties?: Record<string, S>; items?: S; anyOf?: S[]; oneOf?: S[]; allOf?: S[] };
   const expand = (s: S): S[] => [s, ...[...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])].flatMap(expand)];
-  let at: S[] = expand(manifestJsonSchema() as S);
+  let at: S[] = expand(manifestJsonSchema());
   for (const seg of path) {
-    at = at.flatMap((s) => (typeof seg === 'number' ? (s.items ? [s.items] : []) : s.properties?.[seg] ? [s.properties[seg]!] : [])).flatMap(expand);
+    at = at.flatMap((s) => (typeof seg === 'number' ? (s.items ? [s.items] : []) : s.properties?.[seg] ? [s.properties[seg]] : [])).flatMap(expand);
   }
   return new Set(at.flatMap((s) => Object.keys(s.properties ?? {})));
 }
@@ -169,7 +169,7 @@ function issueError(issues: readonly Issue[], doc: Document, lc: LineCounter, fi
         // Point at the closest existing parent.
         for (let k = path.length - 1; k >= 0 && node === undefined; k--) {
           const n = doc.getIn(path.slice(0, k), true);
-          if (isMap(n) || isSeq(n)) node = n as Node;
+          if (isMap(n) || isSeq(n)) node = n;
         }
       }
       const line = node?.range ? lc.linePos(node.range[0]).line : undefined;

@@ -29,5 +29,5 @@ export type Manifest = {
 
 /** JSON Schema of the manifest, generated from the same definitions that validate it. */
 export function manifestJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(manifestSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+  return z.toJSONSchema(manifestSchema, { target: 'draft-2020-12', io: 'input' });
 }

@@ -36,7 +36,7 @@ export async function verifyDetached(data: Uint8Array, signature: Signature, key
   } catch (err) {
     throw new PgpError('unverifiable', messageOf(err), { cause: err });
   }
-  return { signer: await acceptedSigner(res.signatures, keys as readonly Key[], at) };
+  return { signer: await acceptedSigner(res.signatures, keys, at) };
 }
 
 /** Checks a clearsigned message (RFC 9580 7, e.g. apt's InRelease): the signed text, and the signer. */
@@ -53,5 +53,5 @@ export async function verifyClearsigned(text: string, keys: readonly PublicKey[]
   } catch (err) {
     throw new PgpError('unverifiable', messageOf(err), { cause: err });
   }
-  return { text: String(res.data), signer: await acceptedSigner(res.signatures, keys as readonly Key[], at) };
+  return { text: String(res.data), signer: await acceptedSigner(res.signatures, keys, at) };
 }

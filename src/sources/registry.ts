@@ -26,5 +26,5 @@ export function sourceOfKind(kind: SourceKind): Source {
       hint: 'upgrade vault-bundle, or remove that section',
     });
   }
-  return s as Source;
+  return s;
 }

@@ -42,7 +42,7 @@ export async function startNginx(site: string, port: number): Promise<{ url: str
   const g = `daemon off; master_process on;${process.getuid?.() === 0 ? ' user root;' : ''}`;
   const child = spawn('nginx', ['-e', 'stderr', '-p', site, '-c', 'nginx.conf', '-g', g], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await waitForPort(port, child, () => err);
   return {
     url: `http://127.0.0.1:${port}`,

@@ -66,9 +66,9 @@ export async function startPypi(o: PypiOptions): Promise<{ url: string; requests
     const fm = /^\/files\/([^/]+?)(\.metadata)?$/.exec(url.pathname);
     const f = fm && files.get(fm[1]!);
     if (!f) return void res.writeHead(404).end();
-    let data = fm![2] ? f.meta : f.data;
+    let data = fm[2] ? f.meta : f.data;
     if (!data) return void res.writeHead(404).end();
-    if (!fm![2] && o.tamper?.includes(fm![1]!)) data = Buffer.concat([data.subarray(0, data.length - 1), Buffer.from([data[data.length - 1]! ^ 1])]);
+    if (!fm[2] && o.tamper?.includes(fm[1]!)) data = Buffer.concat([data.subarray(0, data.length - 1), Buffer.from([data[data.length - 1]! ^ 1])]);
     const r = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (r) {
       const start = Number(r[1]);

@@ -159,7 +159,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, rec: RecordedRe
     // Let the client read what was sent before the connection goes away or goes silent.
     if (!(await wait(f.resetAfter !== undefined ? 50 : (f.stallMs ?? 0), res))) return;
     if (f.resetAfter !== undefined) {
-      const sock = res.socket as (Socket & { resetAndDestroy?: () => void }) | null;
+      const sock = res.socket;
       if (sock?.resetAndDestroy) sock.resetAndDestroy();
       else sock?.destroy();
       return;
@@ -254,7 +254,7 @@ export async function startProxy(o: { allowConnect?: boolean } = {}): Promise<Te
       return;
     }
     const [host, port] = (req.url ?? '').split(':');
-    const upstream = netConnect(Number(port), host!, () => {
+    const upstream = netConnect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(client);

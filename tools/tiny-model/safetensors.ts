@@ -125,7 +125,7 @@ export function parseSafetensorsHeader(buf: Uint8Array): SafetensorsHeader {
     ) {
       throw new Error(`safetensors: bad entry for tensor ${name}`);
     }
-    const [b, en] = e.data_offsets as [number, number];
+    const [b, en] = e.data_offsets;
     const size = DTYPE_SIZE[e.dtype];
     if (en < b) throw new Error(`safetensors: ${name}: data_offsets end before begin`);
     if (size !== undefined && en - b !== e.shape.reduce((a, c) => a * c, 1) * size) {

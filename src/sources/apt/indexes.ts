@@ -137,7 +137,7 @@ export function readIndex(ix: FetchedIndex): AsyncIterable<Buffer> {
   if (ix.compression === 'gz') return raw.pipe(createGunzip({ chunkSize: 1 << 16 }));
   if (ix.compression === 'xz') {
     const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
-    return Readable.fromWeb(new xz.XzReadableStream(web) as unknown as WebReadableStream<Uint8Array>);
+    return Readable.fromWeb(new xz.XzReadableStream(web));
   }
   return raw;
 }

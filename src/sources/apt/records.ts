@@ -70,7 +70,7 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Ap
     installedSize: Number.isFinite(installedSize) ? installedSize : undefined,
     origin,
   };
-  return rec as AptPackageRecord;
+  return rec;
 }
 
 /**

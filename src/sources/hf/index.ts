@@ -241,7 +241,7 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
   if (readme && !license) license = cardLicense(await readFile(join(dir, 'README.md'), 'utf8'));
   return found.map((f) => {
     const lfs = f.size > 10 << 20 || /\.(safetensors|bin|pt|pth|gguf|onnx|msgpack|h5|npz)$/.test(f.path);
-    const l = lockedFile(m.repo, m.type, commit!, 'main', f.path, f.sha256, f.size, f.gitOid, lfs, pathToFileURL(join(dir, f.path)).href, {
+    const l = lockedFile(m.repo, m.type, commit, 'main', f.path, f.sha256, f.size, f.gitOid, lfs, pathToFileURL(join(dir, f.path)).href, {
       kind: 'manifest-pin',
       manifest: ctx.manifestPath,
     });

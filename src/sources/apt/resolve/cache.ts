@@ -70,9 +70,9 @@ export class PackageCache {
     this.configured = new Set(req.architectures.length ? req.architectures : [this.native]);
     this.archOrder = [...this.configured];
     this.excluded = new Set(req.exclude);
-    for (const r of universe) if (this.checkArch(r.architecture)) this.index(r as AptPackageRecord);
+    for (const r of universe) if (this.checkArch(r.architecture)) this.index(r);
     this.nUniverse = this.stanzas.length;
-    for (const i of installed) this.index(i as StatusRecord);
+    for (const i of installed) this.index(i);
     this.verOfStanza = new Array(this.stanzas.length);
   }
 
