@@ -66,5 +66,7 @@ json.dump({"schema": "vault-bundle-bench/site-hf/v1", "bundle": index["name"] + 
 ok = all(not r["mismatched"] and r["snapshot"] == r["commit"] for r in results)
 sys.exit(0 if ok and results else 1)
 PY
-kill -INT "$SERVE_PID"
+# A background job of a non-interactive sh ignores SIGINT (POSIX), and so does the carried wrapper that runs node:
+# Ctrl-C goes to node itself, as a terminal would send it to the whole foreground group.
+pkill -INT -P "$SERVE_PID" -f 'runtime/vault-bundle.cjs' || kill -INT "$SERVE_PID"
 wait "$SERVE_PID" && echo "serve drained and exited 0" | tee -a "$OUT/python.log"
