@@ -28,48 +28,30 @@ function metricCell(b: BoxSummary, id: (typeof FLEET_METRICS)[number]['id']): Ht
   const c = b.metrics[id];
   if (!c) return html`<td class="num muted" data-metric="${id}">—</td>`;
   const peer = c.delta !== undefined ? `${c.delta > 0 ? '+' : ''}${(c.delta * 100).toFixed(1)} % vs peers ${fmt(c.peers!)}` : 'no peers';
-  return html`<td class="num${c.outlier ? ' outlier' : ''}" data-metric="${id}" ${c.outlier ? trusted(' data-outlier="true"') : ''}>
-    ${fmt(c.value)}${c.outlier ? ' ▼' : ''}<span class="peer">${peer}</span>
-  </td>`;
+  return html`<td class="num${c.outlier ? ' outlier' : ''}" data-metric="${id}"${c.outlier ? trusted(' data-outlier="true"') : ''}>${fmt(c.value)}${c.outlier ? ' ▼' : ''}<span class="peer">${peer}</span></td>`;
 }
 
 function row(b: BoxSummary): Html {
   const v = b.versions;
   const bundle = b.bundle ? `${b.bundle.name ?? '?'} ${b.bundle.version ?? '?'}` : '—';
   return html`<tr class="status-${b.status}" data-host="${b.host}" data-status="${b.status}">
-    <td class="host mono">${b.host}</td>
-    <td>${badge(b)}</td>
-    <td class="reason">${b.reason}</td>
-    <td>${bundle}${b.bundle?.digest ? html`<span class="peer mono" title="${b.bundle.digest}">${b.bundle.digest.slice(0, 19)}…</span>` : ''}</td>
-    <td class="ver">${v.driver ?? '—'}</td>
-    <td class="ver">${v.cuda ?? '—'}</td>
-    <td class="ver">${v.torch ?? '—'}</td>
-    ${FLEET_METRICS.map((m) => metricCell(b, m.id))}
-  </tr>`;
+<td class="host mono">${b.host}</td>
+<td>${badge(b)}</td>
+<td class="reason">${b.reason}</td>
+<td>${bundle}${b.bundle?.digest ? html`<span class="peer mono" title="${b.bundle.digest}">${b.bundle.digest.slice(0, 19)}…</span>` : ''}</td>
+<td class="ver">${v.driver ?? '—'}</td>
+<td class="ver">${v.cuda ?? '—'}</td>
+<td class="ver">${v.torch ?? '—'}</td>
+${FLEET_METRICS.map((m) => metricCell(b, m.id))}
+</tr>`;
 }
 
 function reasons(s: FleetSummary): Html {
   if (s.reasons.length === 0) return html`<p class="ok">Every box passed.</p>`;
   return html`<h2>Why boxes failed</h2>
-    <table id="reasons">
-      <thead>
-        <tr>
-          <th>Reason</th>
-          <th class="num">Boxes</th>
-          <th>Which</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${s.reasons.map(
-          (r) =>
-            html`<tr>
-              <td class="reason">${r.reason}</td>
-              <td class="num">${r.boxes.length}</td>
-              <td class="mono">${r.boxes.join(', ')}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>`;
+<table id="reasons"><thead><tr><th>Reason</th><th class="num">Boxes</th><th>Which</th></tr></thead><tbody>
+${s.reasons.map((r) => html`<tr><td class="reason">${r.reason}</td><td class="num">${r.boxes.length}</td><td class="mono">${r.boxes.join(', ')}</td></tr>`)}
+</tbody></table>`;
 }
 
 /**
@@ -82,53 +64,37 @@ export function renderFleetHtml(s: FleetSummary, tool: { name: string; version: 
   const c = s.counts;
   const med = (id: (typeof FLEET_METRICS)[number]['id']) => (s.medians[id] !== undefined ? fmt(s.medians[id]) : '—');
   const page = html`<!DOCTYPE html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta http-equiv="Content-Security-Policy" content="${csp}" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="generator" content="${tool.name} ${tool.version}" />
-        <title>Fleet: ${c.pass} of ${c.boxes} boxes pass</title>
-        <style>
-          ${trusted(FLEET_CSS)}
-        </style>
-      </head>
-      <body>
-        <h1>Fleet: ${c.pass} of ${c.boxes} boxes pass</h1>
-        <p class="sub">
-          Rollout and smoke results fetched from each box; outliers are ${OUTLIER_FRACTION * 100} % or more below their peers' median (or that much hotter).
-        </p>
-        <div class="cards" id="counts">
-          <div class="card ok" data-count="pass"><b>${c.pass}</b>pass</div>
-          <div class="card bad" data-count="fail"><b>${c.fail}</b>fail</div>
-          <div class="card bad" data-count="no-report"><b>${c.noReport}</b>did not report</div>
-          <div class="card warn" data-count="outliers"><b>${c.outliers}</b>with outliers</div>
-        </div>
-        ${reasons(s)}
-        <h2>Boxes</h2>
-        <table id="boxes" data-boxes="${c.boxes}">
-          <thead>
-            <tr>
-              <th>Box</th>
-              <th>Status</th>
-              <th>Reason</th>
-              <th>Bundle</th>
-              <th>Driver</th>
-              <th>CUDA</th>
-              <th>torch</th>
-              ${FLEET_METRICS.map((m) => html`<th class="num" title="${m.title}">${m.title}</th>`)}
-            </tr>
-            <tr class="medians">
-              <th colspan="7">fleet median</th>
-              ${FLEET_METRICS.map((m) => html`<th class="num" data-median="${m.id}">${med(m.id)}</th>`)}
-            </tr>
-          </thead>
-          <tbody>
-            ${s.boxes.map(row)}
-          </tbody>
-        </table>
-        <footer>Made by ${tool.name} ${tool.version} on ${s.generated} from ${s.source}. One self-contained file: no external assets, no script.</footer>
-      </body>
-    </html> `;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="${tool.name} ${tool.version}">
+<title>Fleet: ${c.pass} of ${c.boxes} boxes pass</title>
+<style>${trusted(FLEET_CSS)}</style>
+</head>
+<body>
+<h1>Fleet: ${c.pass} of ${c.boxes} boxes pass</h1>
+<p class="sub">Rollout and smoke results fetched from each box; outliers are ${OUTLIER_FRACTION * 100} % or more below their peers' median (or that much hotter).</p>
+<div class="cards" id="counts">
+<div class="card ok" data-count="pass"><b>${c.pass}</b>pass</div>
+<div class="card bad" data-count="fail"><b>${c.fail}</b>fail</div>
+<div class="card bad" data-count="no-report"><b>${c.noReport}</b>did not report</div>
+<div class="card warn" data-count="outliers"><b>${c.outliers}</b>with outliers</div>
+</div>
+${reasons(s)}
+<h2>Boxes</h2>
+<table id="boxes" data-boxes="${c.boxes}">
+<thead><tr><th>Box</th><th>Status</th><th>Reason</th><th>Bundle</th><th>Driver</th><th>CUDA</th><th>torch</th>
+${FLEET_METRICS.map((m) => html`<th class="num" title="${m.title}">${m.title}</th>`)}</tr>
+<tr class="medians"><th colspan="7">fleet median</th>${FLEET_METRICS.map((m) => html`<th class="num" data-median="${m.id}">${med(m.id)}</th>`)}</tr></thead>
+<tbody>
+${s.boxes.map(row)}
+</tbody>
+</table>
+<footer>Made by ${tool.name} ${tool.version} on ${s.generated} from ${s.source}. One self-contained file: no external assets, no script.</footer>
+</body>
+</html>
+`;
   return page.text;
 }

@@ -36,27 +36,28 @@ export function renderReport(d: ReportData): string {
   const csp = `default-src 'none'; style-src 'sha256-${sha256b64(CSS)}'; script-src 'sha256-${sha256b64(JS)}'; img-src data:; base-uri 'none'; form-action 'none'`;
   const { index: ix } = d;
   const page = html`<!DOCTYPE html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta http-equiv="Content-Security-Policy" content="${csp}" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="generator" content="${ix.tool.name} ${ix.tool.version}" />
-        <title>${ix.name} ${ix.version} — bundle report</title>
-        <style>
-          ${trusted(CSS)}
-        </style>
-      </head>
-      <body>
-        <h1>${ix.name} ${ix.version}</h1>
-        <p class="sub">${ix.description ?? ''}${ix.description ? ' — ' : ''}bundle report for the security reviewer</p>
-        ${metadata(d)} ${componentsTable(d)} ${licenses(d.licenses)} ${audit(d)} ${d.diff ? diffSection(d.diff) : ''}
-        <footer>Made by ${ix.tool.name} ${ix.tool.version} on ${d.generated} from ${d.location}. One self-contained file: no external assets.</footer>
-        <script>
-          ${trusted(JS)};
-        </script>
-      </body>
-    </html> `;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="${ix.tool.name} ${ix.tool.version}">
+<title>${ix.name} ${ix.version} — bundle report</title>
+<style>${trusted(CSS)}</style>
+</head>
+<body>
+<h1>${ix.name} ${ix.version}</h1>
+<p class="sub">${ix.description ?? ''}${ix.description ? ' — ' : ''}bundle report for the security reviewer</p>
+${metadata(d)}
+${componentsTable(d)}
+${licenses(d.licenses)}
+${audit(d)}
+${d.diff ? diffSection(d.diff) : ''}
+<footer>Made by ${ix.tool.name} ${ix.tool.version} on ${d.generated} from ${d.location}. One self-contained file: no external assets.</footer>
+<script>${trusted(JS)}</script>
+</body>
+</html>
+`;
   return page.text;
 }
 
@@ -70,47 +71,20 @@ function metadata(d: ReportData): Html {
   for (const c of d.components) kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
   const special = d.components.filter((c) => c.install?.flags.length);
   return html`<h2 id="metadata">Bundle</h2>
-    <dl class="meta">
-      <dt>name</dt>
-      <dd>${ix.name}</dd>
-      <dt>version</dt>
-      <dd>${ix.version}</dd>
-      <dt>created</dt>
-      <dd>${ix.created}</dd>
-      <dt>built by</dt>
-      <dd>${ix.tool.name} ${ix.tool.version}</dd>
-      <dt>target</dt>
-      <dd>${t.os} ${t.arch}${t.python ? ` python ${t.python}` : ''}${t.probe ? ` (probe of ${t.probe.hostname}, ${t.probe.created})` : ''}</dd>
-      <dt>manifest</dt>
-      <dd class="mono">${ix.manifest.path} (${ix.manifest.inputsDigest})</dd>
-      <dt>bundle.json</dt>
-      <dd class="mono">sha256:${d.indexSha256}</dd>
-      <dt>form</dt>
-      <dd>${d.form === 'dir' ? 'folder' : d.form === 'tar' ? 'tar file' : 'split folder (parts.json)'}</dd>
-      <dt>contents</dt>
-      <dd>
-        ${d.components.length} components (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}): ${ix.artifacts.length} artifacts,
-        ${formatBytes(bytes)}${runtime ? `; the carried runtime, ${formatBytes(runtime)}` : ''}
-      </dd>
-      ${
-        ix.base
-          ? html`<dt>delta over</dt>
-              <dd>${ix.base.name} ${ix.base.version} (${ix.base.blobs.length} blobs come from it; bundle.json ${ix.base.index})</dd>`
-          : ''
-      }
-      <dt>signature</dt>
-      <dd><span class="badge ${sigClass}" id="signature" data-state="${d.signature.state}">${d.signature.text}</span></dd>
-      ${
-        special.length
-          ? html`<dt class="bad">special modes</dt>
-              <dd>
-                <ul class="compact" id="special-modes">
-                  ${special.map((c) => html`<li class="bad"><b>${c.name}</b> installs to <span class="mono">${installText(c.install!)}</span></li>`)}
-                </ul>
-              </dd>`
-          : ''
-      }
-    </dl>`;
+<dl class="meta">
+<dt>name</dt><dd>${ix.name}</dd>
+<dt>version</dt><dd>${ix.version}</dd>
+<dt>created</dt><dd>${ix.created}</dd>
+<dt>built by</dt><dd>${ix.tool.name} ${ix.tool.version}</dd>
+<dt>target</dt><dd>${t.os} ${t.arch}${t.python ? ` python ${t.python}` : ''}${t.probe ? ` (probe of ${t.probe.hostname}, ${t.probe.created})` : ''}</dd>
+<dt>manifest</dt><dd class="mono">${ix.manifest.path} (${ix.manifest.inputsDigest})</dd>
+<dt>bundle.json</dt><dd class="mono">sha256:${d.indexSha256}</dd>
+<dt>form</dt><dd>${d.form === 'dir' ? 'folder' : d.form === 'tar' ? 'tar file' : 'split folder (parts.json)'}</dd>
+<dt>contents</dt><dd>${d.components.length} components (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}): ${ix.artifacts.length} artifacts, ${formatBytes(bytes)}${runtime ? `; the carried runtime, ${formatBytes(runtime)}` : ''}</dd>
+${ix.base ? html`<dt>delta over</dt><dd>${ix.base.name} ${ix.base.version} (${ix.base.blobs.length} blobs come from it; bundle.json ${ix.base.index})</dd>` : ''}
+<dt>signature</dt><dd><span class="badge ${sigClass}" id="signature" data-state="${d.signature.state}">${d.signature.text}</span></dd>
+${special.length ? html`<dt class="bad">special modes</dt><dd><ul class="compact" id="special-modes">${special.map((c) => html`<li class="bad"><b>${c.name}</b> installs to <span class="mono">${installText(c.install!)}</span></li>`)}</ul></dd>` : ''}
+</dl>`;
 }
 
 function componentsTable(d: ReportData): Html {
@@ -125,94 +99,54 @@ function componentsTable(d: ReportData): Html {
       .join(' ')
       .toLowerCase();
     return html`<tr data-search="${search}" data-key="${c.key}">
-      <td>${c.kind}</td>
-      <td>${c.name}${inst ? html`<br /><span class="${inst.flags.length ? 'mono bad install' : 'mono muted install'}">→ ${installText(inst)}</span>` : ''}</td>
-      <td class="mono ver">${c.version}</td>
-      <td>
-        ${lic ? html`${lic.spdx}${lic.listed ? '' : html` <span class="muted">(not on the SPDX list)</span>`}` : html`<span class="muted">unknown</span>`}
-      </td>
-      <td class="num" data-v="${c.size}">${formatBytes(c.size)}</td>
-      <td class="mono ver" title="${c.digest}">
-        ${c.digest.slice(7, 19)}${c.files ? html` <span class="muted">(${Object.keys(c.files).length} files)</span>` : ''}
-      </td>
-      <td class="mono">${c.purl}</td>
-      ${d.audit ? html`<td class="num" data-v="${h.length}">${h.length ? html`<span class="${`sev-${h[0]!.severity}`}">${h.length}</span>` : '0'}</td>` : ''}
-    </tr> `;
+<td>${c.kind}</td><td>${c.name}${inst ? html`<br><span class="${inst.flags.length ? 'mono bad install' : 'mono muted install'}">→ ${installText(inst)}</span>` : ''}</td><td class="mono ver">${c.version}</td>
+<td>${lic ? html`${lic.spdx}${lic.listed ? '' : html` <span class="muted">(not on the SPDX list)</span>`}` : html`<span class="muted">unknown</span>`}</td>
+<td class="num" data-v="${c.size}">${formatBytes(c.size)}</td>
+<td class="mono ver" title="${c.digest}">${c.digest.slice(7, 19)}${c.files ? html` <span class="muted">(${Object.keys(c.files).length} files)</span>` : ''}</td>
+<td class="mono">${c.purl}</td>
+${d.audit ? html`<td class="num" data-v="${h.length}">${h.length ? html`<span class="${`sev-${h[0]!.severity}`}">${h.length}</span>` : '0'}</td>` : ''}
+</tr>
+`;
   });
   return html`<h2 id="components-title">Components</h2>
-    <div class="toolbar">
-      <input id="q" type="search" placeholder="filter: name, version, license, purl…" aria-label="filter components" autocomplete="off" />
-      <span id="count">${d.components.length} of ${d.components.length} components</span>
-    </div>
-    <table id="components" data-total="${d.components.length}" data-visible="${d.components.length}">
-      <thead>
-        <tr>
-          <th class="sortable">kind</th>
-          <th class="sortable">name</th>
-          <th>version</th>
-          <th class="sortable">license</th>
-          <th class="sortable num">size</th>
-          <th>sha256</th>
-          <th>purl</th>
-          ${d.audit ? html`<th class="sortable num">findings</th>` : ''}
-        </tr>
-      </thead>
-      <tbody>
-        ${rows}
-      </tbody>
-    </table>`;
+<div class="toolbar"><input id="q" type="search" placeholder="filter: name, version, license, purl…" aria-label="filter components" autocomplete="off">
+<span id="count">${d.components.length} of ${d.components.length} components</span></div>
+<table id="components" data-total="${d.components.length}" data-visible="${d.components.length}">
+<thead><tr><th class="sortable">kind</th><th class="sortable">name</th><th>version</th><th class="sortable">license</th><th class="sortable num">size</th><th>sha256</th><th>purl</th>${d.audit ? html`<th class="sortable num">findings</th>` : ''}</tr></thead>
+<tbody>
+${rows}</tbody>
+</table>`;
 }
 
 function licenses(s: LicenseSummary): Html {
   const rows = s.byLicense.map(
-    (l) =>
-      html`<tr>
-        <td class="mono">${l.license}</td>
-        <td class="num">${l.count}</td>
-        <td>
-          ${Object.entries(l.kinds)
-            .map(([k, n]) => `${k} ${n}`)
-            .join(', ')}
-        </td>
-        <td>${l.listed ? 'SPDX list' : html`<span class="warn">not on the SPDX list</span> (metadata: ${l.raw.join('; ')})`}</td>
-      </tr> `,
+    (l) => html`<tr><td class="mono">${l.license}</td><td class="num">${l.count}</td><td>${Object.entries(l.kinds)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}</td>
+<td>${l.listed ? 'SPDX list' : html`<span class="warn">not on the SPDX list</span> (metadata: ${l.raw.join('; ')})`}</td></tr>
+`,
   );
   const byKind = new Map<string, string[]>();
   for (const u of s.unknown) byKind.set(u.kind, [...(byKind.get(u.kind) ?? []), u.name]);
   return html`<h2 id="licenses">Licenses</h2>
-    <p>${s.known} of ${s.total} components name a license in their metadata; ${s.unknown.length} do not.</p>
-    ${
-      rows.length
-        ? html`<table id="license-table">
-            <thead>
-              <tr>
-                <th>license</th>
-                <th class="num">components</th>
-                <th>kinds</th>
-                <th>note</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${rows}
-            </tbody>
-          </table>`
-        : ''
-    }
-    ${
-      s.unknown.length
-        ? html`<h3>Unknown (${s.unknown.length})</h3>
-            <ul class="compact" id="license-unknown">
-              ${[...byKind].map(([k, names]) => html`<li><b>${k}</b> (${names.length}): ${names.join(', ')}</li>`)}
-            </ul>
-            ${byKind.has('apt') ? html`<p class="muted">Debian's Packages indexes carry no license field: an apt package's license is in its copyright file (/usr/share/doc/&lt;package&gt;/copyright inside the .deb).</p>` : ''}`
-        : ''
-    }`;
+<p>${s.known} of ${s.total} components name a license in their metadata; ${s.unknown.length} do not.</p>
+${
+  rows.length
+    ? html`<table id="license-table"><thead><tr><th>license</th><th class="num">components</th><th>kinds</th><th>note</th></tr></thead><tbody>
+${rows}</tbody></table>`
+    : ''
+}
+${
+  s.unknown.length
+    ? html`<h3>Unknown (${s.unknown.length})</h3><ul class="compact" id="license-unknown">${[...byKind].map(([k, names]) => html`<li><b>${k}</b> (${names.length}): ${names.join(', ')}</li>`)}</ul>
+${byKind.has('apt') ? html`<p class="muted">Debian's Packages indexes carry no license field: an apt package's license is in its copyright file (/usr/share/doc/&lt;package&gt;/copyright inside the .deb).</p>` : ''}`
+    : ''
+}`;
 }
 
 function audit(d: ReportData): Html {
   if (!d.audit) {
-    return html`<h2 id="audit">Audit</h2>
-      <p class="muted">No audit results given (report --audit &lt;audit.json&gt; adds them).</p>`;
+    return html`<h2 id="audit">Audit</h2><p class="muted">No audit results given (report --audit &lt;audit.json&gt; adds them).</p>`;
   }
   const f = d.audit.findings;
   const counts = new Map<string, number>();
@@ -222,84 +156,34 @@ function audit(d: ReportData): Html {
     .map(([s, n]) => `${n} ${s}`)
     .join(', ');
   return html`<h2 id="audit">Audit</h2>
-    <p>${f.length} finding(s)${f.length ? ` (${summary})` : ''} from ${d.audit.source}.</p>
-    ${
-      f.length
-        ? html`<table id="audit-table">
-            <thead>
-              <tr>
-                <th>severity</th>
-                <th>id</th>
-                <th>package</th>
-                <th>version</th>
-                <th>summary</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${f.map(
-                (x) =>
-                  html`<tr>
-                    <td class="${`sev-${x.severity}`}">${x.severity}</td>
-                    <td class="mono">${x.id}</td>
-                    <td>${x.package}</td>
-                    <td class="mono">${x.version ?? ''}</td>
-                    <td>${x.summary ?? ''}</td>
-                  </tr> `,
-              )}
-            </tbody>
-          </table>`
-        : ''
-    }`;
+<p>${f.length} finding(s)${f.length ? ` (${summary})` : ''} from ${d.audit.source}.</p>
+${
+  f.length
+    ? html`<table id="audit-table"><thead><tr><th>severity</th><th>id</th><th>package</th><th>version</th><th>summary</th></tr></thead><tbody>
+${f.map(
+  (
+    x,
+  ) => html`<tr><td class="${`sev-${x.severity}`}">${x.severity}</td><td class="mono">${x.id}</td><td>${x.package}</td><td class="mono">${x.version ?? ''}</td><td>${x.summary ?? ''}</td></tr>
+`,
+)}</tbody></table>`
+    : ''
+}`;
 }
 
 function diffSection(x: BundleDiff): Html {
   const table = (title: string, id: string, list: DiffEntry[]) =>
     list.length
-      ? html`<h3>${title} (${list.length})</h3>
-          <table id="${`diff-${id}`}">
-            <thead>
-              <tr>
-                <th>kind</th>
-                <th>name</th>
-                <th>from</th>
-                <th>to</th>
-                <th class="num">size</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${list.map(
-                (e) =>
-                  html`<tr>
-                    <td>${e.kind}</td>
-                    <td>${e.name}${e.note ? html` <span class="muted">${e.note}</span>` : ''}</td>
-                    <td class="mono">${e.from ?? ''}</td>
-                    <td class="mono">${e.to ?? ''}</td>
-                    <td class="num">${signedBytes(e.sizeDelta)}</td>
-                  </tr> `,
-              )}
-            </tbody>
-          </table>`
+      ? html`<h3>${title} (${list.length})</h3><table id="${`diff-${id}`}"><thead><tr><th>kind</th><th>name</th><th>from</th><th>to</th><th class="num">size</th></tr></thead><tbody>
+${list.map(
+  (
+    e,
+  ) => html`<tr><td>${e.kind}</td><td>${e.name}${e.note ? html` <span class="muted">${e.note}</span>` : ''}</td><td class="mono">${e.from ?? ''}</td><td class="mono">${e.to ?? ''}</td><td class="num">${signedBytes(e.sizeDelta)}</td></tr>
+`,
+)}</tbody></table>`
       : '';
   return html`<h2 id="diff">Changes since ${x.old.name} ${x.old.version}</h2>
-    <p>
-      ${x.old.artifacts} → ${x.new.artifacts} artifacts, ${formatBytes(x.old.bytes)} → ${formatBytes(x.new.bytes)} (${signedBytes(x.sizeDelta)}); ${x.unchanged}
-      unchanged.
-    </p>
-    ${
-      x.attention.length
-        ? html`<h3 class="bad">Setuid, setgid or world-writable (${x.attention.length})</h3>
-            <ul class="compact" id="diff-attention">
-              ${x.attention.map((a) => html`<li class="bad"><b>${a.name}</b> installs to <span class="mono">${installText(a.install)}</span>${a.was ? html`, was <span class="mono">${installText(a.was)}</span>` : ' (new file)'}</li>`)}
-            </ul>`
-        : ''
-    }
-    ${
-      x.warnings.length
-        ? html`<h3 class="bad">Same version, different content (${x.warnings.length})</h3>
-            <ul class="compact" id="diff-warnings">
-              ${x.warnings.map((w) => html`<li>${w.kind} <b>${w.name}</b> ${w.version}: <span class="mono">${w.from}</span> → <span class="mono">${w.to}</span>${w.files ? ` (files ${w.files.join(', ')})` : ''}</li>`)}
-            </ul>`
-        : ''
-    }
-    ${table('Upgraded', 'upgraded', x.upgraded)}${table('Downgraded', 'downgraded', x.downgraded)}${table('Added', 'added', x.added)}${table('Removed', 'removed', x.removed)}${table('Changed', 'changed', x.changed)}`;
+<p>${x.old.artifacts} → ${x.new.artifacts} artifacts, ${formatBytes(x.old.bytes)} → ${formatBytes(x.new.bytes)} (${signedBytes(x.sizeDelta)}); ${x.unchanged} unchanged.</p>
+${x.attention.length ? html`<h3 class="bad">Setuid, setgid or world-writable (${x.attention.length})</h3><ul class="compact" id="diff-attention">${x.attention.map((a) => html`<li class="bad"><b>${a.name}</b> installs to <span class="mono">${installText(a.install)}</span>${a.was ? html`, was <span class="mono">${installText(a.was)}</span>` : ' (new file)'}</li>`)}</ul>` : ''}
+${x.warnings.length ? html`<h3 class="bad">Same version, different content (${x.warnings.length})</h3><ul class="compact" id="diff-warnings">${x.warnings.map((w) => html`<li>${w.kind} <b>${w.name}</b> ${w.version}: <span class="mono">${w.from}</span> → <span class="mono">${w.to}</span>${w.files ? ` (files ${w.files.join(', ')})` : ''}</li>`)}</ul>` : ''}
+${table('Upgraded', 'upgraded', x.upgraded)}${table('Downgraded', 'downgraded', x.downgraded)}${table('Added', 'added', x.added)}${table('Removed', 'removed', x.removed)}${table('Changed', 'changed', x.changed)}`;
 }
