@@ -20,7 +20,7 @@ export function register(program: Command, d: Cli): void {
   program
     .command('serve')
     .description(
-      "verify a bundle, then serve it read-only to the site's apt, pip and huggingface_hub (the same URLs as export --site), straight from its blobs",
+      "verify a bundle, then serve it read-only to the site's apt, pip and huggingface_hub (the same URLs as an exported site), straight from its blobs",
     )
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder (read in place, never copied)')
     .addOption(
