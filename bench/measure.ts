@@ -93,7 +93,7 @@ function vmHwmKiB(pid: number): number {
 function descendants(pid: number): number[] {
   const out: number[] = [];
   const visit = (p: number) => {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
     } catch {

@@ -145,7 +145,10 @@ describe('check runner', () => {
     const ids = registry.map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
     registry.forEach((c, i) => {
-      for (const n of c.needs ?? []) (expect(ids.indexOf(n), `${c.id} needs ${n}`).toBeGreaterThanOrEqual(0), expect(ids.indexOf(n)).toBeLessThan(i));
+      for (const n of c.needs ?? []) {
+        expect(ids.indexOf(n), `${c.id} needs ${n}`).toBeGreaterThanOrEqual(0);
+        expect(ids.indexOf(n)).toBeLessThan(i);
+      }
     });
     expect(ids[0]).toBe('gpu.inventory');
     expect(ids.at(-1)).toBe('gpu.ecc-xid');

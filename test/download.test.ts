@@ -19,7 +19,10 @@ import { tempDir } from './helpers/tmp.js';
 const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy'];
 const savedEnv = new Map<string, string | undefined>();
 beforeAll(() => {
-  for (const k of PROXY_VARS) (savedEnv.set(k, process.env[k]), delete process.env[k]);
+  for (const k of PROXY_VARS) {
+    savedEnv.set(k, process.env[k]);
+    delete process.env[k];
+  }
 });
 afterAll(() => {
   for (const [k, v] of savedEnv) {
@@ -515,7 +518,7 @@ describe('large blobs', () => {
     for (const f of ['d', 'b', 'r']) expect(Buffer.compare(await readFile(join(dir, f)), HUGE), f).toBe(0);
     // A writer refuses to write past the size it was opened for: a bug must not fill the disk.
     const small = await BlobWriter.open(join(dir, 's'), 0, 10, { direct: false });
-    small.write(new Uint8Array(10));
+    void small.write(new Uint8Array(10));
     expect(() => small.write(new Uint8Array(2 * 1024 * 1024))).toThrow(/past the end/);
     await small.abort(false);
   });

@@ -101,7 +101,7 @@ describe('install --dry-run and pip', () => {
     const dir = await tempDir();
     const venv = join(dir, 'venv');
     const b = await fileBundle(dir, {
-      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n`,
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n`,
     });
     // The condition the field tech hit: this python3's own pip refuses even a dry run.
     const sys = spawnSync('python3', ['-m', 'pip', 'install', '--dry-run', '--no-index', 'setuptools'], {
@@ -121,7 +121,7 @@ describe('install --dry-run and pip', () => {
     const dir = await tempDir();
     const venv = join(dir, 'venv');
     const b = await fileBundle(dir, {
-      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: \"3.11\"\n  venv: ${venv}\n`,
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [setuptools==66.1.1]\n  python: "3.11"\n  venv: ${venv}\n`,
     });
     const empty = join(dir, 'empty-bin');
     await mkdir(empty);

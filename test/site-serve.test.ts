@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientLines, sitePlan, verifiedBundle } from '../src/site/build.js';
@@ -118,7 +118,7 @@ describe('serve', () => {
       Array.from(
         { length: 1000 },
         () =>
-          new Promise<import('node:net').Socket>((ok) => {
+          new Promise<Socket>((ok) => {
             const c = connect(Number(port), '127.0.0.1');
             c.on('error', () => {});
             c.once('connect', () => ok(c));

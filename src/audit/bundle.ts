@@ -1,4 +1,4 @@
-import { type AuditFinding, type AuditResult, type FindingSeverity, SEVERITY_ORDER, auditIndex, severityRank } from './audit.js';
+import { type AuditFinding, type AuditResult, SEVERITY_ORDER, auditIndex, severityRank } from './audit.js';
 import type { BundleIndex } from '../bundle/index.js';
 import { loadIndex } from '../bundle/load.js';
 import type { Reporter } from '../util/events.js';

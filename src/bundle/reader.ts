@@ -72,6 +72,7 @@ function makeReader(location: string, form: BundleReader['form'], entries: Map<s
     form,
     entries,
     ...(parts ? { parts } : {}),
+    // eslint-disable-next-line @typescript-eslint/require-await -- a missing or oversized entry must reject, not throw: callers catch the promise
     async read(path, maxBytes) {
       const e = entries.get(path);
       const why = !e ? 'missing' : e.kind !== 'file' ? `a ${e.kind}, not a file` : e.size > maxBytes ? `larger than ${maxBytes} bytes` : undefined;

@@ -63,7 +63,7 @@ export const gpuMatmul: Check = {
     const detail = gpus
       .map(
         (g) =>
-          `GPU ${num(g.index)}: best ${round(num(g.tflops) ?? 0, 1)}, first ${round(num(g.tflops_first) ?? 0, 1)}, median ${round(num(g.tflops_median) ?? 0, 1)}, lowest ${round(num(g.tflops_min) ?? 0, 1)} TFLOP/s over ${num(g.batches)} batches of ${r.json!.iters} in ${num(g.seconds)} s`,
+          `GPU ${num(g.index)}: best ${round(num(g.tflops) ?? 0, 1)}, first ${round(num(g.tflops_first) ?? 0, 1)}, median ${round(num(g.tflops_median) ?? 0, 1)}, lowest ${round(num(g.tflops_min) ?? 0, 1)} TFLOP/s over ${num(g.batches)} batches of ${String(r.json!.iters)} in ${num(g.seconds)} s`,
       )
       .join('\n');
     const note = min === undefined ? `; no reference for ${model}: record a baseline (--save-baseline)` : reference ? `; floor ${reference}` : '';

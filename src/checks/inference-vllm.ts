@@ -51,7 +51,8 @@ export const inferenceVllm: Check = {
       const sp = probeProblem(s, 'vllm serve');
       if (sp) {
         problems.push(sp.reason ?? 'vllm serve failed');
-        if (s.json?.log_tail) detail.push(String(s.json.log_tail));
+        const tail = s.json?.log_tail; // the last lines of vllm's log, a string (vllm.py)
+        if (tail) detail.push(typeof tail === 'string' ? tail : JSON.stringify(tail));
       } else {
         const sj = s.json!;
         metrics.serve_ready_sec = round(num(sj.ready_sec) ?? 0, 1);

@@ -26,7 +26,7 @@ export interface Cli {
   readonly globals: GlobalOpts;
   readonly signal: AbortSignal;
   /** The result: human text on stdout, a `{"type":"result",…}` line with --json, nothing with --quiet. */
-  emit(human: string, data: unknown): void;
+  emit: (human: string, data: unknown) => void;
   /** The context sources resolve and fetch in, for a loaded manifest, reporting through `report`. */
   ctxFor(report: Reporter): Promise<(m: LoadedManifest) => BuildCtx>;
   /** The exit code when the command completes without an exception (a failed verify, audit or smoke check). */

@@ -120,11 +120,14 @@ function reportError(err: unknown, mode: OutputMode, debug: boolean, interrupted
   }
   if (err instanceof VaultError) {
     if (mode === 'json') {
-      printJson({ type: 'error', code: err.code, message: err.message, hint: err.hint, subject: err.subject });
+      printJson({ type: 'error', code: err.code as string, message: err.message, hint: err.hint, subject: err.subject });
     }
     printErr(`error: ${err.message}\n`);
     if (err.hint) printErr(`hint: ${err.hint}\n`);
-    if (debug && err.cause) printErr(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+    if (debug && err.cause) {
+      const cause: unknown = (err.cause as Error)?.stack ?? err.cause;
+      printErr(`cause: ${String(cause)}\n`);
+    }
     return err.exitCode;
   }
   printErr(`internal error (please report): ${err instanceof Error ? err.message : String(err)}\n`);

@@ -45,7 +45,7 @@ export async function fetchAll<T extends FetchItem, C extends FetchCtx>(items: r
   // small ones fill the gaps; results keep the lock's order.
   const all = [...unique.values()];
   const order = all.map((_, i) => i).sort((a, b) => all[b]!.size - all[a]!.size || a - b);
-  const jobs: Promise<Blob>[] = new Array(all.length);
+  const jobs = new Array<Promise<Blob>>(all.length);
   for (const i of order) jobs[i] = limit(() => fetchOne(all[i]!, ctx, o.sourceFor(all[i]!)));
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);

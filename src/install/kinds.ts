@@ -130,7 +130,7 @@ async function smallFilesDir(reader: BundleReader, location: string, workDir: st
 }
 
 function errorOf(err: unknown): { code: string; message: string } {
-  if (err instanceof VaultError) return { code: err.code, message: err.message };
+  if (err instanceof VaultError) return { code: err.code as string, message: err.message };
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 

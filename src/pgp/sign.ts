@@ -26,6 +26,7 @@ export async function checkCanSign(key: PrivateKey, at: Date): Promise<void> {
 /** An armoured detached signature of the exact bytes (a binary-document signature, as gpg -b makes). */
 export async function signDetached(data: Uint8Array, key: PrivateKey, date: Date): Promise<string> {
   const message = await openpgp.createMessage({ binary: data });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- openpgp's types name @openpgp/web-stream-tools (an optional peer, not installed), so its stream types don't resolve; a Uint8Array message gives a string
   return await openpgp.sign({ message, signingKeys: key, detached: true, format: 'armored', date, config: SIGN_CONFIG });
 }
 

@@ -1,6 +1,6 @@
 import * as openpgp from 'openpgp';
 import { PgpError, messageOf } from './errors.js';
-import type { Key, PublicKey } from './keys.js';
+import type { PublicKey } from './keys.js';
 import { acceptedSigner, verifyDate } from './policy.js';
 
 export type Signature = openpgp.Signature;
@@ -32,6 +32,7 @@ export async function verifyDetached(data: Uint8Array, signature: Signature, key
   let res: openpgp.VerifyMessageResult<Uint8Array>;
   try {
     const message = await openpgp.createMessage({ binary: data });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- openpgp's types name @openpgp/web-stream-tools (an optional peer, not installed), so its stream types don't resolve; a Uint8Array message gives a Uint8Array result
     res = await openpgp.verify({ message, signature, verificationKeys: [...keys], format: 'binary', ...verifyDate(at) });
   } catch (err) {
     throw new PgpError('unverifiable', messageOf(err), { cause: err });

@@ -130,7 +130,7 @@ async function digestOf(store: Store, file: string): Promise<{ digest: Digest; s
 async function put(store: Store, file: string, mode: number): Promise<{ digest: Digest; size: number }> {
   const { digest, size } = await digestOf(store, file);
   if (await store.has(digest, size)) return { digest, size };
-  await store.put({ digest, size, subject: file }, async () => ({ startedAt: 0, body: createReadStream(file, { highWaterMark: 1 << 20 }) }));
+  await store.put({ digest, size, subject: file }, () => Promise.resolve({ startedAt: 0, body: createReadStream(file, { highWaterMark: 1 << 20 }) }));
   await chmod(store.path(digest), mode); // the bundle gets a copy with this mode: node must stay executable
   return { digest, size };
 }

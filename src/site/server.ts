@@ -173,7 +173,7 @@ async function pathsInfo(req: IncomingMessage, res: ServerResponse, files: Map<s
   }
   if (!files) return plain(res, 404, 'not found', { 'X-Error-Code': 'RevisionNotFound' });
   const body = Buffer.concat(chunks).toString('utf8');
-  let paths: string[] = [];
+  let paths: string[];
   if ((req.headers['content-type'] ?? '').includes('json')) {
     try {
       const j = JSON.parse(body) as { paths?: unknown };

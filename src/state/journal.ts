@@ -101,7 +101,7 @@ export async function checkJournalWritable(stateDir: string, create: boolean): P
       if (!d.isDirectory()) throw fail(`${dir} is not a folder`);
       const denied = await access(st ? file : dir, constants.W_OK).then(
         () => undefined,
-        (err: unknown) => err,
+        (err: Error) => err,
       );
       if (denied) throw fail(`${st ? file : dir} cannot be written (${errnoCode(denied) ?? String(denied)})`, denied);
       return;

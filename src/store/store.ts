@@ -146,7 +146,7 @@ export class Store {
 
     // Resume: hash what an earlier attempt left, then ask the source for the rest.
     const hash = createHash('sha256');
-    let have = 0;
+    let have: number;
     try {
       have = (await stat(partial)).size;
     } catch {
@@ -243,10 +243,12 @@ export class Store {
   /** Stores a buffer whose digest is computed here (generated files such as a repository index). */
   async putBuffer(data: Uint8Array, subject: string): Promise<Blob> {
     const digest = digestOf(createHash('sha256').update(data).digest('hex'));
-    return this.put({ digest, size: data.byteLength, subject }, async () => ({
-      startedAt: 0,
-      body: [data],
-    }));
+    return this.put({ digest, size: data.byteLength, subject }, () =>
+      Promise.resolve({
+        startedAt: 0,
+        body: [data],
+      }),
+    );
   }
 }
 

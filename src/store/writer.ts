@@ -75,7 +75,7 @@ export class BlobWriter {
   private fill = 0;
   /** File offset of the current buffer's first byte. */
   private pos: number;
-  private failure: unknown;
+  private failure: Error | undefined;
   /** Writes run one after the other; this is the last one. */
   private chain: Promise<void> = Promise.resolve();
   /** End of what is known written: the file is the blob's bytes up to here. */

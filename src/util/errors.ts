@@ -211,7 +211,7 @@ function writeErrnoInWords(err: unknown, path: string): { why: string; hint?: st
  * with what to do. An abort stays an interruption. `what` names the option that gave the path (--tar).
  */
 export function localWriteError(err: unknown, path: string, what?: string): VaultError {
-  if (err instanceof VaultError) return err;
+  if (err instanceof VaultError) return err as VaultError;
   if (isAbort(err)) return new InterruptedError();
   const code = errnoCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') {

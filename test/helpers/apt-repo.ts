@@ -140,6 +140,7 @@ export async function writeRelease(root: string, o: Omit<RepoOptions, 'packages'
 /** Serves a folder over HTTP on 127.0.0.1 (GET with Range); `requests` records the paths asked for. */
 export async function serveDir(root: string): Promise<{ url: string; server: Server; requests: string[]; close: () => Promise<void> }> {
   const requests: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: node ignores the handler's promise, as it always has here
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     requests.push(path);

@@ -472,7 +472,7 @@ export async function startHub(opts: HubOptions): Promise<HubServer> {
       if (req.method !== 'POST') throw new HubError(405, undefined, 'Method not allowed');
       const { commit } = revOrThrow(repo, rest.slice(1));
       const body = await readBody(req);
-      let paths: string[] = [];
+      let paths: string[];
       let expand = false;
       if ((req.headers['content-type'] ?? '').includes('json')) {
         const j = JSON.parse(body || '{}') as { paths?: unknown; expand?: unknown };

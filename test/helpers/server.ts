@@ -79,7 +79,10 @@ export async function startServer(files: Record<string, Uint8Array> = {}): Promi
     maxInFlight = Math.max(maxInFlight, inFlight);
     let counted = true;
     const done = () => {
-      if (counted) ((counted = false), inFlight--);
+      if (counted) {
+        counted = false;
+        inFlight--;
+      }
     };
     res.once('finish', done);
     res.once('close', done);

@@ -98,6 +98,7 @@ export function parseSafetensorsHeader(buf: Uint8Array): SafetensorsHeader {
   try {
     raw = JSON.parse(text);
   } catch (err) {
+    // eslint-disable-next-line preserve-caught-error -- the message already carries the cause's text; the thrown error stays as it was
     throw new Error(`safetensors: header is not JSON: ${(err as Error).message}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('safetensors: header is not an object');

@@ -81,7 +81,9 @@ function auditText(r: AuditBundleResult): string {
       );
     }
   }
-  const counts = (Object.entries(s.bySeverity) as [string, number][]).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+  const counts = Object.entries<number>(s.bySeverity)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`);
   lines.push('', `${r.findings.length} finding(s)${counts.length ? ` (${counts.join(', ')})` : ''}; ${r.failing} at or above --fail-on ${r.failOn}`);
   for (const e of s.uncovered) {
     lines.push(

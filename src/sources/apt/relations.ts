@@ -50,13 +50,27 @@ function parseAlternative(s: string): Relation | undefined {
     const a = s[i];
     const b = s[i + 1];
     if (a === '<') {
-      if (b === '<') ((op = '<<'), (i += 2));
-      else if (b === '=') ((op = '<='), (i += 2));
-      else ((op = '<='), (i += 1));
+      if (b === '<') {
+        op = '<<';
+        i += 2;
+      } else if (b === '=') {
+        op = '<=';
+        i += 2;
+      } else {
+        op = '<=';
+        i += 1;
+      }
     } else if (a === '>') {
-      if (b === '>') ((op = '>>'), (i += 2));
-      else if (b === '=') ((op = '>='), (i += 2));
-      else ((op = '>='), (i += 1));
+      if (b === '>') {
+        op = '>>';
+        i += 2;
+      } else if (b === '=') {
+        op = '>=';
+        i += 2;
+      } else {
+        op = '>=';
+        i += 1;
+      }
     } else if (a === '=') {
       op = '=';
       i += b === '=' ? 2 : 1;
@@ -65,7 +79,6 @@ function parseAlternative(s: string): Relation | undefined {
     if (close < 0) return undefined;
     version = s.slice(i, close).trim();
     if (!version) return undefined;
-    i = close + 1;
   }
   // Architecture restrictions and build profiles: dropped.
   return { name, ...(arch ? { arch } : {}), ...(op ? { op, version } : {}) };

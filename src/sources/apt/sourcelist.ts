@@ -22,7 +22,7 @@ export interface RepoSource {
 export async function readSystemSources(etc = '/etc/apt'): Promise<RepoSource[]> {
   const out: RepoSource[] = [];
   const dir = join(etc, 'sources.list.d');
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await readdir(dir)).sort();
   } catch {

@@ -33,6 +33,7 @@ export async function installFiles(items: readonly Locked[], ctx: BoxCtx): Promi
   return report;
 }
 
+// eslint-disable-next-line @typescript-eslint/require-await -- implements the async Source interface (space)
 export async function fileSpace(items: readonly Locked[], _ctx: BoxCtx): Promise<SpaceNeed[]> {
   return items.filter((i) => i.meta?.dest).map((i) => ({ path: i.meta!.dest!, bytes: i.size, what: `file ${i.name}` }));
 }

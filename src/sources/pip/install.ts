@@ -121,6 +121,7 @@ function toolError(what: string, r: { code: number; stdout: string; stderr: stri
 }
 
 /** Unpacked wheels take about three times their compressed size in the venv. */
+// eslint-disable-next-line @typescript-eslint/require-await -- implements the async Source interface (space); a throw from venvOf must reject
 export async function pipSpace(items: readonly Locked[], _ctx: BoxCtx): Promise<SpaceNeed[]> {
   const venv = venvOf(items);
   return [{ path: venv, bytes: items.reduce((n, i) => n + i.size * 3, 0), what: 'wheels (unpacked, estimated)' }];

@@ -73,7 +73,7 @@ export class PackageCache {
     for (const r of universe) if (this.checkArch(r.architecture)) this.index(r);
     this.nUniverse = this.stanzas.length;
     for (const i of installed) this.index(i);
-    this.verOfStanza = new Array(this.stanzas.length);
+    this.verOfStanza = new Array<Ver | undefined>(this.stanzas.length);
   }
 
   private index(rec: Stanza): void {
