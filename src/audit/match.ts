@@ -128,7 +128,7 @@ export function debEcosystem(a: Locked, target: Pick<Target, 'os'>): { ecosystem
   try {
     const p = PackageURL.fromString(a.purl);
     origin = p.namespace?.toLowerCase();
-    distro = (p.qualifiers)?.distro?.toLowerCase() ?? '';
+    distro = p.qualifiers?.distro?.toLowerCase() ?? '';
   } catch {
     // A purl we cannot read: the target decides.
   }

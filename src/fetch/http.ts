@@ -121,14 +121,11 @@ export class HttpClient {
    */
   fetchFor(headers: Record<string, string> = {}): typeof fetch {
     const f = (input: unknown, init?: Record<string, unknown>) =>
-      undiciFetch(
-        input as string,
-        {
-          ...(init ?? {}),
-          headers: { 'user-agent': 'vault-bundle', ...headersOf(init?.headers), ...headers },
-          dispatcher: this.dispatcher,
-        },
-      );
+      undiciFetch(input as string, {
+        ...(init ?? {}),
+        headers: { 'user-agent': 'vault-bundle', ...headersOf(init?.headers), ...headers },
+        dispatcher: this.dispatcher,
+      });
     return f as unknown as typeof fetch;
   }
 
@@ -196,7 +193,7 @@ function networkError(err: unknown, url: string, subject: string): Error {
 
 function findCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
-    if (typeof e === 'object' && 'code' in e && typeof (e).code === 'string') {
+    if (typeof e === 'object' && 'code' in e && typeof e.code === 'string') {
       return (e as { code: string }).code;
     }
     e = (e as { cause?: unknown }).cause;

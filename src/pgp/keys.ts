@@ -20,7 +20,7 @@ export async function readKeys(bytes: Uint8Array): Promise<Key[]> {
 
 /** The public part of each key (a secret key file serves for checking through its public part). */
 export function publicKeys(keys: readonly Key[]): PublicKey[] {
-  return keys.map((k) => (k.isPrivate() ? k.toPublic() : (k)));
+  return keys.map((k) => (k.isPrivate() ? k.toPublic() : k));
 }
 
 /** Primary key fingerprint, upper-case hex: how every message of ours names a key. */

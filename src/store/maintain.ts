@@ -49,7 +49,7 @@ export async function verifyStore(store: Store, o: { signal?: AbortSignal; onBlo
       if (h.digest === d) continue;
       found = h.digest;
     }
-    const movedTo = await store.quarantine(d ?? ('sha256:'), path);
+    const movedTo = await store.quarantine(d ?? 'sha256:', path);
     report.bad.push({ name, found, ...(movedTo ? { movedTo } : {}) });
   }
   return report;

@@ -6,7 +6,9 @@ import { formatBytes } from '../../util/format.js';
 export function register(program: Command, d: Cli): void {
   program
     .command('export')
-    .description('write a bundle in another form: a plain site for apt, pip, huggingface_hub and nginx (hard-linked from the verified bundle), or an OCI image layout for skopeo, oras or crane')
+    .description(
+      'write a bundle in another form: a plain site for apt, pip, huggingface_hub and nginx (hard-linked from the verified bundle), or an OCI image layout for skopeo, oras or crane',
+    )
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
     .option('--site <dir>', "the new folder to write: apt/, simple/, wheels/, hf/, files/, the bundle's SHA256SUMS and bundle.json, site.conf and nginx.conf")
     .option(

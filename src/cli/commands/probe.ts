@@ -6,7 +6,9 @@ import { printErr } from '../out.js';
 export function register(program: Command, cli: Cli): void {
   program
     .command('probe')
-    .description('read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file that lock and build take as the box to build for')
+    .description(
+      'read this box (OS, dpkg status, Python and wheel tags, venv, GPUs, CUDA, models, installed bundles) into a file that lock and build take as the box to build for',
+    )
     .option('-o, --out <file>', 'where to write the probe (default: box.json here, or beside the bundle folder when run inside one)')
     .option('--venv <dir>', 'the virtual environment pip installs into', '/opt/vault-ai/venv')
     .option('--hf-home <dir>', 'HF_HOME of the models (default: $HF_HOME, else /opt/vault-ai/models)')
