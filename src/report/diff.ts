@@ -2,7 +2,7 @@ import type { BundleIndex } from '../bundle/index.js';
 import { compareVersions as debCompare } from '../sources/apt/version.js';
 import { compareVersions as pep440Compare } from '../sources/pip/pep440.js';
 import type { Digest } from '../store/digest.js';
-import { semverCompare } from '../audit/match.js';
+import { semverCompare } from '../audit/order.js';
 import { type InstallTarget, installText } from '../sbom/install.js';
 import { type Component, componentsOf } from './components.js';
 

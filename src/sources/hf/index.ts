@@ -16,7 +16,8 @@ import { gitBlobSha1, hashLocalFile } from './hash.js';
 import { installModels, modelSpace } from './install.js';
 
 export { gitBlobSha1 } from './hash.js';
-import { selected, safeRepoPath } from './paths.js';
+import { selected } from './paths.js';
+import { cardLicense, gatedHint, refuseHostile } from './hub-meta.js';
 import { type HfHubModel, type HfLocalModel, type HfSpec, hfSchema } from './schema.js';
 
 const PUBLIC_HUB = 'https://huggingface.co';
@@ -290,37 +291,4 @@ function lockedFile(
       etag: lfs ? sha256 : gitOid,
     },
   };
-}
-
-function refuseHostile(path: string, subject: string): void {
-  if (!safeRepoPath(path)) {
-    throw new UpstreamError({
-      code: 'NOT_FOUND_IN_INDEX',
-      message: `${subject}: refusing the file name ${JSON.stringify(path)} (absolute, "..", or control characters)`,
-      subject,
-      hint: 'the repository holds a file name that could escape the model cache; exclude it with "exclude" or do not bundle this repository',
-    });
-  }
-}
-
-/** A 401/403 from the Hub means a gated or private repository: say what to do about it. */
-function gatedHint(err: unknown): unknown {
-  const status = (err as { cause?: { status?: number } }).cause?.status;
-  if (err instanceof UpstreamError && (status === 401 || status === 403)) {
-    return new UpstreamError({
-      code: 'HTTP_STATUS',
-      message: err.message,
-      subject: err.subject,
-      hint: 'the repository is gated or private: accept its terms on the Hub and set HF_TOKEN (or run huggingface-cli login)',
-      cause: err,
-    });
-  }
-  return err;
-}
-
-/** `license:` from a model card's YAML front matter. */
-function cardLicense(readme: string): string | undefined {
-  const fm = /^---\n([\s\S]*?)\n---/.exec(readme)?.[1];
-  const m = fm && /^license:\s*["']?([^"'\n]+)["']?\s*$/m.exec(fm);
-  return m ? m[1]!.trim() : undefined;
 }
