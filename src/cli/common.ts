@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import type { LoadedManifest } from '../manifest/load.js';
 import type { BuildCtx } from '../sources/source.js';
 import type { Reporter } from '../util/events.js';
+import { escapeName } from '../util/escape.js';
 import { parseBytes } from '../util/format.js';
 import { type OutputMode, makeRenderer } from './render.js';
 
@@ -97,11 +98,6 @@ export function signatureNote(s: { status: string; signer?: string } | undefined
   return '';
 }
 
-/** Escapes a name from a bundle or server for the terminal: control characters never reach it. */
-export function safeText(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
 /** verify/install of `oci://registry/repo:tag|@digest`: pulled into the cache first (<cache>/oci/<manifest digest>). */
 async function pulledBundle(cli: Cli, ref: string): Promise<string> {
   const [{ bundleArg }, { defaultCacheDir }] = await Promise.all([import('../oci/open.js'), import('../context.js')]);
@@ -124,6 +120,6 @@ export async function localBundle(cli: Cli, bundle: string): Promise<string> {
   const cacheDir = cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir();
   const token = process.env.VAULT_BUNDLE_TOKEN;
   const dir = await pullServedBundle(bundle, cacheDir, { http: new HttpClient(limits), signal: cli.signal, ...(token ? { token } : {}) });
-  process.stderr.write(`fetched ${safeText(bundle)} into ${dir} (every file checked against its SHA256SUMS)\n`);
+  process.stderr.write(`fetched ${escapeName(bundle)} into ${dir} (every file checked against its SHA256SUMS)\n`);
   return dir;
 }

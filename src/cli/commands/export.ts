@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../../util/errors.js';
-import { type Cli, examples, safeText } from '../common.js';
+import { escapeName } from '../../util/escape.js';
+import { type Cli, examples } from '../common.js';
 import { formatBytes } from '../../util/format.js';
 
 export function register(program: Command, d: Cli): void {
@@ -51,10 +52,10 @@ export function register(program: Command, d: Cli): void {
       const lines = clientLines(r.plan, 'http://HOST');
       d.emit(
         [
-          `exported ${safeText(r.plan.name)} ${safeText(r.plan.version)} to ${r.dir}: ${r.files} files (${r.linked} hard-linked, ${r.copied} copied, ${formatBytes(r.bytesCopied)})`,
+          `exported ${escapeName(r.plan.name)} ${escapeName(r.plan.version)} to ${r.dir}: ${r.files} files (${r.linked} hard-linked, ${r.copied} copied, ${formatBytes(r.bytesCopied)})`,
           `nginx: include ${r.dir}/site.conf in http {}, or run: nginx -p ${r.dir} -c nginx.conf`,
           "clients (HOST: this server's name):",
-          ...lines.map((l) => `  ${safeText(l)}`),
+          ...lines.map((l) => `  ${escapeName(l)}`),
         ].join('\n'),
         { dir: r.dir, files: r.files, linked: r.linked, copied: r.copied, bytesCopied: r.bytesCopied, clients: lines },
       );

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
+import { escapeText } from '../../util/escape.js';
 import { type Cli, examples } from '../common.js';
-
-/** Host names and reasons come from the boxes: no terminal control characters reach the screen. */
-const printable = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 /**
  * `vault-bundle fleet <results>`: the fleet page, JSON summary and JUnit file from the folders the Ansible
@@ -31,7 +29,8 @@ export function register(program: Command, io: Cli): void {
     .action(async (results: string, o: { out?: string; expect?: string }) => {
       const { fleetCommand, fleetText } = await import('../../fleet/fleet.js');
       const r = await fleetCommand({ results, ...(o.out ? { out: o.out } : {}), ...(o.expect ? { expect: o.expect } : {}) });
-      const text = [...fleetText(r.summary), `wrote ${r.files.html}, ${r.files.json}, ${r.files.junit}`].map(printable).join('\n');
+      // Host names and reasons come from the boxes: no terminal control character reaches the screen.
+      const text = [...fleetText(r.summary), `wrote ${r.files.html}, ${r.files.json}, ${r.files.junit}`].map((l) => escapeText(l)).join('\n');
       io.emit(text, { summary: r.summary, files: r.files });
       io.exit(r.exitCode);
     });

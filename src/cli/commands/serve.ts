@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../../util/errors.js';
-import { type Cli, examples, safeText } from '../common.js';
+import { escapeName } from '../../util/escape.js';
+import { type Cli, examples } from '../common.js';
 
 function listenAddr(v: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v) ?? /^()()(\d{1,5})$/.exec(v);
@@ -80,8 +81,8 @@ export function register(program: Command, d: Cli): void {
         const lines = clientLines(plan, site.url, o.key ? { keyPath: '<the release key as a binary keyring>' } : {});
         d.emit(
           [
-            `serving ${safeText(plan.name)} ${safeText(plan.version)} (verified${o.key ? ', signature valid' : ''}) on ${site.url}; Ctrl-C stops`,
-            ...lines.map((l) => `  ${safeText(l)}`),
+            `serving ${escapeName(plan.name)} ${escapeName(plan.version)} (verified${o.key ? ', signature valid' : ''}) on ${site.url}; Ctrl-C stops`,
+            ...lines.map((l) => `  ${escapeName(l)}`),
           ].join('\n'),
           { url: site.url, name: plan.name, version: plan.version, clients: lines },
         );
