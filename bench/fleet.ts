@@ -12,16 +12,17 @@
  * more about the machine than the role; run it where the boxes are real (or at least on 3+ free cores).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fleetCommand } from '../src/fleet/fleet.js';
-import { fleetReady, makeFleet } from '../test/helpers/fleet-boxes.js';
+import { type PlayCpu, fleetReady, makeFleet } from '../test/helpers/fleet-boxes.js';
 import { synthFleet } from '../test/helpers/fleet-results.js';
 import { type Metric, formatTable } from './report.js';
 
 const env = process.env;
 const REPEATS = Math.max(1, Math.round(Number(env.VAULT_BENCH_REPEATS ?? 3) || 3));
 const HOST = (env.VAULT_BENCH_HOST ?? hostname()).toLowerCase().replace(/[^a-z0-9.-]+/g, '-') || 'dev';
+const load = () => loadavg()[0]!.toFixed(2);
 const log = (s: string) => process.stdout.write(`[bench:fleet] ${s}\n`);
 
 async function reportBench(): Promise<Metric[]> {
@@ -61,9 +62,11 @@ async function rolloutBench(): Promise<Metric[]> {
   const f = await makeFleet(4);
   try {
     const vars = { rollout_checks: 'gpu.inventory' };
+    const loadBefore = load();
     let t = performance.now();
     const one = await f.play({ limit: 'box1', vars });
     const oneS = (performance.now() - t) / 1000;
+    const loadThree = load();
     t = performance.now();
     const three = await f.play({ limit: 'box2,box3,box4', vars });
     const threeS = (performance.now() - t) / 1000;
@@ -74,11 +77,18 @@ async function rolloutBench(): Promise<Metric[]> {
       for (const h of hosts)
         if (!r.recap[h] || r.recap[h].unreachable > 0 || r.recap[h].changed === 0) throw new Error(`${h} did not roll out:\n${r.out.slice(-3000)}`);
     }
-    log(`rollout: 1 box ${oneS.toFixed(1)} s, 3 boxes ${threeS.toFixed(1)} s (${(threeS / oneS).toFixed(2)}x)`);
+    const cpuOne = one.cpu.controller + one.cpu.boxes;
+    const cpuThree = three.cpu.controller + three.cpu.boxes;
+    const cpuText = (c: PlayCpu) => `${(c.controller + c.boxes).toFixed(1)} s CPU (ansible ${c.controller.toFixed(1)}, boxes ${c.boxes.toFixed(1)})`;
+    log(`rollout: 1 box ${oneS.toFixed(1)} s, ${cpuText(one.cpu)}, load ${loadBefore}`);
+    log(`rollout: 3 boxes ${threeS.toFixed(1)} s, ${cpuText(three.cpu)}, load ${loadThree} (${(threeS / oneS).toFixed(2)}x)`);
     const ratio = threeS / oneS;
     return [
+      { metric: 'load average (1 min) before the runs', value: Number(loadBefore), unit: '', display: loadBefore },
       { metric: 'rollout, 1 box', value: Math.round(oneS * 10) / 10, unit: 's', display: `${oneS.toFixed(1)} s` },
+      { metric: 'rollout, 1 box: CPU (ansible + box)', value: Math.round(cpuOne * 10) / 10, unit: 's', display: cpuText(one.cpu) },
       { metric: 'rollout, 3 boxes in one play', value: Math.round(threeS * 10) / 10, unit: 's', display: `${threeS.toFixed(1)} s` },
+      { metric: 'rollout, 3 boxes: CPU (ansible + boxes)', value: Math.round(cpuThree * 10) / 10, unit: 's', display: cpuText(three.cpu) },
       {
         metric: 'rollout, 3 boxes / 1 box',
         value: Math.round(ratio * 100) / 100,

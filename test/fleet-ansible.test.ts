@@ -1,11 +1,12 @@
-import { execFile as execFileCb } from 'node:child_process';
+import { type ChildProcess, execFile as execFileCb, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetSummary } from '../src/fleet/summary.js';
-import { REPO, runCli } from './helpers/cli.js';
+import type { AccessLine } from '../src/site/server.js';
+import { BIN, REPO, runCli } from './helpers/cli.js';
 import { type Fleet, fleetReady, makeFleet } from './helpers/fleet-boxes.js';
 import { inRoot } from './helpers/rootfs.js';
 import { tempDir } from './helpers/tmp.js';
@@ -15,7 +16,9 @@ const execFile = promisify(execFileCb);
 /**
  * The fleet role for real: three boxes (each a copy of a debootstrap minbase with its own sshd on its own
  * 127.0.0.x, key-only, no network inside), ansible-playbook rolling one bundle (apt, wheels, a tiny model, a
- * file) out to all three, then the fleet page from what it fetched.
+ * file) out to all three, then the fleet page from what it fetched. box1 and box3 get the bundle from the
+ * controller (rollout_src); box2 sits on a link to this machine, where `vault-bundle serve` serves the bundle,
+ * and pulls it from there (rollout_url): the same play, so the served path costs no extra run.
  */
 const READY = await fleetReady();
 if (!READY) console.warn('fleet-ansible.test.ts: skipped: needs root, ansible, openssh-server, debootstrap and a Debian mirror in /etc/apt/sources.list.d');
@@ -25,6 +28,11 @@ let f: Fleet;
 let work = '';
 let bundle = '';
 let roots: string[] = [];
+let serve: ChildProcess | undefined;
+let served = '';
+let accessLog = '';
+/** Host variables of the default inventory: box2 pulls from the served URL instead of the controller's folder. */
+let viaUrl: Record<string, string> = {};
 const play = (o?: Parameters<Fleet['play']>[0]) => f.play(o);
 const digestOf = async (p: string) =>
   createHash('sha256')
@@ -33,11 +41,32 @@ const digestOf = async (p: string) =>
 
 beforeAll(async () => {
   if (!READY) return;
-  f = await makeFleet(3);
+  f = await makeFleet(3, { linked: ['box2'] });
   ({ work, bundle, roots } = f);
+  accessLog = join(work, 'serve-access.jsonl');
+  serve = spawn(process.execPath, [BIN, 'serve', bundle, '--listen', `${f.links.box2!.host}:0`, '--access-log', accessLog], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  served = await new Promise<string>((done, fail) => {
+    let out = '';
+    serve!.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = / on (http:\/\/\S+); Ctrl-C stops/.exec(out);
+      if (m) done(m[1]!);
+    });
+    serve!.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    serve!.on('exit', (code) => fail(new Error(`serve exited ${code}: ${out}`)));
+  });
+  viaUrl = { box2: `rollout_src='' rollout_url=${served}/` };
+  await f.inventory(join(work, 'inventory.ini'), viaUrl);
 }, 600_000);
 
 afterAll(async () => {
+  if (serve && serve.exitCode === null) {
+    const gone = new Promise((r) => serve!.once('exit', r));
+    serve.kill('SIGINT');
+    await gone;
+  }
   await f?.dispose();
 }, 120_000);
 
@@ -77,14 +106,28 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
       expect(rollout.steps.map((s: { step: string; ok: boolean }) => `${s.step}:${s.ok}`)).toEqual(['copy:true', 'verify:true', 'install:true', 'smoke:false']);
       expect(rollout.bundle).toMatchObject({ name: 'fleet-demo', version: '1.0.0', digest: `sha256:${await digestOf(join(bundle, 'SHA256SUMS'))}` });
     }
-    const f = await runCli(['--json', 'fleet', join(work, 'results')]);
-    expect(f.code, f.stderr).toBe(1);
+    // box2 pulled every file from serve over its link (and box1/box3 never asked it for anything).
+    const log = (await readFile(accessLog, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AccessLine);
+    const sums = (await readFile(join(bundle, 'SHA256SUMS'), 'utf8')).split('\n').filter(Boolean).length;
+    const fetched = log.filter((l) => l.path.startsWith('/bundle/') && l.status === 200);
+    expect(fetched.length, JSON.stringify(log.slice(0, 3))).toBeGreaterThanOrEqual(sums);
+    expect(new Set(log.map((l) => l.remote))).toEqual(new Set([f.links.box2!.box]));
+    const f2 = await runCli(['--json', 'fleet', join(work, 'results')]);
+    expect(f2.code, f2.stderr).toBe(1);
     const s = JSON.parse(await readFile(join(work, 'results', 'fleet.json'), 'utf8')) as FleetSummary;
     expect(s.counts).toMatchObject({ boxes: 3, pass: 0, fail: 3, noReport: 0 });
     expect(s.reasons).toHaveLength(1);
     expect(s.reasons[0]!.reason).toMatch(/^smoke failed: gpu\.inventory: /);
     expect(s.reasons[0]!.boxes).toEqual(NAMES);
     expect(s.boxes.every((b) => b.failedChecks.includes('gpu.inventory') && b.bundle?.name === 'fleet-demo')).toBe(true);
+    // Each box's image-version stamp (install wrote it, smoke's results.json carries it) is on the page.
+    expect(s.boxes.map((b) => b.image?.version)).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    expect(await readFile(join(work, 'results', 'fleet.html'), 'utf8')).toMatch(
+      /data-image="1\.0\.0">1\.0\.0<span class="peer" data-previous="">first install/,
+    );
     expect(await readFile(join(work, 'results', 'fleet-junit.xml'), 'utf8')).toMatch(/<testsuite name="box3"[^>]*hostname="box3">/);
     // FLEET_KEEP_RESULTS=<dir>: keep what the boxes sent home (the GPU box's results join them in bench/results).
     if (process.env.FLEET_KEEP_RESULTS) await execFile('cp', ['-r', join(work, 'results'), process.env.FLEET_KEEP_RESULTS]);
@@ -97,11 +140,14 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
     const installed = await readFile(join(work, 'results', 'box1', 'rollout.json'), 'utf8');
     for (const n of NAMES) expect(again.recap[n], installed).toMatchObject({ changed: 0, failed: 0 });
     const before = await status();
+    const real = await Promise.all(NAMES.map((n) => readFile(join(work, 'results', n, 'rollout.json'), 'utf8')));
     const check = await play({ check: true });
     for (const n of NAMES) expect(check.recap[n], check.out).toMatchObject({ changed: 0, failed: 0 });
     expect(check.out).toContain('--dry-run');
     expect(await status()).toEqual(before);
-    const rollout = JSON.parse(await readFile(join(work, 'results', 'box1', 'rollout.json'), 'utf8'));
+    // Check mode writes results-check/, never over the last real run's results/.
+    expect(await Promise.all(NAMES.map((n) => readFile(join(work, 'results', n, 'rollout.json'), 'utf8')))).toEqual(real);
+    const rollout = JSON.parse(await readFile(join(work, 'results-check', 'box1', 'rollout.json'), 'utf8'));
     expect(rollout).toMatchObject({ checkMode: true });
     expect(rollout.steps.find((x: { step: string }) => x.step === 'install')).toMatchObject({ ok: true, changed: false, dryRun: true });
   }, 180_000);
@@ -113,7 +159,7 @@ describe.skipIf(!READY)('the vault_ai.bundle rollout role on three boxes over SS
     const data = await readFile(blob);
     data[0] = data[0]! ^ 0xff;
     await writeFile(blob, data);
-    const inv = await f.inventory(join(work, 'inventory-damaged.ini'), { box3: `rollout_src=${damaged}` });
+    const inv = await f.inventory(join(work, 'inventory-damaged.ini'), { ...viaUrl, box3: `rollout_src=${damaged}` });
     const r = await play({ inventory: inv, vars: { rollout_smoke: false } });
     expect(r.recap.box1, r.out).toMatchObject({ failed: 0 });
     expect(r.recap.box2, r.out).toMatchObject({ failed: 0 });

@@ -16,8 +16,16 @@ const EVIL = 'evil<img src=x onerror="document.title=1">';
 /** Four real H200 runs, one of them made 20 % slow and 12 °C hotter, a box failing verify, one never reporting. */
 async function fleet(dir: string): Promise<string> {
   const results = join(dir, 'results');
-  await realBox(results, 'h200-a', REAL_RUNS[0]!);
+  // h200-a's smoke carries its image-version stamp (an upgrade); h200-b's only in a probe's box.json (a first install).
+  const stamp = { bundle: 'box-demo', bundle_digest: 'ab'.repeat(32), build_date: '2026-12-05', target: { os: 'ubuntu-24.04', arch: 'amd64' } };
+  await realBox(results, 'h200-a', REAL_RUNS[0]!, {
+    image: { ...stamp, version: '2026.12.1', previous_version: '2026.11.3', installed_at: '2026-12-06T00:00:00Z' },
+  });
   await realBox(results, 'h200-b', REAL_RUNS[1]!);
+  await writeFile(
+    join(results, 'h200-b', 'box.json'),
+    JSON.stringify({ imageVersion: { present: true, file: '/etc/vault-ai/image-version.json', stamp: { ...stamp, version: '2026.12.1<b>' } } }),
+  );
   await realBox(results, 'h200-c', REAL_RUNS[2]!);
   await realBox(results, 'h200-slow', REAL_RUNS[0]!, { scale: { 'gpu.matmul': 0.8, 'gpu.membw': 0.8, 'nccl.allreduce': 0.8 }, hotter: 12 });
   await mkdir(join(results, EVIL));
@@ -51,6 +59,9 @@ describe('fleet report from fetched results', () => {
     expect(by['h200-slow']!.outliers).toEqual(['matmul_tflops', 'membw_gbps', 'nccl_busbw_gbps', 'max_temp_c']);
     expect(by['h200-slow']!.metrics.matmul_tflops!.delta).toBeLessThanOrEqual(-0.15);
     expect(by['h200-a']).toMatchObject({ status: 'pass', outliers: [], versions: { driver: '580.159.04', cuda: '13.0', torch: '2.11.0+cu130' } });
+    expect(by['h200-a']!.image).toEqual({ version: '2026.12.1', previous: '2026.11.3', bundle: 'box-demo', installedAt: '2026-12-06T00:00:00Z' });
+    expect(by['h200-b']!.image).toEqual({ version: '2026.12.1<b>', bundle: 'box-demo' });
+    expect(by['h200-c']!.image).toBeUndefined();
     expect(by['h200-a']!.bundle).toMatchObject({ name: 'box-demo', version: '0.1.0', digest: expect.stringMatching(/^sha256:/) });
     // The median of the matmul numbers the four reporting boxes gave (slowest GPU each).
     const mm = s.boxes.map((b) => b.metrics.matmul_tflops?.value).filter((v): v is number => v !== undefined);
@@ -64,12 +75,22 @@ describe('fleet report from fetched results', () => {
     expect(Number(junit.attrs.tests)).toBe(total('tests'));
     expect(Number(junit.attrs.failures)).toBe(total('failures'));
     expect(suites.find((x) => x.attrs.name === 'h200-gone')!.attrs.errors).toBe('1');
+    const props = (host: string) =>
+      Object.fromEntries(
+        suites
+          .find((x) => x.attrs.name === host)!
+          .children.find((c) => c.name === 'properties')!
+          .children.map((p) => [p.attrs.name, p.attrs.value]),
+      );
+    expect(props('h200-a')).toMatchObject({ image_version: '2026.12.1', image_previous_version: '2026.11.3' });
     expect(suites.find((x) => x.attrs.name === 'h200-slow')!.attrs.failures).toBe('4');
 
     const html = await readFile(r.files.html, 'utf8');
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
     expect(html).toContain('evil&lt;img src=x onerror=&quot;document.title=1&quot;&gt;');
+    expect(html).toMatch(/<td class="ver" data-image="2026\.12\.1">2026\.12\.1<span class="peer" data-previous="2026\.11\.3">was 2026\.11\.3<\/span><\/td>/);
+    expect(html).toContain('>2026.12.1&lt;b&gt;<span class="peer" data-previous="">first install</span>');
     expect(html.replace(/&#39;/g, "'")).toMatch(
       /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'sha256-[^']+'; script-src 'none';/,
     );
@@ -129,6 +150,9 @@ describe('fleet report from fetched results', () => {
       'max_temp_c',
     ]);
     expect(dom).not.toMatch(/<img/i);
+    // The image-version column: the stamped version with the one before it, per box.
+    const a = /<tr class="status-pass" data-host="h200-a"[\s\S]*?<\/tr>/.exec(dom)![0];
+    expect(a).toMatch(/data-image="2026\.12\.1">2026\.12\.1<span class="peer" data-previous="2026\.11\.3">was 2026\.11\.3<\/span>/);
   });
 
   it('100 boxes synthesised from the real runs: medians, outliers and every box in the page', async () => {

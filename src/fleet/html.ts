@@ -31,6 +31,14 @@ function metricCell(b: BoxSummary, id: (typeof FLEET_METRICS)[number]['id']): Ht
   return html`<td class="num${c.outlier ? ' outlier' : ''}" data-metric="${id}"${c.outlier ? trusted(' data-outlier="true"') : ''}>${fmt(c.value)}${c.outlier ? ' ▼' : ''}<span class="peer">${peer}</span></td>`;
 }
 
+/** The stamped image version, the one before it beneath (a first install has none). */
+function imageCell(b: BoxSummary): Html {
+  const i = b.image;
+  if (!i) return html`<td class="ver muted" data-image="">—</td>`;
+  const was = i.previous ? `was ${i.previous}` : 'first install';
+  return html`<td class="ver" data-image="${i.version}">${i.version}${i.via === 'rollback' ? ' (rollback)' : ''}<span class="peer" data-previous="${i.previous ?? ''}">${was}</span></td>`;
+}
+
 function row(b: BoxSummary): Html {
   const v = b.versions;
   const bundle = b.bundle ? `${b.bundle.name ?? '?'} ${b.bundle.version ?? '?'}` : '—';
@@ -39,6 +47,7 @@ function row(b: BoxSummary): Html {
 <td>${badge(b)}</td>
 <td class="reason">${b.reason}</td>
 <td>${bundle}${b.bundle?.digest ? html`<span class="peer mono" title="${b.bundle.digest}">${b.bundle.digest.slice(0, 19)}…</span>` : ''}</td>
+${imageCell(b)}
 <td class="ver">${v.driver ?? '—'}</td>
 <td class="ver">${v.cuda ?? '—'}</td>
 <td class="ver">${v.torch ?? '—'}</td>
@@ -85,9 +94,9 @@ export function renderFleetHtml(s: FleetSummary, tool: { name: string; version: 
 ${reasons(s)}
 <h2>Boxes</h2>
 <table id="boxes" data-boxes="${c.boxes}">
-<thead><tr><th>Box</th><th>Status</th><th>Reason</th><th>Bundle</th><th>Driver</th><th>CUDA</th><th>torch</th>
+<thead><tr><th>Box</th><th>Status</th><th>Reason</th><th>Bundle</th><th title="/etc/vault-ai/image-version.json">Image version</th><th>Driver</th><th>CUDA</th><th>torch</th>
 ${FLEET_METRICS.map((m) => html`<th class="num" title="${m.title}">${m.title}</th>`)}</tr>
-<tr class="medians"><th colspan="7">fleet median</th>${FLEET_METRICS.map((m) => html`<th class="num" data-median="${m.id}">${med(m.id)}</th>`)}</tr></thead>
+<tr class="medians"><th colspan="8">fleet median</th>${FLEET_METRICS.map((m) => html`<th class="num" data-median="${m.id}">${med(m.id)}</th>`)}</tr></thead>
 <tbody>
 ${s.boxes.map(row)}
 </tbody>

@@ -64,6 +64,8 @@ export function fleetJunit(s: FleetSummary): string {
       ['reason', b.reason],
       ['bundle', b.bundle ? `${b.bundle.name ?? '?'} ${b.bundle.version ?? '?'}` : undefined],
       ['bundle_digest', b.bundle?.digest],
+      ['image_version', b.image?.version],
+      ['image_previous_version', b.image?.previous],
       ['driver', b.versions.driver],
       ['cuda', b.versions.cuda],
       ['torch', b.versions.torch],

@@ -29,6 +29,29 @@ export interface Rollout {
   steps: RolloutStep[];
 }
 
+/** The box's image-version stamp (what install wrote in /etc/vault-ai/image-version.json), as smoke or probe reported it. */
+export interface ImageStamp {
+  version: string;
+  previous?: string;
+  bundle?: string;
+  installedAt?: string;
+  via?: string;
+}
+
+/** The stamp's fields the fleet shows, from smoke's results.json (imageVersion) or a probe's box.json (imageVersion.stamp). */
+export function imageStampOf(raw: unknown): ImageStamp | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const o = raw as Record<string, unknown>;
+  const str = (k: string) => {
+    const v = o[k];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const version = str('version');
+  if (!version) return undefined;
+  const [previous, bundle, installedAt, via] = [str('previous_version'), str('bundle'), str('installed_at'), str('via')];
+  return { version, ...(previous ? { previous } : {}), ...(bundle ? { bundle } : {}), ...(installedAt ? { installedAt } : {}), ...(via ? { via } : {}) };
+}
+
 /** Everything fetched from one box: results/<inventory_hostname>/. */
 export interface BoxFiles {
   host: string;
@@ -38,6 +61,8 @@ export interface BoxFiles {
   /** The last real install in the box's journal. */
   installed?: JournalEntry;
   hasJunit: boolean;
+  /** The box's image-version stamp (results.json, else box.json). */
+  imageVersion?: ImageStamp;
   /** Highest temp_c per GPU in thermal.csv (when results.json has no gpu.thermal metrics). */
   thermalMaxC?: number;
   /** Files that were there but could not be read as what they should be. */
@@ -83,6 +108,9 @@ export async function loadBox(host: string, dir: string): Promise<BoxFiles> {
   else if (rollout) unreadable.push('rollout.json');
   if (smoke && Array.isArray(smoke.checks)) box.smoke = smoke;
   else if (smoke) unreadable.push('results.json');
+  const probe = await readJson<{ imageVersion?: { present?: boolean; stamp?: unknown } }>(join(dir, 'box.json'), unreadable, 'box.json');
+  const stamp = imageStampOf(box.smoke?.imageVersion) ?? imageStampOf(probe?.imageVersion?.present ? probe.imageVersion.stamp : undefined);
+  if (stamp) box.imageVersion = stamp;
   if (await isFile(join(dir, 'journal.jsonl'))) {
     const entries = await readJournal(join(dir, 'journal.jsonl')).catch(() => {
       unreadable.push('journal.jsonl');

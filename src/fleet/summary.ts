@@ -1,5 +1,5 @@
 import type { CheckResult } from '../checks/check.js';
-import type { BoxFiles, StepName } from './load.js';
+import type { BoxFiles, ImageStamp, StepName } from './load.js';
 
 export const FLEET_SCHEMA = 'vault-bundle/fleet-summary/v1';
 
@@ -35,6 +35,8 @@ export interface BoxSummary {
   failedStep?: StepName;
   failedChecks: string[];
   bundle?: { name?: string; version?: string; digest?: string };
+  /** The box's image-version stamp: the version install stamped and the one before it. */
+  image?: ImageStamp;
   versions: { driver?: string; cuda?: string; torch?: string; gpu_model?: string; gpu_count?: string };
   changed?: boolean;
   metrics: Partial<Record<FleetMetricId, MetricCell>>;
@@ -159,6 +161,7 @@ export function summarizeFleet(boxes: readonly BoxFiles[], o: { source: string; 
       host: box.host,
       ...judge(box),
       ...(bundle ? { bundle } : {}),
+      ...(box.imageVersion ? { image: box.imageVersion } : {}),
       versions: { driver: v.driver, cuda: v.cuda, torch: v.torch, gpu_model: v.gpu_model, gpu_count: v.gpu_count },
       ...(installStep?.changed !== undefined ? { changed: installStep.changed } : {}),
       metrics,

@@ -1,5 +1,5 @@
 import { execFile as execFileCb, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,16 +31,26 @@ export interface Fleet {
   names: string[];
   roots: string[];
   boxes: SshBox[];
+  /** Boxes with a link to this machine (makeFleet's `linked`): the address each end has (`host` is ours). */
+  links: Record<string, { host: string; box: string }>;
   /** ansible-playbook over the inventory (or another one); PLAY RECAP per host. */
   play(o?: {
     check?: boolean;
     vars?: Record<string, string | boolean>;
     inventory?: string;
     limit?: string;
-  }): Promise<{ code: number; out: string; recap: Record<string, Recap> }>;
+    /** Extra environment for ansible-playbook (e.g. ANSIBLE_CALLBACKS_ENABLED=profile_tasks). */
+    env?: Record<string, string>;
+  }): Promise<{ code: number; out: string; recap: Record<string, Recap>; cpu: PlayCpu }>;
   /** An inventory file of the boxes (rollout_src: the bundle), with extra host variables per box (`key=value ...`). */
   inventory(file: string, hostVars?: Record<string, string>): Promise<string>;
   dispose(): Promise<void>;
+}
+
+/** CPU seconds (user + system) of one play: ansible-playbook and its children, and every box's sessions. */
+export interface PlayCpu {
+  controller: number;
+  boxes: number;
 }
 
 export const fleetReady = async (): Promise<boolean> => {
@@ -58,7 +68,36 @@ export const fleetReady = async (): Promise<boolean> => {
   return have && (await canMakeRootfs());
 };
 
-export async function makeFleet(n: number): Promise<Fleet> {
+/**
+ * A network namespace for a box with one link (a veth pair, a /30 of 10.231.0.0/16 picked by pid) to this
+ * machine: the box reaches this machine's end of the link (a site server listening there) and nothing else.
+ */
+async function makeLink(name: string, i: number): Promise<{ netns: string; host: string; box: string; remove(): Promise<void> }> {
+  const netns = `vb-fleet-${process.pid}-${name}`;
+  const [h, b] = [`vb${process.pid}h${i}`, `vb${process.pid}b${i}`];
+  const base = (((process.pid * 4 + i) % 16384) * 4) >>> 0;
+  const addr = (k: number) => `10.231.${(base + k) >> 8}.${(base + k) & 255}`;
+  const ip = (...a: string[]) => execFile('ip', a);
+  const remove = async () => {
+    await ip('link', 'del', h).catch(() => undefined);
+    await ip('netns', 'del', netns).catch(() => undefined);
+  };
+  await remove();
+  await ip('netns', 'add', netns);
+  await ip('link', 'add', h, 'type', 'veth', 'peer', 'name', b);
+  await ip('link', 'set', b, 'netns', netns);
+  await ip('addr', 'add', `${addr(1)}/30`, 'dev', h);
+  await ip('link', 'set', h, 'up');
+  for (const a of [
+    ['addr', 'add', `${addr(2)}/30`, 'dev', b],
+    ['link', 'set', b, 'up'],
+    ['link', 'set', 'lo', 'up'],
+  ])
+    await ip('-n', netns, ...a);
+  return { netns, host: addr(1), box: addr(2), remove };
+}
+
+export async function makeFleet(n: number, o: { linked?: string[] } = {}): Promise<Fleet> {
   const names = Array.from({ length: n }, (_, i) => `box${i + 1}`);
   const port = 20000 + (process.pid % 20000);
   // Not tempDir(): that one is emptied after each test, and a fleet lives for the whole file.
@@ -67,16 +106,24 @@ export async function makeFleet(n: number): Promise<Fleet> {
   const roots = names.map((name) => join(rootfsCacheDir(), 'boxes', `${process.pid}-${name}`));
   const [bundle] = await Promise.all([buildBundle(work), ...roots.map((r) => copyRootfs(r))]);
   const pub = await readFile(key.public, 'utf8');
+  const made = await Promise.all(names.map((name, i) => (o.linked?.includes(name) ? makeLink(name, i) : Promise.resolve(undefined))));
+  const address = (i: number) => made[i]?.box ?? `127.0.0.${11 + i}`;
   const boxes = await Promise.all(
-    names.map((name, i) => startSshBox({ name, root: roots[i]!, address: `127.0.0.${11 + i}`, port, dir: join(work, 'sshd', name), authorizedKey: pub })),
+    names.map((name, i) =>
+      startSshBox({
+        name,
+        root: roots[i]!,
+        address: address(i),
+        port,
+        dir: join(work, 'sshd', name),
+        authorizedKey: pub,
+        ...(made[i] ? { netns: made[i].netns } : {}),
+      }),
+    ),
   );
+  const links = Object.fromEntries(names.flatMap((name, i) => (made[i] ? [[name, { host: made[i].host, box: made[i].box }]] : [])));
   const inventory = async (file: string, hostVars: Record<string, string> = {}) => {
-    const lines = [
-      '[boxes]',
-      ...names.map((name, i) => `${name} ansible_host=127.0.0.${11 + i}${hostVars[name] ? ` ${hostVars[name]}` : ''}`),
-      '',
-      '[boxes:vars]',
-    ];
+    const lines = ['[boxes]', ...names.map((name, i) => `${name} ansible_host=${address(i)}${hostVars[name] ? ` ${hostVars[name]}` : ''}`), '', '[boxes:vars]'];
     lines.push(
       `ansible_port=${port}`,
       'ansible_user=root',
@@ -104,31 +151,40 @@ export async function makeFleet(n: number): Promise<Fleet> {
     ];
     if (o.check) args.push('--check');
     if (o.limit) args.push('--limit', o.limit);
+    // The repository's ansible.cfg (forks, pipelining, ssh arguments, no fact gathering): what a site runs.
+    // VAULT_FLEET_ANSIBLE_DIR: another copy of ansible/ (an older role, for a before/after bench).
+    const dir = process.env.VAULT_FLEET_ANSIBLE_DIR ?? join(REPO, 'ansible');
     const env = {
       ...process.env,
-      ANSIBLE_COLLECTIONS_PATH: join(REPO, 'ansible/collections'),
+      ANSIBLE_CONFIG: join(dir, 'ansible.cfg'),
+      ANSIBLE_COLLECTIONS_PATH: join(dir, 'collections'),
       ANSIBLE_LOCAL_TEMP: join(work, 'ansible-tmp'),
       ANSIBLE_SSH_CONTROL_PATH_DIR: join(work, 'cp'),
-      ANSIBLE_PIPELINING: 'True',
       ANSIBLE_HOST_KEY_CHECKING: 'False',
       ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_FORKS: '10',
       ANSIBLE_RETRY_FILES_ENABLED: 'False',
+      ...o.env,
     };
+    const timeFile = join(work, 'play-time.txt');
+    const boxCpu = () => Promise.all(boxes.map((b) => b.cpuSeconds())).then((xs) => xs.reduce((a, b) => a + b, 0));
+    const boxesBefore = await boxCpu();
     const out = await new Promise<{ code: number; out: string }>((done) => {
-      const p = spawn('ansible-playbook', args, { env, cwd: work });
+      const p = spawn('/usr/bin/time', ['-q', '-o', timeFile, '-f', '%U %S', 'ansible-playbook', ...args], { env, cwd: work });
       let text = '';
       p.stdout.on('data', (d: Buffer) => (text += d.toString()));
       p.stderr.on('data', (d: Buffer) => (text += d.toString()));
       p.on('error', (e) => done({ code: 127, out: String(e) }));
       p.on('close', (code) => done({ code: code ?? 1, out: text }));
     });
+    await closeMasters(join(work, 'cp'), boxes);
+    const [user, sys] = (await readFile(timeFile, 'utf8').catch(() => '0 0')).trim().split(/\s+/).map(Number);
+    const cpu = { controller: (user ?? 0) + (sys ?? 0), boxes: (await boxCpu()) - boxesBefore };
     if (process.env.FLEET_TEST_LOG) await writeFile(process.env.FLEET_TEST_LOG, out.out, { flag: 'a' });
     const recap: Record<string, Recap> = {};
     for (const m of out.out.matchAll(/^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm)) {
       recap[m[1]!] = { ok: Number(m[2]), changed: Number(m[3]), unreachable: Number(m[4]), failed: Number(m[5]) };
     }
-    return { ...out, recap };
+    return { ...out, recap, cpu };
   };
   return {
     work,
@@ -136,14 +192,30 @@ export async function makeFleet(n: number): Promise<Fleet> {
     names,
     roots,
     boxes,
+    links,
     play,
     inventory,
     dispose: async () => {
       await Promise.all(boxes.map((b) => b.stop()));
       await Promise.all(roots.map((r) => removeRootfs(r)));
+      await Promise.all(made.map((l) => (l ? l.remove() : Promise.resolve())));
       await rm(work, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Ends the play's persistent ssh connections (ControlPersist would keep them a minute), and waits until every
+ * box's sshd has reaped their sessions, so the play's box-side CPU is counted now and the next play starts fresh.
+ */
+async function closeMasters(dir: string, boxes: SshBox[]): Promise<void> {
+  const sockets = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(sockets.map((s) => execFile('ssh', ['-o', `ControlPath=${join(dir, s)}`, '-O', 'exit', 'box']).catch(() => undefined)));
+  for (let i = 0; i < 100; i++) {
+    const busy = await Promise.all(boxes.map((b) => b.sessions()));
+    if (busy.every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The manifest: an apt package with its closure, pip and setuptools wheels, a tiny GPT-2, a file; for this release. */

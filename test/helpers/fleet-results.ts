@@ -6,7 +6,12 @@ import { REPO } from './cli.js';
 export const REAL_RUNS = ['2026-12-01-h200x2-smoke/run1', '2026-12-01-h200x2-smoke/run2', '2026-11-29-h200-smoke', '2026-12-01-h200-signed-install'];
 
 /** Copies one real run into results/<host>/ with a rollout.json as the role writes it. */
-export async function realBox(results: string, host: string, run: string, o: { scale?: Record<string, number>; hotter?: number } = {}): Promise<void> {
+export async function realBox(
+  results: string,
+  host: string,
+  run: string,
+  o: { scale?: Record<string, number>; hotter?: number; image?: Record<string, unknown> } = {},
+): Promise<void> {
   const from = join(REPO, 'bench/results', run);
   const dir = join(results, host);
   await mkdir(dir, { recursive: true });
@@ -14,7 +19,9 @@ export async function realBox(results: string, host: string, run: string, o: { s
     box: Record<string, string>;
     bundle?: { name?: string; version?: string };
     checks: { id: string; metrics?: Record<string, number> }[];
+    imageVersion?: Record<string, unknown>;
   };
+  if (o.image) r.imageVersion = o.image;
   r.box.hostname = host;
   for (const c of r.checks) {
     for (const k of Object.keys(c.metrics ?? {})) {

@@ -92,17 +92,34 @@ export async function baseRootfs(): Promise<string> {
 }
 
 /**
- * A private copy of the cached root at `dest` (device nodes, owners and modes kept), bind-mounted onto itself
- * with private propagation: `unshare --mount` inside a chroot needs "/" to be a mount point, and nothing mounted
- * inside ever shows outside. Undo with removeRootfs.
+ * A private copy of the cached root at `dest` (device nodes, owners and modes kept), made private to mounts
+ * (`unshare --mount` inside a chroot needs "/" to be a mount point, and nothing mounted inside ever shows
+ * outside). An overlay over the cached root where the kernel allows it (instant, and only what the box writes
+ * takes space: the copy of 170 MB cost 5-20 s per box under load); a full `cp -a`, bind-mounted onto itself,
+ * where it does not. The cached root is never written either way. Undo with removeRootfs.
  */
 export async function copyRootfs(dest: string): Promise<string> {
   const base = await baseRootfs();
-  await rm(dest, { recursive: true, force: true });
+  await removeRootfs(dest);
   await mkdir(dirname(dest), { recursive: true, mode: 0o755 });
-  await execFile('cp', ['-a', base, dest]);
-  await rm(join(dest, '.complete'), { force: true });
-  await execFile('mount', ['--bind', dest, dest]);
+  const layers = `${dest}.layers`;
+  await mkdir(join(layers, 'upper'), { recursive: true, mode: 0o755 });
+  await mkdir(join(layers, 'work'), { recursive: true, mode: 0o755 });
+  await mkdir(dest, { mode: 0o755 });
+  const overlay = await execFile('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${layers}/upper,workdir=${layers}/work`, dest]).then(
+    () => true,
+    () => false,
+  );
+  if (overlay) {
+    // The cached root's completion mark is not the box's (a whiteout in the upper layer hides it).
+    await rm(join(dest, '.complete'), { force: true });
+  } else {
+    await rm(layers, { recursive: true, force: true });
+    await rm(dest, { recursive: true, force: true });
+    await execFile('cp', ['-a', base, dest]);
+    await rm(join(dest, '.complete'), { force: true });
+    await execFile('mount', ['--bind', dest, dest]);
+  }
   await execFile('mount', ['--make-private', dest]);
   return dest;
 }
@@ -111,6 +128,7 @@ export async function copyRootfs(dest: string): Promise<string> {
 export async function removeRootfs(dest: string): Promise<void> {
   await execFile('umount', ['-R', '-l', dest]).catch(() => undefined);
   await rm(dest, { recursive: true, force: true });
+  await rm(`${dest}.layers`, { recursive: true, force: true });
 }
 
 /**
