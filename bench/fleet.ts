@@ -8,8 +8,11 @@
  *     target <= 2 s (best of VAULT_BENCH_REPEATS, default 3, in-process: the report, not CLI start-up).
  * Writes bench/results/<date>-fleet-<host>.json. VAULT_BENCH_HOST names the machine (default: hostname);
  * VAULT_BENCH_FLEET_ROLLOUT=0 runs the report bench alone.
- * On a shared 2-core machine three boxes installing at once compete for the same cores: the ratio there says
- * more about the machine than the role; run it where the boxes are real (or at least on 3+ free cores).
+ * Beside each wall time: the play's CPU seconds (ansible-playbook and its children by /usr/bin/time; the boxes'
+ * sessions by their sshd's reaped children) and the 1-minute load average before it. On a shared 2-core machine
+ * three boxes' CPU cannot overlap more than two ways: when one box's play is CPU-bound, 3 boxes take at least
+ * 1.5x (3 x its CPU / 2 cores); compare CPU seconds across runs when the load differs.
+ * VAULT_FLEET_ANSIBLE_DIR=<another ansible/> benches another version of the role; ANSIBLE_STRATEGY=free another strategy.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, loadavg, tmpdir } from 'node:os';
