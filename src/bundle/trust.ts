@@ -51,10 +51,11 @@ export function isExpired(expires: string, now: Date): boolean {
   return Date.parse(expires) <= now.getTime();
 }
 
-/** The public key as a binary keyring at `to`: what apt's signed-by reads in every version. */
-export async function writeKeyring(keyFile: string, to: string): Promise<string> {
+/** The public key(s) as one binary keyring at `to`: what apt's signed-by reads in every version. */
+export async function writeKeyring(keyFiles: string | readonly string[], to: string): Promise<string> {
   const { binaryKeyring, readVerifyKeys } = await import('./signature.js');
-  await writeFileAtomic(to, binaryKeyring(await readVerifyKeys(keyFile)));
+  const files = typeof keyFiles === 'string' ? [keyFiles] : keyFiles;
+  await writeFileAtomic(to, binaryKeyring((await Promise.all(files.map((f) => readVerifyKeys(f)))).flat()));
   return to;
 }
 
