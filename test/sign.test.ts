@@ -407,6 +407,40 @@ describe('signed apt repository', () => {
     expect(cli.stdout).toMatch(/apt: 2 to install/);
   });
 
+  it("with no --key, the box trust policy's release keys are apt's signed-by for the bundle's signed apt repository", async () => {
+    const dir = await tempDir();
+    const r = await build(dir, aptM, { signKey: keys.sec });
+    const trust = join(dir, 'trust');
+    await mkdir(trust);
+    await cp(keys.otherPub, join(trust, 'a-other.asc'));
+    await cp(keys.pub, join(trust, 'release.asc'));
+    const lists: string[] = [];
+    const exec: Exec = async (cmd, args, o) => {
+      const at = args.find((a) => a.startsWith('Dir::Etc::SourceList='));
+      if (cmd === 'apt-get' && at && args.includes('update')) lists.push(await readFile(at.split('=')[1]!, 'utf8'));
+      return execFile(cmd, args, o);
+    };
+    const before = process.env.VAULT_BUNDLE_TRUST_DIR;
+    process.env.VAULT_BUNDLE_TRUST_DIR = trust;
+    try {
+      const res = await installBundle({
+        bundle: r.dir,
+        dryRun: true,
+        stateDir: join(dir, 'state'),
+        exec,
+        report: () => {},
+        signal: new AbortController().signal,
+      });
+      expect(res.signature).toMatchObject({ status: 'valid', signer: rel.fingerprint });
+      // Real apt-get update read apt/InRelease with signed-by (never trusted=yes) and accepted it: both debs planned.
+      expect(lists[0]).toMatch(/^deb \[signed-by=\/.+\/signed-by\.gpg\] file:\/.+ \.\/\n$/);
+      expect(res.reports.find((x) => x.kind === 'apt')!.changed.sort()).toEqual(['alpha=1.0-1', 'beta=2.1-1']);
+    } finally {
+      if (before === undefined) delete process.env.VAULT_BUNDLE_TRUST_DIR;
+      else process.env.VAULT_BUNDLE_TRUST_DIR = before;
+    }
+  });
+
   it('apt itself refuses a tampered InRelease and a key that did not sign it (verify refuses the tampered copy first)', async () => {
     const dir = await tempDir();
     const r = await build(dir, aptM, { signKey: keys.sec });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { PgpError } from '../pgp/errors.js';
+import { PgpError, type RefusalReason } from '../pgp/errors.js';
 import { type Key, type PrivateKey, type PublicKey, fingerprint as fpr, keyNamed, publicKeys, readKeys } from '../pgp/keys.js';
 import { checkCanSign, clearsign as pgpClearsign, signDetached as pgpSignDetached, unlockKey } from '../pgp/sign.js';
 import { type Signature, issuers, readSignature, verifyDetached } from '../pgp/verify.js';
@@ -21,6 +21,8 @@ export interface SignatureStatus {
   expected?: string[];
   /** Why it is invalid. */
   reason?: string;
+  /** Set when the signature's bytes verify but the time policy (src/pgp/policy.ts) refuses it: key expired or revoked, etc. */
+  refused?: RefusalReason;
 }
 
 export interface SigningKey {
@@ -149,6 +151,9 @@ export async function checkDetached(data: Uint8Array, armored: Uint8Array, keys:
   try {
     return { status: 'valid', signer: (await verifyDetached(data, signature, keys, now)).signer, expected };
   } catch (err) {
+    if (err instanceof PgpError && err.refusal) {
+      return { status: 'invalid', signer: err.refusal.key, expected, refused: err.refusal.reason, reason: `${SUMS_SIG}: ${err.message}` };
+    }
     if (err instanceof PgpError && err.failure === 'not-accepted') {
       return { status: 'invalid', signer: fpr(mine), expected, reason: `${SUMS} does not match its signature by ${fpr(mine)} (changed after it was signed)` };
     }

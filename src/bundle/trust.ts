@@ -14,11 +14,13 @@ import { writeFileAtomic } from '../util/fs.js';
  */
 
 /** The trust problems verify reports: each gets its own error code, since the remedy differs from a damaged copy. */
-export const TRUST_PROBLEMS = ['SIGNATURE_INVALID', 'UNSIGNED', 'EXPIRED'] as const;
+export const TRUST_PROBLEMS = ['SIGNATURE_INVALID', 'SIGNATURE_REFUSED', 'UNSIGNED', 'EXPIRED'] as const;
 export type TrustProblem = (typeof TRUST_PROBLEMS)[number];
 
 const TRUST_HINTS: Record<TrustProblem, string> = {
   SIGNATURE_INVALID: 'do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again',
+  SIGNATURE_REFUSED:
+    "the release key signed it, but that key has expired or was revoked (or the signature is impossibly dated, see above): ask the release engineer to sign the bundle again with a current key (vault-bundle sign <bundle> --key <secret key>); if the key's expiry was extended, bring the updated public key to this box (--key, or the trust policy folder)",
   UNSIGNED: 'get the signed bundle from the release engineer (vault-bundle sign <bundle> --key <secret key>)',
   EXPIRED: 'ask the release engineer for a current bundle; to install this one knowingly, add --allow-expired',
 };
@@ -49,10 +51,11 @@ export function isExpired(expires: string, now: Date): boolean {
   return Date.parse(expires) <= now.getTime();
 }
 
-/** The public key as a binary keyring at `to`: what apt's signed-by reads in every version. */
-export async function writeKeyring(keyFile: string, to: string): Promise<string> {
+/** The public key(s) as one binary keyring at `to`: what apt's signed-by reads in every version. */
+export async function writeKeyring(keyFiles: string | readonly string[], to: string): Promise<string> {
   const { binaryKeyring, readVerifyKeys } = await import('./signature.js');
-  await writeFileAtomic(to, binaryKeyring(await readVerifyKeys(keyFile)));
+  const files = typeof keyFiles === 'string' ? [keyFiles] : keyFiles;
+  await writeFileAtomic(to, binaryKeyring((await Promise.all(files.map((f) => readVerifyKeys(f)))).flat()));
   return to;
 }
 

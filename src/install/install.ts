@@ -1,6 +1,6 @@
 import { openBundle } from '../bundle/reader.js';
 import { trustError } from '../bundle/trust.js';
-import { DEFAULT_TRUST_DIR } from '../state/trust-policy.js';
+import { DEFAULT_TRUST_DIR, loadTrustPolicy } from '../state/trust-policy.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
 import { DEFAULT_KEEP_HISTORY, listHistory, pruneHistory, recordHistory } from '../history/record.js';
 import { makeStamp } from '../history/stamp.js';
@@ -46,6 +46,8 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
       message: `${index.name} ${index.version} is not signed by a release key this box trusts: its integrity was checked (every file against SHA256SUMS), its origin was not; give --key <release key>, or set the box trust policy in ${v.policy?.root ?? DEFAULT_TRUST_DIR} (release keys and policy.yaml "require-signature: true")`,
     });
   }
+  // The keys the signature was checked against also sign the bundle's apt repository: apt checks it with them.
+  const keyFiles = !signed ? undefined : o.key ? [o.key] : v.policy ? (await loadTrustPolicy(v.policy.root))?.keyFiles : undefined;
   const base = basePath ? await openBundle(basePath) : undefined;
   const reports: InstallResult['reports'] = [];
   // What the journal records of a real run: finished, or stopped partway with what was done by then.
@@ -65,6 +67,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
       pre,
       ...(base ? { base } : {}),
       signature: v.signature,
+      ...(keyFiles ? { keyFiles } : {}),
       workDir,
       reports,
       beforeChange: () => keepHistory(o, pre),

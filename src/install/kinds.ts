@@ -24,6 +24,11 @@ export interface InstallRun {
   pre: Preflight;
   base?: BundleReader;
   signature: SignatureStatus;
+  /**
+   * The key files the bundle's signature was checked against (--key's, else the box trust policy's): the bundle's
+   * apt repository (apt/InRelease, signed by the same release key) is given to apt with these as signed-by.
+   */
+  keyFiles?: readonly string[];
   workDir: string;
   /** Filled kind by kind: what the journal records, also when the run stops partway. */
   reports: InstallResult['reports'];
@@ -49,7 +54,7 @@ export async function installKinds(o: InstallOptions, run: InstallRun): Promise<
     stateDir: pre.stateDir,
     dryRun: o.dryRun,
     options: { ...(o.flat ? { flat: resolve(o.flat) } : {}), ...(o.profile ? { profile: resolve(o.profile) } : {}) },
-    ...(o.key && run.signature.status === 'valid' ? { signedBy: await writeKeyring(o.key, join(workDir, 'signed-by.gpg')) } : {}),
+    ...(run.keyFiles?.length && run.signature.status === 'valid' ? { signedBy: await writeKeyring(run.keyFiles, join(workDir, 'signed-by.gpg')) } : {}),
     exec: o.exec,
     report: o.report,
     signal: o.signal,

@@ -39,12 +39,6 @@ export function keysWithFingerprints(keys: readonly PublicKey[], fingerprints: r
   return keys.filter((key) => want.has(normFingerprint(key.getFingerprint())) || key.subkeys.some((s) => want.has(normFingerprint(s.getFingerprint()))));
 }
 
-/** The primary key fingerprint that owns `keyID` (a signature names the signing subkey's id). */
-export function ownerOf(keys: readonly Key[], keyID: KeyID): string | undefined {
-  const k = keys.find((key) => key.getKeys(keyID).length > 0);
-  return k ? fingerprint(k) : undefined;
-}
-
 /** The key among `keys` that a signature's issuer (a fingerprint or key id, upper-case hex) names. */
 export function keyNamed(keys: readonly PublicKey[], issuer: string): PublicKey | undefined {
   return keys.find((k) => k.getKeys().some((s) => s.getFingerprint().toUpperCase() === issuer || s.getKeyID().toHex().toUpperCase() === issuer));

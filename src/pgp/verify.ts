@@ -1,6 +1,7 @@
 import * as openpgp from 'openpgp';
 import { PgpError, messageOf } from './errors.js';
 import type { PublicKey } from './keys.js';
+import { checkClearsignedLayout } from './cleartext.js';
 import { acceptedSigner, verifyDate } from './policy.js';
 
 export type Signature = openpgp.Signature;
@@ -40,8 +41,12 @@ export async function verifyDetached(data: Uint8Array, signature: Signature, key
   return { signer: await acceptedSigner(res.signatures, keys, at) };
 }
 
-/** Checks a clearsigned message (RFC 9580 7, e.g. apt's InRelease): the signed text, and the signer. */
+/**
+ * Checks a clearsigned message (RFC 9580 7, e.g. apt's InRelease): the signed text, and the signer. The file is
+ * laid out as apt accepts it (cleartext.ts: no unsigned text around the signed block) before any signature is read.
+ */
 export async function verifyClearsigned(text: string, keys: readonly PublicKey[], at: Date): Promise<{ text: string; signer: string }> {
+  checkClearsignedLayout(text);
   let message: openpgp.CleartextMessage;
   try {
     message = await openpgp.readCleartextMessage({ cleartextMessage: text });

@@ -31,6 +31,8 @@ export function mismatchHint(pinnedBy: Expectation['pinnedBy'], resumed: boolean
       return 'the sha256 written in the manifest does not match the file the source gives: check the file, fix the sha256 in the manifest, and run build again (a plain build re-locks a changed manifest)';
     case 'signed-index':
       return 'the file does not match the hash its signed index (InRelease) gives: that is damage or tampering upstream or on the way (a mirror caught mid-sync, a caching proxy), not a pin to update; try again later or use another mirror';
+    case 'index-hash':
+      return "the file does not match the sha256 its package index gives (PEP 503 #sha256= or PEP 691 hashes): the index or the file is wrong upstream, or damaged on the way; it is not a pin to update: try again later, use another index or mirror, and tell the index's owner";
     default:
       return 'the upstream file changed since it was locked (or was damaged on the way): if it changed on purpose, run "vault-bundle lock" again; if not, do not trust that source';
   }

@@ -36,7 +36,21 @@ export class ProbeError extends VaultError<ProbeCode> {
 }
 
 export type UpstreamCode =
-  'HTTP_STATUS' | 'NETWORK' | 'TIMEOUT' | 'TOO_LARGE' | 'NOT_FOUND' | 'SIGNATURE_INVALID' | 'INDEX_EXPIRED' | 'NOT_FOUND_IN_INDEX' | 'CLOSURE_MISSING';
+  | 'HTTP_STATUS'
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'SIGNATURE_INVALID'
+  /** A signature whose bytes verify, refused for its key or times: expired or revoked key, expired or impossibly dated signature. */
+  | 'SIGNATURE_REFUSED'
+  /** A clearsigned InRelease with text outside its signed block (apt refuses the file). */
+  | 'UNSIGNED_TEXT'
+  | 'INDEX_EXPIRED'
+  /** A Release dated more than apt's 10 s ahead of this machine's clock ("is not valid yet"). */
+  | 'RELEASE_NOT_YET_VALID'
+  | 'NOT_FOUND_IN_INDEX'
+  | 'CLOSURE_MISSING';
 /** Something outside us (a server, a mirror, a local path) did not give what the lock needs. */
 export class UpstreamError extends VaultError<UpstreamCode> {
   override readonly exitCode = 3;
@@ -59,6 +73,8 @@ export type IntegrityCode =
   | 'VERIFY_FAILED'
   /** SHA256SUMS.asc does not verify against the given key (re-signed, or SHA256SUMS changed after signing). */
   | 'SIGNATURE_INVALID'
+  /** SHA256SUMS.asc verifies against the key, but the key is expired or revoked at the time of the check, or the signature's dates are impossible. */
+  | 'SIGNATURE_REFUSED'
   /** A signature is required (--key was given) and the bundle has none. */
   | 'UNSIGNED'
   /** The bundle is past the `expires` date in its bundle.json (a freeze: stale bundles are refused). */

@@ -75,7 +75,7 @@ export async function checkSignature(s: VerifyState): Promise<void> {
   s.signature = signature;
   if (signature.status === 'invalid') {
     s.problems.push({
-      code: 'SIGNATURE_INVALID',
+      code: signature.refused ? 'SIGNATURE_REFUSED' : 'SIGNATURE_INVALID',
       path: SUMS_SIG,
       message: signature.reason ?? `${SUMS_SIG}: does not verify`,
       expected: expected.join(', '),

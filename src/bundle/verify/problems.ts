@@ -23,6 +23,8 @@ export type ProblemCode =
   | 'BASE_REQUIRED'
   | 'BASE_MISMATCH'
   | 'SIGNATURE_INVALID'
+  /** SHA256SUMS.asc is by the release key and its bytes verify, but the key is expired or revoked, or its dates are impossible. */
+  | 'SIGNATURE_REFUSED'
   | 'UNSIGNED'
   | 'EXPIRED';
 
@@ -68,6 +70,7 @@ export function extraSummary(paths: readonly string[], intact: boolean, listedBe
 /** Problems in the order a reader should meet them: the cause (trust, the index, the base) before its effects. */
 const PROBLEM_ORDER: readonly ProblemCode[] = [
   'SIGNATURE_INVALID',
+  'SIGNATURE_REFUSED',
   'UNSIGNED',
   'EXPIRED',
   'BAD_SUMS',
@@ -77,12 +80,15 @@ const PROBLEM_ORDER: readonly ProblemCode[] = [
   'BASE_REQUIRED',
 ];
 
+/** The first entries of PROBLEM_ORDER are about trust (signature, expiry). */
+const TRUST_RANKS = 4;
+
 export function causeFirst(problems: readonly Problem[]): Problem[] {
   const rank = (p: Problem) => {
     if (p.code === 'UNREFERENCED_BLOB') return PROBLEM_ORDER.length + 3; // the effect of an index that lost an artifact
     const i = PROBLEM_ORDER.indexOf(p.code);
-    if (i >= 0 && i < 3) return i; // trust first
-    if (p.path === 'bundle.json' || p.path === 'SHA256SUMS') return 3; // a changed index explains most of the rest
+    if (i >= 0 && i < TRUST_RANKS) return i; // trust first
+    if (p.path === 'bundle.json' || p.path === 'SHA256SUMS') return TRUST_RANKS; // a changed index explains most of the rest
     return i < 0 ? PROBLEM_ORDER.length + 2 : i + 1;
   };
   return [...problems].sort((a, b) => rank(a) - rank(b));
@@ -98,6 +104,9 @@ export function inReportOrder(problems: readonly Problem[]): Problem[] {
 /** What the field tech does next, for the worst kind of problem found (verify's text output ends with it). */
 export function nextStep(problems: readonly Problem[]): string | undefined {
   const has = (...codes: ProblemCode[]) => problems.some((p) => codes.includes(p.code));
+  if (has('SIGNATURE_REFUSED')) {
+    return 'do not install from this copy: its signature is by a release key that is expired or revoked (or impossibly dated); ask the release engineer to sign it again with a current key (vault-bundle sign), or bring the key with its extended expiry to this box';
+  }
   if (has('SIGNATURE_INVALID', 'UNSIGNED')) {
     return 'do not install from this copy: it is not the release as signed; check that --key is the release key, then copy the bundle again from the release medium';
   }

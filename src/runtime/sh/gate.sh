@@ -58,9 +58,26 @@ if [ -n "$usekeys" ]; then
   fi
   # One read of SHA256SUMS: the bytes gpgv checks are the bytes the runtime is then checked against.
   cp "$here/SHA256SUMS" "$kdir/SHA256SUMS" || fail 4 "cannot read $here/SHA256SUMS" "copy the bundle again"
-  if ! gpgv --homedir "$kdir" --keyring "$kdir/release.gpg" "$here/SHA256SUMS.asc" "$kdir/SHA256SUMS" >"$kdir/gpgv.txt" 2>&1; then
+  # gpgv exits 0 for a good signature by a key that has expired (EXPKEYSIG) or is revoked (REVKEYSIG): apt counts
+  # such a signer as worthless (methods/gpgv.cc), and so do we. A GOODSIG status line is what proves the signer.
+  grc=0
+  gpgv --homedir "$kdir" --status-fd 1 --keyring "$kdir/release.gpg" "$here/SHA256SUMS.asc" "$kdir/SHA256SUMS" >"$kdir/status.txt" 2>"$kdir/gpgv.txt" || grc=$?
+  if [ "$grc" -ne 0 ] || ! grep -q '^\[GNUPG:\] GOODSIG ' "$kdir/status.txt"; then
     # gpgv quotes the signer's user ID, which comes with the signature: no control byte reaches the terminal.
     LC_ALL=C tr -d '\000-\010\013-\037\177' <"$kdir/gpgv.txt" | sed 's/^/  /' >&2
+    refused=$(LC_ALL=C grep -Eo '^\[GNUPG:\] (EXPKEYSIG|REVKEYSIG|EXPSIG) ' "$kdir/status.txt" | head -n 1 | cut -d ' ' -f 2)
+    if [ -n "$refused" ]; then
+      fpr=$(LC_ALL=C sed -n 's/^\[GNUPG:\] VALIDSIG .* \([0-9A-F]\{40,64\}\)$/\1/p' "$kdir/status.txt" | head -n 1)
+      case $refused in
+        EXPKEYSIG)
+          ts=$(LC_ALL=C sed -n 's/^\[GNUPG:\] KEYEXPIRED \([0-9]*\).*/\1/p' "$kdir/status.txt" | head -n 1)
+          when=$(date -u -d "@$ts" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || echo "$ts")
+          why="the release key ${fpr:-} expired on $when (gpgv: EXPKEYSIG); a key must be valid when it is checked, not only when it signed" ;;
+        REVKEYSIG) why="the release key ${fpr:-} was revoked by its owner (gpgv: REVKEYSIG)" ;;
+        *) why="the signature by ${fpr:-the release key} has expired (gpgv: EXPSIG)" ;;
+      esac
+      fail 4 "SIGNATURE_REFUSED: SHA256SUMS.asc is signed by $keywho, but $why; nothing from this bundle was run" "ask the release engineer to sign the bundle again with a current key (vault-bundle sign); if the key's expiry was extended, bring the updated public key to this box"
+    fi
     fail 4 "SIGNATURE_INVALID: SHA256SUMS.asc does not verify against $keywho (gpgv's words above); nothing from this bundle was run" "do not install from this copy: it was changed or signed by someone else; check that --key is the release key and copy the bundle again"
   fi
   sums="$kdir/SHA256SUMS"

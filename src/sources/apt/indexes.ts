@@ -48,6 +48,7 @@ export async function fetchIndexes(repos: TrustedRepo[], architectures: string[]
           const release = await fetchRelease((url, max) => fetchSmall(url, max, subject, ctx), base, keyring, {
             now: ctx.now,
             checkValidUntil: source.checkValidUntil,
+            checkDate: source.checkDate,
             subject,
           });
           const archs = source.architectures ?? architectures;

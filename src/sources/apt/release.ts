@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type Digest, digestOf } from '../../store/digest.js';
 import { UpstreamError } from '../../util/errors.js';
-import { PgpError } from '../../pgp/errors.js';
+import { PgpError, type RefusalReason } from '../../pgp/errors.js';
+import { isoTime } from '../../pgp/policy.js';
 import { readSignature, verifyClearsigned, verifyDetached } from '../../pgp/verify.js';
 import type { Keyring } from './keyring.js';
 
@@ -26,6 +27,12 @@ export interface VerifiedRelease {
 const MAX_RELEASE = 16 << 20;
 
 /**
+ * apt's clock-skew tolerance for a Release `Date` ahead of the local clock: Acquire::Max-FutureTime, 10 seconds by
+ * default (apt-pkg/deb/debmetaindex.cc: NotBefore = Date - MaxFuture; acquire-item.cc refuses while now < NotBefore).
+ */
+export const MAX_FUTURE_SECONDS = 10;
+
+/**
  * Fetches and verifies a suite's Release (Debian RepositoryFormat, "Release files"): InRelease (clearsigned)
  * first, else Release + Release.gpg (detached). The signature is checked before a single field is parsed.
  */
@@ -33,7 +40,7 @@ export async function fetchRelease(
   fetchBytes: (url: string, maxLength: number) => Promise<Buffer>,
   base: string,
   keyring: Keyring,
-  o: { now: Date; checkValidUntil: boolean; subject: string },
+  o: { now: Date; checkValidUntil: boolean; checkDate?: boolean; subject: string },
 ): Promise<VerifiedRelease> {
   const get = (path: string) => fetchBytes(`${base}/${path}`, MAX_RELEASE);
   let raw: Buffer;
@@ -56,6 +63,17 @@ export async function fetchRelease(
     signer: verified.signer,
     ...release,
   };
+  // apt's Check-Date (default on) guards both dates; "check-date: false" turns off both, as in apt.
+  if (o.checkDate === false) return r;
+  if (r.date && r.date.getTime() - MAX_FUTURE_SECONDS * 1000 > o.now.getTime()) {
+    const ahead = Math.round((r.date.getTime() - o.now.getTime()) / 1000);
+    throw new UpstreamError({
+      code: 'RELEASE_NOT_YET_VALID',
+      message: `${o.subject}: ${url} is not valid yet: its Date is ${isoTime(r.date)}, ${ahead} s ahead of this machine's clock (${isoTime(o.now)}; apt allows ${MAX_FUTURE_SECONDS} s)`,
+      subject: o.subject,
+      hint: "check this machine's clock (timedatectl); if it is right, the mirror's is not or the file was forged: use another mirror (\"check-date: false\" on that source accepts it knowingly, as apt's Check-Date=no does)",
+    });
+  }
   // RepositoryFormat: "Valid-Until … clients should not trust the file after that date" (stops replay of old,
   // vulnerable indices). An explicit override in the manifest switches it off, as apt's Check-Valid-Until does.
   if (o.checkValidUntil && r.validUntil && r.validUntil.getTime() < o.now.getTime()) {
@@ -75,7 +93,15 @@ async function checkInRelease(text: string, keyring: Keyring, url: string, date:
     return await verifyClearsigned(text, keyring.keys, date);
   } catch (err) {
     if (err instanceof PgpError && err.failure === 'not-cleartext') throw sigError(url, `not a clearsigned InRelease (${err.message})`);
-    throw sigError(url, (err as Error).message, keyring);
+    if (err instanceof PgpError && err.failure === 'unsigned-text') {
+      throw new UpstreamError({
+        code: 'UNSIGNED_TEXT',
+        message: `${url}: ${err.message}; apt refuses an InRelease with anything outside its signed block, and so do we`,
+        subject: url,
+        hint: 'the mirror serves an altered InRelease (tampering, or a broken mirror or proxy): use another mirror and tell the repository owner',
+      });
+    }
+    throw sigError(url, (err as Error).message, keyring, err);
   }
 }
 
@@ -84,11 +110,31 @@ async function checkReleaseGpg(data: Buffer, sig: Buffer, keyring: Keyring, url:
   try {
     return (await verifyDetached(data, await readSignature(sig), keyring.keys, date)).signer;
   } catch (err) {
-    throw sigError(url, (err as Error).message, keyring);
+    throw sigError(url, (err as Error).message, keyring, err);
   }
 }
 
-function sigError(url: string, why: string, keyring?: Keyring): UpstreamError {
+/** What to do about a signature the time policy refused (src/pgp/policy.ts). */
+const REFUSAL_HINTS: Record<RefusalReason, string> = {
+  'key-expired':
+    "the repository's signing key has expired (apt refuses it too: EXPKEYSIG): fetch its current key from the repository owner (an extended or new key) into the signed-by keyring, or use a mirror signed with it",
+  'key-revoked':
+    'the repository owner revoked this key (apt refuses it too: REVKEYSIG): do not use files signed by it; get the new key from the owner and a mirror signed with it',
+  'signature-expired': 'the mirror serves a stale InRelease whose signature expired (apt: EXPSIG): use an up-to-date mirror',
+  'signature-before-key': "the file's signature date is impossible for its key: a forged file or a wrong clock where it was signed; use another mirror",
+  'signature-in-future': "check this machine's clock (timedatectl); if it is right, the file was signed with a wrong clock or forged: use another mirror",
+};
+
+function sigError(url: string, why: string, keyring?: Keyring, cause?: unknown): UpstreamError {
+  if (cause instanceof PgpError && cause.refusal) {
+    return new UpstreamError({
+      code: 'SIGNATURE_REFUSED',
+      message: `${url}: signature refused: ${why}${keyring ? ` (checked against ${keyring.label})` : ''}`,
+      subject: url,
+      hint: REFUSAL_HINTS[cause.refusal.reason],
+      cause,
+    });
+  }
   return new UpstreamError({
     code: 'SIGNATURE_INVALID',
     message: `${url}: signature check failed (${why})${keyring ? ` against ${keyring.label}` : ''}`,

@@ -34,6 +34,7 @@ export async function expandSources(spec: AptSpec, baseDir: string, etc = '/etc/
           suites: e.suites ? s.suites.filter((x) => e.suites!.includes(x)) : s.suites,
           components: e.components ?? s.components,
           checkValidUntil: e['check-valid-until'] ?? s.checkValidUntil,
+          checkDate: e['check-date'] ?? s.checkDate,
         };
         out.push({ source, keyring: await keyringFor(source.signedBy, baseDir, `${s.from} (${s.uri})`) });
       }
@@ -46,6 +47,7 @@ export async function expandSources(spec: AptSpec, baseDir: string, etc = '/etc/
         components: e.components,
         signedBy,
         checkValidUntil: e['check-valid-until'] ?? true,
+        checkDate: e['check-date'] ?? true,
         ...(e.pin !== undefined ? { pin: e.pin } : {}),
       };
       out.push({ source, keyring: await keyringFor(signedBy, baseDir, e.uri) });

@@ -6,6 +6,10 @@ const systemEntry = z
     components: z.array(z.string().min(1)).optional().describe('Replace the components of every system source (e.g. add contrib non-free non-free-firmware).'),
     suites: z.array(z.string().min(1)).optional().describe('Keep only these suites of the system sources.'),
     'check-valid-until': z.boolean().optional().describe('false accepts an expired Release (snapshot archives).'),
+    'check-date': z
+      .boolean()
+      .optional()
+      .describe("false accepts a Release dated more than 10 s ahead of this machine's clock, and skips the Valid-Until check (apt's Check-Date)."),
   })
   .describe("The host's own apt sources.");
 
@@ -18,6 +22,10 @@ const repoEntry = z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .describe('Keyring file(s) (.gpg or .asc, relative to the manifest) and/or key fingerprints.'),
     'check-valid-until': z.boolean().optional().describe('false accepts an expired Release (snapshot archives).'),
+    'check-date': z
+      .boolean()
+      .optional()
+      .describe("false accepts a Release dated more than 10 s ahead of this machine's clock, and skips the Valid-Until check (apt's Check-Date)."),
     pin: z.int().optional().describe('apt pin priority of this source (default 500).'),
   })
   .describe('A signed Debian-format repository.');

@@ -12,6 +12,8 @@ export interface RepoSource {
   /** Keyring file paths and/or fingerprints, as in `Signed-By`; or an inline armoured key. */
   signedBy: string[];
   checkValidUntil: boolean;
+  /** apt's Check-Date (default yes): a Release dated in the future is refused; no also skips Valid-Until. */
+  checkDate: boolean;
   pin?: number;
 }
 
@@ -61,6 +63,7 @@ export function parseOneLine(text: string, from: string): RepoSource[] {
       ...(opts.has('arch') ? { architectures: opts.get('arch')!.split(',') } : {}),
       signedBy: opts.has('signed-by') ? opts.get('signed-by')!.split(',') : [],
       checkValidUntil: opts.get('check-valid-until') !== 'no',
+      checkDate: opts.get('check-date') !== 'no',
     });
   }
   return out;
@@ -96,6 +99,7 @@ export function parseDeb822Sources(text: string, from: string): RepoSource[] {
         ...(f.has('architectures') ? { architectures: words('architectures') } : {}),
         signedBy: signed.includes('BEGIN PGP PUBLIC KEY BLOCK') ? [signed] : signed.split(/[\s,]+/).filter(Boolean),
         checkValidUntil: !/^no$/i.test(f.get('check-valid-until') ?? ''),
+        checkDate: !/^no$/i.test(f.get('check-date') ?? ''),
       });
     }
   }

@@ -50,6 +50,8 @@ export const pipSource: Source<PipSpec> = {
       const remote = (await Promise.all(indexes.map((ix) => listProject(ix, project, ctx)))).flat();
       return [...(wheelhouse.get(project) ?? []), ...remote];
     };
+    // Wheels whose bytes this lock fetched (and the store proved against the index's sha256 as it wrote them).
+    const fetched = new Set<string>();
     const metadata = async (f: IndexFile): Promise<string> => {
       if (f.url.startsWith('file:')) return wheelMetadata(fileURLToPath(f.url));
       if (f.metadata) {
@@ -69,7 +71,11 @@ export const pipSource: Source<PipSpec> = {
         return body.toString('utf8');
       }
       const item = await lockedOf(f, ctx);
-      await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id }, openUrl(item.url, item.size, item.id, ctx));
+      await ctx.store.put(
+        { digest: item.digest, size: item.size, subject: item.id, pinnedBy: 'index-hash' },
+        openUrl(item.url, item.size, item.id, ctx, 'index-hash'),
+      );
+      fetched.add(f.url);
       return wheelMetadata(ctx.store.path(item.digest));
     };
     let chosen: Chosen[];
@@ -106,6 +112,8 @@ export const pipSource: Source<PipSpec> = {
           });
         }
         const meta: Record<string, string> = { ...item.meta, venv: spec.venv };
+        // Resolved from PEP 658 metadata alone: the index's sha256 is the pin, and build is the first to check the bytes.
+        if (!c.file.url.startsWith('file:') && !fetched.has(c.file.url)) meta.bytes = UNCHECKED;
         if (c.dependsOn.size)
           meta.dependsOn = [...c.dependsOn]
             .map((n) => ids.get(n)!)
@@ -127,6 +135,9 @@ export const pipSource: Source<PipSpec> = {
   install: installPip,
   space: pipSpace,
 };
+
+/** `meta.bytes` of a wheel this lock did not fetch: pinned by the index's sha256, its bytes first checked by build. */
+export const UNCHECKED = 'unchecked';
 
 async function lockedOf(f: IndexFile, ctx: BuildCtx, c?: Chosen): Promise<Locked> {
   const name = normalizeName(f.filename.split('-')[0]!);
