@@ -3,11 +3,14 @@ import { trustError } from '../bundle/trust.js';
 import { DEFAULT_TRUST_DIR } from '../state/trust-policy.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
 import { DEFAULT_KEEP_HISTORY, listHistory, pruneHistory, recordHistory } from '../history/record.js';
+import { installPlan } from '../history/install-plan.js';
+import { keepBlobs, pruneKept } from '../history/kept.js';
 import { makeStamp } from '../history/stamp.js';
 import { defaultImageVersion, type ImageVersion, readImageVersion, writeImageVersion } from '../state/image-version.js';
 import { appendJournal, checkJournalWritable } from '../state/journal.js';
 import { withTempDir } from '../util/fs.js';
 import type { SpaceCheck } from '../util/space.js';
+import type { PlannedChange } from '../sources/source.js';
 import { type InstallRun, installKinds } from './kinds.js';
 import type { InstallOptions, InstallResult } from './options.js';
 import { preflight } from './preflight.js';
@@ -60,6 +63,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     ...(pre.ignoredTarget.length > 0 ? { ignoredTarget: pre.ignoredTarget } : {}),
     results: reports.map(({ detail: _d, ...r }) => r),
   });
+  const plans: InstallRun['plans'] = {};
   const space: SpaceCheck[] = await withTempDir('vault-install', (workDir) => {
     const run: InstallRun = {
       pre,
@@ -67,7 +71,8 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
       signature: v.signature,
       workDir,
       reports,
-      beforeChange: () => keepHistory(o, pre),
+      plans,
+      beforeChange: () => keepHistory(o, pre, plans.apt),
       stopped: (failedAt, error) => appendJournal(stateDir, { ...entryOf(false), failedAt, error }),
     };
     return installKinds(o, run);
@@ -76,7 +81,13 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   if (!o.dryRun) {
     await appendJournal(stateDir, entryOf(true));
     stamp = await stampBox(o, pre, v.signature);
+    if (o.keepBlobs) await keepBlobs(stateDir, pre.indexSha256, index, base ? [pre.reader, base] : [pre.reader]);
+    await pruneKept(stateDir, await listHistory(stateDir));
   }
+  const stampFile = o.imageVersion ?? defaultImageVersion(stateDir);
+  const plan = o.dryRun
+    ? await installPlan(index, { ...(plans.apt ? { aptPlan: plans.apt } : {}), exec: o.exec, stampFile, ...(o.only ? { only: o.only } : {}) })
+    : undefined;
   return {
     bundle: location,
     name: index.name,
@@ -85,6 +96,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     reports,
     ...(o.dryRun ? {} : { journal: pre.journal }),
     ...(stamp ? { stamp } : {}),
+    ...(plan ? { plan: { ...plan, title: `dry run: ${plan.title}` } } : {}),
     verifyMs: v.durationMs,
     signature: v.signature,
     space,
@@ -116,7 +128,7 @@ async function stampBox(
  * rerun of the bundle the last record names (completing a stopped run, or a no-op) keeps that record: its
  * "before" is the box before the first try.
  */
-async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>): Promise<void> {
+async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>, aptPlan: readonly PlannedChange[] | undefined): Promise<void> {
   const last = (await listHistory(pre.stateDir)).at(-1);
   if (last?.bundle.digest !== `sha256:${pre.indexSha256}`) {
     await recordHistory({
@@ -125,6 +137,7 @@ async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof pre
       location: pre.location,
       indexSha256: pre.indexSha256,
       stampFile: o.imageVersion ?? defaultImageVersion(pre.stateDir),
+      ...(aptPlan ? { aptPlan } : {}),
       exec: o.exec,
     });
   }
