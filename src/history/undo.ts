@@ -1,7 +1,7 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isolatedAptOptions } from '../sources/apt/repo-files.js';
-import { aptChanges, autoInstalled, dpkgInstalled, versionOn } from '../sources/apt/plan.js';
+import { aptChanges, autoInstalled, dpkgBroken, dpkgInstalled, versionOn } from '../sources/apt/plan.js';
 import { aptRefusal, openAptView, simulateApt, toolFailed } from '../sources/apt/simulate.js';
 import { normalizeName } from '../sources/pip/pep440.js';
 import type { BoxCtx, Exec } from '../sources/source.js';
@@ -17,6 +17,8 @@ export interface UndoWork {
   needs: Need[];
   /** name:arch=version to install (downgrades and packages the newer install removed). */
   aptInstall: string[];
+  /** Some of them are at the recorded version but half-installed (a killed dpkg): apt-get install --reinstall. */
+  aptReinstall: boolean;
   /** Packages the newer install added: marked auto, removed unless something else needs them. */
   aptAdded: string[];
   /** Auto flags to set back (name:arch → auto?). */
@@ -38,24 +40,23 @@ async function plainApt(exec: Exec, workDir: string, args: string[]): Promise<{ 
 
 /** The apt and pip steps of undoing `record`: what differs between the box now and what the record says it had. */
 export async function planUndo(record: HistoryRecord, exec: Exec, workDir: string): Promise<UndoWork> {
-  const w: UndoWork = { steps: [], needs: [], aptInstall: [], aptAdded: [], aptMarks: [] };
+  const w: UndoWork = { steps: [], needs: [], aptInstall: [], aptReinstall: false, aptAdded: [], aptMarks: [] };
   if (record.apt.length > 0) {
-    const [have, auto] = [await dpkgInstalled(exec), await autoInstalled(exec)];
+    const [have, auto, broken] = [await dpkgInstalled(exec), await autoInstalled(exec), await dpkgBroken(exec)];
     const isAuto = (p: string, a: string) => auto.has(p) || auto.has(`${p}:${a}`);
-    const added = record.apt.filter((a) => a.before === null && versionOn(have, a.package, a.arch) !== null);
+    // Unpacked but not configured (a killed dpkg) counts as there: it is what the newer install left.
+    const present = (p: string, a: string) => versionOn(have, p, a) ?? (broken.get(`${p}:${a}`) ?? broken.get(`${p}:all`))?.version ?? null;
+    const added = record.apt.filter((a) => a.before === null && present(a.package, a.arch) !== null);
     // A package the newer install added that apt would keep (something needs it) and that is auto already: done.
     const removable = added.length > 0 ? await autoremovable(exec, workDir) : new Set<string>();
     for (const a of record.apt) {
       const now = versionOn(have, a.package, a.arch);
       const what = `${a.package}:${a.arch}`;
-      if (a.before === null) {
-        if (now === null || (isAuto(a.package, a.arch) && !removable.has(a.package))) continue;
-        w.steps.push({ kind: 'apt', what, from: now, to: '(removed, unless something else needs it)' });
-        w.aptAdded.push(what);
-        continue;
-      }
-      if (now !== a.before) {
-        w.steps.push({ kind: 'apt', what, from: now ?? '(not installed)', to: a.before });
+      if (a.before === null) continue;
+      const half = broken.get(what) ?? broken.get(`${a.package}:all`);
+      if (now !== a.before || half) {
+        w.steps.push({ kind: 'apt', what, from: half ? `${half.version} (dpkg status ${half.status})` : (now ?? '(not installed)'), to: a.before });
+        if (half?.version === a.before) w.aptReinstall = true;
         w.needs.push({ kind: 'apt', name: a.package, version: a.before, arch: a.arch });
         w.aptInstall.push(`${what}=${a.before}`);
       }
@@ -63,6 +64,14 @@ export async function planUndo(record: HistoryRecord, exec: Exec, workDir: strin
         if (now === a.before) w.steps.push({ kind: 'apt-mark', what, from: a.auto ? 'manual' : 'auto', to: a.auto ? 'auto' : 'manual' });
         w.aptMarks.push({ pkg: what, auto: a.auto });
       }
+    }
+    // What the newer install added: removed again unless something else needs it. Once the versions are back,
+    // one that is auto and that apt would not autoremove is needed by something else: nothing left to do.
+    for (const a of added) {
+      if (w.aptInstall.length === 0 && isAuto(a.package, a.arch) && !removable.has(a.package)) continue;
+      const what = `${a.package}:${a.arch}`;
+      w.steps.push({ kind: 'apt', what, from: present(a.package, a.arch)!, to: '(removed, unless something else needs it)' });
+      w.aptAdded.push(what);
     }
   }
   if (record.pip) await planPip(record.pip, exec, w);
@@ -125,16 +134,20 @@ export async function checkUndoApt(w: UndoWork, earlier: Earlier | undefined, o:
   if (w.aptInstall.length === 0 || !earlier) return;
   const items = earlier.items.filter((a) => a.kind === 'apt');
   const view = await openAptView(items, ctxOf(earlier, o.workDir, o), { quiet: true });
-  const sim = await simulateApt({ ...view, targets: w.aptInstall, run: (args) => view.run(args[0] === 'install' ? [...args, '--allow-downgrades'] : args) });
+  const extra = ['--allow-downgrades', ...(w.aptReinstall ? ['--reinstall'] : [])];
+  const sim = await simulateApt({ ...view, targets: w.aptInstall, run: (args) => view.run(args[0] === 'install' ? [...args, ...extra] : args) });
   if (!sim.ok) throw aptRefusal(sim);
 }
 
 /** Puts apt back: the recorded versions from the earlier bundle, the added packages auto and autoremoved, the auto flags. */
 export async function undoApt(w: UndoWork, earlier: Earlier | undefined, o: Parameters<typeof ctxOf>[2] & { workDir: string }): Promise<void> {
+  // A dpkg run that was killed (power cut, kill -9 mid-install) leaves packages half-configured: finish them first, as apt asks.
+  const audit = await o.exec('dpkg', ['--audit'], { env: NO_ENV }).catch(() => undefined);
+  if (audit?.stdout.trim()) await o.exec('dpkg', ['--configure', '-a', '--force-confdef', '--force-confold'], { env: NO_ENV });
   if (w.aptInstall.length > 0 && earlier) {
     const items = earlier.items.filter((a) => a.kind === 'apt');
     const view = await openAptView(items, ctxOf(earlier, o.workDir, o), { quiet: true });
-    const args = [...APT_INSTALL, ...w.aptInstall];
+    const args = [...APT_INSTALL, ...(w.aptReinstall ? ['--reinstall'] : []), ...w.aptInstall];
     const r = await view.run(args);
     if (r.code !== 0) throw toolFailed(args, r);
   }
@@ -163,20 +176,24 @@ export async function undoPip(w: UndoWork, earlier: Earlier | undefined, o: { ex
   }
   const py = join(p.venv, 'bin', 'python');
   const env = { ...process.env, PIP_NO_INDEX: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', LC_ALL: 'C.UTF-8' };
+  const wheels = join(o.workDir, 'wheels');
+  // A venv made without pip (no ensurepip on the box) ran pip from the bundle's pip wheel: so does this.
+  const hasPip = (await o.exec(py, ['-m', 'pip', '--version'], { env })).code === 0;
+  const pipWheel = earlier?.items.find((a) => a.kind === 'pip' && a.name === 'pip')?.meta?.filename;
+  const pip = hasPip ? [py, '-m', 'pip'] : pipWheel ? [py, join(wheels, pipWheel, 'pip')] : [py, '-m', 'pip'];
   if (p.install.length > 0 && earlier) {
-    const wheels = join(o.workDir, 'wheels');
     await mkdir(wheels, { recursive: true });
     const pins = earlier.items.filter((a) => a.kind === 'pip');
     for (const a of pins)
       await symlink(earlier.paths.get(a.digest)!, join(wheels, a.meta?.filename ?? `${a.name}-${a.version}-py3-none-any.whl`)).catch(() => undefined);
     const req = join(o.workDir, 'rollback-requirements.txt');
     await writeFile(req, pins.map((a) => `${a.name}==${a.version} --hash=sha256:${hexOf(a.digest)}\n`).join(''));
-    const args = ['-m', 'pip', 'install', '--no-index', '--no-deps', '--find-links', wheels, '--require-hashes', '--only-binary=:all:', '-r', req];
+    const args = [...pip.slice(1), 'install', '--no-index', '--no-deps', '--find-links', wheels, '--require-hashes', '--only-binary=:all:', '-r', req];
     const r = await o.exec(py, args, { env });
     if (r.code !== 0) throw failed('pip install', r);
   }
   if (p.uninstall.length > 0) {
-    const r = await o.exec(py, ['-m', 'pip', 'uninstall', '-y', ...p.uninstall], { env });
+    const r = await o.exec(py, [...pip.slice(1), 'uninstall', '-y', ...p.uninstall], { env });
     if (r.code !== 0) throw failed('pip uninstall', r);
   }
 }

@@ -46,6 +46,21 @@ export async function dpkgInstalled(exec: Exec): Promise<Map<string, string>> {
   return have;
 }
 
+/**
+ * Packages dpkg holds in a state other than installed-ok (`iHR` half-installed after a killed upgrade, `iU`
+ * unpacked, `iF` half-configured): `name:arch` → their version and status letters. apt sees them as installed
+ * at that version; a rollback reinstalls them.
+ */
+export async function dpkgBroken(exec: Exec): Promise<Map<string, { version: string; status: string }>> {
+  const q = await exec('dpkg-query', ['-W', '-f', '${Package}\t${Architecture}\t${Version}\t${db:Status-Abbrev}\n']).catch(() => ({ code: 1, stdout: '' }));
+  const out = new Map<string, { version: string; status: string }>();
+  for (const line of q.stdout.split('\n')) {
+    const [p, a, v, st] = line.split('\t');
+    if (p && v && st && !st.startsWith('ii') && /^[ih]/.test(st)) out.set(`${p}:${a}`, { version: v, status: st.trim() });
+  }
+  return out;
+}
+
 /** The version a package has on the box (its own architecture, else `all`), null when not installed. */
 export function versionOn(have: ReadonlyMap<string, string>, pkg: string, arch: string): string | null {
   return have.get(`${pkg}:${arch}`) ?? have.get(`${pkg}:all`) ?? null;
