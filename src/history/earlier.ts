@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { extractJob } from '../bundle/extract.js';
 import type { BundleIndex } from '../bundle/index.js';
 import { SUMS_SIG, blobPath } from '../bundle/layout.js';
-import { loadBundle } from '../bundle/load.js';
+import { type LoadedBundle, loadBundle } from '../bundle/load.js';
 import { normalizeName } from '../sources/pip/pep440.js';
 import type { Locked } from '../sources/source.js';
 import { isInstalled, journalPath, readJournal } from '../state/journal.js';
@@ -37,6 +37,14 @@ export interface Wanted {
   digest?: string;
 }
 
+/** The candidate that holds every need, as loaded (bundle.json checked against its SHA256SUMS). */
+export interface Found {
+  location: string;
+  index: BundleIndex;
+  items: Locked[];
+  loaded: LoadedBundle;
+}
+
 const needName = (n: Need) => (n.kind === 'apt' ? `apt ${n.name}=${n.version}${n.arch ? ` (${n.arch})` : ''}` : `pip ${n.name}==${n.version}`);
 
 function artifactFor(index: BundleIndex, n: Need): Locked | undefined {
@@ -68,11 +76,7 @@ export async function candidates(stateDir: string, wanted: Wanted, given?: strin
  * Finds the first candidate that is the wanted bundle (its bundle.json digest, when known) and holds every
  * need; returns it unchecked, or what each candidate lacked (for ROLLBACK_MISSING).
  */
-export async function locate(
-  cands: readonly string[],
-  wanted: Wanted,
-  needs: readonly Need[],
-): Promise<{ found?: { location: string; index: BundleIndex; items: Locked[] }; missing: string[] }> {
+export async function locate(cands: readonly string[], wanted: Wanted, needs: readonly Need[]): Promise<{ found?: Found; missing: string[] }> {
   const why: string[] = [];
   for (const c of cands) {
     const b = await loadBundle(c).catch((e: unknown) => e as Error);
@@ -91,7 +95,7 @@ export async function locate(
       if (a && b.reader.entries.has(blobPath(hexOf(a.digest)))) items.push(a);
       else lacking.push(`${needName(n)} (${a ? `${blobPath(hexOf(a.digest))} is not there` : 'not in its bundle.json'})`);
     }
-    if (lacking.length === 0) return { found: { location: b.location, index: b.index, items }, missing: [] };
+    if (lacking.length === 0) return { found: { location: b.location, index: b.index, items, loaded: b }, missing: [] };
     why.push(`${c}: lacks ${lacking.join(', ')}`);
   }
   const where = cands.length > 0 ? `looked in: ${why.join('; ')}` : 'no earlier bundle is known (give it with --bundle)';
@@ -103,11 +107,8 @@ export async function locate(
  * the box trust policy's keys (required with --key or `require-signature`), then each needed artifact
  * extracted into `workDir` and hashed against its SHA256SUMS line and bundle.json's digest.
  */
-export async function checkEarlier(
-  found: { location: string; index: BundleIndex; items: Locked[] },
-  o: { key?: string; workDir: string; now?: Date },
-): Promise<Earlier> {
-  const b = await loadBundle(found.location);
+export async function checkEarlier(found: Found, o: { key?: string; workDir: string; now?: Date }): Promise<Earlier> {
+  const b = found.loaded;
   const policy = o.key ? undefined : await loadTrustPolicy();
   const keyFiles = o.key ? [o.key] : (policy?.keyFiles ?? []);
   if (keyFiles.length > 0) {
