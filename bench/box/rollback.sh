@@ -21,6 +21,7 @@ OUT=${OUT:?set OUT to the results folder}
 vb() { unshare -n sh "$v2/vault-bundle" "$@"; }
 state=/var/lib/vault-bundle
 venv=/opt/vault-ai/venv
+mkdir -p "$OUT"
 log="$OUT/rollback.log"
 : >"$log"
 
