@@ -81,7 +81,15 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   if (!o.dryRun) {
     await appendJournal(stateDir, entryOf(true));
     stamp = await stampBox(o, pre, v.signature);
-    if (o.keepBlobs) await keepBlobs(stateDir, pre.indexSha256, index, base ? [pre.reader, base] : [pre.reader]);
+    // The install is complete and journalled: a copy that cannot be kept (a full disk) is warned about, never a failed install.
+    if (o.keepBlobs)
+      await keepBlobs(stateDir, pre.indexSha256, index, base ? [pre.reader, base] : [pre.reader]).catch((e: unknown) =>
+        o.report({
+          type: 'warn',
+          message: `--keep-blobs: could not keep ${index.name} ${index.version} in ${stateDir}/kept (${e instanceof Error ? e.message : String(e)}); a rollback to it will need the bundle itself`,
+          subject: '--keep-blobs',
+        }),
+      );
     await pruneKept(stateDir, await listHistory(stateDir));
   }
   const stampFile = o.imageVersion ?? defaultImageVersion(stateDir);
