@@ -57,6 +57,26 @@ describe('install history', () => {
   });
 });
 
+describe("apt's plan as history records it", () => {
+  it('reads Inst (new, upgrade, downgrade) and Remv lines of apt-get -s with the version before and after', async () => {
+    const { aptChanges } = await import('../src/sources/apt/plan.js');
+    const sim = [
+      'NOTE: This is only a simulation!',
+      'Inst vbextra (1.0 localhost [amd64])',
+      'Inst vbtest [1.0] (2.0 localhost [amd64]) []',
+      'Inst libfoo:i386 [2:1.1-1] (2:1.0-1 Debian:12/stable [i386])',
+      'Remv oldpkg [0.9]',
+      'Conf vbextra (1.0 localhost [amd64])',
+    ].join('\n');
+    expect(aptChanges(sim, 'amd64')).toEqual([
+      { package: 'vbextra', arch: 'amd64', before: null, after: '1.0' },
+      { package: 'vbtest', arch: 'amd64', before: '1.0', after: '2.0' },
+      { package: 'libfoo', arch: 'i386', before: '2:1.1-1', after: '2:1.0-1' },
+      { package: 'oldpkg', arch: 'amd64', before: '0.9', after: null },
+    ]);
+  });
+});
+
 describe('rollback (files and the stamp)', () => {
   it('puts the file and image-version.json back byte for byte; again: nothing to do; kept bytes missing: refused, nothing changed', async () => {
     const { rollback } = await import('../src/history/rollback.js');

@@ -54,7 +54,9 @@ describe('the quickstart installs on the box it targets', () => {
       signal: new AbortController().signal,
     };
     // apt's own answer on that box: every bundled package installs, nothing is refused or downgraded.
-    const inst = await checkApt(items, ctx, { status: BOX_STATUS });
+    const { inst, changes } = await checkApt(items, ctx, { status: BOX_STATUS });
+    // apt's plan as history records it: each package from "not installed" to the bundled version.
+    expect(changes.map((c) => `${c.package}:${c.before}->${c.after}`).sort()).toEqual(items.map((a) => `${a.name}:null->${a.version}`).sort());
     expect(inst.map((s) => s.split('=')[0]).sort()).toEqual([...names].sort());
     // The check bites: the old quickstart (jq resolved for an empty box) is refused on that box, jq named.
     const old = join(dir, 'old-apt.yaml');

@@ -4,7 +4,8 @@ import type { BundleIndex } from '../bundle/index.js';
 import { repoFolder } from '../sources/hf/paths.js';
 import { hfHome, refsOf } from '../sources/hf/install.js';
 import { venvOf } from '../sources/pip/install.js';
-import type { Exec, Locked } from '../sources/source.js';
+import { autoInstalled, dpkgInstalled, versionOn } from '../sources/apt/plan.js';
+import type { Exec, Locked, PlannedChange } from '../sources/source.js';
 import { hashFile } from '../store/store.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -23,8 +24,15 @@ export interface HistoryRecord {
   bundle: { name: string; version: string; path: string; digest: string };
   /** The stamp before this install (its exact bytes), absent on a box's first. */
   stamp?: string;
-  /** Each package of the apt step: the version dpkg had before (null: not installed) and whether apt-mark had it auto. */
-  apt: { package: string; arch: string; before: string | null; auto: boolean; after: string }[];
+  /**
+   * Each package the apt step changes, from apt's own plan (`apt-get -s` of the step: what it installs,
+   * upgrades, downgrades or removes, dependencies of the box included): the version dpkg had before (null: not
+   * installed), after (null: removed), and whether apt-mark had it auto. Without a plan (an older record, a box
+   * whose apt did not simulate), the bundle's apt artifacts against dpkg-query.
+   */
+  apt: { package: string; arch: string; before: string | null; auto: boolean; after: string | null }[];
+  /** Where `apt` came from: apt's simulation of the step, or the bundle's packages against dpkg-query. */
+  aptFrom?: 'apt-get -s' | 'dpkg-query';
   /** The venv's distributions before (null: no venv there yet). */
   pip?: { venv: string; before: { name: string; version: string }[] | null };
   /** Each HF ref: the commit it held before (null: none). */
@@ -39,6 +47,8 @@ export interface RecordInput {
   location: string;
   indexSha256: string;
   stampFile: string;
+  /** apt's plan of the step (the preflight's simulation); absent: the bundle's apt artifacts against dpkg-query. */
+  aptPlan?: readonly PlannedChange[];
   exec: Exec;
   now?: Date;
 }
@@ -74,7 +84,8 @@ export async function recordHistory(r: RecordInput): Promise<HistoryRecord> {
     time,
     bundle: { name: index.name, version: index.version, path: r.location, digest: `sha256:${r.indexSha256}` },
     ...(stamp !== undefined ? { stamp } : {}),
-    apt: await aptBefore(by('apt'), r.exec),
+    apt: r.aptPlan ? await aptFromPlan(r.aptPlan, r.exec) : await aptBefore(by('apt'), r.exec),
+    aptFrom: r.aptPlan ? 'apt-get -s' : 'dpkg-query',
     ...(pipItems.length ? { pip: { venv: venvOf(pipItems), before: await venvBefore(venvOf(pipItems), r.exec) } } : {}),
     hf: await refsBefore(by('hf')),
     files,
@@ -86,27 +97,23 @@ export async function recordHistory(r: RecordInput): Promise<HistoryRecord> {
 async function aptBefore(items: readonly Locked[], exec: Exec): Promise<HistoryRecord['apt']> {
   if (items.length === 0) return [];
   // A box without dpkg-query or apt-mark (a test's recorded tools) records nothing installed, never fails the install.
-  const none = { code: 1, stdout: '', stderr: '' };
-  const q = await exec('dpkg-query', ['-W', '-f', '${Package}\t${Architecture}\t${Version}\t${db:Status-Abbrev}\n']).catch(() => none);
-  const have = new Map<string, string>();
-  for (const line of q.stdout.split('\n')) {
-    const [p, a, v, st] = line.split('\t');
-    if (p && v && st?.startsWith('ii')) have.set(`${p}:${a}`, v);
-  }
-  const auto = new Set(
-    (await exec('apt-mark', ['showauto']).catch(() => none)).stdout
-      .split('\n')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
+  const [have, auto] = [await dpkgInstalled(exec), await autoInstalled(exec)];
   return items.map((i) => {
     const arch = i.id.split(':').at(-1) ?? '';
-    const before = have.get(`${i.name}:${arch}`) ?? have.get(`${i.name}:all`) ?? null;
-    return { package: i.name, arch, before, auto: auto.has(i.name) || auto.has(`${i.name}:${arch}`), after: i.version };
+    return { package: i.name, arch, before: versionOn(have, i.name, arch), auto: isAuto(auto, i.name, arch), after: i.version };
   });
 }
 
-async function venvBefore(venv: string, exec: Exec): Promise<{ name: string; version: string }[] | null> {
+/** apt's plan with each package's auto flag before the step (apt-mark showauto). */
+async function aptFromPlan(plan: readonly PlannedChange[], exec: Exec): Promise<HistoryRecord['apt']> {
+  if (plan.length === 0) return [];
+  const auto = await autoInstalled(exec);
+  return plan.map((c) => ({ package: c.package, arch: c.arch, before: c.before, auto: c.before !== null && isAuto(auto, c.package, c.arch), after: c.after }));
+}
+
+const isAuto = (auto: ReadonlySet<string>, pkg: string, arch: string) => auto.has(pkg) || auto.has(`${pkg}:${arch}`);
+
+export async function venvBefore(venv: string, exec: Exec): Promise<{ name: string; version: string }[] | null> {
   const code = 'import importlib.metadata as m, json; print(json.dumps(sorted([[d.metadata["Name"], d.version] for d in m.distributions()])))';
   const r = await exec(join(venv, 'bin', 'python'), ['-c', code]).catch(() => undefined);
   if (!r || r.code !== 0) return null;
@@ -117,7 +124,7 @@ async function venvBefore(venv: string, exec: Exec): Promise<{ name: string; ver
   }
 }
 
-async function refsBefore(items: readonly Locked[]): Promise<HistoryRecord['hf']> {
+export async function refsBefore(items: readonly Locked[]): Promise<HistoryRecord['hf']> {
   if (items.length === 0) return [];
   const home = hfHome(items);
   const out: HistoryRecord['hf'] = [];

@@ -3,11 +3,14 @@ import { trustError } from '../bundle/trust.js';
 import { DEFAULT_TRUST_DIR, loadTrustPolicy } from '../state/trust-policy.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
 import { DEFAULT_KEEP_HISTORY, listHistory, pruneHistory, recordHistory } from '../history/record.js';
+import { installPlan } from '../history/install-plan.js';
+import { keepBlobs, pruneKept } from '../history/kept.js';
 import { makeStamp } from '../history/stamp.js';
 import { defaultImageVersion, type ImageVersion, readImageVersion, writeImageVersion } from '../state/image-version.js';
 import { appendJournal, checkJournalWritable } from '../state/journal.js';
 import { withTempDir } from '../util/fs.js';
 import type { SpaceCheck } from '../util/space.js';
+import type { PlannedChange } from '../sources/source.js';
 import { type InstallRun, installKinds } from './kinds.js';
 import type { InstallOptions, InstallResult } from './options.js';
 import { preflight } from './preflight.js';
@@ -62,6 +65,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     ...(pre.ignoredTarget.length > 0 ? { ignoredTarget: pre.ignoredTarget } : {}),
     results: reports.map(({ detail: _d, ...r }) => r),
   });
+  const plans: InstallRun['plans'] = {};
   const space: SpaceCheck[] = await withTempDir('vault-install', (workDir) => {
     const run: InstallRun = {
       pre,
@@ -70,7 +74,8 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
       ...(keyFiles ? { keyFiles } : {}),
       workDir,
       reports,
-      beforeChange: () => keepHistory(o, pre),
+      plans,
+      beforeChange: () => keepHistory(o, pre, plans.apt),
       stopped: (failedAt, error) => appendJournal(stateDir, { ...entryOf(false), failedAt, error }),
     };
     return installKinds(o, run);
@@ -79,7 +84,21 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   if (!o.dryRun) {
     await appendJournal(stateDir, entryOf(true));
     stamp = await stampBox(o, pre, v.signature);
+    // The install is complete and journalled: a copy that cannot be kept (a full disk) is warned about, never a failed install.
+    if (o.keepBlobs)
+      await keepBlobs(stateDir, pre.indexSha256, index, base ? [pre.reader, base] : [pre.reader]).catch((e: unknown) =>
+        o.report({
+          type: 'warn',
+          message: `--keep-blobs: could not keep ${index.name} ${index.version} in ${stateDir}/kept (${e instanceof Error ? e.message : String(e)}); a rollback to it will need the bundle itself`,
+          subject: '--keep-blobs',
+        }),
+      );
+    await pruneKept(stateDir, await listHistory(stateDir));
   }
+  const stampFile = o.imageVersion ?? defaultImageVersion(stateDir);
+  const plan = o.dryRun
+    ? await installPlan(index, { ...(plans.apt ? { aptPlan: plans.apt } : {}), exec: o.exec, stampFile, ...(o.only ? { only: o.only } : {}) })
+    : undefined;
   return {
     bundle: location,
     name: index.name,
@@ -88,6 +107,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     reports,
     ...(o.dryRun ? {} : { journal: pre.journal }),
     ...(stamp ? { stamp } : {}),
+    ...(plan ? { plan: { ...plan, title: `dry run: ${plan.title}` } } : {}),
     verifyMs: v.durationMs,
     signature: v.signature,
     space,
@@ -119,7 +139,7 @@ async function stampBox(
  * rerun of the bundle the last record names (completing a stopped run, or a no-op) keeps that record: its
  * "before" is the box before the first try.
  */
-async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>): Promise<void> {
+async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof preflight>>, aptPlan: readonly PlannedChange[] | undefined): Promise<void> {
   const last = (await listHistory(pre.stateDir)).at(-1);
   if (last?.bundle.digest !== `sha256:${pre.indexSha256}`) {
     await recordHistory({
@@ -128,6 +148,7 @@ async function keepHistory(o: InstallOptions, pre: Awaited<ReturnType<typeof pre
       location: pre.location,
       indexSha256: pre.indexSha256,
       stampFile: o.imageVersion ?? defaultImageVersion(pre.stateDir),
+      ...(aptPlan ? { aptPlan } : {}),
       exec: o.exec,
     });
   }

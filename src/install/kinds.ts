@@ -6,7 +6,7 @@ import { BLOBS_DIR, blobPath, isOsMetadata } from '../bundle/layout.js';
 import type { BundleEntry, BundleReader } from '../bundle/reader.js';
 import type { SignatureStatus } from '../bundle/signature.js';
 import { writeKeyring } from '../bundle/trust.js';
-import type { BoxCtx, Locked } from '../sources/source.js';
+import type { BoxCtx, Locked, PlannedChange, SourceKind } from '../sources/source.js';
 import { checkJournalWritable } from '../state/journal.js';
 import { hexOf } from '../store/digest.js';
 import { InterruptedError, VaultError } from '../util/errors.js';
@@ -32,6 +32,8 @@ export interface InstallRun {
   workDir: string;
   /** Filled kind by kind: what the journal records, also when the run stops partway. */
   reports: InstallResult['reports'];
+  /** Filled by the preflights: each kind's own tool's plan (apt's simulation), for history and the dry run's plan. */
+  plans: Partial<Record<SourceKind, PlannedChange[]>>;
   /** Called once, after every check and preflight passed and before the first change (a real run only). */
   beforeChange?: () => Promise<unknown>;
   /** Appends a stopped run to the journal (a real run only). */
@@ -71,7 +73,8 @@ export async function installKinds(o: InstallOptions, run: InstallRun): Promise<
     // Nothing is written before each kind's own tool said yes (apt's simulation of the whole apt step).
     for (const { s, items } of pre.chosen) {
       current = s.kind;
-      if (s.preflight) await s.preflight(items, ctx);
+      const plan = s.preflight ? await s.preflight(items, ctx) : undefined;
+      if (plan) run.plans[s.kind] = plan;
     }
     current = undefined;
     if (!o.dryRun) await run.beforeChange?.();

@@ -2,6 +2,7 @@ import type { ImageVersion } from '../state/image-version.js';
 import type { SignatureStatus } from '../bundle/signature.js';
 import type { Exec, InstallReport } from '../sources/source.js';
 import type { Reporter } from '../util/events.js';
+import type { Plan } from '../util/plan.js';
 import type { SpaceCheck } from '../util/space.js';
 
 export interface InstallOptions {
@@ -17,6 +18,11 @@ export interface InstallOptions {
   imageVersion?: string;
   /** How many install history records the state folder keeps (default 3). */
   keepHistory?: number;
+  /**
+   * Keep this bundle's artifacts (bundle.json, SHA256SUMS and its signature, every blob; not the runtime) in
+   * <state>/kept/<bundle.json sha256>/, so a later rollback to it needs no copy of the bundle; bounded with the history.
+   */
+  keepBlobs?: boolean;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
   /**
@@ -49,6 +55,8 @@ export interface InstallResult {
   reports: (InstallReport & { ms: number })[];
   /** The journal this run was appended to (a dry run writes none). */
   journal?: string;
+  /** A dry run's plan: what changes, from which version to which (the format rollback --dry-run prints). */
+  plan?: Plan;
   /** The stamp written (a complete real install of every kind only). */
   stamp?: ImageVersion;
   /** Free space checked per filesystem before anything was written. */

@@ -84,11 +84,20 @@ export interface Source<Spec = unknown> {
   install(items: readonly Locked[], ctx: BoxCtx): Promise<InstallReport>;
   /**
    * Asks the box's own tool whether this kind's install would go through (apt's simulation of the whole
-   * step), before anything of any kind is written; throws the refusal (APT_REFUSED) naming why.
+   * step), before anything of any kind is written; throws the refusal (APT_REFUSED) naming why. Returns the
+   * tool's plan when it has one (apt: every package it will install, upgrade or remove), which history records.
    */
-  preflight?(items: readonly Locked[], ctx: BoxCtx): Promise<void>;
+  preflight?(items: readonly Locked[], ctx: BoxCtx): Promise<PlannedChange[] | void>;
   /** What install will write where (checked against free space first); nothing for what is already in place. */
   space?(items: readonly Locked[], ctx: BoxCtx): Promise<SpaceNeed[]>;
+}
+
+/** One change a kind's own tool plans (apt's simulation): a package, its version before (null: none) and after (null: removed). */
+export interface PlannedChange {
+  package: string;
+  arch: string;
+  before: string | null;
+  after: string | null;
 }
 
 /** What a source needs on the box. No network: installers use the bundle and local tools only. */

@@ -86,9 +86,7 @@ export type IntegrityCode =
   /** A tar (a bundle written with --tar, or a split bundle's parts) is damaged or holds what GNU tar refuses. */
   | 'BAD_TAR'
   /** rollback: something it needs (kept bytes, a model snapshot, the earlier bundle) is not on the box: nothing changed. */
-  | 'ROLLBACK_MISSING'
-  /** rollback: the way back needs a step this version does not do yet (apt, pip): nothing changed. */
-  | 'ROLLBACK_UNSUPPORTED';
+  | 'ROLLBACK_MISSING';
 /** Bytes are not what they should be. `expected`/`found` carry the two values when there are two. */
 export class IntegrityError extends VaultError<IntegrityCode> {
   override readonly exitCode = 4;

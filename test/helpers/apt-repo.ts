@@ -15,6 +15,8 @@ export interface FakePackage {
   provides?: string;
   /** Bytes of a file the package installs, to make the .deb differ. */
   payload?: string;
+  /** A preinst maintainer script (sh), e.g. one that waits so a test can kill dpkg halfway. */
+  preinst?: string;
 }
 
 export interface SigningKey {
@@ -75,6 +77,7 @@ export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Re
       `Description: test package ${p.name}`,
     ];
     await writeFile(join(src, 'DEBIAN/control'), `${control.join('\n')}\n`);
+    if (p.preinst) await writeFile(join(src, 'DEBIAN/preinst'), p.preinst, { mode: 0o755 });
     const rel = `pool/${comp}/${p.name}_${p.version.replace(/^\d+:/, '')}_${arch}.deb`;
     await mkdir(join(root, `pool/${comp}`), { recursive: true });
     execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', src, join(root, rel)], { stdio: 'ignore' });

@@ -26,7 +26,7 @@ function historyText(records: readonly HistoryRecord[]): string {
     const was = r.stamp ? (JSON.parse(r.stamp) as { version?: string }).version : undefined;
     lines.push(`${esc(r.time)}  ${esc(r.bundle.name)} ${esc(r.bundle.version)}${was ? ` (over ${esc(was)})` : ''}  from ${esc(r.bundle.path)}`);
     const apt = r.apt.filter((a) => a.before !== a.after);
-    if (apt.length) lines.push(`  apt: ${apt.map((a) => `${esc(a.package)} ${esc(a.before ?? '(none)')} -> ${esc(a.after)}`).join(', ')}`);
+    if (apt.length) lines.push(`  apt: ${apt.map((a) => `${esc(a.package)} ${esc(a.before ?? '(none)')} -> ${esc(a.after ?? '(removed)')}`).join(', ')}`);
     if (r.pip) lines.push(`  pip: ${esc(r.pip.venv)} had ${r.pip.before ? `${r.pip.before.length} distributions` : 'no venv'}`);
     for (const h of r.hf.filter((x) => x.before !== x.after))
       lines.push(`  hf: ${esc(h.repo)}@${esc(h.ref)} ${esc(h.before?.slice(0, 12) ?? '(none)')} -> ${esc(h.after.slice(0, 12))}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { InstallResult } from '../../install/install.js';
+import { planText } from '../../util/plan.js';
 import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, rendered, signatureNote } from '../common.js';
 
 interface InstallFlags {
@@ -15,6 +16,7 @@ interface InstallFlags {
   ignoreTarget?: boolean;
   imageVersion?: string;
   keepHistory?: number;
+  keepBlobs?: boolean;
 }
 
 export function register(program: Command, cli: Cli): void {
@@ -27,6 +29,10 @@ export function register(program: Command, cli: Cli): void {
     .option('--state-dir <dir>', 'where the install journal is kept (default: /var/lib/vault-bundle as root)')
     .option('--image-version <file>', 'the version stamp a complete install writes (default: /etc/vault-ai/image-version.json)')
     .option('--keep-history <n>', 'how many install history records to keep (what each install replaced; the way back for rollback)', positiveInt, 3)
+    .option(
+      '--keep-blobs',
+      "keep this bundle's packages, wheels, model files and files in the state folder: a later rollback to it needs no copy of the bundle",
+    )
     .option('--only <kinds>', 'comma-separated kinds to install (file,apt,pip,hf)')
     .option('--flat <dir>', 'also write each model as real files under <dir>/<org>/<name> (no symlinks)')
     .option(
@@ -65,6 +71,7 @@ export function register(program: Command, cli: Cli): void {
           ...(o.ignoreTarget ? { ignoreTarget: true } : {}),
           ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
           ...(o.keepHistory ? { keepHistory: o.keepHistory } : {}),
+          ...(o.keepBlobs ? { keepBlobs: true } : {}),
           exec: execFile,
           report,
           signal: cli.signal,
@@ -84,6 +91,7 @@ function installText(res: InstallResult): string {
     for (const c of rep.changed) lines.push(`    + ${c}`);
   }
   if (res.reports.every((x) => x.changed.length === 0)) lines.push('  nothing to do: everything is already installed');
+  if (res.plan) lines.push(planText(res.plan));
   if (res.stamp)
     lines.push(`  this box now runs ${res.stamp.bundle} ${res.stamp.version}${res.stamp.previous_version ? ` (was ${res.stamp.previous_version})` : ''}`);
   return lines.join('\n');

@@ -123,7 +123,7 @@ export const aptSource: Source<AptSpec> = {
   },
 
   install: installApt,
-  preflight: async (items, ctx) => void (await checkApt(items, ctx)),
+  preflight: async (items, ctx) => (await checkApt(items, ctx)).changes,
   space: aptSpace,
 };
 

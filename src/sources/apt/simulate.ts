@@ -6,12 +6,15 @@ import { escapeName } from '../../util/escape.js';
 import { LocalError, TargetError } from '../../util/errors.js';
 import { exists } from '../../util/fs.js';
 import type { BoxCtx, Locked } from '../source.js';
+import { type AptChange, aptChanges } from './plan.js';
 import { APT_INRELEASE, APT_PACKAGES, isolatedAptOptions, packagesIndex } from './repo-files.js';
 
 /** The bundle as apt's only source, in the install's work folder; `run` calls apt-get with that isolated configuration. */
 export interface AptView {
   /** name:arch=version of what the manifest asked for (apt pulls in the rest), else every bundled package. */
   targets: string[];
+  /** The architecture of the bundle's own packages (what apt prints without `:arch`). */
+  nativeArch: string;
   run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
@@ -75,7 +78,8 @@ async function makeAptView(items: readonly Locked[], ctx: BoxCtx, o: { status?: 
   const up = await run(['update', '-q']);
   if (up.code !== 0) throw toolFailed(['update'], up);
   const roots = items.filter((a) => a.meta?.pulledBy === '(requested)').map((a) => `${a.name}:${archOf(a)}=${a.version}`);
-  return { targets: roots.length > 0 ? roots : items.map((a) => `${a.name}=${a.version}`), run, signed };
+  const nativeArch = items.map(archOf).find((a) => a !== 'all') ?? '';
+  return { targets: roots.length > 0 ? roots : items.map((a) => `${a.name}=${a.version}`), nativeArch, run, signed };
 }
 
 /** One thing apt objects to: `jq` Depends `libjq1 (= 1.6-2.1)` but `1.7.1-3 is to be installed`. */
@@ -87,13 +91,20 @@ export interface AptObjection {
 }
 
 export type AptSimulation =
-  { ok: true; plan: string; inst: string[] } | { ok: false; objections: AptObjection[]; downgrades: string[]; errors: string[]; output: string };
+  | { ok: true; plan: string; inst: string[]; changes: AptChange[] }
+  | { ok: false; objections: AptObjection[]; downgrades: string[]; errors: string[]; output: string };
 
 /** `apt-get install -s` of the whole apt step: apt's own answer to whether it would install on this box. */
 export async function simulateApt(view: AptView): Promise<AptSimulation> {
   const r = await view.run(['install', '-s', '-y', ...view.targets]);
   const output = `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`;
-  if (r.code === 0) return { ok: true, plan: r.stdout, inst: [...r.stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`) };
+  if (r.code === 0)
+    return {
+      ok: true,
+      plan: r.stdout,
+      inst: [...r.stdout.matchAll(/^Inst (\S+) (?:\[\S+\] )?\((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`),
+      changes: aptChanges(r.stdout, view.nativeArch),
+    };
   return { ok: false, ...parseAptRefusal(output), output };
 }
 
@@ -148,12 +159,15 @@ export function aptRefusal(sim: Extract<AptSimulation, { ok: false }>, o: { box?
   });
 }
 
-/** Runs the simulation and throws APT_REFUSED when apt says no; what `install` calls before anything is written. */
-export async function checkApt(items: readonly Locked[], ctx: BoxCtx, o: { status?: string } = {}): Promise<string[]> {
-  if (items.length === 0) return [];
+/**
+ * Runs the simulation and throws APT_REFUSED when apt says no; what `install` calls before anything is
+ * written. Returns apt's plan: every package it will install, upgrade, downgrade or remove (history records it).
+ */
+export async function checkApt(items: readonly Locked[], ctx: BoxCtx, o: { status?: string } = {}): Promise<{ inst: string[]; changes: AptChange[] }> {
+  if (items.length === 0) return { inst: [], changes: [] };
   const sim = await simulateApt(await openAptView(items, ctx, { ...o, quiet: true }));
   if (!sim.ok) throw aptRefusal(sim);
-  return sim.inst;
+  return { inst: sim.inst, changes: sim.changes };
 }
 
 export function toolFailed(args: string[], r: { code: number; stdout: string; stderr: string }): LocalError {
