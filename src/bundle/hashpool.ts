@@ -182,7 +182,7 @@ const SLICE_BYTES = 8 << 20;
  * the event loop between 8 MiB slices of a file and, every 10 ms, between files, so an abort stops it within
  * one slice.
  */
-export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } = {}): Promise<HashResult[]> {
+export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } & Progress = {}): Promise<HashResult[]> {
   const buf = Buffer.allocUnsafe(o.chunkBytes ?? READ_BYTES);
   const out: HashResult[] = [];
   let since = performance.now();
@@ -197,6 +197,7 @@ export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: numbe
     await breathe();
     if (job.length <= SLICE_BYTES) {
       out.push(hashJob(job.segments, buf));
+      o.onDone?.(job, out.at(-1)!);
       continue;
     }
     const h = createHash('sha256');
@@ -207,9 +208,11 @@ export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: numbe
       read += r.read;
       if (r.error) error = r.error;
       if (r.error || r.read < slice.length) break; // a short file: the digest of what is there, as a worker gives
+      o.onBytes?.(job, read);
       await breathe(true);
     }
     out.push(error ? { hex: '', read, error } : { hex: h.digest('hex'), read });
+    o.onDone?.(job, out.at(-1)!);
   }
   return out;
 }
@@ -237,19 +240,25 @@ function* slices(segments: readonly Segment[], max: number): Generator<{ segment
   if (len > 0) yield { segments: cur, length: len };
 }
 
+/** Progress callbacks: each job as it is done (in the order they finish), and a big job's bytes so far on the calling thread. */
+export interface Progress {
+  onDone?: (job: HashJob, r: HashResult) => void;
+  onBytes?: (job: HashJob, read: number) => void;
+}
+
 /** Hashes many byte ranges: on every core when they add up to much, else right here. An abort rejects with InterruptedError. */
 export async function hashAll(
   jobs: readonly HashJob[],
-  o: { threads?: number; chunkBytes?: number; pool?: HashPool; signal?: AbortSignal } = {},
+  o: { threads?: number; chunkBytes?: number; pool?: HashPool; signal?: AbortSignal } & Progress = {},
 ): Promise<HashResult[]> {
   if (jobs.length === 0) return [];
-  const signal = o.signal ? { signal: o.signal } : {};
-  if (o.pool) return o.pool.hash(jobs, signal);
+  const each = { ...(o.signal ? { signal: o.signal } : {}), ...(o.onDone ? { onDone: o.onDone } : {}), ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
+  if (o.pool) return o.pool.hash(jobs, each);
   const total = jobs.reduce((n, j) => n + j.length, 0);
-  if (total < POOL_MIN_BYTES) return hashHere(jobs, signal);
+  if (total < POOL_MIN_BYTES) return hashHere(jobs, each);
   const pool = new HashPool(Math.min(o.threads ?? availableParallelism(), jobs.length), o.chunkBytes);
   try {
-    return await pool.hash(jobs, signal);
+    return await pool.hash(jobs, each);
   } finally {
     await pool.close();
   }
