@@ -111,11 +111,11 @@ export function register(program: Command, cli: Cli): void {
 function builtText(res: BuildResult): string {
   return (
     `built ${shown(res.dir)}: ${res.lock.artifacts.length} artifacts, ${res.files} files in SHA256SUMS, ${formatBytes(res.bytes)}` +
-    ` in ${formatElapsed(res.durationMs)}; ${fetchedText(res.fetch)}` +
     `${res.lockResolved ? ` (locked into ${shown(res.lockPath)})` : ''}${res.tar ? `; tar ${shown(res.tar)}` : ''}` +
     `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
     `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}` +
-    `${res.signer ? `; signed by ${res.signer}` : ''}${res.expires ? `; expires ${res.expires}` : ''}`
+    `${res.signer ? `; signed by ${res.signer}` : ''}${res.expires ? `; expires ${res.expires}` : ''}` +
+    `; took ${formatElapsed(res.durationMs)}, ${fetchedText(res.fetch)}`
   );
 }
 
