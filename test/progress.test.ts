@@ -48,7 +48,7 @@ describe('build progress', () => {
     expect(f1.length).toBeGreaterThan(0);
     expect(f1.every((f) => f.files === 3 && f.bytes === '3.30 MiB')).toBe(true);
     expect(f1.at(-1)).toMatchObject({ done: 3, got: '3.30 MiB' });
-    expect(screen(first.transcript)).toContainEqual(expect.stringMatching(/^built .*: 3 artifacts, .*; took \d+\.\d s, downloaded 3 file\(s\) \(3\.30 MiB\)$/));
+    expect(screen(first.transcript)).toContainEqual(expect.stringMatching(/^built .*: 3 artifacts, .*; took \d+\.\d s, fetched 3 file\(s\) \(3\.30 MiB\)$/));
 
     // One blob gone from the cache: the totals are still the whole build's, two files done before any byte moves.
     await rm(join(cache, 'blobs', 'sha256', sha256(big)));
@@ -59,7 +59,7 @@ describe('build progress', () => {
     expect(f2.at(-1)).toMatchObject({ done: 3, files: 3, got: '3.30 MiB' });
     const shown = screen(second.transcript);
     expect(shown).toContainEqual(expect.stringMatching(/^need 3 files \(3\.30 MiB\): 2 in the cache \(.+\), 1 to download \(.+\)$/));
-    expect(shown).toContainEqual(expect.stringMatching(/; took \d+\.\d s, downloaded 1 file\(s\) \(3\.00 MiB\), 2 from the cache \(304\.9 KiB\)$/));
+    expect(shown).toContainEqual(expect.stringMatching(/; took \d+\.\d s, fetched 1 file\(s\) \(3\.00 MiB\), 2 from the cache \(304\.9 KiB\)$/));
     // The last fetch line stays on the screen, with the time it took.
     expect(shown).toContainEqual(expect.stringMatching(/^fetch 3\/3 files {2}3\.30 MiB\/3\.30 MiB {2}.*in \d/));
   });
@@ -85,7 +85,7 @@ describe('build progress', () => {
     expect(pipe.stderr).not.toContain('\x1b');
     expect(pipe.stderr).toMatch(/^need 3 files \(3\.30 MiB\): 0 in the cache \(0 B\), 3 to download \(3\.30 MiB\)$/m);
     expect(pipe.stderr).toMatch(/^resuming file:big from \S+ \S+ of 3\.00 MiB$/m);
-    expect(pipe.stdout).toMatch(/, downloaded 3 file\(s\) \(3\.30 MiB, 1 resumed\)/);
+    expect(pipe.stdout).toMatch(/, fetched 3 file\(s\) \(3\.30 MiB, 1 resumed\)/);
 
     const json = await runCli(['--json', '--cache-dir', join(dir, 'c3'), 'build', manifest, '--out', join(dir, 'o3'), '--runtime', 'none']);
     const records = json.stdout

@@ -119,10 +119,10 @@ function builtText(res: BuildResult): string {
   );
 }
 
-/** `downloaded 40 files (1.20 GiB, 2 resumed), 522 from the cache (1.44 GiB)`: where the bytes came from. */
+/** `fetched 40 file(s) (1.20 GiB, 2 resumed), 522 from the cache (1.44 GiB)`: where the bytes came from. */
 function fetchedText(t: FetchTally): string {
   const resumed = t.resumed ? `, ${t.resumed} resumed` : '';
-  const got = t.downloadedFiles ? `downloaded ${t.downloadedFiles} file(s) (${formatBytes(t.bytes - t.cachedBytes)}${resumed})` : 'downloaded nothing';
+  const got = t.downloadedFiles ? `fetched ${t.downloadedFiles} file(s) (${formatBytes(t.bytes - t.cachedBytes)}${resumed})` : 'fetched nothing';
   const cache = t.cachedFiles ? `, ${t.cachedFiles} from the cache (${formatBytes(t.cachedBytes)})` : '';
   return `${got}${cache}`;
 }
