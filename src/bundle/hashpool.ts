@@ -32,15 +32,18 @@ export interface HashResult {
   error?: string;
 }
 
+/** A big file on a hashing thread tells its bytes so far this often (a progress line's feed; asked for per job). */
+const TICK_BYTES = 32 << 20;
+
 // One segment-hashing loop, in plain JS so that worker threads can run it from a string the same way from
 // tsx, from dist/ and from the one bundled script on the box; the main thread builds the same function.
 // Synchronous reads into one reused buffer keep memory flat and beat streams by ~20%. Given \`into\` (a hash
 // to continue), it leaves the digest to the caller: the main thread hashes a file in slices between which
 // Ctrl-C can be seen.
 const HASH_JOB_JS = `
-return function hashJob(segments, buf, into) {
+return function hashJob(segments, buf, into, tick) {
   const h = into || createHash('sha256');
-  let read = 0;
+  let read = 0, told = 0;
   for (const { file, offset, length } of segments) {
     let fd;
     try {
@@ -51,6 +54,7 @@ return function hashJob(segments, buf, into) {
         if (n === 0) break;
         h.update(buf.subarray(0, n));
         pos += n; left -= n; read += n;
+        if (tick && read - told >= ${TICK_BYTES}) { told = read; tick(read); }
       }
       if (left > 0) break;
     } catch (e) {
@@ -73,7 +77,10 @@ const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const hashJob = (function (${HASH_JOB_DEPS.join(', ')}) {${HASH_JOB_JS}})(${HASH_JOB_DEPS.join(', ')});
 const buf = Buffer.allocUnsafe(workerData.chunk);
-parentPort.on('message', ({ id, segments }) => parentPort.postMessage({ id, ...hashJob(segments, buf) }));
+parentPort.on('message', ({ id, segments, tick }) => {
+  const progress = tick ? (read) => parentPort.postMessage({ id, tick: read }) : undefined;
+  parentPort.postMessage({ id, ...hashJob(segments, buf, undefined, progress) });
+});
 `;
 
 /**
@@ -105,7 +112,7 @@ export class HashPool {
    * Jobs are handed out largest first, so one huge file does not end up last on a single worker. An abort
    * (Ctrl-C) terminates the workers at once and rejects with InterruptedError: they cannot finish a file.
    */
-  async hash(jobs: readonly HashJob[], o: { onDone?: (job: HashJob, r: HashResult) => void; signal?: AbortSignal } = {}): Promise<HashResult[]> {
+  async hash(jobs: readonly HashJob[], o: Progress & { signal?: AbortSignal } = {}): Promise<HashResult[]> {
     const { signal } = o;
     if (signal?.aborted) throw interrupted();
     if (this.closed) throw new Error('the hashing threads were stopped');
@@ -136,9 +143,10 @@ export class HashPool {
                 return resolve();
               }
               const id = order[next++]!;
-              w.postMessage({ id, segments: jobs[id]!.segments });
+              w.postMessage({ id, segments: jobs[id]!.segments, tick: Boolean(o.onBytes) });
             };
-            const onMessage = (m: HashResult & { id: number }) => {
+            const onMessage = (m: (HashResult & { id: number; tick?: undefined }) | { id: number; tick: number }) => {
+              if (m.tick !== undefined) return o.onBytes?.(jobs[m.id]!, m.tick);
               results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };
               o.onDone?.(jobs[m.id]!, results[m.id]!);
               feed();
