@@ -91,7 +91,8 @@ abstract class Meter {
  * sector) or starts over takes back what is not kept: the last line reads done == total.
  */
 export class FetchMeter extends Meter {
-  private planned = false;
+  /** Totals known up front (a build): its last line is final. Without a plan (push, pull) more may follow. */
+  planned = false;
   private readonly inFlight = new Map<string, number>();
   private readonly seen = new Set<string>();
 

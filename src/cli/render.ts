@@ -36,23 +36,11 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
   const tty = mode === 'tty';
   const live = new LiveLine(out);
   const say = (s: string) => (tty ? live.print(s) : out.write(`${escapeText(s)}\n`));
-  let ticker: NodeJS.Timeout | undefined;
-  const stopTicker = () => {
-    if (ticker) clearInterval(ticker);
-    ticker = undefined;
-  };
+  const checks = checkHandlers(tty, live, say);
   const h: Handlers = {
     ...transferHandlers(tty, live, say),
     ...verifyHandlers(tty, live),
-    ...checkHandlers(tty, live, say, {
-      start: (tick) => {
-        stopTicker();
-        // A check runs for minutes: its line's clock moves once a second (the timer keeps nothing alive).
-        ticker = setInterval(tick, 1000);
-        ticker.unref();
-      },
-      stop: stopTicker,
-    }),
+    ...checks.handlers,
     warn: (e) => say(`warning: ${e.message}`),
     info: (e) => say(e.message),
   };
@@ -60,7 +48,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
   return {
     report,
     finish: () => {
-      stopTicker();
+      checks.stop();
       live.clear();
     },
   };
@@ -77,7 +65,7 @@ function transferHandlers(
   const draw = (force = false) => {
     if (!tty) return;
     live.draw(m.line(verb.bar), force || m.complete);
-    if (m.complete) live.keep(); // the fetch's last line stays: its totals and the time it took
+    if (m.complete && m.planned) live.keep(); // the fetch's last line stays: its totals and the time it took
   };
   return {
     phase: (e) => {
@@ -141,25 +129,33 @@ function checkHandlers(
   tty: boolean,
   live: LiveLine,
   say: (s: string) => void,
-  ticker: { start: (tick: () => void) => void; stop: () => void },
-): Pick<Handlers, Extract<VaultEvent['type'], `check:${string}`>> {
+): { handlers: Pick<Handlers, Extract<VaultEvent['type'], `check:${string}`>>; stop: () => void } {
   const m = new CheckMeter();
+  let ticker: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (ticker) clearInterval(ticker);
+    ticker = undefined;
+  };
   const draw = () => {
     const line = m.line();
     if (line) live.draw(line, true);
   };
-  return {
+  const handlers: Pick<Handlers, Extract<VaultEvent['type'], `check:${string}`>> = {
     'check:start': (e) => {
       m.start(e);
       if (!tty) return say(`check ${e.id}: ${e.title}`);
       draw();
-      ticker.start(draw);
+      stop();
+      // A check runs for minutes: its line's clock moves once a second (the timer keeps nothing alive).
+      ticker = setInterval(draw, 1000);
+      ticker.unref();
     },
     'check:done': (e) => {
       m.done(e);
       if (!tty) return say(`${e.status.toUpperCase()} ${e.id}${e.reason ? `: ${e.reason}` : ''}`);
-      ticker.stop();
+      stop();
       live.reset();
     },
   };
+  return { handlers, stop };
 }
