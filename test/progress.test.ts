@@ -7,6 +7,7 @@ import { sha256 } from './helpers/fixtures.js';
 import { type TestServer, startServer } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 import { cliTty, frames, runTty, screen } from './helpers/tty.js';
+import { FetchMeter, VerifyMeter } from '../src/cli/progress.js';
 
 // Honest progress (#14): the CLI at a terminal (a real pseudo-terminal through `script`) and on a pipe.
 
@@ -153,5 +154,36 @@ describe('smoke at a terminal', () => {
     const pipe = await runCli(['smoke', '--only', 'gpu'], { cwd: dir });
     expect(pipe.stderr).not.toContain('\r');
     expect(pipe.stderr).toMatch(/^check gpu\.inventory: /m);
+  });
+});
+
+describe('the meters behind the lines', () => {
+  it('a retry that starts over or resumes below what had come takes those bytes back: done never passes total', () => {
+    const m = new FetchMeter();
+    m.plan({ type: 'fetch:plan', files: 2, bytes: 3000, cachedFiles: 1, cachedBytes: 1000 });
+    expect([m.doneFiles, m.doneBytes]).toEqual([1, 1000]);
+    m.start({ type: 'download:start', id: 'a', size: 2000, resumeFrom: 0 });
+    m.progress({ type: 'download:progress', id: 'a', bytes: 1500 });
+    // The server ignored Range: the retry starts from 0 again; then from a sector below what had come.
+    m.start({ type: 'download:start', id: 'a', size: 2000, resumeFrom: 0 });
+    expect(m.doneBytes).toBe(1000);
+    m.progress({ type: 'download:progress', id: 'a', bytes: 1200 });
+    m.start({ type: 'download:start', id: 'a', size: 2000, resumeFrom: 1024 });
+    expect(m.doneBytes).toBe(2024);
+    m.progress({ type: 'download:progress', id: 'a', bytes: 976 });
+    m.done({ type: 'download:done', id: 'a', size: 2000, cached: false });
+    expect([m.doneFiles, m.files, m.doneBytes, m.bytes, m.complete]).toEqual([2, 2, 3000, 3000, true]);
+    expect(m.line('fetch')).toMatch(/^fetch 2\/2 files {2}2\.93 KiB\/2\.93 KiB {2}.* in \d/);
+  });
+
+  it("verify's bytes so far of a big file are replaced, not added, by its final count", () => {
+    const m = new VerifyMeter();
+    m.plan({ type: 'verify:plan', files: 2, bytes: 300 });
+    m.progress({ type: 'verify:progress', path: 'big', bytes: 100 });
+    m.progress({ type: 'verify:progress', path: 'big', bytes: 200 });
+    expect([m.doneFiles, m.doneBytes]).toEqual([0, 200]);
+    m.file({ type: 'verify:file', path: 'big', ok: true, bytes: 250 });
+    m.file({ type: 'verify:file', path: 'small', ok: true, bytes: 50 });
+    expect([m.doneFiles, m.doneBytes, m.complete]).toEqual([2, 300, true]);
   });
 });
