@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HashPool, hashHere, wholeFile } from '../src/bundle/hashpool.js';
+import { type HashJob, HashPool, hashHere, wholeFile } from '../src/bundle/hashpool.js';
 import { tempDir } from './helpers/tmp.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -46,5 +46,34 @@ describe('hashing honours the abort signal (Ctrl-C)', () => {
     // The workers are gone: nothing is left running in the background.
     await expect(pool.hash(jobs.slice(0, 1))).rejects.toThrow(/were stopped/);
     await pool.close();
+  });
+});
+
+describe('hashing reports progress when asked (a progress line at a terminal)', () => {
+  it("a big file's bytes so far come from a hashing thread and from the main thread, then each file once, as it finishes", async () => {
+    const dir = await tempDir();
+    const big = join(dir, 'big');
+    await writeFile(big, '');
+    await truncate(big, 80 << 20); // sparse: cheap to make, read at full speed
+    const small = join(dir, 'small');
+    await writeFile(small, randomBytes(1000));
+    const jobs = [wholeFile(big, 80 << 20), wholeFile(small, 1000)];
+    for (const run of ['pool', 'here'] as const) {
+      const ticks: number[] = [];
+      const done: number[] = [];
+      const o = { onBytes: (j: HashJob, n: number) => j === jobs[0] && ticks.push(n), onDone: (j: HashJob) => done.push(jobs.indexOf(j)) };
+      const pool = run === 'pool' ? new HashPool(2) : undefined;
+      const r = pool ? await pool.hash(jobs, o) : await hashHere(jobs, o);
+      await pool?.close();
+      expect(r.map((x) => x.read)).toEqual([80 << 20, 1000]);
+      // Rising, never past the whole, at least one on the way.
+      expect({ run, rising: ticks.every((n, i) => i === 0 || n > ticks[i - 1]!), max: Math.max(...ticks) <= 80 << 20 }).toEqual({
+        run,
+        rising: true,
+        max: true,
+      });
+      expect(ticks.length).toBeGreaterThan(0);
+      expect(done.sort()).toEqual([0, 1]);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { pullBundle } from '../src/oci/pull.js';
 import { pushBundle } from '../src/oci/push.js';
 import { parseRef } from '../src/oci/ref.js';
 import { registrySource } from '../src/oci/source.js';
+import type { Reporter, VaultEvent } from '../src/util/events.js';
 import { walk } from '../src/util/fs.js';
 import { buildIn } from './helpers/build.js';
 import { runCli } from './helpers/cli.js';
@@ -53,10 +54,10 @@ async function push(host: string, repo: string, dir: string, chunkSize?: number)
   }
 }
 
-async function pull(host: string, ref: string, dir: string) {
+async function pull(host: string, ref: string, dir: string, report: Reporter = quiet) {
   const c = client(host, ref);
   try {
-    return await pullBundle(registrySource(c), dir, { concurrency: 4, report: quiet });
+    return await pullBundle(registrySource(c), dir, { concurrency: 4, report });
   } finally {
     await c.close();
   }
@@ -164,8 +165,13 @@ describe('push and pull against the CNCF distribution registry', () => {
     const c = new RegistryClient(parseRef(`oci://${proxy.host}/resume/app:1`), { retries: 0 });
     await expect(pullBundle(registrySource(c), out, { concurrency: 1, report: quiet })).rejects.toThrow();
     await c.close();
-    const res = await pull(proxy.host, 'resume/app:1', out);
+    const events: VaultEvent[] = [];
+    const res = await pull(proxy.host, 'resume/app:1', out, (e) => events.push(e));
     expect(res.resumed).toBe(1);
+    // The progress line's totals are the whole bundle's, what the first pull placed done; the resume says where from.
+    const plan = events.find((e) => e.type === 'fetch:plan');
+    expect(plan).toMatchObject({ type: 'fetch:plan', files: expect.any(Number) as number });
+    expect(events.filter((e) => e.type === 'download:start' && e.resumeFrom > 0)).toHaveLength(1);
     expect(res.fetchedBytes).toBeLessThan(3 * 1024 * 1024);
     expect((await verifyBundle(out, {})).ok).toBe(true);
     expect(await readdir(out)).not.toContain('.vault-bundle-pull');

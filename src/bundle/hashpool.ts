@@ -32,15 +32,18 @@ export interface HashResult {
   error?: string;
 }
 
+/** A big file on a hashing thread tells its bytes so far this often (a progress line's feed; asked for per job). */
+const TICK_BYTES = 32 << 20;
+
 // One segment-hashing loop, in plain JS so that worker threads can run it from a string the same way from
 // tsx, from dist/ and from the one bundled script on the box; the main thread builds the same function.
 // Synchronous reads into one reused buffer keep memory flat and beat streams by ~20%. Given \`into\` (a hash
 // to continue), it leaves the digest to the caller: the main thread hashes a file in slices between which
 // Ctrl-C can be seen.
 const HASH_JOB_JS = `
-return function hashJob(segments, buf, into) {
+return function hashJob(segments, buf, into, tick) {
   const h = into || createHash('sha256');
-  let read = 0;
+  let read = 0, told = 0;
   for (const { file, offset, length } of segments) {
     let fd;
     try {
@@ -51,6 +54,7 @@ return function hashJob(segments, buf, into) {
         if (n === 0) break;
         h.update(buf.subarray(0, n));
         pos += n; left -= n; read += n;
+        if (tick && read - told >= ${TICK_BYTES}) { told = read; tick(read); }
       }
       if (left > 0) break;
     } catch (e) {
@@ -73,7 +77,10 @@ const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const hashJob = (function (${HASH_JOB_DEPS.join(', ')}) {${HASH_JOB_JS}})(${HASH_JOB_DEPS.join(', ')});
 const buf = Buffer.allocUnsafe(workerData.chunk);
-parentPort.on('message', ({ id, segments }) => parentPort.postMessage({ id, ...hashJob(segments, buf) }));
+parentPort.on('message', ({ id, segments, tick }) => {
+  const progress = tick ? (read) => parentPort.postMessage({ id, tick: read }) : undefined;
+  parentPort.postMessage({ id, ...hashJob(segments, buf, undefined, progress) });
+});
 `;
 
 /**
@@ -105,7 +112,7 @@ export class HashPool {
    * Jobs are handed out largest first, so one huge file does not end up last on a single worker. An abort
    * (Ctrl-C) terminates the workers at once and rejects with InterruptedError: they cannot finish a file.
    */
-  async hash(jobs: readonly HashJob[], o: { onDone?: (job: HashJob, r: HashResult) => void; signal?: AbortSignal } = {}): Promise<HashResult[]> {
+  async hash(jobs: readonly HashJob[], o: Progress & { signal?: AbortSignal } = {}): Promise<HashResult[]> {
     const { signal } = o;
     if (signal?.aborted) throw interrupted();
     if (this.closed) throw new Error('the hashing threads were stopped');
@@ -136,9 +143,10 @@ export class HashPool {
                 return resolve();
               }
               const id = order[next++]!;
-              w.postMessage({ id, segments: jobs[id]!.segments });
+              w.postMessage({ id, segments: jobs[id]!.segments, tick: Boolean(o.onBytes) });
             };
-            const onMessage = (m: HashResult & { id: number }) => {
+            const onMessage = (m: (HashResult & { id: number; tick?: undefined }) | { id: number; tick: number }) => {
+              if (m.tick !== undefined) return o.onBytes?.(jobs[m.id]!, m.tick);
               results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };
               o.onDone?.(jobs[m.id]!, results[m.id]!);
               feed();
@@ -182,7 +190,7 @@ const SLICE_BYTES = 8 << 20;
  * the event loop between 8 MiB slices of a file and, every 10 ms, between files, so an abort stops it within
  * one slice.
  */
-export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } = {}): Promise<HashResult[]> {
+export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } & Progress = {}): Promise<HashResult[]> {
   const buf = Buffer.allocUnsafe(o.chunkBytes ?? READ_BYTES);
   const out: HashResult[] = [];
   let since = performance.now();
@@ -197,6 +205,7 @@ export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: numbe
     await breathe();
     if (job.length <= SLICE_BYTES) {
       out.push(hashJob(job.segments, buf));
+      o.onDone?.(job, out.at(-1)!);
       continue;
     }
     const h = createHash('sha256');
@@ -207,9 +216,11 @@ export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: numbe
       read += r.read;
       if (r.error) error = r.error;
       if (r.error || r.read < slice.length) break; // a short file: the digest of what is there, as a worker gives
+      o.onBytes?.(job, read);
       await breathe(true);
     }
     out.push(error ? { hex: '', read, error } : { hex: h.digest('hex'), read });
+    o.onDone?.(job, out.at(-1)!);
   }
   return out;
 }
@@ -237,19 +248,25 @@ function* slices(segments: readonly Segment[], max: number): Generator<{ segment
   if (len > 0) yield { segments: cur, length: len };
 }
 
+/** Progress callbacks: each job as it is done (in the order they finish), and a big job's bytes so far on the calling thread. */
+export interface Progress {
+  onDone?: (job: HashJob, r: HashResult) => void;
+  onBytes?: (job: HashJob, read: number) => void;
+}
+
 /** Hashes many byte ranges: on every core when they add up to much, else right here. An abort rejects with InterruptedError. */
 export async function hashAll(
   jobs: readonly HashJob[],
-  o: { threads?: number; chunkBytes?: number; pool?: HashPool; signal?: AbortSignal } = {},
+  o: { threads?: number; chunkBytes?: number; pool?: HashPool; signal?: AbortSignal } & Progress = {},
 ): Promise<HashResult[]> {
   if (jobs.length === 0) return [];
-  const signal = o.signal ? { signal: o.signal } : {};
-  if (o.pool) return o.pool.hash(jobs, signal);
+  const each = { ...(o.signal ? { signal: o.signal } : {}), ...(o.onDone ? { onDone: o.onDone } : {}), ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
+  if (o.pool) return o.pool.hash(jobs, each);
   const total = jobs.reduce((n, j) => n + j.length, 0);
-  if (total < POOL_MIN_BYTES) return hashHere(jobs, signal);
+  if (total < POOL_MIN_BYTES) return hashHere(jobs, each);
   const pool = new HashPool(Math.min(o.threads ?? availableParallelism(), jobs.length), o.chunkBytes);
   try {
-    return await pool.hash(jobs, signal);
+    return await pool.hash(jobs, each);
   } finally {
     await pool.close();
   }

@@ -10,7 +10,7 @@ import { type SigningKey, readSigningKey } from './signature.js';
 import { parseSums } from './sums.js';
 import { type StagedTar, stageDeterministicTar } from './tar.js';
 import { formatBytes } from '../util/format.js';
-import { fetchAll } from '../fetch/download.js';
+import { type FetchTally, fetchTallied } from '../fetch/download.js';
 import { lockForBuild, targetProbe } from '../lock/for-build.js';
 import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
@@ -64,6 +64,10 @@ export interface BuildResult {
   /** build --sign-key: the signer's fingerprint. */
   signer?: string;
   expires?: string;
+  /** What the fetch took from the cache and what it downloaded (the blobs the bundle needs, unique by digest). */
+  fetch: FetchTally;
+  /** The whole build, from reading the manifest to the bundle in place. */
+  durationMs: number;
 }
 
 /** What the build settled before its first download: the manifest, the key, the box, where everything goes. */
@@ -88,6 +92,7 @@ interface Fetched {
   baseRef?: BaseRef;
   /** The carried runtime, still in the making: awaited once the downloads are done. */
   runtime: ReturnType<typeof prepareRuntime>;
+  tally: FetchTally;
 }
 
 /**
@@ -96,6 +101,7 @@ interface Fetched {
  * sign, tar, and swap the finished folder into place. `out` is always the old bundle or the whole new one.
  */
 export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
+  const t0 = performance.now();
   const plan = await planBuild(o, ctxFor);
   const f = await lockAndFetch(o, plan);
   const { m, ctx } = plan;
@@ -118,6 +124,8 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
     ...(made.parts !== undefined ? { parts: made.parts } : {}),
     ...(made.tar ? { tar: made.tar } : {}),
     ...(made.signer ? { signer: made.signer } : {}),
+    fetch: f.tally,
+    durationMs: Math.round(performance.now() - t0),
   };
 }
 
@@ -159,15 +167,16 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
   const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
   runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
+  let tally: FetchTally;
   try {
-    await fetchAll(toFetch, ctx, { concurrency: o.concurrency, sourceFor });
+    ({ tally } = await fetchTallied(toFetch, ctx, { concurrency: o.concurrency, sourceFor }));
   } catch (err) {
     await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
     throw err;
   }
   if (ctx.signal.aborted) throw new InterruptedError();
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
-  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), runtime: runtimeReady };
+  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), runtime: runtimeReady, tally };
 }
 
 type Extra = Parameters<typeof assembleBundle>[3];

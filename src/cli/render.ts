@@ -1,7 +1,8 @@
 import type { Reporter, VaultEvent } from '../util/events.js';
 import { escapeText } from '../util/escape.js';
-import { formatBytes, formatDuration } from '../util/format.js';
+import { formatBytes } from '../util/format.js';
 import { printJson } from './out.js';
+import { CheckMeter, FetchMeter, LiveLine, VerifyMeter, planText } from './progress.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -11,89 +12,150 @@ export interface Renderer {
   finish(): void;
 }
 
+type Ev<T extends VaultEvent['type']> = Extract<VaultEvent, { type: T }>;
+type Handlers = { [K in VaultEvent['type']]: (e: Ev<K>) => void };
+
+/** Too chatty for a stream of records, or progress only a person watches: start/done and the result carry the sizes. */
+const NOT_JSON: ReadonlySet<VaultEvent['type']> = new Set(['download:progress', 'verify:plan', 'verify:progress', 'verify:file']);
+
 /**
- * Renders library events: one live progress line on a TTY (files, bytes, rate, ETA), plain lines otherwise,
- * JSON lines with --json, nothing but errors with --quiet.
+ * Renders library events: on a TTY, one live progress line (the fetch's files, bytes, rate and ETA against
+ * everything the build needs; verify's; the smoke check running) with other messages above it; plain lines
+ * otherwise (no carriage returns, no verify progress); JSON lines with --json; nothing but errors with --quiet.
  */
 export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process.stderr): Renderer {
   if (mode === 'quiet') return { report: () => {}, finish: () => {} };
   if (mode === 'json') {
     return {
       report: (e) => {
-        if (e.type === 'download:progress') return; // too chatty for a stream; start/done carry sizes
-        printJson({ ...e, time: new Date().toISOString() });
+        if (!NOT_JSON.has(e.type)) printJson({ ...e, time: new Date().toISOString() });
       },
       finish: () => {},
     };
   }
-  const dl = { files: 0, done: 0, bytes: 0, total: 0, start: 0 };
-  const sizes = new Map<string, number>();
-  let lastDraw = 0;
-  let drawn = false;
-  // The transfer events are the same for every direction; the phase says which (push sends, the rest fetch).
+  const tty = mode === 'tty';
+  const live = new LiveLine(out);
+  const say = (s: string) => (tty ? live.print(s) : out.write(`${escapeText(s)}\n`));
+  const checks = checkHandlers(tty, live, say);
+  const h: Handlers = {
+    ...transferHandlers(tty, live, say),
+    ...verifyHandlers(tty, live),
+    ...checks.handlers,
+    warn: (e) => say(`warning: ${e.message}`),
+    info: (e) => say(e.message),
+  };
+  const report = (e: VaultEvent) => (h[e.type] as (e: VaultEvent) => void)(e);
+  return {
+    report,
+    finish: () => {
+      checks.stop();
+      live.clear();
+    },
+  };
+}
+
+/** Phases and downloads (fetch, pull, push: the phase says which way the bytes go). */
+function transferHandlers(
+  tty: boolean,
+  live: LiveLine,
+  say: (s: string) => void,
+): Pick<Handlers, Extract<VaultEvent['type'], 'phase' | 'fetch:plan' | `download:${string}`>> {
+  const m = new FetchMeter();
   let verb = { bar: 'fetch', ing: 'fetching', ed: 'fetched' };
   const draw = (force = false) => {
-    const now = Date.now();
-    if (!force && now - lastDraw < 100) return;
-    lastDraw = now;
-    const secs = Math.max(0.001, (now - dl.start) / 1000);
-    const rate = dl.bytes / secs;
-    const eta = rate > 0 ? ((dl.total - dl.bytes) / rate) * 1000 : NaN;
-    const line = `${verb.bar} ${dl.done}/${dl.files} files  ${formatBytes(dl.bytes)}/${formatBytes(dl.total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
-    out.write(`\r\x1b[2K${escapeText(line)}`);
-    drawn = true;
+    if (!tty) return;
+    live.draw(m.line(verb.bar), force || m.complete);
+    if (m.complete && m.planned) live.keep(); // the fetch's last line stays: its totals and the time it took
   };
-  const clear = () => {
-    if (drawn) out.write('\r\x1b[2K');
-    drawn = false;
+  return {
+    phase: (e) => {
+      verb = e.phase === 'push' ? { bar: 'upload', ing: 'uploading', ed: 'uploaded' } : { bar: 'fetch', ing: 'fetching', ed: 'fetched' };
+      say(`${e.phase}${e.detail ? `: ${e.detail}` : ''}`);
+    },
+    'fetch:plan': (e) => {
+      m.plan(e);
+      say(planText(e));
+      if (!m.complete) draw(true);
+    },
+    'download:start': (e) => {
+      m.start(e);
+      if (e.resumeFrom > 0) say(`resuming ${e.id} from ${formatBytes(e.resumeFrom)} of ${formatBytes(e.size)}`);
+      else if (!tty) say(`${verb.ing} ${e.id} (${formatBytes(e.size)})`);
+      draw();
+    },
+    'download:progress': (e) => {
+      m.progress(e);
+      draw();
+    },
+    'download:done': (e) => {
+      m.done(e);
+      if (e.cached) return;
+      if (!tty) say(`${verb.ed} ${e.id}`);
+      draw(true);
+    },
+    'download:retry': (e) => say(`retry ${e.attempt} for ${e.id} in ${Math.round(e.delayMs)} ms: ${e.reason}`),
   };
-  const plain = (s: string) => {
-    if (mode === 'tty') clear();
-    out.write(`${escapeText(s)}\n`);
+}
+
+/** verify's line: on a terminal only; a pipe gets nothing until the result. */
+function verifyHandlers(tty: boolean, live: LiveLine): Pick<Handlers, Extract<VaultEvent['type'], `verify:${string}`>> {
+  const m = new VerifyMeter();
+  const draw = (force = false) => {
+    if (!tty) return;
+    live.draw(m.line('verify'), force || m.complete);
+    if (m.complete) live.reset(); // the result line that follows says it all
   };
-  const report = (e: VaultEvent) => {
-    switch (e.type) {
-      case 'phase':
-        verb = e.phase === 'push' ? { bar: 'upload', ing: 'uploading', ed: 'uploaded' } : { bar: 'fetch', ing: 'fetching', ed: 'fetched' };
-        plain(`${e.phase}${e.detail ? `: ${e.detail}` : ''}`);
-        break;
-      case 'download:start':
-        if (!sizes.has(e.id)) {
-          if (dl.files === 0) dl.start = Date.now();
-          sizes.set(e.id, e.size);
-          dl.files++;
-          dl.total += e.size;
-          dl.bytes += e.resumeFrom;
-        }
-        if (mode === 'plain') plain(`${verb.ing} ${e.id} (${formatBytes(e.size)}${e.resumeFrom ? `, resuming at ${formatBytes(e.resumeFrom)}` : ''})`);
-        else draw();
-        break;
-      case 'download:progress':
-        dl.bytes += e.bytes;
-        if (mode === 'tty') draw();
-        break;
-      case 'download:done':
-        if (e.cached) break;
-        dl.done++;
-        if (mode === 'plain') plain(`${verb.ed} ${e.id}`);
-        else draw(true);
-        break;
-      case 'download:retry':
-        plain(`retry ${e.attempt} for ${e.id} in ${Math.round(e.delayMs)} ms: ${e.reason}`);
-        break;
-      case 'verify:file':
-        break;
-      case 'warn':
-        plain(`warning: ${e.message}`);
-        break;
-      case 'info':
-        plain(e.message);
-        break;
-      default: {
-        const never: never = e;
-        void never;
-      }
-    }
+  return {
+    'verify:plan': (e) => {
+      m.plan(e);
+      if (e.files > 0) draw(true);
+    },
+    'verify:progress': (e) => {
+      m.progress(e);
+      draw();
+    },
+    'verify:file': (e) => {
+      m.file(e);
+      draw();
+    },
   };
-  return { report, finish: clear };
+}
+
+/**
+ * smoke's checks: on a terminal, only the check running (its number, clock and the tally so far) in place; the
+ * result table names each check once. Plain output logs each start and outcome, as a log should.
+ */
+function checkHandlers(
+  tty: boolean,
+  live: LiveLine,
+  say: (s: string) => void,
+): { handlers: Pick<Handlers, Extract<VaultEvent['type'], `check:${string}`>>; stop: () => void } {
+  const m = new CheckMeter();
+  let ticker: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (ticker) clearInterval(ticker);
+    ticker = undefined;
+  };
+  const draw = () => {
+    const line = m.line();
+    if (line) live.draw(line, true);
+  };
+  const handlers: Pick<Handlers, Extract<VaultEvent['type'], `check:${string}`>> = {
+    'check:start': (e) => {
+      m.start(e);
+      if (!tty) return say(`check ${e.id}: ${e.title}`);
+      draw();
+      stop();
+      // A check runs for minutes: its line's clock moves once a second (the timer keeps nothing alive).
+      ticker = setInterval(draw, 1000);
+      ticker.unref();
+    },
+    'check:done': (e) => {
+      m.done(e);
+      if (!tty) return say(`${e.status.toUpperCase()} ${e.id}${e.reason ? `: ${e.reason}` : ''}`);
+      stop();
+      live.reset();
+    },
+  };
+  return { handlers, stop };
 }

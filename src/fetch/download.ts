@@ -33,20 +33,63 @@ export interface FetchOptions<T, C> {
   sourceFor: (item: T) => Opener<T, C>;
 }
 
+/** What a fetch found in the cache and what it downloaded (blobs unique by digest). */
+export interface FetchTally {
+  /** Every blob needed, and their bytes. */
+  files: number;
+  bytes: number;
+  /** Already in the cache: not downloaded. */
+  cachedFiles: number;
+  cachedBytes: number;
+  /** Downloaded by this run (resumed ones included), and the bytes that came over the wire (a resume's first part did not). */
+  downloadedFiles: number;
+  transferredBytes: number;
+  /** Downloads that went on from a partial file an earlier run (or an earlier attempt) left. */
+  resumed: number;
+}
+
 /**
  * Puts every locked artifact into the store: those already there are skipped, the others fetched in parallel,
  * retried with backoff on transient failures, and resumed from the partial file each retry left.
  */
 export async function fetchAll<T extends FetchItem, C extends FetchCtx>(items: readonly T[], ctx: C, o: FetchOptions<T, C>): Promise<Blob[]> {
+  return (await fetchTallied(items, ctx, o)).blobs;
+}
+
+/**
+ * fetchAll, saying first what it will do (a `fetch:plan` event: everything needed, the cached part counted as
+ * done) and returning what it did: how much came from the cache and how much was downloaded.
+ */
+export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
+  items: readonly T[],
+  ctx: C,
+  o: FetchOptions<T, C>,
+): Promise<{ blobs: Blob[]; tally: FetchTally }> {
   const limit = pLimit(Math.max(1, o.concurrency));
   const unique = new Map<string, T>();
   for (const it of items) if (!unique.has(it.digest)) unique.set(it.digest, it);
+  const all = [...unique.values()];
+  const cached = await Promise.all(all.map((it) => limit(() => ctx.store.has(it.digest, it.size))));
+  const tally: FetchTally = { files: all.length, bytes: 0, cachedFiles: 0, cachedBytes: 0, downloadedFiles: 0, transferredBytes: 0, resumed: 0 };
+  all.forEach((it, i) => {
+    tally.bytes += it.size;
+    if (!cached[i]) return;
+    tally.cachedFiles++;
+    tally.cachedBytes += it.size;
+  });
+  const { files, bytes, cachedFiles, cachedBytes } = tally;
+  ctx.report({ type: 'fetch:plan', files, bytes, cachedFiles, cachedBytes });
   // Largest first: a big file started last would run alone at the end, at one connection's speed, while the
   // small ones fill the gaps; results keep the lock's order.
-  const all = [...unique.values()];
   const order = all.map((_, i) => i).sort((a, b) => all[b]!.size - all[a]!.size || a - b);
   const jobs = new Array<Promise<Blob>>(all.length);
-  for (const i of order) jobs[i] = limit(() => fetchOne(all[i]!, ctx, o.sourceFor(all[i]!)));
+  for (const i of order) {
+    const it = all[i]!;
+    if (cached[i]) {
+      ctx.report({ type: 'download:done', id: it.id, size: it.size, cached: true });
+      jobs[i] = Promise.resolve({ digest: it.digest, size: it.size });
+    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally));
+  }
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -54,7 +97,7 @@ export async function fetchAll<T extends FetchItem, C extends FetchCtx>(items: r
     if (ctx.signal.aborted) throw new InterruptedError();
     throw failed.reason;
   }
-  return settled.map((s) => (s as PromiseFulfilledResult<Blob>).value);
+  return { blobs: settled.map((s) => (s as PromiseFulfilledResult<Blob>).value), tally };
 }
 
 export async function fetchOne<T extends FetchItem, C extends FetchCtx>(item: T, ctx: C, source: Opener<T, C>): Promise<Blob> {
@@ -62,16 +105,28 @@ export async function fetchOne<T extends FetchItem, C extends FetchCtx>(item: T,
     ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: true });
     return { digest: item.digest, size: item.size };
   }
+  return download(item, ctx, source);
+}
+
+/** Downloads one item into the store (it is not there), retrying transient failures and resuming each time. */
+async function download<T extends FetchItem, C extends FetchCtx>(item: T, ctx: C, source: Opener<T, C>, tally?: FetchTally): Promise<Blob> {
   const openAt = source.open(item, ctx);
+  let resumed = false;
   for (let attempt = 0; ; attempt++) {
     if (ctx.signal.aborted) throw new InterruptedError();
     const resumeFrom = await ctx.store.partialSize(item.digest);
+    resumed ||= resumeFrom > 0;
     ctx.report({ type: 'download:start', id: item.id, size: item.size, resumeFrom });
     try {
-      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) }, openAt, (n) =>
-        ctx.report({ type: 'download:progress', id: item.id, bytes: n }),
-      );
+      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) }, openAt, (n) => {
+        if (tally) tally.transferredBytes += n;
+        ctx.report({ type: 'download:progress', id: item.id, bytes: n });
+      });
       ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: false });
+      if (tally) {
+        tally.downloadedFiles++;
+        if (resumed) tally.resumed++;
+      }
       return blob;
     } catch (err) {
       if (ctx.signal.aborted) throw new InterruptedError();

@@ -40,6 +40,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     ...(o.allowExpired ? { allowExpired: true } : {}),
     ...(o.now ? { now: o.now } : {}),
     signal: o.signal,
+    report: o.report,
   });
   if (!v.ok) throw trustError(v) ?? verifyError(v);
   const signed = v.signature.status === 'valid';

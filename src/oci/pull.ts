@@ -83,7 +83,7 @@ export async function readBundleManifest(src: BlobSource): Promise<{ manifest: I
 }
 
 /** Fetches one blob into `tmp`, resuming from what is there, hashing every byte; renamed into place only when the digest matches. */
-async function fetchBlob(src: BlobSource, l: Descriptor, tmp: string, onBytes: (n: number) => void): Promise<number> {
+async function fetchBlob(src: BlobSource, l: Descriptor, tmp: string, onStart: (from: number) => void, onBytes: (n: number) => void): Promise<number> {
   let hash = createHash('sha256');
   let have = (await stat(tmp).catch(() => undefined))?.size ?? 0;
   if (have > l.size) {
@@ -102,10 +102,12 @@ async function fetchBlob(src: BlobSource, l: Descriptor, tmp: string, onBytes: (
     );
   let size = have;
   let from = have;
-  if (have < l.size) {
+  if (have >= l.size) onStart(have);
+  else {
     const { stream, offset } = await src.blob(l.digest, have);
     if (offset === 0 && have > 0) hash = createHash('sha256'); // the source ignored Range: start over
     from = offset;
+    onStart(from);
     size = offset;
     const h = hash;
     await pipeline(
@@ -191,17 +193,26 @@ export async function pullBundle(src: BlobSource, dir: string, o: { concurrency:
   const res = { fetchedBytes: 0, resumed: 0, bytes: 0 };
   o.report({ type: 'phase', phase: 'pull', detail: `${groups.size} blobs from ${src.describe}` });
   const limit = pLimit(o.concurrency);
+  const all = [...groups.values()];
+  // Placed only after its digest was checked: what an earlier pull placed is done (counted so from the start).
+  const placed = await Promise.all(
+    all.map(async (ls) =>
+      (await Promise.all(ls.map(async (l) => (await stat(join(dir, l.annotations![TITLE]!)).catch(() => undefined))?.size === l.size))).every(Boolean),
+    ),
+  );
+  const sizeOf = (pick: (i: number) => boolean) => all.reduce((n, ls, i) => n + (pick(i) ? ls[0]!.size : 0), 0);
+  const cachedFiles = placed.filter(Boolean).length;
+  o.report({ type: 'fetch:plan', files: all.length, bytes: sizeOf(() => true), cachedFiles, cachedBytes: sizeOf((i) => placed[i]!) });
   await Promise.all(
-    [...groups.values()].map((ls) =>
+    all.map((ls, i) =>
       limit(async () => {
         const first = ls[0]!;
         res.bytes += first.size * ls.length;
-        const placed = await Promise.all(ls.map(async (l) => (await stat(join(dir, l.annotations![TITLE]!)).catch(() => undefined))?.size === l.size));
-        if (placed.every(Boolean)) return; // placed only after its digest checked: an earlier pull did it
+        if (placed[i]) return;
         const id = first.annotations![TITLE]!;
         const tmp = join(partial, hexOf(first.digest));
-        o.report({ type: 'download:start', id, size: first.size, resumeFrom: 0 });
-        const from = await fetchBlob(src, first, tmp, (n) => {
+        const start = (resumeFrom: number) => o.report({ type: 'download:start', id, size: first.size, resumeFrom });
+        const from = await fetchBlob(src, first, tmp, start, (n) => {
           res.fetchedBytes += n;
           o.report({ type: 'download:progress', id, bytes: n });
         });

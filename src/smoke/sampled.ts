@@ -20,7 +20,7 @@ export interface SampledRun {
 /**
  * Runs the selected checks in order. The thermal sampler starts before the first load check once the GPU
  * inventory passed, and stops after the last one: its samples and the load phases are in the state for
- * gpu.thermal. Each check is a phase and its outcome a line for the user.
+ * gpu.thermal. Each check's start and outcome are events (the CLI shows the running one; its table, the outcomes).
  */
 export async function runSampled(selected: Check[], o: SmokeCommandOptions, r: SampledRun): Promise<CheckResult[]> {
   const { env, options, state, workDir, outDir, rawDir, log } = r;
@@ -45,8 +45,8 @@ export async function runSampled(selected: Check[], o: SmokeCommandOptions, r: S
       signal: o.signal,
       timeouts: options.timeouts,
       hooks: {
-        before: async (check, _i, done) => {
-          o.report({ type: 'phase', phase: `check ${check.id}`, detail: check.title });
+        before: async (check, i, done) => {
+          o.report({ type: 'check:start', id: check.id, title: check.title, index: i, total: selected.length });
           phaseStart = Date.now();
           const inventoryOk = done.some((r) => r.id === 'gpu.inventory' && r.status === 'pass');
           if (check.load && !samplerTried && inventoryOk && o.sampler !== false) {
@@ -64,7 +64,8 @@ export async function runSampled(selected: Check[], o: SmokeCommandOptions, r: S
         },
         after: async (check, r, i) => {
           if (check.load && r.status !== 'skip') (state.phases ??= []).push({ id: check.id, start: phaseStart, end: Date.now() });
-          o.report({ type: 'info', message: `${r.status.toUpperCase()} ${check.id}${r.reason ? `: ${r.reason}` : ''}` });
+          const { status, durationMs } = r;
+          o.report({ type: 'check:done', id: check.id, status, ...(r.reason ? { reason: r.reason } : {}), durationMs, index: i, total: selected.length });
           if (i >= lastLoad) await stopSampler();
         },
       },

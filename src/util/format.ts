@@ -17,6 +17,11 @@ export function formatDuration(ms: number): string {
   return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** A time taken: `0.4 s`, `12.3 s`, then as formatDuration (`2m05s`, `1h02m`). */
+export function formatElapsed(ms: number): string {
+  return ms < 59_950 ? `${(Math.max(0, ms) / 1000).toFixed(1)} s` : formatDuration(ms);
+}
+
 const UNITS: Record<string, number> = {
   '': 1,
   b: 1,

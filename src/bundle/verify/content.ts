@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { hexOf } from '../../store/digest.js';
 import { limits } from '../../util/limits.js';
-import { type HashJob, type HashPool, hashAll, wholeFile } from '../hashpool.js';
+import { type HashJob, type HashPool, type HashResult, hashAll, wholeFile } from '../hashpool.js';
 import type { BaseRef } from '../index.js';
 import { INDEX, PARTS, SUMS, blobPath } from '../layout.js';
 import { type BundleReader, type SplitParts, openBundle } from '../reader.js';
@@ -72,18 +72,30 @@ async function openBase(location: string, b: BaseRef, problems: Problem[]): Prom
   return base;
 }
 
-/** Hashes every planned file, on the pool's threads when the bundle is big; each result is reported as it is judged. */
+/**
+ * Hashes every planned file, on the pool's threads when the bundle is big. With a reporter: the plan first
+ * (files and bytes), then each file as it is judged, in the order they finish (a progress line's feed).
+ */
 export async function hashFiles(s: VerifyState): Promise<void> {
   const o = s.options;
-  const results = await hashAll(
-    s.toHash.map((h) => h.job),
-    { threads: o.threads, ...(s.pool ? { pool: s.pool } : {}), ...(o.signal ? { signal: o.signal } : {}) },
-  );
+  const report = o.report;
+  const jobs = s.toHash.map((h) => h.job);
+  const which = new Map(jobs.map((j, i) => [j, s.toHash[i]!]));
+  report?.({ type: 'verify:plan', files: jobs.length, bytes: jobs.reduce((n, j) => n + j.length, 0) });
+  const progress = report
+    ? {
+        onDone: (job: HashJob, r: HashResult) => {
+          const t = which.get(job)!;
+          report({ type: 'verify:file', path: t.path, ok: !r.error && r.hex === t.expected, bytes: r.read });
+        },
+        onBytes: (job: HashJob, read: number) => report({ type: 'verify:progress', path: which.get(job)!.path, bytes: read }),
+      }
+    : {};
+  const results = await hashAll(jobs, { threads: o.threads, ...(s.pool ? { pool: s.pool } : {}), ...(o.signal ? { signal: o.signal } : {}), ...progress });
   results.forEach((r, i) => {
     const { path, expected, job } = s.toHash[i]!;
     s.bytes += r.read;
     const ok = !r.error && r.hex === expected;
-    o.report?.({ type: 'verify:file', path, ok });
     if (!ok) s.bad.push(job);
     if (r.error) s.problems.push({ code: 'MISSING_FILE', path, message: `${path}: cannot be read (${r.error})` });
     else if (!ok) {

@@ -2,7 +2,8 @@ import { type Command, Option } from 'commander';
 import type { BuildResult } from '../../bundle/publish.js';
 import { UsageError } from '../../util/errors.js';
 import { type Cli, byteSize, examples, isStdout, nonEmptyPath, rendered, shown } from '../common.js';
-import { formatBytes } from '../../util/format.js';
+import type { FetchTally } from '../../fetch/download.js';
+import { formatBytes, formatElapsed } from '../../util/format.js';
 import { printErr } from '../out.js';
 
 interface BuildFlags {
@@ -101,6 +102,8 @@ export function register(program: Command, cli: Cli): void {
         base: res.base,
         signer: res.signer,
         expires: res.expires,
+        fetch: res.fetch,
+        durationMs: res.durationMs,
       });
     });
 }
@@ -111,6 +114,15 @@ function builtText(res: BuildResult): string {
     `${res.lockResolved ? ` (locked into ${shown(res.lockPath)})` : ''}${res.tar ? `; tar ${shown(res.tar)}` : ''}` +
     `${res.parts ? `; blobs in ${res.parts} part(s) with parts.json` : ''}` +
     `${res.base ? `; a delta over ${res.base.name} ${res.base.version} (${res.base.blobs} blobs left to it)` : ''}` +
-    `${res.signer ? `; signed by ${res.signer}` : ''}${res.expires ? `; expires ${res.expires}` : ''}`
+    `${res.signer ? `; signed by ${res.signer}` : ''}${res.expires ? `; expires ${res.expires}` : ''}` +
+    `; took ${formatElapsed(res.durationMs)}, ${fetchedText(res.fetch)}`
   );
+}
+
+/** `fetched 40 file(s) (1.20 GiB, 2 resumed), 522 from the cache (1.44 GiB)`: where the bytes came from. */
+function fetchedText(t: FetchTally): string {
+  const resumed = t.resumed ? `, ${t.resumed} resumed` : '';
+  const got = t.downloadedFiles ? `fetched ${t.downloadedFiles} file(s) (${formatBytes(t.bytes - t.cachedBytes)}${resumed})` : 'fetched nothing';
+  const cache = t.cachedFiles ? `, ${t.cachedFiles} from the cache (${formatBytes(t.cachedBytes)})` : '';
+  return `${got}${cache}`;
 }

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { VerifyReport } from '../../bundle/verify.js';
-import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, shown, signatureNote } from '../common.js';
+import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, rendered, shown, signatureNote } from '../common.js';
 import { formatBytes } from '../../util/format.js';
 import { escapeName } from '../../util/escape.js';
 import { printErr, printJson, printOut } from '../out.js';
@@ -38,14 +38,18 @@ export function register(program: Command, cli: Cli): void {
     .action(async (bundle: string, o: VerifyFlags) => {
       bundle = await localBundle(cli, bundle);
       const { verifyBundle } = await import('../../bundle/verify.js');
-      const rep = await verifyBundle(bundle, {
-        threads: o.threads,
-        ...(o.base ? { base: o.base } : {}),
-        ...(o.key ? { key: o.key } : {}),
-        ...(o.requireSignature ? { requireSignature: true } : {}),
-        ...(o.allowExpired ? { allowExpired: true } : {}),
-        signal: cli.signal,
-      });
+      // On a terminal, a progress line while it hashes (files, bytes, rate); a pipe, --json and -q get none.
+      const rep = await rendered(cli, (report) =>
+        verifyBundle(bundle, {
+          threads: o.threads,
+          ...(o.base ? { base: o.base } : {}),
+          ...(o.key ? { key: o.key } : {}),
+          ...(o.requireSignature ? { requireSignature: true } : {}),
+          ...(o.allowExpired ? { allowExpired: true } : {}),
+          signal: cli.signal,
+          report,
+        }),
+      );
       if (cli.mode === 'json') printJson({ type: 'result', ...rep });
       else await printReport(rep, cli);
       if (!rep.ok) cli.exit(4);
