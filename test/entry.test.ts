@@ -281,7 +281,12 @@ describe('Ctrl-C while verify hashes', () => {
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Signal once node itself runs (the sh wrapper's runtime check takes seconds on a loaded machine), then give
+    // its hashing threads a moment to start.
+    for (let i = 0; i < 600 && spawnSync('pgrep', ['-g', String(child.pid), '-x', 'node']).status !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
     const sent = Date.now();
     process.kill(-child.pid!, 'SIGINT');
     expect(await done).toBe(130);
