@@ -7,7 +7,7 @@ import { clientLines, sitePlan, verifiedBundle } from '../src/site/build.js';
 import { type AccessLine, type RunningSite, serveSite } from '../src/site/server.js';
 import { runCli } from './helpers/cli.js';
 import { type SiteBundle, siteBundle } from './helpers/site-bundle.js';
-import { aptFromSite, hubFromSite, pipFromSite } from './helpers/site-clients.js';
+import { aptFromSite, hubFromSite, pep691FromSite, pipFromSite } from './helpers/site-clients.js';
 
 let fx: SiteBundle;
 let site: RunningSite;
@@ -50,6 +50,10 @@ describe('serve', () => {
     await pipFromSite(fx, site.url, 'venv-serve');
   }, 240_000);
 
+  it('answers the simple index as PEP 691 JSON (api 1.1, core metadata) to pip and HTML by default', async () => {
+    await pep691FromSite(fx, site.url, 'venv-serve-691');
+  }, 120_000);
+
   it('@huggingface/hub fetches the model from serve; a tar bundle is served in place just the same', async () => {
     await hubFromSite(fx, site.url, 'hf-serve');
     const tar = join(fx.work, 'bundle.tar');
@@ -57,6 +61,10 @@ describe('serve', () => {
     const fromTar = await serve(tar);
     try {
       await hubFromSite(fx, fromTar.url, 'hf-serve-tar');
+      // A wheel's core metadata is read from inside the tar too (PEP 658: `<wheel>.metadata`).
+      const md = await fetch(`${fromTar.url}/wheels/vb_alpha-1.0.0-py3-none-any.whl.metadata`);
+      expect(md.status).toBe(200);
+      expect(await md.text()).toMatch(/^Metadata-Version: [\s\S]*^Name: vb-alpha$/m);
     } finally {
       await fromTar.drain(100);
     }
