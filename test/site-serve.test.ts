@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +142,26 @@ describe('serve', () => {
     for (const s of socks) s.destroy();
     expect((await fetch(`${site.url}/bundle.json`)).status).toBe(200);
   });
+
+  it('pulls a served bundle several files at a time and resumes a .part with Range, hashing what it held and what came', async () => {
+    const { pullServedBundle } = await import('../src/site/pull.js');
+    const { HttpClient } = await import('../src/fetch/http.js');
+    const { limits } = await import('../src/util/limits.js');
+    const cache = join(fx.work, 'pull-resume');
+    const o = { http: new HttpClient(limits), signal: new AbortController().signal, concurrency: 4 };
+    const dir = await pullServedBundle(site.url, cache, o);
+    const sums = (await readFile(join(dir, 'SHA256SUMS'), 'utf8')).trim().split('\n');
+    const sizes = await Promise.all(sums.map(async (l) => ({ path: l.slice(66), size: (await readFile(join(dir, l.slice(66)))).length })));
+    const big = sizes.sort((a, b) => b.size - a.size)[0]!;
+    const whole = await readFile(join(dir, big.path));
+    await rm(join(dir, big.path));
+    await writeFile(join(dir, `${big.path}.part`), whole.subarray(0, whole.length >> 1));
+    const before = log.length;
+    expect(await pullServedBundle(site.url, cache, o)).toBe(dir);
+    expect(await readFile(join(dir, big.path))).toEqual(whole);
+    const got = log.slice(before).filter((l) => l.path === `/bundle/${big.path}`);
+    expect(got).toMatchObject([{ status: 206, bytes: whole.length - (whole.length >> 1) }]);
+  }, 60_000);
 
   it("verify and install take the served bundle's URL: fetched into the cache, every byte checked, then as from a stick", async () => {
     const cache = join(fx.work, 'pull-cache');

@@ -119,7 +119,12 @@ export async function localBundle(cli: Cli, bundle: string): Promise<string> {
   const { defaultCacheDir } = await import('../context.js');
   const cacheDir = cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir();
   const token = process.env.VAULT_BUNDLE_TOKEN;
-  const dir = await pullServedBundle(bundle, cacheDir, { http: new HttpClient(limits), signal: cli.signal, ...(token ? { token } : {}) });
+  const dir = await pullServedBundle(bundle, cacheDir, {
+    http: new HttpClient(limits),
+    signal: cli.signal,
+    concurrency: cli.globals.concurrency,
+    ...(token ? { token } : {}),
+  });
   process.stderr.write(`fetched ${escapeName(bundle)} into ${dir} (every file checked against its SHA256SUMS)\n`);
   return dir;
 }

@@ -29,7 +29,7 @@ const sha256File = async (file: string): Promise<string> => {
 export async function pullServedBundle(
   url: string,
   cacheDir: string,
-  o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter },
+  o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter; concurrency?: number },
 ): Promise<string> {
   const base = url.replace(/\/+$/, '');
   const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
@@ -66,14 +66,22 @@ export async function pullServedBundle(
   const dir = join(cacheDir, 'served', createHash('sha256').update(sumsBytes).digest('hex').slice(0, 24));
   await mkdir(dir, { recursive: true });
   let n = 0;
-  for (const [path, hex] of list) {
-    if (o.signal.aborted) throw o.signal.reason;
-    const dest = join(dir, path);
-    if ((await stat(dest).catch(() => undefined)) && (await sha256File(dest)) === hex) continue;
-    await mkdir(dirname(dest), { recursive: true });
-    await fetchChecked(`${base}/bundle/${path}`, dest, hex, { ...o, headers });
-    o.report?.({ type: 'info', message: `fetched ${path} (${++n})` });
-  }
+  // Several files at once over the client's kept-alive connections (a bundle is many small blobs and a few big).
+  const todo = [...list];
+  const worker = async (): Promise<void> => {
+    for (let next = todo.shift(); next; next = todo.shift()) {
+      const [path, hex] = next;
+      if (o.signal.aborted) throw o.signal.reason;
+      const dest = join(dir, path);
+      if ((await stat(dest).catch(() => undefined)) && (await sha256File(dest)) === hex) continue;
+      await mkdir(dirname(dest), { recursive: true });
+      await fetchChecked(`${base}/bundle/${path}`, dest, hex, { ...o, headers });
+      o.report?.({ type: 'info', message: `fetched ${path} (${++n})` });
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, list.size)) }, worker));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   const sig = await small(SUMS_SIG, true);
   if (sig) await writeFile(join(dir, SUMS_SIG), sig);
   else await rm(join(dir, SUMS_SIG), { force: true });
@@ -91,13 +99,19 @@ async function fetchChecked(
   const part = `${dest}.part`;
   const have = (await stat(part).catch(() => undefined))?.size ?? 0;
   const r = await o.http.get(url, { offset: have, signal: o.signal, headers: o.headers, maxLength: limits.maxDownloadBytes, subject: url });
+  // The bytes are hashed as they arrive (what a resumed .part already held, first): never read back to check.
+  const h = createHash('sha256');
+  if (r.startedAt > 0) for await (const c of createReadStream(part, { end: r.startedAt - 1 })) h.update(c as Buffer);
   const w = createWriteStream(part, { flags: r.startedAt > 0 ? 'a' : 'w' });
   try {
-    for await (const c of r.body) if (!w.write(c)) await new Promise<void>((ok) => w.once('drain', () => ok()));
+    for await (const c of r.body) {
+      h.update(c);
+      if (!w.write(c)) await new Promise<void>((ok) => w.once('drain', () => ok()));
+    }
   } finally {
     await new Promise<void>((ok) => w.end(() => ok()));
   }
-  const got = await sha256File(part);
+  const got = h.digest('hex');
   if (got !== hex) {
     await rm(part, { force: true });
     throw new IntegrityError({
