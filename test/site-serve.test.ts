@@ -149,7 +149,7 @@ describe('serve', () => {
     const { limits } = await import('../src/util/limits.js');
     const cache = join(fx.work, 'pull-resume');
     const o = { http: new HttpClient(limits), signal: new AbortController().signal, concurrency: 4 };
-    const dir = await pullServedBundle(site.url, cache, o);
+    const { dir, hashed } = await pullServedBundle(site.url, cache, o);
     const sums = (await readFile(join(dir, 'SHA256SUMS'), 'utf8')).trim().split('\n');
     const sizes = await Promise.all(sums.map(async (l) => ({ path: l.slice(66), size: (await readFile(join(dir, l.slice(66)))).length })));
     const big = sizes.sort((a, b) => b.size - a.size)[0]!;
@@ -157,10 +157,21 @@ describe('serve', () => {
     await rm(join(dir, big.path));
     await writeFile(join(dir, `${big.path}.part`), whole.subarray(0, whole.length >> 1));
     const before = log.length;
-    expect(await pullServedBundle(site.url, cache, o)).toBe(dir);
+    expect((await pullServedBundle(site.url, cache, o)).dir).toBe(dir);
     expect(await readFile(join(dir, big.path))).toEqual(whole);
     const got = log.slice(before).filter((l) => l.path === `/bundle/${big.path}`);
     expect(got).toMatchObject([{ status: 206, bytes: whole.length - (whole.length >> 1) }]);
+    // verify takes what the pull hashed as checked, but not a file changed since (its mtime moved).
+    const { verifyBundle } = await import('../src/bundle/verify.js');
+    const files: string[] = [];
+    const checked = await verifyBundle(dir, { hashed, report: (e) => void (e.type === 'verify:file' && files.push(e.path)) });
+    expect(checked.ok).toBe(true);
+    expect(files.length).toBe(sums.length);
+    const flipped = Buffer.from(whole);
+    flipped[0]! ^= 0xff;
+    await writeFile(join(dir, big.path), flipped);
+    const after = await verifyBundle(dir, { hashed });
+    expect(after.problems).toMatchObject([{ code: 'DIGEST_MISMATCH', path: big.path }]);
   }, 60_000);
 
   it("verify and install take the served bundle's URL: fetched into the cache, every byte checked, then as from a stick", async () => {

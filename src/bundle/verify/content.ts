@@ -3,6 +3,7 @@
  * compared, and a split bundle names the part a damaged file lies in.
  */
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { hexOf } from '../../store/digest.js';
 import { limits } from '../../util/limits.js';
 import { type HashJob, type HashPool, hashAll, wholeFile } from '../hashpool.js';
@@ -10,7 +11,7 @@ import type { BaseRef } from '../index.js';
 import { INDEX, PARTS, SUMS, blobPath } from '../layout.js';
 import { type BundleReader, type SplitParts, openBundle } from '../reader.js';
 import type { Problem } from './problems.js';
-import type { VerifyState } from './state.js';
+import type { HashTarget, VerifyState } from './state.js';
 
 /** Every file SHA256SUMS lists that is there as a file is hashed against its line (coreutils `sha256sum -c`). */
 export function planHashes(s: VerifyState): void {
@@ -75,12 +76,18 @@ async function openBase(location: string, b: BaseRef, problems: Problem[]): Prom
 /** Hashes every planned file, on the pool's threads when the bundle is big; each result is reported as it is judged. */
 export async function hashFiles(s: VerifyState): Promise<void> {
   const o = s.options;
+  const done = await alreadyHashed(s);
+  const rest = s.toHash.filter((h) => !done.has(h));
+  for (const h of done) {
+    s.bytes += h.job.length;
+    o.report?.({ type: 'verify:file', path: h.path, ok: true });
+  }
   const results = await hashAll(
-    s.toHash.map((h) => h.job),
+    rest.map((h) => h.job),
     { threads: o.threads, ...(s.pool ? { pool: s.pool } : {}), ...(o.signal ? { signal: o.signal } : {}) },
   );
   results.forEach((r, i) => {
-    const { path, expected, job } = s.toHash[i]!;
+    const { path, expected, job } = rest[i]!;
     s.bytes += r.read;
     const ok = !r.error && r.hex === expected;
     o.report?.({ type: 'verify:file', path, ok });
@@ -127,4 +134,19 @@ export async function nameDamagedParts(s: VerifyState): Promise<void> {
       });
     }
   });
+}
+
+/** The planned files that `options.hashed` vouches for: a whole file, its hash the expected one, size and mtime unchanged. */
+async function alreadyHashed(s: VerifyState): Promise<Set<HashTarget>> {
+  const out = new Set<HashTarget>();
+  const known = s.options.hashed;
+  if (!known) return out;
+  for (const h of s.toHash) {
+    const k = known.get(h.path);
+    const seg = h.job.segments;
+    if (!k || k.hex !== h.expected || seg.length !== 1 || seg[0]!.offset !== 0 || seg[0]!.length !== k.size) continue;
+    const st = await stat(seg[0]!.file).catch(() => undefined);
+    if (st?.size === k.size && st.mtimeMs === k.mtimeMs) out.add(h);
+  }
+  return out;
 }
