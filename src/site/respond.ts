@@ -17,9 +17,12 @@ export interface Prepared {
   segments?: readonly Segment[];
 }
 
+/** On every answer. Given in writeHead's one object (never setHeader per request: that merge is the slow path). */
+export const BASE_HEADERS = { Server: 'vault-bundle', 'X-Content-Type-Options': 'nosniff' } as const;
+
 export function prepare(e: SiteEntry, b: LoadedBundle): Prepared {
   const etag = `"${e.etag}"`;
-  const head = { 'Content-Type': e.type, ETag: etag, 'Accept-Ranges': 'bytes', ...(e.headers ?? {}), 'Content-Length': e.size };
+  const head = { ...BASE_HEADERS, 'Content-Type': e.type, ETag: etag, 'Accept-Ranges': 'bytes', ...(e.headers ?? {}), 'Content-Length': e.size };
   return 'text' in e.source
     ? { entry: e, etag, head, text: e.source.text }
     : { entry: e, etag, head, segments: b.reader.entries.get(e.source.bundle)!.job.segments };
@@ -27,7 +30,7 @@ export function prepare(e: SiteEntry, b: LoadedBundle): Prepared {
 
 export function plain(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}): void {
   const body = Buffer.from(`${text}\n`);
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...headers });
+  res.writeHead(status, { ...BASE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 

@@ -6,7 +6,7 @@ import type { LoadedBundle } from '../bundle/load.js';
 import { PYPI_HTML, simpleForm } from './negotiate.js';
 import type { SitePlan } from './plan.js';
 import { parseTarget } from './request.js';
-import { type Prepared, plain, prepare, send } from './respond.js';
+import { BASE_HEADERS, type Prepared, plain, prepare, send } from './respond.js';
 
 const SMALL = 64 * 1024;
 
@@ -119,8 +119,6 @@ interface Site {
   o: ServeOptions;
 }
 
-const BASE_HEADERS = { Server: 'vault-bundle', 'X-Content-Type-Options': 'nosniff' };
-
 function logWhenDone(req: IncomingMessage, res: ServerResponse, log: (l: AccessLine) => void): void {
   const t0 = performance.now();
   res.once('finish', () => {
@@ -141,7 +139,6 @@ function logWhenDone(req: IncomingMessage, res: ServerResponse, log: (l: AccessL
 
 async function answer(req: IncomingMessage, res: ServerResponse, site: Site): Promise<void> {
   const { byUrl, plan, o } = site;
-  for (const [k, v] of Object.entries(BASE_HEADERS)) res.setHeader(k, v);
   const t = parseTarget(req.url);
   if (!t.ok) return plain(res, t.status, `bad request: ${t.why}`, { Connection: 'close' });
   if (o.token && !authorized(req, o.token))
@@ -193,6 +190,6 @@ async function pathsInfo(req: IncomingMessage, res: ServerResponse, files: Map<s
     paths = new URLSearchParams(body).getAll('paths');
   }
   const out = Buffer.from(JSON.stringify(paths.map((p) => files.get(p.replace(/^\/+|\/+$/g, ''))).filter((x) => x !== undefined)));
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': out.length });
+  res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': out.length });
   res.end(out);
 }
