@@ -20,6 +20,9 @@ export interface Prepared {
 /** On every answer. Given in writeHead's one object (never setHeader per request: that merge is the slow path). */
 export const BASE_HEADERS = { Server: 'vault-bundle', 'X-Content-Type-Options': 'nosniff' } as const;
 
+/** Each answer's Content-Length, for the access log (writeHead's object is not kept where getHeader finds it). */
+export const bodyLength = new WeakMap<ServerResponse, number>();
+
 export function prepare(e: SiteEntry, b: LoadedBundle): Prepared {
   const etag = `"${e.etag}"`;
   const head = { ...BASE_HEADERS, 'Content-Type': e.type, ETag: etag, 'Accept-Ranges': 'bytes', ...(e.headers ?? {}), 'Content-Length': e.size };
@@ -30,6 +33,7 @@ export function prepare(e: SiteEntry, b: LoadedBundle): Prepared {
 
 export function plain(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}): void {
   const body = Buffer.from(`${text}\n`);
+  bodyLength.set(res, body.length);
   res.writeHead(status, { ...BASE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
@@ -49,6 +53,7 @@ export async function send(req: IncomingMessage, res: ServerResponse, p: Prepare
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
   const length = Math.max(0, end - start + 1);
+  bodyLength.set(res, length);
   res.writeHead(range ? 206 : 200, range ? { ...head, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': length } : head);
   if (req.method === 'HEAD' || length === 0) return void res.end();
   if (p.text) return void res.end(range ? p.text.subarray(start, end + 1) : p.text);

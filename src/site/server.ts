@@ -6,7 +6,7 @@ import type { LoadedBundle } from '../bundle/load.js';
 import { PYPI_HTML, simpleForm } from './negotiate.js';
 import type { SitePlan } from './plan.js';
 import { parseTarget } from './request.js';
-import { BASE_HEADERS, type Prepared, plain, prepare, send } from './respond.js';
+import { BASE_HEADERS, type Prepared, bodyLength, plain, prepare, send } from './respond.js';
 
 const SMALL = 64 * 1024;
 
@@ -122,7 +122,7 @@ interface Site {
 function logWhenDone(req: IncomingMessage, res: ServerResponse, log: (l: AccessLine) => void): void {
   const t0 = performance.now();
   res.once('finish', () => {
-    const bytes = req.method === 'HEAD' || res.statusCode === 304 ? 0 : Number(res.getHeader('content-length') ?? 0);
+    const bytes = req.method === 'HEAD' || res.statusCode === 304 ? 0 : (bodyLength.get(res) ?? 0);
     const agent = req.headers['user-agent'];
     log({
       time: new Date().toISOString(),
@@ -190,6 +190,7 @@ async function pathsInfo(req: IncomingMessage, res: ServerResponse, files: Map<s
     paths = new URLSearchParams(body).getAll('paths');
   }
   const out = Buffer.from(JSON.stringify(paths.map((p) => files.get(p.replace(/^\/+|\/+$/g, ''))).filter((x) => x !== undefined)));
+  bodyLength.set(res, out.length);
   res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': out.length });
   res.end(out);
 }
