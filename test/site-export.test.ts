@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { freePort, hasNginx, startNginx } from './helpers/nginx.js';
 import { type SiteBundle, siteBundle } from './helpers/site-bundle.js';
-import { aptFromSite, hubFromSite, pipFromSite } from './helpers/site-clients.js';
+import { aptFromSite, hubFromSite, pep691FromSite, pipFromSite } from './helpers/site-clients.js';
 
 let fx: SiteBundle;
 let site: string;
@@ -70,6 +70,14 @@ describe('export --site', () => {
       await pipFromSite(fx, nginx.url, 'venv-nginx');
     },
     240_000,
+  );
+
+  it.skipIf(!hasNginx())(
+    'nginx answers the simple index as PEP 691 JSON to pip (Accept), HTML by default',
+    async () => {
+      await pep691FromSite(fx, nginx.url, 'venv-nginx-691');
+    },
+    120_000,
   );
 
   it.skipIf(!hasNginx())(

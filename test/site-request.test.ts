@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { simpleForm } from '../src/site/negotiate.js';
 import { parseRange, parseTarget } from '../src/site/request.js';
 
 describe('the site reads a request target strictly', () => {
@@ -9,6 +10,11 @@ describe('the site reads a request target strictly', () => {
     const t = parseTarget('/hf/api/models/a/b/tree/main?recursive=true');
     expect(t.ok && t.query.get('recursive')).toBe('true');
     expect(parseTarget('/files/a%20b.txt')).toMatchObject({ ok: true, path: 'files/a b.txt' });
+    // The fast path (plain names) and the full one agree.
+    expect(parseTarget('/a/b-c_d~e.f/')).toMatchObject({ ok: true, path: 'a/b-c_d~e.f/' });
+    expect(parseTarget('/x/.hidden/...')).toMatchObject({ ok: true, path: 'x/.hidden/...' });
+    expect(parseTarget('/x/./y/.')).toMatchObject({ ok: true, path: 'x/y/' });
+    for (const t of ['/x/..', '/../', '/a//b', '//']) expect(parseTarget(t).ok, t).toBe(false);
   });
 
   it('refuses .., encoded dots and slashes, NUL, backslashes, bad encoding, absolute and overlong targets', () => {
@@ -30,5 +36,21 @@ describe('the site reads a request target strictly', () => {
     expect(parseRange('bytes=0-1,5-6', 100)).toBeUndefined();
     expect(parseRange('items=0-1', 100)).toBeUndefined();
     expect(parseRange(undefined, 100)).toBeUndefined();
+  });
+});
+
+describe('PEP 691 negotiation of the simple index', () => {
+  it('gives pip JSON, a browser or curl HTML, and honours q=0 and ?format=', () => {
+    expect(simpleForm('application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01')).toBe('json');
+    expect(simpleForm(undefined)).toBe('html');
+    expect(simpleForm('*/*')).toBe('html');
+    expect(simpleForm('text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8')).toBe('html');
+    expect(simpleForm('application/vnd.pypi.simple.latest+json')).toBe('json');
+    expect(simpleForm('application/vnd.pypi.simple.v1+html')).toBe('v1html');
+    expect(simpleForm('application/vnd.pypi.simple.v1+json;q=0, text/html;q=0.5')).toBe('html');
+    expect(simpleForm('text/html;q=0.2, application/vnd.pypi.simple.v1+json;q=0.9')).toBe('json');
+    expect(simpleForm('application/json')).toBe('html');
+    expect(simpleForm('text/html', 'application/vnd.pypi.simple.v1+json')).toBe('json');
+    expect(simpleForm(`${'x/y;q=1,'.repeat(5000)}`)).toBe('html');
   });
 });

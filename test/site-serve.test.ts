@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { clientLines, sitePlan, verifiedBundle } from '../src/site/build.js';
 import { type AccessLine, type RunningSite, serveSite } from '../src/site/server.js';
 import { runCli } from './helpers/cli.js';
 import { type SiteBundle, siteBundle } from './helpers/site-bundle.js';
-import { aptFromSite, hubFromSite, pipFromSite } from './helpers/site-clients.js';
+import { aptFromSite, hubFromSite, pep691FromSite, pipFromSite } from './helpers/site-clients.js';
 
 let fx: SiteBundle;
 let site: RunningSite;
@@ -50,6 +50,10 @@ describe('serve', () => {
     await pipFromSite(fx, site.url, 'venv-serve');
   }, 240_000);
 
+  it('answers the simple index as PEP 691 JSON (api 1.1, core metadata) to pip and HTML by default', async () => {
+    await pep691FromSite(fx, site.url, 'venv-serve-691');
+  }, 120_000);
+
   it('@huggingface/hub fetches the model from serve; a tar bundle is served in place just the same', async () => {
     await hubFromSite(fx, site.url, 'hf-serve');
     const tar = join(fx.work, 'bundle.tar');
@@ -57,6 +61,10 @@ describe('serve', () => {
     const fromTar = await serve(tar);
     try {
       await hubFromSite(fx, fromTar.url, 'hf-serve-tar');
+      // A wheel's core metadata is read from inside the tar too (PEP 658: `<wheel>.metadata`).
+      const md = await fetch(`${fromTar.url}/wheels/vb_alpha-1.0.0-py3-none-any.whl.metadata`);
+      expect(md.status).toBe(200);
+      expect(await md.text()).toMatch(/^Metadata-Version: [\s\S]*^Name: vb-alpha$/m);
     } finally {
       await fromTar.drain(100);
     }
@@ -134,6 +142,37 @@ describe('serve', () => {
     for (const s of socks) s.destroy();
     expect((await fetch(`${site.url}/bundle.json`)).status).toBe(200);
   });
+
+  it('pulls a served bundle several files at a time and resumes a .part with Range, hashing what it held and what came', async () => {
+    const { pullServedBundle } = await import('../src/site/pull.js');
+    const { HttpClient } = await import('../src/fetch/http.js');
+    const { limits } = await import('../src/util/limits.js');
+    const cache = join(fx.work, 'pull-resume');
+    const o = { http: new HttpClient(limits), signal: new AbortController().signal, concurrency: 4 };
+    const { dir, hashed } = await pullServedBundle(site.url, cache, o);
+    const sums = (await readFile(join(dir, 'SHA256SUMS'), 'utf8')).trim().split('\n');
+    const sizes = await Promise.all(sums.map(async (l) => ({ path: l.slice(66), size: (await readFile(join(dir, l.slice(66)))).length })));
+    const big = sizes.sort((a, b) => b.size - a.size)[0]!;
+    const whole = await readFile(join(dir, big.path));
+    await rm(join(dir, big.path));
+    await writeFile(join(dir, `${big.path}.part`), whole.subarray(0, whole.length >> 1));
+    const before = log.length;
+    expect((await pullServedBundle(site.url, cache, o)).dir).toBe(dir);
+    expect(await readFile(join(dir, big.path))).toEqual(whole);
+    const got = log.slice(before).filter((l) => l.path === `/bundle/${big.path}`);
+    expect(got).toMatchObject([{ status: 206, bytes: whole.length - (whole.length >> 1) }]);
+    // verify takes what the pull hashed as checked, but not a file changed since (its mtime moved).
+    const { verifyBundle } = await import('../src/bundle/verify.js');
+    const files: string[] = [];
+    const checked = await verifyBundle(dir, { hashed, report: (e) => void (e.type === 'verify:file' && files.push(e.path)) });
+    expect(checked.ok).toBe(true);
+    expect(files.length).toBe(sums.length);
+    const flipped = Buffer.from(whole);
+    flipped[0]! ^= 0xff;
+    await writeFile(join(dir, big.path), flipped);
+    const after = await verifyBundle(dir, { hashed });
+    expect(after.problems).toMatchObject([{ code: 'DIGEST_MISMATCH', path: big.path }]);
+  }, 60_000);
 
   it("verify and install take the served bundle's URL: fetched into the cache, every byte checked, then as from a stick", async () => {
     const cache = join(fx.work, 'pull-cache');

@@ -18,7 +18,7 @@ import { inReportOrder } from './verify/problems.js';
 import type { VerifyOptions, VerifyReport, VerifyState, VerifyStep } from './verify/state.js';
 
 export { type Problem, type ProblemCode, causeFirst, extraSummary, nextStep, verifyError } from './verify/problems.js';
-export type { VerifyOptions, VerifyReport } from './verify/state.js';
+export type { HashedFile, VerifyOptions, VerifyReport } from './verify/state.js';
 
 /** The checklist, in the order it runs; each step's own comment cites what it enforces. */
 const CHECKLIST: readonly VerifyStep[] = [

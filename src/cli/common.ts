@@ -1,3 +1,4 @@
+import type { HashedFile } from '../bundle/verify.js';
 import { fstatSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
@@ -109,17 +110,22 @@ async function pulledBundle(cli: Cli, ref: string): Promise<string> {
  * `install`/`verify` given a served bundle's URL: the bundle fetched into the cache (`<cache>/served/…`), each file
  * checked against its SHA256SUMS, then the local folder is what they verify and install. Anything else is as given.
  */
-export async function localBundle(cli: Cli, bundle: string): Promise<string> {
+export async function localBundle(cli: Cli, bundle: string): Promise<{ location: string; hashed?: Map<string, HashedFile> }> {
   // A local path loads nothing more (verify on the box starts as fast as before).
-  if (bundle.startsWith('oci://')) return pulledBundle(cli, bundle);
-  if (!/^https?:\/\//i.test(bundle)) return bundle;
+  if (bundle.startsWith('oci://')) return { location: await pulledBundle(cli, bundle) };
+  if (!/^https?:\/\//i.test(bundle)) return { location: bundle };
   const { pullServedBundle } = await import('../site/pull.js');
   const { HttpClient } = await import('../fetch/http.js');
   const { limits } = await import('../util/limits.js');
   const { defaultCacheDir } = await import('../context.js');
   const cacheDir = cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir();
   const token = process.env.VAULT_BUNDLE_TOKEN;
-  const dir = await pullServedBundle(bundle, cacheDir, { http: new HttpClient(limits), signal: cli.signal, ...(token ? { token } : {}) });
+  const { dir, hashed } = await pullServedBundle(bundle, cacheDir, {
+    http: new HttpClient(limits),
+    signal: cli.signal,
+    concurrency: cli.globals.concurrency,
+    ...(token ? { token } : {}),
+  });
   process.stderr.write(`fetched ${escapeName(bundle)} into ${dir} (every file checked against its SHA256SUMS)\n`);
-  return dir;
+  return { location: dir, hashed };
 }

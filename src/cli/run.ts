@@ -1,4 +1,7 @@
 import { main } from './main.js';
+import { dropOutputOnClosedPipe } from './out.js';
+
+dropOutputOnClosedPipe();
 
 void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;

@@ -39,6 +39,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     ...(o.requireSignature ? { requireSignature: true } : {}),
     ...(o.allowExpired ? { allowExpired: true } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.hashed ? { hashed: o.hashed } : {}),
     signal: o.signal,
     report: o.report,
   });

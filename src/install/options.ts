@@ -1,3 +1,4 @@
+import type { HashedFile } from '../bundle/verify.js';
 import type { ImageVersion } from '../state/image-version.js';
 import type { SignatureStatus } from '../bundle/signature.js';
 import type { Exec, InstallReport } from '../sources/source.js';
@@ -7,6 +8,8 @@ import type { SpaceCheck } from '../util/space.js';
 
 export interface InstallOptions {
   bundle: string;
+  /** Files of the bundle this process hashed as it fetched them (verify does not read them again). */
+  hashed?: ReadonlyMap<string, HashedFile>;
   dryRun: boolean;
   stateDir?: string;
   only?: string[];

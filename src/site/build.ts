@@ -8,7 +8,7 @@ import { pypiEntries } from './pypi.js';
 /** The whole site of a bundle: the bundle's own files, apt/, simple/ and wheels/, hf/, files/. */
 export async function sitePlan(b: LoadedBundle): Promise<SitePlan> {
   const apt = aptEntries(b);
-  const pip = pypiEntries(b);
+  const pip = await pypiEntries(b);
   const hub = hubEntries(b);
   const files = fileEntries(b);
   const top = await topEntries(b);

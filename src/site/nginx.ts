@@ -31,6 +31,12 @@ map $arg_recursive $vb_hf_tree {
     true recursive.json;
     1 recursive.json;
 }
+# PEP 691: the simple index's JSON form when the Accept header names it (with a q above 0), else HTML.
+map $http_accept $vb_simple_index {
+    default index.html;
+    "~*application/vnd\\.pypi\\.simple\\.(v1|latest)\\+json\\s*;\\s*q\\s*=\\s*0(\\.0*)?\\s*(,|$)" index.html;
+    "~*application/vnd\\.pypi\\.simple\\.(v1|latest)\\+json" index.json;
+}
 map $http_x_vb_paths_info $vb_hf_path {
     default "";
     "~\\"paths\\":\\s*\\[\\s*\\"(?<p>[^\\"]+)\\"\\s*\\]" $p;
@@ -94,6 +100,17 @@ function serverBlock(o: { root: string; listen: string }): string {
         try_files $uri $uri/ =404;
     }
     location = /SHA256SUMS { default_type "text/plain; charset=utf-8"; }
+    # The simple index: index.html, or its PEP 691 twin index.json when the client asks for JSON.
+    location /simple/ {
+        limit_except GET { deny all; }
+        index $vb_simple_index;
+        try_files $uri $uri/ =404;
+        types {
+            text/html html;
+            application/vnd.pypi.simple.v1+json json;
+        }
+        add_header Vary Accept always;
+    }
     # Hub API answers: <url>/index.json, tree listings with ?recursive=true from recursive.json.
     location /hf/api/ {
         limit_except GET { deny all; }

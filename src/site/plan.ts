@@ -26,6 +26,8 @@ export interface SiteEntry {
   etag: string;
   /** Headers of this entry beyond the usual ones (the Hub's X-Repo-Commit, X-Linked-Etag, X-Linked-Size). */
   headers?: Readonly<Record<string, string>>;
+  /** The URL of this page's PEP 691 JSON twin, answered instead when the Accept header prefers it. */
+  json?: string;
 }
 
 export interface SitePlan {

@@ -4,6 +4,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SUMS, SUMS_SIG } from '../bundle/layout.js';
 import { parseSums } from '../bundle/sums.js';
+import type { HashedFile } from '../bundle/verify.js';
 import type { HttpClient } from '../fetch/http.js';
 import { IntegrityError, UpstreamError, UsageError } from '../util/errors.js';
 import type { Reporter } from '../util/events.js';
@@ -20,6 +21,12 @@ const sha256File = async (file: string): Promise<string> => {
   return h.digest('hex');
 };
 
+export interface PulledBundle {
+  dir: string;
+  /** Every file of it as hashed here (fetched, or found in the cache): verify need not read them again. */
+  hashed: Map<string, HashedFile>;
+}
+
 /**
  * Fetches a served bundle (`http(s)://host:port/`, its files under `bundle/`) into `cacheDir` as a plain bundle
  * folder and returns it. SHA256SUMS comes first; every file it lists is fetched (resumed with Range from what an
@@ -29,8 +36,8 @@ const sha256File = async (file: string): Promise<string> => {
 export async function pullServedBundle(
   url: string,
   cacheDir: string,
-  o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter },
-): Promise<string> {
+  o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter; concurrency?: number },
+): Promise<PulledBundle> {
   const base = url.replace(/\/+$/, '');
   const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
   const small = async (path: string, optional: boolean): Promise<Buffer | undefined> => {
@@ -66,19 +73,32 @@ export async function pullServedBundle(
   const dir = join(cacheDir, 'served', createHash('sha256').update(sumsBytes).digest('hex').slice(0, 24));
   await mkdir(dir, { recursive: true });
   let n = 0;
-  for (const [path, hex] of list) {
-    if (o.signal.aborted) throw o.signal.reason;
-    const dest = join(dir, path);
-    if ((await stat(dest).catch(() => undefined)) && (await sha256File(dest)) === hex) continue;
-    await mkdir(dirname(dest), { recursive: true });
-    await fetchChecked(`${base}/bundle/${path}`, dest, hex, { ...o, headers });
-    o.report?.({ type: 'info', message: `fetched ${path} (${++n})` });
-  }
+  const hashed = new Map<string, HashedFile>();
+  // Several files at once over the client's kept-alive connections (a bundle is many small blobs and a few big).
+  const todo = [...list];
+  const worker = async (): Promise<void> => {
+    for (let next = todo.shift(); next; next = todo.shift()) {
+      const [path, hex] = next;
+      if (o.signal.aborted) throw o.signal.reason;
+      const dest = join(dir, path);
+      const had = (await stat(dest).catch(() => undefined)) && (await sha256File(dest)) === hex;
+      if (!had) {
+        await mkdir(dirname(dest), { recursive: true });
+        await fetchChecked(`${base}/bundle/${path}`, dest, hex, { ...o, headers });
+        o.report?.({ type: 'info', message: `fetched ${path} (${++n})` });
+      }
+      const st = await stat(dest);
+      hashed.set(path, { hex, size: st.size, mtimeMs: st.mtimeMs });
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, list.size)) }, worker));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   const sig = await small(SUMS_SIG, true);
   if (sig) await writeFile(join(dir, SUMS_SIG), sig);
   else await rm(join(dir, SUMS_SIG), { force: true });
   await writeFile(join(dir, SUMS), sumsBytes);
-  return dir;
+  return { dir, hashed };
 }
 
 /** One file into `<dest>.part` (resuming it), its sha256 checked before it is renamed to `dest`. */
@@ -91,13 +111,19 @@ async function fetchChecked(
   const part = `${dest}.part`;
   const have = (await stat(part).catch(() => undefined))?.size ?? 0;
   const r = await o.http.get(url, { offset: have, signal: o.signal, headers: o.headers, maxLength: limits.maxDownloadBytes, subject: url });
+  // The bytes are hashed as they arrive (what a resumed .part already held, first): never read back to check.
+  const h = createHash('sha256');
+  if (r.startedAt > 0) for await (const c of createReadStream(part, { end: r.startedAt - 1 })) h.update(c as Buffer);
   const w = createWriteStream(part, { flags: r.startedAt > 0 ? 'a' : 'w' });
   try {
-    for await (const c of r.body) if (!w.write(c)) await new Promise<void>((ok) => w.once('drain', () => ok()));
+    for await (const c of r.body) {
+      h.update(c);
+      if (!w.write(c)) await new Promise<void>((ok) => w.once('drain', () => ok()));
+    }
   } finally {
     await new Promise<void>((ok) => w.end(() => ok()));
   }
-  const got = await sha256File(part);
+  const got = h.digest('hex');
   if (got !== hex) {
     await rm(part, { force: true });
     throw new IntegrityError({

@@ -8,9 +8,16 @@ export const MAX_TARGET = 4096;
 
 export type Target = { ok: true; path: string; query: URLSearchParams } | { ok: false; status: 400 | 414; why: string };
 
+/** Read-only: shared by every target without a query. */
+const NO_QUERY = new URLSearchParams();
+/** Plain segments of unreserved characters, none of them `.` or `..`, no query: nothing to decode or drop. */
+const PLAIN = /^(?:\/(?!\.\.?(?:\/|$))[\w~.-]+)*\/?$/;
+
 export function parseTarget(raw: string | undefined): Target {
   if (!raw) return { ok: false, status: 400, why: 'no target' };
   if (raw.length > MAX_TARGET) return { ok: false, status: 414, why: 'target too long' };
+  // The common case (apt, pip, the Hub clients ask for plain names) costs one regex test.
+  if (PLAIN.test(raw)) return { ok: true, path: raw.slice(1), query: NO_QUERY };
   if (!raw.startsWith('/')) return { ok: false, status: 400, why: 'not an origin-form target' };
   const q = raw.indexOf('?');
   const rawPath = q < 0 ? raw : raw.slice(0, q);

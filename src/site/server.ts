@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Segment } from '../bundle/hashpool.js';
 import type { LoadedBundle } from '../bundle/load.js';
-import type { SiteEntry, SitePlan } from './plan.js';
-import { parseRange, parseTarget } from './request.js';
+import { PYPI_HTML, simpleForm } from './negotiate.js';
+import type { SitePlan } from './plan.js';
+import { parseTarget } from './request.js';
+import { BASE_HEADERS, type Prepared, bodyLength, plain, prepare, send } from './respond.js';
 
 const SMALL = 64 * 1024;
 
@@ -51,31 +51,18 @@ export interface RunningSite {
  */
 export async function serveSite(b: LoadedBundle, plan: SitePlan, o: ServeOptions): Promise<RunningSite> {
   // Small files of the bundle (pages, indexes, configs) are read once into memory, up to 16 MiB in all: an index
-  // page then costs no open().
+  // page then costs no open(). Every answer's headers are made here, once.
   let budget = 16 << 20;
-  const entries: SiteEntry[] = [];
+  const byUrl = new Map<string, Prepared>();
   for (const e of plan.entries) {
     const small = 'bundle' in e.source && e.size <= SMALL && e.size <= budget;
     if (small) budget -= e.size;
-    entries.push(small && 'bundle' in e.source ? { ...e, source: { text: await b.reader.read(e.source.bundle, SMALL) } } : e);
+    byUrl.set(e.url, prepare(small && 'bundle' in e.source ? { ...e, source: { text: await b.reader.read(e.source.bundle, SMALL) } } : e, b));
   }
-  const byUrl = new Map<string, SiteEntry>(entries.map((e) => [e.url, e]));
+  const site: Site = { byUrl, plan, o };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const t0 = performance.now();
-    res.on('finish', () => {
-      const bytes = req.method === 'HEAD' || res.statusCode === 304 ? 0 : Number(res.getHeader('content-length') ?? 0);
-      o.log?.({
-        time: new Date().toISOString(),
-        remote: req.socket.remoteAddress ?? '',
-        method: (req.method ?? '').slice(0, 16),
-        path: (req.url ?? '').slice(0, 512),
-        status: res.statusCode,
-        bytes,
-        ms: Math.round(performance.now() - t0),
-        ...(req.headers['user-agent'] ? { agent: req.headers['user-agent'].slice(0, 200) } : {}),
-      });
-    });
-    answer(req, res, byUrl, plan, b, o).catch(() => {
+    if (o.log) logWhenDone(req, res, o.log);
+    answer(req, res, site).catch(() => {
       if (!res.headersSent) plain(res, 500, 'internal error');
       else res.destroy();
     });
@@ -112,12 +99,6 @@ export async function serveSite(b: LoadedBundle, plan: SitePlan, o: ServeOptions
   };
 }
 
-function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  const body = Buffer.from(`${text}\n`);
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, ...headers });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
 function authorized(req: IncomingMessage, token: string): boolean {
   const h = req.headers.authorization ?? '';
   const m = /^(Bearer|Basic)\s+(\S+)$/i.exec(h);
@@ -132,25 +113,43 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-async function answer(
-  req: IncomingMessage,
-  res: ServerResponse,
-  byUrl: Map<string, SiteEntry>,
-  plan: SitePlan,
-  b: LoadedBundle,
-  o: ServeOptions,
-): Promise<void> {
-  res.setHeader('Server', 'vault-bundle');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
+interface Site {
+  byUrl: Map<string, Prepared>;
+  plan: SitePlan;
+  o: ServeOptions;
+}
+
+function logWhenDone(req: IncomingMessage, res: ServerResponse, log: (l: AccessLine) => void): void {
+  const t0 = performance.now();
+  res.once('finish', () => {
+    const bytes = req.method === 'HEAD' || res.statusCode === 304 ? 0 : (bodyLength.get(res) ?? 0);
+    const agent = req.headers['user-agent'];
+    log({
+      time: new Date().toISOString(),
+      remote: req.socket.remoteAddress ?? '',
+      method: (req.method ?? '').slice(0, 16),
+      path: (req.url ?? '').slice(0, 512),
+      status: res.statusCode,
+      bytes,
+      ms: Math.round(performance.now() - t0),
+      ...(agent ? { agent: agent.slice(0, 200) } : {}),
+    });
+  });
+}
+
+async function answer(req: IncomingMessage, res: ServerResponse, site: Site): Promise<void> {
+  const { byUrl, plan, o } = site;
   const t = parseTarget(req.url);
   if (!t.ok) return plain(res, t.status, `bad request: ${t.why}`, { Connection: 'close' });
   if (o.token && !authorized(req, o.token))
     return plain(res, 401, 'authorization required', { 'WWW-Authenticate': 'Basic realm="vault-bundle", charset="UTF-8"' });
-  const pi = /^hf\/api\/(models|datasets)\/(.+)\/paths-info\/([^/]+)$/.exec(t.path);
-  if (req.method === 'POST' && pi) return pathsInfo(req, res, plan.pathsInfo.get(`${pi[1]}/${pi[2]}/${pi[3]}`));
-  if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
-  const recursive = ['true', 'True', '1'].includes(t.query.get('recursive') ?? '');
   const p = t.path;
+  if (req.method === 'POST') {
+    const pi = /^hf\/api\/(models|datasets)\/(.+)\/paths-info\/([^/]+)$/.exec(p);
+    if (pi) return pathsInfo(req, res, plan.pathsInfo.get(`${pi[1]}/${pi[2]}/${pi[3]}`));
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
+  const recursive = t.query.size > 0 && ['true', 'True', '1'].includes(t.query.get('recursive') ?? '');
   const e =
     (recursive ? byUrl.get(`${p}?recursive=true`) : undefined) ??
     byUrl.get(p === '' || p.endsWith('/') ? `${p}index.html` : p) ??
@@ -160,7 +159,13 @@ async function answer(
     if (byUrl.has(`${p}/index.html`)) return plain(res, 301, 'moved', { Location: `/${encodeURI(p)}/` });
     return plain(res, 404, 'not found', p.startsWith('hf/') ? { 'X-Error-Code': 'EntryNotFound' } : {});
   }
-  return send(req, res, e, b);
+  if (e.entry.json) {
+    // PEP 691: the simple index in the form the Accept header (or ?format=) prefers; HTML by default.
+    const form = simpleForm(req.headers.accept, t.query.size > 0 ? t.query.get('format') : undefined);
+    if (form === 'json') return send(req, res, byUrl.get(e.entry.json) ?? e);
+    if (form === 'v1html') return send(req, res, e, PYPI_HTML);
+  }
+  return send(req, res, e);
 }
 
 async function pathsInfo(req: IncomingMessage, res: ServerResponse, files: Map<string, unknown> | undefined): Promise<void> {
@@ -185,76 +190,7 @@ async function pathsInfo(req: IncomingMessage, res: ServerResponse, files: Map<s
     paths = new URLSearchParams(body).getAll('paths');
   }
   const out = Buffer.from(JSON.stringify(paths.map((p) => files.get(p.replace(/^\/+|\/+$/g, ''))).filter((x) => x !== undefined)));
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': out.length });
+  bodyLength.set(res, out.length);
+  res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': out.length });
   res.end(out);
-}
-
-async function send(req: IncomingMessage, res: ServerResponse, e: SiteEntry, b: LoadedBundle): Promise<void> {
-  const etag = `"${e.etag}"`;
-  const headers: Record<string, string | number> = { 'Content-Type': e.type, ETag: etag, 'Accept-Ranges': 'bytes', ...(e.headers ?? {}) };
-  const inm = req.headers['if-none-match'];
-  if (inm && inm.split(',').some((v) => v.trim().replace(/^W\//, '') === etag || v.trim() === '*')) {
-    res.writeHead(304, headers);
-    return void res.end();
-  }
-  const range = req.headers['if-range'] && req.headers['if-range'] !== etag ? undefined : parseRange(req.headers.range, e.size);
-  if (range === 'unsatisfiable') return plain(res, 416, 'range not satisfiable', { 'Content-Range': `bytes */${e.size}` });
-  const start = range?.start ?? 0;
-  const end = range?.end ?? e.size - 1;
-  const length = Math.max(0, end - start + 1);
-  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${e.size}`;
-  headers['Content-Length'] = length;
-  res.writeHead(range ? 206 : 200, headers);
-  if (req.method === 'HEAD' || length === 0) return void res.end();
-  if ('text' in e.source) return void res.end(e.source.text.subarray(start, end + 1));
-  const segs = b.reader.entries.get(e.source.bundle)!.job.segments;
-  await streamSegments(res, slice(segs, start, length));
-  res.end();
-}
-
-/** The part [start, start + length) of a body held in segments. */
-function slice(segs: readonly Segment[], start: number, length: number): Segment[] {
-  const out: Segment[] = [];
-  let skip = start;
-  let left = length;
-  for (const s of segs) {
-    if (left <= 0) break;
-    if (skip >= s.length) {
-      skip -= s.length;
-      continue;
-    }
-    const n = Math.min(s.length - skip, left);
-    out.push({ file: s.file, offset: s.offset + skip, length: n });
-    left -= n;
-    skip = 0;
-  }
-  return out;
-}
-
-async function streamSegments(res: ServerResponse, segs: readonly Segment[]): Promise<void> {
-  for (const s of segs) {
-    if (res.destroyed) return;
-    const rs = createReadStream(s.file, { start: s.offset, end: s.offset + s.length - 1, highWaterMark: 256 * 1024 });
-    await new Promise<void>((ok, fail) => {
-      const onClose = () => {
-        rs.destroy();
-        ok();
-      };
-      res.once('close', onClose);
-      rs.on('data', (c) => {
-        if (!res.write(c)) {
-          rs.pause();
-          res.once('drain', () => rs.resume());
-        }
-      });
-      rs.once('end', () => {
-        res.off('close', onClose);
-        ok();
-      });
-      rs.once('error', (err) => {
-        res.off('close', onClose);
-        fail(err);
-      });
-    });
-  }
 }

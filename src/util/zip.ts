@@ -27,12 +27,16 @@ export class ZipFile {
     private readonly fh: FileHandle,
     private readonly size: number,
     readonly entries: ZipEntry[],
+    private readonly base: number,
   ) {}
 
-  static async open(file: string): Promise<ZipFile> {
+  /** `window`: the zip is the bytes [offset, offset + length) of `file` (a wheel inside a tar bundle), not all of it. */
+  static async open(file: string, window?: { offset: number; length: number }): Promise<ZipFile> {
     const fh = await open(file, 'r');
     try {
-      return new ZipFile(fh, (await fh.stat()).size, await centralDirectory(fh));
+      const base = window?.offset ?? 0;
+      const size = window?.length ?? (await fh.stat()).size;
+      return new ZipFile(fh, size, await centralDirectory(fh, base, size), base);
     } catch (err) {
       await fh.close();
       throw err;
@@ -43,14 +47,14 @@ export class ZipFile {
   async read(e: ZipEntry, maxBytes: number): Promise<Buffer> {
     if (e.size > maxBytes) throw new Error(`${e.name} is larger than ${maxBytes} bytes`);
     const lh = Buffer.alloc(30);
-    await this.fh.read(lh, 0, 30, e.localHeader);
+    await this.fh.read(lh, 0, 30, this.base + e.localHeader);
     if (lh.readUInt32LE(0) !== LOCAL) throw new Error(`${e.name}: bad zip local header`);
     const dataAt = e.localHeader + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
     // Sizes come from the archive: bound them before allocating (a crafted 4 GB one would abort the process).
     if (e.compressedSize > maxBytes || dataAt + e.compressedSize > this.size)
       throw new Error(`${e.name}: its compressed size does not fit the archive or the limit`);
     const comp = Buffer.alloc(e.compressedSize);
-    await this.fh.read(comp, 0, e.compressedSize, dataAt);
+    await this.fh.read(comp, 0, e.compressedSize, this.base + dataAt);
     if (e.method === 0) return comp;
     if (e.method === 8) return inflateRawSync(comp, { maxOutputLength: maxBytes });
     throw new Error(`${e.name}: unsupported zip compression method ${e.method}`);
@@ -61,11 +65,10 @@ export class ZipFile {
   }
 }
 
-async function centralDirectory(fh: FileHandle): Promise<ZipEntry[]> {
-  const { size } = await fh.stat();
+async function centralDirectory(fh: FileHandle, base: number, size: number): Promise<ZipEntry[]> {
   const tailLen = Math.min(size, 65_557);
   const tail = Buffer.alloc(tailLen);
-  await fh.read(tail, 0, tailLen, size - tailLen);
+  await fh.read(tail, 0, tailLen, base + size - tailLen);
   const at = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   if (at < 0 || tail.readUInt32LE(at) !== EOCD) throw new Error('not a zip file (no end of central directory)');
   let count = tail.readUInt16LE(at + 10);
@@ -74,7 +77,7 @@ async function centralDirectory(fh: FileHandle): Promise<ZipEntry[]> {
   // zip64: the classic record holds 0xFFFF/0xFFFFFFFF and a locator just before it points at the real one.
   if (at >= 20 && tail.readUInt32LE(at - 20) === EOCD64_LOCATOR) {
     const rec = Buffer.alloc(56);
-    await fh.read(rec, 0, 56, Number(tail.readBigUInt64LE(at - 20 + 8)));
+    await fh.read(rec, 0, 56, base + Number(tail.readBigUInt64LE(at - 20 + 8)));
     if (rec.readUInt32LE(0) !== EOCD64) throw new Error('bad zip64 end of central directory');
     count = Number(rec.readBigUInt64LE(32));
     cdSize = Number(rec.readBigUInt64LE(40));
@@ -82,7 +85,7 @@ async function centralDirectory(fh: FileHandle): Promise<ZipEntry[]> {
   }
   if (cdOffset + cdSize > size) throw new Error('zip central directory out of range');
   const cd = Buffer.alloc(cdSize);
-  await fh.read(cd, 0, cdSize, cdOffset);
+  await fh.read(cd, 0, cdSize, base + cdOffset);
   const out: ZipEntry[] = [];
   let p = 0;
   for (let i = 0; i < count && p + 46 <= cd.length; i++) {
@@ -128,8 +131,13 @@ function zip64Extra(e: ZipEntry, extra: Buffer): void {
 }
 
 /** One member matching `match`, or undefined (a wheel's METADATA, say). */
-export async function readZipMember(file: string, match: (name: string) => boolean, maxBytes = 4 << 20): Promise<{ name: string; data: Buffer } | undefined> {
-  const zip = await ZipFile.open(file);
+export async function readZipMember(
+  file: string,
+  match: (name: string) => boolean,
+  maxBytes = 4 << 20,
+  window?: { offset: number; length: number },
+): Promise<{ name: string; data: Buffer } | undefined> {
+  const zip = await ZipFile.open(file, window);
   try {
     const e = zip.entries.find((x) => match(x.name));
     return e ? { name: e.name, data: await zip.read(e, maxBytes) } : undefined;

@@ -70,6 +70,51 @@ export async function pipFromSite(fx: SiteBundle, base: string, name: string): P
   expect((await readdir(dl)).sort()).toEqual(['vb_alpha-1.0.0-py3-none-any.whl', 'vb_beta-2.1.0-py3-none-any.whl']);
 }
 
+const PIP_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01';
+
+/**
+ * PEP 691/700/714 from a site: the simple index answers JSON to pip's Accept (HTML stays the default, Vary: Accept),
+ * each file with its sha256, size, Requires-Python and core metadata served beside it; real pip asks for JSON,
+ * gets it and installs from it.
+ */
+export async function pep691FromSite(fx: SiteBundle, base: string, name: string): Promise<void> {
+  const root = await fetch(`${base}/simple/`, { headers: { accept: PIP_ACCEPT } });
+  expect(root.headers.get('content-type')).toBe('application/vnd.pypi.simple.v1+json');
+  expect(root.headers.get('vary')).toMatch(/accept/i);
+  const r = (await root.json()) as { meta: Record<string, string>; projects: { name: string }[] };
+  expect(r.meta['api-version']).toBe('1.1');
+  expect(r.projects.map((p) => p.name)).toEqual(expect.arrayContaining(['vb-alpha', 'vb-beta']));
+  const pageUrl = `${base}/simple/vb-alpha/`;
+  const page = await fetch(pageUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
+  expect(page.headers.get('content-type')).toBe('application/vnd.pypi.simple.v1+json');
+  type F = { filename: string; url: string; hashes: { sha256: string }; size: number; 'core-metadata': { sha256: string }; 'requires-python'?: string };
+  const j = (await page.json()) as { name: string; versions: string[]; files: F[] };
+  expect(j.name).toBe('vb-alpha');
+  expect(j.versions).toEqual(['1.0.0']);
+  const f = j.files.find((x) => x.filename === 'vb_alpha-1.0.0-py3-none-any.whl')!;
+  const wheel = Buffer.from(await (await fetch(new URL(f.url, pageUrl))).arrayBuffer());
+  expect(sha(wheel)).toBe(f.hashes.sha256);
+  expect(wheel.length).toBe(f.size);
+  const md = Buffer.from(await (await fetch(new URL(`${f.url}.metadata`, pageUrl))).arrayBuffer());
+  expect(md.toString()).toMatch(/^Metadata-Version: /);
+  expect(sha(md)).toBe(f['core-metadata'].sha256);
+  expect(j.files.every((x) => x['core-metadata'].sha256 === (x as unknown as Record<string, { sha256: string }>)['dist-info-metadata']!.sha256)).toBe(true);
+  // HTML stays the default (curl, browsers), with the same metadata announced (PEP 658/714).
+  for (const accept of [undefined, '*/*', 'text/html']) {
+    const h = await fetch(pageUrl, accept ? { headers: { accept } } : {});
+    expect(h.headers.get('content-type')).toMatch(/^text\/html\b/);
+    expect(await h.text()).toContain(`data-core-metadata="sha256=${f['core-metadata'].sha256}"`);
+  }
+  // Real pip: it sends the Accept above and reads the JSON page.
+  const venv = join(fx.work, name);
+  expect((await run('python3', ['-m', 'venv', venv])).status).toBe(0);
+  const dl = join(venv, 'dl');
+  const d = await run(join(venv, 'bin', 'pip'), ['download', '-vv', '--no-deps', '--index-url', `${base}/simple/`, 'vb-alpha==1.0.0', '-d', dl], pipEnv());
+  expect(d.status, d.stderr).toBe(0);
+  expect(d.stdout + d.stderr).toMatch(/Fetched page \S+\/simple\/vb-alpha\/ as application\/vnd\.pypi\.simple\.v1\+json/);
+  expect(await readdir(dl)).toEqual(['vb_alpha-1.0.0-py3-none-any.whl']);
+}
+
 export async function hubFromSite(fx: SiteBundle, base: string, name: string): Promise<void> {
   const hubUrl = `${base}/hf`;
   const listed: string[] = [];

@@ -3,6 +3,7 @@
  * compared, and a split bundle names the part a damaged file lies in.
  */
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { hexOf } from '../../store/digest.js';
 import { limits } from '../../util/limits.js';
 import { type HashJob, type HashPool, type HashResult, hashAll, wholeFile } from '../hashpool.js';
@@ -10,7 +11,7 @@ import type { BaseRef } from '../index.js';
 import { INDEX, PARTS, SUMS, blobPath } from '../layout.js';
 import { type BundleReader, type SplitParts, openBundle } from '../reader.js';
 import type { Problem } from './problems.js';
-import type { VerifyState } from './state.js';
+import type { HashTarget, VerifyState } from './state.js';
 
 /** Every file SHA256SUMS lists that is there as a file is hashed against its line (coreutils `sha256sum -c`). */
 export function planHashes(s: VerifyState): void {
@@ -79,9 +80,16 @@ async function openBase(location: string, b: BaseRef, problems: Problem[]): Prom
 export async function hashFiles(s: VerifyState): Promise<void> {
   const o = s.options;
   const report = o.report;
-  const jobs = s.toHash.map((h) => h.job);
-  const which = new Map(jobs.map((j, i) => [j, s.toHash[i]!]));
-  report?.({ type: 'verify:plan', files: jobs.length, bytes: jobs.reduce((n, j) => n + j.length, 0) });
+  const done = await alreadyHashed(s);
+  const rest = s.toHash.filter((h) => !done.has(h));
+  const jobs = rest.map((h) => h.job);
+  const which = new Map(jobs.map((j, i) => [j, rest[i]!]));
+  report?.({ type: 'verify:plan', files: s.toHash.length, bytes: s.toHash.reduce((n, h) => n + h.job.length, 0) });
+  // Files the served-bundle pull hashed as it wrote them (size and mtime unchanged) count as done.
+  for (const h of done) {
+    s.bytes += h.job.length;
+    report?.({ type: 'verify:file', path: h.path, ok: true, bytes: h.job.length });
+  }
   const progress = report
     ? {
         onDone: (job: HashJob, r: HashResult) => {
@@ -93,7 +101,7 @@ export async function hashFiles(s: VerifyState): Promise<void> {
     : {};
   const results = await hashAll(jobs, { threads: o.threads, ...(s.pool ? { pool: s.pool } : {}), ...(o.signal ? { signal: o.signal } : {}), ...progress });
   results.forEach((r, i) => {
-    const { path, expected, job } = s.toHash[i]!;
+    const { path, expected, job } = rest[i]!;
     s.bytes += r.read;
     const ok = !r.error && r.hex === expected;
     if (!ok) s.bad.push(job);
@@ -139,4 +147,19 @@ export async function nameDamagedParts(s: VerifyState): Promise<void> {
       });
     }
   });
+}
+
+/** The planned files that `options.hashed` vouches for: a whole file, its hash the expected one, size and mtime unchanged. */
+async function alreadyHashed(s: VerifyState): Promise<Set<HashTarget>> {
+  const out = new Set<HashTarget>();
+  const known = s.options.hashed;
+  if (!known) return out;
+  for (const h of s.toHash) {
+    const k = known.get(h.path);
+    const seg = h.job.segments;
+    if (!k || k.hex !== h.expected || seg.length !== 1 || seg[0]!.offset !== 0 || seg[0]!.length !== k.size) continue;
+    const st = await stat(seg[0]!.file).catch(() => undefined);
+    if (st?.size === k.size && st.mtimeMs === k.mtimeMs) out.add(h);
+  }
+  return out;
 }

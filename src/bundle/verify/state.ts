@@ -25,6 +25,17 @@ export interface VerifyOptions {
   now?: Date;
   /** Ctrl-C: hashing stops (the threads are terminated) and verify rejects with InterruptedError. */
   signal?: AbortSignal;
+  /**
+   * Files this process has just hashed as it wrote them (a served bundle fetched into the cache), by bundle path:
+   * one still of that size and mtime, whose hash is its SHA256SUMS line, is taken as checked and not read again.
+   */
+  hashed?: ReadonlyMap<string, HashedFile>;
+}
+
+export interface HashedFile {
+  hex: string;
+  size: number;
+  mtimeMs: number;
 }
 
 export interface VerifyReport {

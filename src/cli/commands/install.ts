@@ -53,12 +53,14 @@ export function register(program: Command, cli: Cli): void {
       ),
     )
     .action(async (bundle: string, o: InstallFlags) => {
-      bundle = await localBundle(cli, bundle);
+      const local = await localBundle(cli, bundle);
+      bundle = local.location;
       const { installBundle } = await import('../../install/install.js');
       const { execFile } = await import('../../util/exec.js');
       const res = await rendered(cli, (report) =>
         installBundle({
           bundle,
+          ...(local.hashed ? { hashed: local.hashed } : {}),
           dryRun: Boolean(o.dryRun),
           stateDir: o.stateDir,
           only: o.only?.split(','),

@@ -35,7 +35,7 @@ export function register(program: Command, cli: Cli): void {
       ),
     )
     .action(async (o: RollbackFlags) => {
-      const bundle = o.bundle ? await localBundle(cli, o.bundle) : undefined;
+      const bundle = o.bundle ? (await localBundle(cli, o.bundle)).location : undefined;
       const { rollback } = await import('../../history/rollback.js');
       const { defaultStateDir } = await import('../../state/journal.js');
       const { execFile } = await import('../../util/exec.js');

@@ -66,17 +66,19 @@ export function register(program: Command, d: Cli): void {
           throw new UsageError({ code: 'BAD_FLAG', message: '--token: at least 8 characters', hint: 'use a long random token, e.g. openssl rand -hex 16' });
         const { verifiedBundle, clientLines, sitePlan } = await import('../../site/build.js');
         const { serveSite } = await import('../../site/server.js');
+        const { lineBatch } = await import('../../site/access-log.js');
         const { createWriteStream } = await import('node:fs');
         const b = await verifiedBundle(bundle, { ...(o.key ? { key: o.key } : {}), signal: d.signal });
         const plan = await sitePlan(b);
         const logTo = o.accessLog ? createWriteStream(o.accessLog, { flags: 'a' }) : process.stderr;
+        const access = lineBatch((chunk) => logTo.write(chunk));
         const tls = o.tlsCert && o.tlsKey ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } : undefined;
         const site = await serveSite(b, plan, {
           ...o.listen,
           maxConnections: o.maxConnections,
           ...(token ? { token } : {}),
           ...(tls ? { tls } : {}),
-          log: (l) => logTo.write(`${JSON.stringify(l)}\n`),
+          log: (l) => access.add(l),
         });
         const lines = clientLines(plan, site.url, o.key ? { keyPath: '<the release key as a binary keyring>' } : {});
         d.emit(
@@ -88,6 +90,7 @@ export function register(program: Command, d: Cli): void {
         );
         if (!d.signal.aborted) await new Promise((r) => d.signal.addEventListener('abort', r, { once: true }));
         await site.drain();
+        access.flush();
         if (logTo !== process.stderr) await new Promise<void>((r) => (logTo as NodeJS.WritableStream).end(() => r()));
       },
     );

@@ -36,12 +36,14 @@ export function register(program: Command, cli: Cli): void {
           ),
     )
     .action(async (bundle: string, o: VerifyFlags) => {
-      bundle = await localBundle(cli, bundle);
+      const local = await localBundle(cli, bundle);
+      bundle = local.location;
       const { verifyBundle } = await import('../../bundle/verify.js');
       // On a terminal, a progress line while it hashes (files, bytes, rate); a pipe, --json and -q get none.
       const rep = await rendered(cli, (report) =>
         verifyBundle(bundle, {
           threads: o.threads,
+          ...(local.hashed ? { hashed: local.hashed } : {}),
           ...(o.base ? { base: o.base } : {}),
           ...(o.key ? { key: o.key } : {}),
           ...(o.requireSignature ? { requireSignature: true } : {}),
