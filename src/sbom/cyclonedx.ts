@@ -5,6 +5,7 @@ import { BLOBS_DIR } from '../store/store.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import { installOf } from './install.js';
+import { cdxLicense, licenceProperties } from './licence-facts.js';
 import { localVersionFrom, npmName, npmPurl, runtimePackageRef } from './names.js';
 
 const { Models: M, Enums: E } = CDX;
@@ -49,7 +50,8 @@ export function sbomJson(index: SbomSubject): string {
           purl: a.purl as unknown as CDX.Models.Component['purl'],
           bomRef: key,
         });
-        if (a.meta.license) model.licenses.add(license(a.meta.license));
+        if (a.meta.license) model.licenses.add(cdxLicense(a.meta.license));
+        for (const [k, v] of licenceProperties(a.meta)) model.properties.add(new M.Property(k, v));
         model.properties.add(new M.Property('vault-bundle:kind', 'hf'));
         if (a.meta.origin === 'local') {
           // A local folder: no Hub revision to claim, and the version may be no Hub commit at all.
@@ -84,7 +86,7 @@ export function sbomJson(index: SbomSubject): string {
         purl: npmPurl(p.name, p.version) as unknown as CDX.Models.Component['purl'],
         bomRef: runtimePackageRef(rf.path, p),
       });
-      if (p.license) sub.licenses.add(license(p.license));
+      if (p.license) sub.licenses.add(cdxLicense(p.license));
       sub.properties.add(new M.Property('vault-bundle:kind', 'npm'));
       c.components.add(sub);
     }
@@ -132,7 +134,8 @@ function component(a: Locked): CDX.Models.Component {
     c.externalReferences.add(new M.ExternalReference(a.url, E.ExternalReferenceType.Distribution));
   }
   const lic = a.meta?.license;
-  if (lic) c.licenses.add(license(lic));
+  if (lic) c.licenses.add(cdxLicense(lic));
+  for (const [k, v] of licenceProperties(isModelFile ? undefined : a.meta)) c.properties.add(new M.Property(k, v));
   c.properties.add(new M.Property('vault-bundle:kind', a.kind));
   c.properties.add(new M.Property('vault-bundle:blob', `${BLOBS_DIR}/${hexOf(a.digest)}`));
   c.properties.add(new M.Property('vault-bundle:size', String(a.size)));
@@ -150,14 +153,6 @@ function component(a: Locked): CDX.Models.Component {
     c.properties.add(new M.Property('vault-bundle:index', a.provenance.index));
   }
   return c;
-}
-
-function license(text: string): CDX.Models.License {
-  // Model cards write ids in lower case ("mit", "apache-2.0"); SPDX ids match case-insensitively.
-  const id = CDX.SPDX.fixupSpdxId(text);
-  if (id) return new M.SpdxLicense(id);
-  if (/\s(AND|OR|WITH)\s/.test(text)) return new M.LicenseExpression(text);
-  return new M.NamedLicense(text);
 }
 
 /** A name-based UUID (RFC 4122 §4.3 layout, sha256 instead of sha1) of what the bundle is. */
