@@ -8,9 +8,12 @@ import type { BundleIndex } from '../src/bundle/index.js';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { spdxDocument } from '../src/sbom/spdx.js';
 import { dep5Id, dep5ToSpdx, parseDep5 } from '../src/sources/apt/copyright.js';
+import { wheelLicence } from '../src/sources/pip/licence.js';
 import { aptIso } from './helpers/apt-iso.js';
 import { makeKey, makeRepo, serveDir } from './helpers/apt-repo.js';
 import { buildIn } from './helpers/build.js';
+import { startPypi } from './helpers/pypi-server.js';
+import { fixtureWheels } from './helpers/wheels.js';
 import { REPO } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -207,4 +210,56 @@ EOF`,
     expect(pkg('libpaper1')).toMatchObject({ licenseDeclared: 'NOASSERTION', licenseComments: expect.stringContaining('usr/share/doc/libpaper1/copyright') });
     expect(pkg('libnumber-compare-perl').licenseDeclared).toMatch(/^LicenseRef-/);
   }, 120_000);
+});
+
+describe('wheel licences from METADATA (wheels built by the real pip wheel)', () => {
+  it('License-Expression first, then a short License, then License :: classifiers mapped where exact', () => {
+    const md = (...lines: string[]) => `Metadata-Version: 2.1\nName: x\nVersion: 1\n${lines.join('\n')}\n\nlong description\nLicense: nope\n`;
+    expect(wheelLicence(md('License-Expression: MIT OR Apache-2.0', 'License: BSD'))).toBe('MIT OR Apache-2.0');
+    expect(wheelLicence(md('License: mit'))).toBe('MIT');
+    expect(wheelLicence(md('License: GPLv3+', 'Classifier: License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)'))).toBe(
+      'GPL-3.0-or-later',
+    );
+    expect(wheelLicence(md('License: Apache 2.0', 'Classifier: License :: OSI Approved :: Apache Software License'))).toBe('Apache 2.0');
+    expect(wheelLicence(md('License: UNKNOWN', 'Classifier: License :: OSI Approved :: Apache Software License'))).toBe('Apache Software License');
+    expect(
+      wheelLicence(md('License: Copyright (c) 2020 X', '        Permission is hereby granted', 'Classifier: License :: OSI Approved :: MIT License')),
+    ).toBe('MIT');
+    expect(wheelLicence(md('Classifier: License :: OSI Approved :: MIT License', 'Classifier: License :: OSI Approved :: Apache Software License'))).toBe(
+      'MIT, Apache Software License',
+    );
+    expect(wheelLicence(md('Summary: none'))).toBeUndefined();
+  });
+
+  it('the SBOM names each wheel licence: an SPDX id or expression, else the classifier as written', async () => {
+    const wheels = join(
+      fixtureWheels([
+        { name: 'vb-lic-expr', version: '1.0', license: { expression: 'Apache-2.0 OR MIT' } },
+        { name: 'vb-lic-gpl', version: '1.0', license: { classifiers: ['License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)'] } },
+        { name: 'vb-lic-asl', version: '1.0', license: { classifiers: ['License :: OSI Approved :: Apache Software License'] } },
+        { name: 'vb-lic-text', version: '1.0' },
+      ]),
+      'wheels',
+    );
+    const pypi = await startPypi({ dirs: [wheels], yanked: [] });
+    try {
+      const dir = await tempDir();
+      const m = join(dir, 'm.yaml');
+      await writeFile(
+        m,
+        `name: lic\nversion: 1.0.0\ntarget: {os: debian-12, arch: amd64, python: "3.11"}\npip:\n  index-url: ${pypi.url}\n  packages: [vb-lic-expr, vb-lic-gpl, vb-lic-asl, vb-lic-text]\n`,
+      );
+      const r = await buildIn(dir, m);
+      const text = await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8');
+      const comps = (JSON.parse(text) as { components: CdxComponent[] }).components;
+      const lic = (n: string) => licenceOf(comps.find((c) => c.name === n));
+      expect(lic('vb-lic-expr')).toBe('expr:Apache-2.0 OR MIT');
+      expect(lic('vb-lic-gpl')).toBe('id:GPL-3.0-or-later');
+      expect(lic('vb-lic-asl')).toBe('name:Apache Software License');
+      expect(lic('vb-lic-text')).toBe('id:MIT');
+      expect(await validateSbom(text)).toBeNull();
+    } finally {
+      await pypi.close();
+    }
+  }, 180_000);
 });
