@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,10 +9,13 @@ import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { spdxDocument } from '../src/sbom/spdx.js';
 import { dep5Id, dep5ToSpdx, parseDep5 } from '../src/sources/apt/copyright.js';
 import { wheelLicence } from '../src/sources/pip/licence.js';
+import { cardLicence } from '../src/sources/hf/licence.js';
 import { aptIso } from './helpers/apt-iso.js';
 import { makeKey, makeRepo, serveDir } from './helpers/apt-repo.js';
 import { buildIn } from './helpers/build.js';
 import { startPypi } from './helpers/pypi-server.js';
+import { startHub } from './helpers/hub-server.js';
+import { tinyModel } from '../tools/tiny-model/index.js';
 import { fixtureWheels } from './helpers/wheels.js';
 import { REPO } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -174,7 +177,7 @@ EOF`,
     expect(licenceOf(comp('zst-dep5'))).toBe('expr:(GPL-2.0-or-later OR Artistic-2.0) AND BSD-3-Clause');
     expect(meta('runit-helper')).toMatchObject({
       licenseFrom: 'dep5',
-      licenseDep5: 'GPL-3+',
+      licenseAsWritten: 'GPL-3+',
       licenseFile: 'usr/share/doc/runit-helper/copyright',
       licenseFileSha256: runitSha,
     });
@@ -262,4 +265,69 @@ describe('wheel licences from METADATA (wheels built by the real pip wheel)', ()
       await pypi.close();
     }
   }, 180_000);
+});
+
+describe('model licences from the model card (a generated repo on a Hub-compatible server, and a local folder)', () => {
+  it('card ids: SPDX where the Hub id is one, the Hub name otherwise; other → license_name and license_link', () => {
+    const card = (fm: string) => cardLicence(`---\n${fm}\n---\n# model\n`);
+    expect(card('license: apache-2.0')).toMatchObject({ license: 'Apache-2.0', licenseAsWritten: 'apache-2.0', licenseFrom: 'model-card' });
+    expect(card('license: cc-by-nc-4.0')).toMatchObject({ license: 'CC-BY-NC-4.0' });
+    expect(card('license: odbl')).toMatchObject({ license: 'ODbL-1.0' });
+    expect(card('license: llama2')).toMatchObject({ license: 'llama2' });
+    expect(card('license: other\nlicense_name: acme-model-licence\nlicense_link: LICENSE.md')).toEqual({
+      license: 'acme-model-licence',
+      licenseAsWritten: 'other',
+      licenseLink: 'LICENSE.md',
+      licenseFrom: 'model-card',
+    });
+    expect(card('license:\n  - mit\n  - apache-2.0')).toMatchObject({ license: 'mit, apache-2.0' });
+    expect(card('license: unknown')).toBeUndefined();
+    expect(card('tags: [x]')).toBeUndefined();
+    expect(cardLicence('# no front matter\nlicense: mit\n')).toBeUndefined();
+  });
+
+  it('the SBOM names the licence of each model, with the card left out by include, and of a local folder', async () => {
+    const tiny = tinyModel({ arch: 'gpt2', seed: 3 }).files;
+    const hub = await startHub({
+      repos: [
+        { id: 'acme/apache', files: { ...tiny, 'README.md': '---\nlicense: apache-2.0\n---\n# x\n' } },
+        { id: 'acme/other', files: { ...tiny, 'README.md': '---\nlicense: other\nlicense_name: acme-licence\nlicense_link: LICENSE\n---\n' } },
+      ],
+    });
+    try {
+      const dir = await tempDir();
+      await mkdir(join(dir, 'llama'));
+      await writeFile(join(dir, 'llama', 'config.json'), '{"model_type":"llama"}\n');
+      await writeFile(join(dir, 'llama', 'README.md'), '---\nlicense: llama2\n---\n');
+      const m = join(dir, 'm.yaml');
+      await writeFile(
+        m,
+        [
+          'name: lic',
+          'version: 1.0.0',
+          'target: {os: ubuntu-24.04, arch: amd64, python: "3.12"}',
+          'hf:',
+          `  endpoint: ${hub.url}`,
+          '  models:',
+          '    - {repo: acme/apache, revision: main}',
+          '    - {repo: acme/other, revision: main, include: ["*.json", "*.safetensors"]}',
+          '    - {repo: acme/llama, local: llama, include: ["*.json"]}',
+          '',
+        ].join('\n'),
+      );
+      const r = await buildIn(dir, m);
+      const text = await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8');
+      const comps = (JSON.parse(text) as { components: CdxComponent[] }).components;
+      const model = (n: string) => comps.find((c) => c.name === n && prop(c, 'vault-bundle:kind') === 'hf');
+      expect(licenceOf(model('apache'))).toBe('id:Apache-2.0');
+      expect(licenceOf(model('other'))).toBe('name:acme-licence');
+      expect(prop(model('other'), 'vault-bundle:license-link')).toBe('LICENSE');
+      // README.md was left out by include: fetched for the licence, not bundled.
+      expect(model('other')?.components?.map((c) => c.name)).not.toContain('README.md');
+      expect(licenceOf(model('llama'))).toBe('name:llama2');
+      expect(await validateSbom(text)).toBeNull();
+    } finally {
+      await hub.close();
+    }
+  }, 120_000);
 });

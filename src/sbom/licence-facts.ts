@@ -19,7 +19,7 @@ export function cdxLicense(text: string): CDX.Models.License {
 /** Meta keys (set by the sources or by build, see sources/apt/licence.ts) → CycloneDX property names. */
 const PROPS: [string, string][] = [
   ['licenseFrom', 'vault-bundle:license-from'],
-  ['licenseDep5', 'vault-bundle:license-declared-as'],
+  ['licenseAsWritten', 'vault-bundle:license-declared-as'],
   ['licensesAll', 'vault-bundle:licenses-all'],
   ['licenseFile', 'vault-bundle:license-file'],
   ['licenseFileSha256', 'vault-bundle:license-file-sha256'],
@@ -37,7 +37,8 @@ export function licenceComment(meta: Readonly<Record<string, string>> | undefine
   if (!meta?.licenseFrom && !meta?.licenseNote) return undefined;
   const parts: string[] = [];
   if (meta.licenseFrom === 'dep5' && meta.licenseFile) parts.push(`declared in ${meta.licenseFile} (machine-readable, DEP-5)`);
-  if (meta.licenseDep5 && meta.licenseDep5 !== meta.license) parts.push(`Debian wrote "${meta.licenseDep5}"`);
+  if (meta.licenseFrom === 'model-card') parts.push('declared in the model card (README.md front matter)');
+  if (meta.licenseAsWritten && meta.licenseAsWritten !== meta.license) parts.push(`written as "${meta.licenseAsWritten}"`);
   if (meta.licensesAll) parts.push(`all licences of the file: ${meta.licensesAll}`);
   if (meta.licenseFileSha256) parts.push(`${meta.licenseFile ?? 'file'} sha256 ${meta.licenseFileSha256}`);
   if (meta.licenseNote) parts.push(meta.licenseNote);

@@ -10,7 +10,7 @@ import { type DebDoc, readDebDoc } from './deb-doc.js';
  *   is in that file, whose sha256 is given, and is not guessed), `missing`, `link` (the doc folder is a link
  *   to a package that is not in the bundle) or `unreadable`;
  * - `license`: the `Files: *` licence as an SPDX expression where every DEP-5 short name maps, else as Debian
- *   wrote it; `licenseDep5`: as Debian wrote it; `licensesAll`: every licence of the file, joined by "; ";
+ *   wrote it; `licenseAsWritten`: as Debian wrote it; `licensesAll`: every licence of the file, joined by "; ";
  * - `licenseFile` and `licenseFileSha256`: the copyright file the facts come from; `licenseNote`: why not more.
  */
 export type LicenceFacts = Record<string, string>;
@@ -26,7 +26,7 @@ function factsOf(doc: DebDoc): LicenceFacts {
   }
   const all = dep5.all.map((s) => dep5ToSpdx(s) ?? s).join('; ');
   if (!dep5.main) return { licenseFrom: 'dep5', ...file, ...(all ? { licensesAll: all } : {}), licenseNote: 'no Files: * paragraph names a licence' };
-  return { licenseFrom: 'dep5', ...file, license: dep5ToSpdx(dep5.main) ?? dep5.main, licenseDep5: dep5.main, ...(all ? { licensesAll: all } : {}) };
+  return { licenseFrom: 'dep5', ...file, license: dep5ToSpdx(dep5.main) ?? dep5.main, licenseAsWritten: dep5.main, ...(all ? { licensesAll: all } : {}) };
 }
 
 function linkNote(doc: Extract<DebDoc, { kind: 'link' }>): string {
