@@ -6,7 +6,7 @@ import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import { installOf } from './install.js';
 import { cdxLicense, licenceProperties } from './licence-facts.js';
-import { localVersionFrom, npmName, npmPurl, runtimePackageRef } from './names.js';
+import { localVersionFrom, npmName, npmPurl, runtimePackageRef, sriHash } from './names.js';
 
 const { Models: M, Enums: E } = CDX;
 const SPEC = CDX.Spec.Spec1dot6;
@@ -87,7 +87,10 @@ export function sbomJson(index: SbomSubject): string {
         bomRef: runtimePackageRef(rf.path, p),
       });
       if (p.license) sub.licenses.add(cdxLicense(p.license));
+      const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
+      if (sri) sub.hashes.set(E.HashAlgorithm[sri.alg], sri.hex);
       sub.properties.add(new M.Property('vault-bundle:kind', 'npm'));
+      if (p.bytes !== undefined) sub.properties.add(new M.Property('vault-bundle:bytes-in-script', String(p.bytes)));
       c.components.add(sub);
     }
     bom.components.add(c);

@@ -1,7 +1,7 @@
 import type { SbomSubject } from './subject.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
-import { localVersionFrom, npmPurl } from './names.js';
+import { localVersionFrom, npmPurl, sriHash } from './names.js';
 import { installOf, installText } from './install.js';
 import { normalizeLicense } from './licenses.js';
 import { licenceComment } from './licence-facts.js';
@@ -14,7 +14,7 @@ import { licenceComment } from './licence-facts.js';
  * the sources recorded (apt Depends, pip Requires-Dist) as DEPENDS_ON. Deterministic for one bundle.json.
  */
 export interface SpdxChecksum {
-  algorithm: 'SHA256';
+  algorithm: 'SHA256' | 'SHA384' | 'SHA512';
   checksumValue: string;
 }
 
@@ -183,6 +183,7 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
     relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
     for (const p of rf.packages ?? []) {
       const pid = spdxId(`npm-${p.name}-${p.version}`);
+      const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
       packages.push({
         SPDXID: pid,
         name: p.name,
@@ -190,6 +191,7 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
         downloadLocation: NOASSERTION,
         filesAnalyzed: false,
         licenseConcluded: NOASSERTION,
+        ...(sri ? { checksums: [{ algorithm: sri.alg.replace('-', '') as SpdxChecksum['algorithm'], checksumValue: sri.hex }] } : {}),
         licenseDeclared: licenseOf(p.license),
         copyrightText: NOASSERTION,
         primaryPackagePurpose: 'LIBRARY',
