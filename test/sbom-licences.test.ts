@@ -114,6 +114,7 @@ describe('apt licences from the .debs, in the SBOM made from bundle.json', () =>
   let index: BundleIndex;
   let cdx: { components: CdxComponent[] };
   let bomText = '';
+  let cachedFacts = 0;
   let runitSha = '';
 
   beforeAll(async () => {
@@ -156,7 +157,12 @@ apt:
 EOF`,
     ]);
     const r = await buildIn(dir, m);
-    index = JSON.parse(await readFile(join(r.dir, 'bundle.json'), 'utf8')) as BundleIndex;
+    const first = await readFile(join(r.dir, 'bundle.json'), 'utf8');
+    index = JSON.parse(first) as BundleIndex;
+    // What each .deb said is kept beside the cache's blobs: a rebuild reads none again, and says the same.
+    cachedFacts = (await readdir(join(dir, 'cache', 'facts', 'apt-copyright-1'))).length;
+    const again = await buildIn(dir, m);
+    expect(await readFile(join(again.dir, 'bundle.json'), 'utf8')).toBe(first);
     bomText = await readFile(join(r.dir, 'sbom.cdx.json'), 'utf8');
     cdx = JSON.parse(bomText) as { components: CdxComponent[] };
     const copyright = execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile ${dl}/runit-helper_*.deb | tar -xOf - ./usr/share/doc/runit-helper/copyright`]);
@@ -197,6 +203,7 @@ EOF`,
     expect(licenceOf(comp('xz-link'))).toBe(licenceOf(comp('zst-dep5')));
     expect(meta('xz-link')).toMatchObject({ licenseFile: 'usr/share/doc/zst-dep5/copyright', licenseNote: expect.stringContaining('link to zst-dep5') });
     expect(meta('gz-none')).toMatchObject({ licenseFrom: 'missing' });
+    expect(cachedFacts).toBe(REAL.length + 3);
     expect(comp('gz-none')?.licenses ?? []).toEqual([]);
   });
 

@@ -1,4 +1,8 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
+import { hexOf } from '../../store/digest.js';
+import { writeFileAtomic } from '../../util/fs.js';
 import type { BuildCtx, Locked } from '../source.js';
 import { dep5ToSpdx, parseDep5 } from './copyright.js';
 import { type DebDoc, readDebDoc } from './deb-doc.js';
@@ -38,26 +42,57 @@ function linkTarget(target: string): string {
   return target.replace(/\/+$/, '').split('/').at(-1) ?? target;
 }
 
+/** What one .deb says, before links to other packages are followed. */
+interface Read {
+  facts: LicenceFacts;
+  /** The doc folder is a link to this. */
+  link?: string;
+}
+
+/**
+ * The facts of one .deb, from the cache beside the store's blobs when this version of the reader has read
+ * these bytes before: a rebuild decompresses no .deb again (a CUDA set is gigabytes of data.tar.xz).
+ */
+async function cached(a: Locked, ctx: BuildCtx): Promise<Read> {
+  const dir = join(ctx.store.root, 'facts', 'apt-copyright-1');
+  const file = join(dir, `${hexOf(a.digest)}-${Buffer.from(a.name).toString('hex')}.json`);
+  const hit = await readFile(file, 'utf8').then(
+    (t) => JSON.parse(t) as Read,
+    () => undefined,
+  );
+  if (hit?.facts && typeof hit.facts === 'object') return hit;
+  const doc = await readDebDoc(ctx.store.path(a.digest), a.name);
+  const r: Read = { facts: factsOf(doc), ...(doc.kind === 'link' ? { link: doc.target } : {}) };
+  // An unreadable .deb may be a passing read error: read it again next time.
+  if (doc.kind !== 'unreadable') {
+    await mkdir(dir, { recursive: true })
+      .then(() => writeFileAtomic(file, JSON.stringify(r)))
+      .catch(() => undefined);
+  }
+  return r;
+}
+
 /**
  * Facts of every apt artifact whose .deb is in the store (a delta's base holds the others). A doc folder that
  * links to another package of the bundle takes that package's facts (with a note saying so).
  */
 export async function aptLicences(items: readonly Locked[], ctx: BuildCtx): Promise<Map<string, LicenceFacts>> {
   const limit = pLimit(Math.max(1, Math.min(ctx.limits.concurrency, 4)));
-  const docs = new Map<string, DebDoc>();
+  const read = new Map<string, Read>();
   await Promise.all(
     items.map((a) =>
       limit(async () => {
         if (ctx.signal.aborted || !(await ctx.store.has(a.digest, a.size))) return;
-        docs.set(a.id, await readDebDoc(ctx.store.path(a.digest), a.name));
+        read.set(a.id, await cached(a, ctx));
       }),
     ),
   );
   const out = new Map<string, LicenceFacts>();
-  for (const [id, doc] of docs) out.set(id, factsOf(doc));
+  for (const [id, r] of read) out.set(id, r.facts);
   for (const a of items) {
-    const doc = docs.get(a.id);
-    if (doc?.kind !== 'link') continue;
+    const r = read.get(a.id);
+    if (r?.link === undefined) continue;
+    const doc = { kind: 'link', path: r.facts.licenseFile!, target: r.link } as const;
     const name = linkTarget(doc.target);
     const arch = a.id.split(':').at(-1);
     const to = items.find((b) => b.name === name && b.id.endsWith(`:${arch}`)) ?? items.find((b) => b.name === name);
