@@ -59,7 +59,7 @@ describe('hf source', () => {
       expect(a.digest).toBe(`sha256:${f.sha256}`);
       expect(a.size).toBe(f.size);
       expect(a.version).toBe(view.commit);
-      expect(a.meta).toMatchObject({ repo: 'tiny/gpt2', commit: view.commit, etag: f.etag, license: 'mit' });
+      expect(a.meta).toMatchObject({ repo: 'tiny/gpt2', commit: view.commit, etag: f.etag, license: 'MIT', licenseAsWritten: 'mit' });
       expect(a.purl).toBe(`pkg:huggingface/tiny/gpt2@${view.commit}`);
       expect(sha256(await readFile(join(r.dir, 'blobs/sha256', f.sha256)))).toBe(sha256(f.data.length === f.size ? f.data : expect.anything()));
     }

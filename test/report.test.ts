@@ -105,7 +105,8 @@ describe('report page', () => {
     expect(r.components).toBe(10);
     expect(page.match(/<tr data-search=/g)).toHaveLength(10);
     expect(page).toContain('id="signature" data-state="unsigned"');
-    expect(page).toContain('6 of 10 components name a license in their metadata; 4 do not.');
+    expect(page).toContain('6 of 10 components name a license in their metadata (');
+    expect(page).toMatch(/\(\d+ as SPDX expressions\); 4 do not\./);
   });
 
   it('the html template escapes interpolations', () => {

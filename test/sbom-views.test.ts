@@ -349,7 +349,7 @@ describe('vault-bundle sbom', () => {
 
     const l = await runCli(['sbom', join(dir, 'out'), '--format', 'licenses']);
     expect(l.code).toBe(0);
-    expect(l.stdout).toMatch(/^views 1\.0\.0: licenses of 3 components .*: 2 named, 1 unknown$/m);
+    expect(l.stdout).toMatch(/^views 1\.0\.0: licenses of 3 components .*: 2 named, 1 unknown; \d+ as SPDX expressions$/m);
     expect(l.stdout).toMatch(/^ {2}MIT +1 {2}file 1$/m);
     expect(l.stdout).toMatch(/^ {2}file \(1\): f2 /m);
     const lj = await runCli(['--json', 'sbom', join(dir, 'out'), '--format', 'licenses']);
@@ -375,6 +375,13 @@ describe('vault-bundle sbom', () => {
     expect(packed.map((p) => p.name)).not.toContain('esbuild');
     expect(packed.map((p) => p.name)).not.toContain('vitest');
     expect(packed.find((p) => p.name === 'zod')!.license).toBe('MIT');
+    // Each packed package: its own integrity from package-lock.json and the bytes of the script that are its code.
+    const lockfile = JSON.parse(await readFile(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { integrity?: string }> };
+    const zodIntegrity = lockfile.packages['node_modules/zod']!.integrity!;
+    expect(zodIntegrity).toMatch(/^sha512-/);
+    expect(packed.find((p) => p.name === 'zod')).toMatchObject({ integrity: zodIntegrity, bytes: expect.any(Number) });
+    expect(packed.find((p) => p.name === 'zod')!.bytes).toBeGreaterThan(10_000);
+    const zodHex = Buffer.from(zodIntegrity.slice('sha512-'.length), 'base64').toString('hex');
 
     const dir = await tempDir();
     const out = join(dir, 'b');
@@ -387,6 +394,7 @@ describe('vault-bundle sbom', () => {
       properties?: { name: string; value: string }[];
       components?: C[];
       licenses?: { license: { id: string } }[];
+      hashes?: { alg: string; content: string }[];
     };
     const cdxText = await readFile(join(out, 'sbom.cdx.json'), 'utf8');
     expect(await validateSbom(cdxText)).toBeNull();
@@ -398,6 +406,12 @@ describe('vault-bundle sbom', () => {
     expect(node.properties).toContainEqual({ name: 'vault-bundle:origin', value: `the build host's node (${process.execPath})` });
     const zod = tool.components!.find((c) => c.name === 'zod')!;
     expect(zod).toMatchObject({ version: await version('zod'), purl: `pkg:npm/zod@${await version('zod')}`, licenses: [{ license: { id: 'MIT' } }] });
+    expect(zod.hashes).toEqual([{ alg: 'SHA-512', content: zodHex }]);
+    expect(Number(zod.properties!.find((p) => p.name === 'vault-bundle:bytes-in-script')!.value)).toBeGreaterThan(10_000);
+    // The reviewer's list: the package's own bytes in the script and its integrity, not 0 B and the script's hash.
+    const comp = componentsOf(JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')) as BundleIndex).find((c) => c.kind === 'npm' && c.name === 'zod')!;
+    expect(comp.integrity).toBe(zodIntegrity);
+    expect(comp.size).toBeGreaterThan(10_000);
     expect(tool.components!.find((c) => c.name === 'cyclonedx-library')).toMatchObject({
       group: '@cyclonedx',
       purl: `pkg:npm/%40cyclonedx/cyclonedx-library@${await version('@cyclonedx/cyclonedx-library')}`,
@@ -408,6 +422,7 @@ describe('vault-bundle sbom', () => {
     expect(await validateSpdx(spdx)).toEqual([]);
     const zodPkg = spdx.packages.find((p) => p.name === 'zod')!;
     expect(zodPkg.externalRefs![0]!.referenceLocator).toBe(`pkg:npm/zod@${await version('zod')}`);
+    expect(zodPkg.checksums).toEqual([{ algorithm: 'SHA512', checksumValue: zodHex }]);
     const script = spdx.packages.find((p) => p.name === 'vault-bundle' && p.packageFileName === 'runtime/vault-bundle.cjs')!;
     expect(spdx.relationships).toContainEqual({ spdxElementId: script.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: zodPkg.SPDXID });
   });

@@ -9,7 +9,7 @@ import { INDEX_SCHEMA } from './layout.js';
 import type { RuntimeFile } from '../runtime/carry.js';
 import type { ProbeRef } from '../probe/load.js';
 
-/** bundle.json: what the bundle holds and where it came from. The lock's artifacts, verbatim. */
+/** bundle.json: what the bundle holds and where it came from. The lock's artifacts, with the facts build read from their pinned bytes (facts.ts). */
 export interface BundleIndex {
   schema: typeof INDEX_SCHEMA;
   name: string;

@@ -49,7 +49,7 @@ export async function checkBuildSpace(toFetch: readonly Locked[], ctx: BuildCtx,
 export async function readBase(
   location: string,
   name: string,
-): Promise<{ name: string; version: string; indexDigest: `sha256:${string}`; digests: Set<string> }> {
+): Promise<{ name: string; version: string; indexDigest: `sha256:${string}`; digests: Set<string>; artifacts: Locked[] }> {
   const { index: idx, sha256 } = await loadIndex(location);
   if (idx.name !== name) {
     throw new UsageError({
@@ -72,6 +72,7 @@ export async function readBase(
     version: idx.version,
     indexDigest: `sha256:${sha256}`,
     digests: new Set(idx.artifacts.map((a) => a.digest)),
+    artifacts: idx.artifacts,
   };
 }
 

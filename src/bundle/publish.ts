@@ -17,7 +17,8 @@ import { type LoadedManifest, loadManifest } from '../manifest/load.js';
 import type { LoadedProbe } from '../probe/load.js';
 import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
-import type { BuildCtx } from '../sources/source.js';
+import type { BuildCtx, Locked } from '../sources/source.js';
+import { withFacts } from './facts.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
@@ -90,6 +91,8 @@ interface Fetched {
   resolved: boolean;
   fromBase: Set<string>;
   baseRef?: BaseRef;
+  /** The base's bundle.json artifacts (their facts stand for the blobs only the base holds). */
+  baseArtifacts?: Locked[];
   /** The carried runtime, still in the making: awaited once the downloads are done. */
   runtime: ReturnType<typeof prepareRuntime>;
   tally: FetchTally;
@@ -109,7 +112,9 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
   const created = bundleCreated(f.lock);
   const runtime = await f.runtime;
   const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
-  const index: BundleIndex = { ...makeIndex(m.manifest, f.lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
+  // The lock's artifacts with what their sources read from the fetched bytes (apt licences): see facts.ts.
+  const lock = { ...f.lock, artifacts: await withFacts(f.lock.artifacts, f.baseArtifacts, ctx) };
+  const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
   const extra = { views: viewsOf(f.lock), runtime, scripts: scriptsOf(m.manifest, runtime.length > 0), skipBlobs: f.fromBase, signal: ctx.signal };
   const made = await stageAndSwap(o, plan, index, extra, created);
   return {
@@ -176,7 +181,7 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   }
   if (ctx.signal.aborted) throw new InterruptedError();
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
-  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), runtime: runtimeReady, tally };
+  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef, baseArtifacts: base!.artifacts } : {}), runtime: runtimeReady, tally };
 }
 
 type Extra = Parameters<typeof assembleBundle>[3];

@@ -21,6 +21,8 @@ export interface Component {
   /** Identity across versions: the purl without version, with only the qualifiers that name another thing (arch). */
   identity: string;
   license?: string;
+  /** No licence: where it is instead, or why not (apt: the copyright file, not machine-readable). */
+  licenseNote?: string;
   size: number;
   /** The blob's digest; for a model, a digest over its files (path and digest of each, sorted). */
   digest: Digest;
@@ -29,6 +31,8 @@ export interface Component {
   url?: string;
   /** A file's destination and mode on the box. */
   install?: InstallTarget;
+  /** npm: package-lock.json's integrity of its registry tarball (its `digest` is the packed script's). */
+  integrity?: string;
 }
 
 /** Qualifiers that make another package rather than another version (a .deb for another architecture). */
@@ -86,7 +90,7 @@ export function componentsOf(index: BundleIndex): Component[] {
       identity: identityOf(a.purl),
       size: a.size,
       digest: a.digest,
-      ...(a.meta?.license ? { license: a.meta.license } : {}),
+      ...(a.meta?.license ? { license: a.meta.license } : a.meta?.licenseNote ? { licenseNote: a.meta.licenseNote } : {}),
       ...(/^https?:/.test(a.url) ? { url: a.url } : {}),
       ...(install ? { install } : {}),
     });
@@ -116,9 +120,10 @@ export function componentsOf(index: BundleIndex): Component[] {
         version: p.version,
         purl,
         identity: identityOf(purl),
-        // Inside the script: its bytes are the script's, counted there.
-        size: 0,
+        // Inside the script: the bytes of the script that are its code (counted in the script's size too).
+        size: p.bytes ?? 0,
         digest: rf.digest,
+        ...(p.integrity ? { integrity: p.integrity } : {}),
         ...(p.license ? { license: p.license } : {}),
       });
     }

@@ -100,9 +100,9 @@ function componentsTable(d: ReportData): Html {
       .toLowerCase();
     return html`<tr data-search="${search}" data-key="${c.key}">
 <td>${c.kind}</td><td>${c.name}${inst ? html`<br><span class="${inst.flags.length ? 'mono bad install' : 'mono muted install'}">→ ${installText(inst)}</span>` : ''}</td><td class="mono ver">${c.version}</td>
-<td>${lic ? html`${lic.spdx}${lic.listed ? '' : html` <span class="muted">(not on the SPDX list)</span>`}` : html`<span class="muted">unknown</span>`}</td>
+<td>${lic ? html`${lic.spdx}${lic.listed ? '' : html` <span class="muted">(not on the SPDX list)</span>`}` : html`<span class="muted" title="${c.licenseNote ?? ''}">unknown${c.licenseNote ? ' (see note)' : ''}</span>`}</td>
 <td class="num" data-v="${c.size}">${formatBytes(c.size)}</td>
-<td class="mono ver" title="${c.digest}">${c.digest.slice(7, 19)}${c.files ? html` <span class="muted">(${Object.keys(c.files).length} files)</span>` : ''}</td>
+${c.integrity ? html`<td class="mono ver" title="${c.integrity}">${c.integrity.slice(0, 19)}</td>` : html`<td class="mono ver" title="${c.digest}">${c.digest.slice(7, 19)}${c.files ? html` <span class="muted">(${Object.keys(c.files).length} files)</span>` : ''}</td>`}
 <td class="mono">${c.purl}</td>
 ${d.audit ? html`<td class="num" data-v="${h.length}">${h.length ? html`<span class="${`sev-${h[0]!.severity}`}">${h.length}</span>` : '0'}</td>` : ''}
 </tr>
@@ -127,9 +127,9 @@ function licenses(s: LicenseSummary): Html {
 `,
   );
   const byKind = new Map<string, string[]>();
-  for (const u of s.unknown) byKind.set(u.kind, [...(byKind.get(u.kind) ?? []), u.name]);
+  for (const u of s.unknown) byKind.set(u.kind, [...(byKind.get(u.kind) ?? []), u.note ? `${u.name} (${u.note})` : u.name]);
   return html`<h2 id="licenses">Licenses</h2>
-<p>${s.known} of ${s.total} components name a license in their metadata; ${s.unknown.length} do not.</p>
+<p>${s.known} of ${s.total} components name a license in their metadata (${s.spdx} as SPDX expressions); ${s.unknown.length} do not.</p>
 ${
   rows.length
     ? html`<table id="license-table"><thead><tr><th>license</th><th class="num">components</th><th>kinds</th><th>note</th></tr></thead><tbody>
@@ -139,7 +139,7 @@ ${rows}</tbody></table>`
 ${
   s.unknown.length
     ? html`<h3>Unknown (${s.unknown.length})</h3><ul class="compact" id="license-unknown">${[...byKind].map(([k, names]) => html`<li><b>${k}</b> (${names.length}): ${names.join(', ')}</li>`)}</ul>
-${byKind.has('apt') ? html`<p class="muted">Debian's Packages indexes carry no license field: an apt package's license is in its copyright file (/usr/share/doc/&lt;package&gt;/copyright inside the .deb).</p>` : ''}`
+${byKind.has('apt') ? html`<p class="muted">An apt package's license is read from its copyright file (/usr/share/doc/&lt;package&gt;/copyright inside the .deb) where that file is machine-readable (DEP-5); otherwise the note names the file and its sha256.</p>` : ''}`
     : ''
 }`;
 }

@@ -47,7 +47,9 @@ export async function sbomView(o: { bundle: string; format: SbomFormat }): Promi
 }
 
 export function licenseText(title: string, s: LicenseSummary, bytes: number): string {
-  const out = [`${title}: licenses of ${s.total} components (${formatBytes(bytes)}): ${s.known} named, ${s.unknown.length} unknown`];
+  const out = [
+    `${title}: licenses of ${s.total} components (${formatBytes(bytes)}): ${s.known} named, ${s.unknown.length} unknown; ${s.spdx} as SPDX expressions`,
+  ];
   if (s.byLicense.length) {
     out.push('');
     const w = Math.max(7, ...s.byLicense.map((l) => l.license.length));
@@ -64,9 +66,8 @@ export function licenseText(title: string, s: LicenseSummary, bytes: number): st
   if (s.unknown.length) {
     out.push('', `unknown (${s.unknown.length}):`);
     const byKind = new Map<string, string[]>();
-    for (const u of s.unknown) byKind.set(u.kind, [...(byKind.get(u.kind) ?? []), `${u.name} ${u.version}`]);
+    for (const u of s.unknown) byKind.set(u.kind, [...(byKind.get(u.kind) ?? []), `${u.name} ${u.version}${u.note ? ` (${u.note})` : ''}`]);
     for (const [k, names] of byKind) out.push(`  ${k} (${names.length}): ${names.join(', ')}`);
-    if (byKind.has('apt')) out.push("note: Debian's Packages indexes carry no license; an apt package's license is in its copyright file");
   }
   return out.join('\n');
 }

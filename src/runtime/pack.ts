@@ -34,7 +34,11 @@ export async function packScript(outfile: string): Promise<BundledPackage[]> {
     metafile: true,
     plugins: [embedFiles],
   });
-  const packages = await packagesOf(Object.keys(r.metafile.inputs), root);
+  const bytes = new Map<string, number>();
+  for (const out of Object.values(r.metafile.outputs)) {
+    for (const [p, i] of Object.entries(out.inputs)) bytes.set(p, (bytes.get(p) ?? 0) + i.bytesInOutput);
+  }
+  const packages = await packagesOf(Object.keys(r.metafile.inputs), root, bytes);
   await writeTrailer(outfile, packages);
   return packages;
 }
@@ -57,16 +61,23 @@ const embedFiles: Plugin = {
   },
 };
 
-/** The packages whose files are among esbuild's inputs: the folder after the last node_modules/ of each path. */
-export async function packagesOf(inputs: readonly string[], root: string): Promise<BundledPackage[]> {
-  const dirs = new Set<string>();
+/**
+ * The packages whose files are among esbuild's inputs: the folder after the last node_modules/ of each path,
+ * with the bytes of the script that are theirs and their integrity from package-lock.json.
+ */
+export async function packagesOf(inputs: readonly string[], root: string, bytesIn: ReadonlyMap<string, number> = new Map()): Promise<BundledPackage[]> {
+  const dirs = new Map<string, number>();
   for (const p of inputs) {
     const all = [...p.matchAll(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//g)];
     const last = all.at(-1);
-    if (last) dirs.add(p.slice(0, last.index + last[0].length));
+    if (last) {
+      const d = p.slice(0, last.index + last[0].length);
+      dirs.set(d, (dirs.get(d) ?? 0) + (bytesIn.get(p) ?? 0));
+    }
   }
+  const lock = await lockPackages(root);
   const byId = new Map<string, BundledPackage>();
-  for (const d of dirs) {
+  for (const [d, bytes] of dirs) {
     const pj = JSON.parse(await readFile(resolve(root, d, 'package.json'), 'utf8')) as {
       name?: string;
       version?: string;
@@ -83,9 +94,28 @@ export async function packagesOf(inputs: readonly string[], root: string): Promi
               ?.map((l) => l.type)
               .filter(Boolean)
               .join(' OR ') || undefined;
-    byId.set(`${pj.name}@${pj.version}`, { name: pj.name, version: pj.version, ...(license ? { license } : {}) });
+    const integrity = lock[d.replace(/\/$/, '')]?.integrity;
+    const id = `${pj.name}@${pj.version}`;
+    const had = byId.get(id);
+    byId.set(id, {
+      name: pj.name,
+      version: pj.version,
+      ...(license ? { license } : {}),
+      ...(integrity ? { integrity } : {}),
+      ...(bytesIn.size ? { bytes: bytes + (had?.bytes ?? 0) } : {}),
+    });
   }
   return [...byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : 1));
+}
+
+/** package-lock.json's `packages` (lockfileVersion 2 and 3): install path → what npm locked. */
+async function lockPackages(root: string): Promise<Record<string, { integrity?: string }>> {
+  try {
+    const lock = JSON.parse(await readFile(resolve(root, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { integrity?: string }> };
+    return lock.packages ?? {};
+  } catch {
+    return {};
+  }
 }
 
 async function writeTrailer(file: string, packages: readonly BundledPackage[]): Promise<void> {

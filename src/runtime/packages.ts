@@ -8,6 +8,10 @@ export interface BundledPackage {
   version: string;
   /** The package.json's license (an SPDX expression, as npm asks for), when it has one. */
   license?: string;
+  /** Its Subresource Integrity from package-lock.json (`sha512-<base64>`): the registry tarball it came from. */
+  integrity?: string;
+  /** How many bytes of the packed script are its code (esbuild's metafile, bytesInOutput). */
+  bytes?: number;
 }
 
 /**

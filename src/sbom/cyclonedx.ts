@@ -5,7 +5,8 @@ import { BLOBS_DIR } from '../store/store.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
 import { installOf } from './install.js';
-import { localVersionFrom, npmName, npmPurl, runtimePackageRef } from './names.js';
+import { cdxLicense, licenceProperties } from './licence-facts.js';
+import { localVersionFrom, npmName, npmPurl, runtimePackageRef, sriHash } from './names.js';
 
 const { Models: M, Enums: E } = CDX;
 const SPEC = CDX.Spec.Spec1dot6;
@@ -49,7 +50,8 @@ export function sbomJson(index: SbomSubject): string {
           purl: a.purl as unknown as CDX.Models.Component['purl'],
           bomRef: key,
         });
-        if (a.meta.license) model.licenses.add(license(a.meta.license));
+        if (a.meta.license) model.licenses.add(cdxLicense(a.meta.license));
+        for (const [k, v] of licenceProperties(a.meta)) model.properties.add(new M.Property(k, v));
         model.properties.add(new M.Property('vault-bundle:kind', 'hf'));
         if (a.meta.origin === 'local') {
           // A local folder: no Hub revision to claim, and the version may be no Hub commit at all.
@@ -84,8 +86,11 @@ export function sbomJson(index: SbomSubject): string {
         purl: npmPurl(p.name, p.version) as unknown as CDX.Models.Component['purl'],
         bomRef: runtimePackageRef(rf.path, p),
       });
-      if (p.license) sub.licenses.add(license(p.license));
+      if (p.license) sub.licenses.add(cdxLicense(p.license));
+      const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
+      if (sri) sub.hashes.set(E.HashAlgorithm[sri.alg], sri.hex);
       sub.properties.add(new M.Property('vault-bundle:kind', 'npm'));
+      if (p.bytes !== undefined) sub.properties.add(new M.Property('vault-bundle:bytes-in-script', String(p.bytes)));
       c.components.add(sub);
     }
     bom.components.add(c);
@@ -132,7 +137,8 @@ function component(a: Locked): CDX.Models.Component {
     c.externalReferences.add(new M.ExternalReference(a.url, E.ExternalReferenceType.Distribution));
   }
   const lic = a.meta?.license;
-  if (lic) c.licenses.add(license(lic));
+  if (lic) c.licenses.add(cdxLicense(lic));
+  for (const [k, v] of licenceProperties(isModelFile ? undefined : a.meta)) c.properties.add(new M.Property(k, v));
   c.properties.add(new M.Property('vault-bundle:kind', a.kind));
   c.properties.add(new M.Property('vault-bundle:blob', `${BLOBS_DIR}/${hexOf(a.digest)}`));
   c.properties.add(new M.Property('vault-bundle:size', String(a.size)));
@@ -150,14 +156,6 @@ function component(a: Locked): CDX.Models.Component {
     c.properties.add(new M.Property('vault-bundle:index', a.provenance.index));
   }
   return c;
-}
-
-function license(text: string): CDX.Models.License {
-  // Model cards write ids in lower case ("mit", "apache-2.0"); SPDX ids match case-insensitively.
-  const id = CDX.SPDX.fixupSpdxId(text);
-  if (id) return new M.SpdxLicense(id);
-  if (/\s(AND|OR|WITH)\s/.test(text)) return new M.LicenseExpression(text);
-  return new M.NamedLicense(text);
 }
 
 /** A name-based UUID (RFC 4122 §4.3 layout, sha256 instead of sha1) of what the bundle is. */

@@ -140,6 +140,8 @@ export interface LicensedItem {
   name: string;
   version: string;
   license?: string | undefined;
+  /** Why there is no licence, or where it is instead (apt: a copyright file that is not machine-readable). */
+  licenseNote?: string | undefined;
 }
 
 export interface LicenseSummary {
@@ -147,21 +149,25 @@ export interface LicenseSummary {
   total: number;
   /** Components with a license in their metadata. */
   known: number;
+  /** Of those, the ones whose license is a valid SPDX expression (every part on the SPDX lists). */
+  spdx: number;
   /** By SPDX expression, most common first. `listed`: every part is on the SPDX list. */
   byLicense: { license: string; count: number; listed: boolean; raw: string[]; kinds: Record<string, number> }[];
-  /** Components whose metadata names no license. */
-  unknown: { kind: string; name: string; version: string }[];
+  /** Components whose metadata names no license, with what is known instead. */
+  unknown: { kind: string; name: string; version: string; note?: string }[];
 }
 
 export function licenseSummary(items: readonly LicensedItem[]): LicenseSummary {
   const by = new Map<string, LicenseSummary['byLicense'][number]>();
   const unknown: LicenseSummary['unknown'] = [];
+  let spdx = 0;
   for (const it of items) {
     if (!it.license?.trim()) {
-      unknown.push({ kind: it.kind, name: it.name, version: it.version });
+      unknown.push({ kind: it.kind, name: it.name, version: it.version, ...(it.licenseNote ? { note: it.licenseNote } : {}) });
       continue;
     }
     const n = normalizeLicense(it.license);
+    if (n.listed) spdx++;
     let e = by.get(n.spdx);
     if (!e) by.set(n.spdx, (e = { license: n.spdx, count: 0, listed: n.listed, raw: [], kinds: {} }));
     e.count++;
@@ -170,5 +176,5 @@ export function licenseSummary(items: readonly LicensedItem[]): LicenseSummary {
   }
   const byLicense = [...by.values()].sort((a, b) => b.count - a.count || (a.license < b.license ? -1 : a.license > b.license ? 1 : 0));
   unknown.sort((a, b) => (a.kind + a.name < b.kind + b.name ? -1 : a.kind + a.name > b.kind + b.name ? 1 : 0));
-  return { total: items.length, known: items.length - unknown.length, byLicense, unknown };
+  return { total: items.length, known: items.length - unknown.length, spdx, byLicense, unknown };
 }

@@ -24,3 +24,17 @@ export function npmPurl(name: string, version: string): string {
 export function runtimePackageRef(path: string, p: { name: string; version: string }): string {
   return `runtime:${path}#npm:${p.name}@${p.version}`;
 }
+
+/**
+ * The strongest hash of a Subresource Integrity string (`sha512-<base64>`, as package-lock.json writes an npm
+ * package's registry tarball), as hex.
+ */
+export function sriHash(integrity: string | undefined): { alg: 'SHA-512' | 'SHA-384' | 'SHA-256'; hex: string } | undefined {
+  const order = ['sha512', 'sha384', 'sha256'] as const;
+  const parts = (integrity ?? '').split(/\s+/).map((p) => /^(sha512|sha384|sha256)-([A-Za-z0-9+/]+={0,2})$/.exec(p));
+  for (const alg of order) {
+    const m = parts.find((x) => x?.[1] === alg);
+    if (m) return { alg: `SHA-${alg.slice(3)}` as 'SHA-512' | 'SHA-384' | 'SHA-256', hex: Buffer.from(m[2]!, 'base64').toString('hex') };
+  }
+  return undefined;
+}

@@ -1,9 +1,10 @@
 import type { SbomSubject } from './subject.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
-import { localVersionFrom, npmPurl } from './names.js';
+import { localVersionFrom, npmPurl, sriHash } from './names.js';
 import { installOf, installText } from './install.js';
 import { normalizeLicense } from './licenses.js';
+import { licenceComment } from './licence-facts.js';
 
 /**
  * SPDX 2.3 JSON (spdx.github.io/spdx-spec/v2.3) generated from bundle.json alone, like the CycloneDX SBOM, so
@@ -13,7 +14,7 @@ import { normalizeLicense } from './licenses.js';
  * the sources recorded (apt Depends, pip Requires-Dist) as DEPENDS_ON. Deterministic for one bundle.json.
  */
 export interface SpdxChecksum {
-  algorithm: 'SHA256';
+  algorithm: 'SHA256' | 'SHA384' | 'SHA512';
   checksumValue: string;
 }
 
@@ -27,6 +28,8 @@ export interface SpdxPackage {
   checksums?: SpdxChecksum[];
   licenseConcluded: string;
   licenseDeclared: string;
+  /** Where the declared licence was read, or why there is none (licence-facts.ts). */
+  licenseComments?: string;
   copyrightText: 'NOASSERTION';
   supplier?: string;
   homepage?: string;
@@ -136,6 +139,7 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
           filesAnalyzed: false,
           licenseConcluded: NOASSERTION,
           licenseDeclared: licenseOf(model.license),
+          ...(licenceComment(model) ? { licenseComments: licenceComment(model)! } : {}),
           copyrightText: NOASSERTION,
           primaryPackagePurpose: 'OTHER',
           externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
@@ -179,6 +183,7 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
     relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
     for (const p of rf.packages ?? []) {
       const pid = spdxId(`npm-${p.name}-${p.version}`);
+      const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
       packages.push({
         SPDXID: pid,
         name: p.name,
@@ -186,6 +191,7 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
         downloadLocation: NOASSERTION,
         filesAnalyzed: false,
         licenseConcluded: NOASSERTION,
+        ...(sri ? { checksums: [{ algorithm: sri.alg.replace('-', '') as SpdxChecksum['algorithm'], checksumValue: sri.hex }] } : {}),
         licenseDeclared: licenseOf(p.license),
         copyrightText: NOASSERTION,
         primaryPackagePurpose: 'LIBRARY',
@@ -234,6 +240,7 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
   const homepage = a.meta?.Homepage;
   // SPDX 2.3 has no field for where a package is installed: the package comment says it.
   const inst = installOf(a);
+  const comments = a.kind === 'hf' ? undefined : licenceComment(a.meta);
   return {
     SPDXID,
     name: a.name,
@@ -244,6 +251,7 @@ function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackag
     checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(a.digest) }],
     licenseConcluded: NOASSERTION,
     licenseDeclared: license,
+    ...(comments ? { licenseComments: comments } : {}),
     copyrightText: NOASSERTION,
     ...(vendor ? { supplier: `Organization: ${decodeURIComponent(vendor)}` } : {}),
     ...(homepage && /^https?:\/\/\S+$/.test(homepage) ? { homepage } : {}),

@@ -78,6 +78,11 @@ export interface Source<Spec = unknown> {
   resolve(spec: Spec, ctx: BuildCtx): Promise<Locked[]>;
   /** Bytes of a locked artifact from `offset` on. */
   open(item: Locked, ctx: BuildCtx): OpenAt;
+  /**
+   * Facts read at build from the fetched bytes (in ctx.store), by artifact id: extra meta keys for bundle.json
+   * (apt: the licence in each .deb's copyright file). A function of the pinned bytes, so of the lock.
+   */
+  facts?(items: readonly Locked[], ctx: BuildCtx): Promise<Map<string, Record<string, string>>>;
   /** Extra files this kind writes into the bundle (paths relative to its root), e.g. pip's requirements.lock. */
   views?(items: readonly Locked[]): Record<string, string>;
   /** Installs the verified artifacts of this kind on the box (its own view of the bundle, its own tool). */

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { join, normalize } from 'node:path';
+import { basename, join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export interface FakePackage {
@@ -17,6 +17,14 @@ export interface FakePackage {
   payload?: string;
   /** A preinst maintainer script (sh), e.g. one that waits so a test can kill dpkg halfway. */
   preinst?: string;
+  /** usr/share/doc/<name>/copyright. */
+  copyright?: string;
+  /** usr/share/doc/<name> as a symlink to this (another package's doc folder), instead of a folder. */
+  docLink?: string;
+  /** dpkg-deb -Z (default gzip). */
+  compression?: 'gzip' | 'xz' | 'zstd';
+  /** A real .deb (from the Debian mirror) to put into the repository as it is; the other fields are ignored. */
+  deb?: string;
 }
 
 export interface SigningKey {
@@ -59,11 +67,22 @@ export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Re
   const debs: Record<string, string> = {};
   const stanzas: string[] = [];
   for (const p of o.packages) {
+    if (p.deb) {
+      stanzas.push(await realDeb(root, comp, p.deb, debs));
+      continue;
+    }
     const arch = p.arch ?? 'amd64';
     const src = join(root, '.build', `${p.name}_${p.version}`);
     await mkdir(join(src, 'DEBIAN'), { recursive: true });
-    await mkdir(join(src, 'usr/share/doc', p.name), { recursive: true });
-    await writeFile(join(src, 'usr/share/doc', p.name, 'README'), p.payload ?? `${p.name} ${p.version}\n`);
+    if (p.docLink) {
+      await mkdir(join(src, 'usr/share/doc'), { recursive: true });
+      await symlink(p.docLink, join(src, 'usr/share/doc', p.name));
+      await writeFile(join(src, 'usr/share', `${p.name}.payload`), p.payload ?? `${p.name} ${p.version}\n`);
+    } else {
+      await mkdir(join(src, 'usr/share/doc', p.name), { recursive: true });
+      await writeFile(join(src, 'usr/share/doc', p.name, 'README'), p.payload ?? `${p.name} ${p.version}\n`);
+      if (p.copyright !== undefined) await writeFile(join(src, 'usr/share/doc', p.name, 'copyright'), p.copyright);
+    }
     const control = [
       `Package: ${p.name}`,
       `Version: ${p.version}`,
@@ -80,7 +99,7 @@ export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Re
     if (p.preinst) await writeFile(join(src, 'DEBIAN/preinst'), p.preinst, { mode: 0o755 });
     const rel = `pool/${comp}/${p.name}_${p.version.replace(/^\d+:/, '')}_${arch}.deb`;
     await mkdir(join(root, `pool/${comp}`), { recursive: true });
-    execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', src, join(root, rel)], { stdio: 'ignore' });
+    execFileSync('dpkg-deb', ['--root-owner-group', `-Z${p.compression ?? 'gzip'}`, '--build', src, join(root, rel)], { stdio: 'ignore' });
     const data = await readFile(join(root, rel));
     debs[p.name] = rel;
     const i = control.findIndex((l) => l.startsWith('Description'));
@@ -93,6 +112,19 @@ export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Re
   await writeFile(join(dir, 'Packages.gz'), gzipSync(packages));
   await writeRelease(root, o);
   return { debs };
+}
+
+/** A real .deb copied into pool/ as it is; its Packages stanza is its control file (dpkg-deb -f) plus where it is. */
+async function realDeb(root: string, comp: string, deb: string, debs: Record<string, string>): Promise<string> {
+  const control = execFileSync('dpkg-deb', ['-f', deb], { encoding: 'utf8' }).trimEnd();
+  const name = /^Package: (.+)$/m.exec(control)![1]!;
+  const rel = `pool/${comp}/${basename(deb)}`;
+  await mkdir(join(root, `pool/${comp}`), { recursive: true });
+  await copyFile(deb, join(root, rel));
+  const data = await readFile(join(root, rel));
+  debs[name] = rel;
+  const at = control.search(/^Description:/m);
+  return [control.slice(0, at).trimEnd(), `Filename: ${rel}`, `Size: ${data.length}`, `SHA256: ${sha(data)}`, control.slice(at)].join('\n');
 }
 
 /** (Re)writes and signs dists/<suite>/InRelease from the index files present. */

@@ -10,6 +10,10 @@ export interface FixtureProject {
   dependencies?: string[];
   extras?: Record<string, string[]>;
   requiresPython?: string;
+  /** How the project declares its licence (default: setuptools with `license = {text = "MIT"}`). */
+  license?:
+    | { expression: string } // PEP 639 License-Expression, built by hatchling (setuptools 66 cannot write it)
+    | { classifiers: string[] }; // only `License ::` classifiers, no License field
 }
 
 /** The small projects the pip tests resolve: dependencies, an extra, and a marker for old Pythons. */
@@ -39,19 +43,21 @@ export function fixtureWheels(projects: FixtureProject[] = PROJECTS): string {
     const mod = p.name.replace(/-/g, '_');
     mkdirSync(join(dir, mod), { recursive: true });
     writeFileSync(join(dir, mod, '__init__.py'), `VERSION = ${JSON.stringify(p.version)}\n`);
+    const hatch = p.license !== undefined && 'expression' in p.license;
     const toml = [
       '[build-system]',
-      'requires = ["setuptools"]',
-      'build-backend = "setuptools.build_meta"',
+      hatch ? 'requires = ["hatchling"]' : 'requires = ["setuptools"]',
+      hatch ? 'build-backend = "hatchling.build"' : 'build-backend = "setuptools.build_meta"',
       '[project]',
       `name = "${p.name}"`,
       `version = "${p.version}"`,
-      'license = {text = "MIT"}',
+      ...(p.license === undefined ? ['license = {text = "MIT"}'] : []),
+      ...(p.license && 'expression' in p.license ? [`license = ${JSON.stringify(p.license.expression)}`] : []),
+      ...(p.license && 'classifiers' in p.license ? [`classifiers = ${JSON.stringify(p.license.classifiers)}`] : []),
       `dependencies = ${JSON.stringify(p.dependencies ?? [])}`,
       ...(p.requiresPython ? [`requires-python = "${p.requiresPython}"`] : []),
       ...(p.extras ? ['[project.optional-dependencies]', ...Object.entries(p.extras).map(([k, v]) => `${k} = ${JSON.stringify(v)}`)] : []),
-      '[tool.setuptools]',
-      `packages = ["${mod}"]`,
+      ...(hatch ? ['[tool.hatch.build.targets.wheel]', `packages = ["${mod}"]`] : ['[tool.setuptools]', `packages = ["${mod}"]`]),
     ].join('\n');
     writeFileSync(join(dir, 'pyproject.toml'), `${toml}\n`);
     dirs.push(dir);

@@ -9,6 +9,7 @@ import { PACKAGE_FIELDS, readStanzas } from './deb822.js';
 import { type AptPackageRecord, parseStatus, toPackageRecord } from './records.js';
 import { fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
+import { aptLicences } from './licence.js';
 import { checkApt } from './simulate.js';
 import { expandSources } from './repos.js';
 import { ClosureError, resolveClosure } from './resolve/index.js';
@@ -122,6 +123,7 @@ export const aptSource: Source<AptSpec> = {
     return openUrl(item.url, item.size, item.id, ctx);
   },
 
+  facts: aptLicences,
   install: installApt,
   preflight: async (items, ctx) => (await checkApt(items, ctx)).changes,
   space: aptSpace,

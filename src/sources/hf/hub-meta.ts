@@ -27,10 +27,3 @@ export function gatedHint(err: unknown): unknown {
   }
   return err;
 }
-
-/** `license:` from a model card's YAML front matter. */
-export function cardLicense(readme: string): string | undefined {
-  const fm = /^---\n([\s\S]*?)\n---/.exec(readme)?.[1];
-  const m = fm && /^license:\s*["']?([^"'\n]+)["']?\s*$/m.exec(fm);
-  return m ? m[1]!.trim() : undefined;
-}

@@ -17,7 +17,8 @@ import { installModels, modelSpace } from './install.js';
 
 export { gitBlobSha1 } from './hash.js';
 import { selected } from './paths.js';
-import { cardLicense, gatedHint, refuseHostile } from './hub-meta.js';
+import { gatedHint, refuseHostile } from './hub-meta.js';
+import { fetchCard, modelLicence } from './licence.js';
 import { type HfHubModel, type HfLocalModel, type HfSpec, hfSchema } from './schema.js';
 
 const PUBLIC_HUB = 'https://huggingface.co';
@@ -153,7 +154,7 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
       hint: 'check the include and exclude globs',
     });
   for (const e of files) refuseHostile(e.path, subject);
-  let license = m.license;
+  let card: string | undefined;
   // Each non-LFS file is one more request (and one more round trip) while locking: fetch them in parallel.
   const limit = pLimit(Math.max(1, ctx.limits.concurrency));
   const settled = await Promise.allSettled(
@@ -183,7 +184,7 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
           sha256 = createHash('sha256').update(data).digest('hex');
           size = data.length;
           await ctx.store.putBuffer(data, id);
-          if (e.path === 'README.md' && !m.license) license = cardLicense(data.toString('utf8'));
+          if (e.path === 'README.md') card = data.toString('utf8');
         }
         const l = lockedFile(m.repo, m.type, commit, m.revision, e.path, sha256, size, e.oid, Boolean(e.lfs), url, {
           kind: 'index-hash',
@@ -198,7 +199,10 @@ async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: Bu
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   const out = settled.map((r) => (r as PromiseFulfilledResult<Locked>).value);
-  if (license) for (const o of out) o.meta!.license = license;
+  const readme = entries.find((e) => e.path === 'README.md');
+  if (!m.license && !(readme && files.includes(readme))) card = await fetchCard(readme, `${base}/README.md`, ctx, tokenHeader());
+  const license = modelLicence(m.license, card);
+  if (license) for (const o of out) Object.assign(o.meta!, license);
   return out;
 }
 
@@ -237,16 +241,15 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
     .update(found.map((f) => `${f.path}\0${f.sha256}\n`).join(''))
     .digest('hex');
   const [ns, name] = m.repo.split('/') as [string, string];
-  let license = m.license;
-  const readme = found.find((f) => f.path === 'README.md');
-  if (readme && !license) license = cardLicense(await readFile(join(dir, 'README.md'), 'utf8'));
+  const card = m.license ? undefined : await readFile(join(dir, 'README.md'), 'utf8').catch(() => undefined);
+  const license = modelLicence(m.license, card);
   return found.map((f) => {
     const lfs = f.size > 10 << 20 || /\.(safetensors|bin|pt|pth|gguf|onnx|msgpack|h5|npz)$/.test(f.path);
     const l = lockedFile(m.repo, m.type, commit, 'main', f.path, f.sha256, f.size, f.gitOid, lfs, pathToFileURL(join(dir, f.path)).href, {
       kind: 'manifest-pin',
       manifest: ctx.manifestPath,
     });
-    if (license) l.meta!.license = license;
+    if (license) Object.assign(l.meta!, license);
     l.meta!.home = spec.home;
     // Nothing here came from the Hub: a huggingface purl would name a Hub commit that may not exist there.
     l.purl = new PackageURL('generic', ns, name, commit).toString();

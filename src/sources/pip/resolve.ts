@@ -4,6 +4,7 @@ import { parseRequirement } from './requirement.js';
 import { compareVersions, normalizeName, tryParseVersion } from './pep440.js';
 import { filterVersions, parseSpecifierSet, satisfies } from './specifiers.js';
 import { bestWheel } from './tags.js';
+import { wheelLicence } from './licence.js';
 
 /** What a requirement needs: a name, extras, versions, and who asked (for messages). */
 export interface Want {
@@ -26,7 +27,7 @@ export interface Chosen {
   dependsOn: Set<string>;
   pinnedHashes: string[];
   chain: string[];
-  /** License-Expression, else the OSI classifier, from the core metadata. */
+  /** The declared licence from the core metadata (licence.ts). */
   license?: string;
 }
 
@@ -81,7 +82,7 @@ export async function resolveWheels(roots: Want[], deps: PipResolveDeps): Promis
     const pick = await choose(name, want, deps);
     const text = await deps.metadata(pick.file);
     const meta = parseMetadataRequires(text);
-    const license = licenseOf(text);
+    const license = wheelLicence(text);
     const c: Chosen = {
       ...(license ? { license } : {}),
       name,
@@ -199,15 +200,6 @@ function requiresPythonOK(f: IndexFile, python: string): boolean {
   } catch {
     return true;
   }
-}
-
-/** PEP 639 License-Expression, else a "License :: OSI Approved :: X" classifier. */
-function licenseOf(text: string): string | undefined {
-  const head = text.split(/\r?\n\r?\n/)[0] ?? '';
-  const expr = /^License-Expression:\s*(.+)$/im.exec(head)?.[1]?.trim();
-  if (expr) return expr;
-  const cls = /^Classifier:\s*License :: OSI Approved :: (.+)$/im.exec(head)?.[1]?.trim();
-  return cls?.replace(/ License$/, '');
 }
 
 function parseMetadataRequires(text: string): string[] {
