@@ -26,7 +26,29 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
       finish: () => {},
     };
   }
-  const dl = { files: 0, done: 0, bytes: 0, total: 0, start: 0 };
+  return textRenderer(mode, out);
+}
+
+/** Transfers seen so far: files started and done, bytes received of the total, when the first started. */
+interface Transfers {
+  files: number;
+  done: number;
+  bytes: number;
+  total: number;
+  start: number;
+}
+
+/** The TTY's live line: `fetch 3/10 files  1.2 MiB/40 MiB  5 MiB/s  ETA 8s` (upload while pushing). */
+function progressLine(dl: Transfers, bar: string, now: number): string {
+  const secs = Math.max(0.001, (now - dl.start) / 1000);
+  const rate = dl.bytes / secs;
+  const eta = rate > 0 ? ((dl.total - dl.bytes) / rate) * 1000 : NaN;
+  return `${bar} ${dl.done}/${dl.files} files  ${formatBytes(dl.bytes)}/${formatBytes(dl.total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
+}
+
+/** Plain lines, and on a TTY one progress line redrawn at most every 100 ms and cleared before other output. */
+function textRenderer(mode: 'tty' | 'plain', out: NodeJS.WriteStream): Renderer {
+  const dl: Transfers = { files: 0, done: 0, bytes: 0, total: 0, start: 0 };
   const sizes = new Map<string, number>();
   let lastDraw = 0;
   let drawn = false;
@@ -36,11 +58,7 @@ export function makeRenderer(mode: OutputMode, out: NodeJS.WriteStream = process
     const now = Date.now();
     if (!force && now - lastDraw < 100) return;
     lastDraw = now;
-    const secs = Math.max(0.001, (now - dl.start) / 1000);
-    const rate = dl.bytes / secs;
-    const eta = rate > 0 ? ((dl.total - dl.bytes) / rate) * 1000 : NaN;
-    const line = `${verb.bar} ${dl.done}/${dl.files} files  ${formatBytes(dl.bytes)}/${formatBytes(dl.total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
-    out.write(`\r\x1b[2K${escapeText(line)}`);
+    out.write(`\r\x1b[2K${escapeText(progressLine(dl, verb.bar, now))}`);
     drawn = true;
   };
   const clear = () => {
