@@ -8,6 +8,7 @@ import { makeKey, type SigningKey } from './helpers/apt-repo.js';
 import { runCli } from './helpers/cli.js';
 import { fileManifest } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
+import { gpgExport } from './helpers/gpg.js';
 
 /**
  * The sh entry points a bundle carries (./verify, ./vault-bundle), run as on the box: sh, coreutils, gpgv and
@@ -19,30 +20,6 @@ let rel: SigningKey;
 const keys = { pub: '', sec: '', otherPub: '' };
 const PATH = '/usr/bin:/bin';
 const root = process.getuid?.() === 0;
-
-function gpgExport(k: SigningKey, secret: boolean, file: string): string {
-  execFileSync(
-    'gpg',
-    [
-      '--batch',
-      '--yes',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      '--armor',
-      '--output',
-      file,
-      secret ? '--export-secret-keys' : '--export',
-      k.fingerprint,
-    ],
-    {
-      env: { ...process.env, GNUPGHOME: k.home },
-      stdio: 'ignore',
-    },
-  );
-  return file;
-}
 
 function sh(script: string, args: string[], o: { env?: Record<string, string>; cwd?: string } = {}) {
   return spawnSync('sh', [script, ...args], { env: { PATH, ...o.env }, cwd: o.cwd ?? work, encoding: 'utf8' });

@@ -20,6 +20,7 @@ import { fileManifest, flipByte } from './helpers/fixtures.js';
 import { type Proxy, type Registry, htpasswdLine, registryBlob, startProxy, startRegistry } from './helpers/registry.js';
 import { tempDir } from './helpers/tmp.js';
 import { startTokenServer } from './helpers/token-server.js';
+import { gpgExport } from './helpers/gpg.js';
 
 const quiet = () => {};
 let work: string;
@@ -233,15 +234,8 @@ describe('a signed bundle', () => {
   it('pulls byte-identical: SHA256SUMS.asc still checks against the release key', async () => {
     const dir = await tempDir();
     const k = await makeKey(dir, 'Release');
-    const env = { ...process.env, GNUPGHOME: k.home };
-    const sec = join(dir, 'sec.asc');
-    const pub = join(dir, 'pub.asc');
-    execFileSync(
-      'gpg',
-      ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', sec, '--export-secret-keys', k.fingerprint],
-      { env },
-    );
-    execFileSync('gpg', ['--batch', '--yes', '--armor', '--output', pub, '--export', k.fingerprint], { env });
+    const sec = gpgExport(k, true, join(dir, 'sec.asc'));
+    const pub = gpgExport(k, false, join(dir, 'pub.asc'));
     const signed = (await buildIn(dir, join(work, 'fx', 'm.yaml'), { out: join(dir, 'signed'), cacheDir: join(work, 'cache'), signKey: sec })).dir;
     await push(reg.host, 'signed/app:1', signed);
     const out = join(dir, 'pulled');

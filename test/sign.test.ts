@@ -21,6 +21,7 @@ import { makeKey, makeRepo, serveDir, type SigningKey } from './helpers/apt-repo
 import { runCli } from './helpers/cli.js';
 import { fileManifest } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
+import { gpgExport } from './helpers/gpg.js';
 
 let work: string;
 let rel: SigningKey;
@@ -30,27 +31,6 @@ const keys = { sec: '', pub: '', otherSec: '', otherPub: '' };
 let server: Awaited<ReturnType<typeof serveDir>>;
 let fileM: string;
 let aptM: string;
-
-function gpgExport(k: SigningKey, secret: boolean, file: string): string {
-  execFileSync(
-    'gpg',
-    [
-      '--batch',
-      '--yes',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      '--armor',
-      '--output',
-      file,
-      secret ? '--export-secret-keys' : '--export',
-      k.fingerprint,
-    ],
-    { env: { ...process.env, GNUPGHOME: k.home }, stdio: 'ignore' },
-  );
-  return file;
-}
 
 /** `gpg --verify SHA256SUMS.asc SHA256SUMS` in the bundle, with a fresh GNUPGHOME that holds only `pub`. */
 function gpgVerify(bundle: string, pub: string): { status: number | null; stderr: string } {

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { longFunctions, longFunctionsIn, tsFiles } from '../tools/long-functions.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -55,4 +56,45 @@ describe('the import structure (.dependency-cruiser.cjs)', () => {
     expect(r.out).toMatch(/error rooms-apart-store-state-pgp-box: src\/store\/st\.ts → src\/state\/j\.ts/);
     expect(r.out).toMatch(/error nothing-imports-the-cli: src\/bundle\/x\.ts → src\/cli\/f\.ts/);
   }, 120_000);
+});
+
+/** The house's sizes (shared/design/house.md): a function in src/ fits on a screen, a file holds one concern. */
+const MAX_FUNCTION_LINES = 80;
+const MAX_FILE_LINES = 300;
+
+/**
+ * Functions allowed past MAX_FUNCTION_LINES: only a port of one of apt's own functions, kept in apt's shape so it
+ * can be read beside apt's source. Key `file:name`, value the apt function it ports (file and function).
+ * Empty today: the apt resolver's functions all fit.
+ */
+const LONG_APT_PORTS: Readonly<Record<string, string>> = {};
+
+describe('the house sizes (tools/long-functions.ts)', () => {
+  it(`no function in src/ is over ${MAX_FUNCTION_LINES} lines, except a cited port of apt`, () => {
+    const long = longFunctions([join(root, 'src')], MAX_FUNCTION_LINES, root).filter((f) => !(`${f.file}:${f.name}` in LONG_APT_PORTS));
+    expect(long.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`)).toEqual([]);
+    for (const [where, cites] of Object.entries(LONG_APT_PORTS)) expect(cites, where).toMatch(/apt-pkg\/|apt-private\/|cmdline\//);
+  });
+
+  it(`no file in src/ is over ${MAX_FILE_LINES} lines`, async () => {
+    const over: string[] = [];
+    for (const f of tsFiles([join(root, 'src')])) {
+      const lines = (await readFile(f, 'utf8')).split('\n').length - 1;
+      if (lines > MAX_FILE_LINES) over.push(`${f.slice(root.length)} (${lines} lines)`);
+    }
+    expect(over).toEqual([]);
+  });
+
+  it('the walker measures declarations, methods, arrow functions and function expressions, nested ones too', () => {
+    const body = (n: number): string => Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
+    const text = [
+      `export async function longDecl(): Promise<void> {\n${body(79)}\n}`, // 81 lines
+      `function shortDecl(): void {\n${body(78)}\n}`, // 80 lines: allowed
+      `export const arrow = (): number => {\n${body(79)}\n  return 1;\n};`,
+      `class C {\n  method(): void {\n${body(80)}\n  }\n}`,
+      `register(function (): void {\n${body(10)}\n  const inner = () => {\n${body(80)}\n  };\n});`,
+    ].join('\n');
+    const found = longFunctionsIn('x.ts', text, 80).map((f) => `${f.name} ${f.lines}`);
+    expect(found).toEqual(['longDecl 81', 'arrow 82', 'method 82', '(argument of register) 94', 'inner 82']);
+  });
 });

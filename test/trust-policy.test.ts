@@ -6,36 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeKey, type SigningKey } from './helpers/apt-repo.js';
 import { runCli } from './helpers/cli.js';
 import { fileManifest } from './helpers/fixtures.js';
+import { gpgExport } from './helpers/gpg.js';
 
 /** Issue #14 class 8: the box trust policy (/etc/vault-ai/trust/, here $VAULT_BUNDLE_TRUST_DIR) judges bundles with no flag. */
 let work: string;
 let rel: SigningKey;
 let other: SigningKey;
 const b = { signed: '', unsigned: '', otherSigned: '' };
-
-function gpgExport(k: SigningKey, secret: boolean, file: string): string {
-  execFileSync(
-    'gpg',
-    [
-      '--batch',
-      '--yes',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      '--armor',
-      '--output',
-      file,
-      secret ? '--export-secret-keys' : '--export',
-      k.fingerprint,
-    ],
-    {
-      env: { ...process.env, GNUPGHOME: k.home },
-      stdio: 'ignore',
-    },
-  );
-  return file;
-}
 
 async function policy(name: string, o: { keys: string[]; require?: boolean }): Promise<string> {
   const d = join(work, name);

@@ -12,13 +12,46 @@ import type { OutputMode } from './render.js';
 import { printErr, printJson, printOut } from './out.js';
 import { reportError } from './errors.js';
 
+/** What the run has learnt so far: the output mode (the global flags decide it), --debug, the exit code. */
+type RunState = { mode: OutputMode; debug: boolean; exitCode: number };
+
 /** Runs the CLI on argv; returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   // Every request in flight listens on this one signal; --concurrency 16 is not a leak.
   setMaxListeners(0, controller.signal);
+  const onSigint = interruptHandler(controller);
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const state: RunState = { mode: process.stderr.isTTY ? 'tty' : 'plain', debug: false, exitCode: 0 };
+  const program = newProgram();
+  program.hook('preAction', async () => {
+    const g = program.opts<GlobalOpts>();
+    state.debug = Boolean(g.debug);
+    state.mode = g.json ? 'json' : g.quiet ? 'quiet' : state.mode;
+    await sweepDeadTemps(tmpdir()); // what killed runs (any verb) left in $TMPDIR; never a live run's
+  });
+  const cli = makeCli(program, controller, state);
+  for (const register of verbs) register(program, cli);
+
+  // --json is known before commander parses: a usage error then still ends in a JSON error record.
+  if (argv.includes('--json')) state.mode = 'json';
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    state.exitCode = reportError(err, state.mode, state.debug, controller.signal.aborted);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  return state.exitCode;
+}
+
+/** The first Ctrl-C (or SIGTERM) aborts the run, which cleans up; a second quits at once. */
+function interruptHandler(controller: AbortController): () => void {
   let interrupts = 0;
-  const onSigint = () => {
+  return () => {
     interrupts++;
     if (interrupts > 1) {
       // Quit at once, but not leaving hundreds of MB of temp files: they go synchronously first.
@@ -28,13 +61,14 @@ export async function main(argv: string[]): Promise<number> {
     printErr('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+}
 
-  let exitCode = 0;
-  let mode: OutputMode = process.stderr.isTTY ? 'tty' : 'plain';
-  let debug = false;
-  const program = new Command('vault-bundle')
+/**
+ * The program with its global flags; the verbs register themselves on it. Each command's --help also lists
+ * --json, --cache-dir, --concurrency…: they are given before the command.
+ */
+function newProgram(): Command {
+  return new Command('vault-bundle')
     .description('Build, verify and inspect offline bundles for air-gapped GPU boxes.')
     .version(TOOL.version)
     .option('--json', 'machine-readable output: JSON lines on stdout')
@@ -43,35 +77,30 @@ export async function main(argv: string[]): Promise<number> {
     .option('--cache-dir <dir>', 'shared blob cache (default: $VAULT_BUNDLE_CACHE or $XDG_CACHE_HOME/vault-bundle)')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(limits.concurrency))
     .showHelpAfterError('(add --help for the options)')
-    // Each command's --help also lists --json, --cache-dir, --concurrency…: they are given before the command.
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeErr: (s) => printErr(s) });
+}
 
-  program.hook('preAction', async () => {
-    const g = program.opts<GlobalOpts>();
-    debug = Boolean(g.debug);
-    mode = g.json ? 'json' : g.quiet ? 'quiet' : mode;
-    await sweepDeadTemps(tmpdir()); // what killed runs (any verb) left in $TMPDIR; never a live run's
-  });
-
-  const cli: Cli = {
+/** What every verb gets: the output mode, the global flags, the signal, how to print a result and make a build context. */
+function makeCli(program: Command, controller: AbortController, state: RunState): Cli {
+  return {
     get mode() {
-      return mode;
+      return state.mode;
     },
     get globals() {
       return program.opts<GlobalOpts>();
     },
     signal: controller.signal,
     emit: (human, data) => {
-      if (mode === 'json') printJson({ type: 'result', ...(data as object) });
-      else if (mode !== 'quiet') printOut(`${human}\n`);
+      if (state.mode === 'json') printJson({ type: 'result', ...(data as object) });
+      else if (state.mode !== 'quiet') printOut(`${human}\n`);
     },
     // Commands load their modules when they run: verify on the box never pays for apt, pip, HF or the SBOM
     // library, and start-up stays short (esbuild keeps dynamic imports lazy in the packed script too).
     ctxFor: async (report) => {
       const { makeBuildCtx } = await import('../context.js');
-      const cacheDir = cli.globals.cacheDir;
+      const cacheDir = program.opts<GlobalOpts>().cacheDir;
       return (m) =>
         makeBuildCtx({
           cacheDir: cacheDir ? resolve(cacheDir) : undefined,
@@ -83,20 +112,7 @@ export async function main(argv: string[]): Promise<number> {
         });
     },
     exit: (code) => {
-      exitCode = code;
+      state.exitCode = code;
     },
   };
-  for (const register of verbs) register(program, cli);
-
-  // --json is known before commander parses: a usage error then still ends in a JSON error record.
-  if (argv.includes('--json')) mode = 'json';
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (err) {
-    exitCode = reportError(err, mode, debug, controller.signal.aborted);
-  } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
-  }
-  return exitCode;
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { SBOM } from '../bundle/layout.js';
 import type { Reporter } from '../util/events.js';
-import { EMPTY, type Descriptor, bundleFiles, bundleManifest, bundleMeta, digestOf, referrersTag, sbomManifest } from './artifact.js';
+import { EMPTY, type BundleFile, type Descriptor, bundleFiles, bundleManifest, bundleMeta, digestOf, referrersTag, sbomManifest } from './artifact.js';
 import type { RegistryClient } from './client.js';
 import { OciError } from './errors.js';
 import { refTarget } from './ref.js';
@@ -40,8 +40,42 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
   const files = await bundleFiles(dir);
   const byDigest = new Map<string, { path: string; size: number }>();
   for (const f of files) if (!byDigest.has(f.hex)) byDigest.set(f.hex, { path: f.path, size: f.size });
-  const res = { uploaded: 0, uploadedBytes: 0, present: 0, mounted: 0 };
   o.report({ type: 'phase', phase: 'push', detail: `${byDigest.size} blobs to ${c.ref.registry}/${c.ref.repository}` });
+  const { res, resumedBytes } = await pushBlobs(c, dir, byDigest, o);
+  const { manifest, fallback } = await putBundleManifest(c, files, await bundleMeta(dir), o);
+  const subject: Descriptor = { mediaType: MEDIA.manifest, digest: digestOf(manifest), size: manifest.length };
+  if (c.ref.digest && c.ref.digest !== subject.digest) {
+    throw new OciError({
+      code: 'OCI_REF',
+      message: `the bundle's manifest is ${subject.digest}, not the digest given (${c.ref.digest})`,
+      subject: c.ref.digest,
+      hint: 'push to a tag; the digest is printed afterwards',
+    });
+  }
+  const sbom = files.find((f) => f.path === SBOM);
+  const { referrers, sbomDigest } = sbom && !fallback ? await pushSbom(c, sbom, subject) : { referrers: 'none' as const, sbomDigest: undefined };
+  return {
+    digest: subject.digest,
+    size: subject.size,
+    blobs: byDigest.size + 1,
+    ...res,
+    resumedBytes,
+    ...(sbomDigest ? { sbom: sbomDigest } : {}),
+    fallback,
+    referrers,
+  };
+}
+
+type BlobCounts = Pick<PushResult, 'uploaded' | 'uploadedBytes' | 'present' | 'mounted'>;
+
+/** The empty config and every distinct blob: present (skipped), mounted from `mountFrom`, or uploaded (chunked, resumable). */
+async function pushBlobs(
+  c: RegistryClient,
+  dir: string,
+  byDigest: Map<string, { path: string; size: number }>,
+  o: PushOptions,
+): Promise<{ res: BlobCounts; resumedBytes: number }> {
+  const res: BlobCounts = { uploaded: 0, uploadedBytes: 0, present: 0, mounted: 0 };
   const limit = pLimit(o.concurrency);
   // Blobs of the manifest the tag points at now are in the registry (it checks them when a manifest is put):
   // an unchanged re-push is one GET, not a HEAD per blob.
@@ -77,13 +111,21 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
     limit(() => one(EMPTY.digest.slice(7), { data: EMPTY.bytes, size: EMPTY.size }, 'config')),
     ...[...byDigest].map(([hex, f]) => limit(() => one(hex, { file: join(dir, f.path), size: f.size }, f.path))),
   ]);
+  return { res, resumedBytes };
+}
 
-  const meta = await bundleMeta(dir);
-  let fallback = false;
-  let manifest = Buffer.from(JSON.stringify(bundleManifest(files, meta)));
+/** Puts the bundle's manifest at the ref: an OCI 1.1 artifact, or (a registry that answers 400) the oras fallback. */
+async function putBundleManifest(
+  c: RegistryClient,
+  files: BundleFile[],
+  meta: Awaited<ReturnType<typeof bundleMeta>>,
+  o: PushOptions,
+): Promise<{ manifest: Buffer; fallback: boolean }> {
+  const manifest = Buffer.from(JSON.stringify(bundleManifest(files, meta)));
   const target = refTarget(c.ref);
   try {
     await putManifest(c, target, manifest, MEDIA.manifest);
+    return { manifest, fallback: false };
   } catch (err) {
     if (!(err instanceof OciError) || err.code !== 'OCI_HTTP' || !/\b400\b/.test(err.message)) throw err;
     // A registry that does not know artifactType: the oras fallback, said out loud.
@@ -91,43 +133,24 @@ export async function pushBundle(c: RegistryClient, dir: string, o: PushOptions)
       type: 'warn',
       message: `${c.ref.registry} refused the OCI 1.1 artifact manifest (${err.message}); pushed it as an image manifest with config media type application/vnd.vault-bundle.v1 instead`,
     });
-    fallback = true;
-    manifest = Buffer.from(JSON.stringify(bundleManifest(files, meta, true)));
-    await putManifest(c, target, manifest, MEDIA.manifest);
+    const image = Buffer.from(JSON.stringify(bundleManifest(files, meta, true)));
+    await putManifest(c, target, image, MEDIA.manifest);
+    return { manifest: image, fallback: true };
   }
-  const subject: Descriptor = { mediaType: MEDIA.manifest, digest: digestOf(manifest), size: manifest.length };
-  if (c.ref.digest && c.ref.digest !== subject.digest) {
-    throw new OciError({
-      code: 'OCI_REF',
-      message: `the bundle's manifest is ${subject.digest}, not the digest given (${c.ref.digest})`,
-      subject: c.ref.digest,
-      hint: 'push to a tag; the digest is printed afterwards',
-    });
-  }
-  const sbom = files.find((f) => f.path === SBOM);
-  let referrers: PushResult['referrers'] = 'none';
-  let sbomDigest: string | undefined;
-  if (sbom && !fallback) {
-    const sm = Buffer.from(JSON.stringify(sbomManifest(sbom, subject)));
-    sbomDigest = digestOf(sm);
-    await putManifest(c, sbomDigest, sm, MEDIA.manifest);
-    referrers = await addReferrer(c, subject.digest, {
-      mediaType: MEDIA.manifest,
-      digest: sbomDigest,
-      size: sm.length,
-      artifactType: 'application/vnd.cyclonedx+json',
-    });
-  }
-  return {
-    digest: subject.digest,
-    size: subject.size,
-    blobs: byDigest.size + 1,
-    ...res,
-    resumedBytes,
-    ...(sbomDigest ? { sbom: sbomDigest } : {}),
-    fallback,
-    referrers,
-  };
+}
+
+/** The SBOM's own manifest, its subject the bundle's, registered as a referrer (API or tag fallback). */
+async function pushSbom(c: RegistryClient, sbom: BundleFile, subject: Descriptor): Promise<{ referrers: PushResult['referrers']; sbomDigest: string }> {
+  const sm = Buffer.from(JSON.stringify(sbomManifest(sbom, subject)));
+  const sbomDigest = digestOf(sm);
+  await putManifest(c, sbomDigest, sm, MEDIA.manifest);
+  const referrers = await addReferrer(c, subject.digest, {
+    mediaType: MEDIA.manifest,
+    digest: sbomDigest,
+    size: sm.length,
+    artifactType: 'application/vnd.cyclonedx+json',
+  });
+  return { referrers, sbomDigest };
 }
 
 async function knownBlobs(c: RegistryClient): Promise<Set<string>> {

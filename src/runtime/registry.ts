@@ -53,6 +53,47 @@ export async function fetchRegistryNode(
       hint: 'targets are amd64 or arm64',
     });
   }
+  const dist = await distOf(pkg, version, subject, ctx);
+  const sri = ssri.parse(dist.integrity);
+  let algo: string;
+  try {
+    algo = sri.pickAlgorithm();
+  } catch {
+    throw new UpstreamError({
+      code: 'NOT_FOUND',
+      message: `${subject}: the registry gives no usable integrity (${dist.integrity})`,
+      subject,
+      hint: 'use --runtime host, or another version',
+    });
+  }
+  const dir = await makeTempDir('vault-node');
+  const done = () => removeTempDir(dir);
+  try {
+    const tgz = join(dir, 'node.tgz');
+    await downloadChecked(dist, sri, algo, tgz, subject, ctx);
+    await tar.x({ file: tgz, cwd: dir, filter: (p) => p === 'package/bin/node' });
+    if (!existsSync(join(dir, 'package', 'bin', 'node'))) {
+      throw new UpstreamError({
+        code: 'NOT_FOUND',
+        message: `${subject}: the package holds no bin/node`,
+        subject,
+        hint: 'use --runtime host, or another version',
+      });
+    }
+    return { file: join(dir, 'package', 'bin', 'node'), tarball: dist.tarball, integrity: dist.integrity, done };
+  } catch (err) {
+    await done();
+    throw err instanceof VaultError ? err : localWriteError(err, dir);
+  }
+}
+
+interface Dist {
+  tarball: string;
+  integrity: string;
+}
+
+/** The tarball and integrity of `pkg@version` from the registry's abbreviated packument; NOT_FOUND names the nearest versions. */
+async function distOf(pkg: string, version: string, subject: string, ctx: BuildCtx): Promise<Dist> {
   const registry = await registryUrl();
   const body = await ctx.http.getBytes(`${registry}${pkg}`, {
     signal: ctx.signal,
@@ -83,57 +124,32 @@ export async function fetchRegistryNode(
       hint: 'choose a published version: --runtime registry@<version>',
     });
   }
-  const sri = ssri.parse(dist.integrity);
-  let algo: string;
-  try {
-    algo = sri.pickAlgorithm();
-  } catch {
-    throw new UpstreamError({
-      code: 'NOT_FOUND',
-      message: `${subject}: the registry gives no usable integrity (${dist.integrity})`,
+  return { tarball: dist.tarball, integrity: dist.integrity };
+}
+
+/** Downloads the tarball to `tgz`, hashing it on the way; DIGEST_MISMATCH unless it matches the registry's integrity. */
+async function downloadChecked(dist: Dist, sri: ssri.Integrity, algo: string, tgz: string, subject: string, ctx: BuildCtx): Promise<void> {
+  const hash = createHash(algo);
+  const r = await ctx.http.get(dist.tarball, { signal: ctx.signal, maxLength: 256 << 20, subject });
+  await pipeline(
+    r.body,
+    async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const c of chunks) {
+        hash.update(c);
+        yield c;
+      }
+    },
+    createWriteStream(tgz),
+  );
+  const found = `${algo}-${hash.digest('base64')}`;
+  if (!sri.match(found)) {
+    throw new IntegrityError({
+      code: 'DIGEST_MISMATCH',
+      message: `${subject}: the tarball does not match the registry's integrity`,
       subject,
-      hint: 'use --runtime host, or another version',
+      expected: dist.integrity,
+      found,
+      hint: 'a proxy or mirror altered it; try again, or use --runtime host',
     });
-  }
-  const dir = await makeTempDir('vault-node');
-  const done = () => removeTempDir(dir);
-  try {
-    const tgz = join(dir, 'node.tgz');
-    const hash = createHash(algo);
-    const r = await ctx.http.get(dist.tarball, { signal: ctx.signal, maxLength: 256 << 20, subject });
-    await pipeline(
-      r.body,
-      async function* (chunks: AsyncIterable<Uint8Array>) {
-        for await (const c of chunks) {
-          hash.update(c);
-          yield c;
-        }
-      },
-      createWriteStream(tgz),
-    );
-    const found = `${algo}-${hash.digest('base64')}`;
-    if (!sri.match(found)) {
-      throw new IntegrityError({
-        code: 'DIGEST_MISMATCH',
-        message: `${subject}: the tarball does not match the registry's integrity`,
-        subject,
-        expected: dist.integrity,
-        found,
-        hint: 'a proxy or mirror altered it; try again, or use --runtime host',
-      });
-    }
-    await tar.x({ file: tgz, cwd: dir, filter: (p) => p === 'package/bin/node' });
-    if (!existsSync(join(dir, 'package', 'bin', 'node'))) {
-      throw new UpstreamError({
-        code: 'NOT_FOUND',
-        message: `${subject}: the package holds no bin/node`,
-        subject,
-        hint: 'use --runtime host, or another version',
-      });
-    }
-    return { file: join(dir, 'package', 'bin', 'node'), tarball: dist.tarball, integrity: dist.integrity, done };
-  } catch (err) {
-    await done();
-    throw err instanceof VaultError ? err : localWriteError(err, dir);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as CDX from '@cyclonedx/cyclonedx-library';
 import type { SbomSubject } from './subject.js';
+import type { RuntimeFile } from '../runtime/carry.js';
 import { BLOBS_DIR } from '../store/store.js';
 import { hexOf } from '../store/digest.js';
 import type { Locked, SourceKind } from '../sources/source.js';
@@ -43,21 +44,7 @@ export function sbomJson(index: SbomSubject): string {
       const key = `hf:${a.meta.repo}@${a.meta.commit}`;
       let model = models.get(key);
       if (!model) {
-        const [ns, name] = a.meta.repo.split('/') as [string, string];
-        model = new M.Component(E.ComponentType.MachineLearningModel, name, {
-          group: ns,
-          version: a.meta.commit,
-          purl: a.purl as unknown as CDX.Models.Component['purl'],
-          bomRef: key,
-        });
-        if (a.meta.license) model.licenses.add(cdxLicense(a.meta.license));
-        for (const [k, v] of licenceProperties(a.meta)) model.properties.add(new M.Property(k, v));
-        model.properties.add(new M.Property('vault-bundle:kind', 'hf'));
-        if (a.meta.origin === 'local') {
-          // A local folder: no Hub revision to claim, and the version may be no Hub commit at all.
-          model.properties.add(new M.Property('vault-bundle:origin', 'local folder'));
-          model.properties.add(new M.Property('vault-bundle:version-from', localVersionFrom(a.meta.versionFrom)));
-        } else model.properties.add(new M.Property('vault-bundle:revision', a.meta.revision ?? ''));
+        model = modelComponent(a, a.meta.repo, a.meta.commit, key);
         models.set(key, model);
         bom.components.add(model);
         root.dependencies.add(model.bomRef);
@@ -70,29 +57,7 @@ export function sbomJson(index: SbomSubject): string {
   }
   // The carried runtime is software that runs on the box too.
   for (const rf of index.runtime ?? []) {
-    const c = new M.Component(E.ComponentType.Application, rf.name, {
-      version: rf.version,
-      purl: rf.purl as unknown as CDX.Models.Component['purl'],
-      bomRef: `runtime:${rf.path}`,
-    });
-    c.hashes.set(E.HashAlgorithm['SHA-256'], hexOf(rf.digest));
-    c.properties.add(new M.Property('vault-bundle:path', rf.path));
-    if (rf.origin) c.properties.add(new M.Property('vault-bundle:origin', rf.origin));
-    // The npm packages packed into the script run on the box too: listed, so audit and scanners see them.
-    for (const p of rf.packages ?? []) {
-      const sub = new M.Component(E.ComponentType.Library, npmName(p.name).name, {
-        ...(npmName(p.name).group ? { group: npmName(p.name).group } : {}),
-        version: p.version,
-        purl: npmPurl(p.name, p.version) as unknown as CDX.Models.Component['purl'],
-        bomRef: runtimePackageRef(rf.path, p),
-      });
-      if (p.license) sub.licenses.add(cdxLicense(p.license));
-      const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
-      if (sri) sub.hashes.set(E.HashAlgorithm[sri.alg], sri.hex);
-      sub.properties.add(new M.Property('vault-bundle:kind', 'npm'));
-      if (p.bytes !== undefined) sub.properties.add(new M.Property('vault-bundle:bytes-in-script', String(p.bytes)));
-      c.components.add(sub);
-    }
+    const c = runtimeComponent(rf);
     bom.components.add(c);
     root.dependencies.add(c.bomRef);
   }
@@ -107,6 +72,55 @@ export function sbomJson(index: SbomSubject): string {
   }
   const serializer = new CDX.Serialize.JsonSerializer(new CDX.Serialize.JSON.Normalize.Factory(SPEC));
   return `${JSON.stringify(forConsumers(JSON.parse(serializer.serialize(bom, { sortLists: true })) as BomJson), null, 2)}\n`;
+}
+
+/** A model: one machine-learning-model component (its purl names repo@commit) that holds its files. */
+function modelComponent(a: Locked, repo: string, commit: string, key: string): CDX.Models.Component {
+  const meta = a.meta ?? {};
+  const [ns, name] = repo.split('/') as [string, string];
+  const model = new M.Component(E.ComponentType.MachineLearningModel, name, {
+    group: ns,
+    version: commit,
+    purl: a.purl as unknown as CDX.Models.Component['purl'],
+    bomRef: key,
+  });
+  if (meta.license) model.licenses.add(cdxLicense(meta.license));
+  for (const [k, v] of licenceProperties(meta)) model.properties.add(new M.Property(k, v));
+  model.properties.add(new M.Property('vault-bundle:kind', 'hf'));
+  if (meta.origin === 'local') {
+    // A local folder: no Hub revision to claim, and the version may be no Hub commit at all.
+    model.properties.add(new M.Property('vault-bundle:origin', 'local folder'));
+    model.properties.add(new M.Property('vault-bundle:version-from', localVersionFrom(meta.versionFrom)));
+  } else model.properties.add(new M.Property('vault-bundle:revision', meta.revision ?? ''));
+  return model;
+}
+
+/** A file of the carried runtime, with the npm packages packed into it. */
+function runtimeComponent(rf: RuntimeFile): CDX.Models.Component {
+  const c = new M.Component(E.ComponentType.Application, rf.name, {
+    version: rf.version,
+    purl: rf.purl as unknown as CDX.Models.Component['purl'],
+    bomRef: `runtime:${rf.path}`,
+  });
+  c.hashes.set(E.HashAlgorithm['SHA-256'], hexOf(rf.digest));
+  c.properties.add(new M.Property('vault-bundle:path', rf.path));
+  if (rf.origin) c.properties.add(new M.Property('vault-bundle:origin', rf.origin));
+  // The npm packages packed into the script run on the box too: listed, so audit and scanners see them.
+  for (const p of rf.packages ?? []) {
+    const sub = new M.Component(E.ComponentType.Library, npmName(p.name).name, {
+      ...(npmName(p.name).group ? { group: npmName(p.name).group } : {}),
+      version: p.version,
+      purl: npmPurl(p.name, p.version) as unknown as CDX.Models.Component['purl'],
+      bomRef: runtimePackageRef(rf.path, p),
+    });
+    if (p.license) sub.licenses.add(cdxLicense(p.license));
+    const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
+    if (sri) sub.hashes.set(E.HashAlgorithm[sri.alg], sri.hex);
+    sub.properties.add(new M.Property('vault-bundle:kind', 'npm'));
+    if (p.bytes !== undefined) sub.properties.add(new M.Property('vault-bundle:bytes-in-script', String(p.bytes)));
+    c.components.add(sub);
+  }
+  return c;
 }
 
 interface BomJson {

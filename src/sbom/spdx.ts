@@ -70,44 +70,90 @@ export function spdxTime(iso: string): string {
   return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** The document being written: its packages and edges, the SPDX ids handed out, the LicenseRefs defined. */
+interface SpdxState {
+  ids: Set<string>;
+  /** LicenseRef id → the license text it stands for; text → its id. */
+  extracted: Map<string, string>;
+  idOfText: Map<string, string>;
+  packages: SpdxPackage[];
+  relationships: SpdxRelationship[];
+}
+
 /**
  * The SPDX document of a bundle. `indexSha256` (of bundle.json as shipped) makes the namespace unique for
  * this exact bundle: two builds that differ in any artifact get two namespaces.
  */
 export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocument {
-  const ids = new Set<string>(['SPDXRef-DOCUMENT']);
-  const spdxId = (hint: string): string => {
-    const base = `SPDXRef-${hint.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}`;
-    let id = base;
-    for (let n = 2; ids.has(id); n++) id = `${base}-${n}`;
-    ids.add(id);
-    return id;
+  const s: SpdxState = { ids: new Set(['SPDXRef-DOCUMENT']), extracted: new Map(), idOfText: new Map(), packages: [], relationships: [] };
+  const root = addBundle(s, index);
+  const byArtifact = addArtifacts(s, index, root);
+  addRuntime(s, index, root);
+  addDependsOn(s, index, byArtifact);
+  const doc: SpdxDocument = {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: `${index.name}-${index.version}`,
+    documentNamespace: `urn:vault-bundle:spdx:${encodeURIComponent(index.name)}:${encodeURIComponent(index.version)}:sha256-${indexSha256}`,
+    creationInfo: {
+      created: spdxTime(index.created),
+      creators: [`Tool: ${index.tool.name}-${index.tool.version}`],
+      comment: 'Generated from bundle.json; licenses as upstream metadata declares them.',
+    },
+    packages: s.packages,
+    relationships: s.relationships,
   };
-  // Every LicenseRef used is defined once; two texts that make the same id ("Apache Software" and
-  // "Apache-Software") get distinct ids, each with its own text.
-  const extracted = new Map<string, string>();
-  const idOfText = new Map<string, string>();
-  const licenseOf = (text: string | undefined): string => {
-    if (!text?.trim()) return NOASSERTION;
-    const n = normalizeLicense(text);
-    const rename = new Map<string, string>();
-    for (const r of n.refs) {
-      let id = idOfText.get(r.text);
-      if (!id) {
-        id = r.id;
-        for (let k = 2; extracted.has(id); k++) id = `${r.id}-${k}`;
-        extracted.set(id, r.text);
-        idOfText.set(r.text, id);
-      }
-      if (id !== r.id) rename.set(r.id, id);
-    }
-    return rename.size ? n.spdx.replace(/LicenseRef-[A-Za-z0-9.-]+/g, (ref) => rename.get(ref) ?? ref) : n.spdx;
-  };
+  if (s.extracted.size) {
+    doc.hasExtractedLicensingInfos = [...s.extracted].map(([licenseId, text]) => ({
+      licenseId,
+      extractedText: text,
+      name: text,
+      comment: 'a license name from upstream metadata that is not on the SPDX license list',
+    }));
+  }
+  return doc;
+}
 
-  const packages: SpdxPackage[] = [];
-  const relationships: SpdxRelationship[] = [];
+/** A new SPDXRef id from a hint, unique in the document (a second use of one hint gets `-2`, `-3`...). */
+function spdxId(s: SpdxState, hint: string): string {
+  const base = `SPDXRef-${hint.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}`;
+  let id = base;
+  for (let n = 2; s.ids.has(id); n++) id = `${base}-${n}`;
+  s.ids.add(id);
+  return id;
+}
+
+/**
+ * The SPDX expression of a declared license. Every LicenseRef used is defined once; two texts that make the
+ * same id ("Apache Software" and "Apache-Software") get distinct ids, each with its own text.
+ */
+function licenseOf(s: SpdxState, text: string | undefined): string {
+  if (!text?.trim()) return NOASSERTION;
+  const n = normalizeLicense(text);
+  const rename = new Map<string, string>();
+  for (const r of n.refs) {
+    let id = s.idOfText.get(r.text);
+    if (!id) {
+      id = r.id;
+      for (let k = 2; s.extracted.has(id); k++) id = `${r.id}-${k}`;
+      s.extracted.set(id, r.text);
+      s.idOfText.set(r.text, id);
+    }
+    if (id !== r.id) rename.set(r.id, id);
+  }
+  return rename.size ? n.spdx.replace(/LicenseRef-[A-Za-z0-9.-]+/g, (ref) => rename.get(ref) ?? ref) : n.spdx;
+}
+
+function addPackage(s: SpdxState, pkg: SpdxPackage, containedBy: string): void {
+  s.packages.push(pkg);
+  s.relationships.push({ spdxElementId: containedBy, relationshipType: 'CONTAINS', relatedSpdxElement: pkg.SPDXID });
+}
+
+/** The bundle itself, the package the document DESCRIBES; its id. */
+function addBundle(s: SpdxState, index: SbomSubject): string {
   const root: SpdxPackage = {
-    SPDXID: spdxId(`Bundle-${index.name}`),
+    SPDXID: spdxId(s, `Bundle-${index.name}`),
     name: index.name,
     versionInfo: index.version,
     downloadLocation: NOASSERTION,
@@ -118,9 +164,13 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
     primaryPackagePurpose: 'ARCHIVE',
     comment: `vault-bundle bundle for ${index.target.os} ${index.target.arch}${index.description ? `: ${index.description}` : ''}`,
   };
-  packages.push(root);
-  relationships.push({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: root.SPDXID });
+  s.packages.push(root);
+  s.relationships.push({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: root.SPDXID });
+  return root.SPDXID;
+}
 
+/** A package per artifact, a model's files inside the model's package; artifact id → SPDX id. */
+function addArtifacts(s: SpdxState, index: SbomSubject, root: string): Map<string, string> {
   const byArtifact = new Map<string, string>();
   const models = new Map<string, string>();
   for (const a of index.artifacts) {
@@ -129,44 +179,52 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
       const key = `${model.repo}@${model.commit}`;
       let modelId = models.get(key);
       if (!modelId) {
-        modelId = spdxId(`hf-${model.repo}-${model.commit!.slice(0, 12)}`);
+        modelId = addModel(s, a, model, root);
         models.set(key, modelId);
-        packages.push({
-          SPDXID: modelId,
-          name: model.repo!,
-          versionInfo: model.commit!,
-          downloadLocation: NOASSERTION,
-          filesAnalyzed: false,
-          licenseConcluded: NOASSERTION,
-          licenseDeclared: licenseOf(model.license),
-          ...(licenceComment(model) ? { licenseComments: licenceComment(model)! } : {}),
-          copyrightText: NOASSERTION,
-          primaryPackagePurpose: 'OTHER',
-          externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
-          comment:
-            model.origin === 'local'
-              ? `machine-learning model from a local folder, not fetched from the Hugging Face Hub; version: ${localVersionFrom(model.versionFrom)}`
-              : `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
-        });
-        relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: modelId });
       }
-      const id = spdxId(`hf-file-${model.repo}-${model.path}`);
+      const id = spdxId(s, `hf-file-${model.repo}-${model.path}`);
       byArtifact.set(a.id, id);
       // A file of the model: no purl of its own (the model has it).
-      const { externalRefs: _purl, ...file } = artifactPackage(a, id, licenseOf(model.license));
-      packages.push({ ...file, name: model.path!, packageFileName: model.path!.split('/').at(-1)!, primaryPackagePurpose: 'FILE' });
-      relationships.push({ spdxElementId: modelId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+      const { externalRefs: _purl, ...file } = artifactPackage(a, id, licenseOf(s, model.license));
+      addPackage(s, { ...file, name: model.path!, packageFileName: model.path!.split('/').at(-1)!, primaryPackagePurpose: 'FILE' }, modelId);
       continue;
     }
-    const id = spdxId(`${a.kind}-${a.name}-${a.version}`);
+    const id = spdxId(s, `${a.kind}-${a.name}-${a.version}`);
     byArtifact.set(a.id, id);
-    packages.push(artifactPackage(a, id, licenseOf(a.meta?.license)));
-    relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    addPackage(s, artifactPackage(a, id, licenseOf(s, a.meta?.license)), root);
   }
+  return byArtifact;
+}
+
+/** The package of a model (one repo at one commit), met at its first file; its id. */
+function addModel(s: SpdxState, a: Locked, model: Record<string, string>, root: string): string {
+  const modelId = spdxId(s, `hf-${model.repo}-${model.commit!.slice(0, 12)}`);
+  const pkg: SpdxPackage = {
+    SPDXID: modelId,
+    name: model.repo!,
+    versionInfo: model.commit!,
+    downloadLocation: NOASSERTION,
+    filesAnalyzed: false,
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: licenseOf(s, model.license),
+    ...(licenceComment(model) ? { licenseComments: licenceComment(model)! } : {}),
+    copyrightText: NOASSERTION,
+    primaryPackagePurpose: 'OTHER',
+    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: a.purl }],
+    comment:
+      model.origin === 'local'
+        ? `machine-learning model from a local folder, not fetched from the Hugging Face Hub; version: ${localVersionFrom(model.versionFrom)}`
+        : `machine-learning model${model.revision ? ` (revision ${model.revision})` : ''}`,
+  };
+  addPackage(s, pkg, root);
+  return modelId;
+}
+
+/** The carried runtime's files, each CONTAINING the npm packages packed into it. */
+function addRuntime(s: SpdxState, index: SbomSubject, root: string): void {
   for (const rf of index.runtime ?? []) {
-    const id = spdxId(`runtime-${rf.name}-${rf.version}`);
-    packages.push({
-      SPDXID: id,
+    const file: SpdxPackage = {
+      SPDXID: spdxId(s, `runtime-${rf.name}-${rf.version}`),
       name: rf.name,
       versionInfo: rf.version,
       packageFileName: rf.path,
@@ -179,59 +237,38 @@ export function spdxDocument(index: SbomSubject, indexSha256: string): SpdxDocum
       primaryPackagePurpose: 'APPLICATION',
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: rf.purl }],
       comment: `carried runtime: runs vault-bundle on the box${rf.origin ? `; from ${rf.origin}` : ''}`,
-    });
-    relationships.push({ spdxElementId: root.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    };
+    addPackage(s, file, root);
     for (const p of rf.packages ?? []) {
-      const pid = spdxId(`npm-${p.name}-${p.version}`);
       const sri = sriHash(p.integrity); // package-lock.json's integrity of the registry tarball
-      packages.push({
-        SPDXID: pid,
+      const npm: SpdxPackage = {
+        SPDXID: spdxId(s, `npm-${p.name}-${p.version}`),
         name: p.name,
         versionInfo: p.version,
         downloadLocation: NOASSERTION,
         filesAnalyzed: false,
         licenseConcluded: NOASSERTION,
         ...(sri ? { checksums: [{ algorithm: sri.alg.replace('-', '') as SpdxChecksum['algorithm'], checksumValue: sri.hex }] } : {}),
-        licenseDeclared: licenseOf(p.license),
+        licenseDeclared: licenseOf(s, p.license),
         copyrightText: NOASSERTION,
         primaryPackagePurpose: 'LIBRARY',
         externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: npmPurl(p.name, p.version) }],
         comment: `npm package packed into ${rf.path}`,
-      });
-      relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: pid });
+      };
+      addPackage(s, npm, file.SPDXID);
     }
   }
-  // The edges the sources recorded, the same ones the CycloneDX SBOM has: meta.dependsOn = "id id id".
+}
+
+/** The edges the sources recorded, the same ones the CycloneDX SBOM has: meta.dependsOn = "id id id". */
+function addDependsOn(s: SpdxState, index: SbomSubject, byArtifact: Map<string, string>): void {
   for (const a of index.artifacts) {
     const from = byArtifact.get(a.id);
     for (const dep of a.meta?.dependsOn?.split(' ').filter(Boolean) ?? []) {
       const to = byArtifact.get(dep);
-      if (from && to) relationships.push({ spdxElementId: from, relationshipType: 'DEPENDS_ON', relatedSpdxElement: to });
+      if (from && to) s.relationships.push({ spdxElementId: from, relationshipType: 'DEPENDS_ON', relatedSpdxElement: to });
     }
   }
-  const doc: SpdxDocument = {
-    spdxVersion: 'SPDX-2.3',
-    dataLicense: 'CC0-1.0',
-    SPDXID: 'SPDXRef-DOCUMENT',
-    name: `${index.name}-${index.version}`,
-    documentNamespace: `urn:vault-bundle:spdx:${encodeURIComponent(index.name)}:${encodeURIComponent(index.version)}:sha256-${indexSha256}`,
-    creationInfo: {
-      created: spdxTime(index.created),
-      creators: [`Tool: ${index.tool.name}-${index.tool.version}`],
-      comment: 'Generated from bundle.json; licenses as upstream metadata declares them.',
-    },
-    packages,
-    relationships,
-  };
-  if (extracted.size) {
-    doc.hasExtractedLicensingInfos = [...extracted].map(([licenseId, text]) => ({
-      licenseId,
-      extractedText: text,
-      name: text,
-      comment: 'a license name from upstream metadata that is not on the SPDX license list',
-    }));
-  }
-  return doc;
 }
 
 function artifactPackage(a: Locked, SPDXID: string, license: string): SpdxPackage {

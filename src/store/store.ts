@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -145,34 +145,10 @@ export class Store {
     } catch (err) {
       throw localWriteError(err, this.root);
     }
-
     // Resume: hash what an earlier attempt left, then ask the source for the rest.
     const hash = createHash('sha256');
-    let have: number;
-    try {
-      have = (await stat(partial)).size;
-    } catch {
-      have = 0;
-    }
-    if (have > expect.size) {
-      await rm(partial, { force: true });
-      have = 0;
-    }
-    if (have > 0) {
-      // O_DIRECT writes start on a sector boundary: give back the last partial sector (at most 4 KiB).
-      const at = BlobWriter.resumeOffset(have, expect.size - have);
-      if (at !== have) {
-        await truncate(partial, at).catch((err: unknown) => {
-          throw localWriteError(err, partial);
-        });
-        have = at;
-      }
-    }
+    const have = await resumeFrom(partial, expect.size, hash);
     const resumed = have > 0;
-    if (have > 0) {
-      for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20, end: have - 1 })) hash.update(chunk as Buffer);
-    }
-
     const { startedAt, body } = await openAt(have);
     let skip = 0;
     if (startedAt === 0 && have > 0)
@@ -180,35 +156,9 @@ export class Store {
     else if (startedAt !== have) throw new Error(`source resumed at ${startedAt}, asked for ${have}`);
 
     const out = await BlobWriter.open(partial, have, expect.size - have);
-    let size = have;
+    let size: number;
     try {
-      for await (const raw of body) {
-        let chunk = raw;
-        if (skip > 0) {
-          if (chunk.byteLength <= skip) {
-            skip -= chunk.byteLength;
-            continue;
-          }
-          chunk = chunk.subarray(skip);
-          skip = 0;
-        }
-        size += chunk.byteLength;
-        if (size > expect.size) {
-          throw new IntegrityError({
-            code: 'SIZE_MISMATCH',
-            message: `${expect.subject}: received more than the locked ${expect.size} bytes`,
-            subject: expect.subject,
-            expected: String(expect.size),
-            found: `> ${expect.size}`,
-            hint: mismatchHint(expect.pinnedBy, resumed),
-          });
-        }
-        hash.update(chunk);
-        // Copied into the writer's buffer, so the network chunk is garbage at once; it writes 1 MiB at a time.
-        const wait = out.write(chunk);
-        if (wait) await wait;
-        onBytes?.(chunk.byteLength);
-      }
+      size = await writeBody(body, { out, hash, skip, have, expect, resumed, onBytes });
       await out.finish();
     } catch (err) {
       // What was received is on disk before an error propagates, so a resumed download starts after it;
@@ -217,21 +167,10 @@ export class Store {
       if (err instanceof IntegrityError) await rm(partial, { force: true });
       throw err;
     }
-
     const found = digestOf(hash.digest('hex'));
     if (size !== expect.size || found !== expect.digest) {
       await rm(partial, { force: true });
-      const sizeWrong = size !== expect.size;
-      throw new IntegrityError({
-        code: sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
-        message: sizeWrong
-          ? `${expect.subject}: expected ${expect.size} bytes, received ${size}`
-          : `${expect.subject}: expected ${expect.digest}, found ${found}`,
-        subject: expect.subject,
-        expected: sizeWrong ? String(expect.size) : expect.digest,
-        found: sizeWrong ? String(size) : found,
-        hint: mismatchHint(expect.pinnedBy, resumed),
-      });
+      throw wholeMismatch(expect, size, found, resumed);
     }
     try {
       await chmod(partial, 0o444); // blobs are immutable; bundles get copies (copyBlobOut), never links
@@ -262,4 +201,94 @@ export async function hashFile(path: string): Promise<Blob> {
     size += (chunk as Buffer).byteLength;
   }
   return { digest: digestOf(hash.digest('hex')), size };
+}
+
+/**
+ * How many bytes of an earlier attempt's partial file to keep, those bytes fed to `hash`: none when it is longer
+ * than the blob; O_DIRECT writes start on a sector boundary, so the last partial sector (at most 4 KiB) goes.
+ */
+async function resumeFrom(partial: string, expectSize: number, hash: Hash): Promise<number> {
+  let have: number;
+  try {
+    have = (await stat(partial)).size;
+  } catch {
+    have = 0;
+  }
+  if (have > expectSize) {
+    await rm(partial, { force: true });
+    have = 0;
+  }
+  if (have > 0) {
+    const at = BlobWriter.resumeOffset(have, expectSize - have);
+    if (at !== have) {
+      await truncate(partial, at).catch((err: unknown) => {
+        throw localWriteError(err, partial);
+      });
+      have = at;
+    }
+  }
+  if (have > 0) {
+    for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20, end: have - 1 })) hash.update(chunk as Buffer);
+  }
+  return have;
+}
+
+interface BodyWrite {
+  out: BlobWriter;
+  hash: Hash;
+  /** Bytes at the start of the body already held (a source that restarted from 0). */
+  skip: number;
+  /** Bytes already in the partial file. */
+  have: number;
+  expect: Expectation;
+  resumed: boolean;
+  onBytes?: ((n: number) => void) | undefined;
+}
+
+/** Streams the source's bytes through the hash into the writer; the blob's size so far. More than locked: SIZE_MISMATCH. */
+async function writeBody(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, w: BodyWrite): Promise<number> {
+  const { out, hash, expect } = w;
+  let { skip } = w;
+  let size = w.have;
+  for await (const raw of body) {
+    let chunk = raw;
+    if (skip > 0) {
+      if (chunk.byteLength <= skip) {
+        skip -= chunk.byteLength;
+        continue;
+      }
+      chunk = chunk.subarray(skip);
+      skip = 0;
+    }
+    size += chunk.byteLength;
+    if (size > expect.size) {
+      throw new IntegrityError({
+        code: 'SIZE_MISMATCH',
+        message: `${expect.subject}: received more than the locked ${expect.size} bytes`,
+        subject: expect.subject,
+        expected: String(expect.size),
+        found: `> ${expect.size}`,
+        hint: mismatchHint(expect.pinnedBy, w.resumed),
+      });
+    }
+    hash.update(chunk);
+    // Copied into the writer's buffer, so the network chunk is garbage at once; it writes 1 MiB at a time.
+    const wait = out.write(chunk);
+    if (wait) await wait;
+    w.onBytes?.(chunk.byteLength);
+  }
+  return size;
+}
+
+/** The whole blob's size or digest is not the locked one. */
+function wholeMismatch(expect: Expectation, size: number, found: Digest, resumed: boolean): IntegrityError {
+  const sizeWrong = size !== expect.size;
+  return new IntegrityError({
+    code: sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
+    message: sizeWrong ? `${expect.subject}: expected ${expect.size} bytes, received ${size}` : `${expect.subject}: expected ${expect.digest}, found ${found}`,
+    subject: expect.subject,
+    expected: sizeWrong ? String(expect.size) : expect.digest,
+    found: sizeWrong ? String(size) : found,
+    hint: mismatchHint(expect.pinnedBy, resumed),
+  });
 }

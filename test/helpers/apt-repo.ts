@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import type { SigningKey } from './gpg.js';
 import { createServer, type Server } from 'node:http';
 import { basename, join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -27,28 +28,7 @@ export interface FakePackage {
   deb?: string;
 }
 
-export interface SigningKey {
-  home: string;
-  fingerprint: string;
-  /** Binary keyring file with the public key (what apt's signed-by takes). */
-  keyring: string;
-}
-
-/** A throwaway OpenPGP key made by the real gpg (ed25519, no passphrase) in its own GNUPGHOME. */
-export async function makeKey(dir: string, name = 'Test Repo'): Promise<SigningKey> {
-  const home = join(dir, `gnupg-${name.replace(/\W/g, '')}`);
-  await mkdir(home, { recursive: true, mode: 0o700 });
-  const env = { ...process.env, GNUPGHOME: home };
-  execFileSync('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', `${name} <repo@test.invalid>`, 'ed25519', 'sign', '1y'], {
-    env,
-    stdio: 'ignore',
-  });
-  const colons = execFileSync('gpg', ['--batch', '--with-colons', '--list-keys'], { env, encoding: 'utf8' });
-  const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1]!;
-  const keyring = join(dir, `${name.replace(/\W/g, '')}.gpg`);
-  execFileSync('gpg', ['--batch', '--yes', '--output', keyring, '--export', fingerprint], { env });
-  return { home, fingerprint, keyring };
-}
+export { makeKey, type SigningKey } from './gpg.js';
 
 export interface RepoOptions {
   suite?: string;

@@ -6,6 +6,7 @@ import { writeTinyModel } from '../../tools/tiny-model/index.js';
 import { makeKey, makeRepo, serveDir, type SigningKey } from './apt-repo.js';
 import { buildIn } from './build.js';
 import { fixtureWheels } from './wheels.js';
+import { gpgExport } from './gpg.js';
 
 export interface SiteBundle {
   work: string;
@@ -26,18 +27,8 @@ export interface SiteBundle {
 export async function siteBundle(): Promise<SiteBundle> {
   const work = await mkdtemp(join(tmpdir(), 'vb-site-'));
   const release = await makeKey(work, 'Release');
-  const env = { ...process.env, GNUPGHOME: release.home };
-  const sec = join(work, 'release.sec.asc');
-  const pub = join(work, 'release.asc');
-  for (const [file, flag] of [
-    [sec, '--export-secret-keys'],
-    [pub, '--export'],
-  ] as const) {
-    execFileSync('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--output', file, flag, release.fingerprint], {
-      env,
-      stdio: 'ignore',
-    });
-  }
+  const sec = gpgExport(release, true, join(work, 'release.sec.asc'));
+  const pub = gpgExport(release, false, join(work, 'release.asc'));
   const repoKey = await makeKey(work, 'Repo');
   await makeRepo(join(work, 'repo'), {
     key: repoKey,

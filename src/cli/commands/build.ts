@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { BuildResult } from '../../bundle/publish.js';
+import type { BuildOptions, BuildResult } from '../../bundle/publish.js';
 import { UsageError } from '../../util/errors.js';
 import { type Cli, byteSize, examples, isStdout, nonEmptyPath, rendered, shown } from '../common.js';
 import type { FetchTally } from '../../fetch/download.js';
@@ -68,27 +68,7 @@ export function register(program: Command, cli: Cli): void {
         });
       }
       const { buildBundle } = await import('../../bundle/publish.js');
-      const res = await rendered(cli, async (report) =>
-        buildBundle(
-          {
-            manifest,
-            out: o.out,
-            tar: o.tar,
-            lock: o.lock,
-            frozen: Boolean(o.frozen || o.locked),
-            concurrency: cli.globals.concurrency,
-            runtime: o.runtime,
-            ...(o.target ? { target: o.target } : {}),
-            media: o.media,
-            ...(o.partSize ? { partSize: o.partSize } : {}),
-            ...(o.base ? { base: o.base } : {}),
-            ...(o.signKey ? { signKey: o.signKey } : {}),
-            ...(o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}),
-            ...(o.expires ? { expires: o.expires } : {}),
-          },
-          await cli.ctxFor(report),
-        ),
-      );
+      const res = await rendered(cli, async (report) => buildBundle(buildOptions(manifest, o, cli), await cli.ctxFor(report)));
       // `--tar /dev/stdout | ssh box …`: the summary must not land in the tar stream.
       const say = res.tar && isStdout(res.tar) && cli.mode !== 'json' ? (human: string) => cli.mode !== 'quiet' && printErr(`${human}\n`) : cli.emit;
       say(builtText(res), {
@@ -106,6 +86,26 @@ export function register(program: Command, cli: Cli): void {
         durationMs: res.durationMs,
       });
     });
+}
+
+/** The flags as the library's typed options. */
+function buildOptions(manifest: string, o: BuildFlags, cli: Cli): BuildOptions {
+  return {
+    manifest,
+    out: o.out,
+    tar: o.tar,
+    lock: o.lock,
+    frozen: Boolean(o.frozen || o.locked),
+    concurrency: cli.globals.concurrency,
+    runtime: o.runtime,
+    ...(o.target ? { target: o.target } : {}),
+    media: o.media,
+    ...(o.partSize ? { partSize: o.partSize } : {}),
+    ...(o.base ? { base: o.base } : {}),
+    ...(o.signKey ? { signKey: o.signKey } : {}),
+    ...(o.passphraseFile ? { passphraseFile: o.passphraseFile } : {}),
+    ...(o.expires ? { expires: o.expires } : {}),
+  };
 }
 
 function builtText(res: BuildResult): string {

@@ -3,13 +3,9 @@ import type { Command } from 'commander';
 import { formatBytes } from '../../util/format.js';
 import { makeRenderer } from '../render.js';
 import { type Cli, examples } from '../common.js';
-import { type CommandDeps, type RegistryFlags, clientOptions, depsOf, registryOptions } from './oci-common.js';
+import { type RegistryFlags, clientOptions, registryOptions } from './oci-common.js';
 
 export function register(program: Command, cli: Cli): void {
-  registerPull(program, depsOf(cli));
-}
-
-function registerPull(program: Command, d: CommandDeps): void {
   registryOptions(
     program
       .command('pull')
@@ -26,17 +22,17 @@ function registerPull(program: Command, d: CommandDeps): void {
       ),
     )
     .action(async (reference: string, dir: string, o: RegistryFlags) => {
-      const r = makeRenderer(d.mode());
+      const r = makeRenderer(cli.mode);
       const { openSource } = await import('../../oci/source.js');
       const { pullBundle } = await import('../../oci/pull.js');
       const ref = /^(oci:|[a-z]+:\/\/)/.test(reference) ? reference : `oci://${reference}`;
-      const { source, close } = openSource(ref, clientOptions(o, d.signal));
+      const { source, close } = openSource(ref, clientOptions(o, cli.signal));
       try {
         const t0 = performance.now();
-        const res = await pullBundle(source, resolve(dir), { concurrency: d.concurrency(), report: r.report });
+        const res = await pullBundle(source, resolve(dir), { concurrency: cli.globals.concurrency, report: r.report });
         r.finish();
         const secs = (performance.now() - t0) / 1000;
-        d.emit(
+        cli.emit(
           `pulled ${source.describe} (${res.digest}) into ${dir} in ${secs.toFixed(1)} s: ${res.files} files, ${formatBytes(res.bytes)}; ${formatBytes(res.fetchedBytes)} fetched${res.resumed ? `, ${res.resumed} resumed` : ''}\nnext: vault-bundle verify ${dir}`,
           { ...res, seconds: secs },
         );

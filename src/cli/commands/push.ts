@@ -1,15 +1,11 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatBytes } from '../../util/format.js';
 import { makeRenderer } from '../render.js';
 import { type Cli, examples } from '../common.js';
-import { type CommandDeps, type RegistryFlags, clientOptions, depsOf, registryOptions } from './oci-common.js';
+import { type RegistryFlags, clientOptions, registryOptions } from './oci-common.js';
 
 export function register(program: Command, cli: Cli): void {
-  registerPush(program, depsOf(cli));
-}
-
-function registerPush(program: Command, d: CommandDeps): void {
   registryOptions(
     program
       .command('push')
@@ -29,17 +25,17 @@ function registerPush(program: Command, d: CommandDeps): void {
       ),
     )
     .action(async (bundle: string, reference: string, o: RegistryFlags & { mountFrom?: string }) => {
-      const r = makeRenderer(d.mode());
+      const r = makeRenderer(cli.mode);
       const { RegistryClient } = await import('../../oci/client.js');
       const { parseRef, refString } = await import('../../oci/ref.js');
       const { pushBundle } = await import('../../oci/push.js');
-      const c = new RegistryClient(parseRef(reference), clientOptions(o, d.signal));
+      const c = new RegistryClient(parseRef(reference), clientOptions(o, cli.signal));
       try {
         const t0 = performance.now();
         const { defaultCacheDir } = await import('../../context.js');
-        const uploadStateDir = join(d.cacheDir() ?? defaultCacheDir(), 'oci-uploads');
+        const uploadStateDir = join(cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir(), 'oci-uploads');
         const res = await pushBundle(c, bundle, {
-          concurrency: d.concurrency(),
+          concurrency: cli.globals.concurrency,
           report: r.report,
           uploadStateDir,
           ...(o.mountFrom ? { mountFrom: o.mountFrom } : {}),
@@ -47,7 +43,7 @@ function registerPush(program: Command, d: CommandDeps): void {
         r.finish();
         const secs = (performance.now() - t0) / 1000;
         const where = `${c.ref.registry}/${c.ref.repository}@${res.digest}`;
-        d.emit(
+        cli.emit(
           `pushed ${refString(c.ref)} (${where}) in ${secs.toFixed(1)} s: ${res.blobs} blobs, ${res.uploaded} uploaded (${formatBytes(res.uploadedBytes)}), ${res.present} already there` +
             `${res.mounted ? `, ${res.mounted} mounted` : ''}${res.resumedBytes ? `, ${formatBytes(res.resumedBytes)} of unfinished uploads resumed` : ''}${res.sbom ? `; SBOM referrer ${res.sbom} (${res.referrers === 'api' ? 'referrers API' : 'tag fallback'})` : ''}` +
             `${res.fallback ? '; pushed as an image manifest with config media type (the registry refused artifactType)' : ''}`,

@@ -1,29 +1,24 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { datasetInfo, listFiles, modelInfo } from '@huggingface/hub';
 import { PackageURL } from 'packageurl-js';
-import pLimit from 'p-limit';
 import { openUrl } from '../../fetch/open.js';
-import { digestOf } from '../../store/digest.js';
-import { IntegrityError, ManifestError, UpstreamError } from '../../util/errors.js';
+import { ManifestError } from '../../util/errors.js';
 import { walk } from '../../util/fs.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
-import { gitBlobSha1, hashLocalFile } from './hash.js';
+import { hashLocalFile } from './hash.js';
+import { resolveHub, tokenHeader } from './hub.js';
 import { installModels, modelSpace } from './install.js';
 
 export { gitBlobSha1 } from './hash.js';
 import { selected } from './paths.js';
 import { gatedHint, refuseHostile } from './hub-meta.js';
-import { fetchCard, modelLicence } from './licence.js';
-import { type HfHubModel, type HfLocalModel, type HfSpec, hfSchema } from './schema.js';
+import { modelLicence } from './licence.js';
+import { lockedFile } from './locked.js';
+import { type HfLocalModel, type HfSpec, hfSchema } from './schema.js';
 
 const PUBLIC_HUB = 'https://huggingface.co';
-/** Non-LFS files (configs, tokenizers) are fetched while locking, to learn their sha256; they are small. */
-const MAX_SMALL_FILE = 32 << 20;
 
 /**
  * With a probed box (`--target`): leaves out each repo@commit that the box's HF cache (the same HF_HOME)
@@ -88,124 +83,6 @@ export const hfSource: Source<HfSpec> = {
   space: modelSpace,
 };
 
-/** HF_TOKEN, else the token file huggingface_hub writes; sent as a header, never stored in the lock or bundle. */
-function tokenHeader(): Record<string, string> {
-  const token = process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN ?? readTokenFile();
-  return token ? { authorization: `Bearer ${token}` } : {};
-}
-
-function readTokenFile(): string | undefined {
-  const home = process.env.HF_HOME ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
-  try {
-    return readFileSync(process.env.HF_TOKEN_PATH ?? join(home, 'token'), 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function resolveHub(m: HfHubModel, spec: HfSpec, endpoint: string, ctx: BuildCtx): Promise<Locked[]> {
-  const subject = `hf:${m.repo}`;
-  const fetch = ctx.http.fetchFor(tokenHeader());
-  const hubErr = (err: unknown, what: string): UpstreamError => {
-    const status = (err as { statusCode?: number }).statusCode;
-    const gated = status === 401 || status === 403;
-    return new UpstreamError({
-      code: status === 404 ? 'NOT_FOUND' : gated ? 'HTTP_STATUS' : 'NETWORK',
-      message: `${subject}: ${what}: ${status === 404 ? 'not found' : gated ? `access refused (HTTP ${status})` : (err as Error).message}`,
-      subject,
-      hint: gated
-        ? 'the repository is gated or private: accept its terms on the Hub and set HF_TOKEN (or run huggingface-cli login)'
-        : status === 404
-          ? 'check the repository id, its type (model or dataset) and the revision'
-          : 'check the network, HF_ENDPOINT and proxy settings',
-      cause: err,
-    });
-  };
-  let commit = m.revision;
-  if (!/^[0-9a-f]{40}$/.test(m.revision)) {
-    try {
-      const info =
-        m.type === 'dataset'
-          ? await datasetInfo({ name: m.repo, hubUrl: endpoint, revision: m.revision, fetch, additionalFields: ['sha'] })
-          : await modelInfo({ name: m.repo, hubUrl: endpoint, revision: m.revision, fetch, additionalFields: ['sha'] });
-      commit = (info as { sha?: string }).sha ?? '';
-    } catch (err) {
-      throw hubErr(err, `revision ${m.revision}`);
-    }
-    if (!/^[0-9a-f]{40}$/.test(commit))
-      throw new UpstreamError({ code: 'NOT_FOUND', message: `${subject}: the Hub gave no commit for ${m.revision}`, subject });
-  }
-  const entries: { path: string; size: number; oid: string; lfs?: { oid: string; size: number } }[] = [];
-  try {
-    for await (const e of listFiles({ repo: { type: m.type, name: m.repo }, revision: commit, recursive: true, hubUrl: endpoint, fetch })) {
-      if (e.type !== 'file') continue;
-      entries.push({ path: e.path, size: e.size, oid: e.oid ?? '', ...(e.lfs ? { lfs: { oid: e.lfs.oid, size: e.lfs.size } } : {}) });
-    }
-  } catch (err) {
-    throw hubErr(err, `files at ${commit}`);
-  }
-  const base = `${endpoint}/${m.type === 'dataset' ? 'datasets/' : ''}${m.repo}/resolve/${commit}`;
-  const files = entries.filter((e) => selected(e.path, m.include, m.exclude));
-  if (files.length === 0)
-    throw new ManifestError({
-      code: 'MANIFEST_FIELD',
-      message: `${subject}: no files at ${commit} match include/exclude`,
-      subject,
-      hint: 'check the include and exclude globs',
-    });
-  for (const e of files) refuseHostile(e.path, subject);
-  let card: string | undefined;
-  // Each non-LFS file is one more request (and one more round trip) while locking: fetch them in parallel.
-  const limit = pLimit(Math.max(1, ctx.limits.concurrency));
-  const settled = await Promise.allSettled(
-    files.map((e) =>
-      limit(async (): Promise<Locked> => {
-        const url = `${base}/${e.path.split('/').map(encodeURIComponent).join('/')}`;
-        let sha256 = e.lfs?.oid;
-        let size = e.lfs?.size ?? e.size;
-        if (!sha256) {
-          // Not in LFS: the Hub gives only the git blob sha1. Fetch it now, check that sha1, and lock its sha256.
-          const id = `hf:${m.repo}/${e.path}`;
-          const data = await ctx.http
-            .getBytes(url, { signal: ctx.signal, maxLength: MAX_SMALL_FILE, subject: id, headers: tokenHeader() })
-            .catch((err: unknown) => {
-              throw gatedHint(err);
-            });
-          const found = gitBlobSha1(data);
-          if (found !== e.oid) {
-            throw new IntegrityError({
-              code: 'DIGEST_MISMATCH',
-              message: `${id}: git blob sha1 ${found}, the Hub lists ${e.oid}`,
-              subject: id,
-              expected: e.oid,
-              found,
-            });
-          }
-          sha256 = createHash('sha256').update(data).digest('hex');
-          size = data.length;
-          await ctx.store.putBuffer(data, id);
-          if (e.path === 'README.md') card = data.toString('utf8');
-        }
-        const l = lockedFile(m.repo, m.type, commit, m.revision, e.path, sha256, size, e.oid, Boolean(e.lfs), url, {
-          kind: 'index-hash',
-          index: `${endpoint} ${m.repo}@${commit}`,
-        });
-        l.meta!.home = spec.home;
-        return l;
-      }),
-    ),
-  );
-  // Every request has ended (no write still running); the first failure in file order is the one reported.
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  const out = settled.map((r) => (r as PromiseFulfilledResult<Locked>).value);
-  const readme = entries.find((e) => e.path === 'README.md');
-  if (!m.license && !(readme && files.includes(readme))) card = await fetchCard(readme, `${base}/README.md`, ctx, tokenHeader());
-  const license = modelLicence(m.license, card);
-  if (license) for (const o of out) Object.assign(o.meta!, license);
-  return out;
-}
-
 async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promise<Locked[]> {
   const subject = `hf:${m.repo}`;
   const root = isAbsolute(m.local) ? m.local : resolvePath(ctx.baseDir, m.local);
@@ -257,41 +134,4 @@ async function resolveLocal(m: HfLocalModel, spec: HfSpec, ctx: BuildCtx): Promi
     l.meta!.versionFrom = derived ? 'files' : 'hf-cache';
     return l;
   });
-}
-
-function lockedFile(
-  repo: string,
-  type: 'model' | 'dataset',
-  commit: string,
-  revision: string,
-  path: string,
-  sha256: string,
-  size: number,
-  gitOid: string,
-  lfs: boolean,
-  url: string,
-  provenance: Locked['provenance'],
-): Locked {
-  const [ns, name] = repo.split('/') as [string, string];
-  return {
-    kind: 'hf',
-    id: `hf:${repo}@${commit}/${path}`,
-    name: `${repo}/${path}`,
-    version: commit,
-    digest: digestOf(sha256),
-    size,
-    url,
-    purl: new PackageURL('huggingface', ns, name, commit).toString(),
-    provenance,
-    meta: {
-      repo,
-      type,
-      commit,
-      revision,
-      path,
-      gitOid,
-      // The cache's blob name, as the Hub's ETag: the LFS sha256, else the git blob sha1.
-      etag: lfs ? sha256 : gitOid,
-    },
-  };
 }

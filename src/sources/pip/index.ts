@@ -26,23 +26,7 @@ export const pipSource: Source<PipSpec> = {
   schema: pipSchema,
 
   async resolve(spec, ctx) {
-    const python = spec.python ?? ctx.target.python;
-    if (!python) {
-      throw new ManifestError({
-        code: 'MANIFEST_FIELD',
-        message: `${ctx.manifestPath}: pip needs the target's Python`,
-        subject: 'pip.python',
-        hint: 'set target.python (e.g. "3.12") or pip.python',
-      });
-    }
-    const machine = ctx.target.arch === 'arm64' ? 'aarch64' : 'x86_64';
-    // A probed box (--target) gives its interpreter's own tags and full version.
-    const box = boxPython(ctx, python);
-    const all =
-      box?.tags ?? targetTags({ python, implementation: spec.implementation, ...(spec.abi ? { abi: spec.abi } : {}), glibc: spec.glibc, arch: machine });
-    // Explicit platforms narrow the target's tags (pure-Python `any` wheels always fit).
-    const tags = spec.platforms ? all.filter((t) => t.endsWith('-any') || spec.platforms!.includes(t.split('-')[2]!)) : all;
-    const env = targetEnv({ python, platform: 'linux', machine, ...box?.env });
+    const { python, tags, env } = targetOf(spec, ctx);
     const indexes = spec['no-index'] ? [] : [spec['index-url'] ?? PYPI, ...spec['extra-index-urls']];
     const wheelhouse = await findLinks(spec['find-links'].map((d) => resolvePath(ctx.baseDir, d)));
     const roots = await rootsOf(spec, ctx);
@@ -52,77 +36,15 @@ export const pipSource: Source<PipSpec> = {
     };
     // Wheels whose bytes this lock fetched (and the store proved against the index's sha256 as it wrote them).
     const fetched = new Set<string>();
-    const metadata = async (f: IndexFile): Promise<string> => {
-      if (f.url.startsWith('file:')) return wheelMetadata(fileURLToPath(f.url));
-      if (f.metadata) {
-        // PEP 658: the core metadata file next to the wheel, checked against its hash when the index gives one.
-        const body = await fetchSmall(`${f.url}.metadata`, 8 << 20, `pip:${f.filename}`, ctx);
-        const want = f.metadata.sha256;
-        const got = createHash('sha256').update(body).digest('hex');
-        if (want && want !== got) {
-          throw new IntegrityError({
-            code: 'DIGEST_MISMATCH',
-            message: `pip:${f.filename}.metadata: expected sha256 ${want}, found ${got}`,
-            subject: `pip:${f.filename}`,
-            expected: want,
-            found: got,
-          });
-        }
-        return body.toString('utf8');
-      }
-      const item = await lockedOf(f, ctx);
-      await ctx.store.put(
-        { digest: item.digest, size: item.size, subject: item.id, pinnedBy: 'index-hash' },
-        openUrl(item.url, item.size, item.id, ctx, 'index-hash'),
-      );
-      fetched.add(f.url);
-      return wheelMetadata(ctx.store.path(item.digest));
-    };
+    const metadata = (f: IndexFile): Promise<string> => metadataOf(f, ctx, fetched);
     let chosen: Chosen[];
     try {
       chosen = await resolveWheels(roots, { list, metadata, env, tags, python });
     } catch (err) {
-      if (err instanceof PipResolveError) {
-        throw new UpstreamError({
-          code: err.code === 'CONFLICT' ? 'CLOSURE_MISSING' : 'NOT_FOUND_IN_INDEX',
-          message: `pip: ${err.message}`,
-          subject: `pip:${err.project}`,
-          hint:
-            err.code === 'NO_WHEEL'
-              ? 'vault-bundle bundles wheels only: build one (pip wheel) into a find-links folder, or pin a version that has a wheel for the target'
-              : err.code === 'CONFLICT'
-                ? 'pin a version both requirers accept'
-                : 'check the name and version, and that the index (or find-links folder) has it',
-          cause: err,
-        });
-      }
-      throw err;
+      throw err instanceof PipResolveError ? resolveError(err) : err;
     }
     const ids = new Map(chosen.map((c) => [c.name, `pip:${c.name}@${c.version}`]));
-    const locked = await Promise.all(
-      chosen.map(async (c) => {
-        const item = await lockedOf(c.file, ctx, c);
-        if (c.pinnedHashes.length && !c.pinnedHashes.includes(hexOf(item.digest))) {
-          throw new IntegrityError({
-            code: 'DIGEST_MISMATCH',
-            message: `pip:${c.name}: ${c.file.filename} has sha256 ${hexOf(item.digest)}, not one of the --hash pins`,
-            subject: `pip:${c.name}`,
-            expected: c.pinnedHashes.join(' or '),
-            found: hexOf(item.digest),
-          });
-        }
-        const meta: Record<string, string> = { ...item.meta, venv: spec.venv };
-        // Resolved from PEP 658 metadata alone: the index's sha256 is the pin, and build is the first to check the bytes.
-        if (!c.file.url.startsWith('file:') && !fetched.has(c.file.url)) meta.bytes = UNCHECKED;
-        if (c.dependsOn.size)
-          meta.dependsOn = [...c.dependsOn]
-            .map((n) => ids.get(n)!)
-            .sort()
-            .join(' ');
-        meta.pulledBy = c.chain.length ? `${ids.get(normalizeName(c.chain[0]!.split('==')[0]!)) ?? c.chain[0]} Requires-Dist` : '(requested)';
-        return { ...item, meta };
-      }),
-    );
+    const locked = await Promise.all(chosen.map((c) => lockChosen(c, ids, spec, ctx, fetched)));
     return leaveOutInstalled(locked, spec, ctx);
   },
 
@@ -138,6 +60,96 @@ export const pipSource: Source<PipSpec> = {
 
 /** `meta.bytes` of a wheel this lock did not fetch: pinned by the index's sha256, its bytes first checked by build. */
 export const UNCHECKED = 'unchecked';
+
+/** The target's Python, wheel tags (narrowed by `platforms`) and marker environment; a probed box (--target) gives its own. */
+function targetOf(spec: PipSpec, ctx: BuildCtx): { python: string; tags: string[]; env: ReturnType<typeof targetEnv> } {
+  const python = spec.python ?? ctx.target.python;
+  if (!python) {
+    throw new ManifestError({
+      code: 'MANIFEST_FIELD',
+      message: `${ctx.manifestPath}: pip needs the target's Python`,
+      subject: 'pip.python',
+      hint: 'set target.python (e.g. "3.12") or pip.python',
+    });
+  }
+  const machine = ctx.target.arch === 'arm64' ? 'aarch64' : 'x86_64';
+  // A probed box (--target) gives its interpreter's own tags and full version.
+  const box = boxPython(ctx, python);
+  const all =
+    box?.tags ?? targetTags({ python, implementation: spec.implementation, ...(spec.abi ? { abi: spec.abi } : {}), glibc: spec.glibc, arch: machine });
+  // Explicit platforms narrow the target's tags (pure-Python `any` wheels always fit).
+  const tags = spec.platforms ? all.filter((t) => t.endsWith('-any') || spec.platforms!.includes(t.split('-')[2]!)) : all;
+  const env = targetEnv({ python, platform: 'linux', machine, ...box?.env });
+  return { python, tags, env };
+}
+
+/** A candidate wheel's core metadata: from a local wheel, PEP 658's file beside it (hash-checked), else the wheel itself. */
+async function metadataOf(f: IndexFile, ctx: BuildCtx, fetched: Set<string>): Promise<string> {
+  if (f.url.startsWith('file:')) return wheelMetadata(fileURLToPath(f.url));
+  if (f.metadata) {
+    // PEP 658: the core metadata file next to the wheel, checked against its hash when the index gives one.
+    const body = await fetchSmall(`${f.url}.metadata`, 8 << 20, `pip:${f.filename}`, ctx);
+    const want = f.metadata.sha256;
+    const got = createHash('sha256').update(body).digest('hex');
+    if (want && want !== got) {
+      throw new IntegrityError({
+        code: 'DIGEST_MISMATCH',
+        message: `pip:${f.filename}.metadata: expected sha256 ${want}, found ${got}`,
+        subject: `pip:${f.filename}`,
+        expected: want,
+        found: got,
+      });
+    }
+    return body.toString('utf8');
+  }
+  const item = await lockedOf(f, ctx);
+  await ctx.store.put(
+    { digest: item.digest, size: item.size, subject: item.id, pinnedBy: 'index-hash' },
+    openUrl(item.url, item.size, item.id, ctx, 'index-hash'),
+  );
+  fetched.add(f.url);
+  return wheelMetadata(ctx.store.path(item.digest));
+}
+
+/** The resolver's failure as the user's problem, with what to do about it. */
+function resolveError(err: PipResolveError): UpstreamError {
+  return new UpstreamError({
+    code: err.code === 'CONFLICT' ? 'CLOSURE_MISSING' : 'NOT_FOUND_IN_INDEX',
+    message: `pip: ${err.message}`,
+    subject: `pip:${err.project}`,
+    hint:
+      err.code === 'NO_WHEEL'
+        ? 'vault-bundle bundles wheels only: build one (pip wheel) into a find-links folder, or pin a version that has a wheel for the target'
+        : err.code === 'CONFLICT'
+          ? 'pin a version both requirers accept'
+          : 'check the name and version, and that the index (or find-links folder) has it',
+    cause: err,
+  });
+}
+
+/** A chosen wheel as locked: its --hash pins checked, its venv, its Requires-Dist edges and who pulled it in. */
+async function lockChosen(c: Chosen, ids: Map<string, string>, spec: PipSpec, ctx: BuildCtx, fetched: Set<string>): Promise<Locked> {
+  const item = await lockedOf(c.file, ctx, c);
+  if (c.pinnedHashes.length && !c.pinnedHashes.includes(hexOf(item.digest))) {
+    throw new IntegrityError({
+      code: 'DIGEST_MISMATCH',
+      message: `pip:${c.name}: ${c.file.filename} has sha256 ${hexOf(item.digest)}, not one of the --hash pins`,
+      subject: `pip:${c.name}`,
+      expected: c.pinnedHashes.join(' or '),
+      found: hexOf(item.digest),
+    });
+  }
+  const meta: Record<string, string> = { ...item.meta, venv: spec.venv };
+  // Resolved from PEP 658 metadata alone: the index's sha256 is the pin, and build is the first to check the bytes.
+  if (!c.file.url.startsWith('file:') && !fetched.has(c.file.url)) meta.bytes = UNCHECKED;
+  if (c.dependsOn.size)
+    meta.dependsOn = [...c.dependsOn]
+      .map((n) => ids.get(n)!)
+      .sort()
+      .join(' ');
+  meta.pulledBy = c.chain.length ? `${ids.get(normalizeName(c.chain[0]!.split('==')[0]!)) ?? c.chain[0]} Requires-Dist` : '(requested)';
+  return { ...item, meta };
+}
 
 async function lockedOf(f: IndexFile, ctx: BuildCtx, c?: Chosen): Promise<Locked> {
   const name = normalizeName(f.filename.split('-')[0]!);

@@ -40,30 +40,19 @@ function chainOf(ctx: ResolveContext, p: Pkg): Pkg[] {
   return out;
 }
 
+/**
+ * The error for a package marking left broken: one sentence naming the dependency that failed and the chain of
+ * packages that pulled it in. It stands where apt-get prints "The following packages have unmet dependencies"
+ * (apt-private/private-output.cc: ShowBroken, ShowBrokenPackage, ShowBrokenDeps) after its problem resolver
+ * (apt-pkg/algorithms.cc: pkgProblemResolver::Resolve) gave up; it is not a port of either, so it keeps the house size.
+ */
 function brokenError(ctx: ResolveContext, p: Pkg): ClosureError {
   const { cache, depState, providers } = ctx;
-  const failures = ctx.provenance.failures;
   const v = p.inst!;
   // of the broken groups, one nothing in the sources could satisfy is the one to name
   const broken = groupsOf(cache, v).filter((x) => isCritical(x[0]!) && !x.some(depState.bitInst));
   const g = broken.find((x) => !isNegative(x[0]!) && x.every((d) => providers.fromDependency(d, CANDIDATE).length === 0)) ?? broken[0] ?? [];
-  if (g[0] && isNegative(g[0])) {
-    // A Conflicts/Breaks of an installed package against what the closure installs: apt's problem
-    // resolver would upgrade or remove that package.
-    const d = g[0];
-    const hit = [d.target, ...cache.providesOf(d.target).map((x) => x.ver.pkg)].find((q) => q.mode === MODE_INSTALL && q !== p) ?? d.target;
-    const text = d.rel ? formatRelation(d.rel) : d.target.group.name;
-    const names = chainOf(ctx, hit).map((x) => x.group.name);
-    return new ClosureError(
-      'UNSATISFIABLE',
-      p.group.name,
-      `${p.group.name} ${v.str}${p.current === v ? ' (installed on the target)' : ''} ${d.type === T_BREAKS ? 'Breaks' : 'Conflicts'} ${text}, ` +
-        `which the closure installs (${hit.group.name} ${hit.inst?.str ?? ''}, needed by: ${names.join(' ← ')}); apt would upgrade or remove ${p.group.name} ` +
-        'with its problem resolver, which is not reproduced here: add a newer version of it to the request',
-      text,
-      names,
-    );
-  }
+  if (g[0] && isNegative(g[0])) return conflictError(ctx, p, v, g[0]);
   if (g[0] && p.current === v && p.mode !== MODE_INSTALL) {
     // An installed package the closure's upgrades or removals break.
     const text = g.map((d) => (d.rel ? formatRelation(d.rel) : d.target.group.name)).join(' | ');
@@ -76,7 +65,33 @@ function brokenError(ctx: ResolveContext, p: Pkg): ClosureError {
       [p.group.name],
     );
   }
-  // Follow the alternatives that failed on their own unsatisfiable dependency down to the first one.
+  return unsatisfiedError(ctx, p, g);
+}
+
+/**
+ * A Conflicts/Breaks of an installed package against what the closure installs: apt's problem resolver would
+ * upgrade or remove that package.
+ */
+function conflictError(ctx: ResolveContext, p: Pkg, v: Ver, d: Dep): ClosureError {
+  const { cache } = ctx;
+  const hit = [d.target, ...cache.providesOf(d.target).map((x) => x.ver.pkg)].find((q) => q.mode === MODE_INSTALL && q !== p) ?? d.target;
+  const text = d.rel ? formatRelation(d.rel) : d.target.group.name;
+  const names = chainOf(ctx, hit).map((x) => x.group.name);
+  return new ClosureError(
+    'UNSATISFIABLE',
+    p.group.name,
+    `${p.group.name} ${v.str}${p.current === v ? ' (installed on the target)' : ''} ${d.type === T_BREAKS ? 'Breaks' : 'Conflicts'} ${text}, ` +
+      `which the closure installs (${hit.group.name} ${hit.inst?.str ?? ''}, needed by: ${names.join(' ← ')}); apt would upgrade or remove ${p.group.name} ` +
+      'with its problem resolver, which is not reproduced here: add a newer version of it to the request',
+    text,
+    names,
+  );
+}
+
+/** A dependency nothing satisfies: followed down the alternatives that failed on their own to the first one. */
+function unsatisfiedError(ctx: ResolveContext, p: Pkg, g: Dep[]): ClosureError {
+  const { cache, providers } = ctx;
+  const failures = ctx.provenance.failures;
   let at = p;
   let group: Dep[] = g;
   const chain = chainOf(ctx, p);
