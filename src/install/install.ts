@@ -1,4 +1,5 @@
-import { openBundle } from '../bundle/reader.js';
+import type { BundleIndex } from '../bundle/index.js';
+import { type BundleReader, openBundle } from '../bundle/reader.js';
 import { trustError } from '../bundle/trust.js';
 import { DEFAULT_TRUST_DIR, loadTrustPolicy } from '../state/trust-policy.js';
 import { verifyBundle, verifyError } from '../bundle/verify.js';
@@ -13,7 +14,7 @@ import type { SpaceCheck } from '../util/space.js';
 import type { PlannedChange } from '../sources/source.js';
 import { type InstallRun, installKinds } from './kinds.js';
 import type { InstallOptions, InstallResult } from './options.js';
-import { preflight } from './preflight.js';
+import { type Preflight, preflight } from './preflight.js';
 
 export type { InstallOptions, InstallResult } from './options.js';
 export { parseOnly } from './preflight.js';
@@ -32,27 +33,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
   const pre = await preflight(o);
   const { location, index, basePath, stateDir } = pre;
   await checkJournalWritable(stateDir, false);
-  o.report({ type: 'phase', phase: 'verify' });
-  const v = await verifyBundle(location, {
-    ...(basePath ? { base: basePath } : {}),
-    ...(o.key ? { key: o.key } : {}),
-    ...(o.requireSignature ? { requireSignature: true } : {}),
-    ...(o.allowExpired ? { allowExpired: true } : {}),
-    ...(o.now ? { now: o.now } : {}),
-    ...(o.hashed ? { hashed: o.hashed } : {}),
-    signal: o.signal,
-    report: o.report,
-  });
-  if (!v.ok) throw trustError(v) ?? verifyError(v);
-  const signed = v.signature.status === 'valid';
-  if (!signed) {
-    o.report({
-      type: 'warn',
-      message: `${index.name} ${index.version} is not signed by a release key this box trusts: its integrity was checked (every file against SHA256SUMS), its origin was not; give --key <release key>, or set the box trust policy in ${v.policy?.root ?? DEFAULT_TRUST_DIR} (release keys and policy.yaml "require-signature: true")`,
-    });
-  }
-  // The keys the signature was checked against also sign the bundle's apt repository: apt checks it with them.
-  const keyFiles = !signed ? undefined : o.key ? [o.key] : v.policy ? (await loadTrustPolicy(v.policy.root))?.keyFiles : undefined;
+  const { v, signed, keyFiles } = await verifyForInstall(o, location, index, basePath);
   const base = basePath ? await openBundle(basePath) : undefined;
   const reports: InstallResult['reports'] = [];
   // What the journal records of a real run: finished, or stopped partway with what was done by then.
@@ -82,21 +63,7 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     };
     return installKinds(o, run);
   });
-  let stamp: ImageVersion | undefined;
-  if (!o.dryRun) {
-    await appendJournal(stateDir, entryOf(true));
-    stamp = await stampBox(o, pre, v.signature);
-    // The install is complete and journalled: a copy that cannot be kept (a full disk) is warned about, never a failed install.
-    if (o.keepBlobs)
-      await keepBlobs(stateDir, pre.indexSha256, index, base ? [pre.reader, base] : [pre.reader]).catch((e: unknown) =>
-        o.report({
-          type: 'warn',
-          message: `--keep-blobs: could not keep ${index.name} ${index.version} in ${stateDir}/kept (${e instanceof Error ? e.message : String(e)}); a rollback to it will need the bundle itself`,
-          subject: '--keep-blobs',
-        }),
-      );
-    await pruneKept(stateDir, await listHistory(stateDir));
-  }
+  const stamp = o.dryRun ? undefined : await completeInstall(o, pre, base, v.signature, () => appendJournal(stateDir, entryOf(true)));
   const stampFile = o.imageVersion ?? defaultImageVersion(stateDir);
   const plan = o.dryRun
     ? await installPlan(index, { ...(plans.apt ? { aptPlan: plans.apt } : {}), exec: o.exec, stampFile, ...(o.only ? { only: o.only } : {}) })
@@ -114,6 +81,56 @@ export async function installBundle(o: InstallOptions): Promise<InstallResult> {
     signature: v.signature,
     space,
   };
+}
+
+/** Verify before anything changes (the trust policy decides what an unsigned bundle gets: a warning or a refusal). */
+async function verifyForInstall(o: InstallOptions, location: string, index: BundleIndex, basePath: string | undefined) {
+  o.report({ type: 'phase', phase: 'verify' });
+  const v = await verifyBundle(location, {
+    ...(basePath ? { base: basePath } : {}),
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.requireSignature ? { requireSignature: true } : {}),
+    ...(o.allowExpired ? { allowExpired: true } : {}),
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.hashed ? { hashed: o.hashed } : {}),
+    signal: o.signal,
+    report: o.report,
+  });
+  if (!v.ok) throw trustError(v) ?? verifyError(v);
+  const signed = v.signature.status === 'valid';
+  if (!signed) {
+    o.report({
+      type: 'warn',
+      message: `${index.name} ${index.version} is not signed by a release key this box trusts: its integrity was checked (every file against SHA256SUMS), its origin was not; give --key <release key>, or set the box trust policy in ${v.policy?.root ?? DEFAULT_TRUST_DIR} (release keys and policy.yaml "require-signature: true")`,
+    });
+  }
+  // The keys the signature was checked against also sign the bundle's apt repository: apt checks it with them.
+  const keyFiles: string[] | undefined = !signed ? undefined : o.key ? [o.key] : v.policy ? (await loadTrustPolicy(v.policy.root))?.keyFiles : undefined;
+  return { v, signed, keyFiles };
+}
+
+/** A complete install: journalled, then the box stamped, then (with --keep-blobs) the bundle kept for a rollback. */
+async function completeInstall(
+  o: InstallOptions,
+  pre: Preflight,
+  base: BundleReader | undefined,
+  signature: InstallResult['signature'],
+  journal: () => Promise<unknown>,
+): Promise<ImageVersion | undefined> {
+  const { stateDir, index } = pre;
+  await journal();
+  const stamp = await stampBox(o, pre, signature);
+  // The install is complete and journalled: a copy that cannot be kept (a full disk) is warned about, never a failed install.
+  if (o.keepBlobs)
+    await keepBlobs(stateDir, pre.indexSha256, index, base ? [pre.reader, base] : [pre.reader]).catch((e: unknown) =>
+      o.report({
+        type: 'warn',
+        message: `--keep-blobs: could not keep ${index.name} ${index.version} in ${stateDir}/kept (${e instanceof Error ? e.message : String(e)}); a rollback to it will need the bundle itself`,
+        subject: '--keep-blobs',
+      }),
+    );
+  await pruneKept(stateDir, await listHistory(stateDir));
+  return stamp;
 }
 
 /**

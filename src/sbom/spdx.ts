@@ -5,6 +5,9 @@ import { localVersionFrom, npmPurl, sriHash } from './names.js';
 import { installOf, installText } from './install.js';
 import { normalizeLicense } from './licenses.js';
 import { licenceComment } from './licence-facts.js';
+import type { SpdxChecksum, SpdxDocument, SpdxPackage, SpdxRelationship } from './spdx-types.js';
+
+export type { SpdxChecksum, SpdxDocument, SpdxPackage, SpdxRelationship } from './spdx-types.js';
 
 /**
  * SPDX 2.3 JSON (spdx.github.io/spdx-spec/v2.3) generated from bundle.json alone, like the CycloneDX SBOM, so
@@ -13,49 +16,6 @@ import { licenceComment } from './licence-facts.js';
  * metadata declares them (licenseConcluded is NOASSERTION: nothing was analysed), and the dependency edges
  * the sources recorded (apt Depends, pip Requires-Dist) as DEPENDS_ON. Deterministic for one bundle.json.
  */
-export interface SpdxChecksum {
-  algorithm: 'SHA256' | 'SHA384' | 'SHA512';
-  checksumValue: string;
-}
-
-export interface SpdxPackage {
-  SPDXID: string;
-  name: string;
-  versionInfo?: string;
-  packageFileName?: string;
-  downloadLocation: string;
-  filesAnalyzed: false;
-  checksums?: SpdxChecksum[];
-  licenseConcluded: string;
-  licenseDeclared: string;
-  /** Where the declared licence was read, or why there is none (licence-facts.ts). */
-  licenseComments?: string;
-  copyrightText: 'NOASSERTION';
-  supplier?: string;
-  homepage?: string;
-  primaryPackagePurpose?: 'APPLICATION' | 'LIBRARY' | 'ARCHIVE' | 'FILE' | 'INSTALL' | 'OTHER';
-  externalRefs?: { referenceCategory: 'PACKAGE-MANAGER'; referenceType: 'purl'; referenceLocator: string }[];
-  comment?: string;
-}
-
-export interface SpdxRelationship {
-  spdxElementId: string;
-  relationshipType: 'DESCRIBES' | 'CONTAINS' | 'DEPENDS_ON';
-  relatedSpdxElement: string;
-}
-
-export interface SpdxDocument {
-  spdxVersion: 'SPDX-2.3';
-  dataLicense: 'CC0-1.0';
-  SPDXID: 'SPDXRef-DOCUMENT';
-  name: string;
-  documentNamespace: string;
-  creationInfo: { created: string; creators: string[]; comment?: string };
-  packages: SpdxPackage[];
-  relationships: SpdxRelationship[];
-  hasExtractedLicensingInfos?: { licenseId: string; extractedText: string; name: string; comment: string }[];
-}
-
 const NOASSERTION = 'NOASSERTION';
 
 const purpose: Record<SourceKind, NonNullable<SpdxPackage['primaryPackagePurpose']>> = {
