@@ -1,5 +1,7 @@
+import { steadyYoungGeneration } from '../util/gc.js';
 import { main } from './main.js';
 
+steadyYoungGeneration();
 void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
   // main() has let go of its Ctrl-C handler, but the process may still be draining its last handles: a late
