@@ -54,6 +54,7 @@ export const aptSource: Source<AptSpec> = {
         if (rec) universe!.add(rec);
       });
     }
+    phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
     const installed = await targetStatus(spec, ctx);
     let result;
     try {

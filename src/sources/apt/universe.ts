@@ -36,6 +36,13 @@ const PROVIDES_BIT = 1 << TEXT.indexOf('provides');
 /** sha256 as 32 bytes (64 lower-case hex digits), else as text after the other fields. */
 const SHA_BIN = 1 << 11;
 const SHA_TEXT = 1 << 12;
+/** Filename is `<folder><package>_<version without epoch>_<architecture>.deb` (Debian's pool layout): only the folder is kept, as an id. */
+const FILE_POOL = 1 << 13;
+const FILE_BIT = 1 << TEXT.indexOf('filename');
+const REFS = 5; // priority, section, source, homepage, pool folder
+
+/** The file name Debian's pool gives a package: what FILE_POOL rows leave out. */
+const poolName = (name: string, version: string, arch: string) => `${name}_${version.replace(/^[0-9]+:/, '')}_${arch}.deb`;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 const MA = [undefined, 'same', 'foreign', 'allowed', 'no'] as const;
@@ -60,8 +67,8 @@ export class Universe implements RecordTable<AptPackageRecord> {
   private offs = new Float64Array(1024);
   private sizes = new Float64Array(1024);
   private isizes = new Float64Array(1024);
-  /** priority, section, source, homepage: ids into `strings` (0: absent). */
-  private refs = new Int32Array(4 * 1024);
+  /** REFS a row: ids into `strings` (0: absent). */
+  private refs = new Int32Array(REFS * 1024);
   private small = new Uint16Array(3 * 1024); // architecture id, origin id, flags (multi-arch 0-4, essential, important)
   private readonly names: string[] = [];
   private readonly strings: (string | undefined)[] = [undefined];
@@ -90,7 +97,7 @@ export class Universe implements RecordTable<AptPackageRecord> {
     this.offs = more(this.offs, 1);
     this.sizes = more(this.sizes, 1);
     this.isizes = more(this.isizes, 1);
-    this.refs = more(this.refs, 4);
+    this.refs = more(this.refs, REFS);
     this.small = more(this.small, 3);
   }
 
@@ -116,6 +123,12 @@ export class Universe implements RecordTable<AptPackageRecord> {
         need += 5 + Buffer.byteLength(v);
       }
     }
+    const base = poolName(rec.package, rec.version, rec.architecture);
+    const pooled = rec.filename.length > base.length && rec.filename.endsWith(base) && rec.filename[rec.filename.length - base.length - 1] === '/';
+    if (pooled) {
+      mask = (mask & ~FILE_BIT) | FILE_POOL;
+      need -= 5 + Buffer.byteLength(rec.filename);
+    }
     const shaBin = HEX64.test(rec.sha256);
     mask |= shaBin ? SHA_BIN : SHA_TEXT;
     need += shaBin ? 32 : 5 + Buffer.byteLength(rec.sha256);
@@ -134,7 +147,8 @@ export class Universe implements RecordTable<AptPackageRecord> {
     this.offs[i] = (this.chunks.length - 1) * CHUNK + start;
     this.sizes[i] = rec.size;
     this.isizes[i] = rec.installedSize ?? NaN;
-    this.refs.set([this.id(rec.priority), this.id(rec.section), this.id(rec.source), this.id(rec.homepage)], 4 * i);
+    const folder = pooled ? this.id(rec.filename.slice(0, rec.filename.length - base.length)) : 0;
+    this.refs.set([this.id(rec.priority), this.id(rec.section), this.id(rec.source), this.id(rec.homepage), folder], REFS * i);
     let o = this.origins.indexOf(rec.origin);
     if (o < 0) o = this.origins.push(rec.origin) - 1;
     const flags = MA.indexOf(rec.multiArch) | (rec.essential ? F_ESSENTIAL : 0) | (rec.important ? F_IMPORTANT : 0);
@@ -176,7 +190,7 @@ export class Universe implements RecordTable<AptPackageRecord> {
     const t: Partial<Record<TextField, string>> = {};
     const sha256 = this.texts(i, t, true)!;
     const s = this.strings;
-    const k = 4 * i;
+    const k = REFS * i;
     const flags = this.small[3 * i + 2]!;
     const isz = this.isizes[i]!;
     // the same properties in the same order as toPackageRecord gives
@@ -200,7 +214,7 @@ export class Universe implements RecordTable<AptPackageRecord> {
       breaks: t.breaks,
       replaces: t.replaces,
       enhances: t.enhances,
-      filename: t.filename!,
+      filename: t.filename ?? s[this.refs[k + 4]!]! + poolName(this.names[i]!, t.version!, this.arch(i)),
       size: this.sizes[i]!,
       sha256,
       installedSize: Number.isNaN(isz) ? undefined : isz,
