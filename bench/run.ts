@@ -18,6 +18,7 @@ import { type DataSet, ensureDataSet } from './data.js';
 import { type Metric, formatTable, tryExec } from './report.js';
 import { type Measured, measure, rssMethod } from './measure.js';
 import { packScript } from '../src/runtime/pack.js';
+import { MAX_THREADS } from '../src/bundle/hashpool.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // The packed single script: what ships to the box and what an installed package runs (no tsx start-up).
@@ -245,6 +246,9 @@ async function main(): Promise<number> {
       return ok === listed.length ? undefined : `sha256sum said OK for ${ok} of ${listed.length} files`;
     };
     log(`verify the folder (${listed.length} files, ${(bundleBytes / GiB).toFixed(2)} GiB) vs sha256sum vs openssl`);
+    // The most threads verify starts (hashpool.ts MAX_THREADS), whatever the cores here: its RSS is the worst case
+    // of any thread count (issue #14: <= 200 MB), e.g. the 16-core GPU box's default.
+    await timed('verify-max-threads', `vault-bundle verify --threads ${MAX_THREADS}`, node, [CLI, '-q', 'verify', '--threads', String(MAX_THREADS), out]);
     for (let i = 0; i < REPEATS; i++) {
       await timed('verify-dir', 'vault-bundle verify <dir>', node, [CLI, '-q', 'verify', out]);
       await timed(
@@ -412,6 +416,7 @@ function computeMetrics(bundleBytes: number): Metric[] {
   rss('build-warm', 'build (warm)');
   rss('build-tar', 'build --tar');
   rss('verify-dir', 'verify <dir>');
+  rss('verify-max-threads', `verify --threads ${MAX_THREADS}`);
   rss('verify-tar', 'verify <tar>');
   return m;
 }

@@ -7,8 +7,11 @@
 # pair `sh BUNDLE/vault-bundle` runs) first BUILDS a files bundle of generated data, then verifies it.
 # Environment: OUT (results folder, default ./verify-bench-out), WORK (scratch folder on a disk with
 # 2.2 x GIB free; default /var/tmp/vault-verify-bench), GIB (default 16), FILES (default 64), REPEATS
-# (default 3), COLD=0 (skip the cold runs, which drop the page cache), THREADS (verify --threads; default: every core), BASE_CJS (optional: a second
-# vault-bundle.cjs, e.g. main's, timed the same way for an A/B in one run), KEEP=1 (keep WORK).
+# (default 3), COLD=0 (skip the cold runs, which drop the page cache), THREADS (verify --threads; default: every core),
+# CJS (the vault-bundle.cjs to time; default: BUNDLE's carried one), BASE_CJS (optional: a second vault-bundle.cjs,
+# e.g. main's, timed the same way for an A/B in one run), KEEP=1 (keep WORK).
+# E.g. with the quickstart bundle of main carried and this branch's packed script beside it (`npx tsx
+# src/runtime/pack.ts new.cjs`): CJS=$PWD/new.cjs BASE_CJS=$B/runtime/vault-bundle.cjs sh verify-bench.sh $B
 # Results: $OUT/verify-bench.txt (one line a run) and $OUT/verify-bench.json (best of each, ratios, targets).
 set -eu
 B=$(cd "${1:?usage: verify-bench.sh BUNDLE}" && pwd)
@@ -18,7 +21,7 @@ GIB=${GIB:-16}
 FILES=${FILES:-64}
 REPEATS=${REPEATS:-3}
 NODE="$B/runtime/node"
-CJS="$B/runtime/vault-bundle.cjs"
+CJS=${CJS:-$B/runtime/vault-bundle.cjs}
 mkdir -p "$OUT" "$WORK/data"
 [ -x "$NODE" ] || { cp "$NODE" "$WORK/node" && chmod 700 "$WORK/node" && NODE="$WORK/node"; }
 "$NODE" --version >/dev/null

@@ -9,7 +9,6 @@ import { UsageError } from '../util/errors.js';
 import { HashPool, POOL_MIN_BYTES, interrupted } from './hashpool.js';
 import { SUMS_SIG } from './layout.js';
 import { type BundleReader, openBundle } from './reader.js';
-import { readVerifyKeys } from './signature.js';
 import { loadTrustPolicy } from '../state/trust-policy.js';
 import { checkBase, hashFiles, nameDamagedParts, partsToName, planHashes } from './verify/content.js';
 import { checkExpiry, indexVsBlobs, partsMatchIndex, readIndex } from './verify/index-checks.js';
@@ -144,9 +143,12 @@ type Trust = Pick<VerifyState, 'keys' | 'keySource' | 'signatureOptional' | 'pol
 
 /** The keys a signature is checked against: --key's, else the box trust policy's (see trust-policy.ts), else none. */
 async function trustFor(o: VerifyOptions): Promise<Trust> {
-  if (o.key) return { keys: await readVerifyKeys(o.key), keySource: '--key', signatureOptional: false };
+  // OpenPGP (a large library to set up) is loaded only where there are keys to check against.
+  const signature = () => import('./signature.js');
+  if (o.key) return { keys: await (await signature()).readVerifyKeys(o.key), keySource: '--key', signatureOptional: false };
   const policy = o.trustDir === false ? undefined : await loadTrustPolicy(o.trustDir);
   if (!policy || policy.keyFiles.length === 0) return { keys: undefined, keySource: '--key', signatureOptional: false };
+  const { readVerifyKeys } = await signature();
   const keys = (await Promise.all(policy.keyFiles.map((f) => readVerifyKeys(f)))).flat();
   return {
     keys,

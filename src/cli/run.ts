@@ -1,6 +1,8 @@
+import { steadyYoungGeneration } from '../util/gc.js';
 import { main } from './main.js';
 import { dropOutputOnClosedPipe } from './out.js';
 
+steadyYoungGeneration();
 dropOutputOnClosedPipe();
 
 // A Ctrl-C that lands after main() let go of its own handler, while the process drains its last handles, quits

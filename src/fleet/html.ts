@@ -26,31 +26,31 @@ function badge(b: BoxSummary): Html {
 
 function metricCell(b: BoxSummary, id: (typeof FLEET_METRICS)[number]['id']): Html {
   const c = b.metrics[id];
-  if (!c) return html`<td class="num muted" data-metric="${id}">—</td>`;
+  if (!c) return html`<td class="num muted" data-metric="${id}">\u2014</td>`;
   const peer = c.delta !== undefined ? `${c.delta > 0 ? '+' : ''}${(c.delta * 100).toFixed(1)} % vs peers ${fmt(c.peers!)}` : 'no peers';
-  return html`<td class="num${c.outlier ? ' outlier' : ''}" data-metric="${id}"${c.outlier ? trusted(' data-outlier="true"') : ''}>${fmt(c.value)}${c.outlier ? ' ▼' : ''}<span class="peer">${peer}</span></td>`;
+  return html`<td class="num${c.outlier ? ' outlier' : ''}" data-metric="${id}"${c.outlier ? trusted(' data-outlier="true"') : ''}>${fmt(c.value)}${c.outlier ? ' \u25bc' : ''}<span class="peer">${peer}</span></td>`;
 }
 
 /** The stamped image version, the one before it beneath (a first install has none). */
 function imageCell(b: BoxSummary): Html {
   const i = b.image;
-  if (!i) return html`<td class="ver muted" data-image="">—</td>`;
+  if (!i) return html`<td class="ver muted" data-image="">\u2014</td>`;
   const was = i.previous ? `was ${i.previous}` : 'first install';
   return html`<td class="ver" data-image="${i.version}">${i.version}${i.via === 'rollback' ? ' (rollback)' : ''}<span class="peer" data-previous="${i.previous ?? ''}">${was}</span></td>`;
 }
 
 function row(b: BoxSummary): Html {
   const v = b.versions;
-  const bundle = b.bundle ? `${b.bundle.name ?? '?'} ${b.bundle.version ?? '?'}` : '—';
+  const bundle = b.bundle ? `${b.bundle.name ?? '?'} ${b.bundle.version ?? '?'}` : '\u2014';
   return html`<tr class="status-${b.status}" data-host="${b.host}" data-status="${b.status}">
 <td class="host mono">${b.host}</td>
 <td>${badge(b)}</td>
 <td class="reason">${b.reason}</td>
-<td>${bundle}${b.bundle?.digest ? html`<span class="peer mono" title="${b.bundle.digest}">${b.bundle.digest.slice(0, 19)}…</span>` : ''}</td>
+<td>${bundle}${b.bundle?.digest ? html`<span class="peer mono" title="${b.bundle.digest}">${b.bundle.digest.slice(0, 19)}\u2026</span>` : ''}</td>
 ${imageCell(b)}
-<td class="ver">${v.driver ?? '—'}</td>
-<td class="ver">${v.cuda ?? '—'}</td>
-<td class="ver">${v.torch ?? '—'}</td>
+<td class="ver">${v.driver ?? '\u2014'}</td>
+<td class="ver">${v.cuda ?? '\u2014'}</td>
+<td class="ver">${v.torch ?? '\u2014'}</td>
 ${FLEET_METRICS.map((m) => metricCell(b, m.id))}
 </tr>`;
 }
@@ -71,7 +71,7 @@ ${s.reasons.map((r) => html`<tr><td class="reason">${r.reason}</td><td class="nu
 export function renderFleetHtml(s: FleetSummary, tool: { name: string; version: string }): string {
   const csp = `default-src 'none'; style-src 'sha256-${sha256b64(FLEET_CSS)}'; script-src 'none'; img-src data:; base-uri 'none'; form-action 'none'`;
   const c = s.counts;
-  const med = (id: (typeof FLEET_METRICS)[number]['id']) => (s.medians[id] !== undefined ? fmt(s.medians[id]) : '—');
+  const med = (id: (typeof FLEET_METRICS)[number]['id']) => (s.medians[id] !== undefined ? fmt(s.medians[id]) : '\u2014');
   const page = html`<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -42,12 +42,12 @@ export function renderReport(d: ReportData): string {
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="${ix.tool.name} ${ix.tool.version}">
-<title>${ix.name} ${ix.version} — bundle report</title>
+<title>${ix.name} ${ix.version} \u2014 bundle report</title>
 <style>${trusted(CSS)}</style>
 </head>
 <body>
 <h1>${ix.name} ${ix.version}</h1>
-<p class="sub">${ix.description ?? ''}${ix.description ? ' — ' : ''}bundle report for the security reviewer</p>
+<p class="sub">${ix.description ?? ''}${ix.description ? ' \u2014 ' : ''}bundle report for the security reviewer</p>
 ${metadata(d)}
 ${componentsTable(d)}
 ${licenses(d.licenses)}
@@ -99,7 +99,7 @@ function componentsTable(d: ReportData): Html {
       .join(' ')
       .toLowerCase();
     return html`<tr data-search="${search}" data-key="${c.key}">
-<td>${c.kind}</td><td>${c.name}${inst ? html`<br><span class="${inst.flags.length ? 'mono bad install' : 'mono muted install'}">→ ${installText(inst)}</span>` : ''}</td><td class="mono ver">${c.version}</td>
+<td>${c.kind}</td><td>${c.name}${inst ? html`<br><span class="${inst.flags.length ? 'mono bad install' : 'mono muted install'}">\u2192 ${installText(inst)}</span>` : ''}</td><td class="mono ver">${c.version}</td>
 <td>${lic ? html`${lic.spdx}${lic.listed ? '' : html` <span class="muted">(not on the SPDX list)</span>`}` : html`<span class="muted" title="${c.licenseNote ?? ''}">unknown${c.licenseNote ? ' (see note)' : ''}</span>`}</td>
 <td class="num" data-v="${c.size}">${formatBytes(c.size)}</td>
 ${c.integrity ? html`<td class="mono ver" title="${c.integrity}">${c.integrity.slice(0, 19)}</td>` : html`<td class="mono ver" title="${c.digest}">${c.digest.slice(7, 19)}${c.files ? html` <span class="muted">(${Object.keys(c.files).length} files)</span>` : ''}</td>`}
@@ -109,7 +109,7 @@ ${d.audit ? html`<td class="num" data-v="${h.length}">${h.length ? html`<span cl
 `;
   });
   return html`<h2 id="components-title">Components</h2>
-<div class="toolbar"><input id="q" type="search" placeholder="filter: name, version, license, purl…" aria-label="filter components" autocomplete="off">
+<div class="toolbar"><input id="q" type="search" placeholder="filter: name, version, license, purl\u2026" aria-label="filter components" autocomplete="off">
 <span id="count">${d.components.length} of ${d.components.length} components</span></div>
 <table id="components" data-total="${d.components.length}" data-visible="${d.components.length}">
 <thead><tr><th class="sortable">kind</th><th class="sortable">name</th><th>version</th><th class="sortable">license</th><th class="sortable num">size</th><th>sha256</th><th>purl</th>${d.audit ? html`<th class="sortable num">findings</th>` : ''}</tr></thead>
@@ -182,8 +182,8 @@ ${list.map(
 )}</tbody></table>`
       : '';
   return html`<h2 id="diff">Changes since ${x.old.name} ${x.old.version}</h2>
-<p>${x.old.artifacts} → ${x.new.artifacts} artifacts, ${formatBytes(x.old.bytes)} → ${formatBytes(x.new.bytes)} (${signedBytes(x.sizeDelta)}); ${x.unchanged} unchanged.</p>
+<p>${x.old.artifacts} \u2192 ${x.new.artifacts} artifacts, ${formatBytes(x.old.bytes)} \u2192 ${formatBytes(x.new.bytes)} (${signedBytes(x.sizeDelta)}); ${x.unchanged} unchanged.</p>
 ${x.attention.length ? html`<h3 class="bad">Setuid, setgid or world-writable (${x.attention.length})</h3><ul class="compact" id="diff-attention">${x.attention.map((a) => html`<li class="bad"><b>${a.name}</b> installs to <span class="mono">${installText(a.install)}</span>${a.was ? html`, was <span class="mono">${installText(a.was)}</span>` : ' (new file)'}</li>`)}</ul>` : ''}
-${x.warnings.length ? html`<h3 class="bad">Same version, different content (${x.warnings.length})</h3><ul class="compact" id="diff-warnings">${x.warnings.map((w) => html`<li>${w.kind} <b>${w.name}</b> ${w.version}: <span class="mono">${w.from}</span> → <span class="mono">${w.to}</span>${w.files ? ` (files ${w.files.join(', ')})` : ''}</li>`)}</ul>` : ''}
+${x.warnings.length ? html`<h3 class="bad">Same version, different content (${x.warnings.length})</h3><ul class="compact" id="diff-warnings">${x.warnings.map((w) => html`<li>${w.kind} <b>${w.name}</b> ${w.version}: <span class="mono">${w.from}</span> \u2192 <span class="mono">${w.to}</span>${w.files ? ` (files ${w.files.join(', ')})` : ''}</li>`)}</ul>` : ''}
 ${table('Upgraded', 'upgraded', x.upgraded)}${table('Downgraded', 'downgraded', x.downgraded)}${table('Added', 'added', x.added)}${table('Removed', 'removed', x.removed)}${table('Changed', 'changed', x.changed)}`;
 }

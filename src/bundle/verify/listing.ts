@@ -8,7 +8,6 @@ import { bundleIndexSchema } from '../index.js';
 import { INDEX, PARTS, PART_NAME, SUMS, SUMS_SIG, UNLISTED_ALLOWED, isBundlePath, isOsMetadata } from '../layout.js';
 import { readSums } from '../load.js';
 import type { BundleEntry } from '../reader.js';
-import { checkDetached } from '../signature.js';
 import type { VerifyState } from './state.js';
 
 /**
@@ -71,6 +70,7 @@ export async function checkSignature(s: VerifyState): Promise<void> {
     });
     return;
   }
+  const { checkDetached } = await import('../signature.js'); // OpenPGP only where there is a signature to check
   const signature = await checkDetached(s.sums.bytes, await s.reader.read(SUMS_SIG, limits.maxIndexBytes), keys, s.now);
   s.signature = signature;
   if (signature.status === 'invalid') {

@@ -4,6 +4,7 @@ import { PackageURL } from 'packageurl-js';
 import { openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
+import { phaseDone } from '../../util/gc.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { PACKAGE_FIELDS, readStanzas } from './deb822.js';
 import { type AptPackageRecord, parseStatus, toPackageRecord } from './records.js';
@@ -14,6 +15,7 @@ import { checkApt } from './simulate.js';
 import { expandSources } from './repos.js';
 import { ClosureError, resolveClosure } from './resolve/index.js';
 import { type AptSpec, aptSchema } from './schema.js';
+import { Universe } from './universe.js';
 import type { InstalledRecord, PackageRecord } from './types.js';
 
 /** Locked.meta keys that carry the control fields the box's local repository index needs. */
@@ -45,13 +47,15 @@ export const aptSource: Source<AptSpec> = {
     const repos = await expandSources(spec, ctx.baseDir);
     const architectures = spec.architectures ?? [ctx.target.arch];
     const indexes = await fetchIndexes(repos, architectures, ctx);
-    const universe: PackageRecord[] = [];
+    // The stanzas in a byte arena, records built for the few thousand the resolver looks at (universe.ts).
+    let universe: Universe | undefined = new Universe();
     for (const ix of indexes) {
       await readStanzas(readIndex(ix), PACKAGE_FIELDS, (stanza) => {
         const rec = toPackageRecord(stanza, ix.ref);
-        if (rec) universe.push(rec);
+        if (rec) universe!.add(rec);
       });
     }
+    phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
     const installed = await targetStatus(spec, ctx);
     let result;
     try {
@@ -77,6 +81,8 @@ export const aptSource: Source<AptSpec> = {
       }
       throw err;
     }
+    universe = undefined;
+    phaseDone(); // the universe and the resolver's tables are garbage now: the fetch starts from a small heap
     const idOf = (p: PackageRecord) => `apt:${p.package}@${p.version}:${p.architecture}`;
     const byKey = new Map(result.packages.map((p) => [`${p.package}:${p.architecture}`, p]));
     const dependents = new Map<string, string[]>();

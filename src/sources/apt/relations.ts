@@ -87,9 +87,9 @@ function parseAlternative(s: string): Relation | undefined {
 /**
  * Parses Depends, Pre-Depends, Recommends, Suggests, Provides, Conflicts, Breaks, Replaces and Enhances:
  * comma-separated groups of `|` alternatives. Results are cached by field text (many packages share them)
- * and must not be mutated.
+ * and must not be mutated; `keep` false parses without caching (a pass over every stanza of the indexes).
  */
-export function parseRelations(field: string | undefined): Relations {
+export function parseRelations(field: string | undefined, keep = true): Relations {
   if (!field) return [];
   const hit = cache.get(field);
   if (hit) return hit;
@@ -102,7 +102,7 @@ export function parseRelations(field: string | undefined): Relations {
     }
     if (alts.length) out.push(alts);
   }
-  cache.set(field, out);
+  if (keep) cache.set(field, out);
   return out;
 }
 

@@ -1,25 +1,12 @@
 import type { AptPackageRecord, StatusRecord } from '../records.js';
-import { parseRelations } from '../relations.js';
+import { NameIndex } from './name-index.js';
+import { providesOf } from './provides-of.js';
 import type { InstalledRecord, PackageRecord, ResolveRequest } from '../types.js';
 import { compareVersions } from '../version.js';
-import {
-  F_ARCHSPECIFIC,
-  F_IMPLICIT,
-  type Group,
-  MA_ALL,
-  MA_ALLOWED,
-  MA_FOREIGN,
-  MA_SAME,
-  MODE_KEEP,
-  NONE_V,
-  type Pkg,
-  type Prv,
-  type Stanza,
-  type Ver,
-  verArch,
-} from './model.js';
+import { type Group, MA_ALL, MA_ALLOWED, MA_FOREIGN, MA_SAME, MODE_KEEP, NONE_V, type Pkg, type Prv, type Stanza, type Ver } from './model.js';
 import { policyCandidate, statusOf } from './policy.js';
 import { versionHash } from './version-hash.js';
+import { type RecordTable, recordTable } from '../universe.js';
 
 const PRIORITY: Record<string, number> = { required: 1, important: 2, standard: 3, optional: 4, extra: 5 };
 
@@ -51,13 +38,19 @@ export class PackageCache {
   /** The configured architectures, native first (APT::Architectures order). */
   readonly archOrder: string[];
   readonly excluded: Set<string>;
-  /** Index stanzas of configured architectures (in the order apt reads the index files), then the status file's. */
-  readonly stanzas: Stanza[] = [];
-  /** Where the status file's stanzas start in `stanzas`. */
+  /**
+   * Stanzas are numbered: those of the indexes of configured architectures (in the order apt reads the index
+   * files), then the status file's. `rows` maps the first to rows of the universe table.
+   */
+  private readonly table: RecordTable;
+  private readonly rows: Int32Array;
+  private readonly installed: readonly InstalledRecord[];
+  /** Where the status file's stanzas start. */
   readonly nUniverse: number;
-  readonly byName = new Map<string, number[]>();
-  /** Stanzas by the names they provide. */
-  readonly provIdx = new Map<string, number[]>();
+  /** How many stanzas there are. */
+  readonly nStanzas: number;
+  /** Stanzas by name and by the names they provide. */
+  readonly names: NameIndex;
   readonly groups = new Map<string, Group>();
   readonly pkgByKey = new Map<string, Pkg>();
   /** Every package built so far, in the order it was built. */
@@ -65,35 +58,46 @@ export class PackageCache {
   private readonly verOfStanza: (Ver | undefined)[];
   private verCount = 0;
 
-  constructor(universe: readonly PackageRecord[], installed: readonly InstalledRecord[], req: ResolveRequest) {
+  constructor(universe: readonly PackageRecord[] | RecordTable, installed: readonly InstalledRecord[], req: ResolveRequest) {
     this.native = req.architectures[0] ?? 'amd64';
     this.configured = new Set(req.architectures.length ? req.architectures : [this.native]);
     this.archOrder = [...this.configured];
     this.excluded = new Set(req.exclude);
-    for (const r of universe) if (this.checkArch(r.architecture)) this.index(r);
-    this.nUniverse = this.stanzas.length;
-    for (const i of installed) this.index(i);
-    this.verOfStanza = new Array<Ver | undefined>(this.stanzas.length);
+    const table = (this.table = 'get' in universe ? universe : recordTable(universe));
+    const rows = new Int32Array(table.length);
+    const names = (this.names = new NameIndex(table.length + installed.length));
+    let n = 0;
+    for (let r = 0; r < table.length; r++) {
+      if (!this.checkArch(table.arch(r))) continue;
+      rows[n] = r;
+      names.add(n++, table.name(r), table.provides(r));
+    }
+    this.rows = rows.slice(0, n);
+    this.nUniverse = n;
+    this.installed = installed;
+    for (const i of installed) names.add(n++, i.package, i.provides);
+    this.nStanzas = n;
+    this.verOfStanza = new Array<Ver | undefined>(n);
   }
 
-  private index(rec: Stanza): void {
-    const i = this.stanzas.length;
-    this.stanzas.push(rec);
-    const l = this.byName.get(rec.package);
-    if (l) l.push(i);
-    else this.byName.set(rec.package, [i]);
-    if (rec.provides) {
-      let last = '';
-      for (const g of parseRelations(rec.provides)) {
-        for (const r of g) {
-          if (r.name === last) continue;
-          last = r.name;
-          const pl = this.provIdx.get(r.name);
-          if (!pl) this.provIdx.set(r.name, [i]);
-          else if (pl[pl.length - 1] !== i) pl.push(i);
-        }
-      }
-    }
+  /** Stanza i (the same object every time). */
+  stanza(i: number): Stanza {
+    return i < this.nUniverse ? this.table.get(this.rows[i]!) : this.installed[i - this.nUniverse]!;
+  }
+
+  /** Stanza i for one look, as a scan over every stanza wants it: not kept. */
+  peek(i: number): Stanza {
+    return i < this.nUniverse ? this.table.peek(this.rows[i]!) : this.installed[i - this.nUniverse]!;
+  }
+
+  /** The package name of stanza i. */
+  nameOf(i: number): string {
+    return i < this.nUniverse ? this.table.name(this.rows[i]!) : this.installed[i - this.nUniverse]!.package;
+  }
+
+  /** The architecture field of stanza i. */
+  archOf(i: number): string {
+    return i < this.nUniverse ? this.table.arch(this.rows[i]!) : this.installed[i - this.nUniverse]!.architecture;
   }
 
   /** Whether apt reads stanzas of this architecture (a configured one, or "all"). */
@@ -120,8 +124,8 @@ export class PackageCache {
     if (g.pkgs) return g.pkgs;
     if (g.name.includes(':')) return (g.pkgs = [this.getPkg(g.name, 'any')]);
     const arches: string[] = [this.native];
-    for (const i of this.byName.get(g.name) ?? []) {
-      const a = this.normArch(this.stanzas[i]!.architecture);
+    for (const i of this.names.named(g.name)) {
+      const a = this.normArch(this.archOf(i));
       if (!arches.includes(a)) arches.push(a);
     }
     return (g.pkgs = arches.map((a) => this.getPkg(g.name, a)));
@@ -169,11 +173,11 @@ export class PackageCache {
 
   /** Merges the stanzas of name:a into p's versions, the way apt does: highest first, equal ones merged. */
   private addVersions(p: Pkg, name: string, a: string): void {
-    const { stanzas, nUniverse } = this;
+    const { nUniverse } = this;
     const versions: Ver[] = [];
-    for (const i of this.byName.get(name) ?? []) {
-      const rec = stanzas[i]!;
-      if (this.normArch(rec.architecture) !== a) continue;
+    for (const i of this.names.named(name)) {
+      if (this.normArch(this.archOf(i)) !== a) continue;
+      const rec = this.stanza(i);
       const fromStatus = i >= nUniverse;
       // the same version string from another stanza is the same version when apt's VersionHash and the
       // Multi-Arch field agree (a status stanza has no Size; two index stanzas must also agree on Size)
@@ -181,7 +185,7 @@ export class PackageCache {
       let v: Ver | undefined;
       for (const x of versions) {
         if (x.str !== rec.version || x.ma !== ma) continue;
-        const d = stanzas[x.def]!;
+        const d = this.stanza(x.def);
         if (versionHash(d) !== versionHash(rec)) continue;
         if (!fromStatus && x.def < nUniverse && (d as PackageRecord).size && (rec as PackageRecord).size !== (d as PackageRecord).size) continue;
         v = x;
@@ -235,14 +239,8 @@ export class PackageCache {
   verOf(i: number): Ver {
     const v = this.verOfStanza[i];
     if (v) return v;
-    const rec = this.stanzas[i]!;
-    this.getPkg(rec.package, rec.architecture);
+    this.getPkg(this.nameOf(i), this.archOf(i));
     return this.verOfStanza[i]!;
-  }
-
-  /** ListParser::NewProvides does not record a package providing itself (same name, arch and version). */
-  private selfProvides(v: Ver, name: string, arch: string, str: string | undefined): boolean {
-    return v.pkg.group.name === name && (arch === v.pkg.arch || (arch === 'all' && v.pkg.arch === this.native)) && (!str || str === v.str);
   }
 
   /**
@@ -250,50 +248,6 @@ export class PackageCache {
    * M-A:allowed providing pkg:any, M-A:foreign providing every architecture) and NewPackage (siblings).
    */
   providesOf(t: Pkg): Prv[] {
-    if (t.provides) return t.provides;
-    const out: Prv[] = [];
-    const add = (ver: Ver, flags: number, str: string | undefined) => out.push({ ver, target: t, flags, ...(str ? { str } : {}) });
-    const gname = t.group.name;
-    const colon = gname.indexOf(':');
-    const base = t.arch === 'any' && colon > 0 ? gname.slice(0, colon) : gname;
-    const qual = t.arch === 'any' && colon > 0 ? gname.slice(colon + 1) : undefined;
-    for (const i of this.provIdx.get(base) ?? []) {
-      const v = this.verOf(i);
-      if (v.def !== i) continue; // apt reads the provides of the first stanza of a version
-      const arch = verArch(v);
-      const barbarian = !this.checkArch(arch);
-      for (const g of parseRelations(this.stanzas[i]!.provides)) {
-        for (const r of g) {
-          if (r.name !== base || (r.op && r.op !== '=')) continue;
-          const str = r.op ? r.version : undefined;
-          if (qual === undefined) {
-            // a real package: base of architecture t.arch
-            if (r.arch) {
-              if (r.arch !== 'any' && this.normArch(r.arch) === t.arch && !this.selfProvides(v, base, r.arch, str)) add(v, F_IMPLICIT | F_ARCHSPECIFIC, str);
-            } else if (v.ma & MA_FOREIGN) {
-              if (!barbarian) add(v, 0, str);
-              else if (v.pkg.arch === t.arch && !this.selfProvides(v, base, arch, str)) add(v, 0, str);
-            } else if (this.normArch(arch) === t.arch && !this.selfProvides(v, base, arch, str)) add(v, 0, str);
-          } else if (qual === 'any') {
-            if (r.arch === 'any') add(v, F_ARCHSPECIFIC, str);
-            else if (!r.arch && !(v.ma & MA_FOREIGN) && v.ma & MA_ALLOWED && !barbarian) add(v, F_IMPLICIT, str);
-          } else {
-            if (r.arch && this.normArch(r.arch) === this.normArch(qual)) add(v, F_ARCHSPECIFIC, str);
-            else if (!r.arch && v.pkg.arch === this.normArch(qual)) add(v, F_IMPLICIT | F_ARCHSPECIFIC, str);
-          }
-        }
-      }
-    }
-    // Multi-Arch implicit provides by the versions of the named package
-    for (const i of this.byName.get(base) ?? []) {
-      const v = this.verOf(i);
-      if (v.def !== i) continue;
-      if (qual === undefined) {
-        if (v.pkg !== t && v.ma & MA_FOREIGN && this.checkArch(v.pkg.arch)) add(v, F_IMPLICIT, v.str);
-      } else if (qual === 'any') {
-        if (v.ma & MA_ALLOWED && this.checkArch(verArch(v))) add(v, F_IMPLICIT, v.str);
-      } else if (v.pkg.arch === this.normArch(qual)) add(v, F_IMPLICIT | F_ARCHSPECIFIC, v.str);
-    }
-    return (t.provides = out);
+    return (t.provides ??= providesOf(this, t));
   }
 }

@@ -29,7 +29,7 @@ import {
 export function buildDeps(cache: PackageCache, v: Ver): Dep[] {
   if (v.deps) return v.deps;
   const { native } = cache;
-  const src: RelSource = cache.stanzas[v.def]!;
+  const src: RelSource = cache.stanza(v.def);
   const pkgArch = verArch(v);
   const barbarian = !cache.checkArch(pkgArch);
   const deps: Dep[] = [];

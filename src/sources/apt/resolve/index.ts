@@ -1,4 +1,5 @@
 import type { InstalledRecord, PackageRecord, ResolveRequest, ResolveResult } from '../types.js';
+import type { RecordTable } from '../universe.js';
 import { dropUnneededInstalls } from './autoremove.js';
 import { assertNothingBroken } from './broken.js';
 import { PackageCache } from './cache.js';
@@ -60,7 +61,7 @@ export { ClosureError } from './errors.js';
  * Computes what `apt-get install -s <packages>` installs for the same sources (universe, in the order apt
  * reads the index files) and target status, by apt 2.6's own algorithm (see the comment above).
  */
-export function resolveClosure(universe: readonly PackageRecord[], installed: readonly InstalledRecord[], req: ResolveRequest): ResolveResult {
+export function resolveClosure(universe: readonly PackageRecord[] | RecordTable, installed: readonly InstalledRecord[], req: ResolveRequest): ResolveResult {
   const cache = new PackageCache(universe, installed, req);
   const history = new StateHistory(cache);
   const depState = new DepState(cache, history, req.recommends);
@@ -70,7 +71,7 @@ export function resolveClosure(universe: readonly PackageRecord[], installed: re
   const ctx: ResolveContext = { cache, depState, providers, depcache, provenance };
 
   // every installed package takes part (reverse dependencies, other binaries of a source, autoremove)
-  for (let i = cache.nUniverse; i < cache.stanzas.length; i++) cache.verOf(i);
+  for (let i = cache.nUniverse; i < cache.nStanzas; i++) cache.verOf(i);
 
   const why: ResolveResult['why'] = new Map();
   markRequested(depcache, findRequested(cache, req.packages), why);

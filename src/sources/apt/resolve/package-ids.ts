@@ -29,10 +29,10 @@ export class PackageIds {
     if (p.id >= 0) return p.id;
     const st = (this.scanner ??= new IdScanner(this.cache));
     const key = p.arch === this.cache.native ? p.group.name : `${p.group.name}\0${p.arch}`;
-    const stanzas = this.cache.stanzas;
+    const cache = this.cache;
     let id = st.m.get(key);
-    while (id === undefined && st.next < stanzas.length) {
-      st.scan(stanzas[st.next++]!);
+    while (id === undefined && st.next < cache.nStanzas) {
+      st.scan(cache.peek(st.next++));
       id = st.m.get(key);
     }
     return (p.id = id ?? Number.MAX_SAFE_INTEGER);
@@ -42,8 +42,11 @@ export class PackageIds {
 /** Replays the package creations of apt's cache generator over the stanzas, one stanza at a time. */
 class IdScanner {
   private readonly filter = new Uint8Array(FILTER_BITS >> 3);
-  /** Names of packages that have Provides (the only ones numbered). */
-  private readonly wanted = new Set<string>();
+  /**
+   * Names of packages that have Provides (the only ones numbered), each mapped to one string of its own: a name
+   * cut from a stanza's field would keep that whole field alive (a row of the universe read for one look).
+   */
+  private readonly wanted = new Map<string, string>();
   /** name (native) or name\0arch -> creation order */
   readonly m = new Map<string, number>();
   /** wanted names with a package of any architecture */
@@ -58,18 +61,17 @@ class IdScanner {
 
   constructor(private readonly cache: PackageCache) {
     this.pkgArch = cache.native;
-    for (const list of cache.provIdx.values()) {
-      for (const i of list) {
-        const name = cache.stanzas[i]!.package;
-        if (this.wanted.has(name)) continue;
-        this.wanted.add(name);
-        const hb = filterBit(name);
-        this.filter[hb >> 3]! |= 1 << (hb & 7);
-      }
+    for (const i of cache.names.providers()) {
+      const name = cache.nameOf(i);
+      if (this.wanted.has(name)) continue;
+      this.wanted.set(name, name);
+      const hb = filterBit(name);
+      this.filter[hb >> 3]! |= 1 << (hb & 7);
     }
   }
 
-  private create(name: string, arch: string): void {
+  private create(cut: string, arch: string): void {
+    const name = this.wanted.get(cut) ?? cut;
     const a = this.cache.normArch(arch);
     const key = a === this.cache.native ? name : `${name}\0${a}`;
     if (this.m.has(key)) return;
@@ -145,7 +147,7 @@ class IdScanner {
     if (r.enhances) this.scanField(r.enhances);
     if (rec.provides) {
       const foreign = rec.multiArch === 'foreign';
-      for (const g of parseRelations(rec.provides)) {
+      for (const g of parseRelations(rec.provides, false)) {
         for (const r of g) {
           if (!this.wanted.has(r.name) || (r.op && r.op !== '=')) continue;
           const str = r.op ? r.version : undefined;

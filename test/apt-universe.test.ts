@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { toPackageRecord } from '../src/sources/apt/records.js';
+import { resolveClosure } from '../src/sources/apt/resolve/index.js';
+import type { IndexRef } from '../src/sources/apt/types.js';
+import { Universe, recordTable } from '../src/sources/apt/universe.js';
+
+// The lock's compact universe (universe.ts) must give the resolver exactly the records toPackageRecord gives.
+const origin = (component: string): IndexRef => ({
+  uri: 'http://127.0.0.1/debian',
+  suite: 'bookworm',
+  component,
+  indexPath: `${component}/binary-amd64/Packages`,
+  releaseDigest: `sha256:${'a'.repeat(64)}`,
+  signer: 'F'.repeat(40),
+  vendor: 'debian',
+  distro: 'bookworm',
+  pin: 500,
+});
+
+const stanzas: Record<string, string>[] = [
+  { package: 'a', version: '1:2.0-1', architecture: 'amd64', filename: 'pool/main/a/a_2.0-1_amd64.deb', size: '10', sha256: 'AB'.repeat(32) },
+  {
+    package: 'b',
+    version: '3',
+    architecture: 'all',
+    'multi-arch': 'foreign',
+    essential: 'yes',
+    protected: 'yes',
+    priority: 'optional',
+    section: 'libs',
+    source: 'bsrc (2)',
+    homepage: 'https://example.org/ünïcode',
+    'pre-depends': 'c',
+    depends: 'a (>= 1:2), d | e',
+    recommends: 'f',
+    suggests: 'g',
+    provides: 'virt (= 3), other',
+    conflicts: 'h',
+    breaks: 'i (<< 2)',
+    replaces: 'j',
+    enhances: 'k',
+    filename: 'pool/main/b/bsrc/b_3_all.deb',
+    size: '12345678901',
+    sha256: 'not-a-hex-digest',
+    'installed-size': '42',
+  },
+  { package: 'c', version: '1', architecture: 'arm64', filename: 'c.deb', size: '0', sha256: '0'.repeat(64), depends: 'x'.repeat(70000) },
+];
+
+describe('Universe (the lock parse stanzas in a byte arena)', () => {
+  const records = stanzas.map((s, i) => toPackageRecord(s, origin(i ? 'contrib' : 'main'))!);
+  const u = new Universe();
+  for (const r of records) u.add(r);
+
+  it('gives back each record exactly, property order included, and the same object every time', () => {
+    expect(u.length).toBe(3);
+    records.forEach((r, i) => {
+      expect(u.get(i)).toStrictEqual(r);
+      expect(Object.keys(u.get(i))).toEqual(Object.keys(r));
+      expect(u.get(i)).toBe(u.get(i));
+      expect([u.name(i), u.arch(i), u.provides(i)]).toEqual([r.package, r.architecture, r.provides]);
+    });
+  });
+
+  it('peeks at the fields a scan reads, in one reused object', () => {
+    const p = u.peek(1);
+    expect([p.package, p.version, p.architecture, p.multiArch, p.depends, p.provides, p.enhances]).toEqual([
+      'b',
+      '3',
+      'all',
+      'foreign',
+      'a (>= 1:2), d | e',
+      'virt (= 3), other',
+      'k',
+    ]);
+    expect(u.peek(0)).toBe(p);
+    expect([p.package, p.depends, p.provides]).toEqual(['a', undefined, undefined]);
+  });
+
+  it('resolves as the array of records does', () => {
+    const req = { packages: ['b'], exclude: [], recommends: false, architectures: ['amd64'] };
+    const more = new Universe();
+    const list = [
+      ...records.slice(0, 2),
+      toPackageRecord(
+        { package: 'c', version: '1', architecture: 'amd64', filename: 'c.deb', size: '1', sha256: '1'.repeat(64), provides: 'e' },
+        origin('main'),
+      )!,
+      toPackageRecord({ package: 'd', version: '1', architecture: 'amd64', filename: 'd.deb', size: '1', sha256: '2'.repeat(64) }, origin('main'))!,
+    ];
+    for (const r of list) more.add(r);
+    const a = resolveClosure(list, [], req);
+    const b = resolveClosure(more, [], req);
+    expect(b.packages.map((p) => `${p.package}=${p.version}`)).toEqual(a.packages.map((p) => `${p.package}=${p.version}`));
+    expect(b.packages).toStrictEqual(a.packages);
+    expect([...b.why]).toEqual([...a.why]);
+    expect(resolveClosure(recordTable(list), [], req).packages).toStrictEqual(a.packages);
+  });
+});

@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { HashPool, MAX_THREADS } from '../src/bundle/hashpool.js';
+
+// Memory of the packed CLI (issue #14): start-up and the hashing threads of verify.
+describe('packed CLI memory', () => {
+  it('is pure ASCII, so V8 holds its 3.7 MB source as one byte a character (a single non-ASCII one doubles it)', () => {
+    const bytes = readFileSync(fileURLToPath(new URL('../dist/vault-bundle.cjs', import.meta.url)));
+    const at = bytes.findIndex((b) => b > 0x7f);
+    expect(at === -1 ? '' : bytes.subarray(Math.max(0, at - 60), at + 20).toString('latin1')).toBe('');
+  });
+
+  it(`starts at most ${MAX_THREADS} hashing threads whatever is asked`, async () => {
+    const pool = new HashPool(64);
+    try {
+      expect((pool as unknown as { workers: unknown[] }).workers).toHaveLength(MAX_THREADS);
+    } finally {
+      await pool.close();
+    }
+  });
+});
