@@ -66,20 +66,7 @@ export const aptSource: Source<AptSpec> = {
         architectures,
       });
     } catch (err) {
-      if (err instanceof ClosureError) {
-        throw new UpstreamError({
-          code: err.code === 'UNSATISFIABLE' ? 'CLOSURE_MISSING' : 'NOT_FOUND_IN_INDEX',
-          message: `apt: ${err.message}`,
-          subject: `apt:${err.package}`,
-          hint:
-            err.hint ??
-            (err.code === 'UNSATISFIABLE'
-              ? 'add the repository (or component) that provides it, or list the package under "exclude" if the box already has it'
-              : 'check the package name and version, and that its repository and component are in apt.sources'),
-          cause: err,
-        });
-      }
-      throw err;
+      throw err instanceof ClosureError ? closureError(err) : err;
     }
     universe = undefined;
     phaseDone(); // the universe and the resolver's tables are garbage now: the fetch starts from a small heap
@@ -168,4 +155,19 @@ async function readStatus(path: string): Promise<InstalledRecord[]> {
       hint: "copy the box's /var/lib/dpkg/status next to the manifest and point target-status at it",
     });
   }
+}
+
+/** The resolver's failure as the user's problem, with what to do about it. */
+function closureError(err: ClosureError): UpstreamError {
+  return new UpstreamError({
+    code: err.code === 'UNSATISFIABLE' ? 'CLOSURE_MISSING' : 'NOT_FOUND_IN_INDEX',
+    message: `apt: ${err.message}`,
+    subject: `apt:${err.package}`,
+    hint:
+      err.hint ??
+      (err.code === 'UNSATISFIABLE'
+        ? 'add the repository (or component) that provides it, or list the package under "exclude" if the box already has it'
+        : 'check the package name and version, and that its repository and component are in apt.sources'),
+    cause: err,
+  });
 }
