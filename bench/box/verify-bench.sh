@@ -101,7 +101,7 @@ for r in runs:
     if r.get('rc') == 0:
         k = r['label'] + (' cold' if r['cold'] else ' warm')
         best[k] = min(best.get(k, 1e9), r['wall_s'])
-peak = max([r.get('max_rss_kib', 0) for r in runs if r['label'].startswith('verify')] or [0])
+peak = max([r.get('max_rss_kib', 0) for r in runs if r['label'] == 'verify'] or [0])
 peer = min([v for k, v in best.items() if k.startswith('xargs')] or [0])
 v, vc, c = best.get('verify warm'), best.get('verify cold'), best.get('cat cold')
 out = {'cores': int(sys.argv[2]), 'gib': int(sys.argv[3]), 'files': int(sys.argv[4]), 'best_s': best,
