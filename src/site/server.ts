@@ -121,12 +121,14 @@ interface Site {
 
 function logWhenDone(req: IncomingMessage, res: ServerResponse, log: (l: AccessLine) => void): void {
   const t0 = performance.now();
+  // Read now: by 'finish' a closed connection's socket no longer knows its peer (the line said remote "").
+  const remote = req.socket.remoteAddress ?? '';
   res.once('finish', () => {
     const bytes = req.method === 'HEAD' || res.statusCode === 304 ? 0 : (bodyLength.get(res) ?? 0);
     const agent = req.headers['user-agent'];
     log({
       time: new Date().toISOString(),
-      remote: req.socket.remoteAddress ?? '',
+      remote,
       method: (req.method ?? '').slice(0, 16),
       path: (req.url ?? '').slice(0, 512),
       status: res.statusCode,

@@ -1,11 +1,14 @@
 import { type Hash, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { IntegrityError, localWriteError } from '../util/errors.js';
 import { passedThrough } from '../util/gc.js';
 import { type Digest, digestOf, hexOf } from './digest.js';
 import { BlobWriter } from './writer.js';
+import { hashFile } from './hash-file.js';
+
+export { hashFile };
 
 export interface Blob {
   digest: Digest;
@@ -192,35 +195,6 @@ export class Store {
       }),
     );
   }
-}
-
-/**
- * Read buffers of hashFile, reused across calls: a stream gave each 1 MiB chunk a Buffer of its own, and a
- * build that proves 2.7 GB of copies left tens of MB of them waiting for the garbage collector.
- */
-const spareBuffers: Buffer[] = [];
-const HASH_READ = 256 * 1024;
-
-export async function hashFile(path: string): Promise<Blob> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(HASH_READ);
-  try {
-    const fh = await open(path, 'r');
-    try {
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        hash.update(buf.subarray(0, bytesRead));
-        size += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
-  } finally {
-    spareBuffers.push(buf);
-  }
-  return { digest: digestOf(hash.digest('hex')), size };
 }
 
 /**
