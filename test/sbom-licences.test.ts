@@ -59,7 +59,13 @@ async function readThreeWays(dir: string) {
   const debs = (await readdir(join(dir, 'repo'), { recursive: true })).filter((f) => f.endsWith('.deb')).map((f) => join(dir, 'repo', f));
   const only = join(dir, 'only-xz-zstd');
   await mkdir(only, { recursive: true });
-  for (const t of ['xz', 'zstd']) await symlink(execFileSync('sh', ['-c', `command -v ${t}`]).toString().trim(), join(only, t));
+  for (const t of ['xz', 'zstd'])
+    await symlink(
+      execFileSync('sh', ['-c', `command -v ${t}`])
+        .toString()
+        .trim(),
+      join(only, t),
+    );
   const pkgs = debs.map((d) => execFileSync('dpkg-deb', ['-f', d, 'Package']).toString().trim());
   const readAll = async (o: { native?: boolean }) => Promise.all(debs.map((d, i) => readDebDoc(d, pkgs[i]!, o)));
   const path = process.env.PATH;
@@ -242,7 +248,7 @@ EOF`,
     expect(comp('gz-none')?.licenses ?? []).toEqual([]);
   });
 
-  it('the build host\'s dpkg-deb, its xz/zstd alone, and the JS decompressors read every .deb alike; a broken one falls back', () => {
+  it("the build host's dpkg-deb, its xz/zstd alone, and the JS decompressors read every .deb alike; a broken one falls back", () => {
     expect(ways.dpkg).toHaveLength(REAL.length + 3);
     expect(viaKinds(ways.dpkg)).toEqual(['copyright', 'link', 'missing']);
     expect(ways.xz).toEqual(ways.dpkg);

@@ -91,9 +91,9 @@ export function nativeTar(file: string, m: { name: string; start: number; size: 
   const child = spawn(prog, f.args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const raw = createReadStream(file, { start: m.start, end: m.start + m.size - 1, highWaterMark: 1 << 16 });
   // The program stopped early closes its input: that is no error of ours.
-  child.stdin!.on('error', () => raw.destroy());
-  raw.on('error', () => child.stdin!.destroy());
-  raw.pipe(child.stdin!);
+  child.stdin.on('error', () => raw.destroy());
+  raw.on('error', () => child.stdin.destroy());
+  raw.pipe(child.stdin);
   const t = wrap(child, `${f.name} ${f.args.join(' ')}`);
   return {
     ...t,
