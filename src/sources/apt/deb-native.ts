@@ -66,9 +66,12 @@ function wrap(child: ChildProcess, tool: string): NativeTar {
     stream: child.stdout!,
     tool,
     async stop() {
+      // Closing the pipe ends the program by SIGPIPE, and dpkg-deb then reaps its own decompressing child (a
+      // SIGTERM to dpkg-deb would orphan it, still running); one that does not go within 5 s is killed.
       child.stdout?.destroy();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await ended;
+      clearTimeout(timer);
     },
     result: () => ended,
   };
