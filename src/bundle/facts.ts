@@ -1,8 +1,5 @@
-import { availableParallelism } from 'node:os';
-import pLimit from 'p-limit';
 import { sources } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
-import type { Reporter } from '../util/events.js';
 
 /**
  * bundle.json's artifacts: the lock's, each with the facts its source read from the fetched bytes added to its
@@ -27,24 +24,4 @@ export async function withFacts(artifacts: readonly Locked[], base: readonly Loc
     }
     return f ? { ...a, meta: { ...a.meta, ...f } } : a;
   });
-}
-
-/**
- * Facts read while the downloads still run: each artifact of a source with facts is read as soon as its blob is
- * in the store (its `download:done`), one read per core, so a cold build's decompressing overlaps its network
- * wait. The sources keep what they read in their caches (apt: <cache>/facts/), where withFacts finds it; a read
- * that fails here is only done again there. `report` passes every event on to `ctx.report`.
- */
-export function factsWhileFetching(artifacts: readonly Locked[], ctx: BuildCtx): { report: Reporter; settled(): Promise<void> } {
-  const byId = new Map(artifacts.map((a) => [a.id, a]));
-  const limit = pLimit(availableParallelism());
-  const reads: Promise<unknown>[] = [];
-  const report: Reporter = (e) => {
-    ctx.report(e);
-    if (e.type !== 'download:done' || ctx.signal.aborted) return;
-    const a = byId.get(e.id);
-    const s = a && sources.find((x) => x.kind === a.kind);
-    if (a && s?.facts) reads.push(limit(() => s.facts!([a], ctx)).catch(() => undefined));
-  };
-  return { report, settled: async () => void (await Promise.all(reads)) };
 }

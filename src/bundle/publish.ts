@@ -18,7 +18,7 @@ import type { LoadedProbe } from '../probe/load.js';
 import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
-import { factsWhileFetching, withFacts } from './facts.js';
+import { withFacts } from './facts.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
@@ -172,17 +172,13 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
   const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
   runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
-  // The licences are read from each .deb as it lands (see facts.ts), not after the last one.
-  const early = factsWhileFetching(toFetch, ctx);
   let tally: FetchTally;
   try {
-    ({ tally } = await fetchTallied(toFetch, { ...ctx, report: early.report }, { concurrency: o.concurrency, sourceFor }));
+    ({ tally } = await fetchTallied(toFetch, ctx, { concurrency: o.concurrency, sourceFor }));
   } catch (err) {
     await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
-    await early.settled();
     throw err;
   }
-  await early.settled();
   if (ctx.signal.aborted) throw new InterruptedError();
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
   return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef, baseArtifacts: base!.artifacts } : {}), runtime: runtimeReady, tally };
