@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import type { BundleIndex } from '../src/bundle/index.js';
 import { validateSbom } from '../src/sbom/cyclonedx.js';
 import { spdxDocument } from '../src/sbom/spdx.js';
 import { dep5Id, dep5ToSpdx, parseDep5 } from '../src/sources/apt/copyright.js';
+import { readDebDoc } from '../src/sources/apt/deb-doc.js';
+import { onPath } from '../src/sources/apt/deb-native.js';
 import { wheelLicence } from '../src/sources/pip/licence.js';
 import { cardLicence } from '../src/sources/hf/licence.js';
 import { aptIso } from './helpers/apt-iso.js';
@@ -51,6 +53,43 @@ function cdxgenAccepts(bom: string): void {
   const c = spawnSync(bin('cdx-convert'), ['-i', bom, '-o', `${bom}.spdx.json`], { encoding: 'utf8' });
   expect(c.status, `${c.stdout}\n${c.stderr}`).toBe(0);
 }
+
+/** Every .deb under `repo` read by dpkg-deb, by xz/zstd alone (no dpkg-deb on PATH), by JS (none), and natively off. */
+async function readThreeWays(dir: string) {
+  const debs = (await readdir(join(dir, 'repo'), { recursive: true })).filter((f) => f.endsWith('.deb')).map((f) => join(dir, 'repo', f));
+  const only = join(dir, 'only-xz-zstd');
+  await mkdir(only, { recursive: true });
+  for (const t of ['xz', 'zstd'])
+    await symlink(
+      execFileSync('sh', ['-c', `command -v ${t}`])
+        .toString()
+        .trim(),
+      join(only, t),
+    );
+  const pkgs = debs.map((d) => execFileSync('dpkg-deb', ['-f', d, 'Package']).toString().trim());
+  const readAll = async (o: { native?: boolean }) => Promise.all(debs.map((d, i) => readDebDoc(d, pkgs[i]!, o)));
+  const path = process.env.PATH;
+  try {
+    const dpkg = await readAll({});
+    process.env.PATH = only;
+    const noDpkgDeb = onPath('dpkg-deb') === undefined && onPath('xz') !== undefined;
+    const xz = await readAll({});
+    process.env.PATH = join(dir, 'no-such-dir');
+    const js = await readAll({});
+    process.env.PATH = path;
+    const off = await readAll({ native: false });
+    const bytes = await readFile(debs.find((d) => d.includes('zst-dep5'))!);
+    const at = bytes.indexOf('data.tar.zst') + 60;
+    bytes.fill(0x55, at, at + 64);
+    await writeFile(join(dir, 'bad.deb'), bytes);
+    const bad = await readDebDoc(join(dir, 'bad.deb'), 'zst-dep5');
+    return { dpkg, xz, js, off, noDpkgDeb, bad };
+  } finally {
+    process.env.PATH = path;
+  }
+}
+
+const viaKinds = (docs: { kind: string }[]) => [...new Set(docs.map((d) => d.kind))].sort();
 
 describe('DEP-5 (machine-readable debian/copyright 1.0)', () => {
   it('maps the short names of §7.1 to SPDX ids, "+" to -or-later, and leaves the rest unmapped', () => {
@@ -116,6 +155,7 @@ describe('apt licences from the .debs, in the SBOM made from bundle.json', () =>
   let bomText = '';
   let cachedFacts = 0;
   let runitSha = '';
+  let ways: Awaited<ReturnType<typeof readThreeWays>>;
 
   beforeAll(async () => {
     const iso = await aptIso();
@@ -139,6 +179,7 @@ describe('apt licences from the .debs, in the SBOM made from bundle.json', () =>
       ],
     });
     server = await serveDir(join(dir, 'repo'));
+    ways = await readThreeWays(dir);
     const names = [...REAL, 'zst-dep5', 'xz-link', 'gz-none'];
     const m = join(dir, 'm.yaml');
     execFileSync('sh', [
@@ -205,6 +246,17 @@ EOF`,
     expect(meta('gz-none')).toMatchObject({ licenseFrom: 'missing' });
     expect(cachedFacts).toBe(REAL.length + 3);
     expect(comp('gz-none')?.licenses ?? []).toEqual([]);
+  });
+
+  it("the build host's dpkg-deb, its xz/zstd alone, and the JS decompressors read every .deb alike; a broken one falls back", () => {
+    expect(ways.dpkg).toHaveLength(REAL.length + 3);
+    expect(viaKinds(ways.dpkg)).toEqual(['copyright', 'link', 'missing']);
+    expect(ways.xz).toEqual(ways.dpkg);
+    expect(ways.js).toEqual(ways.dpkg);
+    expect(ways.off).toEqual(ways.dpkg);
+    expect(ways.noDpkgDeb).toBe(true);
+    // Its data member's compressed bytes broken: dpkg-deb fails, and the JS reader says why.
+    expect(ways.bad).toMatchObject({ kind: 'unreadable', reason: expect.stringContaining('data.tar.zst') });
   });
 
   it('the SBOM stays valid: CycloneDX 1.6 schema, cdx-validate --strict, cdx-convert, and the SPDX 2.3 view', async () => {

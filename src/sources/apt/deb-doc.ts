@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
 import xz from 'xz-decompress';
+import { nativeTar } from './deb-native.js';
 
 /**
  * What a .deb says about its licence, read from its `usr/share/doc/<package>/copyright` (Debian Policy §12.5).
@@ -98,14 +99,14 @@ function plain(p: string): string {
   return p.replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
 }
 
-/** The copyright file (or the doc folder's link) of `pkg` in the .deb at `file`. */
-export async function readDebDoc(file: string, pkg: string): Promise<DebDoc> {
-  const dir = `usr/share/doc/${pkg}`;
-  const path = `${dir}/copyright`;
-  const m = await dataMember(file);
-  if (typeof m === 'string') return { kind: 'unreadable', path, reason: m };
-  const data = decompressed(file, m);
-  if (typeof data === 'string') return { kind: 'unreadable', path, reason: data };
+interface TarRead {
+  found?: DebDoc;
+  /** node-tar's complaint about the archive, or the stream's error. */
+  error?: string;
+}
+
+/** Reads the tar `data` until `dir`'s link or `path` has been read (the caller then stops the stream). */
+async function docFromTar(data: AsyncIterable<unknown>, dir: string, path: string): Promise<TarRead> {
   let found: DebDoc | undefined;
   const parser = new Parser({ strict: false });
   parser.on('entry', (e: ReadEntry) => {
@@ -133,15 +134,57 @@ export async function readDebDoc(file: string, pkg: string): Promise<DebDoc> {
     if (code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT') warned ??= typeof message === 'string' ? message : message.message;
   });
   try {
-    // Leaving the loop destroys the stream: the rest of a large data.tar is never decompressed.
     for await (const chunk of data) {
       parser.write(chunk as Buffer);
-      if (found) break;
+      if (found) return { found };
     }
-    if (!found) parser.end();
+    parser.end();
   } catch (err) {
-    if (!found) return { kind: 'unreadable', path, reason: `${m.name}: ${(err as Error).message}` };
+    if (!found) return { error: (err as Error).message };
   }
-  if (!found && warned) return { kind: 'unreadable', path, reason: `${m.name}: ${warned}` };
-  return found ?? { kind: 'missing', path };
+  return found ? { found } : warned ? { error: warned } : {};
+}
+
+/**
+ * The doc of the tar a program of the build host decompresses (deb-native.ts); undefined when there is no such
+ * program or it failed (the JS reader then says why, in its own words, or reads what the program would not).
+ */
+async function viaNative(file: string, m: Member, dir: string, path: string): Promise<DebDoc | undefined> {
+  const t = nativeTar(file, m);
+  if (!t) return undefined;
+  let r: TarRead;
+  try {
+    r = await docFromTar(t.stream, dir, path);
+  } finally {
+    // Stopping the program once the file is read: the rest of a large data.tar is never decompressed.
+    await t.stop();
+  }
+  if (r.found) return r.found;
+  if (r.error || (await t.result())) return undefined;
+  return { kind: 'missing', path };
+}
+
+/** Read natively: off makes the JS decompressors read it (the tests of both ways). */
+export interface ReadDocOptions {
+  native?: boolean;
+}
+
+/** The copyright file (or the doc folder's link) of `pkg` in the .deb at `file`. */
+export async function readDebDoc(file: string, pkg: string, o: ReadDocOptions = {}): Promise<DebDoc> {
+  const dir = `usr/share/doc/${pkg}`;
+  const path = `${dir}/copyright`;
+  const m = await dataMember(file);
+  if (typeof m === 'string') return { kind: 'unreadable', path, reason: m };
+  if (m.size > 0 && o.native !== false) {
+    const doc = await viaNative(file, m, dir, path);
+    if (doc) return doc;
+  }
+  const data = decompressed(file, m);
+  if (typeof data === 'string') return { kind: 'unreadable', path, reason: data };
+  // Leaving the loop destroys the stream: the rest of a large data.tar is never decompressed.
+  const r = await docFromTar(data, dir, path);
+  data.destroy();
+  if (r.found) return r.found;
+  if (r.error) return { kind: 'unreadable', path, reason: `${m.name}: ${r.error}` };
+  return { kind: 'missing', path };
 }

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { hexOf } from '../../store/digest.js';
@@ -77,7 +78,8 @@ async function cached(a: Locked, ctx: BuildCtx): Promise<Read> {
  * links to another package of the bundle takes that package's facts (with a note saying so).
  */
 export async function aptLicences(items: readonly Locked[], ctx: BuildCtx): Promise<Map<string, LicenceFacts>> {
-  const limit = pLimit(Math.max(1, Math.min(ctx.limits.concurrency, 4)));
+  // One read per core: each runs the host's decompressor (deb-doc.ts) and node-tar's parse of its output.
+  const limit = pLimit(Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism())));
   const read = new Map<string, Read>();
   await Promise.all(
     items.map((a) =>
