@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import type { SigningKey } from './gpg.js';
+import { gpg, type SigningKey } from './gpg.js';
 import { createServer, type Server } from 'node:http';
 import { basename, join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -132,24 +132,7 @@ export async function writeRelease(root: string, o: Omit<RepoOptions, 'packages'
     ...lines,
   ].join('\n');
   await writeFile(join(base, 'Release'), `${release}\n`);
-  execFileSync(
-    'gpg',
-    [
-      '--batch',
-      '--yes',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      '--local-user',
-      o.key.fingerprint,
-      '--clearsign',
-      '--output',
-      join(base, 'InRelease'),
-      join(base, 'Release'),
-    ],
-    { env: { ...process.env, GNUPGHOME: o.key.home }, stdio: 'ignore' },
-  );
+  gpg(o.key.home, ['--local-user', o.key.fingerprint, '--clearsign', '--output', join(base, 'InRelease'), join(base, 'Release')]);
 }
 
 /** Serves a folder over HTTP on 127.0.0.1 (GET with Range); `requests` records the paths asked for. */

@@ -28,7 +28,21 @@ export async function makeKey(dir: string, name = 'Test Repo'): Promise<SigningK
 
 /** Writes the key's armoured public key (or, with `secret`, its secret key: what --sign-key takes) to `file`; returns `file`. */
 export function gpgExport(k: SigningKey, secret: boolean, file: string): string {
-  execFileSync(
+  gpg(k.home, ['--armor', '--output', file, secret ? '--export-secret-keys' : '--export', k.fingerprint]);
+  return file;
+}
+
+/** gpg's --faked-system-time form: 20200101T000000 (UTC). */
+function stamp(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, '');
+}
+
+/** The real gpg in `home`, batch and without a passphrase (the test keys have none); at `at` (--faked-system-time) if given. */
+export function gpg(home: string, args: string[], at?: Date): string {
+  return execFileSync(
     'gpg',
     [
       '--batch',
@@ -37,13 +51,9 @@ export function gpgExport(k: SigningKey, secret: boolean, file: string): string 
       'loopback',
       '--passphrase',
       '',
-      '--armor',
-      '--output',
-      file,
-      secret ? '--export-secret-keys' : '--export',
-      k.fingerprint,
+      ...(at ? ['--faked-system-time', `${stamp(at)}!`, '--ignore-time-conflict'] : []),
+      ...args,
     ],
-    { env: { ...process.env, GNUPGHOME: k.home }, stdio: 'ignore' },
+    { env: { ...process.env, GNUPGHOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
   );
-  return file;
 }

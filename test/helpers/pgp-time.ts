@@ -1,7 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SigningKey } from './apt-repo.js';
+import { gpg } from './gpg.js';
+import type { SigningKey } from './gpg.js';
+
+export { gpg };
 
 /**
  * OpenPGP keys and signatures made by the real gpg at chosen times (--faked-system-time), to show how a key that
@@ -10,31 +13,6 @@ import type { SigningKey } from './apt-repo.js';
 export interface TimedKey extends SigningKey {
   /** The armoured public key (gpg --export --armor), as the box and `verify --key` take it. */
   pub: string;
-}
-
-/** gpg's --faked-system-time form: 20200101T000000 (UTC). */
-function stamp(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, '');
-}
-
-export function gpg(home: string, args: string[], at?: Date): string {
-  return execFileSync(
-    'gpg',
-    [
-      '--batch',
-      '--yes',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      ...(at ? ['--faked-system-time', `${stamp(at)}!`, '--ignore-time-conflict'] : []),
-      ...args,
-    ],
-    { env: { ...process.env, GNUPGHOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-  );
 }
 
 /** An ed25519 signing key created at `created` (default now), expiring after `expire` (gpg's form: 1y, 2d, 0 = never). */
