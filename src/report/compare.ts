@@ -17,7 +17,12 @@ export interface DiffResult extends BundleDiff {
  * error.
  */
 export async function compareBundles(o: { old: string; new: string; changelog?: boolean }): Promise<DiffResult> {
-  const [a, b] = await Promise.all([loadIndex(o.old), loadIndex(o.new)]);
+  // Both load at once, but a problem is reported for the old side first whichever finishes first: the same
+  // input always gives the same message.
+  const [ra, rb] = await Promise.allSettled([loadIndex(o.old), loadIndex(o.new)]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  const [a, b] = [ra.value, rb.value];
   const d = diffBundles({ location: a.location, index: a.index, indexSha256: a.sha256 }, { location: b.location, index: b.index, indexSha256: b.sha256 });
   const unverified = [a.unverified, b.unverified].filter((u): u is string => u !== undefined);
   const warn = unverified.map((u) => `warning: ${u}\n`).join('');
