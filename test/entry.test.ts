@@ -131,6 +131,35 @@ describe('./verify and ./vault-bundle with --key: gpgv checks SHA256SUMS.asc bef
     expect(nogpgv.stderr).toMatch(/gpgv is not installed[\s\S]*hint: install gpgv/);
   });
 
+  it('a changed runtime file is refused whichever hashes it: python3 (hashlib), sha256sum without it, sha256sum after a broken python3', async () => {
+    const d = await linked();
+    await rm(join(d, 'runtime/vault-bundle.cjs'));
+    await writeFile(join(d, 'runtime/vault-bundle.cjs'), 'console.log("not the packed CLI")\n');
+    const bins: Record<string, string> = {};
+    for (const [name, py] of [
+      ['no-python', undefined],
+      ['broken-python', '#!/bin/sh\nexit 3\n'],
+    ] as const) {
+      const bin = join(work, `bin-${name}`);
+      await mkdir(bin, { recursive: true });
+      for (const f of await readdir('/usr/bin')) if (!/^python3/.test(f)) await symlink(join('/usr/bin', f), join(bin, f)).catch(() => undefined);
+      if (py) {
+        await writeFile(join(bin, 'python3'), py);
+        await chmod(join(bin, 'python3'), 0o755);
+      }
+      bins[name] = bin;
+    }
+    for (const path of [PATH, bins['no-python']!, bins['broken-python']!]) {
+      const bad = spawnSync('sh', [join(d, 'verify')], { env: { PATH: path }, encoding: 'utf8' });
+      expect(bad.status, `${path}: ${bad.stderr}`).toBe(4);
+      expect(bad.stderr).toContain('runtime/vault-bundle.cjs: FAILED');
+      expect(bad.stderr).toContain('the carried runtime does not match SHA256SUMS');
+      expect(bad.stdout).not.toContain('not the packed CLI');
+      const good = spawnSync('sh', [join(bundle, 'verify'), '--key', keys.pub], { env: { PATH: path }, encoding: 'utf8' });
+      expect(good.status, `${path}: ${good.stderr}`).toBe(0);
+    }
+  });
+
   it('a key file that is not a usable public key, or --require-signature alone, is a usage error (64)', async () => {
     const cases: [string[], RegExp][] = [
       [['--key', keys.sec], /is a secret key: the box checks with the release public key/],

@@ -166,6 +166,21 @@ describe("install checks the box against the bundle's target first", () => {
     expect(entry).toMatchObject({ ok: true, ignoredTarget: [expect.stringContaining('OS: this box is ubuntu-24.04')] });
   });
 
+  it('a bundle that carries pip gets a venv of its wheels alone (no ensurepip pip or setuptools beside them)', async () => {
+    const dir = await tempDir();
+    const venv = join(dir, 'venv');
+    const b = await fileBundle(dir, {
+      extra: `pip:\n  no-index: true\n  find-links: [/usr/share/python-wheels]\n  packages: [pip==23.0.1]\n  python: "3.11"\n  venv: ${venv}\n`,
+    });
+    const r = await runCli(['install', b, '--only', 'pip', '--state-dir', join(dir, 'state')]);
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(execFileSync(join(venv, 'bin/python'), ['-m', 'pip', 'list', '--format=json'], { encoding: 'utf8' })) as { name: string }[];
+    expect(list.map((p) => p.name)).toEqual(['pip']);
+    const again = await runCli(['--json', 'install', b, '--only', 'pip', '--state-dir', join(dir, 'state')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('"unchanged":["pip==23.0.1"]');
+  });
+
   it("refuses another architecture and the pip step's Python, all named at once (CLI, exit 6)", async () => {
     const dir = await tempDir();
     const box = await thisBox();

@@ -9,6 +9,7 @@ import { keepBlobs, pruneKept } from '../history/kept.js';
 import { makeStamp } from '../history/stamp.js';
 import { defaultImageVersion, type ImageVersion, readImageVersion, writeImageVersion } from '../state/image-version.js';
 import { appendJournal, checkJournalWritable } from '../state/journal.js';
+import { formatBytes } from '../util/format.js';
 import { withTempDir } from '../util/fs.js';
 import type { SpaceCheck } from '../util/space.js';
 import type { PlannedChange } from '../sources/source.js';
@@ -97,6 +98,8 @@ async function verifyForInstall(o: InstallOptions, location: string, index: Bund
     report: o.report,
   });
   if (!v.ok) throw trustError(v) ?? verifyError(v);
+  // The end of the checks ./verify makes: the fleet role reads it as its verify step (install is that step too).
+  o.report({ type: 'phase', phase: 'verified', detail: `${v.files} files, ${formatBytes(v.bytes)} in ${(v.durationMs / 1000).toFixed(2)} s` });
   const signed = v.signature.status === 'valid';
   if (!signed) {
     o.report({

@@ -90,7 +90,7 @@ fi
 # Only names made of plain characters are checked here (the runtime's own are): sha256sum prints a failing
 # name as it is, and a crafted line's name with ESC [2J or a carriage return must never reach the terminal.
 # Everything else in SHA256SUMS is checked by the runtime next, which escapes what it prints.
-rtout=$(LC_ALL=C grep -E '^[0-9a-f]{64}  (runtime/[A-Za-z0-9._+-]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sha256sum --strict --quiet -c - 2>&1)) || {
+rtout=$(LC_ALL=C grep -E '^[0-9a-f]{64}  (runtime/[A-Za-z0-9._+-]+|verify|vault-bundle)$' "$sums" | (cd "$here" && sums_check 2>&1)) || {
   printf '%s\n' "$rtout" | LC_ALL=C tr -d '\000-\010\013-\037\177' >&2
   fail 4 "the carried runtime does not match SHA256SUMS; copy the bundle again"
 }
@@ -103,7 +103,7 @@ if ! "$node" --version >/dev/null 2>&1; then
   chmod 700 "$ndir/node"
   hex=$(grep -E '^[0-9a-f]{64}  runtime/node$' "$sums" | cut -c1-64)
   # No sed over the path: a folder name may hold any character, its delimiter included.
-  if ! printf '%s  node\n' "$hex" | (cd "$ndir" && sha256sum --strict --quiet -c - >/dev/null 2>&1); then
+  if ! printf '%s  node\n' "$hex" | (cd "$ndir" && sums_check >/dev/null 2>&1); then
     fail 4 "the copied runtime in $ndir does not match SHA256SUMS" "copy the bundle again; if this repeats, $tmphint"
   fi
   node="$ndir/node"

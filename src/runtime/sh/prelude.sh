@@ -74,3 +74,44 @@ keyring() {
   done <"$1"
   [ "$blocks" -gt 0 ]
 }
+# `sha256sum --strict --quiet -c -` over "<hex>  <name>" lines on stdin, in the current folder: only failures are
+# printed, exit 1 when any file differs or cannot be read. The carried node is 100 MB and every entry point checks
+# it: where python3 is installed, its hashlib (OpenSSL, with the CPU's SHA instructions) reads it four times faster
+# than coreutils (0.1 s instead of 0.4 s a call). python3 runs isolated (-I: no PYTHON* variable, no user site);
+# any trouble of its own (exit 3, or 126/127: not there, cannot run) falls back to sha256sum, which every box has.
+sums_py='import hashlib, sys
+bad = n = 0
+try:
+    for line in sys.stdin.read().splitlines():
+        if not line:
+            continue
+        n += 1
+        want, name = line[:64], line[66:]
+        h = hashlib.sha256()
+        try:
+            with open(name, "rb") as f:
+                for b in iter(lambda: f.read(1 << 20), b""):
+                    h.update(b)
+        except OSError as e:
+            print("sha256sum: %s: %s" % (name, e.strerror))
+            print("%s: FAILED open or read" % name)
+            bad = 1
+            continue
+        if h.hexdigest() != want:
+            print("%s: FAILED" % name)
+            bad = 1
+except Exception:
+    sys.exit(3)
+if n == 0:
+    print("sha256sum: -: no properly formatted checksum lines found")
+    bad = 1
+sys.exit(bad)'
+sums_check() {
+  list=$(cat)
+  if command -v python3 >/dev/null 2>&1; then
+    prc=0
+    printf '%s\n' "$list" | python3 -I -c "$sums_py" || prc=$?
+    case $prc in 3 | 126 | 127) ;; *) return "$prc" ;; esac
+  fi
+  printf '%s\n' "$list" | sha256sum --strict --quiet -c -
+}

@@ -1,6 +1,6 @@
 #!/bin/sh
 # First thing to run on the box, from the bundle folder or anywhere: ./verify (or: sh ./verify)
-# Checks the carried runtime with sha256sum (and, with --key, SHA256SUMS.asc with gpgv) before running
+# Checks the carried runtime with sha256sum or python3 (and, with --key, SHA256SUMS.asc with gpgv) before running
 # anything from runtime/, then verifies the whole bundle.
 set -eu
 who=verify

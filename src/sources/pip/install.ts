@@ -37,13 +37,13 @@ export async function installPip(items: readonly Locked[], ctx: BoxCtx): Promise
   const pipWheel = items.find((i) => i.name === 'pip');
   let problem: { message: string; hint: string } | undefined;
   if (!exists) {
-    problem = await makeVenv(used, ctx, env);
+    problem = await makeVenv(used, ctx, env, !!pipWheel);
     if (!problem) report.changed.push(`venv ${venv}`);
   }
   const py = join(used, 'bin', 'python');
   let pip: string[] | undefined;
   if (!problem) {
-    const hasPip = (await ctx.exec(py, ['-m', 'pip', '--version'], { env })).code === 0;
+    const hasPip = (exists || !pipWheel) && (await ctx.exec(py, ['-m', 'pip', '--version'], { env })).code === 0;
     pip = hasPip ? [py, '-m', 'pip'] : pipWheel ? [py, join(wheels, pipWheel.meta!.filename!, 'pip')] : undefined;
     if (!pip) {
       problem = {
@@ -90,18 +90,20 @@ export function venvOf(items: readonly Locked[]): string {
 
 /**
  * `python3 -m venv <dir>`, as the real install makes the venv; Ubuntu without python3-venv has no ensurepip,
- * so then a bare venv (pip then runs from the bundled wheel). What stops it is returned, not thrown: a dry run
- * reports it, a real run fails with it.
+ * so then a bare venv (pip then runs from the bundled wheel). A bundle that carries pip gets a bare venv at once:
+ * ensurepip would install its own pip (and, before Python 3.12, setuptools), compiling each, only for the
+ * bundle's pip to replace it, and would leave packages in the venv that the bundle does not name. What stops it
+ * is returned, not thrown: a dry run reports it, a real run fails with it.
  */
-async function makeVenv(dir: string, ctx: BoxCtx, env: NodeJS.ProcessEnv): Promise<{ message: string; hint: string } | undefined> {
-  let r = await ctx.exec('python3', ['-m', 'venv', dir], { env });
+async function makeVenv(dir: string, ctx: BoxCtx, env: NodeJS.ProcessEnv, bare: boolean): Promise<{ message: string; hint: string } | undefined> {
+  let r = await ctx.exec('python3', ['-m', 'venv', ...(bare ? ['--without-pip'] : []), dir], { env });
   if (r.code === 127) {
     return {
       message: 'no python3 on this box: the pip step needs it to make the venv',
       hint: "add python3 and python3-venv to the bundle's apt packages (apt installs before pip), or install them on the box",
     };
   }
-  if (r.code !== 0) r = await ctx.exec('python3', ['-m', 'venv', '--without-pip', dir], { env });
+  if (r.code !== 0 && !bare) r = await ctx.exec('python3', ['-m', 'venv', '--without-pip', dir], { env });
   if (r.code !== 0) {
     return {
       message: `python3 -m venv ${dir} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`,
