@@ -123,8 +123,10 @@ export interface AptFactsOptions {
  * links to another package of the bundle takes that package's facts (with a note saying so).
  */
 export async function aptLicences(items: readonly Locked[], ctx: BuildCtx, o: AptFactsOptions = {}): Promise<Map<string, LicenceFacts>> {
-  // One read per core: each runs the host's decompressor (deb-doc.ts) and node-tar's parse of its output.
-  const limit = pLimit(Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism())));
+  // One read per core: each runs the host's decompressor (deb-doc.ts) and node-tar's parse of its output. While
+  // the downloads run (o.stored), one at a time: they hash on the other core, and each read's pipe buffers add
+  // to the fetch's own.
+  const limit = pLimit(o.stored ? 1 : Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism())));
   const here = async (a: Locked) => (o.stored ? await o.stored(a) : true) && !ctx.signal.aborted && (await ctx.store.has(a.digest, a.size));
   const read = new Map<string, Read>();
   const derived = new Map<string, LicenceFacts>();
