@@ -75,7 +75,7 @@ async function cached(a: Locked, ctx: BuildCtx): Promise<Read> {
 }
 
 /** The source package and version a binary was built from: the index's `Source: name (version)`, else its own. */
-export function sourceOf(a: Locked): { name: string; version: string } {
+function sourceOf(a: Locked): { name: string; version: string } {
   const m = /^(\S+)(?:\s+\((\S+)\))?$/.exec(a.meta?.Source?.trim() ?? '');
   return { name: m?.[1] ?? a.name, version: m?.[2] ?? a.version };
 }
