@@ -115,6 +115,9 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
   const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
   // The lock's artifacts with what their sources read from the fetched bytes (apt licences), read while fetching.
   const lock = { ...f.lock, artifacts: await f.artifacts };
+  // The fetch's and the licence read's garbage (socket and pipe buffers, tar entries) goes before bundle.json
+  // and the SBOMs are made, so they reuse its heap pages instead of adding their own on top (util/gc.ts).
+  phaseDone();
   const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
   const extra = { views: viewsOf(f.lock), runtime, scripts: scriptsOf(m.manifest, runtime.length > 0), skipBlobs: f.fromBase, signal: ctx.signal };
   const made = await stageAndSwap(o, plan, index, extra, created);
