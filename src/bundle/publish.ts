@@ -18,8 +18,9 @@ import type { LoadedProbe } from '../probe/load.js';
 import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
-import { withFacts } from './facts.js';
+import { factsAlongside } from './facts.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
+import { phaseDone } from '../util/gc.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
 export { expiryOf } from './publish-steps.js';
@@ -91,8 +92,8 @@ interface Fetched {
   resolved: boolean;
   fromBase: Set<string>;
   baseRef?: BaseRef;
-  /** The base's bundle.json artifacts (their facts stand for the blobs only the base holds). */
-  baseArtifacts?: Locked[];
+  /** bundle.json's artifacts: the lock's with the facts read from the fetched bytes (apt licences), see facts.ts. */
+  artifacts: Promise<Locked[]>;
   /** The carried runtime, still in the making: awaited once the downloads are done. */
   runtime: ReturnType<typeof prepareRuntime>;
   tally: FetchTally;
@@ -112,8 +113,11 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
   const created = bundleCreated(f.lock);
   const runtime = await f.runtime;
   const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
-  // The lock's artifacts with what their sources read from the fetched bytes (apt licences): see facts.ts.
-  const lock = { ...f.lock, artifacts: await withFacts(f.lock.artifacts, f.baseArtifacts, ctx) };
+  // The lock's artifacts with what their sources read from the fetched bytes (apt licences), read while fetching.
+  const lock = { ...f.lock, artifacts: await f.artifacts };
+  // The fetch's and the licence read's garbage (socket and pipe buffers, tar entries) goes before bundle.json
+  // and the SBOMs are made, so they reuse its heap pages instead of adding their own on top (util/gc.ts).
+  phaseDone();
   const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
   const extra = { views: viewsOf(f.lock), runtime, scripts: scriptsOf(m.manifest, runtime.length > 0), skipBlobs: f.fromBase, signal: ctx.signal };
   const made = await stageAndSwap(o, plan, index, extra, created);
@@ -164,6 +168,10 @@ async function planBuild(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCt
 async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx }: Plan): Promise<Fetched> {
   ctx.report({ type: 'phase', phase: 'lock' });
   const { lock, path: lockPath, resolved } = await lockForBuild(m, { lockPath: o.lock, frozen: o.frozen, now: o.now, ...(probe ? { probe } : {}) }, ctx);
+  // What resolving left (apt's universe of 67,000 stanzas: ~30 MB of heap, ~40 MB of arena buffers) is garbage
+  // now, but the collection inside the resolve could not free it (still on its stack), and none comes by itself
+  // during a fetch, which allocates little on the heap: without this it stays through the whole build.
+  if (resolved) phaseDone();
   const base = o.base ? await readBase(o.base, m.manifest.name) : undefined;
   const fromBase = new Set(base ? lock.artifacts.filter((a) => base.digests.has(a.digest)).map((a) => a.digest) : []);
   const toFetch = lock.artifacts.filter((a) => !fromBase.has(a.digest));
@@ -172,16 +180,20 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   // The carried runtime (hashing a 100 MB node, or fetching one from the registry) overlaps the downloads.
   const runtimeReady = prepareRuntime(o.runtime ?? 'none', m.manifest.target.arch, ctx);
   runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
+  // The facts (apt licences) are read from each blob as soon as it is in the store, while the others download.
+  const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
   let tally: FetchTally;
   try {
-    ({ tally } = await fetchTallied(toFetch, ctx, { concurrency: o.concurrency, sourceFor }));
+    ({ tally } = await fetchTallied(toFetch, { ...ctx, report: facts.report }, { concurrency: o.concurrency, sourceFor }));
+    facts.finish(true);
   } catch (err) {
-    await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
+    facts.finish(false);
+    await Promise.all([runtimeReady.catch(() => undefined), facts.facts.catch(() => undefined)]); // let them finish (and clean up) first
     throw err;
   }
   if (ctx.signal.aborted) throw new InterruptedError();
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
-  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef, baseArtifacts: base!.artifacts } : {}), runtime: runtimeReady, tally };
+  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), artifacts: facts.facts, runtime: runtimeReady, tally };
 }
 
 type Extra = Parameters<typeof assembleBundle>[3];

@@ -23,6 +23,7 @@ const PROPS: [string, string][] = [
   ['licensesAll', 'vault-bundle:licenses-all'],
   ['licenseFile', 'vault-bundle:license-file'],
   ['licenseFileSha256', 'vault-bundle:license-file-sha256'],
+  ['licenseReadFrom', 'vault-bundle:license-read-from'],
   ['licenseNote', 'vault-bundle:license-note'],
   ['licenseLink', 'vault-bundle:license-link'],
 ];
@@ -41,6 +42,7 @@ export function licenceComment(meta: Readonly<Record<string, string>> | undefine
   if (meta.licenseAsWritten && meta.licenseAsWritten !== meta.license) parts.push(`written as "${meta.licenseAsWritten}"`);
   if (meta.licensesAll) parts.push(`all licences of the file: ${meta.licensesAll}`);
   if (meta.licenseFileSha256) parts.push(`${meta.licenseFile ?? 'file'} sha256 ${meta.licenseFileSha256}`);
+  if (meta.licenseReadFrom) parts.push(`read from ${meta.licenseReadFrom}`);
   if (meta.licenseNote) parts.push(meta.licenseNote);
   if (meta.licenseLink) parts.push(`see ${meta.licenseLink}`);
   return parts.join('; ');

@@ -65,6 +65,12 @@ export interface BuildCtx {
   boxDpkgStatus?: string;
 }
 
+/** What a source's facts read is given besides the artifacts: its manifest section, and when each blob arrives. */
+export interface FactsOptions<Spec = unknown> {
+  spec?: Spec | undefined;
+  stored?: (item: Locked) => Promise<boolean>;
+}
+
 /**
  * A Source turns the manifest section of its kind into locked artifacts (checking the upstream trust chain
  * on the way) and yields their bytes. It never decides whether bytes are good: the Store does.
@@ -80,9 +86,11 @@ export interface Source<Spec = unknown> {
   open(item: Locked, ctx: BuildCtx): OpenAt;
   /**
    * Facts read at build from the fetched bytes (in ctx.store), by artifact id: extra meta keys for bundle.json
-   * (apt: the licence in each .deb's copyright file). A function of the pinned bytes, so of the lock.
+   * (apt: the licence in each .deb's copyright file). A function of the pinned bytes (so of the lock) and of
+   * the section's settings. `stored` resolves once an item's blob is in the store (false: it will not come),
+   * so a build reads while it downloads; absent, every blob is already there.
    */
-  facts?(items: readonly Locked[], ctx: BuildCtx): Promise<Map<string, Record<string, string>>>;
+  facts?(items: readonly Locked[], ctx: BuildCtx, o: FactsOptions<Spec>): Promise<Map<string, Record<string, string>>>;
   /** Extra files this kind writes into the bundle (paths relative to its root), e.g. pip's requirements.lock. */
   views?(items: readonly Locked[]): Record<string, string>;
   /** Installs the verified artifacts of this kind on the box (its own view of the bundle, its own tool). */

@@ -3,7 +3,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { errnoCode, localWriteError } from '../util/errors.js';
 
 /**
- * Writes a blob's bytes to its partial file through two reused 1 MiB buffers: network chunks are copied in
+ * Writes a blob's bytes to its partial file through two reused 512 KiB buffers: network chunks are copied in
  * (and can be collected at once), a full buffer is written at its offset while the other one fills.
  *
  * Large blobs are written with O_DIRECT from page-aligned buffers: the bytes go from those two warm buffers
@@ -17,10 +17,13 @@ import { errnoCode, localWriteError } from '../util/errors.js';
 
 /** Offsets and lengths of O_DIRECT writes are multiples of this (covers 512 and 4096 byte sectors). */
 export const DIRECT_ALIGN = 4096;
-/** One write: ~100 a second for a 100 MB/s stream (half as many as with 512 KiB: ~0.2 s less CPU per GiB here). */
-export const SLOT_BYTES = 1024 * 1024;
-/** Blobs smaller than this go through the page cache: one or two writes, nothing to gain. */
-export const DIRECT_MIN_BYTES = 4 * SLOT_BYTES;
+/**
+ * One write: ~200 a second for a 100 MB/s stream. 1 MiB slots made half as many writes (~0.2 s less CPU per
+ * GiB here) but a 16 MiB slab for 8 downloads; 512 KiB keeps it at 8 MiB (issue #14: build's peak RSS).
+ */
+export const SLOT_BYTES = 512 * 1024;
+/** Blobs smaller than this go through the page cache: a few writes, nothing to gain. */
+export const DIRECT_MIN_BYTES = 4 * 1024 * 1024;
 
 type WasmMemory = { buffer: ArrayBuffer };
 const Wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number; maximum: number }) => WasmMemory } }).WebAssembly;

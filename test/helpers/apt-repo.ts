@@ -11,6 +11,8 @@ export interface FakePackage {
   name: string;
   version: string;
   arch?: string;
+  /** The control file's Source field: `name` or `name (version)` (absent: the package is its own source). */
+  source?: string;
   depends?: string;
   recommends?: string;
   provides?: string;
@@ -65,6 +67,7 @@ export async function makeRepo(root: string, o: RepoOptions): Promise<{ debs: Re
     }
     const control = [
       `Package: ${p.name}`,
+      ...(p.source ? [`Source: ${p.source}`] : []),
       `Version: ${p.version}`,
       `Architecture: ${arch}`,
       'Maintainer: Test <test@test.invalid>',

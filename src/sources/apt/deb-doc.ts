@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
 import xz from 'xz-decompress';
+import { passedThrough } from '../../util/gc.js';
 import { nativeTar } from './deb-native.js';
 
 /**
@@ -136,6 +137,8 @@ async function docFromTar(data: AsyncIterable<unknown>, dir: string, path: strin
   try {
     for await (const chunk of data) {
       parser.write(chunk as Buffer);
+      // Each pipe or decompressor chunk is a Buffer of its own, dead once parsed: see util/gc.ts.
+      passedThrough((chunk as Buffer).length);
       if (found) return { found };
     }
     parser.end();

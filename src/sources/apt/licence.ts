@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../../util/fs.js';
 import type { BuildCtx, Locked } from '../source.js';
 import { dep5ToSpdx, parseDep5 } from './copyright.js';
 import { type DebDoc, readDebDoc } from './deb-doc.js';
+import type { AptLicenceMode } from './schema.js';
 
 /**
  * The licence facts of apt packages, read at build from the fetched .debs (the bytes the lock pins by sha256;
@@ -73,23 +74,74 @@ async function cached(a: Locked, ctx: BuildCtx): Promise<Read> {
   return r;
 }
 
+/** The source package and version a binary was built from: the index's `Source: name (version)`, else its own. */
+function sourceOf(a: Locked): { name: string; version: string } {
+  const m = /^(\S+)(?:\s+\((\S+)\))?$/.exec(a.meta?.Source?.trim() ?? '');
+  return { name: m?.[1] ?? a.name, version: m?.[2] ?? a.version };
+}
+
+/**
+ * The .debs read together: every one alone (`every-package`), or all binaries of one source package at one
+ * version, smallest first (the one read; its siblings only when it has no copyright file of its own).
+ */
+function groupsOf(items: readonly Locked[], mode: AptLicenceMode): Locked[][] {
+  if (mode === 'every-package') return items.map((a) => [a]);
+  const by = new Map<string, Locked[]>();
+  for (const a of items) {
+    const s = sourceOf(a);
+    const key = `${s.name}\0${s.version}`;
+    const g = by.get(key);
+    if (g) g.push(a);
+    else by.set(key, [a]);
+  }
+  return [...by.values()].map((g) => g.sort((a, b) => a.size - b.size || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+}
+
+const hasFile = (f: LicenceFacts) => f.licenseFrom === 'dep5' || f.licenseFrom === 'copyright-file';
+
+/**
+ * A sibling's facts: those of the binary of the same source that was read, saying so. dh_installdocs installs
+ * the source's debian/copyright into every binary package (unless debian/<pkg>.copyright exists), so this is
+ * Debian's practice, stated as such, not a reading of this .deb (`apt: {licences: every-package}` reads each).
+ */
+function siblingFacts(facts: LicenceFacts, from: Locked): LicenceFacts {
+  const s = sourceOf(from);
+  const sha = facts.licenseFileSha256 ? ` (sha256 ${facts.licenseFileSha256})` : '';
+  const note = `copyright of ${from.name} ${from.version}${sha}, same source ${s.name} ${s.version}: this .deb was not read (one read per source package)`;
+  return { ...facts, licenseReadFrom: from.id, licenseNote: facts.licenseNote ? `${note}; ${facts.licenseNote}` : note };
+}
+
+/** How a build reads apt licences: the manifest's `apt.licences`, and when each .deb is in the store. */
+export interface AptFactsOptions {
+  spec?: { licences?: AptLicenceMode | undefined };
+  /** Resolves true once the artifact's blob is in the store (a build reads while downloading), false: it will not come. */
+  stored?: (a: Locked) => Promise<boolean>;
+}
+
 /**
  * Facts of every apt artifact whose .deb is in the store (a delta's base holds the others). A doc folder that
  * links to another package of the bundle takes that package's facts (with a note saying so).
  */
-export async function aptLicences(items: readonly Locked[], ctx: BuildCtx): Promise<Map<string, LicenceFacts>> {
-  // One read per core: each runs the host's decompressor (deb-doc.ts) and node-tar's parse of its output.
-  const limit = pLimit(Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism())));
+export async function aptLicences(items: readonly Locked[], ctx: BuildCtx, o: AptFactsOptions = {}): Promise<Map<string, LicenceFacts>> {
+  // One read per core: each runs the host's decompressor (deb-doc.ts) and node-tar's parse of its output. While
+  // the downloads run (o.stored), one at a time: they hash on the other core, and each read's pipe buffers add
+  // to the fetch's own.
+  const limit = pLimit(o.stored ? 1 : Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism())));
+  const here = async (a: Locked) => (o.stored ? await o.stored(a) : true) && !ctx.signal.aborted && (await ctx.store.has(a.digest, a.size));
   const read = new Map<string, Read>();
-  await Promise.all(
-    items.map((a) =>
-      limit(async () => {
-        if (ctx.signal.aborted || !(await ctx.store.has(a.digest, a.size))) return;
-        read.set(a.id, await cached(a, ctx));
-      }),
-    ),
-  );
-  const out = new Map<string, LicenceFacts>();
+  const derived = new Map<string, LicenceFacts>();
+  const readGroup = async (group: Locked[]) => {
+    for (const [i, a] of group.entries()) {
+      if (!(await here(a))) continue;
+      const r = await limit(() => cached(a, ctx));
+      read.set(a.id, r);
+      if (!hasFile(r.facts)) continue;
+      for (const b of group.slice(i + 1)) if (await here(b)) derived.set(b.id, siblingFacts(r.facts, a));
+      return;
+    }
+  };
+  await Promise.all(groupsOf(items, o.spec?.licences ?? 'per-source').map(readGroup));
+  const out = new Map<string, LicenceFacts>(derived);
   for (const [id, r] of read) out.set(id, r.facts);
   for (const a of items) {
     const r = read.get(a.id);
@@ -99,7 +151,8 @@ export async function aptLicences(items: readonly Locked[], ctx: BuildCtx): Prom
     const arch = a.id.split(':').at(-1);
     const to = items.find((b) => b.name === name && b.id.endsWith(`:${arch}`)) ?? items.find((b) => b.name === name);
     const facts = to && out.get(to.id);
-    if (facts && facts.licenseFrom !== 'link') out.set(a.id, { ...facts, licenseNote: linkNote(doc) });
+    if (facts && facts.licenseFrom !== 'link')
+      out.set(a.id, { ...facts, licenseNote: facts.licenseReadFrom ? `${linkNote(doc)}; ${facts.licenseNote}` : linkNote(doc) });
     else out.set(a.id, { ...out.get(a.id)!, licenseNote: `${linkNote(doc)}, and ${name} is not in this bundle` });
   }
   return out;

@@ -53,8 +53,15 @@ export const aptSchema = z
     recommends: z.boolean().default(true).describe('Follow Recommends, as apt does by default.'),
     'target-status': z.string().min(1).optional().describe("The box's /var/lib/dpkg/status: only what the box lacks is bundled. Default: an empty box."),
     architectures: z.array(z.string().min(1)).optional().describe('Default: the target architecture.'),
+    licences: z
+      .enum(['per-source', 'every-package'])
+      .optional()
+      .describe(
+        "How build reads the SBOM's licences from the .debs' usr/share/doc/<pkg>/copyright. per-source (default): one .deb per source package and version (the smallest), its siblings named as sharing that file (Debian installs one debian/copyright into every binary of a source); every-package: every .deb (slower: a CUDA .deb's data.tar is decompressed up to its doc folder).",
+      ),
   })
   .describe('Debian packages with their full dependency closure, from signed apt repositories.');
 
 export type AptSpec = z.infer<typeof aptSchema>;
+export type AptLicenceMode = NonNullable<AptSpec['licences']>;
 export type AptRepoEntry = z.infer<typeof repoEntry>;
