@@ -19,6 +19,7 @@ import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
 import { withFacts } from './facts.js';
+import { hashOnThread } from './hashpool.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
@@ -174,7 +175,7 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
   let tally: FetchTally;
   try {
-    ({ tally } = await fetchTallied(toFetch, ctx, { concurrency: o.concurrency, sourceFor }));
+    ({ tally } = await fetchTallied(toFetch, ctx, { concurrency: o.concurrency, sourceFor, ranged: (a) => /^https?:/.test(a.url), hashWhole: hashOnThread }));
   } catch (err) {
     await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
     throw err;
