@@ -32,6 +32,8 @@ export interface BuildOptions {
   tar?: string;
   frozen: boolean;
   concurrency: number;
+  /** HTTP streams at once for big http(s) files fetched in byte ranges (default: from concurrency; 1: one stream a file). */
+  streams?: number;
   /** `host`: carry this machine's node and the packed tool (./verify works on a box without Node.js); `none`. */
   runtime?: string;
   /** A probe file of the box (`vault-bundle probe`): bundle only what that box lacks. */
@@ -175,7 +177,13 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
   let tally: FetchTally;
   try {
-    ({ tally } = await fetchTallied(toFetch, ctx, { concurrency: o.concurrency, sourceFor, ranged: (a) => /^https?:/.test(a.url), hashWhole: hashOnThread }));
+    ({ tally } = await fetchTallied(toFetch, ctx, {
+      concurrency: o.concurrency,
+      ...(o.streams ? { streams: o.streams } : {}),
+      sourceFor,
+      ranged: (a) => /^https?:/.test(a.url),
+      hashWhole: hashOnThread,
+    }));
   } catch (err) {
     await runtimeReady.catch(() => undefined); // let it finish (and clean up) before the error ends the run
     throw err;

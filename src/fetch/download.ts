@@ -19,6 +19,8 @@ export interface FetchOptions<T, C> {
    * over `streamsFor(concurrency)` streams in all, unless the server ignores ranges.
    */
   ranged?: (item: T) => boolean;
+  /** Streams for ranged downloads, all files together (default: streamsFor(concurrency)); 1: none are ranged. */
+  streams?: number;
   /** The whole-file hash of a ranged download (a build hashes on a worker thread); default: this thread. */
   hashWhole?: RangedOptions['hashWhole'];
 }
@@ -58,9 +60,9 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   // small ones fill the gaps; results keep the lock's order.
   const order = all.map((_, i) => i).sort((a, b) => all[b]!.size - all[a]!.size || a - b);
   const jobs = new Array<Promise<Blob>>(all.length);
-  const streams = streamsFor(o.concurrency);
+  const streams = o.streams ?? streamsFor(o.concurrency);
   const partLimit = pLimit(streams);
-  const ranged = o.ranged ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}) } : undefined;
+  const ranged = o.ranged && streams > 1 ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}) } : undefined;
   const rangedFor = (it: T) => (ranged && it.size >= RANGED_MIN_BYTES && o.ranged!(it) ? ranged : undefined);
   for (const i of order) {
     const it = all[i]!;
