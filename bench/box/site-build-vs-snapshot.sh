@@ -6,8 +6,13 @@
 # 2. serves that bundle (`vault-bundle serve`, the carried runtime) on loopback, behind a small python proxy that
 #    adds LATENCY_MS (default 30) to each request and paces each response to MBPS (default 100) MB/s, as bench/hf.ts
 #    does (PROXY=0: no proxy);
-# 3. times, REPEATS (default 3) times each, taking turns, each into an empty destination:
-#      vault-bundle build of `hf: {endpoint: <proxy>/hf, models: [{repo, revision: <commit>}]}` (--runtime none)
+# 3. with curl (when the box has it; CURL=0 skips): serve's own throughput on the biggest shard, one stream, SHARDS
+#    streams (one a shard) and 32 Range streams (4 a shard), straight from serve and through the proxy (curl.tsv);
+# 4. times, REPEATS (default 3) times each, taking turns, each into an empty destination:
+#      vault-bundle build of `hf: {endpoint: <proxy>/hf, models: [{repo, revision: <commit>}]}` (--runtime none),
+#        once as it is (big files in byte ranges over 32 streams) and once per --streams value in STREAMS_ALSO
+#        (default "1": one stream a file, as before #16's ranged downloads); each build's --json events go to
+#        build-<variant>-<round>.jsonl and its phase times (lock, resolve, fetch, assemble) to phases.tsv;
 #      huggingface_hub.snapshot_download(repo, revision=<commit>, max_workers=8) from the same proxy,
 #    checks every file of both against the model's sha256s, and writes site-build-vs-snapshot.json (best of each,
 #    ratio = snapshot_download / build; the target is >= 1.5) and the logs to $OUT (default ./site-build-vs-snapshot-out).
@@ -22,6 +27,8 @@ LATENCY_MS=${LATENCY_MS:-30}
 MBPS=${MBPS:-100}
 PROXY=${PROXY:-1}
 SNAPSHOT=${SNAPSHOT:-1}
+CURL=${CURL:-1}
+STREAMS_ALSO=${STREAMS_ALSO-1}
 PORT=${PORT:-18090}
 PROXY_PORT=$((PORT + 1))
 VB=${VB:-"sh $BUNDLE/vault-bundle"}
@@ -140,13 +147,40 @@ hf:
     - { repo: $REPO, revision: $COMMIT }
 EOF
 
-# 3. Each client REPEATS times, taking turns, each into an empty destination; every file checked after.
-: >"$OUT/times.tsv"
-r=1
-while [ "$r" -le "$REPEATS" ]; do
+# 3. serve's own throughput (and through the proxy), with curl: MB/s of whole transfers, caches dropped by nobody
+#    (the blobs are in the page cache, as for the clients below).
+if [ "$CURL" = 1 ] && command -v curl >/dev/null 2>&1; then
+  : >"$OUT/curl.tsv"
+  FILES=$(python3 -c 'import json,sys; print(" ".join(a["meta"]["path"] for a in sorted(json.load(open(sys.argv[1]))["artifacts"], key=lambda a: -a["size"]) if a["kind"] == "hf" and a["size"] > 1 << 20))' "$WORK/model-bundle/bundle.json")
+  BIG=${FILES%% *}
+  BIG_SIZE=$(python3 -c 'import json,sys; print(max(a["size"] for a in json.load(open(sys.argv[1]))["artifacts"]))' "$WORK/model-bundle/bundle.json")
+  for base in "http://127.0.0.1:$PORT/hf" "$ENDPOINT"; do
+    [ "$base" = "http://127.0.0.1:$PORT/hf" ] && via=serve || via=proxy
+    [ "$via" = proxy ] && [ "$PROXY" != 1 ] && continue
+    t0=$(now); curl -fsS -o /dev/null "$base/$REPO/resolve/$COMMIT/$BIG"; t1=$(now)
+    printf '%s\tone-stream\t%s\n' "$via" "$(python3 -c "print(round($BIG_SIZE / ($t1 - $t0) / 1e6))")" >>"$OUT/curl.tsv"
+    # `wait` names its curls: a bare one would wait for serve and the proxy too.
+    t0=$(now); pids=; for f in $FILES; do curl -fsS -o /dev/null "$base/$REPO/resolve/$COMMIT/$f" & pids="$pids $!"; done; wait $pids; t1=$(now)
+    printf '%s\tone-a-shard\t%s\n' "$via" "$(python3 -c "print(round($SIZE_MIB * 1048576 / ($t1 - $t0) / 1e6))")" >>"$OUT/curl.tsv"
+    t0=$(now); pids=
+    for f in $FILES; do
+      q=$((BIG_SIZE / 4 + 1)); i=0
+      while [ "$i" -lt 4 ]; do curl -fsS -o /dev/null -r "$((i * q))-$((i * q + q - 1))" "$base/$REPO/resolve/$COMMIT/$f" & pids="$pids $!"; i=$((i + 1)); done
+    done
+    wait $pids; t1=$(now)
+    printf '%s\tfour-ranges-a-shard\t%s\n' "$via" "$(python3 -c "print(round($SIZE_MIB * 1048576 / ($t1 - $t0) / 1e6))")" >>"$OUT/curl.tsv"
+  done
+  log "curl MB/s: $(tr '\t\n' ' ;' <"$OUT/curl.tsv")"
+fi
+
+# One build into an empty cache and destination: its time, its files checked, its phase times from --json events.
+build_once() { # <variant> <round> [--streams N]
+  variant=$1 round=$2
+  shift 2
   rm -rf "$WORK/build-cache" "$WORK/build-out" "$WORK/hub.lock.json"
   t0=$(now)
-  $VB -q --cache-dir "$WORK/build-cache" build "$WORK/hub.yaml" --out "$WORK/build-out" --runtime none >>"$OUT/run.log" 2>&1
+  $VB --json --cache-dir "$WORK/build-cache" "$@" build "$WORK/hub.yaml" --out "$WORK/build-out" --runtime none >"$OUT/build-$variant-$round.jsonl" 2>>"$OUT/run.log" ||
+    { log "build $variant failed:"; tail -5 "$OUT/build-$variant-$round.jsonl" | tee -a "$OUT/run.log"; exit 1; }
   dt=$(python3 -c "print(round($(now) - $t0, 3))")
   python3 - "$WORK/model-bundle/bundle.json" "$WORK/build-out/bundle.json" <<'PY'
 import json, sys
@@ -154,8 +188,28 @@ want = {a["meta"]["path"]: a["digest"] for a in json.load(open(sys.argv[1]))["ar
 got = {a["meta"]["path"]: a["digest"] for a in json.load(open(sys.argv[2]))["artifacts"] if a["kind"] == "hf"}
 sys.exit(0 if want == got else f"build: the bundle's files differ from the model's: {sorted(set(want.items()) ^ set(got.items()))[:4]}")
 PY
-  printf 'build\t%s\t%s\n' "$r" "$dt" >>"$OUT/times.tsv"
-  log "round $r: vault-bundle build ${dt} s"
+  python3 - "$OUT/build-$variant-$round.jsonl" "$variant" "$round" "$t0" "$dt" >>"$OUT/phases.tsv" <<'PY'
+import datetime, json, sys
+path, variant, rnd, t0, dt = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+ev = [json.loads(l) for l in open(path) if l.startswith("{")]
+ts = lambda e: datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp()
+marks = [(e["phase"], ts(e)) for e in ev if e.get("type") == "phase"] + [("end", t0 + dt)]
+row = [("start", round(marks[0][1] - t0, 3))] + [(p, round(marks[i + 1][1] - t, 3)) for i, (p, t) in enumerate(marks[:-1])]
+dl = [ts(e) for e in ev if e.get("type") == "download:done" and not e.get("cached")]
+if dl: row.append(("last-download-done", round(max(dl) - t0, 3)))
+print("\t".join([variant, rnd] + [f"{p}={s}" for p, s in row]))
+PY
+  printf '%s\t%s\t%s\n' "$variant" "$round" "$dt" >>"$OUT/times.tsv"
+  log "round $round: vault-bundle build ($variant) ${dt} s: $(tail -1 "$OUT/phases.tsv" | cut -f3- | tr '\t' ' ')"
+}
+
+# 4. Each client REPEATS times, taking turns, each into an empty destination; every file checked after.
+: >"$OUT/times.tsv"
+: >"$OUT/phases.tsv"
+r=1
+while [ "$r" -le "$REPEATS" ]; do
+  build_once build "$r"
+  for n in $STREAMS_ALSO; do build_once "build-streams$n" "$r" --streams "$n"; done
   if [ "$SNAPSHOT" = 1 ]; then
     rm -rf "$WORK/hf-cache"
     HF_ENDPOINT="$ENDPOINT" HF_HUB_OFFLINE=0 HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_ENABLE_HF_TRANSFER=0 \
@@ -193,8 +247,13 @@ try:
     out["huggingface_hub"] = huggingface_hub.__version__
 except ImportError:
     pass
+try:
+    out["curl_mb_per_s"] = [l.rstrip("\n").split("\t") for l in open(sys.argv[1].replace("times.tsv", "curl.tsv")) if l.strip()]
+except OSError:
+    pass
 if "snapshot_download" in best:
     out["ratio_snapshot_over_build"] = round(best["snapshot_download"] / best["build"], 3)
+    out["ratios_by_variant"] = {k: round(best["snapshot_download"] / v, 3) for k, v in best.items() if k.startswith("build")}
     out["target"] = ">= 1.5"
     out["pass"] = out["ratio_snapshot_over_build"] >= 1.5
 json.dump(out, open(sys.argv[2], "w"), indent=2)

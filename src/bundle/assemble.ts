@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
-import { copyBlobOut } from '../store/copy.js';
+import { copyBlobOut, refuseCopy } from '../store/copy.js';
+import { hashOnThread } from './hashpool.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
 import { exists, makeDirs, oldSibling, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
@@ -48,13 +50,17 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    // Two at a time: one blob's copy overlaps the other's hashing (SHA-256 runs on this thread).
-    const limit = pLimit(2);
+    // Several at a time, each copy hashed on a worker thread of its own (a big one): the copies and their proofs
+    // run side by side on every core, and none on the main thread.
+    const limit = pLimit(Math.max(2, Math.min(8, availableParallelism())));
     await Promise.all(
       blobs.map((a) =>
         limit(async () => {
           if (extra.signal?.aborted) throw new InterruptedError();
-          await copyBlobOut(store, a.digest, join(stage, blobPath(hexOf(a.digest))));
+          const to = join(stage, blobPath(hexOf(a.digest)));
+          await copyFile(store.path(a.digest), to, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+          const found = await hashOnThread(to, (await stat(to)).size, extra.signal ?? new AbortController().signal);
+          if (found !== a.digest) throw await refuseCopy(store, a.digest, found, to);
         }),
       ),
     ).catch(async (err: unknown) => {

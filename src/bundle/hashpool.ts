@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { InterruptedError } from '../util/errors.js';
+import { type Digest, digestOf } from '../store/digest.js';
+import { InterruptedError, localWriteError } from '../util/errors.js';
 
 /** A byte range of one file. */
 export interface Segment {
@@ -277,4 +278,14 @@ export async function hashAll(
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * The digest of a file's first `size` bytes (all of them: the caller knows its size), hashed on a worker thread of
+ * its own when it is big: a ranged download's proof, a bundle copy's. A shorter file gives the digest of what is there.
+ */
+export async function hashOnThread(path: string, size: number, signal: AbortSignal): Promise<Digest> {
+  const [r] = await hashAll([wholeFile(path, size)], { threads: 1, signal });
+  if (!r || r.error) throw localWriteError(new Error(r?.error ?? 'no result'), path);
+  return digestOf(r.hex);
 }

@@ -19,6 +19,7 @@ import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
 import { factsAlongside } from './facts.js';
+import { hashOnThread } from './hashpool.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { phaseDone } from '../util/gc.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
@@ -32,6 +33,8 @@ export interface BuildOptions {
   tar?: string;
   frozen: boolean;
   concurrency: number;
+  /** HTTP streams at once for big http(s) files fetched in byte ranges (default: from concurrency; 1: one stream a file). */
+  streams?: number;
   /** `host`: carry this machine's node and the packed tool (./verify works on a box without Node.js); `none`. */
   runtime?: string;
   /** A probe file of the box (`vault-bundle probe`): bundle only what that box lacks. */
@@ -184,7 +187,17 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
   let tally: FetchTally;
   try {
-    ({ tally } = await fetchTallied(toFetch, { ...ctx, report: facts.report }, { concurrency: o.concurrency, sourceFor }));
+    ({ tally } = await fetchTallied(
+      toFetch,
+      { ...ctx, report: facts.report },
+      {
+        concurrency: o.concurrency,
+        ...(o.streams ? { streams: o.streams } : {}),
+        sourceFor,
+        ranged: (a) => /^https?:/.test(a.url),
+        hashWhole: hashOnThread,
+      },
+    ));
     facts.finish(true);
   } catch (err) {
     facts.finish(false);

@@ -16,6 +16,8 @@ export interface GlobalOpts {
   debug?: boolean;
   cacheDir?: string;
   concurrency: number;
+  /** HTTP streams at once for big files fetched in byte ranges (build); undefined: from --concurrency. */
+  streams?: number;
 }
 
 /**

@@ -76,6 +76,11 @@ function newProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .option('--cache-dir <dir>', 'shared blob cache (default: $VAULT_BUNDLE_CACHE or $XDG_CACHE_HOME/vault-bundle)')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(limits.concurrency))
+    .addOption(
+      new Option('--streams <n>', 'HTTP streams at once for big files fetched in byte ranges (default: 4 x --concurrency, at most 32; 1: none)').argParser(
+        positiveInt,
+      ),
+    )
     .showHelpAfterError('(add --help for the options)')
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()

@@ -1,27 +1,10 @@
 import pLimit from 'p-limit';
-import type { Digest } from '../store/digest.js';
-import type { Blob, OpenAt, Store } from '../store/store.js';
-import type { Reporter } from '../util/events.js';
-import type { Limits } from '../util/limits.js';
+import type { Blob, OpenAt } from '../store/store.js';
 import { InterruptedError, VaultError } from '../util/errors.js';
 import { isTransient } from './http.js';
-
-/** One artifact to put into the store (a source's locked artifact is one). */
-export interface FetchItem {
-  id: string;
-  digest: Digest;
-  size: number;
-  /** Who pinned its digest (a locked artifact's provenance): a mismatch's hint says what to do about it. */
-  provenance?: { kind: string };
-}
-
-/** What downloading needs: the store, progress events, Ctrl-C and the retry limits. */
-export interface FetchCtx {
-  store: Store;
-  report: Reporter;
-  signal: AbortSignal;
-  limits: Pick<Limits, 'retries' | 'retryBaseDelayMs' | 'retryMaxDelayMs'>;
-}
+import type { FetchCtx, FetchItem, FetchTally } from './types.js';
+export type { FetchCtx, FetchItem, FetchTally } from './types.js';
+import { type RangedOptions, RANGED_MIN_BYTES, downloadRanged, sleep, streamsFor } from './ranged.js';
 
 /** Whatever yields an item's bytes from an offset on (a source is one). */
 export interface Opener<T, C> {
@@ -31,21 +14,15 @@ export interface Opener<T, C> {
 export interface FetchOptions<T, C> {
   concurrency: number;
   sourceFor: (item: T) => Opener<T, C>;
-}
-
-/** What a fetch found in the cache and what it downloaded (blobs unique by digest). */
-export interface FetchTally {
-  /** Every blob needed, and their bytes. */
-  files: number;
-  bytes: number;
-  /** Already in the cache: not downloaded. */
-  cachedFiles: number;
-  cachedBytes: number;
-  /** Downloaded by this run (resumed ones included), and the bytes that came over the wire (a resume's first part did not). */
-  downloadedFiles: number;
-  transferredBytes: number;
-  /** Downloads that went on from a partial file an earlier run (or an earlier attempt) left. */
-  resumed: number;
+  /**
+   * Whether an item may be fetched in several byte ranges at once (its URL is http(s)); big ones then are,
+   * over `streamsFor(concurrency)` streams in all, unless the server ignores ranges.
+   */
+  ranged?: (item: T) => boolean;
+  /** Streams for ranged downloads, all files together (default: streamsFor(concurrency)); 1: none are ranged. */
+  streams?: number;
+  /** The whole-file hash of a ranged download (a build hashes on a worker thread); default: this thread. */
+  hashWhole?: RangedOptions['hashWhole'];
 }
 
 /**
@@ -83,12 +60,16 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   // small ones fill the gaps; results keep the lock's order.
   const order = all.map((_, i) => i).sort((a, b) => all[b]!.size - all[a]!.size || a - b);
   const jobs = new Array<Promise<Blob>>(all.length);
+  const streams = o.streams ?? streamsFor(o.concurrency);
+  const partLimit = pLimit(streams);
+  const ranged = o.ranged && streams > 1 ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}) } : undefined;
+  const rangedFor = (it: T) => (ranged && it.size >= RANGED_MIN_BYTES && o.ranged!(it) ? ranged : undefined);
   for (const i of order) {
     const it = all[i]!;
     if (cached[i]) {
       ctx.report({ type: 'download:done', id: it.id, size: it.size, cached: true });
       jobs[i] = Promise.resolve({ digest: it.digest, size: it.size });
-    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally));
+    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally, rangedFor(it)));
   }
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
@@ -108,9 +89,24 @@ export async function fetchOne<T extends FetchItem, C extends FetchCtx>(item: T,
   return download(item, ctx, source);
 }
 
-/** Downloads one item into the store (it is not there), retrying transient failures and resuming each time. */
-async function download<T extends FetchItem, C extends FetchCtx>(item: T, ctx: C, source: Opener<T, C>, tally?: FetchTally): Promise<Blob> {
+/**
+ * Downloads one item into the store (it is not there), retrying transient failures and resuming each time; in
+ * byte ranges at once when `ranged` is given and the server serves ranges.
+ */
+async function download<T extends FetchItem, C extends FetchCtx>(
+  item: T,
+  ctx: C,
+  source: Opener<T, C>,
+  tally?: FetchTally,
+  ranged?: RangedOptions,
+): Promise<Blob> {
   const openAt = source.open(item, ctx);
+  if (ranged) {
+    const expect = { digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) };
+    const blob = await downloadRanged(item, ctx, openAt, expect, ranged, tally);
+    if (blob) return blob;
+    ctx.report({ type: 'info', message: `${item.id}: the server does not serve byte ranges; fetched as one stream` });
+  }
   let resumed = false;
   for (let attempt = 0; ; attempt++) {
     if (ctx.signal.aborted) throw new InterruptedError();
@@ -142,15 +138,6 @@ async function download<T extends FetchItem, C extends FetchCtx>(item: T, ctx: C
       await sleep(delayMs, ctx.signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => (clearTimeout(t), resolve());
-    // The listener goes with the timer: a long build retries many times on the one Ctrl-C signal.
-    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 const PINNERS = ['manifest-pin', 'signed-index', 'index-hash', 'lock'] as const;

@@ -5,6 +5,8 @@ import type { Limits } from '../util/limits.js';
 export interface GetOptions {
   /** Ask for bytes from this offset on (HTTP Range); the answer says where the body really starts. */
   offset?: number;
+  /** With offset: ask only for the bytes before this one (exclusive); a server may still send more. */
+  end?: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
   /** Refuse a body longer than this (Content-Length, or counted while streaming). */
@@ -58,7 +60,8 @@ export class HttpClient {
   async get(url: string, o: GetOptions): Promise<GetResult> {
     const offset = o.offset ?? 0;
     const headers: Record<string, string> = { 'user-agent': 'vault-bundle', ...o.headers };
-    if (offset > 0) headers.range = `bytes=${offset}-`;
+    if (o.end !== undefined) headers.range = `bytes=${offset}-${o.end - 1}`;
+    else if (offset > 0) headers.range = `bytes=${offset}-`;
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal: o.signal });
@@ -69,7 +72,7 @@ export class HttpClient {
     if (status === 416 && offset > 0) {
       res.body.resume();
       // What we hold is already the whole file (or more): restart so the store re-checks it from 0.
-      return this.get(url, { ...o, offset: 0 });
+      return this.get(url, { ...o, offset: 0, end: undefined });
     }
     if (status !== 200 && status !== 206) {
       res.body.resume();
@@ -95,7 +98,7 @@ export class HttpClient {
       if (m && m[3] !== '*') totalSize = Number(m[3]);
       if (!m || startedAt !== offset) {
         res.body.destroy();
-        if (offset > 0) return this.get(url, { ...o, offset: 0 }); // restart once from the beginning
+        if (offset > 0) return this.get(url, { ...o, offset: 0, end: undefined }); // restart once from the beginning
         throw new UpstreamError({
           code: 'HTTP_STATUS',
           message: `${o.subject}: GET ${redact(url)} answered 206 with an unusable Content-Range "${String(res.headers['content-range'] ?? '')}"`,

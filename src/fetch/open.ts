@@ -15,13 +15,14 @@ export interface FetchIo {
 export function openUrl(url: string, size: number, subject: string, ctx: FetchIo, pinnedBy?: Expectation['pinnedBy']): OpenAt {
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
-    return async (offset) => {
+    return async (offset, end) => {
       await localSize(path, subject);
-      return { startedAt: offset, body: createReadStream(path, { start: offset, highWaterMark: 1 << 20 }) };
+      const to = end !== undefined ? { end: end - 1 } : {};
+      return { startedAt: offset, body: createReadStream(path, { start: offset, ...to, highWaterMark: 1 << 20 }) };
     };
   }
-  return async (offset) => {
-    const r = await ctx.http.get(url, { offset, signal: ctx.signal, maxLength: size, subject }).catch((err: unknown) => {
+  return async (offset, end) => {
+    const r = await ctx.http.get(url, { offset, ...(end !== undefined ? { end } : {}), signal: ctx.signal, maxLength: size, subject }).catch((err: unknown) => {
       throw lockedSizeError(err, size, subject, pinnedBy);
     });
     return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject, pinnedBy) };

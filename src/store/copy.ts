@@ -18,15 +18,19 @@ import { type Store, hashFile } from './store.js';
 export async function copyBlobOut(store: Store, d: Digest, to: string): Promise<void> {
   await copyFile(store.path(d), to, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
   const found = await hashFile(to);
-  if (found.digest === d) return;
+  if (found.digest !== d) throw await refuseCopy(store, d, found.digest, to);
+}
+
+/** A copy of the cached blob `d` at `to` hashed to `found`: the copy goes, the cache entry is moved aside; the error to throw. */
+export async function refuseCopy(store: Store, d: Digest, found: Digest, to: string): Promise<IntegrityError> {
   await rm(to, { force: true });
   const aside = await store.quarantine(d);
-  throw new IntegrityError({
+  return new IntegrityError({
     code: 'CACHE_CORRUPT',
-    message: `the cached blob ${d} is damaged (it hashes to ${found.digest}): ${aside ? `moved aside to ${aside}` : 'removed'}; nothing was published`,
+    message: `the cached blob ${d} is damaged (it hashes to ${found}): ${aside ? `moved aside to ${aside}` : 'removed'}; nothing was published`,
     subject: store.path(d),
     expected: d,
-    found: found.digest,
+    found,
     hint: 'run the build again: it fetches that blob anew ("vault-bundle cache verify" checks the whole cache)',
   });
 }

@@ -92,7 +92,7 @@ export async function gcStore(store: Store, keep: ReadonlySet<Digest>, o: { dryR
     }
   };
   await sweep(join(store.root, 'blobs', 'sha256'), 'blob', (n) => n);
-  await sweep(join(store.root, 'partial'), 'partial', (n) => /^([0-9a-f]{64})\.part$/.exec(n)?.[1]);
+  await sweep(join(store.root, 'partial'), 'partial', (n) => /^([0-9a-f]{64})\.(?:part|ranges)$/.exec(n)?.[1]);
   await sweep(store.quarantineDir, 'quarantined', () => undefined);
   return report;
 }

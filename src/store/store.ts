@@ -44,9 +44,10 @@ export function mismatchHint(pinnedBy: Expectation['pinnedBy'], resumed: boolean
 
 /**
  * Yields the bytes of an artifact starting at `offset` (0 for a fresh start, more to resume a partial file).
- * A source that cannot seek may yield from 0 and say so by returning `startedAt: 0`.
+ * A source that cannot seek may yield from 0 and say so by returning `startedAt: 0`. Given `end` (exclusive), it
+ * may stop there (an HTTP Range with an end); one that goes on is cut off by the caller.
  */
-export type OpenAt = (offset: number) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
+export type OpenAt = (offset: number, end?: number) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
 
 /** Where blobs live under a store's root and a bundle's: OCI image-layout naming. */
 export const BLOBS_DIR = 'blobs/sha256';
@@ -68,8 +69,14 @@ export class Store {
     return join(this.root, BLOBS_DIR, hexOf(d));
   }
 
-  private partialPath(d: Digest): string {
+  /** Where a download of `d` is written until it is proven (a ranged one has a journal beside it: ranged.ts). */
+  partialPath(d: Digest): string {
     return join(this.root, 'partial', `${hexOf(d)}.part`);
+  }
+
+  /** The journal of a ranged download of `d` (ranged.ts): which bytes of each part its partial file holds. */
+  journalPath(d: Digest): string {
+    return join(this.root, 'partial', `${hexOf(d)}.ranges`);
   }
 
   /** True when the blob is present with the expected size (the bytes were checked when they landed). */
@@ -149,7 +156,9 @@ export class Store {
     } catch (err) {
       throw localWriteError(err, this.root);
     }
-    // Resume: hash what an earlier attempt left, then ask the source for the rest.
+    // Resume: hash what an earlier attempt left, then ask the source for the rest (a ranged file has holes: not that).
+    const journal = this.journalPath(expect.digest);
+    if (await stat(journal).catch(() => undefined)) await Promise.all([rm(partial, { force: true }), rm(journal, { force: true })]);
     const hash = createHash('sha256');
     const have = await resumeFrom(partial, expect.size, hash);
     const resumed = have > 0;

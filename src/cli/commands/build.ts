@@ -97,6 +97,7 @@ function buildOptions(manifest: string, o: BuildFlags, cli: Cli): BuildOptions {
     lock: o.lock,
     frozen: Boolean(o.frozen || o.locked),
     concurrency: cli.globals.concurrency,
+    ...(cli.globals.streams !== undefined ? { streams: cli.globals.streams } : {}),
     runtime: o.runtime,
     ...(o.target ? { target: o.target } : {}),
     media: o.media,

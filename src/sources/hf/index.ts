@@ -71,10 +71,12 @@ export const hfSource: Source<HfSpec> = {
   open(item, ctx) {
     if (item.url.startsWith('file:')) return openUrl(item.url, item.size, item.id, ctx);
     const auth = tokenHeader();
-    return async (offset) => {
-      const r = await ctx.http.get(item.url, { offset, signal: ctx.signal, maxLength: item.size, subject: item.id, headers: auth }).catch((err: unknown) => {
-        throw gatedHint(err);
-      });
+    return async (offset, end) => {
+      const r = await ctx.http
+        .get(item.url, { offset, ...(end !== undefined ? { end } : {}), signal: ctx.signal, maxLength: item.size, subject: item.id, headers: auth })
+        .catch((err: unknown) => {
+          throw gatedHint(err);
+        });
       return { startedAt: r.startedAt, body: r.body };
     };
   },
