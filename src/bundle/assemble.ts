@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { hexOf } from '../store/digest.js';
+import { type Digest, hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
 import { copyBlobOut } from '../store/copy.js';
+import { clockMark } from '../store/proof.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
 import { exists, makeDirs, oldSibling, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
@@ -17,13 +18,17 @@ export interface AssembleResult {
   dir: string;
   files: number;
   bytes: number;
+  /** Blobs copied out of the cache, and how many of them were proven by their recorded proof (not hashed). */
+  copied: number;
+  unchanged: number;
 }
 
 /**
  * Writes the bundle folder from the index and the store. Everything is first laid out in a temp sibling
  * of `out`, then renamed into place, so `out` is never half-written: it is either the old bundle or the new.
- * Blobs are copies of the store's (reflinks where the file system has them), each hashed as it is placed:
- * a bundle never shares an inode with the cache, and never holds a blob that was not proven (copyBlobOut).
+ * Blobs are copies of the store's (reflinks where the file system has them), each proven as it is placed (its
+ * cache file unchanged since it last hashed to its name, else the copy hashed): a bundle never shares an inode
+ * with the cache, and never holds a blob that was not proven (copyBlobOut, store/proof.ts).
  */
 export async function assembleBundle(
   index: BundleIndex,
@@ -48,13 +53,21 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
+    // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
+    const mark = await clockMark(store.root);
+    let copied = 0;
+    let unchanged = 0;
+    const place = async (d: Digest, to: string) => {
+      copied++;
+      if ((await copyBlobOut(store, d, to, mark)) === 'unchanged') unchanged++;
+    };
     // Two at a time: one blob's copy overlaps the other's hashing (SHA-256 runs on this thread).
     const limit = pLimit(2);
     await Promise.all(
       blobs.map((a) =>
         limit(async () => {
           if (extra.signal?.aborted) throw new InterruptedError();
-          await copyBlobOut(store, a.digest, join(stage, blobPath(hexOf(a.digest))));
+          await place(a.digest, join(stage, blobPath(hexOf(a.digest))));
         }),
       ),
     ).catch(async (err: unknown) => {
@@ -75,7 +88,7 @@ export async function assembleBundle(
     // The carried runtime (node and the packed tool), copied from the store, and its sh entry points.
     for (const rf of index.runtime ?? []) {
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await copyBlobOut(store, rf.digest, join(stage, rf.path));
+      await place(rf.digest, join(stage, rf.path));
       sums.push({ path: rf.path, hex: hexOf(rf.digest) });
       bytes += rf.size;
     }
@@ -89,7 +102,7 @@ export async function assembleBundle(
     if (extra.signal?.aborted) throw new InterruptedError();
     await swapInto(stage, out);
     tempDone(stage);
-    return { dir: out, files: sums.length + 1, bytes };
+    return { dir: out, files: sums.length + 1, bytes, copied, unchanged };
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
     tempDone(stage);
