@@ -1,5 +1,5 @@
 import { type BigIntStats, constants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hexOf, type Digest } from './digest.js';
 
@@ -17,7 +17,9 @@ import { hexOf, type Digest } from './digest.js';
  * second or two on some file systems), so a write in the same tick as the blob's last change would keep its
  * ctime. A proof is therefore recorded only for a blob whose ctime is older than a mark the same file system
  * stamped before the hashing copy began (`clockMark`): any write after the mark gets a later ctime. File systems
- * whose times have no sub-second part get no proofs at all (every copy is hashed).
+ * whose times have no sub-second part get no proofs at all (every copy is hashed), nor do file systems not known
+ * to keep ctime locally (a network file system's client may answer stat from its attribute cache while another
+ * host writes the file; FUSE keeps what its daemon says): see LOCAL_FS.
  *
  * What a proof cannot see (residual risks, said so): the clock set back to the exact tick of the blob's ctime
  * before an edit; writes that bypass the file system (raw writes to the block device, debugfs); bit rot below
@@ -36,6 +38,12 @@ export interface Proof {
 }
 
 const PROOFS_DIR = 'proofs';
+
+/**
+ * statfs f_type of the local file systems whose ctime the kernel keeps as above: ext2/3/4, XFS, Btrfs, tmpfs,
+ * bcachefs, F2FS, ZFS, overlayfs. Elsewhere (NFS, SMB, FUSE, 9p, …) no proof is recorded and every copy is hashed.
+ */
+const LOCAL_FS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xca451a4e, 0xf2f52010, 0x2fc12fc1, 0x794c7630]);
 const CLOCK = '.clock';
 
 function proofPath(root: string, d: Digest): string {
@@ -100,12 +108,13 @@ export async function dropProof(root: string, d: Digest): Promise<void> {
  * Stamps the cache's file system clock now: the ctime of a file written in the proofs folder. A blob whose ctime
  * is older than this mark changed last in an earlier tick, so any write to it from now on moves its ctime. The
  * file system's own clock is used (not this process's), so a network file system's skewed clock cannot fool it.
- * Undefined where the cache cannot be written (no proofs are recorded then).
+ * Undefined where the cache cannot be written or is not on a LOCAL_FS (no proofs are recorded then).
  */
 export async function clockMark(root: string): Promise<bigint | undefined> {
   const path = join(root, PROOFS_DIR, `${CLOCK}.${process.pid}`);
   try {
     await mkdir(join(root, PROOFS_DIR), { recursive: true });
+    if (!LOCAL_FS.has((await statfs(root)).type)) return undefined;
     const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
     try {
       await fh.write('.');
