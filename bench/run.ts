@@ -408,7 +408,7 @@ function computeMetrics(bundleBytes: number): Metric[] {
       value: (warm - copy) / 1000,
       unit: 's',
       display: secs(warm - copy),
-      note: 'lock check, cache-hit hashing, index, SBOM, sums',
+      note: 'start-up, lock check, proof checks (hashing only blobs without a valid proof), index, SBOM, sums',
     });
   wall('build-tar', 'build --tar');
   wall('startup', 'CLI start-up (--version)');

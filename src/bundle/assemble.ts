@@ -3,9 +3,10 @@ import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import { constants, copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { hexOf } from '../store/digest.js';
+import { type Digest, hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
-import { copyBlobOut, refuseCopy } from '../store/copy.js';
+import { copyBlobOut } from '../store/copy.js';
+import { clockMark } from '../store/proof.js';
 import { hashOnThread } from './hashpool.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
 import { exists, makeDirs, oldSibling, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
@@ -19,13 +20,17 @@ export interface AssembleResult {
   dir: string;
   files: number;
   bytes: number;
+  /** Blobs copied out of the cache, and how many of them were proven by their recorded proof (not hashed). */
+  copied: number;
+  unchanged: number;
 }
 
 /**
  * Writes the bundle folder from the index and the store. Everything is first laid out in a temp sibling
  * of `out`, then renamed into place, so `out` is never half-written: it is either the old bundle or the new.
- * Blobs are copies of the store's (reflinks where the file system has them), each hashed as it is placed:
- * a bundle never shares an inode with the cache, and never holds a blob that was not proven (copyBlobOut).
+ * Blobs are copies of the store's (reflinks where the file system has them), each proven as it is placed (its
+ * cache file unchanged since it last hashed to its name, else the copy hashed): a bundle never shares an inode
+ * with the cache, and never holds a blob that was not proven (copyBlobOut, store/proof.ts).
  */
 export async function assembleBundle(
   index: BundleIndex,
@@ -50,17 +55,24 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    // Several at a time, each copy hashed on a worker thread of its own (a big one): the copies and their proofs
-    // run side by side on every core, and none on the main thread.
+    // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
+    const mark = await clockMark(store.root);
+    let copied = 0;
+    let unchanged = 0;
+    const signal = extra.signal ?? new AbortController().signal;
+    // A copy that must be hashed is hashed on a worker thread of its own, never on the main thread.
+    const hashCopy = async (path: string) => hashOnThread(path, (await stat(path)).size, signal);
+    const place = async (d: Digest, to: string) => {
+      copied++;
+      if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') unchanged++;
+    };
+    // Several at a time: the copies and the hashing of those without a proof run side by side on every core.
     const limit = pLimit(Math.max(2, Math.min(8, availableParallelism())));
     await Promise.all(
       blobs.map((a) =>
         limit(async () => {
           if (extra.signal?.aborted) throw new InterruptedError();
-          const to = join(stage, blobPath(hexOf(a.digest)));
-          await copyFile(store.path(a.digest), to, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
-          const found = await hashOnThread(to, (await stat(to)).size, extra.signal ?? new AbortController().signal);
-          if (found !== a.digest) throw await refuseCopy(store, a.digest, found, to);
+          await place(a.digest, join(stage, blobPath(hexOf(a.digest))));
         }),
       ),
     ).catch(async (err: unknown) => {
@@ -81,7 +93,7 @@ export async function assembleBundle(
     // The carried runtime (node and the packed tool), copied from the store, and its sh entry points.
     for (const rf of index.runtime ?? []) {
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await copyBlobOut(store, rf.digest, join(stage, rf.path));
+      await place(rf.digest, join(stage, rf.path));
       sums.push({ path: rf.path, hex: hexOf(rf.digest) });
       bytes += rf.size;
     }
@@ -95,7 +107,7 @@ export async function assembleBundle(
     if (extra.signal?.aborted) throw new InterruptedError();
     await swapInto(stage, out);
     tempDone(stage);
-    return { dir: out, files: sums.length + 1, bytes };
+    return { dir: out, files: sums.length + 1, bytes, copied, unchanged };
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
     tempDone(stage);

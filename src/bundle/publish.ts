@@ -71,6 +71,8 @@ export interface BuildResult {
   expires?: string;
   /** What the fetch took from the cache and what it downloaded (the blobs the bundle needs, unique by digest). */
   fetch: FetchTally;
+  /** Blobs copied out of the cache into the bundle, and how many were proven by their recorded proof, not hashed. */
+  copies: { blobs: number; unchanged: number };
   /** The whole build, from reading the manifest to the bundle in place. */
   durationMs: number;
 }
@@ -137,6 +139,7 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
     ...(made.tar ? { tar: made.tar } : {}),
     ...(made.signer ? { signer: made.signer } : {}),
     fetch: f.tally,
+    copies: made.copies,
     durationMs: Math.round(performance.now() - t0),
   };
 }
@@ -222,7 +225,7 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
   const whole = tempSibling(out);
   let tar: StagedTar | undefined;
   try {
-    let r: { files: number; bytes: number };
+    let r: { files: number; bytes: number; copied: number; unchanged: number };
     let parts: number | undefined;
     if (media === 'fat32') {
       r = await assembleBundle(index, ctx.store, whole, extra);
@@ -254,6 +257,7 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
     return {
       files: listed,
       bytes: r.bytes,
+      copies: { blobs: r.copied, unchanged: r.unchanged },
       ...(parts !== undefined ? { parts } : {}),
       ...(tar ? { tar: tar.path } : {}),
       ...(signed ? { signer: signed.signer } : {}),

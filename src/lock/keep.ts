@@ -5,7 +5,7 @@ import { UsageError } from '../util/errors.js';
 import { readLock } from './lock.js';
 
 /** Folders never searched for locks: dependencies, VCS data, the cache itself. */
-const SKIP = new Set(['node_modules', '.git', 'blobs', 'partial', 'quarantine']);
+const SKIP = new Set(['node_modules', '.git', 'blobs', 'partial', 'quarantine', 'proofs']);
 
 /**
  * Every digest that a lock file (`*.lock.json`) under `dir` names, for `cache gc --keep-locks`. A lock that

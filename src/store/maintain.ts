@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { InterruptedError } from '../util/errors.js';
 import { type Digest, digestOf, isSha256Hex } from './digest.js';
 import { type Store, hashFile } from './store.js';
+import { clockMark, proofOf, recordProof, sameProof, statBlob } from './proof.js';
 
 /** A cache entry that did not hash to its name, or was no blob at all: moved aside. */
 export interface BadEntry {
@@ -26,12 +27,14 @@ export interface CacheVerifyReport {
  * `cache verify`: re-hashes every blob of the store (blobs/sha256/<hex>) and moves each that does not hash to
  * its name aside (quarantine/), so the next build fetches it anew. A name that is not a sha256, a folder or a
  * link there is moved aside too: nothing but blobs belongs in blobs/. Partial downloads are left alone (they
- * are checked when they complete).
+ * are checked when they complete). A blob that hashes right, and stood still while it was read, gets its proof
+ * recorded (store/proof.ts): the next build copies it out without hashing it again.
  */
 export async function verifyStore(store: Store, o: { signal?: AbortSignal; onBlob?: (name: string, size: number) => void } = {}): Promise<CacheVerifyReport> {
   const dir = join(store.root, 'blobs', 'sha256');
   const names = (await readdir(dir).catch(() => [] as string[])).sort();
   const report: CacheVerifyReport = { root: store.root, checked: 0, bytes: 0, bad: [] };
+  const mark = await clockMark(store.root);
   for (const name of names) {
     if (o.signal?.aborted) throw new InterruptedError();
     const path = join(dir, name);
@@ -42,11 +45,16 @@ export async function verifyStore(store: Store, o: { signal?: AbortSignal; onBlo
     if (!st.isFile()) found = st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
     else if (!d) found = 'a file whose name is not a sha256';
     else {
+      const before = await statBlob(path).catch(() => undefined);
       const h = await hashFile(path);
       report.checked++;
       report.bytes += h.size;
       o.onBlob?.(name, h.size);
-      if (h.digest === d) continue;
+      if (h.digest === d) {
+        const after = await statBlob(path).catch(() => undefined);
+        if (before && after && sameProof(proofOf(before), proofOf(after))) await recordProof(store.root, d, before, mark);
+        continue;
+      }
       found = h.digest;
     }
     const movedTo = await store.quarantine(d ?? 'sha256:', path);
@@ -92,6 +100,13 @@ export async function gcStore(store: Store, keep: ReadonlySet<Digest>, o: { dryR
     }
   };
   await sweep(join(store.root, 'blobs', 'sha256'), 'blob', (n) => n);
+  // The proofs of blobs that are gone, and what a killed run left there (not listed: bookkeeping, see proof.ts).
+  if (!o.dryRun) {
+    const left = new Set(await readdir(join(store.root, 'blobs', 'sha256')).catch(() => [] as string[]));
+    for (const name of await readdir(join(store.root, 'proofs')).catch(() => [] as string[])) {
+      if (!isSha256Hex(name) || !left.has(name)) await rm(join(store.root, 'proofs', name), { force: true });
+    }
+  }
   await sweep(join(store.root, 'partial'), 'partial', (n) => /^([0-9a-f]{64})\.(?:part|ranges)$/.exec(n)?.[1]);
   await sweep(store.quarantineDir, 'quarantined', () => undefined);
   return report;

@@ -4,7 +4,8 @@ import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { IntegrityError, localWriteError } from '../util/errors.js';
 import { passedThrough } from '../util/gc.js';
-import { type Digest, digestOf, hexOf } from './digest.js';
+import { type Digest, digestOf, hexOf, isSha256Hex } from './digest.js';
+import { dropProof } from './proof.js';
 import { BlobWriter } from './writer.js';
 import { hashFile } from './hash-file.js';
 
@@ -119,6 +120,7 @@ export class Store {
    */
   async quarantine(d: Digest, from = this.path(d)): Promise<string | undefined> {
     const to = join(this.quarantineDir, `${basename(from)}.${Date.now()}`);
+    if (isSha256Hex(hexOf(d))) await dropProof(this.root, d);
     try {
       await mkdir(this.quarantineDir, { recursive: true });
       await rename(from, to);

@@ -83,6 +83,7 @@ export function register(program: Command, cli: Cli): void {
         signer: res.signer,
         expires: res.expires,
         fetch: res.fetch,
+        copies: res.copies,
         durationMs: res.durationMs,
       });
     });

@@ -1,0 +1,134 @@
+import { type BigIntStats, constants } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hexOf, type Digest } from './digest.js';
+
+/**
+ * Proofs of cache blobs: what a blob's file was (device, inode, size, mtime and ctime to the nanosecond) when its
+ * bytes, read from that very file, last hashed to its name. A later build that finds the file unchanged copies
+ * it out without hashing it again (issue #14: a warm rebuild re-hashed every byte).
+ *
+ * Why ctime proves the bytes unchanged: the kernel sets a file's ctime to the current time on every write, every
+ * truncate, chmod, rename and utimes, and user space cannot set it (utimensat sets atime and mtime, and moves
+ * ctime to now); a file put in the blob's place has another inode. So an in-place edit, even one that keeps the
+ * size and puts the mtime back (touch -d), moves ctime, and the blob is hashed again (copyBlobOut).
+ *
+ * One subtlety (git's "racy clean" case): file times come from a clock that ticks coarsely (a jiffy, 1-10 ms; a
+ * second or two on some file systems), so a write in the same tick as the blob's last change would keep its
+ * ctime. A proof is therefore recorded only for a blob whose ctime is older than a mark the same file system
+ * stamped before the hashing copy began (`clockMark`): any write after the mark gets a later ctime. File systems
+ * whose times have no sub-second part get no proofs at all (every copy is hashed), nor do file systems not known
+ * to keep ctime locally (a network file system's client may answer stat from its attribute cache while another
+ * host writes the file; FUSE keeps what its daemon says): see LOCAL_FS.
+ *
+ * What a proof cannot see (residual risks, said so): the clock set back to the exact tick of the blob's ctime
+ * before an edit; writes that bypass the file system (raw writes to the block device, debugfs); bit rot below
+ * the file system (a disk that returns other bytes without an error): that is what `vault-bundle cache verify`
+ * is for; and anyone who can write the cache can also write its proofs (as they could replace the tool itself):
+ * proofs guard against accidents and edits, not against the cache's owner.
+ */
+
+/** The fields of a blob's stat that a proof pins, as decimal strings (bigint nanoseconds do not fit a number). */
+export interface Proof {
+  dev: string;
+  ino: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+const PROOFS_DIR = 'proofs';
+
+/**
+ * statfs f_type of the local file systems whose ctime the kernel keeps as above: ext2/3/4, XFS, Btrfs, tmpfs,
+ * bcachefs, F2FS, ZFS, overlayfs. Elsewhere (NFS, SMB, FUSE, 9p, …) no proof is recorded and every copy is hashed.
+ */
+const LOCAL_FS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0xca451a4e, 0xf2f52010, 0x2fc12fc1, 0x794c7630]);
+const CLOCK = '.clock';
+
+function proofPath(root: string, d: Digest): string {
+  return join(root, PROOFS_DIR, hexOf(d));
+}
+
+/** A blob's stat with nanosecond times. */
+export function statBlob(path: string): Promise<BigIntStats> {
+  return stat(path, { bigint: true });
+}
+
+export function proofOf(st: BigIntStats): Proof {
+  return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+}
+
+export function sameProof(a: Proof, b: Proof): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/** The proof recorded for `d`, if any (a damaged or unreadable one counts as none: the blob is hashed). */
+export async function readProof(root: string, d: Digest): Promise<Proof | undefined> {
+  try {
+    const p = JSON.parse(await readFile(proofPath(root, d), 'utf8')) as Partial<Proof>;
+    if ([p.dev, p.ino, p.size, p.mtimeNs, p.ctimeNs].every((v) => typeof v === 'string' && /^\d+$/.test(v))) return p as Proof;
+  } catch {
+    // none
+  }
+  return undefined;
+}
+
+/**
+ * Records that the blob `d`, whose stat before and after its bytes were hashed was `st`, hashed to its name,
+ * when `st` is older than `mark` (see above). Best effort: a cache that cannot take the proof gets its blobs
+ * hashed again next time. Written atomically (temp + rename), never fsynced: a proof lost in a crash costs a hash.
+ */
+export async function recordProof(root: string, d: Digest, st: BigIntStats, mark: bigint | undefined): Promise<boolean> {
+  if (mark === undefined || !(st.ctimeNs < mark) || coarseTimes(st)) return false;
+  const to = proofPath(root, d);
+  const tmp = `${to}.${process.pid}.tmp`;
+  try {
+    await mkdir(join(root, PROOFS_DIR), { recursive: true });
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+    try {
+      await fh.writeFile(JSON.stringify(proofOf(st)));
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, to);
+    return true;
+  } catch {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    return false;
+  }
+}
+
+/** Forgets the proof of `d` (its blob was moved aside or removed). */
+export async function dropProof(root: string, d: Digest): Promise<void> {
+  await rm(proofPath(root, d), { force: true }).catch(() => undefined);
+}
+
+/**
+ * Stamps the cache's file system clock now: the ctime of a file written in the proofs folder. A blob whose ctime
+ * is older than this mark changed last in an earlier tick, so any write to it from now on moves its ctime. The
+ * file system's own clock is used (not this process's), so a network file system's skewed clock cannot fool it.
+ * Undefined where the cache cannot be written or is not on a LOCAL_FS (no proofs are recorded then).
+ */
+export async function clockMark(root: string): Promise<bigint | undefined> {
+  const path = join(root, PROOFS_DIR, `${CLOCK}.${process.pid}`);
+  try {
+    await mkdir(join(root, PROOFS_DIR), { recursive: true });
+    if (!LOCAL_FS.has((await statfs(root)).type)) return undefined;
+    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+    try {
+      await fh.write('.');
+      return (await fh.stat({ bigint: true })).ctimeNs;
+    } finally {
+      await fh.close();
+      await rm(path, { force: true });
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Times without a sub-second part: a file system that keeps whole seconds (or two), where a tick is too long. */
+function coarseTimes(st: BigIntStats): boolean {
+  return st.ctimeNs % 1_000_000_000n === 0n && st.mtimeNs % 1_000_000_000n === 0n;
+}
