@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type HashJob, HashPool, hashHere, wholeFile } from '../src/bundle/hashpool.js';
+import { type HashJob, HashPool, MAX_THREADS, hashHere, hashTuning, wholeFile } from '../src/bundle/hashpool.js';
 import { tempDir } from './helpers/tmp.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -75,5 +75,53 @@ describe('hashing reports progress when asked (a progress line at a terminal)', 
       expect(ticks.length).toBeGreaterThan(0);
       expect(done.sort()).toEqual([0, 1]);
     }
+  });
+});
+
+describe('the pool: the main thread hashes beside the workers, every variant of the bench knobs gives the same digests', () => {
+  it('mixed sizes, a short file and a missing one, for each tuning the bench tries', async () => {
+    const dir = await tempDir();
+    const jobs: HashJob[] = [];
+    const want: { hex: string; read: number; error?: string }[] = [];
+    for (let i = 0; i < 24; i++) {
+      const data = randomBytes(i % 5 === 0 ? (3 << 20) + i : 1000 * i);
+      const f = join(dir, `f${i}`);
+      await writeFile(f, data);
+      jobs.push(wholeFile(f, data.length + (i === 7 ? 5 : 0))); // f7 is shorter than listed: the digest of what is there
+      want.push({ hex: sha(data), read: data.length });
+    }
+    jobs.push(wholeFile(join(dir, 'gone'), 10));
+    for (const env of [
+      {},
+      { VAULT_HASH_MAIN: '0' },
+      { VAULT_HASH_ORDER: 'listed' },
+      { VAULT_HASH_READ_KIB: '4' },
+      { VAULT_HASH_READ_KIB: '1024', VAULT_HASH_MAX_THREADS: '2' },
+    ]) {
+      const pool = new HashPool(3, undefined, hashTuning(env));
+      const done: number[] = [];
+      try {
+        const r = await pool.hash(jobs, { onDone: (j) => done.push(jobs.indexOf(j)) });
+        expect({ env, r: r.slice(0, -1) }).toEqual({ env, r: want });
+        expect(r.at(-1)).toMatchObject({ hex: '', read: 0, error: expect.stringContaining('ENOENT') });
+        expect(done.sort((a, b) => a - b)).toEqual(jobs.map((_, i) => i));
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it('reads its knobs from the environment, and a value that does not parse leaves the default', () => {
+    expect(hashTuning({})).toEqual({ readBytes: 128 * 1024, maxThreads: MAX_THREADS, order: 'largest', mainHashes: true, workerOldMb: 16 });
+    expect(
+      hashTuning({ VAULT_HASH_READ_KIB: '1024', VAULT_HASH_MAX_THREADS: '12', VAULT_HASH_ORDER: 'listed', VAULT_HASH_MAIN: '0', VAULT_HASH_OLD_MB: '8' }),
+    ).toEqual({
+      readBytes: 1 << 20,
+      maxThreads: 12,
+      order: 'listed',
+      mainHashes: false,
+      workerOldMb: 8,
+    });
+    expect(hashTuning({ VAULT_HASH_READ_KIB: '1e3', VAULT_HASH_MAX_THREADS: '0', VAULT_HASH_OLD_MB: 'x' })).toEqual(hashTuning({}));
   });
 });

@@ -1,18 +1,22 @@
 #!/bin/sh
-# verify speed and memory on the GPU box (issue #14), against the parallel peers, warm and cold.
+# verify speed and memory on the GPU box (issue #14): variants of the hashing pool's knobs against the parallel
+# peers, warm (best of REPEATS, interleaved rounds) and cold, with peak RSS, in one call.
 #
-#   sh bench/box/verify-bench.sh BUNDLE        (BUNDLE: any carried bundle folder built from this branch)
+#   sh bench/box/verify-bench.sh BUNDLE        (BUNDLE: a folder holding runtime/node and runtime/vault-bundle.cjs,
+#                                               e.g. any carried bundle, or bench/box/verify-bench-box.sh's unpack)
 #
-# The box has no Node: the carried runtime of BUNDLE (runtime/node + runtime/vault-bundle.cjs, the same
-# pair `sh BUNDLE/vault-bundle` runs) first BUILDS a files bundle of generated data, then verifies it.
-# Environment: OUT (results folder, default ./verify-bench-out), WORK (scratch folder on a disk with
-# 2.2 x GIB free; default /var/tmp/vault-verify-bench), GIB (default 16), FILES (default 64), REPEATS
-# (default 3), COLD=0 (skip the cold runs, which drop the page cache), THREADS (verify --threads; default: every core),
-# CJS (the vault-bundle.cjs to time; default: BUNDLE's carried one), BASE_CJS (optional: a second vault-bundle.cjs,
-# e.g. main's, timed the same way for an A/B in one run), KEEP=1 (keep WORK).
-# E.g. with the quickstart bundle of main carried and this branch's packed script beside it (`npx tsx
-# src/runtime/pack.ts new.cjs`): CJS=$PWD/new.cjs BASE_CJS=$B/runtime/vault-bundle.cjs sh verify-bench.sh $B
-# Results: $OUT/verify-bench.txt (one line a run) and $OUT/verify-bench.json (best of each, ratios, targets).
+# The box has no Node: the carried runtime (the same pair `sh BUNDLE/vault-bundle` runs) first BUILDS a files
+# bundle of generated data, then verifies it. Environment: OUT (results folder, default ./verify-bench-out), WORK
+# (scratch on a disk with 2.2 x GIB free; default /var/tmp/vault-verify-bench), GIB (default 16), FILES (default
+# 64), REPEATS (default 3), BUDGET_S (seconds for the warm rounds: no new round starts after it, default 240),
+# COLD=0 (skip the cold pair, which drops the page cache), THREADS (verify --threads; default: every core), CJS
+# (the vault-bundle.cjs to time; default: BUNDLE's), BASE_CJS (optional: a second one, e.g. main's, timed as
+# `verify-base`), VARIANTS (`label=ENV=v ENV2=v;label2=...`; default below), KEEP=1 (keep WORK).
+# The knobs (src/bundle/hash-worker.ts, read only by this bench): VAULT_HASH_READ_KIB, VAULT_HASH_MAX_THREADS,
+# VAULT_HASH_MAIN=0 (16 workers, the main thread only hands out work: the pool before this branch),
+# VAULT_HASH_OLD_MB (a worker's old-generation limit), VAULT_HASH_ORDER=listed; MALLOC_ARENA_MAX is glibc's.
+# Results: $OUT/verify-bench.jsonl (one line a run), verify-bench.json (best of each, ratios, targets), summary.md
+# (the table), verify-json.txt (verify --json: per-step ms, threads-start/threads-stop), startup.txt, log.txt.
 set -eu
 B=$(cd "${1:?usage: verify-bench.sh BUNDLE}" && pwd)
 OUT=${OUT:-$PWD/verify-bench-out}
@@ -20,13 +24,19 @@ WORK=${WORK:-/var/tmp/vault-verify-bench}
 GIB=${GIB:-16}
 FILES=${FILES:-64}
 REPEATS=${REPEATS:-3}
+BUDGET_S=${BUDGET_S:-240}
 NODE="$B/runtime/node"
 CJS=${CJS:-$B/runtime/vault-bundle.cjs}
+VARIANTS=${VARIANTS:-"verify=;main-idle=VAULT_HASH_MAIN=0;read-1m=VAULT_HASH_READ_KIB=1024;read-4m=VAULT_HASH_READ_KIB=4096;read-8m=VAULT_HASH_READ_KIB=8192;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14;old-8=VAULT_HASH_OLD_MB=8;arena-2=MALLOC_ARENA_MAX=2"}
 mkdir -p "$OUT" "$WORK/data"
+log() { echo "[$(date -u +%T)] $*" | tee -a "$OUT/log.txt"; }
 [ -x "$NODE" ] || { cp "$NODE" "$WORK/node" && chmod 700 "$WORK/node" && NODE="$WORK/node"; }
 "$NODE" --version >/dev/null
 NPROC=$(nproc)
+log "start: $NPROC cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $GIB GiB in $FILES files"
 
+BUNDLE="$WORK/out/verifybench"
+if [ ! -f "$BUNDLE/SHA256SUMS" ]; then
 # 1. Data: FILES files of GIB/FILES each, random (nothing compresses), made 16 at a time.
 per=$((GIB * 1024 / FILES))
 i=0
@@ -35,10 +45,11 @@ while [ "$i" -lt "$FILES" ]; do
   [ -s "$f" ] && [ "$(stat -c %s "$f")" -eq $((per * 1048576)) ] || echo "$f"
   i=$((i + 1))
 done | xargs -r -P16 -I{} sh -c "openssl enc -aes-128-ctr -pass pass:{} -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c $((per * 1048576)) > {}"
+log "data made"
 
 # 2. Manifest (the files source wants each sha256) and build with the carried runtime.
 M="$WORK/data/manifest.yaml"
-(cd "$WORK/data" && ls f*.bin | xargs -P"$(nproc)" -n1 sha256sum) >"$WORK/data.sums"
+(cd "$WORK/data" && printf '%s\n' f*.bin | xargs -P"$NPROC" -n1 sha256sum) >"$WORK/data.sums"
 {
   printf 'name: verifybench\nversion: 1.0.0\ndescription: verify bench data (%s GiB, %s files)\n' "$GIB" "$FILES"
   printf 'target:\n  os: ubuntu-24.04\n  arch: amd64\nfiles:\n'
@@ -48,15 +59,14 @@ M="$WORK/data/manifest.yaml"
     i=$((i + 1))
   done
 } >"$M"
-BUNDLE="$WORK/out/verifybench"
-if [ ! -f "$BUNDLE/SHA256SUMS" ]; then
-  "$NODE" "$CJS" --cache-dir "$WORK/cache" -q build "$M" --out "$BUNDLE" --lock "$WORK/manifest.lock.json"
-  rm -rf "$WORK/cache" # the bundle stands alone; the cache only costs disk
+"$NODE" "$CJS" --cache-dir "$WORK/cache" -q build "$M" --out "$BUNDLE" --lock "$WORK/manifest.lock.json"
+rm -rf "$WORK/cache" "$WORK/data"/f*.bin # the bundle stands alone: the cache and the sources only cost disk and page cache
 fi
+log "bundle built"
 # The peers hash exactly the files verify hashes: every path SHA256SUMS lists.
 (cd "$BUNDLE" && sed -n 's/^[0-9a-f]\{64\}  //p' SHA256SUMS) >"$WORK/list"
 
-# 3. Runs: wall time and peak RSS of the whole process tree (python3's getrusage of children).
+# 3. Runs: wall time and peak RSS (python3's getrusage of children: the largest single process).
 cat >"$WORK/run.py" <<'PY'
 import json, os, resource, subprocess, sys, time
 label, cold, cmd = sys.argv[1], sys.argv[2] == 'cold', sys.argv[3]
@@ -78,40 +88,66 @@ T=""
 cd "$BUNDLE"
 run() { python3 "$WORK/run.py" "$1" "$2" "$3" | tee -a "$OUT/verify-bench.jsonl"; }
 : >"$OUT/verify-bench.jsonl"
-cat $(cat "$WORK/list") >/dev/null # warm
+# Fixed costs: a bare node, the CLI's load (--version), verify's own account of its steps (--json).
+for _ in 1 2 3; do
+  run "node -e 0" warm "'$NODE' -e 0"
+  run "cli --version" warm "'$NODE' '$CJS' --version"
+done >/dev/null
+xargs -a "$WORK/list" cat >/dev/null # warm
+# shellcheck disable=SC2086 # T is empty or two words
+"$NODE" "$CJS" --json verify $T . >"$OUT/verify-json.txt" 2>&1 || true
+log "warm rounds (budget ${BUDGET_S} s)"
+t0=$(date +%s)
 r=0
-while [ "$r" -lt "$REPEATS" ]; do
-  run verify warm "'$NODE' '$CJS' -q verify $T ."
+while [ "$r" -lt "$REPEATS" ] && { [ "$r" = 0 ] || [ $(($(date +%s) - t0)) -lt "$BUDGET_S" ]; }; do
+  echo "$VARIANTS" | tr ';' '\n' | while IFS= read -r v; do
+    [ -n "$v" ] || continue
+    run "${v%%=*}" warm "env ${v#*=} '$NODE' '$CJS' -q verify $T ."
+  done
   [ -z "${BASE_CJS:-}" ] || run verify-base warm "'$NODE' '$BASE_CJS' -q verify $T ."
   run "xargs -P$NPROC sha256sum" warm "xargs -a '$WORK/list' -P$NPROC -n1 sha256sum"
   run "xargs -P$NPROC openssl" warm "xargs -a '$WORK/list' -P$NPROC -n1 openssl dgst -sha256"
   r=$((r + 1))
+  log "round $r done"
 done
-[ "${COLD:-1}" = 0 ] || run cat cold "cat \$(cat '$WORK/list') >/dev/null"
-[ "${COLD:-1}" = 0 ] || run verify cold "'$NODE' '$CJS' -q verify $T ."
-[ "${COLD:-1}" = 0 ] || run cat cold "cat \$(cat '$WORK/list') >/dev/null"
-[ "${COLD:-1}" = 0 ] || run verify cold "'$NODE' '$CJS' -q verify $T ."
+run "verify --threads 32" warm "'$NODE' '$CJS' -q verify --threads 32 ."
+if [ "${COLD:-1}" != 0 ]; then
+  run cat cold "cat \$(cat '$WORK/list') >/dev/null"
+  run verify cold "'$NODE' '$CJS' -q verify $T ."
+fi
+log "runs done"
 
-# 4. Summary: best of each, verify against the faster peer (warm) and cat (cold), RSS against 200 MB.
-python3 - "$OUT/verify-bench.jsonl" "$NPROC" "$GIB" "$FILES" >"$OUT/verify-bench.json" <<'PY'
+# 4. Summary: best of each, each verify against the faster peer (warm) and cat (cold), RSS against 200 MiB.
+python3 - "$OUT/verify-bench.jsonl" "$NPROC" "$GIB" "$FILES" "$OUT/summary.md" >"$OUT/verify-bench.json" <<'PY'
 import json, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-best = {}
+best, rss, n = {}, {}, {}
 for r in runs:
     if r.get('rc') == 0:
         k = r['label'] + (' cold' if r['cold'] else ' warm')
         best[k] = min(best.get(k, 1e9), r['wall_s'])
-peak = max([r.get('max_rss_kib', 0) for r in runs if r['label'] == 'verify'] or [0])
+        rss[k] = max(rss.get(k, 0), r.get('max_rss_kib', 0))
+        n[k] = n.get(k, 0) + 1
 peer = min([v for k, v in best.items() if k.startswith('xargs')] or [0])
+fixed = ('node -e 0', 'cli --version', 'cat', 'xargs')
+rows = ['| run | best s | runs | vs best peer | peak RSS MiB |', '|---|---|---|---|---|']
+for k in sorted(best, key=lambda k: (k.endswith('cold'), best[k])):
+    ratio = round(peer / best[k], 3) if peer and k.endswith('warm') and not k.startswith(fixed) else ''
+    rows.append('| %s | %.3f | %d | %s | %d |' % (k, best[k], n[k], ratio, round(rss[k] / 1024)))
 v, vc, c = best.get('verify warm'), best.get('verify cold'), best.get('cat cold')
+verify_rss = [r.get('max_rss_kib', 0) for r in runs if r['label'] in ('verify', 'verify --threads 32')]
 out = {'cores': int(sys.argv[2]), 'gib': int(sys.argv[3]), 'files': int(sys.argv[4]), 'best_s': best,
+       'peak_rss_mib': {k: round(x / 1024) for k, x in rss.items()},
        'warm_ratio_vs_best_peer': round(peer / v, 3) if v and peer else None, 'warm_target': 0.9,
+       'variant_ratios_vs_best_peer': {k: round(peer / x, 3) for k, x in best.items()
+                                       if peer and k.endswith('warm') and not k.startswith(fixed)},
        'cold_ratio_vs_cat': round(c / vc, 3) if vc and c else None, 'cold_target': 0.95,
-       'verify_peak_rss_mib': round(peak / 1024), 'rss_target_mib': 200}
-if 'verify-base warm' in best and v:
-    out['base_over_new'] = round(best['verify-base warm'] / v, 3)
+       'verify_peak_rss_mib': round(max(verify_rss or [0]) / 1024), 'rss_target_mib': 200}
+open(sys.argv[5], 'w').write('\n'.join(rows) + '\n\n' + ', '.join('%s: %s' % (k, out[k]) for k in (
+    'warm_ratio_vs_best_peer', 'cold_ratio_vs_cat', 'verify_peak_rss_mib')) + '\n')
 print(json.dumps(out, indent=2))
 PY
-cat "$OUT/verify-bench.json"
+grep -h '"label": "\(node -e 0\|cli --version\)"' "$OUT/verify-bench.jsonl" >"$OUT/startup.txt" || true
+cat "$OUT/summary.md"
 cd /
 [ "${KEEP:-}" = 1 ] || rm -rf "$WORK"

@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Digest, digestOf } from '../store/digest.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
+import { type HashResult, type HashTuning, type Segment, TICK_BYTES, WORKER_JS, hashJob, hashTuning } from './hash-worker.js';
 
-/** A byte range of one file. */
-export interface Segment {
-  file: string;
-  offset: number;
-  length: number;
-}
+export { type HashResult, type Segment, MAX_THREADS, READ_BYTES, hashTuning } from './hash-worker.js';
 
 /**
  * The bytes of one bundle file: usually one segment (a whole file, or a member of a tar); a member of a
@@ -26,98 +21,52 @@ export function wholeFile(file: string, length: number): HashJob {
   return { segments: [{ file, offset: 0, length }], length };
 }
 
-export interface HashResult {
-  hex: string;
-  /** Bytes actually read: less than `length` when the file is shorter. */
-  read: number;
-  error?: string;
-}
-
-/** A big file on a hashing thread tells its bytes so far this often (a progress line's feed; asked for per job). */
-const TICK_BYTES = 32 << 20;
-
-// One segment-hashing loop, in plain JS so that worker threads can run it from a string the same way from
-// tsx, from dist/ and from the one bundled script on the box; the main thread builds the same function.
-// Synchronous reads into one reused buffer keep memory flat and beat streams by ~20%. Given \`into\` (a hash
-// to continue), it leaves the digest to the caller: the main thread hashes a file in slices between which
-// Ctrl-C can be seen.
-const HASH_JOB_JS = `
-return function hashJob(segments, buf, into, tick) {
-  const h = into || createHash('sha256');
-  let read = 0, told = 0;
-  for (const { file, offset, length } of segments) {
-    let fd;
-    try {
-      fd = openSync(file, 'r');
-      let pos = offset, left = length;
-      while (left > 0) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, left), pos);
-        if (n === 0) break;
-        h.update(buf.subarray(0, n));
-        pos += n; left -= n; read += n;
-        if (tick && read - told >= ${TICK_BYTES}) { told = read; tick(read); }
-      }
-      if (left > 0) break;
-    } catch (e) {
-      return { hex: '', read, error: String((e && e.message) || e) };
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
-  }
-  return { hex: into ? '' : h.digest('hex'), read };
-};`;
-const HASH_JOB_DEPS = ['openSync', 'readSync', 'closeSync', 'createHash'] as const;
-
-type HashJobFn = (segments: readonly Segment[], buf: Buffer, into?: ReturnType<typeof createHash>) => HashResult;
-// eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source (above), shared with the worker threads
-const hashJob = (new Function(...HASH_JOB_DEPS, HASH_JOB_JS) as (...deps: unknown[]) => HashJobFn)(openSync, readSync, closeSync, createHash);
-
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { openSync, readSync, closeSync } = require('node:fs');
-const { createHash } = require('node:crypto');
-const hashJob = (function (${HASH_JOB_DEPS.join(', ')}) {${HASH_JOB_JS}})(${HASH_JOB_DEPS.join(', ')});
-const buf = Buffer.allocUnsafe(workerData.chunk);
-parentPort.on('message', ({ id, segments, tick }) => {
-  const progress = tick ? (read) => parentPort.postMessage({ id, tick: read }) : undefined;
-  parentPort.postMessage({ id, ...hashJob(segments, buf, undefined, progress) });
-});
-`;
-
-/**
- * Bytes per read. Small enough that the bytes just read are still in the core's L2 cache when SHA-256 runs
- * over them: measured on a 512 MiB file (AMD EPYC, SHA-NI, 512 KiB L2 a core), CPU per pass 675-780 ms with
- * 4 MiB reads, 717 ms with 512 KiB, 680 ms with 192 KiB, 483 ms with 128 KiB, 499 ms with 64 KiB, 529 ms
- * with 32 KiB (more syscalls); `openssl dgst -sha256` (8 KiB reads) 500 ms.
- */
-export const READ_BYTES = 128 * 1024;
-
-/**
- * The most hashing threads a pool starts, whatever --threads asks: each costs ~7 MB of memory, and sixteen
- * already read faster than the page cache hands out bytes on the 16-core box (verify's RSS stays under 200 MB).
- */
-export const MAX_THREADS = 16;
-
 /** Below this many bytes in all, hashing on the main thread beats starting worker threads (~50 ms each). */
 export const POOL_MIN_BYTES = 64 * 1024 * 1024;
 
+/** The main thread's slices while it hashes beside the workers: short, so a worker that finished waits little for its next job. */
+const POOL_SLICE_BYTES = 2 << 20;
+
 /**
- * Worker threads that hash byte ranges, started ahead of use: verify starts them as soon as the listing shows
- * enough bytes, so their start-up overlaps reading SHA256SUMS and bundle.json.
+ * Threads that hash byte ranges, started ahead of use: verify starts them as soon as the listing shows enough
+ * bytes, so their start-up overlaps reading SHA256SUMS and bundle.json. `threads` hashers (at most MAX_THREADS):
+ * the main thread is one of them (it would only wait otherwise), the rest are worker threads.
  */
 export class HashPool {
   private readonly workers: Worker[];
+  private readonly tuning: HashTuning;
+  private readonly started = performance.now();
+  private upAt = 0;
   private closed = false;
-  constructor(threads: number, chunkBytes = READ_BYTES) {
+  constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning()) {
+    this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
     // A worker allocates next to nothing (one read buffer, small messages): the smallest heaps V8 takes keep
-    // each near its bare cost (~7 MB: a Node environment of its own), and at most MAX_THREADS of them.
-    const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 };
-    const n = Math.max(1, Math.min(threads, MAX_THREADS));
-    this.workers = Array.from({ length: n }, () => new Worker(WORKER, { eval: true, workerData: { chunk: chunkBytes }, resourceLimits }));
+    // each near its bare cost (~7.5 MB: a Node environment of its own).
+    const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: this.tuning.workerOldMb, stackSizeMb: 1 };
+    const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
+    const n = this.tuning.mainHashes ? hashers - 1 : hashers;
+    let up = 0;
+    this.workers = Array.from({ length: n }, () => {
+      const w = new Worker(WORKER_JS, { eval: true, workerData: { chunk: this.tuning.readBytes }, resourceLimits });
+      w.once('online', () => {
+        if (++up === n) this.upAt = performance.now();
+      });
+      return w;
+    });
+  }
+
+  /** How many threads hash (the main thread counted when it takes part). */
+  get hashers(): number {
+    return this.workers.length + (this.tuning.mainHashes || this.workers.length === 0 ? 1 : 0);
+  }
+
+  /** Milliseconds from the pool's start until its last worker was running (undefined while some are not yet). */
+  get startMs(): number | undefined {
+    return this.workers.length === 0 ? 0 : this.upAt ? Math.round(this.upAt - this.started) : undefined;
   }
 
   /**
-   * Jobs are handed out largest first, so one huge file does not end up last on a single worker. An abort
+   * Jobs are handed out largest first, so one huge file does not end up last on a single thread. An abort
    * (Ctrl-C) terminates the workers at once and rejects with InterruptedError: they cannot finish a file.
    */
   async hash(jobs: readonly HashJob[], o: Progress & { signal?: AbortSignal } = {}): Promise<HashResult[]> {
@@ -125,8 +74,14 @@ export class HashPool {
     if (signal?.aborted) throw interrupted();
     if (this.closed) throw new Error('the hashing threads were stopped');
     const results: HashResult[] = new Array<HashResult>(jobs.length);
-    const order = jobs.map((_, i) => i).sort((a, b) => jobs[b]!.length - jobs[a]!.length);
+    const order = jobs.map((_, i) => i);
+    if (this.tuning.order === 'largest') order.sort((a, b) => jobs[b]!.length - jobs[a]!.length);
     let next = 0;
+    const take = (): number | undefined => (next < order.length ? order[next++] : undefined);
+    const done = (id: number, r: HashResult) => {
+      results[id] = r;
+      o.onDone?.(jobs[id]!, r);
+    };
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => {
@@ -136,41 +91,12 @@ export class HashPool {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => undefined); // rejected only on abort, where the race below reports it
-    const work = Promise.all(
-      this.workers.slice(0, Math.max(1, Math.min(this.workers.length, jobs.length))).map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            const stop = () => {
-              w.off('message', onMessage);
-              w.off('error', reject);
-              w.off('exit', onExit);
-            };
-            const feed = () => {
-              if (next >= order.length) {
-                stop();
-                return resolve();
-              }
-              const id = order[next++]!;
-              w.postMessage({ id, segments: jobs[id]!.segments, tick: Boolean(o.onBytes) });
-            };
-            const onMessage = (m: (HashResult & { id: number; tick?: undefined }) | { id: number; tick: number }) => {
-              if (m.tick !== undefined) return o.onBytes?.(jobs[m.id]!, m.tick);
-              results[m.id] = { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) };
-              o.onDone?.(jobs[m.id]!, results[m.id]!);
-              feed();
-            };
-            // A worker that dies (out of memory, terminated) would otherwise leave verify waiting forever.
-            const onExit = (code: number) => {
-              stop();
-              reject(signal?.aborted ? interrupted() : new Error(`a hashing thread exited (code ${code})`));
-            };
-            w.on('message', onMessage);
-            w.on('error', reject);
-            w.on('exit', onExit);
-            feed();
-          }),
-      ),
-    );
+    const busy = this.workers.slice(0, Math.min(this.workers.length, jobs.length));
+    const here = this.tuning.mainHashes || busy.length === 0 ? [this.hashHereToo(jobs, take, done, o)] : [];
+    const work = Promise.all([...busy.map((w) => feedWorker(w, jobs, take, done, o)), ...here]);
+    work.catch(() => {
+      next = order.length; // a thread failed or Ctrl-C: nothing more is handed out, the main thread stops too
+    });
     try {
       await Promise.race([work, aborted]);
       return results;
@@ -179,10 +105,77 @@ export class HashPool {
     }
   }
 
+  /** The main thread's share: jobs from the same queue, hashed in short slices between which the workers' messages are handled. */
+  private async hashHereToo(
+    jobs: readonly HashJob[],
+    take: () => number | undefined,
+    done: (id: number, r: HashResult) => void,
+    o: Progress & { signal?: AbortSignal },
+  ): Promise<void> {
+    const buf = Buffer.allocUnsafe(this.tuning.readBytes);
+    let since = performance.now();
+    for (let id = take(); id !== undefined; id = take()) {
+      // Small jobs back to back would never let the event loop turn: the workers' results (and their next jobs) wait.
+      if (performance.now() - since > 1) {
+        await new Promise((r) => setImmediate(r));
+        since = performance.now();
+      }
+      const job = jobs[id]!;
+      let told = 0;
+      const onBytes = o.onBytes
+        ? (j: HashJob, read: number) => {
+            if (read - told >= TICK_BYTES) o.onBytes?.(j, (told = read));
+          }
+        : undefined;
+      const [r] = await hashHere([job], { buf, sliceBytes: POOL_SLICE_BYTES, ...(o.signal ? { signal: o.signal } : {}), ...(onBytes ? { onBytes } : {}) });
+      if (this.closed) throw interrupted();
+      done(id, r!);
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** One worker's share: the next job each time it hands back a result, until none is left. */
+function feedWorker(
+  w: Worker,
+  jobs: readonly HashJob[],
+  take: () => number | undefined,
+  done: (id: number, r: HashResult) => void,
+  o: Progress & { signal?: AbortSignal },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const stop = () => {
+      w.off('message', onMessage);
+      w.off('error', reject);
+      w.off('exit', onExit);
+    };
+    const feed = () => {
+      const id = take();
+      if (id === undefined) {
+        stop();
+        return resolve();
+      }
+      w.postMessage({ id, segments: jobs[id]!.segments, tick: Boolean(o.onBytes) });
+    };
+    const onMessage = (m: (HashResult & { id: number; tick?: undefined }) | { id: number; tick: number }) => {
+      if (m.tick !== undefined) return o.onBytes?.(jobs[m.id]!, m.tick);
+      done(m.id, { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) });
+      feed();
+    };
+    // A worker that dies (out of memory, terminated) would otherwise leave verify waiting forever.
+    const onExit = (code: number) => {
+      stop();
+      reject(o.signal?.aborted ? interrupted() : new Error(`a hashing thread exited (code ${code})`));
+    };
+    w.on('message', onMessage);
+    w.on('error', reject);
+    w.on('exit', onExit);
+    feed();
+  });
 }
 
 /** The one error of an interrupted hashing: nothing was written, so a rerun simply checks again. */
@@ -198,8 +191,12 @@ const SLICE_BYTES = 8 << 20;
  * the event loop between 8 MiB slices of a file and, every 10 ms, between files, so an abort stops it within
  * one slice.
  */
-export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: number; signal?: AbortSignal } & Progress = {}): Promise<HashResult[]> {
-  const buf = Buffer.allocUnsafe(o.chunkBytes ?? READ_BYTES);
+export async function hashHere(
+  jobs: readonly HashJob[],
+  o: { chunkBytes?: number; buf?: Buffer; sliceBytes?: number; signal?: AbortSignal } & Progress = {},
+): Promise<HashResult[]> {
+  const buf = o.buf ?? Buffer.allocUnsafe(o.chunkBytes ?? hashTuning().readBytes);
+  const slice = o.sliceBytes ?? SLICE_BYTES;
   const out: HashResult[] = [];
   let since = performance.now();
   const breathe = async (now = false) => {
@@ -211,7 +208,7 @@ export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: numbe
   };
   for (const job of jobs) {
     await breathe();
-    if (job.length <= SLICE_BYTES) {
+    if (job.length <= slice) {
       out.push(hashJob(job.segments, buf));
       o.onDone?.(job, out.at(-1)!);
       continue;
@@ -219,11 +216,11 @@ export async function hashHere(jobs: readonly HashJob[], o: { chunkBytes?: numbe
     const h = createHash('sha256');
     let read = 0;
     let error: string | undefined;
-    for (const slice of slices(job.segments, SLICE_BYTES)) {
-      const r = hashJob(slice.segments, buf, h);
+    for (const part of slices(job.segments, slice)) {
+      const r = hashJob(part.segments, buf, h);
       read += r.read;
       if (r.error) error = r.error;
-      if (r.error || r.read < slice.length) break; // a short file: the digest of what is there, as a worker gives
+      if (r.error || r.read < part.length) break; // a short file: the digest of what is there, as a worker gives
       o.onBytes?.(job, read);
       await breathe(true);
     }
@@ -285,7 +282,18 @@ export async function hashAll(
  * its own when it is big: a ranged download's proof, a bundle copy's. A shorter file gives the digest of what is there.
  */
 export async function hashOnThread(path: string, size: number, signal: AbortSignal): Promise<Digest> {
-  const [r] = await hashAll([wholeFile(path, size)], { threads: 1, signal });
+  const job = wholeFile(path, size);
+  let r: HashResult | undefined;
+  if (size < POOL_MIN_BYTES) [r] = await hashHere([job], { signal });
+  else {
+    // A worker, not the main thread (which the pool has hash too): several of these run at once, one core each.
+    const pool = new HashPool(1, undefined, { ...hashTuning(), mainHashes: false });
+    try {
+      [r] = await pool.hash([job], { signal });
+    } finally {
+      await pool.close();
+    }
+  }
   if (!r || r.error) throw localWriteError(new Error(r?.error ?? 'no result'), path);
   return digestOf(r.hex);
 }
