@@ -60,6 +60,9 @@ export async function pullServedBundle(
     }
   };
   const sumsBytes = (await small(SUMS, false))!;
+  // The signature (if any) comes alongside the blobs, not one more round trip after them.
+  const sigBytes = small(SUMS_SIG, true);
+  sigBytes.catch(() => undefined);
   let list: Map<string, string>;
   try {
     list = parseSums(sumsBytes.toString('utf8'));
@@ -95,7 +98,7 @@ export async function pullServedBundle(
   const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, list.size)) }, worker));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const sig = await small(SUMS_SIG, true);
+  const sig = await sigBytes;
   if (sig) await writeFile(join(dir, SUMS_SIG), sig);
   else await rm(join(dir, SUMS_SIG), { force: true });
   await writeFile(join(dir, SUMS), sumsBytes);
