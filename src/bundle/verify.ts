@@ -76,7 +76,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
   };
   const reader = await timed('open', () => openBundle(location));
   // A big bundle's hashing threads start now, booting while the checksum list and index are read.
-  const pool = startPool(reader, o.threads);
+  const pool = startPool(reader, o.threads, o.hashed);
   try {
     const s = initialState(reader, o, now, trust, pool);
     for (const step of CHECKLIST) {
@@ -96,9 +96,13 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
   }
 }
 
-function startPool(reader: BundleReader, threads = availableParallelism()): HashPool | undefined {
+/**
+ * Hashing threads for a big bundle. Files `hashed` vouches for (a served bundle's pull hashed them as it wrote them)
+ * do not count: a pulled bundle starts none (should one of them have changed since, hashAll starts its own).
+ */
+function startPool(reader: BundleReader, threads = availableParallelism(), hashed?: VerifyOptions['hashed']): HashPool | undefined {
   let listed = 0;
-  for (const e of reader.entries.values()) listed += e.size;
+  for (const [path, e] of reader.entries) if (hashed?.get(path)?.size !== e.size) listed += e.size;
   return listed >= POOL_MIN_BYTES && threads > 1 ? new HashPool(threads) : undefined;
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SUMS, SUMS_SIG } from '../bundle/layout.js';
 import { parseSums } from '../bundle/sums.js';
@@ -9,6 +9,7 @@ import type { HttpClient } from '../fetch/http.js';
 import { IntegrityError, UpstreamError, UsageError } from '../util/errors.js';
 import type { Reporter } from '../util/events.js';
 import { limits } from '../util/limits.js';
+import { Appender } from '../util/appender.js';
 
 /** Whether a bundle argument is a served bundle's URL (`vault-bundle serve`, or nginx serving an export). */
 export function isServedUrl(s: string): boolean {
@@ -59,6 +60,9 @@ export async function pullServedBundle(
     }
   };
   const sumsBytes = (await small(SUMS, false))!;
+  // The signature (if any) comes alongside the blobs, not one more round trip after them.
+  const sigBytes = small(SUMS_SIG, true);
+  sigBytes.catch(() => undefined);
   let list: Map<string, string>;
   try {
     list = parseSums(sumsBytes.toString('utf8'));
@@ -94,7 +98,7 @@ export async function pullServedBundle(
   const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, list.size)) }, worker));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const sig = await small(SUMS_SIG, true);
+  const sig = await sigBytes;
   if (sig) await writeFile(join(dir, SUMS_SIG), sig);
   else await rm(join(dir, SUMS_SIG), { force: true });
   await writeFile(join(dir, SUMS), sumsBytes);
@@ -114,14 +118,21 @@ async function fetchChecked(
   // The bytes are hashed as they arrive (what a resumed .part already held, first): never read back to check.
   const h = createHash('sha256');
   if (r.startedAt > 0) for await (const c of createReadStream(part, { end: r.startedAt - 1 })) h.update(c as Buffer);
-  const w = createWriteStream(part, { flags: r.startedAt > 0 ? 'a' : 'w' });
+  // Written a batch at a time (one write in flight, the .part always a whole prefix) while the next chunks arrive.
+  const fh = await open(part, r.startedAt > 0 ? 'r+' : 'w');
   try {
-    for await (const c of r.body) {
-      h.update(c);
-      if (!w.write(c)) await new Promise<void>((ok) => w.once('drain', () => ok()));
+    const out = new Appender(fh, r.startedAt);
+    try {
+      for await (const c of r.body) {
+        h.update(c);
+        await out.append(c);
+      }
+    } finally {
+      // What arrived before a broken connection is kept for the next run to resume from.
+      await out.end();
     }
   } finally {
-    await new Promise<void>((ok) => w.end(() => ok()));
+    await fh.close();
   }
   const got = h.digest('hex');
   if (got !== hex) {
