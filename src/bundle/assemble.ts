@@ -55,17 +55,7 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
-    const mark = await clockMark(store.root);
-    let copied = 0;
-    let unchanged = 0;
-    const signal = extra.signal ?? new AbortController().signal;
-    // A copy that must be hashed is hashed on a worker thread of its own, never on the main thread.
-    const hashCopy = async (path: string) => hashOnThread(path, (await stat(path)).size, signal);
-    const place = async (d: Digest, to: string) => {
-      copied++;
-      if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') unchanged++;
-    };
+    const { place, counts } = await blobPlacer(store, extra.signal ?? new AbortController().signal);
     // Several at a time: the copies and the hashing of those without a proof run side by side on every core.
     const limit = pLimit(Math.max(2, Math.min(8, availableParallelism())));
     await Promise.all(
@@ -107,12 +97,26 @@ export async function assembleBundle(
     if (extra.signal?.aborted) throw new InterruptedError();
     await swapInto(stage, out);
     tempDone(stage);
-    return { dir: out, files: sums.length + 1, bytes, copied, unchanged };
+    return { dir: out, files: sums.length + 1, bytes, ...counts };
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
     tempDone(stage);
     throw localWriteError(err, out);
   }
+}
+
+/** Copies cache blobs out, proven (copyBlobOut), counting how many were copied and how many proven unchanged. */
+async function blobPlacer(store: Store, signal: AbortSignal) {
+  // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
+  const mark = await clockMark(store.root);
+  const counts = { copied: 0, unchanged: 0 };
+  // A copy that must be hashed is hashed on a worker thread of its own, never on the main thread.
+  const hashCopy = async (path: string) => hashOnThread(path, (await stat(path)).size, signal);
+  const place = async (d: Digest, to: string) => {
+    counts.copied++;
+    if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') counts.unchanged++;
+  };
+  return { place, counts };
 }
 
 /** Links a file of one staged bundle into another (both ours, both fresh), else copies it. Never for the store's blobs. */
