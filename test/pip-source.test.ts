@@ -120,7 +120,7 @@ describe('pip source', () => {
     );
     const again = await run(false);
     expect(again.reports[0]!.changed).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('refuses a tampered wheel, a wrong --hash pin, a missing dependency and a wheel for another platform', async () => {
     const bad = await startPypi({ dirs: [wheels], tamper: ['vb_beta-2.1.0-py3-none-any.whl'] });

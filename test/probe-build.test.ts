@@ -237,7 +237,7 @@ describe('build --target: pip', () => {
     expect(execFileSync(join(venv, 'bin/python'), ['-c', 'import vb_alpha, vb_gamma, vb_beta; print(vb_beta.VERSION)'], { encoding: 'utf8' }).trim()).toBe(
       '2.1.0',
     );
-  }, 60_000);
+  }, 180_000);
 
   it("takes the wheel tags from the probe, and refuses a probe of another Python than pip's target", async () => {
     const dir = await tempDir();

@@ -172,7 +172,7 @@ describe('serve', () => {
     await writeFile(join(dir, big.path), flipped);
     const after = await verifyBundle(dir, { hashed });
     expect(after.problems).toMatchObject([{ code: 'DIGEST_MISMATCH', path: big.path }]);
-  }, 60_000);
+  }, 180_000);
 
   it("verify and install take the served bundle's URL: fetched into the cache, every byte checked, then as from a stick", async () => {
     const cache = join(fx.work, 'pull-cache');
