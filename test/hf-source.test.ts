@@ -164,9 +164,12 @@ describe('hf source', () => {
     const gets = hub.requests.slice(from).filter((q) => q.path.endsWith('/model.safetensors') && q.method === 'GET');
     expect(gets).toHaveLength(2);
     expect(gets[0]!.range).toBeUndefined();
-    // Resumed from what was received (an O_DIRECT writer rounds down to a 4 KiB sector), not from 0.
+    // Resumed from what was received (an O_DIRECT writer rounds down to a 4 KiB sector), not from 0. How much of
+    // the 5 MiB got in before the cut varies: the server's reset can drop what the client had not read yet (seen
+    // under load: 3.6 MiB), so the floor is 1 MiB, which a restart from 0 can never meet.
     const at = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
-    expect(at).toBeGreaterThan(4 * 1024 * 1024);
+    expect(at).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(at % 4096).toBe(0);
     expect(at).toBeLessThanOrEqual(5 * 1024 * 1024 + 17);
     expect(r.events.filter((e) => e.type === 'download:retry')).toHaveLength(1);
 
