@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fetchAll, fetchOne } from '../src/fetch/download.js';
 import { HttpClient } from '../src/fetch/http.js';
 import { fileSource } from '../src/sources/file/index.js';
@@ -12,24 +12,10 @@ import { BlobWriter, DIRECT_ALIGN, DIRECT_MIN_BYTES } from '../src/store/writer.
 import { IntegrityError, InterruptedError, UpstreamError, VaultError } from '../src/util/errors.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { type Limits, limits as defaults } from '../src/util/limits.js';
-import { startProxy, startServer, type TestServer } from './helpers/server.js';
+import { startProxy, startServer, type TestServer, PROXY_VARS, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
-// --- environment: no proxy from the host may divert requests to 127.0.0.1 ----------------------------------
-const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy'];
-const savedEnv = new Map<string, string | undefined>();
-beforeAll(() => {
-  for (const k of PROXY_VARS) {
-    savedEnv.set(k, process.env[k]);
-    delete process.env[k];
-  }
-});
-afterAll(() => {
-  for (const [k, v] of savedEnv) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
+withoutHostProxy();
 
 // --- per-test resources ---------------------------------------------------------------------------------------
 const servers: TestServer[] = [];

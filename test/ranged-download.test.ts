@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fetchAll } from '../src/fetch/download.js';
 import { HttpClient } from '../src/fetch/http.js';
 import { MIN_PART_BYTES, partBytesFor, streamsFor } from '../src/fetch/ranged.js';
@@ -12,26 +12,13 @@ import { Store } from '../src/store/store.js';
 import { IntegrityError, UpstreamError } from '../src/util/errors.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { type Limits, limits as defaults } from '../src/util/limits.js';
-import { type TestServer, startServer } from './helpers/server.js';
+import { type TestServer, startServer, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
 // Big files are fetched in byte ranges at once (issue #16: build from `serve` on a fast, paced link); each part is
 // retried and resumed on its own, and nothing lands until the whole file hashes to its locked digest.
 
-const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy'];
-const savedEnv = new Map<string, string | undefined>();
-beforeAll(() => {
-  for (const k of PROXY_VARS) {
-    savedEnv.set(k, process.env[k]);
-    delete process.env[k];
-  }
-});
-afterAll(() => {
-  for (const [k, v] of savedEnv) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
+withoutHostProxy();
 
 const servers: TestServer[] = [];
 const clients: HttpClient[] = [];

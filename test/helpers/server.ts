@@ -1,5 +1,26 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+
+/** The proxy variables of the environment that Node's fetch/undici and curl honour. */
+export const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
+/** For the calling test file: no proxy from the host may divert requests to 127.0.0.1 (cleared, then restored). */
+export function withoutHostProxy(): void {
+  const saved = new Map<string, string | undefined>();
+  beforeAll(() => {
+    for (const k of PROXY_VARS) {
+      saved.set(k, process.env[k]);
+      delete process.env[k];
+    }
+  });
+  afterAll(() => {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+}
 
 /**
  * What one answer does wrong. Fields combine; an empty fault is a correct answer (Range honoured).
