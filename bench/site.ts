@@ -21,6 +21,7 @@ import { hostname, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packScript } from '../src/runtime/pack.js';
+import { signalChild } from '../src/util/proc.js';
 import { type Metric, formatTable, tryExec } from './report.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
     );
     log(`wrote ${file}`);
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    for (const c of children) signalChild(c, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     rmSync(work, { recursive: true, force: true });
   }

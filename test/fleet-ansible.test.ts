@@ -10,6 +10,7 @@ import { BIN, REPO, runCli } from './helpers/cli.js';
 import { type Fleet, fleetReady, makeFleet } from './helpers/fleet-boxes.js';
 import { inRoot } from './helpers/rootfs.js';
 import { tempDir } from './helpers/tmp.js';
+import { signalChild } from '../src/util/proc.js';
 
 const execFile = promisify(execFileCb);
 
@@ -64,7 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (serve && serve.exitCode === null) {
     const gone = new Promise((r) => serve!.once('exit', r));
-    serve.kill('SIGINT');
+    signalChild(serve, 'SIGINT');
     await gone;
   }
   await f?.dispose();

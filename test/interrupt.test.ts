@@ -9,6 +9,7 @@ import { BIN } from './helpers/cli.js';
 import { buildIn } from './helpers/build.js';
 import { fileManifest } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
+import { signalChild } from '../src/util/proc.js';
 
 /** A folder with one large file: enough bytes that a tar of it takes many chunks. */
 async function bigFolder(dir: string, mib: number): Promise<string> {
@@ -133,7 +134,7 @@ function interruptAt(args: string[], pattern: RegExp, times: number): Promise<{ 
     const check = () => {
       if (sent || !pattern.test(stderr)) return;
       sent = true;
-      for (let i = 0; i < times; i++) setTimeout(() => child.kill('SIGINT'), i * 50);
+      for (let i = 0; i < times; i++) setTimeout(() => signalChild(child, 'SIGINT'), i * 50);
     };
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), check()));

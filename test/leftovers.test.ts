@@ -4,7 +4,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyBundle } from '../src/bundle/verify.js';
-import { madeByDeadProcess, processStartTime } from '../src/util/proc.js';
+import { madeByDeadProcess, processStartTime, signalChild } from '../src/util/proc.js';
 import { BIN, REPO, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -61,7 +61,7 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
     const args = ['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', join(bundles, 'x'), '--tar', join(bundles, 'x.tar'), '--runtime', 'none'];
     const { child, done } = await startUntil(args, /^tar$/m);
     await new Promise((r) => setTimeout(r, 150));
-    child.kill('SIGKILL');
+    signalChild(child, 'SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
     const left = await readdir(bundles);
     expect(left.length).toBeGreaterThan(0);
@@ -82,8 +82,8 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
     // The first is frozen (SIGSTOP: alive, its stage and tar half-written) while the second runs from start
     // to end, sweeping beside --out; then it goes on. A sweep by file age would have removed its stage.
     const first = await startUntil(args, /^tar$/m);
-    first.child.kill('SIGSTOP');
-    const second = await runCli(args).finally(() => first.child.kill('SIGCONT'));
+    signalChild(first.child, 'SIGSTOP');
+    const second = await runCli(args).finally(() => signalChild(first.child, 'SIGCONT'));
     const a = await first.done;
     expect(a.code, a.stderr).toBe(0);
     expect(second.code, second.stderr).toBe(0);
@@ -111,7 +111,7 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
     const killed = await maker();
     const live = await maker();
     try {
-      killed.child.kill('SIGKILL');
+      signalChild(killed.child, 'SIGKILL');
       await new Promise((r) => killed.child.on('close', r));
       const ours = async () => (await readdir(tmp)).filter((n) => n.startsWith('vault-')); // tsx keeps its cache there too
       expect(await ours()).toHaveLength(2);
@@ -119,7 +119,7 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
       expect(r.code).toBe(64);
       expect(await ours()).toEqual([live.made.split('/').pop()]);
     } finally {
-      live.child.kill('SIGKILL');
+      signalChild(live.child, 'SIGKILL');
     }
   });
 });

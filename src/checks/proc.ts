@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { signalChild } from '../util/proc.js';
 
 export interface ProcOptions {
   env?: NodeJS.ProcessEnv;
@@ -43,7 +44,7 @@ export const runProcess: CheckExec = (cmd, args, o = {}) =>
       try {
         process.kill(-child.pid, sig);
       } catch {
-        child.kill(sig);
+        signalChild(child, sig);
       }
     };
     const stop = () => {

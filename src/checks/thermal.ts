@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { CheckExec } from './proc.js';
+import { signalChild } from '../util/proc.js';
 
 /** clocks_event_reasons bits (NVML nvmlClocksEventReason*, go-nvml nvml.h). */
 export const THROTTLE_BITS: readonly { bit: number; name: string; bad: boolean }[] = [
@@ -244,9 +245,9 @@ export function startSampler(fields: readonly string[], o: { intervalMs?: number
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return {
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      signalChild(child, 'SIGTERM');
       await Promise.race([closed, new Promise((r) => setTimeout(r, 3_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      signalChild(child, 'SIGKILL');
       const samples = raw
         .split('\n')
         .map((l) => parseSampleLine(l, fields))

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { signalChild } from './proc.js';
 
 export type Exec = (
   cmd: string,
@@ -20,7 +21,7 @@ export const execFile: Exec = (cmd, args, o = {}) =>
     const timer = o.timeoutMs
       ? setTimeout(() => {
           timedOut = true;
-          child.kill('SIGKILL');
+          signalChild(child, 'SIGKILL');
         }, o.timeoutMs)
       : undefined;
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

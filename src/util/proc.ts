@@ -1,4 +1,16 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+
+/**
+ * Sends `sig` to a child process, only if it started and has not ended; whether it was sent. Never call
+ * ChildProcess.kill() directly: on Node 20, for a child whose spawn failed (a missing or unexecutable command: pid
+ * undefined, its 'error' event not yet emitted) it passes kill(2) a pid it never set, often 0, and the signal
+ * goes to our whole process group. A stopped sampler of a missing nvidia-smi killed the test run, and CI with it.
+ */
+export function signalChild(child: ChildProcess, sig: NodeJS.Signals): boolean {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+  return child.kill(sig);
+}
 
 /**
  * Who made a temp file: the process id and the process's start time (field 22 of /proc/<pid>/stat, clock

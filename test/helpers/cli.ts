@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { signalChild } from '../../src/util/proc.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** The packed CLI that ships to the box; test/global-setup.ts builds it before the tests. */
@@ -38,7 +39,7 @@ export function runCli(
       if (o.signalWhen && !sent && o.signalWhen.pattern.test(stdout + stderr)) {
         sent = true;
         const sig = o.signalWhen.signal;
-        setTimeout(() => child.kill(sig), o.signalWhen.delayMs ?? 0);
+        setTimeout(() => signalChild(child, sig), o.signalWhen.delayMs ?? 0);
       }
     };
     child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), check()));

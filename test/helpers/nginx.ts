@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { signalChild } from '../../src/util/proc.js';
 
 /** Whether Debian's nginx is here (.ci/run installs nginx-light when it is missing). */
 export function hasNginx(): boolean {
@@ -50,7 +51,7 @@ export async function startNginx(site: string, port: number): Promise<{ url: str
     close: async () => {
       if (child.exitCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      signalChild(child, 'SIGTERM');
       await done;
     },
   };

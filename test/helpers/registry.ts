@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { type AddressInfo, type Socket, connect } from 'node:net';
 import { join } from 'node:path';
+import { signalChild } from '../../src/util/proc.js';
 
 export interface Registry {
   /** host:port */
@@ -88,7 +89,7 @@ export async function startRegistry(
     host,
     data,
     async close() {
-      child.kill('SIGTERM');
+      signalChild(child, 'SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
     },
   };

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { signalChild } from '../../src/util/proc.js';
 
 const execFile = promisify(execFileCb);
 
@@ -120,7 +121,7 @@ export async function startSshBox(o: {
     stop: async () => {
       if (p.exitCode !== null) return;
       const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
+      signalChild(p, 'SIGTERM');
       await gone;
     },
   };

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, createReadStream } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { signalChild } from '../../util/proc.js';
 
 /**
  * The data.tar of a .deb decompressed by the build host's own programs rather than in JS (xz in JS runs at
@@ -69,7 +70,7 @@ function wrap(child: ChildProcess, tool: string): NativeTar {
       // Closing the pipe ends the program by SIGPIPE, and dpkg-deb then reaps its own decompressing child (a
       // SIGTERM to dpkg-deb would orphan it, still running); one that does not go within 5 s is killed.
       child.stdout?.destroy();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => signalChild(child, 'SIGKILL'), 5000);
       await ended;
       clearTimeout(timer);
     },
