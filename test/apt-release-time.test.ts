@@ -3,11 +3,11 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBuildCtx } from '../src/context.js';
 import { fetchSmall } from '../src/fetch/open.js';
 import { readKeyring } from '../src/sources/apt/keyring.js';
 import { fetchRelease } from '../src/sources/apt/release.js';
 import { makeRepo, serveDir, writeRelease } from './helpers/apt-repo.js';
+import { testBuildCtx } from './helpers/build.js';
 import { clearSign, makeTimedKey, revokeKey, type TimedKey } from './helpers/pgp-time.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -41,15 +41,7 @@ async function served(change?: (inRelease: string, release: string) => Promise<v
 async function ours(url: string, keyring: string, o: { now?: Date; checkDate?: boolean } = {}) {
   const dir = await tempDir();
   const now = o.now ?? new Date();
-  const ctx = makeBuildCtx({
-    cacheDir: join(dir, 'cache'),
-    report: () => {},
-    signal: new AbortController().signal,
-    manifestPath: 'm.yaml',
-    baseDir: dir,
-    target: { os: 'debian-12', arch: 'amd64' },
-    now,
-  });
+  const ctx = testBuildCtx(dir, now);
   return fetchRelease((u, max) => fetchSmall(u, max, 'test', ctx), `${url}/dists/stable`, await readKeyring(keyring), {
     now,
     checkValidUntil: true,

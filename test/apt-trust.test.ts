@@ -2,13 +2,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBuildCtx } from '../src/context.js';
 import { fetchIndexes } from '../src/sources/apt/indexes.js';
 import { readKeyring } from '../src/sources/apt/keyring.js';
 import { fetchRelease } from '../src/sources/apt/release.js';
 import { expandSources } from '../src/sources/apt/repos.js';
 import { fetchSmall } from '../src/fetch/open.js';
-import type { BuildCtx } from '../src/sources/source.js';
+import { testBuildCtx } from './helpers/build.js';
 import { makeKey, makeRepo, serveDir, type SigningKey, writeRelease } from './helpers/apt-repo.js';
 import { tempDir } from './helpers/tmp.js';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -42,21 +41,9 @@ async function served(): Promise<{ root: string; url: string; close: () => Promi
   return { root, ...s };
 }
 
-function ctxFor(dir: string, now = new Date()): BuildCtx {
-  return makeBuildCtx({
-    cacheDir: join(dir, 'cache'),
-    report: () => {},
-    signal: new AbortController().signal,
-    manifestPath: 'm.yaml',
-    baseDir: dir,
-    target: { os: 'debian-12', arch: 'amd64' },
-    now,
-  });
-}
-
 async function release(url: string, keyring: string, o: { now?: Date; checkValidUntil?: boolean } = {}) {
   const dir = await tempDir();
-  const ctx = ctxFor(dir, o.now);
+  const ctx = testBuildCtx(dir, o.now);
   return fetchRelease((u, max) => fetchSmall(u, max, 'test', ctx), `${url}/dists/stable`, await readKeyring(keyring), {
     now: o.now ?? new Date(),
     checkValidUntil: o.checkValidUntil ?? true,
@@ -141,7 +128,7 @@ describe('apt trust chain', () => {
       const text = (await readFile(join(s.root, 'dists/stable/main/binary-amd64/Packages'), 'utf8')).replace('beta', 'bet4');
       await writeFile(p, gzipSync(text));
       const dir = await tempDir();
-      const ctx = ctxFor(dir);
+      const ctx = testBuildCtx(dir);
       const repos = await expandSources(
         { sources: [{ uri: s.url, suites: ['stable'], components: ['main'], 'signed-by': key.keyring }], packages: ['alpha'], exclude: [], recommends: true },
         dir,
@@ -170,7 +157,7 @@ describe('apt trust chain', () => {
         },
         dir,
       );
-      await expect(fetchIndexes(repos, ['amd64'], ctxFor(dir))).rejects.toMatchObject({
+      await expect(fetchIndexes(repos, ['amd64'], testBuildCtx(dir))).rejects.toMatchObject({
         code: 'NOT_FOUND_IN_INDEX',
         message: expect.stringContaining('no component "contrib"'),
       });

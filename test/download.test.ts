@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fetchAll, fetchOne } from '../src/fetch/download.js';
 import { HttpClient } from '../src/fetch/http.js';
 import { fileSource } from '../src/sources/file/index.js';
@@ -12,18 +12,13 @@ import { BlobWriter, DIRECT_ALIGN, DIRECT_MIN_BYTES } from '../src/store/writer.
 import { IntegrityError, InterruptedError, UpstreamError, VaultError } from '../src/util/errors.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { type Limits, limits as defaults } from '../src/util/limits.js';
-import { startProxy, startServer, type TestServer, PROXY_VARS, withoutHostProxy } from './helpers/server.js';
+import { startProxy, startServer, type TestServer, PROXY_VARS, closedAfterEach, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
 withoutHostProxy();
 
 // --- per-test resources ---------------------------------------------------------------------------------------
-const servers: TestServer[] = [];
-const clients: HttpClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { servers, clients } = closedAfterEach();
 
 async function server(files: Record<string, Uint8Array>): Promise<TestServer> {
   const s = await startServer(files);

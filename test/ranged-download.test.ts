@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fetchAll } from '../src/fetch/download.js';
 import { HttpClient } from '../src/fetch/http.js';
 import { MIN_PART_BYTES, partBytesFor, streamsFor } from '../src/fetch/ranged.js';
@@ -12,7 +12,7 @@ import { Store } from '../src/store/store.js';
 import { IntegrityError, UpstreamError } from '../src/util/errors.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { type Limits, limits as defaults } from '../src/util/limits.js';
-import { type TestServer, startServer, withoutHostProxy } from './helpers/server.js';
+import { startServer, closedAfterEach, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
 // Big files are fetched in byte ranges at once (issue #16: build from `serve` on a fast, paced link); each part is
@@ -20,12 +20,7 @@ import { tempDir } from './helpers/tmp.js';
 
 withoutHostProxy();
 
-const servers: TestServer[] = [];
-const clients: HttpClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { servers, clients } = closedAfterEach();
 
 /** 40 MiB: three parts (16 + 16 + 8 MiB) at the default concurrency. */
 const DATA = randomBytes(40 << 20);

@@ -2,7 +2,21 @@ import { join } from 'node:path';
 import { type BuildOptions, buildBundle, type BuildResult } from '../../src/bundle/publish.js';
 import { makeBuildCtx } from '../../src/context.js';
 import type { LoadedManifest } from '../../src/manifest/load.js';
+import type { BuildCtx } from '../../src/sources/source.js';
 import type { VaultEvent } from '../../src/util/events.js';
+
+/** A build context for a source's own calls (resolve, index fetches) in `dir`: a debian-12/amd64 target, its own cache, no events. */
+export function testBuildCtx(dir: string, now = new Date()): BuildCtx {
+  return makeBuildCtx({
+    cacheDir: join(dir, 'cache'),
+    report: () => {},
+    signal: new AbortController().signal,
+    manifestPath: 'm.yaml',
+    baseDir: dir,
+    target: { os: 'debian-12', arch: 'amd64' },
+    now,
+  });
+}
 
 /** Builds a manifest through the library with its own cache; returns the result and the events. */
 export async function buildIn(

@@ -1,6 +1,20 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+
+/**
+ * For the calling test file: the servers and clients a test opens, each closed after that test (push them on).
+ * A client is anything with close(), as the fetch layer's HttpClient.
+ */
+export function closedAfterEach(): { servers: TestServer[]; clients: { close(): Promise<unknown> }[] } {
+  const servers: TestServer[] = [];
+  const clients: { close(): Promise<unknown> }[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+    await Promise.all(servers.splice(0).map((x) => x.close()));
+  });
+  return { servers, clients };
+}
 
 /** The proxy variables of the environment that Node's fetch/undici and curl honour. */
 export const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy'] as const;
