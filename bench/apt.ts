@@ -9,6 +9,8 @@
  *   - lock alone with the indexes cached (target <= 2 s);
  *   - peak RSS of lock, which parses the Packages indexes of four components (67,000 stanzas) (target <= 150 MB).
  * Writes bench/results/<date>-apt-<host>.json. VAULT_BENCH_APT_FETCH=0 skips the 2×2.7 GB download part.
+ * `npm run bench` runs it after the spine bench (issue #14: memory and verify figures in one run); VAULT_BENCH_APT=0
+ * skips it there.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,10 @@ const work = join(tmpdir(), 'vault-bench-apt');
 const log = (s: string) => process.stdout.write(`[bench:apt] ${s}\n`);
 
 async function main(): Promise<void> {
+  if (process.env.VAULT_BENCH_APT === '0') {
+    log('skipped (VAULT_BENCH_APT=0)');
+    return;
+  }
   await packScript(CLI);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });

@@ -3,8 +3,8 @@
  * %M: the largest RSS of the command and of any child it waited for); where that is missing, from polling
  * VmHWM in /proc/<pid>/status of the process and its descendants.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -139,4 +139,19 @@ function exec(cmd: string, args: string[], o: RunOptions, watch?: (pid: number) 
       });
     });
   });
+}
+
+/**
+ * Drops these files from the page cache so the next read comes from the disk: the whole cache where we may
+ * (root: /proc/sys/vm/drop_caches), else file by file (GNU dd's `iflag=nocache count=0`, posix_fadvise DONTNEED).
+ */
+export function dropPageCache(files: string[]): 'drop_caches' | 'fadvise' {
+  execFileSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+    return 'drop_caches';
+  } catch {
+    for (const f of files) execFileSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
+    return 'fadvise';
+  }
 }
