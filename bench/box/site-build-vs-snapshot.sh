@@ -3,9 +3,9 @@
 #   sh bench/box/site-build-vs-snapshot.sh <bundle folder that carries the runtime (./vault-bundle)>
 # 1. makes a model repo of SIZE_MIB (default 4096) MiB in SHARDS (default 8) safetensors-shaped shards of random
 #    bytes, and builds a model bundle of it on the box with the carried CLI (hf: models: - local:);
-# 2. serves that bundle (`vault-bundle serve`, the carried runtime) on loopback, behind a small python proxy that
-#    adds LATENCY_MS (default 30) to each request and paces each response to MBPS (default 100) MB/s, as bench/hf.ts
-#    does (PROXY=0: no proxy);
+# 2. serves that bundle (`vault-bundle serve`, the carried runtime) on loopback, behind a small python proxy
+#    (PROXY_PROCS processes, default 8) that adds LATENCY_MS (default 30) to each request and paces each response to
+#    MBPS (default 100) MB/s on its own, as bench/hf.ts does (PROXY=0: no proxy);
 # 3. with curl (when the box has it; CURL=0 skips): serve's own throughput on the biggest shard, one stream, SHARDS
 #    streams (one a shard) and 32 Range streams (4 a shard), straight from serve and through the proxy (curl.tsv);
 # 4. times, REPEATS (default 3) times each, taking turns, each into an empty destination:
@@ -126,7 +126,15 @@ class Proxy(BaseHTTPRequestHandler):
         c.close()
     do_GET = do_HEAD = do_POST = forward
 ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", port), Proxy).serve_forever()
+srv = ThreadingHTTPServer(("127.0.0.1", port), Proxy)
+# One python process tops out near 1.2 GB/s in all (the GIL), well under what per-response pacing promises when
+# many streams run at once: PROXY_PROCS processes accept on the one socket, each gone with its parent.
+import ctypes, os, signal
+for _ in range(int(os.environ.get("PROXY_PROCS", "8")) - 1):
+    if os.fork() == 0:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        break
+srv.serve_forever()
 PY
   PROXY_PID=$!
   ENDPOINT="http://127.0.0.1:$PROXY_PORT/hf"
