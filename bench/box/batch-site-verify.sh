@@ -1,7 +1,7 @@
 #!/bin/bash
 # GPU-box batch, one device call of ~480 s (made ready in session 6; .carry from bench/box/make-carry.sh): issue #16's
 # build-from-serve vs huggingface_hub.snapshot_download first, then issue #14's verify bench (four knob variants, then
-# the cold pair) in what is left. Results: $OUT/results.tgz and the log's tail.
+# the cold pair) in what is left (ONLY=site: the first alone). Results: $OUT/results.tgz and the log's tail.
 set -u
 C=$(pwd)/.carry
 R=$(pwd)
@@ -20,11 +20,13 @@ log "site build vs snapshot"; mkdir -p "$OUT/site"
 ( cd "$W" && OUT="$OUT/site" WORK=/var/tmp/sbs REPEATS=2 timeout 190 sh "$R/bench/box/site-build-vs-snapshot.sh" "$W/b/quickstart" >"$OUT/site/stdout.txt" 2>&1 ); log "site rc=$?"
 cat "$OUT/site/site-build-vs-snapshot.json" 2>&1; cat "$OUT/site/curl.tsv" "$OUT/site/phases.tsv" 2>/dev/null | head -24
 rm -rf /var/tmp/sbs
+if [ "${ONLY:-}" != site ]; then
 log "verify bench"; mkdir -p "$OUT/vb"
 ( OUT="$OUT/vb" WORK=/var/tmp/vault-verify-bench GIB=16 FILES=64 REPEATS=3 BUDGET_S=80 COLD=1 \
   VARIANTS="verify=;main-idle=VAULT_HASH_MAIN=0;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14" \
   timeout $(( 480 - ( $(date +%s) - T0 ) )) sh "$R/bench/box/verify-bench.sh" "$W" >"$OUT/vb/stdout.txt" 2>&1 ); log "verify bench rc=$?"
 if [ -f "$OUT/vb/summary.md" ]; then cat "$OUT/vb/summary.md"; else cat "$OUT/vb/verify-bench.jsonl"; fi
+fi
 log "end"
 } > "$OUT/batch.log" 2>&1
 tar -C "$OUT" -czf "$OUT/results.tgz" vb site batch.log 2>/dev/null
