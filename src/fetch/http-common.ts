@@ -97,7 +97,6 @@ export function redact(url: string): string {
   }
 }
 
-
 /** The body, refused past `max` bytes, with network errors mapped; one generator (one promise per chunk). */
 export async function* capped(body: AsyncIterable<Uint8Array>, max: number, url: string, o: GetOptions): AsyncIterable<Uint8Array> {
   let n = 0;
@@ -112,7 +111,6 @@ export async function* capped(body: AsyncIterable<Uint8Array>, max: number, url:
     throw networkError(o.signal?.aborted ? (o.signal.reason ?? err) : err, url, o.subject);
   }
 }
-
 
 /**
  * What an answer to a GET (with `o.offset`) means: where its body starts and the whole file's size; 'restart'

@@ -106,12 +106,7 @@ export async function pullServedBundle(
 }
 
 /** One file into `<dest>.part` (resuming it), its sha256 checked before it is renamed to `dest`. */
-async function fetchChecked(
-  url: string,
-  dest: string,
-  hex: string,
-  o: { http: Getter; signal: AbortSignal; headers: Record<string, string> },
-): Promise<void> {
+async function fetchChecked(url: string, dest: string, hex: string, o: { http: Getter; signal: AbortSignal; headers: Record<string, string> }): Promise<void> {
   const part = `${dest}.part`;
   const have = (await stat(part).catch(() => undefined))?.size ?? 0;
   const r = await o.http.get(url, { offset: have, signal: o.signal, headers: o.headers, maxLength: limits.maxDownloadBytes, subject: url });
