@@ -27,7 +27,7 @@ export async function installFiles(items: readonly Locked[], ctx: BoxCtx): Promi
     const tmp = tempSibling(dest);
     try {
       await mkdir(dirname(dest), { recursive: true });
-      await copyFile(ctx.blobPath(item), tmp, constants.COPYFILE_FICLONE);
+      await placeBlob(ctx, item, tmp);
       await chmod(tmp, parseInt(item.meta?.mode ?? '0644', 8));
       await rename(tmp, dest);
     } catch (err) {
@@ -36,6 +36,21 @@ export async function installFiles(items: readonly Locked[], ctx: BoxCtx): Promi
     }
   }
   return report;
+}
+
+/** The blob of `item` at `tmp`: moved there when install may take it (same file system), else copied. */
+async function placeBlob(ctx: BoxCtx, item: Locked, tmp: string): Promise<void> {
+  if (ctx.take?.(item)) {
+    const moved = await rename(ctx.blobPath(item), tmp).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EXDEV') return false;
+        throw e;
+      },
+    );
+    if (moved) return;
+  }
+  await copyFile(ctx.blobPath(item), tmp, constants.COPYFILE_FICLONE);
 }
 
 // eslint-disable-next-line @typescript-eslint/require-await -- implements the async Source interface (space)
