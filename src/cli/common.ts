@@ -119,7 +119,8 @@ export async function localBundle(cli: Cli, bundle: string): Promise<{ location:
   const { pullServedBundle } = await import('../site/pull.js');
   const { pullClient } = await import('../fetch/native-http.js');
   const { limits } = await import('../util/limits.js');
-  const { defaultCacheDir } = await import('../context.js');
+  // Not from context.js: that loads the build's HTTP client (undici) and store, which a pull does not use.
+  const { defaultCacheDir } = await import('../util/cache-dir.js');
   const cacheDir = cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir();
   const token = process.env.VAULT_BUNDLE_TOKEN;
   const http = await pullClient(limits);
