@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sitePlan, verifiedBundle } from '../src/site/build.js';
 import { type RunningSite, serveSite } from '../src/site/server.js';
@@ -48,20 +48,20 @@ afterAll(async () => {
 const install = (cache: string, ...more: string[]) =>
   runCli([
     '--cache-dir',
-    join(work, cache),
+    cache.startsWith('/') ? cache : join(work, cache),
     'install',
     `${site.url}/`,
     '--ignore-target',
     '--state-dir',
-    join(work, `state-${cache}`),
+    join(work, `state-${basename(cache)}`),
     '--image-version',
-    join(work, `state-${cache}`, 'iv.json'),
+    join(work, `state-${basename(cache)}`, 'iv.json'),
     ...more,
   ]);
 
 /** The pulled copy's blobs left in the cache, by name. */
 async function cached(cache: string): Promise<string[]> {
-  const served = join(work, cache, 'served');
+  const served = join(cache.startsWith('/') ? cache : join(work, cache), 'served');
   const [dir] = await readdir(served);
   return (await readdir(join(served, dir!, 'blobs', 'sha256')).catch(() => [] as string[])).sort();
 }
@@ -83,6 +83,19 @@ describe('install from serve', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/file: 0 installed, 3 already in place/);
     expect(await readFile(join(root, 'one.bin'))).toEqual(ONE);
+  }, 120_000);
+
+  it('copies when the cache is on another file system than the destination (a rename cannot cross it)', async () => {
+    const shm = await mkdtemp('/dev/shm/vb-take-');
+    try {
+      await rm(join(work, 'root'), { recursive: true, force: true });
+      const r = await install(shm);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await readFile(join(work, 'root', 'one.bin'))).toEqual(ONE);
+      expect(await cached(shm)).toEqual([hex(ONE), hex(TWICE)].sort());
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('with --keep-blobs every blob is copied: the cache keeps it and so does the state folder', async () => {
