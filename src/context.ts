@@ -1,6 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { HttpClient } from './fetch/http.js';
 import type { BuildCtx } from './sources/source.js';
 import { Store } from './store/store.js';
@@ -9,13 +7,10 @@ import type { Target } from './box/target.js';
 import type { BoxProbe } from './box/probe.js';
 import { withBox } from './probe/load.js';
 import { type Limits, limits as defaults } from './util/limits.js';
+import { defaultCacheDir } from './util/cache-dir.js';
 
-/** The shared cache of blobs: --cache-dir, else $VAULT_BUNDLE_CACHE, else the XDG cache folder. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.VAULT_BUNDLE_CACHE) return resolve(env.VAULT_BUNDLE_CACHE);
-  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(xdg, 'vault-bundle');
-}
+// Here for its callers; it lives in util/ so that a command needing only the path loads no HTTP client or store.
+export { defaultCacheDir };
 
 export interface CtxOptions {
   cacheDir?: string;

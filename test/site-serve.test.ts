@@ -145,10 +145,11 @@ describe('serve', () => {
 
   it('pulls a served bundle several files at a time and resumes a .part with Range, hashing what it held and what came', async () => {
     const { pullServedBundle } = await import('../src/site/pull.js');
-    const { HttpClient } = await import('../src/fetch/http.js');
+    const { pullClient } = await import('../src/fetch/native-http.js');
     const { limits } = await import('../src/util/limits.js');
     const cache = join(fx.work, 'pull-resume');
-    const o = { http: new HttpClient(limits), signal: new AbortController().signal, concurrency: 4 };
+    // The CLI's client (node:http here: no proxy in the environment of the test).
+    const o = { http: await pullClient(limits), signal: new AbortController().signal, concurrency: 4 };
     const { dir, hashed } = await pullServedBundle(site.url, cache, o);
     const sums = (await readFile(join(dir, 'SHA256SUMS'), 'utf8')).trim().split('\n');
     const sizes = await Promise.all(sums.map(async (l) => ({ path: l.slice(66), size: (await readFile(join(dir, l.slice(66)))).length })));
@@ -172,6 +173,7 @@ describe('serve', () => {
     await writeFile(join(dir, big.path), flipped);
     const after = await verifyBundle(dir, { hashed });
     expect(after.problems).toMatchObject([{ code: 'DIGEST_MISMATCH', path: big.path }]);
+    await o.http.close();
   }, 180_000);
 
   it("verify and install take the served bundle's URL: fetched into the cache, every byte checked, then as from a stick", async () => {

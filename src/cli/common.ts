@@ -117,17 +117,19 @@ export async function localBundle(cli: Cli, bundle: string): Promise<{ location:
   if (bundle.startsWith('oci://')) return { location: await pulledBundle(cli, bundle) };
   if (!/^https?:\/\//i.test(bundle)) return { location: bundle };
   const { pullServedBundle } = await import('../site/pull.js');
-  const { HttpClient } = await import('../fetch/http.js');
+  const { pullClient } = await import('../fetch/native-http.js');
   const { limits } = await import('../util/limits.js');
-  const { defaultCacheDir } = await import('../context.js');
+  // Not from context.js: that loads the build's HTTP client (undici) and store, which a pull does not use.
+  const { defaultCacheDir } = await import('../util/cache-dir.js');
   const cacheDir = cli.globals.cacheDir ? resolve(cli.globals.cacheDir) : defaultCacheDir();
   const token = process.env.VAULT_BUNDLE_TOKEN;
+  const http = await pullClient(limits);
   const { dir, hashed } = await pullServedBundle(bundle, cacheDir, {
-    http: new HttpClient(limits),
+    http,
     signal: cli.signal,
     concurrency: cli.globals.concurrency,
     ...(token ? { token } : {}),
-  });
+  }).finally(() => http.close());
   process.stderr.write(`fetched ${escapeName(bundle)} into ${dir} (every file checked against its SHA256SUMS)\n`);
   return { location: dir, hashed };
 }

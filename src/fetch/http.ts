@@ -1,43 +1,8 @@
 import { Agent, EnvHttpProxyAgent, type Dispatcher, fetch as undiciFetch, interceptors, request } from 'undici';
-import { UpstreamError } from '../util/errors.js';
 import type { Limits } from '../util/limits.js';
+import { type GetOptions, type GetResult, answered, capped, networkError } from './http-common.js';
 
-export interface GetOptions {
-  /** Ask for bytes from this offset on (HTTP Range); the answer says where the body really starts. */
-  offset?: number;
-  /** With offset: ask only for the bytes before this one (exclusive); a server may still send more. */
-  end?: number;
-  signal?: AbortSignal;
-  headers?: Record<string, string>;
-  /** Refuse a body longer than this (Content-Length, or counted while streaming). */
-  maxLength: number;
-  /** Who asked, for error messages (an artifact id). */
-  subject: string;
-}
-
-export interface GetResult {
-  status: number;
-  /** Byte offset the body starts at: the asked offset for a 206, 0 when the server ignored Range. */
-  startedAt: number;
-  /** Length of the whole file when the server said it. */
-  totalSize: number | undefined;
-  headers: Record<string, string | string[] | undefined>;
-  body: AsyncIterable<Uint8Array>;
-}
-
-/** Error codes of undici and node that mean "try again": the connection broke, nothing was wrong with us. */
-const TRANSIENT = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
+export { type GetOptions, type GetResult, isTransient, redact } from './http-common.js';
 
 /** HTTP GET with range, size ceiling, timeouts and proxy settings from the environment. */
 export class HttpClient {
@@ -68,54 +33,15 @@ export class HttpClient {
     } catch (err) {
       throw networkError(err, url, o.subject);
     }
-    const status = res.statusCode;
-    if (status === 416 && offset > 0) {
-      res.body.resume();
-      // What we hold is already the whole file (or more): restart so the store re-checks it from 0.
+    const a = answered(res.statusCode, res.headers, url, o);
+    if (a === 'restart' || a instanceof Error) {
+      // A refusal's short body is read off (the connection stays usable); a 200/206 body we will not read is cut.
+      if (res.statusCode === 200 || res.statusCode === 206) res.body.destroy();
+      else res.body.resume();
+      if (a instanceof Error) throw a;
       return this.get(url, { ...o, offset: 0, end: undefined });
     }
-    if (status !== 200 && status !== 206) {
-      res.body.resume();
-      throw new UpstreamError({
-        code: status === 404 || status === 410 ? 'NOT_FOUND' : 'HTTP_STATUS',
-        message: `${o.subject}: GET ${redact(url)} answered HTTP ${status}`,
-        subject: o.subject,
-        hint:
-          status === 404 || status === 410
-            ? 'the file is gone from that address: check the URL in the manifest'
-            : status === 401 || status === 403
-              ? 'the server refused access: check credentials or the URL'
-              : 'the server failed; it was retried. Try again later or use another mirror',
-        cause: { status },
-      });
-    }
-    let startedAt = 0;
-    let totalSize: number | undefined;
-    const len = Number(res.headers['content-length'] ?? NaN);
-    if (status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-      startedAt = m ? Number(m[1]) : 0;
-      if (m && m[3] !== '*') totalSize = Number(m[3]);
-      if (!m || startedAt !== offset) {
-        res.body.destroy();
-        if (offset > 0) return this.get(url, { ...o, offset: 0, end: undefined }); // restart once from the beginning
-        throw new UpstreamError({
-          code: 'HTTP_STATUS',
-          message: `${o.subject}: GET ${redact(url)} answered 206 with an unusable Content-Range "${String(res.headers['content-range'] ?? '')}"`,
-          subject: o.subject,
-          hint: 'the server (or a proxy) mangles range requests; try another mirror or proxy',
-          cause: { status },
-        });
-      }
-    } else if (Number.isFinite(len)) {
-      totalSize = len;
-    }
-    if (Number.isFinite(len) && startedAt + len > o.maxLength) {
-      res.body.destroy();
-      throw tooLarge(url, o, startedAt + len);
-    }
-    const body = capped(res.body, o.maxLength - startedAt, url, o);
-    return { status, startedAt, totalSize, headers: res.headers, body };
+    return { ...a, headers: res.headers, body: capped(res.body, o.maxLength - a.startedAt, url, o) };
   }
 
   /**
@@ -142,80 +68,6 @@ export class HttpClient {
 
   async close(): Promise<void> {
     await this.dispatcher.close();
-  }
-}
-
-/** The body, refused past `max` bytes, with network errors mapped; one generator (one promise per chunk). */
-async function* capped(body: AsyncIterable<Uint8Array>, max: number, url: string, o: GetOptions): AsyncIterable<Uint8Array> {
-  let n = 0;
-  try {
-    for await (const c of body) {
-      n += c.byteLength;
-      if (n > max) throw tooLarge(url, o, undefined);
-      yield c;
-    }
-  } catch (err) {
-    throw networkError(err, url, o.subject);
-  }
-}
-
-function tooLarge(url: string, o: GetOptions, size: number | undefined): UpstreamError {
-  return new UpstreamError({
-    code: 'TOO_LARGE',
-    message: `${o.subject}: ${redact(url)} is larger than the ${o.maxLength} bytes allowed${size ? ` (${size})` : ''}`,
-    subject: o.subject,
-    hint: 'the file is not the one that was locked; check the URL and run "vault-bundle lock" again',
-  });
-}
-
-export function isTransient(err: unknown): boolean {
-  if (err instanceof UpstreamError) {
-    if (err.code === 'NETWORK' || err.code === 'TIMEOUT') return true;
-    if (err.code === 'HTTP_STATUS') {
-      const status = (err.cause as { status?: number } | undefined)?.status ?? 0;
-      return status >= 500 || status === 408 || status === 429;
-    }
-  }
-  return false;
-}
-
-function networkError(err: unknown, url: string, subject: string): Error {
-  if (err instanceof UpstreamError) return err;
-  if (err instanceof Error && err.name === 'AbortError') return err;
-  const code = findCode(err);
-  const timeout = code !== undefined && /TIMEOUT|ETIMEDOUT/.test(code);
-  if (code !== undefined && !TRANSIENT.has(code) && code !== 'ENOTFOUND') return err as Error;
-  return new UpstreamError({
-    code: timeout ? 'TIMEOUT' : 'NETWORK',
-    message: `${subject}: ${timeout ? 'timed out' : 'connection failed'} fetching ${redact(url)} (${code ?? String(err)})`,
-    subject,
-    hint: 'check the network or proxy settings (HTTPS_PROXY, NO_PROXY); a rerun resumes where this stopped',
-    cause: err,
-  });
-}
-
-function findCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
-    if (typeof e === 'object' && 'code' in e && typeof e.code === 'string') {
-      return (e as { code: string }).code;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** URLs may carry credentials (user:token@host, ?token=); never print them. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '***';
-      u.password = '';
-    }
-    for (const k of [...u.searchParams.keys()]) if (/token|key|sig|auth/i.test(k)) u.searchParams.set(k, '***');
-    return u.toString();
-  } catch {
-    return url;
   }
 }
 

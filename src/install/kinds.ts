@@ -55,6 +55,7 @@ export async function installKinds(o: InstallOptions, run: InstallRun): Promise<
     workDir,
     stateDir: pre.stateDir,
     dryRun: o.dryRun,
+    ...(o.takePulled && !o.dryRun && !o.keepBlobs ? { take: takeable(pre.index.artifacts, where) } : {}),
     options: { ...(o.flat ? { flat: resolve(o.flat) } : {}), ...(o.profile ? { profile: resolve(o.profile) } : {}) },
     ...(run.keyFiles?.length && run.signature.status === 'valid' ? { signedBy: await writeKeyring(run.keyFiles, join(workDir, 'signed-by.gpg')) } : {}),
     exec: o.exec,
@@ -144,4 +145,11 @@ function errorOf(err: unknown): { code: string; message: string } {
 
 function ignoreExisting(err: unknown): void {
   if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+}
+
+/** The pulled bundle's blobs that one artifact alone uses and that lie whole in its folder: install may move them. */
+function takeable(artifacts: readonly Locked[], where: Where): (item: Locked) => boolean {
+  const uses = new Map<string, number>();
+  for (const a of artifacts) uses.set(a.digest, (uses.get(a.digest) ?? 0) + 1);
+  return (item) => uses.get(item.digest) === 1 && where.get(item.digest)?.inPlace !== undefined;
 }

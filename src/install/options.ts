@@ -26,6 +26,13 @@ export interface InstallOptions {
    * <state>/kept/<bundle.json sha256>/, so a later rollback to it needs no copy of the bundle; bounded with the history.
    */
   keepBlobs?: boolean;
+  /**
+   * The bundle folder is this process's own copy of a served bundle (install of an http(s):// URL, pulled into the
+   * cache and checked): a file artifact's blob that no other artifact shares is moved into place instead of copied
+   * (written once, not twice). The next pull of that URL fetches it again; a rollback needs only apt's and pip's
+   * blobs of it, which stay. Not with keepBlobs (it copies every blob from the bundle after the install).
+   */
+  takePulled?: boolean;
   /** A delta's base bundle; default: where the journal says that bundle was installed from. */
   base?: string;
   /**

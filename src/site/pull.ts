@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { SUMS, SUMS_SIG } from '../bundle/layout.js';
 import { parseSums } from '../bundle/sums.js';
 import type { HashedFile } from '../bundle/verify.js';
-import type { HttpClient } from '../fetch/http.js';
+import type { Getter } from '../fetch/native-http.js';
 import { IntegrityError, UpstreamError, UsageError } from '../util/errors.js';
 import type { Reporter } from '../util/events.js';
 import { limits } from '../util/limits.js';
@@ -37,7 +37,7 @@ export interface PulledBundle {
 export async function pullServedBundle(
   url: string,
   cacheDir: string,
-  o: { http: HttpClient; signal: AbortSignal; token?: string; report?: Reporter; concurrency?: number },
+  o: { http: Getter; signal: AbortSignal; token?: string; report?: Reporter; concurrency?: number },
 ): Promise<PulledBundle> {
   const base = url.replace(/\/+$/, '');
   const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
@@ -106,12 +106,7 @@ export async function pullServedBundle(
 }
 
 /** One file into `<dest>.part` (resuming it), its sha256 checked before it is renamed to `dest`. */
-async function fetchChecked(
-  url: string,
-  dest: string,
-  hex: string,
-  o: { http: HttpClient; signal: AbortSignal; headers: Record<string, string> },
-): Promise<void> {
+async function fetchChecked(url: string, dest: string, hex: string, o: { http: Getter; signal: AbortSignal; headers: Record<string, string> }): Promise<void> {
   const part = `${dest}.part`;
   const have = (await stat(part).catch(() => undefined))?.size ?? 0;
   const r = await o.http.get(url, { offset: have, signal: o.signal, headers: o.headers, maxLength: limits.maxDownloadBytes, subject: url });

@@ -125,6 +125,11 @@ export interface BoxCtx {
   stateDir: string;
   dryRun: boolean;
   /**
+   * Whether the blob of `item` may be moved into place rather than copied: nothing reads it after this install (a
+   * pulled bundle's cache copy, not shared with another artifact). Absent: always copy.
+   */
+  take?(item: Locked): boolean;
+  /**
    * Per-kind install options: hf's `flat` (a folder for real files) and `profile` (the login snippet that
    * sets HF_HOME; default /etc/profile.d/vault-ai-models.sh, tests point it into their temp folder).
    */

@@ -60,7 +60,8 @@ export function register(program: Command, cli: Cli): void {
       const res = await rendered(cli, (report) =>
         installBundle({
           bundle,
-          ...(local.hashed ? { hashed: local.hashed } : {}),
+          // The pulled copy of a served bundle is this run's own: its unshared file blobs are moved into place.
+          ...(local.hashed ? { hashed: local.hashed, takePulled: true } : {}),
           dryRun: Boolean(o.dryRun),
           stateDir: o.stateDir,
           only: o.only?.split(','),

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { copyFile, mkdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { localWriteError } from '../../util/errors.js';
@@ -37,7 +38,7 @@ export async function installModels(items: readonly Locked[], ctx: BoxCtx): Prom
       if (!haveBlob) {
         await mkdir(dirname(blob), { recursive: true });
         const tmp = tempSibling(blob); // huggingface_hub's own habit: never a half-written blob under its name
-        await copyFile(ctx.blobPath(item), tmp);
+        await copyFile(ctx.blobPath(item), tmp, constants.COPYFILE_FICLONE); // a reflink where the file system has one
         await rename(tmp, blob);
       }
       await mkdir(dirname(link), { recursive: true });
@@ -90,7 +91,7 @@ async function writeFlat(items: readonly Locked[], ctx: BoxCtx, dir: string, rep
     try {
       await mkdir(dirname(dest), { recursive: true });
       const tmp = tempSibling(dest);
-      await copyFile(ctx.blobPath(item), tmp);
+      await copyFile(ctx.blobPath(item), tmp, constants.COPYFILE_FICLONE); // a reflink where the file system has one
       await rename(tmp, dest);
     } catch (err) {
       throw localWriteError(err, dest);
