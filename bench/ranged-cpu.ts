@@ -6,6 +6,8 @@
  * fetching the same bytes in the same ranges (its own CPU, from the child's rusage). Both write into files on the
  * same disk. Prints one JSON line; `VAULT_BENCH_REPEATS` rounds (default 3), taking turns.
  *   npx tsx bench/ranged-cpu.ts
+ * VAULT_BENCH_MODE=build runs a whole build of the file instead (buildBundle, concurrency 4: 16 streams), fetch
+ * and assemble timed and CPU-counted apart, with its copies (proven unchanged or hashed).
  * VAULT_BENCH_HASH=0 skips the whole-file hash (to see the transfer's own CPU); VAULT_BENCH_CURL=0 skips curl.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -35,6 +37,7 @@ import { hashOnThread } from '../src/bundle/hashpool.js';
 import { digestOf } from '../src/store/digest.js';
 import { Store } from '../src/store/store.js';
 import { limits } from '../src/util/limits.js';
+import { buildIn } from '../test/helpers/build.js';
 import { signalChild } from '../src/util/proc.js';
 
 const env = process.env;
@@ -71,10 +74,10 @@ uwsgi_temp_path ${work}/t; scgi_temp_path ${work}/t; server { listen 127.0.0.1:$
   const nginx = spawn('nginx', ['-c', conf, '-e', `${work}/error.log`], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 500));
   const url = `http://127.0.0.1:${port}/big.bin`;
-  const rows: Record<string, number | string>[] = [];
+  const rows: Record<string, unknown>[] = [];
   try {
     for (let round = 0; round < REPEATS; round++) {
-      rows.push(await ours(work, url, digest, size));
+      rows.push(env.VAULT_BENCH_MODE === 'build' ? await built(work, url, digest) : await ours(work, url, digest, size));
       if (env.VAULT_BENCH_CURL !== '0') rows.push(curl(work, url, size));
     }
   } finally {
@@ -108,6 +111,27 @@ async function ours(work: string, url: string, digest: ReturnType<typeof digestO
   await http.close();
   const cpu = (c.user + c.system) / 1e6;
   return { who: 'vault-bundle', wall: +wall.toFixed(2), user: c.user / 1e6, sys: c.system / 1e6, cpuPerGiB: +(cpu / (size / 2 ** 30)).toFixed(3) };
+}
+
+/** A whole build of the file (the library's buildBundle, as test/helpers/build.ts runs it): fetch and assemble CPU apart. */
+async function built(work: string, url: string, digest: ReturnType<typeof digestOf>) {
+  const dir = join(work, 'build');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  const manifest = join(dir, 'm.yaml');
+  const yaml = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:', '  - name: big', `    url: ${url}`];
+  writeFileSync(manifest, [...yaml, `    sha256: ${digest.slice('sha256:'.length)}`, ''].join('\n'));
+  const marks: Record<string, [number, NodeJS.CpuUsage]> = {};
+  const mark = (k: string) => (marks[k] = [performance.now(), process.cpuUsage()]);
+  mark('start');
+  const r = await buildIn(dir, manifest, { onEvent: (e) => void (e.type === 'phase' && mark(e.phase)) });
+  mark('end');
+  const span = (a: string, b: string) => {
+    const [t0, c0] = marks[a]!;
+    const [t1, c1] = marks[b]!;
+    return { wall: +((t1 - t0) / 1000).toFixed(2), cpu: +((c1.user + c1.system - c0.user - c0.system) / 1e6).toFixed(2) };
+  };
+  return { who: 'build', fetch: span('fetch', 'assemble'), assemble: span('assemble', 'end'), copies: JSON.stringify(r.copies) };
 }
 
 function curl(work: string, url: string, size: number) {
