@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fetchAll } from '../src/fetch/download.js';
@@ -9,6 +12,11 @@ import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
 import { digestOf, hexOf } from '../src/store/digest.js';
 import { Store } from '../src/store/store.js';
+import { copyBlobOut } from '../src/store/copy.js';
+import { markAfter, proofOf, readProof, recordLanded, statBlob } from '../src/store/proof.js';
+import { verifyBundle } from '../src/bundle/verify.js';
+import { buildIn } from './helpers/build.js';
+import { flipByte, sha256 } from './helpers/fixtures.js';
 import { IntegrityError, UpstreamError } from '../src/util/errors.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { type Limits, limits as defaults } from '../src/util/limits.js';
@@ -19,6 +27,8 @@ import { tempDir } from './helpers/tmp.js';
 // retried and resumed on its own, and nothing lands until the whole file hashes to its locked digest.
 
 withoutHostProxy();
+
+const run = promisify(execFile);
 
 const { servers, clients } = closedAfterEach();
 
@@ -155,6 +165,93 @@ describe('ranged downloads', () => {
     expect(Buffer.compare(await readFile(ctx.store.path(it.digest)), DATA)).toBe(0);
     expect(events.some((e) => e.type === 'info' && e.message.includes('one stream'))).toBe(true);
     expect(await readdir(join(root, 'partial'))).toEqual([]);
+  });
+});
+
+/**
+ * Issue #16: a ranged download is read back whole from its file and hashed before it lands, so it gets a cache
+ * proof (proof.ts's ctime-before-mark rule, mtime as the witness across the rename) and the build's copy out of
+ * the cache does not hash those bytes again; an in-place edit afterwards is still caught.
+ */
+describe('ranged downloads: the whole-file hash is a cache proof', () => {
+  it('the landed blob has a proof its copy out uses (no second hash); an in-place edit after it, mtime put back, is still CACHE_CORRUPT', async () => {
+    const s = await startServer({ '/big.bin': DATA });
+    servers.push(s);
+    const root = await tempDir('vb-ranged');
+    const { ctx } = harness(root, 0);
+    const it = locked(s.url('/big.bin'));
+    await fetchRanged([it], ctx);
+    const cached = ctx.store.path(it.digest);
+    const proof = await readProof(root, it.digest);
+    expect(proof).toEqual(proofOf(await statBlob(cached)));
+
+    let hashed = 0;
+    const hash = async (p: string) => (hashed++, digestOf(sha256(await readFile(p))));
+    expect(await copyBlobOut(ctx.store, it.digest, join(root, 'copy-1'), undefined, hash)).toBe('unchanged');
+    expect(hashed).toBe(0);
+    expect(Buffer.compare(await readFile(join(root, 'copy-1')), DATA)).toBe(0);
+
+    const before = await statBlob(cached);
+    await sleep(20); // past the clock tick of the landing, as a real edit would be
+    await chmod(cached, 0o644);
+    await flipByte(cached, 5 << 20);
+    await chmod(cached, 0o444);
+    const ns = before.mtimeNs % 1_000_000_000n;
+    await run('touch', ['-m', '-d', `@${before.mtimeNs / 1_000_000_000n}.${String(ns).padStart(9, '0')}`, cached]);
+    const edited = await statBlob(cached);
+    expect([edited.size, edited.mtimeNs, edited.ino]).toEqual([before.size, before.mtimeNs, before.ino]);
+    const err = await caught(copyBlobOut(ctx.store, it.digest, join(root, 'copy-2'), undefined, hash));
+    expect(err).toMatchObject({ code: 'CACHE_CORRUPT' });
+    expect(hashed).toBe(1);
+    expect(await readdir(root)).not.toContain('copy-2');
+  });
+
+  it('recordLanded: a write between the hash and the rename (even of the same bytes) leaves no proof; an untouched landing gets one', async () => {
+    const root = await tempDir('vb-ranged');
+    await mkdir(join(root, 'blobs/sha256'), { recursive: true });
+    const d = digestOf(sha256('abc'));
+    for (const touched of [true, false]) {
+      const partial = join(root, 'p.part');
+      await writeFile(partial, 'abc');
+      await chmod(partial, 0o444);
+      const mark = await markAfter(root, (await statBlob(partial)).ctimeNs);
+      const before = await statBlob(partial);
+      const after = await statBlob(partial);
+      if (touched) {
+        await flipByte(partial, 1);
+        await flipByte(partial, 1);
+      }
+      const final = join(root, 'blobs/sha256', hexOf(d));
+      await rename(partial, final);
+      expect(await recordLanded(root, d, final, before, after, mark)).toBe(!touched);
+      expect(await readProof(root, d)).toEqual(touched ? undefined : proofOf(await statBlob(final)));
+      await rm(final, { force: true });
+    }
+  });
+
+  it('a build copies a just-downloaded ranged blob out without hashing it again', async () => {
+    const s = await startServer({ '/big.bin': DATA });
+    servers.push(s);
+    const dir = await tempDir('vb-ranged');
+    const manifest = join(dir, 'm.yaml');
+    const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:'];
+    lines.push('  - name: big', `    url: ${s.url('/big.bin')}`, `    sha256: ${sha256(DATA)}`);
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const r = await buildIn(dir, manifest);
+    expect(s.requestsFor('/big.bin').filter((q) => q.range).length).toBeGreaterThan(1);
+    expect(r.copies).toEqual({ blobs: 1, unchanged: 1 });
+    expect((await verifyBundle(r.dir)).ok).toBe(true);
+  });
+
+  it('a single-stream download (the server ignores Range) gets no proof: its stream hash is not of the file', async () => {
+    const s = await startServer({ '/big.bin': DATA });
+    servers.push(s);
+    s.script('/big.bin', [], { ignoreRange: true });
+    const root = await tempDir('vb-ranged');
+    const { ctx } = harness(root, 0);
+    const it = locked(s.url('/big.bin'));
+    await fetchRanged([it], ctx);
+    expect(await readProof(root, it.digest)).toBeUndefined();
   });
 });
 

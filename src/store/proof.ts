@@ -21,6 +21,14 @@ import { hexOf, type Digest } from './digest.js';
  * to keep ctime locally (a network file system's client may answer stat from its attribute cache while another
  * host writes the file; FUSE keeps what its daemon says): see LOCAL_FS.
  *
+ * A download's own hash is not a proof. A single-stream download (store.put) hashes the bytes as they arrive,
+ * not the bytes its file holds: another build writing the same partial/<hex>.part (two builds may share one
+ * cache), a short or failed write the kernel did not report, or an edit of the partial file would not be in
+ * that hash, so its blob gets no proof and its first copy out is hashed. A ranged download (ranged.ts) is
+ * different: its whole file is read back and hashed after every part is written, synced and closed, as a copy's
+ * hash is; `recordLanded` gives it a proof under the same ctime-before-mark rule, with one step more (the
+ * rename into blobs/ moves ctime; see there).
+ *
  * What a proof cannot see (residual risks, said so): the clock set back to the exact tick of the blob's ctime
  * before an edit; writes that bypass the file system (raw writes to the block device, debugfs); bit rot below
  * the file system (a disk that returns other bytes without an error): that is what `vault-bundle cache verify`
@@ -126,6 +134,48 @@ export async function clockMark(root: string): Promise<bigint | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A mark (clockMark) taken once the cache's clock has passed `ns` (a file's ctime): a few ms at most (one tick);
+ * undefined where no mark can be taken or the clock does not move on within ~50 ms.
+ */
+export async function markAfter(root: string, ns: bigint): Promise<bigint | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const m = await clockMark(root);
+    if (m === undefined || m > ns) return m;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return undefined;
+}
+
+/**
+ * Records the proof of a blob that a download has just read back whole from its partial file and hashed to `d`
+ * (`before` and `after`: the partial file's stat around that hash; `mark`: stamped after its last change and
+ * before the hash began), then renamed to `final`. The ctime-before-mark rule holds for the hash as for a copy's
+ * (`before` equal to `after`, older than `mark`). The rename itself moves ctime, so the blob's final stat is
+ * checked with mtime as the witness instead: every write from the mark on sets mtime to a time at or after the
+ * mark, which `before`'s mtime is older than; so the landed file must have `before`'s device, inode, size and
+ * mtime to the nanosecond. Then, once the clock has passed the landed ctime (a new mark), the file must still be
+ * as it landed, and that stat is the proof: any later write or utimes moves its ctime. The one thing this cannot
+ * see beyond proof.ts's residual risks: an edit that writes and then sets the mtime back, made in the
+ * microseconds between the hash's end and the rename (the cache's owner at work, which proofs do not guard against).
+ */
+export async function recordLanded(
+  root: string,
+  d: Digest,
+  final: string,
+  before: BigIntStats,
+  after: BigIntStats,
+  mark: bigint | undefined,
+): Promise<boolean> {
+  if (mark === undefined || !sameProof(proofOf(before), proofOf(after)) || !(before.ctimeNs < mark && before.mtimeNs < mark)) return false;
+  const landed = await statBlob(final).catch(() => undefined);
+  if (!landed || landed.dev !== before.dev || landed.ino !== before.ino || landed.size !== before.size || landed.mtimeNs !== before.mtimeNs) return false;
+  const now = await markAfter(root, landed.ctimeNs);
+  const again = await statBlob(final).catch(() => undefined);
+  if (!again || !sameProof(proofOf(landed), proofOf(again))) return false;
+  return recordProof(root, d, again, now);
 }
 
 /** Times without a sub-second part: a file system that keeps whole seconds (or two), where a tick is too long. */

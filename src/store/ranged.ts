@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { IntegrityError, UpstreamError, localWriteError } from '../util/errors.js';
 import { passedThrough } from '../util/gc.js';
 import type { Digest } from './digest.js';
+import { markAfter, recordLanded, statBlob } from './proof.js';
 import { type Blob, type Expectation, type Store, BLOBS_DIR, mismatchHint } from './store.js';
 
 /** One byte range [start, end) of a blob, `have` bytes of it (from `start` on) already written. */
@@ -85,6 +86,8 @@ export class RangedFile {
     }
     let fh: FileHandle;
     try {
+      // A run killed while its whole file was being hashed left it read-only (land): it is resumed as it is.
+      if (onDisk && (onDisk.mode & 0o200) === 0) await chmod(path, 0o644).catch(() => undefined);
       fh = await open(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
       await fh.truncate(size);
     } catch (err) {
@@ -208,7 +211,16 @@ export class RangedFile {
       throw localWriteError(err, this.path);
     }
     await this.close();
+    try {
+      await chmod(this.path, 0o444); // before the hash: its ctime change is then older than the mark (proof.ts)
+    } catch (err) {
+      throw localWriteError(err, this.path);
+    }
+    const changed = await statBlob(this.path).catch(() => undefined);
+    const mark = changed && (await markAfter(this.store.root, changed.ctimeNs));
+    const before = await statBlob(this.path).catch(() => undefined);
     const found = await hashWhole(this.path);
+    const after = await statBlob(this.path).catch(() => undefined);
     if (found !== expect.digest) {
       await rm(this.path, { force: true });
       await rm(journalPath(this.store, expect.digest), { force: true });
@@ -223,12 +235,13 @@ export class RangedFile {
     }
     const final = this.store.path(expect.digest);
     try {
-      await chmod(this.path, 0o444);
       await rename(this.path, final);
     } catch (err) {
       throw localWriteError(err, final);
     }
     await rm(journalPath(this.store, expect.digest), { force: true });
+    // Read back whole and hashed here: the copy out of the cache need not hash it again (proof.ts).
+    if (before && after && before.size === BigInt(expect.size)) await recordLanded(this.store.root, expect.digest, final, before, after, mark);
     return { digest: expect.digest, size: expect.size };
   }
 }
