@@ -32,6 +32,9 @@ export async function packScript(outfile: string): Promise<BundledPackage[]> {
     minifyWhitespace: true,
     minifySyntax: true,
     metafile: true,
+    // import() becomes require(): runtime/boot.cjs compiles the script with vm.Script (its V8 code cache), where an
+    // import() would need Node's experimental vm loader.
+    supported: { 'dynamic-import': false },
     plugins: [embedFiles],
   });
   const bytes = new Map<string, number>();
