@@ -125,7 +125,7 @@ describe('the code cache of the carried CLI', () => {
     const d = await linked();
     const good = await readFile(join(bundle, CACHE));
     const tampered = Buffer.from(good);
-    tampered[tampered.length - 100] ^= 1;
+    tampered.writeUInt8(tampered.readUInt8(tampered.length - 100) ^ 1, tampered.length - 100);
     await replaceCache(d, tampered, false);
     for (const [script, args] of [
       ['verify', []],
