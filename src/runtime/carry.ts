@@ -77,7 +77,7 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
   }
   const script = await packedScript(store);
   const packages = await packagesInScript(store.path(script.digest));
-  const boot = await store.putBuffer(Buffer.from(BOOT_CJS), 'runtime/boot.cjs');
+  const boot = await store.putBuffer(Buffer.from(BOOT_CJS), RUNTIME_BOOT);
   // A node that runs here makes its own code cache of the script; for any other, boot.cjs compiles it plainly.
   const cache = hostFits ? await codeCache(ctx, node, script) : undefined;
   const ours = (name: string) => ({ name, version: TOOL.version, purl: `pkg:generic/${name}@${TOOL.version}` });
