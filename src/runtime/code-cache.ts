@@ -50,7 +50,7 @@ function compile(make) {
     else status = 'stale';
   }
   // The packed script is ASCII (esbuild's charset: ascii): read as latin1, it is the same string, 4 ms sooner.
-  // A cache holds its script's name: one made under a fixed name is the same on every build (used, it takes this one).
+  // A cache holds its script's name: made under a fixed one, it is the same on every build (stack traces name that).
   const script = new vm.Script(Module.wrap(bytes.toString('latin1')), { filename: make ? 'runtime/vault-bundle.cjs' : file, cachedData });
   if (cachedData) status = script.cachedDataRejected ? 'rejected' : 'used';
   return { script, digest, status };
