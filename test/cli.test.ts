@@ -112,7 +112,12 @@ describe('cli', () => {
     const b = await runCli(['-q', '--cache-dir', join(dir, 'c'), 'build', manifest, '--out', out]);
     expect(b.code).toBe(0);
     const idx = JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8'));
-    expect(idx.runtime.map((r: { path: string }) => r.path)).toEqual(['runtime/node', 'runtime/vault-bundle.cjs']);
+    expect(idx.runtime.map((r: { path: string }) => r.path)).toEqual([
+      'runtime/node',
+      'runtime/vault-bundle.cjs',
+      'runtime/boot.cjs',
+      'runtime/vault-bundle.cache',
+    ]);
     const sbom = JSON.parse(await readFile(join(out, 'sbom.cdx.json'), 'utf8'));
     expect(sbom.components.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['node', 'vault-bundle']));
     // A PATH with no node at all: the bundle runs its own.

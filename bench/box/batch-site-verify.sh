@@ -11,6 +11,7 @@ log() { echo "[$(date -u +%T) +$(( $(date +%s) - T0 ))s] $*"; }
 {
 log "unpack"
 tar -C "$W" -xJf "$C/rt.tar.xz"
+# A swapped-in cjs has no code cache of its own: boot.cjs finds the cache stale (its header) and compiles it plainly.
 [ ! -s "$C/cjs.xz" ] || xz -dc "$C/cjs.xz" >"$W/runtime/vault-bundle.cjs"
 mkdir -p "$W/b" && tar -C "$W/b" -xJf "$C/qs.tar.xz" && cp -a "$W/runtime" "$W/b/quickstart/"
 nvidia-smi -L; nproc; python3 -c 'import huggingface_hub; print("hf", huggingface_hub.__version__)'

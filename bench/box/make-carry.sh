@@ -1,7 +1,8 @@
 #!/bin/sh
 # Dev side of a GPU-box batch (bench/box/batch-site-verify.sh): fills .carry/ (ignored; pass it as the device call's
-# carry) with this machine's node and this checkout's packed CLI (rt.tar.xz: runtime/node + runtime/vault-bundle.cjs)
-# and the quickstart bundle built with that very runtime, without runtime/ (qs.tar.xz), so its SHA256SUMS matches.
+# carry) with this machine's node and this checkout's packed CLI (rt.tar.xz: runtime/ with node, vault-bundle.cjs,
+# boot.cjs and the script's code cache) and the quickstart bundle built with that very runtime, without runtime/
+# (qs.tar.xz), so its SHA256SUMS matches.
 # Then, on the box, from the repository root:   bash bench/box/batch-site-verify.sh   (carry: .carry)
 set -eu
 cd "$(dirname "$0")/../.."

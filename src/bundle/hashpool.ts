@@ -38,10 +38,10 @@ export class HashPool {
   private readonly started = performance.now();
   private upAt = 0;
   private closed = false;
+  readonly spawnMs: number; // the main thread's time in `new Worker`, one after the other (verify --json's threads-spawn)
   constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning()) {
     this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
-    // A worker allocates next to nothing (one read buffer, small messages): the smallest heaps V8 takes keep
-    // each near its bare cost (~7.5 MB: a Node environment of its own).
+    // A worker allocates next to nothing: the smallest heaps V8 takes keep each near its bare cost (~7.5 MB).
     const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: this.tuning.workerOldMb, stackSizeMb: 1 };
     const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
     const n = this.tuning.mainHashes ? hashers - 1 : hashers;
@@ -53,6 +53,7 @@ export class HashPool {
       });
       return w;
     });
+    this.spawnMs = Math.round(performance.now() - this.started);
   }
 
   /** How many threads hash (the main thread counted when it takes part). */

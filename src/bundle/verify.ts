@@ -62,8 +62,10 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
       hint: 'add --key with the release public key (brought to the box separately from the bundle)',
     });
   }
-  // A key that cannot be read fails before any hashing; without --key, the box's trust policy decides.
-  const trust = await trustFor(o);
+  // A key that cannot be read fails before any hashing; without --key, the box's trust policy decides. Its keys
+  // (OpenPGP, a large library to set up) are read while the bundle is listed and the hashing threads boot.
+  const trusted = trustFor(o);
+  trusted.catch(() => undefined); // handled where it is awaited
   const steps: VerifyReport['steps'] = [];
   const timed = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
     if (o.signal?.aborted) throw interrupted();
@@ -74,11 +76,15 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
       steps.push({ name, ms: Math.round(performance.now() - started) });
     }
   };
-  const reader = await timed('open', () => openBundle(location));
-  // A big bundle's hashing threads start now, booting while the checksum list and index are read.
+  // The key's error comes first, as when it was read before the bundle was opened.
+  const reader = await timed('open', () => openBundle(location)).catch(async (err: unknown) => {
+    await trusted;
+    throw err;
+  });
+  // A big bundle's hashing threads start now, booting while the keys, the checksum list and the index are read.
   const pool = startPool(reader, o.threads, o.hashed);
   try {
-    const s = initialState(reader, o, now, trust, pool);
+    const s = initialState(reader, o, now, await trusted, pool);
     for (const step of CHECKLIST) {
       if (s.stopped) break;
       if (step.when && !step.when(s)) continue;
@@ -87,7 +93,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
     }
     if (pool) {
       // Where a big bundle's fixed costs go (--json): the threads' start-up (overlapping the steps before hash) and stop.
-      if (pool.startMs !== undefined) steps.push({ name: 'threads-start', ms: pool.startMs });
+      if (pool.startMs !== undefined) steps.push({ name: 'threads-start', ms: pool.startMs }, { name: 'threads-spawn', ms: pool.spawnMs });
       await timed('threads-stop', () => pool.close());
     }
     return report(s, steps, Math.round(performance.now() - t0));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, readFile, stat } from 'node:fs/promises';
 import { makeTempDir, removeTempDir, writeFileAtomic } from '../util/fs.js';
@@ -9,6 +10,7 @@ import { TOOL } from '../version.js';
 import type { BuildCtx } from '../sources/source.js';
 import { type BundledPackage, packagesInScript } from './packages.js';
 import { fetchRegistryNode, nodePackage } from './registry.js';
+import { BOOT_CJS, RUNTIME_BOOT, RUNTIME_CACHE, makeCodeCache } from './code-cache.js';
 
 /** One file of the carried runtime, as bundle.json and the SBOM record it. */
 export interface RuntimeFile {
@@ -75,6 +77,10 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
   }
   const script = await packedScript(store);
   const packages = await packagesInScript(store.path(script.digest));
+  const boot = await store.putBuffer(Buffer.from(BOOT_CJS), RUNTIME_BOOT);
+  // A node that runs here makes its own code cache of the script; for any other, boot.cjs compiles it plainly.
+  const cache = hostFits ? await codeCache(ctx, node, script) : undefined;
+  const ours = (name: string) => ({ name, version: TOOL.version, purl: `pkg:generic/${name}@${TOOL.version}` });
   return [
     { path: RUNTIME_NODE, name: 'node', version: v, ...node, purl, origin },
     // package.json is private: no registry package is named vault-bundle, so the purl claims none.
@@ -87,7 +93,36 @@ export async function prepareRuntime(mode: string, targetArch: string, ctx: Buil
       origin: 'vault-bundle packed into one script by esbuild',
       ...(packages ? { packages } : {}),
     },
+    {
+      path: RUNTIME_BOOT,
+      ...ours('vault-bundle-boot'),
+      digest: boot.digest,
+      size: boot.size,
+      origin: `what the entry points run: ${RUNTIME_SCRIPT}, from its code cache`,
+    },
+    ...(cache
+      ? [
+          {
+            path: RUNTIME_CACHE,
+            ...ours('vault-bundle-code-cache'),
+            ...cache,
+            origin: `V8's code cache of ${RUNTIME_SCRIPT}, made by ${RUNTIME_NODE} (node ${v}) at build time`,
+          },
+        ]
+      : []),
   ];
+}
+
+/** The code cache for this node and script, made once: later builds find it through the memo and the store. */
+async function codeCache(ctx: BuildCtx, node: { digest: Digest }, script: { digest: Digest }): Promise<{ digest: Digest; size: number } | undefined> {
+  const key = `codecache:${node.digest}:${script.digest}:${createHash('sha256').update(BOOT_CJS).digest('hex')}`;
+  const hit = (await readMemo(ctx.store))[key];
+  if (hit && (await ctx.store.has(hit.digest, hit.size))) return hit;
+  const bytes = await makeCodeCache(ctx.store.path(node.digest), ctx.store.path(script.digest), ctx.signal);
+  if (!bytes) return undefined;
+  const made = await ctx.store.putBuffer(bytes, RUNTIME_CACHE);
+  await writeMemo(ctx.store, { ...(await readMemo(ctx.store)), [key]: made });
+  return made;
 }
 
 /** The registry's node for the target, fetched once: later builds find it through the memo and the store. */

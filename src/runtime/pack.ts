@@ -32,6 +32,11 @@ export async function packScript(outfile: string): Promise<BundledPackage[]> {
     minifyWhitespace: true,
     minifySyntax: true,
     metafile: true,
+    // import() becomes require(): runtime/boot.cjs compiles the script with vm.Script (its V8 code cache), where an
+    // import() would need Node's experimental vm loader.
+    supported: { 'dynamic-import': false },
+    // Every byte ASCII (non-ASCII escaped): boot.cjs reads the script as latin1, the cheapest decoding.
+    charset: 'ascii',
     plugins: [embedFiles],
   });
   const bytes = new Map<string, number>();

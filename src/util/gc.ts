@@ -48,5 +48,12 @@ export function phaseDone(): void {
  */
 export function steadyYoungGeneration(): void {
   const major = Number(process.versions.node.split('.')[0]);
-  if (major >= 18 && major <= 24) setFlagsFromString('--semi-space-growth-factor=1');
+  if (major >= START_FLAGS.fromMajor && major <= START_FLAGS.toMajor) setFlagsFromString(START_FLAGS.flags);
 }
+
+/**
+ * The V8 flags the CLI sets as it starts, and the node majors it sets them on. The carried runtime's boot script
+ * (runtime/code-cache.ts) sets the very same before it compiles the packed CLI from its V8 code cache: V8 accepts
+ * a cache only under the flags it was made with.
+ */
+export const START_FLAGS = { flags: '--semi-space-growth-factor=1', fromMajor: 18, toMajor: 24 } as const;

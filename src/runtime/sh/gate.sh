@@ -84,8 +84,12 @@ if [ -n "$usekeys" ]; then
 fi
 [ -f "$sums" ] || fail 4 "SHA256SUMS is missing from $here: this is not a whole bundle (every bundle lists its files there)" "copy the bundle again from the release medium, the whole folder; nothing from it was run"
 [ -r "$sums" ] || fail 4 "cannot read $sums" "run it as a user who can read the bundle folder"
-if ! grep -Eq '^[0-9a-f]{64}  runtime/node$' "$sums" || ! grep -Eq '^[0-9a-f]{64}  runtime/vault-bundle[.]cjs$' "$sums"; then
-  fail 4 "SHA256SUMS does not list the carried runtime (runtime/node, runtime/vault-bundle.cjs); copy the bundle again"
+for f in node 'vault-bundle[.]cjs' 'boot[.]cjs'; do
+  grep -Eq "^[0-9a-f]{64}  runtime/$f\$" "$sums" || fail 4 "SHA256SUMS does not list the carried runtime (runtime/node, runtime/vault-bundle.cjs, runtime/boot.cjs); copy the bundle again"
+done
+# boot.cjs runs the script from its V8 code cache when the file is there: a code cache is code, and must be listed.
+if [ -e "$here/runtime/vault-bundle.cache" ] && ! grep -Eq '^[0-9a-f]{64}  runtime/vault-bundle[.]cache$' "$sums"; then
+  fail 4 "runtime/vault-bundle.cache is not listed in SHA256SUMS: the carried runtime was changed; nothing from this bundle was run" "copy the bundle again from the release medium"
 fi
 # Only names made of plain characters are checked here (the runtime's own are): sha256sum prints a failing
 # name as it is, and a crafted line's name with ESC [2J or a carriage return must never reach the terminal.

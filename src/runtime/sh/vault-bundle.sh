@@ -17,5 +17,5 @@ for a in "$@"; do
   esac
 done
 #@include gate.sh
-"$node" "$here/runtime/vault-bundle.cjs" "$@"
+"$node" "$here/runtime/boot.cjs" "$@"
 exit $?

@@ -29,5 +29,5 @@ while [ "$n" -gt 0 ]; do
 done
 sub=verify
 #@include gate.sh
-VAULT_BUNDLE_ENTRY=./verify "$node" "$here/runtime/vault-bundle.cjs" verify "$here" "$@"
+VAULT_BUNDLE_ENTRY=./verify "$node" "$here/runtime/boot.cjs" verify "$here" "$@"
 exit $?
