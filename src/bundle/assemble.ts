@@ -72,6 +72,12 @@ export async function assembleBundle(
       while (limit.activeCount > 0) await new Promise((r) => setTimeout(r, 10)); // none still writing into the stage
       throw err;
     });
+    for (const rf of index.runtime ?? []) {
+      await mkdir(dirname(join(stage, rf.path)), { recursive: true });
+      await place(rf.digest, join(stage, rf.path));
+    }
+    // The hashing workers go before bundle.json and the SBOM are made (~8 MB each: issue #14's peak RSS).
+    await placer.close();
     for (const a of blobs) {
       sums.push({ path: blobPath(hexOf(a.digest)), hex: hexOf(a.digest) });
       bytes += a.size;
@@ -82,10 +88,8 @@ export async function assembleBundle(
       sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
       bytes += Buffer.byteLength(text);
     }
-    // The carried runtime (node and the packed tool), copied from the store, and its sh entry points.
+    // The carried runtime (node and the packed tool), copied from the store above, and its sh entry points.
     for (const rf of index.runtime ?? []) {
-      await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await place(rf.digest, join(stage, rf.path));
       sums.push({ path: rf.path, hex: hexOf(rf.digest) });
       bytes += rf.size;
     }
