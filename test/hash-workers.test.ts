@@ -26,7 +26,7 @@ describe("a build's copies share their hashing workers (FileHashers)", () => {
       const signal = new AbortController().signal;
       const got = await Promise.all([...files, small].map((f) => hashers.hash(f.path, f === small ? 1000 : big, signal)));
       expect(got).toEqual([...files, small].map((f) => f.want));
-      // The one worker stays for the next file; a short file gives the digest of what is there (as hashOnThread),
+      // The one worker stays for the next file; a short file gives the digest of what is there (as a worker of HashPool),
       // a missing one is a local error naming it.
       expect(await hashers.hash(small.path, big, signal)).toBe(small.want);
       await expect(hashers.hash(join(dir, 'missing'), big, signal)).rejects.toMatchObject({ subject: join(dir, 'missing') });

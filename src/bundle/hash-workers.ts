@@ -6,10 +6,11 @@ import { POOL_MIN_BYTES, hashHere, interrupted, wholeFile } from './hashpool.js'
 
 /**
  * Worker threads shared by many whole-file hashes that come one at a time from concurrent callers (a build's
- * copies out of the cache): a worker starts only when a big file comes and every running one is busy, at most
- * `max`, and each then takes the next file instead of a fresh thread per file. A worker's start-up is ~50 ms of
- * CPU; nvidia-debian12's cold build started one for each of its 9 blobs over 64 MiB (bench/results/
- * 2026-12-06-apt-cpu-s7-dev.md). Files under POOL_MIN_BYTES are hashed on the calling thread, as hashOnThread does.
+ * copies out of the cache, its ranged downloads' whole-file hashes): a worker starts only when a big file comes
+ * and every running one is busy, at most `max`, and each then takes the next file instead of a fresh thread per
+ * file. A worker's start-up is ~50 ms of CPU; nvidia-debian12's cold build started one for each of its 9 blobs
+ * over 64 MiB (bench/results/2026-12-06-apt-cpu-s7-dev.md). Files under POOL_MIN_BYTES are hashed on the
+ * calling thread.
  */
 export class FileHashers {
   private readonly idle: Worker[] = [];
