@@ -32,7 +32,7 @@ function str(b: Buffer, off: number, len: number): string {
   return b
     .subarray(off, off + len)
     .toString('utf8')
-    .replace(/\0.*/s, '');
+    .replace(/\0.*/, ''); // as node-tar's decString (no s flag: it stops at a newline)
 }
 
 /** An octal number field as node-tar reads it; undefined for base-256 or anything not octal. */

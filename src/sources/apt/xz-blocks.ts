@@ -210,11 +210,17 @@ export class BlockReader {
   /** Stops xz (the rest is not wanted) and waits for it to go. */
   async stop(): Promise<void> {
     const gone = new Promise<void>((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve();
-      else this.child.once('close', () => resolve());
+      // Gone already, or never started (no pid: a failed spawn emits 'error', maybe no 'close').
+      if (this.child.pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) resolve();
+      else {
+        this.child.once('close', () => resolve());
+        this.child.once('error', () => resolve());
+      }
     });
+    // Its input closed (EOF: xz waiting for more bytes ends) and its output closed (xz writing ends by SIGPIPE).
     this.input.destroy();
-    (this.child.stdout as Readable).destroy();
+    this.child.stdin?.destroy();
+    this.child.stdout?.destroy();
     const timer = setTimeout(() => signalChild(this.child, 'SIGKILL'), 5000);
     await gone;
     clearTimeout(timer);
