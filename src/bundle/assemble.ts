@@ -7,7 +7,7 @@ import { type Digest, hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
 import { copyBlobOut } from '../store/copy.js';
 import { clockMark } from '../store/proof.js';
-import { hashOnThread } from './hashpool.js';
+import { FileHashers } from './hash-workers.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
 import { exists, makeDirs, oldSibling, tempDone, tempSibling, writeFileAtomic } from '../util/fs.js';
 import { sbomJson } from '../sbom/cyclonedx.js';
@@ -49,13 +49,15 @@ export async function assembleBundle(
   const views = extra.views ?? {};
   await checkOutput(out);
   const stage = tempSibling(out);
+  let placer: Awaited<ReturnType<typeof blobPlacer>> | undefined;
   try {
     await makeDirs(join(stage, BLOBS_DIR));
     const sums: SumEntry[] = [];
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    const { place, counts } = await blobPlacer(store, extra.signal ?? new AbortController().signal);
+    placer = await blobPlacer(store, extra.signal ?? new AbortController().signal);
+    const { place, counts } = placer;
     // Several at a time: the copies and the hashing of those without a proof run side by side on every core.
     const limit = pLimit(Math.max(2, Math.min(8, availableParallelism())));
     await Promise.all(
@@ -70,6 +72,12 @@ export async function assembleBundle(
       while (limit.activeCount > 0) await new Promise((r) => setTimeout(r, 10)); // none still writing into the stage
       throw err;
     });
+    for (const rf of index.runtime ?? []) {
+      await mkdir(dirname(join(stage, rf.path)), { recursive: true });
+      await place(rf.digest, join(stage, rf.path));
+    }
+    // The hashing workers go before bundle.json and the SBOM are made (~8 MB each: issue #14's peak RSS).
+    await placer.close();
     for (const a of blobs) {
       sums.push({ path: blobPath(hexOf(a.digest)), hex: hexOf(a.digest) });
       bytes += a.size;
@@ -80,10 +88,8 @@ export async function assembleBundle(
       sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
       bytes += Buffer.byteLength(text);
     }
-    // The carried runtime (node and the packed tool), copied from the store, and its sh entry points.
+    // The carried runtime (node and the packed tool), copied from the store above, and its sh entry points.
     for (const rf of index.runtime ?? []) {
-      await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await place(rf.digest, join(stage, rf.path));
       sums.push({ path: rf.path, hex: hexOf(rf.digest) });
       bytes += rf.size;
     }
@@ -102,6 +108,8 @@ export async function assembleBundle(
     await rm(stage, { recursive: true, force: true });
     tempDone(stage);
     throw localWriteError(err, out);
+  } finally {
+    await placer?.close();
   }
 }
 
@@ -110,13 +118,15 @@ async function blobPlacer(store: Store, signal: AbortSignal) {
   // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
   const mark = await clockMark(store.root);
   const counts = { copied: 0, unchanged: 0 };
-  // A copy that must be hashed is hashed on a worker thread of its own, never on the main thread.
-  const hashCopy = async (path: string) => hashOnThread(path, (await stat(path)).size, signal);
+  // A big copy that must be hashed is hashed on a worker thread, never on the main thread; the workers are
+  // shared by the copies (one per core at most, up to the 8 copies at once), started only when needed.
+  const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
+  const hashCopy = async (path: string) => hashers.hash(path, (await stat(path)).size, signal);
   const place = async (d: Digest, to: string) => {
     counts.copied++;
     if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') counts.unchanged++;
   };
-  return { place, counts };
+  return { place, counts, close: () => hashers.close() };
 }
 
 /** Links a file of one staged bundle into another (both ours, both fresh), else copies it. Never for the store's blobs. */

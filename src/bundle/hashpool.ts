@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type Digest, digestOf } from '../store/digest.js';
-import { InterruptedError, localWriteError } from '../util/errors.js';
+import { InterruptedError } from '../util/errors.js';
 import { type HashResult, type HashTuning, type Segment, TICK_BYTES, WORKER_JS, hashJob, hashTuning } from './hash-worker.js';
 
 export { type HashResult, type Segment, MAX_THREADS, READ_BYTES, hashTuning } from './hash-worker.js';
@@ -276,25 +275,4 @@ export async function hashAll(
   } finally {
     await pool.close();
   }
-}
-
-/**
- * The digest of a file's first `size` bytes (all of them: the caller knows its size), hashed on a worker thread of
- * its own when it is big: a ranged download's proof, a bundle copy's. A shorter file gives the digest of what is there.
- */
-export async function hashOnThread(path: string, size: number, signal: AbortSignal): Promise<Digest> {
-  const job = wholeFile(path, size);
-  let r: HashResult | undefined;
-  if (size < POOL_MIN_BYTES) [r] = await hashHere([job], { signal });
-  else {
-    // A worker, not the main thread (which the pool has hash too): several of these run at once, one core each.
-    const pool = new HashPool(1, undefined, { ...hashTuning(), mainHashes: false });
-    try {
-      [r] = await pool.hash([job], { signal });
-    } finally {
-      await pool.close();
-    }
-  }
-  if (!r || r.error) throw localWriteError(new Error(r?.error ?? 'no result'), path);
-  return digestOf(r.hex);
 }

@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { assembleBundle, checkOutput, swapInto } from './assemble.js';
 import { type BaseRef, type BundleIndex, bundleCreated, makeIndex } from './index.js';
@@ -19,7 +20,7 @@ import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
 import { factsAlongside } from './facts.js';
-import { hashOnThread } from './hashpool.js';
+import { FileHashers } from './hash-workers.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { phaseDone } from '../util/gc.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
@@ -188,6 +189,8 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   runtimeReady.catch(() => undefined); // marks it handled: its error is thrown where it is awaited below
   // The facts (apt licences) are read from each blob as soon as it is in the store, while the others download.
   const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
+  // A ranged download's whole-file hash runs on a worker thread, the workers shared by the downloads (hash-workers.ts).
+  const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
   let tally: FetchTally;
   try {
     ({ tally } = await fetchTallied(
@@ -200,7 +203,7 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
         // Not apt's debs: hundreds come at once from a mirror already, and ranging the big ones too added ~55 MiB
         // to the peak with no gain (bench:apt, nvidia-debian12: 232 MiB ranged, 177 MiB not; same time).
         ranged: (a) => a.kind !== 'apt' && /^https?:/.test(a.url),
-        hashWhole: hashOnThread,
+        hashWhole: (path, size, signal) => hashers.hash(path, size, signal),
       },
     ));
     facts.finish(true);
@@ -208,6 +211,8 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
     facts.finish(false);
     await Promise.all([runtimeReady.catch(() => undefined), facts.facts.catch(() => undefined)]); // let them finish (and clean up) first
     throw err;
+  } finally {
+    await hashers.close();
   }
   if (ctx.signal.aborted) throw new InterruptedError();
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;

@@ -7,6 +7,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
 import xz from 'xz-decompress';
 import { passedThrough } from '../../util/gc.js';
+import { docByBlocks } from './deb-blocks.js';
 import { nativeTar } from './deb-native.js';
 
 /**
@@ -170,6 +171,8 @@ async function viaNative(file: string, m: Member, dir: string, path: string): Pr
 /** Read natively: off makes the JS decompressors read it (the tests of both ways). */
 export interface ReadDocOptions {
   native?: boolean;
+  /** Off: a multi-block data.tar.xz is read whole too (deb-blocks.ts; the tests compare both). */
+  blocks?: boolean;
 }
 
 /** The copyright file (or the doc folder's link) of `pkg` in the .deb at `file`. */
@@ -179,6 +182,9 @@ export async function readDebDoc(file: string, pkg: string, o: ReadDocOptions = 
   const m = await dataMember(file);
   if (typeof m === 'string') return { kind: 'unreadable', path, reason: m };
   if (m.size > 0 && o.native !== false) {
+    // A data.tar.xz of several xz blocks: only those holding tar headers and the file are decompressed.
+    const skipped = m.name === 'data.tar.xz' && o.blocks !== false ? await docByBlocks(file, m, dir, path, MAX_TEXT) : undefined;
+    if (skipped) return skipped;
     const doc = await viaNative(file, m, dir, path);
     if (doc) return doc;
   }
