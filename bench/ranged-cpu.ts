@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { fetchTallied } from '../src/fetch/download.js';
 import { HttpClient } from '../src/fetch/http.js';
 import { openUrl } from '../src/fetch/open.js';
-import { hashOnThread } from '../src/bundle/hashpool.js';
+import { FileHashers } from '../src/bundle/hash-workers.js';
 import { digestOf } from '../src/store/digest.js';
 import { Store } from '../src/store/store.js';
 import { limits } from '../src/util/limits.js';
@@ -98,13 +98,14 @@ async function ours(work: string, url: string, digest: ReturnType<typeof digestO
   const t0Threads = threadCpu();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  const hashers = new FileHashers(1);
   await fetchTallied([item], ctx, {
     concurrency: 8,
     streams: STREAMS,
     ranged: () => true,
     sourceFor: () => ({ open: () => openUrl(url, size, 'big', { http, signal }) }),
-    hashWhole: HASH ? hashOnThread : async () => digest,
-  });
+    hashWhole: HASH ? (p, n, s) => hashers.hash(p, n, s) : async () => digest,
+  }).finally(() => hashers.close());
   const c = process.cpuUsage(c0);
   if (env.VAULT_BENCH_THREADS === '1') console.error(JSON.stringify(threadCpu(t0Threads)));
   const wall = (performance.now() - t0) / 1000;
