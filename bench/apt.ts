@@ -2,7 +2,8 @@
  * The apt benchmark (issue: apt source). Side by side, in one run, against the mirror this machine's apt
  * configuration names:
  *   - lock + fetch of manifests/nvidia-debian12.yaml (about 560 debs, 2.7 GB) with an empty cache, vs the real
- *     `apt-get install --download-only` of the same request with an isolated, empty apt (target >= 2x, issue #14),
+ *     `apt-get update` (empty lists) + `apt-get install --download-only` of the same request with an isolated,
+ *     empty apt (target >= 2x, issue #14; install alone is printed too),
  *     and the peak RSS of that one build process (lock + fetch + assemble; target <= 150 MB, issue #14). The
  *     build includes the SBOM's licence read (one .deb per source package, read while downloading: apt.licences
  *     per-source, the default); the CPU seconds of both sides are printed too (wall times on a loaded machine);
@@ -55,19 +56,26 @@ async function main(): Promise<void> {
   log(`lock ${lockMs} ms, peak RSS ${lockRss.toFixed(0)} MiB`);
 
   if (process.env.VAULT_BENCH_APT_FETCH !== '0') {
+    // The peer as the issue times it: `apt-get update` from empty lists, then `install --download-only` (our side
+    // also starts from an empty cache: it fetches the indexes, locks, downloads, reads licences and assembles).
     const aptRun = async () => {
       const archives = join(work, 'apt-archives');
       rmSync(archives, { recursive: true, force: true });
       mkdirSync(join(archives, 'partial'), { recursive: true });
-      const m = await measure('apt-get', ['install', '--download-only', '-y', '-q', '-o', `Dir::Cache::archives=${archives}`, ...PACKAGES], {
-        env: { ...process.env, APT_CONFIG: iso.config },
-      });
+      const aptEnv = { env: { ...process.env, APT_CONFIG: iso.config } };
+      rmSync(iso.listsDir, { recursive: true, force: true });
+      mkdirSync(join(iso.listsDir, 'partial'), { recursive: true });
+      const u = await measure('apt-get', ['update', '-qq'], aptEnv);
+      if (u.code !== 0) throw new Error(`apt-get update failed: ${u.stderr}`);
+      const m = await measure('apt-get', ['install', '--download-only', '-y', '-q', '-o', `Dir::Cache::archives=${archives}`, ...PACKAGES], aptEnv);
       if (m.code !== 0) throw new Error(`apt-get failed: ${m.stderr}`);
-      aptRss.push((m.maxRssKiB ?? 0) / 1024);
-      aptCpu.push(m.cpuMs ?? NaN);
+      aptRss.push(Math.max(u.maxRssKiB ?? 0, m.maxRssKiB ?? 0) / 1024);
+      aptCpu.push((u.cpuMs ?? NaN) + (m.cpuMs ?? NaN));
+      aptInstallOnly.push(m.wallMs);
       rmSync(archives, { recursive: true, force: true });
-      return m.wallMs;
+      return u.wallMs + m.wallMs;
     };
+    const aptInstallOnly: number[] = [];
     const buildRss: number[] = [];
     const aptRss: number[] = [];
     // CPU seconds (user + sys, GNU time): on a shared 2-core machine under load, wall times say more about the
@@ -104,22 +112,24 @@ async function main(): Promise<void> {
     for (let round = 0; round < 2; round++) {
       execFileSync('sync');
       apt.push(await aptRun());
-      log(`apt-get --download-only ${apt.at(-1)} ms`);
+      log(`apt-get update + install --download-only ${apt.at(-1)} ms (install alone ${aptInstallOnly.at(-1)} ms)`);
       execFileSync('sync');
       ours.push(await oursRun());
       log(`vault-bundle lock+fetch+assemble ${ours.at(-1)} ms`);
     }
     const aptMs = Math.min(...apt);
     const oursMs = Math.min(...ours);
-    rows.push({ metric: 'apt-get --download-only (best of 2)', value: aptMs / 1000, unit: 's' });
+    rows.push({ metric: 'apt-get update + install --download-only (best of 2)', value: aptMs / 1000, unit: 's' });
+    rows.push({ metric: 'apt-get install --download-only alone, lists fetched (best of 2)', value: Math.min(...aptInstallOnly) / 1000, unit: 's' });
     rows.push({ metric: 'vault-bundle lock + fetch (empty cache, best of 2)', value: oursMs / 1000, unit: 's' });
-    rows.push({ metric: 'speedup vs apt-get', value: aptMs / oursMs, unit: 'x', target: '>= 2', pass: aptMs / oursMs >= 2 });
-    rows.push({ metric: 'apt-get --download-only CPU user+sys (least of 2)', value: Math.min(...aptCpu) / 1000, unit: 's' });
+    rows.push({ metric: 'speedup vs apt-get update + install', value: aptMs / oursMs, unit: 'x', target: '>= 2', pass: aptMs / oursMs >= 2 });
+    rows.push({ metric: 'speedup vs apt-get install alone (lists fetched; informative)', value: Math.min(...aptInstallOnly) / oursMs, unit: 'x' });
+    rows.push({ metric: 'apt-get update + install CPU user+sys (least of 2)', value: Math.min(...aptCpu) / 1000, unit: 's' });
     rows.push({ metric: 'vault-bundle lock + fetch CPU user+sys (least of 2)', value: Math.min(...buildCpu) / 1000, unit: 's' });
     rows.push({ metric: 'load average (1 min) at the end', value: loadavg()[0]!, unit: '' });
     const peak = Math.max(...buildRss);
     rows.push({ metric: 'lock + fetch + assemble peak RSS', value: peak, unit: 'MiB', target: '<= 143 (150 MB)', pass: peak * 1.048576 <= 150 });
-    rows.push({ metric: 'apt-get --download-only peak RSS (peer)', value: Math.max(...aptRss), unit: 'MiB' });
+    rows.push({ metric: 'apt-get update / install peak RSS (peer)', value: Math.max(...aptRss), unit: 'MiB' });
   }
 
   const w = Math.max(...rows.map((r) => r.metric.length));
