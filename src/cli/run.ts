@@ -1,8 +1,9 @@
-import { steadyYoungGeneration } from '../util/gc.js';
+import { baselineWasm, steadyYoungGeneration } from '../util/gc.js';
 import { main } from './main.js';
 import { dropOutputOnClosedPipe } from './out.js';
 
 steadyYoungGeneration();
+baselineWasm();
 dropOutputOnClosedPipe();
 
 // A Ctrl-C that lands after main() let go of its own handler, while the process drains its last handles, quits

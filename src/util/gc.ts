@@ -50,3 +50,16 @@ export function steadyYoungGeneration(): void {
   const major = Number(process.versions.node.split('.')[0]);
   if (major >= 18 && major <= 24) setFlagsFromString('--semi-space-growth-factor=1');
 }
+
+/**
+ * WebAssembly stays in V8's baseline compiler (Liftoff): no optimizing recompile of hot wasm functions. During a
+ * lock that recompile (of the modules in use then: xz-decompress's decoder, undici's HTTP parser) took 20-45 MB
+ * of compiler memory on background threads for a few hundred milliseconds, as high as the lock's resolve once
+ * its stanzas had moved out of memory, and the pages stayed with the process. The wasm here does little per
+ * byte (xz indexes are small, .debs are decompressed by dpkg-deb where it is installed; HTTP bodies pass the
+ * parser whole). `--no-wasm-tier-up` set at run time does not take; this does (Node 20-24).
+ */
+export function baselineWasm(): void {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 18 && major <= 24) setFlagsFromString('--liftoff-only');
+}
