@@ -31,14 +31,32 @@ const Wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number;
 /**
  * Page-aligned buffers, reused across puts. WebAssembly memory is the one page-aligned allocation JavaScript
  * can ask for (V8 maps it on its own pages); Buffer.alloc gives no alignment guarantee. Allocated in slabs of
- * SLAB_SLOTS buffers, never freed: the pool holds as many as were ever in use at once (2 per running put).
+ * SLAB_SLOTS buffers: the pool holds as many as were ever in use at once (2 per running put), until
+ * releaseIdleSlots() lets them go when a phase of downloads is over.
  */
 const SLAB_SLOTS = 16;
 const pool: Buffer[] = [];
 const aligned = new WeakSet<Buffer>();
 let alignedOk = Wasm !== undefined;
+let slotsOut = 0;
+
+/**
+ * Drops the pooled slabs when no put holds a slot (after a build's fetch: 8 MiB of touched pages the assembly
+ * has no use for); the next collection unmaps them and a later put makes a new slab. Returns whether it did.
+ */
+export function releaseIdleSlots(): boolean {
+  if (slotsOut > 0) return false;
+  pool.length = 0;
+  return true;
+}
 
 function takeSlot(): Buffer {
+  const b = newOrPooledSlot();
+  if (aligned.has(b)) slotsOut++;
+  return b;
+}
+
+function newOrPooledSlot(): Buffer {
   const free = pool.pop();
   if (free) return free;
   if (alignedOk) {
@@ -58,7 +76,9 @@ function takeSlot(): Buffer {
 }
 
 function giveSlot(b: Buffer): void {
-  if (aligned.has(b)) pool.push(b);
+  if (!aligned.has(b)) return;
+  slotsOut--;
+  pool.push(b);
 }
 
 /** Set once O_DIRECT failed here: later puts go straight to the page cache. */
