@@ -23,16 +23,23 @@ function collect(): Collect | null {
  * the heap that the young generation fills only every few hundred MB, so V8 waited for its external-memory
  * limit (64 MB over the last collection's): 40-70 MB of dead buffers at any time of a 2.7 GB fetch, a third
  * of the build's peak RSS. Callers report the bytes that went through; every 16 MiB a young-generation
- * collection (a millisecond or two: little there survives) frees them.
+ * collection (a millisecond or two: little there survives) frees them. Buffers still queued in a stream when
+ * it runs survive it and are promoted, and then only a full collection frees them: a cold build's fetch
+ * piled up 30-40 MB of them and 15-20 MB of promoted heap garbage between V8's own full collections, so
+ * every 16th time (256 MiB) the collection is a full one (~20-30 ms: some 10 in a 2.7 GB build).
  */
 const EVERY = 16 * 1024 * 1024;
+const FULL_EVERY = 16;
 let passed = 0;
+let minors = 0;
 
 export function passedThrough(bytes: number): void {
   passed += bytes;
   if (passed < EVERY) return;
   passed = 0;
-  collect()?.({ type: 'minor' });
+  if (++minors < FULL_EVERY) return collect()?.({ type: 'minor' });
+  minors = 0;
+  collect()?.();
 }
 
 /** A full collection, after a phase whose data is all garbage now (the lock's 67,000 index stanzas), so the next starts small. */
