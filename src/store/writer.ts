@@ -51,15 +51,7 @@ export function releaseIdleSlots(): boolean {
 }
 
 function takeSlot(): Buffer {
-  const b = newOrPooledSlot();
-  if (aligned.has(b)) slotsOut++;
-  return b;
-}
-
-function newOrPooledSlot(): Buffer {
-  const free = pool.pop();
-  if (free) return free;
-  if (alignedOk) {
+  if (pool.length === 0 && alignedOk) {
     try {
       const mem = new Wasm!.Memory({ initial: (SLAB_SLOTS * SLOT_BYTES) >> 16, maximum: (SLAB_SLOTS * SLOT_BYTES) >> 16 });
       for (let i = 0; i < SLAB_SLOTS; i++) {
@@ -67,12 +59,14 @@ function newOrPooledSlot(): Buffer {
         aligned.add(b);
         pool.push(b);
       }
-      return pool.pop()!;
     } catch {
       alignedOk = false; // out of address space for wasm memories, or WebAssembly disabled (--jitless)
     }
   }
-  return Buffer.allocUnsafeSlow(SLOT_BYTES);
+  const b = pool.pop();
+  if (!b) return Buffer.allocUnsafeSlow(SLOT_BYTES);
+  slotsOut++;
+  return b;
 }
 
 function giveSlot(b: Buffer): void {
