@@ -8,7 +8,7 @@ import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
 import { digestOf, hexOf } from '../src/store/digest.js';
 import { Store } from '../src/store/store.js';
-import { BlobWriter, DIRECT_ALIGN, DIRECT_MIN_BYTES } from '../src/store/writer.js';
+import { BlobWriter, DIRECT_ALIGN, DIRECT_MIN_BYTES, releaseIdleSlots } from '../src/store/writer.js';
 import { IntegrityError, InterruptedError, UpstreamError, VaultError } from '../src/util/errors.js';
 import type { VaultEvent } from '../src/util/events.js';
 import { type Limits, limits as defaults } from '../src/util/limits.js';
@@ -502,6 +502,20 @@ describe('large blobs', () => {
     void small.write(new Uint8Array(10));
     expect(() => small.write(new Uint8Array(2 * 1024 * 1024))).toThrow(/past the end/);
     await small.abort(false);
+  });
+
+  it('the write buffers are let go only when no writer holds one, and a later writer makes new ones', async () => {
+    const dir = await tempDir('vb-slots');
+    const open = await BlobWriter.open(join(dir, 'a'), 0, HUGE.byteLength);
+    expect(releaseIdleSlots()).toBe(false);
+    await writeChunked(open, HUGE);
+    await open.finish();
+    expect(releaseIdleSlots()).toBe(true);
+    const again = await BlobWriter.open(join(dir, 'b'), 0, HUGE.byteLength);
+    await writeChunked(again, HUGE);
+    await again.finish();
+    expect(Buffer.compare(await readFile(join(dir, 'b')), HUGE)).toBe(0);
+    expect(releaseIdleSlots()).toBe(true);
   });
 });
 

@@ -23,6 +23,7 @@ import { factsAlongside } from './facts.js';
 import { FileHashers } from './hash-workers.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { phaseDone } from '../util/gc.js';
+import { releaseIdleSlots } from '../store/writer.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
 export { expiryOf } from './publish-steps.js';
@@ -122,7 +123,9 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
   // The lock's artifacts with what their sources read from the fetched bytes (apt licences), read while fetching.
   const lock = { ...f.lock, artifacts: await f.artifacts };
   // The fetch's and the licence read's garbage (socket and pipe buffers, tar entries) goes before bundle.json
-  // and the SBOMs are made, so they reuse its heap pages instead of adding their own on top (util/gc.ts).
+  // and the SBOMs are made, so they reuse its heap pages instead of adding their own on top (util/gc.ts); so
+  // do the download's page-aligned write buffers (store/writer.ts).
+  releaseIdleSlots();
   phaseDone();
   const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
   const extra = { views: viewsOf(f.lock), runtime, scripts: scriptsOf(m.manifest, runtime.length > 0), skipBlobs: f.fromBase, signal: ctx.signal };

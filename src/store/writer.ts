@@ -31,17 +31,27 @@ const Wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number;
 /**
  * Page-aligned buffers, reused across puts. WebAssembly memory is the one page-aligned allocation JavaScript
  * can ask for (V8 maps it on its own pages); Buffer.alloc gives no alignment guarantee. Allocated in slabs of
- * SLAB_SLOTS buffers, never freed: the pool holds as many as were ever in use at once (2 per running put).
+ * SLAB_SLOTS buffers: the pool holds as many as were ever in use at once (2 per running put), until
+ * releaseIdleSlots() lets them go when a phase of downloads is over.
  */
 const SLAB_SLOTS = 16;
 const pool: Buffer[] = [];
 const aligned = new WeakSet<Buffer>();
 let alignedOk = Wasm !== undefined;
+let slotsOut = 0;
+
+/**
+ * Drops the pooled slabs when no put holds a slot (after a build's fetch: 8 MiB of touched pages the assembly
+ * has no use for); the next collection unmaps them and a later put makes a new slab. Returns whether it did.
+ */
+export function releaseIdleSlots(): boolean {
+  if (slotsOut > 0) return false;
+  pool.length = 0;
+  return true;
+}
 
 function takeSlot(): Buffer {
-  const free = pool.pop();
-  if (free) return free;
-  if (alignedOk) {
+  if (pool.length === 0 && alignedOk) {
     try {
       const mem = new Wasm!.Memory({ initial: (SLAB_SLOTS * SLOT_BYTES) >> 16, maximum: (SLAB_SLOTS * SLOT_BYTES) >> 16 });
       for (let i = 0; i < SLAB_SLOTS; i++) {
@@ -49,16 +59,20 @@ function takeSlot(): Buffer {
         aligned.add(b);
         pool.push(b);
       }
-      return pool.pop()!;
     } catch {
       alignedOk = false; // out of address space for wasm memories, or WebAssembly disabled (--jitless)
     }
   }
-  return Buffer.allocUnsafeSlow(SLOT_BYTES);
+  const b = pool.pop();
+  if (!b) return Buffer.allocUnsafeSlow(SLOT_BYTES);
+  slotsOut++;
+  return b;
 }
 
 function giveSlot(b: Buffer): void {
-  if (aligned.has(b)) pool.push(b);
+  if (!aligned.has(b)) return;
+  slotsOut--;
+  pool.push(b);
 }
 
 /** Set once O_DIRECT failed here: later puts go straight to the page cache. */

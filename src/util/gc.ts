@@ -23,16 +23,23 @@ function collect(): Collect | null {
  * the heap that the young generation fills only every few hundred MB, so V8 waited for its external-memory
  * limit (64 MB over the last collection's): 40-70 MB of dead buffers at any time of a 2.7 GB fetch, a third
  * of the build's peak RSS. Callers report the bytes that went through; every 16 MiB a young-generation
- * collection (a millisecond or two: little there survives) frees them.
+ * collection (a millisecond or two: little there survives) frees them. Buffers still queued in a stream when
+ * it runs survive it and are promoted, and then only a full collection frees them: a cold build's fetch
+ * piled up 30-40 MB of them and 15-20 MB of promoted heap garbage between V8's own full collections, so
+ * every 16th time (256 MiB) the collection is a full one (~20-30 ms: some 10 in a 2.7 GB build).
  */
 const EVERY = 16 * 1024 * 1024;
+const FULL_EVERY = 16;
 let passed = 0;
+let minors = 0;
 
 export function passedThrough(bytes: number): void {
   passed += bytes;
   if (passed < EVERY) return;
   passed = 0;
-  collect()?.({ type: 'minor' });
+  if (++minors < FULL_EVERY) return collect()?.({ type: 'minor' });
+  minors = 0;
+  collect()?.();
 }
 
 /** A full collection, after a phase whose data is all garbage now (the lock's 67,000 index stanzas), so the next starts small. */
@@ -54,6 +61,12 @@ export function steadyYoungGeneration(): void {
 /**
  * The V8 flags the CLI sets as it starts, and the node majors it sets them on. The carried runtime's boot script
  * (runtime/code-cache.ts) sets the very same before it compiles the packed CLI from its V8 code cache: V8 accepts
- * a cache only under the flags it was made with.
+ * a cache only under the flags it was made with, so every start flag belongs here and nowhere else.
+ * `--liftoff-only`: WebAssembly stays in V8's baseline compiler (Liftoff), no optimizing recompile of hot wasm
+ * functions. During a lock that recompile (of the modules in use then: xz-decompress's decoder, undici's HTTP
+ * parser) took 20-45 MB of compiler memory on background threads for a few hundred milliseconds, as high as the
+ * lock's resolve once its stanzas had moved out of memory, and the pages stayed with the process. The wasm here
+ * does little per byte (xz indexes are small, .debs are decompressed by dpkg-deb where it is installed; HTTP bodies
+ * pass the parser whole). `--no-wasm-tier-up` set at run time does not take; this does (Node 20-24).
  */
-export const START_FLAGS = { flags: '--semi-space-growth-factor=1', fromMajor: 18, toMajor: 24 } as const;
+export const START_FLAGS = { flags: '--semi-space-growth-factor=1 --liftoff-only', fromMajor: 18, toMajor: 24 } as const;

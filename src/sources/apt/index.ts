@@ -1,14 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { ManifestError, UpstreamError } from '../../util/errors.js';
 import { phaseDone } from '../../util/gc.js';
+import { Spill } from '../../util/spill.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
 import { PACKAGE_FIELDS, readStanzas } from './deb822.js';
 import { type AptPackageRecord, parseStatus, toPackageRecord } from './records.js';
-import { fetchIndexes, readIndex } from './indexes.js';
+import { type FetchedIndex, fetchIndexes, readIndex } from './indexes.js';
 import { aptSpace, installApt } from './install.js';
 import { aptLicences } from './licence.js';
 import { checkApt } from './simulate.js';
@@ -16,7 +17,7 @@ import { expandSources } from './repos.js';
 import { ClosureError, resolveClosure } from './resolve/index.js';
 import { type AptSpec, aptSchema } from './schema.js';
 import { Universe } from './universe.js';
-import type { InstalledRecord, PackageRecord } from './types.js';
+import type { InstalledRecord, PackageRecord, ResolveResult } from './types.js';
 
 /** Locked.meta keys that carry the control fields the box's local repository index needs. */
 export const CONTROL_META: Record<string, keyof AptPackageRecord> = {
@@ -47,28 +48,7 @@ export const aptSource: Source<AptSpec> = {
     const repos = await expandSources(spec, ctx.baseDir);
     const architectures = spec.architectures ?? [ctx.target.arch];
     const indexes = await fetchIndexes(repos, architectures, ctx);
-    // The stanzas in a byte arena, records built for the few thousand the resolver looks at (universe.ts).
-    let universe: Universe | undefined = new Universe();
-    for (const ix of indexes) {
-      await readStanzas(readIndex(ix), PACKAGE_FIELDS, (stanza) => {
-        const rec = toPackageRecord(stanza, ix.ref);
-        if (rec) universe!.add(rec);
-      });
-    }
-    phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
-    const installed = await targetStatus(spec, ctx);
-    let result;
-    try {
-      result = resolveClosure(universe, installed, {
-        packages: spec.packages,
-        exclude: spec.exclude,
-        recommends: spec.recommends,
-        architectures,
-      });
-    } catch (err) {
-      throw err instanceof ClosureError ? closureError(err) : err;
-    }
-    universe = undefined;
+    const result = await closureOf(spec, ctx, indexes, architectures);
     phaseDone(); // the universe and the resolver's tables are garbage now: the fetch starts from a small heap
     const idOf = (p: PackageRecord) => `apt:${p.package}@${p.version}:${p.architecture}`;
     const byKey = new Map(result.packages.map((p) => [`${p.package}:${p.architecture}`, p]));
@@ -121,6 +101,34 @@ export const aptSource: Source<AptSpec> = {
   preflight: async (items, ctx) => (await checkApt(items, ctx)).changes,
   space: aptSpace,
 };
+
+/**
+ * apt's closure of the request over the stanzas of every index: kept as bytes in a file of the cache, records
+ * built for the few thousand rows the resolver looks at (universe.ts); the file goes when the resolver is done.
+ */
+async function closureOf(spec: AptSpec, ctx: BuildCtx, indexes: FetchedIndex[], architectures: string[]): Promise<ResolveResult> {
+  const universe = new Universe(new Spill(join(ctx.store.root, 'partial')));
+  try {
+    for (const ix of indexes) {
+      await readStanzas(readIndex(ix), PACKAGE_FIELDS, (stanza) => {
+        const rec = toPackageRecord(stanza, ix.ref);
+        if (rec) universe.add(rec);
+      });
+    }
+    phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
+    const installed = await targetStatus(spec, ctx);
+    return resolveClosure(universe, installed, {
+      packages: spec.packages,
+      exclude: spec.exclude,
+      recommends: spec.recommends,
+      architectures,
+    });
+  } catch (err) {
+    throw err instanceof ClosureError ? closureError(err) : err;
+  } finally {
+    universe.close();
+  }
+}
 
 /** What the box has installed: the probe's dpkg status (`--target`) wins over target-status; with neither, an empty box. */
 async function targetStatus(spec: AptSpec, ctx: BuildCtx): Promise<InstalledRecord[]> {

@@ -53,8 +53,8 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Ap
     important: yes(f.important) || yes(f.protected) || undefined,
     priority: f.priority ? intern(f.priority) : undefined,
     section: f.section ? intern(f.section) : undefined,
-    source: f.source ? intern(f.source) : undefined,
-    homepage: f.homepage ? intern(f.homepage) : undefined,
+    source: f.source || undefined,
+    homepage: f.homepage || undefined,
     preDepends: f['pre-depends'] || undefined,
     depends: f.depends || undefined,
     recommends: f.recommends || undefined,
@@ -74,9 +74,9 @@ export function toPackageRecord(f: Record<string, string>, origin: IndexRef): Ap
 }
 
 /**
- * One string per distinct value of the fields that repeat across a Packages index (a source's binaries share
- * their Source and Homepage; there are a handful of priorities and sections): 60,000 records then hold
- * references instead of copies. The table lives as long as the module: its values are few and small.
+ * One string per distinct value of the fields with a handful of values (architectures, priorities,
+ * sections). The table lives as long as the module, so Source and Homepage (30,000 distinct values in
+ * Debian's indexes) are not interned here: the lock's universe keeps them as bytes (universe.ts).
  */
 const interned = new Map<string, string>();
 function intern(v: string): string {

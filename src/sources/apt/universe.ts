@@ -1,4 +1,5 @@
 import type { AptPackageRecord } from './records.js';
+import type { Spill } from '../../util/spill.js';
 import type { IndexRef, PackageRecord } from './types.js';
 
 /**
@@ -29,17 +30,35 @@ export function recordTable<R extends PackageRecord>(records: readonly R[]): Rec
   };
 }
 
-/** The arena's string fields, in the order they are written; a bit each in the row's mask. */
-const TEXT = ['version', 'preDepends', 'depends', 'recommends', 'suggests', 'provides', 'conflicts', 'breaks', 'replaces', 'enhances', 'filename'] as const;
+/**
+ * The row's string fields, in the order they are written; a bit each in the row's mask. The relationship
+ * fields come first: a scan (peek) reads those and stops.
+ */
+const TEXT = [
+  'version',
+  'preDepends',
+  'depends',
+  'recommends',
+  'suggests',
+  'provides',
+  'conflicts',
+  'breaks',
+  'replaces',
+  'enhances',
+  'priority',
+  'section',
+  'source',
+  'homepage',
+  'filename',
+] as const;
 type TextField = (typeof TEXT)[number];
+const SCANNED = TEXT.indexOf('enhances') + 1;
 const PROVIDES_BIT = 1 << TEXT.indexOf('provides');
 /** sha256 as 32 bytes (64 lower-case hex digits), else as text after the other fields. */
-const SHA_BIN = 1 << 11;
-const SHA_TEXT = 1 << 12;
-/** Filename is `<folder><package>_<version without epoch>_<architecture>.deb` (Debian's pool layout): only the folder is kept, as an id. */
-const FILE_POOL = 1 << 13;
-const FILE_BIT = 1 << TEXT.indexOf('filename');
-const REFS = 5; // priority, section, source, homepage, pool folder
+const SHA_BIN = 1 << TEXT.length;
+/** Filename is `<folder><package>_<version without epoch>_<architecture>.deb` (Debian's pool layout): the filename field holds the folder. */
+const FILE_POOL = 1 << (TEXT.length + 1);
+const FILE = TEXT.indexOf('filename');
 
 /** The file name Debian's pool gives a package: what FILE_POOL rows leave out. */
 const poolName = (name: string, version: string, arch: string) => `${name}_${version.replace(/^[0-9]+:/, '')}_${arch}.deb`;
@@ -48,111 +67,76 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const MA = [undefined, 'same', 'foreign', 'allowed', 'no'] as const;
 const F_ESSENTIAL = 8;
 const F_IMPORTANT = 16;
-
-const CHUNK = 1 << 20;
+const F_PROVIDES = 32;
 
 /**
- * The Packages stanzas of a lock, compactly: the text fields of each row in a byte arena (UTF-8, so any
- * string comes back exactly; by Debian Policy they are ASCII, a byte a char), the repeating ones
- * (priority, section, source, homepage, architecture, index) as numbers into tables of distinct values, sizes
- * in typed arrays. A record is built when the resolver first looks at its row and kept from then on (a closure
- * looks at a few thousand of the 67,000 rows of Debian's indexes); before, 67,000 records of 24 properties and
- * their 500,000 strings were most of the lock's memory.
+ * The Packages stanzas of a lock, compactly: each row's fields as bytes in a Spill (util/spill.ts: a file
+ * whose pages are the kernel's, not the process's; UTF-8, so any string comes back exactly; sha256 as 32
+ * bytes, sizes as doubles), and in memory only what the resolver asks of every row: its name, architecture
+ * and index (as ids), Multi-Arch, Essential/Important and whether it has Provides. A record is built when the
+ * resolver first looks at its row and kept from then on (a closure looks at a few thousand of the 67,000
+ * rows of Debian's indexes); a scan over every row (apt's package IDs) reads them through a moving window.
+ * Before: 67,000 records of 24 properties and their 500,000 strings, then a byte arena in memory (~20 MB
+ * with its tables of homepages, sources and pool folders).
  */
 export class Universe implements RecordTable<AptPackageRecord> {
   length = 0;
-  private readonly chunks: Buffer[] = [];
-  private chunk: Buffer = Buffer.alloc(0);
-  private pos = CHUNK;
   private offs = new Float64Array(1024);
-  private sizes = new Float64Array(1024);
-  private isizes = new Float64Array(1024);
-  /** REFS a row: ids into `strings` (0: absent). */
-  private refs = new Int32Array(REFS * 1024);
-  private small = new Uint16Array(3 * 1024); // architecture id, origin id, flags (multi-arch 0-4, essential, important)
+  private small = new Uint16Array(3 * 1024); // architecture id, origin id, flags (multi-arch 0-4, essential, important, provides)
   private readonly names: string[] = [];
-  private readonly strings: (string | undefined)[] = [undefined];
-  private readonly stringIds = new Map<string, number>();
+  private readonly archs: string[] = [];
   private readonly origins: IndexRef[] = [];
   private readonly kept = new Map<number, AptPackageRecord>();
 
-  private id(v: string | undefined): number {
-    if (v === undefined) return 0;
-    let n = this.stringIds.get(v);
-    if (n === undefined) {
-      n = this.strings.length;
-      this.strings.push(v);
-      this.stringIds.set(v, n);
-    }
-    return n;
-  }
+  constructor(private readonly rows: Spill) {}
 
   private grow(): void {
     const n = this.offs.length * 2;
-    const more = <T extends Float64Array | Int32Array | Uint16Array>(a: T, per: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n * per);
-      b.set(a);
-      return b;
-    };
-    this.offs = more(this.offs, 1);
-    this.sizes = more(this.sizes, 1);
-    this.isizes = more(this.isizes, 1);
-    this.refs = more(this.refs, REFS);
-    this.small = more(this.small, 3);
-  }
-
-  /** Room for `need` bytes in the current chunk (a row never spans two); returns the write position. */
-  private room(need: number): number {
-    if (this.pos + need > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK, need));
-      this.chunks.push(this.chunk);
-      this.pos = 0;
-    }
-    return this.pos;
+    const offs = new Float64Array(n);
+    offs.set(this.offs);
+    this.offs = offs;
+    const small = new Uint16Array(3 * n);
+    small.set(this.small);
+    this.small = small;
   }
 
   add(rec: AptPackageRecord): void {
     const i = this.length;
     if (i === this.offs.length) this.grow();
-    let mask = 0;
-    let need = 4;
-    for (let f = 0; f < TEXT.length; f++) {
-      const v = rec[TEXT[f]!];
-      if (v !== undefined) {
-        mask |= 1 << f;
-        need += 5 + Buffer.byteLength(v);
-      }
-    }
     const base = poolName(rec.package, rec.version, rec.architecture);
-    const pooled = rec.filename.length > base.length && rec.filename.endsWith(base) && rec.filename[rec.filename.length - base.length - 1] === '/';
-    if (pooled) {
-      mask = (mask & ~FILE_BIT) | FILE_POOL;
-      need -= 5 + Buffer.byteLength(rec.filename);
-    }
+    const f = rec.filename;
+    const pooled = f.length > base.length && f.endsWith(base) && f[f.length - base.length - 1] === '/';
+    const file = pooled ? f.slice(0, f.length - base.length) : f;
     const shaBin = HEX64.test(rec.sha256);
-    mask |= shaBin ? SHA_BIN : SHA_TEXT;
-    need += shaBin ? 32 : 5 + Buffer.byteLength(rec.sha256);
-    const start = this.room(need);
-    const buf = this.chunk;
-    let p = buf.writeUInt32LE(mask, start);
+    let mask = (shaBin ? SHA_BIN : 0) | (pooled ? FILE_POOL : 0);
+    let need = 4 + 16 + (shaBin ? 32 : 5 + Buffer.byteLength(rec.sha256));
+    for (let k = 0; k < TEXT.length; k++) {
+      const v = k === FILE ? file : rec[TEXT[k]!];
+      if (v === undefined) continue;
+      mask |= 1 << k;
+      need += 5 + Buffer.byteLength(v);
+    }
+    const { buf, at } = this.rows.room(need);
+    let p = buf.writeUInt32LE(mask, at);
     const text = (v: string) => {
       const n = Buffer.byteLength(v);
       p = writeVarint(buf, p, n);
       p += buf.write(v, p, n, 'utf8');
     };
-    for (let f = 0; f < TEXT.length; f++) if (mask & (1 << f)) text(rec[TEXT[f]!]!);
+    for (let k = 0; k < TEXT.length; k++) if (mask & (1 << k)) text(k === FILE ? file : rec[TEXT[k]!]!);
     if (shaBin) p += buf.write(rec.sha256, p, 32, 'hex');
     else text(rec.sha256);
-    this.pos = p;
-    this.offs[i] = (this.chunks.length - 1) * CHUNK + start;
-    this.sizes[i] = rec.size;
-    this.isizes[i] = rec.installedSize ?? NaN;
-    const folder = pooled ? this.id(rec.filename.slice(0, rec.filename.length - base.length)) : 0;
-    this.refs.set([this.id(rec.priority), this.id(rec.section), this.id(rec.source), this.id(rec.homepage), folder], REFS * i);
+    p = buf.writeDoubleLE(rec.size, p);
+    p = buf.writeDoubleLE(rec.installedSize ?? NaN, p);
+    this.offs[i] = this.rows.size;
+    this.rows.commit(p);
     let o = this.origins.indexOf(rec.origin);
     if (o < 0) o = this.origins.push(rec.origin) - 1;
-    const flags = MA.indexOf(rec.multiArch) | (rec.essential ? F_ESSENTIAL : 0) | (rec.important ? F_IMPORTANT : 0);
-    this.small.set([this.id(rec.architecture), o, flags], 3 * i);
+    let a = this.archs.indexOf(rec.architecture);
+    if (a < 0) a = this.archs.push(rec.architecture) - 1;
+    const flags =
+      MA.indexOf(rec.multiArch) | (rec.essential ? F_ESSENTIAL : 0) | (rec.important ? F_IMPORTANT : 0) | (rec.provides !== undefined ? F_PROVIDES : 0);
+    this.small.set([a, o, flags], 3 * i);
     this.names.push(rec.package);
     this.length++;
   }
@@ -162,37 +146,42 @@ export class Universe implements RecordTable<AptPackageRecord> {
   }
 
   arch(i: number): string {
-    return this.strings[this.small[3 * i]!]!;
+    return this.archs[this.small[3 * i]!]!;
   }
 
+  /** Read in order of rows (the resolver's name index), through the window. */
   provides(i: number): string | undefined {
-    return this.text(i, PROVIDES_BIT);
-  }
-
-  /** One text field of row i (its bit in TEXT), undefined when the row has none. */
-  private text(i: number, bit: number): string | undefined {
-    const { buf, at } = this.at(i);
+    if (!(this.small[3 * i + 2]! & F_PROVIDES)) return undefined;
+    const { buf, at } = this.row(i, true);
     const mask = buf.readUInt32LE(at);
-    if (!(mask & bit)) return undefined;
     let p = at + 4;
-    for (let f = 0; 1 << f < bit; f++) if (mask & (1 << f)) p = skipText(buf, p);
+    for (let k = 0; 1 << k < PROVIDES_BIT; k++) if (mask & (1 << k)) p = span(buf, p).end;
     return readText(buf, p).text;
   }
 
-  private at(i: number): { buf: Buffer; at: number } {
-    const off = this.offs[i]!;
-    return { buf: this.chunks[Math.floor(off / CHUNK)]!, at: off % CHUNK };
+  private row(i: number, scan: boolean) {
+    const end = i + 1 < this.length ? this.offs[i + 1]! : this.rows.size;
+    return this.rows.row(this.offs[i]!, end, scan);
   }
 
   get(i: number): AptPackageRecord {
     let r = this.kept.get(i);
     if (r) return r;
     const t: Partial<Record<TextField, string>> = {};
-    const sha256 = this.texts(i, t, true)!;
-    const s = this.strings;
-    const k = REFS * i;
+    const { buf, at } = this.row(i, false);
+    const mask = buf.readUInt32LE(at);
+    let p = this.texts(buf, at, t, TEXT.length);
+    let sha256: string;
+    if (mask & SHA_BIN) {
+      sha256 = buf.toString('hex', p, p + 32);
+      p += 32;
+    } else {
+      const s = readText(buf, p);
+      sha256 = s.text;
+      p = s.next;
+    }
+    const isz = buf.readDoubleLE(p + 8);
     const flags = this.small[3 * i + 2]!;
-    const isz = this.isizes[i]!;
     // the same properties in the same order as toPackageRecord gives
     r = {
       package: this.names[i]!,
@@ -201,10 +190,10 @@ export class Universe implements RecordTable<AptPackageRecord> {
       multiArch: MA[flags & 7],
       essential: flags & F_ESSENTIAL ? true : undefined,
       important: flags & F_IMPORTANT ? true : undefined,
-      priority: s[this.refs[k]!],
-      section: s[this.refs[k + 1]!],
-      source: s[this.refs[k + 2]!],
-      homepage: s[this.refs[k + 3]!],
+      priority: t.priority,
+      section: t.section,
+      source: t.source,
+      homepage: t.homepage,
       preDepends: t.preDepends,
       depends: t.depends,
       recommends: t.recommends,
@@ -214,8 +203,8 @@ export class Universe implements RecordTable<AptPackageRecord> {
       breaks: t.breaks,
       replaces: t.replaces,
       enhances: t.enhances,
-      filename: t.filename ?? s[this.refs[k + 4]!]! + poolName(this.names[i]!, t.version!, this.arch(i)),
-      size: this.sizes[i]!,
+      filename: mask & FILE_POOL ? t.filename! + poolName(this.names[i]!, t.version!, this.arch(i)) : t.filename!,
+      size: buf.readDoubleLE(p),
       sha256,
       installedSize: Number.isNaN(isz) ? undefined : isz,
       origin: this.origins[this.small[3 * i + 1]!]!,
@@ -227,13 +216,14 @@ export class Universe implements RecordTable<AptPackageRecord> {
   /**
    * Row i for a scan over every row (apt's package IDs): name, architecture, version, Multi-Arch and the
    * relationship fields, in one object refilled by the next peek (67,000 records of garbage were promoted to
-   * the old generation and raised the lock's peak by some 40 MB). Filename and sha256 are left empty.
+   * the old generation and raised the lock's peak by some 40 MB). The other fields are left empty.
    */
   peek(i: number): AptPackageRecord {
     const r = (this.scratch ??= { package: '', version: '', architecture: '', filename: '', size: 0, sha256: '', origin: this.origins[0]! });
     const t = r as Partial<Record<TextField, string>>;
     for (const f of TEXT) t[f] = undefined;
-    this.texts(i, t, false);
+    const { buf, at } = this.row(i, true);
+    this.texts(buf, at, t, SCANNED);
     r.filename = '';
     r.package = this.names[i]!;
     r.architecture = this.arch(i);
@@ -243,19 +233,22 @@ export class Universe implements RecordTable<AptPackageRecord> {
 
   private scratch: AptPackageRecord | undefined;
 
-  /** Fills the text fields of row i into `t`; with `sha`, returns the sha256 too. */
-  private texts(i: number, t: Partial<Record<TextField, string>>, sha: boolean): string | undefined {
-    const { buf, at } = this.at(i);
+  /** Fills the first `upTo` text fields of the row at buf[at] into `t`; returns where the next field starts. */
+  private texts(buf: Buffer, at: number, t: Partial<Record<TextField, string>>, upTo: number): number {
     const mask = buf.readUInt32LE(at);
     let p = at + 4;
-    for (let f = 0; f < TEXT.length; f++) {
-      if (!(mask & (1 << f))) continue;
+    for (let k = 0; k < upTo; k++) {
+      if (!(mask & (1 << k))) continue;
       const r = readText(buf, p);
-      t[TEXT[f]!] = r.text;
+      t[TEXT[k]!] = r.text;
       p = r.next;
     }
-    if (!sha) return undefined;
-    return mask & SHA_BIN ? buf.toString('hex', p, p + 32) : readText(buf, p).text;
+    return p;
+  }
+
+  /** The rows are no longer read (the records built so far stay). */
+  close(): void {
+    this.rows.close();
   }
 }
 
@@ -283,8 +276,4 @@ function span(buf: Buffer, p: number): { start: number; end: number } {
 function readText(buf: Buffer, p: number): { text: string; next: number } {
   const { start, end } = span(buf, p);
   return { text: buf.toString('utf8', start, end), next: end };
-}
-
-function skipText(buf: Buffer, p: number): number {
-  return span(buf, p).end;
 }
