@@ -87,22 +87,7 @@ export async function assembleBundle(
       sums.push({ path: blobPath(hexOf(a.digest)), hex: hexOf(a.digest) });
       bytes += a.size;
     }
-    for (const [name, text] of texts) {
-      await mkdir(dirname(join(stage, name)), { recursive: true });
-      await writeFileAtomic(join(stage, name), text);
-      sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
-      bytes += Buffer.byteLength(text);
-    }
-    // The carried runtime (node and the packed tool), copied from the store above, and its sh entry points.
-    for (const rf of index.runtime ?? []) {
-      sums.push({ path: rf.path, hex: hexOf(rf.digest) });
-      bytes += rf.size;
-    }
-    for (const [name, text] of Object.entries(extra.scripts ?? {})) {
-      await writeFileAtomic(join(stage, name), text, name.endsWith('.txt') ? 0o644 : 0o755);
-      sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
-      bytes += Buffer.byteLength(text);
-    }
+    bytes += await writeTexts(stage, texts, index.runtime ?? [], extra.scripts ?? {}, sums);
     // Written last: it is the root that lists every other file.
     await writeFileAtomic(join(stage, SUMS), formatSums(sums));
     if (extra.signal?.aborted) throw new InterruptedError();
@@ -116,6 +101,36 @@ export async function assembleBundle(
   } finally {
     await placer?.close();
   }
+}
+
+/**
+ * bundle.json, the SBOM and the views, the carried runtime's entries (its files were copied with the blobs) and
+ * its sh entry points: written into the stage and listed in `sums`. Returns their bytes.
+ */
+async function writeTexts(
+  stage: string,
+  texts: readonly (readonly [string, string])[],
+  runtime: readonly RuntimeFile[],
+  scripts: Record<string, string>,
+  sums: SumEntry[],
+): Promise<number> {
+  let bytes = 0;
+  for (const [name, text] of texts) {
+    await mkdir(dirname(join(stage, name)), { recursive: true });
+    await writeFileAtomic(join(stage, name), text);
+    sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
+    bytes += Buffer.byteLength(text);
+  }
+  for (const rf of runtime) {
+    sums.push({ path: rf.path, hex: hexOf(rf.digest) });
+    bytes += rf.size;
+  }
+  for (const [name, text] of Object.entries(scripts)) {
+    await writeFileAtomic(join(stage, name), text, name.endsWith('.txt') ? 0o644 : 0o755);
+    sums.push({ path: name, hex: createHash('sha256').update(text).digest('hex') });
+    bytes += Buffer.byteLength(text);
+  }
+  return bytes;
 }
 
 /** Copies cache blobs out, proven (copyBlobOut), counting how many were copied and how many proven unchanged. */
