@@ -24,8 +24,8 @@ rm -rf /var/tmp/sbs
 if [ "${ONLY:-}" != site ]; then
 log "verify bench"; mkdir -p "$OUT/vb"
 ( OUT="$OUT/vb" WORK=/var/tmp/vault-verify-bench GIB=16 FILES=64 REPEATS=3 BUDGET_S=80 COLD=1 \
-  VARIANTS="verify=;main-idle=VAULT_HASH_MAIN=0;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14" \
-  timeout $(( 480 - ( $(date +%s) - T0 ) )) sh "$R/bench/box/verify-bench.sh" "$W" >"$OUT/vb/stdout.txt" 2>&1 ); log "verify bench rc=$?"
+  VARIANTS="${VARIANTS:-verify=;cap-14=VAULT_HASH_MAX_THREADS=14}" \
+  timeout $(( ${BATCH_S:-480} - ( $(date +%s) - T0 ) )) sh "$R/bench/box/verify-bench.sh" "$W" >"$OUT/vb/stdout.txt" 2>&1 ); log "verify bench rc=$?"
 if [ -f "$OUT/vb/summary.md" ]; then cat "$OUT/vb/summary.md"; else cat "$OUT/vb/verify-bench.jsonl"; fi
 fi
 log "end"
