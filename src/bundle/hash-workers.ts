@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { type Digest, digestOf } from '../store/digest.js';
 import { localWriteError } from '../util/errors.js';
-import { type HashResult, WORKER_JS, hashTuning } from './hash-worker.js';
+import { type HashResult, hashTuning, startHashWorker } from './hash-worker.js';
 import { POOL_MIN_BYTES, hashHere, interrupted, wholeFile } from './hashpool.js';
 
 /**
@@ -79,8 +79,7 @@ export class FileHashers {
   }
 
   private start(): Worker {
-    const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: this.tuning.workerOldMb, stackSizeMb: 1 };
-    return new Worker(WORKER_JS, { eval: true, workerData: { chunk: this.tuning.readBytes }, resourceLimits });
+    return startHashWorker(this.tuning);
   }
 }
 

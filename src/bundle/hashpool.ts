@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { InterruptedError } from '../util/errors.js';
-import { type HashResult, type HashTuning, type Segment, TICK_BYTES, WORKER_JS, hashJob, hashTuning } from './hash-worker.js';
+import { type HashResult, type HashTuning, type Segment, TICK_BYTES, hashJob, hashTuning, startHashWorker } from './hash-worker.js';
 
 export { type HashResult, type Segment, MAX_THREADS, READ_BYTES, hashTuning } from './hash-worker.js';
 
@@ -40,13 +40,11 @@ export class HashPool {
   readonly spawnMs: number; // the main thread's time in `new Worker`, one after the other (verify --json's threads-spawn)
   constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning()) {
     this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
-    // A worker allocates next to nothing: the smallest heaps V8 takes keep each near its bare cost (~7.5 MB).
-    const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: this.tuning.workerOldMb, stackSizeMb: 1 };
     const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
     const n = this.tuning.mainHashes ? hashers - 1 : hashers;
     let up = 0;
     this.workers = Array.from({ length: n }, () => {
-      const w = new Worker(WORKER_JS, { eval: true, workerData: { chunk: this.tuning.readBytes }, resourceLimits });
+      const w = startHashWorker(this.tuning);
       w.once('online', () => {
         if (++up === n) this.upAt = performance.now();
       });
