@@ -5,6 +5,7 @@ import { isTransient } from './http.js';
 import type { FetchCtx, FetchItem, FetchTally } from './types.js';
 export type { FetchCtx, FetchItem, FetchTally } from './types.js';
 import { type RangedOptions, RANGED_MIN_BYTES, downloadRanged, sleep, streamsFor } from './ranged.js';
+import { PartThreads, fetchThreads } from './part-threads.js';
 
 /** Whatever yields an item's bytes from an offset on (a source is one). */
 export interface Opener<T, C> {
@@ -62,7 +63,10 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   const jobs = new Array<Promise<Blob>>(all.length);
   const streams = o.streams ?? streamsFor(o.concurrency);
   const partLimit = pLimit(streams);
-  const ranged = o.ranged && streams > 1 ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}) } : undefined;
+  const t = o.ranged && streams > 1 ? fetchThreads() : { threads: 0, forced: false };
+  const threads = t.threads > 0 ? new PartThreads(t.threads, t.forced, ctx.limits) : undefined;
+  const ranged =
+    o.ranged && streams > 1 ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}), ...(threads ? { threads } : {}) } : undefined;
   const rangedFor = (it: T) => (ranged && it.size >= RANGED_MIN_BYTES && o.ranged!(it) ? ranged : undefined);
   for (const i of order) {
     const it = all[i]!;
@@ -73,6 +77,7 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   }
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
+  await threads?.close(); // no part runs any more: every job has settled
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     if (ctx.signal.aborted) throw new InterruptedError();

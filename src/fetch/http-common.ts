@@ -36,6 +36,8 @@ const TRANSIENT = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
 ]);
+/** The same codes, for the ranged-download threads (fetch/part-threads.ts), which retry what the main thread would. */
+export const TRANSIENT_CODES: ReadonlySet<string> = TRANSIENT;
 
 export function tooLarge(url: string, o: GetOptions, size: number | undefined): UpstreamError {
   return new UpstreamError({

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { HttpClient } from './http.js';
 import { type Expectation, type OpenAt, mismatchHint } from '../store/store.js';
 import { IntegrityError, UpstreamError } from '../util/errors.js';
+import { withRemote } from './part-threads.js';
 
 /** What fetching needs from its caller: the bounded client and the one Ctrl-C signal (not a build context). */
 export interface FetchIo {
@@ -21,12 +22,13 @@ export function openUrl(url: string, size: number, subject: string, ctx: FetchIo
       return { startedAt: offset, body: createReadStream(path, { start: offset, ...to, highWaterMark: 1 << 20 }) };
     };
   }
-  return async (offset, end) => {
+  const openAt: OpenAt = async (offset, end) => {
     const r = await ctx.http.get(url, { offset, ...(end !== undefined ? { end } : {}), signal: ctx.signal, maxLength: size, subject }).catch((err: unknown) => {
       throw lockedSizeError(err, size, subject, pinnedBy);
     });
     return { startedAt: r.startedAt, body: mapTooLarge(r.body, size, subject, pinnedBy) };
   };
+  return withRemote(openAt, url);
 }
 
 /**

@@ -2,9 +2,11 @@ import type { Digest } from '../store/digest.js';
 import { hashFile } from '../store/hash-file.js';
 import { type Part, RangedFile, dropRanged } from '../store/ranged.js';
 import type { Blob, Expectation, OpenAt } from '../store/store.js';
-import { InterruptedError, IntegrityError, VaultError } from '../util/errors.js';
+import { InterruptedError, IntegrityError, VaultError, localWriteError } from '../util/errors.js';
 import type { FetchCtx, FetchItem, FetchTally } from './types.js';
 import { isTransient } from './http.js';
+import { networkError } from './http-common.js';
+import type { PartThreads, RemoteOpenAt } from './part-threads.js';
 
 /** A ranged download's parts are at least this big: smaller ones would spend their time on round trips. */
 export const MIN_PART_BYTES = 16 << 20;
@@ -28,6 +30,15 @@ export interface RangedOptions {
   /** Runs a part's fetch when a stream is free (one limit shared by every file of the fetch). */
   limit: <R>(fn: () => Promise<R>) => Promise<R>;
   hashWhole?: (path: string, size: number, signal: AbortSignal) => Promise<Digest>;
+  /** Threads that fetch parts of big files whose opener is a plain GET (fetch/part-threads.ts). */
+  threads?: PartThreads;
+}
+
+/** A part's fetch on a thread: the pool and the GET it makes. */
+interface OnThread {
+  pool: PartThreads;
+  url: string;
+  headers: Record<string, string>;
 }
 
 /** The server answered a range request with the whole file: fetch it as one stream instead. */
@@ -53,7 +64,9 @@ export async function downloadRanged<T extends FetchItem>(
     ctx.report({ type: 'download:progress', id: item.id, bytes: n });
   };
   const todo = file.parts.filter((p) => p.have < p.end - p.start);
-  const settled = await Promise.allSettled(todo.map((p) => o.limit(() => fetchPart(item, ctx, openAt, file, p, onBytes))));
+  const remote = (openAt as RemoteOpenAt).remote;
+  const thread = o.threads?.takes(item.size) && remote ? { pool: o.threads, ...remote } : undefined;
+  const settled = await Promise.allSettled(todo.map((p) => o.limit(() => fetchPart(item, ctx, openAt, file, p, onBytes, thread))));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     await file.close();
@@ -74,7 +87,11 @@ export async function downloadRanged<T extends FetchItem>(
   return blob;
 }
 
-/** One part: fetched from what it holds to its end, retried with backoff on transient failures, resumed each time. */
+/**
+ * One part: fetched from what it holds to its end, retried with backoff on transient failures, resumed each time.
+ * With `thread`, a thread fetches it; when the thread hands it back (an answer it does not take), this thread
+ * runs that attempt and the rest with `openAt`, so errors and their hints are the opener's.
+ */
 async function fetchPart<T extends FetchItem>(
   item: T,
   ctx: FetchCtx,
@@ -82,11 +99,18 @@ async function fetchPart<T extends FetchItem>(
   file: RangedFile,
   part: Part,
   onBytes: (n: number) => void,
+  thread?: OnThread,
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     if (ctx.signal.aborted) throw new InterruptedError();
     const from = part.start + part.have;
     try {
+      if (thread) {
+        if (await onThreadOnce(item, ctx, file, part, onBytes, thread)) return;
+        thread = undefined;
+        attempt--; // not an attempt: this thread makes it now
+        continue;
+      }
       const { startedAt, body } = await openAt(from, part.end);
       if (startedAt !== from) {
         for await (const _ of body) break; // ends the body (and its connection)
@@ -104,6 +128,27 @@ async function fetchPart<T extends FetchItem>(
       await sleep(delayMs, ctx.signal);
     }
   }
+}
+
+/** One attempt on a thread: true when the part is whole, false when the thread hands it back; else throws as writePart would. */
+async function onThreadOnce<T extends FetchItem>(
+  item: T,
+  ctx: FetchCtx,
+  file: RangedFile,
+  part: Part,
+  onBytes: (n: number) => void,
+  t: OnThread,
+): Promise<boolean> {
+  const job = { url: t.url, headers: t.headers, path: file.path, from: part.start + part.have, end: part.end };
+  const took = (n: number) => (file.took(part, n), onBytes(n));
+  const r = await t.pool.fetch(job, took, ctx.signal);
+  await file.saveJournal(true).catch(() => undefined);
+  if (r.end === 'fallback') return false;
+  if (r.end === 'aborted') throw new InterruptedError();
+  if (r.end === 'local') throw localWriteError(Object.assign(new Error(r.message ?? 'write failed'), { code: r.code }), file.path);
+  if (part.have === part.end - part.start) return true;
+  if (r.end === 'net') throw networkError(Object.assign(new Error(r.message ?? 'connection failed'), { code: r.code }), t.url, item.id);
+  throw file.endedEarly(part);
 }
 
 /** Waits `ms`, or less when Ctrl-C comes. */

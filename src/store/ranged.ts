@@ -146,14 +146,23 @@ export class RangedFile {
     } finally {
       await this.saveJournal(true).catch(() => undefined);
     }
-    if (part.have < part.end - part.start) {
-      throw new UpstreamError({
-        code: 'NETWORK',
-        message: `${this.expect.subject}: the connection ended after ${part.start + part.have} of bytes ${part.start}-${part.end - 1}`,
-        subject: this.expect.subject,
-        hint: 'check the network or proxy settings; a rerun resumes where this stopped',
-      });
-    }
+    if (part.have < part.end - part.start) throw this.endedEarly(part);
+  }
+
+  /** A part's body ended before its last byte: a transient network failure (retried, or resumed by a rerun). */
+  endedEarly(part: Part): UpstreamError {
+    return new UpstreamError({
+      code: 'NETWORK',
+      message: `${this.expect.subject}: the connection ended after ${part.start + part.have} of bytes ${part.start}-${part.end - 1}`,
+      subject: this.expect.subject,
+      hint: 'check the network or proxy settings; a rerun resumes where this stopped',
+    });
+  }
+
+  /** `n` more bytes of `part` are on disk (written by a fetch thread at the part's next offset): journaled, now and then. */
+  took(part: Part, n: number): void {
+    part.have += n;
+    this.saveJournal(false).catch(() => undefined);
   }
 
   private async writeAll(chunks: Uint8Array[], at: number): Promise<void> {

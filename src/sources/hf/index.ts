@@ -4,6 +4,8 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PackageURL } from 'packageurl-js';
 import { openUrl } from '../../fetch/open.js';
+import { withRemote } from '../../fetch/part-threads.js';
+import type { OpenAt } from '../../store/store.js';
 import { ManifestError } from '../../util/errors.js';
 import { walk } from '../../util/fs.js';
 import type { BuildCtx, Locked, Source } from '../source.js';
@@ -71,7 +73,7 @@ export const hfSource: Source<HfSpec> = {
   open(item, ctx) {
     if (item.url.startsWith('file:')) return openUrl(item.url, item.size, item.id, ctx);
     const auth = tokenHeader();
-    return async (offset, end) => {
+    const openAt: OpenAt = async (offset, end) => {
       const r = await ctx.http
         .get(item.url, { offset, ...(end !== undefined ? { end } : {}), signal: ctx.signal, maxLength: item.size, subject: item.id, headers: auth })
         .catch((err: unknown) => {
@@ -79,6 +81,8 @@ export const hfSource: Source<HfSpec> = {
         });
       return { startedAt: r.startedAt, body: r.body };
     };
+    // A plain GET: a big file's ranges may be fetched on threads (errors other than a broken link come back here).
+    return withRemote(openAt, item.url, auth);
   },
 
   install: installModels,

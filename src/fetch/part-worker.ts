@@ -1,0 +1,142 @@
+/**
+ * What a ranged-download thread runs (issue #16): GET one byte range over node:http(s) and write its bytes straight
+ * into the partial file at their offsets (pwrite), telling the main thread each write. Plain JS in a string, as
+ * bundle/hash-worker.ts's loop, so that it runs the same from tsx, from dist/ and from the one bundled script.
+ *
+ * The thread does the happy path only: a 206 that starts where it was asked. Anything else (another status, an
+ * unusable Content-Range, too many redirects, an error it does not know to be transient) ends the job with
+ * `fallback`, and the main thread runs that attempt with the source's own opener, whose errors and hints are the
+ * ones users know. A connection that breaks, stalls past a timeout or ends early ends with `net`/`short`: the main
+ * thread retries it (on the thread again) as it retries its own. Messages of one job arrive in order: every
+ * `wrote` (bytes on disk) before the job's `end`.
+ */
+
+/** Main → thread: fetch [from, end) of `url` into the file at `path` (already created at its full size). */
+export interface PartJob {
+  type: 'get';
+  id: number;
+  url: string;
+  headers: Record<string, string>;
+  path: string;
+  from: number;
+  end: number;
+}
+
+/** How a job ended: done; the main thread should do it (`fallback`); a transient failure; a write failure; aborted. */
+export type PartEnd = 'done' | 'fallback' | 'net' | 'short' | 'local' | 'aborted';
+
+/** Thread → main: bytes written at the job's next offset, or the job's end (with the error's code and message). */
+export type PartMessage = { id: number; wrote: number } | { id: number; end: PartEnd; code?: string; message?: string };
+
+/** The limits a thread applies to its requests (those of util/limits.ts), given once as its workerData. */
+export interface PartThreadData {
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxRedirections: number;
+  /** Bytes gathered before one positional writev (as RangedFile's). */
+  writeBytes: number;
+  /** Error codes that are worth a retry (http-common.ts's list). */
+  transient: string[];
+}
+
+export const PART_WORKER_JS = `
+const { parentPort, workerData: L } = require('node:worker_threads');
+const http = require('node:http');
+const https = require('node:https');
+const { openSync, writevSync, closeSync } = require('node:fs');
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+const TRANSIENT = new Set(L.transient);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const jobs = new Map();
+
+parentPort.on('message', (m) => {
+  if (m.type === 'abort') { const j = jobs.get(m.id); if (j) j.abort(); }
+  else if (m.type === 'get') start(m);
+  else if (m.type === 'close') { agents['http:'].destroy(); agents['https:'].destroy(); parentPort.close(); }
+});
+
+function start(m) {
+  let fd;
+  try { fd = openSync(m.path, 'r+'); } catch (e) { parentPort.postMessage({ id: m.id, end: 'local', code: e.code, message: String(e.message) }); return; }
+  let pos = m.from, pending = [], pendingBytes = 0, done = false, req, res;
+  const job = { abort() { if (!done) finish('aborted'); } };
+  jobs.set(m.id, job);
+  const write = () => {
+    let list = pending, at = pos;
+    while (list.length > 0) {
+      const n = writevSync(fd, list, at);
+      if (n <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+      at += n;
+      let skip = n;
+      while (list.length > 0 && skip >= list[0].length) skip -= list.shift().length;
+      if (skip > 0) list = [list[0].subarray(skip), ...list.slice(1)];
+    }
+    const wrote = pendingBytes;
+    pos += wrote; pending = []; pendingBytes = 0;
+    parentPort.postMessage({ id: m.id, wrote });
+  };
+  const finish = (end, err) => {
+    if (done) return;
+    done = true;
+    jobs.delete(m.id);
+    if (res && !res.complete) res.destroy(); else if (req && !res) req.destroy();
+    // What arrived is on disk before the end is told, so a retry (or a rerun) goes on after it.
+    if (pendingBytes > 0) { try { write(); } catch (e) { end = 'local'; err = e; } }
+    try { closeSync(fd); } catch {}
+    if (end === 'done' && pos < m.end) end = 'short';
+    parentPort.postMessage({ id: m.id, end, code: err && err.code, message: err ? String(err.message || err) : undefined });
+  };
+  const failed = (e) => finish(TRANSIENT.has(e && e.code) ? 'net' : 'fallback', e);
+  const get = (url, headers, hops) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined;
+    if (!mod) return finish('fallback');
+    let phase = 'CONNECT';
+    req = mod.request(u, { method: 'GET', headers, agent: agents[u.protocol] });
+    req.setTimeout(L.connectTimeoutMs);
+    req.on('timeout', () => {
+      const e = Object.assign(new Error(phase.toLowerCase() + ' timeout'), { code: 'UND_ERR_' + phase + '_TIMEOUT' });
+      if (res) res.destroy(e); else req.destroy(e);
+    });
+    req.on('socket', (s) => {
+      const sent = () => { phase = 'HEADERS'; req.setTimeout(L.headersTimeoutMs); };
+      if (s.connecting) s.once('connect', sent); else sent();
+    });
+    req.on('error', failed);
+    req.on('response', (r) => {
+      if (done) return r.destroy();
+      const st = r.statusCode;
+      if (REDIRECTS.has(st) && r.headers.location) {
+        r.resume();
+        if (hops >= L.maxRedirections) return finish('fallback');
+        const next = new URL(r.headers.location, url);
+        const h = { ...headers };
+        if (next.origin !== u.origin) { delete h.authorization; delete h.Authorization; }
+        return get(next.href, h, hops + 1);
+      }
+      const cr = /^bytes (\\d+)-(\\d+)\\/(\\d+|\\*)$/.exec(String(r.headers['content-range'] || ''));
+      if (st !== 206 || !cr || Number(cr[1]) !== m.from) { r.destroy(); return finish('fallback'); }
+      res = r;
+      phase = 'BODY';
+      req.setTimeout(L.bodyTimeoutMs);
+      r.on('data', (c) => {
+        if (done) return;
+        const left = m.end - pos - pendingBytes;
+        const chunk = c.length > left ? c.subarray(0, left) : c;
+        if (chunk.length > 0) { pending.push(chunk); pendingBytes += chunk.length; }
+        if (pendingBytes >= L.writeBytes || pos + pendingBytes === m.end) {
+          try { write(); } catch (e) { return finish('local', e); }
+        }
+        // The rest of an over-long body is not taken (a server that ignores the end of a Range).
+        if (pos === m.end) setImmediate(() => finish('done'));
+      });
+      r.on('end', () => finish('done'));
+      r.on('error', failed);
+      r.on('close', () => finish('done'));
+    });
+    req.end();
+  };
+  get(m.url, { 'user-agent': 'vault-bundle', ...m.headers, range: 'bytes=' + m.from + '-' + (m.end - 1) }, 0);
+}
+`;
