@@ -9,6 +9,8 @@
  * VAULT_BENCH_MODE=build runs a whole build of the file instead (buildBundle, concurrency 4: 16 streams), fetch
  * and assemble timed and CPU-counted apart, with its copies (proven unchanged or hashed).
  * VAULT_BENCH_HASH=0 skips the whole-file hash (to see the transfer's own CPU); VAULT_BENCH_CURL=0 skips curl.
+ * mainCpuPerGiB is the main thread's own CPU (/proc/self/task/<pid>/stat, 10 ms ticks): VAULT_FETCH_THREADS=0 vs =2
+ * shows what the fetch threads (fetch/part-threads.ts) take off it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -107,11 +109,23 @@ async function ours(work: string, url: string, digest: ReturnType<typeof digestO
     hashWhole: HASH ? (p, n, s) => hashers.hash(p, n, s) : async () => digest,
   }).finally(() => hashers.close());
   const c = process.cpuUsage(c0);
-  if (env.VAULT_BENCH_THREADS === '1') console.error(JSON.stringify(threadCpu(t0Threads)));
+  const perThread = threadCpu(t0Threads);
+  if (env.VAULT_BENCH_THREADS === '1') console.error(JSON.stringify(perThread));
+  // The main thread's own CPU (its task id is the pid): what the fetch threads (VAULT_FETCH_THREADS) take off it.
+  const [mu, ms] = Object.entries(perThread).find(([k]) => k.endsWith(`#${process.pid}`))?.[1] ?? [0, 0];
+  const mainCpu = (mu + ms) / 100;
   const wall = (performance.now() - t0) / 1000;
   await http.close();
   const cpu = (c.user + c.system) / 1e6;
-  return { who: 'vault-bundle', wall: +wall.toFixed(2), user: c.user / 1e6, sys: c.system / 1e6, cpuPerGiB: +(cpu / (size / 2 ** 30)).toFixed(3) };
+  const gib = size / 2 ** 30;
+  return {
+    who: `vault-bundle (fetch threads: ${env.VAULT_FETCH_THREADS ?? 'auto'})`,
+    wall: +wall.toFixed(2),
+    user: c.user / 1e6,
+    sys: c.system / 1e6,
+    cpuPerGiB: +(cpu / gib).toFixed(3),
+    mainCpuPerGiB: +(mainCpu / gib).toFixed(3),
+  };
 }
 
 /** A whole build of the file (the library's buildBundle, as test/helpers/build.ts runs it): fetch and assemble CPU apart. */

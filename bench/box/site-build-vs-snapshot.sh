@@ -11,7 +11,9 @@
 # 4. times, REPEATS (default 3) times each, taking turns, each into an empty destination:
 #      vault-bundle build of `hf: {endpoint: <proxy>/hf, models: [{repo, revision: <commit>}]}` (--runtime none),
 #        once as it is (big files in byte ranges over 32 streams) and once per --streams value in STREAMS_ALSO
-#        (default "1": one stream a file, as before #16's ranged downloads); each build's --json events go to
+#        (default "1": one stream a file, as before #16's ranged downloads) and once per VAULT_FETCH_THREADS value in
+#        THREADS_ALSO (default "0": ranged parts on the main thread, as before session 8's fetch threads; the build
+#        as it is takes 4 threads on 16 cores: fetch/part-threads.ts); each build's --json events go to
 #        build-<variant>-<round>.jsonl and its phase times (lock, resolve, fetch, assemble) to phases.tsv;
 #      huggingface_hub.snapshot_download(repo, revision=<commit>, max_workers=8) from the same proxy,
 #    checks every file of both against the model's sha256s, and writes site-build-vs-snapshot.json (best of each,
@@ -29,6 +31,7 @@ PROXY=${PROXY:-1}
 SNAPSHOT=${SNAPSHOT:-1}
 CURL=${CURL:-1}
 STREAMS_ALSO=${STREAMS_ALSO-1}
+THREADS_ALSO=${THREADS_ALSO-0}
 PORT=${PORT:-18090}
 PROXY_PORT=$((PORT + 1))
 VB=${VB:-"sh $BUNDLE/vault-bundle"}
@@ -181,13 +184,14 @@ if [ "$CURL" = 1 ] && command -v curl >/dev/null 2>&1; then
   log "curl MB/s: $(tr '\t\n' ' ;' <"$OUT/curl.tsv")"
 fi
 
-# One build into an empty cache and destination: its time, its files checked, its phase times from --json events.
+# One build into an empty cache and destination: its time, its files checked, its phase times from --json events
+# (VAULT_FETCH_THREADS=$FETCH_THREADS when that is set).
 build_once() { # <variant> <round> [--streams N]
   variant=$1 round=$2
   shift 2
   rm -rf "$WORK/build-cache" "$WORK/build-out" "$WORK/hub.lock.json"
   t0=$(now)
-  $VB --json --cache-dir "$WORK/build-cache" "$@" build "$WORK/hub.yaml" --out "$WORK/build-out" --runtime none >"$OUT/build-$variant-$round.jsonl" 2>>"$OUT/run.log" ||
+  env ${FETCH_THREADS:+VAULT_FETCH_THREADS=$FETCH_THREADS} $VB --json --cache-dir "$WORK/build-cache" "$@" build "$WORK/hub.yaml" --out "$WORK/build-out" --runtime none >"$OUT/build-$variant-$round.jsonl" 2>>"$OUT/run.log" ||
     { log "build $variant failed:"; tail -5 "$OUT/build-$variant-$round.jsonl" | tee -a "$OUT/run.log"; exit 1; }
   dt=$(python3 -c "print(round($(now) - $t0, 3))")
   python3 - "$WORK/model-bundle/bundle.json" "$WORK/build-out/bundle.json" <<'PY'
@@ -216,8 +220,11 @@ PY
 : >"$OUT/phases.tsv"
 r=1
 while [ "$r" -le "$REPEATS" ]; do
+  FETCH_THREADS=
   build_once build "$r"
   for n in $STREAMS_ALSO; do build_once "build-streams$n" "$r" --streams "$n"; done
+  for n in $THREADS_ALSO; do FETCH_THREADS=$n; build_once "build-threads$n" "$r"; done
+  FETCH_THREADS=
   if [ "$SNAPSHOT" = 1 ]; then
     rm -rf "$WORK/hf-cache"
     HF_ENDPOINT="$ENDPOINT" HF_HUB_OFFLINE=0 HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_ENABLE_HF_TRANSFER=0 \
