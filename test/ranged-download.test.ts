@@ -6,20 +6,18 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fetchAll } from '../src/fetch/download.js';
-import { HttpClient } from '../src/fetch/http.js';
 import { MIN_PART_BYTES, partBytesFor, streamsFor } from '../src/fetch/ranged.js';
 import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
 import { digestOf, hexOf } from '../src/store/digest.js';
-import { Store } from '../src/store/store.js';
 import { copyBlobOut } from '../src/store/copy.js';
 import { markAfter, proofOf, readProof, recordLanded, statBlob } from '../src/store/proof.js';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { buildIn } from './helpers/build.js';
 import { flipByte, sha256 } from './helpers/fixtures.js';
 import { IntegrityError, UpstreamError } from '../src/util/errors.js';
-import type { VaultEvent } from '../src/util/events.js';
-import { type Limits, limits as defaults } from '../src/util/limits.js';
+import { limits as defaults } from '../src/util/limits.js';
+import { lockedBig, rangedHarness } from './helpers/ranged.js';
 import { startServer, closedAfterEach, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -36,38 +34,9 @@ const { servers, clients } = closedAfterEach();
 const DATA = randomBytes(40 << 20);
 const PART = partBytesFor(DATA.byteLength, streamsFor(defaults.concurrency));
 
-function harness(root: string, retries: number): { ctx: BuildCtx; events: VaultEvent[] } {
-  const l: Limits = { ...defaults, retries, retryBaseDelayMs: 10, retryMaxDelayMs: 40, bodyTimeoutMs: 5_000 };
-  const http = new HttpClient(l);
-  clients.push(http);
-  const events: VaultEvent[] = [];
-  const ctx: BuildCtx = {
-    http,
-    store: new Store(root),
-    report: (e) => events.push(e),
-    signal: new AbortController().signal,
-    limits: l,
-    baseDir: root,
-    manifestPath: join(root, 'm.yaml'),
-    target: { os: 'debian-12', arch: 'amd64' },
-    now: new Date('2025-01-01T00:00:00Z'),
-  };
-  return { ctx, events };
-}
-
-function locked(url: string): Locked {
-  return {
-    kind: 'file',
-    id: 'file:big.bin',
-    name: 'big.bin',
-    version: '1',
-    digest: digestOf(createHash('sha256').update(DATA).digest('hex')),
-    size: DATA.byteLength,
-    url,
-    purl: 'pkg:generic/big.bin@1',
-    provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
-  };
-}
+const HEX = createHash('sha256').update(DATA).digest('hex');
+const harness = (root: string, retries: number) => rangedHarness(root, retries, { clients });
+const locked = (url: string): Locked => lockedBig(url, HEX, DATA.byteLength);
 
 const fetchRanged = (items: Locked[], ctx: BuildCtx) =>
   fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, ranged: () => true });

@@ -5,18 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAll } from '../src/fetch/download.js';
-import { HttpClient } from '../src/fetch/http.js';
 import { fetchThreadStats, fetchThreads } from '../src/fetch/part-threads.js';
 import { partBytesFor, streamsFor } from '../src/fetch/ranged.js';
 import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
-import { digestOf, hexOf } from '../src/store/digest.js';
-import { Store } from '../src/store/store.js';
+import { hexOf } from '../src/store/digest.js';
 import { InterruptedError } from '../src/util/errors.js';
-import type { VaultEvent } from '../src/util/events.js';
-import { type Limits, limits as defaults } from '../src/util/limits.js';
+import { limits as defaults } from '../src/util/limits.js';
 import { signalChild } from '../src/util/proc.js';
 import { REPO } from './helpers/cli.js';
+import { lockedBig, rangedHarness } from './helpers/ranged.js';
 import { startServer, closedAfterEach, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -43,38 +41,8 @@ const PART = partBytesFor(DATA.byteLength, streamsFor(defaults.concurrency));
 const HEX = createHash('sha256').update(DATA).digest('hex');
 const CHILD = fileURLToPath(new URL('./helpers/fetch-child.ts', import.meta.url));
 
-function harness(root: string, retries: number, signal = new AbortController().signal): { ctx: BuildCtx; events: VaultEvent[] } {
-  const l: Limits = { ...defaults, retries, retryBaseDelayMs: 10, retryMaxDelayMs: 40, bodyTimeoutMs: 5_000 };
-  const http = new HttpClient(l);
-  clients.push(http);
-  const events: VaultEvent[] = [];
-  const ctx: BuildCtx = {
-    http,
-    store: new Store(root),
-    report: (e) => events.push(e),
-    signal,
-    limits: l,
-    baseDir: root,
-    manifestPath: join(root, 'm.yaml'),
-    target: { os: 'debian-12', arch: 'amd64' },
-    now: new Date('2025-01-01T00:00:00Z'),
-  };
-  return { ctx, events };
-}
-
-function locked(url: string): Locked {
-  return {
-    kind: 'file',
-    id: 'file:big.bin',
-    name: 'big.bin',
-    version: '1',
-    digest: digestOf(HEX),
-    size: DATA.byteLength,
-    url,
-    purl: 'pkg:generic/big.bin@1',
-    provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
-  };
-}
+const harness = (root: string, retries: number, signal?: AbortSignal) => rangedHarness(root, retries, { clients, ...(signal ? { signal } : {}) });
+const locked = (url: string): Locked => lockedBig(url, HEX, DATA.byteLength);
 
 const fetchRanged = (items: Locked[], ctx: BuildCtx) =>
   fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, ranged: () => true });

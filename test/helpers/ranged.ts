@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { HttpClient } from '../../src/fetch/http.js';
+import type { BuildCtx, Locked } from '../../src/sources/source.js';
+import { digestOf } from '../../src/store/digest.js';
+import { Store } from '../../src/store/store.js';
+import type { VaultEvent } from '../../src/util/events.js';
+import { type Limits, limits as defaults } from '../../src/util/limits.js';
+
+/** A build context over a cache at `root` with quick retries, its events collected; its client goes into `clients` when given. */
+export function rangedHarness(
+  root: string,
+  retries: number,
+  o: { clients?: { close(): Promise<unknown> }[]; signal?: AbortSignal } = {},
+): { ctx: BuildCtx; events: VaultEvent[] } {
+  const l: Limits = { ...defaults, retries, retryBaseDelayMs: 10, retryMaxDelayMs: 40, bodyTimeoutMs: 5_000 };
+  const http = new HttpClient(l);
+  o.clients?.push(http);
+  const events: VaultEvent[] = [];
+  const ctx: BuildCtx = {
+    http,
+    store: new Store(root),
+    report: (e) => events.push(e),
+    signal: o.signal ?? new AbortController().signal,
+    limits: l,
+    baseDir: root,
+    manifestPath: join(root, 'm.yaml'),
+    target: { os: 'debian-12', arch: 'amd64' },
+    now: new Date('2025-01-01T00:00:00Z'),
+  };
+  return { ctx, events };
+}
+
+/** The locked file artifact `file:big.bin` at `url`: `size` bytes of sha256 `hex`. */
+export function lockedBig(url: string, hex: string, size: number): Locked {
+  return {
+    kind: 'file',
+    id: 'file:big.bin',
+    name: 'big.bin',
+    version: '1',
+    digest: digestOf(hex),
+    size,
+    url,
+    purl: 'pkg:generic/big.bin@1',
+    provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
+  };
+}
