@@ -5,9 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fetchAll } from '../src/fetch/download.js';
 import { MIN_PART_BYTES, partBytesFor, streamsFor } from '../src/fetch/ranged.js';
-import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
 import { digestOf, hexOf } from '../src/store/digest.js';
 import { copyBlobOut } from '../src/store/copy.js';
@@ -17,7 +15,7 @@ import { buildIn } from './helpers/build.js';
 import { flipByte, sha256 } from './helpers/fixtures.js';
 import { IntegrityError, UpstreamError } from '../src/util/errors.js';
 import { limits as defaults } from '../src/util/limits.js';
-import { lockedBig, rangedHarness } from './helpers/ranged.js';
+import { askedBytes, fetchRanged, lockedBig, rangedHarness } from './helpers/ranged.js';
 import { startServer, closedAfterEach, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -38,14 +36,7 @@ const HEX = createHash('sha256').update(DATA).digest('hex');
 const harness = (root: string, retries: number) => rangedHarness(root, retries, { clients });
 const locked = (url: string): Locked => lockedBig(url, HEX, DATA.byteLength);
 
-const fetchRanged = (items: Locked[], ctx: BuildCtx) =>
-  fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, ranged: () => true });
-
-/** Bytes a request's Range asks for (the whole file without one). */
-function asked(range: string | undefined): number {
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-  return m ? Number(m[2]) - Number(m[1]) + 1 : DATA.byteLength;
-}
+const asked = (range: string | undefined) => askedBytes(range, DATA.byteLength);
 
 async function caught(p: Promise<unknown>): Promise<unknown> {
   try {

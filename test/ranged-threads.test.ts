@@ -4,17 +4,15 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAll } from '../src/fetch/download.js';
 import { fetchThreadStats, fetchThreads } from '../src/fetch/part-threads.js';
 import { partBytesFor, streamsFor } from '../src/fetch/ranged.js';
-import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
 import { hexOf } from '../src/store/digest.js';
 import { InterruptedError } from '../src/util/errors.js';
 import { limits as defaults } from '../src/util/limits.js';
 import { signalChild } from '../src/util/proc.js';
 import { REPO } from './helpers/cli.js';
-import { lockedBig, rangedHarness } from './helpers/ranged.js';
+import { askedBytes, fetchRanged, lockedBig, rangedHarness } from './helpers/ranged.js';
 import { startServer, closedAfterEach, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -44,14 +42,7 @@ const CHILD = fileURLToPath(new URL('./helpers/fetch-child.ts', import.meta.url)
 const harness = (root: string, retries: number, signal?: AbortSignal) => rangedHarness(root, retries, { clients, ...(signal ? { signal } : {}) });
 const locked = (url: string): Locked => lockedBig(url, HEX, DATA.byteLength);
 
-const fetchRanged = (items: Locked[], ctx: BuildCtx) =>
-  fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, ranged: () => true });
-
-/** Bytes a request's Range asks for (the whole file without one). */
-function asked(range: string | undefined): number {
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-  return m ? Number(m[2]) - Number(m[1]) + 1 : DATA.byteLength;
-}
+const asked = (range: string | undefined) => askedBytes(range, DATA.byteLength);
 
 const same = async (ctx: BuildCtx, it: Locked) => Buffer.compare(await readFile(ctx.store.path(it.digest)), DATA) === 0;
 

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { fetchAll } from '../../src/fetch/download.js';
 import { HttpClient } from '../../src/fetch/http.js';
+import { fileSource } from '../../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../../src/sources/source.js';
 import { digestOf } from '../../src/store/digest.js';
 import { Store } from '../../src/store/store.js';
@@ -43,4 +45,14 @@ export function lockedBig(url: string, hex: string, size: number): Locked {
     purl: 'pkg:generic/big.bin@1',
     provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
   };
+}
+
+/** Fetches file artifacts with ranged downloads allowed, at the default concurrency. */
+export const fetchRanged = (items: Locked[], ctx: BuildCtx) =>
+  fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, ranged: () => true });
+
+/** Bytes a request's Range asks for (`whole` without one). */
+export function askedBytes(range: string | undefined, whole: number): number {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+  return m ? Number(m[2]) - Number(m[1]) + 1 : whole;
 }
