@@ -78,6 +78,21 @@ describe('ranged downloads on threads', () => {
     expect(await readdir(join(root, 'partial'))).toEqual([]);
   });
 
+  it('a redirect is followed on the thread', async () => {
+    const s = await startServer({ '/big.bin': DATA });
+    servers.push(s);
+    s.script('/moved', [], { status: 302, headers: { location: '/big.bin' } });
+    const root = await tempDir('vb-threads');
+    const { ctx } = harness(root, 0);
+    const it = locked(s.url('/moved'));
+    const before = fetchThreadStats().jobs;
+    await fetchRanged([it], ctx);
+    expect(await same(ctx, it)).toBe(true);
+    expect(fetchThreadStats().jobs).toBe(before + 3);
+    expect(s.requestsFor('/moved')).toHaveLength(3);
+    expect(s.requestsFor('/big.bin').every((r) => r.status === 206)).toBe(true);
+  });
+
   it('a connection reset mid-part is retried on the thread from the bytes it kept; a 503 is handed back and retried here', async () => {
     const s = await startServer({ '/big.bin': DATA });
     servers.push(s);

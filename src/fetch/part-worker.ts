@@ -109,6 +109,7 @@ function start(m) {
       const st = r.statusCode;
       if (REDIRECTS.has(st) && r.headers.location) {
         r.resume();
+        req.removeListener('error', failed).on('error', () => {}); // this request is done with: its errors are not the next one's
         if (hops >= L.maxRedirections) return finish('fallback');
         const next = new URL(r.headers.location, url);
         const h = { ...headers };
