@@ -102,8 +102,8 @@ export class HashPool {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => undefined); // rejected only on abort, where the race below reports it
-    // A later call (a damaged split bundle's parts, named after the hash step) starts the retired workers again.
-    while (this.workers.length < this.wanted) this.workers.push(startHashWorker(this.tuning));
+    // A later call (a damaged split bundle's parts, named after the hash step) starts retired workers again, as many as it has jobs for.
+    while (this.workers.length < Math.min(this.wanted, jobs.length)) this.workers.push(startHashWorker(this.tuning));
     const busy = this.workers.slice(0, Math.min(this.workers.length, jobs.length));
     for (const idle of this.workers.slice(busy.length)) this.retire(idle);
     const here = this.tuning.mainHashes || busy.length === 0 ? [this.hashHereToo(jobs, take, done, o)] : [];
