@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from './helpers/cli.js';
 import { fileManifest } from './helpers/fixtures.js';
 import { tempDir } from './helpers/tmp.js';
+import { WARM_INDEX, writeWarmBundle } from '../src/runtime/code-cache.js';
+import { INDEX_SCHEMA } from '../src/bundle/layout.js';
 
 /**
  * The carried runtime's V8 code cache (src/runtime/code-cache.ts): made at build time by a node that runs here,
@@ -84,6 +86,15 @@ describe('the code cache of the carried CLI', () => {
     const packed = await readFile(BIN, 'latin1');
     expect(packed).not.toMatch(/\bimport\(/);
     expect(packed).not.toMatch(/[^\x00-\x7f]/);
+  });
+
+  it('is made over a verify of the warm-up bundle, which verifies OK (no cache is made if it fails)', async () => {
+    const d = join(await tempDir(), 'warm');
+    await writeWarmBundle(d);
+    expect(JSON.parse(WARM_INDEX)).toMatchObject({ schema: INDEX_SCHEMA });
+    const r = await runCli(['--json', 'verify', '--threads', '1', d], { env: { VAULT_BUNDLE_TRUST_DIR: join(d, 'none') } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ type: 'result', ok: true, files: 1 });
   });
 
   it('is the same bytes on every build (another cache folder, another temp folder)', async () => {

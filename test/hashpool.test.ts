@@ -97,6 +97,7 @@ describe('the pool: the main thread hashes beside the workers, every variant of 
       { VAULT_HASH_ORDER: 'listed' },
       { VAULT_HASH_READ_KIB: '4' },
       { VAULT_HASH_READ_KIB: '1024', VAULT_HASH_MAX_THREADS: '2' },
+      { VAULT_HASH_RETIRE: '0' },
     ]) {
       const pool = new HashPool(3, undefined, hashTuning(env));
       const done: number[] = [];
@@ -111,16 +112,53 @@ describe('the pool: the main thread hashes beside the workers, every variant of 
     }
   });
 
+  it('retires each worker once the queue has nothing for it, starts them again for a later call, and keeps them with VAULT_HASH_RETIRE=0', async () => {
+    const dir = await tempDir();
+    const jobs: HashJob[] = [];
+    const want: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const data = randomBytes((1 << 20) + i);
+      await writeFile(join(dir, `f${i}`), data);
+      jobs.push(wholeFile(join(dir, `f${i}`), data.length));
+      want.push(sha(data));
+    }
+    const workers = (p: HashPool) => (p as unknown as { workers: unknown[] }).workers.length;
+    for (const [env, left] of [
+      [{}, 0],
+      [{ VAULT_HASH_RETIRE: '0' }, 3],
+    ] as const) {
+      const pool = new HashPool(4, undefined, hashTuning(env));
+      try {
+        expect(workers(pool)).toBe(3);
+        expect((await pool.hash(jobs)).map((r) => r.hex)).toEqual(want);
+        expect({ env, left: workers(pool) }).toEqual({ env, left });
+        expect((await pool.hash(jobs.slice(0, 2))).map((r) => r.hex)).toEqual(want.slice(0, 2)); // two jobs: two workers again (retired after), or the three kept
+        expect({ env, left: workers(pool) }).toEqual({ env, left });
+        expect(pool.hashers).toBe(4);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
   it('reads its knobs from the environment, and a value that does not parse leaves the default', () => {
-    expect(hashTuning({})).toEqual({ readBytes: 128 * 1024, maxThreads: MAX_THREADS, order: 'largest', mainHashes: true, workerOldMb: 16 });
+    expect(hashTuning({})).toEqual({ readBytes: 128 * 1024, maxThreads: MAX_THREADS, order: 'largest', mainHashes: true, workerOldMb: 16, retire: true });
     expect(
-      hashTuning({ VAULT_HASH_READ_KIB: '1024', VAULT_HASH_MAX_THREADS: '12', VAULT_HASH_ORDER: 'listed', VAULT_HASH_MAIN: '0', VAULT_HASH_OLD_MB: '8' }),
+      hashTuning({
+        VAULT_HASH_READ_KIB: '1024',
+        VAULT_HASH_MAX_THREADS: '12',
+        VAULT_HASH_ORDER: 'listed',
+        VAULT_HASH_MAIN: '0',
+        VAULT_HASH_OLD_MB: '8',
+        VAULT_HASH_RETIRE: '0',
+      }),
     ).toEqual({
       readBytes: 1 << 20,
       maxThreads: 12,
       order: 'listed',
       mainHashes: false,
       workerOldMb: 8,
+      retire: false,
     });
     expect(hashTuning({ VAULT_HASH_READ_KIB: '1e3', VAULT_HASH_MAX_THREADS: '0', VAULT_HASH_OLD_MB: 'x' })).toEqual(hashTuning({}));
   });

@@ -11,6 +11,7 @@ mkdir -p "$OUT/vb"
 tar -C "$W" -xJf "$C/verify-rt.tar.xz"
 BASE=""
 if [ -f "$C/verify-base.cjs.xz" ]; then xz -dc "$C/verify-base.cjs.xz" >"$W/base.cjs" && BASE="$W/base.cjs"; fi
+if [ -f "$C/verify-base-rt.tar.xz" ]; then mkdir -p "$W/base-rt" && tar -C "$W/base-rt" -xJf "$C/verify-base-rt.tar.xz" && BASE="$W/base-rt/boot.cjs"; fi
 OUT="$OUT/vb" WORK=/var/tmp/vault-verify-bench GIB=${GIB:-16} FILES=${FILES:-64} REPEATS=${REPEATS:-3} BUDGET_S=${BUDGET_S:-200} \
   BASE_CJS="$BASE" timeout "${LIMIT:-400}" sh bench/box/verify-bench.sh "$W" >"$OUT/vb/stdout.txt" 2>&1
 echo "verify-bench rc=$?"

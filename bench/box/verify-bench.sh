@@ -11,10 +11,12 @@
 # 64), REPEATS (default 3), BUDGET_S (seconds for the warm rounds: no new round starts after it, default 240),
 # COLD=0 (skip the cold pair, which drops the page cache), THREADS (verify --threads; default: every core), CJS
 # (the vault-bundle.cjs to time; default: BUNDLE's), BASE_CJS (optional: a second one, e.g. main's, timed as
-# `verify-base`), VARIANTS (`label=ENV=v ENV2=v;label2=...`; default below), KEEP=1 (keep WORK).
+# `verify-base`; a boot.cjs beside its vault-bundle.cjs and vault-bundle.cache runs that script from its code cache,
+# as the entry points do), VARIANTS (`label=ENV=v ENV2=v;label2=...`; default below), KEEP=1 (keep WORK).
 # The knobs (src/bundle/hash-worker.ts, read only by this bench): VAULT_HASH_READ_KIB, VAULT_HASH_MAX_THREADS,
 # VAULT_HASH_MAIN=0 (16 workers, the main thread only hands out work: the pool before this branch),
-# VAULT_HASH_OLD_MB (a worker's old-generation limit), VAULT_HASH_ORDER=listed; MALLOC_ARENA_MAX is glibc's.
+# VAULT_HASH_OLD_MB (a worker's old-generation limit), VAULT_HASH_ORDER=listed, VAULT_HASH_RETIRE=0 (workers stay
+# until the end instead of going as the queue empties: the `keep-workers` row); MALLOC_ARENA_MAX is glibc's.
 # Results: $OUT/verify-bench.jsonl (one line a run), verify-bench.json (best of each, ratios, targets), summary.md
 # (the table), verify-json.txt (verify --json: per-step ms, threads-spawn/threads-start/threads-stop), startup.txt
 # (node -e 0, --version with and without the code cache, and boot.cjs's word on the cache), log.txt.
@@ -31,7 +33,7 @@ NODE="$B/runtime/node"
 # CJS= names a vault-bundle.cjs to run directly instead (no code cache), as do bundles made before boot.cjs.
 PLAIN="$B/runtime/vault-bundle.cjs"
 if [ -n "${CJS:-}" ] || [ ! -f "$B/runtime/boot.cjs" ]; then CJS=${CJS:-$PLAIN}; else CJS="$B/runtime/boot.cjs"; fi
-VARIANTS=${VARIANTS:-"verify=;main-idle=VAULT_HASH_MAIN=0;read-1m=VAULT_HASH_READ_KIB=1024;read-4m=VAULT_HASH_READ_KIB=4096;read-8m=VAULT_HASH_READ_KIB=8192;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14;old-8=VAULT_HASH_OLD_MB=8;arena-2=MALLOC_ARENA_MAX=2"}
+VARIANTS=${VARIANTS:-"verify=;keep-workers=VAULT_HASH_RETIRE=0;main-idle=VAULT_HASH_MAIN=0;read-1m=VAULT_HASH_READ_KIB=1024;read-4m=VAULT_HASH_READ_KIB=4096;read-8m=VAULT_HASH_READ_KIB=8192;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14;old-8=VAULT_HASH_OLD_MB=8;arena-2=MALLOC_ARENA_MAX=2"}
 mkdir -p "$OUT" "$WORK/data"
 log() { echo "[$(date -u +%T)] $*" | tee -a "$OUT/log.txt"; }
 [ -x "$NODE" ] || { cp "$NODE" "$WORK/node" && chmod 700 "$WORK/node" && NODE="$WORK/node"; }
@@ -98,11 +100,16 @@ for _ in 1 2 3 4 5; do
   run "node -e 0" warm "'$NODE' -e 0"
   run "cli --version" warm "'$NODE' '$CJS' --version"
   [ "$CJS" = "$PLAIN" ] || run "cli --version no-cache" warm "'$NODE' '$PLAIN' --version"
+  [ -z "${BASE_CJS:-}" ] || run "cli --version base" warm "'$NODE' '$BASE_CJS' --version"
 done >/dev/null
 VAULT_BUNDLE_BOOT_REPORT=1 "$NODE" "$CJS" --version >/dev/null 2>"$WORK/boot.txt" || true
+# The base's word on its code cache too (startup.txt), and its verify --json after this one's (verify-json.txt).
+[ -z "${BASE_CJS:-}" ] || VAULT_BUNDLE_BOOT_REPORT=1 "$NODE" "$BASE_CJS" --version >/dev/null 2>>"$WORK/boot.txt" || true
 xargs -a "$WORK/list" cat >/dev/null # warm
 # shellcheck disable=SC2086 # T is empty or two words
 "$NODE" "$CJS" --json verify $T . >"$OUT/verify-json.txt" 2>&1 || true
+# shellcheck disable=SC2086
+[ -z "${BASE_CJS:-}" ] || "$NODE" "$BASE_CJS" --json verify $T . >>"$OUT/verify-json.txt" 2>&1 || true
 log "warm rounds (budget ${BUDGET_S} s)"
 t0=$(date +%s)
 r=0

@@ -92,7 +92,8 @@ export const MAX_THREADS = 16;
  * variables to time variants in one run, and nothing else should: VAULT_HASH_READ_KIB (bytes per read),
  * VAULT_HASH_MAX_THREADS (the cap above, at most 64), VAULT_HASH_ORDER (`largest` first, or `listed`: the order
  * given), VAULT_HASH_MAIN=0 (the main thread only hands out work instead of hashing too), VAULT_HASH_OLD_MB (a
- * worker's old-generation limit). A value that does not parse leaves the default.
+ * worker's old-generation limit), VAULT_HASH_RETIRE=0 (workers the queue has nothing more for stay until the pool
+ * closes, instead of going at once). A value that does not parse leaves the default.
  */
 export interface HashTuning {
   readBytes: number;
@@ -100,6 +101,7 @@ export interface HashTuning {
   order: 'largest' | 'listed';
   mainHashes: boolean;
   workerOldMb: number;
+  retire: boolean;
 }
 
 export function hashTuning(env: NodeJS.ProcessEnv = process.env): HashTuning {
@@ -113,6 +115,7 @@ export function hashTuning(env: NodeJS.ProcessEnv = process.env): HashTuning {
     order: env.VAULT_HASH_ORDER === 'listed' ? 'listed' : 'largest',
     mainHashes: env.VAULT_HASH_MAIN !== '0',
     workerOldMb: int(env.VAULT_HASH_OLD_MB, 8, 256, 16),
+    retire: env.VAULT_HASH_RETIRE !== '0',
   };
 }
 

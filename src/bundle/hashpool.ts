@@ -33,6 +33,8 @@ const POOL_SLICE_BYTES = 2 << 20;
  */
 export class HashPool {
   private readonly workers: Worker[];
+  private readonly wanted: number; // workers this pool runs (retired ones are started again for a later hash())
+  private readonly stopping: Promise<unknown>[] = []; // retired workers' teardown, awaited by close()
   private readonly tuning: HashTuning;
   private readonly started = performance.now();
   private upAt = 0;
@@ -41,7 +43,7 @@ export class HashPool {
   constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning()) {
     this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
     const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
-    const n = this.tuning.mainHashes ? hashers - 1 : hashers;
+    const n = (this.wanted = this.tuning.mainHashes ? hashers - 1 : hashers);
     let up = 0;
     this.workers = Array.from({ length: n }, () => {
       const w = startHashWorker(this.tuning);
@@ -55,12 +57,23 @@ export class HashPool {
 
   /** How many threads hash (the main thread counted when it takes part). */
   get hashers(): number {
-    return this.workers.length + (this.tuning.mainHashes || this.workers.length === 0 ? 1 : 0);
+    return this.wanted + (this.tuning.mainHashes || this.wanted === 0 ? 1 : 0);
   }
 
   /** Milliseconds from the pool's start until its last worker was running (undefined while some are not yet). */
   get startMs(): number | undefined {
-    return this.workers.length === 0 ? 0 : this.upAt ? Math.round(this.upAt - this.started) : undefined;
+    return this.wanted === 0 ? 0 : this.upAt ? Math.round(this.upAt - this.started) : undefined;
+  }
+
+  /**
+   * A worker the queue has nothing more for goes at once: its teardown (~1 ms of its own thread, joined by the main
+   * thread) overlaps the other threads' last files instead of adding to verify's end (its threads-stop step).
+   */
+  private retire(w: Worker): void {
+    if (!this.tuning.retire) return;
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    this.stopping.push(w.terminate().catch(() => undefined));
   }
 
   /**
@@ -89,9 +102,13 @@ export class HashPool {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => undefined); // rejected only on abort, where the race below reports it
+    // A later call (a damaged split bundle's parts, named after the hash step) starts retired workers again, as many as it has jobs for.
+    while (this.workers.length < Math.min(this.wanted, jobs.length)) this.workers.push(startHashWorker(this.tuning));
     const busy = this.workers.slice(0, Math.min(this.workers.length, jobs.length));
+    for (const idle of this.workers.slice(busy.length)) this.retire(idle);
     const here = this.tuning.mainHashes || busy.length === 0 ? [this.hashHereToo(jobs, take, done, o)] : [];
-    const work = Promise.all([...busy.map((w) => feedWorker(w, jobs, take, done, o)), ...here]);
+    const retire = (w: Worker) => this.retire(w);
+    const work = Promise.all([...busy.map((w) => feedWorker(w, jobs, take, done, o, retire)), ...here]);
     work.catch(() => {
       next = order.length; // a thread failed or Ctrl-C: nothing more is handed out, the main thread stops too
     });
@@ -133,7 +150,7 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all([...this.workers.map((w) => w.terminate()), ...this.stopping]);
   }
 }
 
@@ -144,6 +161,7 @@ function feedWorker(
   take: () => number | undefined,
   done: (id: number, r: HashResult) => void,
   o: Progress & { signal?: AbortSignal },
+  retire: (w: Worker) => void,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const stop = () => {
@@ -155,6 +173,7 @@ function feedWorker(
       const id = take();
       if (id === undefined) {
         stop();
+        retire(w);
         return resolve();
       }
       w.postMessage({ id, segments: jobs[id]!.segments, tick: Boolean(o.onBytes) });

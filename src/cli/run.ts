@@ -1,6 +1,6 @@
 import { steadyYoungGeneration } from '../util/gc.js';
 import { main } from './main.js';
-import { dropOutputOnClosedPipe } from './out.js';
+import { dropOutputOnClosedPipe, endsAtOnce, flushed } from './out.js';
 
 steadyYoungGeneration();
 dropOutputOnClosedPipe();
@@ -16,7 +16,12 @@ const late = () => {
 };
 process.on('SIGINT', late);
 process.on('SIGTERM', late);
-void main(process.argv.slice(2)).then((code) => {
+void main(process.argv.slice(2)).then(async (code) => {
   process.exitCode = code;
   decided = code;
+  // A verb that is done once its output is out (verify) ends here, its output flushed first (test/verify-exit.test.ts).
+  if (endsAtOnce()) {
+    await flushed();
+    process.exit(code);
+  }
 });

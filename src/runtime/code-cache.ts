@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { START_FLAGS } from '../util/gc.js';
 import { signalChild } from '../util/proc.js';
@@ -68,15 +68,40 @@ if (require.main === module) {
   if (process.env.VAULT_BUNDLE_BOOT_REPORT === '1') process.stderr.write('vault-bundle boot: code cache ' + status + '\\n');
   run(script);
 } else {
-  // Build time only: runs --version, then writes the digest and the code cache of everything that compiled.
-  exports.make = (out) => {
+  // Build time only: runs what the box runs most, verify, on the tiny bundle "warm" (one thread: a cache made after
+  // worker threads started is rejected later), or --version without one; then writes the digest and the code cache
+  // of everything that compiled: verify's own modules come from the cache too, not only the CLI's start.
+  exports.make = (out, warm) => {
     const { script, digest } = compile(true);
-    process.argv = [process.argv[0], file, '--version'];
+    process.argv = [process.argv[0], file].concat(warm ? ['-q', 'verify', '--threads', '1', warm] : ['--version']);
     process.once('exit', () => fs.writeFileSync(out, Buffer.concat([digest, script.createCachedData()])));
     run(script);
   };
 }
 `;
+
+/**
+ * The tiny bundle the code cache is made over (boot.cjs's make): a bundle.json with no artifacts, listed in SHA256SUMS,
+ * which verify passes (else no cache is made: a test keeps it passing). Fixed bytes, under a fixed relative name,
+ * so the cache stays the same bytes on every build. The schema name is bundle/layout.ts's INDEX_SCHEMA (a layer up).
+ */
+export const WARM_INDEX = JSON.stringify({
+  schema: 'vault-bundle/v1',
+  name: 'code-cache-warm-up',
+  version: '1.0.0',
+  created: '2000-01-01T00:00:00Z',
+  tool: { name: 'vault-bundle', version: '0' },
+  manifest: { path: 'warm.yaml', inputsDigest: `sha256:${'0'.repeat(64)}` },
+  target: { os: 'linux', arch: 'amd64' },
+  artifacts: [],
+});
+
+/** Writes the warm-up bundle into `dir` (a new folder). */
+export async function writeWarmBundle(dir: string): Promise<void> {
+  await mkdir(dir);
+  await writeFile(join(dir, 'bundle.json'), WARM_INDEX);
+  await writeFile(join(dir, 'SHA256SUMS'), `${createHash('sha256').update(WARM_INDEX).digest('hex')}  bundle.json\n`);
+}
 
 /**
  * The code cache of the packed CLI `script` for the node binary `node` (which must run here), as boot.cjs reads
@@ -90,8 +115,9 @@ export async function makeCodeCache(node: string, script: string, signal?: Abort
     await writeFile(join(dir, 'boot.cjs'), BOOT_CJS);
     await copyFile(script, join(dir, 'vault-bundle.cjs'));
     const out = join(dir, 'vault-bundle.cache');
-    const made = ['--predictable', '-e', 'require(process.argv[1]).make(process.argv[2])', join(dir, 'boot.cjs'), out];
-    if (!(await runQuietly(node, made, signal))) return undefined;
+    await writeWarmBundle(join(dir, 'warm'));
+    const made = ['--predictable', '-e', 'require(process.argv[1]).make(process.argv[2], process.argv[3])', join(dir, 'boot.cjs'), out, 'warm'];
+    if (!(await runQuietly(node, made, dir, signal))) return undefined;
     const cache = await readFile(out);
     const want = createHash('sha256')
       .update(await readFile(join(dir, 'vault-bundle.cjs')))
@@ -104,12 +130,16 @@ export async function makeCodeCache(node: string, script: string, signal?: Abort
   }
 }
 
-/** Whether `node args` ran and exited 0 within a minute; no NODE_OPTIONS (its flags would be the cache's). */
-function runQuietly(node: string, args: string[], signal?: AbortSignal): Promise<boolean> {
-  const env = { ...process.env };
+/**
+ * Whether `node args` ran in `dir` and exited 0 within a minute; no NODE_OPTIONS (its flags would be the cache's),
+ * TMPDIR `dir` (verify's sweep of dead runs' temp folders finds nothing there: the same steps on every build).
+ */
+function runQuietly(node: string, args: string[], dir: string, signal?: AbortSignal): Promise<boolean> {
+  // No box trust policy either: the warm-up bundle is unsigned, and the build host's policy is not the box's.
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir, VAULT_BUNDLE_TRUST_DIR: join(dir, 'no-trust-policy') };
   delete env.NODE_OPTIONS;
   return new Promise((resolve) => {
-    const child = spawn(node, args, { stdio: 'ignore', env });
+    const child = spawn(node, args, { stdio: 'ignore', env, cwd: dir });
     const stop = () => signalChild(child, 'SIGKILL');
     const timer = setTimeout(stop, 60_000);
     signal?.addEventListener('abort', stop, { once: true });

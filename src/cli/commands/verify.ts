@@ -3,7 +3,7 @@ import type { VerifyReport } from '../../bundle/verify.js';
 import { type Cli, examples, localBundle, nonEmptyPath, positiveInt, rendered, shown, signatureNote } from '../common.js';
 import { formatBytes } from '../../util/format.js';
 import { escapeName } from '../../util/escape.js';
-import { printErr, printJson, printOut } from '../out.js';
+import { endAtOnce, printErr, printJson, printOut } from '../out.js';
 
 interface VerifyFlags {
   threads?: number;
@@ -55,6 +55,7 @@ export function register(program: Command, cli: Cli): void {
       if (cli.mode === 'json') printJson({ type: 'result', ...rep });
       else await printReport(rep, cli);
       if (!rep.ok) cli.exit(4);
+      endAtOnce(); // its threads are stopped and it wrote nothing: the process ends once the output is flushed
     });
   if (entry) {
     cmd.configureHelp({
