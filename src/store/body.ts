@@ -93,9 +93,12 @@ export async function writeBody(body: Body, w: BodyWrite): Promise<number> {
       });
     }
     hash.update(chunk);
-    w.onBytes?.(chunk.byteLength);
     // Copied into the writer's buffer, so the network chunk is garbage at once; it writes 512 KiB at a time.
-    return out.write(chunk);
+    // Counted once it is all in (what an error leaves on disk is what progress said).
+    const wait = out.write(chunk);
+    const n = chunk.byteLength;
+    if (!wait) return void w.onBytes?.(n);
+    return wait.then(() => w.onBytes?.(n));
   };
   if (isPump(body)) {
     await body.pump(take);
