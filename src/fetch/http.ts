@@ -6,16 +6,16 @@ import { NativeHttpClient } from './native-http.js';
 export { type GetOptions, type GetResult, isTransient, redact } from './http-common.js';
 
 /**
- * HTTP GET with range, size ceiling, timeouts and proxy settings from the environment. Without a proxy the GETs
- * go over node's own http (NativeHttpClient: native llhttp, no WebAssembly parser to compile and run; issue #14:
- * a build's downloads were CPU-bound on undici's); with one, over undici, whose proxy handling is the one place
- * proxies are spoken to. fetchFor (libraries that want a WHATWG fetch) is undici's either way.
+ * HTTP GET with range, size ceiling, timeouts and proxy settings from the environment, over undici. `native`
+ * sends the GETs over node's own http instead (NativeHttpClient; no proxy support), for a bench to compare the
+ * two: on a build's 2.7 GB of debs node's http cost more CPU, not less (~1.8x the young collections: issue #14,
+ * bench/results/2026-12-06-apt-speed-s8-dev.md), so builds stay on undici. fetchFor is undici's either way.
  */
 export class HttpClient {
   private readonly dispatcher: Dispatcher;
   private readonly native: NativeHttpClient | undefined;
 
-  constructor(limits: Limits) {
+  constructor(limits: Limits, o: { native?: boolean } = {}) {
     const opts = {
       connect: { timeout: limits.connectTimeoutMs },
       headersTimeout: limits.headersTimeoutMs,
@@ -27,7 +27,7 @@ export class HttpClient {
     // CONNECT to port 80 by default); https:// still tunnels.
     const base: Dispatcher = hasProxy ? new EnvHttpProxyAgent({ ...opts, proxyTunnel: false }) : new Agent(opts);
     this.dispatcher = base.compose(interceptors.redirect({ maxRedirections: limits.maxRedirections }));
-    this.native = hasProxy ? undefined : new NativeHttpClient(limits);
+    this.native = o.native === true && !hasProxy ? new NativeHttpClient(limits) : undefined;
   }
 
   async get(url: string, o: GetOptions): Promise<GetResult> {
