@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { digestOf } from '../src/store/digest.js';
 import { claimPartial, lockPathOf } from '../src/store/partial-lock.js';
+import { gcStore } from '../src/store/maintain.js';
 import { readProof } from '../src/store/proof.js';
+import { Store } from '../src/store/store.js';
 import { processStamp, processStartTime, signalChild } from '../src/util/proc.js';
 import { buildIn } from './helpers/build.js';
 import { fileManifest, flipByte, sha256 } from './helpers/fixtures.js';
@@ -73,5 +75,17 @@ describe('exclusive partial files: a streamed download proves its blob as it lan
     } finally {
       signalChild(child, 'SIGKILL');
     }
+  });
+
+  it('cache gc removes a killed build lock and private partial file along with the partial of a blob it drops', async () => {
+    const dir = await tempDir();
+    const store = new Store(dir);
+    await mkdir(join(dir, 'partial'), { recursive: true });
+    const hex = 'cd'.repeat(32);
+    const names = [`${hex}.part`, `${hex}.lock`, `${hex}.vbtmp-123-456-1-.part`];
+    for (const n of names) await writeFile(join(dir, 'partial', n), 'x');
+    const r = await gcStore(store, new Set());
+    expect(r.removed.map((x) => x.name).sort()).toEqual(names.map((n) => `partial/${n}`).sort());
+    expect(await readdir(join(dir, 'partial'))).toEqual([]);
   });
 });
