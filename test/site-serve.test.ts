@@ -145,7 +145,7 @@ describe('serve', () => {
 
   it('pulls a served bundle several files at a time and resumes a .part with Range, hashing what it held and what came', async () => {
     const { pullServedBundle } = await import('../src/site/pull.js');
-    const { pullClient } = await import('../src/fetch/native-http.js');
+    const { pullClient } = await import('../src/fetch/pull-client.js');
     const { limits } = await import('../src/util/limits.js');
     const cache = join(fx.work, 'pull-resume');
     // The CLI's client (node:http here: no proxy in the environment of the test).

@@ -22,7 +22,7 @@ import type { BuildCtx, Locked } from '../sources/source.js';
 import { factsAlongside } from './facts.js';
 import { FileHashers } from './hash-workers.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
-import { phaseDone } from '../util/gc.js';
+import { phaseDone, streamingPhase } from '../util/gc.js';
 import { releaseIdleSlots } from '../store/writer.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
@@ -194,6 +194,7 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
   // A ranged download's whole-file hash runs on a worker thread, the workers shared by the downloads (hash-workers.ts).
   const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
+  const relax = streamingPhase();
   let tally: FetchTally;
   try {
     ({ tally } = await fetchTallied(
@@ -215,6 +216,7 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
     await Promise.all([runtimeReady.catch(() => undefined), facts.facts.catch(() => undefined)]); // let them finish (and clean up) first
     throw err;
   } finally {
+    relax();
     await hashers.close();
   }
   if (ctx.signal.aborted) throw new InterruptedError();

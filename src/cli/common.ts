@@ -117,7 +117,7 @@ export async function localBundle(cli: Cli, bundle: string): Promise<{ location:
   if (bundle.startsWith('oci://')) return { location: await pulledBundle(cli, bundle) };
   if (!/^https?:\/\//i.test(bundle)) return { location: bundle };
   const { pullServedBundle } = await import('../site/pull.js');
-  const { pullClient } = await import('../fetch/native-http.js');
+  const { pullClient } = await import('../fetch/pull-client.js');
   const { limits } = await import('../util/limits.js');
   // Not from context.js: that loads the build's HTTP client (undici) and store, which a pull does not use.
   const { defaultCacheDir } = await import('../util/cache-dir.js');

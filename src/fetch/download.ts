@@ -78,6 +78,8 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
   await threads?.close(); // no part runs any more: every job has settled
+  // The streamed downloads' proofs, one clock mark for all: their first copy out need not hash them again.
+  await ctx.store.recordLandedProofs().catch(() => undefined);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     if (ctx.signal.aborted) throw new InterruptedError();

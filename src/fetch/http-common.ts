@@ -1,3 +1,5 @@
+import { type Readable, finished } from 'node:stream';
+import type { ChunkPump } from '../store/body.js';
 import { UpstreamError } from '../util/errors.js';
 
 export interface GetOptions {
@@ -112,6 +114,60 @@ export async function* capped(body: AsyncIterable<Uint8Array>, max: number, url:
     // Once the signal aborted, its reason is what the reader gets (not the connection reset the abort causes).
     throw networkError(o.signal?.aborted ? (o.signal.reason ?? err) : err, url, o.subject);
   }
+}
+
+/**
+ * capped(), and a ChunkPump (store/body.ts) over the same stream: its chunks handed to a callback from a 'data'
+ * handler, the stream paused while the callback's promise runs; the same ceiling and error mapping, without a
+ * promise and two async-iterator steps per chunk (issue #14: the download's main thread). Errors the callback
+ * throws reach the caller as they are (only the stream's own are network errors).
+ */
+export function cappedBody(body: Readable, max: number, url: string, o: GetOptions): AsyncIterable<Uint8Array> & ChunkPump {
+  return {
+    [Symbol.asyncIterator]: () => capped(body, max, url, o)[Symbol.asyncIterator](),
+    pump: (onChunk) =>
+      new Promise<void>((resolve, reject) => {
+        let n = 0;
+        let settled = false;
+        let pending: Promise<void> | undefined;
+        const stop = (err?: Error) => {
+          if (settled) return;
+          settled = true;
+          body.off('data', onData);
+          cleanup();
+          if (err === undefined) return resolve();
+          body.on('error', () => undefined); // whatever the stream says once it is given up is not heard
+          body.destroy();
+          reject(err); // the stream's error (mapped) or the callback's, as thrown
+        };
+        const onData = (c: Buffer) => {
+          n += c.byteLength;
+          if (n > max) return stop(tooLarge(url, o, undefined));
+          let wait: Promise<void> | undefined;
+          try {
+            wait = onChunk(c);
+          } catch (err) {
+            return stop(err as Error);
+          }
+          if (!wait) return;
+          body.pause();
+          pending = wait.then(
+            () => {
+              pending = undefined;
+              if (!settled) body.resume();
+            },
+            (err: unknown) => stop(err as Error),
+          );
+        };
+        // A chunk still going into the writer finishes first: the caller cleans up after a settled pump only.
+        const cleanup = finished(body, (err) => {
+          const end = () => (err ? stop(networkError(o.signal?.aborted ? (o.signal.reason ?? err) : err, url, o.subject)) : stop());
+          if (pending) void pending.then(end);
+          else end();
+        });
+        body.on('data', onData);
+      }),
+  };
 }
 
 /**

@@ -1,14 +1,21 @@
 import { Agent, EnvHttpProxyAgent, type Dispatcher, fetch as undiciFetch, interceptors, request } from 'undici';
 import type { Limits } from '../util/limits.js';
-import { type GetOptions, type GetResult, answered, capped, networkError } from './http-common.js';
+import { type GetOptions, type GetResult, answered, cappedBody, networkError } from './http-common.js';
+import { NativeHttpClient } from './native-http.js';
 
 export { type GetOptions, type GetResult, isTransient, redact } from './http-common.js';
 
-/** HTTP GET with range, size ceiling, timeouts and proxy settings from the environment. */
+/**
+ * HTTP GET with range, size ceiling, timeouts and proxy settings from the environment, over undici. `native`
+ * sends the GETs over node's own http instead (NativeHttpClient; no proxy support), for a bench to compare the
+ * two: on a build's 2.7 GB of debs node's http cost more CPU, not less (~1.8x the young collections: issue #14,
+ * bench/results/2026-12-06-apt-speed-s8-dev.md), so builds stay on undici. fetchFor is undici's either way.
+ */
 export class HttpClient {
   private readonly dispatcher: Dispatcher;
+  private readonly native: NativeHttpClient | undefined;
 
-  constructor(limits: Limits) {
+  constructor(limits: Limits, o: { native?: boolean } = {}) {
     const opts = {
       connect: { timeout: limits.connectTimeoutMs },
       headersTimeout: limits.headersTimeoutMs,
@@ -20,9 +27,11 @@ export class HttpClient {
     // CONNECT to port 80 by default); https:// still tunnels.
     const base: Dispatcher = hasProxy ? new EnvHttpProxyAgent({ ...opts, proxyTunnel: false }) : new Agent(opts);
     this.dispatcher = base.compose(interceptors.redirect({ maxRedirections: limits.maxRedirections }));
+    this.native = o.native === true && !hasProxy ? new NativeHttpClient(limits) : undefined;
   }
 
   async get(url: string, o: GetOptions): Promise<GetResult> {
+    if (this.native) return this.native.get(url, o);
     const offset = o.offset ?? 0;
     const headers: Record<string, string> = { 'user-agent': 'vault-bundle', ...o.headers };
     if (o.end !== undefined) headers.range = `bytes=${offset}-${o.end - 1}`;
@@ -41,7 +50,7 @@ export class HttpClient {
       if (a instanceof Error) throw a;
       return this.get(url, { ...o, offset: 0, end: undefined });
     }
-    return { ...a, headers: res.headers, body: capped(res.body, o.maxLength - a.startedAt, url, o) };
+    return { ...a, headers: res.headers, body: cappedBody(res.body, o.maxLength - a.startedAt, url, o) };
   }
 
   /**
@@ -67,6 +76,7 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
+    await this.native?.close();
     await this.dispatcher.close();
   }
 }

@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { UpstreamError } from '../util/errors.js';
 import type { Limits } from '../util/limits.js';
-import { type GetOptions, type GetResult, answered, capped, networkError, redact } from './http-common.js';
+import { type GetOptions, type GetResult, answered, cappedBody, networkError, redact } from './http-common.js';
 
 /** What a served-bundle pull asks of an HTTP client: a ranged, capped GET (HttpClient has it too). */
 export interface Getter {
@@ -10,22 +10,7 @@ export interface Getter {
   close(): Promise<void>;
 }
 
-const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-/**
- * The client for pulling a served bundle: node's own http/https (its native llhttp parser: no WebAssembly
- * compile at the first request, which undici's parser costs every CLI run), unless a proxy is set in the
- * environment: then HttpClient (undici), whose HTTPS_PROXY / HTTP_PROXY / NO_PROXY handling stays the one place
- * proxies are spoken to.
- */
-export async function pullClient(limits: Limits): Promise<Getter> {
-  if (PROXY_VARS.some((k) => process.env[k])) {
-    const { HttpClient } = await import('./http.js');
-    return new HttpClient(limits);
-  }
-  return new NativeHttpClient(limits);
-}
 
 /**
  * HTTP(S) GET over node:http with the guarantees HttpClient gives: Range from an offset (a 416 or an unusable
@@ -66,7 +51,7 @@ export class NativeHttpClient implements Getter {
       if (a instanceof Error) throw a;
       return this.get(url, { ...o, offset: 0, end: undefined }, hops);
     }
-    return { ...a, headers: res.headers, body: capped(res, o.maxLength - a.startedAt, url, o) };
+    return { ...a, headers: res.headers, body: cappedBody(res, o.maxLength - a.startedAt, url, o) };
   }
 
   /** One request; resolves with the answer's head. Each phase has its own silence limit, as undici's Agent. */

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { HttpClient } from './http.js';
 import { type Expectation, type OpenAt, mismatchHint } from '../store/store.js';
+import { type ChunkPump, isPump } from '../store/body.js';
 import { IntegrityError, UpstreamError } from '../util/errors.js';
 import { withRemote } from './part-threads.js';
 
@@ -50,7 +51,18 @@ function lockedSizeError(err: unknown, size: number, subject: string, pinnedBy?:
   return err;
 }
 
-async function* mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): AsyncIterable<Uint8Array> {
+function mapTooLarge(body: AsyncIterable<Uint8Array>, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): AsyncIterable<Uint8Array> {
+  const mapped = mapTooLargeIter(body, size, subject, pinnedBy);
+  if (!isPump(body)) return mapped;
+  // The pump too (store/body.ts), so a build's download keeps its 'data' handler.
+  const pump: ChunkPump['pump'] = (onChunk) =>
+    body.pump(onChunk).catch((err: unknown) => {
+      throw lockedSizeError(err, size, subject, pinnedBy);
+    });
+  return { [Symbol.asyncIterator]: () => mapped[Symbol.asyncIterator](), pump } as AsyncIterable<Uint8Array> & ChunkPump;
+}
+
+async function* mapTooLargeIter(body: AsyncIterable<Uint8Array>, size: number, subject: string, pinnedBy?: Expectation['pinnedBy']): AsyncIterable<Uint8Array> {
   try {
     yield* body;
   } catch (err) {

@@ -107,7 +107,8 @@ export async function gcStore(store: Store, keep: ReadonlySet<Digest>, o: { dryR
       if (!isSha256Hex(name) || !left.has(name)) await rm(join(store.root, 'proofs', name), { force: true });
     }
   }
-  await sweep(join(store.root, 'partial'), 'partial', (n) => /^([0-9a-f]{64})\.(?:part|ranges)$/.exec(n)?.[1]);
+  // Partial files, ranged journals, the writer locks of partial-lock.ts and the private partial files of builds that met one.
+  await sweep(join(store.root, 'partial'), 'partial', (n) => /^([0-9a-f]{64})\.(?:part|ranges|lock|vbtmp-\d+-\d+-\d+-\.part)$/.exec(n)?.[1]);
   await sweep(store.quarantineDir, 'quarantined', () => undefined);
   return report;
 }

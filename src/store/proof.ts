@@ -21,10 +21,10 @@ import { hexOf, type Digest } from './digest.js';
  * to keep ctime locally (a network file system's client may answer stat from its attribute cache while another
  * host writes the file; FUSE keeps what its daemon says): see LOCAL_FS.
  *
- * A download's own hash is not a proof. A single-stream download (store.put) hashes the bytes as they arrive,
- * not the bytes its file holds: another build writing the same partial/<hex>.part (two builds may share one
- * cache), a short or failed write the kernel did not report, or an edit of the partial file would not be in
- * that hash, so its blob gets no proof and its first copy out is hashed. A ranged download (ranged.ts) is
+ * A single-stream download (store.put) hashes the bytes as they arrive, not the bytes its file holds; it is a
+ * proof only because that partial file is written by this process alone (partial-lock.ts: another build sharing
+ * the cache writes a file of its own) and every write is checked whole (writer.ts; fsynced before the rename):
+ * `recordStreamed` then records it after the rename (see there). A ranged download (ranged.ts) is
  * different: its whole file is read back and hashed after every part is written, synced and closed, as a copy's
  * hash is; `recordLanded` gives it a proof under the same ctime-before-mark rule, with one step more (the
  * rename into blobs/ moves ctime; see there).
@@ -176,6 +176,45 @@ export async function recordLanded(
   const again = await statBlob(final).catch(() => undefined);
   if (!again || !sameProof(proofOf(landed), proofOf(again))) return false;
   return recordProof(root, d, again, now);
+}
+
+/** A blob a single-stream put hashed as it streamed into a partial file only it wrote, then renamed to `final` (`before`: that file's stat before the rename). */
+export interface Landed {
+  digest: Digest;
+  final: string;
+  before: BigIntStats;
+}
+
+/**
+ * Records the proofs of blobs that single-stream downloads landed (store.ts putInto). Their bytes were hashed
+ * as they were written, and the partial file was this process's alone (partial-lock.ts: no other build writes
+ * it), so the hash is of the bytes the file holds; what is left is the step recordLanded takes after a rename:
+ * the landed file must be the one that was written (`before`'s device, inode, size and mtime to the nanosecond:
+ * the rename moved ctime), and once the clock has passed every landed ctime (one mark for all) it must still
+ * be as it landed; that stat is the proof. Beyond proof.ts's residual risks this trusts what an exclusive
+ * writer cannot see: an edit of the partial file by hand while it was being written, which the cache's owner
+ * alone can make. Returns how many proofs were recorded.
+ */
+export async function recordStreamed(root: string, landed: readonly Landed[]): Promise<number> {
+  if (landed.length === 0) return 0;
+  const firm = await Promise.all(
+    landed.map(async (l) => {
+      const st = await statBlob(l.final).catch(() => undefined);
+      const same = st && st.dev === l.before.dev && st.ino === l.before.ino && st.size === l.before.size && st.mtimeNs === l.before.mtimeNs;
+      return same ? { l, st } : undefined;
+    }),
+  );
+  const kept = firm.filter((f) => f !== undefined);
+  if (kept.length === 0) return 0;
+  const latest = kept.reduce((m, f) => (f.st.ctimeNs > m ? f.st.ctimeNs : m), 0n);
+  const mark = await markAfter(root, latest);
+  const done = await Promise.all(
+    kept.map(async ({ l, st }) => {
+      const again = await statBlob(l.final).catch(() => undefined);
+      return again !== undefined && sameProof(proofOf(st), proofOf(again)) && (await recordProof(root, l.digest, again, mark));
+    }),
+  );
+  return done.filter(Boolean).length;
 }
 
 /** Times without a sub-second part: a file system that keeps whole seconds (or two), where a tick is too long. */

@@ -1,47 +1,18 @@
 import { type Hash, createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { type BigIntStats, createReadStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { IntegrityError, localWriteError } from '../util/errors.js';
-import { passedThrough } from '../util/gc.js';
 import { type Digest, digestOf, hexOf, isSha256Hex } from './digest.js';
-import { dropProof } from './proof.js';
+import { type Landed, dropProof, recordStreamed, statBlob } from './proof.js';
+import { type PartialClaim, claimPartial } from './partial-lock.js';
+import { type Blob, type Expectation, mismatchHint, writeBody, wholeMismatch } from './body.js';
 import { BlobWriter } from './writer.js';
 import { hashFile } from './hash-file.js';
 
 export { hashFile };
 
-export interface Blob {
-  digest: Digest;
-  size: number;
-}
-
-export interface Expectation extends Blob {
-  /** Who the bytes are for (an artifact id); named in errors. */
-  subject: string;
-  /**
-   * Who said what the bytes must hash to, so a mismatch sends the user the right way: a sha256 written in the
-   * manifest (fix it; a plain build re-locks), a signed index (upstream damage or tampering: nothing to update
-   * here), an index over TLS or the lock (default: the upstream file changed since it was locked).
-   */
-  pinnedBy?: 'manifest-pin' | 'signed-index' | 'index-hash' | 'lock';
-}
-
-/** What to do about bytes that do not hash as expected, by who pinned them and whether a partial file was resumed. */
-export function mismatchHint(pinnedBy: Expectation['pinnedBy'], resumed: boolean): string {
-  if (resumed)
-    return 'the download resumed from a partial file in the cache, and the whole did not match: that partial file was damaged and is deleted now; run it again (the download starts afresh)';
-  switch (pinnedBy) {
-    case 'manifest-pin':
-      return 'the sha256 written in the manifest does not match the file the source gives: check the file, fix the sha256 in the manifest, and run build again (a plain build re-locks a changed manifest)';
-    case 'signed-index':
-      return 'the file does not match the hash its signed index (InRelease) gives: that is damage or tampering upstream or on the way (a mirror caught mid-sync, a caching proxy), not a pin to update; try again later or use another mirror';
-    case 'index-hash':
-      return "the file does not match the sha256 its package index gives (PEP 503 #sha256= or PEP 691 hashes): the index or the file is wrong upstream, or damaged on the way; it is not a pin to update: try again later, use another index or mirror, and tell the index's owner";
-    default:
-      return 'the upstream file changed since it was locked (or was damaged on the way): if it changed on purpose, run "vault-bundle lock" again; if not, do not trust that source';
-  }
-}
+export { type Blob, type Expectation, mismatchHint };
 
 /**
  * Yields the bytes of an artifact starting at `offset` (0 for a fresh start, more to resume a partial file).
@@ -61,6 +32,8 @@ export const BLOBS_DIR = 'blobs/sha256';
 export class Store {
   readonly root: string;
   private readonly inflight = new Map<string, Promise<Blob>>();
+  /** Blobs landed by single-stream puts whose proofs are not recorded yet. */
+  private readonly landed: Landed[] = [];
 
   constructor(root: string) {
     this.root = root;
@@ -150,19 +123,29 @@ export class Store {
 
   private async doPut(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
     if (await this.has(expect.digest, expect.size)) return { digest: expect.digest, size: expect.size };
-    const final = this.path(expect.digest);
-    const partial = this.partialPath(expect.digest);
     try {
       await mkdir(join(this.root, BLOBS_DIR), { recursive: true });
       await mkdir(join(this.root, 'partial'), { recursive: true });
     } catch (err) {
       throw localWriteError(err, this.root);
     }
+    // This process alone writes the partial file (partial-lock.ts), so what it hashes is what the file holds.
+    const claim = await claimPartial(this.partialPath(expect.digest));
+    try {
+      return await this.putInto(claim, expect, openAt, onBytes);
+    } finally {
+      await claim.release();
+    }
+  }
+
+  private async putInto(claim: PartialClaim, expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
+    const final = this.path(expect.digest);
+    const partial = claim.path;
     // Resume: hash what an earlier attempt left, then ask the source for the rest (a ranged file has holes: not that).
     const journal = this.journalPath(expect.digest);
-    if (await stat(journal).catch(() => undefined)) await Promise.all([rm(partial, { force: true }), rm(journal, { force: true })]);
+    if (claim.shared && (await stat(journal).catch(() => undefined))) await Promise.all([rm(partial, { force: true }), rm(journal, { force: true })]);
     const hash = createHash('sha256');
-    const have = await resumeFrom(partial, expect.size, hash);
+    const have = claim.shared ? await resumeFrom(partial, expect.size, hash) : 0;
     const resumed = have > 0;
     const { startedAt, body } = await openAt(have);
     let skip = 0;
@@ -177,9 +160,9 @@ export class Store {
       await out.finish();
     } catch (err) {
       // What was received is on disk before an error propagates, so a resumed download starts after it;
-      // wrong bytes must not be resumed from: the partial file goes.
+      // wrong bytes must not be resumed from: the partial file goes (and a private one, which no run resumes).
       await out.abort(!(err instanceof IntegrityError));
-      if (err instanceof IntegrityError) await rm(partial, { force: true });
+      if (err instanceof IntegrityError || !claim.shared) await rm(partial, { force: true });
       throw err;
     }
     const found = digestOf(hash.digest('hex'));
@@ -187,13 +170,26 @@ export class Store {
       await rm(partial, { force: true });
       throw wholeMismatch(expect, size, found, resumed);
     }
+    let before: BigIntStats;
     try {
       await chmod(partial, 0o444); // blobs are immutable; bundles get copies (copyBlobOut), never links
+      before = await statBlob(partial);
       await rename(partial, final);
     } catch (err) {
       throw localWriteError(err, final);
     }
+    // Hashed as it streamed into a file no one else wrote: a proof once the clock has moved on (recordLandedProofs).
+    this.landed.push({ digest: expect.digest, final, before });
     return { digest: expect.digest, size };
+  }
+
+  /**
+   * Records the proofs of the blobs single-stream puts landed since the last call, with one clock mark for all
+   * (proof.ts recordStreamed); a blob left without one is hashed when it is first copied out, as before.
+   */
+  async recordLandedProofs(): Promise<number> {
+    const landed = this.landed.splice(0);
+    return recordStreamed(this.root, landed);
   }
 
   /** Stores a buffer whose digest is computed here (generated files such as a repository index). */
@@ -236,65 +232,4 @@ async function resumeFrom(partial: string, expectSize: number, hash: Hash): Prom
     for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20, end: have - 1 })) hash.update(chunk as Buffer);
   }
   return have;
-}
-
-interface BodyWrite {
-  out: BlobWriter;
-  hash: Hash;
-  /** Bytes at the start of the body already held (a source that restarted from 0). */
-  skip: number;
-  /** Bytes already in the partial file. */
-  have: number;
-  expect: Expectation;
-  resumed: boolean;
-  onBytes?: ((n: number) => void) | undefined;
-}
-
-/** Streams the source's bytes through the hash into the writer; the blob's size so far. More than locked: SIZE_MISMATCH. */
-async function writeBody(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, w: BodyWrite): Promise<number> {
-  const { out, hash, expect } = w;
-  let { skip } = w;
-  let size = w.have;
-  for await (const raw of body) {
-    let chunk = raw;
-    if (skip > 0) {
-      if (chunk.byteLength <= skip) {
-        skip -= chunk.byteLength;
-        continue;
-      }
-      chunk = chunk.subarray(skip);
-      skip = 0;
-    }
-    size += chunk.byteLength;
-    passedThrough(raw.byteLength);
-    if (size > expect.size) {
-      throw new IntegrityError({
-        code: 'SIZE_MISMATCH',
-        message: `${expect.subject}: received more than the locked ${expect.size} bytes`,
-        subject: expect.subject,
-        expected: String(expect.size),
-        found: `> ${expect.size}`,
-        hint: mismatchHint(expect.pinnedBy, w.resumed),
-      });
-    }
-    hash.update(chunk);
-    // Copied into the writer's buffer, so the network chunk is garbage at once; it writes 1 MiB at a time.
-    const wait = out.write(chunk);
-    if (wait) await wait;
-    w.onBytes?.(chunk.byteLength);
-  }
-  return size;
-}
-
-/** The whole blob's size or digest is not the locked one. */
-function wholeMismatch(expect: Expectation, size: number, found: Digest, resumed: boolean): IntegrityError {
-  const sizeWrong = size !== expect.size;
-  return new IntegrityError({
-    code: sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
-    message: sizeWrong ? `${expect.subject}: expected ${expect.size} bytes, received ${size}` : `${expect.subject}: expected ${expect.digest}, found ${found}`,
-    subject: expect.subject,
-    expected: sizeWrong ? String(expect.size) : expect.digest,
-    found: sizeWrong ? String(size) : found,
-    hint: mismatchHint(expect.pinnedBy, resumed),
-  });
 }

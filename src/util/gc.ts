@@ -70,3 +70,18 @@ export function steadyYoungGeneration(): void {
  * pass the parser whole). `--no-wasm-tier-up` set at run time does not take; this does (Node 20-24).
  */
 export const START_FLAGS = { flags: '--semi-space-growth-factor=1 --liftoff-only', fromMajor: 18, toMajor: 24 } as const;
+
+/**
+ * For a phase that streams gigabytes through short-lived Buffers (a build's downloads and licence reads): V8
+ * counts their bytes against the old generation's limit, which after each full collection is set from the small
+ * live heap (~11 MB): a 2.7 GB fetch made 100-200 full collections of its own (~5 s of CPU on the 2-core dev VM,
+ * issue #14), on top of passedThrough's. A heap growing factor of 5 while it runs leaves those to passedThrough's
+ * (every 256 MiB): a 2.0 GB fetch (bench/apt-fetch-cpu.ts) made 8 instead of 57-70, ~1.5 s less CPU, the same
+ * peak RSS (its young collections every 16 MiB still free the buffers). Returns what puts V8's own factor back.
+ */
+export function streamingPhase(): () => void {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < START_FLAGS.fromMajor || major > START_FLAGS.toMajor) return () => undefined;
+  setFlagsFromString('--heap-growing-percent=400');
+  return () => setFlagsFromString('--heap-growing-percent=0');
+}
