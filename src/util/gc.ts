@@ -29,9 +29,10 @@ function collect(): Collect | null {
  * every 64th time (256 MiB) the collection is a full one (~20-30 ms: some 10 in a 2.7 GB build).
  * Every 4 MiB rather than 16 (issue #14, session 8): at ~150 MB/s, 16 MiB of 64 KiB socket reads piled up
  * between two collections; their malloc'd bytes (glibc's brk heap, never given back once fragmented) set the
- * fetch's peak: live ArrayBuffers p90 31 → 17 MB, max 45 → 24, the fetch's peak RSS 154-157 → 134-137 MiB.
- * It also costs less CPU (user 24 → 18-19 s for nvidia-debian12's cold build): V8 no longer starts its own
- * full collections when the dead buffers trip its external-memory limit (bench/results/2026-12-06-build-memory-s8-dev.md).
+ * fetch's peak: live ArrayBuffers p90 31 → 17-20 MB, max 45-48 → 21-29, the fetch's peak RSS 153-157 → 131-134
+ * MiB. It costs less CPU, not more (user 24.3 → 21.4 s, means of 4-5 cold builds of nvidia-debian12): V8 no longer
+ * starts its own full collections when the dead buffers trip its external-memory limit
+ * (bench/results/2026-12-06-build-memory-s8-dev.md).
  */
 const EVERY = 4 * 1024 * 1024;
 const FULL_EVERY = 64;
