@@ -26,10 +26,16 @@ function collect(): Collect | null {
  * collection (a millisecond or two: little there survives) frees them. Buffers still queued in a stream when
  * it runs survive it and are promoted, and then only a full collection frees them: a cold build's fetch
  * piled up 30-40 MB of them and 15-20 MB of promoted heap garbage between V8's own full collections, so
- * every 16th time (256 MiB) the collection is a full one (~20-30 ms: some 10 in a 2.7 GB build).
+ * every 64th time (256 MiB) the collection is a full one (~20-30 ms: some 10 in a 2.7 GB build).
+ * Every 4 MiB rather than 16 (issue #14, session 8): at ~150 MB/s, 16 MiB of 64 KiB socket reads piled up
+ * between two collections; their malloc'd bytes (glibc's brk heap, never given back once fragmented) set the
+ * fetch's peak: live ArrayBuffers p90 31 → 17-20 MB, max 45-48 → 21-29, the fetch's peak RSS 153-157 → 131-134
+ * MiB. It costs less CPU, not more (user 24.3 → 21.4 s, means of 4-5 cold builds of nvidia-debian12): V8 no longer
+ * starts its own full collections when the dead buffers trip its external-memory limit
+ * (bench/results/2026-12-06-build-memory-s8-dev.md).
  */
-const EVERY = 16 * 1024 * 1024;
-const FULL_EVERY = 16;
+const EVERY = 4 * 1024 * 1024;
+const FULL_EVERY = 64;
 let passed = 0;
 let minors = 0;
 
@@ -42,8 +48,20 @@ export function passedThrough(bytes: number): void {
   collect()?.();
 }
 
+const releasers = new Set<() => void>();
+
+/**
+ * Registers what a module can let go of between phases (memory it keeps for reuse, that only its next use
+ * needs again: xz's WebAssembly memory); phaseDone() calls each before it collects. Must be safe to call at any
+ * time, also while the module is in use (whatever is in use keeps its own references).
+ */
+export function releaseAtPhaseEnd(release: () => void): void {
+  releasers.add(release);
+}
+
 /** A full collection, after a phase whose data is all garbage now (the lock's 67,000 index stanzas), so the next starts small. */
 export function phaseDone(): void {
+  for (const r of releasers) r();
   collect()?.();
 }
 

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
-import xz from 'xz-decompress';
 import { passedThrough } from '../../util/gc.js';
 import { docByBlocks } from './deb-blocks.js';
 import { nativeTar } from './deb-native.js';
+import { xzDecompressed } from './xz.js';
 
 /**
  * What a .deb says about its licence, read from its `usr/share/doc/<package>/copyright` (Debian Policy §12.5).
@@ -90,7 +90,7 @@ function decompressed(file: string, m: Member): Readable | string {
   const ext = m.name.slice('data.tar'.length);
   if (ext === '') return raw;
   if (ext === '.gz') return raw.pipe(createGunzip({ chunkSize: 1 << 16 }));
-  if (ext === '.xz') return Readable.fromWeb(new xz.XzReadableStream(Readable.toWeb(raw)));
+  if (ext === '.xz') return xzDecompressed(raw);
   if (ext === '.zst') return raw.pipe(zstdStream());
   raw.destroy();
   return `${m.name}: a member compression this reader does not take (gz, xz, zst and none are)`;

@@ -1,7 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import xz from 'xz-decompress';
 import { fetchSmall, openUrl } from '../../fetch/open.js';
 import { digestOf } from '../../store/digest.js';
 import { UpstreamError, isAbort } from '../../util/errors.js';
@@ -10,6 +8,7 @@ import type { BuildCtx } from '../source.js';
 import { fetchRelease, type VerifiedRelease } from './release.js';
 import type { TrustedRepo } from './repos.js';
 import type { IndexRef } from './types.js';
+import { xzDecompressed } from './xz.js';
 
 /** A Packages index located through a verified Release: its bytes are in the store under `sha256`. */
 export interface FetchedIndex {
@@ -140,10 +139,7 @@ export function readIndex(ix: FetchedIndex): AsyncIterable<Buffer> {
 function decompressed(ix: FetchedIndex): AsyncIterable<Buffer> {
   const raw = createReadStream(ix.blob, { highWaterMark: 1 << 16 });
   if (ix.compression === 'gz') return raw.pipe(createGunzip({ chunkSize: 1 << 16 }));
-  if (ix.compression === 'xz') {
-    const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
-    return Readable.fromWeb(new xz.XzReadableStream(web));
-  }
+  if (ix.compression === 'xz') return xzDecompressed(raw);
   return raw;
 }
 
