@@ -15,4 +15,7 @@ mkdir -p .carry
 tar -C "$W/quickstart" -cf - runtime | xz -T0 -6 >.carry/rt.tar.xz
 : >.carry/cjs.xz # the runtime above already holds this checkout's CLI (the batch swaps cjs.xz in when it is not empty)
 tar -C "$W" --exclude=quickstart/runtime -cf - quickstart | xz -T0 -6 >.carry/qs.tar.xz
+# BASE_RT=<runtime folder of another checkout, made by this node> rides along as `verify-base` (the before of an A/B).
+rm -f .carry/base-rt.tar.xz
+[ -z "${BASE_RT:-}" ] || tar -C "$BASE_RT" -cf - vault-bundle.cjs boot.cjs vault-bundle.cache | xz -T0 -6 >.carry/base-rt.tar.xz
 ls -l .carry

@@ -95,7 +95,7 @@ export const START_FLAGS = { flags: '--semi-space-growth-factor=1 --liftoff-only
  * live heap (~11 MB): a 2.7 GB fetch made 100-200 full collections of its own (~5 s of CPU on the 2-core dev VM,
  * issue #14), on top of passedThrough's. A heap growing factor of 5 while it runs leaves those to passedThrough's
  * (every 256 MiB): a 2.0 GB fetch (bench/apt-fetch-cpu.ts) made 8 instead of 57-70, ~1.5 s less CPU, the same
- * peak RSS (its young collections every 16 MiB still free the buffers). Returns what puts V8's own factor back.
+ * peak RSS (passedThrough's young collections, every 4 MiB, still free the buffers). Returns what puts V8's own factor back.
  */
 export function streamingPhase(): () => void {
   const major = Number(process.versions.node.split('.')[0]);
