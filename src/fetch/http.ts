@@ -45,6 +45,8 @@ export class HttpClient {
     const a = answered(res.statusCode, res.headers, url, o);
     if (a === 'restart' || a instanceof Error) {
       // A refusal's short body is read off (the connection stays usable); a 200/206 body we will not read is cut.
+      // Once cut, whatever the body says (an abort of the request's signal later) is heard by no one else.
+      res.body.on('error', () => undefined);
       if (res.statusCode === 200 || res.statusCode === 206) res.body.destroy();
       else res.body.resume();
       if (a instanceof Error) throw a;
