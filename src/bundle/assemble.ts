@@ -45,6 +45,11 @@ export async function assembleBundle(
     skipBlobs?: ReadonlySet<string>;
     /** Ctrl-C: stop between files; the temp folder is removed. */
     signal?: AbortSignal;
+    /**
+     * bundle.json's index when it is still in the making (a build's last licence reads): the blobs (the same
+     * digests) are copied meanwhile, and its texts written when it comes.
+     */
+    final?: Promise<BundleIndex>;
   } = {},
 ): Promise<AssembleResult> {
   const views = extra.views ?? {};
@@ -57,10 +62,6 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    // bundle.json and the SBOM are made before the copies, and their garbage collected: the heap they take
-    // (~15 MB for a 560-package bundle) is not stacked on the copies' hashing threads (issue #14, build peak).
-    const texts = [[INDEX, serializeIndex(index)], [SBOM, sbomJson(index)], ...Object.entries(views)] as const;
-    phaseDone();
     placer = await blobPlacer(store, extra.signal ?? new AbortController().signal);
     const { place, counts } = placer;
     // Several at a time: the copies and the hashing of those without a proof run side by side on every core.
@@ -81,8 +82,13 @@ export async function assembleBundle(
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
       await place(rf.digest, join(stage, rf.path));
     }
-    // The hashing workers go as soon as the last copy is done (~8 MB each: issue #14's peak RSS).
+    // The hashing workers go as soon as the last copy is done (~8 MB each: issue #14's peak RSS), before bundle.json
+    // and the SBOM are made (~15 MB of heap for a 560-package bundle): the two are not stacked (build peak).
     await placer.close();
+    const done = await (extra.final ?? index);
+    phaseDone(); // the fetch's and the licence reads' garbage goes first: the texts reuse its heap pages
+    const texts = [[INDEX, serializeIndex(done)], [SBOM, sbomJson(done)], ...Object.entries(views)] as const;
+    phaseDone();
     for (const a of blobs) {
       sums.push({ path: blobPath(hexOf(a.digest)), hex: hexOf(a.digest) });
       bytes += a.size;

@@ -8,6 +8,8 @@ export interface WithFactsOptions {
   manifest?: Manifest;
   /** Resolves once an artifact's blob is in the store (false: it will not come); absent: all are there. */
   stored?: (a: Locked) => Promise<boolean>;
+  /** Resolves when the downloads are over. */
+  fetchOver?: Promise<void>;
 }
 
 /**
@@ -24,7 +26,8 @@ export async function withFacts(artifacts: readonly Locked[], base: readonly Loc
       const items = artifacts.filter((a) => a.kind === s.kind);
       if (!s.facts || items.length === 0) return;
       const spec = section(s.section) as never;
-      for (const [id, f] of await s.facts(items, ctx, { spec, ...(o.stored ? { stored: o.stored } : {}) })) facts.set(id, f);
+      const when = { ...(o.stored ? { stored: o.stored } : {}), ...(o.fetchOver ? { fetchOver: o.fetchOver } : {}) };
+      for (const [id, f] of await s.facts(items, ctx, { spec, ...when })) facts.set(id, f);
     }),
   );
   const fromBase = new Map((base ?? []).map((b) => [`${b.id}\0${b.digest}`, b]));
@@ -59,9 +62,11 @@ export function factsAlongside(
   }
   const digestOfId = new Map(o.fetched.map((a) => [a.id, a.digest]));
   let over: boolean | undefined;
+  let ended!: () => void;
+  const fetchOver = new Promise<void>((r) => (ended = r));
   // Not fetched (a delta's base holds it): the store says whether it is there.
   const stored = (a: Locked) => (over === false ? Promise.resolve(false) : (waiting.get(a.digest)?.promise ?? Promise.resolve(true)));
-  const facts = withFacts(artifacts, base, ctx, { manifest: o.manifest, stored });
+  const facts = withFacts(artifacts, base, ctx, { manifest: o.manifest, stored, fetchOver });
   facts.catch(() => undefined); // handled where it is awaited
   return {
     report: (e) => {
@@ -71,6 +76,7 @@ export function factsAlongside(
     finish(ok) {
       over = ok;
       for (const w of waiting.values()) w.resolve(ok);
+      ended();
     },
     facts,
   };

@@ -120,15 +120,26 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
   const created = bundleCreated(f.lock);
   const runtime = await f.runtime;
   const expires = o.expires ? expiryOf(o.expires, created, o.now ?? new Date()) : undefined;
-  // The lock's artifacts with what their sources read from the fetched bytes (apt licences), read while fetching.
-  const lock = { ...f.lock, artifacts: await f.artifacts };
-  // The fetch's and the licence read's garbage (socket and pipe buffers, tar entries) goes before bundle.json
-  // and the SBOMs are made, so they reuse its heap pages instead of adding their own on top (util/gc.ts); so
-  // do the download's page-aligned write buffers (store/writer.ts).
+  const indexOf = (artifacts: Locked[]): BundleIndex => ({
+    ...makeIndex(m.manifest, { ...f.lock, artifacts }, created, runtime, f.baseRef),
+    ...(expires ? { expires } : {}),
+  });
+  // The download's page-aligned write buffers go before the copies (store/writer.ts).
   releaseIdleSlots();
-  phaseDone();
-  const index: BundleIndex = { ...makeIndex(m.manifest, lock, created, runtime, f.baseRef), ...(expires ? { expires } : {}) };
-  const extra = { views: viewsOf(f.lock), runtime, scripts: scriptsOf(m.manifest, runtime.length > 0), skipBlobs: f.fromBase, signal: ctx.signal };
+  // bundle.json's artifacts are the lock's with what their sources read from the fetched bytes (apt licences),
+  // read while fetching; the last reads (the small .debs come last) end seconds after the fetch: the blobs (the
+  // lock's digests) are copied meanwhile, and bundle.json and the SBOM are made when the facts are all in.
+  const final = f.artifacts.then(indexOf);
+  final.catch(() => undefined); // awaited by the assembly; a failed copy must not leave it unheard
+  const extra = {
+    views: viewsOf(f.lock),
+    runtime,
+    scripts: scriptsOf(m.manifest, runtime.length > 0),
+    skipBlobs: f.fromBase,
+    signal: ctx.signal,
+    final,
+  };
+  const index = indexOf(f.lock.artifacts);
   const made = await stageAndSwap(o, plan, index, extra, created);
   return {
     dir: plan.out,

@@ -69,6 +69,8 @@ export interface BuildCtx {
 export interface FactsOptions<Spec = unknown> {
   spec?: Spec | undefined;
   stored?: (item: Locked) => Promise<boolean>;
+  /** Resolves when the downloads are over (a build's reads may then use every core). */
+  fetchOver?: Promise<void>;
 }
 
 /**

@@ -116,6 +116,8 @@ export interface AptFactsOptions {
   spec?: { licences?: AptLicenceMode | undefined };
   /** Resolves true once the artifact's blob is in the store (a build reads while downloading), false: it will not come. */
   stored?: (a: Locked) => Promise<boolean>;
+  /** Resolves when the downloads are over: the reads still to do then use every core. */
+  fetchOver?: Promise<void>;
 }
 
 /**
@@ -125,8 +127,11 @@ export interface AptFactsOptions {
 export async function aptLicences(items: readonly Locked[], ctx: BuildCtx, o: AptFactsOptions = {}): Promise<Map<string, LicenceFacts>> {
   // One read per core: each runs the host's decompressor (deb-doc.ts) and node-tar's parse of its output. While
   // the downloads run (o.stored), one at a time: they hash on the other core, and each read's pipe buffers add
-  // to the fetch's own.
-  const limit = pLimit(o.stored ? 1 : Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism())));
+  // to the fetch's own. Once they are over, every core again: the reads of the small .debs that came last went
+  // on one at a time for ~5 s after a cold nvidia-debian12 fetch ended (issue #14), one core idle.
+  const cores = Math.max(1, Math.min(ctx.limits.concurrency, availableParallelism()));
+  const limit = pLimit(o.stored ? 1 : cores);
+  void o.fetchOver?.then(() => (limit.concurrency = cores));
   const here = async (a: Locked) => (o.stored ? await o.stored(a) : true) && !ctx.signal.aborted && (await ctx.store.has(a.digest, a.size));
   const read = new Map<string, Read>();
   const derived = new Map<string, LicenceFacts>();
