@@ -22,7 +22,7 @@ import type { BuildCtx, Locked } from '../sources/source.js';
 import { factsAlongside } from './facts.js';
 import { FileHashers } from './hash-workers.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
-import { phaseDone, streamingPhase } from '../util/gc.js';
+import { phaseDone } from '../util/gc.js';
 import { releaseIdleSlots } from '../store/writer.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
@@ -205,7 +205,6 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
   // A ranged download's whole-file hash runs on a worker thread, the workers shared by the downloads (hash-workers.ts).
   const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
-  const relax = streamingPhase();
   let tally: FetchTally;
   try {
     ({ tally } = await fetchTallied(
@@ -227,7 +226,6 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
     await Promise.all([runtimeReady.catch(() => undefined), facts.facts.catch(() => undefined)]); // let them finish (and clean up) first
     throw err;
   } finally {
-    relax();
     await hashers.close();
   }
   if (ctx.signal.aborted) throw new InterruptedError();

@@ -32,7 +32,9 @@ function collect(): Collect | null {
  * fetch's peak: live ArrayBuffers p90 31 → 17-20 MB, max 45-48 → 21-29, the fetch's peak RSS 153-157 → 131-134
  * MiB. It costs less CPU, not more (user 24.3 → 21.4 s, means of 4-5 cold builds of nvidia-debian12): V8 no longer
  * starts its own full collections when the dead buffers trip its external-memory limit
- * (bench/results/2026-12-06-build-memory-s8-dev.md).
+ * (bench/results/2026-12-06-build-memory-s8-dev.md). A heap growing factor of 5 during the fetch as well (V8's
+ * own full collections: 150-170 a cold build before these young ones) saved ~0.5-1 s of CPU more but cost 8-9 MiB
+ * of the build's peak (150-152 vs 142-143 MiB, same runs interleaved): not kept, the peak is issue #14's target.
  */
 const EVERY = 4 * 1024 * 1024;
 const FULL_EVERY = 64;
@@ -88,18 +90,3 @@ export function steadyYoungGeneration(): void {
  * pass the parser whole). `--no-wasm-tier-up` set at run time does not take; this does (Node 20-24).
  */
 export const START_FLAGS = { flags: '--semi-space-growth-factor=1 --liftoff-only', fromMajor: 18, toMajor: 24 } as const;
-
-/**
- * For a phase that streams gigabytes through short-lived Buffers (a build's downloads and licence reads): V8
- * counts their bytes against the old generation's limit, which after each full collection is set from the small
- * live heap (~11 MB): a 2.7 GB fetch made 100-200 full collections of its own (~5 s of CPU on the 2-core dev VM,
- * issue #14), on top of passedThrough's. A heap growing factor of 5 while it runs leaves those to passedThrough's
- * (every 256 MiB): a 2.0 GB fetch (bench/apt-fetch-cpu.ts) made 8 instead of 57-70, ~1.5 s less CPU, the same
- * peak RSS (passedThrough's young collections, every 4 MiB, still free the buffers). Returns what puts V8's own factor back.
- */
-export function streamingPhase(): () => void {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < START_FLAGS.fromMajor || major > START_FLAGS.toMajor) return () => undefined;
-  setFlagsFromString('--heap-growing-percent=400');
-  return () => setFlagsFromString('--heap-growing-percent=0');
-}
