@@ -7,6 +7,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
 import { passedThrough } from '../../util/gc.js';
 import { docByBlocks } from './deb-blocks.js';
+import { docLean } from './deb-lean.js';
 import { nativeTar } from './deb-native.js';
 import { xzDecompressed } from './xz.js';
 
@@ -173,6 +174,8 @@ export interface ReadDocOptions {
   native?: boolean;
   /** Off: a multi-block data.tar.xz is read whole too (deb-blocks.ts; the tests compare both). */
   blocks?: boolean;
+  /** Off: no lean read (deb-lean.ts), dpkg-deb and node-tar read every .deb (the tests compare both). */
+  lean?: boolean;
 }
 
 /** The copyright file (or the doc folder's link) of `pkg` in the .deb at `file`. */
@@ -185,6 +188,8 @@ export async function readDebDoc(file: string, pkg: string, o: ReadDocOptions = 
     // A data.tar.xz of several xz blocks: only those holding tar headers and the file are decompressed.
     const skipped = m.name === 'data.tar.xz' && o.blocks !== false ? await docByBlocks(file, m, dir, path, MAX_TEXT) : undefined;
     if (skipped) return skipped;
+    const lean = o.lean !== false ? await docLean(file, m, dir, path, MAX_TEXT) : undefined;
+    if (lean) return lean;
     const doc = await viaNative(file, m, dir, path);
     if (doc) return doc;
   }
