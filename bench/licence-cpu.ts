@@ -3,12 +3,13 @@
  * (<cache>/facts/apt-copyright-1/<hex digest>-<hex name>.json names the blob and the package), two at a time as a
  * build on two cores reads them. Prints the main thread's CPU (process.cpuUsage) and the children's (utime+stime of
  * waited-for children, /proc/self/stat), and writes every DebDoc to --out as JSON (to compare two readers' facts).
- *   npx tsx bench/licence-cpu.ts --cache DIR [--out docs.json] [--jobs 2] [--mode default|dpkg|js|noblocks]
+ *   npx tsx bench/licence-cpu.ts --cache DIR [--list FILE] [--out docs.json] [--jobs 2] [--mode default|dpkg|full|js|noblocks]
+ * (dpkg: no lean read, as before session 8; full: dpkg-deb + node-tar for every .deb, multi-block ones too)
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { type DebDoc, readDebDoc } from '../src/sources/apt/deb-doc.js';
+import { type DebDoc, type ReadDocOptions, readDebDoc } from '../src/sources/apt/deb-doc.js';
 
 function arg(name: string, dflt?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,12 +27,29 @@ const cache = arg('cache');
 if (!cache) throw new Error('--cache DIR');
 const mode = arg('mode', 'default')!;
 const jobs = Number(arg('jobs', '2'));
-const names = readdirSync(join(cache, 'facts', 'apt-copyright-1')).filter((n) => n.endsWith('.json'));
-const items = names.map((n) => {
-  const [hex, name] = n.slice(0, -5).split('-') as [string, string];
-  return { file: join(cache, 'blobs', 'sha256', hex), pkg: Buffer.from(name, 'hex').toString('utf8'), hex };
-});
-const o = mode === 'js' ? { native: false } : mode === 'noblocks' ? { blocks: false } : mode === 'dpkg' ? { lean: false } : {};
+// --list FILE: lines "<hex digest> <package>" instead (e.g. every multi-block .deb of the cache, read or not).
+const list = arg('list');
+const items = list
+  ? readFileSync(list, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [hex, pkg] = l.split(' ') as [string, string];
+        return { file: join(cache, 'blobs', 'sha256', hex), pkg, hex };
+      })
+  : readdirSync(join(cache, 'facts', 'apt-copyright-1'))
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => {
+        const [hex, name] = n.slice(0, -5).split('-') as [string, string];
+        return { file: join(cache, 'blobs', 'sha256', hex), pkg: Buffer.from(name, 'hex').toString('utf8'), hex };
+      });
+const modes: Record<string, ReadDocOptions> = {
+  js: { native: false },
+  noblocks: { blocks: false },
+  dpkg: { lean: false },
+  full: { lean: false, blocks: false },
+};
+const o = modes[mode] ?? {};
 const limit = pLimit(jobs);
 const c0 = childCpu();
 const u0 = process.cpuUsage();
