@@ -12,7 +12,8 @@ import { type XzBlocks, blockOf, blockReader, xzBlocks } from './xz-blocks.js';
  * It answers only when it finds the file or link, from archives it reads exactly as node-tar does (deb-doc.ts's
  * reader): plain ustar or GNU headers, GNU long names and long link names. Anything else (a PAX header, a
  * checksum or number it does not take, a body on a type that has none, the end of the archive, xz missing or
- * failing) is undefined, and the caller reads the whole stream as before.
+ * failing) is undefined, and the caller reads the whole stream as before. The same walker (walkTar) reads the
+ * one stream of any other .deb for the lean read (deb-lean.ts).
  */
 
 /** What it finds: the copyright file or the doc folder's link (deb-doc.ts's DebDoc of those kinds). */

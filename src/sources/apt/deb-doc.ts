@@ -16,7 +16,8 @@ import { xzDecompressed } from './xz.js';
  * The .deb is an ar archive (deb(5)): `debian-binary`, `control.tar.*`, `data.tar.*`; the data member is
  * streamed out of the file (never read whole: a CUDA .deb is gigabytes) through its decompressor (gzip, xz or
  * zstd, as dpkg-deb(1) -Z writes them) and node-tar's parser, and the stream stops once the copyright file
- * has been read.
+ * has been read. Most .debs are answered before that by the lean read (deb-lean.ts: one decompressor, a header
+ * walker) or the block reader (deb-blocks.ts); this read stands for whatever those leave.
  */
 export type DebDoc =
   /** The copyright file: its sha256 (over every byte) and its text (the first MAX_TEXT bytes). */
@@ -174,7 +175,7 @@ export interface ReadDocOptions {
   native?: boolean;
   /** Off: a multi-block data.tar.xz is read whole too (deb-blocks.ts; the tests compare both). */
   blocks?: boolean;
-  /** Off: no lean read (deb-lean.ts), dpkg-deb and node-tar read every .deb (the tests compare both). */
+  /** Off: no lean read (deb-lean.ts): dpkg-deb and node-tar read what the block reader does not answer (the tests compare both). */
   lean?: boolean;
 }
 
