@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { BlockReader, type XzBlocks, blockOf, xzBlocks } from './xz-blocks.js';
+import type { ChunkReader } from './chunk-reader.js';
+import { type XzBlocks, blockOf, blockReader, xzBlocks } from './xz-blocks.js';
 
 /**
  * The copyright file (or the doc folder's link) of a .deb whose data.tar.xz has several xz blocks, reading only
@@ -11,7 +12,8 @@ import { BlockReader, type XzBlocks, blockOf, xzBlocks } from './xz-blocks.js';
  * It answers only when it finds the file or link, from archives it reads exactly as node-tar does (deb-doc.ts's
  * reader): plain ustar or GNU headers, GNU long names and long link names. Anything else (a PAX header, a
  * checksum or number it does not take, a body on a type that has none, the end of the archive, xz missing or
- * failing) is undefined, and the caller reads the whole stream as before.
+ * failing) is undefined, and the caller reads the whole stream as before. The same walker (walkTar) reads the
+ * one stream of any other .deb for the lean read (deb-lean.ts).
  */
 
 /** What it finds: the copyright file or the doc folder's link (deb-doc.ts's DebDoc of those kinds). */
@@ -76,7 +78,7 @@ function plain(p: string): string {
 }
 
 /** Reads `size` bytes of a found file: its sha256 and its first `maxText` bytes as text. */
-async function body(r: BlockReader, size: number, maxText: number): Promise<{ sha256: string; text: string } | undefined> {
+async function body(r: ChunkReader, size: number, maxText: number): Promise<{ sha256: string; text: string } | undefined> {
   const h = createHash('sha256');
   const parts: Buffer[] = [];
   let kept = 0;
@@ -91,20 +93,24 @@ async function body(r: BlockReader, size: number, maxText: number): Promise<{ sh
   return { sha256: h.digest('hex'), text: Buffer.concat(parts).toString('utf8') };
 }
 
-async function walk(x: XzBlocks, dir: string, path: string, maxText: number): Promise<FoundDoc | undefined> {
-  let r = BlockReader.at(x, 0);
-  if (!r) return undefined;
+/**
+ * Where the reader goes on to reach uncompressed offset `next`: the same reader, or another that starts nearer it
+ * (the caller has stopped `r`), or undefined when it cannot.
+ */
+export type Jump = (r: ChunkReader, next: number) => Promise<ChunkReader | undefined>;
+
+/**
+ * Walks the tar that `first` reads, header by header, until `dir`'s link or the file `path` is read; undefined for
+ * anything it does not read exactly as node-tar does (see above) or an archive without either. Stops the reader.
+ */
+export async function walkTar(first: ChunkReader, jump: Jump | undefined, dir: string, path: string, maxText: number): Promise<FoundDoc | undefined> {
+  let r: ChunkReader | undefined = first;
   try {
     let next = 0;
     const long: { path?: string; linkpath?: string } = {};
     for (;;) {
-      const k = blockOf(x, next);
-      if (k > blockOf(x, r.pos) && x.blocks[k]!.from - r.pos >= RESTART_MIN_BYTES) {
-        await r.stop();
-        r = BlockReader.at(x, k);
-        if (!r) return undefined;
-      }
-      if (next < r.pos || !(await r.skip(next - r.pos))) return undefined;
+      if (jump) r = await jump(r, next);
+      if (!r || next < r.pos || !(await r.skip(next - r.pos))) return undefined;
       const b = await r.read(BLOCK);
       const h = b && parseHeader(b, long);
       if (!h || h === 'null') return undefined;
@@ -130,9 +136,22 @@ async function walk(x: XzBlocks, dir: string, path: string, maxText: number): Pr
   }
 }
 
+/** From a reader at block k to one at the block holding `next`, when that skips enough to pay for a new xz. */
+function blockJump(x: XzBlocks): Jump {
+  return async (r, next) => {
+    const k = blockOf(x, next);
+    if (k > blockOf(x, r.pos) && x.blocks[k]!.from - r.pos >= RESTART_MIN_BYTES) {
+      await r.stop();
+      return blockReader(x, k);
+    }
+    return r;
+  };
+}
+
 /** The doc of `pkg` from the data.tar.xz member (`size` bytes from `start`) when it has several blocks; else undefined. */
 export async function docByBlocks(file: string, m: { start: number; size: number }, dir: string, path: string, maxText: number): Promise<FoundDoc | undefined> {
   const x = await xzBlocks(file, m.start, m.size);
   if (!x || x.blocks.length < 2) return undefined;
-  return walk(x, dir, path, maxText);
+  const r = blockReader(x, 0);
+  return r && walkTar(r, blockJump(x), dir, path, maxText);
 }

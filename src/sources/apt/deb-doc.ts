@@ -7,6 +7,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { Parser, type ReadEntry } from 'tar';
 import { passedThrough } from '../../util/gc.js';
 import { docByBlocks } from './deb-blocks.js';
+import { docLean } from './deb-lean.js';
 import { nativeTar } from './deb-native.js';
 import { xzDecompressed } from './xz.js';
 
@@ -15,7 +16,8 @@ import { xzDecompressed } from './xz.js';
  * The .deb is an ar archive (deb(5)): `debian-binary`, `control.tar.*`, `data.tar.*`; the data member is
  * streamed out of the file (never read whole: a CUDA .deb is gigabytes) through its decompressor (gzip, xz or
  * zstd, as dpkg-deb(1) -Z writes them) and node-tar's parser, and the stream stops once the copyright file
- * has been read.
+ * has been read. Most .debs are answered before that by the lean read (deb-lean.ts: one decompressor, a header
+ * walker) or the block reader (deb-blocks.ts); this read stands for whatever those leave.
  */
 export type DebDoc =
   /** The copyright file: its sha256 (over every byte) and its text (the first MAX_TEXT bytes). */
@@ -173,6 +175,8 @@ export interface ReadDocOptions {
   native?: boolean;
   /** Off: a multi-block data.tar.xz is read whole too (deb-blocks.ts; the tests compare both). */
   blocks?: boolean;
+  /** Off: no lean read (deb-lean.ts): dpkg-deb and node-tar read what the block reader does not answer (the tests compare both). */
+  lean?: boolean;
 }
 
 /** The copyright file (or the doc folder's link) of `pkg` in the .deb at `file`. */
@@ -185,6 +189,8 @@ export async function readDebDoc(file: string, pkg: string, o: ReadDocOptions = 
     // A data.tar.xz of several xz blocks: only those holding tar headers and the file are decompressed.
     const skipped = m.name === 'data.tar.xz' && o.blocks !== false ? await docByBlocks(file, m, dir, path, MAX_TEXT) : undefined;
     if (skipped) return skipped;
+    const lean = o.lean !== false ? await docLean(file, m, dir, path, MAX_TEXT) : undefined;
+    if (lean) return lean;
     const doc = await viaNative(file, m, dir, path);
     if (doc) return doc;
   }

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { signalChild } from '../../util/proc.js';
+import { ChunkReader, stopChild } from './chunk-reader.js';
 import { onPath } from './deb-native.js';
 
 /**
@@ -137,92 +137,15 @@ function streamFrom(x: XzBlocks, k: number): Readable {
  * The uncompressed bytes of `x` from the start of block k on, decoded by the host's xz, read by exact counts.
  * Undefined when there is no xz on PATH.
  */
-export class BlockReader {
-  /** Uncompressed offset of the next byte read returns. */
-  pos: number;
-  private readonly chunks: Buffer[] = [];
-  private have = 0;
-  private ended = false;
-  private readonly it: AsyncIterator<Buffer>;
-
-  private constructor(
-    private readonly child: ReturnType<typeof spawn>,
-    private readonly input: Readable,
-    from: number,
-  ) {
-    this.pos = from;
-    this.it = (child.stdout as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  }
-
-  static at(x: XzBlocks, k: number): BlockReader | undefined {
-    const xz = onPath('xz');
-    if (!xz) return undefined;
-    const child = spawn(xz, ['-dc'], { env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'ignore'] });
-    const input = streamFrom(x, k);
-    // xz stopped early closes its input: that is no error of ours.
-    child.stdin.on('error', () => input.destroy());
-    input.on('error', () => child.stdin.destroy());
-    input.pipe(child.stdin);
-    child.on('error', () => undefined); // a failed start ends the output: reads come back short
-    return new BlockReader(child, input, x.blocks[k]!.from);
-  }
-
-  /** One more chunk of xz's output; false at its end. */
-  private async pull(): Promise<boolean> {
-    if (this.ended) return false;
-    const r = await this.it.next().catch(() => ({ done: true as const, value: undefined }));
-    if (r.done) {
-      this.ended = true;
-      return false;
-    }
-    this.chunks.push(r.value);
-    this.have += r.value.length;
-    return true;
-  }
-
-  /** Exactly n bytes (one buffer), or undefined when the stream ends first. */
-  async read(n: number): Promise<Buffer | undefined> {
-    while (this.have < n) if (!(await this.pull())) return undefined;
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    this.chunks.length = 0;
-    const out = all.subarray(0, n);
-    if (all.length > n) this.chunks.push(all.subarray(n));
-    this.have -= n;
-    this.pos += n;
-    return out;
-  }
-
-  /** Passes over n bytes (whole chunks dropped, none copied); false when the stream ends first. */
-  async skip(n: number): Promise<boolean> {
-    while (n > 0) {
-      if (this.have === 0 && !(await this.pull())) return false;
-      const c = this.chunks[0]!;
-      const step = Math.min(n, c.length);
-      if (step === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(step);
-      this.have -= step;
-      this.pos += step;
-      n -= step;
-    }
-    return true;
-  }
-
-  /** Stops xz (the rest is not wanted) and waits for it to go. */
-  async stop(): Promise<void> {
-    const gone = new Promise<void>((resolve) => {
-      // Gone already, or never started (no pid: a failed spawn emits 'error', maybe no 'close').
-      if (this.child.pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) resolve();
-      else {
-        this.child.once('close', () => resolve());
-        this.child.once('error', () => resolve());
-      }
-    });
-    // Its input closed (EOF: xz waiting for more bytes ends) and its output closed (xz writing ends by SIGPIPE).
-    this.input.destroy();
-    this.child.stdin?.destroy();
-    this.child.stdout?.destroy();
-    const timer = setTimeout(() => signalChild(this.child, 'SIGKILL'), 5000);
-    await gone;
-    clearTimeout(timer);
-  }
+export function blockReader(x: XzBlocks, k: number): ChunkReader | undefined {
+  const xz = onPath('xz');
+  if (!xz) return undefined;
+  const child = spawn(xz, ['-dc'], { env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'ignore'] });
+  const input = streamFrom(x, k);
+  // xz stopped early closes its input: that is no error of ours.
+  child.stdin.on('error', () => input.destroy());
+  input.on('error', () => child.stdin.destroy());
+  input.pipe(child.stdin);
+  child.on('error', () => undefined); // a failed start ends the output: reads come back short
+  return new ChunkReader(child.stdout, x.blocks[k]!.from, () => stopChild(child, input));
 }
