@@ -1,15 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { docByBlocks } from '../src/sources/apt/deb-blocks.js';
 import { readDebDoc } from '../src/sources/apt/deb-doc.js';
 import { xzBlocks } from '../src/sources/apt/xz-blocks.js';
+import { writeDocTree } from './helpers/deb-tree.js';
 import { tempDir } from './helpers/tmp.js';
 
 const MAX_TEXT = 4 << 20;
-const COPYRIGHT = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 2026 Test\nLicense: MIT\n';
 
 /** An ar archive (deb(5)) of the given members, written by hand: 60-byte headers, 2-byte aligned. */
 function ar(members: [string, Buffer][]): Buffer {
@@ -35,17 +34,7 @@ interface Tree {
 /** A .deb of package `pkg` made by the real GNU tar and xz, its data.tar.xz in xz blocks of `blockSize`. */
 async function makeDeb(dir: string, pkg: string, t: Tree): Promise<string> {
   const root = join(dir, `root-${pkg}`);
-  await mkdir(join(root, 'usr/lib'), { recursive: true });
-  await mkdir(join(root, 'usr/share/doc'), { recursive: true });
-  if (t.big !== false) await writeFile(join(root, 'usr/lib/libbig.so.1'), Buffer.concat(new Array<Buffer>(160).fill(randomBytes(64 << 10)))); // quick to compress
-  if (t.longName) await writeFile(join(root, 'usr/lib', `${'l'.repeat(150)}.so`), 'x');
-  if (t.copyright === 'link') {
-    await mkdir(join(root, 'usr/share/doc/other'), { recursive: true });
-    await symlink('other', join(root, 'usr/share/doc', pkg));
-  } else {
-    await mkdir(join(root, 'usr/share/doc', pkg), { recursive: true });
-    if (t.copyright !== 'none') await writeFile(join(root, 'usr/share/doc', pkg, 'copyright'), COPYRIGHT);
-  }
+  await writeDocTree(root, pkg, { ...t, bigBlocks: t.big !== false ? 160 : 0 });
   const tar = join(dir, `${pkg}.tar`);
   execFileSync('tar', ['-cf', tar, `--format=${t.format ?? 'gnu'}`, '--sort=name', '--owner=0', '--group=0', '-C', root, '.']);
   execFileSync('xz', ['-0', '-T1', `--block-size=${t.blockSize ?? '1MiB'}`, '-k', tar]);

@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readDebDoc } from '../src/sources/apt/deb-doc.js';
 import { docLean } from '../src/sources/apt/deb-lean.js';
+import { writeDocTree } from './helpers/deb-tree.js';
 import { tempDir } from './helpers/tmp.js';
 
 const MAX_TEXT = 4 << 20;
-const COPYRIGHT = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 2026 Test\nLicense: MIT\n';
 
 interface Tree {
   copyright: 'file' | 'link' | 'none';
@@ -23,17 +23,7 @@ async function tree(dir: string, pkg: string, t: Tree): Promise<string> {
   const root = join(dir, `root-${pkg}-${randomBytes(4).toString('hex')}`);
   await mkdir(join(root, 'DEBIAN'), { recursive: true });
   await writeFile(join(root, 'DEBIAN/control'), `Package: ${pkg}\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.org>\nDescription: test\n`);
-  await mkdir(join(root, 'usr/lib'), { recursive: true });
-  await mkdir(join(root, 'usr/share/doc'), { recursive: true });
-  if (t.big) await writeFile(join(root, 'usr/lib/libbig.so.1'), Buffer.concat(new Array<Buffer>(48).fill(randomBytes(64 << 10))));
-  if (t.longName) await writeFile(join(root, 'usr/lib', `${'l'.repeat(150)}.so`), 'x');
-  if (t.copyright === 'link') {
-    await mkdir(join(root, 'usr/share/doc/other'), { recursive: true });
-    await symlink('other', join(root, 'usr/share/doc', pkg));
-  } else {
-    await mkdir(join(root, 'usr/share/doc', pkg), { recursive: true });
-    if (t.copyright === 'file') await writeFile(join(root, 'usr/share/doc', pkg, 'copyright'), COPYRIGHT);
-  }
+  await writeDocTree(root, pkg, { ...t, bigBlocks: t.big ? 48 : 0 });
   return root;
 }
 
