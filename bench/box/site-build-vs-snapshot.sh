@@ -14,7 +14,8 @@
 #        (default "1": one stream a file, as before #16's ranged downloads) and once per VAULT_FETCH_THREADS value in
 #        THREADS_ALSO (default "0": ranged parts on the main thread, as before session 8's fetch threads; the build
 #        as it is takes 4 threads on 16 cores: fetch/part-threads.ts); each build's --json events go to
-#        build-<variant>-<round>.jsonl and its phase times (lock, resolve, fetch, assemble) to phases.tsv;
+#        build-<variant>-<round>.jsonl, its phase times (lock, resolve, fetch, assemble) to phases.tsv and its peak
+#        RSS (KiB) to rss.tsv;
 #      huggingface_hub.snapshot_download(repo, revision=<commit>, max_workers=8) from the same proxy,
 #    checks every file of both against the model's sha256s, and writes site-build-vs-snapshot.json (best of each,
 #    ratio = snapshot_download / build; the target is >= 1.5) and the logs to $OUT (default ./site-build-vs-snapshot-out).
@@ -191,7 +192,11 @@ build_once() { # <variant> <round> [--streams N]
   shift 2
   rm -rf "$WORK/build-cache" "$WORK/build-out" "$WORK/hub.lock.json"
   t0=$(now)
-  env ${FETCH_THREADS:+VAULT_FETCH_THREADS=$FETCH_THREADS} $VB --json --cache-dir "$WORK/build-cache" "$@" build "$WORK/hub.yaml" --out "$WORK/build-out" --runtime none >"$OUT/build-$variant-$round.jsonl" 2>>"$OUT/run.log" ||
+  # python3's getrusage of children: the peak RSS of the largest process (node under the runtime's sh), in KiB.
+  python3 -c 'import resource, subprocess, sys
+r = subprocess.run(sys.argv[2:])
+open(sys.argv[1], "a").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + "\n")
+sys.exit(r.returncode)' "$WORK/rss-$variant-$round" env ${FETCH_THREADS:+VAULT_FETCH_THREADS=$FETCH_THREADS} $VB --json --cache-dir "$WORK/build-cache" "$@" build "$WORK/hub.yaml" --out "$WORK/build-out" --runtime none >"$OUT/build-$variant-$round.jsonl" 2>>"$OUT/run.log" ||
     { log "build $variant failed:"; tail -5 "$OUT/build-$variant-$round.jsonl" | tee -a "$OUT/run.log"; exit 1; }
   dt=$(python3 -c "print(round($(now) - $t0, 3))")
   python3 - "$WORK/model-bundle/bundle.json" "$WORK/build-out/bundle.json" <<'PY'
@@ -212,12 +217,14 @@ if dl: row.append(("last-download-done", round(max(dl) - t0, 3)))
 print("\t".join([variant, rnd] + [f"{p}={s}" for p, s in row]))
 PY
   printf '%s\t%s\t%s\n' "$variant" "$round" "$dt" >>"$OUT/times.tsv"
+  printf '%s\t%s\t%s\n' "$variant" "$round" "$(cat "$WORK/rss-$variant-$round")" >>"$OUT/rss.tsv"
   log "round $round: vault-bundle build ($variant) ${dt} s: $(tail -1 "$OUT/phases.tsv" | cut -f3- | tr '\t' ' ')"
 }
 
 # 4. Each client REPEATS times, taking turns, each into an empty destination; every file checked after.
 : >"$OUT/times.tsv"
 : >"$OUT/phases.tsv"
+: >"$OUT/rss.tsv"
 r=1
 while [ "$r" -le "$REPEATS" ]; do
   FETCH_THREADS=
@@ -265,6 +272,15 @@ except ImportError:
 try:
     out["curl_mb_per_s"] = [l.rstrip("\n").split("\t") for l in open(sys.argv[1].replace("times.tsv", "curl.tsv")) if l.strip()]
 except OSError:
+    pass
+try:
+    rss = {}
+    for l in open(sys.argv[1].replace("times.tsv", "rss.tsv")):
+        if l.strip():
+            who, _, kib = l.rstrip("\n").split("\t")
+            rss[who] = max(rss.get(who, 0), round(int(kib) / 1024, 1))
+    out["peak_rss_mib"] = rss
+except (OSError, ValueError):
     pass
 if "snapshot_download" in best:
     out["ratio_snapshot_over_build"] = round(best["snapshot_download"] / best["build"], 3)
