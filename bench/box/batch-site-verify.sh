@@ -18,7 +18,7 @@ nvidia-smi -L; nproc; python3 -c 'import huggingface_hub; print("hf", huggingfac
 log "field: ./verify (the gate hashes the runtime with python3's hashlib when python3 is there)"
 ( cd "$W/b/quickstart" && time sh ./verify ) 2>&1 | tail -5
 log "site build vs snapshot"; mkdir -p "$OUT/site"
-( cd "$W" && OUT="$OUT/site" WORK=/var/tmp/sbs REPEATS=2 STREAMS_ALSO="${STREAMS_ALSO-}" THREADS_ALSO="${THREADS_ALSO-0 2}" timeout 200 sh "$R/bench/box/site-build-vs-snapshot.sh" "$W/b/quickstart" >"$OUT/site/stdout.txt" 2>&1 ); log "site rc=$?"
+( cd "$W" && OUT="$OUT/site" WORK=/var/tmp/sbs REPEATS=2 STREAMS_ALSO="${STREAMS_ALSO-}" THREADS_ALSO="${THREADS_ALSO-0 4}" timeout 200 sh "$R/bench/box/site-build-vs-snapshot.sh" "$W/b/quickstart" >"$OUT/site/stdout.txt" 2>&1 ); log "site rc=$?"
 cat "$OUT/site/site-build-vs-snapshot.json" 2>&1; cat "$OUT/site/curl.tsv" "$OUT/site/phases.tsv" 2>/dev/null | head -24
 rm -rf /var/tmp/sbs
 if [ "${ONLY:-}" != site ]; then
