@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { InterruptedError } from '../util/errors.js';
-import { type Ahead, type HashResult, type HashTuning, type Segment, TICK_BYTES, hashJob, hashTuning, startHashWorker } from './hash-worker.js';
+import { type HashResult, type HashTuning, type Segment, TICK_BYTES, hashJob, hashTuning, startHashWorker } from './hash-worker.js';
 
 export { type HashResult, type Segment, MAX_THREADS, READ_BYTES, hashTuning } from './hash-worker.js';
 
@@ -142,7 +142,7 @@ export class HashPool {
             if (read - told >= TICK_BYTES) o.onBytes?.(j, (told = read));
           }
         : undefined;
-      const [r] = await hashHere([job], { buf, ahead: this.tuning.ahead, aheadBytes: this.tuning.aheadBytes, sliceBytes: POOL_SLICE_BYTES, ...(o.signal ? { signal: o.signal } : {}), ...(onBytes ? { onBytes } : {}) });
+      const [r] = await hashHere([job], { buf, sliceBytes: POOL_SLICE_BYTES, ...(o.signal ? { signal: o.signal } : {}), ...(onBytes ? { onBytes } : {}) });
       if (this.closed) throw interrupted();
       done(id, r!);
     }
@@ -210,11 +210,9 @@ const SLICE_BYTES = 8 << 20;
  */
 export async function hashHere(
   jobs: readonly HashJob[],
-  o: { chunkBytes?: number; buf?: Buffer; sliceBytes?: number; signal?: AbortSignal; ahead?: Ahead; aheadBytes?: number } & Progress = {},
+  o: { chunkBytes?: number; buf?: Buffer; sliceBytes?: number; signal?: AbortSignal } & Progress = {},
 ): Promise<HashResult[]> {
-  const tuning = hashTuning();
-  const buf = o.buf ?? Buffer.allocUnsafe(o.chunkBytes ?? tuning.readBytes);
-  const { ahead = tuning.ahead, aheadBytes = tuning.aheadBytes } = o;
+  const buf = o.buf ?? Buffer.allocUnsafe(o.chunkBytes ?? hashTuning().readBytes);
   const slice = o.sliceBytes ?? SLICE_BYTES;
   const out: HashResult[] = [];
   let since = performance.now();
@@ -228,7 +226,7 @@ export async function hashHere(
   for (const job of jobs) {
     await breathe();
     if (job.length <= slice) {
-      out.push(await hashJob(job.segments, buf, undefined, undefined, ahead, aheadBytes));
+      out.push(hashJob(job.segments, buf));
       o.onDone?.(job, out.at(-1)!);
       continue;
     }
@@ -236,7 +234,7 @@ export async function hashHere(
     let read = 0;
     let error: string | undefined;
     for (const part of slices(job.segments, slice)) {
-      const r = await hashJob(part.segments, buf, h, undefined, ahead, aheadBytes);
+      const r = hashJob(part.segments, buf, h);
       read += r.read;
       if (r.error) error = r.error;
       if (r.error || r.read < part.length) break; // a short file: the digest of what is there, as a worker gives
