@@ -9,7 +9,8 @@
 # bundle of generated data, then verifies it. Environment: OUT (results folder, default ./verify-bench-out), WORK
 # (scratch on a disk with 2.2 x GIB free; default /var/tmp/vault-verify-bench), GIB (default 16), FILES (default
 # 64), REPEATS (default 3), BUDGET_S (seconds for the warm rounds: no new round starts after it, default 240),
-# COLD=0 (skip the cold pair, which drops the page cache), THREADS (verify --threads; default: every core), CJS
+# COLD=0 (skip the cold pairs, which drop the page cache), COLD_VARIANTS (like VARIANTS, each timed cold after a cold
+# cat of its own; empty: none), THREADS (verify --threads; default: every core), CJS
 # (the vault-bundle.cjs to time; default: BUNDLE's), BASE_CJS (optional: a second one, e.g. main's, timed as
 # `verify-base`; a boot.cjs beside its vault-bundle.cjs and vault-bundle.cache runs that script from its code cache,
 # as the entry points do), VARIANTS (`label=ENV=v ENV2=v;label2=...`; default below), KEEP=1 (keep WORK).
@@ -34,6 +35,9 @@ NODE="$B/runtime/node"
 PLAIN="$B/runtime/vault-bundle.cjs"
 if [ -n "${CJS:-}" ] || [ ! -f "$B/runtime/boot.cjs" ]; then CJS=${CJS:-$PLAIN}; else CJS="$B/runtime/boot.cjs"; fi
 VARIANTS=${VARIANTS:-"verify=;keep-workers=VAULT_HASH_RETIRE=0;main-idle=VAULT_HASH_MAIN=0;read-1m=VAULT_HASH_READ_KIB=1024;read-4m=VAULT_HASH_READ_KIB=4096;read-8m=VAULT_HASH_READ_KIB=8192;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14;old-8=VAULT_HASH_OLD_MB=8;arena-2=MALLOC_ARENA_MAX=2"}
+# Cold variants, each as a cold pair (cat, then verify) after the plain one: bigger reads (a bigger first read-ahead
+# window of the kernel for each file, fewer waits at file starts).
+COLD_VARIANTS=${COLD_VARIANTS-"read-1m=VAULT_HASH_READ_KIB=1024"}
 mkdir -p "$OUT" "$WORK/data"
 log() { echo "[$(date -u +%T)] $*" | tee -a "$OUT/log.txt"; }
 [ -x "$NODE" ] || { cp "$NODE" "$WORK/node" && chmod 700 "$WORK/node" && NODE="$WORK/node"; }
@@ -130,6 +134,12 @@ run "verify --threads 32" warm "'$NODE' '$CJS' -q verify --threads 32 ."
 if [ "${COLD:-1}" != 0 ]; then
   run cat cold "cat \$(cat '$WORK/list') >/dev/null"
   run verify cold "'$NODE' '$CJS' -q verify $T ."
+  # Cold variants (the disk's speed varies run to run: each after a cat of its own, the ratio per pair in the summary).
+  echo "$COLD_VARIANTS" | tr ';' '\n' | while IFS= read -r v; do
+    [ -n "$v" ] || continue
+    run "cat-${v%%=*}" cold "cat \$(cat '$WORK/list') >/dev/null"
+    run "${v%%=*}" cold "env ${v#*=} '$NODE' '$CJS' -q verify $T ."
+  done
 fi
 log "runs done"
 
@@ -158,6 +168,8 @@ out = {'cores': int(sys.argv[2]), 'gib': int(sys.argv[3]), 'files': int(sys.argv
        'variant_ratios_vs_best_peer': {k: round(peer / x, 3) for k, x in best.items()
                                        if peer and k.endswith('warm') and not k.startswith(fixed)},
        'cold_ratio_vs_cat': round(c / vc, 3) if vc and c else None, 'cold_target': 0.95,
+       'cold_variant_ratios_vs_their_cat': {k[:-5]: round(best['cat-' + k[:-5] + ' cold'] / x, 3) for k, x in best.items()
+                                            if k.endswith(' cold') and 'cat-' + k[:-5] + ' cold' in best},
        'verify_peak_rss_mib': round(max(verify_rss or [0]) / 1024), 'rss_target_mib': 200}
 open(sys.argv[5], 'w').write('\n'.join(rows) + '\n\n' + ', '.join('%s: %s' % (k, out[k]) for k in (
     'warm_ratio_vs_best_peer', 'cold_ratio_vs_cat', 'verify_peak_rss_mib')) + '\n')
