@@ -96,7 +96,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
       if (pool.startMs !== undefined) steps.push({ name: 'threads-start', ms: pool.startMs }, { name: 'threads-spawn', ms: pool.spawnMs });
       await timed('threads-stop', () => pool.close());
     }
-    return report(s, steps, Math.round(performance.now() - t0));
+    return report(s, steps, Math.round(performance.now() - t0), t0);
   } finally {
     await pool?.close();
   }
@@ -132,7 +132,7 @@ function initialState(reader: BundleReader, options: VerifyOptions, now: Date, t
 }
 
 /** The report, its problems by path with the cause first (a stopped list keeps the order the parts were found in). */
-function report(s: VerifyState, steps: VerifyReport['steps'], durationMs: number): VerifyReport {
+function report(s: VerifyState, steps: VerifyReport['steps'], durationMs: number, startedAt: number): VerifyReport {
   const { index, reader } = s;
   const problems = s.stopped ? s.problems : inReportOrder(s.problems);
   const split = reader.parts;
@@ -143,6 +143,7 @@ function report(s: VerifyState, steps: VerifyReport['steps'], durationMs: number
     files: s.own,
     bytes: s.bytes,
     durationMs,
+    startedAtMs: Math.round(startedAt),
     steps,
     problems,
     ...(split ? { parts: { count: split.files.length, bytes: split.manifest.whole.size } } : {}),

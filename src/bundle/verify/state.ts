@@ -46,6 +46,8 @@ export interface VerifyReport {
   files: number;
   bytes: number;
   durationMs: number;
+  /** When the verify began, in ms since the process started (node's own start, loading the CLI, parsing it): with the wall time, what start-up and exit cost. */
+  startedAtMs: number;
   /** Each step with its time, in the order run (the cacache verify habit). */
   steps: { name: string; ms: number }[];
   problems: Problem[];
