@@ -10,6 +10,8 @@ import type { BuildCtx, Locked } from '../src/sources/source.js';
 import { digestOf, hexOf } from '../src/store/digest.js';
 import { readProof } from '../src/store/proof.js';
 import { limits as defaults } from '../src/util/limits.js';
+import { verifyBundle } from '../src/bundle/verify.js';
+import { buildIn } from './helpers/build.js';
 import { rangedHarness } from './helpers/ranged.js';
 import { closedAfterEach, startServer, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -22,7 +24,13 @@ withoutHostProxy();
 const { servers, clients } = closedAfterEach();
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const FILES = { '/a.bin': randomBytes(300), '/b.bin': randomBytes(70_000), '/c.bin': randomBytes(5 << 20), '/d.bin': randomBytes((9 << 20) + 123), '/e.bin': new Uint8Array(0) };
+const FILES = {
+  '/a.bin': randomBytes(300),
+  '/b.bin': randomBytes(70_000),
+  '/c.bin': randomBytes(5 << 20),
+  '/d.bin': randomBytes((9 << 20) + 123),
+  '/e.bin': new Uint8Array(0),
+};
 
 function locked(url: string, data: Uint8Array, name = url.split('/').pop()!): Locked {
   return {
@@ -51,11 +59,13 @@ async function setup(retries = 0, signal?: AbortSignal) {
 const landed = async (ctx: BuildCtx, it: Locked, data: Uint8Array) => Buffer.compare(await readFile(ctx.store.path(it.digest)), data) === 0;
 
 describe('single-stream downloads on a thread', () => {
-  it('how many threads: 1, VAULT_STREAM_THREADS=N (0: none), none behind a proxy', () => {
-    expect(streamThreadsFor({})).toBe(1);
-    expect(streamThreadsFor({ VAULT_STREAM_THREADS: '0' })).toBe(0);
-    expect(streamThreadsFor({ VAULT_STREAM_THREADS: '3' })).toBe(3);
-    expect(streamThreadsFor({ http_proxy: 'http://127.0.0.1:9', VAULT_STREAM_THREADS: '3' })).toBe(0);
+  it('how many threads: 1 from 4 cores on, none on 2; VAULT_STREAM_THREADS=N (0: none); none behind a proxy', () => {
+    expect(streamThreadsFor({}, 2)).toBe(0);
+    expect(streamThreadsFor({}, 4)).toBe(1);
+    expect(streamThreadsFor({}, 16)).toBe(1);
+    expect(streamThreadsFor({ VAULT_STREAM_THREADS: '0' }, 16)).toBe(0);
+    expect(streamThreadsFor({ VAULT_STREAM_THREADS: '3' }, 2)).toBe(3);
+    expect(streamThreadsFor({ http_proxy: 'http://127.0.0.1:9', VAULT_STREAM_THREADS: '3' }, 16)).toBe(0);
   });
 
   it('every file goes through the thread: the same bytes land with a proof, progress adds up, nothing is left', async () => {
@@ -93,7 +103,7 @@ describe('single-stream downloads on a thread', () => {
     expect(await landed(ctx, itC, c)).toBe(true);
   });
 
-  it('a connection reset mid-body is retried from what was written; a stall past the body timeout too', async () => {
+  it('a connection reset mid-body is retried from what was written (Range from there)', async () => {
     const { s, ctx, events } = await setup(3);
     const d = FILES['/d.bin'];
     const it = locked(s.url('/d.bin'), d);
@@ -121,10 +131,11 @@ describe('single-stream downloads on a thread', () => {
   it('what the thread does not know goes back to the main thread: the same errors and hints as without threads', async () => {
     const { s, ctx } = await setup();
     const a = FILES['/a.bin'];
-    s.script('/a.bin', [{ status: 404 }, { status: 404 }]);
+    s.script('/a.bin', [], { status: 404 });
     const it = locked(s.url('/a.bin'), a);
     const off = await fetchOn([it], ctx, 0).catch((e: unknown) => e);
     const on = await fetchOn([it], ctx, 1).catch((e: unknown) => e);
+    expect(s.requestsFor('/a.bin')).toHaveLength(3); // without threads; the thread's, then the main thread's
     expect(off).toMatchObject({ code: expect.any(String) });
     expect(on).toMatchObject({ code: (off as { code: string }).code, hint: (off as { hint: string }).hint, exitCode: (off as { exitCode: number }).exitCode });
     // A chunked body (no Content-Length): the main thread's client fetches it.
@@ -150,5 +161,29 @@ describe('single-stream downloads on a thread', () => {
     await fetchOn([it], again.ctx);
     expect(s.requestsFor('/d.bin').at(-1)?.range).toBe(`bytes=${kept}-`);
     expect(await landed(again.ctx, it, d)).toBe(true);
+  });
+
+  it('a build with VAULT_STREAM_THREADS=1: its downloads go through the thread, land proven and are copied out unhashed', async () => {
+    const dir = await tempDir();
+    const s = await startServer(FILES);
+    servers.push(s);
+    const files = Object.entries(FILES).slice(0, 4);
+    const manifest = join(dir, 'm.yaml');
+    const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', '  python: "3.12"', 'files:'];
+    for (const [p, d] of files) lines.push(`  - name: ${p.slice(1, 2)}`, `    url: ${s.url(p)}`, `    sha256: ${sha(d)}`);
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const saved = process.env.VAULT_STREAM_THREADS;
+    process.env.VAULT_STREAM_THREADS = '1';
+    try {
+      const before = fetchThreadStats().jobs;
+      const cold = await buildIn(dir, manifest);
+      expect(fetchThreadStats()).toEqual({ live: 0, jobs: before + 4 });
+      expect(cold.copies).toEqual({ blobs: 4, unchanged: 4 });
+      expect((await verifyBundle(cold.dir)).ok).toBe(true);
+      expect(await readdir(join(dir, 'cache/partial'))).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.VAULT_STREAM_THREADS;
+      else process.env.VAULT_STREAM_THREADS = saved;
+    }
   });
 });

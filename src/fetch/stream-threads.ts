@@ -1,4 +1,5 @@
-import { type Digest, digestOf } from '../store/digest.js';
+import { availableParallelism } from 'node:os';
+import { digestOf } from '../store/digest.js';
 import { type Expectation, type ThreadWrite, mismatchHint } from '../store/store.js';
 import { IntegrityError, InterruptedError, localWriteError } from '../util/errors.js';
 import type { Limits } from '../util/limits.js';
@@ -21,15 +22,18 @@ export const STREAM_WRITE_BYTES = 256 << 10;
 export const STREAM_YOUNG_MB = 4;
 
 /**
- * Threads for single-stream downloads: VAULT_STREAM_THREADS=N (0 turns them off), else 1 (one thread takes the
- * downloads of a 2-core machine's build off its main thread; more cost peak RSS: each is an isolate). None when
- * a proxy is set: HttpClient (undici) stays the one client proxies see.
+ * Threads for single-stream downloads: VAULT_STREAM_THREADS=N (0 turns them off), else 1 where the machine has at
+ * least 4 cores, none on smaller ones: on the 2-core dev VM one thread cut a cold nvidia-debian12 build's fetch
+ * (12.5-17 s instead of 22-32 s) and its user CPU (-2.5 s), but its isolate and what its thread's malloc arena
+ * keeps after it stopped added 12-14 MB to the build's peak RSS (153-156 vs 141-144 MB), over issue #14's 150 MB
+ * (bench/results/2026-12-06-build2x-s9-dev.md). None when a proxy is set: HttpClient (undici) stays the one client
+ * proxies see.
  */
-export function streamThreadsFor(env: NodeJS.ProcessEnv = process.env): number {
+export function streamThreadsFor(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
   if (PROXY_VARS.some((k) => env[k])) return 0;
   const v = env.VAULT_STREAM_THREADS;
   if (v !== undefined && /^\d+$/.test(v)) return Math.min(8, Number(v));
-  return 1;
+  return cores >= 4 ? 1 : 0;
 }
 
 /** A pool of `count` download threads (started on first use; close() stops them). */
@@ -53,7 +57,7 @@ export function threadWrite(pool: PartThreads, remote: Remote, expect: Pick<Expe
   return async (path, have, onBytes) => {
     const job = { url: remote.url, headers: remote.headers, path, have, size: expect.size };
     const r = await pool.fetch(job, (n) => onBytes?.(n), signal);
-    if (r.end === 'done' && r.size !== undefined && r.digest !== undefined) return { size: r.size, digest: digestOf(r.digest) as Digest };
+    if (r.end === 'done' && r.size !== undefined && r.digest !== undefined) return { size: r.size, digest: digestOf(r.digest) };
     if (r.end === 'fallback') return undefined;
     if (r.end === 'aborted' || signal.aborted) throw new InterruptedError();
     const cause = Object.assign(new Error(r.message ?? 'download failed'), { code: r.code });

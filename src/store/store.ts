@@ -151,7 +151,12 @@ export class Store {
   private async putOnThread(claim: PartialClaim, expect: Expectation, onThread: ThreadWrite, onBytes?: (n: number) => void): Promise<Blob | undefined> {
     const partial = claim.path;
     await this.dropRangedLeftover(claim, expect.digest);
-    let have = claim.shared ? await stat(partial).then((st) => st.size, () => 0) : 0;
+    let have = claim.shared
+      ? await stat(partial).then(
+          (st) => st.size,
+          () => 0,
+        )
+      : 0;
     if (have > expect.size) {
       await rm(partial, { force: true });
       have = 0;
