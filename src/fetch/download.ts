@@ -119,7 +119,8 @@ async function download<T extends FetchItem, C extends FetchCtx>(
     if (blob) return blob;
     ctx.report({ type: 'info', message: `${item.id}: the server does not serve byte ranges; fetched as one stream` });
   }
-  const onThread = single && openAt.remote ? threadWrite(single, openAt.remote, expect, ctx.signal) : undefined;
+  // Plain http only: the thread's client (raw-get.ts) speaks no TLS; https stays with undici here.
+  const onThread = single && openAt.remote?.url.startsWith('http:') ? threadWrite(single, openAt.remote, expect, ctx.signal) : undefined;
   let resumed = false;
   for (let attempt = 0; ; attempt++) {
     if (ctx.signal.aborted) throw new InterruptedError();

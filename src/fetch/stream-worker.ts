@@ -203,7 +203,7 @@ function start(m) {
   };
   const get = (url, headers, hops) => {
     const u = new URL(url);
-    if (u.protocol !== 'http:') return finish('fallback'); // https: the main thread's client (undici)
+    if (u.protocol !== 'http:') return finish('fallback'); // a redirect to https: the main thread's client (undici)
     conn = rawGet(u, headers, L, {
       head(st, h) {
         if (done || ending) return false;
