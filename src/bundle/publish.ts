@@ -12,6 +12,7 @@ import { parseSums } from './sums.js';
 import { type StagedTar, stageDeterministicTar } from './tar.js';
 import { formatBytes } from '../util/format.js';
 import { type FetchTally, fetchTallied } from '../fetch/download.js';
+import { streamThreadsFor } from '../fetch/stream-threads.js';
 import { lockForBuild, targetProbe } from '../lock/for-build.js';
 import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
@@ -218,6 +219,8 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
         // to the peak with no gain (bench:apt, nvidia-debian12: 232 MiB ranged, 177 MiB not; same time).
         ranged: (a) => a.kind !== 'apt' && /^https?:/.test(a.url),
         hashWhole: (path, size, signal) => hashers.hash(path, size, signal),
+        // The single-stream downloads (apt's debs) are fetched, hashed and written on a thread (fetch/stream-threads.ts).
+        streamThreads: streamThreadsFor(),
       },
     ));
     facts.finish(true);

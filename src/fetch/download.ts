@@ -5,7 +5,8 @@ import { isTransient } from './http.js';
 import type { FetchCtx, FetchItem, FetchTally } from './types.js';
 export type { FetchCtx, FetchItem, FetchTally } from './types.js';
 import { type RangedOptions, RANGED_MIN_BYTES, downloadRanged, sleep, streamsFor } from './ranged.js';
-import { PartThreads, fetchThreads } from './part-threads.js';
+import { PartThreads, type RemoteOpenAt, fetchThreads } from './part-threads.js';
+import { streamPool, threadWrite } from './stream-threads.js';
 
 /** Whatever yields an item's bytes from an offset on (a source is one). */
 export interface Opener<T, C> {
@@ -24,6 +25,8 @@ export interface FetchOptions<T, C> {
   streams?: number;
   /** The whole-file hash of a ranged download (a build hashes on a worker thread); default: this thread. */
   hashWhole?: RangedOptions['hashWhole'];
+  /** Threads for single-stream downloads whose opener is a plain GET (fetch/stream-threads.ts streamThreadsFor); default none. */
+  streamThreads?: number;
 }
 
 /**
@@ -67,17 +70,18 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   const threads = t.threads > 0 ? new PartThreads(t.threads, t.forced, ctx.limits) : undefined;
   const ranged =
     o.ranged && streams > 1 ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}), ...(threads ? { threads } : {}) } : undefined;
+  const single = o.streamThreads ? streamPool(o.streamThreads, ctx.limits) : undefined;
   const rangedFor = (it: T) => (ranged && it.size >= RANGED_MIN_BYTES && o.ranged!(it) ? ranged : undefined);
   for (const i of order) {
     const it = all[i]!;
     if (cached[i]) {
       ctx.report({ type: 'download:done', id: it.id, size: it.size, cached: true });
       jobs[i] = Promise.resolve({ digest: it.digest, size: it.size });
-    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally, rangedFor(it)));
+    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally, rangedFor(it), single));
   }
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
-  await threads?.close(); // no part runs any more: every job has settled
+  await Promise.all([threads?.close(), single?.close()]); // no part runs any more: every job has settled
   // The streamed downloads' proofs, one clock mark for all: their first copy out need not hash them again.
   await ctx.store.recordLandedProofs().catch(() => undefined);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -106,14 +110,17 @@ async function download<T extends FetchItem, C extends FetchCtx>(
   source: Opener<T, C>,
   tally?: FetchTally,
   ranged?: RangedOptions,
+  single?: PartThreads,
 ): Promise<Blob> {
-  const openAt = source.open(item, ctx);
+  const openAt: RemoteOpenAt = source.open(item, ctx);
+  const expect = { digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) };
   if (ranged) {
-    const expect = { digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) };
     const blob = await downloadRanged(item, ctx, openAt, expect, ranged, tally);
     if (blob) return blob;
     ctx.report({ type: 'info', message: `${item.id}: the server does not serve byte ranges; fetched as one stream` });
   }
+  // Plain http only: the thread's client (raw-get.ts) speaks no TLS; https stays with undici here.
+  const onThread = single && openAt.remote?.url.startsWith('http:') ? threadWrite(single, openAt.remote, expect, ctx.signal) : undefined;
   let resumed = false;
   for (let attempt = 0; ; attempt++) {
     if (ctx.signal.aborted) throw new InterruptedError();
@@ -121,10 +128,11 @@ async function download<T extends FetchItem, C extends FetchCtx>(
     resumed ||= resumeFrom > 0;
     ctx.report({ type: 'download:start', id: item.id, size: item.size, resumeFrom });
     try {
-      const blob = await ctx.store.put({ digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) }, openAt, (n) => {
+      const onBytes = (n: number) => {
         if (tally) tally.transferredBytes += n;
         ctx.report({ type: 'download:progress', id: item.id, bytes: n });
-      });
+      };
+      const blob = await ctx.store.put(expect, openAt, onBytes, onThread);
       ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: false });
       if (tally) {
         tally.downloadedFiles++;

@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type { OpenAt } from '../store/store.js';
 import { type Limits, limits as defaults } from '../util/limits.js';
 import { TRANSIENT_CODES } from './http-common.js';
-import { PART_WORKER_JS, type PartEnd, type PartJob, type PartMessage, type PartThreadData } from './part-worker.js';
+import { PART_WORKER_JS, type PartJob, type PartMessage, type PartResult, type PartThreadData } from './part-worker.js';
+import type { StreamJob } from './stream-worker.js';
 
 /**
  * Ranged downloads on worker threads (issue #16): one thread parsing HTTP and copying bytes moved ~670 MB/s on the
@@ -24,7 +25,7 @@ export function withRemote(openAt: OpenAt, url: string, headers: Record<string, 
 /** In automatic mode, files smaller than this stay on the main thread (a thread's start is ~20-30 ms of CPU). */
 export const THREAD_MIN_BYTES = 128 << 20;
 
-const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
+export const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
 
 /**
  * Threads for ranged downloads: VAULT_FETCH_THREADS=N (0 turns them off; N forces N, for every ranged download,
@@ -44,7 +45,7 @@ export function fetchThreads(env: NodeJS.ProcessEnv = process.env, cores = avail
 interface Running {
   worker: Slot;
   onWrote: (n: number) => void;
-  done: (r: { end: PartEnd; code?: string; message?: string }) => void;
+  done: (r: PartResult) => void;
 }
 
 interface Slot {
@@ -73,6 +74,11 @@ export class PartThreads {
     readonly forced: boolean,
     private readonly limits: Partial<Limits> = {},
     private readonly writeBytes = 1 << 20,
+    /**
+     * The threads' script (default: ranged parts, part-worker.ts; stream-worker.ts: whole single-stream files), more
+     * of the workerData it reads, and a cap on each thread's young generation (MiB).
+     */
+    private readonly script: { js: string; data?: Record<string, number>; youngMb?: number } = { js: PART_WORKER_JS },
   ) {}
 
   /** Whether a file of `size` bytes is fetched on the threads. */
@@ -84,7 +90,7 @@ export class PartThreads {
    * Fetches [from, end) of `url` into `path` on the least busy thread; `onWrote` hears every write, in order,
    * before the promise says how the job ended. An abort of `signal` stops it (what arrived is written first).
    */
-  fetch(job: Omit<PartJob, 'type' | 'id'>, onWrote: (n: number) => void, signal: AbortSignal): Promise<{ end: PartEnd; code?: string; message?: string }> {
+  fetch(job: Omit<PartJob, 'type' | 'id'> | Omit<StreamJob, 'type' | 'id'>, onWrote: (n: number) => void, signal: AbortSignal): Promise<PartResult> {
     if (signal.aborted) return Promise.resolve({ end: 'aborted' });
     const slot = this.pick();
     if (!slot) return Promise.resolve({ end: 'fallback' });
@@ -104,7 +110,7 @@ export class PartThreads {
           resolve(r);
         },
       });
-      slot.w.postMessage({ type: 'get', id, ...job } satisfies PartJob);
+      slot.w.postMessage({ type: 'get', id, ...job });
     });
   }
 
@@ -125,8 +131,10 @@ export class PartThreads {
       maxRedirections: l.maxRedirections,
       writeBytes: this.writeBytes,
       transient: [...TRANSIENT_CODES],
+      ...this.script.data,
     };
-    const w = new Worker(PART_WORKER_JS, { eval: true, workerData: data, resourceLimits: { maxOldGenerationSizeMb: 32, stackSizeMb: 1 } });
+    const young = this.script.youngMb ? { maxYoungGenerationSizeMb: this.script.youngMb } : {};
+    const w = new Worker(this.script.js, { eval: true, workerData: data, resourceLimits: { maxOldGenerationSizeMb: 32, stackSizeMb: 1, ...young } });
     live++;
     const slot: Slot = { w, active: 0, alive: true };
     w.on('message', (m: PartMessage) => {

@@ -22,11 +22,23 @@ export interface PartJob {
   end: number;
 }
 
-/** How a job ended: done; the main thread should do it (`fallback`); a transient failure; a write failure; aborted. */
-export type PartEnd = 'done' | 'fallback' | 'net' | 'short' | 'local' | 'aborted';
+/**
+ * How a job ended: done; the main thread should do it (`fallback`); a transient failure; a write failure; aborted;
+ * (a whole-file job of stream-worker.ts) more bytes than the locked size.
+ */
+export type PartEnd = 'done' | 'fallback' | 'net' | 'short' | 'local' | 'aborted' | 'over';
 
-/** Thread → main: bytes written at the job's next offset, or the job's end (with the error's code and message). */
-export type PartMessage = { id: number; wrote: number } | { id: number; end: PartEnd; code?: string; message?: string };
+/** How a job ended, with the error's code and message; a whole-file job's `done` says the file's size and sha256 (hex). */
+export interface PartResult {
+  end: PartEnd;
+  code?: string;
+  message?: string;
+  size?: number;
+  digest?: string;
+}
+
+/** Thread → main: bytes written at the job's next offset, or the job's end. */
+export type PartMessage = { id: number; wrote: number } | ({ id: number } & PartResult);
 
 /** The limits a thread applies to its requests (those of util/limits.ts), given once as its workerData. */
 export interface PartThreadData {

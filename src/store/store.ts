@@ -21,6 +21,14 @@ export { type Blob, type Expectation, mismatchHint };
  */
 export type OpenAt = (offset: number, end?: number) => Promise<{ startedAt: number; body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }>;
 
+/**
+ * Writes a blob's bytes into the partial file `path` (claimed for this process) from byte `have` on, hashing the
+ * `have` bytes already there first, on another thread (fetch/stream-threads.ts), and fsyncs it: the file's size
+ * and sha256. Undefined: it could not start (the file holds a prefix of the blob, maybe longer than `have`); the
+ * put then runs here, with the opener. Its errors are the put's (an IntegrityError drops the partial file).
+ */
+export type ThreadWrite = (path: string, have: number, onBytes?: (n: number) => void) => Promise<{ size: number; digest: Digest } | undefined>;
+
 /** Where blobs live under a store's root and a bundle's: OCI image-layout naming. */
 export const BLOBS_DIR = 'blobs/sha256';
 
@@ -73,11 +81,11 @@ export class Store {
   }
 
   /** Stores the bytes that `openAt` yields, which must hash to `expect.digest` and count `expect.size`. */
-  put(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
+  put(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void, onThread?: ThreadWrite): Promise<Blob> {
     const key = expect.digest;
     const running = this.inflight.get(key);
     if (running) return running;
-    const p = this.doPut(expect, openAt, onBytes).finally(() => this.inflight.delete(key));
+    const p = this.doPut(expect, openAt, onBytes, onThread).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }
@@ -121,7 +129,7 @@ export class Store {
     }
   }
 
-  private async doPut(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
+  private async doPut(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void, onThread?: ThreadWrite): Promise<Blob> {
     if (await this.has(expect.digest, expect.size)) return { digest: expect.digest, size: expect.size };
     try {
       await mkdir(join(this.root, BLOBS_DIR), { recursive: true });
@@ -132,18 +140,47 @@ export class Store {
     // This process alone writes the partial file (partial-lock.ts), so what it hashes is what the file holds.
     const claim = await claimPartial(this.partialPath(expect.digest));
     try {
-      return await this.putInto(claim, expect, openAt, onBytes);
+      const done = onThread ? await this.putOnThread(claim, expect, onThread, onBytes) : undefined;
+      return done ?? (await this.putInto(claim, expect, openAt, onBytes));
     } finally {
       await claim.release();
     }
   }
 
+  /** putInto with the bytes written and hashed on another thread; undefined: the thread handed it back. */
+  private async putOnThread(claim: PartialClaim, expect: Expectation, onThread: ThreadWrite, onBytes?: (n: number) => void): Promise<Blob | undefined> {
+    const partial = claim.path;
+    await this.dropRangedLeftover(claim, expect.digest);
+    let have = claim.shared
+      ? await stat(partial).then(
+          (st) => st.size,
+          () => 0,
+        )
+      : 0;
+    if (have > expect.size) {
+      await rm(partial, { force: true });
+      have = 0;
+    }
+    let r: { size: number; digest: Digest } | undefined;
+    try {
+      r = await onThread(partial, have, onBytes);
+    } catch (err) {
+      if (err instanceof IntegrityError || !claim.shared) await rm(partial, { force: true });
+      throw err;
+    }
+    return r && this.land(partial, expect, r.size, r.digest, have > 0);
+  }
+
+  /** A ranged download's leftover (a file with holes) is not resumed as one stream. */
+  private async dropRangedLeftover(claim: PartialClaim, d: Digest): Promise<void> {
+    const journal = this.journalPath(d);
+    if (claim.shared && (await stat(journal).catch(() => undefined))) await Promise.all([rm(claim.path, { force: true }), rm(journal, { force: true })]);
+  }
+
   private async putInto(claim: PartialClaim, expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
-    const final = this.path(expect.digest);
     const partial = claim.path;
     // Resume: hash what an earlier attempt left, then ask the source for the rest (a ranged file has holes: not that).
-    const journal = this.journalPath(expect.digest);
-    if (claim.shared && (await stat(journal).catch(() => undefined))) await Promise.all([rm(partial, { force: true }), rm(journal, { force: true })]);
+    await this.dropRangedLeftover(claim, expect.digest);
     const hash = createHash('sha256');
     const have = claim.shared ? await resumeFrom(partial, expect.size, hash) : 0;
     const resumed = have > 0;
@@ -165,7 +202,12 @@ export class Store {
       if (err instanceof IntegrityError || !claim.shared) await rm(partial, { force: true });
       throw err;
     }
-    const found = digestOf(hash.digest('hex'));
+    return this.land(partial, expect, size, digestOf(hash.digest('hex')), resumed);
+  }
+
+  /** Lands a partial file of `size` bytes that hashed to `found` as it was written (by this process alone), or drops it. */
+  private async land(partial: string, expect: Expectation, size: number, found: Digest, resumed: boolean): Promise<Blob> {
+    const final = this.path(expect.digest);
     if (size !== expect.size || found !== expect.digest) {
       await rm(partial, { force: true });
       throw wholeMismatch(expect, size, found, resumed);
