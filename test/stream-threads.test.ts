@@ -85,6 +85,29 @@ describe('single-stream downloads on a thread', () => {
     expect((await readdir(join(root, 'partial'))).sort()).toEqual([]);
   });
 
+  it('no stream thread where ranged threads take the big files: the small ones stay on the main thread (one kind of thread a fetch, for memory)', async () => {
+    const { ctx } = await setup();
+    const big = randomBytes(40 << 20);
+    const s = await startServer({ ...FILES, '/big.bin': big });
+    servers.push(s);
+    const items = [locked(s.url('/big.bin'), big), locked(s.url('/a.bin'), FILES['/a.bin']), locked(s.url('/c.bin'), FILES['/c.bin'])];
+    const saved = process.env.VAULT_FETCH_THREADS;
+    process.env.VAULT_FETCH_THREADS = '2';
+    try {
+      const before = fetchThreadStats().jobs;
+      await fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, streamThreads: 1, ranged: () => true });
+      // Every thread job was a part of big.bin (one a ranged request); a.bin and c.bin came over the main thread's client.
+      const parts = s.requestsFor('/big.bin').filter((r) => r.range !== undefined).length;
+      expect(parts).toBeGreaterThan(1);
+      expect(fetchThreadStats()).toEqual({ live: 0, jobs: before + parts });
+    } finally {
+      if (saved === undefined) delete process.env.VAULT_FETCH_THREADS;
+      else process.env.VAULT_FETCH_THREADS = saved;
+    }
+    for (const it of items.slice(1)) expect(await landed(ctx, it, it.name === 'a.bin' ? FILES['/a.bin'] : FILES['/c.bin'])).toBe(true);
+    expect(await landed(ctx, items[0]!, big)).toBe(true);
+  });
+
   it('resumes a partial file: hashes what it holds on the thread and asks for the rest (or drops it when the server sends all)', async () => {
     const { s, ctx, root } = await setup();
     const d = FILES['/d.bin'];

@@ -70,8 +70,12 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
   const threads = t.threads > 0 ? new PartThreads(t.threads, t.forced, ctx.limits) : undefined;
   const ranged =
     o.ranged && streams > 1 ? { streams, limit: partLimit, ...(o.hashWhole ? { hashWhole: o.hashWhole } : {}), ...(threads ? { threads } : {}) } : undefined;
-  const single = o.streamThreads ? streamPool(o.streamThreads, ctx.limits) : undefined;
   const rangedFor = (it: T) => (ranged && it.size >= RANGED_MIN_BYTES && o.ranged!(it) ? ranged : undefined);
+  // One kind of download thread a fetch: where ranged threads take the big files, the main thread has the small ones
+  // to itself and a stream thread would only add its ~14 MB (a model build on the 16-core box: 2 ranged threads and
+  // a stream thread for two config files peaked at 200.6 MiB; bench/results/2026-12-06-h200-site-verify-s9).
+  const rangedOnThreads = threads !== undefined && all.some((it, i) => !cached[i] && rangedFor(it) !== undefined && threads.takes(it.size));
+  const single = o.streamThreads && !rangedOnThreads ? streamPool(o.streamThreads, ctx.limits) : undefined;
   for (const i of order) {
     const it = all[i]!;
     if (cached[i]) {
