@@ -30,10 +30,12 @@ export const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_pro
 /**
  * Threads for ranged downloads: VAULT_FETCH_THREADS=N (0 turns them off; N forces N, for every ranged download,
  * whatever its size: tests and the box's A/B); else 2 where the machine has at least 4 cores, none on smaller ones.
- * Two, not more: a thread costs ~20 MB (its isolate, its socket buffers), and on the 16-core box 2 threads fetched
- * within 4% of 4 (4 GiB from serve through the pacing proxy: 4.32 vs 4.16 s; bench/results/2026-12-06-h100-site-
- * verify-s9) while 4 took a build of a 1 GiB model to 220-253 MiB here (2: 173-185, none: 143; issue #14's bound is
- * 200). None when a proxy is set: HttpClient (undici) stays the one client proxies see.
+ * Two, not more: on the 16-core box 2 threads fetched within 4-8% of 4 (4 GiB from serve through the pacing proxy:
+ * bench/results/2026-12-06-h100-site-verify-s9, -h200-site-verify-s9), when each thread cost 20-30 MB of the build's
+ * peak (issue #14's bound is 200 MB). Since then a thread reads plain http into one buffer and reuses its write
+ * buffers (part-worker.ts): a 1 GiB model's build here peaks at 151-154 MiB with 2, 157 with 4, 143 with none; 4 may
+ * be worth it again once the box measures it. None when a proxy is set: HttpClient (undici) stays the one client
+ * proxies see.
  */
 export function fetchThreads(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): { threads: number; forced: boolean } {
   if (PROXY_VARS.some((k) => env[k])) return { threads: 0, forced: false };

@@ -1,3 +1,5 @@
+import { RAW_GET_JS } from './raw-get.js';
+
 /**
  * What a ranged-download thread runs (issue #16): GET one byte range over node:http(s) and write its bytes straight
  * into the partial file at their offsets (pwrite), telling the main thread each write. Plain JS in a string, as
@@ -56,15 +58,17 @@ export interface PartThreadData {
 const GC_EVERY_BYTES = 2 * 1024 * 1024;
 const GC_FULL_EVERY = 64;
 
-export const PART_WORKER_JS = `
+export const PART_WORKER_JS = `${RAW_GET_JS}
 const { parentPort, workerData: L } = require('node:worker_threads');
-const http = require('node:http');
 const https = require('node:https');
 const { openSync, writeSync, closeSync } = require('node:fs');
-const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+const agents = { 'https:': new https.Agent({ keepAlive: true }) };
 const TRANSIENT = new Set(L.transient);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const jobs = new Map();
+// Write buffers of finished jobs, for the next: each lives as long as its job, long enough to be promoted, and a
+// buffer a job left ~30 MB of them a thread for the next full collection.
+const spare = [];
 // As util/gc.ts does on the main thread: socket reads are Buffers whose bytes live outside this thread's heap, and
 // V8 frees them only when a collection runs, which a download loop (next to no heap allocation) leaves to the
 // external-memory limit, 64 MB per thread: 60-70 MB of dead buffers a thread (a 4-thread build peaked at 278 MiB
@@ -84,7 +88,7 @@ const passedThrough = (n) => {
 parentPort.on('message', (m) => {
   if (m.type === 'abort') { const j = jobs.get(m.id); if (j) j.abort(); }
   else if (m.type === 'get') start(m);
-  else if (m.type === 'close') { agents['http:'].destroy(); agents['https:'].destroy(); parentPort.close(); }
+  else if (m.type === 'close') { agents['https:'].destroy(); for (const p of idleSockets.values()) for (const k of p) k.destroy(); parentPort.close(); }
 });
 
 function start(m) {
@@ -93,8 +97,8 @@ function start(m) {
   // Bytes are copied into one buffer a job and written from it: socket chunks kept until a gathered write
   // survived the young collections (two with many parts at once) and were promoted, to be freed only by a full
   // one (50-60 MB of them a thread in a build). A copy of 64 KiB is a few microseconds.
-  const buf = Buffer.allocUnsafeSlow(L.writeBytes);
-  let pos = m.from, fill = 0, done = false, req, res;
+  const buf = spare.pop() || Buffer.allocUnsafeSlow(L.writeBytes);
+  let pos = m.from, fill = 0, done = false, req, res, conn;
   const job = { abort() { if (!done) finish('aborted'); } };
   jobs.set(m.id, job);
   const write = () => {
@@ -112,17 +116,61 @@ function start(m) {
     if (done) return;
     done = true;
     jobs.delete(m.id);
-    if (res && !res.complete) res.destroy(); else if (req && !res) req.destroy();
+    if (conn) conn.destroy(); else if (res && !res.complete) res.destroy(); else if (req && !res) req.destroy();
     // What arrived is on disk before the end is told, so a retry (or a rerun) goes on after it.
     if (fill > 0) { try { write(); } catch (e) { end = 'local'; err = e; } }
     try { closeSync(fd); } catch {}
+    if (spare.length < 8) spare.push(buf);
     if (end === 'done' && pos < m.end) end = 'short';
     parentPort.postMessage({ id: m.id, end, code: err && err.code, message: err ? String(err.message || err) : undefined });
   };
   const failed = (e) => finish(TRANSIENT.has(e && e.code) ? 'net' : 'fallback', e);
+  // The bytes of [from, end) at pos: copied out at once (a raw read's buffer is the thread's, reused by the next read).
+  const take = (c) => {
+    if (done) return true;
+    for (let off = 0, left = Math.min(c.length, m.end - pos - fill); left > 0; ) {
+      const n = Math.min(left, buf.length - fill);
+      c.copy(buf, fill, off, off + n);
+      fill += n; off += n; left -= n;
+      if (fill === buf.length || pos + fill === m.end) {
+        try { write(); } catch (e) { finish('local', e); return true; }
+      }
+    }
+    // The rest of an over-long body is not taken (a server that ignores the end of a Range).
+    if (pos === m.end) setImmediate(() => finish('done'));
+    return true;
+  };
+  const redirect = (u, url, headers, hops, location) => {
+    if (hops >= L.maxRedirections) return finish('fallback');
+    const next = new URL(location, url);
+    const h = { ...headers };
+    if (next.origin !== u.origin) { delete h.authorization; delete h.Authorization; }
+    get(next.href, h, hops + 1);
+  };
+  const ranged = (st, contentRange) => {
+    const cr = /^bytes (\\d+)-(\\d+)\\/(\\d+|\\*)$/.exec(String(contentRange || ''));
+    return st === 206 && cr !== null && Number(cr[1]) === m.from;
+  };
+  // Plain http: raw-get.ts's client, reading every socket into the thread's one buffer (node:http's Buffer a read
+  // left 10-35 MB of promoted chunks a thread, measured in a build); https: node:https.
+  const getRaw = (u, url, headers, hops) => {
+    conn = rawGet(u, headers, L, {
+      head(st, h) {
+        if (done) return false;
+        if (REDIRECTS.has(st) && h.location) return redirect(u, url, headers, hops, h.location), false;
+        if (!ranged(st, h['content-range'])) return finish('fallback'), false;
+        return true;
+      },
+      data: take,
+      end: () => finish('done'),
+      error: failed,
+    });
+  };
   const get = (url, headers, hops) => {
     const u = new URL(url);
-    const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined;
+    conn = undefined;
+    if (u.protocol === 'http:') return getRaw(u, url, headers, hops);
+    const mod = u.protocol === 'https:' ? https : undefined;
     if (!mod) return finish('fallback');
     let phase = 'CONNECT';
     req = mod.request(u, { method: 'GET', headers, agent: agents[u.protocol] });
@@ -142,30 +190,13 @@ function start(m) {
       if (REDIRECTS.has(st) && r.headers.location) {
         r.resume();
         req.removeListener('error', failed).on('error', () => {}); // this request is done with: its errors are not the next one's
-        if (hops >= L.maxRedirections) return finish('fallback');
-        const next = new URL(r.headers.location, url);
-        const h = { ...headers };
-        if (next.origin !== u.origin) { delete h.authorization; delete h.Authorization; }
-        return get(next.href, h, hops + 1);
+        return redirect(u, url, headers, hops, r.headers.location);
       }
-      const cr = /^bytes (\\d+)-(\\d+)\\/(\\d+|\\*)$/.exec(String(r.headers['content-range'] || ''));
-      if (st !== 206 || !cr || Number(cr[1]) !== m.from) { r.destroy(); return finish('fallback'); }
+      if (!ranged(st, r.headers['content-range'])) { r.destroy(); return finish('fallback'); }
       res = r;
       phase = 'BODY';
       req.setTimeout(L.bodyTimeoutMs);
-      r.on('data', (c) => {
-        if (done) return;
-        for (let off = 0, left = Math.min(c.length, m.end - pos - fill); left > 0; ) {
-          const n = Math.min(left, buf.length - fill);
-          c.copy(buf, fill, off, off + n);
-          fill += n; off += n; left -= n;
-          if (fill === buf.length || pos + fill === m.end) {
-            try { write(); } catch (e) { return finish('local', e); }
-          }
-        }
-        // The rest of an over-long body is not taken (a server that ignores the end of a Range).
-        if (pos === m.end) setImmediate(() => finish('done'));
-      });
+      r.on('data', take);
       r.on('end', () => finish('done'));
       r.on('error', failed);
       r.on('close', () => finish('done'));
