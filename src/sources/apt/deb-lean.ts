@@ -39,6 +39,7 @@ async function viaProgram(file: string, m: Member, prog: { name: string; args: s
   const path = onPath(prog.name);
   if (!path) return undefined;
   const fh = await open(file, 'r');
+  let handed = false;
   try {
     // Moves the file's offset (shared with the child's stdin) to the member: the ar headers and the control member.
     const buf = Buffer.allocUnsafe(Math.min(m.start, 1 << 16));
@@ -48,11 +49,21 @@ async function viaProgram(file: string, m: Member, prog: { name: string; args: s
       left -= bytesRead;
     }
     const child = spawn(path, prog.args, { env: { ...process.env, LC_ALL: 'C' }, stdio: [fh.fd, 'pipe', 'ignore'] });
-    child.on('error', () => undefined); // a failed start ends the output: reads come back short
+    handed = true;
+    // The descriptor stays open until the child has gone: closed as soon as spawn returned, on a busy machine the
+    // child sometimes read nothing from it (an empty stdout, exit 0: the lean read fell back to the full one, and
+    // test/apt-deb-lean.test.ts failed under load; a bare open/spawn/close loop reproduced it).
+    let closed = false;
+    const release = () => {
+      if (closed) return;
+      closed = true;
+      fh.close().catch(() => undefined);
+    };
+    child.once('close', release);
+    child.on('error', release); // a failed start ends the output: reads come back short
     return new ChunkReader(child.stdout!, 0, () => stopChild(child));
   } finally {
-    // The child has its own copy of the descriptor once spawn returns.
-    await fh.close();
+    if (!handed) await fh.close();
   }
 }
 
