@@ -64,15 +64,14 @@ const https = require('node:https');
 const { openSync, writeSync, closeSync } = require('node:fs');
 const agents = { 'https:': new https.Agent({ keepAlive: true }) };
 const TRANSIENT = new Set(L.transient);
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const jobs = new Map();
 // Write buffers of finished jobs, for the next: each lives as long as its job, long enough to be promoted, and a
 // buffer a job left ~30 MB of them a thread for the next full collection.
 const spare = [];
-// As util/gc.ts does on the main thread: socket reads are Buffers whose bytes live outside this thread's heap, and
-// V8 frees them only when a collection runs, which a download loop (next to no heap allocation) leaves to the
-// external-memory limit, 64 MB per thread: 60-70 MB of dead buffers a thread (a 4-thread build peaked at 278 MiB
-// here, 127 MiB without threads). A young collection every 2 MiB written, a full one every 64th.
+// For https (node:https), as util/gc.ts does on the main thread: each socket read is a Buffer whose bytes live
+// outside this thread's heap, freed only when a collection runs, which a download loop (next to no heap allocation)
+// leaves to the external-memory limit, 64 MB per thread (node:http's 60-70 MB of dead buffers a thread took a
+// 4-thread build to 278 MiB). A young collection every 2 MiB written, a full one every 64th. Plain http reads raw.
 let collect = null;
 try { require('node:v8').setFlagsFromString('--expose-gc'); collect = require('node:vm').runInNewContext('gc'); } catch {}
 let passed = 0, minors = 0;
@@ -110,7 +109,7 @@ function start(m) {
     const wrote = fill;
     pos += wrote; fill = 0;
     parentPort.postMessage({ id: m.id, wrote });
-    passedThrough(wrote);
+    if (!conn) passedThrough(wrote); // node:https's Buffers; a raw read leaves none
   };
   const finish = (end, err) => {
     if (done) return;
@@ -140,24 +139,19 @@ function start(m) {
     if (pos === m.end) setImmediate(() => finish('done'));
     return true;
   };
-  const redirect = (u, url, headers, hops, location) => {
+  const redirect = (url, headers, hops, location) => {
     if (hops >= L.maxRedirections) return finish('fallback');
-    const next = new URL(location, url);
-    const h = { ...headers };
-    if (next.origin !== u.origin) { delete h.authorization; delete h.Authorization; }
-    get(next.href, h, hops + 1);
+    const next = nextHop(location, url, headers);
+    get(next.href, next.headers, hops + 1);
   };
-  const ranged = (st, contentRange) => {
-    const cr = /^bytes (\\d+)-(\\d+)\\/(\\d+|\\*)$/.exec(String(contentRange || ''));
-    return st === 206 && cr !== null && Number(cr[1]) === m.from;
-  };
+  const ranged = (st, contentRange) => st === 206 && rangeStart(contentRange) === m.from;
   // Plain http: raw-get.ts's client, reading every socket into the thread's one buffer (node:http's Buffer a read
   // left 10-35 MB of promoted chunks a thread, measured in a build); https: node:https.
   const getRaw = (u, url, headers, hops) => {
     conn = rawGet(u, headers, L, {
       head(st, h) {
         if (done) return false;
-        if (REDIRECTS.has(st) && h.location) return redirect(u, url, headers, hops, h.location), false;
+        if (REDIRECTS.has(st) && h.location) return redirect(url, headers, hops, h.location), false;
         if (!ranged(st, h['content-range'])) return finish('fallback'), false;
         return true;
       },
@@ -190,7 +184,7 @@ function start(m) {
       if (REDIRECTS.has(st) && r.headers.location) {
         r.resume();
         req.removeListener('error', failed).on('error', () => {}); // this request is done with: its errors are not the next one's
-        return redirect(u, url, headers, hops, r.headers.location);
+        return redirect(url, headers, hops, r.headers.location);
       }
       if (!ranged(st, r.headers['content-range'])) { r.destroy(); return finish('fallback'); }
       res = r;

@@ -1,5 +1,5 @@
 /**
- * A plain-http GET for the download threads (stream-worker.ts), on a bare net.Socket that reads into one buffer
+ * A plain-http GET for the download threads (stream-worker.ts, part-worker.ts), on a bare net.Socket that reads into one buffer
  * of the thread's own (`onread`): node:http hands out a fresh malloc'd Buffer for every socket read, and in a
  * thread those (2.7 GB of debs in 64 KiB reads) cost ~10-15 MB of peak RSS in the thread's malloc arena and
  * their collections (issue #14: a build's peak must stay under 150 MB). Every read here is handled before the
@@ -8,13 +8,24 @@
  * It does the happy path only: an HTTP/1.x answer with a Content-Length (no chunked body), headers under 64 KiB.
  * Anything else is `unusual` and the job goes back to the main thread's client. Connections are kept alive and
  * reused per host:port when an answer's body was read to its end; one reused connection that closes before an
- * answer is retried once on a new one (a keep-alive race, not a failure).
+ * answer is retried once on a new one (a keep-alive race, not a failure). Also what both threads' redirects and
+ * ranges need: REDIRECTS, rangeStart, nextHop.
  */
 export const RAW_GET_JS = `
 const net = require('node:net');
 const READ = Buffer.allocUnsafeSlow(256 << 10);
 const idleSockets = new Map();
 const unusual = (why) => Object.assign(new Error(why), { code: 'VB_UNUSUAL' });
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+// A Content-Range's first byte, or undefined when it does not parse.
+const rangeStart = (cr) => { const m = /^bytes (\\d+)-(\\d+)\\/(\\d+|\\*)$/.exec(String(cr || '')); return m ? Number(m[1]) : undefined; };
+// A redirect's next request: its URL, and the headers without credentials when it leaves the origin.
+function nextHop(location, url, headers) {
+  const next = new URL(location, url);
+  const h = { ...headers };
+  if (next.origin !== new URL(url).origin) { delete h.authorization; delete h.Authorization; }
+  return { href: next.href, headers: h };
+}
 
 // h: { head(status, headers) -> boolean (false: stop, the connection is dropped), data(buf) -> boolean (false: pause
 // until resume()), end(), error(err) }. Returns { resume(), destroy() }.

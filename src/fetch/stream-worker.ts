@@ -42,7 +42,6 @@ const { parentPort, workerData: L } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { openSync, readSync, write, ftruncateSync, fsync, closeSync, constants: C } = require('node:fs');
 const TRANSIENT = new Set(L.transient);
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const SLOT = L.writeBytes, ALIGN = 4096;
 const jobs = new Map();
 // Page-aligned write buffers (WebAssembly memory is mapped on its own pages), 16 to a slab, reused by the jobs.
@@ -209,15 +208,13 @@ function start(m) {
         if (done || ending) return false;
         if (REDIRECTS.has(st) && h.location) {
           if (hops >= L.maxRedirections) return finish('fallback'), false;
-          const next = new URL(h.location, url);
-          const hh = { ...headers };
-          if (next.origin !== u.origin) { delete hh.authorization; delete hh.Authorization; }
-          get(next.href, hh, hops + 1);
+          const next = nextHop(h.location, url, headers);
+          get(next.href, next.headers, hops + 1);
           return false;
         }
-        const cr = /^bytes (\\d+)-(\\d+)\\/(\\d+|\\*)$/.exec(h['content-range'] || '');
+        const from = rangeStart(h['content-range']);
         if (st === 200) skip = m.have; // the server sent the whole file: drop what the partial file holds already
-        else if (!(st === 206 && m.have > 0 && cr && Number(cr[1]) === m.have)) return finish('fallback'), false;
+        else if (!(st === 206 && m.have > 0 && from === m.have)) return finish('fallback'), false;
         if (Number(h['content-length']) - skip > m.size - m.have) return finish('over'), false;
         return true;
       },
