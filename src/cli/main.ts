@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { removeTempsSync, sweepDeadTemps } from '../util/fs.js';
+import { closeLauncher } from '../util/launcher.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
 import { type Cli, type GlobalOpts, positiveInt, shown } from './common.js';
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     state.exitCode = reportError(err, state.mode, state.debug, controller.signal.aborted);
   } finally {
+    await closeLauncher();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }

@@ -6,13 +6,15 @@ import { createGunzip } from 'node:zlib';
 import { ChunkReader, stopChild } from './chunk-reader.js';
 import { type FoundDoc, walkTar } from './deb-blocks.js';
 import { onPath } from './deb-native.js';
+import { launch } from '../../util/launcher.js';
 
 /**
  * The copyright file (or the doc folder's link) of a .deb read the lean way, for the one read a build does of most
  * .debs (issue #14: this read was ~7 s of a cold build's CPU, 286 .debs for nvidia-debian12):
  * - one decompressing program instead of `dpkg-deb --fsys-tarfile` and the child it forks: `xz -dc --single-stream`
- *   or `zstd -dcq` reading the .deb itself from the data member's first byte (its stdin is the file, opened and
- *   moved there: no byte of it passes through node), gzip in-process (zlib), an uncompressed member as it is;
+ *   or `zstd -dcq` reading the .deb from the data member's first byte (no byte of it passes through node), started
+ *   by the shared shell (util/launcher.ts, fed by `tail -c +N`) or else by this process (its stdin the file,
+ *   opened and moved there), gzip in-process (zlib), an uncompressed member as it is;
  * - deb-blocks.ts's tar walker on the output: 512-byte headers looked at, contents passed over without a copy
  *   (node-tar parsed every byte on the main thread);
  * - the program stopped once the file is read.
@@ -38,6 +40,9 @@ function programFor(ext: string): { name: string; args: string[] } | undefined {
 async function viaProgram(file: string, m: Member, prog: { name: string; args: string[] }): Promise<ChunkReader | undefined> {
   const path = onPath(prog.name);
   if (!path) return undefined;
+  // Started by the shared shell (util/launcher.ts): a spawn from this process costs ~12 ms of the main thread.
+  const job = await launch([path, ...prog.args], { path: file, offset: m.start });
+  if (job) return new ChunkReader(job.stdout, 0, () => job.stop());
   const fh = await open(file, 'r');
   let handed = false;
   try {
