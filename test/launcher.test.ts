@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeLauncher, launch, shellWord } from '../src/util/launcher.js';
+import { signalChild } from '../src/util/proc.js';
 import { REPO } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -102,7 +103,7 @@ describe('launcher', () => {
     const said = await new Promise<string>((r) => child.stdout.once('data', (b: Buffer) => r(b.toString())));
     expect(said).toBe('ready\n');
     expect(running(marker).length).toBeGreaterThan(0); // the job's cat (and tail) name the file
-    child.kill('SIGKILL');
+    signalChild(child, 'SIGKILL');
     for (let i = 0; i < 100 && running(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(running(marker)).toEqual([]);
   });
