@@ -7,6 +7,8 @@
  *     and the peak RSS of that one build process (lock + fetch + assemble; target <= 150 MB, issue #14). The
  *     build includes the SBOM's licence read (one .deb per source package, read while downloading: apt.licences
  *     per-source, the default); the CPU seconds of both sides are printed too (wall times on a loaded machine);
+ *   - curl fetching the same .debs (8 at once, largest first) to files, then `sync`: the machine's download floor
+ *     (network and disk), and apt-get's time over it, the ceiling of the speedup on this machine (informative);
  *   - lock alone with the indexes cached (target <= 2 s);
  *   - peak RSS of lock, which parses the Packages indexes of four components (67,000 stanzas) (target <= 150 MB).
  * Writes bench/results/<date>-apt-<host>.json. VAULT_BENCH_APT_FETCH=0 skips the 2×2.7 GB download part.
@@ -14,7 +16,7 @@
  * skips it there.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +31,16 @@ const PACKAGES = ['nvidia-driver', 'nvidia-cuda-toolkit'];
 const COMPONENTS = ['main', 'contrib', 'non-free', 'non-free-firmware'];
 const work = join(tmpdir(), 'vault-bench-apt');
 const log = (s: string) => process.stdout.write(`[bench:apt] ${s}\n`);
+
+/** The download URLs of a lock (undefined when it cannot be read), largest first, as fetchTallied orders them. */
+function lockUrls(path: string): string[] | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(path, 'utf8')) as { artifacts: { url: string; size: number }[] };
+    return [...lock.artifacts].sort((a, b) => b.size - a.size).map((a) => a.url);
+  } catch {
+    return undefined;
+  }
+}
 
 async function main(): Promise<void> {
   if (process.env.VAULT_BENCH_APT === '0') {
@@ -97,13 +109,28 @@ async function main(): Promise<void> {
         '--out',
         join(work, 'out'),
       ]);
-      rmSync(join(work, 'fresh.lock.json'), { force: true });
+      renameSync(join(work, 'fresh.lock.json'), join(work, 'fresh.lock.json.kept'));
       if (m.code !== 0) throw new Error(`build failed: ${m.stderr}`);
       rmSync(c, { recursive: true, force: true });
       rmSync(join(work, 'out'), { recursive: true, force: true });
       buildRss.push((m.maxRssKiB ?? 0) / 1024);
       buildCpu.push(m.cpuMs ?? NaN);
       return m.wallMs;
+    };
+    // The download floor of this machine, network and disk (bench/results/2026-12-06-apt-floor-s10-dev.md): curl
+    // fetching the same .debs, largest first, 8 at once, each to a file (then synced), no hashing, no bundle.
+    const curl: number[] = [];
+    const curlRun = async (): Promise<number | undefined> => {
+      const urls = lockUrls(join(work, 'fresh.lock.json.kept'));
+      if (!urls) return undefined;
+      const dir = join(work, 'curl');
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      const cfg = join(work, 'curl.cfg');
+      writeFileSync(cfg, urls.map((u, i) => `url = "${u}"\noutput = "${join(dir, String(i))}"\n`).join(''));
+      const m = await measure('sh', ['-c', 'curl -sS --fail --parallel --parallel-max 8 -K "$1" && sync', 'sh', cfg]);
+      rmSync(dir, { recursive: true, force: true });
+      return m.code === 0 ? m.wallMs : undefined;
     };
     // Interleaved, so neither side alone profits from a mirror cache warmed by the other; each run starts after
     // a `sync`, so it does not pay for writing back the bytes the previous run left dirty in the page cache.
@@ -116,6 +143,12 @@ async function main(): Promise<void> {
       execFileSync('sync');
       ours.push(await oursRun());
       log(`vault-bundle lock+fetch+assemble ${ours.at(-1)} ms`);
+      execFileSync('sync');
+      const c = await curlRun();
+      if (c !== undefined) {
+        curl.push(c);
+        log(`curl --parallel 8, the same .debs to files + sync ${c} ms`);
+      }
     }
     const aptMs = Math.min(...apt);
     const oursMs = Math.min(...ours);
@@ -124,6 +157,12 @@ async function main(): Promise<void> {
     rows.push({ metric: 'vault-bundle lock + fetch (empty cache, best of 2)', value: oursMs / 1000, unit: 's' });
     rows.push({ metric: 'speedup vs apt-get update + install', value: aptMs / oursMs, unit: 'x', target: '>= 2', pass: aptMs / oursMs >= 2 });
     rows.push({ metric: 'speedup vs apt-get install alone (lists fetched; informative)', value: Math.min(...aptInstallOnly) / oursMs, unit: 'x' });
+    if (curl.length > 0) {
+      const curlMs = Math.min(...curl);
+      rows.push({ metric: 'peer: curl --parallel 8 of the same .debs to files + sync (best of 2)', value: curlMs / 1000, unit: 's' });
+      // What 2x would leave for resolving, hashing, the licence reads and the bundle's copies once the bytes are here.
+      rows.push({ metric: 'apt-get / curl-to-disk: the ceiling of the speedup (informative)', value: aptMs / curlMs, unit: 'x' });
+    }
     rows.push({ metric: 'apt-get update + install CPU user+sys (least of 2)', value: Math.min(...aptCpu) / 1000, unit: 's' });
     rows.push({ metric: 'vault-bundle lock + fetch CPU user+sys (least of 2)', value: Math.min(...buildCpu) / 1000, unit: 's' });
     rows.push({ metric: 'load average (1 min) at the end', value: loadavg()[0]!, unit: '' });
