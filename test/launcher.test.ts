@@ -108,15 +108,21 @@ describe('launcher', () => {
     expect(running(marker)).toEqual([]);
   });
 
-  it('closeLauncher lets the jobs finish, ends the shell and removes its FIFO folder', async () => {
+  it('closeLauncher stops a job nobody reads any more, ends the shell at once and removes its FIFO folder', async () => {
     const dir = await tempDir('vb-launch');
-    const file = join(dir, 'f');
-    await writeFile(file, 'hello');
-    const job = (await launch(['/bin/cat'], { path: file, offset: 0 }))!;
-    const out = drain(job.stdout);
+    const small = join(dir, 'f');
+    await writeFile(small, 'hello');
+    const done = (await launch(['/bin/cat'], { path: small, offset: 0 }))!;
+    expect((await drain(done.stdout)).toString()).toBe('hello');
+    expect(await done.exited).toBe(0);
+    const big = join(dir, 'sparse');
+    await writeFile(big, '');
+    await truncate(big, 8 * 2 ** 30);
+    const abandoned = (await launch(['/bin/cat'], { path: big, offset: 0 }))!; // blocked on a full pipe
+    const t = performance.now();
     await closeLauncher();
-    expect((await out).toString()).toBe('hello');
-    expect(await job.exited).toBe(0);
+    expect(performance.now() - t).toBeLessThan(5000);
+    expect(await abandoned.exited).not.toBe(0);
     expect(readdirSync(tmpdir()).filter((n) => n.startsWith(`vault-jobs-vbtmp-${process.pid}-`))).toEqual([]);
   });
 

@@ -21,8 +21,9 @@ import { makeTempDir, removeTempDir } from './temp.js';
  * writes `e <id> <status>` on its own channel when the job has gone. Closing the read end stops a job (its next
  * write gets SIGPIPE), as closing a child's stdout pipe does. The shell is its own process group: when this
  * process goes (even by SIGKILL) the shell's stdin ends, and it ends its group, jobs included. `closeLauncher`
- * (the CLI's end) lets the shell wait for its jobs and exit, and waits for it: the jobs' CPU time then counts in
- * this process's children's, as a spawned child's does (GNU time, the benches).
+ * (the CLI's end) stops any job still running (nothing reads it any more), lets the shell reap its jobs and exit,
+ * and waits for it: the jobs' CPU time then counts in this process's children's, as a spawned child's does (GNU
+ * time, the benches).
  *
  * Anything that does not go as planned (no /bin/sh, no mkfifo, the shell gone) makes `launch` answer undefined and
  * the caller spawns the program itself.
@@ -57,6 +58,8 @@ class Launcher {
   private readonly waiting = new Map<string, (reply: string) => void>();
   private gone = false;
   private buffered = '';
+  /** The stops of the jobs still running: called at `close` (nothing reads them any more), so none outlives the CLI. */
+  private readonly live = new Set<() => Promise<void>>();
 
   constructor(
     private readonly child: ChildProcess,
@@ -105,8 +108,9 @@ class Launcher {
     return reply;
   }
 
-  /** The shell waits for its jobs and exits; resolves when it has gone (at most `ms` later: then it is killed). */
+  /** Stops the jobs still running; the shell reaps them and exits; resolves when it has gone (at most `ms` later: then its group is killed). */
   async close(ms: number): Promise<void> {
+    await Promise.all([...this.live].map((stop) => stop()));
     if (!this.gone) {
       const closed = new Promise<void>((r) => this.child.once('close', () => r()));
       this.child.stdin!.end('wait; exit 0\n');
@@ -145,20 +149,21 @@ class Launcher {
       return s === 'gone' ? -1 : Number(s);
     });
     let done = false;
-    void exited.then(() => (done = true));
-    return {
-      stdout,
-      exited,
-      stop: async () => {
-        stdout.destroy();
-        // A job not yet past its open of the write end would wait there for a reader: give it one, briefly.
-        for (let i = 0; i < 50 && !done; i++) {
-          const poke = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
-          await poke?.close();
-          await Promise.race([exited, new Promise((r) => setTimeout(r, 100))]);
-        }
-      },
+    const stop = async () => {
+      stdout.destroy();
+      // A job not yet past its open of the write end would wait there for a reader: give it one, briefly.
+      for (let i = 0; i < 50 && !done; i++) {
+        const poke = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+        await poke?.close();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 100))]);
+      }
     };
+    this.live.add(stop);
+    void exited.then(() => {
+      done = true;
+      this.live.delete(stop);
+    });
+    return { stdout, exited, stop };
   }
 }
 
@@ -197,7 +202,7 @@ export async function launch(argv: readonly string[], from: FileFrom): Promise<L
   return l?.launch(argv, from);
 }
 
-/** Ends the shared shell, if one was started, once its jobs are done (the CLI calls this at its end). */
+/** Ends the shared shell, if one was started, and any job still running (the CLI calls this at its end). */
 export async function closeLauncher(): Promise<void> {
   const l = await started;
   started = undefined;
