@@ -43,9 +43,10 @@ export interface FileFrom {
   offset: number;
 }
 
-// Job output on fd 9 (the shell's stdout); the shell's own stdout and stderr go nowhere.
 const openFd = promisify(openCallback);
 
+// Replies on fd 9 (the shell's stdout as it started); the shell's own stdout and stderr, and its jobs', go nowhere.
+// Its stdin ending without `wait; exit 0` (this process gone) ends its process group.
 const SCRIPT = 'exec 9>&1 >/dev/null 2>&1\nwhile IFS= read -r line; do eval "$line"; done\nkill -TERM 0';
 
 /** A word for sh: single-quoted, its single quotes closed, escaped and reopened. */
