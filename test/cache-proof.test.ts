@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -31,9 +31,10 @@ describe('cache proofs: warm rebuilds copy proven blobs without hashing, and an 
     // Hashed as they streamed into partial files only this build wrote: proven as they landed, not hashed again.
     expect(cold.copies.unchanged).toBe(3);
     // A blob that changed in the very tick of the cache's clock mark gets its proof one build later (proof.ts).
-    await buildIn(dir, manifest);
-    const warm = await buildIn(dir, manifest);
-    expect(warm.copies).toEqual({ blobs: 3, unchanged: 3 });
+    // Each into a folder of its own: over its own folder a build takes that bundle's blobs (bundle-reuse.test.ts).
+    await buildIn(dir, manifest, { out: join(dir, 'w1') });
+    const warm = await buildIn(dir, manifest, { out: join(dir, 'w2') });
+    expect(warm.copies).toEqual({ blobs: 3, unchanged: 3, reused: 0 });
     expect(warm.fetch.cachedFiles).toBe(3);
     expect((await verifyBundle(warm.dir)).ok).toBe(true);
     for (const f of files) {
@@ -49,7 +50,7 @@ describe('cache proofs: warm rebuilds copy proven blobs without hashing, and an 
     const dir = await tempDir();
     const { manifest, files } = await fileManifest(dir, { sizes: [5000, 70_000] });
     await buildIn(dir, manifest);
-    const proven = await buildIn(dir, manifest);
+    const proven = await buildIn(dir, manifest, { out: join(dir, 'p') });
     expect(proven.copies.unchanged).toBe(2); // the next build would not hash: the proof is in use
     const cached = join(dir, 'cache/blobs/sha256', files[1]!.sha256);
     const before = await statBlob(cached);
@@ -65,11 +66,18 @@ describe('cache proofs: warm rebuilds copy proven blobs without hashing, and an 
     expect(edited.ctimeNs).not.toBe(before.ctimeNs);
     expect(sha256(await readFile(cached))).not.toBe(files[1]!.sha256);
 
-    // Over the previous bundle's folder: the build fails and the old bundle stays in place, whole.
-    const err = await buildIn(dir, manifest).catch((e: unknown) => e);
+    // Over the previous bundle's folder, that bundle's own blobs are taken as they are (store/placed.ts): the
+    // damaged cache file is not even read, and the new bundle is whole.
+    const over = await buildIn(dir, manifest, { out: proven.dir });
+    expect(over.copies).toEqual({ blobs: 0, unchanged: 0, reused: 2 });
+    expect((await verifyBundle(over.dir)).ok).toBe(true);
+    // A folder whose blobs must come from the cache: the build fails and the bundle there stays in place, whole.
+    const first = join(dir, 'out');
+    await rm(join(dir, 'cache/placed'), { recursive: true }); // as a bundle made before store/placed.ts: nothing to take
+    const err = await buildIn(dir, manifest, { out: first }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'CACHE_CORRUPT', exitCode: 4 });
     expect((err as Error).message).toContain(files[1]!.sha256);
-    expect((await verifyBundle(proven.dir)).ok).toBe(true);
+    expect((await verifyBundle(first)).ok).toBe(true);
     expect(await readdir(join(dir, 'cache/quarantine'))).toHaveLength(1);
     expect(await readProof(join(dir, 'cache'), digestOf(files[1]!.sha256))).toBeUndefined();
 

@@ -201,7 +201,7 @@ describe('single-stream downloads on a thread', () => {
       const before = fetchThreadStats().jobs;
       const cold = await buildIn(dir, manifest);
       expect(fetchThreadStats()).toEqual({ live: 0, jobs: before + 4 });
-      expect(cold.copies).toEqual({ blobs: 4, unchanged: 4 });
+      expect(cold.copies).toEqual({ blobs: 4, unchanged: 4, reused: 0 });
       expect((await verifyBundle(cold.dir)).ok).toBe(true);
       expect(await readdir(join(dir, 'cache/partial'))).toEqual([]);
     } finally {

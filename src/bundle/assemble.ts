@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { type Digest, hexOf } from '../store/digest.js';
 import type { Store } from '../store/store.js';
 import { copyBlobOut } from '../store/copy.js';
-import { clockMark } from '../store/proof.js';
+import { clockMark, statBlob } from '../store/proof.js';
+import { OldBundle, type PlacedFile } from '../store/placed.js';
 import { FileHashers } from './hash-workers.js';
 import { phaseDone } from '../util/gc.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
@@ -24,6 +25,10 @@ export interface AssembleResult {
   /** Blobs copied out of the cache, and how many of them were proven by their recorded proof (not hashed). */
   copied: number;
   unchanged: number;
+  /** Blobs linked from the old bundle at `reuseFrom` (store/placed.ts), not copied. */
+  reused: number;
+  /** Every blob placed, with its stat once placed: for recordPlaced once the bundle is in place. */
+  placed: PlacedFile[];
 }
 
 /**
@@ -50,6 +55,8 @@ export async function assembleBundle(
      * digests) are copied meanwhile, and its texts written when it comes.
      */
     final?: Promise<BundleIndex>;
+    /** The bundle folder this one replaces: its blobs proven unchanged since placed are linked, not copied (store/placed.ts). */
+    reuseFrom?: string;
   } = {},
 ): Promise<AssembleResult> {
   const views = extra.views ?? {};
@@ -62,15 +69,15 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    placer = await blobPlacer(store, extra.signal ?? new AbortController().signal);
-    const { place, counts } = placer;
+    placer = await blobPlacer(store, extra.signal ?? new AbortController().signal, extra.reuseFrom);
+    const { place, counts, placed } = placer;
     // Several at a time: the copies and the hashing of those without a proof run side by side on every core.
     const limit = pLimit(Math.max(2, Math.min(8, availableParallelism())));
     await Promise.all(
       blobs.map((a) =>
         limit(async () => {
           if (extra.signal?.aborted) throw new InterruptedError();
-          await place(a.digest, join(stage, blobPath(hexOf(a.digest))));
+          await place(a.digest, stage, blobPath(hexOf(a.digest)));
         }),
       ),
     ).catch(async (err: unknown) => {
@@ -80,7 +87,7 @@ export async function assembleBundle(
     });
     for (const rf of index.runtime ?? []) {
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await place(rf.digest, join(stage, rf.path));
+      await place(rf.digest, stage, rf.path);
     }
     // The hashing workers go as soon as the last copy is done (~8 MB each: issue #14's peak RSS), before bundle.json
     // and the SBOM are made (~15 MB of heap for a 560-package bundle): the two are not stacked (build peak).
@@ -99,7 +106,7 @@ export async function assembleBundle(
     if (extra.signal?.aborted) throw new InterruptedError();
     await swapInto(stage, out);
     tempDone(stage);
-    return { dir: out, files: sums.length + 1, bytes, ...counts };
+    return { dir: out, files: sums.length + 1, bytes, ...counts, placed };
   } catch (err) {
     await rm(stage, { recursive: true, force: true });
     tempDone(stage);
@@ -139,20 +146,30 @@ async function writeTexts(
   return bytes;
 }
 
-/** Copies cache blobs out, proven (copyBlobOut), counting how many were copied and how many proven unchanged. */
-async function blobPlacer(store: Store, signal: AbortSignal) {
+/**
+ * Places blobs in the stage: linked from the old bundle where store/placed.ts proves them unchanged, else copied out of the
+ * cache, proven (copyBlobOut); counts each way and keeps each placed file's stat for recordPlaced.
+ */
+async function blobPlacer(store: Store, signal: AbortSignal, reuseFrom: string | undefined) {
   // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
   const mark = await clockMark(store.root);
-  const counts = { copied: 0, unchanged: 0 };
+  const old = reuseFrom === undefined ? undefined : await OldBundle.open(store.root, reuseFrom);
+  const counts = { copied: 0, unchanged: 0, reused: 0 };
+  const placed: PlacedFile[] = [];
   // A big copy that must be hashed is hashed on a worker thread, never on the main thread; the workers are
   // shared by the copies (one per core at most, up to the 8 copies at once), started only when needed.
   const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
   const hashCopy = async (path: string) => hashers.hash(path, (await stat(path)).size, signal);
-  const place = async (d: Digest, to: string) => {
-    counts.copied++;
-    if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') counts.unchanged++;
+  const place = async (d: Digest, stage: string, rel: string) => {
+    const to = join(stage, rel);
+    if (await old?.take(rel, d, to)) counts.reused++;
+    else {
+      counts.copied++;
+      if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') counts.unchanged++;
+    }
+    placed.push({ rel, digest: d, st: await statBlob(to) });
   };
-  return { place, counts, close: () => hashers.close() };
+  return { place, counts, placed, close: () => hashers.close() };
 }
 
 /** Links a file of one staged bundle into another (both ours, both fresh), else copies it. Never for the store's blobs. */

@@ -1,7 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
-import { assembleBundle, checkOutput, swapInto } from './assemble.js';
+import { type AssembleResult, assembleBundle, checkOutput, swapInto } from './assemble.js';
+import { recordPlaced } from '../store/placed.js';
 import { type BaseRef, type BundleIndex, bundleCreated, makeIndex } from './index.js';
 import { SUMS } from './layout.js';
 import { FAT32_PART_SIZE, type Media, writeSplitBundle } from './media.js';
@@ -74,8 +75,8 @@ export interface BuildResult {
   expires?: string;
   /** What the fetch took from the cache and what it downloaded (the blobs the bundle needs, unique by digest). */
   fetch: FetchTally;
-  /** Blobs copied out of the cache into the bundle, and how many were proven by their recorded proof, not hashed. */
-  copies: { blobs: number; unchanged: number };
+  /** Blobs copied out of the cache (`unchanged`: of them, proven by their proof, not hashed), and linked from the bundle replaced (store/placed.ts). */
+  copies: { blobs: number; unchanged: number; reused: number };
   /** The whole build, from reading the manifest to the bundle in place. */
   durationMs: number;
 }
@@ -249,7 +250,7 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
   const whole = tempSibling(out);
   let tar: StagedTar | undefined;
   try {
-    let r: { files: number; bytes: number; copied: number; unchanged: number };
+    let r: Pick<AssembleResult, 'bytes' | 'copied' | 'unchanged' | 'reused' | 'placed'>;
     let parts: number | undefined;
     if (media === 'fat32') {
       r = await assembleBundle(index, ctx.store, whole, extra);
@@ -259,7 +260,7 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
       const split = { name: m.manifest.name, version: m.manifest.version, partSize, mtime: new Date(created), signal: ctx.signal };
       parts = (await writeSplitBundle(whole, stage, split)).parts;
     } else {
-      r = await assembleBundle(index, ctx.store, stage, extra);
+      r = await assembleBundle(index, ctx.store, stage, { ...extra, reuseFrom: out });
     }
     // The same signing as `vault-bundle sign` (the bundle was just assembled from the checked store: no re-verify).
     if (signKey && ctx.signal.aborted) throw new InterruptedError();
@@ -278,10 +279,11 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
     });
     // The tar follows the folder by one rename (nothing to do when it was streamed into a device or FIFO).
     await tar?.commit();
+    if (media !== 'fat32') await recordPlaced(ctx.store.root, out, r.placed); // for the next build over it (store/placed.ts)
     return {
       files: listed,
       bytes: r.bytes,
-      copies: { blobs: r.copied, unchanged: r.unchanged },
+      copies: { blobs: r.copied, unchanged: r.unchanged, reused: r.reused },
       ...(parts !== undefined ? { parts } : {}),
       ...(tar ? { tar: tar.path } : {}),
       ...(signed ? { signer: signed.signer } : {}),

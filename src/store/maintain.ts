@@ -4,6 +4,7 @@ import { InterruptedError } from '../util/errors.js';
 import { type Digest, digestOf, isSha256Hex } from './digest.js';
 import { type Store, hashFile } from './store.js';
 import { clockMark, proofOf, recordProof, sameProof, statBlob } from './proof.js';
+import { dropStaleRecords } from './placed.js';
 
 /** A cache entry that did not hash to its name, or was no blob at all: moved aside. */
 export interface BadEntry {
@@ -107,6 +108,7 @@ export async function gcStore(store: Store, keep: ReadonlySet<Digest>, o: { dryR
       if (!isSha256Hex(name) || !left.has(name)) await rm(join(store.root, 'proofs', name), { force: true });
     }
   }
+  if (!o.dryRun) await dropStaleRecords(store.root); // placed.ts's records of bundle folders no longer there
   // Partial files, ranged journals, the writer locks of partial-lock.ts and the private partial files of builds that met one.
   await sweep(join(store.root, 'partial'), 'partial', (n) => /^([0-9a-f]{64})\.(?:part|ranges|lock|vbtmp-\d+-\d+-\d+-\.part)$/.exec(n)?.[1]);
   await sweep(store.quarantineDir, 'quarantined', () => undefined);

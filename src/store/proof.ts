@@ -1,6 +1,7 @@
 import { type BigIntStats, constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { tempDone, tempSibling } from '../util/temp.js';
 import { hexOf, type Digest } from './digest.js';
 
 /**
@@ -119,10 +120,19 @@ export async function dropProof(root: string, d: Digest): Promise<void> {
  * Undefined where the cache cannot be written or is not on a LOCAL_FS (no proofs are recorded then).
  */
 export async function clockMark(root: string): Promise<bigint | undefined> {
-  const path = join(root, PROOFS_DIR, `${CLOCK}.${process.pid}`);
   try {
     await mkdir(join(root, PROOFS_DIR), { recursive: true });
-    if (!LOCAL_FS.has((await statfs(root)).type)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return stampIn(join(root, PROOFS_DIR), `${CLOCK}.${process.pid}`);
+}
+
+/** The ctime of a file written (then removed) in `dir` now: that file system's clock; undefined where it is not a LOCAL_FS or cannot be written. */
+async function stampIn(dir: string, name: string): Promise<bigint | undefined> {
+  const path = join(dir, name);
+  try {
+    if (!LOCAL_FS.has((await statfs(dir)).type)) return undefined;
     const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
     try {
       await fh.write('.');
@@ -133,6 +143,24 @@ export async function clockMark(root: string): Promise<bigint | undefined> {
     }
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A mark of the clock of the file system holding `dir` (not the cache's: a bundle folder may lie elsewhere), once
+ * it has passed `ns`; written as a temp name of this process there (util/temp.ts: a kill leaves it to the sweep).
+ */
+export async function clockMarkAt(dir: string, ns: bigint): Promise<bigint | undefined> {
+  const name = basename(tempSibling(join(dir, 'clock')));
+  try {
+    for (let i = 0; i < 50; i++) {
+      const m = await stampIn(dir, name);
+      if (m === undefined || m > ns) return m;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return undefined;
+  } finally {
+    tempDone(join(dir, name));
   }
 }
 
@@ -218,6 +246,6 @@ export async function recordStreamed(root: string, landed: readonly Landed[]): P
 }
 
 /** Times without a sub-second part: a file system that keeps whole seconds (or two), where a tick is too long. */
-function coarseTimes(st: BigIntStats): boolean {
+export function coarseTimes(st: BigIntStats): boolean {
   return st.ctimeNs % 1_000_000_000n === 0n && st.mtimeNs % 1_000_000_000n === 0n;
 }
