@@ -122,4 +122,23 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
       signalChild(live.child, 'SIGKILL');
     }
   });
+
+  it('a process that exits with temps still there (process.exit mid-way) leaves none of them: temp.ts removes them at exit', async () => {
+    const dir = await tempDir();
+    const script = [
+      `import { makeTempDir, tempSibling } from ${JSON.stringify(join(REPO, 'src/util/temp.ts'))};`,
+      "import { mkdirSync, writeFileSync } from 'node:fs';",
+      `const d = await makeTempDir('vault-exit', ${JSON.stringify(dir)});`,
+      "writeFileSync(d + '/x', 'x');",
+      `mkdirSync(tempSibling(${JSON.stringify(join(dir, 'out'))}));`,
+      'process.stdout.write(String(1));',
+      'process.exit(3);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect([code, out]).toEqual([3, '1']); // both temps were made
+    expect(await readdir(dir)).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { constants, open as openCallback, rmSync } from 'node:fs';
+import { constants, open as openCallback } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -127,7 +127,6 @@ class Launcher {
       clearTimeout(timer);
     }
     await removeTempDir(this.dir);
-    dirs.delete(this.dir);
   }
 
   async launch(argv: readonly string[], from: FileFrom): Promise<Launched | undefined> {
@@ -169,9 +168,6 @@ class Launcher {
 }
 
 let started: Promise<Launcher | undefined> | undefined;
-/** The FIFO folders of the shells started (removed at close, or at exit). */
-const dirs = new Set<string>();
-let exitHooked = false;
 
 async function start(): Promise<Launcher | undefined> {
   if (process.platform !== 'linux') return undefined;
@@ -181,9 +177,6 @@ async function start(): Promise<Launcher | undefined> {
   } catch {
     return undefined;
   }
-  if (!exitHooked) process.once('exit', () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  exitHooked = true;
-  dirs.add(dir);
   const child = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
   const ok = await new Promise<boolean>((r) => {
     child.once('spawn', () => r(true));

@@ -7,9 +7,10 @@ import { LocalError, localWriteError } from './errors.js';
 import { TEMP_TAG, madeByDeadProcess, tempTag } from './proc.js';
 
 /**
- * Temp names handed out in this process. A second Ctrl-C exits at once (process.exit): removeTempsSync() then
- * removes whichever of them still exist, so even a forced quit leaves nothing half-written. A name that was
- * renamed into place no longer exists and is skipped (the names are random: they never name a real file).
+ * Temp names handed out in this process. Whichever of them still exist when the process exits, however it exits
+ * (its end, an error, process.exit, a second Ctrl-C's forced quit), are removed then (removeTempsSync on 'exit'),
+ * so nothing is left half-written and no caller needs an exit hook of its own. A name that was renamed into place
+ * no longer exists and is skipped (the names are random: they never name a real file).
  *
  * A SIGKILL or a power cut leaves them: every name carries `vbtmp-<pid>-<start time>-` (util/proc.ts), and the
  * first temp this process makes in a folder sweeps that folder of the temps of dead processes (sweepDeadTemps),
@@ -18,6 +19,15 @@ import { TEMP_TAG, madeByDeadProcess, tempTag } from './proc.js';
  */
 const temps = new Set<string>();
 const swept = new Set<string>();
+let exitHooked = false;
+
+/** A temp of this process: whatever of it is still there when the process exits (any exit) is removed then. */
+function track(tmp: string): void {
+  temps.add(tmp);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', removeTempsSync);
+}
 
 /** Sweeps `dir` of dead processes' temps, once per folder and process, in the background (errors ignored). */
 function sweepOnce(dir: string): void {
@@ -29,7 +39,7 @@ function sweepOnce(dir: string): void {
 /** A name for a temp sibling of `path`: same folder, so the final rename is atomic. */
 export function tempSibling(path: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.${tempTag()}${randomBytes(4).toString('hex')}`);
-  temps.add(tmp);
+  track(tmp);
   sweepOnce(dirname(resolve(path)));
   return tmp;
 }
@@ -144,7 +154,7 @@ export async function makeTempDir(prefix: string, parent?: string): Promise<stri
   }
   // Known to removeTempsSync: a second Ctrl-C (a forced quit) still removes install's extracted blobs or the
   // dry run's venv.
-  temps.add(dir);
+  track(dir);
   sweepOnce(resolve(base));
   return dir;
 }
