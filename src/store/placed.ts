@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { link, lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Digest } from './digest.js';
-import { type Proof, clockMarkAt, coarseTimes, proofOf, sameProof, statBlob } from './proof.js';
+import { type Proof, clockMarkAt, coarseTimes, proofOf, sameFile, sameProof, statBlob } from './proof.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 /** A placed file's record: its digest and its stat once in place (see above). */
@@ -113,11 +113,6 @@ export async function recordPlaced(cacheRoot: string, out: string, placed: reado
     return 0;
   }
   return Object.keys(files).length;
-}
-
-/** The same file as placed: device, inode, size and mtime (ctime moves with every link count change). */
-function sameFile(a: BigIntStats, b: BigIntStats): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 }
 
 function isPlaced(p: Partial<Placed> | undefined): p is Placed {

@@ -68,6 +68,11 @@ export function proofOf(st: BigIntStats): Proof {
   return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
 }
 
+/** The same file with the same bytes as far as its stat can tell without ctime (device, inode, size, mtime): what a rename or a link count change leaves as it was. */
+export function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+}
+
 export function sameProof(a: Proof, b: Proof): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
@@ -199,7 +204,7 @@ export async function recordLanded(
 ): Promise<boolean> {
   if (mark === undefined || !sameProof(proofOf(before), proofOf(after)) || !(before.ctimeNs < mark && before.mtimeNs < mark)) return false;
   const landed = await statBlob(final).catch(() => undefined);
-  if (!landed || landed.dev !== before.dev || landed.ino !== before.ino || landed.size !== before.size || landed.mtimeNs !== before.mtimeNs) return false;
+  if (!landed || !sameFile(landed, before)) return false;
   const now = await markAfter(root, landed.ctimeNs);
   const again = await statBlob(final).catch(() => undefined);
   if (!again || !sameProof(proofOf(landed), proofOf(again))) return false;
@@ -228,7 +233,7 @@ export async function recordStreamed(root: string, landed: readonly Landed[]): P
   const firm = await Promise.all(
     landed.map(async (l) => {
       const st = await statBlob(l.final).catch(() => undefined);
-      const same = st && st.dev === l.before.dev && st.ino === l.before.ino && st.size === l.before.size && st.mtimeNs === l.before.mtimeNs;
+      const same = st && sameFile(st, l.before);
       return same ? { l, st } : undefined;
     }),
   );
