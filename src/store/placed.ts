@@ -90,17 +90,16 @@ export interface PlacedFile {
  * cannot be written costs the next build its copies, nothing more.
  */
 export async function recordPlaced(cacheRoot: string, out: string, placed: readonly PlacedFile[]): Promise<number> {
-  const firm: { p: PlacedFile; st: BigIntStats }[] = [];
-  for (const p of placed) {
-    const st = await statBlob(join(out, p.rel)).catch(() => undefined);
-    if (st && st.nlink === 1n && sameFile(st, p.st)) firm.push({ p, st });
-  }
+  const statOf = (p: PlacedFile) => statBlob(join(out, p.rel)).catch(() => undefined);
+  const firm = (await Promise.all(placed.map(async (p) => ({ p, st: await statOf(p) })))).filter(
+    (f): f is { p: PlacedFile; st: BigIntStats } => f.st !== undefined && f.st.nlink === 1n && sameFile(f.st, f.p.st),
+  );
   const latest = firm.reduce((m, f) => (f.st.ctimeNs > m ? f.st.ctimeNs : m), 0n);
   const mark = firm.length ? await clockMarkAt(dirname(resolve(out)), latest) : undefined;
   const files: Record<string, Placed> = {};
   if (mark !== undefined) {
-    for (const { p, st } of firm) {
-      const again = await statBlob(join(out, p.rel)).catch(() => undefined);
+    const settled = await Promise.all(firm.map(async (f) => ({ ...f, again: await statOf(f.p) })));
+    for (const { p, st, again } of settled) {
       if (again && sameProof(proofOf(st), proofOf(again)) && again.ctimeNs < mark && !coarseTimes(again))
         files[p.rel] = { ...proofOf(again), digest: p.digest };
     }
