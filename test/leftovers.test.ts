@@ -92,6 +92,30 @@ describe("leftovers after a kill: named by pid and start time, removed by the ne
     expect((await verifyBundle(join(bundles, 'x.tar'))).ok).toBe(true);
   });
 
+  it('kill -9 of a rebuild whose stage holds links to the old bundle: the old bundle verifies, the next build is whole, the one after takes the blobs again', async () => {
+    const dir = await tempDir();
+    const manifest = await bigManifest(dir, 96);
+    const bundles = join(dir, 'bundles');
+    const out = join(bundles, 'x');
+    const args = ['--cache-dir', join(dir, 'cache'), 'build', manifest, '--out', out, '--tar', join(bundles, 'x.tar'), '--runtime', 'none'];
+    expect((await runCli(args)).code).toBe(0);
+    // The tar is made after the blobs were placed (linked from the old bundle: store/placed.ts), before the swap.
+    const { child, done } = await startUntil(args, /^tar$/m);
+    await new Promise((r) => setTimeout(r, 150));
+    signalChild(child, 'SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    expect((await verifyBundle(out)).ok).toBe(true);
+    const next = await runCli(['--json', ...args]);
+    expect(next.code, next.stderr).toBe(0);
+    expect((await verifyBundle(out)).ok).toBe(true);
+    expect((await verifyBundle(join(bundles, 'x.tar'))).ok).toBe(true);
+    expect((await readdir(bundles)).sort()).toEqual(['x', 'x.tar']);
+    const after = await runCli(['--json', ...args]);
+    const copies = (JSON.parse(after.stdout.trim().split('\n').at(-1)!) as { copies: { reused: number } }).copies;
+    expect(copies.reused).toBe(1);
+    expect((await verifyBundle(out)).ok).toBe(true);
+  });
+
   it("any verb removes what killed runs left in $TMPDIR, and keeps a live process's scratch folder", async () => {
     const dir = await tempDir();
     const tmp = join(dir, 'tmp');
