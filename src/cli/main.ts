@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { removeTempsSync, sweepDeadTemps } from '../util/fs.js';
+import { sweepDeadTemps } from '../util/fs.js';
 import { closeLauncher } from '../util/launcher.js';
 import { limits } from '../util/limits.js';
 import { TOOL } from '../version.js';
@@ -56,8 +56,7 @@ function interruptHandler(controller: AbortController): () => void {
   return () => {
     interrupts++;
     if (interrupts > 1) {
-      // Quit at once, but not leaving hundreds of MB of temp files: they go synchronously first.
-      removeTempsSync();
+      // Quit at once, but not leaving hundreds of MB of temp files: temp.ts removes them at exit, synchronously.
       process.exit(130);
     }
     printErr('\ninterrupting: cleaning up (press Ctrl-C again to quit at once)\n');

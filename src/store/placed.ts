@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { link, lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Digest } from './digest.js';
-import { type Proof, clockMarkAt, coarseTimes, proofOf, sameFile, sameProof, statBlob } from './proof.js';
+import { type Proof, clockMarkAt, coarseTimes, proofOf, sameFile, sameProof, settle, statBlob } from './proof.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 /** A placed file's record: its digest and its stat once in place (see above). */
@@ -90,20 +90,15 @@ export interface PlacedFile {
  * cannot be written costs the next build its copies, nothing more.
  */
 export async function recordPlaced(cacheRoot: string, out: string, placed: readonly PlacedFile[]): Promise<number> {
-  const statOf = (p: PlacedFile) => statBlob(join(out, p.rel)).catch(() => undefined);
-  const firm = (await Promise.all(placed.map(async (p) => ({ p, st: await statOf(p) })))).filter(
-    (f): f is { p: PlacedFile; st: BigIntStats } => f.st !== undefined && f.st.nlink === 1n && sameFile(f.st, f.p.st),
+  const s = await settle(
+    placed,
+    (p) => join(out, p.rel),
+    (p) => p.st,
+    (ns) => clockMarkAt(dirname(resolve(out)), ns),
+    (st) => st.nlink === 1n,
   );
-  const latest = firm.reduce((m, f) => (f.st.ctimeNs > m ? f.st.ctimeNs : m), 0n);
-  const mark = firm.length ? await clockMarkAt(dirname(resolve(out)), latest) : undefined;
   const files: Record<string, Placed> = {};
-  if (mark !== undefined) {
-    const settled = await Promise.all(firm.map(async (f) => ({ ...f, again: await statOf(f.p) })));
-    for (const { p, st, again } of settled) {
-      if (again && sameProof(proofOf(st), proofOf(again)) && again.ctimeNs < mark && !coarseTimes(again))
-        files[p.rel] = { ...proofOf(again), digest: p.digest };
-    }
-  }
+  for (const { item, st } of s?.firm ?? []) if (st.ctimeNs < s!.mark && !coarseTimes(st)) files[item.rel] = { ...proofOf(st), digest: item.digest };
   try {
     const path = recordsPath(cacheRoot, out);
     await mkdir(dirname(path), { recursive: true });

@@ -158,28 +158,28 @@ async function stampIn(dir: string, name: string): Promise<bigint | undefined> {
 export async function clockMarkAt(dir: string, ns: bigint): Promise<bigint | undefined> {
   const name = basename(tempSibling(join(dir, 'clock')));
   try {
-    for (let i = 0; i < 50; i++) {
-      const m = await stampIn(dir, name);
-      if (m === undefined || m > ns) return m;
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    return undefined;
+    return await passing(ns, () => stampIn(dir, name));
   } finally {
     tempDone(join(dir, name));
   }
+}
+
+/** The first of `stamp`'s marks past `ns`, a tick or so later; undefined where it gives none or the clock does not move on within ~50 ms. */
+async function passing(ns: bigint, stamp: () => Promise<bigint | undefined>): Promise<bigint | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const m = await stamp();
+    if (m === undefined || m > ns) return m;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return undefined;
 }
 
 /**
  * A mark (clockMark) taken once the cache's clock has passed `ns` (a file's ctime): a few ms at most (one tick);
  * undefined where no mark can be taken or the clock does not move on within ~50 ms.
  */
-export async function markAfter(root: string, ns: bigint): Promise<bigint | undefined> {
-  for (let i = 0; i < 50; i++) {
-    const m = await clockMark(root);
-    if (m === undefined || m > ns) return m;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return undefined;
+export function markAfter(root: string, ns: bigint): Promise<bigint | undefined> {
+  return passing(ns, () => clockMark(root));
 }
 
 /**
@@ -229,25 +229,39 @@ export interface Landed {
  * alone can make. Returns how many proofs were recorded.
  */
 export async function recordStreamed(root: string, landed: readonly Landed[]): Promise<number> {
-  if (landed.length === 0) return 0;
-  const firm = await Promise.all(
-    landed.map(async (l) => {
-      const st = await statBlob(l.final).catch(() => undefined);
-      const same = st && sameFile(st, l.before);
-      return same ? { l, st } : undefined;
-    }),
+  const s = await settle(
+    landed,
+    (l) => l.final,
+    (l) => l.before,
+    (ns) => markAfter(root, ns),
   );
-  const kept = firm.filter((f) => f !== undefined);
-  if (kept.length === 0) return 0;
-  const latest = kept.reduce((m, f) => (f.st.ctimeNs > m ? f.st.ctimeNs : m), 0n);
-  const mark = await markAfter(root, latest);
-  const done = await Promise.all(
-    kept.map(async ({ l, st }) => {
-      const again = await statBlob(l.final).catch(() => undefined);
-      return again !== undefined && sameProof(proofOf(st), proofOf(again)) && (await recordProof(root, l.digest, again, mark));
-    }),
-  );
+  if (!s) return 0;
+  const done = await Promise.all(s.firm.map(({ item, st }) => recordProof(root, item.digest, st, s.mark)));
   return done.filter(Boolean).length;
+}
+
+/**
+ * Of files each expected to be as `before` left it (sameFile: a rename or a link count change moves only ctime)
+ * and passing `keep`, those that are, and that stand still across one mark (`markAt`) taken once the clock has
+ * passed the latest of their ctimes: each with that stat, a proof under the mark. Undefined where none is left or
+ * no mark can be taken.
+ */
+export async function settle<T>(
+  items: readonly T[],
+  path: (item: T) => string,
+  before: (item: T) => BigIntStats,
+  markAt: (ns: bigint) => Promise<bigint | undefined>,
+  keep: (st: BigIntStats) => boolean = () => true,
+): Promise<{ mark: bigint; firm: { item: T; st: BigIntStats }[] } | undefined> {
+  const statOf = (item: T) => statBlob(path(item)).catch(() => undefined);
+  const seen = await Promise.all(items.map(async (item) => ({ item, st: await statOf(item) })));
+  const same = seen.filter((f): f is { item: T; st: BigIntStats } => f.st !== undefined && keep(f.st) && sameFile(f.st, before(f.item)));
+  if (same.length === 0) return undefined;
+  const mark = await markAt(same.reduce((m, f) => (f.st.ctimeNs > m ? f.st.ctimeNs : m), 0n));
+  if (mark === undefined) return undefined;
+  const again = await Promise.all(same.map(async (f) => ({ ...f, again: await statOf(f.item) })));
+  const firm = again.filter((f) => f.again !== undefined && sameProof(proofOf(f.st), proofOf(f.again))).map(({ item, st }) => ({ item, st }));
+  return { mark, firm };
 }
 
 /** Times without a sub-second part: a file system that keeps whole seconds (or two), where a tick is too long. */

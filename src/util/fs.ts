@@ -5,7 +5,7 @@ import { LocalError, errnoCode, localWriteError } from './errors.js';
 import { tempDone, tempSibling } from './temp.js';
 
 // Temp names, their cleanup after a kill and scratch folders live in temp.ts; re-exported for the callers.
-export { makeTempDir, oldSibling, removeTempDir, removeTempsSync, sweepDeadTemps, sweepStaleTemps, tempDone, tempSibling, withTempDir } from './temp.js';
+export { makeTempDir, oldSibling, removeTempDir, sweepDeadTemps, sweepStaleTemps, tempDone, tempSibling, withTempDir } from './temp.js';
 
 /** Where a write to a path goes once its symbolic links are followed. */
 export interface OutputTarget {

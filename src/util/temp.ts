@@ -152,8 +152,8 @@ export async function makeTempDir(prefix: string, parent?: string): Promise<stri
     }
     throw e;
   }
-  // Known to removeTempsSync: a second Ctrl-C (a forced quit) still removes install's extracted blobs or the
-  // dry run's venv.
+  // Known to removeTempsSync: any exit, a second Ctrl-C's forced quit included, removes install's extracted blobs
+  // or the dry run's venv.
   track(dir);
   sweepOnce(resolve(base));
   return dir;
