@@ -107,6 +107,10 @@ export async function gcStore(store: Store, keep: ReadonlySet<Digest>, o: { dryR
     for (const name of await readdir(join(store.root, 'proofs')).catch(() => [] as string[])) {
       if (!isSha256Hex(name) || !left.has(name)) await rm(join(store.root, 'proofs', name), { force: true });
     }
+    // The lock's parsed indexes (sources/apt/universe-cache.ts: universe/<index hex>.<format>) go with their index.
+    for (const name of await readdir(join(store.root, 'universe')).catch(() => [] as string[])) {
+      if (!left.has(name.slice(0, 64))) await rm(join(store.root, 'universe', name), { force: true });
+    }
   }
   if (!o.dryRun) await dropStaleRecords(store.root); // placed.ts's records of bundle folders no longer there
   // Partial files, ranged journals, the writer locks of partial-lock.ts and the private partial files of builds that met one.

@@ -114,6 +114,30 @@ export class Spill {
     return { buf: this.scratch, at: 0, end: end - off };
   }
 
+  /** A copy of the bytes at [off, end), rows of any length and wherever they are (file, pieces, stage). */
+  bytes(off: number, end: number): Buffer {
+    const out = Buffer.allocUnsafe(end - off);
+    let p = off;
+    while (p < end) {
+      if (p >= this.done) {
+        this.stage.copy(out, p - off, p - this.done, end - this.done);
+        break;
+      }
+      const upTo = Math.min(end, this.done);
+      if (this.fd !== undefined) {
+        this.read(out.subarray(p - off), p, upTo - p);
+        p = upTo;
+        continue;
+      }
+      const k = this.starts.findLastIndex((s) => s <= p);
+      const piece = this.pieces[k]!;
+      const n = Math.min(upTo, this.starts[k]! + piece.length) - p;
+      piece.copy(out, p - off, p - this.starts[k]!, p - this.starts[k]! + n);
+      p += n;
+    }
+    return out;
+  }
+
   private read(buf: Buffer, off: number, len: number): number {
     let n = 0;
     while (n < len) {

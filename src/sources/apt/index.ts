@@ -17,6 +17,7 @@ import { expandSources } from './repos.js';
 import { ClosureError, resolveClosure } from './resolve/index.js';
 import { type AptSpec, aptSchema } from './schema.js';
 import { Universe } from './universe.js';
+import { loadSegment, saveSegment } from './universe-cache.js';
 import type { InstalledRecord, PackageRecord, ResolveResult } from './types.js';
 
 /** Locked.meta keys that carry the control fields the box's local repository index needs. */
@@ -105,15 +106,23 @@ export const aptSource: Source<AptSpec> = {
 /**
  * apt's closure of the request over the stanzas of every index: kept as bytes in a file of the cache, records
  * built for the few thousand rows the resolver looks at (universe.ts); the file goes when the resolver is done.
+ * Each index's rows are kept in the cache too (universe-cache.ts): the next lock over the same index reads them.
  */
 async function closureOf(spec: AptSpec, ctx: BuildCtx, indexes: FetchedIndex[], architectures: string[]): Promise<ResolveResult> {
   const universe = new Universe(new Spill(join(ctx.store.root, 'partial')));
   try {
     for (const ix of indexes) {
+      const kept = await loadSegment(ctx.store.root, ix.sha256);
+      if (kept) {
+        universe.addSegment(kept, ix.ref);
+        continue;
+      }
+      const from = universe.length;
       await readStanzas(readIndex(ix), PACKAGE_FIELDS, (stanza) => {
         const rec = toPackageRecord(stanza, ix.ref);
         if (rec) universe.add(rec);
       });
+      await saveSegment(ctx.store.root, ix.sha256, universe.segment(from));
     }
     phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
     const installed = await targetStatus(spec, ctx);

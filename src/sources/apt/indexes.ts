@@ -15,6 +15,8 @@ export interface FetchedIndex {
   ref: IndexRef;
   /** Store path of the (compressed) index file. */
   blob: string;
+  /** Its sha256 (hex), as the signed Release gives it. */
+  sha256: string;
   compression: 'gz' | 'xz' | 'none';
 }
 
@@ -75,7 +77,7 @@ export async function fetchIndexes(repos: TrustedRepo[], architectures: string[]
                 distro,
                 pin,
               };
-              return { ref, blob: ctx.store.path(digest), compression };
+              return { ref, blob: ctx.store.path(digest), sha256: f.sha256.toLowerCase(), compression };
             }),
           );
         })(),

@@ -1,6 +1,7 @@
 import type { AptPackageRecord } from './records.js';
 import type { Spill } from '../../util/spill.js';
 import type { IndexRef, PackageRecord } from './types.js';
+import { type UniverseSegment, readText, span, writeVarint } from './row-bytes.js';
 
 /**
  * What the resolver reads of the stanzas of every index: records by row, and the three things it indexes every
@@ -68,6 +69,9 @@ const MA = [undefined, 'same', 'foreign', 'allowed', 'no'] as const;
 const F_ESSENTIAL = 8;
 const F_IMPORTANT = 16;
 const F_PROVIDES = 32;
+
+/** What a segment's bytes mean: a segment kept under another layout is not read (the cache's name holds this). */
+export const ROW_FORMAT = `1 ${TEXT.join(',')} ${MA.join(',')} ${[SHA_BIN, FILE_POOL, F_ESSENTIAL, F_IMPORTANT, F_PROVIDES].join(',')}`;
 
 /**
  * The Packages stanzas of a lock, compactly: each row's fields as bytes in a Spill (util/spill.ts: a file
@@ -246,34 +250,41 @@ export class Universe implements RecordTable<AptPackageRecord> {
     return p;
   }
 
+  /** Rows [from, length): what universe-cache.ts keeps of one index (its origin is the Release's, not kept). */
+  segment(from: number): UniverseSegment {
+    const n = this.length - from;
+    const base = n > 0 ? this.offs[from]! : this.rows.size;
+    const starts = new Uint32Array(n + 1).fill(this.rows.size - base);
+    const small = new Uint16Array(2 * n);
+    for (let r = 0; r < n; r++) {
+      starts[r] = this.offs[from + r]! - base;
+      small.set([this.small[3 * (from + r)]!, this.small[3 * (from + r) + 2]!], 2 * r);
+    }
+    return { rows: this.rows.bytes(base, this.rows.size), starts, small, names: this.names.slice(from), archs: [...this.archs] };
+  }
+
+  /** Appends the rows of a segment, as if each had been added with `origin`. */
+  addSegment(seg: UniverseSegment, origin: IndexRef): void {
+    let o = this.origins.indexOf(origin);
+    if (o < 0) o = this.origins.push(origin) - 1;
+    const archIds = seg.archs.map((a) => (this.archs.includes(a) ? this.archs.indexOf(a) : this.archs.push(a) - 1));
+    for (let r = 0; r < seg.names.length; r++) {
+      const i = this.length;
+      if (i === this.offs.length) this.grow();
+      const a = seg.starts[r]!;
+      const b = seg.starts[r + 1]!;
+      const { buf, at } = this.rows.room(b - a);
+      seg.rows.copy(buf, at, a, b);
+      this.offs[i] = this.rows.size;
+      this.rows.commit(at + b - a);
+      this.small.set([archIds[seg.small[2 * r]!]!, o, seg.small[2 * r + 1]!], 3 * i);
+      this.names.push(seg.names[r]!);
+      this.length++;
+    }
+  }
+
   /** The rows are no longer read (the records built so far stay). */
   close(): void {
     this.rows.close();
   }
-}
-
-function writeVarint(buf: Buffer, p: number, n: number): number {
-  while (n >= 0x80) {
-    buf[p++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[p++] = n;
-  return p;
-}
-
-/** Where a text starts and how long it is (a varint length before it). */
-function span(buf: Buffer, p: number): { start: number; end: number } {
-  let n = 0;
-  let shift = 0;
-  for (;;) {
-    const b = buf[p++]!;
-    n += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return { start: p, end: p + n };
-    shift += 7;
-  }
-}
-
-function readText(buf: Buffer, p: number): { text: string; next: number } {
-  const { start, end } = span(buf, p);
-  return { text: buf.toString('utf8', start, end), next: end };
 }

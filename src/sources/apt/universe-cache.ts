@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDone, tempSibling } from '../../util/temp.js';
+import type { UniverseSegment } from './row-bytes.js';
+import { ROW_FORMAT } from './universe.js';
+
+/**
+ * The lock's parse of each Packages index, kept in the cache: `universe/<sha256 of the index>.<format>`, the
+ * rows universe.ts made of its stanzas. A lock whose indexes are cached reads these instead of decompressing and
+ * parsing 67,000 stanzas again (Debian's main alone: 50 MB of text, ~1 s of the lock's 3.5 s).
+ *
+ * Trust: a segment is found by the sha256 the signed Release gives its index, and is read only when its own
+ * sha256 (its last 32 bytes) matches the rest: a flipped bit, a truncated or half-written file, one renamed from
+ * another index's name, or one of another row layout is not read; the index is parsed again and the segment
+ * written anew. That is more than the index blob itself gets on a lock (found by name and size, as every cached
+ * blob is: store.ts `has`), so the chain signed Release → index → stanza → .deb digest is as strong as before.
+ * A writer who can change the cache can change both; the cache is the user's own folder.
+ */
+const MAGIC = Buffer.from('vault-bundle universe segment\n');
+/** In the name, so a changed row layout is a miss, not a misread (the header repeats ROW_FORMAT in full). */
+const FORMAT = createHash('sha256').update(ROW_FORMAT).digest('hex').slice(0, 12);
+
+interface Header {
+  index: string;
+  format: string;
+  rows: number;
+  archs: string[];
+  namesBytes: number;
+  rowBytes: number;
+}
+
+/** Segments live as long as the cached index blob of the same hex (`cache gc` drops the rest). */
+export const SEGMENT_DIR = 'universe';
+
+const segmentPath = (root: string, indexHex: string) => join(root, SEGMENT_DIR, `${indexHex}.${FORMAT}`);
+
+/** The segment of the index whose sha256 is `indexHex`; undefined when there is none or it is not sound. */
+export async function loadSegment(root: string, indexHex: string): Promise<UniverseSegment | undefined> {
+  const data = await readFile(segmentPath(root, indexHex)).catch(() => undefined);
+  if (!data) return undefined;
+  try {
+    return decode(data, indexHex);
+  } catch {
+    return undefined; // unreadable: parsed again, written again
+  }
+}
+
+function decode(data: Buffer, indexHex: string): UniverseSegment | undefined {
+  if (data.length < MAGIC.length + 4 + 32 || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const end = data.length - 32;
+  if (!createHash('sha256').update(data.subarray(0, end)).digest().equals(data.subarray(end))) return undefined;
+  let p = MAGIC.length;
+  const headLen = data.readUInt32LE(p);
+  p += 4;
+  const head = JSON.parse(data.toString('utf8', p, p + headLen)) as Header;
+  p += headLen;
+  const n = head.rows;
+  if (head.index !== indexHex || head.format !== ROW_FORMAT || p + 8 * n + 4 + head.namesBytes + head.rowBytes !== end) return undefined;
+  const starts = new Uint32Array(n + 1);
+  for (let r = 0; r <= n; r++, p += 4) starts[r] = data.readUInt32LE(p);
+  const small = new Uint16Array(2 * n);
+  for (let k = 0; k < 2 * n; k++, p += 2) small[k] = data.readUInt16LE(p);
+  const names = n === 0 ? [] : data.toString('utf8', p, p + head.namesBytes).split('\n');
+  p += head.namesBytes;
+  const sound =
+    names.length === n &&
+    starts[0] === 0 &&
+    starts[n] === head.rowBytes &&
+    starts.every((s, r) => r === 0 || s >= starts[r - 1]!) &&
+    small.every((v, k) => k % 2 === 1 || v < head.archs.length);
+  return sound ? { rows: data.subarray(p, end), starts, small, names, archs: head.archs } : undefined;
+}
+
+/** Keeps a segment for the next lock; a cache that cannot take it (read-only, full) is no error: it was a spare. */
+export async function saveSegment(root: string, indexHex: string, seg: UniverseSegment): Promise<void> {
+  const n = seg.names.length;
+  const names = Buffer.from(seg.names.join('\n'));
+  const header: Header = { index: indexHex, format: ROW_FORMAT, rows: n, archs: seg.archs, namesBytes: names.length, rowBytes: seg.rows.length };
+  const head = Buffer.from(JSON.stringify(header));
+  const fixed = Buffer.alloc(4 + 4 * (n + 1) + 4 * n);
+  let p = fixed.writeUInt32LE(head.length, 0);
+  for (const s of seg.starts) p = fixed.writeUInt32LE(s, p);
+  for (const v of seg.small) p = fixed.writeUInt16LE(v, p);
+  const parts = [MAGIC, fixed.subarray(0, 4), head, fixed.subarray(4), names, seg.rows];
+  const hash = createHash('sha256');
+  for (const b of parts) hash.update(b);
+  const path = segmentPath(root, indexHex);
+  const tmp = tempSibling(path);
+  try {
+    await mkdir(join(root, SEGMENT_DIR), { recursive: true });
+    // No fsync: a segment a crash left short fails its own digest and is parsed again.
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writev([...parts, hash.digest()]);
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch {
+    await rm(tmp, { force: true });
+  } finally {
+    tempDone(tmp);
+  }
+}

@@ -1,0 +1,212 @@
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile, copyFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aptSource } from '../src/sources/apt/index.js';
+import { toPackageRecord } from '../src/sources/apt/records.js';
+import { aptSchema } from '../src/sources/apt/schema.js';
+import type { IndexRef } from '../src/sources/apt/types.js';
+import { SEGMENT_DIR, loadSegment, saveSegment } from '../src/sources/apt/universe-cache.js';
+import { Universe } from '../src/sources/apt/universe.js';
+import { gcStore } from '../src/store/maintain.js';
+import { Store } from '../src/store/store.js';
+import { Spill } from '../src/util/spill.js';
+import { makeKey, makeRepo, serveDir, type SigningKey } from './helpers/apt-repo.js';
+import { testBuildCtx } from './helpers/build.js';
+
+// The lock keeps each Packages index's parsed rows in the cache (universe-cache.ts) and reads them instead of
+// the index next time: the records must be exactly those a parse gives, and a segment that is not sound is
+// never read.
+
+const origin = (suite: string): IndexRef => ({
+  uri: 'http://127.0.0.1/debian',
+  suite,
+  component: 'main',
+  indexPath: 'main/binary-amd64/Packages',
+  releaseDigest: `sha256:${'a'.repeat(64)}`,
+  signer: 'F'.repeat(40),
+  vendor: 'debian',
+  distro: suite,
+  pin: 500,
+});
+const stanzas: Record<string, string>[] = [
+  { package: 'a', version: '1:2.0-1', architecture: 'amd64', filename: 'pool/main/a/a_2.0-1_amd64.deb', size: '10', sha256: 'AB'.repeat(32) },
+  {
+    package: 'b',
+    version: '3',
+    architecture: 'all',
+    'multi-arch': 'foreign',
+    essential: 'yes',
+    provides: 'virt (= 3), other',
+    depends: 'a (>= 1:2), d | e',
+    homepage: 'https://example.org/ünïcode',
+    filename: 'pool/main/b/bsrc/b_3_all.deb',
+    size: '12345678901',
+    sha256: 'not-a-hex-digest',
+    'installed-size': '42',
+  },
+  { package: 'c', version: '1', architecture: 'arm64', filename: 'c.deb', size: '0', sha256: '0'.repeat(64), depends: 'x'.repeat(70000) },
+];
+const HEX = 'c'.repeat(64);
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'vb-ucache-'));
+});
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+describe.each([
+  ['in memory', () => new Spill()],
+  ['in a file', () => new Spill(join(work, 'spill'))],
+])('a universe segment (%s)', (_, spill) => {
+  it('gives back the records a parse gives, with the origin of the index it is read for', async () => {
+    const first = origin('bookworm');
+    const records = stanzas.map((s) => toPackageRecord(s, first)!);
+    const u = new Universe(spill());
+    u.add(toPackageRecord({ ...stanzas[0]!, package: 'before' }, origin('other'))!); // rows of an earlier index are not in the segment
+    for (const r of records) u.add(r);
+    const root = join(work, `rt-${Math.random()}`);
+    await saveSegment(root, HEX, u.segment(1));
+    const seg = await loadSegment(root, HEX);
+    expect(seg?.names).toEqual(['a', 'b', 'c']);
+
+    const later = origin('trixie');
+    const v = new Universe(spill());
+    v.add(toPackageRecord({ ...stanzas[1]!, package: 'z', architecture: 'arm64' }, later)!); // other architectures known first
+    v.addSegment(seg!, later);
+    expect(v.length).toBe(4);
+    records.forEach((r, i) => {
+      expect(v.get(i + 1)).toStrictEqual({ ...r, origin: later });
+      expect([v.name(i + 1), v.arch(i + 1), v.provides(i + 1)]).toEqual([r.package, r.architecture, r.provides]);
+      const p = v.peek(i + 1);
+      expect([p.package, p.version, p.architecture, p.multiArch, p.depends]).toEqual([r.package, r.version, r.architecture, r.multiArch, r.depends]);
+    });
+  });
+});
+
+describe.each([
+  ['in memory', () => new Spill()],
+  ['in a file', () => new Spill(join(work, 'spill'))],
+])('Spill.bytes (%s)', (_, spill) => {
+  it('copies any range back, across its 1 MiB pieces and the stage', () => {
+    const s = spill();
+    const rows: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const row = Buffer.alloc(70_001 + i * 997, i + 1);
+      const { buf, at } = s.room(row.length);
+      row.copy(buf, at);
+      s.commit(at + row.length);
+      rows.push(row);
+    }
+    const all = Buffer.concat(rows);
+    expect(s.size).toBe(all.length);
+    for (const [a, b] of [
+      [0, all.length],
+      [1, (1 << 20) + 5],
+      [(1 << 20) - 3, (3 << 20) + 7],
+      [all.length - 10, all.length],
+      [5, 5],
+    ]) {
+      expect(s.bytes(a!, b!).equals(all.subarray(a, b))).toBe(true);
+    }
+    s.close();
+  });
+});
+
+describe('a segment that is not sound is not read', () => {
+  let root: string;
+  let path: string;
+  beforeAll(async () => {
+    root = join(work, 'damage');
+    const u = new Universe(new Spill());
+    for (const s of stanzas) u.add(toPackageRecord(s, origin('bookworm'))!);
+    await saveSegment(root, HEX, u.segment(0));
+    path = join(root, SEGMENT_DIR, (await readdir(join(root, SEGMENT_DIR)))[0]!);
+    expect(path).toContain(HEX);
+    expect(await loadSegment(root, HEX)).toBeDefined();
+  });
+  const damaged = async (change: (file: string) => Promise<void>, hex = HEX) => {
+    const copy = join(work, `copy-${Math.random()}`);
+    const dir = join(copy, SEGMENT_DIR);
+    await rm(copy, { recursive: true, force: true });
+    await import('node:fs/promises').then((f) => f.mkdir(dir, { recursive: true }));
+    const file = join(dir, path.slice(path.lastIndexOf('/') + 1).replace(HEX, hex));
+    await copyFile(path, file);
+    await change(file);
+    return loadSegment(copy, hex);
+  };
+
+  it('a flipped bit in a row, in the names or in the digest', async () => {
+    const size = (await stat(path)).size;
+    for (const at of [size - 100, 60, size - 1]) {
+      expect(
+        await damaged(async (f) => {
+          const b = await readFile(f);
+          b[at]! ^= 1;
+          await writeFile(f, b);
+        }),
+      ).toBeUndefined();
+    }
+  });
+
+  it('a short file, an empty one, and another index under this name', async () => {
+    expect(await damaged((f) => truncate(f, (Math.random() * 100) | 0))).toBeUndefined();
+    expect(await damaged((f) => truncate(f, 0))).toBeUndefined();
+    expect(await damaged(async () => {}, 'd'.repeat(64))).toBeUndefined();
+    expect(await damaged(async () => {})).toBeDefined(); // the copy itself is sound
+  });
+});
+
+describe('lock with the indexes cached', () => {
+  let key: SigningKey;
+  let server: Awaited<ReturnType<typeof serveDir>>;
+  beforeAll(async () => {
+    key = await makeKey(work);
+    const repo = join(work, 'repo');
+    await makeRepo(repo, {
+      key,
+      packages: [
+        { name: 'alpha', version: '1.0-1', depends: 'beta (>= 2), mta' },
+        { name: 'beta', version: '2.1-1' },
+        { name: 'beta', version: '1.0-1' },
+        { name: 'postfixish', version: '3', provides: 'mta' },
+      ],
+    });
+    server = await serveDir(repo);
+  });
+  afterAll(() => server.close());
+
+  const spec = () =>
+    aptSchema.parse({ sources: [{ uri: server.url, suites: ['stable'], components: ['main'], 'signed-by': key.keyring }], packages: ['alpha'] });
+  const ids = async (dir: string) => (await aptSource.resolve(spec(), testBuildCtx(dir))).map((a) => `${a.id} ${a.digest}`);
+
+  it('reads the kept rows, not the index, and locks the same; a damaged segment is parsed anew and written again', async () => {
+    const dir = await mkdtemp(join(work, 'lock-'));
+    const cache = join(dir, 'cache');
+    const first = await ids(dir);
+    expect(first.map((l) => l.split(' ')[0])).toEqual(['apt:alpha@1.0-1:amd64', 'apt:beta@2.1-1:amd64', 'apt:postfixish@3:amd64']);
+    const [name] = await readdir(join(cache, SEGMENT_DIR));
+    const indexHex = name!.slice(0, 64);
+    const blob = join(cache, 'blobs', 'sha256', indexHex);
+    expect((await stat(blob)).isFile()).toBe(true); // named by the digest the signed Release gives the index
+
+    // The index blob made unreadable (same size: the store finds it by name and size): the segment is what is read.
+    const gz = await readFile(blob);
+    await writeFile(blob, Buffer.alloc(gz.length, 0x55));
+    expect(await ids(dir)).toEqual(first);
+
+    // A damaged segment is not read: with the index sound again it is parsed, and the segment written anew.
+    await writeFile(blob, gz);
+    const seg = join(cache, SEGMENT_DIR, name!);
+    const bytes = await readFile(seg);
+    bytes[bytes.length - 40]! ^= 0xff;
+    await writeFile(seg, bytes);
+    expect(await loadSegment(cache, indexHex)).toBeUndefined();
+    expect(await ids(dir)).toEqual(first);
+    expect(await loadSegment(cache, indexHex)).toBeDefined();
+
+    // cache gc drops a segment with its index blob (no lock keeps an index).
+    await gcStore(new Store(cache), new Set());
+    expect(await readdir(join(cache, SEGMENT_DIR))).toEqual([]);
+  });
+});
