@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptSource } from '../src/sources/apt/index.js';
+import { type IdMemo, resolveClosure } from '../src/sources/apt/resolve/index.js';
 import { toPackageRecord } from '../src/sources/apt/records.js';
 import { aptSchema } from '../src/sources/apt/schema.js';
 import type { IndexRef } from '../src/sources/apt/types.js';
-import { SEGMENT_DIR, loadSegment, saveSegment } from '../src/sources/apt/universe-cache.js';
+import { SEGMENT_DIR, idsKey, loadIds, loadSegment, saveIds, saveSegment } from '../src/sources/apt/universe-cache.js';
 import { Universe } from '../src/sources/apt/universe.js';
 import { gcStore } from '../src/store/maintain.js';
 import { Store } from '../src/store/store.js';
@@ -157,6 +158,54 @@ describe('a segment that is not sound is not read', () => {
   });
 });
 
+describe("kept package IDs (apt's last tie-break between providers)", () => {
+  const deb = (name: string, extra: Record<string, string> = {}) =>
+    toPackageRecord(
+      { package: name, version: '1', architecture: 'amd64', filename: `${name}.deb`, size: '1', sha256: '0'.repeat(64), ...extra },
+      origin('bookworm'),
+    )!;
+  const universe = [deb('alpha', { depends: 'mta' }), deb('p1', { provides: 'mta' }), deb('zz', { depends: 'p2' }), deb('p2', { provides: 'mta' })];
+  const req = { packages: ['alpha'], exclude: [], recommends: true, architectures: ['amd64'] };
+  const picked = (ids: IdMemo) => resolveClosure(universe, [], req, ids).packages.map((p) => p.package);
+
+  it('a complete scan gives the IDs a lazy one does; kept IDs are what decides', () => {
+    const fresh: IdMemo = {};
+    const first = picked(fresh);
+    expect(first).toContain('alpha');
+    const all = fresh.complete!();
+    expect([...all.keys()].sort()).toEqual(['p1', 'p2']); // only packages with Provides are numbered
+    expect(picked({ known: all })).toEqual(first);
+    // The same IDs with p1's and p2's swapped pick the other provider: the kept IDs are read, not scanned again.
+    const swapped = new Map(all).set('p1', all.get('p2')!).set('p2', all.get('p1')!);
+    const other = picked({ known: swapped });
+    expect(other).not.toEqual(first);
+    expect(other.filter((n) => n.startsWith('p'))).toHaveLength(1);
+  });
+});
+
+describe('kept package IDs on disk', () => {
+  it('are read back only for their own key and when sound', async () => {
+    const root = join(work, 'ids');
+    const key = idsKey(['a'.repeat(64)], ['amd64'], []);
+    expect(idsKey(['a'.repeat(64)], ['amd64', 'i386'], [])).not.toBe(key);
+    expect(idsKey(['a'.repeat(64)], ['amd64'], [{ package: 'x', version: '1', architecture: 'amd64' }])).not.toBe(key);
+    const ids = new Map([
+      ['p1', 0],
+      ['p2\0i386', 1],
+    ]);
+    await saveIds(root, key, ids);
+    expect(await loadIds(root, key)).toEqual(ids);
+    const other = idsKey(['b'.repeat(64)], ['amd64'], []);
+    await copyFile(join(root, SEGMENT_DIR, `${key}.ids`), join(root, SEGMENT_DIR, `${other}.ids`));
+    expect(await loadIds(root, other)).toBeUndefined();
+    const file = join(root, SEGMENT_DIR, `${key}.ids`);
+    const b = await readFile(file);
+    b[5]! ^= 1;
+    await writeFile(file, b);
+    expect(await loadIds(root, key)).toBeUndefined();
+  });
+});
+
 describe('lock with the indexes cached', () => {
   let key: SigningKey;
   let server: Awaited<ReturnType<typeof serveDir>>;
@@ -170,6 +219,7 @@ describe('lock with the indexes cached', () => {
         { name: 'beta', version: '2.1-1' },
         { name: 'beta', version: '1.0-1' },
         { name: 'postfixish', version: '3', provides: 'mta' },
+        { name: 'eximish', version: '4', provides: 'mta' },
       ],
     });
     server = await serveDir(repo);
@@ -184,8 +234,8 @@ describe('lock with the indexes cached', () => {
     const dir = await mkdtemp(join(work, 'lock-'));
     const cache = join(dir, 'cache');
     const first = await ids(dir);
-    expect(first.map((l) => l.split(' ')[0])).toEqual(['apt:alpha@1.0-1:amd64', 'apt:beta@2.1-1:amd64', 'apt:postfixish@3:amd64']);
-    const [name] = await readdir(join(cache, SEGMENT_DIR));
+    expect(first.map((l) => l.split(' ')[0])).toEqual(['apt:alpha@1.0-1:amd64', 'apt:beta@2.1-1:amd64', 'apt:eximish@4:amd64']); // the later-numbered of two providers
+    const [name] = (await readdir(join(cache, SEGMENT_DIR))).filter((n) => !n.endsWith('.ids'));
     const indexHex = name!.slice(0, 64);
     const blob = join(cache, 'blobs', 'sha256', indexHex);
     expect((await stat(blob)).isFile()).toBe(true); // named by the digest the signed Release gives the index
@@ -205,7 +255,10 @@ describe('lock with the indexes cached', () => {
     expect(await ids(dir)).toEqual(first);
     expect(await loadSegment(cache, indexHex)).toBeDefined();
 
-    // cache gc drops a segment with its index blob (no lock keeps an index).
+    // The lock's package IDs are kept beside (when the resolver needed them: here two packages provide mta).
+    expect((await readdir(join(cache, SEGMENT_DIR))).filter((n) => n.endsWith('.ids'))).toHaveLength(1);
+
+    // cache gc drops a segment with its index blob (no lock keeps an index), and the IDs.
     await gcStore(new Store(cache), new Set());
     expect(await readdir(join(cache, SEGMENT_DIR))).toEqual([]);
   });

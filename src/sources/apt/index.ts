@@ -14,10 +14,10 @@ import { aptSpace, installApt } from './install.js';
 import { aptLicences } from './licence.js';
 import { checkApt } from './simulate.js';
 import { expandSources } from './repos.js';
-import { ClosureError, resolveClosure } from './resolve/index.js';
+import { ClosureError, type IdMemo, resolveClosure } from './resolve/index.js';
 import { type AptSpec, aptSchema } from './schema.js';
 import { Universe } from './universe.js';
-import { loadSegment, saveSegment } from './universe-cache.js';
+import { idsKey, loadIds, loadSegment, saveIds, saveSegment } from './universe-cache.js';
 import type { InstalledRecord, PackageRecord, ResolveResult } from './types.js';
 
 /** Locked.meta keys that carry the control fields the box's local repository index needs. */
@@ -106,7 +106,8 @@ export const aptSource: Source<AptSpec> = {
 /**
  * apt's closure of the request over the stanzas of every index: kept as bytes in a file of the cache, records
  * built for the few thousand rows the resolver looks at (universe.ts); the file goes when the resolver is done.
- * Each index's rows are kept in the cache too (universe-cache.ts): the next lock over the same index reads them.
+ * Each index's rows are kept in the cache too (universe-cache.ts): the next lock over the same index reads them,
+ * and apt's package IDs of the same stanzas.
  */
 async function closureOf(spec: AptSpec, ctx: BuildCtx, indexes: FetchedIndex[], architectures: string[]): Promise<ResolveResult> {
   const universe = new Universe(new Spill(join(ctx.store.root, 'partial')));
@@ -126,12 +127,15 @@ async function closureOf(spec: AptSpec, ctx: BuildCtx, indexes: FetchedIndex[], 
     }
     phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
     const installed = await targetStatus(spec, ctx);
-    return resolveClosure(universe, installed, {
-      packages: spec.packages,
-      exclude: spec.exclude,
-      recommends: spec.recommends,
+    const idsAt = idsKey(
+      indexes.map((ix) => ix.sha256),
       architectures,
-    });
+      installed,
+    );
+    const ids: IdMemo = { known: await loadIds(ctx.store.root, idsAt) };
+    const result = resolveClosure(universe, installed, { packages: spec.packages, exclude: spec.exclude, recommends: spec.recommends, architectures }, ids);
+    if (!ids.known && ids.complete) await saveIds(ctx.store.root, idsAt, ids.complete());
+    return result;
   } catch (err) {
     throw err instanceof ClosureError ? closureError(err) : err;
   } finally {

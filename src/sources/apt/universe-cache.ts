@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tempDone, tempSibling } from '../../util/temp.js';
+import { idFormat } from './resolve/package-ids.js';
 import type { UniverseSegment } from './row-bytes.js';
+import type { InstalledRecord } from './types.js';
 import { ROW_FORMAT } from './universe.js';
 
 /**
@@ -37,7 +39,7 @@ const segmentPath = (root: string, indexHex: string) => join(root, SEGMENT_DIR, 
 
 /** The segment of the index whose sha256 is `indexHex`; undefined when there is none or it is not sound. */
 export async function loadSegment(root: string, indexHex: string): Promise<UniverseSegment | undefined> {
-  const data = await readFile(segmentPath(root, indexHex)).catch(() => undefined);
+  const data = await kept(segmentPath(root, indexHex));
   if (!data) return undefined;
   try {
     return decode(data, indexHex);
@@ -46,10 +48,10 @@ export async function loadSegment(root: string, indexHex: string): Promise<Unive
   }
 }
 
+/** A segment's bytes (its digest already checked off) as a segment; undefined when they are not one. */
 function decode(data: Buffer, indexHex: string): UniverseSegment | undefined {
-  if (data.length < MAGIC.length + 4 + 32 || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  const end = data.length - 32;
-  if (!createHash('sha256').update(data.subarray(0, end)).digest().equals(data.subarray(end))) return undefined;
+  if (data.length < MAGIC.length + 4 || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const end = data.length;
   let p = MAGIC.length;
   const headLen = data.readUInt32LE(p);
   p += 4;
@@ -82,14 +84,17 @@ export async function saveSegment(root: string, indexHex: string, seg: UniverseS
   let p = fixed.writeUInt32LE(head.length, 0);
   for (const s of seg.starts) p = fixed.writeUInt32LE(s, p);
   for (const v of seg.small) p = fixed.writeUInt16LE(v, p);
-  const parts = [MAGIC, fixed.subarray(0, 4), head, fixed.subarray(4), names, seg.rows];
+  await keep(segmentPath(root, indexHex), [MAGIC, fixed.subarray(0, 4), head, fixed.subarray(4), names, seg.rows]);
+}
+
+/** Writes `parts` and their sha256 under `path` (temp, then rename); a failure leaves nothing and is no error. */
+async function keep(path: string, parts: Buffer[]): Promise<void> {
   const hash = createHash('sha256');
   for (const b of parts) hash.update(b);
-  const path = segmentPath(root, indexHex);
   const tmp = tempSibling(path);
   try {
-    await mkdir(join(root, SEGMENT_DIR), { recursive: true });
-    // No fsync: a segment a crash left short fails its own digest and is parsed again.
+    await mkdir(dirname(path), { recursive: true });
+    // No fsync: a file a crash left short fails its own digest and is made again.
     const fh = await open(tmp, 'wx', 0o644);
     try {
       await fh.writev([...parts, hash.digest()]);
@@ -102,4 +107,40 @@ export async function saveSegment(root: string, indexHex: string, seg: UniverseS
   } finally {
     tempDone(tmp);
   }
+}
+
+/** The bytes before a kept file's trailing sha256 when it matches them. */
+async function kept(path: string): Promise<Buffer | undefined> {
+  const data = await readFile(path).catch(() => undefined);
+  if (!data || data.length < 32) return undefined;
+  const body = data.subarray(0, data.length - 32);
+  return createHash('sha256').update(body).digest().equals(data.subarray(body.length)) ? body : undefined;
+}
+
+/**
+ * apt's package IDs for one lock's stanzas (resolve/package-ids.ts), kept when its scan went through every
+ * stanza (~0.5 s of a lock over Debian's indexes). Keyed by everything the scan reads: the indexes (their
+ * digests, in the order apt reads them, and the row layout), the architectures, the target's status and the
+ * scanner itself (idFormat).
+ */
+export function idsKey(indexes: readonly string[], architectures: readonly string[], installed: readonly InstalledRecord[]): string {
+  const h = createHash('sha256').update(`${ROW_FORMAT}\0${idFormat()}\0${architectures.join(' ')}\0${indexes.join(' ')}\0`);
+  return h.update(JSON.stringify(installed)).digest('hex');
+}
+
+const idsPath = (root: string, key: string) => join(root, SEGMENT_DIR, `${key}.ids`);
+
+export async function loadIds(root: string, key: string): Promise<Map<string, number> | undefined> {
+  const body = await kept(idsPath(root, key));
+  if (!body) return undefined;
+  try {
+    const { key: k, ids } = JSON.parse(body.toString('utf8')) as { key: string; ids: [string, number][] };
+    return k === key ? new Map(ids) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function saveIds(root: string, key: string, ids: ReadonlyMap<string, number>): Promise<void> {
+  await keep(idsPath(root, key), [Buffer.from(JSON.stringify({ key, ids: [...ids] }))]);
 }

@@ -6,7 +6,7 @@ import { PackageCache } from './cache.js';
 import type { ResolveContext } from './context.js';
 import { DepCache } from './depcache.js';
 import { DepState } from './dep-state.js';
-import { PackageIds } from './package-ids.js';
+import { type IdMemo, PackageIds } from './package-ids.js';
 import { Provenance } from './provenance.js';
 import { Providers } from './providers.js';
 import { findRequested, markRequested } from './request.js';
@@ -14,6 +14,7 @@ import { buildResult } from './result.js';
 import { StateHistory } from './state-history.js';
 
 export { ClosureError } from './errors.js';
+export type { IdMemo } from './package-ids.js';
 
 /*
  * This is a port of the part of apt 2.6 that `apt-get install <packages>` runs to decide what to install:
@@ -59,13 +60,19 @@ export { ClosureError } from './errors.js';
 
 /**
  * Computes what `apt-get install -s <packages>` installs for the same sources (universe, in the order apt
- * reads the index files) and target status, by apt 2.6's own algorithm (see the comment above).
+ * reads the index files) and target status, by apt 2.6's own algorithm (see the comment above). `ids`: package
+ * IDs of an earlier scan of the same stanzas, and where this one leaves them.
  */
-export function resolveClosure(universe: readonly PackageRecord[] | RecordTable, installed: readonly InstalledRecord[], req: ResolveRequest): ResolveResult {
+export function resolveClosure(
+  universe: readonly PackageRecord[] | RecordTable,
+  installed: readonly InstalledRecord[],
+  req: ResolveRequest,
+  ids: IdMemo = {},
+): ResolveResult {
   const cache = new PackageCache(universe, installed, req);
   const history = new StateHistory(cache);
   const depState = new DepState(cache, history, req.recommends);
-  const providers = new Providers(cache, new PackageIds(cache), depState);
+  const providers = new Providers(cache, new PackageIds(cache, ids), depState);
   const provenance = new Provenance();
   const depcache = new DepCache(cache, history, depState, providers, provenance);
   const ctx: ResolveContext = { cache, depState, providers, depcache, provenance };

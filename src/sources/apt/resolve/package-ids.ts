@@ -22,14 +22,22 @@ export class PackageIds {
   /** Set up on the first question: most closures never need an ID. */
   private scanner: IdScanner | undefined;
 
-  constructor(private readonly cache: PackageCache) {}
+  constructor(
+    private readonly cache: PackageCache,
+    private readonly memo: IdMemo = {},
+  ) {}
 
   /** apt's ID of p (Number.MAX_SAFE_INTEGER for a package apt would never create). */
   of(p: Pkg): number {
     if (p.id >= 0) return p.id;
-    const st = (this.scanner ??= new IdScanner(this.cache));
     const key = p.arch === this.cache.native ? p.group.name : `${p.group.name}\0${p.arch}`;
+    if (this.memo.known) return (p.id = this.memo.known.get(key) ?? Number.MAX_SAFE_INTEGER);
     const cache = this.cache;
+    const st = (this.scanner ??= new IdScanner(cache));
+    this.memo.complete ??= () => {
+      while (st.next < cache.nStanzas) st.scan(cache.peek(st.next++));
+      return st.m;
+    };
     let id = st.m.get(key);
     while (id === undefined && st.next < cache.nStanzas) {
       st.scan(cache.peek(st.next++));
@@ -37,6 +45,17 @@ export class PackageIds {
     }
     return (p.id = id ?? Number.MAX_SAFE_INTEGER);
   }
+}
+
+/**
+ * The IDs of an earlier scan of the same stanzas (index digests, architectures and target status alike:
+ * universe-cache.ts keys them so), and how to have every ID of a scan that was started, to keep them.
+ * A complete scan numbers every package a lazy one would, in the same order, so the two answer alike.
+ */
+export interface IdMemo {
+  known?: ReadonlyMap<string, number>;
+  /** Set once IDs were scanned for: scans the rest of the stanzas and gives every ID. */
+  complete?: () => ReadonlyMap<string, number>;
 }
 
 /** Replays the package creations of apt's cache generator over the stanzas, one stanza at a time. */
@@ -161,4 +180,9 @@ class IdScanner {
       }
     }
   }
+}
+
+/** What kept IDs mean: the scanner's own text (minified or not) with a number to bump, so a changed scanner never reads old IDs. */
+export function idFormat(): string {
+  return `1 ${String(filterBit)} ${String(IdScanner)}`;
 }
