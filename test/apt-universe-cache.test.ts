@@ -70,6 +70,10 @@ describe.each([
     await saveSegment(root, HEX, u.segment(1));
     const seg = await loadSegment(root, HEX);
     expect(seg?.names).toEqual(['a', 'b', 'c']);
+    await saveSegment(root, 'e'.repeat(64), u.segment(0, 2)); // a range that ends before the last row
+    const head = await loadSegment(root, 'e'.repeat(64));
+    expect(head?.names).toEqual(['before', 'a']);
+    expect(head?.rows.length).toBe(head?.starts[2]);
 
     const later = origin('trixie');
     const v = new Universe(spill());

@@ -114,9 +114,9 @@ export class Spill {
     return { buf: this.scratch, at: 0, end: end - off };
   }
 
-  /** A copy of the bytes at [off, end), rows of any length and wherever they are (file, pieces, stage). */
-  bytes(off: number, end: number): Buffer {
-    const out = Buffer.allocUnsafe(end - off);
+  /** A copy of the bytes at [off, end), rows of any length and wherever they are (file, pieces, stage); into `into` if given. */
+  bytes(off: number, end: number, into?: Buffer): Buffer {
+    const out = into ? into.subarray(0, end - off) : Buffer.allocUnsafe(end - off);
     let p = off;
     while (p < end) {
       if (p >= this.done) {

@@ -112,6 +112,7 @@ export const aptSource: Source<AptSpec> = {
 async function closureOf(spec: AptSpec, ctx: BuildCtx, indexes: FetchedIndex[], architectures: string[]): Promise<ResolveResult> {
   const universe = new Universe(new Spill(join(ctx.store.root, 'partial')));
   try {
+    const parsed: { ix: FetchedIndex; from: number; to: number }[] = [];
     for (const ix of indexes) {
       const kept = await loadSegment(ctx.store.root, ix.sha256);
       if (kept) {
@@ -123,9 +124,11 @@ async function closureOf(spec: AptSpec, ctx: BuildCtx, indexes: FetchedIndex[], 
         const rec = toPackageRecord(stanza, ix.ref);
         if (rec) universe.add(rec);
       });
-      await saveSegment(ctx.store.root, ix.sha256, universe.segment(from));
+      parsed.push({ ix, from, to: universe.length });
     }
     phaseDone(); // what parsing left (64 KiB pieces, field strings) goes before the resolver builds its tables
+    // Kept after that collection, so the copies out do not stack on the parse's garbage (the lock's peak).
+    for (const { ix, from, to } of parsed) await saveSegment(ctx.store.root, ix.sha256, universe.segment(from, to));
     const installed = await targetStatus(spec, ctx);
     const idsAt = idsKey(
       indexes.map((ix) => ix.sha256),

@@ -12,6 +12,12 @@ export interface UniverseSegment {
   archs: string[];
 }
 
+/** A segment to be kept: its rows' bytes come a MiB at a time (Debian's main: 21 MB), not as one buffer. */
+export interface SegmentOut extends Omit<UniverseSegment, 'rows'> {
+  rowBytes: number;
+  rowChunks(): Iterable<Buffer>;
+}
+
 export function writeVarint(buf: Buffer, p: number, n: number): number {
   while (n >= 0x80) {
     buf[p++] = (n & 0x7f) | 0x80;

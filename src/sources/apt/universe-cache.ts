@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tempDone, tempSibling } from '../../util/temp.js';
 import { idFormat } from './resolve/package-ids.js';
-import type { UniverseSegment } from './row-bytes.js';
+import type { SegmentOut, UniverseSegment } from './row-bytes.js';
 import type { InstalledRecord } from './types.js';
 import { ROW_FORMAT } from './universe.js';
 
@@ -75,29 +75,36 @@ function decode(data: Buffer, indexHex: string): UniverseSegment | undefined {
 }
 
 /** Keeps a segment for the next lock; a cache that cannot take it (read-only, full) is no error: it was a spare. */
-export async function saveSegment(root: string, indexHex: string, seg: UniverseSegment): Promise<void> {
+export async function saveSegment(root: string, indexHex: string, seg: SegmentOut): Promise<void> {
   const n = seg.names.length;
   const names = Buffer.from(seg.names.join('\n'));
-  const header: Header = { index: indexHex, format: ROW_FORMAT, rows: n, archs: seg.archs, namesBytes: names.length, rowBytes: seg.rows.length };
+  const header: Header = { index: indexHex, format: ROW_FORMAT, rows: n, archs: seg.archs, namesBytes: names.length, rowBytes: seg.rowBytes };
   const head = Buffer.from(JSON.stringify(header));
   const fixed = Buffer.alloc(4 + 4 * (n + 1) + 4 * n);
   let p = fixed.writeUInt32LE(head.length, 0);
   for (const s of seg.starts) p = fixed.writeUInt32LE(s, p);
   for (const v of seg.small) p = fixed.writeUInt16LE(v, p);
-  await keep(segmentPath(root, indexHex), [MAGIC, fixed.subarray(0, 4), head, fixed.subarray(4), names, seg.rows]);
+  function* parts() {
+    yield* [MAGIC, fixed.subarray(0, 4), head, fixed.subarray(4), names];
+    yield* seg.rowChunks();
+  }
+  await keep(segmentPath(root, indexHex), parts());
 }
 
 /** Writes `parts` and their sha256 under `path` (temp, then rename); a failure leaves nothing and is no error. */
-async function keep(path: string, parts: Buffer[]): Promise<void> {
+async function keep(path: string, parts: Iterable<Buffer>): Promise<void> {
   const hash = createHash('sha256');
-  for (const b of parts) hash.update(b);
   const tmp = tempSibling(path);
   try {
     await mkdir(dirname(path), { recursive: true });
     // No fsync: a file a crash left short fails its own digest and is made again.
     const fh = await open(tmp, 'wx', 0o644);
     try {
-      await fh.writev([...parts, hash.digest()]);
+      for (const b of parts) {
+        hash.update(b);
+        await fh.write(b);
+      }
+      await fh.write(hash.digest());
     } finally {
       await fh.close();
     }

@@ -1,7 +1,7 @@
 import type { AptPackageRecord } from './records.js';
 import type { Spill } from '../../util/spill.js';
 import type { IndexRef, PackageRecord } from './types.js';
-import { type UniverseSegment, readText, span, writeVarint } from './row-bytes.js';
+import { type SegmentOut, type UniverseSegment, readText, span, writeVarint } from './row-bytes.js';
 
 /**
  * What the resolver reads of the stanzas of every index: records by row, and the three things it indexes every
@@ -250,17 +250,23 @@ export class Universe implements RecordTable<AptPackageRecord> {
     return p;
   }
 
-  /** Rows [from, length): what universe-cache.ts keeps of one index (its origin is the Release's, not kept). */
-  segment(from: number): UniverseSegment {
-    const n = this.length - from;
-    const base = n > 0 ? this.offs[from]! : this.rows.size;
-    const starts = new Uint32Array(n + 1).fill(this.rows.size - base);
+  /** Rows [from, to): what universe-cache.ts keeps of one index (its origin is the Release's, not kept). */
+  segment(from: number, to = this.length): SegmentOut {
+    const n = to - from;
+    const end = to < this.length ? this.offs[to]! : this.rows.size;
+    const base = n > 0 ? this.offs[from]! : end;
+    const starts = new Uint32Array(n + 1).fill(end - base);
     const small = new Uint16Array(2 * n);
     for (let r = 0; r < n; r++) {
       starts[r] = this.offs[from + r]! - base;
       small.set([this.small[3 * (from + r)]!, this.small[3 * (from + r) + 2]!], 2 * r);
     }
-    return { rows: this.rows.bytes(base, this.rows.size), starts, small, names: this.names.slice(from), archs: [...this.archs] };
+    const rows = this.rows;
+    function* rowChunks() {
+      const chunk = Buffer.allocUnsafeSlow(1 << 20);
+      for (let p = base; p < end; p += chunk.length) yield rows.bytes(p, Math.min(end, p + chunk.length), chunk);
+    }
+    return { rowBytes: end - base, rowChunks, starts, small, names: this.names.slice(from, to), archs: [...this.archs] };
   }
 
   /** Appends the rows of a segment, as if each had been added with `origin`. */
