@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile, copyFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,8 @@ describe.each([
     const head = await loadSegment(root, 'e'.repeat(64));
     expect(head?.names).toEqual(['before', 'a']);
     expect(head?.rows.length).toBe(head?.starts[2]);
+    await saveSegment(root, 'f'.repeat(64), u.segment(2, 2)); // an index with no stanzas
+    expect(await loadSegment(root, 'f'.repeat(64))).toMatchObject({ names: [], rows: Buffer.alloc(0) });
 
     const later = origin('trixie');
     const v = new Universe(spill());
@@ -134,7 +137,7 @@ describe('a segment that is not sound is not read', () => {
     const copy = join(work, `copy-${Math.random()}`);
     const dir = join(copy, SEGMENT_DIR);
     await rm(copy, { recursive: true, force: true });
-    await import('node:fs/promises').then((f) => f.mkdir(dir, { recursive: true }));
+    await mkdir(dir, { recursive: true });
     const file = join(dir, path.slice(path.lastIndexOf('/') + 1).replace(HEX, hex));
     await copyFile(path, file);
     await change(file);
@@ -152,6 +155,27 @@ describe('a segment that is not sound is not read', () => {
         }),
       ).toBeUndefined();
     }
+  });
+
+  it('a forged header, its digest made anew: sizes that do not add up, architectures that are not a list, another format', async () => {
+    const reseal = (change: (h: Record<string, unknown>) => void) => async (f: string) => {
+      const b = await readFile(f);
+      const magic = 'vault-bundle universe segment\n'.length;
+      const len = b.readUInt32LE(magic);
+      const head = JSON.parse(b.toString('utf8', magic + 4, magic + 4 + len)) as Record<string, unknown>;
+      change(head);
+      const json = Buffer.from(JSON.stringify(head));
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(json.length);
+      const body = Buffer.concat([b.subarray(0, magic), size, json, b.subarray(magic + 4 + len, b.length - 32)]);
+      await writeFile(f, Buffer.concat([body, createHash('sha256').update(body).digest()]));
+    };
+    expect(await damaged(reseal(() => {}))).toBeDefined(); // resealed as it was: read
+    expect(await damaged(reseal((h) => (h.rows = -1)))).toBeUndefined();
+    expect(await damaged(reseal((h) => ((h.rows = 2 ** 40), (h.namesBytes = -(2 ** 43)))))).toBeUndefined();
+    expect(await damaged(reseal((h) => (h.archs = 'amd64')))).toBeUndefined();
+    expect(await damaged(reseal((h) => (h.format = 'another parser')))).toBeUndefined();
+    expect(await damaged(reseal((h) => (h.namesBytes = (h.namesBytes as number) - 1)))).toBeUndefined();
   });
 
   it('a short file, an empty one, and another index under this name', async () => {
@@ -262,6 +286,10 @@ describe('lock with the indexes cached', () => {
     // The lock's package IDs are kept beside (when the resolver needed them: here two packages provide mta).
     expect((await readdir(join(cache, SEGMENT_DIR))).filter((n) => n.endsWith('.ids'))).toHaveLength(1);
 
+    // cache gc keeps a segment while its index blob stays; the IDs (named by their key) are made again by the next lock.
+    await gcStore(new Store(cache), new Set([`sha256:${indexHex}` as const]));
+    expect(await readdir(join(cache, SEGMENT_DIR))).toEqual([name]);
+    expect(await ids(dir)).toEqual(first);
     // cache gc drops a segment with its index blob (no lock keeps an index), and the IDs.
     await gcStore(new Store(cache), new Set());
     expect(await readdir(join(cache, SEGMENT_DIR))).toEqual([]);

@@ -125,7 +125,7 @@ export class Spill {
       }
       const upTo = Math.min(end, this.done);
       if (this.fd !== undefined) {
-        this.read(out.subarray(p - off), p, upTo - p);
+        if (this.read(out.subarray(p - off), p, upTo - p) < upTo - p) throw new Error('the spill file is shorter than what was written to it');
         p = upTo;
         continue;
       }

@@ -243,3 +243,8 @@ export async function* parseStanzas(chunks: Chunks, fields: ReadonlySet<string>)
   reader.finish();
   yield* ready.splice(0);
 }
+
+/** The stanza reader's own code: what a kept parse was made with (universe-cache.ts names its files by it). */
+export function stanzaCode(): string {
+  return [StanzaReader, readStanzas, [...PACKAGE_FIELDS], [...ASCII_FIELDS]].map(String).join('\n');
+}

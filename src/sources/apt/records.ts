@@ -91,6 +91,11 @@ function multiArchOf(v: string): PackageRecord['multiArch'] {
   return MULTI_ARCH.has(ma) ? (ma as PackageRecord['multiArch']) : undefined;
 }
 
+/** The code that makes a Packages record of a stanza (universe-cache.ts names kept parses by it). */
+export function recordCode(): string {
+  return [toPackageRecord, yes, intern, multiArchOf, [...MULTI_ARCH]].map(String).join('\n');
+}
+
 /**
  * Installed packages of a dpkg status file: stanzas whose Status is `install ok installed` or
  * `hold ok installed` (a held one carries a non-enumerable `hold: true`), with the fields apt's resolver reads.

@@ -15,6 +15,7 @@ export interface UniverseSegment {
 /** A segment to be kept: its rows' bytes come a MiB at a time (Debian's main: 21 MB), not as one buffer. */
 export interface SegmentOut extends Omit<UniverseSegment, 'rows'> {
   rowBytes: number;
+  /** One buffer refilled: each chunk is valid until the next is asked for. */
   rowChunks(): Iterable<Buffer>;
 }
 
@@ -32,7 +33,8 @@ export function span(buf: Buffer, p: number): { start: number; end: number } {
   let n = 0;
   let shift = 0;
   for (;;) {
-    const b = buf[p++]!;
+    const b = buf[p++];
+    if (b === undefined || shift > 49) throw new RangeError('a text runs past its row'); // a kept segment read back
     n += (b & 0x7f) * 2 ** shift;
     if (b < 0x80) return { start: p, end: p + n };
     shift += 7;

@@ -5,7 +5,12 @@ import { tempDone, tempSibling } from '../../util/temp.js';
 import { idFormat } from './resolve/package-ids.js';
 import type { SegmentOut, UniverseSegment } from './row-bytes.js';
 import type { InstalledRecord } from './types.js';
-import { ROW_FORMAT } from './universe.js';
+import { rowCode } from './universe.js';
+import { stanzaCode } from './deb822.js';
+import { recordCode } from './records.js';
+import { PackageCache } from './resolve/cache.js';
+import { NameIndex } from './resolve/name-index.js';
+import { parseRelations } from './relations.js';
 
 /**
  * The lock's parse of each Packages index, kept in the cache: `universe/<sha256 of the index>.<format>`, the
@@ -20,8 +25,11 @@ import { ROW_FORMAT } from './universe.js';
  * A writer who can change the cache can change both; the cache is the user's own folder.
  */
 const MAGIC = Buffer.from('vault-bundle universe segment\n');
-/** In the name, so a changed row layout is a miss, not a misread (the header repeats ROW_FORMAT in full). */
-const FORMAT = createHash('sha256').update(ROW_FORMAT).digest('hex').slice(0, 12);
+/**
+ * What made a segment: the stanza reader, the record maker and the row layout, as code (minified or not). In the
+ * name and the header, so a lock of a changed parser never reads what an older one kept.
+ */
+const FORMAT = createHash('sha256').update([stanzaCode(), recordCode(), rowCode()].join('\0')).digest('hex').slice(0, 16);
 
 interface Header {
   index: string;
@@ -55,30 +63,32 @@ function decode(data: Buffer, indexHex: string): UniverseSegment | undefined {
   let p = MAGIC.length;
   const headLen = data.readUInt32LE(p);
   p += 4;
-  const head = JSON.parse(data.toString('utf8', p, p + headLen)) as Header;
+  const head = JSON.parse(data.toString('utf8', p, p + headLen)) as Partial<Header>;
   p += headLen;
-  const n = head.rows;
-  if (head.index !== indexHex || head.format !== ROW_FORMAT || p + 8 * n + 4 + head.namesBytes + head.rowBytes !== end) return undefined;
+  const size = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= end;
+  const { rows: n, namesBytes, rowBytes, archs } = head;
+  if (head.index !== indexHex || head.format !== FORMAT || !size(n) || !size(namesBytes) || !size(rowBytes)) return undefined;
+  if (!Array.isArray(archs) || !archs.every((a) => typeof a === 'string') || p + 8 * n + 4 + namesBytes + rowBytes !== end) return undefined;
   const starts = new Uint32Array(n + 1);
   for (let r = 0; r <= n; r++, p += 4) starts[r] = data.readUInt32LE(p);
   const small = new Uint16Array(2 * n);
   for (let k = 0; k < 2 * n; k++, p += 2) small[k] = data.readUInt16LE(p);
-  const names = n === 0 ? [] : data.toString('utf8', p, p + head.namesBytes).split('\n');
-  p += head.namesBytes;
+  const names = n === 0 ? [] : data.toString('utf8', p, p + namesBytes).split('\n');
+  p += namesBytes;
   const sound =
     names.length === n &&
     starts[0] === 0 &&
-    starts[n] === head.rowBytes &&
+    starts[n] === rowBytes &&
     starts.every((s, r) => r === 0 || s >= starts[r - 1]!) &&
-    small.every((v, k) => k % 2 === 1 || v < head.archs.length);
-  return sound ? { rows: data.subarray(p, end), starts, small, names, archs: head.archs } : undefined;
+    small.every((v, k) => k % 2 === 1 || v < archs.length);
+  return sound ? { rows: data.subarray(p, end), starts, small, names, archs } : undefined;
 }
 
 /** Keeps a segment for the next lock; a cache that cannot take it (read-only, full) is no error: it was a spare. */
 export async function saveSegment(root: string, indexHex: string, seg: SegmentOut): Promise<void> {
   const n = seg.names.length;
   const names = Buffer.from(seg.names.join('\n'));
-  const header: Header = { index: indexHex, format: ROW_FORMAT, rows: n, archs: seg.archs, namesBytes: names.length, rowBytes: seg.rowBytes };
+  const header: Header = { index: indexHex, format: FORMAT, rows: n, archs: seg.archs, namesBytes: names.length, rowBytes: seg.rowBytes };
   const head = Buffer.from(JSON.stringify(header));
   const fixed = Buffer.alloc(4 + 4 * (n + 1) + 4 * n);
   let p = fixed.writeUInt32LE(head.length, 0);
@@ -110,7 +120,7 @@ async function keep(path: string, parts: Iterable<Buffer>): Promise<void> {
     }
     await rename(tmp, path);
   } catch {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined);
   } finally {
     tempDone(tmp);
   }
@@ -127,11 +137,12 @@ async function kept(path: string): Promise<Buffer | undefined> {
 /**
  * apt's package IDs for one lock's stanzas (resolve/package-ids.ts), kept when its scan went through every
  * stanza (~0.5 s of a lock over Debian's indexes). Keyed by everything the scan reads: the indexes (their
- * digests, in the order apt reads them, and the row layout), the architectures, the target's status and the
- * scanner itself (idFormat).
+ * digests, in the order apt reads them, and what parsed them), the architectures, the target's status and the
+ * code of the scan (the scanner, the cache's name index and architecture rules, the relation parser).
  */
 export function idsKey(indexes: readonly string[], architectures: readonly string[], installed: readonly InstalledRecord[]): string {
-  const h = createHash('sha256').update(`${ROW_FORMAT}\0${idFormat()}\0${architectures.join(' ')}\0${indexes.join(' ')}\0`);
+  const scanner = [idFormat(), PackageCache, NameIndex, parseRelations].map(String).join('\0');
+  const h = createHash('sha256').update(`${FORMAT}\0${scanner}\0${architectures.join(' ')}\0${indexes.join(' ')}\0`);
   return h.update(JSON.stringify(installed)).digest('hex');
 }
 
@@ -141,8 +152,9 @@ export async function loadIds(root: string, key: string): Promise<Map<string, nu
   const body = await kept(idsPath(root, key));
   if (!body) return undefined;
   try {
-    const { key: k, ids } = JSON.parse(body.toString('utf8')) as { key: string; ids: [string, number][] };
-    return k === key ? new Map(ids) : undefined;
+    const { key: k, ids } = JSON.parse(body.toString('utf8')) as { key: unknown; ids: unknown };
+    const pairs = Array.isArray(ids) && ids.every((e) => Array.isArray(e) && typeof e[0] === 'string' && Number.isSafeInteger(e[1]));
+    return k === key && pairs ? new Map(ids as [string, number][]) : undefined;
   } catch {
     return undefined;
   }

@@ -70,9 +70,6 @@ const F_ESSENTIAL = 8;
 const F_IMPORTANT = 16;
 const F_PROVIDES = 32;
 
-/** What a segment's bytes mean: a segment kept under another layout is not read (the cache's name holds this). */
-export const ROW_FORMAT = `1 ${TEXT.join(',')} ${MA.join(',')} ${[SHA_BIN, FILE_POOL, F_ESSENTIAL, F_IMPORTANT, F_PROVIDES].join(',')}`;
-
 /**
  * The Packages stanzas of a lock, compactly: each row's fields as bytes in a Spill (util/spill.ts: a file
  * whose pages are the kernel's, not the process's; UTF-8, so any string comes back exactly; sha256 as 32
@@ -293,4 +290,9 @@ export class Universe implements RecordTable<AptPackageRecord> {
   close(): void {
     this.rows.close();
   }
+}
+
+/** The layout and code of rows: what a kept segment means (universe-cache.ts names its files by it). */
+export function rowCode(): string {
+  return [1, TEXT, MA, [SHA_BIN, FILE_POOL, F_ESSENTIAL, F_IMPORTANT, F_PROVIDES], Universe, poolName].map(String).join('\n');
 }
