@@ -7,48 +7,21 @@ import { aptSource } from '../src/sources/apt/index.js';
 import { type IdMemo, resolveClosure } from '../src/sources/apt/resolve/index.js';
 import { toPackageRecord } from '../src/sources/apt/records.js';
 import { aptSchema } from '../src/sources/apt/schema.js';
-import type { IndexRef } from '../src/sources/apt/types.js';
 import { SEGMENT_DIR, idsKey, loadIds, loadSegment, saveIds, saveSegment } from '../src/sources/apt/universe-cache.js';
 import { Universe } from '../src/sources/apt/universe.js';
 import { gcStore } from '../src/store/maintain.js';
 import { Store } from '../src/store/store.js';
 import { Spill } from '../src/util/spill.js';
 import { makeKey, makeRepo, serveDir, type SigningKey } from './helpers/apt-repo.js';
+import { sampleStanzas, stanzaOrigin } from './helpers/apt-stanzas.js';
 import { testBuildCtx } from './helpers/build.js';
 
 // The lock keeps each Packages index's parsed rows in the cache (universe-cache.ts) and reads them instead of
 // the index next time: the records must be exactly those a parse gives, and a segment that is not sound is
 // never read.
 
-const origin = (suite: string): IndexRef => ({
-  uri: 'http://127.0.0.1/debian',
-  suite,
-  component: 'main',
-  indexPath: 'main/binary-amd64/Packages',
-  releaseDigest: `sha256:${'a'.repeat(64)}`,
-  signer: 'F'.repeat(40),
-  vendor: 'debian',
-  distro: suite,
-  pin: 500,
-});
-const stanzas: Record<string, string>[] = [
-  { package: 'a', version: '1:2.0-1', architecture: 'amd64', filename: 'pool/main/a/a_2.0-1_amd64.deb', size: '10', sha256: 'AB'.repeat(32) },
-  {
-    package: 'b',
-    version: '3',
-    architecture: 'all',
-    'multi-arch': 'foreign',
-    essential: 'yes',
-    provides: 'virt (= 3), other',
-    depends: 'a (>= 1:2), d | e',
-    homepage: 'https://example.org/ünïcode',
-    filename: 'pool/main/b/bsrc/b_3_all.deb',
-    size: '12345678901',
-    sha256: 'not-a-hex-digest',
-    'installed-size': '42',
-  },
-  { package: 'c', version: '1', architecture: 'arm64', filename: 'c.deb', size: '0', sha256: '0'.repeat(64), depends: 'x'.repeat(70000) },
-];
+const origin = (suite: string) => stanzaOrigin('main', suite);
+const stanzas = sampleStanzas;
 const HEX = 'c'.repeat(64);
 
 let work: string;

@@ -4,52 +4,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toPackageRecord } from '../src/sources/apt/records.js';
 import { resolveClosure } from '../src/sources/apt/resolve/index.js';
-import type { IndexRef } from '../src/sources/apt/types.js';
 import { Universe, recordTable } from '../src/sources/apt/universe.js';
 import { Spill } from '../src/util/spill.js';
+import { sampleStanzas, stanzaOrigin } from './helpers/apt-stanzas.js';
 
 // The lock's compact universe (universe.ts) must give the resolver exactly the records toPackageRecord gives.
-const origin = (component: string): IndexRef => ({
-  uri: 'http://127.0.0.1/debian',
-  suite: 'bookworm',
-  component,
-  indexPath: `${component}/binary-amd64/Packages`,
-  releaseDigest: `sha256:${'a'.repeat(64)}`,
-  signer: 'F'.repeat(40),
-  vendor: 'debian',
-  distro: 'bookworm',
-  pin: 500,
-});
-
-const stanzas: Record<string, string>[] = [
-  { package: 'a', version: '1:2.0-1', architecture: 'amd64', filename: 'pool/main/a/a_2.0-1_amd64.deb', size: '10', sha256: 'AB'.repeat(32) },
-  {
-    package: 'b',
-    version: '3',
-    architecture: 'all',
-    'multi-arch': 'foreign',
-    essential: 'yes',
-    protected: 'yes',
-    priority: 'optional',
-    section: 'libs',
-    source: 'bsrc (2)',
-    homepage: 'https://example.org/ünïcode',
-    'pre-depends': 'c',
-    depends: 'a (>= 1:2), d | e',
-    recommends: 'f',
-    suggests: 'g',
-    provides: 'virt (= 3), other',
-    conflicts: 'h',
-    breaks: 'i (<< 2)',
-    replaces: 'j',
-    enhances: 'k',
-    filename: 'pool/main/b/bsrc/b_3_all.deb',
-    size: '12345678901',
-    sha256: 'not-a-hex-digest',
-    'installed-size': '42',
-  },
-  { package: 'c', version: '1', architecture: 'arm64', filename: 'c.deb', size: '0', sha256: '0'.repeat(64), depends: 'x'.repeat(70000) },
-];
+const origin = (component: string) => stanzaOrigin(component);
+const stanzas = sampleStanzas;
 
 const spillDir = mkdtempSync(join(tmpdir(), 'vb-universe-'));
 afterAll(() => rmSync(spillDir, { recursive: true, force: true }));
