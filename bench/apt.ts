@@ -9,7 +9,10 @@
  *     per-source, the default); the CPU seconds of both sides are printed too (wall times on a loaded machine);
  *   - curl fetching the same .debs (8 at once, largest first) to files, then `sync`: the machine's download floor
  *     (network and disk), and apt-get's time over it, the ceiling of the speedup on this machine (informative);
- *   - lock alone with the indexes cached (target <= 2 s);
+ *     then one more copy of those files + `sync`: the floor of a build whose bundle never shares a file with its
+ *     cache (#14 class 1: without reflinks every byte is written twice), apt-get over it, and it over the build;
+ *   - lock alone with the indexes cached (target <= 2 s; the second lock reads the first one's parse of each
+ *     index and its package IDs from the cache: src/sources/apt/universe-cache.ts);
  *   - peak RSS of lock, which parses the Packages indexes of four components (67,000 stanzas) (target <= 150 MB).
  * Writes bench/results/<date>-apt-<host>.json. VAULT_BENCH_APT_FETCH=0 skips the 2×2.7 GB download part.
  * `npm run bench` runs it after the spine bench (issue #14: memory and verify figures in one run); VAULT_BENCH_APT=0
