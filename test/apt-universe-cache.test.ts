@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptSource } from '../src/sources/apt/index.js';
 import { type IdMemo, resolveClosure } from '../src/sources/apt/resolve/index.js';
@@ -149,6 +149,21 @@ describe('a segment that is not sound is not read', () => {
     expect(await damaged(reseal((h) => (h.archs = 'amd64')))).toBeUndefined();
     expect(await damaged(reseal((h) => (h.format = 'another parser')))).toBeUndefined();
     expect(await damaged(reseal((h) => (h.namesBytes = (h.namesBytes as number) - 1)))).toBeUndefined();
+  });
+
+  it("is the one parse kept of its index: another parser's goes when it is written, other files stay", async () => {
+    const root = join(work, 'one-parse');
+    const dir = join(root, SEGMENT_DIR);
+    await mkdir(dir, { recursive: true });
+    const older = join(dir, `${HEX}.0123456789abcdef`);
+    const other = join(dir, `${'d'.repeat(64)}.0123456789abcdef`);
+    const ids = join(dir, `${HEX}.ids`); // (not a name IDs get, but one that is not a parse)
+    for (const f of [older, other, ids]) await writeFile(f, 'x');
+    const u = new Universe(new Spill());
+    u.add(toPackageRecord(stanzas[0]!, origin('bookworm'))!);
+    await saveSegment(root, HEX, u.segment(0));
+    expect(await loadSegment(root, HEX)).toBeDefined();
+    expect((await readdir(dir)).sort()).toEqual([basename(path), basename(other), basename(ids)].sort());
   });
 
   it('a short file, an empty one, and another index under this name', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { tempDone, tempSibling } from '../../util/temp.js';
 import { idFormat } from './resolve/package-ids.js';
 import type { SegmentOut, UniverseSegment } from './row-bytes.js';
@@ -98,7 +98,14 @@ export async function saveSegment(root: string, indexHex: string, seg: SegmentOu
     yield* [MAGIC, fixed.subarray(0, 4), head, fixed.subarray(4), names];
     yield* seg.rowChunks();
   }
-  await keep(segmentPath(root, indexHex), parts());
+  const path = segmentPath(root, indexHex);
+  await keep(path, parts());
+  // One parse per index: what a vault-bundle with another parser kept goes (Debian's main: 21 MB each).
+  for (const name of await readdir(dirname(path)).catch(() => [] as string[])) {
+    if (name.startsWith(indexHex) && /^[0-9a-f]{64}\.[0-9a-f]{12,16}$/.test(name) && name !== basename(path)) {
+      await rm(join(dirname(path), name), { force: true }).catch(() => undefined);
+    }
+  }
 }
 
 /** Writes `parts` and their sha256 under `path` (temp, then rename); a failure leaves nothing and is no error. */
