@@ -14,10 +14,12 @@
 # (the vault-bundle.cjs to time; default: BUNDLE's), BASE_CJS (optional: a second one, e.g. main's, timed as
 # `verify-base`; a boot.cjs beside its vault-bundle.cjs and vault-bundle.cache runs that script from its code cache,
 # as the entry points do), VARIANTS (`label=ENV=v ENV2=v;label2=...`; default below), KEEP=1 (keep WORK).
-# The knobs (src/bundle/hash-worker.ts, read only by this bench): VAULT_HASH_READ_KIB, VAULT_HASH_MAX_THREADS,
+# The knobs (src/util/hash-worker.ts, read only by this bench): VAULT_HASH_READ_KIB, VAULT_HASH_MAX_THREADS,
 # VAULT_HASH_MAIN=0 (16 workers, the main thread only hands out work: the pool before this branch),
 # VAULT_HASH_OLD_MB (a worker's old-generation limit), VAULT_HASH_ORDER=listed, VAULT_HASH_RETIRE=0 (workers stay
 # until the end instead of going as the queue empties: the `keep-workers` row); MALLOC_ARENA_MAX is glibc's.
+# Through boot.cjs, `verify` starts its hashing threads before the CLI loads (src/util/early-hash.ts); the
+# `no-early` row (VAULT_EARLY_HASH=0) is the same without, and so is every row that sets a VAULT_HASH_* knob.
 # Results: $OUT/verify-bench.jsonl (one line a run), verify-bench.json (best of each, ratios, targets), summary.md
 # (the table), verify-json.txt (verify --json three times, each with its wall_ms: per-step ms, threads-spawn/threads-start/
 # threads-stop, startedAtMs), startup.txt
@@ -35,7 +37,7 @@ NODE="$B/runtime/node"
 # CJS= names a vault-bundle.cjs to run directly instead (no code cache), as do bundles made before boot.cjs.
 PLAIN="$B/runtime/vault-bundle.cjs"
 if [ -n "${CJS:-}" ] || [ ! -f "$B/runtime/boot.cjs" ]; then CJS=${CJS:-$PLAIN}; else CJS="$B/runtime/boot.cjs"; fi
-VARIANTS=${VARIANTS:-"verify=;keep-workers=VAULT_HASH_RETIRE=0;main-idle=VAULT_HASH_MAIN=0;read-1m=VAULT_HASH_READ_KIB=1024;read-4m=VAULT_HASH_READ_KIB=4096;read-8m=VAULT_HASH_READ_KIB=8192;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14;old-8=VAULT_HASH_OLD_MB=8;arena-2=MALLOC_ARENA_MAX=2"}
+VARIANTS=${VARIANTS:-"verify=;no-early=VAULT_EARLY_HASH=0;keep-workers=VAULT_HASH_RETIRE=0;main-idle=VAULT_HASH_MAIN=0;read-1m=VAULT_HASH_READ_KIB=1024;read-4m=VAULT_HASH_READ_KIB=4096;read-8m=VAULT_HASH_READ_KIB=8192;cap-12=VAULT_HASH_MAX_THREADS=12;cap-14=VAULT_HASH_MAX_THREADS=14;old-8=VAULT_HASH_OLD_MB=8;arena-2=MALLOC_ARENA_MAX=2"}
 # Cold variants, each as a cold pair (cat, then verify) after the plain one: bigger reads (a bigger first read-ahead
 # window of the kernel for each file, fewer waits at file starts).
 COLD_VARIANTS=${COLD_VARIANTS-"read-1m=VAULT_HASH_READ_KIB=1024"}

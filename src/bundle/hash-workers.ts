@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { type Digest, digestOf } from '../store/digest.js';
 import { localWriteError } from '../util/errors.js';
-import { type HashResult, hashTuning, startHashWorker } from './hash-worker.js';
+import { type HashResult, hashTuning, startHashWorker } from '../util/hash-worker.js';
 import { POOL_MIN_BYTES, hashHere, interrupted, wholeFile } from './hashpool.js';
 
 /**

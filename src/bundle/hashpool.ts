@@ -1,27 +1,12 @@
-import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { InterruptedError } from '../util/errors.js';
-import { type HashResult, type HashTuning, type Segment, TICK_BYTES, hashJob, hashTuning, startHashWorker } from './hash-worker.js';
+import { takeEarlyHashing } from '../util/early-hash.js';
+import { type HashResult, type HashTuning, POOL_MIN_BYTES, TICK_BYTES, hashTuning, startHashWorker } from '../util/hash-worker.js';
+import { EarlyShare } from './early-share.js';
+import { type HashJob, type Progress, hashHere, interrupted } from './hash-here.js';
 
-export { type HashResult, type Segment, MAX_THREADS, READ_BYTES, hashTuning } from './hash-worker.js';
-
-/**
- * The bytes of one bundle file: usually one segment (a whole file, or a member of a tar); a member of a
- * split tar that crosses a part boundary has one segment per part it touches.
- */
-export interface HashJob {
-  segments: readonly Segment[];
-  /** Total bytes: the sum of the segments' lengths. */
-  length: number;
-}
-
-export function wholeFile(file: string, length: number): HashJob {
-  return { segments: [{ file, offset: 0, length }], length };
-}
-
-/** Below this many bytes in all, hashing on the main thread beats starting worker threads (~50 ms each). */
-export const POOL_MIN_BYTES = 64 * 1024 * 1024;
+export { type HashResult, type Segment, MAX_THREADS, POOL_MIN_BYTES, READ_BYTES, hashTuning } from '../util/hash-worker.js';
+export { type HashJob, type Progress, hashHere, interrupted, wholeFile } from './hash-here.js';
 
 /** The main thread's slices while it hashes beside the workers: short, so a worker that finished waits little for its next job. */
 const POOL_SLICE_BYTES = 2 << 20;
@@ -34,6 +19,9 @@ const POOL_SLICE_BYTES = 2 << 20;
 export class HashPool {
   private readonly workers: Worker[];
   private readonly wanted: number; // workers this pool runs (retired ones are started again for a later hash())
+  private readonly own: number; // of them started here, not taken over from boot.cjs's early start (util/early-hash.ts)
+  private readonly early: EarlyShare | undefined;
+  private earlyCovered = 0;
   private readonly stopping: Promise<unknown>[] = []; // retired workers' teardown, awaited by close()
   private readonly tuning: HashTuning;
   private readonly started = performance.now();
@@ -44,14 +32,25 @@ export class HashPool {
     this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
     const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
     const n = (this.wanted = this.tuning.mainHashes ? hashers - 1 : hashers);
+    // boot.cjs's early threads were started with the default tuning, the main thread hashing beside them.
+    let early = n > 0 && !chunkBytes && this.tuning.mainHashes ? takeEarlyHashing() : undefined;
+    if (early?.failed) {
+      // One died before verify got here (out of memory?): nothing of theirs is used, fresh threads hash it all.
+      for (const w of early.workers) void w.terminate();
+      early = undefined;
+    }
+    this.early = early ? new EarlyShare(early) : undefined;
+    const adopted = this.early?.workers ?? [];
+    const own = (this.own = Math.max(0, n - adopted.length));
     let up = 0;
-    this.workers = Array.from({ length: n }, () => {
+    const fresh = Array.from({ length: own }, () => {
       const w = startHashWorker(this.tuning);
       w.once('online', () => {
-        if (++up === n) this.upAt = performance.now();
+        if (++up === own) this.upAt = performance.now();
       });
       return w;
     });
+    this.workers = [...adopted, ...fresh];
     this.spawnMs = Math.round(performance.now() - this.started);
   }
 
@@ -62,7 +61,19 @@ export class HashPool {
 
   /** Milliseconds from the pool's start until its last worker was running (undefined while some are not yet). */
   get startMs(): number | undefined {
-    return this.wanted === 0 ? 0 : this.upAt ? Math.round(this.upAt - this.started) : undefined;
+    if (this.wanted === 0) return 0;
+    if ((this.own > 0 && !this.upAt) || (this.early && this.early.upAt === undefined)) return undefined;
+    return Math.max(0, Math.round(Math.max(this.upAt, this.early?.upAt ?? 0) - this.started));
+  }
+
+  /** Jobs of the first hash() whose digests came from the early list (hashed by the threads boot.cjs started, or here). */
+  get earlyFiles(): number {
+    return this.earlyCovered;
+  }
+
+  /** How long before this pool boot.cjs started the threads it took over (undefined: it took none). */
+  get earlyMs(): number | undefined {
+    return this.early ? Math.round(this.started - this.early.startedAt) : undefined;
   }
 
   /**
@@ -85,7 +96,10 @@ export class HashPool {
     if (signal?.aborted) throw interrupted();
     if (this.closed) throw new Error('the hashing threads were stopped');
     const results: HashResult[] = new Array<HashResult>(jobs.length);
-    const order = jobs.map((_, i) => i);
+    // The first hash() takes over what boot.cjs's threads hash: those jobs are not handed out again.
+    const claim = this.early?.claim(jobs);
+    if (claim) this.earlyCovered = claim.covered.size;
+    const order = jobs.map((_, i) => i).filter((i) => !claim?.covered.has(i));
     if (this.tuning.order === 'largest') order.sort((a, b) => jobs[b]!.length - jobs[a]!.length);
     let next = 0;
     const take = (): number | undefined => (next < order.length ? order[next++] : undefined);
@@ -104,13 +118,20 @@ export class HashPool {
     aborted.catch(() => undefined); // rejected only on abort, where the race below reports it
     // A later call (a damaged split bundle's parts, named after the hash step) starts retired workers again, as many as it has jobs for.
     while (this.workers.length < Math.min(this.wanted, jobs.length)) this.workers.push(startHashWorker(this.tuning));
-    const busy = this.workers.slice(0, Math.min(this.workers.length, jobs.length));
+    // Early threads still hashing the early list stay (they take the rest once drained), whatever the job count.
+    const busy = claim ? [...this.workers] : this.workers.slice(0, Math.min(this.workers.length, jobs.length));
     for (const idle of this.workers.slice(busy.length)) this.retire(idle);
-    const here = this.tuning.mainHashes || busy.length === 0 ? [this.hashHereToo(jobs, take, done, o)] : [];
+    let stopped = false;
+    const takeHere = claim ? () => (stopped ? undefined : (claim.takeHere() ?? take())) : take;
+    const here = this.tuning.mainHashes || busy.length === 0 ? [this.hashHereToo(jobs, takeHere, done, o)] : [];
     const retire = (w: Worker) => this.retire(w);
-    const work = Promise.all([...busy.map((w) => feedWorker(w, jobs, take, done, o, retire)), ...here]);
+    const feeds = busy.map((w) => (claim ? claim.drained(w) : Promise.resolve()).then(() => feedWorker(w, jobs, take, done, o, retire)));
+    const onBytes = o.onBytes;
+    const followed = claim ? [claim.follow(done, onBytes ? (i, read) => onBytes(jobs[i]!, read) : undefined)] : [];
+    const work = Promise.all([...feeds, ...here, ...followed]);
     work.catch(() => {
       next = order.length; // a thread failed or Ctrl-C: nothing more is handed out, the main thread stops too
+      stopped = true;
     });
     try {
       await Promise.race([work, aborted]);
@@ -179,6 +200,7 @@ function feedWorker(
       w.postMessage({ id, segments: jobs[id]!.segments, tick: Boolean(o.onBytes) });
     };
     const onMessage = (m: (HashResult & { id: number; tick?: undefined }) | { id: number; tick: number }) => {
+      if (m.id === undefined) return; // defensive: an early thread's messages (util/early-hash.ts) all come before it is fed
       if (m.tick !== undefined) return o.onBytes?.(jobs[m.id]!, m.tick);
       done(m.id, { hex: m.hex, read: m.read, ...(m.error ? { error: m.error } : {}) });
       feed();
@@ -193,87 +215,6 @@ function feedWorker(
     w.on('exit', onExit);
     feed();
   });
-}
-
-/** The one error of an interrupted hashing: nothing was written, so a rerun simply checks again. */
-export function interrupted(): InterruptedError {
-  return new InterruptedError('nothing was changed; run the same command again to check the whole bundle');
-}
-
-/** A main-thread slice: between two of them, Ctrl-C (the abort signal) gets its turn on the event loop. */
-const SLICE_BYTES = 8 << 20;
-
-/**
- * The same hashing on the calling thread: for a few megabytes, cheaper than any worker start-up. It yields to
- * the event loop between 8 MiB slices of a file and, every 10 ms, between files, so an abort stops it within
- * one slice.
- */
-export async function hashHere(
-  jobs: readonly HashJob[],
-  o: { chunkBytes?: number; buf?: Buffer; sliceBytes?: number; signal?: AbortSignal } & Progress = {},
-): Promise<HashResult[]> {
-  const buf = o.buf ?? Buffer.allocUnsafe(o.chunkBytes ?? hashTuning().readBytes);
-  const slice = o.sliceBytes ?? SLICE_BYTES;
-  const out: HashResult[] = [];
-  let since = performance.now();
-  const breathe = async (now = false) => {
-    if (now || performance.now() - since > 10) {
-      await new Promise((r) => setImmediate(r));
-      since = performance.now();
-    }
-    if (o.signal?.aborted) throw interrupted();
-  };
-  for (const job of jobs) {
-    await breathe();
-    if (job.length <= slice) {
-      out.push(hashJob(job.segments, buf));
-      o.onDone?.(job, out.at(-1)!);
-      continue;
-    }
-    const h = createHash('sha256');
-    let read = 0;
-    let error: string | undefined;
-    for (const part of slices(job.segments, slice)) {
-      const r = hashJob(part.segments, buf, h);
-      read += r.read;
-      if (r.error) error = r.error;
-      if (r.error || r.read < part.length) break; // a short file: the digest of what is there, as a worker gives
-      o.onBytes?.(job, read);
-      await breathe(true);
-    }
-    out.push(error ? { hex: '', read, error } : { hex: h.digest('hex'), read });
-    o.onDone?.(job, out.at(-1)!);
-  }
-  return out;
-}
-
-/** Segments cut into consecutive slices of at most `max` bytes. */
-function* slices(segments: readonly Segment[], max: number): Generator<{ segments: Segment[]; length: number }> {
-  let cur: Segment[] = [];
-  let len = 0;
-  for (const seg of segments) {
-    let off = seg.offset;
-    let left = seg.length;
-    while (left > 0) {
-      const n = Math.min(left, max - len);
-      cur.push({ file: seg.file, offset: off, length: n });
-      len += n;
-      off += n;
-      left -= n;
-      if (len === max) {
-        yield { segments: cur, length: len };
-        cur = [];
-        len = 0;
-      }
-    }
-  }
-  if (len > 0) yield { segments: cur, length: len };
-}
-
-/** Progress callbacks: each job as it is done (in the order they finish), and a big job's bytes so far on the calling thread. */
-export interface Progress {
-  onDone?: (job: HashJob, r: HashResult) => void;
-  onBytes?: (job: HashJob, read: number) => void;
 }
 
 /** Hashes many byte ranges: on every core when they add up to much, else right here. An abort rejects with InterruptedError. */

@@ -94,6 +94,8 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
     if (pool) {
       // Where a big bundle's fixed costs go (--json): the threads' start-up (overlapping the steps before hash) and stop.
       if (pool.startMs !== undefined) steps.push({ name: 'threads-start', ms: pool.startMs }, { name: 'threads-spawn', ms: pool.spawnMs });
+      // Started by boot.cjs before the CLI loaded (util/early-hash.ts): by how much earlier.
+      if (pool.earlyMs !== undefined) steps.push({ name: 'threads-early', ms: pool.earlyMs });
       await timed('threads-stop', () => pool.close());
     }
     return report(s, steps, Math.round(performance.now() - t0), t0);

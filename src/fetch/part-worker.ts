@@ -3,7 +3,7 @@ import { RAW_GET_JS } from './raw-get.js';
 /**
  * What a ranged-download thread runs (issue #16): GET one byte range over node:http(s) and write its bytes straight
  * into the partial file at their offsets (pwrite), telling the main thread each write. Plain JS in a string, as
- * bundle/hash-worker.ts's loop, so that it runs the same from tsx, from dist/ and from the one bundled script.
+ * util/hash-worker.ts's loop, so that it runs the same from tsx, from dist/ and from the one bundled script.
  *
  * The thread does the happy path only: a 206 that starts where it was asked. Anything else (another status, an
  * unusable Content-Range, too many redirects, an error it does not know to be transient) ends the job with

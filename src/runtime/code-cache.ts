@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EARLY_JS } from '../util/early-hash.js';
 import { START_FLAGS } from '../util/gc.js';
 import { signalChild } from '../util/proc.js';
 import { makeTempDir, removeTempDir } from '../util/temp.js';
@@ -65,6 +66,8 @@ function run(script) {
 
 if (require.main === module) {
   const { script, status } = compile(false);
+  // verify of a big folder: its hashing threads start now, while the CLI loads (vault-bundle's util/early-hash.ts).
+  (${EARLY_JS})(require, process.argv.slice(2), process.env);
   if (process.env.VAULT_BUNDLE_BOOT_REPORT === '1') process.stderr.write('vault-bundle boot: code cache ' + status + '\\n');
   run(script);
 } else {

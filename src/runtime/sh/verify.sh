@@ -16,7 +16,7 @@ while [ "$n" -gt 0 ]; do
     val=""
   else
     case $a in
-      --threads|--base|--key|--cache-dir|--concurrency) val=1 ;;
+      --threads|--base|--key|--cache-dir|--concurrency|--streams) val=1 ;;
       -*) ;;
       *)
         if [ -d "$a" ] && [ "$(cd "$a" && pwd -P)" = "$self" ]; then continue; fi

@@ -4,8 +4,8 @@
  * the box; the main thread builds the same function from the same string.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /** A byte range of one file. */
 export interface Segment {
@@ -21,6 +21,9 @@ export interface HashResult {
   error?: string;
 }
 
+/** Below this many bytes in all, hashing on the main thread beats starting worker threads (~50 ms each). */
+export const POOL_MIN_BYTES = 64 * 1024 * 1024;
+
 /** A big file on a hashing thread tells its bytes so far this often (a progress line's feed; asked for per job). */
 export const TICK_BYTES = 32 << 20;
 
@@ -34,7 +37,7 @@ return function hashJob(segments, buf, into, tick) {
   for (const { file, offset, length } of segments) {
     let fd;
     try {
-      fd = openSync(file, 'r');
+      fd = openSync(file, openFlags);
       let pos = offset, left = length;
       while (left > 0) {
         const n = readSync(fd, buf, 0, Math.min(buf.length, left), pos);
@@ -52,19 +55,40 @@ return function hashJob(segments, buf, into, tick) {
   }
   return { hex: into ? '' : h.digest('hex'), read };
 };`;
-const HASH_JOB_DEPS = ['openSync', 'readSync', 'closeSync', 'createHash'] as const;
+const HASH_JOB_DEPS = ['openSync', 'readSync', 'closeSync', 'createHash', 'openFlags'] as const;
+// Non-blocking: a FIFO put where a listed file was (after it was listed) reads as empty instead of waiting forever
+// for a writer (a regular file reads as ever).
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 export type HashJobFn = (segments: readonly Segment[], buf: Buffer, into?: ReturnType<typeof createHash>) => HashResult;
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source (above), shared with the worker threads
-export const hashJob = (new Function(...HASH_JOB_DEPS, HASH_JOB_JS) as (...deps: unknown[]) => HashJobFn)(openSync, readSync, closeSync, createHash);
+export const hashJob = (new Function(...HASH_JOB_DEPS, HASH_JOB_JS) as (...deps: unknown[]) => HashJobFn)(
+  openSync,
+  readSync,
+  closeSync,
+  createHash,
+  OPEN_FLAGS,
+);
 
 /** A worker: one read buffer for its life, one job a message, its result (and ticks, when asked) as messages. */
 export const WORKER_JS = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
+const openFlags = ${OPEN_FLAGS};
 const hashJob = (function (${HASH_JOB_DEPS.join(', ')}) {${HASH_JOB_JS}})(${HASH_JOB_DEPS.join(', ')});
 const buf = Buffer.allocUnsafe(workerData.chunk);
+// Started early (util/early-hash.ts): first the listed files, taken one at a time from the shared counter; the
+// list is dropped once done (a thread lives on for the pool's own jobs).
+if (workerData.early) {
+  const { jobs, counter } = workerData.early;
+  workerData.early = null;
+  for (let k = Atomics.add(counter, 0, 1); k < jobs.length; k = Atomics.add(counter, 0, 1)) {
+    const progress = (read) => parentPort.postMessage({ early: k, tick: read });
+    parentPort.postMessage({ early: k, ...hashJob([{ file: jobs[k].file, offset: 0, length: jobs[k].size }], buf, undefined, progress) });
+  }
+  parentPort.postMessage({ earlyDone: true });
+}
 parentPort.on('message', ({ id, segments, tick }) => {
   const progress = tick ? (read) => parentPort.postMessage({ id, tick: read }) : undefined;
   parentPort.postMessage({ id, ...hashJob(segments, buf, undefined, progress) });
@@ -121,6 +145,11 @@ export function hashTuning(env: NodeJS.ProcessEnv = process.env): HashTuning {
 
 /** A hashing thread for `tuning`: the smallest heaps V8 takes keep each near its bare cost (~7.5 MB; it allocates next to nothing). */
 export function startHashWorker(tuning: HashTuning): Worker {
+  return new Worker(WORKER_JS, workerOptions(tuning));
+}
+
+/** A hashing thread's Worker options (boot.cjs's early start adds `early` to its workerData: util/early-hash.ts). */
+export function workerOptions(tuning: HashTuning): WorkerOptions & { workerData: { chunk: number } } {
   const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: tuning.workerOldMb, stackSizeMb: 1 };
-  return new Worker(WORKER_JS, { eval: true, workerData: { chunk: tuning.readBytes }, resourceLimits });
+  return { eval: true, workerData: { chunk: tuning.readBytes }, resourceLimits };
 }
