@@ -1,7 +1,7 @@
 #!/bin/bash
 # GPU-box batch, one device call of ~480 s (made ready in session 6; .carry from bench/box/make-carry.sh): issue #16's
 # build-from-serve vs huggingface_hub.snapshot_download first, then issue #14's verify bench (four knob variants, then
-# the cold pair) in what is left (ONLY=site: the first alone). Results: $OUT/results.tgz and the log's tail.
+# the cold pair) in what is left (ONLY=site: the first alone; ONLY=verify: the second alone). Results: $OUT/results.tgz and the log's tail.
 set -u
 C=$(pwd)/.carry
 R=$(pwd)
@@ -17,10 +17,12 @@ mkdir -p "$W/b" && tar -C "$W/b" -xJf "$C/qs.tar.xz" && cp -a "$W/runtime" "$W/b
 nvidia-smi -L; nproc; python3 -c 'import huggingface_hub; print("hf", huggingface_hub.__version__)'
 log "field: ./verify (the gate hashes the runtime with python3's hashlib when python3 is there)"
 ( cd "$W/b/quickstart" && time sh ./verify ) 2>&1 | tail -5
+if [ "${ONLY:-}" != verify ]; then
 log "site build vs snapshot"; mkdir -p "$OUT/site"
 ( cd "$W" && OUT="$OUT/site" WORK=/var/tmp/sbs REPEATS=2 STREAMS_ALSO="${STREAMS_ALSO-}" THREADS_ALSO="${THREADS_ALSO-0 4}" timeout 200 sh "$R/bench/box/site-build-vs-snapshot.sh" "$W/b/quickstart" >"$OUT/site/stdout.txt" 2>&1 ); log "site rc=$?"
 cat "$OUT/site/site-build-vs-snapshot.json" 2>&1; cat "$OUT/site/curl.tsv" "$OUT/site/phases.tsv" 2>/dev/null | head -24
 rm -rf /var/tmp/sbs
+fi
 if [ "${ONLY:-}" != site ]; then
 log "verify bench"; mkdir -p "$OUT/vb"
 # A base runtime (make-carry.sh BASE_RT=…: vault-bundle.cjs, boot.cjs and its code cache) is timed as `verify-base`.
