@@ -4,8 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli } from './helpers/cli.js';
-import { fileManifest } from './helpers/fixtures.js';
+import { BIN, hostRuntimeBundle, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { WARM_INDEX, writeWarmBundle } from '../src/runtime/code-cache.js';
 import { INDEX_SCHEMA } from '../src/bundle/layout.js';
@@ -58,10 +57,7 @@ async function replaceCache(dir: string, bytes: Buffer, sums: boolean): Promise<
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'vb-codecache-'));
-  const { manifest } = await fileManifest(work, { name: 'cc', sizes: [100, 5000] });
-  bundle = join(work, 'b');
-  const b = await runCli(['-q', '--cache-dir', join(work, 'cache'), 'build', manifest, '--out', bundle, '--runtime', 'host']);
-  expect(b.code).toBe(0);
+  bundle = await hostRuntimeBundle(work, 'cc');
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
 

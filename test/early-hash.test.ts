@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HashPool, hashHere, wholeFile } from '../src/bundle/hashpool.js';
 import { EARLY_MAX_FILES, type EarlyHashing, fileStamp, startEarlyHashing, takeEarlyHashing } from '../src/util/early-hash.js';
-import { runCli } from './helpers/cli.js';
-import { fileManifest } from './helpers/fixtures.js';
+import { hostRuntimeBundle } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -172,10 +171,7 @@ describe('early hashing through the carried runtime (runtime/boot.cjs)', () => {
   let bundle: string;
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'vb-early-boot-'));
-    const { manifest } = await fileManifest(work, { name: 'eh', sizes: [100, 5000] });
-    bundle = join(work, 'b');
-    const b = await runCli(['-q', '--cache-dir', join(work, 'cache'), 'build', manifest, '--out', bundle, '--runtime', 'host']);
-    expect(b.code).toBe(0);
+    bundle = await hostRuntimeBundle(work, 'eh');
   });
   afterAll(() => rm(work, { recursive: true, force: true }));
 

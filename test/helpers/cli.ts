@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signalChild } from '../../src/util/proc.js';
+import { fileManifest } from './fixtures.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** The packed CLI that ships to the box; test/global-setup.ts builds it before the tests. */
@@ -47,4 +49,13 @@ export function runCli(
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** A small files bundle in `work`/b carrying this machine's node (`--runtime host`: runtime/boot.cjs and its code cache). */
+export async function hostRuntimeBundle(work: string, name: string): Promise<string> {
+  const { manifest } = await fileManifest(work, { name, sizes: [100, 5000] });
+  const bundle = join(work, 'b');
+  const b = await runCli(['-q', '--cache-dir', join(work, 'cache'), 'build', manifest, '--out', bundle, '--runtime', 'host']);
+  if (b.code !== 0) throw new Error(`the host-runtime bundle did not build: ${b.stderr}`);
+  return bundle;
 }
