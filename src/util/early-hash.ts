@@ -32,9 +32,13 @@ export interface EarlyJob {
  * gives the same stamp. A write in between changes mtime and ctime (ctime cannot be set back), so the digest is
  * then of the bytes verify would read: the verdict is the one verify gives without early hashing.
  */
-export function fileStamp(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-}
+export const fileStamp = (st: FileStat): string => stampOf(st);
+
+type FileStat = { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number };
+// One text for boot.cjs (which carries it) and for verify's listing (above): the two stamps must be the same string.
+const STAMP_JS = `(st) => st.dev + ':' + st.ino + ':' + st.size + ':' + st.mtimeMs + ':' + st.ctimeMs`;
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source, the one boot.cjs carries
+const stampOf = (new Function(`return ${STAMP_JS}`) as () => (st: FileStat) => string)();
 
 /** What boot.cjs hands over: the threads, their jobs, the shared counter, and what has come back so far. */
 export interface EarlyHashing {
@@ -102,6 +106,7 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
       if (!inside.has(folder)) inside.set(folder, (fs.realpathSync.native(folder) + path.sep).startsWith(root));
       return inside.get(folder);
     };
+    const stampOf = ${STAMP_JS};
     const jobs = [];
     let total = 0;
     for (const line of lines) {
@@ -111,7 +116,7 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
       try {
         const st = fs.lstatSync(file);
         if (!st.isFile() || !within(path.dirname(file))) continue;
-        jobs.push({ file, size: st.size, stamp: st.dev + ':' + st.ino + ':' + st.size + ':' + st.mtimeMs + ':' + st.ctimeMs });
+        jobs.push({ file, size: st.size, stamp: stampOf(st) });
         total += st.size;
       } catch {}
     }
