@@ -188,6 +188,13 @@ describe('early hashing through the carried runtime (runtime/boot.cjs)', () => {
     expect(steps(off.stdout)).not.toContain('threads-early');
   });
 
+  it("16 early threads (the box's count) print no listener-leak warning: each pipes its output into the process's", () => {
+    const r = boot(bundle, ['--json', 'verify', '--threads', '16', bundle]);
+    expect(r.status).toBe(0);
+    expect(steps(r.stdout)).toContain('threads-early');
+    expect(r.stderr).toBe('');
+  });
+
   it('a changed runtime/node is found by the early threads as by verify alone (DIGEST_MISMATCH, exit 4)', async () => {
     const d = join(await tempDir(), 'b');
     execFileSync('cp', ['-al', bundle, d]);

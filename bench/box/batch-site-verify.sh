@@ -27,7 +27,7 @@ if [ "${ONLY:-}" != site ]; then
 log "verify bench"; mkdir -p "$OUT/vb"
 # A base runtime (make-carry.sh BASE_RT=…: vault-bundle.cjs, boot.cjs and its code cache) is timed as `verify-base`.
 BASE=""; if [ -s "$C/base-rt.tar.xz" ]; then mkdir -p "$W/base-rt" && tar -C "$W/base-rt" -xJf "$C/base-rt.tar.xz" && BASE="$W/base-rt/boot.cjs"; fi
-( OUT="$OUT/vb" WORK=/var/tmp/vault-verify-bench GIB=16 FILES=64 REPEATS=3 BUDGET_S=80 COLD=1 \
+( OUT="$OUT/vb" WORK=/var/tmp/vault-verify-bench GIB=16 FILES=64 REPEATS=${REPEATS:-3} BUDGET_S=${BUDGET_S:-80} COLD=${COLD:-1} \
   VARIANTS="${VARIANTS:-verify=;keep-workers=VAULT_HASH_RETIRE=0}" BASE_CJS="$BASE" \
   timeout $(( ${BATCH_S:-480} - ( $(date +%s) - T0 ) )) sh "$R/bench/box/verify-bench.sh" "$W" >"$OUT/vb/stdout.txt" 2>&1 ); log "verify bench rc=$?"
 if [ -f "$OUT/vb/summary.md" ]; then cat "$OUT/vb/summary.md"; else cat "$OUT/vb/verify-bench.jsonl"; fi

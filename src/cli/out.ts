@@ -35,7 +35,11 @@ const closed = { stdout: false, stderr: false };
  */
 export function dropOutputOnClosedPipe(): void {
   for (const name of ['stdout', 'stderr'] as const) {
-    process[name].on('error', () => {
+    // Threads started before the CLI (boot.cjs's early hashing, one a core) each pipe their output into this stream
+    // with an 'error' listener: one more here is no leak (16 on the box printed MaxListenersExceededWarning).
+    const s = process[name];
+    s.setMaxListeners(Math.max(s.getMaxListeners(), s.listenerCount('error') + 1));
+    s.on('error', () => {
       closed[name] = true;
     });
   }
