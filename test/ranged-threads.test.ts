@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,7 @@ const DATA = randomBytes(40 << 20);
 const PART = partBytesFor(DATA.byteLength, streamsFor(defaults.concurrency));
 const HEX = createHash('sha256').update(DATA).digest('hex');
 const CHILD = fileURLToPath(new URL('./helpers/fetch-child.ts', import.meta.url));
+const WAVES = fileURLToPath(new URL('./helpers/part-waves.ts', import.meta.url));
 
 const harness = (root: string, retries: number, signal?: AbortSignal) => rangedHarness(root, retries, { clients, ...(signal ? { signal } : {}) });
 const locked = (url: string): Locked => lockedBig(url, HEX, DATA.byteLength);
@@ -211,4 +212,29 @@ describe('ranged downloads on threads', () => {
     const two = await peak('2');
     expect(two - none, `peak RSS ${none.toFixed(0)} MiB with no thread, ${two.toFixed(0)} with two`).toBeLessThan(25);
   }, 120_000);
+
+  it('memory: a thread keeps its write buffers for the next wave of parts (it made 8 MiB more a wave while it kept only 8 of 16)', async () => {
+    // On the box, parts paced alike end together: a thread's 16 jobs all ended before the main thread handed out the
+    // next 16, and the thread let 8 of their buffers go and made 8 new ones, garbage until the 64 MB external limit.
+    const JOBS = 16;
+    const s = await startServer({ '/big.bin': DATA.subarray(0, JOBS << 20) });
+    servers.push(s);
+    const root = await tempDir('vb-threads-waves');
+    const path = join(root, 'part.bin');
+    await writeFile(path, Buffer.alloc(JOBS << 20));
+    const child = spawn(process.execPath, ['--import', 'tsx', WAVES, s.url('/big.bin'), path, '10', String(JOBS)], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code, err).toBe(0);
+    const rss = [...out.matchAll(/^rss ([\d.]+)$/gm)].map((m) => Number(m[1]));
+    expect(rss).toHaveLength(10);
+    // Before: +8 MiB a wave (rss after the second wave → after the tenth: +64 MiB); now a few MiB at most.
+    expect(rss[9]! - rss[1]!, `rss after each wave: ${rss.join(', ')} MiB`).toBeLessThan(16);
+  }, 60_000);
 });

@@ -66,7 +66,11 @@ const agents = { 'https:': new https.Agent({ keepAlive: true }) };
 const TRANSIENT = new Set(L.transient);
 const jobs = new Map();
 // Write buffers of finished jobs, for the next: each lives as long as its job, long enough to be promoted, and a
-// buffer a job left ~30 MB of them a thread for the next full collection.
+// buffer a job left ~30 MB of them a thread for the next full collection. Every one is kept, so a thread never
+// holds more than its most jobs at once: with a cap (8 were kept), each time its jobs all ended together before
+// the next ones came (parts paced alike end alike, the main thread journals each before it hands out the next)
+// the rest were dropped and as many made again for the next wave, 8 MB of garbage a wave that a collection (none
+// comes by itself here) freed only at the 64 MB external-memory limit: +8 MiB a wave, measured.
 const spare = [];
 // For https (node:https), as util/gc.ts does on the main thread: each socket read is a Buffer whose bytes live
 // outside this thread's heap, freed only when a collection runs, which a download loop (next to no heap allocation)
@@ -119,7 +123,7 @@ function start(m) {
     // What arrived is on disk before the end is told, so a retry (or a rerun) goes on after it.
     if (fill > 0) { try { write(); } catch (e) { end = 'local'; err = e; } }
     try { closeSync(fd); } catch {}
-    if (spare.length < 8) spare.push(buf);
+    spare.push(buf);
     if (end === 'done' && pos < m.end) end = 'short';
     parentPort.postMessage({ id: m.id, end, code: err && err.code, message: err ? String(err.message || err) : undefined });
   };
