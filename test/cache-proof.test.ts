@@ -26,15 +26,15 @@ describe('cache proofs: warm rebuilds copy proven blobs without hashing, and an 
     const dir = await tempDir();
     const { manifest, files } = await fileManifest(dir, { sizes: [5000, 70_000, 300] });
     const cold = await buildIn(dir, manifest);
-    expect(cold.copies.blobs).toBe(3);
+    // Downloaded now: each written into the bundle as it arrived (store/tee.ts), nothing copied out of the cache.
+    expect(cold.copies).toEqual({ blobs: 0, unchanged: 0, reused: 0, written: 3 });
     expect(cold.fetch.downloadedFiles).toBe(3);
-    // Hashed as they streamed into partial files only this build wrote: proven as they landed, not hashed again.
-    expect(cold.copies.unchanged).toBe(3);
     // A blob that changed in the very tick of the cache's clock mark gets its proof one build later (proof.ts).
     // Each into a folder of its own: over its own folder a build takes that bundle's blobs (bundle-reuse.test.ts).
     await buildIn(dir, manifest, { out: join(dir, 'w1') });
     const warm = await buildIn(dir, manifest, { out: join(dir, 'w2') });
-    expect(warm.copies).toEqual({ blobs: 3, unchanged: 3, reused: 0 });
+    // Hashed as they streamed into partial files only the first build wrote: proven as they landed, not hashed again.
+    expect(warm.copies).toEqual({ blobs: 3, unchanged: 3, reused: 0, written: 0 });
     expect(warm.fetch.cachedFiles).toBe(3);
     expect((await verifyBundle(warm.dir)).ok).toBe(true);
     for (const f of files) {
@@ -69,7 +69,7 @@ describe('cache proofs: warm rebuilds copy proven blobs without hashing, and an 
     // Over the previous bundle's folder, that bundle's own blobs are taken as they are (store/placed.ts): the
     // damaged cache file is not even read, and the new bundle is whole.
     const over = await buildIn(dir, manifest, { out: proven.dir });
-    expect(over.copies).toEqual({ blobs: 0, unchanged: 0, reused: 2 });
+    expect(over.copies).toEqual({ blobs: 0, unchanged: 0, reused: 2, written: 0 });
     expect((await verifyBundle(over.dir)).ok).toBe(true);
     // A folder whose blobs must come from the cache: the build fails and the bundle there stays in place, whole.
     const first = join(dir, 'out');
@@ -83,7 +83,8 @@ describe('cache proofs: warm rebuilds copy proven blobs without hashing, and an 
 
     const again = await buildIn(dir, manifest, { out: join(dir, 'b') });
     expect(again.fetch.downloadedFiles).toBe(1);
-    expect(again.copies.unchanged).toBe(2); // the refetched blob was proven as it landed (one writer: partial-lock.ts)
+    // The refetched blob is written into the bundle as it arrives; the other one's copy is proven by its record.
+    expect(again.copies).toEqual({ blobs: 1, unchanged: 1, reused: 0, written: 1 });
     expect((await verifyBundle(again.dir)).ok).toBe(true);
   });
 

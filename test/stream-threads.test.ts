@@ -201,8 +201,14 @@ describe('single-stream downloads on a thread', () => {
       const before = fetchThreadStats().jobs;
       const cold = await buildIn(dir, manifest);
       expect(fetchThreadStats()).toEqual({ live: 0, jobs: before + 4 });
-      expect(cold.copies).toEqual({ blobs: 4, unchanged: 4, reused: 0 });
+      // The thread wrote each blob's bundle copy too (store/tee.ts): nothing copied out of the cache.
+      expect(cold.copies).toEqual({ blobs: 0, unchanged: 0, reused: 0, written: 4 });
       expect((await verifyBundle(cold.dir)).ok).toBe(true);
+      for (const [, d] of files) {
+        const blob = join(cold.dir, 'blobs/sha256', sha(d));
+        expect((await stat(blob)).ino).not.toBe((await stat(join(dir, 'cache/blobs/sha256', sha(d)))).ino);
+        expect(((await stat(blob)).mode & 0o777).toString(8)).toBe('444');
+      }
       expect(await readdir(join(dir, 'cache/partial'))).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env.VAULT_STREAM_THREADS;

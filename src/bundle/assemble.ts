@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import { copyBlobOut } from '../store/copy.js';
 import { clockMark, statBlob } from '../store/proof.js';
 import { OldBundle, type PlacedFile } from '../store/placed.js';
+import type { TeeFolder } from '../store/tee.js';
 import { FileHashers } from './hash-workers.js';
 import { phaseDone } from '../util/gc.js';
 import { InterruptedError, LocalError, errnoCode, localWriteError } from '../util/errors.js';
@@ -27,6 +28,8 @@ export interface AssembleResult {
   unchanged: number;
   /** Blobs linked from the old bundle at `reuseFrom` (store/placed.ts), not copied. */
   reused: number;
+  /** Blobs written into the bundle as they were downloaded (store/tee.ts), not copied. */
+  written: number;
   /** Every blob placed, with its stat once placed: for recordPlaced once the bundle is in place. */
   placed: PlacedFile[];
 }
@@ -57,6 +60,8 @@ export async function assembleBundle(
     final?: Promise<BundleIndex>;
     /** The bundle folder this one replaces: its blobs proven unchanged since placed are linked, not copied (store/placed.ts). */
     reuseFrom?: string;
+    /** The copies the downloads wrote beside the bundle (store/tee.ts): moved in, not copied. */
+    tee?: TeeFolder;
   } = {},
 ): Promise<AssembleResult> {
   const views = extra.views ?? {};
@@ -69,7 +74,7 @@ export async function assembleBundle(
     let bytes = 0;
     const seen = new Set<string>();
     const blobs = index.artifacts.filter((a) => !seen.has(a.digest) && !extra.skipBlobs?.has(a.digest) && seen.add(a.digest));
-    placer = await blobPlacer(store, extra.signal ?? new AbortController().signal, extra.reuseFrom);
+    placer = await blobPlacer(store, extra.signal ?? new AbortController().signal, extra.reuseFrom, extra.tee);
     const { place, counts, placed } = placer;
     // Several at a time: the copies and the hashing of those without a proof run side by side on every core.
     const limit = pLimit(Math.max(2, Math.min(8, availableParallelism())));
@@ -147,14 +152,15 @@ async function writeTexts(
 }
 
 /**
- * Places blobs in the stage: linked from the old bundle where store/placed.ts proves them unchanged, else copied out of the
- * cache, proven (copyBlobOut); counts each way and keeps each placed file's stat for recordPlaced.
+ * Places blobs in the stage: moved in from the downloads' copies (tee), linked from the old bundle where
+ * store/placed.ts proves them unchanged, else copied out of the cache, proven (copyBlobOut); counts each way and
+ * keeps each placed file's stat for recordPlaced.
  */
-async function blobPlacer(store: Store, signal: AbortSignal, reuseFrom: string | undefined) {
+async function blobPlacer(store: Store, signal: AbortSignal, reuseFrom: string | undefined, tee: TeeFolder | undefined) {
   // The cache's clock before the first copy: a blob that changed last before it can be given a proof.
   const mark = await clockMark(store.root);
   const old = reuseFrom === undefined ? undefined : await OldBundle.open(store.root, reuseFrom);
-  const counts = { copied: 0, unchanged: 0, reused: 0 };
+  const counts = { copied: 0, unchanged: 0, reused: 0, written: 0 };
   const placed: PlacedFile[] = [];
   // A big copy that must be hashed is hashed on a worker thread, never on the main thread; the workers are
   // shared by the copies (one per core at most, up to the 8 copies at once), started only when needed.
@@ -162,7 +168,8 @@ async function blobPlacer(store: Store, signal: AbortSignal, reuseFrom: string |
   const hashCopy = async (path: string) => hashers.hash(path, (await stat(path)).size, signal);
   const place = async (d: Digest, stage: string, rel: string) => {
     const to = join(stage, rel);
-    if (await old?.take(rel, d, to)) counts.reused++;
+    if (await tee?.take(d, to)) counts.written++;
+    else if (await old?.take(rel, d, to)) counts.reused++;
     else {
       counts.copied++;
       if ((await copyBlobOut(store, d, to, mark, hashCopy)) === 'unchanged') counts.unchanged++;

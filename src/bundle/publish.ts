@@ -3,21 +3,19 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { type AssembleResult, assembleBundle, checkOutput, swapInto } from './assemble.js';
 import { recordPlaced } from '../store/placed.js';
-import { type BaseRef, type BundleIndex, bundleCreated, makeIndex } from './index.js';
+import { type BundleIndex, bundleCreated, makeIndex } from './index.js';
 import { SUMS } from './layout.js';
-import { FAT32_PART_SIZE, type Media, writeSplitBundle } from './media.js';
+import { FAT32_PART_SIZE, writeSplitBundle } from './media.js';
 import { checkBuildSpace, expiryOf, readBase, scriptsOf, viewsOf } from './publish-steps.js';
 import { readPassphrase, signBundle } from './sign.js';
-import { type SigningKey, readSigningKey } from './signature.js';
+import { readSigningKey } from './signature.js';
 import { parseSums } from './sums.js';
 import { type StagedTar, stageDeterministicTar } from './tar.js';
 import { formatBytes } from '../util/format.js';
 import { type FetchTally, fetchTallied } from '../fetch/download.js';
 import { streamThreadsFor } from '../fetch/stream-threads.js';
 import { lockForBuild, targetProbe } from '../lock/for-build.js';
-import type { Lock } from '../lock/lock.js';
 import { type LoadedManifest, loadManifest } from '../manifest/load.js';
-import type { LoadedProbe } from '../probe/load.js';
 import { prepareRuntime } from '../runtime/carry.js';
 import { sourceFor } from '../sources/registry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
@@ -26,87 +24,12 @@ import { FileHashers } from './hash-workers.js';
 import { InterruptedError, localWriteError } from '../util/errors.js';
 import { phaseDone } from '../util/gc.js';
 import { releaseIdleSlots } from '../store/writer.js';
+import { TeeFolder } from '../store/tee.js';
 import { checkWritableFolderOf, followLinks, outputTarget, sweepStaleTemps, tempDone, tempSibling } from '../util/fs.js';
 
 export { expiryOf } from './publish-steps.js';
-
-export interface BuildOptions {
-  manifest: string;
-  lock?: string;
-  out?: string;
-  tar?: string;
-  frozen: boolean;
-  concurrency: number;
-  /** HTTP streams at once for big http(s) files fetched in byte ranges (default: from concurrency; 1: one stream a file). */
-  streams?: number;
-  /** `host`: carry this machine's node and the packed tool (./verify works on a box without Node.js); `none`. */
-  runtime?: string;
-  /** A probe file of the box (`vault-bundle probe`): bundle only what that box lacks. */
-  target?: string;
-  /** dir (default), tar (also `<out>.tar` unless --tar names it), fat32 (blobs in parts of `partSize`). */
-  media?: Media;
-  partSize?: number;
-  /** An older bundle (folder, tar, split folder, or its bundle.json): write only the blobs it lacks. */
-  base?: string;
-  now?: Date;
-  /** Secret key file: sign the bundle as `vault-bundle sign` would (SHA256SUMS.asc, the apt repository's InRelease). */
-  signKey?: string;
-  /** First line: the passphrase of a protected signing key. */
-  passphraseFile?: string;
-  /** When the bundle expires: an ISO 8601 date or time, or a duration from its `created` time (90d, 12w, 36h). */
-  expires?: string;
-}
-
-export interface BuildResult {
-  dir: string;
-  tar?: string;
-  lockPath: string;
-  lockResolved: boolean;
-  lock: Lock;
-  /** Files SHA256SUMS lists (what verify checks and counts): SHA256SUMS and SHA256SUMS.asc are not counted. */
-  files: number;
-  bytes: number;
-  /** fat32 media: how many parts. */
-  parts?: number;
-  /** A delta: its base and how many blobs come from it. */
-  base?: { name: string; version: string; blobs: number };
-  /** build --sign-key: the signer's fingerprint. */
-  signer?: string;
-  expires?: string;
-  /** What the fetch took from the cache and what it downloaded (the blobs the bundle needs, unique by digest). */
-  fetch: FetchTally;
-  /** Blobs copied out of the cache (`unchanged`: of them, proven by their proof, not hashed), and linked from the bundle replaced (store/placed.ts). */
-  copies: { blobs: number; unchanged: number; reused: number };
-  /** The whole build, from reading the manifest to the bundle in place. */
-  durationMs: number;
-}
-
-/** What the build settled before its first download: the manifest, the key, the box, where everything goes. */
-interface Plan {
-  m: LoadedManifest;
-  signKey?: SigningKey;
-  probe?: LoadedProbe;
-  media: Media;
-  out: string;
-  tarTo?: string;
-  /** The tar's folder when the tar is a file of its own (not a device or FIFO written directly). */
-  tarDir?: string;
-  ctx: BuildCtx;
-}
-
-/** What the lock and the fetch gave: every artifact is in the store except those the base holds. */
-interface Fetched {
-  lock: Lock;
-  lockPath: string;
-  resolved: boolean;
-  fromBase: Set<string>;
-  baseRef?: BaseRef;
-  /** bundle.json's artifacts: the lock's with the facts read from the fetched bytes (apt licences), see facts.ts. */
-  artifacts: Promise<Locked[]>;
-  /** The carried runtime, still in the making: awaited once the downloads are done. */
-  runtime: ReturnType<typeof prepareRuntime>;
-  tally: FetchTally;
-}
+export type { BuildOptions, BuildResult } from './build-types.js';
+import type { BuildOptions, BuildPlan as Plan, BuildResult, Fetched } from './build-types.js';
 
 /**
  * Builds a bundle from a manifest, in this order: check where it goes, lock (or re-lock), read the delta's base,
@@ -117,6 +40,15 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
   const t0 = performance.now();
   const plan = await planBuild(o, ctxFor);
   const f = await lockAndFetch(o, plan);
+  try {
+    return await assembleFetched(o, plan, f, t0);
+  } finally {
+    await f.tee?.remove();
+  }
+}
+
+/** bundle.json, the views, the assembly (the split), the signature and the tar, from what lockAndFetch gave. */
+async function assembleFetched(o: BuildOptions, plan: Plan, f: Fetched, t0: number): Promise<BuildResult> {
   const { m, ctx } = plan;
   ctx.report({ type: 'phase', phase: 'assemble' });
   const created = bundleCreated(f.lock);
@@ -140,6 +72,7 @@ export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) =
     skipBlobs: f.fromBase,
     signal: ctx.signal,
     final,
+    ...(f.tee ? { tee: f.tee } : {}),
   };
   const index = indexOf(f.lock.artifacts);
   const made = await stageAndSwap(o, plan, index, extra, created);
@@ -207,6 +140,7 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
   // A ranged download's whole-file hash runs on a worker thread, the workers shared by the downloads (hash-workers.ts).
   const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
+  const tee = await TeeFolder.beside(out, ctx.store.root);
   let tally: FetchTally;
   try {
     ({ tally } = await fetchTallied(
@@ -222,19 +156,24 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
         hashWhole: (path, size, signal) => hashers.hash(path, size, signal),
         // The single-stream downloads (apt's debs) are fetched, hashed and written on a thread (fetch/stream-threads.ts).
         streamThreads: streamThreadsFor(),
+        ...(tee ? { tee } : {}),
       },
     ));
     facts.finish(true);
   } catch (err) {
     facts.finish(false);
+    await tee?.remove();
     await Promise.all([runtimeReady.catch(() => undefined), facts.facts.catch(() => undefined)]); // let them finish (and clean up) first
     throw err;
   } finally {
     await hashers.close();
   }
-  if (ctx.signal.aborted) throw new InterruptedError();
+  if (ctx.signal.aborted) {
+    await tee?.remove();
+    throw new InterruptedError();
+  }
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
-  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), artifacts: facts.facts, runtime: runtimeReady, tally };
+  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), artifacts: facts.facts, runtime: runtimeReady, tally, ...(tee ? { tee } : {}) };
 }
 
 type Extra = Parameters<typeof assembleBundle>[3];
@@ -250,7 +189,7 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
   const whole = tempSibling(out);
   let tar: StagedTar | undefined;
   try {
-    let r: Pick<AssembleResult, 'bytes' | 'copied' | 'unchanged' | 'reused' | 'placed'>;
+    let r: Pick<AssembleResult, 'bytes' | 'copied' | 'unchanged' | 'reused' | 'written' | 'placed'>;
     let parts: number | undefined;
     if (media === 'fat32') {
       r = await assembleBundle(index, ctx.store, whole, extra);
@@ -283,7 +222,7 @@ async function stageAndSwap(o: BuildOptions, { m, signKey, media, out, tarTo, ct
     return {
       files: listed,
       bytes: r.bytes,
-      copies: { blobs: r.copied, unchanged: r.unchanged, reused: r.reused },
+      copies: { blobs: r.copied, unchanged: r.unchanged, reused: r.reused, written: r.written },
       ...(parts !== undefined ? { parts } : {}),
       ...(tar ? { tar: tar.path } : {}),
       ...(signed ? { signer: signed.signer } : {}),

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { Blob, OpenAt } from '../store/store.js';
+import type { TeeFolder } from '../store/tee.js';
 import { InterruptedError, VaultError } from '../util/errors.js';
 import { isTransient } from './http.js';
 import type { FetchCtx, FetchItem, FetchTally } from './types.js';
@@ -27,6 +28,8 @@ export interface FetchOptions<T, C> {
   hashWhole?: RangedOptions['hashWhole'];
   /** Threads for single-stream downloads whose opener is a plain GET (fetch/stream-threads.ts streamThreadsFor); default none. */
   streamThreads?: number;
+  /** Where single-stream downloads also write the bundle's copy of each blob (store/tee.ts); default none. */
+  tee?: TeeFolder;
 }
 
 /**
@@ -81,7 +84,7 @@ export async function fetchTallied<T extends FetchItem, C extends FetchCtx>(
     if (cached[i]) {
       ctx.report({ type: 'download:done', id: it.id, size: it.size, cached: true });
       jobs[i] = Promise.resolve({ digest: it.digest, size: it.size });
-    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally, rangedFor(it), single));
+    } else jobs[i] = limit(() => download(it, ctx, o.sourceFor(it), tally, rangedFor(it), single, o.tee));
   }
   // Wait for every job, so no write is still running when the caller cleans up; then report the first failure.
   const settled = await Promise.allSettled(jobs);
@@ -115,6 +118,7 @@ async function download<T extends FetchItem, C extends FetchCtx>(
   tally?: FetchTally,
   ranged?: RangedOptions,
   single?: PartThreads,
+  tee?: TeeFolder,
 ): Promise<Blob> {
   const openAt: RemoteOpenAt = source.open(item, ctx);
   const expect = { digest: item.digest, size: item.size, subject: item.id, ...pinnedByOf(item) };
@@ -136,7 +140,7 @@ async function download<T extends FetchItem, C extends FetchCtx>(
         if (tally) tally.transferredBytes += n;
         ctx.report({ type: 'download:progress', id: item.id, bytes: n });
       };
-      const blob = await ctx.store.put(expect, openAt, onBytes, onThread);
+      const blob = await ctx.store.put(expect, openAt, { onBytes, ...(onThread ? { onThread } : {}), ...(tee ? { tee } : {}) });
       ctx.report({ type: 'download:done', id: item.id, size: item.size, cached: false });
       if (tally) {
         tally.downloadedFiles++;

@@ -37,6 +37,8 @@ export interface PartResult {
   message?: string;
   size?: number;
   digest?: string;
+  /** A stream job's second copy (its `tee`) holds every byte (stream-worker.ts). */
+  teeWhole?: boolean;
 }
 
 /** Thread → main: bytes written at the job's next offset, or the job's end. */

@@ -54,10 +54,10 @@ export interface Remote {
  * does not know hands the attempt back (undefined), so users see the source's own errors and hints.
  */
 export function threadWrite(pool: PartThreads, remote: Remote, expect: Pick<Expectation, 'subject' | 'size' | 'pinnedBy'>, signal: AbortSignal): ThreadWrite {
-  return async (path, have, onBytes) => {
-    const job = { url: remote.url, headers: remote.headers, path, have, size: expect.size };
+  return async (path, have, onBytes, tee) => {
+    const job = { url: remote.url, headers: remote.headers, path, have, size: expect.size, ...(tee ? { tee } : {}) };
     const r = await pool.fetch(job, (n) => onBytes?.(n), signal);
-    if (r.end === 'done' && r.size !== undefined && r.digest !== undefined) return { size: r.size, digest: digestOf(r.digest) };
+    if (r.end === 'done' && r.size !== undefined && r.digest !== undefined) return { size: r.size, digest: digestOf(r.digest), teeWhole: r.teeWhole === true };
     if (r.end === 'fallback') return undefined;
     if (r.end === 'aborted' || signal.aborted) throw new InterruptedError();
     const cause = Object.assign(new Error(r.message ?? 'download failed'), { code: r.code });

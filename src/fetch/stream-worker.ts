@@ -29,6 +29,8 @@ export interface StreamJob {
   have: number;
   /** The locked size: a body that goes past it ends the job with `over`. */
   size: number;
+  /** A second file that gets the same bytes (store/tee.ts; a fresh job only): its end says `teeWhole`. */
+  tee?: string;
 }
 
 /** What a stream thread is given once (its workerData): part-worker.ts's limits and when to write with O_DIRECT. */
@@ -88,10 +90,11 @@ function start(m) {
   const slots = [takeSlot(), takeSlot()];
   let spare;
   const giveBack = () => { for (const b of spare ? [...slots, spare] : slots) if (aligned.has(b)) pool.push(b); };
-  let out;
+  let out, teeFd, teeOpened = false;
   try {
     if (m.have > 0) hashPrefix(m.path, m.have, hash);
     out = openOut(m, aligned.has(slots[0]) && aligned.has(slots[1]) && m.size - m.have >= L.directMinBytes && m.have % ALIGN === 0);
+    if (m.tee && m.have === 0) { try { teeFd = openSync(m.tee, 'w', 0o644); teeOpened = true; } catch {} }
   } catch (e) {
     giveBack();
     parentPort.postMessage({ id: m.id, end: 'local', code: e.code, message: String(e.message) });
@@ -102,6 +105,18 @@ function start(m) {
   let cur = 0, fill = 0, pos = m.have, skip = 0, done = false, conn;
   let busy = false, failure, stash, ending, received = m.have;
   const job = { abort() { if (!done) finish('aborted'); } };
+  // The second copy gets the bytes each write put in the file, through the page cache; a failed write drops it
+  // (the blob is then copied out of the cache) and the download goes on.
+  const dropTee = () => { if (teeFd !== undefined) { try { closeSync(teeFd); } catch {} teeFd = undefined; } };
+  const teeOut = (b, len, at, next) => {
+    if (teeFd === undefined) return next();
+    const more = (off) => write(teeFd, b, off, len - off, at + off, (e, n) => {
+      if (e || n <= 0) { dropTee(); return next(); }
+      if (off + n < len) return more(off + n);
+      next();
+    });
+    more(0);
+  };
   jobs.set(m.id, job);
   // Writes slot i's len bytes at pos (padded to a sector for O_DIRECT, the file then cut to the bytes); then next().
   const submit = (i, len, next) => {
@@ -130,7 +145,7 @@ function start(m) {
       }
       if (e || n <= 0) return written(e || Object.assign(new Error('short write'), { code: 'EIO' }));
       if (off + n < padded) return go(off + n);
-      written();
+      teeOut(b, len, at, () => written());
     });
     go(0);
   };
@@ -174,9 +189,11 @@ function start(m) {
     jobs.delete(m.id);
     const close = (how, e) => {
       try { closeSync(out.fd); } catch {}
+      let teeWhole = teeOpened && teeFd !== undefined;
+      if (teeFd !== undefined) { try { closeSync(teeFd); } catch { teeWhole = false; } }
       giveBack();
       const msg = { id: m.id, end: how, code: e && e.code, message: e ? String(e.message || e) : undefined };
-      if (how === 'done') { msg.size = pos; msg.digest = hash.digest('hex'); }
+      if (how === 'done') { msg.size = pos; msg.digest = hash.digest('hex'); msg.teeWhole = teeWhole; }
       parentPort.postMessage(msg);
     };
     const afterTail = () => {

@@ -1,6 +1,6 @@
-import { type Hash, createHash } from 'node:crypto';
-import { type BigIntStats, createReadStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { IntegrityError, localWriteError } from '../util/errors.js';
 import { type Digest, digestOf, hexOf, isSha256Hex } from './digest.js';
@@ -8,7 +8,9 @@ import { type Landed, dropProof, recordStreamed, statBlob } from './proof.js';
 import { type PartialClaim, claimPartial } from './partial-lock.js';
 import { type Blob, type Expectation, mismatchHint, writeBody, wholeMismatch } from './body.js';
 import { BlobWriter } from './writer.js';
+import { resumeFrom } from './resume.js';
 import { hashFile } from './hash-file.js';
+import type { TeeFolder } from './tee.js';
 
 export { hashFile };
 
@@ -27,7 +29,20 @@ export type OpenAt = (offset: number, end?: number) => Promise<{ startedAt: numb
  * and sha256. Undefined: it could not start (the file holds a prefix of the blob, maybe longer than `have`); the
  * put then runs here, with the opener. Its errors are the put's (an IntegrityError drops the partial file).
  */
-export type ThreadWrite = (path: string, have: number, onBytes?: (n: number) => void) => Promise<{ size: number; digest: Digest } | undefined>;
+export type ThreadWrite = (
+  path: string,
+  have: number,
+  onBytes?: (n: number) => void,
+  tee?: string,
+) => Promise<{ size: number; digest: Digest; teeWhole?: boolean } | undefined>;
+
+/** How a put runs: its progress, the thread that may write it, and where a second copy of a fresh download goes. */
+export interface PutOptions {
+  onBytes?: (n: number) => void;
+  onThread?: ThreadWrite;
+  /** The bundle's copy, written as the bytes arrive (store/tee.ts); marked there when the blob lands whole. */
+  tee?: TeeFolder;
+}
 
 /** Where blobs live under a store's root and a bundle's: OCI image-layout naming. */
 export const BLOBS_DIR = 'blobs/sha256';
@@ -81,11 +96,11 @@ export class Store {
   }
 
   /** Stores the bytes that `openAt` yields, which must hash to `expect.digest` and count `expect.size`. */
-  put(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void, onThread?: ThreadWrite): Promise<Blob> {
+  put(expect: Expectation, openAt: OpenAt, o: PutOptions = {}): Promise<Blob> {
     const key = expect.digest;
     const running = this.inflight.get(key);
     if (running) return running;
-    const p = this.doPut(expect, openAt, onBytes, onThread).finally(() => this.inflight.delete(key));
+    const p = this.doPut(expect, openAt, o).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }
@@ -129,7 +144,7 @@ export class Store {
     }
   }
 
-  private async doPut(expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void, onThread?: ThreadWrite): Promise<Blob> {
+  private async doPut(expect: Expectation, openAt: OpenAt, { onBytes, onThread, tee }: PutOptions): Promise<Blob> {
     if (await this.has(expect.digest, expect.size)) return { digest: expect.digest, size: expect.size };
     try {
       await mkdir(join(this.root, BLOBS_DIR), { recursive: true });
@@ -139,16 +154,26 @@ export class Store {
     }
     // This process alone writes the partial file (partial-lock.ts), so what it hashes is what the file holds.
     const claim = await claimPartial(this.partialPath(expect.digest));
+    const copy = { path: tee?.pathOf(expect.digest), whole: false };
     try {
-      const done = onThread ? await this.putOnThread(claim, expect, onThread, onBytes) : undefined;
-      return done ?? (await this.putInto(claim, expect, openAt, onBytes));
+      const done = onThread ? await this.putOnThread(claim, expect, onThread, onBytes, copy) : undefined;
+      const blob = done ?? (await this.putInto(claim, expect, openAt, onBytes, copy));
+      if (copy.whole) tee!.markLanded(expect.digest);
+      return blob;
     } finally {
+      if (!copy.whole) await tee?.drop(expect.digest);
       await claim.release();
     }
   }
 
   /** putInto with the bytes written and hashed on another thread; undefined: the thread handed it back. */
-  private async putOnThread(claim: PartialClaim, expect: Expectation, onThread: ThreadWrite, onBytes?: (n: number) => void): Promise<Blob | undefined> {
+  private async putOnThread(
+    claim: PartialClaim,
+    expect: Expectation,
+    onThread: ThreadWrite,
+    onBytes: ((n: number) => void) | undefined,
+    copy: TeeCopy,
+  ): Promise<Blob | undefined> {
     const partial = claim.path;
     await this.dropRangedLeftover(claim, expect.digest);
     let have = claim.shared
@@ -161,14 +186,17 @@ export class Store {
       await rm(partial, { force: true });
       have = 0;
     }
-    let r: { size: number; digest: Digest } | undefined;
+    let r: Awaited<ReturnType<ThreadWrite>>;
     try {
-      r = await onThread(partial, have, onBytes);
+      r = await onThread(partial, have, onBytes, have === 0 ? copy.path : undefined);
     } catch (err) {
       if (err instanceof IntegrityError || !claim.shared) await rm(partial, { force: true });
       throw err;
     }
-    return r && this.land(partial, expect, r.size, r.digest, have > 0);
+    if (!r) return undefined;
+    const blob = await this.land(partial, expect, r.size, r.digest, have > 0);
+    copy.whole = have === 0 && r.teeWhole === true;
+    return blob;
   }
 
   /** A ranged download's leftover (a file with holes) is not resumed as one stream. */
@@ -177,7 +205,7 @@ export class Store {
     if (claim.shared && (await stat(journal).catch(() => undefined))) await Promise.all([rm(claim.path, { force: true }), rm(journal, { force: true })]);
   }
 
-  private async putInto(claim: PartialClaim, expect: Expectation, openAt: OpenAt, onBytes?: (n: number) => void): Promise<Blob> {
+  private async putInto(claim: PartialClaim, expect: Expectation, openAt: OpenAt, onBytes: ((n: number) => void) | undefined, copy: TeeCopy): Promise<Blob> {
     const partial = claim.path;
     // Resume: hash what an earlier attempt left, then ask the source for the rest (a ranged file has holes: not that).
     await this.dropRangedLeftover(claim, expect.digest);
@@ -190,7 +218,8 @@ export class Store {
       skip = have; // the source restarted; drop what we already hold
     else if (startedAt !== have) throw new Error(`source resumed at ${startedAt}, asked for ${have}`);
 
-    const out = await BlobWriter.open(partial, have, expect.size - have);
+    // The second copy starts with the first byte or not at all (a resumed put's bytes so far are in one file only).
+    const out = await BlobWriter.open(partial, have, expect.size - have, have === 0 && skip === 0 && copy.path ? { tee: copy.path } : {});
     let size: number;
     try {
       size = await writeBody(body, { out, hash, skip, have, expect, resumed, onBytes });
@@ -202,7 +231,9 @@ export class Store {
       if (err instanceof IntegrityError || !claim.shared) await rm(partial, { force: true });
       throw err;
     }
-    return this.land(partial, expect, size, digestOf(hash.digest('hex')), resumed);
+    const blob = await this.land(partial, expect, size, digestOf(hash.digest('hex')), resumed);
+    copy.whole = out.teeWhole;
+    return blob;
   }
 
   /** Lands a partial file of `size` bytes that hashed to `found` as it was written (by this process alone), or drops it. */
@@ -246,32 +277,8 @@ export class Store {
   }
 }
 
-/**
- * How many bytes of an earlier attempt's partial file to keep, those bytes fed to `hash`: none when it is longer
- * than the blob; O_DIRECT writes start on a sector boundary, so the last partial sector (at most 4 KiB) goes.
- */
-async function resumeFrom(partial: string, expectSize: number, hash: Hash): Promise<number> {
-  let have: number;
-  try {
-    have = (await stat(partial)).size;
-  } catch {
-    have = 0;
-  }
-  if (have > expectSize) {
-    await rm(partial, { force: true });
-    have = 0;
-  }
-  if (have > 0) {
-    const at = BlobWriter.resumeOffset(have, expectSize - have);
-    if (at !== have) {
-      await truncate(partial, at).catch((err: unknown) => {
-        throw localWriteError(err, partial);
-      });
-      have = at;
-    }
-  }
-  if (have > 0) {
-    for await (const chunk of createReadStream(partial, { highWaterMark: 1 << 20, end: have - 1 })) hash.update(chunk as Buffer);
-  }
-  return have;
+/** A put's second copy: where it is written, and whether it came out whole (set once the blob landed). */
+interface TeeCopy {
+  path: string | undefined;
+  whole: boolean;
 }

@@ -1,6 +1,9 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { errnoCode, localWriteError } from '../util/errors.js';
+import { SLOT_BYTES, alignedSlots, giveSlot, takeSlot } from './slots.js';
+
+export { SLOT_BYTES, releaseIdleSlots } from './slots.js';
 
 /**
  * Writes a blob's bytes to its partial file through two reused 512 KiB buffers: network chunks are copied in
@@ -17,63 +20,8 @@ import { errnoCode, localWriteError } from '../util/errors.js';
 
 /** Offsets and lengths of O_DIRECT writes are multiples of this (covers 512 and 4096 byte sectors). */
 export const DIRECT_ALIGN = 4096;
-/**
- * One write: ~200 a second for a 100 MB/s stream. 1 MiB slots made half as many writes (~0.2 s less CPU per
- * GiB here) but a 16 MiB slab for 8 downloads; 512 KiB keeps it at 8 MiB (issue #14: build's peak RSS).
- */
-export const SLOT_BYTES = 512 * 1024;
 /** Blobs smaller than this go through the page cache: a few writes, nothing to gain. */
 export const DIRECT_MIN_BYTES = 4 * 1024 * 1024;
-
-type WasmMemory = { buffer: ArrayBuffer };
-const Wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number; maximum: number }) => WasmMemory } }).WebAssembly;
-
-/**
- * Page-aligned buffers, reused across puts. WebAssembly memory is the one page-aligned allocation JavaScript
- * can ask for (V8 maps it on its own pages); Buffer.alloc gives no alignment guarantee. Allocated in slabs of
- * SLAB_SLOTS buffers: the pool holds as many as were ever in use at once (2 per running put), until
- * releaseIdleSlots() lets them go when a phase of downloads is over.
- */
-const SLAB_SLOTS = 16;
-const pool: Buffer[] = [];
-const aligned = new WeakSet<Buffer>();
-let alignedOk = Wasm !== undefined;
-let slotsOut = 0;
-
-/**
- * Drops the pooled slabs when no put holds a slot (after a build's fetch: 8 MiB of touched pages the assembly
- * has no use for); the next collection unmaps them and a later put makes a new slab. Returns whether it did.
- */
-export function releaseIdleSlots(): boolean {
-  if (slotsOut > 0) return false;
-  pool.length = 0;
-  return true;
-}
-
-function takeSlot(): Buffer {
-  if (pool.length === 0 && alignedOk) {
-    try {
-      const mem = new Wasm!.Memory({ initial: (SLAB_SLOTS * SLOT_BYTES) >> 16, maximum: (SLAB_SLOTS * SLOT_BYTES) >> 16 });
-      for (let i = 0; i < SLAB_SLOTS; i++) {
-        const b = Buffer.from(mem.buffer, i * SLOT_BYTES, SLOT_BYTES);
-        aligned.add(b);
-        pool.push(b);
-      }
-    } catch {
-      alignedOk = false; // out of address space for wasm memories, or WebAssembly disabled (--jitless)
-    }
-  }
-  const b = pool.pop();
-  if (!b) return Buffer.allocUnsafeSlow(SLOT_BYTES);
-  slotsOut++;
-  return b;
-}
-
-function giveSlot(b: Buffer): void {
-  if (!aligned.has(b)) return;
-  slotsOut--;
-  pool.push(b);
-}
 
 /** Set once O_DIRECT failed here: later puts go straight to the page cache. */
 let directRefused = false;
@@ -99,6 +47,9 @@ export class BlobWriter {
   private good: number;
   private closed = false;
   private reopening?: Promise<void>;
+  /** The second copy (store/tee.ts): written from the same buffers, through the page cache; dropped on a failed write. */
+  private tee: FileHandle | undefined;
+  private teeLost = false;
 
   private constructor(
     private readonly path: string,
@@ -106,8 +57,10 @@ export class BlobWriter {
     direct: boolean,
     at: number,
     private readonly end: number,
+    tee: FileHandle | undefined,
   ) {
     this.fh = fh;
+    this.tee = tee;
     this.direct = direct;
     this.pos = at;
     this.good = at;
@@ -116,24 +69,35 @@ export class BlobWriter {
 
   /**
    * Opens `path` for writing from byte `at` on (0 creates or empties it). `at` must be a multiple of
-   * DIRECT_ALIGN for O_DIRECT: see `resumeOffset`. `remaining` is how many bytes are still to come.
+   * DIRECT_ALIGN for O_DIRECT: see `resumeOffset`. `remaining` is how many bytes are still to come. `tee`: a
+   * second file that gets the same bytes (a fresh put only: it cannot hold what an earlier attempt wrote).
    */
-  static async open(path: string, at: number, remaining: number, o: { direct?: boolean } = {}): Promise<BlobWriter> {
+  static async open(path: string, at: number, remaining: number, o: { direct?: boolean; tee?: string } = {}): Promise<BlobWriter> {
     const flags = constants.O_WRONLY | constants.O_CREAT | (at === 0 ? constants.O_TRUNC : 0);
     const wantDirect = o.direct !== false && BlobWriter.directFor(remaining) && at % DIRECT_ALIGN === 0;
+    let fh: FileHandle | undefined;
+    let direct = false;
     if (wantDirect) {
       try {
-        return new BlobWriter(path, await open(path, flags | constants.O_DIRECT, 0o644), true, at, at + remaining);
+        fh = await open(path, flags | constants.O_DIRECT, 0o644);
+        direct = true;
       } catch (err) {
         if (errnoCode(err) !== 'EINVAL') throw localWriteError(err, path);
         directRefused = true;
       }
     }
     try {
-      return new BlobWriter(path, await open(path, flags, 0o644), false, at, at + remaining);
+      fh ??= await open(path, flags, 0o644);
     } catch (err) {
       throw localWriteError(err, path);
     }
+    const tee = o.tee !== undefined && at === 0 ? await open(o.tee, 'w', 0o644).catch(() => undefined) : undefined;
+    return new BlobWriter(path, fh, direct, at, at + remaining, tee);
+  }
+
+  /** Whether the tee file holds every byte written so far (false when there was none or a write to it failed). */
+  get teeWhole(): boolean {
+    return this.tee !== undefined && !this.teeLost;
   }
 
   /** Where a resumed put of a partial file of `have` bytes starts writing: O_DIRECT needs aligned offsets. */
@@ -143,7 +107,7 @@ export class BlobWriter {
 
   /** Whether a put with this many bytes to come is written with O_DIRECT (as far as is known before trying). */
   static directFor(remaining: number): boolean {
-    return !directRefused && alignedOk && constants.O_DIRECT !== undefined && remaining >= DIRECT_MIN_BYTES;
+    return !directRefused && alignedSlots() && constants.O_DIRECT !== undefined && remaining >= DIRECT_MIN_BYTES;
   }
 
   /** Copies `chunk` in; returns a promise only when the caller must wait (a full buffer's slot is still busy). */
@@ -198,6 +162,24 @@ export class BlobWriter {
   }
 
   private async writeAt(buf: Buffer, length: number, at: number): Promise<void> {
+    const tee = this.teeWrite(buf, length, at); // alongside: the two files' writes do not wait for each other
+    try {
+      await this.writeOut(buf, length, at);
+    } finally {
+      await tee;
+    }
+  }
+
+  private async teeWrite(buf: Buffer, length: number, at: number): Promise<void> {
+    if (this.tee === undefined || this.teeLost) return;
+    try {
+      await writeFully(this.tee, buf, length, at);
+    } catch {
+      this.teeLost = true; // the blob is copied out of the cache instead; the put goes on
+    }
+  }
+
+  private async writeOut(buf: Buffer, length: number, at: number): Promise<void> {
     if (this.reopening) await this.reopening;
     if (this.direct) {
       const padded = Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN;
@@ -276,6 +258,9 @@ export class BlobWriter {
     this.closed = true;
     await this.settle().catch(() => undefined);
     await this.fh.close().catch(() => undefined);
+    await this.tee?.close().catch(() => {
+      this.teeLost = true;
+    });
     for (const s of this.slots) giveSlot(s.buf);
   }
 

@@ -1,0 +1,169 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fetchAll } from '../src/fetch/download.js';
+import { fileSource } from '../src/sources/file/index.js';
+import type { Locked } from '../src/sources/source.js';
+import { type Digest, digestOf } from '../src/store/digest.js';
+import { Store } from '../src/store/store.js';
+import { TeeFolder } from '../src/store/tee.js';
+import { verifyBundle } from '../src/bundle/verify.js';
+import { buildIn } from './helpers/build.js';
+import { rangedHarness } from './helpers/ranged.js';
+import { closedAfterEach, startServer, withoutHostProxy } from './helpers/server.js';
+import { tempDir } from './helpers/tmp.js';
+
+// A fresh download also writes the bundle's copy of its blob, from the same buffers as the cache file
+// (store/tee.ts): the cold build copies nothing out of the cache. A copy is taken only when its download landed
+// whole; anything else (wrong bytes, a resumed download, a failed write to the copy) leaves none.
+
+withoutHostProxy();
+const { servers, clients } = closedAfterEach();
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+// One under store/writer.ts's DIRECT_MIN_BYTES (page cache), one over it with a tail that is no whole sector (O_DIRECT).
+const SMALL = randomBytes(70_000);
+const LARGE = randomBytes((6 << 20) + 1234);
+
+const chunks = (data: Uint8Array) => {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < data.byteLength; at += 100_000) out.push(data.subarray(at, at + 100_000));
+  return out;
+};
+const putWithTee = (store: Store, data: Uint8Array, tee: TeeFolder, digest: Digest = digestOf(sha(data))) =>
+  store.put({ digest, size: data.byteLength, subject: 'file:t' }, () => Promise.resolve({ startedAt: 0, body: chunks(data) }), { tee });
+
+async function setup() {
+  const dir = await tempDir('vb-tee');
+  const store = new Store(join(dir, 'cache'));
+  const tee = (await TeeFolder.beside(join(dir, 'out'), store.root))!;
+  expect(tee).toBeDefined(); // no reflinks between these folders (tmpfs, ext4)
+  return { dir, store, tee };
+}
+
+/** The copy's path made a link to /dev/full: every write to it fails with ENOSPC, as on a full disk. */
+const fullDisk = (tee: TeeFolder, data: Uint8Array) => symlink('/dev/full', tee.pathOf(digestOf(sha(data))));
+
+describe('downloads write the bundle copy of their blob as they arrive', () => {
+  it('a fresh put writes the copy from the same buffers: the same bytes, an inode of its own; take moves it in read-only, once', async () => {
+    const { dir, store, tee } = await setup();
+    for (const data of [SMALL, LARGE]) {
+      const d = digestOf(sha(data));
+      await putWithTee(store, data, tee);
+      const to = join(dir, `placed-${data.byteLength}`);
+      expect(await tee.take(d, to)).toBe(true);
+      expect(sha(await readFile(to))).toBe(sha(data));
+      const [placed, cached] = [await stat(to), await stat(store.path(d))];
+      expect(placed.ino).not.toBe(cached.ino);
+      expect((placed.mode & 0o777).toString(8)).toBe('444');
+      expect(await tee.take(d, join(dir, 'again'))).toBe(false);
+    }
+    expect(await readdir(tee.dir)).toEqual([]);
+    await tee.remove();
+    expect(await readdir(dir)).not.toContain(basename(tee.dir));
+  });
+
+  it('wrong bytes: the put fails and its copy goes with its partial file', async () => {
+    const { store, tee } = await setup();
+    const claimed = digestOf(sha(SMALL));
+    const err = await putWithTee(store, LARGE.subarray(0, SMALL.byteLength), tee, claimed).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(await readdir(tee.dir)).toEqual([]);
+    expect(await tee.take(claimed, join(tee.dir, 'x'))).toBe(false);
+  });
+
+  it('a resumed put writes no copy: the bytes of the attempt before are in the cache file only', async () => {
+    const { dir, store, tee } = await setup();
+    const d = digestOf(sha(LARGE));
+    await mkdir(dirname(store.partialPath(d)), { recursive: true });
+    await writeFile(store.partialPath(d), LARGE.subarray(0, 3 << 20));
+    const blob = await store.put(
+      { digest: d, size: LARGE.byteLength, subject: 'file:t' },
+      (at) => Promise.resolve({ startedAt: at, body: chunks(LARGE.subarray(at)) }),
+      { tee },
+    );
+    expect(blob.digest).toBe(d);
+    expect(await tee.take(d, join(dir, 'p'))).toBe(false);
+    expect(await readdir(tee.dir)).toEqual([]);
+  });
+
+  it('a write to the copy that fails (a full disk) costs only the copy: the blob lands whole, no copy is taken', async () => {
+    const { dir, store, tee } = await setup();
+    for (const data of [SMALL, LARGE]) {
+      await fullDisk(tee, data);
+      const d = digestOf(sha(data));
+      await putWithTee(store, data, tee);
+      expect(sha(await readFile(store.path(d)))).toBe(sha(data));
+      expect(await tee.take(d, join(dir, `p-${data.byteLength}`))).toBe(false);
+    }
+    expect(await readdir(tee.dir)).toEqual([]);
+  });
+
+  it('on the download thread (stream-worker.ts) too: a whole copy is taken, one whose writes failed is not', async () => {
+    const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
+    servers.push(s);
+    const { dir, tee } = await setup();
+    const { ctx } = rangedHarness(join(dir, 'cache'), 0, { clients });
+    const item = (p: string, data: Uint8Array): Locked => ({
+      kind: 'file',
+      id: `file:${p}`,
+      name: p,
+      version: '1',
+      digest: digestOf(sha(data)),
+      size: data.byteLength,
+      url: s.url(`/${p}`),
+      purl: `pkg:generic/${p}@1`,
+      provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
+    });
+    await fullDisk(tee, SMALL);
+    await fetchAll([item('small.bin', SMALL), item('large.bin', LARGE)], ctx, { concurrency: 2, sourceFor: () => fileSource, streamThreads: 1, tee });
+    expect(s.requests.length).toBe(2);
+    expect(await tee.take(digestOf(sha(SMALL)), join(dir, 's'))).toBe(false);
+    expect(await tee.take(digestOf(sha(LARGE)), join(dir, 'l'))).toBe(true);
+    expect(sha(await readFile(join(dir, 'l')))).toBe(sha(LARGE));
+    expect(sha(await readFile(ctx.store.path(digestOf(sha(SMALL)))))).toBe(sha(SMALL));
+  });
+
+  it('a build: a cold one writes its downloads into the bundle, VAULT_TEE=0 copies them; both verify, and no copies folder is left', async () => {
+    const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
+    servers.push(s);
+    const dir = await tempDir('vb-tee-build');
+    const manifest = join(dir, 'm.yaml');
+    const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:'];
+    for (const [p, data] of [
+      ['small.bin', SMALL],
+      ['large.bin', LARGE],
+    ] as const)
+      lines.push(`  - name: ${p}`, `    url: ${s.url(`/${p}`)}`, `    sha256: ${sha(data)}`);
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const cold = await buildIn(dir, manifest, { out: join(dir, 'a') });
+    expect(cold.copies).toMatchObject({ blobs: 0, written: 2 });
+    expect((await verifyBundle(cold.dir)).ok).toBe(true);
+    const saved = process.env.VAULT_TEE;
+    process.env.VAULT_TEE = '0';
+    try {
+      const off = await buildIn(dir, manifest, { out: join(dir, 'b'), cacheDir: join(dir, 'cache2') });
+      expect(off.copies).toMatchObject({ blobs: 2, written: 0 });
+      expect((await verifyBundle(off.dir)).ok).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.VAULT_TEE;
+      else process.env.VAULT_TEE = saved;
+    }
+    expect((await readdir(dir)).sort()).toEqual(['a', 'b', 'cache', 'cache2', 'm.lock.json', 'm.yaml']);
+  });
+
+  it('a failed download leaves no copy and no copies folder beside --out', async () => {
+    const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
+    servers.push(s);
+    const dir = await tempDir('vb-tee-fail');
+    const manifest = join(dir, 'm.yaml');
+    const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:'];
+    lines.push('  - name: small.bin', `    url: ${s.url('/small.bin')}`, `    sha256: ${sha(SMALL)}`);
+    lines.push('  - name: large.bin', `    url: ${s.url('/large.bin')}`, `    sha256: ${sha(SMALL)}`); // the wrong digest
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const err = await buildIn(dir, manifest, { out: join(dir, 'a') }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: 4 });
+    expect((await readdir(dir)).sort()).toEqual(['cache', 'm.lock.json', 'm.yaml']);
+  });
+});
