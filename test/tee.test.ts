@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fetchAll } from '../src/fetch/download.js';
+import { fetchThreadStats } from '../src/fetch/part-threads.js';
 import { fileSource } from '../src/sources/file/index.js';
 import type { Locked } from '../src/sources/source.js';
 import { type Digest, digestOf } from '../src/store/digest.js';
@@ -34,16 +36,38 @@ const chunks = (data: Uint8Array) => {
 const putWithTee = (store: Store, data: Uint8Array, tee: TeeFolder, digest: Digest = digestOf(sha(data))) =>
   store.put({ digest, size: data.byteLength, subject: 'file:t' }, () => Promise.resolve({ startedAt: 0, body: chunks(data) }), { tee });
 
-async function setup() {
+/** `out`'s folder: in `dir`, or on a 64 KiB tmpfs mounted there (`full`: the copies' writes fail with ENOSPC mid-way). */
+const mounts: string[] = [];
+afterEach(() => {
+  for (const m of mounts.splice(0)) execFileSync('umount', [m]);
+});
+async function setup(o: { full?: boolean } = {}) {
   const dir = await tempDir('vb-tee');
   const store = new Store(join(dir, 'cache'));
-  const tee = (await TeeFolder.beside(join(dir, 'out'), store.root))!;
+  const beside = join(dir, 'small');
+  await mkdir(beside);
+  if (o.full) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', beside]);
+    mounts.push(beside);
+  }
+  const tee = (await TeeFolder.beside(join(beside, 'out'), store.root))!;
   expect(tee).toBeDefined(); // no reflinks between these folders (tmpfs, ext4)
   return { dir, store, tee };
 }
+// Mounting a small tmpfs (a disk that fills mid-write) takes root, as CI has.
+const asRoot = process.getuid?.() === 0;
 
-/** The copy's path made a link to /dev/full: every write to it fails with ENOSPC, as on a full disk. */
-const fullDisk = (tee: TeeFolder, data: Uint8Array) => symlink('/dev/full', tee.pathOf(digestOf(sha(data))));
+const fileItem = (url: string, p: string, data: Uint8Array): Locked => ({
+  kind: 'file',
+  id: `file:${p}`,
+  name: p,
+  version: '1',
+  digest: digestOf(sha(data)),
+  size: data.byteLength,
+  url,
+  purl: `pkg:generic/${p}@1`,
+  provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
+});
 
 describe('downloads write the bundle copy of their blob as they arrive', () => {
   it('a fresh put writes the copy from the same buffers: the same bytes, an inode of its own; take moves it in read-only, once', async () => {
@@ -52,16 +76,17 @@ describe('downloads write the bundle copy of their blob as they arrive', () => {
       const d = digestOf(sha(data));
       await putWithTee(store, data, tee);
       const to = join(dir, `placed-${data.byteLength}`);
-      expect(await tee.take(d, to)).toBe(true);
+      expect(await tee.take(d, to, data.byteLength)).toBe(true);
       expect(sha(await readFile(to))).toBe(sha(data));
       const [placed, cached] = [await stat(to), await stat(store.path(d))];
       expect(placed.ino).not.toBe(cached.ino);
       expect((placed.mode & 0o777).toString(8)).toBe('444');
-      expect(await tee.take(d, join(dir, 'again'))).toBe(false);
+      expect(await tee.take(d, join(dir, 'again'), data.byteLength)).toBe(false);
     }
     expect(await readdir(tee.dir)).toEqual([]);
+    const parent = dirname(tee.dir);
     await tee.remove();
-    expect(await readdir(dir)).not.toContain(basename(tee.dir));
+    expect(await readdir(parent)).not.toContain(basename(tee.dir));
   });
 
   it('wrong bytes: the put fails and its copy goes with its partial file', async () => {
@@ -70,7 +95,7 @@ describe('downloads write the bundle copy of their blob as they arrive', () => {
     const err = await putWithTee(store, LARGE.subarray(0, SMALL.byteLength), tee, claimed).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await readdir(tee.dir)).toEqual([]);
-    expect(await tee.take(claimed, join(tee.dir, 'x'))).toBe(false);
+    expect(await tee.take(claimed, join(tee.dir, 'x'), SMALL.byteLength)).toBe(false);
   });
 
   it('a resumed put writes no copy: the bytes of the attempt before are in the cache file only', async () => {
@@ -84,45 +109,63 @@ describe('downloads write the bundle copy of their blob as they arrive', () => {
       { tee },
     );
     expect(blob.digest).toBe(d);
-    expect(await tee.take(d, join(dir, 'p'))).toBe(false);
+    expect(await tee.take(d, join(dir, 'p'), LARGE.byteLength)).toBe(false);
     expect(await readdir(tee.dir)).toEqual([]);
   });
 
-  it('a write to the copy that fails (a full disk) costs only the copy: the blob lands whole, no copy is taken', async () => {
+  it("something already at the copy's path (a link) is never written through: no copy, the link's target untouched", async () => {
     const { dir, store, tee } = await setup();
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'keep me');
+    await symlink(victim, tee.pathOf(digestOf(sha(SMALL))));
+    await putWithTee(store, SMALL, tee);
+    expect(await readFile(victim, 'utf8')).toBe('keep me');
+    expect(await tee.take(digestOf(sha(SMALL)), join(dir, 'p'), SMALL.byteLength)).toBe(false);
+  });
+
+  it.runIf(asRoot)('a disk that fills while the copy is written costs only the copy: the blob lands whole, no copy is taken', async () => {
+    const { dir, store, tee } = await setup({ full: true });
     for (const data of [SMALL, LARGE]) {
-      await fullDisk(tee, data);
       const d = digestOf(sha(data));
       await putWithTee(store, data, tee);
       expect(sha(await readFile(store.path(d)))).toBe(sha(data));
-      expect(await tee.take(d, join(dir, `p-${data.byteLength}`))).toBe(false);
+      expect(await tee.take(d, join(dir, `p-${data.byteLength}`), data.byteLength)).toBe(false);
     }
     expect(await readdir(tee.dir)).toEqual([]);
   });
 
-  it('on the download thread (stream-worker.ts) too: a whole copy is taken, one whose writes failed is not', async () => {
+  it('on the download thread (stream-worker.ts) too: the copies are whole and taken', async () => {
     const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
     servers.push(s);
     const { dir, tee } = await setup();
     const { ctx } = rangedHarness(join(dir, 'cache'), 0, { clients });
-    const item = (p: string, data: Uint8Array): Locked => ({
-      kind: 'file',
-      id: `file:${p}`,
-      name: p,
-      version: '1',
-      digest: digestOf(sha(data)),
-      size: data.byteLength,
-      url: s.url(`/${p}`),
-      purl: `pkg:generic/${p}@1`,
-      provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
-    });
-    await fullDisk(tee, SMALL);
-    await fetchAll([item('small.bin', SMALL), item('large.bin', LARGE)], ctx, { concurrency: 2, sourceFor: () => fileSource, streamThreads: 1, tee });
-    expect(s.requests.length).toBe(2);
-    expect(await tee.take(digestOf(sha(SMALL)), join(dir, 's'))).toBe(false);
-    expect(await tee.take(digestOf(sha(LARGE)), join(dir, 'l'))).toBe(true);
-    expect(sha(await readFile(join(dir, 'l')))).toBe(sha(LARGE));
-    expect(sha(await readFile(ctx.store.path(digestOf(sha(SMALL)))))).toBe(sha(SMALL));
+    const before = fetchThreadStats().jobs;
+    const items = [fileItem(s.url('/small.bin'), 'small.bin', SMALL), fileItem(s.url('/large.bin'), 'large.bin', LARGE)];
+    await fetchAll(items, ctx, { concurrency: 2, sourceFor: () => fileSource, streamThreads: 1, tee });
+    expect(fetchThreadStats().jobs).toBe(before + 2); // both on the thread, not handed back to this one
+    for (const [p, data] of [
+      ['s', SMALL],
+      ['l', LARGE],
+    ] as const) {
+      expect(await tee.take(digestOf(sha(data)), join(dir, p), data.byteLength)).toBe(true);
+      expect(sha(await readFile(join(dir, p)))).toBe(sha(data));
+    }
+  });
+
+  it.runIf(asRoot)('on the download thread, a disk that fills while the copy is written costs only the copy', async () => {
+    const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
+    servers.push(s);
+    const { dir, tee } = await setup({ full: true });
+    const { ctx } = rangedHarness(join(dir, 'cache'), 0, { clients });
+    const before = fetchThreadStats().jobs;
+    const items = [fileItem(s.url('/small.bin'), 'small.bin', SMALL), fileItem(s.url('/large.bin'), 'large.bin', LARGE)];
+    await fetchAll(items, ctx, { concurrency: 2, sourceFor: () => fileSource, streamThreads: 1, tee });
+    expect(fetchThreadStats().jobs).toBe(before + 2);
+    for (const data of [SMALL, LARGE]) {
+      expect(await tee.take(digestOf(sha(data)), join(dir, 'x'), data.byteLength)).toBe(false);
+      expect(sha(await readFile(ctx.store.path(digestOf(sha(data)))))).toBe(sha(data));
+    }
+    expect(await readdir(tee.dir)).toEqual([]);
   });
 
   it('a build: a cold one writes its downloads into the bundle, VAULT_TEE=0 copies them; both verify, and no copies folder is left', async () => {
@@ -137,8 +180,10 @@ describe('downloads write the bundle copy of their blob as they arrive', () => {
     ] as const)
       lines.push(`  - name: ${p}`, `    url: ${s.url(`/${p}`)}`, `    sha256: ${sha(data)}`);
     await writeFile(manifest, `${lines.join('\n')}\n`);
-    const cold = await buildIn(dir, manifest, { out: join(dir, 'a') });
+    // --out in a folder that is not there yet (a first build's bundles/): made, and the copies written there too.
+    const cold = await buildIn(dir, manifest, { out: join(dir, 'a', 'bundle') });
     expect(cold.copies).toMatchObject({ blobs: 0, written: 2 });
+    expect(await readdir(join(dir, 'a'))).toEqual(['bundle']);
     expect((await verifyBundle(cold.dir)).ok).toBe(true);
     const saved = process.env.VAULT_TEE;
     process.env.VAULT_TEE = '0';

@@ -82,7 +82,7 @@ export async function assembleBundle(
       blobs.map((a) =>
         limit(async () => {
           if (extra.signal?.aborted) throw new InterruptedError();
-          await place(a.digest, stage, blobPath(hexOf(a.digest)));
+          await place(a.digest, a.size, stage, blobPath(hexOf(a.digest)));
         }),
       ),
     ).catch(async (err: unknown) => {
@@ -92,7 +92,7 @@ export async function assembleBundle(
     });
     for (const rf of index.runtime ?? []) {
       await mkdir(dirname(join(stage, rf.path)), { recursive: true });
-      await place(rf.digest, stage, rf.path);
+      await place(rf.digest, rf.size, stage, rf.path);
     }
     // The hashing workers go as soon as the last copy is done (~8 MB each: issue #14's peak RSS), before bundle.json
     // and the SBOM are made (~15 MB of heap for a 560-package bundle): the two are not stacked (build peak).
@@ -166,9 +166,9 @@ async function blobPlacer(store: Store, signal: AbortSignal, reuseFrom: string |
   // shared by the copies (one per core at most, up to the 8 copies at once), started only when needed.
   const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
   const hashCopy = async (path: string) => hashers.hash(path, (await stat(path)).size, signal);
-  const place = async (d: Digest, stage: string, rel: string) => {
+  const place = async (d: Digest, size: number, stage: string, rel: string) => {
     const to = join(stage, rel);
-    if (await tee?.take(d, to)) counts.written++;
+    if (await tee?.take(d, to, size)) counts.written++;
     else if (await old?.take(rel, d, to)) counts.reused++;
     else {
       counts.copied++;

@@ -94,7 +94,7 @@ function start(m) {
   try {
     if (m.have > 0) hashPrefix(m.path, m.have, hash);
     out = openOut(m, aligned.has(slots[0]) && aligned.has(slots[1]) && m.size - m.have >= L.directMinBytes && m.have % ALIGN === 0);
-    if (m.tee && m.have === 0) { try { teeFd = openSync(m.tee, 'w', 0o644); teeOpened = true; } catch {} }
+    if (m.tee && m.have === 0) { try { teeFd = openSync(m.tee, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o644); teeOpened = true; } catch {} }
   } catch (e) {
     giveBack();
     parentPort.postMessage({ id: m.id, end: 'local', code: e.code, message: String(e.message) });
@@ -119,13 +119,20 @@ function start(m) {
   };
   jobs.set(m.id, job);
   // Writes slot i's len bytes at pos (padded to a sector for O_DIRECT, the file then cut to the bytes); then next().
-  const submit = (i, len, next) => {
+  const submit = (i, len, next, tee) => {
     const b = slots[i], at = pos;
     const padded = out.direct ? Math.ceil(len / ALIGN) * ALIGN : len;
     if (padded !== len) b.fill(0, len, padded);
     pos += len;
     busy = true;
+    // The second copy's write runs alongside this one (bytes [0, len): the padding is not its), once, also when
+    // this one is redone through the page cache; the slot is free when both are done.
+    if (!tee) {
+      tee = { done: false, then: undefined };
+      teeOut(b, len, at, () => { tee.done = true; if (tee.then) tee.then(); });
+    }
     const written = (e) => {
+      if (!tee.done) { tee.then = () => written(e); return; }
       busy = false;
       if (e) {
         failure = failure || e;
@@ -141,11 +148,11 @@ function start(m) {
         // The file system took O_DIRECT at open but refuses these writes: on through the page cache.
         try { closeSync(out.fd); out = { fd: openSync(m.path, C.O_WRONLY), direct: false }; } catch (r) { return written(r); }
         pos = at; busy = false;
-        return submit(i, len, next);
+        return submit(i, len, next, tee);
       }
       if (e || n <= 0) return written(e || Object.assign(new Error('short write'), { code: 'EIO' }));
       if (off + n < padded) return go(off + n);
-      teeOut(b, len, at, () => written());
+      written();
     });
     go(0);
   };

@@ -157,12 +157,17 @@ export class Store {
     const copy = { path: tee?.pathOf(expect.digest), whole: false };
     try {
       const done = onThread ? await this.putOnThread(claim, expect, onThread, onBytes, copy) : undefined;
+      // Handed back by the thread: its second file goes, and this attempt makes a new one.
+      if (onThread && !done) await tee?.drop(expect.digest).catch(() => undefined);
       const blob = done ?? (await this.putInto(claim, expect, openAt, onBytes, copy));
       if (copy.whole) tee!.markLanded(expect.digest);
       return blob;
     } finally {
-      if (!copy.whole) await tee?.drop(expect.digest);
-      await claim.release();
+      try {
+        if (!copy.whole) await tee?.drop(expect.digest).catch(() => undefined);
+      } finally {
+        await claim.release();
+      }
     }
   }
 

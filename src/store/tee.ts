@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { tempDone, tempSibling } from '../util/fs.js';
 import { type Digest, hexOf } from './digest.js';
 
@@ -29,6 +29,7 @@ export class TeeFolder {
     if (env.VAULT_TEE === '0') return undefined;
     const dir = tempSibling(path);
     try {
+      await mkdir(dirname(dir), { recursive: true }); // a first build's bundles/ may not be there yet
       await mkdir(dir);
     } catch {
       tempDone(dir);
@@ -42,7 +43,10 @@ export class TeeFolder {
     return tee;
   }
 
-  /** Where the download of `d` writes its second copy. */
+  /**
+   * Where the download of `d` writes its second copy: a new file each time (O_CREAT | O_EXCL | O_NOFOLLOW, so never a
+   * link's target nor a file a stopped attempt's writes could still reach); if anything is there, no copy is written.
+   */
   pathOf(d: Digest): string {
     return join(this.dir, hexOf(d));
   }
@@ -58,11 +62,16 @@ export class TeeFolder {
     await rm(this.pathOf(d), { force: true });
   }
 
-  /** Moves the landed copy of `d` to `to` (read-only, as the cache's copies are); false when there is none. */
-  async take(d: Digest, to: string): Promise<boolean> {
+  /**
+   * Moves the landed copy of `d` (`size` bytes) to `to`, read-only as the cache's copies are; false when there is
+   * none, or what is there is not that: a plain file of its size with no other link.
+   */
+  async take(d: Digest, to: string, size: number): Promise<boolean> {
     if (!this.landed.delete(d)) return false;
     const from = this.pathOf(d);
     try {
+      const st = await lstat(from);
+      if (!st.isFile() || st.nlink !== 1 || st.size !== size) throw new Error('not the copy written');
       await chmod(from, 0o444);
       await rename(from, to);
       return true;
@@ -72,10 +81,15 @@ export class TeeFolder {
     }
   }
 
+  /** Removes the folder and what is left in it; never throws (what it could not remove goes when the process exits). */
   async remove(): Promise<void> {
     this.landed.clear();
-    await rm(this.dir, { recursive: true, force: true });
-    tempDone(this.dir);
+    try {
+      await rm(this.dir, { recursive: true, force: true });
+      tempDone(this.dir);
+    } catch {
+      // Still a temp of this process: util/temp.ts removes it at exit, the next run sweeps it after a kill.
+    }
   }
 }
 

@@ -91,7 +91,8 @@ export class BlobWriter {
     } catch (err) {
       throw localWriteError(err, path);
     }
-    const tee = o.tee !== undefined && at === 0 ? await open(o.tee, 'w', 0o644).catch(() => undefined) : undefined;
+    const teeFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW; // tee.ts pathOf
+    const tee = o.tee !== undefined && at === 0 ? await open(o.tee, teeFlags, 0o644).catch(() => undefined) : undefined;
     return new BlobWriter(path, fh, direct, at, at + remaining, tee);
   }
 
