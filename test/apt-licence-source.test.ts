@@ -27,6 +27,7 @@ describe('apt licences: one read per source package, siblings named as such; eve
   let dir = '';
   let server: Awaited<ReturnType<typeof serveDir>> | undefined;
   const built: Record<string, { index: BundleIndex; cdx: { components: CdxComponent[] }; read: string[] }> = {};
+  const again: { meta?: unknown[]; rewritten?: boolean } = {};
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -65,6 +66,15 @@ describe('apt licences: one read per source package, siblings named as such; eve
         .sort();
       built[mode] = { index, cdx, read };
     }
+    // As a crash may leave them (no fsync): one facts file empty, one cut short; a build over that cache reads both again.
+    const facts = join(dir, 'cache-default', 'facts', 'apt-copyright-1');
+    const files = (await readdir(facts)).sort().slice(0, 2);
+    await writeFile(join(facts, files[0]!), '');
+    await writeFile(join(facts, files[1]!), (await readFile(join(facts, files[1]!), 'utf8')).slice(0, 20));
+    const r = await buildIn(dir, join(dir, 'default.yaml'), { cacheDir: join(dir, 'cache-default'), out: join(dir, 'out-again') });
+    again.meta = (JSON.parse(await readFile(join(r.dir, 'bundle.json'), 'utf8')) as BundleIndex).artifacts.map((a) => a.meta);
+    const parsed = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(facts, f), 'utf8')) as { facts?: object }));
+    again.rewritten = parsed.every((p) => typeof p.facts === 'object');
   }, 120_000);
 
   afterAll(async () => {
@@ -112,5 +122,10 @@ describe('apt licences: one read per source package, siblings named as such; eve
     // Identical copyright files: the same sha256 the default build carried over.
     expect(meta('every-package', 'libfoo1').licenseFileSha256).toBe(meta('default', 'libfoo1').licenseFileSha256);
     expect(meta('every-package', 'bar-extra')).toMatchObject({ license: 'GPL-2.0-or-later', licenseFile: 'usr/share/doc/bar-extra/copyright' });
+  });
+
+  it('a facts file a crash left empty or short (they are written without fsync) is read again: the same facts', () => {
+    expect(again.meta).toEqual(built.default!.index.artifacts.map((a) => a.meta));
+    expect(again.rewritten).toBe(true);
   });
 });

@@ -123,10 +123,9 @@ export async function dropStaleRecords(cacheRoot: string): Promise<void> {
   const dir = join(cacheRoot, PLACED_DIR);
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const path = join(dir, name);
-    const out = await readFile(path, 'utf8').then(
-      (t) => (JSON.parse(t) as { out?: unknown }).out,
-      () => undefined,
-    );
+    const out = await readFile(path, 'utf8')
+      .then((t) => (JSON.parse(t) as { out?: unknown }).out)
+      .catch(() => undefined); // unreadable or damaged: dropped as well
     const there = typeof out === 'string' && (await lstat(out).catch(() => undefined))?.isDirectory();
     if (!there) await rm(path, { recursive: true, force: true });
   }
