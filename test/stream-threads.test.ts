@@ -7,12 +7,12 @@ import { fetchThreadStats } from '../src/fetch/part-threads.js';
 import { streamThreadsFor } from '../src/fetch/stream-threads.js';
 import { fileSource } from '../src/sources/file/index.js';
 import type { BuildCtx, Locked } from '../src/sources/source.js';
-import { digestOf, hexOf } from '../src/store/digest.js';
+import { hexOf } from '../src/store/digest.js';
 import { readProof } from '../src/store/proof.js';
 import { limits as defaults } from '../src/util/limits.js';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { buildIn } from './helpers/build.js';
-import { rangedHarness } from './helpers/ranged.js';
+import { lockedFile, rangedHarness } from './helpers/ranged.js';
 import { closedAfterEach, startServer, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -32,19 +32,7 @@ const FILES = {
   '/e.bin': new Uint8Array(0),
 };
 
-function locked(url: string, data: Uint8Array, name = url.split('/').pop()!): Locked {
-  return {
-    kind: 'file',
-    id: `file:${name}`,
-    name,
-    version: '1',
-    digest: digestOf(sha(data)),
-    size: data.byteLength,
-    url,
-    purl: `pkg:generic/${name}@1`,
-    provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
-  };
-}
+const locked = (url: string, data: Uint8Array): Locked => lockedFile(url, sha(data), data.byteLength, url.split('/').pop()!);
 
 const fetchOn = (items: Locked[], ctx: BuildCtx, threads = 1) =>
   fetchAll(items, ctx, { concurrency: defaults.concurrency, sourceFor: () => fileSource, streamThreads: threads });

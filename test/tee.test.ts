@@ -12,8 +12,8 @@ import { Store } from '../src/store/store.js';
 import { TeeFolder } from '../src/store/tee.js';
 import { verifyBundle } from '../src/bundle/verify.js';
 import { buildIn } from './helpers/build.js';
-import { rangedHarness } from './helpers/ranged.js';
-import { closedAfterEach, startServer, withoutHostProxy } from './helpers/server.js';
+import { lockedFile, rangedHarness } from './helpers/ranged.js';
+import { type TestServer, closedAfterEach, startServer, withoutHostProxy } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
 
 // A fresh download also writes the bundle's copy of its blob, from the same buffers as the cache file
@@ -57,17 +57,16 @@ async function setup(o: { full?: boolean } = {}) {
 // Mounting a small tmpfs (a disk that fills mid-write) takes root, as CI has.
 const asRoot = process.getuid?.() === 0;
 
-const fileItem = (url: string, p: string, data: Uint8Array): Locked => ({
-  kind: 'file',
-  id: `file:${p}`,
-  name: p,
-  version: '1',
-  digest: digestOf(sha(data)),
-  size: data.byteLength,
-  url,
-  purl: `pkg:generic/${p}@1`,
-  provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
-});
+const fileItem = (url: string, p: string, data: Uint8Array): Locked => lockedFile(url, sha(data), data.byteLength, p);
+
+/** A manifest of small.bin and large.bin from `s`, pinned to the digests of `pins`. */
+async function filesManifest(dir: string, s: TestServer, pins: [Uint8Array, Uint8Array]): Promise<string> {
+  const manifest = join(dir, 'm.yaml');
+  const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:'];
+  for (const [i, p] of ['small.bin', 'large.bin'].entries()) lines.push(`  - name: ${p}`, `    url: ${s.url(`/${p}`)}`, `    sha256: ${sha(pins[i]!)}`);
+  await writeFile(manifest, `${lines.join('\n')}\n`);
+  return manifest;
+}
 
 describe('downloads write the bundle copy of their blob as they arrive', () => {
   it('a fresh put writes the copy from the same buffers: the same bytes, an inode of its own; take moves it in read-only, once', async () => {
@@ -172,14 +171,7 @@ describe('downloads write the bundle copy of their blob as they arrive', () => {
     const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
     servers.push(s);
     const dir = await tempDir('vb-tee-build');
-    const manifest = join(dir, 'm.yaml');
-    const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:'];
-    for (const [p, data] of [
-      ['small.bin', SMALL],
-      ['large.bin', LARGE],
-    ] as const)
-      lines.push(`  - name: ${p}`, `    url: ${s.url(`/${p}`)}`, `    sha256: ${sha(data)}`);
-    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const manifest = await filesManifest(dir, s, [SMALL, LARGE]);
     // --out in a folder that is not there yet (a first build's bundles/): made, and the copies written there too.
     const cold = await buildIn(dir, manifest, { out: join(dir, 'a', 'bundle') });
     expect(cold.copies).toMatchObject({ blobs: 0, written: 2 });
@@ -202,11 +194,7 @@ describe('downloads write the bundle copy of their blob as they arrive', () => {
     const s = await startServer({ '/small.bin': SMALL, '/large.bin': LARGE });
     servers.push(s);
     const dir = await tempDir('vb-tee-fail');
-    const manifest = join(dir, 'm.yaml');
-    const lines = ['name: t', 'version: 1.0.0', 'target:', '  os: ubuntu-24.04', '  arch: amd64', 'files:'];
-    lines.push('  - name: small.bin', `    url: ${s.url('/small.bin')}`, `    sha256: ${sha(SMALL)}`);
-    lines.push('  - name: large.bin', `    url: ${s.url('/large.bin')}`, `    sha256: ${sha(SMALL)}`); // the wrong digest
-    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const manifest = await filesManifest(dir, s, [SMALL, SMALL]); // large.bin with small.bin's digest
     const err = await buildIn(dir, manifest, { out: join(dir, 'a') }).catch((e: unknown) => e);
     expect(err).toMatchObject({ exitCode: 4 });
     expect((await readdir(dir)).sort()).toEqual(['cache', 'm.lock.json', 'm.yaml']);

@@ -32,20 +32,23 @@ export function rangedHarness(
   return { ctx, events };
 }
 
-/** The locked file artifact `file:big.bin` at `url`: `size` bytes of sha256 `hex`. */
-export function lockedBig(url: string, hex: string, size: number): Locked {
+/** The locked file artifact `file:<name>` at `url`: `size` bytes of sha256 `hex`. */
+export function lockedFile(url: string, hex: string, size: number, name: string): Locked {
   return {
     kind: 'file',
-    id: 'file:big.bin',
-    name: 'big.bin',
+    id: `file:${name}`,
+    name,
     version: '1',
     digest: digestOf(hex),
     size,
     url,
-    purl: 'pkg:generic/big.bin@1',
+    purl: `pkg:generic/${name}@1`,
     provenance: { kind: 'manifest-pin', manifest: 'm.yaml' },
   };
 }
+
+/** The locked file artifact `file:big.bin` at `url`: `size` bytes of sha256 `hex`. */
+export const lockedBig = (url: string, hex: string, size: number): Locked => lockedFile(url, hex, size, 'big.bin');
 
 /** Fetches file artifacts with ranged downloads allowed, at the default concurrency. */
 export const fetchRanged = (items: Locked[], ctx: BuildCtx) =>
