@@ -4,7 +4,6 @@ import type { LoadedManifest } from '../manifest/load.js';
 import type { LoadedProbe } from '../probe/load.js';
 import type { prepareRuntime } from '../runtime/carry.js';
 import type { BuildCtx, Locked } from '../sources/source.js';
-import type { TeeFolder } from '../store/tee.js';
 import type { BaseRef } from './index.js';
 import type { Media } from './media.js';
 import type { SigningKey } from './signature.js';
@@ -88,6 +87,4 @@ export interface Fetched {
   /** The carried runtime, still in the making: awaited once the downloads are done. */
   runtime: ReturnType<typeof prepareRuntime>;
   tally: FetchTally;
-  /** The bundle's copies of the blobs downloaded as one stream, written as they arrived (store/tee.ts). */
-  tee?: TeeFolder;
 }

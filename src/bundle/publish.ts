@@ -39,16 +39,18 @@ import type { BuildOptions, BuildPlan as Plan, BuildResult, Fetched } from './bu
 export async function buildBundle(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCtx): Promise<BuildResult> {
   const t0 = performance.now();
   const plan = await planBuild(o, ctxFor);
-  const f = await lockAndFetch(o, plan);
+  // Where the downloads write the bundle's copies (store/tee.ts): this build's temp, gone however it ends.
+  const tee = await TeeFolder.beside(plan.out, plan.ctx.store.root);
   try {
-    return await assembleFetched(o, plan, f, t0);
+    const f = await lockAndFetch(o, plan, tee);
+    return await assembleFetched(o, plan, f, t0, tee);
   } finally {
-    await f.tee?.remove();
+    await tee?.remove();
   }
 }
 
 /** bundle.json, the views, the assembly (the split), the signature and the tar, from what lockAndFetch gave. */
-async function assembleFetched(o: BuildOptions, plan: Plan, f: Fetched, t0: number): Promise<BuildResult> {
+async function assembleFetched(o: BuildOptions, plan: Plan, f: Fetched, t0: number, tee: TeeFolder | undefined): Promise<BuildResult> {
   const { m, ctx } = plan;
   ctx.report({ type: 'phase', phase: 'assemble' });
   const created = bundleCreated(f.lock);
@@ -72,7 +74,7 @@ async function assembleFetched(o: BuildOptions, plan: Plan, f: Fetched, t0: numb
     skipBlobs: f.fromBase,
     signal: ctx.signal,
     final,
-    ...(f.tee ? { tee: f.tee } : {}),
+    ...(tee ? { tee } : {}),
   };
   const index = indexOf(f.lock.artifacts);
   const made = await stageAndSwap(o, plan, index, extra, created);
@@ -121,7 +123,7 @@ async function planBuild(o: BuildOptions, ctxFor: (m: LoadedManifest) => BuildCt
 }
 
 /** The lock, the delta's base, the room, then every artifact the base lacks into the store, with the runtime. */
-async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx }: Plan): Promise<Fetched> {
+async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx }: Plan, tee: TeeFolder | undefined): Promise<Fetched> {
   ctx.report({ type: 'phase', phase: 'lock' });
   const { lock, path: lockPath, resolved } = await lockForBuild(m, { lockPath: o.lock, frozen: o.frozen, now: o.now, ...(probe ? { probe } : {}) }, ctx);
   // What resolving left (apt's universe of 67,000 stanzas: ~30 MB of heap, ~40 MB of arena buffers) is garbage
@@ -140,7 +142,6 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
   const facts = factsAlongside(lock.artifacts, base?.artifacts, ctx, { manifest: m.manifest, fetched: toFetch });
   // A ranged download's whole-file hash runs on a worker thread, the workers shared by the downloads (hash-workers.ts).
   const hashers = new FileHashers(Math.max(1, Math.min(8, availableParallelism())));
-  const tee = await TeeFolder.beside(out, ctx.store.root);
   let tally: FetchTally;
   try {
     ({ tally } = await fetchTallied(
@@ -162,18 +163,14 @@ async function lockAndFetch(o: BuildOptions, { m, probe, media, out, tarDir, ctx
     facts.finish(true);
   } catch (err) {
     facts.finish(false);
-    await tee?.remove();
     await Promise.all([runtimeReady.catch(() => undefined), facts.facts.catch(() => undefined)]); // let them finish (and clean up) first
     throw err;
   } finally {
     await hashers.close();
   }
-  if (ctx.signal.aborted) {
-    await tee?.remove();
-    throw new InterruptedError();
-  }
+  if (ctx.signal.aborted) throw new InterruptedError();
   const baseRef = base ? { name: base.name, version: base.version, index: base.indexDigest, blobs: [...fromBase].sort() } : undefined;
-  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), artifacts: facts.facts, runtime: runtimeReady, tally, ...(tee ? { tee } : {}) };
+  return { lock, lockPath, resolved, fromBase, ...(baseRef ? { baseRef } : {}), artifacts: facts.facts, runtime: runtimeReady, tally };
 }
 
 type Extra = Parameters<typeof assembleBundle>[3];
