@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HashPool, hashHere, wholeFile } from '../src/bundle/hashpool.js';
 import { EARLY_MAX_FILES, type EarlyHashing, fileStamp, startEarlyHashing, takeEarlyHashing } from '../src/util/early-hash.js';
 import { hostRuntimeBundle } from './helpers/cli.js';
@@ -15,7 +15,8 @@ import { tempDir } from './helpers/tmp.js';
  * and size. Verify's verdict must be the one it gives without them, damage included.
  */
 const MiB = 1024 * 1024;
-const ENV = { PATH: '/usr/bin:/bin' }; // none of the bench's VAULT_HASH_* knobs
+// None of the bench's VAULT_HASH_* knobs; threads, even on a box whose sha256sum would be used (test/hash-procs.test.ts).
+const ENV = { PATH: '/usr/bin:/bin', VAULT_HASHER: 'threads' };
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A folder whose SHA256SUMS lists `files` (name → bytes or a sparse size) and the odd entries early hashing must pass over. */
@@ -50,7 +51,12 @@ function take(): EarlyHashing {
   return s!;
 }
 
+beforeEach(() => {
+  vi.stubEnv('VAULT_HASHER', 'threads');
+});
+
 afterEach(async () => {
+  vi.unstubAllEnvs();
   const s = takeEarlyHashing(); // a test that failed half-way leaves none running for the next
   await Promise.all((s?.workers ?? []).map((w) => w.terminate()));
 });

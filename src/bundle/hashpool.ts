@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { takeEarlyHashing } from '../util/early-hash.js';
+import { takeEarlyHashing, takeEarlyProcs } from '../util/early-hash.js';
+import { hashProgram, procQueue } from '../util/hash-procs.js';
 import { type HashResult, type HashTuning, POOL_MIN_BYTES, TICK_BYTES, hashTuning, startHashWorker } from '../util/hash-worker.js';
 import { EarlyShare } from './early-share.js';
 import { type HashJob, type Progress, hashHere, interrupted } from './hash-here.js';
+import { ProcShare, forProcess } from './proc-share.js';
 
 export { type HashResult, type Segment, MAX_THREADS, POOL_MIN_BYTES, READ_BYTES, hashTuning } from '../util/hash-worker.js';
 export { type HashJob, type Progress, hashHere, interrupted, wholeFile } from './hash-here.js';
@@ -27,13 +29,18 @@ export class HashPool {
   private readonly started = performance.now();
   private upAt = 0;
   private closed = false;
+  /** Where the box's sha256sum runs OpenSSL's SHA-256: its processes hash the big whole files (bundle/proc-share.ts). */
+  private readonly procs: ProcShare | undefined;
   readonly spawnMs: number; // the main thread's time in `new Worker`, one after the other (verify --json's threads-spawn)
   constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning()) {
     this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
     const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
     const n = (this.wanted = this.tuning.mainHashes ? hashers - 1 : hashers);
     // boot.cjs's early threads were started with the default tuning, the main thread hashing beside them.
-    let early = n > 0 && !chunkBytes && this.tuning.mainHashes ? takeEarlyHashing() : undefined;
+    const program = chunkBytes ? undefined : hashProgram();
+    const earlyProcs = program ? takeEarlyProcs() : undefined;
+    this.procs = program ? new ProcShare(earlyProcs?.procs ?? procQueue(program, threads), earlyProcs) : undefined;
+    let early = n > 0 && !chunkBytes && this.tuning.mainHashes && !earlyProcs ? takeEarlyHashing() : undefined;
     if (early?.failed) {
       // One died before verify got here (out of memory?): nothing of theirs is used, fresh threads hash it all.
       for (const w of early.workers) void w.terminate();
@@ -41,7 +48,8 @@ export class HashPool {
     }
     this.early = early ? new EarlyShare(early) : undefined;
     const adopted = this.early?.workers ?? [];
-    const own = (this.own = Math.max(0, n - adopted.length));
+    // With processes and no early threads, threads start only for jobs the processes cannot take (a tar's members).
+    const own = (this.own = this.procs && !this.early ? 0 : Math.max(0, n - adopted.length));
     let up = 0;
     const fresh = Array.from({ length: own }, () => {
       const w = startHashWorker(this.tuning);
@@ -59,6 +67,15 @@ export class HashPool {
     return this.wanted + (this.tuning.mainHashes || this.wanted === 0 ? 1 : 0);
   }
 
+  /** What hashes the big files: these threads, or the box's sha256sum (openssl) processes, and how many were started. */
+  get by(): { by: 'threads' | 'sha256sum' | 'openssl'; processes?: number } {
+    return this.usesProcs ? { by: this.procs!.queue.name, processes: this.procs!.queue.started } : { by: 'threads' };
+  }
+
+  private get usesProcs(): boolean {
+    return this.procs !== undefined && !this.early;
+  }
+
   /** Milliseconds from the pool's start until its last worker was running (undefined while some are not yet). */
   get startMs(): number | undefined {
     if (this.wanted === 0) return 0;
@@ -73,7 +90,8 @@ export class HashPool {
 
   /** How long before this pool boot.cjs started the threads it took over (undefined: it took none). */
   get earlyMs(): number | undefined {
-    return this.early ? Math.round(this.started - this.early.startedAt) : undefined;
+    const at = this.early?.startedAt ?? this.procs?.earlyStartedAt;
+    return at === undefined ? undefined : Math.round(this.started - at);
   }
 
   /**
@@ -92,9 +110,46 @@ export class HashPool {
    * (Ctrl-C) terminates the workers at once and rejects with InterruptedError: they cannot finish a file.
    */
   async hash(jobs: readonly HashJob[], o: Progress & { signal?: AbortSignal } = {}): Promise<HashResult[]> {
-    const { signal } = o;
-    if (signal?.aborted) throw interrupted();
+    if (o.signal?.aborted) throw interrupted();
     if (this.closed) throw new Error('the hashing threads were stopped');
+    return this.usesProcs ? this.hashWithProcs(jobs, o) : this.hashOnThreads(jobs, o);
+  }
+
+  /**
+   * Big whole files to the processes; the rest meanwhile here (or on threads, when it adds up to much); a file a
+   * process handed back is hashed here last, which names its exact error.
+   */
+  private async hashWithProcs(jobs: readonly HashJob[], o: Progress & { signal?: AbortSignal }): Promise<HashResult[]> {
+    const results: HashResult[] = new Array<HashResult>(jobs.length);
+    const done = (id: number, r: HashResult) => {
+      results[id] = r;
+      o.onDone?.(jobs[id]!, r);
+    };
+    const ids = jobs.map((_, i) => i);
+    const big = ids.filter((i) => forProcess(jobs[i]!));
+    const rest = ids.filter((i) => !forProcess(jobs[i]!));
+    const here = async (some: number[], threads: boolean) => {
+      if (some.length === 0) return;
+      const sub = some.map((i) => jobs[i]!);
+      const each = { ...o, onDone: undefined };
+      const rs = threads ? await this.hashOnThreads(sub, each) : await hashHere(sub, { ...each, sliceBytes: POOL_SLICE_BYTES });
+      rs.forEach((r, k) => done(some[k]!, r));
+    };
+    const restBytes = rest.reduce((n, i) => n + jobs[i]!.length, 0);
+    const byProcs = this.procs!.run(jobs, big, done, o);
+    byProcs.catch(() => undefined); // awaited below
+    try {
+      await here(rest, restBytes >= POOL_MIN_BYTES);
+      await here(await byProcs, false);
+    } catch (err) {
+      this.procs!.close();
+      throw err;
+    }
+    return results;
+  }
+
+  private async hashOnThreads(jobs: readonly HashJob[], o: Progress & { signal?: AbortSignal }): Promise<HashResult[]> {
+    const { signal } = o;
     const results: HashResult[] = new Array<HashResult>(jobs.length);
     // The first hash() takes over what boot.cjs's threads hash: those jobs are not handed out again.
     const claim = this.early?.claim(jobs);
@@ -171,6 +226,7 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.procs?.close();
     await Promise.all([...this.workers.map((w) => w.terminate()), ...this.stopping]);
   }
 }

@@ -98,7 +98,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
       if (pool.earlyMs !== undefined) steps.push({ name: 'threads-early', ms: pool.earlyMs });
       await timed('threads-stop', () => pool.close());
     }
-    return report(s, steps, Math.round(performance.now() - t0), t0);
+    return { ...report(s, steps, Math.round(performance.now() - t0), t0), ...(pool ? { hashedBy: pool.by } : {}) };
   } finally {
     await pool?.close();
   }

@@ -15,10 +15,13 @@
  */
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
+import { MAX_PROCS, PROC_CHOOSE_JS, PROC_MIN_BYTES, PROC_QUEUE_JS, type ProcQueue } from './hash-procs.js';
 import { type HashResult, MAX_THREADS, POOL_MIN_BYTES, WORKER_JS, hashTuning, workerOptions } from './hash-worker.js';
 
 /** The global (a registered symbol) where boot.cjs leaves the early threads for verify's pool. */
 export const EARLY_KEY = 'vault-bundle.early-hashing';
+/** The same for the early hashing processes (util/hash-procs.ts), where the box's sha256sum hashes big files. */
+export const EARLY_PROCS_KEY = 'vault-bundle.early-procs';
 
 /** A listed file as the early threads hash it: whole, `size` bytes (its size when listed), and its fileStamp then. */
 export interface EarlyJob {
@@ -56,6 +59,19 @@ export interface EarlyHashing {
   upAt?: number;
   /** What the pool that takes the threads over is told, as it comes. */
   hooks: { result?(k: number): void; tick?(k: number, read: number): void; drained?(w: Worker): void; failed?(err: Error): void };
+}
+
+/** What boot.cjs hands over where processes hash: the queue, the big files given to it, and their digests so far. */
+export interface EarlyProcs {
+  procs: ProcQueue;
+  jobs: EarlyJob[];
+  /** A digest (hex); null: handed back (the pool hashes that file itself); undefined: not yet. */
+  results: (string | null | undefined)[];
+  startedAt: number;
+  hooks: { result?(k: number): void };
+  /** Set by the pool that takes them over (bundle/proc-share.ts). */
+  claimed?: boolean;
+  idOf?: (job: { file: string }) => number | undefined;
 }
 
 // Options that take a value (the CLI's global ones and verify's): the command and the folder are the other words.
@@ -122,6 +138,18 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
     }
     if (total < ${POOL_MIN_BYTES}) return;
     jobs.sort((a, b) => b.size - a.size);
+    // Where the box's sha256sum runs OpenSSL's SHA-256, processes hash the big files (util/hash-procs.ts).
+    const program = (${PROC_CHOOSE_JS})(env, fs);
+    const big = program ? jobs.filter((j) => j.size >= ${PROC_MIN_BYTES}) : [];
+    if (big.length > 0) {
+      const q = (${PROC_QUEUE_JS})(require('node:child_process').spawn, fs, program, Math.min(n, ${MAX_PROCS}));
+      q.unref();
+      const p = { procs: q, jobs: big, results: [], startedAt: performance.now(), hooks: {} };
+      globalThis[Symbol.for('${EARLY_PROCS_KEY}')] = p;
+      process.once('exit', () => q.close());
+      big.forEach((j, k) => q.add({ file: j.file, size: j.size, stamp: j.stamp, stampOf, cb: (hex) => { p.results[k] = hex === undefined ? null : hex; p.hooks.result && p.hooks.result(k); } }));
+      return;
+    }
     const { Worker } = require('node:worker_threads');
     const counter = new Int32Array(new SharedArrayBuffer(4));
     const options = ${JSON.stringify(workerOptions(hashTuning({})))};
@@ -154,6 +182,15 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
 export function takeEarlyHashing(): EarlyHashing | undefined {
   const g = globalThis as Record<symbol, EarlyHashing | undefined>;
   const key = Symbol.for(EARLY_KEY);
+  const s = g[key];
+  delete g[key];
+  return s;
+}
+
+/** The early processes boot.cjs started, for the one pool that takes them over (undefined after that, or if none). */
+export function takeEarlyProcs(): EarlyProcs | undefined {
+  const g = globalThis as Record<symbol, EarlyProcs | undefined>;
+  const key = Symbol.for(EARLY_PROCS_KEY);
   const s = g[key];
   delete g[key];
   return s;

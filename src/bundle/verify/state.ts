@@ -64,6 +64,8 @@ export interface VerifyReport {
   expired?: boolean;
   /** The box trust policy the signature was judged by (no --key given and a policy folder exists). */
   policy?: { root: string; requireSignature: boolean; keys: string[] };
+  /** A big bundle's hashing: on threads, or by the box's sha256sum (openssl) processes (util/hash-procs.ts). */
+  hashedBy?: { by: 'threads' | 'sha256sum' | 'openssl'; processes?: number };
 }
 
 /** A file to hash, and the sha256 (hex) it must have: SHA256SUMS's for the bundle's own, bundle.json's for a base's. */

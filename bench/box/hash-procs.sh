@@ -1,0 +1,80 @@
+#!/bin/sh
+# Issue #14's box figure: can verify's hashing match `xargs -P16 -n1 sha256sum` by handing whole files to the box's
+# own sha256sum processes from node (a queue as xargs keeps: one file a process, the next started as one ends),
+# against one node process of N hashing threads (verify's loop)? Same files, same rounds, alternating.
+# FILES (default 64) files of 256 MiB, warm, ROUNDS (default 3). From the repository root on the box, carry .carry.
+set -u
+FILES=${FILES:-64}
+ROUNDS=${ROUNDS:-3}
+P=${P:-$(nproc)}
+W=$(mktemp -d /var/tmp/hpr.XXXXXX)
+tar -C "$W" -xJf .carry/rt.tar.xz
+N="$W/runtime/node"
+mkdir "$W/d"
+head -c 268435456 /dev/urandom >"$W/d/0"
+i=1; while [ "$i" -lt "$FILES" ]; do cp "$W/d/0" "$W/d/$i"; i=$((i + 1)); done
+cat "$W/d"/* >/dev/null
+cat >"$W/procs.js" <<'JS'
+const { spawn } = require('child_process');
+const fs = require('fs');
+const [dir, n, per, tool] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] || 1), process.argv[5] || 'sha256sum'];
+// per 0: one file a process given as its stdin (an fd node opened), no name on the command line
+const cmd = tool === 'openssl' ? ['openssl', ['dgst', '-sha256', '-r']] : ['sha256sum', []];
+const files = fs.readdirSync(dir).map((f) => dir + '/' + f);
+let next = 0, running = 0, got = 0, spawnMs = 0;
+const t0 = performance.now();
+function launch() {
+  if (next >= files.length) return;
+  const batch = files.slice(next, next + Math.max(per, 1)); next += batch.length; running++;
+  const s = performance.now();
+  const fd = per === 0 ? fs.openSync(batch[0], fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) : 'ignore';
+  const c = per === 0 ? spawn(cmd[0], cmd[1], { stdio: [fd, 'pipe', 'inherit'] }) : spawn(cmd[0], [...cmd[1], '--', ...batch], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (per === 0) fs.closeSync(fd);
+  spawnMs += performance.now() - s;
+  let out = '';
+  c.stdout.setEncoding('latin1').on('data', (d) => (out += d));
+  c.on('close', () => {
+    got += out.split('\n').filter((l) => /^[0-9a-f]{64} /.test(l)).length;
+    running--;
+    launch();
+    if (running === 0) console.log(`${tool} ${n}x${per}: all ${((performance.now() - t0) / 1000).toFixed(3)} s; digests ${got}/${files.length}; main thread in spawn ${spawnMs.toFixed(1)} ms`);
+  });
+}
+for (let k = 0; k < n; k++) launch();
+JS
+cat >"$W/threads.js" <<'JS'
+const { Worker } = require('worker_threads');
+const fs = require('fs');
+const dir = process.argv[2], n = Number(process.argv[3]);
+const files = fs.readdirSync(dir).map((f) => dir + '/' + f);
+const counter = new Int32Array(new SharedArrayBuffer(4));
+const t0 = performance.now();
+const src = `
+const { workerData: { files, counter }, parentPort } = require('worker_threads');
+const fs = require('fs'), c = require('crypto');
+const b = Buffer.allocUnsafe(128 * 1024);
+for (;;) {
+  const i = Atomics.add(counter, 0, 1);
+  if (i >= files.length) break;
+  const h = c.createHash('sha256'), fd = fs.openSync(files[i], 'r');
+  let n, p = 0;
+  while ((n = fs.readSync(fd, b, 0, b.length, p)) > 0) { h.update(n === b.length ? b : b.subarray(0, n)); p += n; }
+  fs.closeSync(fd); h.digest();
+}
+parentPort.postMessage(1);
+`;
+let left = n;
+for (let k = 0; k < n; k++) new Worker(src, { eval: true, workerData: { files, counter } }).on('message', () => { if (--left === 0) console.log(`threads ${n}: all ${((performance.now() - t0) / 1000).toFixed(3)} s`); });
+JS
+t() { s=$(date +%s%N); "$@" >/dev/null; echo "$(( ($(date +%s%N) - s) / 1000000 ))"; }
+echo "$FILES files of 256 MiB, P=$P, $(nproc) cores; $(sha256sum --version | head -1); node $("$N" --version)"
+for r in $(seq 1 "$ROUNDS"); do
+  a=$(t sh -c "ls $W/d/* | xargs -P$P -n1 sha256sum")
+  s=$(date +%s%N); l1=$("$N" "$W/procs.js" "$W/d" "$P" 1); b=$(( ($(date +%s%N) - s) / 1000000 ))
+  s=$(date +%s%N); l2=$("$N" "$W/threads.js" "$W/d" "$P"); c=$(( ($(date +%s%N) - s) / 1000000 ))
+  s=$(date +%s%N); l3=$("$N" "$W/procs.js" "$W/d" "$P" 0); d=$(( ($(date +%s%N) - s) / 1000000 ))
+  e=$(t sh -c "ls $W/d/* | xargs -P$P -n1 openssl dgst -sha256")
+  s=$(date +%s%N); l4=$("$N" "$W/procs.js" "$W/d" "$P" 0 openssl); f=$(( ($(date +%s%N) - s) / 1000000 ))
+  echo "round $r: xargs sha256sum $a ms; node->sha256sum args $b ms ($l1); node threads $c ms ($l2); node->sha256sum stdin $d ms ($l3); xargs openssl $e ms; node->openssl stdin $f ms ($l4)"
+done
+rm -rf "$W"
