@@ -1,13 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HashPool, hashHere, wholeFile } from '../src/bundle/hashpool.js';
 import { fileStamp, startEarlyHashing, takeEarlyHashing, takeEarlyProcs } from '../src/util/early-hash.js';
-import { PROC_MIN_BYTES, type ProcJob, hashProgram, procQueue } from '../src/util/hash-procs.js';
+import { type ChooseFs, PROC_MIN_BYTES, type ProcJob, hashProgram, procQueue } from '../src/util/hash-procs.js';
 import { InterruptedError } from '../src/util/errors.js';
 import { hostRuntimeBundle } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -19,6 +19,13 @@ import { tempDir } from './helpers/tmp.js';
  */
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const ROOT = join(import.meta.dirname, '..');
+
+/** This process's children running `name` (pgrep). */
+function children(name: string): number {
+  const r = spawnSync('pgrep', ['-c', '-P', String(process.pid), '-x', name], { encoding: 'utf8' });
+  return Number(r.stdout.trim() || 0);
+}
 
 async function files(sizes: Record<string, number>): Promise<{ dir: string; data: Record<string, Buffer> }> {
   const dir = await tempDir('vb-procs');
@@ -33,7 +40,8 @@ async function listedJob(file: string) {
 }
 
 /** The queue's answer for one job: the digest, or undefined (handed back). */
-function viaQueue(job: Omit<ProcJob, 'cb'>, program = hashProgram({ VAULT_HASHER: 'openssl' })!): Promise<string | undefined> {
+function viaQueue(job: Omit<ProcJob, 'cb'>, program = hashProgram({ VAULT_HASHER: 'openssl' })): Promise<string | undefined> {
+  if (!program) throw new Error('no such program here');
   const q = procQueue(program, 2);
   return new Promise((resolve) => q.add({ ...job, cb: resolve }));
 }
@@ -54,13 +62,31 @@ describe('which program hashes', () => {
     const auto = hashProgram({});
     expect(auto?.name).toBe(links ? 'sha256sum' : undefined);
   });
+
+  it("auto: a sha256sum that names libcrypto, is executable and of a program's size; else threads", () => {
+    const fake = (bytes: string, o: { size?: number; exec?: boolean } = {}): ChooseFs =>
+      ({
+        constants,
+        statSync: () => ({ isFile: () => true, size: o.size ?? bytes.length }),
+        accessSync: () => {
+          if (o.exec === false) throw new Error('EACCES');
+        },
+        readFileSync: () => Buffer.from(bytes),
+      }) as unknown as ChooseFs;
+    expect(hashProgram({}, fake('ELF...libcrypto.so.3...'))).toEqual({ name: 'sha256sum', bin: '/usr/bin/sha256sum', args: [] });
+    expect(hashProgram({}, fake('ELF...libc.so.6...'))).toBeUndefined();
+    expect(hashProgram({}, fake('ELF...libcrypto.so.3...', { size: 64 * MiB }))).toBeUndefined();
+    expect(hashProgram({}, fake('ELF...libcrypto.so.3...', { exec: false }))).toBeUndefined();
+  });
 });
 
 describe('the queue', () => {
   it.each(['sha256sum', 'openssl'] as const)('%s gives the digest of the file it is handed (as its stdin)', async (name) => {
     const { dir, data } = await files({ a: 5 * MiB });
     const job = { file: join(dir, 'a'), size: 5 * MiB };
-    expect(await viaQueue(job, hashProgram({ VAULT_HASHER: name }))).toBe(sha(data.a));
+    const program = hashProgram({ VAULT_HASHER: name });
+    expect(program?.name).toBe(name);
+    expect(await viaQueue(job, program)).toBe(sha(data.a ?? Buffer.alloc(0)));
   });
 
   it('hands back a FIFO, a missing file, a file of another size or stamp, and what a program fails or garbles', async () => {
@@ -103,7 +129,7 @@ describe('the queue', () => {
 
   it('close() kills what runs and hands back what waits', async () => {
     const { dir } = await files({ a: MiB, b: MiB });
-    const q = procQueue({ name: 'sha256sum', bin: '/bin/sh', args: ['-c', 'sleep 30'] }, 1);
+    const q = procQueue({ name: 'sha256sum', bin: '/bin/sh', args: ['-c', 'exec sleep 30'] }, 1);
     const t0 = performance.now();
     const both = ['a', 'b'].map((f) => new Promise((resolve) => q.add({ file: join(dir, f), size: MiB, cb: resolve })));
     await new Promise((r) => setTimeout(r, 100));
@@ -152,6 +178,51 @@ describe("verify's pool with processes", () => {
     await pool.close();
   });
 
+  it('an abort kills the running processes at once (1 GiB files each would take seconds)', async () => {
+    vi.stubEnv('VAULT_HASHER', 'openssl');
+    const dir = await tempDir('vb-procs');
+    const jobs = [];
+    for (const n of ['a', 'b', 'c']) {
+      await writeFile(join(dir, n), '');
+      await truncate(join(dir, n), 1024 * MiB);
+      jobs.push(await listedJob(join(dir, n)));
+    }
+    const pool = new HashPool(2);
+    const ac = new AbortController();
+    const p = pool.hash(jobs, { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(children('openssl')).toBe(2);
+    ac.abort();
+    await expect(p).rejects.toBeInstanceOf(InterruptedError);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(children('openssl')).toBe(0);
+    await pool.close();
+  });
+
+  it('leaves no progress timer behind when every job settled at once (handed back before any process ran)', async () => {
+    vi.stubEnv('VAULT_HASHER', 'openssl');
+    const { dir } = await files({ a: 8 * MiB });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }); // counted, held or not
+    const pool = new HashPool(2);
+    const stale = { ...(await listedJob(join(dir, 'a'))), stamp: 'written-since' };
+    const [r] = await pool.hash([stale], { onBytes: () => undefined });
+    expect(r!.read).toBe(8 * MiB); // hashed here instead
+    await pool.close();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.useRealTimers();
+  });
+
+  it('a process started unheld (boot.cjs) is held once the pool takes it: the run waits for its digest', async () => {
+    const { dir, data } = await files({ a: 5 * MiB });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/proc/early-ref.ts'), join(dir, 'a'), String(5 * MiB)], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual([sha(data.a ?? Buffer.alloc(0)), '{"back":[]}', '']);
+  });
+
   it('boot.cjs gives the big listed files to processes before the CLI loads; the pool takes them, not a file written since', async () => {
     const { dir, data } = await files({ a: 40 * MiB, b: 30 * MiB, c: MiB });
     const sums = Object.entries(data).map(([n, b]) => `${sha(b)}  ${n}`);
@@ -177,6 +248,30 @@ describe("verify's pool with processes", () => {
       await pool.close();
     }
   });
+
+  it('an early file written since, still waiting for a process, is never run early (its stamp is checked at its start)', async () => {
+    const dir = await tempDir('vb-procs');
+    for (const n of ['a', 'b']) {
+      await writeFile(join(dir, n), '');
+      await truncate(join(dir, n), 512 * MiB); // the two slots stay busy while the pool takes over
+    }
+    await writeFile(join(dir, 'c'), randomBytes(8 * MiB));
+    await writeFile(join(dir, 'SHA256SUMS'), ['a', 'b', 'c'].map((n) => `${'0'.repeat(64)}  ${n}`).join('\n') + '\n');
+    startEarlyHashing(['verify', dir, '--threads', '2'], { PATH: '/usr/bin:/bin', VAULT_HASHER: 'openssl' });
+    const c2 = randomBytes(8 * MiB);
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(join(dir, 'c'), c2); // c waits for a slot: its early job is of the old bytes
+    vi.stubEnv('VAULT_HASHER', 'openssl');
+    const pool = new HashPool(2);
+    try {
+      const jobs = await Promise.all(['a', 'b', 'c'].map((n) => listedJob(join(dir, n))));
+      const got = await pool.hash(jobs);
+      expect(got[2]!.hex).toBe(sha(c2));
+      expect(pool.by).toEqual({ by: 'openssl', processes: 3 }); // a, b early; c once, fresh
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe('verify through the carried runtime with processes', () => {
@@ -189,7 +284,7 @@ describe('verify through the carried runtime with processes', () => {
   afterAll(() => rm(work, { recursive: true, force: true }));
   const boot = (dir: string, args: string[]) =>
     spawnSync(process.execPath, [join(dir, 'runtime/boot.cjs'), ...args], {
-      env: { PATH: '/usr/bin:/bin', VAULT_HASHER: 'openssl' },
+      env: { PATH: '/usr/bin:/bin', VAULT_HASHER: 'openssl', VAULT_BUNDLE_BOOT_REPORT: '1' },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -198,6 +293,7 @@ describe('verify through the carried runtime with processes', () => {
   it('passes a whole bundle, says what hashed it, and names a changed runtime/node (DIGEST_MISMATCH, exit 4)', async () => {
     const ok = boot(bundle, ['--json', 'verify', '--threads', '2', bundle]);
     expect(ok.status).toBe(0);
+    expect(ok.stderr).toBe('vault-bundle boot: code cache used\n'); // processes start before the CLI compiles: the cache still fits
     expect(last(ok.stdout)).toMatchObject({ ok: true, hashedBy: { by: 'openssl' } });
     expect(last(ok.stdout).steps.map((s) => s.name)).toContain('threads-early');
     const d = join(await tempDir(), 'b');

@@ -32,12 +32,13 @@ export class HashPool {
   /** Where the box's sha256sum runs OpenSSL's SHA-256: its processes hash the big whole files (bundle/proc-share.ts). */
   private readonly procs: ProcShare | undefined;
   readonly spawnMs: number; // the main thread's time in `new Worker`, one after the other (verify --json's threads-spawn)
-  constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning()) {
+  constructor(threads: number, chunkBytes?: number, tuning: HashTuning = hashTuning(), o: { procs?: boolean } = {}) {
     this.tuning = chunkBytes ? { ...tuning, readBytes: chunkBytes } : tuning;
     const hashers = Math.max(1, Math.min(threads, this.tuning.maxThreads));
     const n = (this.wanted = this.tuning.mainHashes ? hashers - 1 : hashers);
     // boot.cjs's early threads were started with the default tuning, the main thread hashing beside them.
-    const program = chunkBytes ? undefined : hashProgram();
+    // Processes only for whole files (not a tar's members), and with more than one hasher (--threads 1: this thread alone).
+    const program = chunkBytes || o.procs === false || threads < 2 ? undefined : hashProgram();
     const earlyProcs = program ? takeEarlyProcs() : undefined;
     this.procs = program ? new ProcShare(earlyProcs?.procs ?? procQueue(program, threads), earlyProcs) : undefined;
     let early = n > 0 && !chunkBytes && this.tuning.mainHashes && !earlyProcs ? takeEarlyHashing() : undefined;
@@ -140,7 +141,8 @@ export class HashPool {
     byProcs.catch(() => undefined); // awaited below
     try {
       await here(rest, restBytes >= POOL_MIN_BYTES);
-      await here(await byProcs, false);
+      const back = await byProcs; // a program that fails every file: all of them, on threads then
+      await here(back, back.reduce((n, i) => n + jobs[i]!.length, 0) >= POOL_MIN_BYTES);
     } catch (err) {
       this.procs!.close();
       throw err;

@@ -49,17 +49,20 @@ export class ProcShare {
     if (left === 0) return Promise.resolve(back);
     return new Promise<number[]>((resolveRun, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let over = false;
       const finish = () => {
+        over = true;
         if (timer) clearInterval(timer);
         o.signal?.removeEventListener('abort', onAbort);
       };
       const onAbort = () => {
         finish();
-        this.queue.close();
         reject(interrupted());
+        this.queue.close(); // hands back what runs and waits: ignored, the run is over
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
       const settle = (id: number, hex: string | undefined) => {
+        if (over) return;
         if (hex === undefined) back.push(id);
         else done(id, { hex, read: jobs[id]!.length });
         if (--left === 0) {
@@ -78,7 +81,8 @@ export class ProcShare {
         byJob.set(job, id);
         this.queue.add(job);
       }
-      if (o.onBytes) {
+      // Not when everything settled already (early digests all in, or every job handed back at once).
+      if (o.onBytes && !over) {
         const onBytes = o.onBytes;
         timer = setInterval(() => {
           for (const [job, read] of this.queue.positions()) {
@@ -86,6 +90,7 @@ export class ProcShare {
             if (id !== undefined) onBytes(jobs[id]!, read);
           }
         }, POLL_MS);
+        timer.unref();
       }
     });
   }

@@ -111,7 +111,7 @@ export async function verifyBundle(location: string, o: VerifyOptions = {}): Pro
 function startPool(reader: BundleReader, threads = availableParallelism(), hashed?: VerifyOptions['hashed']): HashPool | undefined {
   let listed = 0;
   for (const [path, e] of reader.entries) if (hashed?.get(path)?.size !== e.size) listed += e.size;
-  return listed >= POOL_MIN_BYTES && threads > 1 ? new HashPool(threads) : undefined;
+  return listed >= POOL_MIN_BYTES && threads > 1 ? new HashPool(threads, undefined, undefined, { procs: reader.form === 'dir' }) : undefined;
 }
 
 function initialState(reader: BundleReader, options: VerifyOptions, now: Date, trust: Trust, pool: HashPool | undefined): VerifyState {

@@ -65,9 +65,11 @@ function run(script) {
 }
 
 if (require.main === module) {
+  // verify of a big folder: its hashing processes start first and hash while the CLI compiles and loads; its
+  // threads, once it is compiled (vault-bundle's util/early-hash.ts).
+  const threadsLater = (${EARLY_JS})(require, process.argv.slice(2), process.env);
   const { script, status } = compile(false);
-  // verify of a big folder: its hashing threads start now, while the CLI loads (vault-bundle's util/early-hash.ts).
-  (${EARLY_JS})(require, process.argv.slice(2), process.env);
+  if (threadsLater) threadsLater();
   if (process.env.VAULT_BUNDLE_BOOT_REPORT === '1') process.stderr.write('vault-bundle boot: code cache ' + status + '\\n');
   run(script);
 } else {

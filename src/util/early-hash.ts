@@ -150,6 +150,9 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
       big.forEach((j, k) => q.add({ file: j.file, size: j.size, stamp: j.stamp, stampOf, cb: (hex) => { p.results[k] = hex === undefined ? null : hex; p.hooks.result && p.hooks.result(k); } }));
       return;
     }
+    // Threads start once the CLI is compiled (boot.cjs calls what this returns): a worker started before V8
+    // compiles the script can get its code cache rejected (test/code-cache.test.ts saw it). Processes start at once.
+    return () => { try {
     const { Worker } = require('node:worker_threads');
     const counter = new Int32Array(new SharedArrayBuffer(4));
     const options = ${JSON.stringify(workerOptions(hashTuning({})))};
@@ -175,6 +178,7 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
       w.unref();
       s.workers.push(w);
     }
+    } catch {} };
   } catch {}
 }`;
 
@@ -200,6 +204,6 @@ export function takeEarlyProcs(): EarlyProcs | undefined {
 export function startEarlyHashing(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
   const req = createRequire(import.meta.url);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source (above), the one boot.cjs carries
-  const start = (new Function(`return (${EARLY_JS})`) as () => (r: NodeJS.Require, a: readonly string[], e: NodeJS.ProcessEnv) => void)();
-  start(req, argv, env);
+  const start = (new Function(`return (${EARLY_JS})`) as () => (r: NodeJS.Require, a: readonly string[], e: NodeJS.ProcessEnv) => (() => void) | undefined)();
+  start(req, argv, env)?.();
 }

@@ -33,7 +33,7 @@ export const PROC_CHOOSE_JS = `function chooseHashProgram(env, fs) {
   const find = (name) => {
     const t = tools[name];
     for (const bin of t.paths) {
-      try { if (fs.statSync(bin).isFile()) return { name, bin, args: t.args }; } catch {}
+      try { if (fs.statSync(bin).isFile()) { fs.accessSync(bin, fs.constants.X_OK); return { name, bin, args: t.args }; } } catch {}
     }
     return undefined;
   };
@@ -82,7 +82,12 @@ export const PROC_QUEUE_JS = `function procQueue(spawn, fs, program, slots) {
       closed = true;
       for (const job of waiting.splice(0)) job.cb(undefined);
       // Handed back now, not at 'close': a killed program's own children could hold its output open.
-      for (const [c, r] of running) { try { c.kill('SIGKILL'); } catch {} r.end(false); c.stdout.destroy(); }
+      // process.kill with a pid only while it runs: ChildProcess.kill of a failed spawn can signal our own group (util/proc.ts).
+      for (const [c, r] of running) {
+        if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) { try { process.kill(c.pid, 'SIGKILL'); } catch {} }
+        r.end(false);
+        c.stdout.destroy();
+      }
     },
   };
   const pump = () => { while (!closed && running.size < slots && waiting.length > 0) start(waiting.shift()); };
@@ -112,8 +117,7 @@ export const PROC_QUEUE_JS = `function procQueue(spawn, fs, program, slots) {
       try { unchanged = same(fs.fstatSync(fd), st); } catch {}
       fs.closeSync(fd);
       const m = /^([0-9a-f]{64}) /.exec(out);
-      job.cb(ok && unchanged && m && !closed ? m[1] : undefined);
-      pump();
+      try { job.cb(ok && unchanged && m && !closed ? m[1] : undefined); } finally { pump(); }
     };
     running.set(c, { job, end });
     c.on('error', () => end(false));
@@ -153,13 +157,16 @@ export interface ProcQueue {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source (above), the one boot.cjs carries
-const choose = (new Function(`return (${PROC_CHOOSE_JS})`) as () => (env: NodeJS.ProcessEnv, f: typeof fs) => HashProgram | undefined)();
+const choose = (new Function(`return (${PROC_CHOOSE_JS})`) as () => (env: NodeJS.ProcessEnv, f: ChooseFs) => HashProgram | undefined)();
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- our own constant source (above), the one boot.cjs carries
 const queue = (new Function(`return (${PROC_QUEUE_JS})`) as () => (s: typeof spawn, f: typeof fs, p: HashProgram, n: number) => ProcQueue)();
 
+/** The file calls the choice makes (a test gives its own). */
+export type ChooseFs = Pick<typeof fs, 'statSync' | 'accessSync' | 'readFileSync' | 'constants'>;
+
 /** The program verify's pool hands big whole files to, or undefined: it hashes them on its threads (VAULT_HASHER). */
-export function hashProgram(env: NodeJS.ProcessEnv = process.env): HashProgram | undefined {
-  return choose(env, fs);
+export function hashProgram(env: NodeJS.ProcessEnv = process.env, files: ChooseFs = fs): HashProgram | undefined {
+  return choose(env, files);
 }
 
 /** A queue of at most `slots` processes of `program`. */

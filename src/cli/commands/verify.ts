@@ -20,7 +20,11 @@ export function register(program: Command, cli: Cli): void {
     .command('verify')
     .description('re-hash every file of a bundle (folder, tar or split folder) and check it against SHA256SUMS and bundle.json')
     .argument('<bundle>', 'bundle folder, tar file or split (fat32) folder')
-    .addOption(new Option('--threads <n>', 'hashers: threads (at most 16), or sha256sum processes where the box has a fast one (default: every core)').argParser(positiveInt))
+    .addOption(
+      new Option('--threads <n>', 'hashers: threads (at most 16), or sha256sum processes where the box has a fast one (default: every core)').argParser(
+        positiveInt,
+      ),
+    )
     .option('--base <bundle>', 'for a delta bundle: the base bundle that holds the blobs it leaves out')
     .option('--key <file>', 'release public key: SHA256SUMS.asc must be present and verify against it (an unsigned bundle fails)', nonEmptyPath)
     .option('--require-signature', 'accepted for compatibility: --key already requires a signature')
