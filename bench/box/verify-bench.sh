@@ -18,6 +18,8 @@
 # VAULT_HASH_MAIN=0 (16 workers, the main thread only hands out work: the pool before this branch),
 # VAULT_HASH_OLD_MB (a worker's old-generation limit), VAULT_HASH_ORDER=listed, VAULT_HASH_RETIRE=0 (workers stay
 # until the end instead of going as the queue empties: the `keep-workers` row); MALLOC_ARENA_MAX is glibc's.
+# VAULT_HASHER=threads|sha256sum|openssl (src/util/hash-procs.ts) picks who hashes the big files: where the box's
+# sha256sum links libcrypto, verify hands them to sha256sum processes; `threads=VAULT_HASHER=threads` times the threads.
 # Through boot.cjs, `verify` starts its hashing threads before the CLI loads (src/util/early-hash.ts); the
 # `no-early` row (VAULT_EARLY_HASH=0) is the same without, and so is every row that sets a VAULT_HASH_* knob.
 # Results: $OUT/verify-bench.jsonl (one line a run), verify-bench.json (best of each, ratios, targets), summary.md
