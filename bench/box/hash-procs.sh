@@ -7,13 +7,7 @@ set -u
 FILES=${FILES:-64}
 ROUNDS=${ROUNDS:-3}
 P=${P:-$(nproc)}
-W=$(mktemp -d /var/tmp/hpr.XXXXXX)
-tar -C "$W" -xJf .carry/rt.tar.xz
-N="$W/runtime/node"
-mkdir "$W/d"
-head -c 268435456 /dev/urandom >"$W/d/0"
-i=1; while [ "$i" -lt "$FILES" ]; do cp "$W/d/0" "$W/d/$i"; i=$((i + 1)); done
-cat "$W/d"/* >/dev/null
+. bench/box/warm-files.sh # W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm)
 cat >"$W/procs.js" <<'JS'
 const { spawn } = require('child_process');
 const fs = require('fs');
