@@ -7,7 +7,7 @@ set -u
 FILES=${FILES:-64}
 ROUNDS=${ROUNDS:-3}
 P=${P:-$(nproc)}
-. bench/box/warm-files.sh # W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm)
+. bench/box/warm-files.sh # W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm), $W/threads.js
 cat >"$W/procs.js" <<'JS'
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -35,30 +35,6 @@ function launch() {
   });
 }
 for (let k = 0; k < n; k++) launch();
-JS
-cat >"$W/threads.js" <<'JS'
-const { Worker } = require('worker_threads');
-const fs = require('fs');
-const dir = process.argv[2], n = Number(process.argv[3]);
-const files = fs.readdirSync(dir).map((f) => dir + '/' + f);
-const counter = new Int32Array(new SharedArrayBuffer(4));
-const t0 = performance.now();
-const src = `
-const { workerData: { files, counter }, parentPort } = require('worker_threads');
-const fs = require('fs'), c = require('crypto');
-const b = Buffer.allocUnsafe(128 * 1024);
-for (;;) {
-  const i = Atomics.add(counter, 0, 1);
-  if (i >= files.length) break;
-  const h = c.createHash('sha256'), fd = fs.openSync(files[i], 'r');
-  let n, p = 0;
-  while ((n = fs.readSync(fd, b, 0, b.length, p)) > 0) { h.update(n === b.length ? b : b.subarray(0, n)); p += n; }
-  fs.closeSync(fd); h.digest();
-}
-parentPort.postMessage(1);
-`;
-let left = n;
-for (let k = 0; k < n; k++) new Worker(src, { eval: true, workerData: { files, counter } }).on('message', () => { if (--left === 0) console.log(`threads ${n}: all ${((performance.now() - t0) / 1000).toFixed(3)} s`); });
 JS
 t() { s=$(date +%s%N); "$@" >/dev/null; echo "$(( ($(date +%s%N) - s) / 1000000 ))"; }
 echo "$FILES files of 256 MiB, P=$P, $(nproc) cores; $(sha256sum --version | head -1); node $("$N" --version)"
