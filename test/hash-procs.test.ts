@@ -199,6 +199,23 @@ describe("verify's pool with processes", () => {
     await pool.close();
   });
 
+  it("tells a progress line the bytes a process has read so far (from its stdin's position)", async () => {
+    vi.stubEnv('VAULT_HASHER', 'openssl');
+    const dir = await tempDir('vb-procs');
+    await writeFile(join(dir, 'a'), '');
+    await truncate(join(dir, 'a'), 1024 * MiB); // seconds here, ~0.5 s at SHA-NI speed: polls every 250 ms see it
+    const job = await listedJob(join(dir, 'a'));
+    const pool = new HashPool(2);
+    const seen: number[] = [];
+    try {
+      await pool.hash([job], { onBytes: (j, read) => j === job && seen.push(read) });
+    } finally {
+      await pool.close();
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((n) => n > 0 && n <= 1024 * MiB)).toBe(true);
+  });
+
   it('leaves no progress timer behind when every job settled at once (handed back before any process ran)', async () => {
     vi.stubEnv('VAULT_HASHER', 'openssl');
     const { dir } = await files({ a: 8 * MiB });

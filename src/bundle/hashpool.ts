@@ -129,12 +129,12 @@ export class HashPool {
     const ids = jobs.map((_, i) => i);
     const big = ids.filter((i) => forProcess(jobs[i]!));
     const rest = ids.filter((i) => !forProcess(jobs[i]!));
+    // Hashed here or on threads: each told to onDone as it is done (by those), kept in its place once all are.
     const here = async (some: number[], threads: boolean) => {
       if (some.length === 0) return;
       const sub = some.map((i) => jobs[i]!);
-      const each = { ...o, onDone: undefined };
-      const rs = threads ? await this.hashOnThreads(sub, each) : await hashHere(sub, { ...each, sliceBytes: POOL_SLICE_BYTES });
-      rs.forEach((r, k) => done(some[k]!, r));
+      const rs = threads ? await this.hashOnThreads(sub, o) : await hashHere(sub, { ...o, sliceBytes: POOL_SLICE_BYTES });
+      rs.forEach((r, k) => (results[some[k]!] = r));
     };
     const restBytes = rest.reduce((n, i) => n + jobs[i]!.length, 0);
     const byProcs = this.procs!.run(jobs, big, done, o);

@@ -20,6 +20,8 @@ export function forProcess(job: HashJob): boolean {
  */
 export class ProcShare {
   private early: EarlyProcs | undefined;
+  /** The pool's job id of each early file it took (a progress line's bytes of a process boot.cjs started). */
+  private earlyIds = new Map<string, number>();
 
   constructor(
     readonly queue: ProcQueue,
@@ -86,7 +88,7 @@ export class ProcShare {
         const onBytes = o.onBytes;
         timer = setInterval(() => {
           for (const [job, read] of this.queue.positions()) {
-            const id = byJob.get(job) ?? this.early?.idOf?.(job);
+            const id = byJob.get(job) ?? this.earlyIds.get(job.file);
             if (id !== undefined) onBytes(jobs[id]!, read);
           }
         }, POLL_MS);
@@ -111,8 +113,7 @@ export class ProcShare {
         given.add(id);
       }
     }
-    const byFile = new Map([...mine].map(([k, id]) => [s.jobs[k]!.file, id]));
-    s.idOf = (job) => byFile.get(job.file);
+    this.earlyIds = new Map([...mine].map(([k, id]) => [s.jobs[k]!.file, id]));
     const deliver = (k: number) => {
       const id = mine.get(k);
       const r = s.results[k];

@@ -71,7 +71,6 @@ export interface EarlyProcs {
   hooks: { result?(k: number): void };
   /** Set by the pool that takes them over (bundle/proc-share.ts). */
   claimed?: boolean;
-  idOf?: (job: { file: string }) => number | undefined;
 }
 
 // Options that take a value (the CLI's global ones and verify's): the command and the folder are the other words.
