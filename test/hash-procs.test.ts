@@ -196,6 +196,7 @@ describe("verify's pool with processes", () => {
     await expect(p).rejects.toBeInstanceOf(InterruptedError);
     await new Promise((r) => setTimeout(r, 100));
     expect(children('openssl')).toBe(0);
+    await expect(pool.hash(jobs.slice(0, 1))).rejects.toThrow(/were stopped/); // as a pool of threads: no more work
     await pool.close();
   });
 

@@ -1,9 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { type HashJob, HashPool, MAX_THREADS, hashHere, hashTuning, wholeFile } from '../src/bundle/hashpool.js';
 import { tempDir } from './helpers/tmp.js';
+
+// The threads, even on a box whose sha256sum the pool would hand big files to (test/hash-procs.test.ts).
+beforeEach(() => {
+  vi.stubEnv('VAULT_HASHER', 'threads');
+  return () => vi.unstubAllEnvs();
+});
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

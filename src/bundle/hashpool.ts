@@ -144,7 +144,7 @@ export class HashPool {
       const back = await byProcs; // a program that fails every file: all of them, on threads then
       await here(back, back.reduce((n, i) => n + jobs[i]!.length, 0) >= POOL_MIN_BYTES);
     } catch (err) {
-      this.procs!.close();
+      void this.close(); // as on threads: a failed or interrupted pool takes no more work
       throw err;
     }
     return results;
