@@ -182,18 +182,15 @@ export const EARLY_JS = `function earlyHashing(require, argv, env) {
 }`;
 
 /** The early threads boot.cjs started, for the one pool that takes them over (undefined after that, or if none). */
-export function takeEarlyHashing(): EarlyHashing | undefined {
-  const g = globalThis as Record<symbol, EarlyHashing | undefined>;
-  const key = Symbol.for(EARLY_KEY);
-  const s = g[key];
-  delete g[key];
-  return s;
-}
+export const takeEarlyHashing = (): EarlyHashing | undefined => takeGlobal<EarlyHashing>(EARLY_KEY);
 
 /** The early processes boot.cjs started, for the one pool that takes them over (undefined after that, or if none). */
-export function takeEarlyProcs(): EarlyProcs | undefined {
-  const g = globalThis as Record<symbol, EarlyProcs | undefined>;
-  const key = Symbol.for(EARLY_PROCS_KEY);
+export const takeEarlyProcs = (): EarlyProcs | undefined => takeGlobal<EarlyProcs>(EARLY_PROCS_KEY);
+
+/** What boot.cjs left under a registered symbol, taken once. */
+function takeGlobal<T>(name: string): T | undefined {
+  const g = globalThis as Record<symbol, T | undefined>;
+  const key = Symbol.for(name);
   const s = g[key];
   delete g[key];
   return s;
