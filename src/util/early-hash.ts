@@ -85,7 +85,8 @@ export const EARLY_MAX_FILES = 4096;
 
 /**
  * The start, as JS source (boot.cjs carries it as text): `(EARLY_JS)(require, argv, env)` with argv the CLI's
- * arguments. Plain JS for the same reason as the hashing loop (util/hash-worker.ts): one text, run the same from
+ * arguments; it starts the hashing processes at once, or returns a function that starts the threads (boot.cjs
+ * calls it once the CLI is compiled), or does nothing. Plain JS for the same reason as the hashing loop (util/hash-worker.ts): one text, run the same from
  * boot.cjs and in tests.
  */
 export const EARLY_JS = `function earlyHashing(require, argv, env) {
