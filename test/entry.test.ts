@@ -211,6 +211,29 @@ describe('./verify arguments', () => {
   });
 });
 
+describe('NODE_EXTRA_CA_CERTS', () => {
+  // node loads the file as it starts, before any script, and warns when it cannot: the warning shows who got it.
+  const warned = /Ignoring extra certs from/;
+  const env = { NODE_EXTRA_CA_CERTS: '/nonexistent/extra-ca.pem' };
+
+  it('is not handed to verify (no TLS there; its load is start-up time), and still to the commands that fetch', () => {
+    for (const [script, args] of [
+      ['verify', []],
+      ['vault-bundle', ['verify', '.']],
+      ['vault-bundle', ['-q', '--cache-dir', join(work, 'c'), 'verify', '.']],
+    ] as const) {
+      const r = sh(join(bundle, script), [...args], { env, cwd: bundle });
+      expect(r.stdout, `${script} ${args.join(' ')}`).toMatch(args.includes('-q') ? /^$/ : /^OK entry 1\.0\.0/m);
+      expect(r.stderr).not.toMatch(warned);
+      expect(r.status).toBe(0);
+    }
+    for (const args of [['--version'], ['inspect', '.'], ['--cache-dir', 'verify', '--version']]) {
+      const r = sh(join(bundle, 'vault-bundle'), args, { env, cwd: bundle });
+      expect(r.stderr, args.join(' ')).toMatch(warned);
+    }
+  });
+});
+
 describe('TMPDIR: the node copy when the stick drops exec bits', () => {
   let noexec: string;
   beforeAll(async () => {

@@ -112,5 +112,9 @@ if ! "$node" --version >/dev/null 2>&1; then
   fi
   node="$ndir/node"
 fi
+# verify makes no TLS connection, so node need not load NODE_EXTRA_CA_CERTS as it starts: with that set (as some
+# hosts set it for every process), node parses it and its own ~140 root certificates before any script runs,
+# ~40-70 ms of a 16 GiB verify's ~1.1 s on the GPU box (bench/results/2026-12-07-h100-verify-noca-s16).
+if [ "$sub" = verify ]; then unset NODE_EXTRA_CA_CERTS; fi
 set +e
 running=1
