@@ -223,7 +223,7 @@ describe('NODE_EXTRA_CA_CERTS', () => {
       ['vault-bundle', ['-q', '--cache-dir', join(work, 'c'), 'verify', '.']],
     ] as const) {
       const r = sh(join(bundle, script), [...args], { env, cwd: bundle });
-      expect(r.stdout, `${script} ${args.join(' ')}`).toMatch(args.includes('-q') ? /^$/ : /^OK entry 1\.0\.0/m);
+      expect(r.stdout, `${script} ${args.join(' ')}`).toMatch((args as readonly string[]).includes('-q') ? /^$/ : /^OK entry 1\.0\.0/m);
       expect(r.stderr).not.toMatch(warned);
       expect(r.status).toBe(0);
     }
