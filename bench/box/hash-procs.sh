@@ -3,11 +3,8 @@
 # own sha256sum processes from node (a queue as xargs keeps: one file a process, the next started as one ends),
 # against one node process of N hashing threads (verify's loop)? Same files, same rounds, alternating.
 # FILES (default 64) files of 256 MiB, warm, ROUNDS (default 3). From the repository root on the box, carry .carry.
-set -u
 FILES=${FILES:-64}
-ROUNDS=${ROUNDS:-3}
-P=${P:-$(nproc)}
-. bench/box/warm-files.sh # W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm), $W/threads.js
+. bench/box/warm-files.sh # set -u, ROUNDS (default 3), P (default nproc), W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm), $W/threads.js
 cat >"$W/procs.js" <<'JS'
 const { spawn } = require('child_process');
 const fs = require('fs');

@@ -4,11 +4,8 @@
 # worker threads running that loop on jobs from a shared counter (as verify's pool does) -- with per-thread busy
 # time, so a slow thread and a late tail show. FILES (default 32) files of 256 MiB, warm, ROUNDS (default 3) rounds.
 # From the repository root on the box, carry: .carry (the packed runtime's node).
-set -u
 FILES=${FILES:-32}
-ROUNDS=${ROUNDS:-3}
-P=${P:-$(nproc)}
-. bench/box/warm-files.sh # W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm), $W/threads.js
+. bench/box/warm-files.sh # set -u, ROUNDS (default 3), P (default nproc), W (scratch), N (node), $W/d/0..FILES-1 (256 MiB each, warm), $W/threads.js
 cat >"$W/one.js" <<'JS'
 const fs = require('fs'), c = require('crypto');
 const b = Buffer.allocUnsafe(128 * 1024), h = c.createHash('sha256'), fd = fs.openSync(process.argv[2], 'r');

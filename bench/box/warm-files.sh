@@ -3,6 +3,10 @@
 # $W/threads.js: `$N $W/threads.js DIR N` hashes DIR's files with verify's loop on N worker threads of one process,
 # jobs from a shared counter, and prints the whole time and each thread's files, first job, end and busy time.
 # shellcheck shell=sh disable=SC2034
+# The caller sets FILES; ROUNDS and P (processes or threads at once) default here.
+set -u
+ROUNDS=${ROUNDS:-3}
+P=${P:-$(nproc)}
 W=$(mktemp -d /var/tmp/hash-bench.XXXXXX)
 tar -C "$W" -xJf .carry/rt.tar.xz
 N="$W/runtime/node"
